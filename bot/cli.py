@@ -1,0 +1,47 @@
+"""The `signoff` command line: run, demo and workflow files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.errors import SettingsError
+from bot.settings import Settings, load_settings
+
+
+def _settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _run(settings: Settings) -> None:
+    from bot.runtime import build_runtime
+
+    runtime = await build_runtime(settings)
+    await runtime.serve()
+    logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runtime.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `signoff` command."""
+    parser = argparse.ArgumentParser(prog="signoff", description="Approvals, reminders and escalations in Slack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot with the settings from the environment")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        asyncio.run(_run(_settings_or_exit()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

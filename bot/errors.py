@@ -1,0 +1,43 @@
+"""Errors raised by the bot: settings, API requests and delivery."""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Root of every bot error."""
+
+
+class SettingsError(BotError):
+    """A setting is missing or invalid; the message names it."""
+
+
+class ApiError(BotError):
+    """A REST API request is refused; carries the HTTP status, code and details."""
+
+    def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+class NotFound(ApiError):
+    """The addressed resource does not exist."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, "not_found", message)
+
+
+class Conflict(ApiError):
+    """The request conflicts with the current state."""
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(409, "conflict", message, details)
+
+
+class Unprocessable(ApiError):
+    """The request is well-formed but its content is invalid."""
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(422, "invalid", message, details)

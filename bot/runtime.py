@@ -1,0 +1,89 @@
+"""Assemble and run Signoff: database, Slack client, service, Bolt app and the HTTP server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from slack_bolt.async_app import AsyncApp
+
+from storage.db import Database
+
+from bot.clock import SystemClock, TestClock
+from bot.server import create_app
+from bot.service import Signoff
+from bot.settings import Settings
+from bot.slack_app import build_bolt_app
+from bot.slack_out import SlackOut, make_client
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind a listening TCP socket (port 0 picks a free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+@dataclass
+class Runtime:
+    """A running Signoff: its parts and the address it serves."""
+
+    settings: Settings
+    db: Database
+    service: Signoff
+    bolt: AsyncApp
+    app: FastAPI
+    server: uvicorn.Server | None = None
+    sock: socket.socket | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        """Return the base URL the server listens on."""
+        assert self.sock is not None
+        host, port = self.sock.getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def serve(self) -> None:
+        """Start serving HTTP in the background and wait until it is ready."""
+        self.sock = bind_socket(self.settings.host, self.settings.port)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+                                timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.tasks.append(asyncio.create_task(self.server.serve(sockets=[self.sock])))
+        while not self.server.started:
+            if self.tasks[-1].done():
+                self.tasks[-1].result()
+            await asyncio.sleep(0.01)
+
+    async def close(self) -> None:
+        """Stop serving and close the database."""
+        if self.server is not None:
+            self.server.should_exit = True
+        for task in self.tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=5)
+        await self.service.slack.client.session.close() if self.service.slack.client.session else None
+        await self.db.close()
+
+
+async def build_runtime(settings: Settings, clock: SystemClock | None = None) -> Runtime:
+    """Open the database and wire every part together (not yet serving)."""
+    db = await Database.open(settings.database)
+    if clock is None:
+        clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
+    client = make_client(settings.slack_bot_token, settings.slack_api_url)
+    service = Signoff(db, settings, SlackOut(client), clock)
+    bolt = build_bolt_app(service, client)
+    return Runtime(settings, db, service, bolt, create_app(service, bolt))

@@ -1,0 +1,117 @@
+"""One HTTP server: Slack requests, health, metrics and the REST API."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot import api
+from bot.errors import ApiError
+from bot.service import Signoff
+
+REPLAY_WINDOW_S = 300
+
+
+class ReplayGuard:
+    """Refuses a signed Slack request seen before within Slack's five-minute window."""
+
+    def __init__(self, window_s: float = REPLAY_WINDOW_S, max_entries: int = 100_000) -> None:
+        self.window_s = window_s
+        self.max_entries = max_entries
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def is_replay(self, signature: str, now_s: float) -> bool:
+        """Record a signature; tell whether it was already seen inside the window."""
+        while self._seen and (next(iter(self._seen.values())) < now_s - self.window_s
+                              or len(self._seen) > self.max_entries):
+            self._seen.popitem(last=False)
+        if signature in self._seen:
+            return True
+        self._seen[signature] = now_s
+        return False
+
+
+class Metrics:
+    """Counters exposed in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, float] = {}
+
+    def inc(self, name: str, amount: float = 1) -> None:
+        """Add to a counter."""
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    def text(self) -> str:
+        """Render every counter as Prometheus exposition text."""
+        lines = []
+        for name in sorted(self.counters):
+            lines += [f"# TYPE {name} counter", f"{name} {self.counters[name]:g}"]
+        return "\n".join(lines) + "\n"
+
+
+def _path_of(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    return ".".join(str(p) for p in parts) or "(body)"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error with the JSON envelope."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return api.error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"path": _path_of(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
+                   for e in exc.errors()]
+        is_json_error = any(e["type"] == "json_invalid" for e in exc.errors())
+        status, code = (400, "bad_request") if is_json_error else (422, "invalid")
+        return JSONResponse(api.error_body(code, "the request is not valid", details), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
+        return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+
+def create_app(service: Signoff, bolt: AsyncApp) -> FastAPI:
+    """Assemble the FastAPI application around the service and the Bolt app."""
+    app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
+                  redoc_url=None)
+    app.state.service = service
+    app.state.metrics = Metrics()
+    guard, handler = ReplayGuard(), AsyncSlackRequestHandler(bolt)
+    install_error_handlers(app)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        signature = request.headers.get("x-slack-signature", "")
+        if signature and guard.is_replay(signature, time.time()):
+            app.state.metrics.inc("signoff_slack_requests_refused_total")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        app.state.metrics.inc("signoff_slack_requests_total")
+        return await handler.handle(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        try:
+            ok = await service.db.ping()
+        except Exception:
+            ok = False
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(api.router)
+    return app

@@ -1,0 +1,365 @@
+"""The adapter core: load state, ask the engine, persist in one transaction, then tell Slack."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.approvals import (
+    ApprovalRequest,
+    Decision,
+    Outcome,
+    RequestStatus,
+    close,
+    decide,
+    plan_approval,
+)
+from engine.conditions import EvalContext, evaluate
+from engine.errors import InvalidDefinitionError, VoteRefusedError
+from engine.events import ApprovalRequested, RecordApproved, RecordRejected
+from engine.facts import facts_of
+from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
+from engine.records import ApprovalStatus, Record, RecordInput, RecordType
+from engine.workflows import Workflow, WorkflowDefinition, parse_definition
+from messages.cards import approval_card
+from messages.render import Renderer
+from storage.db import Database
+from storage.repository import Repository, SlackMessageRef
+
+from bot.clock import SystemClock
+from bot.errors import Conflict, NotFound, Unprocessable
+from bot.settings import Settings
+from bot.slack_out import SlackOut
+
+log = logging.getLogger(__name__)
+
+CLOSED_STATUS = {
+    RequestStatus.APPROVED: ApprovalStatus.APPROVED,
+    RequestStatus.REJECTED: ApprovalStatus.REJECTED,
+    RequestStatus.EXPIRED: ApprovalStatus.EXPIRED,
+    RequestStatus.CANCELLED: ApprovalStatus.NONE,
+}
+
+
+@dataclass
+class Effects:
+    """What must be told to Slack once a transaction has committed."""
+
+    ask: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
+    refresh: set[str] = field(default_factory=set)
+    tell_requester: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """The answer to one Approve/Reject click."""
+
+    request: ApprovalRequest
+    is_counted: bool
+
+
+def new_id(prefix: str) -> str:
+    """Return a fresh random identifier with a readable prefix."""
+    return f"{prefix}{uuid.uuid4().hex[:16]}"
+
+
+class Signoff:
+    """Every operation of the product, shared by the Slack listeners, the API and the scheduler."""
+
+    def __init__(self, db: Database, settings: Settings, slack: SlackOut, clock: SystemClock) -> None:
+        self.db = db
+        self.settings = settings
+        self.slack = slack
+        self.clock = clock
+        self.renderer = Renderer(settings.locale, settings.timezone)
+
+    def is_admin(self, user: str | None) -> bool:
+        """Tell whether a Slack user is an admin."""
+        return user is not None and user in self.settings.admins
+
+    # records
+    async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
+        """Create or update a record and start its approval when the lifecycle says so."""
+        now, effects = self.clock.now(), Effects()
+        async with self.db.transaction() as repo:
+            before = await repo.get_record(record_type.value, record_id)
+            created_at = before.created_at if before else now
+            after = Record(**data.model_dump(), type=record_type, id=record_id,
+                           approval_status=before.approval_status if before else ApprovalStatus.NONE,
+                           created_at=created_at, updated_at=now,
+                           sent_at=before.sent_at if before else None)
+            if before is not None and before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"}):
+                return before
+            governing = await self._governing(repo, after)
+            decision = decide_on_save(before, after, governing, self.is_admin(after.created_by))
+            after = after.model_copy(update={"approval_status": decision.approval_status})
+            await repo.save_record(after)
+            await repo.audit(now, after.created_by, "created" if before is None else "updated",
+                             after.key(), before.approval_status.value if before else None,
+                             after.approval_status.value)
+            if decision.plan is Plan.START and decision.workflow is not None:
+                await self._start(repo, after, decision.workflow, effects)
+            elif decision.plan is Plan.CANCEL:
+                await self._cancel_open(repo, after, "the document no longer matches its workflow", effects)
+        await self._deliver(effects)
+        return after
+
+    async def get_record(self, record_type: str, record_id: str) -> Record:
+        """Return a record or raise NotFound."""
+        async with self.db.read() as repo:
+            record = await repo.get_record(record_type, record_id)
+        if record is None:
+            raise NotFound(f"no {record_type} {record_id!r}")
+        return record
+
+    async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
+        """Send an `approval_required` record for approval."""
+        effects = Effects()
+        async with self.db.transaction() as repo:
+            record = await repo.get_record(record_type.value, record_id)
+            if record is None:
+                raise NotFound(f"no {record_type.value} {record_id!r}")
+            if record.approval_status is not ApprovalStatus.APPROVAL_REQUIRED:
+                raise Conflict(f"{record_type.value} {record_id} is {record.approval_status.value}, "
+                               "only approval_required documents can be submitted")
+            governing = await self._governing(repo, record)
+            if governing is None:
+                raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
+            record = await self._start(repo, record, governing, effects, actor)
+        await self._deliver(effects)
+        return record
+
+    async def _governing(self, repo: Repository, record: Record) -> Workflow | None:
+        workflows = await repo.list_workflows(record.type.value)
+        facts = facts_of(record, await repo.contacts_of(record))
+        ctx = EvalContext.at(self.clock.now(), self.settings.tz)
+        return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
+
+    async def _start(
+        self, repo: Repository, record: Record, workflow: Workflow, effects: Effects,
+        actor: str | None = None,
+    ) -> Record:
+        now = self.clock.now()
+        outcome = plan_approval(new_id("AR-"), record, workflow, now, fallback=tuple(sorted(self.settings.admins)))
+        await repo.insert_request(outcome.request)
+        pending = record.model_copy(update={"approval_status": ApprovalStatus.PENDING, "updated_at": now})
+        await repo.save_record(pending)
+        await repo.audit(now, actor or record.created_by, "submitted", record.key(),
+                         record.approval_status.value, "pending",
+                         {"workflow_id": workflow.id, "request_id": outcome.request.id})
+        self._collect(outcome, effects)
+        return pending
+
+    async def _cancel_open(self, repo: Repository, record: Record, reason: str, effects: Effects) -> None:
+        request = await repo.open_request_for(record.type.value, record.id)
+        if request is None:
+            return
+        outcome = close(request, RequestStatus.CANCELLED, self.clock.now(), reason)
+        await repo.update_request(outcome.request)
+        await repo.audit(self.clock.now(), None, "cancelled", record.key(), "pending", "none", {"reason": reason})
+        effects.refresh.add(request.id)
+
+    # decisions
+    async def decide(
+        self, request_id: str, actor: str, decision: Decision, reason: str | None = None
+    ) -> DecisionResult:
+        """Count one approver's decision; raise VoteRefusedError and change nothing when refused."""
+        effects = Effects()
+        async with self.db.transaction() as repo:
+            request = await repo.get_request(request_id)
+            if request is None:
+                raise VoteRefusedError("This request no longer exists.", "not_found")
+            outcome = decide(request, actor, decision, self.clock.now(), reason)
+            if outcome.is_counted:
+                await self._persist_outcome(repo, request, outcome, actor)
+                self._collect(outcome, effects)
+        await self._deliver(effects)
+        return DecisionResult(outcome.request, outcome.is_counted)
+
+    async def _persist_outcome(
+        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None
+    ) -> None:
+        now, after = self.clock.now(), outcome.request
+        await repo.update_request(after)
+        subject = ("request", after.id)
+        vote = after.votes[-1] if len(after.votes) > len(before.votes) else None
+        if vote is not None:
+            await repo.audit(now, actor, f"vote_{vote.decision.value}", subject, None, None,
+                             {"step": vote.step_index, "reason": vote.reason})
+        if after.current_step != before.current_step:
+            await repo.audit(now, actor, "step_advanced", subject, str(before.current_step), str(after.current_step))
+        if not after.is_open():
+            await self._close_record(repo, after, actor, now)
+
+    async def _close_record(self, repo: Repository, request: ApprovalRequest, actor: str | None, now: Any) -> None:
+        record = await repo.get_record(request.record_type, request.record_id)
+        if record is None:
+            return
+        status = CLOSED_STATUS[request.status]
+        await repo.save_record(record.model_copy(update={"approval_status": status, "updated_at": now}))
+        await repo.audit(now, actor, request.status.value, record.key(), record.approval_status.value,
+                         status.value, {"request_id": request.id, "reason": request.reason})
+
+    def _collect(self, outcome: Outcome, effects: Effects) -> None:
+        for event in outcome.events:
+            if isinstance(event, ApprovalRequested):
+                effects.ask.append((event.request_id, event.step_index, event.approvers))
+            if isinstance(event, RecordApproved | RecordRejected):
+                effects.tell_requester.add(event.request_id)
+        if outcome.events:
+            effects.refresh.add(outcome.request.id)
+
+    # delivery to Slack (after commit)
+    async def _deliver(self, effects: Effects) -> None:
+        for request_id, step_index, approvers in effects.ask:
+            await self._ask(request_id, step_index, approvers)
+        for request_id in effects.refresh:
+            await self.refresh_messages(request_id)
+        for request_id in effects.tell_requester:
+            await self._tell_requester(request_id)
+
+    async def _card(self, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:
+        async with self.db.read() as repo:
+            request = await repo.get_request(request_id)
+            assert request is not None
+            record = await repo.get_record(request.record_type, request.record_id)
+            assert record is not None
+            contacts = await repo.contacts_of(record)
+        contact = next(iter(contacts.values()), None)
+        return request, approval_card(record, request, contact, step_index)
+
+    async def _ask(self, request_id: str, step_index: int, approvers: Sequence[str]) -> None:
+        _, card = await self._card(request_id, step_index)
+        message = self.renderer.json("approval_request.json.j2", card=card)
+        for user in approvers:
+            if not user.startswith(("U", "W")):
+                continue
+            try:
+                posted = await self.slack.dm(user, message)
+            except Exception:
+                log.exception("could not ask %s to approve %s", user, request_id)
+                continue
+            async with self.db.transaction() as repo:
+                await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
+
+    async def refresh_messages(self, request_id: str) -> None:
+        """Re-render every copy of a request's message so it shows the current state."""
+        async with self.db.read() as repo:
+            refs = await repo.messages_for(request_id)
+        for ref in refs:
+            _, card = await self._card(request_id, ref.step_index)
+            try:
+                await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
+            except Exception:
+                log.exception("could not update message %s in %s", ref.ts, ref.channel)
+
+    async def _tell_requester(self, request_id: str) -> None:
+        request, card = await self._card(request_id, None)
+        if request.requester and request.requester.startswith(("U", "W")):
+            await self.slack.dm(request.requester, self.renderer.json("approval_outcome.json.j2", card=card))
+
+    async def card_for(self, request_id: str) -> dict[str, Any]:
+        """Return the render data of a request (for modals)."""
+        return (await self._card(request_id, None))[1]
+
+    async def request(self, request_id: str) -> ApprovalRequest | None:
+        """Return one approval request, or None."""
+        async with self.db.read() as repo:
+            return await repo.get_request(request_id)
+
+    # workflows
+    async def create_workflow(self, data: Any) -> Workflow:
+        """Validate and store a new workflow."""
+        definition = self._parse(data)
+        now = self.clock.now()
+        workflow = Workflow(**definition.model_dump(), id=new_id("wf_"), created_at=now, updated_at=now)
+        async with self.db.transaction() as repo:
+            await repo.save_workflow(workflow)
+            await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
+        return workflow
+
+    def _parse(self, data: Any) -> WorkflowDefinition:
+        try:
+            return parse_definition(data)
+        except InvalidDefinitionError as exc:
+            raise Unprocessable(str(exc), exc.details) from exc
+
+    async def get_workflow(self, workflow_id: str) -> Workflow:
+        """Return a workflow or raise NotFound."""
+        async with self.db.read() as repo:
+            workflow = await repo.get_workflow(workflow_id)
+        if workflow is None:
+            raise NotFound(f"no workflow {workflow_id!r}")
+        return workflow
+
+    async def list_workflows(self) -> list[Workflow]:
+        """Return every workflow."""
+        async with self.db.read() as repo:
+            return await repo.list_workflows()
+
+    async def update_workflow(self, workflow_id: str, data: Any) -> Workflow:
+        """Replace a workflow's definition."""
+        definition = self._parse(data)
+        return await self._change_workflow(workflow_id, definition.model_dump(), "workflow_updated")
+
+    async def set_enabled(self, workflow_id: str, enabled: bool) -> Workflow:
+        """Enable or disable a workflow."""
+        action = "workflow_enabled" if enabled else "workflow_disabled"
+        return await self._change_workflow(workflow_id, {"enabled": enabled}, action)
+
+    async def _change_workflow(self, workflow_id: str, changes: dict[str, Any], action: str) -> Workflow:
+        now = self.clock.now()
+        async with self.db.transaction() as repo:
+            current = await repo.get_workflow(workflow_id)
+            if current is None:
+                raise NotFound(f"no workflow {workflow_id!r}")
+            updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
+            await repo.save_workflow(updated)
+            await repo.audit(now, None, action, ("workflow", workflow_id), None, None)
+        return updated
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Delete a workflow."""
+        async with self.db.transaction() as repo:
+            if not await repo.delete_workflow(workflow_id):
+                raise NotFound(f"no workflow {workflow_id!r}")
+            await repo.audit(self.clock.now(), None, "workflow_deleted", ("workflow", workflow_id))
+
+    async def copy_workflow(self, workflow_id: str) -> Workflow:
+        """Copy a workflow as a disabled draft named "Copy of …"."""
+        source = await self.get_workflow(workflow_id)
+        data = source.definition().model_dump(mode="json")
+        data.update(name=f"Copy of {source.name}"[:200], enabled=False, status="draft")
+        return await self.create_workflow(data)
+
+    async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:
+        """Return the audit trail of a record and of its approval requests, in order."""
+        async with self.db.read() as repo:
+            entries = await repo.audit_trail(record_type, record_id)
+            for request in await repo.requests_for_record(record_type, record_id):
+                entries += await repo.audit_trail("request", request.id)
+        entries.sort(key=lambda e: e.seq)
+        return [
+            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": f"{e.subject_type}:{e.subject_id}",
+             "from": e.from_state, "to": e.to_state, "detail": e.detail}
+            for e in entries
+        ]
+
+    async def approval_summary(self, record: Record) -> dict[str, Any] | None:
+        """Return the latest approval request of a record as API JSON."""
+        async with self.db.read() as repo:
+            requests = await repo.requests_for_record(record.type.value, record.id)
+        if not requests:
+            return None
+        request = requests[-1]
+        return {
+            "request_id": request.id, "workflow_id": request.workflow_id, "status": request.status.value,
+            "current_step": request.current_step, "reason": request.reason,
+            "steps": [{"approvers": list(s.approvers), "min_approvers": s.min_approvers,
+                       "approved_by": list(request.approvals_on(s.index))} for s in request.steps],
+            "votes": [{"step": v.step_index, "approver": v.approver, "decision": v.decision.value,
+                       "reason": v.reason, "at": v.at.isoformat()} for v in request.votes],
+        }

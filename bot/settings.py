@@ -1,0 +1,117 @@
+"""Settings read from the environment and `.env` (SPEC §2)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import SettingsError
+
+ENV_NAMES = {
+    "slack_bot_token": "SLACK_BOT_TOKEN",
+    "slack_signing_secret": "SLACK_SIGNING_SECRET",
+    "slack_app_token": "SLACK_APP_TOKEN",
+    "slack_api_url": "SLACK_API_URL",
+    "database": "SIGNOFF_DATABASE",
+    "host": "SIGNOFF_HOST",
+    "port": "SIGNOFF_PORT",
+    "api_token": "SIGNOFF_API_TOKEN",
+    "admins_csv": "SIGNOFF_ADMINS",
+    "timezone": "SIGNOFF_TIMEZONE",
+    "locale": "SIGNOFF_LOCALE",
+    "tick_seconds": "SIGNOFF_TICK_SECONDS",
+    "test_clock": "SIGNOFF_TEST_CLOCK",
+    "smtp_url": "SIGNOFF_SMTP_URL",
+    "webhook_url": "SIGNOFF_WEBHOOK_URL",
+    "webhook_secret": "SIGNOFF_WEBHOOK_SECRET",
+}
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(ENV_NAMES[name])
+
+
+class Settings(BaseSettings):
+    """Every setting of Signoff, validated."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    slack_bot_token: str | None = Field(default=None, validation_alias=_env("slack_bot_token"))
+    slack_signing_secret: str | None = Field(default=None, validation_alias=_env("slack_signing_secret"))
+    slack_app_token: str | None = Field(default=None, validation_alias=_env("slack_app_token"))
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias=_env("slack_api_url"))
+    database: str = Field(default="./signoff.db", validation_alias=_env("database"))
+    host: str = Field(default="127.0.0.1", validation_alias=_env("host"))
+    port: int = Field(default=3000, ge=0, le=65535, validation_alias=_env("port"))
+    api_token: str | None = Field(default=None, validation_alias=_env("api_token"))
+    admins_csv: str = Field(default="", validation_alias=_env("admins_csv"))
+    timezone: str = Field(default="UTC", validation_alias=_env("timezone"))
+    locale: str = Field(default="en", pattern="^(en|fr)$", validation_alias=_env("locale"))
+    tick_seconds: float = Field(default=60, gt=0, validation_alias=_env("tick_seconds"))
+    test_clock: bool = Field(default=False, validation_alias=_env("test_clock"))
+    smtp_url: str | None = Field(default=None, validation_alias=_env("smtp_url"))
+    webhook_url: str | None = Field(default=None, validation_alias=_env("webhook_url"))
+    webhook_secret: str | None = Field(default=None, validation_alias=_env("webhook_secret"))
+    sandbox: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xoxb-"):
+            raise ValueError("must start with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xapp-"):
+            raise ValueError("must start with xapp-")
+        return value
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """Return the Slack user ids of the admins."""
+        return frozenset(a.strip() for a in self.admins_csv.split(",") if a.strip())
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the company time zone."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_socket_mode(self) -> bool:
+        """Tell whether Socket Mode is used instead of HTTP."""
+        return bool(self.slack_app_token)
+
+    def check_required(self) -> None:
+        """Raise SettingsError naming the first setting this mode needs but lacks."""
+        if self.sandbox:
+            return
+        if not self.slack_bot_token:
+            raise SettingsError("SLACK_BOT_TOKEN is required (the bot token xoxb-…)")
+        if not self.is_socket_mode and not self.slack_signing_secret:
+            raise SettingsError("SLACK_SIGNING_SECRET is required in HTTP mode")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise SettingsError with one line naming the bad one."""
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        name = ENV_NAMES.get(field, field)
+        raise SettingsError(f"{name} is invalid: {err['msg'].removeprefix('Value error, ')}") from exc
+    settings.check_required()
+    return settings

@@ -1,0 +1,72 @@
+"""Sending to Slack through the real AsyncWebClient: DMs, updates, ephemerals, views."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Posted:
+    """Where a message landed."""
+
+    channel: str
+    ts: str
+
+
+def make_client(token: str | None, base_url: str) -> AsyncWebClient:
+    """Build the Web API client with Slack's rate-limit retry handler."""
+    client = AsyncWebClient(token=token, base_url=base_url)
+    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
+    return client
+
+
+class SlackOut:
+    """Thin wrapper over the Web API calls the bot makes."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+        self._dm_channels: dict[str, str] = {}
+
+    async def dm_channel(self, user_id: str) -> str:
+        """Return (opening once) the DM channel with a user."""
+        if user_id not in self._dm_channels:
+            response = await self.client.conversations_open(users=user_id)
+            self._dm_channels[user_id] = response["channel"]["id"]
+        return self._dm_channels[user_id]
+
+    async def post(self, channel: str, message: dict[str, Any]) -> Posted:
+        """Post a rendered `{text, blocks}` message."""
+        response = await self.client.chat_postMessage(channel=channel, **message)
+        return Posted(response["channel"], response["ts"])
+
+    async def dm(self, user_id: str, message: dict[str, Any]) -> Posted:
+        """Send a rendered message to a user's DM."""
+        return await self.post(await self.dm_channel(user_id), message)
+
+    async def update(self, channel: str, ts: str, message: dict[str, Any]) -> None:
+        """Replace a message's content."""
+        await self.client.chat_update(channel=channel, ts=ts, **message)
+
+    async def ephemeral(self, channel: str, user_id: str, text: str) -> None:
+        """Show a message only one user can see; fall back to a DM outside channels."""
+        try:
+            await self.client.chat_postEphemeral(channel=channel, user=user_id, text=text)
+        except SlackApiError as exc:
+            log.info("ephemeral to %s in %s failed (%s); sending a DM", user_id, channel, exc.response.get("error"))
+            await self.dm(user_id, {"text": text})
+
+    async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """Open a modal."""
+        await self.client.views_open(trigger_id=trigger_id, view=view)
+
+    async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
+        """Publish a user's App Home view."""
+        await self.client.views_publish(user_id=user_id, view=view)

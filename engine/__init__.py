@@ -1,0 +1,1 @@
+"""Pure domain of Signoff: records, workflows, conditions and the approval state machine."""

@@ -1,0 +1,220 @@
+"""The approval state machine: steps, quorum, one rejection rejects, an approver counts once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+from engine.errors import VoteRefusedError
+from engine.events import (
+    ApprovalRequested,
+    Event,
+    RecordApproved,
+    RecordRejected,
+    StepApproved,
+    VoteRecorded,
+)
+from engine.records import Record
+from engine.workflows import ApprovalAction, Workflow
+
+
+class Decision(StrEnum):
+    """What an approver chose."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class RequestStatus(StrEnum):
+    """Where an approval request stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One counted decision on one step."""
+
+    step_index: int
+    approver: str
+    decision: Decision
+    at: datetime
+    reason: str | None = None
+    acted_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step with its approvers resolved to people."""
+
+    index: int
+    approvers: tuple[str, ...]
+    min_approvers: int
+    name: str | None = None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """The approval of one record by one workflow."""
+
+    id: str
+    record_type: str
+    record_id: str
+    workflow_id: str
+    requester: str | None
+    steps: tuple[Step, ...]
+    created_at: datetime
+    step_started_at: datetime
+    current_step: int = 0
+    status: RequestStatus = RequestStatus.PENDING
+    votes: tuple[Vote, ...] = ()
+    decided_at: datetime | None = None
+    reason: str | None = None
+
+    def step(self) -> Step:
+        """Return the current step."""
+        return self.steps[self.current_step]
+
+    def is_open(self) -> bool:
+        """Tell whether decisions are still accepted."""
+        return self.status is RequestStatus.PENDING
+
+    def approvals_on(self, step_index: int) -> tuple[str, ...]:
+        """Return the approvers who approved a step, in order."""
+        return tuple(
+            v.approver for v in self.votes
+            if v.step_index == step_index and v.decision is Decision.APPROVE
+        )
+
+    def has_voted(self, approver: str) -> bool:
+        """Tell whether this approver already decided on the current step."""
+        return any(v.step_index == self.current_step and v.approver == approver for v in self.votes)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The new state of a request and the events that led to it."""
+
+    request: ApprovalRequest
+    events: tuple[Event, ...] = field(default_factory=tuple)
+    is_counted: bool = True
+
+
+def resolve_step_approvers(
+    refs: list[str], groups: Mapping[str, tuple[str, ...]], requester: str | None
+) -> tuple[str, ...]:
+    """Expand `group:NAME` references and drop the requester, keeping order and uniqueness."""
+    people: list[str] = []
+    for ref in refs:
+        members = groups.get(ref.removeprefix("group:"), ()) if ref.startswith("group:") else (ref,)
+        people.extend(m for m in members if m != requester and m not in people)
+    return tuple(people)
+
+
+def plan_approval(
+    request_id: str,
+    record: Record,
+    workflow: Workflow,
+    now: datetime,
+    groups: Mapping[str, tuple[str, ...]] | None = None,
+    fallback: tuple[str, ...] = (),
+) -> Outcome:
+    """Build the approval request for a record that matched an approval workflow."""
+    action = workflow.approval()
+    assert action is not None, "plan_approval needs a workflow with an approval action"
+    steps = _resolve_steps(action, record.created_by, groups or {}, fallback)
+    request = ApprovalRequest(
+        id=request_id, record_type=record.type.value, record_id=record.id,
+        workflow_id=workflow.id, requester=record.created_by, steps=steps,
+        created_at=now, step_started_at=now,
+    )
+    return Outcome(request, (ApprovalRequested(request.id, 0, steps[0].approvers, now),))
+
+
+def _resolve_steps(
+    action: ApprovalAction, requester: str | None,
+    groups: Mapping[str, tuple[str, ...]], fallback: tuple[str, ...],
+) -> tuple[Step, ...]:
+    steps = []
+    for index, spec in enumerate(action.steps):
+        people = resolve_step_approvers(spec.approvers, groups, requester)
+        if not people:
+            people = resolve_step_approvers(action.escalate_to, groups, requester) or tuple(
+                p for p in fallback if p != requester
+            )
+        steps.append(Step(index, people, max(1, min(spec.min_approvers, len(people))), spec.name))
+    return tuple(steps)
+
+
+def is_eligible(request: ApprovalRequest, actor: str) -> bool:
+    """Tell whether a person may decide on the request's current step."""
+    return request.is_open() and actor in request.step().approvers and actor != request.requester
+
+
+def decide(
+    request: ApprovalRequest,
+    approver: str,
+    decision: Decision,
+    now: datetime,
+    reason: str | None = None,
+    acted_by: str | None = None,
+) -> Outcome:
+    """Apply one decision; raise VoteRefusedError when it may not be taken."""
+    check_may_decide(request, approver, decision, reason)
+    if request.has_voted(approver):
+        return Outcome(request, (), is_counted=False)
+    vote = Vote(request.current_step, approver, decision, now, reason, acted_by)
+    voted = replace(request, votes=(*request.votes, vote))
+    recorded = VoteRecorded(request.id, request.current_step, approver, decision.value, now, acted_by)
+    if decision is Decision.REJECT:
+        return _rejected(voted, approver, reason or "", now, recorded)
+    return _after_approval(voted, now, recorded)
+
+
+def check_may_decide(
+    request: ApprovalRequest, approver: str, decision: Decision, reason: str | None = None
+) -> None:
+    """Raise VoteRefusedError when this person may not take this decision now."""
+    if not request.is_open():
+        raise VoteRefusedError(f"This request is already {request.status.value}.", "request_closed")
+    if approver == request.requester:
+        raise VoteRefusedError("You cannot approve a document you requested.", "own_record")
+    if approver not in request.step().approvers:
+        raise VoteRefusedError("You are not an approver of the current step.", "not_an_approver")
+    if decision is Decision.REJECT and not (reason or "").strip():
+        raise VoteRefusedError("A rejection needs a reason.", "reason_required")
+
+
+def _rejected(
+    request: ApprovalRequest, approver: str, reason: str, now: datetime, recorded: Event
+) -> Outcome:
+    closed = replace(request, status=RequestStatus.REJECTED, decided_at=now, reason=reason)
+    return Outcome(closed, (recorded, RecordRejected(request.id, approver, reason, now)))
+
+
+def _after_approval(request: ApprovalRequest, now: datetime, recorded: Event) -> Outcome:
+    step = request.step()
+    approvals = request.approvals_on(step.index)
+    if len(approvals) < step.min_approvers:
+        return Outcome(request, (recorded,))
+    done = StepApproved(request.id, step.index, approvals, now)
+    if step.index + 1 == len(request.steps):
+        closed = replace(request, status=RequestStatus.APPROVED, decided_at=now)
+        return Outcome(closed, (recorded, done, RecordApproved(request.id, now)))
+    nxt = replace(request, current_step=step.index + 1, step_started_at=now)
+    asked = ApprovalRequested(request.id, nxt.current_step, nxt.step().approvers, now)
+    return Outcome(nxt, (recorded, done, asked))
+
+
+def close(request: ApprovalRequest, status: RequestStatus, now: datetime, reason: str) -> Outcome:
+    """Close an open request as expired or cancelled."""
+    if not request.is_open():
+        return Outcome(request, (), is_counted=False)
+    closed = replace(request, status=status, decided_at=now, reason=reason)
+    return Outcome(closed, (RecordRejected(request.id, None, reason, now, status.value),))

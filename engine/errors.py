@@ -1,0 +1,35 @@
+"""Errors raised by the pure engine."""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Root of every error the engine raises."""
+
+
+class InvalidDefinitionError(EngineError):
+    """A workflow, rule or group definition is not valid; `details` names each field path."""
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.details = details or []
+
+
+class InvalidDurationError(EngineError):
+    """An ISO 8601 duration could not be parsed."""
+
+
+class VoteRefusedError(EngineError):
+    """A decision on an approval was refused; the state is unchanged."""
+
+    def __init__(self, reason: str, code: str) -> None:
+        super().__init__(reason)
+        self.code = code
+
+
+class InvalidTransitionError(EngineError):
+    """A record cannot move between the two approval states asked for."""
+
+
+class NaiveDatetimeError(EngineError, ValueError):
+    """A datetime without a time zone was given where an aware one is required."""

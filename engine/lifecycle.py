@@ -1,0 +1,95 @@
+"""What saving a record means for its approval: the record lifecycle of the product."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from engine.records import AUTO_SUBMIT_SOURCES, ApprovalStatus, Record, RecordInput, Source
+from engine.workflows import Trigger, Workflow
+
+UNTRACKED_CHANGES = frozenset({"source", "created_by"})
+
+
+class Plan(StrEnum):
+    """What the bot must do with the record's approval after a save."""
+
+    NOTHING = "nothing"
+    START = "start"
+    CANCEL = "cancel"
+
+
+@dataclass(frozen=True)
+class SaveDecision:
+    """The approval status a saved record takes and what to do about its request."""
+
+    approval_status: ApprovalStatus
+    plan: Plan
+    workflow: Workflow | None = None
+
+
+def changed_fields(before: Record | None, after: RecordInput) -> frozenset[str]:
+    """Return the writable fields whose values differ between two versions."""
+    names = set(RecordInput.model_fields) - UNTRACKED_CHANGES
+    if before is None:
+        return frozenset(names)
+    return frozenset(
+        ("class" if n == "class_" else n) for n in names if getattr(before, n) != getattr(after, n)
+    )
+
+
+def is_triggered(workflow: Workflow, is_new: bool, changed: frozenset[str]) -> bool:
+    """Tell whether a save fires a workflow's trigger."""
+    if workflow.trigger is Trigger.SCHEDULED:
+        return False
+    if is_new:
+        return workflow.trigger in (Trigger.CREATED, Trigger.CREATED_OR_UPDATED)
+    if workflow.trigger is Trigger.CREATED or not changed:
+        return False
+    watched = set(workflow.trigger_fields)
+    return not watched or bool(watched & changed)
+
+
+def approval_workflow_for(
+    record: Record, workflows: Iterable[Workflow], matches: Callable[[Workflow], bool]
+) -> Workflow | None:
+    """Pick the live approval workflow that governs a record: most conditions, then oldest."""
+    candidates = [
+        w for w in workflows
+        if w.is_live() and w.record_type == record.type and w.approval() is not None and matches(w)
+    ]
+    candidates.sort(key=lambda w: (-len(w.conditions), w.created_at, w.id))
+    return candidates[0] if candidates else None
+
+
+def decide_on_save(
+    before: Record | None, after: Record, governing: Workflow | None, is_admin_author: bool
+) -> SaveDecision:
+    """Decide the approval status of a record that was just created or changed."""
+    status = before.approval_status if before else ApprovalStatus.NONE
+    is_new = before is None
+    if not is_new and not changed_fields(before, after):
+        return SaveDecision(status, Plan.NOTHING)
+    if status is ApprovalStatus.PENDING:
+        return _while_pending(governing)
+    if status is ApprovalStatus.APPROVED and after.source is Source.APP:
+        return SaveDecision(status, Plan.NOTHING)
+    if governing is None:
+        return SaveDecision(ApprovalStatus.NONE, Plan.NOTHING)
+    if after.source in AUTO_SUBMIT_SOURCES:
+        return SaveDecision(ApprovalStatus.PENDING, Plan.START, governing)
+    if is_admin_author and status is ApprovalStatus.NONE:
+        return SaveDecision(ApprovalStatus.NONE, Plan.NOTHING)
+    return SaveDecision(ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING, governing)
+
+
+def _while_pending(governing: Workflow | None) -> SaveDecision:
+    if governing is None:
+        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL)
+    return SaveDecision(ApprovalStatus.PENDING, Plan.NOTHING, governing)
+
+
+def is_submittable(record: Record) -> bool:
+    """Tell whether a record may be sent for approval now."""
+    return record.approval_status in (ApprovalStatus.APPROVAL_REQUIRED, ApprovalStatus.NONE)

@@ -1,0 +1,294 @@
+"""Workflow definitions: record type, trigger, conditions and the five kinds of action."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from engine.conditions import Condition, validate_conditions
+from engine.durations import parse_duration
+from engine.errors import InvalidDefinitionError, InvalidDurationError
+from engine.facts import field_type
+from engine.records import RecordType
+
+MAX_APPROVERS_PER_STEP = 5
+SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+GROUP = re.compile(r"^group:[A-Za-z0-9_.-]{1,64}$")
+CHANNEL = re.compile(r"^(#[a-z0-9_-]{1,80}|C[A-Z0-9]{2,20})$")
+
+
+class Trigger(StrEnum):
+    """When a workflow is evaluated."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    CREATED_OR_UPDATED = "created_or_updated"
+    SCHEDULED = "scheduled"
+
+
+class WorkflowStatus(StrEnum):
+    """Whether a workflow is being drafted or is live."""
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+def is_approver_ref(ref: str) -> bool:
+    """Tell whether a string names an approver: a Slack user id, an e-mail or `group:NAME`."""
+    return bool(SLACK_ID.match(ref) or EMAIL.match(ref) or GROUP.match(ref))
+
+
+def _check_duration(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        delta = parse_duration(value)
+    except InvalidDurationError as exc:
+        raise ValueError(str(exc)) from exc
+    if delta <= timedelta(0):
+        raise ValueError("must be a positive duration")
+    return value
+
+
+def _check_refs(refs: list[str], allow_channels: bool = False) -> list[str]:
+    for ref in refs:
+        if not (is_approver_ref(ref) or (allow_channels and CHANNEL.match(ref))):
+            kind = "a Slack user id, an e-mail, group:NAME" + (" or a channel" if allow_channels else "")
+            raise ValueError(f"{ref!r} is not {kind}")
+    return refs
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ApprovalStep(_Strict):
+    """One step of an approval: who may approve and how many must."""
+
+    name: str | None = None
+    approvers: list[str] = Field(min_length=1, max_length=MAX_APPROVERS_PER_STEP)
+    min_approvers: int = Field(default=1, ge=1)
+
+    @field_validator("approvers")
+    @classmethod
+    def _valid_refs(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists an approver twice")
+        return _check_refs(value)
+
+    @model_validator(mode="after")
+    def _quorum_fits(self) -> ApprovalStep:
+        has_group = any(ref.startswith("group:") for ref in self.approvers)
+        if not has_group and self.min_approvers > len(self.approvers):
+            raise ValueError(
+                f"min_approvers is {self.min_approvers} but the step lists {len(self.approvers)}"
+            )
+        return self
+
+
+Notify = Literal["dm", "home", "email"]
+
+
+class ApprovalAction(_Strict):
+    """Ordered approval steps with reminders, escalation and expiry."""
+
+    type: Literal["approval"] = "approval"
+    steps: list[ApprovalStep] = Field(min_length=1, max_length=10)
+    notify: list[Notify] = Field(default_factory=lambda: ["dm", "home"])
+    channel: str | None = None
+    remind_every: str | None = None
+    escalate_after: str | None = None
+    escalate_to: list[str] = Field(default_factory=list)
+    expire_after: str = "P30D"
+
+    @field_validator("remind_every", "escalate_after", "expire_after")
+    @classmethod
+    def _valid_duration(cls, value: str | None) -> str | None:
+        return _check_duration(value)
+
+    @field_validator("escalate_to")
+    @classmethod
+    def _valid_escalation(cls, value: list[str]) -> list[str]:
+        return _check_refs(value)
+
+    @model_validator(mode="after")
+    def _escalation_has_target(self) -> ApprovalAction:
+        if self.escalate_after and not self.escalate_to:
+            raise ValueError("escalate_after needs escalate_to")
+        return self
+
+    def remind_every_s(self) -> float | None:
+        """Return the reminder period in seconds, if any."""
+        return parse_duration(self.remind_every).total_seconds() if self.remind_every else None
+
+    def escalate_after_s(self) -> float | None:
+        """Return the escalation delay in seconds, if any."""
+        return parse_duration(self.escalate_after).total_seconds() if self.escalate_after else None
+
+    def expire_after_s(self) -> float:
+        """Return the expiry delay in seconds."""
+        return parse_duration(self.expire_after).total_seconds()
+
+
+class ReminderAction(_Strict):
+    """A task and message to team members or a channel."""
+
+    type: Literal["reminder"] = "reminder"
+    to: list[str] = Field(min_length=1)
+    message: str = Field(min_length=1, max_length=3000)
+
+    @field_validator("to")
+    @classmethod
+    def _valid_targets(cls, value: list[str]) -> list[str]:
+        return _check_refs(value, allow_channels=True)
+
+
+class NotificationAction(_Strict):
+    """A message to people or channels when the conditions hold."""
+
+    type: Literal["notification"] = "notification"
+    channel: str | None = None
+    to: list[str] = Field(default_factory=list)
+    message: str = Field(min_length=1, max_length=3000)
+
+    @field_validator("to")
+    @classmethod
+    def _valid_targets(cls, value: list[str]) -> list[str]:
+        return _check_refs(value, allow_channels=True)
+
+    @field_validator("channel")
+    @classmethod
+    def _valid_channel(cls, value: str | None) -> str | None:
+        if value is not None and not CHANNEL.match(value):
+            raise ValueError(f"{value!r} is not a channel such as #finance")
+        return value
+
+    @model_validator(mode="after")
+    def _has_target(self) -> NotificationAction:
+        if not self.channel and not self.to:
+            raise ValueError("needs a channel or people to notify")
+        return self
+
+
+class SendAction(_Strict):
+    """E-mail the document to its customer or vendor."""
+
+    type: Literal["send"] = "send"
+    subject: str = Field(min_length=1, max_length=300)
+    body: str = Field(min_length=1, max_length=20000)
+    copy_sender: bool = False
+
+
+class UpdateAction(_Strict):
+    """Set one field of the record."""
+
+    type: Literal["update"] = "update"
+    field: str
+    value: Any
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, value: str) -> str:
+        writable = {"memo", "status", "email_status", "location", "department", "class", "category"}
+        if value not in writable and not value.startswith("fields."):
+            raise ValueError(f"{value!r} cannot be set; use one of {sorted(writable)} or fields.NAME")
+        return value
+
+
+Action = Annotated[
+    ApprovalAction | ReminderAction | NotificationAction | SendAction | UpdateAction,
+    Field(discriminator="type"),
+]
+
+
+class WorkflowDefinition(_Strict):
+    """What an admin writes: the workflow without its identity."""
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    record_type: RecordType
+    trigger: Trigger = Trigger.CREATED
+    trigger_fields: list[str] = Field(default_factory=list)
+    schedule: str | None = None
+    conditions: list[Condition] = Field(default_factory=list)
+    actions: list[Action] = Field(min_length=1)
+    enabled: bool = True
+    status: WorkflowStatus = WorkflowStatus.PUBLISHED
+
+    @field_validator("trigger_fields")
+    @classmethod
+    def _known_fields(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if field_type(name) is None:
+                raise ValueError(f"unknown field {name!r}")
+        return value
+
+    def approval(self) -> ApprovalAction | None:
+        """Return the workflow's approval action, if it has one."""
+        return next((a for a in self.actions if isinstance(a, ApprovalAction)), None)
+
+    def is_live(self) -> bool:
+        """Tell whether the workflow is enabled and published."""
+        return self.enabled and self.status is WorkflowStatus.PUBLISHED
+
+    def group_refs(self) -> set[str]:
+        """Return every group name the workflow uses."""
+        names = {c.value for c in self.conditions if c.op == "in_group" and isinstance(c.value, str)}
+        for action in self.actions:
+            refs = list(getattr(action, "to", [])) + list(getattr(action, "escalate_to", []))
+            refs += [r for s in getattr(action, "steps", []) for r in s.approvers]
+            names |= {r.removeprefix("group:") for r in refs if r.startswith("group:")}
+        return names
+
+
+class Workflow(WorkflowDefinition):
+    """A stored workflow."""
+
+    id: str
+    created_at: datetime
+    updated_at: datetime
+
+    def definition(self) -> WorkflowDefinition:
+        """Return the definition part, as it is exported to YAML."""
+        return WorkflowDefinition.model_validate(self.model_dump(exclude={"id", "created_at", "updated_at"}))
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("approval", "reminder", "notification", "send", "update", "function-after"):
+            continue
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def details_from(exc: ValidationError) -> list[dict[str, str]]:
+    """Turn a pydantic ValidationError into `{path, message}` details."""
+    return [
+        {"path": _loc_to_path(tuple(err["loc"])) or "(root)", "message": err["msg"].removeprefix("Value error, ")}
+        for err in exc.errors()
+    ]
+
+
+def parse_definition(data: Any) -> WorkflowDefinition:
+    """Validate a workflow definition; raise InvalidDefinitionError naming every bad field path."""
+    if not isinstance(data, dict):
+        raise InvalidDefinitionError("a workflow must be an object", [{"path": "(root)", "message": "expected an object"}])
+    try:
+        definition = WorkflowDefinition.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDefinitionError("invalid workflow", details_from(exc)) from exc
+    problems = validate_conditions(definition.conditions, "conditions")
+    if definition.trigger is Trigger.SCHEDULED and not definition.schedule:
+        problems.append({"path": "schedule", "message": "a scheduled workflow needs a schedule"})
+    if problems:
+        raise InvalidDefinitionError("invalid workflow", problems)
+    return definition

@@ -1,0 +1,71 @@
+"""The data an approval message shows, derived from a record and its request (no wording here)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus
+from engine.records import Contact, Record
+
+EXTRA_FIELDS = ("category", "location", "department", "class")
+
+
+def _extra_fields(record: Record, prefilled: frozenset[str]) -> list[dict[str, Any]]:
+    values = {name: getattr(record, "class_" if name == "class" else name) for name in EXTRA_FIELDS}
+    return [
+        {"label": name.capitalize(), "value": str(value), "prefilled": name in prefilled}
+        for name, value in values.items() if value
+    ]
+
+
+def record_view(record: Record, contact: Contact | None, prefilled: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Return the record's fields as templates show them."""
+    return {
+        "type": record.type.value, "id": record.id, "amount": record.amount,
+        "currency": record.currency, "balance": record.effective_balance(),
+        "contact_kind": "customer" if record.customer else "vendor",
+        "contact_name": (contact.name if contact and contact.name else record.contact_id()) or "—",
+        "due_date": record.due_date, "memo": record.memo, "status": record.status.value,
+        "approval_status": record.approval_status.value, "created_by": record.created_by,
+        "extra_fields": _extra_fields(record, prefilled),
+    }
+
+
+def _step_icon(request: ApprovalRequest, index: int) -> str:
+    if index < request.current_step or request.status is RequestStatus.APPROVED:
+        return "✅"
+    if index == request.current_step:
+        return "⏳" if request.is_open() else "❌"
+    return "▫️"
+
+
+def _outcome(request: ApprovalRequest, step_index: int | None) -> dict[str, Any]:
+    if request.status is RequestStatus.APPROVED:
+        actors = [v.approver for v in request.votes if v.decision is Decision.APPROVE]
+        return {"status": "approved", "actors": actors, "reason": None}
+    if request.status is RequestStatus.REJECTED:
+        actors = [v.approver for v in request.votes if v.decision is Decision.REJECT]
+        return {"status": "rejected", "actors": actors, "reason": request.reason}
+    if not request.is_open():
+        return {"status": request.status.value, "actors": [], "reason": request.reason}
+    is_past = step_index is not None and step_index < request.current_step
+    return {"status": "step_done" if is_past else "waiting", "actors": [], "reason": None}
+
+
+def approval_card(
+    record: Record, request: ApprovalRequest, contact: Contact | None,
+    step_index: int | None = None, prefilled: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """Return everything an approval message, modal or outcome DM needs to render."""
+    steps = [
+        {"number": s.index + 1, "name": s.name, "min_approvers": s.min_approvers,
+         "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index)}
+        for s in request.steps
+    ]
+    is_current = step_index is None or step_index == request.current_step
+    return {
+        "record": record_view(record, contact, prefilled), "request_id": request.id,
+        "requester": request.requester, "steps": steps,
+        "is_actionable": request.is_open() and is_current,
+        "outcome": _outcome(request, step_index),
+    }

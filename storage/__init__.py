@@ -1,0 +1,1 @@
+"""Persistence of Signoff: SQLite through aiosqlite, migrations and repositories."""

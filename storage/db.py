@@ -1,0 +1,122 @@
+"""The SQLite database: connection, WAL, numbered migrations and the one place transactions live."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from storage.errors import MigrationError, SchemaTooNewError
+from storage.repository import Repository
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def migrations() -> list[tuple[int, str]]:
+    """Return the numbered migration scripts shipped with the package, in order."""
+    found = []
+    for entry in resources.files("storage.migrations").iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    found.sort()
+    if [n for n, _ in found] != list(range(1, len(found) + 1)):
+        raise MigrationError(f"migrations are not numbered 1..N: {[n for n, _ in found]}")
+    return found
+
+
+class Database:
+    """An open Signoff database with its single writer lock."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self.path = path
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Database:
+        """Open (creating if needed) and migrate the database at `path`."""
+        conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30)
+        conn.row_factory = aiosqlite.Row
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
+            await conn.execute(f"PRAGMA {pragma}")
+        db = cls(conn, str(path))
+        try:
+            await db._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return db
+
+    async def _migrate(self) -> None:
+        scripts = migrations()
+        async with self.transaction() as repo:
+            await repo.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            current = await repo.schema_version()
+            if current > len(scripts):
+                raise SchemaTooNewError(
+                    f"database schema version {current} is newer than this Signoff "
+                    f"(knows up to {len(scripts)}); upgrade Signoff"
+                )
+            for number, script in scripts[current:]:
+                await _apply(repo.conn, number, script)
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Repository]:
+        """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error."""
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Repository(self._conn)
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Repository]:
+        """Run a read-only snapshot (BEGIN DEFERRED) for consistent reads."""
+        async with self._lock:
+            await self._conn.execute("BEGIN")
+            try:
+                yield Repository(self._conn)
+            finally:
+                await self._conn.execute("ROLLBACK")
+
+    async def ping(self) -> bool:
+        """Tell whether the database answers a trivial query."""
+        async with self.read() as repo:
+            return await repo.schema_version() > 0
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+
+async def _apply(conn: aiosqlite.Connection, number: int, script: str) -> None:
+    try:
+        for statement in _statements(script):
+            await conn.execute(statement)
+    except Exception as exc:
+        raise MigrationError(f"migration {number:04d} failed: {exc}") from exc
+    await conn.execute("DELETE FROM schema_version")
+    await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if current.strip() and sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,23 @@
+"""Errors raised by the storage layer."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Root of every storage error."""
+
+
+class SchemaTooNewError(StorageError):
+    """The database was written by a newer Signoff than this one."""
+
+
+class MigrationError(StorageError):
+    """A migration file is missing, misnumbered or failed to apply."""
+
+
+class NotFoundError(StorageError):
+    """The requested row does not exist."""
+
+
+class ConflictError(StorageError):
+    """The write conflicts with the stored state."""

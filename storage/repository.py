@@ -1,0 +1,281 @@
+"""The repository: every read and write of Signoff's state, inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from engine.records import Contact, Record
+from engine.workflows import Workflow
+from storage.codec import dumps, loads, parse_ts, ts
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the append-only audit trail."""
+
+    seq: int
+    at: datetime
+    actor: str | None
+    action: str
+    subject_type: str
+    subject_id: str
+    from_state: str | None
+    to_state: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SlackMessageRef:
+    """A Slack message that shows an approval request and must follow its state."""
+
+    request_id: str
+    step_index: int
+    user_id: str | None
+    channel: str
+    ts: str
+
+
+def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
+    data = dumps(record.model_dump(by_alias=True))
+    return (record.type.value, record.id, record.approval_status.value, data,
+            ts(record.created_at), ts(record.updated_at))
+
+
+def _steps_json(steps: Iterable[Step]) -> str:
+    return dumps([{"index": s.index, "approvers": list(s.approvers),
+                   "min_approvers": s.min_approvers, "name": s.name} for s in steps])
+
+
+def _steps_of(text: str) -> tuple[Step, ...]:
+    return tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(text))
+
+
+class Repository:
+    """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+        async with self.conn.execute(sql, args) as cursor:
+            return await cursor.fetchone()
+
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    async def schema_version(self) -> int:
+        """Return the applied schema version (0 for a new database)."""
+        row = await self._one("SELECT max(version) FROM schema_version")
+        return int(row[0]) if row and row[0] is not None else 0
+
+    # records
+    async def get_record(self, record_type: str, record_id: str) -> Record | None:
+        """Return one record, or None."""
+        row = await self._one("SELECT data FROM records WHERE type=? AND id=?", (record_type, record_id))
+        return Record.model_validate(loads(row["data"])) if row else None
+
+    async def save_record(self, record: Record) -> None:
+        """Insert or replace a record."""
+        await self.conn.execute(
+            "INSERT INTO records (type, id, approval_status, data, created_at, updated_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT (type, id) DO UPDATE SET "
+            "approval_status=excluded.approval_status, data=excluded.data, updated_at=excluded.updated_at",
+            _record_row(record),
+        )
+
+    async def list_records(
+        self, record_type: str | None = None, approval_status: str | None = None,
+        limit: int = 100, offset: int = 0,
+    ) -> list[Record]:
+        """List records, optionally filtered, in (type, id) order."""
+        sql, args = "SELECT data FROM records WHERE 1=1", []
+        if record_type:
+            sql, args = sql + " AND type=?", [*args, record_type]
+        if approval_status:
+            sql, args = sql + " AND approval_status=?", [*args, approval_status]
+        rows = await self._all(sql + " ORDER BY type, id LIMIT ? OFFSET ?", (*args, limit, offset))
+        return [Record.model_validate(loads(r["data"])) for r in rows]
+
+    async def count_records(self) -> int:
+        """Return how many records are stored."""
+        row = await self._one("SELECT count(*) FROM records")
+        return int(row[0]) if row else 0
+
+    # contacts
+    async def get_contact(self, kind: str, contact_id: str) -> Contact | None:
+        """Return one customer or vendor, or None."""
+        row = await self._one("SELECT data FROM contacts WHERE kind=? AND id=?", (kind, contact_id))
+        return Contact.model_validate(loads(row["data"])) if row else None
+
+    async def save_contact(self, contact: Contact, now: datetime) -> None:
+        """Insert or replace a contact."""
+        await self.conn.execute(
+            "INSERT INTO contacts (kind, id, data, updated_at) VALUES (?,?,?,?) ON CONFLICT (kind, id) "
+            "DO UPDATE SET data=excluded.data, updated_at=excluded.updated_at",
+            (contact.kind.value, contact.id, dumps(contact.model_dump()), ts(now)),
+        )
+
+    async def contacts_of(self, record: Record) -> dict[str, Contact]:
+        """Return the record's customer and vendor keyed `kind:id`."""
+        found = {}
+        for kind, cid in (("customer", record.customer), ("vendor", record.vendor)):
+            contact = await self.get_contact(kind, cid) if cid else None
+            if contact:
+                found[f"{kind}:{cid}"] = contact
+        return found
+
+    # workflows
+    async def list_workflows(self, record_type: str | None = None) -> list[Workflow]:
+        """List workflows, oldest first."""
+        sql = "SELECT data FROM workflows" + (" WHERE record_type=?" if record_type else "")
+        rows = await self._all(sql + " ORDER BY created_at, id", (record_type,) if record_type else ())
+        return [Workflow.model_validate(loads(r["data"])) for r in rows]
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None:
+        """Return one workflow, or None."""
+        row = await self._one("SELECT data FROM workflows WHERE id=?", (workflow_id,))
+        return Workflow.model_validate(loads(row["data"])) if row else None
+
+    async def save_workflow(self, workflow: Workflow) -> None:
+        """Insert or replace a workflow."""
+        await self.conn.execute(
+            "INSERT INTO workflows (id, record_type, data, created_at, updated_at) VALUES (?,?,?,?,?) "
+            "ON CONFLICT (id) DO UPDATE SET record_type=excluded.record_type, data=excluded.data, "
+            "updated_at=excluded.updated_at",
+            (workflow.id, workflow.record_type.value, dumps(workflow.model_dump(mode="json")),
+             ts(workflow.created_at), ts(workflow.updated_at)),
+        )
+
+    async def delete_workflow(self, workflow_id: str) -> bool:
+        """Delete a workflow; tell whether it existed."""
+        cursor = await self.conn.execute("DELETE FROM workflows WHERE id=?", (workflow_id,))
+        return cursor.rowcount > 0
+
+    # approval requests and votes
+    async def insert_request(self, request: ApprovalRequest) -> None:
+        """Store a new approval request."""
+        await self.conn.execute(
+            "INSERT INTO approval_requests (id, record_type, record_id, workflow_id, requester, status, "
+            "current_step, steps, created_at, step_started_at, decided_at, reason) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (request.id, request.record_type, request.record_id, request.workflow_id, request.requester,
+             request.status.value, request.current_step, _steps_json(request.steps),
+             ts(request.created_at), ts(request.step_started_at),
+             ts(request.decided_at) if request.decided_at else None, request.reason),
+        )
+
+    async def update_request(self, request: ApprovalRequest) -> None:
+        """Store a request's new state and any vote not yet stored."""
+        await self.conn.execute(
+            "UPDATE approval_requests SET status=?, current_step=?, steps=?, step_started_at=?, "
+            "decided_at=?, reason=? WHERE id=?",
+            (request.status.value, request.current_step, _steps_json(request.steps),
+             ts(request.step_started_at), ts(request.decided_at) if request.decided_at else None,
+             request.reason, request.id),
+        )
+        for vote in request.votes:
+            await self.conn.execute(
+                "INSERT OR IGNORE INTO votes (request_id, step_index, approver, decision, reason, "
+                "acted_by, at) VALUES (?,?,?,?,?,?,?)",
+                (request.id, vote.step_index, vote.approver, vote.decision.value, vote.reason,
+                 vote.acted_by, ts(vote.at)),
+            )
+
+    async def get_request(self, request_id: str) -> ApprovalRequest | None:
+        """Return an approval request with its votes, or None."""
+        row = await self._one("SELECT * FROM approval_requests WHERE id=?", (request_id,))
+        return await self._request_of(row) if row else None
+
+    async def requests_for_record(self, record_type: str, record_id: str) -> list[ApprovalRequest]:
+        """Return every approval request of a record, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM approval_requests WHERE record_type=? AND record_id=? ORDER BY created_at, id",
+            (record_type, record_id),
+        )
+        return [await self._request_of(r) for r in rows]
+
+    async def open_request_for(self, record_type: str, record_id: str) -> ApprovalRequest | None:
+        """Return the record's pending request, if any."""
+        row = await self._one(
+            "SELECT * FROM approval_requests WHERE record_type=? AND record_id=? AND status='pending'",
+            (record_type, record_id),
+        )
+        return await self._request_of(row) if row else None
+
+    async def open_requests(self, limit: int = 1000) -> list[ApprovalRequest]:
+        """Return pending requests, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM approval_requests WHERE status='pending' ORDER BY created_at LIMIT ?", (limit,)
+        )
+        return [await self._request_of(r) for r in rows]
+
+    async def _request_of(self, row: aiosqlite.Row) -> ApprovalRequest:
+        votes = await self._all("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (row["id"],))
+        return ApprovalRequest(
+            id=row["id"], record_type=row["record_type"], record_id=row["record_id"],
+            workflow_id=row["workflow_id"], requester=row["requester"], steps=_steps_of(row["steps"]),
+            created_at=_aware(row["created_at"]), step_started_at=_aware(row["step_started_at"]),
+            current_step=row["current_step"], status=RequestStatus(row["status"]),
+            votes=tuple(_vote_of(v) for v in votes), decided_at=parse_ts(row["decided_at"]),
+            reason=row["reason"],
+        )
+
+    async def count_votes(self, request_id: str) -> int:
+        """Return how many votes a request has."""
+        row = await self._one("SELECT count(*) FROM votes WHERE request_id=?", (request_id,))
+        return int(row[0]) if row else 0
+
+    # Slack message copies
+    async def add_message(self, ref: SlackMessageRef) -> None:
+        """Remember a Slack message that shows a request."""
+        await self.conn.execute(
+            "INSERT OR REPLACE INTO slack_messages (request_id, step_index, user_id, channel, ts) "
+            "VALUES (?,?,?,?,?)", (ref.request_id, ref.step_index, ref.user_id, ref.channel, ref.ts),
+        )
+
+    async def messages_for(self, request_id: str) -> list[SlackMessageRef]:
+        """Return every Slack message that shows a request."""
+        rows = await self._all(
+            "SELECT * FROM slack_messages WHERE request_id=? ORDER BY step_index, rowid", (request_id,)
+        )
+        return [SlackMessageRef(r["request_id"], r["step_index"], r["user_id"], r["channel"], r["ts"])
+                for r in rows]
+
+    # audit
+    async def audit(
+        self, at: datetime, actor: str | None, action: str, subject: tuple[str, str],
+        from_state: str | None = None, to_state: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append one entry to the audit trail."""
+        await self.conn.execute(
+            "INSERT INTO audit (at, actor, action, subject_type, subject_id, from_state, to_state, detail) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            (ts(at), actor, action, subject[0], subject[1], from_state, to_state, dumps(detail or {})),
+        )
+
+    async def audit_trail(self, subject_type: str, subject_id: str) -> list[AuditEntry]:
+        """Return the audit entries of one subject, oldest first."""
+        rows = await self._all(
+            "SELECT * FROM audit WHERE subject_type=? AND subject_id=? ORDER BY seq", (subject_type, subject_id)
+        )
+        return [AuditEntry(r["seq"], _aware(r["at"]), r["actor"], r["action"], r["subject_type"],
+                           r["subject_id"], r["from_state"], r["to_state"], loads(r["detail"])) for r in rows]
+
+
+def _aware(text: str) -> datetime:
+    moment = parse_ts(text)
+    assert moment is not None
+    return moment
+
+
+def _vote_of(row: aiosqlite.Row) -> Vote:
+    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), _aware(row["at"]),
+                row["reason"], row["acted_by"])
