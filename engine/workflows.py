@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.conditions import Condition, validate_conditions
+from engine.conditions import Condition, validate_condition
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
@@ -278,17 +278,27 @@ def details_from(exc: ValidationError) -> list[dict[str, str]]:
     ]
 
 
+def _condition_problems(raw: Any) -> list[dict[str, str]]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        return [{"path": "conditions", "message": "must be a list of {field, op, value} objects"}]
+    return [p for i, item in enumerate(raw) for p in validate_condition(item, f"conditions[{i}]")]
+
+
 def parse_definition(data: Any) -> WorkflowDefinition:
     """Validate a workflow definition; raise InvalidDefinitionError naming every bad field path."""
     if not isinstance(data, dict):
         raise InvalidDefinitionError("a workflow must be an object", [{"path": "(root)", "message": "expected an object"}])
+    problems = _condition_problems(data.get("conditions"))
+    candidate = {**data, "conditions": []} if problems else data
     try:
-        definition = WorkflowDefinition.model_validate(data)
+        definition = WorkflowDefinition.model_validate(candidate)
     except ValidationError as exc:
-        raise InvalidDefinitionError("invalid workflow", details_from(exc)) from exc
-    problems = validate_conditions(definition.conditions, "conditions")
-    if definition.trigger is Trigger.SCHEDULED and not definition.schedule:
-        problems.append({"path": "schedule", "message": "a scheduled workflow needs a schedule"})
+        problems += details_from(exc)
+    else:
+        if definition.trigger is Trigger.SCHEDULED and not definition.schedule:
+            problems.append({"path": "schedule", "message": "a scheduled workflow needs a schedule"})
     if problems:
-        raise InvalidDefinitionError("invalid workflow", problems)
+        raise InvalidDefinitionError(f"invalid workflow: {problems[0]['path']}: {problems[0]['message']}", problems)
     return definition

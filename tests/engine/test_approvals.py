@@ -1,0 +1,132 @@
+"""The approval state machine, table-driven."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from engine.approvals import (
+    ApprovalRequest,
+    Decision,
+    RequestStatus,
+    Step,
+    close,
+    decide,
+    resolve_step_approvers,
+)
+from engine.errors import VoteRefusedError
+from engine.events import ApprovalRequested, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+A, R = Decision.APPROVE, Decision.REJECT
+
+
+def two_step(requester: str = "U0REQ") -> ApprovalRequest:
+    return ApprovalRequest(
+        id="AR-1", record_type="invoice", record_id="INV-1", workflow_id="wf", requester=requester,
+        steps=(Step(0, ("UA", "UB", "UC"), 2), Step(1, ("UD",), 1)), created_at=NOW, step_started_at=NOW,
+    )
+
+
+def play(request: ApprovalRequest, clicks: list[tuple[str, Decision]]) -> ApprovalRequest:
+    for i, (who, decision) in enumerate(clicks):
+        reason = "wrong amount" if decision is R else None
+        request = decide(request, who, decision, NOW + timedelta(minutes=i), reason).request
+    return request
+
+
+@pytest.mark.parametrize(
+    ("clicks", "status", "step", "votes"),
+    [
+        ([], RequestStatus.PENDING, 0, 0),
+        ([("UA", A)], RequestStatus.PENDING, 0, 1),
+        ([("UA", A), ("UA", A)], RequestStatus.PENDING, 0, 1),
+        ([("UA", A), ("UB", A)], RequestStatus.PENDING, 1, 2),
+        ([("UA", A), ("UB", A), ("UD", A)], RequestStatus.APPROVED, 1, 3),
+        ([("UA", A), ("UC", R)], RequestStatus.REJECTED, 0, 2),
+        ([("UA", A), ("UB", A), ("UD", R)], RequestStatus.REJECTED, 1, 3),
+        ([("UB", R)], RequestStatus.REJECTED, 0, 1),
+    ],
+)
+def test_decisions_move_the_request(clicks, status, step, votes) -> None:
+    request = play(two_step(), clicks)
+    assert (request.status, request.current_step, len(request.votes)) == (status, step, votes)
+
+
+@pytest.mark.parametrize(
+    ("clicks", "who", "decision", "code"),
+    [
+        ([], "UX", A, "not_an_approver"),
+        ([], "UD", A, "not_an_approver"),
+        ([("UA", A), ("UB", A)], "UA", A, "not_an_approver"),
+        ([("UB", R)], "UA", A, "request_closed"),
+        ([], "U0REQ", A, "own_record"),
+    ],
+)
+def test_refusals_change_nothing(clicks, who, decision, code) -> None:
+    before = play(two_step(), clicks)
+    with pytest.raises(VoteRefusedError) as info:
+        decide(before, who, decision, NOW)
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize("reason", [None, "", "   "])
+def test_rejection_needs_a_reason(reason) -> None:
+    with pytest.raises(VoteRefusedError) as info:
+        decide(two_step(), "UA", R, NOW, reason)
+    assert info.value.code == "reason_required"
+
+
+def test_requester_on_a_step_cannot_approve_their_own_record() -> None:
+    request = two_step(requester="UA")
+    with pytest.raises(VoteRefusedError):
+        decide(request, "UA", A, NOW)
+
+
+def test_second_click_of_same_approver_is_not_counted() -> None:
+    once = decide(two_step(), "UA", A, NOW)
+    twice = decide(once.request, "UA", A, NOW)
+    assert once.is_counted and not twice.is_counted and twice.request == once.request
+
+
+@pytest.mark.parametrize(
+    ("clicks", "events"),
+    [
+        ([("UA", A)], [VoteRecorded]),
+        ([("UA", A), ("UB", A)], [VoteRecorded, StepApproved, ApprovalRequested]),
+        ([("UA", A), ("UB", A), ("UD", A)], [VoteRecorded, StepApproved, RecordApproved]),
+        ([("UA", R)], [VoteRecorded, RecordRejected]),
+    ],
+)
+def test_events_of_the_last_click(clicks, events) -> None:
+    request = play(two_step(), clicks[:-1])
+    who, decision = clicks[-1]
+    outcome = decide(request, who, decision, NOW, "no budget" if decision is R else None)
+    assert [type(e) for e in outcome.events] == events
+
+
+def test_next_step_is_asked_to_its_approvers() -> None:
+    outcome = decide(play(two_step(), [("UA", A)]), "UB", A, NOW)
+    asked = [e for e in outcome.events if isinstance(e, ApprovalRequested)]
+    assert asked[0].approvers == ("UD",) and asked[0].step_index == 1
+
+
+@pytest.mark.parametrize(
+    ("refs", "groups", "requester", "expected"),
+    [
+        (["UA", "UB"], {}, None, ("UA", "UB")),
+        (["UA", "UB"], {}, "UA", ("UB",)),
+        (["group:leads"], {"leads": ("UA", "UB")}, None, ("UA", "UB")),
+        (["UA", "group:leads"], {"leads": ("UA", "UC")}, "UC", ("UA",)),
+        (["group:none"], {}, None, ()),
+    ],
+)
+def test_resolve_step_approvers(refs, groups, requester, expected) -> None:
+    assert resolve_step_approvers(refs, groups, requester) == expected
+
+
+def test_close_expires_an_open_request_once() -> None:
+    expired = close(two_step(), RequestStatus.EXPIRED, NOW, "expired after 30 days")
+    again = close(expired.request, RequestStatus.EXPIRED, NOW, "again")
+    assert expired.request.status is RequestStatus.EXPIRED and not again.is_counted

@@ -1,0 +1,137 @@
+"""Workflow definitions: validation with field paths, triggers and the record lifecycle."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from engine.errors import InvalidDefinitionError
+from engine.lifecycle import Plan, approval_workflow_for, changed_fields, decide_on_save, is_triggered
+from engine.records import ApprovalStatus, Record, RecordType, Source
+from engine.workflows import Workflow, parse_definition
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def definition(**changes: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "name": "Large invoices", "record_type": "invoice", "trigger": "created",
+        "conditions": [{"field": "amount", "op": "gt", "value": "5000"}],
+        "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2},
+                                                   {"approvers": ["U01DDD"]}]}],
+    }
+    base.update(changes)
+    return base
+
+
+def workflow(**changes: Any) -> Workflow:
+    return Workflow(**parse_definition(definition(**changes)).model_dump(), id="wf1", created_at=NOW, updated_at=NOW)
+
+
+def record(**changes: Any) -> Record:
+    data: dict[str, Any] = {"type": "invoice", "id": "INV-1", "amount": "12500.00", "currency": "EUR",
+                            "customer": "C-ACME", "created_by": "U0REQ", "created_at": NOW, "updated_at": NOW}
+    data.update(changes)
+    return Record.model_validate(data)
+
+
+def test_spec_example_is_valid() -> None:
+    parsed = parse_definition(definition())
+    assert parsed.approval() is not None and parsed.conditions[0].value == Decimal("5000")
+
+
+@pytest.mark.parametrize(
+    ("changes", "path"),
+    [
+        ({"record_type": "bananas"}, "record_type"),
+        ({"conditions": [{"field": "nope", "op": "eq", "value": 1}]}, "conditions[0].field"),
+        ({"conditions": [{"field": "memo", "op": "gt", "value": "1"}]}, "conditions[0].op"),
+        ({"conditions": [{"field": "amount", "op": "gt", "value": "lots"}]}, "conditions[0].value"),
+        ({"actions": []}, "actions"),
+        ({"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA", "U2AA", "U3AA", "U4AA", "U5AA", "U6AA"]}]}]},
+         "actions[0].steps[0].approvers"),
+        ({"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA"], "min_approvers": 2}]}]},
+         "actions[0].steps[0]"),
+        ({"actions": [{"type": "approval", "steps": [{"approvers": ["not a person"]}]}]},
+         "actions[0].steps[0].approvers"),
+        ({"actions": [{"type": "approval", "remind_every": "daily", "steps": [{"approvers": ["U1AA"]}]}]},
+         "actions[0].remind_every"),
+        ({"actions": [{"type": "teleport"}]}, "actions[0]"),
+        ({"actions": [{"type": "notification", "message": "hi"}]}, "actions[0]"),
+        ({"trigger": "scheduled"}, "schedule"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_invalid_definitions_name_the_path(changes: dict[str, Any], path: str) -> None:
+    with pytest.raises(InvalidDefinitionError) as info:
+        parse_definition(definition(**changes))
+    assert path in [d["path"] for d in info.value.details], info.value.details
+
+
+@pytest.mark.parametrize(
+    ("trigger", "fields", "is_new", "changed", "expected"),
+    [
+        ("created", [], True, set(), True),
+        ("created", [], False, {"amount"}, False),
+        ("updated", [], True, set(), False),
+        ("updated", [], False, {"amount"}, True),
+        ("updated", ["due_date"], False, {"amount"}, False),
+        ("updated", ["due_date"], False, {"due_date"}, True),
+        ("created_or_updated", [], True, set(), True),
+        ("created_or_updated", [], False, {"memo"}, True),
+        ("created_or_updated", [], False, set(), False),
+        ("scheduled", [], True, set(), False),
+    ],
+)
+def test_triggers(trigger: str, fields: list[str], is_new: bool, changed: set[str], expected: bool) -> None:
+    extra = {"schedule": "0 9 * * 1-5"} if trigger == "scheduled" else {}
+    wf = workflow(trigger=trigger, trigger_fields=fields, **extra)
+    assert is_triggered(wf, is_new, frozenset(changed)) is expected
+
+
+WF = workflow()
+PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "governing", "is_admin", "status", "plan"),
+    [
+        (None, {}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
+        (None, {}, None, False, ApprovalStatus.NONE, Plan.NOTHING),
+        (None, {}, WF, True, ApprovalStatus.NONE, Plan.NOTHING),
+        (None, {"source": "import"}, WF, False, PENDING, Plan.START),
+        (None, {"source": "app"}, WF, True, PENDING, Plan.START),
+        (None, {"source": "receipt_capture"}, WF, False, PENDING, Plan.START),
+        (None, {"source": "spreadsheet_sync"}, WF, False, PENDING, Plan.START),
+        ({"approval_status": "rejected"}, {"amount": "13000"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"amount": "13000"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"amount": "13000", "source": "app"}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "approved"}, {}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "pending"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.CANCEL),
+        ({"approval_status": "pending"}, {"memo": "x"}, WF, False, PENDING, Plan.NOTHING),
+    ],
+)
+def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> None:
+    previous = record(**before) if before is not None else None
+    saved = record(**{**(before or {}), **after})
+    decision = decide_on_save(previous, saved, governing, is_admin)
+    assert (decision.approval_status, decision.plan) == (status, plan)
+
+
+def test_changed_fields_ignores_source() -> None:
+    assert changed_fields(record(), record(source=Source.APP)) == frozenset()
+    assert changed_fields(record(), record(memo="x")) == frozenset({"memo"})
+
+
+def test_most_specific_approval_workflow_governs() -> None:
+    broad = workflow(conditions=[])
+    narrow = Workflow(**{**workflow().model_dump(), "id": "wf2"})
+    disabled = Workflow(**{**workflow().model_dump(), "id": "wf3", "enabled": False,
+                           "conditions": [{"field": "amount", "op": "gt", "value": "1"}] * 2})
+    chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
+    assert chosen is not None and chosen.id == "wf2"
+    assert approval_workflow_for(record(type=RecordType.BILL), [broad], lambda w: True) is None
