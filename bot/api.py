@@ -8,10 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
-
 from bot.errors import ApiError
 from bot.service import Signoff
+from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 
 
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -68,7 +67,7 @@ async def get_record(record_type: RecordType, record_id: str, request: Request) 
 @router.get("/records")
 async def list_records(
     request: Request,
-    type: RecordType | None = None,  # noqa: A002
+    type: RecordType | None = None,
     approval_status: ApprovalStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),

@@ -13,14 +13,13 @@ import uvicorn
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
-from storage.db import Database
-
 from bot.clock import SystemClock, TestClock
 from bot.server import create_app
 from bot.service import Signoff
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
 from bot.slack_out import SlackOut, make_client
+from storage.db import Database
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.clock import SystemClock
+from bot.errors import Conflict, NotFound, Unprocessable
+from bot.settings import Settings
+from bot.slack_out import SlackOut
 from engine.approvals import (
     ApprovalRequest,
     Decision,
@@ -29,11 +33,6 @@ from messages.render import Renderer
 from storage.db import Database
 from storage.repository import Repository, SlackMessageRef
 
-from bot.clock import SystemClock
-from bot.errors import Conflict, NotFound, Unprocessable
-from bot.settings import Settings
-from bot.slack_out import SlackOut
-
 log = logging.getLogger(__name__)
 
 CLOSED_STATUS = {
@@ -42,6 +41,9 @@ CLOSED_STATUS = {
     RequestStatus.EXPIRED: ApprovalStatus.EXPIRED,
     RequestStatus.CANCELLED: ApprovalStatus.NONE,
 }
+
+
+CHANNEL_COPY = -1
 
 
 @dataclass
@@ -59,6 +61,10 @@ class DecisionResult:
 
     request: ApprovalRequest
     is_counted: bool
+
+
+def _same(before: Record, after: Record) -> bool:
+    return before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"})
 
 
 def new_id(prefix: str) -> str:
@@ -91,7 +97,7 @@ class Signoff:
                            approval_status=before.approval_status if before else ApprovalStatus.NONE,
                            created_at=created_at, updated_at=now,
                            sent_at=before.sent_at if before else None)
-            if before is not None and before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"}):
+            if before is not None and _same(before, after):
                 return before
             governing = await self._governing(repo, after)
             decision = decide_on_save(before, after, governing, self.is_admin(after.created_by))
@@ -235,22 +241,38 @@ class Signoff:
         _, card = await self._card(request_id, step_index)
         message = self.renderer.json("approval_request.json.j2", card=card)
         for user in approvers:
-            if not user.startswith(("U", "W")):
-                continue
-            try:
-                posted = await self.slack.dm(user, message)
-            except Exception:
-                log.exception("could not ask %s to approve %s", user, request_id)
-                continue
-            async with self.db.transaction() as repo:
-                await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
+            if user.startswith(("U", "W")):
+                await self._post_copy(request_id, step_index, user, message)
+        channel = await self._request_channel(request_id)
+        if channel and step_index == 0:
+            _, shared = await self._card(request_id, None)
+            message = self.renderer.json("approval_request.json.j2", card=shared)
+            await self._post_copy(request_id, CHANNEL_COPY, None, message, channel)
+
+    async def _request_channel(self, request_id: str) -> str | None:
+        async with self.db.read() as repo:
+            request = await repo.get_request(request_id)
+            workflow = await repo.get_workflow(request.workflow_id) if request else None
+        action = workflow.approval() if workflow else None
+        return action.channel if action else None
+
+    async def _post_copy(
+        self, request_id: str, step_index: int, user: str | None, message: dict[str, Any], channel: str | None = None
+    ) -> None:
+        try:
+            posted = await (self.slack.post(channel, message) if channel else self.slack.dm(user or "", message))
+        except Exception:
+            log.exception("could not post request %s to %s", request_id, channel or user)
+            return
+        async with self.db.transaction() as repo:
+            await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
 
     async def refresh_messages(self, request_id: str) -> None:
         """Re-render every copy of a request's message so it shows the current state."""
         async with self.db.read() as repo:
             refs = await repo.messages_for(request_id)
         for ref in refs:
-            _, card = await self._card(request_id, ref.step_index)
+            _, card = await self._card(request_id, None if ref.step_index == CHANNEL_COPY else ref.step_index)
             try:
                 await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
             except Exception:
@@ -343,8 +365,9 @@ class Signoff:
                 entries += await repo.audit_trail("request", request.id)
         entries.sort(key=lambda e: e.seq)
         return [
-            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action, "subject": f"{e.subject_type}:{e.subject_id}",
-             "from": e.from_state, "to": e.to_state, "detail": e.detail}
+            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+             "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
+             "detail": e.detail}
             for e in entries
         ]
 

@@ -8,10 +8,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.service import Signoff
 from engine.approvals import Decision, check_may_decide
 from engine.errors import VoteRefusedError
-
-from bot.service import Signoff
 
 log = logging.getLogger(__name__)
 

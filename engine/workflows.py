@@ -92,6 +92,7 @@ class ApprovalStep(_Strict):
 
 
 Notify = Literal["dm", "home", "email"]
+DEFAULT_NOTIFY: tuple[Notify, ...] = ("dm", "home")
 
 
 class ApprovalAction(_Strict):
@@ -99,7 +100,7 @@ class ApprovalAction(_Strict):
 
     type: Literal["approval"] = "approval"
     steps: list[ApprovalStep] = Field(min_length=1, max_length=10)
-    notify: list[Notify] = Field(default_factory=lambda: ["dm", "home"])
+    notify: list[Notify] = Field(default_factory=lambda: list(DEFAULT_NOTIFY))
     channel: str | None = None
     remind_every: str | None = None
     escalate_after: str | None = None
@@ -289,7 +290,8 @@ def _condition_problems(raw: Any) -> list[dict[str, str]]:
 def parse_definition(data: Any) -> WorkflowDefinition:
     """Validate a workflow definition; raise InvalidDefinitionError naming every bad field path."""
     if not isinstance(data, dict):
-        raise InvalidDefinitionError("a workflow must be an object", [{"path": "(root)", "message": "expected an object"}])
+        details = [{"path": "(root)", "message": "expected an object"}]
+        raise InvalidDefinitionError("a workflow must be an object", details)
     problems = _condition_problems(data.get("conditions"))
     candidate = {**data, "conditions": []} if problems else data
     try:

@@ -95,7 +95,7 @@ class Repository:
         limit: int = 100, offset: int = 0,
     ) -> list[Record]:
         """List records, optionally filtered, in (type, id) order."""
-        sql, args = "SELECT data FROM records WHERE 1=1", []
+        sql, args = "SELECT data FROM records WHERE 1=1", list[str]()
         if record_type:
             sql, args = sql + " AND type=?", [*args, record_type]
         if approval_status:

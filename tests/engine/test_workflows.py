@@ -18,10 +18,16 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def definition(**changes: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
-        "name": "Large invoices", "record_type": "invoice", "trigger": "created",
+        "name": "Large invoices",
+        "record_type": "invoice",
+        "trigger": "created",
         "conditions": [{"field": "amount", "op": "gt", "value": "5000"}],
-        "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2},
-                                                   {"approvers": ["U01DDD"]}]}],
+        "actions": [
+            {
+                "type": "approval",
+                "steps": [{"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2}, {"approvers": ["U01DDD"]}],
+            }
+        ],
     }
     base.update(changes)
     return base
@@ -32,8 +38,16 @@ def workflow(**changes: Any) -> Workflow:
 
 
 def record(**changes: Any) -> Record:
-    data: dict[str, Any] = {"type": "invoice", "id": "INV-1", "amount": "12500.00", "currency": "EUR",
-                            "customer": "C-ACME", "created_by": "U0REQ", "created_at": NOW, "updated_at": NOW}
+    data: dict[str, Any] = {
+        "type": "invoice",
+        "id": "INV-1",
+        "amount": "12500.00",
+        "currency": "EUR",
+        "customer": "C-ACME",
+        "created_by": "U0REQ",
+        "created_at": NOW,
+        "updated_at": NOW,
+    }
     data.update(changes)
     return Record.model_validate(data)
 
@@ -51,14 +65,26 @@ def test_spec_example_is_valid() -> None:
         ({"conditions": [{"field": "memo", "op": "gt", "value": "1"}]}, "conditions[0].op"),
         ({"conditions": [{"field": "amount", "op": "gt", "value": "lots"}]}, "conditions[0].value"),
         ({"actions": []}, "actions"),
-        ({"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA", "U2AA", "U3AA", "U4AA", "U5AA", "U6AA"]}]}]},
-         "actions[0].steps[0].approvers"),
-        ({"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA"], "min_approvers": 2}]}]},
-         "actions[0].steps[0]"),
-        ({"actions": [{"type": "approval", "steps": [{"approvers": ["not a person"]}]}]},
-         "actions[0].steps[0].approvers"),
-        ({"actions": [{"type": "approval", "remind_every": "daily", "steps": [{"approvers": ["U1AA"]}]}]},
-         "actions[0].remind_every"),
+        (
+            {
+                "actions": [
+                    {"type": "approval", "steps": [{"approvers": ["U1AA", "U2AA", "U3AA", "U4AA", "U5AA", "U6AA"]}]}
+                ]
+            },
+            "actions[0].steps[0].approvers",
+        ),
+        (
+            {"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA"], "min_approvers": 2}]}]},
+            "actions[0].steps[0]",
+        ),
+        (
+            {"actions": [{"type": "approval", "steps": [{"approvers": ["not a person"]}]}]},
+            "actions[0].steps[0].approvers",
+        ),
+        (
+            {"actions": [{"type": "approval", "remind_every": "daily", "steps": [{"approvers": ["U1AA"]}]}]},
+            "actions[0].remind_every",
+        ),
         ({"actions": [{"type": "teleport"}]}, "actions[0]"),
         ({"actions": [{"type": "notification", "message": "hi"}]}, "actions[0]"),
         ({"trigger": "scheduled"}, "schedule"),
@@ -106,8 +132,22 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         (None, {"source": "app"}, WF, True, PENDING, Plan.START),
         (None, {"source": "receipt_capture"}, WF, False, PENDING, Plan.START),
         (None, {"source": "spreadsheet_sync"}, WF, False, PENDING, Plan.START),
-        ({"approval_status": "rejected"}, {"amount": "13000"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
-        ({"approval_status": "approved"}, {"amount": "13000"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
+        (
+            {"approval_status": "rejected"},
+            {"amount": "13000"},
+            WF,
+            False,
+            ApprovalStatus.APPROVAL_REQUIRED,
+            Plan.NOTHING,
+        ),
+        (
+            {"approval_status": "approved"},
+            {"amount": "13000"},
+            WF,
+            False,
+            ApprovalStatus.APPROVAL_REQUIRED,
+            Plan.NOTHING,
+        ),
         ({"approval_status": "approved"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.NOTHING),
         ({"approval_status": "approved"}, {"amount": "13000", "source": "app"}, WF, False, APPROVED, Plan.NOTHING),
         ({"approval_status": "approved"}, {}, WF, False, APPROVED, Plan.NOTHING),
@@ -130,8 +170,14 @@ def test_changed_fields_ignores_source() -> None:
 def test_most_specific_approval_workflow_governs() -> None:
     broad = workflow(conditions=[])
     narrow = Workflow(**{**workflow().model_dump(), "id": "wf2"})
-    disabled = Workflow(**{**workflow().model_dump(), "id": "wf3", "enabled": False,
-                           "conditions": [{"field": "amount", "op": "gt", "value": "1"}] * 2})
+    disabled = Workflow(
+        **{
+            **workflow().model_dump(),
+            "id": "wf3",
+            "enabled": False,
+            "conditions": [{"field": "amount", "op": "gt", "value": "1"}] * 2,
+        }
+    )
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
     assert chosen is not None and chosen.id == "wf2"
     assert approval_workflow_for(record(type=RecordType.BILL), [broad], lambda w: True) is None

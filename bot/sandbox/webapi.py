@@ -1,0 +1,288 @@
+"""The workspace's Web API over HTTP, and the path from the workspace back to the app."""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.sandbox.errors import (
+    AckTimeoutError,
+    AppRequestError,
+    InvalidAckError,
+    LoopbackOnlyError,
+    ResponseUrlError,
+    UnknownViewError,
+)
+from bot.sandbox.signing import RequestFactory, SlackRequest
+from bot.sandbox.workspace import Workspace
+
+SLACK_ACK_TIMEOUT_S = 3.0
+
+WORKSPACE_KEY = web.AppKey("workspace", Workspace)
+
+
+def create_app(workspace: Workspace) -> web.Application:
+    """Return an aiohttp application serving ``/api/{method}`` and response URLs."""
+    app = web.Application()
+    app[WORKSPACE_KEY] = workspace
+    app.router.add_route("GET", "/api/{method}", _api)
+    app.router.add_route("POST", "/api/{method}", _api)
+    app.router.add_post("/respond/{key}", _respond)
+    return app
+
+
+class WebApiServer:
+    """A running sandbox Web API; point ``AsyncWebClient(base_url=server.url)`` at it."""
+
+    def __init__(self, workspace: Workspace, runner: web.AppRunner, host: str, port: int) -> None:
+        self.workspace = workspace
+        self.host = host
+        self.port = port
+        self._runner = runner
+
+    @property
+    def root_url(self) -> str:
+        """Return the server's base address, ending with ``/``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def url(self) -> str:
+        """Return the Web API base URL, ending with ``/api/``."""
+        return f"{self.root_url}api/"
+
+    async def close(self) -> None:
+        """Stop serving."""
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> WebApiServer:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+async def start_webapi(
+    workspace: Workspace, host: str = "127.0.0.1", port: int = 0
+) -> WebApiServer:
+    """Serve the workspace's Web API on a loopback address; port 0 picks a free port."""
+    address = _loopback_address(host)
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+    except OSError:
+        sock.close()
+        raise
+    runner = web.AppRunner(create_app(workspace), access_log=None)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    server = WebApiServer(workspace, runner, address, sock.getsockname()[1])
+    workspace.base_url = server.root_url
+    return server
+
+
+def _loopback_address(host: str) -> str:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise LoopbackOnlyError(f"{host!r} is not a loopback address") from None
+    if not address.is_loopback:
+        raise LoopbackOnlyError(f"{host!r} is not a loopback address")
+    return str(address)
+
+
+async def _api(request: web.Request) -> web.Response:
+    params: dict[str, Any] = dict(request.query)
+    try:
+        params.update(await _body_params(request))
+    except ValueError:
+        return web.json_response({"ok": False, "error": "invalid_json"})
+    token = _bearer_token(request)
+    form_token = params.pop("token", None)
+    answer = await request.app[WORKSPACE_KEY].call(
+        request.match_info["method"], params, token or form_token
+    )
+    return web.json_response(answer.body, status=answer.status, headers=answer.headers)
+
+
+async def _body_params(request: web.Request) -> dict[str, Any]:
+    if request.method != "POST" or not request.can_read_body:
+        return {}
+    if request.content_type == "application/json":
+        body = json.loads(await request.text() or "{}")
+        if not isinstance(body, dict):
+            raise ValueError("the JSON body must be an object")
+        return body
+    form = await request.post()
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+def _bearer_token(request: web.Request) -> str | None:
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return credentials.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _respond(request: web.Request) -> web.Response:
+    try:
+        payload = json.loads(await request.text() or "{}")
+    except ValueError:
+        return web.json_response({"ok": False, "error": "invalid_json"}, status=400)
+    try:
+        request.app[WORKSPACE_KEY].respond(request.match_info["key"], payload)
+    except ResponseUrlError:
+        return web.json_response({"ok": False, "error": "expired_url"}, status=404)
+    except InvalidAckError as error:
+        return web.json_response({"ok": False, "error": str(error)}, status=400)
+    return web.json_response({"ok": True})
+
+
+@dataclass(frozen=True)
+class AppReply:
+    """How the app answered one request from Slack."""
+
+    status: int
+    body: bytes
+    content_type: str
+    elapsed_s: float
+
+    def text(self) -> str:
+        """Return the body as text."""
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """Return the JSON body, or None when the body is empty or not JSON."""
+        if not self.body.strip():
+            return None
+        with contextlib.suppress(ValueError):
+            return json.loads(self.body)
+        return None
+
+    def ack_body(self) -> Any:
+        """Return the acknowledgement as Slack reads it: JSON, else plain text."""
+        parsed = self.json()
+        return parsed if parsed is not None else self.text()
+
+
+async def deliver(
+    app_url: str, request: SlackRequest, *, timeout_s: float = SLACK_ACK_TIMEOUT_S
+) -> AppReply:
+    """POST a signed request to the app, failing like Slack when it is not acked in time."""
+    body, headers = request
+    started_s = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=timeout_s)
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(app_url, data=body, headers=headers) as response,
+        ):
+            content = await response.read()
+            content_type = response.content_type
+    except TimeoutError:
+        raise AckTimeoutError(f"{app_url} did not answer within {timeout_s} s") from None
+    return AppReply(response.status, content, content_type, time.monotonic() - started_s)
+
+
+class AppLink:
+    """Plays people's clicks, submissions, commands and tab opens against the app."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        app_url: str,
+        signing_secret: str,
+        *,
+        timeout_s: float = SLACK_ACK_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.workspace = workspace
+        self.app_url = app_url
+        self.timeout_s = timeout_s
+        self.requests = RequestFactory(workspace, signing_secret, clock=clock)
+
+    async def send(self, request: SlackRequest) -> AppReply:
+        """Deliver a signed request and require a 2xx answer within the time limit."""
+        reply = await deliver(self.app_url, request, timeout_s=self.timeout_s)
+        if not 200 <= reply.status < 300:
+            raise AppRequestError(f"the app answered {reply.status}: {reply.text()[:500]}")
+        return reply
+
+    async def click(
+        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None
+    ) -> AppReply:
+        """Click an element of a message, as ``user_id``."""
+        return await self.send(
+            self.requests.block_actions(user_id, channel, message_ts, action_id, value=value)
+        )
+
+    async def click_in_view(
+        self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None
+    ) -> AppReply:
+        """Click an element of the user's Home tab, or of the modal ``view_id``."""
+        return await self.send(
+            self.requests.view_actions(user_id, action_id, view_id=view_id, value=value)
+        )
+
+    async def submit(
+        self,
+        user_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        view_id: str | None = None,
+    ) -> AppReply:
+        """Submit the user's top modal (or ``view_id``) and apply the app's answer."""
+        view_id = view_id or self._top_modal_id(user_id)
+        reply = await self.send(self.requests.view_submission(user_id, values, view_id=view_id))
+        self.workspace.apply_view_submission_ack(view_id, reply.json())
+        return reply
+
+    async def close_modal(self, user_id: str, *, view_id: str | None = None) -> AppReply | None:
+        """Close the user's top modal, telling the app when the view asks for it."""
+        view_id = view_id or self._top_modal_id(user_id)
+        reply = None
+        if self.workspace.view(view_id).get("notify_on_close"):
+            reply = await self.send(self.requests.view_closed(user_id, view_id=view_id))
+        self.workspace.close_modal(user_id, view_id)
+        return reply
+
+    async def command(
+        self, user_id: str, command: str, text: str = "", *, channel: str | None = None
+    ) -> AppReply:
+        """Run a slash command and show its acknowledgement as Slack does."""
+        channel_id = channel or self.workspace.dm_channel_id(user_id)
+        request = self.requests.slash_command(user_id, command, text, channel=channel_id)
+        reply = await self.send(request)
+        self.workspace.apply_command_ack(user_id, channel_id, reply.ack_body())
+        return reply
+
+    async def open_home(self, user_id: str) -> AppReply:
+        """Open the app's Home tab, as ``user_id``."""
+        return await self.send(self.requests.app_home_opened(user_id))
+
+    async def event(self, event: Mapping[str, Any]) -> AppReply:
+        """Deliver any Events API event."""
+        return await self.send(self.requests.event(event))
+
+    def _top_modal_id(self, user_id: str) -> str:
+        modals = self.workspace.open_modals(user_id)
+        if not modals:
+            raise UnknownViewError(f"{user_id} has no open modal")
+        return str(modals[-1]["id"])

@@ -1,0 +1,138 @@
+"""One approval end to end: REST API in, Slack DMs out, signed clicks back, state persisted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.support.harness import Harness
+
+WORKFLOW: dict[str, Any] = {
+    "name": "Large invoices need two approvals",
+    "record_type": "invoice",
+    "trigger": "created",
+    "conditions": [{"field": "amount", "op": "gt", "value": "5000"}],
+    "actions": [{"type": "approval", "channel": "#finance", "steps": [
+        {"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2},
+        {"approvers": ["U01DDD"], "min_approvers": 1},
+    ]}],
+}
+INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
+           "created_by": "U0REQ", "source": "manual"}
+
+
+async def submitted_invoice(signoff: Harness, record_id: str = "INV-1001") -> dict[str, Any]:
+    assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    created = await signoff.put(f"/api/v1/records/invoice/{record_id}", INVOICE)
+    assert created.status_code == 200, created.text
+    assert created.json()["approval_status"] == "approval_required"
+    submitted = await signoff.post(f"/api/v1/records/invoice/{record_id}/submit")
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["approval_status"] == "pending"
+    return submitted.json()
+
+
+async def record(signoff: Harness, record_id: str = "INV-1001") -> dict[str, Any]:
+    return (await signoff.api.get(f"/api/v1/records/invoice/{record_id}")).json()
+
+
+async def approval_dm(signoff: Harness, user: str) -> Any:
+    return await signoff.wait_for(lambda: next(iter(signoff.dm(user)), None))
+
+
+async def test_two_step_approval_end_to_end(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dms = {u: await approval_dm(signoff, u) for u in ("U01AAA", "U01BBB", "U01CCC")}
+    assert "12,500.00" in dms["U01AAA"].all_text() and dms["U01AAA"].action_ids() == ["approve", "reject"]
+    assert signoff.dm("U01DDD") == []
+
+    posted = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
+    await signoff.click("U0OUT", posted[0], "approve")
+    refusal = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U0OUT"))
+    assert "not an approver" in refusal[0].all_text()
+    assert (await record(signoff))["approval"]["votes"] == []
+
+    await signoff.click("U01AAA", dms["U01AAA"], "approve")
+    await signoff.click("U01BBB", dms["U01BBB"], "approve")
+    step2 = await approval_dm(signoff, "U01DDD")
+    first_copy = lambda: signoff.workspace.message(dms["U01CCC"].channel, dms["U01CCC"].ts)  # noqa: E731
+    await signoff.wait_for(lambda: "approve" not in first_copy().action_ids())
+
+    await signoff.click("U01DDD", step2, "approve")
+    outcome = await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    assert "approved" in outcome[0].all_text()
+    body = await record(signoff)
+    assert body["approval_status"] == "approved" and body["amount"] == "12500.00"
+    for user in ("U01AAA", "U01BBB", "U01CCC", "U01DDD"):
+        copy = signoff.workspace.message(signoff.dm(user)[0].channel, signoff.dm(user)[0].ts)
+        assert copy.action_ids() == [] and "Approved" in copy.all_text()
+
+
+async def test_rejection_with_reason(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dm = await approval_dm(signoff, "U01BBB")
+    await signoff.click("U01BBB", dm, "reject")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals("U01BBB"))
+    await signoff.link.submit("U01BBB", {"reason": "Wrong VAT rate on line 2"})
+    outcome = await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    assert "rejected" in outcome[0].all_text() and "Wrong VAT rate" in outcome[0].all_text()
+    body = await record(signoff)
+    assert body["approval_status"] == "rejected" and body["approval"]["reason"] == "Wrong VAT rate on line 2"
+    updated = await signoff.wait_for(
+        lambda: [m for m in (signoff.workspace.message(dm.channel, dm.ts),) if "Wrong VAT rate" in m.all_text()]
+    )
+    assert updated[0].action_ids() == []
+
+
+async def test_empty_reason_is_refused_in_the_modal(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dm = await approval_dm(signoff, "U01AAA")
+    await signoff.click("U01AAA", dm, "reject")
+    modal = await signoff.wait_for(lambda: signoff.workspace.open_modals("U01AAA"))
+    reply = await signoff.link.submit("U01AAA", {"reason": "  "})
+    assert reply.json()["response_action"] == "errors"
+    assert signoff.workspace.view_errors(modal[0]["id"])
+    assert (await record(signoff))["approval_status"] == "pending"
+
+
+async def test_non_approver_cannot_open_the_reject_modal(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    posted = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
+    await signoff.click("U0OUT", posted[0], "reject")
+    await signoff.wait_for(lambda: signoff.workspace.ephemerals("U0OUT"))
+    assert signoff.workspace.open_modals("U0OUT") == []
+
+
+async def test_fifty_concurrent_clicks_of_one_approver_count_once(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dm = await approval_dm(signoff, "U01AAA")
+    await asyncio.gather(*(signoff.click("U01AAA", dm, "approve") for _ in range(50)))
+    await signoff.wait_for(lambda: len(signoff.workspace.ephemerals("U01AAA")) >= 49, timeout_s=20)
+    body = await record(signoff)
+    assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
+
+
+async def test_three_simultaneous_approvers_on_two_of_three(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dms = {u: await approval_dm(signoff, u) for u in ("U01AAA", "U01BBB", "U01CCC")}
+    await asyncio.gather(*(signoff.click(u, m, "approve") for u, m in dms.items()))
+    await approval_dm(signoff, "U01DDD")
+    await asyncio.sleep(0.5)
+    body = await record(signoff)
+    assert len([v for v in body["approval"]["votes"] if v["step"] == 0]) in (2, 3)
+    assert body["approval"]["current_step"] == 1
+    events = (await signoff.api.get("/api/v1/records/invoice/INV-1001/audit")).json()["events"]
+    assert [e["action"] for e in events].count("step_advanced") == 1
+    assert len(signoff.dm("U01DDD")) == 1
+
+
+async def test_requester_who_is_an_approver_is_left_out(signoff: Harness) -> None:
+    workflow = {**WORKFLOW, "actions": [{"type": "approval", "steps": [
+        {"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}]}]}
+    assert (await signoff.post("/api/v1/workflows", workflow)).status_code == 201
+    await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)
+    await signoff.post("/api/v1/records/invoice/INV-7/submit")
+    await approval_dm(signoff, "U01AAA")
+    assert signoff.dm("U0REQ") == []
+    body = await record(signoff, "INV-7")
+    assert body["approval"]["steps"][0] == {"approvers": ["U01AAA"], "min_approvers": 1, "approved_by": []}
