@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import SystemClock, TestClock
+from bot.delivery import Deliverer
 from bot.server import create_app
 from bot.service import Signoff
 from bot.settings import Settings
@@ -34,6 +35,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def server_config(app: FastAPI) -> uvicorn.Config:
+    """Return the uvicorn settings Signoff serves with (the latency benchmark serves its floor alike)."""
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+
+
 @dataclass
 class Runtime:
     """A running Signoff: its parts and the address it serves."""
@@ -43,6 +49,7 @@ class Runtime:
     service: Signoff
     bolt: AsyncApp
     app: FastAPI
+    deliverer: Deliverer | None = None
     server: uvicorn.Server | None = None
     sock: socket.socket | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -55,10 +62,11 @@ class Runtime:
         return f"http://{host}:{port}"
 
     async def serve(self) -> None:
-        """Start serving HTTP in the background and wait until it is ready."""
+        """Start the outbox worker and serve HTTP in the background; return once ready."""
+        if self.deliverer is not None:
+            self.tasks.append(asyncio.create_task(self.deliverer.run_forever()))
         self.sock = bind_socket(self.settings.host, self.settings.port)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
-                                timeout_graceful_shutdown=2)
+        config = server_config(self.app)
         self.server = uvicorn.Server(config)
         self.tasks.append(asyncio.create_task(self.server.serve(sockets=[self.sock])))
         while not self.server.started:
@@ -70,6 +78,8 @@ class Runtime:
         """Stop serving and close the database."""
         if self.server is not None:
             self.server.should_exit = True
+        for task in self.tasks[:-1] if self.server is not None else self.tasks:
+            task.cancel()
         for task in self.tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, timeout=5)
@@ -85,4 +95,8 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     client = make_client(settings.slack_bot_token, settings.slack_api_url)
     service = Signoff(db, settings, SlackOut(client), clock)
     bolt = build_bolt_app(service, client)
-    return Runtime(settings, db, service, bolt, create_app(service, bolt))
+    deliverer = Deliverer(service)
+    service.on_queued = deliverer.kick
+    app = create_app(service, bolt)
+    app.state.deliverer = deliverer
+    return Runtime(settings, db, service, bolt, app, deliverer=deliverer)

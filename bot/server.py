@@ -13,7 +13,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import api
+from bot import api, api_clock
 from bot.errors import ApiError
 from bot.service import Signoff
 
@@ -114,4 +114,5 @@ def create_app(service: Signoff, bolt: AsyncApp) -> FastAPI:
         return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
 
     app.include_router(api.router)
+    app.include_router(api_clock.router)
     return app

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from bot.clock import SystemClock
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.settings import Settings
-from bot.slack_out import SlackOut
+from bot.slack_out import Posted, SlackOut
 from engine.approvals import (
     ApprovalRequest,
     Decision,
@@ -46,21 +47,16 @@ CLOSED_STATUS = {
 CHANNEL_COPY = -1
 
 
-@dataclass
-class Effects:
-    """What must be told to Slack once a transaction has committed."""
-
-    ask: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
-    refresh: set[str] = field(default_factory=set)
-    tell_requester: set[str] = field(default_factory=set)
-
-
 @dataclass(frozen=True)
 class DecisionResult:
     """The answer to one Approve/Reject click."""
 
     request: ApprovalRequest
     is_counted: bool
+
+
+def _is_slack_user(ref: str | None) -> bool:
+    return bool(ref) and str(ref).startswith(("U", "W"))
 
 
 def _same(before: Record, after: Record) -> bool:
@@ -81,6 +77,7 @@ class Signoff:
         self.slack = slack
         self.clock = clock
         self.renderer = Renderer(settings.locale, settings.timezone)
+        self.on_queued: Callable[[], None] | None = None
 
     def is_admin(self, user: str | None) -> bool:
         """Tell whether a Slack user is an admin."""
@@ -89,7 +86,7 @@ class Signoff:
     # records
     async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
         """Create or update a record and start its approval when the lifecycle says so."""
-        now, effects = self.clock.now(), Effects()
+        now = self.clock.now()
         async with self.db.transaction() as repo:
             before = await repo.get_record(record_type.value, record_id)
             created_at = before.created_at if before else now
@@ -107,10 +104,10 @@ class Signoff:
                              after.key(), before.approval_status.value if before else None,
                              after.approval_status.value)
             if decision.plan is Plan.START and decision.workflow is not None:
-                await self._start(repo, after, decision.workflow, effects)
+                await self._start(repo, after, decision.workflow)
             elif decision.plan is Plan.CANCEL:
-                await self._cancel_open(repo, after, "the document no longer matches its workflow", effects)
-        await self._deliver(effects)
+                await self._cancel_open(repo, after, "the document no longer matches its workflow")
+        self._after_commit()
         return after
 
     async def get_record(self, record_type: str, record_id: str) -> Record:
@@ -123,7 +120,6 @@ class Signoff:
 
     async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
         """Send an `approval_required` record for approval."""
-        effects = Effects()
         async with self.db.transaction() as repo:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:
@@ -134,8 +130,8 @@ class Signoff:
             governing = await self._governing(repo, record)
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
-            record = await self._start(repo, record, governing, effects, actor)
-        await self._deliver(effects)
+            record = await self._start(repo, record, governing, actor)
+        self._after_commit()
         return record
 
     async def _governing(self, repo: Repository, record: Record) -> Workflow | None:
@@ -145,8 +141,7 @@ class Signoff:
         return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 
     async def _start(
-        self, repo: Repository, record: Record, workflow: Workflow, effects: Effects,
-        actor: str | None = None,
+        self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None,
     ) -> Record:
         now = self.clock.now()
         outcome = plan_approval(new_id("AR-"), record, workflow, now, fallback=tuple(sorted(self.settings.admins)))
@@ -156,24 +151,23 @@ class Signoff:
         await repo.audit(now, actor or record.created_by, "submitted", record.key(),
                          record.approval_status.value, "pending",
                          {"workflow_id": workflow.id, "request_id": outcome.request.id})
-        self._collect(outcome, effects)
+        await self._enqueue(repo, outcome)
         return pending
 
-    async def _cancel_open(self, repo: Repository, record: Record, reason: str, effects: Effects) -> None:
+    async def _cancel_open(self, repo: Repository, record: Record, reason: str) -> None:
         request = await repo.open_request_for(record.type.value, record.id)
         if request is None:
             return
         outcome = close(request, RequestStatus.CANCELLED, self.clock.now(), reason)
         await repo.update_request(outcome.request)
         await repo.audit(self.clock.now(), None, "cancelled", record.key(), "pending", "none", {"reason": reason})
-        effects.refresh.add(request.id)
+        await self._enqueue(repo, outcome)
 
     # decisions
     async def decide(
         self, request_id: str, actor: str, decision: Decision, reason: str | None = None
     ) -> DecisionResult:
         """Count one approver's decision; raise VoteRefusedError and change nothing when refused."""
-        effects = Effects()
         async with self.db.transaction() as repo:
             request = await repo.get_request(request_id)
             if request is None:
@@ -181,8 +175,8 @@ class Signoff:
             outcome = decide(request, actor, decision, self.clock.now(), reason)
             if outcome.is_counted:
                 await self._persist_outcome(repo, request, outcome, actor)
-                self._collect(outcome, effects)
-        await self._deliver(effects)
+                await self._enqueue(repo, outcome)
+        self._after_commit()
         return DecisionResult(outcome.request, outcome.is_counted)
 
     async def _persist_outcome(
@@ -209,63 +203,56 @@ class Signoff:
         await repo.audit(now, actor, request.status.value, record.key(), record.approval_status.value,
                          status.value, {"request_id": request.id, "reason": request.reason})
 
-    def _collect(self, outcome: Outcome, effects: Effects) -> None:
+    async def _enqueue(self, repo: Repository, outcome: Outcome) -> None:
+        """Queue, in the deciding transaction, every Slack message the outcome calls for."""
+        now = self.clock.now()
         for event in outcome.events:
             if isinstance(event, ApprovalRequested):
-                effects.ask.append((event.request_id, event.step_index, event.approvers))
-            if isinstance(event, RecordApproved | RecordRejected):
-                effects.tell_requester.add(event.request_id)
+                await self._enqueue_asks(repo, event, now)
+            if isinstance(event, RecordApproved | RecordRejected) and _is_slack_user(outcome.request.requester):
+                key = f"outcome:{event.request_id}"
+                await repo.enqueue("outcome", outcome.request.requester or "", {"request_id": event.request_id},
+                                   now, key=key)
         if outcome.events:
-            effects.refresh.add(outcome.request.id)
+            await repo.enqueue("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
 
-    # delivery to Slack (after commit)
-    async def _deliver(self, effects: Effects) -> None:
-        for request_id, step_index, approvers in effects.ask:
-            await self._ask(request_id, step_index, approvers)
-        for request_id in effects.refresh:
-            await self.refresh_messages(request_id)
-        for request_id in effects.tell_requester:
-            await self._tell_requester(request_id)
+    async def _enqueue_asks(self, repo: Repository, event: ApprovalRequested, now: datetime) -> None:
+        payload = {"request_id": event.request_id, "step_index": event.step_index}
+        for user in filter(_is_slack_user, event.approvers):
+            await repo.enqueue("ask", user, payload, now, key=f"ask:{event.request_id}:{event.step_index}:{user}")
+        request = await repo.get_request(event.request_id)
+        workflow = await repo.get_workflow(request.workflow_id) if request else None
+        action = workflow.approval() if workflow else None
+        if action and action.channel and event.step_index == 0:
+            await repo.enqueue("channel_copy", action.channel, payload, now, key=f"copy:{event.request_id}")
+
+    def _after_commit(self) -> None:
+        if self.on_queued is not None:
+            self.on_queued()
 
     async def _card(self, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:
         async with self.db.read() as repo:
             request = await repo.get_request(request_id)
-            assert request is not None
+            if request is None:
+                raise LookupError(f"no approval request {request_id}")
             record = await repo.get_record(request.record_type, request.record_id)
-            assert record is not None
+            if record is None:
+                raise LookupError(f"no record for request {request_id}")
             contacts = await repo.contacts_of(record)
         contact = next(iter(contacts.values()), None)
         return request, approval_card(record, request, contact, step_index)
 
-    async def _ask(self, request_id: str, step_index: int, approvers: Sequence[str]) -> None:
+    async def post_request_copy(
+        self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None
+    ) -> Posted:
+        """Post one copy of a request's message (a DM to an approver or a channel post) and remember it."""
         _, card = await self._card(request_id, step_index)
         message = self.renderer.json("approval_request.json.j2", card=card)
-        for user in approvers:
-            if user.startswith(("U", "W")):
-                await self._post_copy(request_id, step_index, user, message)
-        channel = await self._request_channel(request_id)
-        if channel and step_index == 0:
-            _, shared = await self._card(request_id, None)
-            message = self.renderer.json("approval_request.json.j2", card=shared)
-            await self._post_copy(request_id, CHANNEL_COPY, None, message, channel)
-
-    async def _request_channel(self, request_id: str) -> str | None:
-        async with self.db.read() as repo:
-            request = await repo.get_request(request_id)
-            workflow = await repo.get_workflow(request.workflow_id) if request else None
-        action = workflow.approval() if workflow else None
-        return action.channel if action else None
-
-    async def _post_copy(
-        self, request_id: str, step_index: int, user: str | None, message: dict[str, Any], channel: str | None = None
-    ) -> None:
-        try:
-            posted = await (self.slack.post(channel, message) if channel else self.slack.dm(user or "", message))
-        except Exception:
-            log.exception("could not post request %s to %s", request_id, channel or user)
-            return
+        posted = await (self.slack.post(channel, message) if channel else self.slack.dm(user or "", message))
+        ref_step = CHANNEL_COPY if step_index is None else step_index
         async with self.db.transaction() as repo:
-            await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
+            await repo.add_message(SlackMessageRef(request_id, ref_step, user, posted.channel, posted.ts))
+        return posted
 
     async def refresh_messages(self, request_id: str) -> None:
         """Re-render every copy of a request's message so it shows the current state."""
@@ -273,15 +260,14 @@ class Signoff:
             refs = await repo.messages_for(request_id)
         for ref in refs:
             _, card = await self._card(request_id, None if ref.step_index == CHANNEL_COPY else ref.step_index)
-            try:
-                await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
-            except Exception:
-                log.exception("could not update message %s in %s", ref.ts, ref.channel)
+            await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
 
-    async def _tell_requester(self, request_id: str) -> None:
+    async def tell_requester(self, request_id: str) -> Posted | None:
+        """DM the requester the outcome of their request."""
         request, card = await self._card(request_id, None)
-        if request.requester and request.requester.startswith(("U", "W")):
-            await self.slack.dm(request.requester, self.renderer.json("approval_outcome.json.j2", card=card))
+        if not _is_slack_user(request.requester):
+            return None
+        return await self.slack.dm(request.requester or "", self.renderer.json("approval_outcome.json.j2", card=card))
 
     async def card_for(self, request_id: str) -> dict[str, Any]:
         """Return the render data of a request (for modals)."""

@@ -84,7 +84,8 @@ def to_decimal(value: Any) -> Decimal:
         raise ValueError(f"{value!r} is not a decimal number") from exc
     if not result.is_finite():
         raise ValueError("must be a finite decimal number")
-    return result
+    exponent = result.as_tuple().exponent
+    return Decimal(format(result, "f")) if isinstance(exponent, int) and exponent > 0 else result
 
 
 class RecordInput(BaseModel):

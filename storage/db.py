@@ -26,8 +26,9 @@ def migrations() -> list[tuple[int, str]]:
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
     found.sort()
-    if [n for n, _ in found] != list(range(1, len(found) + 1)):
-        raise MigrationError(f"migrations are not numbered 1..N: {[n for n, _ in found]}")
+    numbers = [n for n, _ in found]
+    if len(set(numbers)) != len(numbers) or not numbers or numbers[0] != 1:
+        raise MigrationError(f"migrations must be uniquely numbered from 0001: {numbers}")
     return found
 
 
@@ -58,14 +59,15 @@ class Database:
         scripts = migrations()
         async with self.transaction() as repo:
             await repo.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current = await repo.schema_version()
-            if current > len(scripts):
+            current, latest = await repo.schema_version(), scripts[-1][0]
+            if current > latest:
                 raise SchemaTooNewError(
                     f"database schema version {current} is newer than this Signoff "
-                    f"(knows up to {len(scripts)}); upgrade Signoff"
+                    f"(knows up to {latest}); upgrade Signoff"
                 )
-            for number, script in scripts[current:]:
-                await _apply(repo.conn, number, script)
+            for number, script in scripts:
+                if number > current:
+                    await _apply(repo.conn, number, script)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:

@@ -13,6 +13,7 @@ from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vot
 from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.codec import dumps, loads, parse_ts, ts
+from storage.outbox_repo import OutboxQueries
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def _steps_of(text: str) -> tuple[Step, ...]:
     return tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(text))
 
 
-class Repository:
+class Repository(OutboxQueries):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:

@@ -12,13 +12,25 @@ WORKFLOW: dict[str, Any] = {
     "record_type": "invoice",
     "trigger": "created",
     "conditions": [{"field": "amount", "op": "gt", "value": "5000"}],
-    "actions": [{"type": "approval", "channel": "#finance", "steps": [
-        {"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2},
-        {"approvers": ["U01DDD"], "min_approvers": 1},
-    ]}],
+    "actions": [
+        {
+            "type": "approval",
+            "channel": "#finance",
+            "steps": [
+                {"approvers": ["U01AAA", "U01BBB", "U01CCC"], "min_approvers": 2},
+                {"approvers": ["U01DDD"], "min_approvers": 1},
+            ],
+        }
+    ],
 }
-INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
-           "created_by": "U0REQ", "source": "manual"}
+INVOICE = {
+    "amount": "12500.00",
+    "currency": "EUR",
+    "customer": "C-ACME",
+    "due_date": "2026-12-20",
+    "created_by": "U0REQ",
+    "source": "manual",
+}
 
 
 async def submitted_invoice(signoff: Harness, record_id: str = "INV-1001") -> dict[str, Any]:
@@ -127,8 +139,10 @@ async def test_three_simultaneous_approvers_on_two_of_three(signoff: Harness) ->
 
 
 async def test_requester_who_is_an_approver_is_left_out(signoff: Harness) -> None:
-    workflow = {**WORKFLOW, "actions": [{"type": "approval", "steps": [
-        {"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}]}]}
+    workflow = {
+        **WORKFLOW,
+        "actions": [{"type": "approval", "steps": [{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}]}],
+    }
     assert (await signoff.post("/api/v1/workflows", workflow)).status_code == 201
     await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)
     await signoff.post("/api/v1/records/invoice/INV-7/submit")

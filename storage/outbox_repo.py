@@ -1,0 +1,110 @@
+"""The persisted outbox: every Slack and e-mail message is queued in the transaction that decided it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiosqlite
+
+from storage.codec import dumps, loads, parse_ts, ts
+
+QUEUED, SENDING, SENT, DEAD = "queued", "sending", "sent", "dead"
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    """One message waiting to be delivered (or delivered)."""
+
+    id: int
+    key: str | None
+    kind: str
+    target: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    not_before: datetime
+    created_at: datetime
+    last_error: str | None = None
+    result: dict[str, Any] | None = None
+
+
+def _item(row: aiosqlite.Row) -> OutboxItem:
+    not_before, created_at = parse_ts(row["not_before"]), parse_ts(row["created_at"])
+    assert not_before is not None and created_at is not None
+    return OutboxItem(
+        row["id"], row["key"], row["kind"], row["target"], loads(row["payload"]), row["status"],
+        row["attempts"], not_before, created_at, row["last_error"],
+        loads(row["result"]) if row["result"] else None,
+    )
+
+
+class OutboxQueries:
+    """Repository methods of the outbox."""
+
+    conn: aiosqlite.Connection
+
+    async def enqueue(
+        self, kind: str, target: str, payload: dict[str, Any], now: datetime,
+        key: str | None = None, not_before: datetime | None = None,
+    ) -> bool:
+        """Queue a message; a repeated idempotency key is ignored. Tell whether it was queued."""
+        cursor = await self.conn.execute(
+            "INSERT OR IGNORE INTO outbox (key, kind, target, payload, not_before, created_at) "
+            "VALUES (?,?,?,?,?,?)",
+            (key, kind, target, dumps(payload), ts(not_before or now), ts(now)),
+        )
+        return cursor.rowcount > 0
+
+    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[OutboxItem]:
+        """Claim due items (queued, or sending with an expired lease) for delivery."""
+        async with self.conn.execute(
+            "SELECT * FROM outbox WHERE (status=? AND not_before<=?) OR (status=? AND lease_until<=?) "
+            "ORDER BY not_before, id LIMIT ?", (QUEUED, ts(now), SENDING, ts(now), limit),
+        ) as cursor:
+            rows = list(await cursor.fetchall())
+        lease = ts(now + timedelta(seconds=lease_s))
+        for row in rows:
+            await self.conn.execute(
+                "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=? WHERE id=?",
+                (SENDING, lease, row["id"]),
+            )
+        return [_item(r) for r in rows]
+
+    async def mark_sent(self, item_id: int, now: datetime, result: dict[str, Any] | None = None) -> None:
+        """Record a successful delivery."""
+        await self.conn.execute(
+            "UPDATE outbox SET status=?, sent_at=?, result=?, lease_until=NULL WHERE id=?",
+            (SENT, ts(now), dumps(result or {}), item_id),
+        )
+
+    async def mark_retry(self, item_id: int, not_before: datetime, error: str) -> None:
+        """Put an item back in the queue to be tried again later."""
+        await self.conn.execute(
+            "UPDATE outbox SET status=?, not_before=?, last_error=?, lease_until=NULL WHERE id=?",
+            (QUEUED, ts(not_before), error[:2000], item_id),
+        )
+
+    async def mark_dead(self, item_id: int, error: str) -> None:
+        """Give up on an item; it stays visible as dead-lettered."""
+        await self.conn.execute(
+            "UPDATE outbox SET status=?, last_error=?, lease_until=NULL WHERE id=?", (DEAD, error[:2000], item_id)
+        )
+
+    async def outbox_items(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
+        """List outbox items, newest first, optionally by status."""
+        sql = "SELECT * FROM outbox" + (" WHERE status=?" if status else "") + " ORDER BY id DESC LIMIT ?"
+        async with self.conn.execute(sql, (status, limit) if status else (limit,)) as cursor:
+            return [_item(r) for r in await cursor.fetchall()]
+
+    async def outbox_counts(self) -> dict[str, int]:
+        """Count outbox items by status."""
+        async with self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status") as cursor:
+            return {row[0]: int(row[1]) for row in await cursor.fetchall()}
+
+    async def next_due_at(self) -> datetime | None:
+        """Return when the next queued item becomes due."""
+        async with self.conn.execute("SELECT min(not_before) FROM outbox WHERE status=?", (QUEUED,)) as cursor:
+            row = await cursor.fetchone()
+        return parse_ts(row[0]) if row and row[0] else None
