@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.email_out import Email, SmtpConfig, send_email
 from bot.service import Signoff
 from storage.outbox_repo import OutboxItem
 
@@ -34,7 +35,7 @@ class Deliverer:
         self.batch_size = batch_size
         self.handlers: dict[str, Handler] = {
             "ask": self._ask, "channel_copy": self._channel_copy, "refresh": self._refresh,
-            "outcome": self._outcome, "message": self._message,
+            "outcome": self._outcome, "message": self._message, "email": self._email,
         }
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
@@ -113,6 +114,14 @@ class Deliverer:
         posted = await (slack.dm(item.target, message) if item.target.startswith(("U", "W")) else
                         slack.post(item.target, message))
         return {"channel": posted.channel, "ts": posted.ts}
+
+
+    async def _email(self, item: OutboxItem) -> dict[str, Any]:
+        smtp_url = self.service.settings.smtp_url
+        if not smtp_url:
+            raise LookupError("e-mail is off: SIGNOFF_SMTP_URL is not set")
+        message_id = await send_email(Email.from_json(item.payload), SmtpConfig.from_url(smtp_url))
+        return {"message_id": message_id}
 
 
 PERMANENT_SLACK_ERRORS = frozenset({

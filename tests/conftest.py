@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.harness import Harness, running_signoff
+from tests.support.smtp import Inbox, smtp_server
 
 
 @pytest.fixture
@@ -15,3 +16,10 @@ async def signoff(tmp_path: Path) -> AsyncIterator[Harness]:
     """A running Signoff with a fresh database."""
     async with running_signoff(tmp_path / "signoff.db") as harness:
         yield harness
+
+
+@pytest.fixture
+def smtp() -> Iterator[Inbox]:
+    """A real SMTP server on loopback; `.url` is its SIGNOFF_SMTP_URL."""
+    with smtp_server() as inbox:
+        yield inbox

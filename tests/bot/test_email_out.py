@@ -1,0 +1,60 @@
+"""E-mail goes to a real SMTP server (aiosmtpd) on loopback, through the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+from email import message_from_bytes
+from pathlib import Path
+
+import pytest
+
+from bot.email_out import Email, SmtpConfig, send_email
+from bot.errors import SettingsError
+from tests.support.harness import running_signoff
+from tests.support.smtp import Inbox
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://127.0.0.1:2525", SmtpConfig("127.0.0.1", 2525)),
+        ("smtp://u%40x:p%3Aw@mail.example.com:587?from=ap@example.com",
+         SmtpConfig("mail.example.com", 587, "u@x", "p:w", False, "ap@example.com")),
+        ("smtps://mail.example.com", SmtpConfig("mail.example.com", 465, use_tls=True)),
+    ],
+)
+def test_smtp_url_parsing(url: str, expected: SmtpConfig) -> None:
+    assert SmtpConfig.from_url(url) == expected
+
+
+@pytest.mark.parametrize("url", ["http://mail.example.com", "smtp://", "mail.example.com"])
+def test_bad_smtp_url_names_the_setting(url: str) -> None:
+    with pytest.raises(SettingsError, match="SIGNOFF_SMTP_URL"):
+        SmtpConfig.from_url(url)
+
+
+async def test_send_email_reaches_the_smtp_server(smtp: Inbox) -> None:
+    inbox, port = smtp, smtp.port
+    email = Email(to=["ap@acme.example"], subject="Invoice INV-1 is due", body="Bonjour, 12 500,00 €", cc=["me@x.io"])
+    await send_email(email, SmtpConfig("127.0.0.1", port, sender="billing@signoff.example"))
+    mail_from, rcpts, content = inbox.messages[0]
+    parsed = message_from_bytes(content)
+    assert mail_from == "billing@signoff.example" and rcpts == ["ap@acme.example", "me@x.io"]
+    assert parsed["Subject"] == "Invoice INV-1 is due" and "12 500,00 €" in parsed.get_payload(decode=True).decode()
+
+
+async def test_outbox_email_is_delivered_once(tmp_path: Path, smtp: Inbox) -> None:
+    inbox, port = smtp, smtp.port
+    async with running_signoff(tmp_path / "m.db", smtp_url=f"smtp://127.0.0.1:{port}") as signoff:
+        async with signoff.db.transaction() as repo:
+            email = Email(to=["ap@acme.example"], subject="Hello", body="Body")
+            now = signoff.runtime.service.clock.now()
+            assert await repo.enqueue("email", "ap@acme.example", email.to_json(), now, key="mail-1")
+            assert not await repo.enqueue("email", "ap@acme.example", email.to_json(), now, key="mail-1")
+        signoff.runtime.deliverer.kick()
+        for _ in range(100):
+            if inbox.messages:
+                break
+            await asyncio.sleep(0.05)
+        await signoff.runtime.deliverer.drain()
+        assert len(inbox.messages) == 1
