@@ -1,0 +1,75 @@
+"""Settings: defaults, validation, and start-up refusing a bad setting with one line naming it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.errors import SettingsError
+from bot.settings import load_settings
+
+BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SIGNOFF_TIMEZONE", "SIGNOFF_LOCALE",
+                 "SIGNOFF_PORT", "SIGNOFF_TICK_SECONDS", "SIGNOFF_ADMINS", "SIGNOFF_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in BASE.items():
+        monkeypatch.setenv(key, value)
+    settings = load_settings()
+    assert (settings.database, settings.host, settings.port, settings.timezone, settings.locale) == (
+        "./signoff.db", "127.0.0.1", 3000, "UTC", "en")
+    assert settings.slack_api_url == "https://slack.com/api/" and settings.tick_seconds == 60
+    assert not settings.is_socket_mode and settings.admins == frozenset()
+
+
+def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("SLACK_APP_TOKEN", "xapp-1")
+    monkeypatch.setenv("SIGNOFF_ADMINS", "U1, U2,,")
+    settings = load_settings()
+    assert settings.is_socket_mode and settings.admins == frozenset({"U1", "U2"})
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "SLACK_BOT_TOKEN"),
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "SLACK_SIGNING_SECRET"),
+        ({**BASE, "SLACK_BOT_TOKEN": "xoxp-user"}, "SLACK_BOT_TOKEN"),
+        ({**BASE, "SIGNOFF_TIMEZONE": "Mars/Olympus"}, "SIGNOFF_TIMEZONE"),
+        ({**BASE, "SIGNOFF_LOCALE": "de"}, "SIGNOFF_LOCALE"),
+        ({**BASE, "SIGNOFF_PORT": "seventy"}, "SIGNOFF_PORT"),
+        ({**BASE, "SIGNOFF_TICK_SECONDS": "0"}, "SIGNOFF_TICK_SECONDS"),
+        ({**BASE, "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+    ],
+)
+def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(SettingsError, match=named):
+        load_settings()
+
+
+def test_settings_are_read_from_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=xoxb-from-file\nSLACK_SIGNING_SECRET=x\nSIGNOFF_LOCALE=fr\n")
+    settings = load_settings()
+    assert settings.slack_bot_token == "xoxb-from-file" and settings.locale == "fr"
+
+
+def test_run_exits_2_with_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SIGNOFF_TIMEZONE": "Nowhere/Land", **BASE}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SIGNOFF_TIMEZONE" in lines[0]
