@@ -53,6 +53,7 @@ class Runtime:
     server: uvicorn.Server | None = None
     sock: socket.socket | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    socket_mode: Any = None
 
     @property
     def url(self) -> str:
@@ -73,9 +74,19 @@ class Runtime:
             if self.tasks[-1].done():
                 self.tasks[-1].result()
             await asyncio.sleep(0.01)
+        if self.settings.is_socket_mode:
+            await self._connect_socket_mode()
+
+    async def _connect_socket_mode(self) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self.socket_mode = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+        await self.socket_mode.connect_async()
 
     async def close(self) -> None:
         """Stop serving and close the database."""
+        if self.socket_mode is not None:
+            await self.socket_mode.close_async()
         if self.server is not None:
             self.server.should_exit = True
         for task in self.tasks[:-1] if self.server is not None else self.tasks:

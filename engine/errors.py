@@ -33,3 +33,11 @@ class InvalidTransitionError(EngineError):
 
 class NaiveDatetimeError(EngineError, ValueError):
     """A datetime without a time zone was given where an aware one is required."""
+
+
+class PrefillChoiceError(EngineError):
+    """An approver picked a pre-fill value that is not offered (any more); nothing changed."""
+
+    def __init__(self, reason: str, code: str = "choice_unavailable") -> None:
+        super().__init__(reason)
+        self.code = code
