@@ -24,6 +24,7 @@ from bot.sandbox.errors import (
     UnknownViewError,
 )
 from bot.sandbox.signing import RequestFactory, SlackRequest
+from bot.sandbox.socket_mode import SOCKET_KEY, SocketModeHub
 from bot.sandbox.workspace import Workspace
 
 SLACK_ACK_TIMEOUT_S = 3.0
@@ -31,10 +32,12 @@ SLACK_ACK_TIMEOUT_S = 3.0
 WORKSPACE_KEY = web.AppKey("workspace", Workspace)
 
 
-def create_app(workspace: Workspace) -> web.Application:
-    """Return an aiohttp application serving ``/api/{method}`` and response URLs."""
+def create_app(workspace: Workspace, socket_mode: SocketModeHub | None = None) -> web.Application:
+    """Return an aiohttp application serving ``/api/{method}``, response URLs and optionally Socket Mode."""
     app = web.Application()
     app[WORKSPACE_KEY] = workspace
+    if socket_mode is not None:
+        socket_mode.install(app)
     app.router.add_route("GET", "/api/{method}", _api)
     app.router.add_route("POST", "/api/{method}", _api)
     app.router.add_post("/respond/{key}", _respond)
@@ -78,7 +81,7 @@ class WebApiServer:
 
 
 async def start_webapi(
-    workspace: Workspace, host: str = "127.0.0.1", port: int = 0
+    workspace: Workspace, host: str = "127.0.0.1", port: int = 0, socket_mode: SocketModeHub | None = None
 ) -> WebApiServer:
     """Serve the workspace's Web API on a loopback address; port 0 picks a free port."""
     address = _loopback_address(host)
@@ -90,11 +93,13 @@ async def start_webapi(
     except OSError:
         sock.close()
         raise
-    runner = web.AppRunner(create_app(workspace), access_log=None)
+    runner = web.AppRunner(create_app(workspace, socket_mode), access_log=None)
     await runner.setup()
     await web.SockSite(runner, sock).start()
     server = WebApiServer(workspace, runner, address, sock.getsockname()[1])
     workspace.base_url = server.root_url
+    if socket_mode is not None:
+        socket_mode.base_url = server.root_url
     return server
 
 
@@ -118,6 +123,10 @@ async def _api(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "invalid_json"})
     token = _bearer_token(request)
     form_token = params.pop("token", None)
+    hub = request.app.get(SOCKET_KEY)
+    if request.match_info["method"] == "apps.connections.open" and isinstance(hub, SocketModeHub):
+        status, body = hub.open_connection(token or form_token)
+        return web.json_response(body, status=status)
     answer = await request.app[WORKSPACE_KEY].call(
         request.match_info["method"], params, token or form_token
     )
@@ -226,19 +235,25 @@ class AppLink:
         return reply
 
     async def click(
-        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None
+        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None,
+        block_id: str | None = None,
     ) -> AppReply:
-        """Click an element of a message, as ``user_id``."""
+        """Click an element of a message, as ``user_id`` (``block_id`` picks among equal action_ids)."""
         return await self.send(
-            self.requests.block_actions(user_id, channel, message_ts, action_id, value=value)
+            self.requests.block_actions(
+                user_id, channel, message_ts, action_id, value=value, block_id=block_id
+            )
         )
 
     async def click_in_view(
-        self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None
+        self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None,
+        block_id: str | None = None,
     ) -> AppReply:
         """Click an element of the user's Home tab, or of the modal ``view_id``."""
         return await self.send(
-            self.requests.view_actions(user_id, action_id, view_id=view_id, value=value)
+            self.requests.view_actions(
+                user_id, action_id, view_id=view_id, value=value, block_id=block_id
+            )
         )
 
     async def submit(

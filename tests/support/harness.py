@@ -68,7 +68,7 @@ def make_workspace() -> Workspace:
     return workspace
 
 
-def test_settings(database: Path, api_url: str, **overrides: Any) -> Settings:
+def settings_for(database: Path, api_url: str, **overrides: Any) -> Settings:
     """Settings of a test Signoff (explicit values, nothing from the environment)."""
     values: dict[str, Any] = {
         "slack_bot_token": DEFAULT_TOKEN, "slack_signing_secret": SIGNING_SECRET,
@@ -86,7 +86,7 @@ async def running_signoff(
     """Start Signoff against a workspace on free loopback ports; stop everything after."""
     workspace = workspace or make_workspace()
     webapi = await start_webapi(workspace)
-    runtime = await build_runtime(test_settings(database, webapi.url, **overrides))
+    runtime = await build_runtime(settings_for(database, webapi.url, **overrides))
     await runtime.serve()
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     api = httpx.AsyncClient(base_url=runtime.url, headers=headers, timeout=30)
