@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from bot.errors import ApiError
+from bot.rules_service import on_contact_saved
 from bot.service import Signoff
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 
@@ -106,6 +107,7 @@ async def put_contact(
     service = _service(request)
     async with service.db.transaction() as repo:
         await repo.save_contact(contact, service.clock.now())
+        await on_contact_saved(repo, contact, service.clock.now(), service.settings.tz)
     return contact.model_dump(mode="json")
 
 

@@ -8,7 +8,9 @@ import logging
 import sys
 
 from bot.errors import SettingsError
+from bot.reminders import add_remind_command, run_remind_command
 from bot.settings import Settings, load_settings
+from bot.workflow_files import add_workflow_commands, run_workflow_command
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
@@ -36,10 +38,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="signoff", description="Approvals, reminders and escalations in Slack")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot with the settings from the environment")
+    sub.add_parser("demo", help="run in sandbox mode with a local Slack workspace at /sandbox")
+    add_workflow_commands(sub)
+    add_remind_command(sub)
     args = parser.parse_args(argv)
+    if args.command == "workflows":
+        return run_workflow_command(args)
+    if args.command == "remind":
+        return run_remind_command(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         asyncio.run(_run(_settings_or_exit()))
+    if args.command == "demo":
+        from bot.demo import main as demo_main
+
+        return demo_main(_settings_or_exit(sandbox=True))
     return 0
 
 

@@ -14,12 +14,13 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import SystemClock, TestClock
-from bot.delivery import Deliverer
+from bot.delivery import Deliverer, OutboxSlack
+from bot.scheduler import Scheduler
 from bot.server import create_app
 from bot.service import Signoff
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
-from bot.slack_out import SlackOut, make_client
+from bot.slack_out import make_client
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class Runtime:
     bolt: AsyncApp
     app: FastAPI
     deliverer: Deliverer | None = None
+    scheduler: Scheduler | None = None
     server: uvicorn.Server | None = None
     sock: socket.socket | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -66,6 +68,8 @@ class Runtime:
         """Start the outbox worker and serve HTTP in the background; return once ready."""
         if self.deliverer is not None:
             self.tasks.append(asyncio.create_task(self.deliverer.run_forever()))
+        if self.scheduler is not None:
+            await self.scheduler.start()
         self.sock = bind_socket(self.settings.host, self.settings.port)
         config = server_config(self.app)
         self.server = uvicorn.Server(config)
@@ -85,6 +89,8 @@ class Runtime:
 
     async def close(self) -> None:
         """Stop serving and close the database."""
+        if self.scheduler is not None:
+            await self.scheduler.close()
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
         if self.server is not None:
@@ -103,11 +109,13 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     db = await Database.open(settings.database)
     if clock is None:
         clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
-    client = make_client(settings.slack_bot_token, settings.slack_api_url)
-    service = Signoff(db, settings, SlackOut(client), clock)
+    client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)
+    service = Signoff(db, settings, OutboxSlack(client), clock)
     bolt = build_bolt_app(service, client)
     deliverer = Deliverer(service)
     service.on_queued = deliverer.kick
     app = create_app(service, bolt)
     app.state.deliverer = deliverer
-    return Runtime(settings, db, service, bolt, app, deliverer=deliverer)
+    scheduler = Scheduler(service, deliverer)
+    scheduler.attach(app)
+    return Runtime(settings, db, service, bolt, app, deliverer=deliverer, scheduler=scheduler)

@@ -13,7 +13,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import api, api_clock
+from bot import api, api_clock, api_rules, api_scheduler, api_workflows
 from bot.errors import ApiError
 from bot.service import Signoff
 
@@ -115,4 +115,7 @@ def create_app(service: Signoff, bolt: AsyncApp) -> FastAPI:
 
     app.include_router(api.router)
     app.include_router(api_clock.router)
+    app.include_router(api_rules.router)
+    app.include_router(api_workflows.router)
+    app.include_router(api_scheduler.router)
     return app

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
+from bot.automation import Automation, check_templates
 from bot.clock import SystemClock
 from bot.errors import Conflict, NotFound, Unprocessable
+from bot.rules_service import apply_prefills
 from bot.settings import Settings
 from bot.slack_out import Posted, SlackOut
 from engine.approvals import (
@@ -23,11 +26,13 @@ from engine.approvals import (
     plan_approval,
 )
 from engine.conditions import EvalContext, evaluate
+from engine.delegation import acted_by_steps, acting_for
 from engine.errors import InvalidDefinitionError, VoteRefusedError
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.facts import facts_of
 from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType
+from engine.rules import prefilled_fields
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
 from messages.cards import approval_card
 from messages.render import Renderer
@@ -78,10 +83,17 @@ class Signoff:
         self.clock = clock
         self.renderer = Renderer(settings.locale, settings.timezone)
         self.on_queued: Callable[[], None] | None = None
+        self.after_refresh: list[Callable[[str], Awaitable[None]]] = []
+        self.on_workflows_changed: Callable[[], Awaitable[None]] | None = None
 
     def is_admin(self, user: str | None) -> bool:
         """Tell whether a Slack user is an admin."""
         return user is not None and user in self.settings.admins
+
+    @cached_property
+    def automation(self) -> Automation:
+        """Return the workflow automation: actions on save, run history and webhooks."""
+        return Automation(self)
 
     # records
     async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
@@ -94,12 +106,15 @@ class Signoff:
                            approval_status=before.approval_status if before else ApprovalStatus.NONE,
                            created_at=created_at, updated_at=now,
                            sent_at=before.sent_at if before else None)
+            after = await apply_prefills(repo, after, now, self.settings.tz)
             if before is not None and _same(before, after):
                 return before
             governing = await self._governing(repo, after)
             decision = decide_on_save(before, after, governing, self.is_admin(after.created_by))
             after = after.model_copy(update={"approval_status": decision.approval_status})
             await repo.save_record(after)
+            await self.automation.on_record_saved(repo, before, after, now)
+            after = await repo.get_record(*after.key()) or after
             await repo.audit(now, after.created_by, "created" if before is None else "updated",
                              after.key(), before.approval_status.value if before else None,
                              after.approval_status.value)
@@ -137,14 +152,16 @@ class Signoff:
     async def _governing(self, repo: Repository, record: Record) -> Workflow | None:
         workflows = await repo.list_workflows(record.type.value)
         facts = facts_of(record, await repo.contacts_of(record))
-        ctx = EvalContext.at(self.clock.now(), self.settings.tz)
+        groups = await repo.contact_group_members({name for w in workflows for name in w.group_refs()})
+        ctx = EvalContext.at(self.clock.now(), self.settings.tz, groups)
         return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 
     async def _start(
         self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None,
     ) -> Record:
         now = self.clock.now()
-        outcome = plan_approval(new_id("AR-"), record, workflow, now, fallback=tuple(sorted(self.settings.admins)))
+        outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=await repo.people_groups(),
+                                fallback=tuple(sorted(self.settings.admins)))
         await repo.insert_request(outcome.request)
         pending = record.model_copy(update={"approval_status": ApprovalStatus.PENDING, "updated_at": now})
         await repo.save_record(pending)
@@ -165,14 +182,18 @@ class Signoff:
 
     # decisions
     async def decide(
-        self, request_id: str, actor: str, decision: Decision, reason: str | None = None
+        self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
+        on_behalf_of: str | None = None,
     ) -> DecisionResult:
-        """Count one approver's decision; raise VoteRefusedError and change nothing when refused."""
+        """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused."""
         async with self.db.transaction() as repo:
             request = await repo.get_request(request_id)
             if request is None:
                 raise VoteRefusedError("This request no longer exists.", "not_found")
-            outcome = decide(request, actor, decision, self.clock.now(), reason)
+            principals = await repo.principals_of(actor, self.clock.now())
+            approver = acting_for(request, actor, principals, on_behalf_of)
+            acted_by = actor if approver != actor else None
+            outcome = decide(request, approver, decision, self.clock.now(), reason, acted_by)
             if outcome.is_counted:
                 await self._persist_outcome(repo, request, outcome, actor)
                 await self._enqueue(repo, outcome)
@@ -206,6 +227,9 @@ class Signoff:
     async def _enqueue(self, repo: Repository, outcome: Outcome) -> None:
         """Queue, in the deciding transaction, every Slack message the outcome calls for."""
         now = self.clock.now()
+        await self.automation.on_outcome(repo, outcome, now)
+        if outcome.events:
+            await repo.enqueue("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
         for event in outcome.events:
             if isinstance(event, ApprovalRequested):
                 await self._enqueue_asks(repo, event, now)
@@ -213,8 +237,6 @@ class Signoff:
                 key = f"outcome:{event.request_id}"
                 await repo.enqueue("outcome", outcome.request.requester or "", {"request_id": event.request_id},
                                    now, key=key)
-        if outcome.events:
-            await repo.enqueue("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
 
     async def _enqueue_asks(self, repo: Repository, event: ApprovalRequested, now: datetime) -> None:
         payload = {"request_id": event.request_id, "step_index": event.step_index}
@@ -225,6 +247,13 @@ class Signoff:
         action = workflow.approval() if workflow else None
         if action and action.channel and event.step_index == 0:
             await repo.enqueue("channel_copy", action.channel, payload, now, key=f"copy:{event.request_id}")
+
+    async def apply_outcome(
+        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None
+    ) -> None:
+        """Persist an outcome decided elsewhere (the scheduler) and queue its messages, in the caller's transaction."""
+        await self._persist_outcome(repo, before, outcome, actor)
+        await self._enqueue(repo, outcome)
 
     def _after_commit(self) -> None:
         if self.on_queued is not None:
@@ -239,8 +268,10 @@ class Signoff:
             if record is None:
                 raise LookupError(f"no record for request {request_id}")
             contacts = await repo.contacts_of(record)
+            prefills = await repo.prefills_of(request.record_type, request.record_id)
         contact = next(iter(contacts.values()), None)
-        return request, approval_card(record, request, contact, step_index)
+        card = approval_card(record, request, contact, step_index, prefilled_fields(prefills), prefills)
+        return request, {**card, "acted_by": acted_by_steps(request)}
 
     async def post_request_copy(
         self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None
@@ -261,6 +292,8 @@ class Signoff:
         for ref in refs:
             _, card = await self._card(request_id, None if ref.step_index == CHANNEL_COPY else ref.step_index)
             await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
+        for hook in self.after_refresh:
+            await hook(request_id)
 
     async def tell_requester(self, request_id: str) -> Posted | None:
         """DM the requester the outcome of their request."""
@@ -287,13 +320,16 @@ class Signoff:
         async with self.db.transaction() as repo:
             await repo.save_workflow(workflow)
             await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
+        await self._workflows_changed()
         return workflow
 
     def _parse(self, data: Any) -> WorkflowDefinition:
         try:
-            return parse_definition(data)
+            definition = parse_definition(data)
+            check_templates(definition, self.renderer, self.clock.now())
         except InvalidDefinitionError as exc:
             raise Unprocessable(str(exc), exc.details) from exc
+        return definition
 
     async def get_workflow(self, workflow_id: str) -> Workflow:
         """Return a workflow or raise NotFound."""
@@ -327,6 +363,7 @@ class Signoff:
             updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
             await repo.save_workflow(updated)
             await repo.audit(now, None, action, ("workflow", workflow_id), None, None)
+        await self._workflows_changed()
         return updated
 
     async def delete_workflow(self, workflow_id: str) -> None:
@@ -335,6 +372,11 @@ class Signoff:
             if not await repo.delete_workflow(workflow_id):
                 raise NotFound(f"no workflow {workflow_id!r}")
             await repo.audit(self.clock.now(), None, "workflow_deleted", ("workflow", workflow_id))
+        await self._workflows_changed()
+
+    async def _workflows_changed(self) -> None:
+        if self.on_workflows_changed is not None:
+            await self.on_workflows_changed()
 
     async def copy_workflow(self, workflow_id: str) -> Workflow:
         """Copy a workflow as a disabled draft named "Copy of …"."""

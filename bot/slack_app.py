@@ -8,6 +8,8 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import commands, delegation, home, request_modal, rules_slack
+from bot.home import HomeListeners, parse_task_value
 from bot.service import Signoff
 from engine.approvals import Decision, check_may_decide
 from engine.errors import VoteRefusedError
@@ -25,10 +27,11 @@ def _channel(body: dict[str, Any]) -> str | None:
 
 
 class Listeners:
-    """The handlers registered on the Bolt app."""
+    """The Approve / Reject handlers, wherever the buttons are (messages, Home tab, /signoff pending)."""
 
-    def __init__(self, service: Signoff) -> None:
+    def __init__(self, service: Signoff, home_listeners: HomeListeners) -> None:
         self.service = service
+        self.home = home_listeners
 
     async def refuse(self, body: dict[str, Any], code: str, detail: str = "") -> None:
         """Tell the clicking user, and only them, why nothing changed."""
@@ -40,11 +43,14 @@ class Listeners:
             await self.service.slack.dm(_user(body), {"text": text})
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Approve button: count the approval."""
+        """Approve button: count the approval, or ask for a confirmation first when it would be forced."""
         await ack()
-        request_id = body["actions"][0]["value"]
+        value = body["actions"][0]["value"]
+        request_id, seat = parse_task_value(value)
+        if await self.home.ask_confirmation(body, [value]):
+            return
         try:
-            result = await self.service.decide(request_id, _user(body), Decision.APPROVE)
+            result = await self.service.decide(request_id, _user(body), Decision.APPROVE, on_behalf_of=seat)
         except VoteRefusedError as exc:
             await self.refuse(body, exc.code, str(exc))
             return
@@ -52,19 +58,21 @@ class Listeners:
             await self.refuse(body, "already_voted")
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Reject button: check the clicker may decide, then ask for the reason in a modal."""
+        """Reject button: check the clicker may decide (maybe for someone away), then ask for the reason."""
         await ack()
-        request_id = body["actions"][0]["value"]
+        value = body["actions"][0]["value"]
+        request_id, seat = parse_task_value(value)
         request = await self.service.request(request_id)
         if request is None:
             await self.refuse(body, "not_found")
             return
         try:
-            check_may_decide(request, _user(body), Decision.APPROVE)
+            approver = await delegation.acting_as(self.service, request, _user(body), seat)
+            check_may_decide(request, approver, Decision.APPROVE)
         except VoteRefusedError as exc:
             await self.refuse(body, exc.code, str(exc))
             return
-        card = await self.service.card_for(request_id)
+        card = {**await self.service.card_for(request_id), "task_value": value}
         view = self.service.renderer.json("reject_modal.json.j2", card=card)
         await self.service.slack.open_view(body["trigger_id"], view)
 
@@ -76,17 +84,11 @@ class Listeners:
             await ack(response_action="errors", errors={"reason": message})
             return
         await ack()
+        request_id, seat = parse_task_value(view["private_metadata"])
         try:
-            await self.service.decide(view["private_metadata"], _user(body), Decision.REJECT, reason.strip())
+            await self.service.decide(request_id, _user(body), Decision.REJECT, reason.strip(), on_behalf_of=seat)
         except VoteRefusedError as exc:
             await self.refuse(body, exc.code, str(exc))
-
-    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
-        """The /signoff command: answer with help."""
-        text = self.service.renderer.text(
-            "help.txt.j2", is_admin=self.service.is_admin(command.get("user_id"))
-        )
-        await ack(response_type="ephemeral", text=text)
 
 
 def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
@@ -98,9 +100,11 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
         request_verification_enabled=not settings.is_socket_mode,
         raise_error_for_unhandled_request=False,
     )
-    listeners = Listeners(service)
+    listeners = Listeners(service, home.register(app, service))
     app.action("approve")(listeners.on_approve)
     app.action("reject")(listeners.on_reject)
     app.view("reject_reason")(listeners.on_reject_reason)
-    app.command("/signoff")(listeners.on_command)
+    commands.register(app, service)
+    request_modal.register(app, service)
+    rules_slack.register(app, service)
     return app

@@ -6,8 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger(__name__)
@@ -21,11 +21,12 @@ class Posted:
     ts: str
 
 
-def make_client(token: str | None, base_url: str) -> AsyncWebClient:
-    """Build the Web API client with Slack's rate-limit retry handler."""
-    client = AsyncWebClient(token=token, base_url=base_url)
-    client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=5))
-    return client
+def make_client(token: str | None, base_url: str, keep_alive: bool = False) -> AsyncWebClient:
+    """Build the Web API client; rate limits (429) are the outbox's to honour, per channel.
+
+    With `keep_alive` (inside the event loop) calls share one HTTP session; its owner closes `client.session`.
+    """
+    return AsyncWebClient(token=token, base_url=base_url, session=aiohttp.ClientSession() if keep_alive else None)
 
 
 class SlackOut:

@@ -218,3 +218,61 @@ def close(request: ApprovalRequest, status: RequestStatus, now: datetime, reason
         return Outcome(request, (), is_counted=False)
     closed = replace(request, status=status, decided_at=now, reason=reason)
     return Outcome(closed, (RecordRejected(request.id, None, reason, now, status.value),))
+
+
+class ForceKind(StrEnum):
+    """Why an approval must be forced, and so confirmed first."""
+
+    STALE = "stale"
+    OVERRIDE = "override"
+
+
+def force_kind(request: ApprovalRequest, actor: str, *, is_admin: bool, is_matching: bool) -> ForceKind | None:
+    """Tell whether approving the current step now is a forced approval, and why (None: a normal vote)."""
+    if not request.is_open() or actor == request.requester:
+        return None
+    is_approver = actor in request.step().approvers
+    if is_admin and not is_approver:
+        return ForceKind.OVERRIDE
+    return ForceKind.STALE if is_approver and not is_matching else None
+
+
+def force_approve(
+    request: ApprovalRequest, actor: str, now: datetime, reason: str, *,
+    is_admin: bool, is_matching: bool, acted_by: str | None = None,
+) -> Outcome:
+    """Approve despite the workflow once confirmed: an admin completes the step, an approver votes."""
+    if force_kind(request, actor, is_admin=is_admin, is_matching=is_matching) is None:
+        check_may_decide(request, actor, Decision.APPROVE)
+        raise VoteRefusedError("This approval does not need to be forced.", "not_forced")
+    if not reason.strip():
+        raise VoteRefusedError("A forced approval needs a reason.", "reason_required")
+    if not is_admin:
+        return decide(request, actor, Decision.APPROVE, now, reason, acted_by)
+    vote = Vote(request.current_step, actor, Decision.APPROVE, now, reason, acted_by)
+    votes = request.votes if request.has_voted(actor) else (*request.votes, vote)
+    recorded = VoteRecorded(request.id, request.current_step, actor, Decision.APPROVE.value, now, acted_by)
+    return _step_completed(replace(request, votes=votes), now, recorded)
+
+
+def _step_completed(request: ApprovalRequest, now: datetime, recorded: Event) -> Outcome:
+    step = request.step()
+    done = StepApproved(request.id, step.index, request.approvals_on(step.index), now)
+    if step.index + 1 == len(request.steps):
+        closed = replace(request, status=RequestStatus.APPROVED, decided_at=now)
+        return Outcome(closed, (recorded, done, RecordApproved(request.id, now)))
+    nxt = replace(request, current_step=step.index + 1, step_started_at=now)
+    return Outcome(nxt, (recorded, done, ApprovalRequested(request.id, nxt.current_step, nxt.step().approvers, now)))
+
+
+def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outcome:
+    """Make the escalation targets approvers of the current step too; uncounted when nothing changes."""
+    if not request.is_open():
+        return Outcome(request, (), is_counted=False)
+    current = request.step()
+    added = tuple(p for p in dict.fromkeys(to) if p not in current.approvers and p != request.requester)
+    if not added:
+        return Outcome(request, (), is_counted=False)
+    steps = tuple(replace(s, approvers=(*s.approvers, *added)) if s.index == current.index else s
+                  for s in request.steps)
+    return Outcome(replace(request, steps=steps), ())

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.conditions import Condition, validate_condition
+from engine.cron import CronSpec
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
@@ -220,6 +221,16 @@ class WorkflowDefinition(_Strict):
     actions: list[Action] = Field(min_length=1)
     enabled: bool = True
     status: WorkflowStatus = WorkflowStatus.PUBLISHED
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                CronSpec.parse(value)
+            except InvalidDefinitionError as exc:
+                raise ValueError(exc.details[0]["message"] if exc.details else str(exc)) from None
+        return value
 
     @field_validator("trigger_fields")
     @classmethod

@@ -2,23 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus
 from engine.records import Contact, Record
+from engine.rules import AppliedPrefill, is_blank, prefill_choices, read_field, selected_option
 
 EXTRA_FIELDS = ("category", "location", "department", "class")
+MAX_EXTRA_FIELDS = 6
 
 
-def _extra_fields(record: Record, prefilled: frozenset[str]) -> list[dict[str, Any]]:
-    values = {name: getattr(record, "class_" if name == "class" else name) for name in EXTRA_FIELDS}
+def _prefill_menu(applied: AppliedPrefill | None) -> dict[str, Any]:
+    """Return a field's suggestion, competing values and the choices an approver may pick."""
+    if applied is None:
+        return {"suggestion": None, "competing": [], "choices": [], "selected": None}
+    choices = [{"option": option, "text": str(value)} for option, value in prefill_choices(applied)]
+    selected = next((c for c in choices if c["option"] == selected_option(applied)), choices[0])
+    return {
+        "suggestion": str(applied.prefill.value) if applied.prefill.is_suggestion else None,
+        "competing": [str(value) for value, _ in applied.prefill.competing],
+        "choices": choices if len(choices) > 1 else [], "selected": selected,
+    }
+
+
+def _extra_fields(
+    record: Record, prefilled: frozenset[str], prefills: Mapping[str, AppliedPrefill] | None = None
+) -> list[dict[str, Any]]:
+    prefills = prefills or {}
+    custom = sorted(name for name in {*prefilled, *prefills} if name.startswith("fields."))
+    values = {name: read_field(record, name) for name in (*EXTRA_FIELDS, *custom)}
     return [
-        {"label": name.capitalize(), "value": str(value), "prefilled": name in prefilled}
-        for name, value in values.items() if value
-    ]
+        {"field": name, "label": name.removeprefix("fields.") if name in custom else name.capitalize(),
+         "value": str(value), "prefilled": name in prefilled, **_prefill_menu(prefills.get(name))}
+        for name, value in values.items() if not is_blank(value)
+    ][:MAX_EXTRA_FIELDS]
 
 
-def record_view(record: Record, contact: Contact | None, prefilled: frozenset[str] = frozenset()) -> dict[str, Any]:
+def record_view(
+    record: Record, contact: Contact | None, prefilled: frozenset[str] = frozenset(),
+    prefills: Mapping[str, AppliedPrefill] | None = None,
+) -> dict[str, Any]:
     """Return the record's fields as templates show them."""
     return {
         "type": record.type.value, "id": record.id, "amount": record.amount,
@@ -27,7 +51,7 @@ def record_view(record: Record, contact: Contact | None, prefilled: frozenset[st
         "contact_name": (contact.name if contact and contact.name else record.contact_id()) or "—",
         "due_date": record.due_date, "memo": record.memo, "status": record.status.value,
         "approval_status": record.approval_status.value, "created_by": record.created_by,
-        "extra_fields": _extra_fields(record, prefilled),
+        "extra_fields": _extra_fields(record, prefilled, prefills),
     }
 
 
@@ -55,6 +79,7 @@ def _outcome(request: ApprovalRequest, step_index: int | None) -> dict[str, Any]
 def approval_card(
     record: Record, request: ApprovalRequest, contact: Contact | None,
     step_index: int | None = None, prefilled: frozenset[str] = frozenset(),
+    prefills: Mapping[str, AppliedPrefill] | None = None,
 ) -> dict[str, Any]:
     """Return everything an approval message, modal or outcome DM needs to render."""
     steps = [
@@ -64,7 +89,7 @@ def approval_card(
     ]
     is_current = step_index is None or step_index == request.current_step
     return {
-        "record": record_view(record, contact, prefilled), "request_id": request.id,
+        "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
         "requester": request.requester, "steps": steps,
         "is_actionable": request.is_open() and is_current,
         "outcome": _outcome(request, step_index),

@@ -13,7 +13,11 @@ from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vot
 from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.codec import dumps, loads, parse_ts, ts
+from storage.delegations_repo import DelegationQueries
 from storage.outbox_repo import OutboxQueries
+from storage.rules_repo import RulesQueries
+from storage.runs_repo import RunsQueries
+from storage.scheduler_repo import SchedulerQueries
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,7 @@ def _steps_of(text: str) -> tuple[Step, ...]:
     return tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(text))
 
 
-class Repository(OutboxQueries):
+class Repository(OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:

@@ -101,11 +101,12 @@ def block_actions_payload(
     action_id: str,
     *,
     value: Any = None,
+    block_id: str | None = None,
 ) -> dict[str, Any]:
     """Return the payload of a click on a message element (button, menu, picker)."""
     message = workspace.message(channel, message_ts)
     _check_sees_message(workspace, user_id, message)
-    action = _action(message.blocks, action_id, value, f"message {message_ts}")
+    action = _action(message.blocks, action_id, value, f"message {message_ts}", block_id)
     is_ephemeral = message.visible_to is not None
     conversation = workspace.conversation(message.channel)
     response_url = workspace.issue_response_url(user_id, message.channel, message.ts, is_ephemeral)
@@ -132,10 +133,11 @@ def view_actions_payload(
     *,
     view_id: str | None = None,
     value: Any = None,
+    block_id: str | None = None,
 ) -> dict[str, Any]:
     """Return the payload of a click in a view: the user's Home tab unless ``view_id``."""
     view = _owned_view(workspace, user_id, view_id, home=True)
-    action = _action(view["blocks"], action_id, value, f"view {view['id']}")
+    action = _action(view["blocks"], action_id, value, f"view {view['id']}", block_id)
     payload = _interaction_base(workspace, "block_actions", user_id)
     payload["container"] = {"type": "view", "view_id": view["id"]}
     payload["view"] = copy.deepcopy(view)
@@ -263,20 +265,22 @@ class RequestFactory:
         return int(self.clock())
 
     def block_actions(
-        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None
+        self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None,
+        block_id: str | None = None,
     ) -> SlackRequest:
         """Return a signed click on a message element."""
         payload = block_actions_payload(
-            self.workspace, user_id, channel, message_ts, action_id, value=value
+            self.workspace, user_id, channel, message_ts, action_id, value=value, block_id=block_id
         )
         return interaction_request(payload, self.signing_secret, self.timestamp())
 
     def view_actions(
-        self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None
+        self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None,
+        block_id: str | None = None,
     ) -> SlackRequest:
         """Return a signed click in the user's Home tab or in a modal."""
         payload = view_actions_payload(
-            self.workspace, user_id, action_id, view_id=view_id, value=value
+            self.workspace, user_id, action_id, view_id=view_id, value=value, block_id=block_id
         )
         return interaction_request(payload, self.signing_secret, self.timestamp())
 
@@ -360,10 +364,11 @@ def _top_modal(workspace: Workspace, user_id: str) -> dict[str, Any] | None:
 
 
 def _action(
-    blocks: list[dict[str, Any]] | None, action_id: str, value: Any, where: str
+    blocks: list[dict[str, Any]] | None, action_id: str, value: Any, where: str,
+    block_id: str | None = None,
 ) -> dict[str, Any]:
     for block, element in interactive_elements(blocks):
-        if element["action_id"] != action_id:
+        if element["action_id"] != action_id or block_id not in (None, block.get("block_id")):
             continue
         chosen = element.get("value") if value is None else value
         action = {"action_id": action_id, "block_id": block["block_id"]}

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
@@ -575,6 +575,36 @@ class Workspace:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # Persistence
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the lasting state (people, conversations, messages, Home views) as JSON data."""
+        position = next(self._sequence)
+        self._sequence = itertools.count(position)
+        return {
+            "users": [asdict(u) for u in self._users.values() if u.id != BOT_USER_ID],
+            "conversations": [asdict(c) for c in self._conversations.values()],
+            "messages": [asdict(m) for pool in self._messages.values() for m in pool],
+            "homes": {user_id: copy.deepcopy(self._views[v]) for user_id, v in self._homes.items()},
+            "sequence": position,
+            "last_ts_us": self._last_ts_us,
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Replace people, conversations, messages and Home views with a ``snapshot()``."""
+        self._users = {BOT_USER_ID: self.bot, **{u["id"]: User(**u) for u in state["users"]}}
+        self._conversations = {c["id"]: Conversation(**c) for c in state["conversations"]}
+        self._dms = {c.user: c.id for c in self._conversations.values() if c.kind == "im" and c.user}
+        self._messages = defaultdict(list)
+        for raw in state["messages"]:
+            self._messages[raw["channel"]].append(Message(**raw))
+        for user_id, view in state["homes"].items():
+            self._views[view["id"]], self._view_owner[view["id"]] = copy.deepcopy(view), user_id
+            self._homes[user_id] = view["id"]
+        self._sequence = itertools.count(max(int(state["sequence"]), next(self._sequence)))
+        self._last_ts_us = max(int(state["last_ts_us"]), self._last_ts_us)
+        self._notify("restored")
 
     # Fault injection and rate limits
 

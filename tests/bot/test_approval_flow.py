@@ -76,8 +76,13 @@ async def test_two_step_approval_end_to_end(signoff: Harness) -> None:
     body = await record(signoff)
     assert body["approval_status"] == "approved" and body["amount"] == "12500.00"
     for user in ("U01AAA", "U01BBB", "U01CCC", "U01DDD"):
-        copy = signoff.workspace.message(signoff.dm(user)[0].channel, signoff.dm(user)[0].ts)
-        assert copy.action_ids() == [] and "Approved" in copy.all_text()
+        first = signoff.dm(user)[0]
+        copy = await signoff.wait_for(
+            lambda f=first: next(
+                (m for m in [signoff.workspace.message(f.channel, f.ts)] if "Approved" in m.all_text()), None
+            )
+        )
+        assert copy.action_ids() == []
 
 
 async def test_rejection_with_reason(signoff: Harness) -> None:

@@ -1,0 +1,609 @@
+"""Benchmark: how fast signed Approve clicks are acknowledged over HTTP, against a bare Bolt app.
+
+Three server processes: the sandbox Slack workspace (its Web API, and the person-player that
+creates the approvals through Signoff's REST API and signs the clicks), Signoff itself (SQLite in a
+temporary directory), and the floor, a bare slack-bolt `AsyncApp` whose `approve` listener only calls
+`ack()`, on the same stack (FastAPI, uvicorn with Signoff's settings, `AsyncSlackRequestHandler`,
+signature verification). This process is the client: one aiohttp session sends the same pre-signed
+requests to Signoff and to the floor, in bursts of 1, 50 and 200 concurrent clicks, and times each
+one from sending to the HTTP response: Slack's acknowledgement. Each burst starts from settled
+servers (votes counted, CPU idle) so bursts do not overlap; the workspace runs apart from Signoff so
+that Slack's side of the work is not charged to Signoff.
+
+Run with `python -m bench ack_latency`; `SIGNOFF_BENCH_QUICK=1` clicks less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import itertools
+import json
+import math
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import aiohttp
+import httpx
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bench.common import Row, is_quick, percentile, table_lines
+from bot.runtime import bind_socket, build_runtime, server_config
+from bot.sandbox.signing import RequestFactory
+from bot.sandbox.webapi import start_webapi
+from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.settings import Settings
+from bot.slack_out import make_client
+
+NAME = "ack_latency"
+ROOT = Path(__file__).resolve().parent.parent
+SIGNING_SECRET = "bench-signing-secret-0123456789abcdef"
+API_TOKEN = "bench-api-token"
+SEED = 20260329
+TEAMS = 16
+APPROVERS_PER_RECORD = 5
+REQUESTER = "U0REQ"
+ADMIN = "U0ADMIN"
+TARGET_LEVEL = 200
+TARGET_P99_MS = 100.0
+TARGET_RATIO = 1.5
+LINE_LIMIT = 64 * 1024 * 1024
+CREATE_CONCURRENCY = 16
+SETTLE_TIMEOUT_S = 60.0
+QUIET_WINDOW_S = 0.1
+QUIET_CPU_SHARE = 0.05
+FLOOR_LABEL = "floor (bare Bolt ack)"
+SANDBOX_NICENESS = 10
+
+Command = dict[str, Any]
+Handler = Callable[[Command], Awaitable[Mapping[str, Any]]]
+SignedRequest = tuple[bytes, dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How many rounds of clicks to fire at each concurrency, after a warm-up."""
+
+    rounds: Mapping[int, int]
+    warmup: int = 20
+
+    @property
+    def levels(self) -> list[int]:
+        """Return the concurrencies, lowest first."""
+        return sorted(self.rounds)
+
+    @property
+    def clicks(self) -> int:
+        """Return how many distinct votes the run clicks (warm-up included)."""
+        return self.warmup + max(self.levels) + sum(level * n for level, n in self.rounds.items())
+
+
+FULL = Plan({1: 200, 50: 4, 200: 4})
+QUICK = Plan({1: 40, 50: 2, 200: 2})
+
+
+def approver_ids(team: int) -> list[str]:
+    """Return the Slack ids of one team's approvers."""
+    return [f"U0T{team}A{k}" for k in range(APPROVERS_PER_RECORD)]
+
+
+# Server processes ------------------------------------------------------------------------------
+
+
+class Control:
+    """The command channel of a server process: JSON lines on stdin, answers on the real stdout."""
+
+    def __init__(self) -> None:
+        self._out: TextIO = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        sys.stdout = sys.stderr
+
+    def reply(self, answer: Mapping[str, Any]) -> None:
+        """Send one answer."""
+        self._out.write(json.dumps(answer) + "\n")
+        self._out.flush()
+
+    async def commands(self) -> AsyncIterator[Command]:
+        """Yield commands until the client closes stdin."""
+        reader = asyncio.StreamReader(limit=LINE_LIMIT)
+        loop = asyncio.get_running_loop()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        while line := await reader.readline():
+            yield json.loads(line)
+
+    async def serve(self, handlers: Mapping[str, Handler]) -> None:
+        """Answer commands with their handler until `quit`; `settle` waits for an idle process."""
+        async for command in self.commands():
+            if command["cmd"] == "quit":
+                break
+            handler = handlers.get(command["cmd"], quiet_answer)
+            self.reply(await handler(command))
+
+
+async def wait_quiet(timeout_s: float = 10.0) -> bool:
+    """Wait until this process has used less than 5 % of a CPU over 100 ms; tell whether it did."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        cpu_s, wall_s = time.process_time(), time.monotonic()
+        await asyncio.sleep(QUIET_WINDOW_S)
+        if time.process_time() - cpu_s < QUIET_CPU_SHARE * (time.monotonic() - wall_s):
+            return True
+    return False
+
+
+async def quiet_answer(command: Command) -> dict[str, Any]:
+    """Answer `settle` once the process is idle."""
+    return {"quiet": await wait_quiet()}
+
+
+class VoteCounter:
+    """Counts votes and approved records straight from the SQLite file."""
+
+    def __init__(self, db_path: Path) -> None:
+        self.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+
+    def votes(self) -> int:
+        """Return how many votes are recorded."""
+        return int(self.conn.execute("SELECT count(*) FROM votes").fetchone()[0])
+
+    def approved(self) -> int:
+        """Return how many records are approved."""
+        sql = "SELECT count(*) FROM records WHERE approval_status = 'approved'"
+        return int(self.conn.execute(sql).fetchone()[0])
+
+    async def settle(self, command: Command) -> dict[str, Any]:
+        """Wait for the expected votes and an idle process; return the counts."""
+        started_s, expected = time.monotonic(), int(command["votes"])
+        while self.votes() < expected and time.monotonic() - started_s < SETTLE_TIMEOUT_S:
+            await asyncio.sleep(0.005)
+        quiet = await wait_quiet()
+        return {"votes": self.votes(), "approved": self.approved(), "quiet": quiet,
+                "settle_s": round(time.monotonic() - started_s, 3)}
+
+
+def bench_workspace() -> Workspace:
+    """Return a workspace with a requester, an admin and TEAMS teams of five approvers."""
+    workspace = Workspace()
+    people = [(REQUESTER, "reqina"), (ADMIN, "admin")]
+    people += [(user_id, user_id.lower()) for team in range(TEAMS) for user_id in approver_ids(team)]
+    for user_id, name in people:
+        workspace.add_user(name, name.capitalize(), email=f"{name}@example.com", user_id=user_id)
+    return workspace
+
+
+def team_workflow(team: int) -> dict[str, Any]:
+    """Return the workflow sending team `team`'s invoices to all of its five approvers."""
+    return {
+        "name": f"Team {team} invoices need all five approvers",
+        "record_type": "invoice",
+        "trigger": "created",
+        "conditions": [{"field": "department", "op": "eq", "value": f"team-{team}"}],
+        "actions": [{"type": "approval", "steps": [
+            {"approvers": approver_ids(team), "min_approvers": APPROVERS_PER_RECORD}]}],
+    }
+
+
+def invoice(index: int) -> dict[str, Any]:
+    """Return an imported invoice (imports go straight to approval) for team index % TEAMS."""
+    return {"amount": f"{1000 + index}.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
+            "department": f"team-{index % TEAMS}", "created_by": REQUESTER, "source": "import",
+            "memo": f"Bench invoice {index}"}
+
+
+async def create_pending(api: httpx.AsyncClient, records: int) -> None:
+    """Create the workflows and `records` pending invoices through Signoff's REST API."""
+    for team in range(TEAMS):
+        created = await api.post("/api/v1/workflows", json=team_workflow(team))
+        if created.status_code != 201:
+            raise RuntimeError(f"workflow refused: {created.status_code} {created.text}")
+
+    async def put(index: int) -> None:
+        saved = await api.put(f"/api/v1/records/invoice/BENCH-{index:05d}", json=invoice(index))
+        if saved.status_code != 200 or saved.json()["approval_status"] != "pending":
+            raise RuntimeError(f"invoice not pending: {saved.status_code} {saved.text}")
+
+    for start in range(0, records, CREATE_CONCURRENCY):
+        await asyncio.gather(*(put(i) for i in range(start, min(records, start + CREATE_CONCURRENCY))))
+
+
+def approval_dms(workspace: Workspace) -> list[tuple[str, str, str]]:
+    """Return (approver, channel, ts) of every DM with an Approve button."""
+    return [
+        (user, message.channel, message.ts)
+        for team in range(TEAMS) for user in approver_ids(team)
+        for message in workspace.dm_messages(user) if "approve" in message.action_ids()
+    ]
+
+
+async def wait_for_dms(workspace: Workspace, expected: int, stall_s: float = 60.0) -> list[tuple[str, str, str]]:
+    """Wait until `expected` approval DMs were delivered; return them in a seeded random order.
+
+    Fails when no new DM arrived for `stall_s`.
+    """
+    progress_s, seen = time.monotonic(), 0
+    while len(found := approval_dms(workspace)) < expected:
+        if len(found) > seen:
+            progress_s, seen = time.monotonic(), len(found)
+        elif time.monotonic() - progress_s > stall_s:
+            raise RuntimeError(f"only {len(found)} of {expected} approval DMs were delivered")
+        await asyncio.sleep(0.5)
+    random.Random(SEED).shuffle(found)
+    return found
+
+
+class Sandbox:
+    """The workspace side: creates the approvals, then hands out freshly signed clicks on their DMs."""
+
+    def __init__(self, workspace: Workspace) -> None:
+        self.workspace = workspace
+        self.factory = RequestFactory(workspace, SIGNING_SECRET)
+        self.dms: list[tuple[str, str, str]] = []
+        self.used = 0
+
+    async def populate(self, command: Command) -> dict[str, Any]:
+        """Create enough pending invoices for `clicks` votes and wait for every approval DM."""
+        records = math.ceil(int(command["clicks"]) / APPROVERS_PER_RECORD)
+        headers = {"Authorization": f"Bearer {API_TOKEN}"}
+        async with httpx.AsyncClient(base_url=command["signoff_url"], headers=headers, timeout=60) as api:
+            await create_pending(api, records)
+        self.dms = await wait_for_dms(self.workspace, records * APPROVERS_PER_RECORD)
+        return {"clicks": len(self.dms)}
+
+    async def prepare(self, command: Command) -> dict[str, Any]:
+        """Sign the next `n` clicks now (fresh timestamps) and return them."""
+        batch = self.dms[self.used:self.used + int(command["n"])]
+        if len(batch) < int(command["n"]):
+            raise RuntimeError("ran out of approval DMs to click")
+        self.used += len(batch)
+        signed = [self.factory.block_actions(user, channel, ts, "approve") for user, channel, ts in batch]
+        return {"requests": [[body.decode(), headers] for body, headers in signed]}
+
+
+async def serve_sandbox(control: Control) -> None:
+    """Run the workspace's Web API (at a lower CPU priority: it plays Slack's servers); answer commands."""
+    os.nice(SANDBOX_NICENESS)
+    sandbox = Sandbox(bench_workspace())
+    webapi = await start_webapi(sandbox.workspace)
+    try:
+        control.reply({"url": webapi.url})
+        await control.serve({"populate": sandbox.populate, "prepare": sandbox.prepare})
+    finally:
+        await webapi.close()
+
+
+def signoff_settings(db_path: Path, api_url: str) -> Settings:
+    """Return the settings of the Signoff under test (nothing read from the environment)."""
+    return Settings(  # type: ignore[call-arg]
+        _env_file=None, slack_bot_token=DEFAULT_TOKEN, slack_signing_secret=SIGNING_SECRET,
+        slack_api_url=api_url, database=str(db_path), host="127.0.0.1", port=0, api_token=API_TOKEN,
+        admins_csv=ADMIN, test_clock=True, tick_seconds=3600,
+    )
+
+
+async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
+    """Run Signoff against the sandbox's Web API; answer settle/quit."""
+    if os.environ.get("BENCH_EXPERIMENT"):  # EXPERIMENT-REMOVE
+        exec(open(os.environ["BENCH_EXPERIMENT"]).read())  # EXPERIMENT-REMOVE
+    runtime = await build_runtime(signoff_settings(db_path, api_url))
+    try:
+        await runtime.serve()
+        counter = VoteCounter(db_path)
+        control.reply({"url": runtime.url})
+        await control.serve({"settle": counter.settle})
+    finally:
+        await runtime.close()
+
+
+def floor_app(api_url: str) -> FastAPI:
+    """Return the floor: a bare Bolt app acking `approve`, built and mounted like Signoff's."""
+    bolt = AsyncApp(client=make_client(DEFAULT_TOKEN, api_url), signing_secret=SIGNING_SECRET,
+                    request_verification_enabled=True, raise_error_for_unhandled_request=False)
+
+    async def approve(ack: AsyncAck) -> None:
+        await ack()
+
+    bolt.action("approve")(approve)
+    handler = AsyncSlackRequestHandler(bolt)
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    return app
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve an app with Signoff's uvicorn settings on a free loopback port; yield its URL."""
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(server_config(app))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        host, port = sock.getsockname()[:2]
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)
+
+
+async def serve_floor(control: Control, api_url: str) -> None:
+    """Run the floor against the sandbox's Web API; answer settle/quit."""
+    async with serving(floor_app(api_url)) as url:
+        control.reply({"url": url})
+        await control.serve({})
+
+
+async def serve_main(argv: Sequence[str]) -> None:
+    """Entry point of a server process: `sandbox`, `signoff DB API_URL` or `floor API_URL`."""
+    control = Control()
+    try:
+        if argv[0] == "sandbox":
+            await serve_sandbox(control)
+        elif argv[0] == "signoff":
+            await serve_signoff(control, Path(argv[1]), argv[2])
+        else:
+            await serve_floor(control, argv[1])
+    except Exception as exc:
+        control.reply({"error": f"{type(exc).__name__}: {exc}"})
+        raise
+
+
+# Client ----------------------------------------------------------------------------------------
+
+
+class Server:
+    """A server process driven over its stdin and stdout; its stderr goes to a log file."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
+        self.name = name
+        self.process = process
+        self.log_path = log_path
+        self.url = ""
+
+    async def ask(self, command: Command) -> dict[str, Any]:
+        """Send one command and return the answer."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command).encode() + b"\n")
+        await self.process.stdin.drain()
+        return await self.answer()
+
+    async def answer(self) -> dict[str, Any]:
+        """Read the next answer; raise with the end of the log when the process failed."""
+        assert self.process.stdout is not None
+        line = await self.process.stdout.readline()
+        answer: dict[str, Any] = json.loads(line) if line else {"error": f"exit status {await self.process.wait()}"}
+        if "error" in answer:
+            raise RuntimeError(f"the {self.name} server process failed: {answer['error']}\n{self.log_tail()}")
+        return answer
+
+    def log_tail(self, lines: int = 30) -> str:
+        """Return the last lines the process logged."""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def logged_errors(self) -> list[str]:
+        """Return the exception line ending every traceback the process logged."""
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return [line for before, line in itertools.pairwise(lines)
+                if before.startswith("  ") and line and not line.startswith((" ", "Traceback", "During", "The above"))]
+
+    async def close(self) -> None:
+        """Ask the process to stop and wait for it."""
+        assert self.process.stdin is not None
+        with contextlib.suppress(ConnectionError):
+            self.process.stdin.write(b'{"cmd": "quit"}\n')
+            await self.process.stdin.drain()
+            self.process.stdin.close()
+        try:
+            await asyncio.wait_for(self.process.wait(), timeout=20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def server_process(name: str, log_dir: Path, *args: str) -> AsyncIterator[Server]:
+    """Start a server process and wait until it serves; stop it after."""
+    log_path = log_dir / f"{name}.log"
+    with log_path.open("wb") as log:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.ack_latency", "serve", name, *args,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log, cwd=ROOT, limit=LINE_LIMIT,
+        )
+    server = Server(name, process, log_path)
+    try:
+        server.url = (await server.answer())["url"]
+        yield server
+    finally:
+        await server.close()
+
+
+async def click(session: aiohttp.ClientSession, url: str, request: SignedRequest) -> float:
+    """Send one signed click; return the seconds until the whole HTTP response was received."""
+    body, headers = request
+    started_s = time.perf_counter()
+    async with session.post(url, data=body, headers=headers) as response:
+        await response.read()
+        status = response.status
+    elapsed_s = time.perf_counter() - started_s
+    if status != 200:
+        raise RuntimeError(f"{url} answered a click with HTTP {status}")
+    return elapsed_s
+
+
+async def burst(session: aiohttp.ClientSession, url: str, requests: Sequence[SignedRequest]) -> list[float]:
+    """Send every click at once (client GC paused); return each one's latency in seconds."""
+    gc.disable()
+    try:
+        return list(await asyncio.gather(*(click(session, url, r) for r in requests)))
+    finally:
+        gc.enable()
+
+
+async def open_connections(session: aiohttp.ClientSession, base_url: str, count: int) -> None:
+    """Make `count` kept-alive connections to a server ready in the pool, so bursts do not connect."""
+
+    async def touch() -> None:
+        async with session.get(f"{base_url}/bench-warm-connection") as response:
+            await response.read()
+
+    await asyncio.gather(*(touch() for _ in range(count)))
+    await asyncio.sleep(0.02)
+
+
+@dataclass
+class Run:
+    """One run's client state: the servers, the clicks sent and the latencies measured."""
+
+    session: aiohttp.ClientSession
+    sandbox: Server
+    signoff: Server
+    floor: Server
+    clicked: int = 0
+    votes: int = 0
+    approved: int = 0
+    samples: dict[str, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+
+    async def round(self, level: int, is_recorded: bool = True) -> None:
+        """Fire `level` concurrent clicks at Signoff, let it settle, then the same clicks at the floor."""
+        answer = await self.sandbox.ask({"cmd": "prepare", "n": level})
+        requests = [(body.encode(), headers) for body, headers in answer["requests"]]
+        self.clicked += level
+        for server in (self.signoff, self.floor):
+            await open_connections(self.session, server.url, level)
+            latencies = await burst(self.session, f"{server.url}/slack/events", requests)
+            await self.settle(server, self.votes + level)
+            if is_recorded:
+                self.samples[server.name][level] += latencies
+
+    async def settle(self, server: Server, votes: int) -> None:
+        """Wait until the server is idle (for Signoff: the votes are counted) and so is the workspace."""
+        settled = await server.ask({"cmd": "settle", "votes": votes})
+        if server is self.signoff:
+            self.votes, self.approved = int(settled["votes"]), int(settled["approved"])
+            await self.sandbox.ask({"cmd": "settle"})
+
+    async def warm_up(self, plan: Plan) -> None:
+        """Click a few times one by one, then once at the highest concurrency; nothing is recorded."""
+        for _ in range(plan.warmup):
+            await self.round(1, is_recorded=False)
+        await self.round(max(plan.levels), is_recorded=False)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Latencies in seconds by server and concurrency, and the vote counts after the run."""
+
+    plan: Plan
+    samples: Mapping[str, Mapping[int, Sequence[float]]]
+    clicked: int
+    votes: int
+    approved: int
+    load: tuple[float, float]
+
+
+def _session(plan: Plan) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(limit=2 * max(plan.levels) + 10, keepalive_timeout=3.0)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
+
+
+@contextlib.asynccontextmanager
+async def started(plan: Plan, tmp: Path) -> AsyncIterator[Run]:
+    """Start the workspace, Signoff and the floor, create the approvals; yield a run ready to click."""
+    async with server_process("sandbox", tmp) as sandbox:
+        api_url = sandbox.url
+        async with (
+            server_process("signoff", tmp, str(tmp / "signoff.db"), api_url) as signoff,
+            server_process("floor", tmp, api_url) as floor,
+            _session(plan) as session,
+        ):
+            await sandbox.ask({"cmd": "populate", "signoff_url": signoff.url, "clicks": plan.clicks})
+            run = Run(session, sandbox, signoff, floor)
+            await run.settle(signoff, 0)
+            yield run
+            _warn_logged_errors(sandbox, signoff, floor)
+
+
+def _warn_logged_errors(*servers: Server) -> None:
+    for server in servers:
+        errors = server.logged_errors()
+        if errors:
+            print(f"{NAME}: the {server.name} server logged {len(errors)} errors, e.g. {errors[0]}", file=sys.stderr)
+
+
+async def measure(plan: Plan) -> Measurement:
+    """Start the servers, warm up, fire every round and count the votes after."""
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory(prefix="signoff-bench-") as tmp:
+        async with started(plan, Path(tmp)) as run:
+            await run.warm_up(plan)
+            for level in plan.levels:
+                for _ in range(plan.rounds[level]):
+                    await run.round(level)
+    load = (load_before, os.getloadavg()[0])
+    return Measurement(plan, run.samples, run.clicked, run.votes, run.approved, load)
+
+
+# Report ----------------------------------------------------------------------------------------
+
+
+def _row(case: str, value: float, unit: str, ratio: str, **extra: Any) -> Row:
+    return {"benchmark": NAME, "case": case, "value": round(value, 2), "unit": unit, "ratio": ratio, **extra}
+
+
+def level_rows(m: Measurement, level: int) -> list[Row]:
+    """Return p50 and p99 of Signoff and the floor at one concurrency, with the targets at 200."""
+    rows = []
+    for pct in (50, 99):
+        own = percentile(m.samples["signoff"][level], pct) * 1000
+        floor = percentile(m.samples["floor"][level], pct) * 1000
+        case = f"{level} concurrent ({len(m.samples['signoff'][level])} clicks), p{pct}"
+        is_target = level == TARGET_LEVEL and pct == 99
+        extra = {"target": f"< {TARGET_P99_MS:g} ms", "ok": own < TARGET_P99_MS} if is_target else {}
+        rows.append(_row(f"{case} / signoff", own, "ms", f"{own / floor:.2f}× floor", **extra))
+        rows.append(_row(f"{case} / {FLOOR_LABEL}", floor, "ms", "1.00× floor"))
+        if is_target:
+            rows.append(_row(f"{case} / signoff ÷ floor", own / floor, "×", "",
+                             target=f"≤ {TARGET_RATIO:g}×", ok=own / floor <= TARGET_RATIO))
+    return rows
+
+
+def report_rows(m: Measurement) -> list[Row]:
+    """Return the latency rows of every concurrency, the vote-count check and the machine load."""
+    rows = [row for level in m.plan.levels for row in level_rows(m, level)]
+    rows.append({"benchmark": NAME, "case": "votes recorded after the run / signoff", "value": m.votes,
+                 "unit": "votes", "ratio": f"{m.approved} invoices fully approved",
+                 "target": f"= {m.clicked} clicked", "ok": m.votes == m.clicked})
+    rows.append(_row("machine load during the run (1-min load average)", m.load[1], "",
+                     f"{os.cpu_count()} CPUs; {m.load[0]:.2f} at the start"))
+    return rows
+
+
+async def abench() -> list[Row]:
+    """Run the benchmark at its full (or quick) size and return report rows."""
+    return report_rows(await measure(QUICK if is_quick() else FULL))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        asyncio.run(serve_main(sys.argv[2:]))
+    else:
+        print("\n".join(table_lines(asyncio.run(abench()))))

@@ -1,0 +1,597 @@
+"""The `/signoff` command: a registry of subcommands, the caller's context, and the workflow subcommands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shlex
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import yaml
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.errors import ApiError, NotFound
+from bot.reminders import InvoiceReminders
+from bot.rules_service import RulesService
+from bot.service import Signoff
+from engine.catalog import CatalogTemplate, catalog, customize, find_template
+from engine.durations import parse_duration
+from engine.errors import InvalidDurationError
+from engine.workflows import (
+    SLACK_ID,
+    ApprovalAction,
+    NotificationAction,
+    ReminderAction,
+    SendAction,
+    UpdateAction,
+    Workflow,
+)
+from storage.runs_repo import RunFilter, WorkflowRun
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
+PAGE_ACTIONS = ("page_previous", "page_next")
+WORKFLOWS_PER_PAGE = 10
+MIN_PREFIX_CHARS = 4
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """One `/signoff NAME` subcommand and who may use it."""
+
+    name: str
+    handler: Handler
+    is_admin_only: bool
+    help_key: str
+    usage: str
+
+
+_REGISTRY: dict[str, Subcommand] = {}
+
+
+def subcommand(
+    name: str, *, admin: bool = False, help_key: str | None = None, usage: str | None = None
+) -> Callable[[Handler], Handler]:
+    """Register `async def handler(ctx, args) -> Reply | None` as `/signoff NAME` (admin-only when `admin`)."""
+
+    def register(handler: Handler) -> Handler:
+        _REGISTRY[name] = Subcommand(name, handler, admin, help_key or name, usage or name)
+        return handler
+
+    return register
+
+
+def subcommands() -> list[Subcommand]:
+    """Return every registered subcommand in registration order."""
+    return list(_REGISTRY.values())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A subcommand's answer: a message shown only to the caller unless `in_channel`."""
+
+    message: dict[str, Any]
+    in_channel: bool = False
+
+
+@dataclass(frozen=True)
+class Pager:
+    """One page of a long list, with the button values that move between pages."""
+
+    command: str
+    args: str
+    page: int
+    pages: int
+    per_page: int
+    total: int
+
+    def window(self, items: Sequence[Any]) -> list[Any]:
+        """Return the items shown on this page."""
+        start = self.page * self.per_page
+        return list(items[start:start + self.per_page])
+
+    def _value(self, page: int) -> str | None:
+        if not 0 <= page < self.pages:
+            return None
+        return json.dumps({"c": self.command, "a": self.args[:1500], "p": page})
+
+    def view(self) -> dict[str, Any]:
+        """Return what the pager macro renders."""
+        return {"page": self.page + 1, "pages": self.pages, "total": self.total,
+                "previous": self._value(self.page - 1), "next": self._value(self.page + 1)}
+
+
+@dataclass
+class CommandContext:
+    """Who runs a subcommand, where, on which page, and what the bot can do for them."""
+
+    service: Signoff
+    user: str
+    name: str
+    args_text: str = ""
+    channel: str | None = None
+    trigger_id: str | None = None
+    page: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_admin(self) -> bool:
+        """Tell whether the caller is an admin."""
+        return self.service.is_admin(self.user)
+
+    @property
+    def now(self) -> datetime:
+        """Return the service's current time."""
+        return self.service.clock.now()
+
+    def reply(self, template: str, *, in_channel: bool = False, **context: Any) -> Reply:
+        """Render a message template as the answer."""
+        return Reply(self.service.renderer.json(template, **context), in_channel)
+
+    def note(self, code: str, **detail: Any) -> Reply:
+        """Answer with one short notice (`commands_note.json.j2` knows every code)."""
+        return self.reply("commands_note.json.j2", code=code, detail=detail)
+
+    def unavailable(self) -> Reply:
+        """Answer that this subcommand is not available yet."""
+        return self.note("not_available", command=self.name)
+
+    def pager(self, total: int, per_page: int) -> Pager:
+        """Return the pager of a list of `total` items, clamping the page asked for."""
+        pages = max(1, math.ceil(total / per_page))
+        return Pager(self.name, self.args_text, min(max(0, self.page), pages - 1), pages, per_page, total)
+
+    async def open_modal(self, view: dict[str, Any]) -> None:
+        """Open a modal for the caller (needs the trigger of their command or click)."""
+        await self.service.slack.open_view(self.trigger_id or "", view)
+
+
+def split_args(text: str) -> list[str]:
+    """Split a command line like a shell does, falling back to spaces on unbalanced quotes."""
+    try:
+        return shlex.split(text)
+    except ValueError:
+        return text.split()
+
+
+async def run_command(
+    service: Signoff, user: str, text: str, *, channel: str | None = None,
+    trigger_id: str | None = None, page: int = 0,
+) -> Reply | None:
+    """Run `/signoff TEXT` for a user; refuse unknown and (for non-admins) admin-only subcommands."""
+    name, _, rest = text.strip().partition(" ")
+    name = name.lower() or "help"
+    ctx = CommandContext(service, user, name, rest.strip(), channel, trigger_id, page)
+    command = _REGISTRY.get(name)
+    if command is None:
+        return ctx.note("unknown_command", command=name)
+    if command.is_admin_only and not ctx.is_admin:
+        return ctx.note("admin_only", command=name)
+    try:
+        return await command.handler(ctx, split_args(rest))
+    except NotFound as exc:
+        return ctx.note("not_found", message=exc.message)
+    except ApiError as exc:
+        return ctx.note("failed", message=exc.message, details=exc.details[:5])
+
+
+def ack_body(reply: Reply | None) -> dict[str, Any]:
+    """Return the slash-command acknowledgement that shows a reply."""
+    if reply is None:
+        return {}
+    return {"response_type": "in_channel" if reply.in_channel else "ephemeral", **reply.message}
+
+
+# help
+
+
+@subcommand("help", help_key="help")
+async def help_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List the subcommands the caller may use."""
+    allowed = sorted((c for c in subcommands() if ctx.is_admin or not c.is_admin_only), key=lambda c: c.is_admin_only)
+    entries = [{"usage": c.usage, "help_key": c.help_key, "is_admin_only": c.is_admin_only} for c in allowed]
+    return ctx.reply("commands_help.json.j2", entries=entries, is_admin=ctx.is_admin)
+
+
+# workflows: the data the templates show (no wording here)
+
+
+def duration_view(iso: str | None) -> dict[str, Any] | None:
+    """Split an ISO 8601 duration into days, hours and minutes for display."""
+    if not iso:
+        return None
+    try:
+        delta = parse_duration(iso)
+    except InvalidDurationError:
+        return {"iso": iso, "days": 0, "hours": 0, "minutes": 0}
+    hours, rest_s = divmod(int(delta.total_seconds()) % 86400, 3600)
+    return {"iso": iso, "days": delta.days, "hours": hours, "minutes": rest_s // 60}
+
+
+def value_view(value: Any) -> dict[str, Any]:
+    """Tag a condition value with its kind so templates can format it for the locale."""
+    if value is None:
+        return {"kind": "none"}
+    if isinstance(value, list | tuple):
+        return {"kind": "list", "items": [value_view(v) for v in value[:50]], "more": max(0, len(value) - 50)}
+    if isinstance(value, bool):
+        return {"kind": "bool", "value": value}
+    if isinstance(value, datetime):
+        return {"kind": "moment", "value": value}
+    if isinstance(value, date):
+        return {"kind": "date", "value": value}
+    if isinstance(value, int | Decimal):
+        return {"kind": "number", "value": value}
+    return {"kind": "text", "value": str(value)}
+
+
+def _action_view(action: Any) -> dict[str, Any]:
+    if isinstance(action, ApprovalAction):
+        steps = [{"name": s.name, "approvers": list(s.approvers), "min_approvers": s.min_approvers}
+                 for s in action.steps]
+        return {"type": "approval", "steps": steps, "channel": action.channel, "notify": list(action.notify),
+                "remind_every": duration_view(action.remind_every),
+                "escalate_after": duration_view(action.escalate_after), "escalate_to": list(action.escalate_to),
+                "expire_after": duration_view(action.expire_after)}
+    if isinstance(action, ReminderAction | NotificationAction):
+        targets = [*([action.channel] if getattr(action, "channel", None) else []), *action.to]
+        return {"type": action.type, "targets": targets, "message": action.message}
+    if isinstance(action, SendAction):
+        return {"type": "send", "subject": action.subject, "copy_sender": action.copy_sender}
+    if isinstance(action, UpdateAction):
+        return {"type": "update", "field": action.field, "value": value_view(action.value)}
+    return {"type": str(getattr(action, "type", "unknown"))}
+
+
+def workflow_view(workflow: Workflow) -> dict[str, Any]:
+    """Return a workflow as the list and show templates render it."""
+    return {
+        "id": workflow.id, "name": workflow.name, "description": workflow.description,
+        "record_type": workflow.record_type.value, "trigger": workflow.trigger.value,
+        "trigger_fields": list(workflow.trigger_fields), "schedule": workflow.schedule,
+        "enabled": workflow.enabled, "status": workflow.status.value, "created_at": workflow.created_at,
+        "conditions": [{"field": c.field, "op": c.op.value, "value": value_view(c.value)}
+                       for c in workflow.conditions],
+        "actions": [_action_view(a) for a in workflow.actions],
+        "action_types": list(dict.fromkeys(a.type for a in workflow.actions)),
+    }
+
+
+async def find_workflow(service: Signoff, ref: str) -> Workflow:
+    """Return the workflow with this id, or the only one whose id starts with it; raise NotFound."""
+    workflows = await service.list_workflows()
+    exact = [w for w in workflows if w.id == ref]
+    found = exact or ([w for w in workflows if w.id.startswith(ref)] if len(ref) >= MIN_PREFIX_CHARS else [])
+    if len(found) != 1:
+        raise NotFound(f"no workflow {ref!r}" if not found else f"{ref!r} names several workflows")
+    return found[0]
+
+
+@subcommand("workflows", admin=True, help_key="workflows")
+async def workflows_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List every workflow, one page at a time."""
+    workflows = await ctx.service.list_workflows()
+    pager = ctx.pager(len(workflows), WORKFLOWS_PER_PAGE)
+    shown = [workflow_view(w) for w in pager.window(workflows)]
+    return ctx.reply("commands_workflows.json.j2", workflows=shown, pager=pager.view())
+
+
+WORKFLOW_OPS = ("show", "enable", "disable", "copy", "delete")
+
+
+@subcommand("workflow", admin=True, help_key="workflow", usage="workflow show|enable|disable|copy|delete ID")
+async def workflow_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """Show, enable, disable, copy or delete one workflow."""
+    if len(args) != 2 or args[0].lower() not in WORKFLOW_OPS:
+        return ctx.note("usage", usage="workflow show|enable|disable|copy|delete ID")
+    op, workflow = args[0].lower(), await find_workflow(ctx.service, args[1])
+    if op == "show":
+        return ctx.reply("commands_workflow.json.j2", workflow=workflow_view(workflow))
+    if op in ("enable", "disable"):
+        changed = await ctx.service.set_enabled(workflow.id, op == "enable")
+        return ctx.note(f"workflow_{op}d", workflow=workflow_view(changed))
+    if op == "copy":
+        copied = await ctx.service.copy_workflow(workflow.id)
+        return ctx.note("workflow_copied", workflow=workflow_view(copied), source=workflow_view(workflow))
+    await ctx.service.delete_workflow(workflow.id)
+    return ctx.note("workflow_deleted", workflow=workflow_view(workflow))
+
+
+# the template catalog, run history, groups and rules
+
+
+TEMPLATES_PER_PAGE = 8
+RUNS_SHOWN = 100
+RUNS_PER_PAGE = 10
+LIST_PER_PAGE = 15
+
+
+def template_view(template: CatalogTemplate) -> dict[str, Any]:
+    """Return a catalog entry as the templates list and the new-workflow modal show it."""
+    return {**template.summary(), "workflow": workflow_view(_draft(template))}
+
+
+def _draft(template: CatalogTemplate) -> Workflow:
+    now = datetime.fromtimestamp(0, UTC)
+    return Workflow(**template.definition.model_dump(), id=template.slug, created_at=now, updated_at=now)
+
+
+@subcommand("templates", admin=True, help_key="templates", usage="templates [CATEGORY]")
+async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List the ready-made workflows, one page at a time, each with a button to use it."""
+    entries = [t for t in catalog() if not args or t.category == args[0].lower()]
+    pager = ctx.pager(len(entries), TEMPLATES_PER_PAGE)
+    return ctx.reply("commands_templates.json.j2", templates=[template_view(t) for t in pager.window(entries)],
+                     pager=pager.view(), categories=sorted({t.category for t in catalog()}))
+
+
+@subcommand("new", admin=True, help_key="new", usage="new TEMPLATE")
+async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:
+    """Open the new-workflow modal, pre-filled from a catalog template."""
+    if len(args) != 1:
+        return ctx.note("usage", usage="new TEMPLATE")
+    template = find_template(args[0].lower())
+    if template is None:
+        return ctx.note("not_found", message=f"template {args[0]!r} (`/signoff templates` lists them)")
+    await ctx.open_modal(new_workflow_modal(ctx.service, template))
+    return None
+
+
+def _run_view(run: WorkflowRun) -> dict[str, Any]:
+    return {"workflow_id": run.workflow_id, "workflow_name": run.workflow_name, "record_type": run.record_type,
+            "record_id": run.record_id, "cause": run.cause, "outcome": run.outcome, "at": run.at,
+            "actions": [{"type": str(a.get("type", "?")), "result": str(a.get("result", ""))}
+                        for a in run.actions[:10]]}
+
+
+@subcommand("history", admin=True, help_key="history", usage="history [ID]")
+async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """Show the latest workflow runs, of every workflow or of one."""
+    workflow = await find_workflow(ctx.service, args[0]) if args else None
+    async with ctx.service.db.read() as repo:
+        runs = await repo.list_runs(RunFilter(workflow.id if workflow else None, limit=RUNS_SHOWN))
+    pager = ctx.pager(len(runs), RUNS_PER_PAGE)
+    return ctx.reply("commands_history.json.j2", runs=[_run_view(r) for r in pager.window(runs)],
+                     pager=pager.view(), workflow=workflow_view(workflow) if workflow else None)
+
+
+@subcommand("groups", admin=True, help_key="groups")
+async def groups_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List customer, vendor and people groups with their size."""
+    groups = await RulesService(ctx.service).list_groups()
+    pager = ctx.pager(len(groups), LIST_PER_PAGE)
+    shown = [{"id": g.id, "name": g.name, "kind": g.kind.value, "description": g.description,
+              "members": len(m.members()), "filters": len(g.filters), "auto_update": g.auto_update}
+             for g, m in pager.window(groups)]
+    return ctx.reply("commands_groups.json.j2", groups=shown, pager=pager.view())
+
+
+@subcommand("rules", admin=True, help_key="rules")
+async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List the pre-fill rules with what they set."""
+    rules = await RulesService(ctx.service).list_rules()
+    pager = ctx.pager(len(rules), LIST_PER_PAGE)
+    shown = [{"id": r.id, "name": r.name, "status": r.status.value, "conditions": len(r.conditions),
+              "results": [{"field": k, "value": value_view(v)} for k, v in list(r.results.items())[:5]]}
+             for r in pager.window(rules)]
+    return ctx.reply("commands_rules.json.j2", rules=shown, pager=pager.view())
+
+
+@subcommand("remind", admin=True, help_key="remind", usage="remind invoice ID")
+async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """E-mail a payment reminder for an invoice now (only invoices have payment reminders)."""
+    if len(args) != 2:
+        return ctx.note("usage", usage="remind invoice ID")
+    if args[0].lower() != "invoice":
+        return ctx.note("remind_invoices_only", record_type=args[0])
+    sent = await InvoiceReminders(ctx.service).send_now(args[1], actor=ctx.user)
+    return ctx.note("reminded", invoice=sent["invoice_id"], to=", ".join(sent["to"]), subject=sent["subject"])
+
+
+# the new-workflow modal
+
+
+NEW_WORKFLOW_CALLBACK = "workflow_new"
+DURATION_CHOICES = ("PT4H", "P1D", "P2D", "P3D", "P5D", "P1W", "P2W", "P30D", "P60D", "P90D")
+NO_DURATION = "none"
+TIMING_FIELDS = ("remind_every", "escalate_after", "expire_after")
+
+
+def conditions_text(conditions: Sequence[Any]) -> str:
+    """Write conditions as editable YAML, one `- {field, op, value}` per line."""
+    lines = [yaml.safe_dump(c.model_dump(mode="json"), default_flow_style=True, width=10_000).strip()
+             for c in conditions]
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def _step_view(index: int, step: Any) -> dict[str, Any]:
+    people = [a for a in step.approvers if SLACK_ID.match(a)]
+    return {"index": index, "name": step.name, "people": people, "min_approvers": step.min_approvers,
+            "others": [a for a in step.approvers if a not in people]}
+
+
+def _choices(current: str | None) -> list[dict[str, Any]]:
+    values = list(DURATION_CHOICES) + ([current] if current and current not in DURATION_CHOICES else [])
+    return [{"value": v, "duration": duration_view(v)} for v in values]
+
+
+def new_workflow_modal(service: Signoff, template: CatalogTemplate) -> dict[str, Any]:
+    """Render the modal that creates a workflow from a catalog template, pre-filled from it."""
+    approval = template.definition.approval()
+    timing = {name: getattr(approval, name) if approval else None for name in TIMING_FIELDS}
+    view: dict[str, Any] = service.renderer.json(
+        "commands_new_modal.json.j2", template=template_view(template), timing=timing,
+        steps=[_step_view(i, s) for i, s in enumerate(approval.steps)] if approval else [],
+        escalate_people=[a for a in (approval.escalate_to if approval else []) if SLACK_ID.match(a)],
+        choices={name: _choices(timing[name]) for name in TIMING_FIELDS},
+        conditions=conditions_text(template.definition.conditions), metadata=template.slug)
+    return view
+
+
+def _state(values: dict[str, Any], block_id: str) -> dict[str, Any]:
+    entry: dict[str, Any] = (values.get(block_id) or {}).get(block_id) or {}
+    return entry
+
+
+def _picked(values: dict[str, Any], block_id: str) -> Any:
+    entry = _state(values, block_id)
+    if "selected_option" in entry:
+        return (entry["selected_option"] or {}).get("value")
+    return entry.get("selected_users") if "selected_users" in entry else entry.get("value")
+
+
+def _read_conditions(text: str | None) -> list[Any] | None:
+    try:
+        parsed = yaml.safe_load(text or "") or []
+    except yaml.YAMLError:
+        return None
+    return parsed if isinstance(parsed, list) else None
+
+
+def _apply_approval(action: dict[str, Any], values: dict[str, Any]) -> None:
+    for index, step in enumerate(action["steps"]):
+        minimum = _picked(values, f"min_{index}")
+        if minimum and str(minimum).isdigit():
+            step["min_approvers"] = int(minimum)
+    for name in TIMING_FIELDS:
+        choice = _picked(values, name)
+        if choice:
+            action[name] = None if choice == NO_DURATION else choice
+
+
+def workflow_from_form(
+    template: CatalogTemplate, values: dict[str, Any]
+) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """Turn the modal's state into a workflow definition, or None with `{block_id: error code}`."""
+    conditions = _read_conditions(_picked(values, "conditions"))
+    if conditions is None:
+        return None, {"conditions": "conditions_yaml"}
+    approval = template.definition.approval()
+    steps = approval.steps if approval else []
+    overrides: dict[str, Any] = {"name": (_picked(values, "name") or template.title).strip(),
+                                 "conditions": conditions, "status": "published", "enabled": True}
+    if _picked(values, "publish") == "draft":
+        overrides.update(status="draft", enabled=False)
+    if steps:
+        overrides["approvers"] = [_picked(values, f"approvers_{i}") or list(s.approvers) for i, s in enumerate(steps)]
+    escalate_to = _picked(values, "escalate_to")
+    if escalate_to:
+        overrides["escalate_to"] = escalate_to
+    data = customize(template, overrides)
+    for action in data["actions"]:
+        if action.get("type") == "approval":
+            _apply_approval(action, values)
+    return data, {}
+
+
+def form_errors(details: Sequence[dict[str, str]], steps: int) -> dict[str, str]:
+    """Place the problems of a workflow definition on the modal's inputs."""
+    errors: dict[str, str] = {}
+    for detail in details:
+        path, message = detail.get("path", ""), detail.get("message", "")
+        errors.setdefault(_block_for(path, steps), message)
+    return errors
+
+
+def _block_for(path: str, steps: int) -> str:
+    if path.startswith("conditions"):
+        return "conditions"
+    for name in (*TIMING_FIELDS, "escalate_to"):
+        if path.endswith(name):
+            return name
+    for index in range(steps):
+        if f"steps[{index}]" in path:
+            return f"min_{index}" if path.endswith("min_approvers") else f"approvers_{index}"
+    return "name"
+
+
+# listeners
+
+
+def _page_request(body: dict[str, Any]) -> tuple[str, int]:
+    value = json.loads(body["actions"][0]["value"])
+    return f"{value['c']} {value['a']}".strip(), int(value["p"])
+
+
+class CommandListeners:
+    """Bolt listeners of the `/signoff` command, its pagers and its menus."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
+        """`/signoff …`: run the subcommand and answer in the acknowledgement."""
+        try:
+            reply = await run_command(self.service, command["user_id"], command.get("text") or "",
+                                      channel=command.get("channel_id"), trigger_id=command.get("trigger_id"))
+        except Exception:
+            log.exception("/signoff %s failed", command.get("text"))
+            reply = Reply(self.service.renderer.json("commands_note.json.j2", code="error", detail={}))
+        await ack(**ack_body(reply))
+
+    async def on_page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Previous/Next: re-run the listing on the other page, replacing the message."""
+        await ack()
+        text, page = _page_request(body)
+        reply = await run_command(self.service, body["user"]["id"], text, page=page,
+                                  channel=(body.get("channel") or {}).get("id"), trigger_id=body.get("trigger_id"))
+        if reply is not None:
+            await respond(replace_original=True, **reply.message)
+
+    async def on_template_use(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A template's Use button: open the new-workflow modal (admins only)."""
+        await ack()
+        template = find_template(body["actions"][0]["value"])
+        if template is not None and self.service.is_admin(body["user"]["id"]):
+            await self.service.slack.open_view(body["trigger_id"], new_workflow_modal(self.service, template))
+
+    async def on_new_workflow(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The new-workflow modal was submitted: create the workflow, or show what is wrong where."""
+        user, template = body["user"]["id"], find_template(view["private_metadata"])
+        if template is None or not self.service.is_admin(user):
+            await ack(response_action="errors", errors={"name": self._error_text("admin_only")})
+            return
+        data, codes = workflow_from_form(template, view["state"]["values"])
+        if data is None:
+            await ack(response_action="errors", errors={k: self._error_text(c) for k, c in codes.items()})
+            return
+        approval = template.definition.approval()
+        try:
+            workflow = await self.service.create_workflow(data)
+        except ApiError as exc:
+            errors = form_errors(exc.details or [{"path": "name", "message": exc.message}],
+                                 len(approval.steps) if approval else 0)
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        note = self.service.renderer.json("commands_note.json.j2", code="workflow_created",
+                                          detail={"workflow": workflow_view(workflow)})
+        await self.service.slack.dm(user, note)
+
+    def _error_text(self, code: str) -> str:
+        return self.service.renderer.text("commands_form_error.txt.j2", code=code)
+
+    async def on_workflow_menu(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """A workflow's menu in the list: run `workflow OP ID` and answer below."""
+        await ack()
+        choice = body["actions"][0]["selected_option"]["value"]
+        reply = await run_command(self.service, body["user"]["id"], f"workflow {choice}")
+        if reply is not None:
+            await respond(replace_original=False, response_type="ephemeral", **reply.message)
+
+
+def register(app: AsyncApp, service: Signoff) -> None:
+    """Wire the `/signoff` command, its pagers and menus into the Bolt app."""
+    listeners = CommandListeners(service)
+    app.command("/signoff")(listeners.on_command)
+    for action_id in PAGE_ACTIONS:
+        app.action(action_id)(listeners.on_page)
+    app.action("workflow_menu")(listeners.on_workflow_menu)
+    app.action("template_use")(listeners.on_template_use)
+    app.view(NEW_WORKFLOW_CALLBACK)(listeners.on_new_workflow)

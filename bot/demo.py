@@ -1,0 +1,245 @@
+"""`signoff demo`: the sandbox with a small finance team, its workflows and a dozen documents."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.errors import ApiError
+from bot.sandbox.run import Sandbox, start_sandbox
+from bot.service import Signoff
+from bot.settings import Settings
+from engine.approvals import Decision
+from engine.catalog import DEFAULT_SLUGS, customize, default_workflow_id, find_template
+from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, RecordInput, RecordType
+from engine.workflows import Workflow, parse_definition
+
+log = logging.getLogger(__name__)
+Settle = Callable[[], Awaitable[Any]]
+
+DEMO_DATABASE = "./signoff-demo.db"
+ADA, BOB, CARA, DAN = "U0ADA", "U0BOB", "U0CARA", "U0DAN"
+
+CONTACTS: list[tuple[ContactKind, str, dict[str, Any]]] = [
+    (ContactKind.CUSTOMER, "C-ACME", {"name": "Acme Corporation", "email": "billing@acme.example",
+                                      "state": "CA", "country": "US", "city": "San Francisco", "balance": "18400.00"}),
+    (ContactKind.CUSTOMER, "C-GLOBEX", {"name": "Globex Inc.", "email": "ap@globex.example", "state": "NY",
+                                        "country": "US", "city": "New York", "balance": "3200.00"}),
+    (ContactKind.CUSTOMER, "C-INITECH", {"name": "Initech", "email": "accounts@initech.example", "state": "TX",
+                                         "country": "US", "city": "Austin", "balance": "8750.00"}),
+    (ContactKind.CUSTOMER, "C-UMBRELLA", {"name": "Umbrella Health", "email": "finance@umbrella.example",
+                                          "state": "WA", "country": "US", "city": "Seattle", "balance": "4100.00"}),
+    (ContactKind.CUSTOMER, "C-STARK", {"name": "Stark Industries", "email": "payables@stark.example",
+                                       "state": "NY", "country": "US", "city": "New York", "balance": "0"}),
+    (ContactKind.CUSTOMER, "C-HOOLI", {"name": "Hooli", "email": "invoices@hooli.example", "state": "CA",
+                                       "country": "US", "city": "Palo Alto", "balance": "1950.00"}),
+    (ContactKind.CUSTOMER, "C-SOYLENT", {"name": "Soylent Foods", "email": "ap@soylent.example", "state": "NJ",
+                                         "country": "US", "city": "Newark", "balance": "15000.00",
+                                         "active": False}),
+    (ContactKind.VENDOR, "V-PAPER", {"name": "Paper Supply Co.", "email": "orders@paper.example", "state": "PA",
+                                     "country": "US", "city": "Scranton"}),
+    (ContactKind.VENDOR, "V-CLOUD", {"name": "CloudHost Ltd", "email": "billing@cloudhost.example",
+                                     "country": "GB", "city": "London"}),
+]
+
+INVOICE_APPROVAL: dict[str, Any] = {
+    "name": "Invoice approval",
+    "description": "Invoices over $1,000 are checked by Bob, then Cara.",
+    "record_type": "invoice",
+    "trigger": "created",
+    "conditions": [{"field": "amount", "op": "gt", "value": "1000"}],
+    "actions": [{
+        "type": "approval", "channel": "#finance",
+        "steps": [{"name": "Review", "approvers": [BOB], "min_approvers": 1},
+                  {"name": "Sign-off", "approvers": [CARA], "min_approvers": 1}],
+        "remind_every": "P1D", "escalate_after": "P3D", "escalate_to": [ADA], "expire_after": "P30D",
+    }],
+}
+# The two defaults a new company starts with, from the template catalog, told to #finance.
+DEFAULT_OVERRIDES: dict[str, Any] = {"to": ["#finance"]}
+
+
+@dataclass(frozen=True)
+class DemoDocument:
+    """One seeded document and where the seed leaves its approval."""
+
+    type: RecordType
+    id: str
+    data: dict[str, Any]
+    due_in_days: int
+    submit: bool = False
+    votes: tuple[tuple[str, Decision, str | None], ...] = ()
+
+
+def _invoice(record_id: str, amount: str, customer: str, memo: str, due_in_days: int, **more: Any) -> DemoDocument:
+    data = {"amount": amount, "currency": "USD", "customer": customer, "created_by": DAN,
+            "source": "manual", "memo": memo, **more.pop("data", {})}
+    return DemoDocument(RecordType.INVOICE, record_id, data, due_in_days, **more)
+
+
+APPROVE, REJECT = Decision.APPROVE, Decision.REJECT
+DOCUMENTS: tuple[DemoDocument, ...] = (
+    _invoice("INV-1001", "12500.00", "C-ACME", "Annual platform licence", 30, submit=True),
+    _invoice("INV-1002", "3200.00", "C-GLOBEX", "Q3 consulting, 16 days", 21, submit=True),
+    _invoice("INV-1003", "8750.00", "C-INITECH", "Data migration project", 14, submit=True,
+             votes=((BOB, APPROVE, None),)),
+    _invoice("INV-1004", "4100.00", "C-UMBRELLA", "Support renewal", 30, submit=True,
+             votes=((BOB, APPROVE, None),)),
+    _invoice("INV-1005", "2400.00", "C-STARK", "Workshop, 2 days", 10, submit=True,
+             votes=((BOB, APPROVE, None), (CARA, APPROVE, None))),
+    _invoice("INV-1006", "6300.00", "C-GLOBEX", "Hardware resale", 30, submit=True,
+             votes=((BOB, REJECT, "Duplicate of INV-0998; please void it instead."),)),
+    _invoice("INV-1007", "1950.00", "C-HOOLI", "Travel costs re-billed", 30),
+    _invoice("INV-1008", "15000.00", "C-SOYLENT", "Implementation, phase 1", 45),
+    _invoice("INV-1009", "640.00", "C-ACME", "Extra seats, pro rata", 30),
+    _invoice("INV-1010", "5400.00", "C-ACME", "Usage overage, imported from the billing app", 30,
+             data={"source": "app"}),
+    DemoDocument(RecordType.BILL, "BILL-2001", {"amount": "480.00", "vendor": "V-PAPER", "created_by": ADA,
+                                                "memo": "Printer paper and toner"}, 2),
+    DemoDocument(RecordType.BILL, "BILL-2002", {"amount": "1299.00", "vendor": "V-CLOUD", "created_by": ADA,
+                                                "memo": "Hosting, this month"}, 12),
+)
+
+
+@dataclass
+class SeedReport:
+    """What one seeding run created (nothing, when it ran before)."""
+
+    contacts: int = 0
+    workflows: list[str] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+
+
+async def seed(service: Signoff, settle: Settle | None = None) -> SeedReport:
+    """Create the demo's contacts, workflows and documents; a second run changes nothing.
+
+    `settle` delivers what each step queued for Slack before the next step, so messages arrive in order.
+    """
+    report = SeedReport()
+    report.contacts = await _seed_contacts(service)
+    report.workflows = await _seed_workflows(service)
+    today = service.clock.now().astimezone(service.settings.tz).date()
+    for document in DOCUMENTS:
+        if await _seed_document(service, document, today, settle or _nothing):
+            report.documents.append(document.id)
+    return report
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _seed_contacts(service: Signoff) -> int:
+    created = 0
+    async with service.db.transaction() as repo:
+        for kind, contact_id, data in CONTACTS:
+            if await repo.get_contact(kind.value, contact_id) is None:
+                contact = Contact(**ContactInput.model_validate(data).model_dump(), kind=kind, id=contact_id)
+                await repo.save_contact(contact, service.clock.now())
+                created += 1
+    return created
+
+
+async def _seed_workflows(service: Signoff) -> list[str]:
+    existing = await service.list_workflows()
+    names, ids = {w.name.casefold() for w in existing}, {w.id for w in existing}
+    created = []
+    if INVOICE_APPROVAL["name"].casefold() not in names:
+        created.append((await service.create_workflow(INVOICE_APPROVAL)).name)
+    for slug in DEFAULT_SLUGS:
+        template = find_template(slug)
+        if template is None or default_workflow_id(slug) in ids or template.title.casefold() in names:
+            continue
+        created.append(await _save_default(service, slug, customize(template, DEFAULT_OVERRIDES)))
+    return created
+
+
+async def _save_default(service: Signoff, slug: str, data: dict[str, Any]) -> str:
+    now = service.clock.now()
+    definition = parse_definition(data)
+    workflow = Workflow(**definition.model_dump(), id=default_workflow_id(slug), created_at=now, updated_at=now)
+    async with service.db.transaction() as repo:
+        await repo.save_workflow(workflow)
+        await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
+    return workflow.name
+
+
+async def _seed_document(service: Signoff, document: DemoDocument, today: date, settle: Settle) -> bool:
+    try:
+        await service.get_record(document.type.value, document.id)
+        return False
+    except ApiError:
+        pass
+    data = {**document.data, "txn_date": (today - timedelta(days=2)).isoformat(),
+            "due_date": (today + timedelta(days=document.due_in_days)).isoformat()}
+    record = await service.put_record(document.type, document.id, RecordInput.model_validate(data))
+    await settle()
+    if document.submit and record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
+        await service.submit(document.type, document.id, document.data.get("created_by"))
+        await settle()
+    for actor, decision, reason in document.votes:
+        request = await _open_request_id(service, document)
+        if request is not None:
+            await service.decide(request, actor, decision, reason)
+            await settle()
+    return True
+
+
+async def _open_request_id(service: Signoff, document: DemoDocument) -> str | None:
+    async with service.db.read() as repo:
+        request = await repo.open_request_for(document.type.value, document.id)
+    return request.id if request else None
+
+
+async def start_demo(
+    database: str | Path = DEMO_DATABASE, port: int = 3000, *, base: Settings | None = None,
+    is_persistent: bool = True,
+) -> Sandbox:
+    """Start the sandbox and seed it (once per database)."""
+    sandbox = await start_sandbox(database, port, base=base, is_persistent=is_persistent, default_viewer=BOB)
+    deliverer = sandbox.runtime.deliverer
+    try:
+        report = await seed(sandbox.runtime.service, deliverer.drain if deliverer else None)
+    except BaseException:
+        await sandbox.close()
+        raise
+    if report.documents:
+        log.info("seeded %d documents, %d workflows, %d contacts",
+                 len(report.documents), len(report.workflows), report.contacts)
+    return sandbox
+
+
+async def run_demo(base: Settings) -> None:
+    """Run the demo until interrupted, printing the address of the web client."""
+    sandbox = await start_demo(DEMO_DATABASE, base.port, base=base)
+    stop = asyncio.Event()
+    with contextlib.suppress(NotImplementedError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    print(f"Signoff sandbox: open {sandbox.url} (Ctrl-C to stop)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await sandbox.close()
+
+
+def main(base: Settings) -> int:
+    """Run `signoff demo`; return the exit status."""
+    try:
+        asyncio.run(run_demo(base))
+    except KeyboardInterrupt:
+        return 0
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"signoff: port {base.port} is in use; set SIGNOFF_PORT to another port", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,287 @@
+"""What a workflow's non-approval actions mean for one record, planned as data the bot performs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+
+from engine.dates import local_date
+from engine.records import Contact, ContactKind, Record, RecordType
+from engine.workflows import (
+    NotificationAction,
+    ReminderAction,
+    SendAction,
+    UpdateAction,
+    Workflow,
+    WorkflowDefinition,
+)
+
+VENDOR_TYPES = frozenset(
+    {RecordType.BILL, RecordType.PURCHASE_ORDER, RecordType.EXPENSE, RecordType.BILL_PAYMENT, RecordType.VENDOR_CREDIT}
+)
+NO_EMAIL = "contact has no e-mail"
+SAMPLE_ID = "SAMPLE-1001"
+
+
+@dataclass(frozen=True)
+class PostMessage:
+    """Post a message rendered from `template` to one Slack user, channel or e-mail address."""
+
+    action_index: int
+    target: str
+    template: str
+    context: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class RemindPeople:
+    """Give each target a reminder task and a message rendered from `template`."""
+
+    action_index: int
+    targets: tuple[str, ...]
+    template: str
+    context: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SendEmail:
+    """E-mail the document to its contact; the record is then marked sent."""
+
+    action_index: int
+    to: str
+    cc: tuple[str, ...]
+    subject_template: str
+    body_template: str
+    context: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SetField:
+    """Set one field of the record; `previous` is the value it replaces."""
+
+    action_index: int
+    field: str
+    value: Any
+    previous: Any
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An action that cannot be performed for this record, and why."""
+
+    action_index: int
+    kind: str
+    reason: str
+
+
+Planned = PostMessage | RemindPeople | SendEmail | SetField | Skipped
+
+
+@dataclass(frozen=True)
+class Company:
+    """What templates know of the company."""
+
+    name: str
+    timezone: str
+
+
+def contact_kind_for(record_type: RecordType) -> ContactKind:
+    """Return whether a document type concerns a customer or a vendor."""
+    return ContactKind.VENDOR if record_type in VENDOR_TYPES else ContactKind.CUSTOMER
+
+
+def record_context(record: Record) -> dict[str, Any]:
+    """Return the record as templates see it: every field, `class` by name, the open balance."""
+    data = record.model_dump(by_alias=True)
+    data["balance"] = record.effective_balance()
+    return data
+
+
+def template_context(
+    record: Record, contact: Contact | None, workflow: WorkflowDefinition, company: Company, now: datetime
+) -> dict[str, Any]:
+    """Return the variables of a workflow's message templates: record, contact, company, workflow, today."""
+    return {
+        "record": record_context(record),
+        "contact": contact.model_dump() if contact else {},
+        "company": {"name": company.name, "timezone": company.timezone},
+        "workflow": {"id": getattr(workflow, "id", None), "name": workflow.name,
+                     "record_type": workflow.record_type.value, "description": workflow.description},
+        "today": local_date(now, ZoneInfo(company.timezone)),
+    }
+
+
+def expand_targets(
+    refs: Sequence[str], people_groups: Mapping[str, tuple[str, ...]], fallback: tuple[str, ...]
+) -> tuple[str, ...]:
+    """Expand `group:NAME` into its people (the fallback people when it has none), keeping order, once each."""
+    out: list[str] = []
+    for ref in refs:
+        members = (people_groups.get(ref.removeprefix("group:")) or fallback) if ref.startswith("group:") else (ref,)
+        out.extend(m for m in members if m not in out)
+    return tuple(out)
+
+
+def _field_value(record: Record, name: str) -> Any:
+    if name.startswith("fields."):
+        return record.fields.get(name.removeprefix("fields."))
+    return getattr(record, "class_" if name == "class" else name)
+
+
+def with_field(record: Record, name: str, value: Any) -> Record:
+    """Return the record with one field set, validated; raise ValueError when the value does not fit."""
+    data = record.model_dump(by_alias=True)
+    if name.startswith("fields."):
+        data["fields"] = {**data["fields"], name.removeprefix("fields."): value}
+    else:
+        data[name] = value
+    try:
+        return Record.model_validate(data)
+    except ValidationError as exc:
+        raise ValueError(f"{name} cannot be {value!r}: {exc.errors()[0]['msg']}") from None
+
+
+def _plan_update(index: int, action: UpdateAction, record: Record) -> Planned:
+    previous = _field_value(record, action.field)
+    try:
+        updated = with_field(record, action.field, action.value)
+    except ValueError as exc:
+        return Skipped(index, "update", str(exc))
+    value = _field_value(updated, action.field)
+    if value == previous:
+        return Skipped(index, "update", f"{action.field} is already {value!s}")
+    return SetField(index, action.field, value, previous)
+
+
+@dataclass(frozen=True)
+class Planner:
+    """Plans one workflow's actions for one record."""
+
+    record: Record
+    contact: Contact | None
+    context: Mapping[str, Any]
+    now: datetime
+    people_groups: Mapping[str, tuple[str, ...]]
+    fallback: tuple[str, ...]
+    sender: str | None
+    is_email_on: bool
+
+    def notification(self, index: int, action: NotificationAction) -> list[Planned]:
+        """Plan a message to the channel and every person named."""
+        refs = ([action.channel] if action.channel else []) + list(action.to)
+        targets = expand_targets(refs, self.people_groups, self.fallback)
+        if not targets:
+            return [Skipped(index, "notification", "nobody to notify")]
+        return [PostMessage(index, target, action.message, self.context) for target in targets]
+
+    def reminder(self, index: int, action: ReminderAction) -> list[Planned]:
+        """Plan a reminder task and message for every person or channel named."""
+        targets = expand_targets(action.to, self.people_groups, self.fallback)
+        if not targets:
+            return [Skipped(index, "reminder", "nobody to remind")]
+        return [RemindPeople(index, targets, action.message, self.context)]
+
+    def send(self, index: int, action: SendAction) -> list[Planned]:
+        """Plan the e-mail to the contact and marking the document sent."""
+        to = self.contact.email if self.contact else None
+        if not to:
+            return [Skipped(index, "send", NO_EMAIL)]
+        if not self.is_email_on:
+            return [Skipped(index, "send", "e-mail is off")]
+        cc = (self.sender,) if action.copy_sender and self.sender and self.sender != to else ()
+        return [
+            SendEmail(index, to, cc, action.subject, action.body, self.context),
+            SetField(index, "email_status", "sent", self.record.email_status.value),
+            SetField(index, "sent_at", self.now, self.record.sent_at),
+        ]
+
+    def update(self, index: int, action: UpdateAction) -> list[Planned]:
+        """Plan setting one field."""
+        return [_plan_update(index, action, self.record)]
+
+
+_STEPS: dict[type, Callable[[Planner, int, Any], list[Planned]]] = {
+    NotificationAction: Planner.notification,
+    ReminderAction: Planner.reminder,
+    SendAction: Planner.send,
+    UpdateAction: Planner.update,
+}
+
+
+def plan_actions(
+    workflow: Workflow | WorkflowDefinition,
+    record: Record,
+    contact: Contact | None,
+    now: datetime,
+    company: Company,
+    *,
+    people_groups: Mapping[str, tuple[str, ...]] | None = None,
+    fallback: tuple[str, ...] = (),
+    sender: str | None = None,
+    is_email_on: bool = True,
+) -> list[Planned]:
+    """Return, in order, what each non-approval action of the workflow does to this record."""
+    context = template_context(record, contact, workflow, company, now)
+    planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on)
+    planned: list[Planned] = []
+    for index, action in enumerate(workflow.actions):
+        step = _STEPS.get(type(action))
+        if step is not None:
+            planned += step(planner, index, action)
+    return planned
+
+
+def apply_fields(record: Record, planned: Sequence[Planned], now: datetime) -> Record:
+    """Return the record with every planned field set (unchanged when there is none)."""
+    updated = record
+    for item in planned:
+        if isinstance(item, SetField):
+            updated = with_field(updated, item.field, item.value)
+    return updated if updated == record else updated.model_copy(update={"updated_at": now})
+
+
+def has_side_actions(workflow: WorkflowDefinition) -> bool:
+    """Tell whether a workflow has actions besides approval."""
+    return any(type(action) in _STEPS for action in workflow.actions)
+
+
+def sample_record(record_type: RecordType, now: datetime, tz: ZoneInfo) -> Record:
+    """Return a representative document of a type, every field filled, for previews and template checks."""
+    today = local_date(now, tz)
+    contact_field = "vendor" if contact_kind_for(record_type) is ContactKind.VENDOR else "customer"
+    return Record.model_validate({
+        "type": record_type, "id": SAMPLE_ID, "amount": Decimal("1250.00"), "balance": Decimal("1250.00"),
+        "currency": "USD", contact_field: "C-SAMPLE", "location": "Head office", "department": "Finance",
+        "class": "Services", "category": "Consulting", "txn_date": today, "due_date": today + timedelta(days=30),
+        "status": "open", "email_status": "not_sent", "source": "manual", "created_by": "U0SAMPLE",
+        "memo": "Sample memo", "fields": {"po_number": "PO-1"}, "created_at": now, "updated_at": now,
+    })
+
+
+def sample_contact(record_type: RecordType) -> Contact:
+    """Return a representative customer or vendor for a document type."""
+    return Contact(kind=contact_kind_for(record_type), id="C-SAMPLE", name="Sample Company Ltd",
+                   email="accounts@example.com", state="CA", country="US", city="San Francisco",
+                   balance=Decimal("1250.00"))
+
+
+def template_sources(workflow: WorkflowDefinition) -> list[tuple[str, str]]:
+    """Return every admin-written template of a workflow as (path, source)."""
+    found: list[tuple[str, str]] = []
+    for index, action in enumerate(workflow.actions):
+        if isinstance(action, NotificationAction | ReminderAction):
+            found.append((f"actions[{index}].message", action.message))
+        elif isinstance(action, SendAction):
+            found += [(f"actions[{index}].subject", action.subject), (f"actions[{index}].body", action.body)]
+    return found
+
+
+def days_from(today: date, offset: int) -> date:
+    """Return the calendar day `offset` days after today."""
+    return today + timedelta(days=offset)

@@ -1,0 +1,136 @@
+"""Delegation while away: who may act for whom at `now`, and whose seat a click takes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from engine.approvals import ApprovalRequest, is_eligible
+from engine.dates import require_aware, resolve_wall_time
+from engine.errors import VoteRefusedError
+
+MAX_AWAY_DAYS = 366
+SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+class DelegationProblem(StrEnum):
+    """Why an away request cannot be accepted."""
+
+    BAD_DELEGATE = "bad_delegate"
+    SELF = "self"
+    BAD_UNTIL = "bad_until"
+    IN_PAST = "in_past"
+    TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """A principal's approvals handed to a delegate from `starts_at` until `ends_at`."""
+
+    principal: str
+    delegate: str
+    starts_at: datetime
+    ends_at: datetime
+    ended_at: datetime | None = None
+
+    def end(self) -> datetime:
+        """Return when the delegation stops: at `ends_at`, or earlier when ended by hand."""
+        return self.ends_at if self.ended_at is None else min(self.ends_at, self.ended_at)
+
+    def is_active(self, now: datetime) -> bool:
+        """Tell whether the delegate may act for the principal at `now`."""
+        return self.starts_at <= require_aware(now, "now") < self.end()
+
+
+def parse_until(text: str, tz: ZoneInfo) -> datetime | None:
+    """Read UNTIL: a date (back that day, from 00:00) or an ISO date-time, in the company zone."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            return resolve_wall_time(datetime.combine(date.fromisoformat(text), time(0, 0)), tz)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else resolve_wall_time(moment, tz)
+
+
+def delegation_problem(
+    principal: str, delegate: str, until: datetime | None, now: datetime
+) -> DelegationProblem | None:
+    """Return what is wrong with `principal away, delegate acts until UNTIL`, or None."""
+    if not SLACK_USER_ID.match(delegate):
+        return DelegationProblem.BAD_DELEGATE
+    if delegate == principal:
+        return DelegationProblem.SELF
+    if until is None:
+        return DelegationProblem.BAD_UNTIL
+    if until <= now:
+        return DelegationProblem.IN_PAST
+    if until - now > timedelta(days=MAX_AWAY_DAYS):
+        return DelegationProblem.TOO_LONG
+    return None
+
+
+def plan_delegation(principal: str, delegate: str, until: datetime, now: datetime) -> Delegation:
+    """Build the delegation that starts now; raise ValueError when `delegation_problem` objects."""
+    problem = delegation_problem(principal, delegate, until, now)
+    if problem is not None:
+        raise ValueError(f"cannot delegate: {problem.value}")
+    return Delegation(principal, delegate, now, until)
+
+
+def principals_of(delegations: Iterable[Delegation], delegate: str, now: datetime) -> tuple[str, ...]:
+    """Return whom a person may act for at `now`, in the order the delegations started."""
+    found = [d for d in delegations if d.delegate == delegate and d.is_active(now)]
+    found.sort(key=lambda d: d.starts_at)
+    return tuple(dict.fromkeys(d.principal for d in found))
+
+
+def _may_sit_for(request: ApprovalRequest, actor: str, principal: str) -> bool:
+    """Tell whether a delegate may take a principal's seat on the current step."""
+    return actor not in request.step().approvers and is_eligible(request, principal)
+
+
+def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) -> str | None:
+    """Return whose undecided seat a person would take on the current step, or None."""
+    if not request.is_open() or actor == request.requester:
+        return None
+    if is_eligible(request, actor):
+        return None if request.has_voted(actor) else actor
+    return next(
+        (p for p in principals if _may_sit_for(request, actor, p) and not request.has_voted(p)), None
+    )
+
+
+def acting_for(
+    request: ApprovalRequest, actor: str, principals: Iterable[str], on_behalf_of: str | None = None
+) -> str:
+    """Return whose vote a click counts as: the actor's own, or an away principal's seat."""
+    principals = tuple(principals)
+    if actor == request.requester and request.is_open():
+        raise VoteRefusedError("You cannot approve a document you requested.", "own_record")
+    if on_behalf_of and on_behalf_of != actor:
+        if on_behalf_of not in principals:
+            raise VoteRefusedError("You no longer act for this person.", "not_a_delegate")
+        if request.is_open() and actor in request.step().approvers:
+            raise VoteRefusedError("You decide on this step yourself, not for someone else.", "double_seat")
+        return on_behalf_of
+    if is_eligible(request, actor):
+        return actor
+    seated = seat_for(request, actor, principals)
+    if seated is not None:
+        return seated
+    return next((p for p in principals if _may_sit_for(request, actor, p)), actor)
+
+
+def acted_by_steps(request: ApprovalRequest) -> dict[int, dict[str, str]]:
+    """Return, per step, who cast each vote for an away approver: {step: {approver: delegate}}."""
+    found: dict[int, dict[str, str]] = {}
+    for vote in request.votes:
+        if vote.acted_by and vote.acted_by != vote.approver:
+            found.setdefault(vote.step_index, {})[vote.approver] = vote.acted_by
+    return found

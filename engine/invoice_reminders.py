@@ -1,0 +1,105 @@
+"""Invoice payment reminders to customers: the company's settings and when each reminder falls due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.dates import at_local_time, days_between, local_date
+from engine.errors import InvalidDefinitionError
+from engine.records import DocStatus, Record, RecordType
+from engine.workflows import details_from
+
+MAX_SCHEDULES = 3
+MAX_OFFSET_DAYS = 10
+SEND_AT_HOUR = 9
+# A reminder whose moment passed longer ago than this (the bot was down, the invoice arrived late)
+# is not sent any more: the customer gets the next one on time instead of a stale one.
+LATE_LIMIT = timedelta(days=3)
+CLOSED_STATUSES = frozenset({DocStatus.PAID, DocStatus.VOID})
+
+
+class ReminderSchedule(BaseModel):
+    """One reminder: when (days from the due date) and what it says (empty texts use the shipped defaults)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offset_days: int = Field(ge=-MAX_OFFSET_DAYS, le=MAX_OFFSET_DAYS, strict=True)
+    subject: str | None = Field(default=None, max_length=300)
+    greeting: str | None = Field(default=None, max_length=1000)
+    body: str | None = Field(default=None, max_length=20000)
+    copy_sender: bool = Field(default=False, strict=True)
+
+
+def _default_schedules() -> list[ReminderSchedule]:
+    return [ReminderSchedule(offset_days=-3), ReminderSchedule(offset_days=3)]
+
+
+class InvoiceReminderSettings(BaseModel):
+    """The company's invoice reminders: on or off, and up to three schedules."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(default=False, strict=True)
+    schedules: list[ReminderSchedule] = Field(default_factory=_default_schedules, max_length=MAX_SCHEDULES)
+
+    @field_validator("schedules")
+    @classmethod
+    def _distinct_days(cls, value: list[ReminderSchedule]) -> list[ReminderSchedule]:
+        offsets = [s.offset_days for s in value]
+        if len(set(offsets)) != len(offsets):
+            raise ValueError("two schedules fall on the same day")
+        return value
+
+
+def parse_reminder_settings(data: Any) -> InvoiceReminderSettings:
+    """Validate invoice reminder settings; raise InvalidDefinitionError naming every bad field path."""
+    if not isinstance(data, dict):
+        details = [{"path": "(root)", "message": "expected an object"}]
+        raise InvalidDefinitionError("invoice reminder settings must be an object", details)
+    try:
+        return InvoiceReminderSettings.model_validate(data)
+    except ValidationError as exc:
+        details = details_from(exc)
+        raise InvalidDefinitionError(f"invalid settings: {details[0]['path']}: {details[0]['message']}",
+                                     details) from None
+
+
+def is_remindable(record: Record) -> bool:
+    """Tell whether an invoice may get payment reminders: open, with a balance and a due date."""
+    return (record.type is RecordType.INVOICE and record.status not in CLOSED_STATUSES
+            and record.effective_balance() > Decimal(0) and record.due_date is not None)
+
+
+@dataclass(frozen=True)
+class ReminderMoment:
+    """When one schedule's reminder for one invoice falls due."""
+
+    index: int
+    schedule: ReminderSchedule
+    at: datetime
+
+
+def reminder_moments(due_date: date, settings: InvoiceReminderSettings, tz: ZoneInfo) -> list[ReminderMoment]:
+    """Return each schedule's moment (UTC) for a due date: 09:00 company time on its day, earliest first."""
+    moments = [
+        ReminderMoment(i, s, at_local_time(due_date + timedelta(days=s.offset_days), SEND_AT_HOUR, 0, tz)
+                       .astimezone(UTC))
+        for i, s in enumerate(settings.schedules)
+    ]
+    return sorted(moments, key=lambda m: m.at)
+
+
+def is_fresh(moment: ReminderMoment, now: datetime) -> bool:
+    """Tell whether a reminder that fell due is still worth sending now."""
+    return moment.at <= now and now - moment.at <= LATE_LIMIT
+
+
+def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:
+    """Return the calendar days from today (company time) to the due date; negative once overdue."""
+    return days_between(local_date(now, tz), due_date)

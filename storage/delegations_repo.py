@@ -1,0 +1,165 @@
+"""Delegations while away, and the task queries that follow them (who must decide what)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from engine.delegation import Delegation
+from engine.records import Record
+from storage.codec import loads, parse_ts, ts
+
+MAX_SQL_ARGS = 500
+
+_ACTIVE = "starts_at <= ? AND ends_at > ? AND (ended_at IS NULL OR ended_at > ?)"
+
+
+def _moment(text: str) -> datetime:
+    moment = parse_ts(text)
+    assert moment is not None
+    return moment
+
+
+def _delegation(row: aiosqlite.Row) -> Delegation:
+    return Delegation(row["principal"], row["delegate"], _moment(row["starts_at"]), _moment(row["ends_at"]),
+                      parse_ts(row["ended_at"]))
+
+
+def _vote(row: aiosqlite.Row) -> Vote:
+    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), _moment(row["at"]),
+                row["reason"], row["acted_by"])
+
+
+def _request(row: aiosqlite.Row, votes: Sequence[Vote]) -> ApprovalRequest:
+    steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
+    return ApprovalRequest(
+        id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],
+        requester=row["requester"], steps=steps, created_at=_moment(row["created_at"]),
+        step_started_at=_moment(row["step_started_at"]), current_step=row["current_step"],
+        status=RequestStatus(row["status"]), votes=tuple(votes), decided_at=parse_ts(row["decided_at"]),
+        reason=row["reason"],
+    )
+
+
+def _chunks(items: Sequence[Any], size: int = MAX_SQL_ARGS) -> Iterable[Sequence[Any]]:
+    return (items[i:i + size] for i in range(0, len(items), size))
+
+
+def _marks(count: int) -> str:
+    return ",".join("?" * count)
+
+
+class DelegationQueries:
+    """Repository methods of delegations and of the tasks people see."""
+
+    conn: aiosqlite.Connection
+
+    async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, tuple(args)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def start_delegation(self, delegation: Delegation) -> None:
+        """Store a delegation, ending the principal's earlier ones from its start."""
+        await self.end_delegations(delegation.principal, delegation.starts_at)
+        await self.conn.execute(
+            "INSERT INTO delegations (principal, delegate, starts_at, ends_at) VALUES (?,?,?,?)",
+            (delegation.principal, delegation.delegate, ts(delegation.starts_at), ts(delegation.ends_at)),
+        )
+
+    async def end_delegations(self, principal: str, now: datetime) -> list[Delegation]:
+        """End the principal's active delegations at `now`; return those that were active."""
+        active = await self.delegations_active_at(now, principal=principal)
+        await self.conn.execute(
+            f"UPDATE delegations SET ended_at=? WHERE principal=? AND {_ACTIVE}",
+            (ts(now), principal, ts(now), ts(now), ts(now)),
+        )
+        return active
+
+    async def delegations_active_at(
+        self, now: datetime, *, principal: str | None = None, delegate: str | None = None
+    ) -> list[Delegation]:
+        """Return the delegations active at `now`, optionally of one principal or delegate."""
+        sql, args = f"SELECT * FROM delegations WHERE {_ACTIVE}", [ts(now)] * 3
+        if principal is not None:
+            sql, args = sql + " AND principal=?", [*args, principal]
+        if delegate is not None:
+            sql, args = sql + " AND delegate=?", [*args, delegate]
+        return [_delegation(r) for r in await self._delegation_rows(sql + " ORDER BY starts_at, seq", args)]
+
+    async def principals_of(self, delegate: str, now: datetime) -> tuple[str, ...]:
+        """Return whom a person acts for at `now`, in the order the delegations started."""
+        return tuple(dict.fromkeys(d.principal for d in await self.delegations_active_at(now, delegate=delegate)))
+
+    async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
+        """Return the active delegate of each principal who has one."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(principals))):
+            rows = await self._delegation_rows(
+                f"SELECT principal, delegate FROM delegations WHERE {_ACTIVE} AND principal IN ({_marks(len(chunk))}) "
+                "ORDER BY starts_at, seq", [ts(now)] * 3 + list(chunk),
+            )
+            found.update({r["principal"]: r["delegate"] for r in rows})
+        return found
+
+    async def open_requests_awaiting(self, people: Sequence[str]) -> list[ApprovalRequest]:
+        """Return pending requests whose current step lists any of these people, longest waiting first."""
+        if not people:
+            return []
+        rows = await self._delegation_rows(
+            "SELECT DISTINCT r.* FROM approval_requests r, json_each(r.steps) s, json_each(s.value, '$.approvers') a "
+            f"WHERE r.status='pending' AND json_extract(s.value, '$.index') = r.current_step "
+            f"AND a.value IN ({_marks(len(people))}) ORDER BY r.step_started_at, r.created_at, r.id",
+            list(people),
+        )
+        votes = await self._task_votes([r["id"] for r in rows])
+        return [_request(r, votes.get(r["id"], [])) for r in rows]
+
+    async def _task_votes(self, request_ids: Sequence[str]) -> dict[str, list[Vote]]:
+        found: dict[str, list[Vote]] = {}
+        for chunk in _chunks(request_ids):
+            rows = await self._delegation_rows(
+                f"SELECT * FROM votes WHERE request_id IN ({_marks(len(chunk))}) ORDER BY at, rowid", chunk
+            )
+            for row in rows:
+                found.setdefault(row["request_id"], []).append(_vote(row))
+        return found
+
+    async def records_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+        """Return the stored records among these (type, id) keys."""
+        found: dict[tuple[str, str], Record] = {}
+        for chunk in _chunks(sorted(set(keys))):
+            pairs = ",".join("(?,?)" for _ in chunk)
+            rows = await self._delegation_rows(
+                f"SELECT data FROM records WHERE (type, id) IN (VALUES {pairs})", [v for key in chunk for v in key]
+            )
+            for row in rows:
+                record = Record.model_validate(loads(row["data"]))
+                found[record.key()] = record
+        return found
+
+    async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:
+        """Return a person's latest records (newest first, at most `limit`) and how many they created."""
+        where = "WHERE json_extract(data, '$.created_by') = ?"
+        rows = await self._delegation_rows(
+            f"SELECT data FROM records {where} ORDER BY created_at DESC, id LIMIT ?", [user, limit]
+        )
+        count = await self._delegation_rows(f"SELECT count(*) FROM records {where}", [user])
+        return [Record.model_validate(loads(r["data"])) for r in rows], int(count[0][0])
+
+    async def last_audit_of(
+        self, subject_type: str, subject_ids: Sequence[str], actions: Sequence[str]
+    ) -> dict[str, datetime]:
+        """Return when each subject last had one of these audit actions (subjects without any are left out)."""
+        found: dict[str, datetime] = {}
+        for chunk in _chunks(list(subject_ids), MAX_SQL_ARGS - len(actions) - 1):
+            rows = await self._delegation_rows(
+                f"SELECT subject_id, max(at) AS at FROM audit WHERE subject_type=? "
+                f"AND action IN ({_marks(len(actions))}) AND subject_id IN ({_marks(len(chunk))}) GROUP BY subject_id",
+                [subject_type, *actions, *chunk],
+            )
+            found.update({r["subject_id"]: _moment(r["at"]) for r in rows})
+        return found

@@ -1,0 +1,156 @@
+"""Run history, reminder tasks and the company row: repository methods of workflow automation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from storage.codec import dumps, loads, parse_ts, ts
+
+
+@dataclass(frozen=True)
+class WorkflowRun:
+    """One workflow that fired on one record: what it did and how that went."""
+
+    id: str
+    workflow_id: str
+    workflow_name: str
+    record_type: str
+    record_id: str
+    cause: str
+    outcome: str
+    actions: list[dict[str, Any]]
+    at: datetime
+    seq: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        """Return the run as the API shows it."""
+        return {"id": self.id, "workflow_id": self.workflow_id, "workflow_name": self.workflow_name,
+                "record_type": self.record_type, "record_id": self.record_id, "cause": self.cause,
+                "outcome": self.outcome, "actions": self.actions, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
+class ReminderTask:
+    """A reminder given to a person or channel by a workflow run."""
+
+    id: int
+    run_id: str
+    assignee: str
+    workflow_id: str
+    record_type: str
+    record_id: str
+    text: str
+    created_at: datetime
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunFilter:
+    """Which runs to list: by workflow and/or record, newest first, after a cursor."""
+
+    workflow_id: str | None = None
+    record_type: str | None = None
+    record_id: str | None = None
+    before_seq: int | None = None
+    limit: int = 50
+
+
+def _moment(text: str) -> datetime:
+    moment = parse_ts(text)
+    assert moment is not None
+    return moment
+
+
+def _run(row: aiosqlite.Row) -> WorkflowRun:
+    return WorkflowRun(row["id"], row["workflow_id"], row["workflow_name"], row["record_type"], row["record_id"],
+                       row["cause"], row["outcome"], loads(row["actions"]), _moment(row["at"]), row["seq"])
+
+
+def _task(row: aiosqlite.Row) -> ReminderTask:
+    return ReminderTask(row["id"], row["run_id"], row["assignee"], row["workflow_id"], row["record_type"],
+                        row["record_id"], row["text"], _moment(row["created_at"]), parse_ts(row["done_at"]))
+
+
+def _where(flt: RunFilter) -> tuple[str, list[Any]]:
+    clauses, args = [], list[Any]()
+    for column, value in (("workflow_id", flt.workflow_id), ("record_type", flt.record_type),
+                          ("record_id", flt.record_id), ("seq <", flt.before_seq)):
+        if value is not None:
+            clauses.append(f"{column} ?" if column.endswith("<") else f"{column}=?")
+            args.append(value)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
+
+
+class RunsQueries:
+    """Repository methods of run history, reminder tasks and the company row."""
+
+    conn: aiosqlite.Connection
+
+    async def _run_rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.conn.execute(sql, tuple(args)) as cursor:
+            return list(await cursor.fetchall())
+
+    async def insert_run(self, run: WorkflowRun) -> None:
+        """Store one run."""
+        await self.conn.execute(
+            "INSERT INTO workflow_runs (id, workflow_id, workflow_name, record_type, record_id, cause, outcome, "
+            "actions, at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (run.id, run.workflow_id, run.workflow_name, run.record_type, run.record_id, run.cause, run.outcome,
+             dumps(run.actions), ts(run.at)),
+        )
+
+    async def get_run(self, run_id: str) -> WorkflowRun | None:
+        """Return one run, or None."""
+        rows = await self._run_rows("SELECT * FROM workflow_runs WHERE id=?", (run_id,))
+        return _run(rows[0]) if rows else None
+
+    async def list_runs(self, flt: RunFilter) -> list[WorkflowRun]:
+        """Return runs matching the filter, newest first."""
+        where, args = _where(flt)
+        rows = await self._run_rows(f"SELECT * FROM workflow_runs{where} ORDER BY seq DESC LIMIT ?", [*args, flt.limit])
+        return [_run(r) for r in rows]
+
+    async def add_reminder_tasks(self, tasks: Iterable[ReminderTask]) -> None:
+        """Store reminder tasks (their ids are assigned by the database)."""
+        await self.conn.executemany(
+            "INSERT INTO reminder_tasks (run_id, assignee, workflow_id, record_type, record_id, text, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            [(t.run_id, t.assignee, t.workflow_id, t.record_type, t.record_id, t.text, ts(t.created_at))
+             for t in tasks],
+        )
+
+    async def reminders_for(self, assignee: str, include_done: bool = False, limit: int = 50) -> list[ReminderTask]:
+        """Return a person's (or channel's) reminder tasks, newest first; open ones only unless asked."""
+        done = "" if include_done else " AND done_at IS NULL"
+        rows = await self._run_rows(
+            f"SELECT * FROM reminder_tasks WHERE assignee=?{done} ORDER BY id DESC LIMIT ?", (assignee, limit)
+        )
+        return [_task(r) for r in rows]
+
+    async def complete_reminder(self, task_id: int, now: datetime) -> bool:
+        """Mark a reminder task done; tell whether it was open."""
+        cursor = await self.conn.execute(
+            "UPDATE reminder_tasks SET done_at=? WHERE id=? AND done_at IS NULL", (ts(now), task_id)
+        )
+        return cursor.rowcount > 0
+
+    async def company_name(self) -> str:
+        """Return the company's name (empty until set)."""
+        rows = await self._run_rows("SELECT name FROM company WHERE id=1")
+        return str(rows[0]["name"]) if rows else ""
+
+    async def set_company_name(self, name: str) -> None:
+        """Set the company's name."""
+        await self.conn.execute(
+            "INSERT INTO company (id, name) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET name=excluded.name", (name,)
+        )
+
+    async def defaults_seeded_at(self) -> datetime | None:
+        """Return when the default workflows were given to this company."""
+        rows = await self._run_rows("SELECT defaults_seeded_at FROM company WHERE id=1")
+        return parse_ts(rows[0]["defaults_seeded_at"]) if rows else None

@@ -1,0 +1,247 @@
+"""Workflow actions on save, end to end: REST in, Slack messages and e-mail out, runs recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.sandbox.validation import validate_message
+from engine.workflows import Workflow
+from tests.support.harness import Harness, running_signoff
+from tests.support.smtp import Inbox
+
+INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
+           "created_by": "U0ADMIN", "memo": "first"}
+
+
+def workflow(*actions: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    return {"name": "Automation", "record_type": "invoice", "trigger": "created", "actions": list(actions), **changes}
+
+
+async def setup(signoff: Harness, *workflows: dict[str, Any], email: str | None = "ap@acme.example") -> list[str]:
+    contact = {"name": "ACME", **({"email": email} if email else {})}
+    assert (await signoff.put("/api/v1/contacts/customer/C-ACME", contact)).status_code == 200
+    assert (await signoff.put("/api/v1/contacts/customer/C-GLOBEX", {"name": "Globex"})).status_code == 200
+    ids = []
+    for wf in workflows:
+        created = await signoff.post("/api/v1/workflows", wf)
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    return ids
+
+
+async def put_invoice(signoff: Harness, record_id: str = "INV-1", **changes: Any) -> dict[str, Any]:
+    response = await signoff.put(f"/api/v1/records/invoice/{record_id}", {**INVOICE, **changes})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def runs(signoff: Harness, **params: Any) -> list[dict[str, Any]]:
+    response = await signoff.api.get("/api/v1/runs", params=params)
+    assert response.status_code == 200, response.text
+    return response.json()["runs"]
+
+
+def assert_valid(message: Any) -> None:
+    assert validate_message(message.blocks, message.text) == []
+
+
+NOTIFY_CHANNEL = {"type": "notification", "channel": "#finance",
+                  "message": "New {{ record.type }} {{ record.id }} for {{ record.amount | money(record.currency) }} "
+                             "from {{ contact.name }}"}
+NOTIFY_PERSON = {"type": "notification", "to": ["U01AAA"], "message": "*{{ record.id }}* is yours, {{ workflow.name }}"}
+REMIND = {"type": "reminder", "to": ["U01BBB", "#finance"],
+          "message": "Chase {{ record.id }} before {{ record.due_date | day }}"}
+UPDATE = {"type": "update", "field": "memo", "value": "OVERDUE"}
+
+
+@pytest.mark.parametrize(
+    ("action", "where", "text"),
+    [
+        (NOTIFY_CHANNEL, "C0FINANCE", "New invoice INV-1 for €12,500.00 from ACME"),
+        (NOTIFY_PERSON, "U01AAA", "*INV-1* is yours, Automation"),
+        (REMIND, "U01BBB", "Reminder: Chase INV-1 before Dec 20, 2026"),
+        (REMIND, "C0FINANCE", "Reminder: Chase INV-1 before Dec 20, 2026"),
+    ],
+)
+async def test_message_actions(signoff: Harness, action: dict[str, Any], where: str, text: str) -> None:
+    [wid] = await setup(signoff, workflow(action))
+    await put_invoice(signoff)
+    inbox = (lambda: signoff.dm(where)) if where.startswith("U") else (lambda: signoff.workspace.messages_in(where))
+    [message] = await signoff.wait_for(inbox)
+    assert text in message.text and "Invoice INV-1 · workflow “Automation”" in message.all_text()
+    assert_valid(message)
+    [run] = await runs(signoff, workflow_id=wid)
+    assert run["outcome"] == "ok" and run["cause"] == "created" and run["record_id"] == "INV-1"
+    assert {a["result"] for a in run["actions"]} == {"queued"} and run["actions"][0]["type"] == action["type"]
+
+
+async def test_reminders_become_tasks(signoff: Harness) -> None:
+    [wid] = await setup(signoff, workflow(REMIND))
+    await put_invoice(signoff)
+    tasks = (await signoff.api.get("/api/v1/reminders", params={"assignee": "U01BBB"})).json()["reminders"]
+    assert [(t["record_id"], t["workflow_id"], t["text"]) for t in tasks] == [
+        ("INV-1", wid, "Chase INV-1 before Dec 20, 2026")
+    ]
+    async with signoff.db.read() as repo:
+        assert len(await repo.reminders_for("#finance")) == 1 and await repo.reminders_for("U01AAA") == []
+
+
+async def test_update_action_sets_the_field_and_audits_it(signoff: Harness) -> None:
+    [wid] = await setup(signoff, workflow(UPDATE))
+    body = await put_invoice(signoff)
+    assert body["memo"] == "OVERDUE"
+    stored = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    assert stored["memo"] == "OVERDUE"
+    events = (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
+    [stamp] = [e for e in events if e["action"] == "field_set"]
+    assert (stamp["from"], stamp["to"], stamp["detail"]["field"], stamp["detail"]["workflow_id"]) == (
+        "first", "OVERDUE", "memo", wid)
+    [run] = await runs(signoff)
+    assert run["actions"] == [{"index": 0, "type": "update", "result": "set", "field": "memo",
+                               "value": "OVERDUE", "previous": "first"}]
+
+
+async def test_send_emails_the_contact_and_marks_the_record_sent(tmp_path: Path, smtp: Inbox) -> None:
+    send = {"type": "send", "subject": "Invoice {{ record.id }} from {{ company.name }}",
+            "body": "Hello {{ contact.name }},\n\nYou owe {{ record.balance | money(record.currency) }}.",
+            "copy_sender": True}
+    async with running_signoff(tmp_path / "s.db", smtp_url=f"{smtp.url}?from=billing@signoff.example") as signoff:
+        assert (await signoff.api.put("/api/v1/company", json={"name": "Acme Books"})).status_code == 200
+        await setup(signoff, workflow(send))
+        body = await put_invoice(signoff)
+        assert body["email_status"] == "sent" and body["sent_at"] is not None
+        for _ in range(200):
+            if smtp.messages:
+                break
+            await asyncio.sleep(0.05)
+        mail_from, rcpts, _ = smtp.messages[0]
+        [parsed] = smtp.parsed()
+        assert mail_from == "billing@signoff.example" and rcpts == ["ap@acme.example", "billing@signoff.example"]
+        assert parsed["Subject"] == "Invoice INV-1 from Acme Books" and parsed["Cc"] == "billing@signoff.example"
+        assert "You owe €12,500.00." in parsed.get_payload(decode=True).decode()
+        assert "Acme Books" in parsed["From"]
+        [run] = await runs(signoff)
+        assert run["outcome"] == "ok" and run["actions"][0]["to"] == "ap@acme.example"
+
+
+async def test_send_without_contact_email_is_skipped(tmp_path: Path, smtp: Inbox) -> None:
+    send = {"type": "send", "subject": "s", "body": "b"}
+    async with running_signoff(tmp_path / "s.db", smtp_url=smtp.url) as signoff:
+        await setup(signoff, workflow(send), email=None)
+        body = await put_invoice(signoff)
+        assert body["email_status"] == "not_sent" and body["sent_at"] is None
+        [run] = await runs(signoff)
+        assert run["outcome"] == "skipped: contact has no e-mail"
+        await signoff.runtime.deliverer.drain()
+        assert smtp.messages == []
+
+
+@pytest.mark.parametrize(
+    ("trigger", "trigger_fields", "expected"),
+    [
+        # runs after: create, identical PUT, memo change, status change, amount change
+        ("created", [], [1, 1, 1, 1, 1]),
+        ("updated", [], [0, 0, 1, 2, 3]),
+        ("updated", ["status"], [0, 0, 0, 1, 1]),
+        ("updated", ["status", "amount"], [0, 0, 0, 1, 2]),
+        ("created_or_updated", [], [1, 1, 2, 3, 4]),
+        ("scheduled", [], [0, 0, 0, 0, 0]),
+    ],
+)
+async def test_triggers(signoff: Harness, trigger: str, trigger_fields: list[str], expected: list[int]) -> None:
+    extra = {"schedule": "0 9 * * *"} if trigger == "scheduled" else {}
+    [wid] = await setup(signoff, workflow(NOTIFY_CHANNEL, trigger=trigger, trigger_fields=trigger_fields, **extra))
+    counts = []
+    for changes in ({}, {}, {"memo": "second"}, {"memo": "second", "status": "sent"},
+                    {"memo": "second", "status": "sent", "amount": "99"}):
+        await put_invoice(signoff, **changes)
+        counts.append(len(await runs(signoff, workflow_id=wid)))
+    assert counts == expected
+    causes = {r["cause"] for r in await runs(signoff, workflow_id=wid)}
+    assert causes <= {"created", "updated"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "fires"),
+    [({}, True), ({"enabled": False}, False), ({"status": "draft"}, False),
+     ({"record_type": "bill"}, False), ({"conditions": [{"field": "amount", "op": "lt", "value": "100"}]}, False)],
+)
+async def test_only_live_matching_workflows_fire(signoff: Harness, changes: dict[str, Any], fires: bool) -> None:
+    await setup(signoff, {**workflow(NOTIFY_CHANNEL), **changes})
+    await put_invoice(signoff)
+    assert len(await runs(signoff)) == (1 if fires else 0)
+
+
+async def test_workflows_for_different_customers_each_fire_for_their_own(signoff: Harness) -> None:
+    acme, globex = await setup(
+        signoff,
+        workflow({**NOTIFY_CHANNEL, "message": "ACME wf: {{ record.id }}"}, name="ACME",
+                 conditions=[{"field": "customer", "op": "eq", "value": "C-ACME"}]),
+        workflow({**NOTIFY_CHANNEL, "message": "Globex wf: {{ record.id }}"}, name="Globex",
+                 conditions=[{"field": "customer.name", "op": "eq", "value": "Globex"}]),
+    )
+    await put_invoice(signoff, "INV-A")
+    await put_invoice(signoff, "INV-G", customer="C-GLOBEX")
+    posted = await signoff.wait_for(lambda: [m for m in signoff.workspace.messages_in("C0FINANCE")]
+                                    if len(signoff.workspace.messages_in("C0FINANCE")) >= 2 else None)
+    assert sorted(m.text for m in posted) == ["ACME wf: INV-A", "Globex wf: INV-G"]
+    assert [r["record_id"] for r in await runs(signoff, workflow_id=acme)] == ["INV-A"]
+    assert [r["record_id"] for r in await runs(signoff, workflow_id=globex)] == ["INV-G"]
+
+
+async def test_several_actions_run_in_order_with_idempotency_keys(signoff: Harness) -> None:
+    await setup(signoff, workflow(NOTIFY_CHANNEL, NOTIFY_PERSON, UPDATE))
+    await put_invoice(signoff)
+    [run] = await runs(signoff)
+    assert [(a["index"], a["type"], a["result"]) for a in run["actions"]] == [
+        (0, "notification", "queued"), (1, "notification", "queued"), (2, "update", "set")]
+    async with signoff.db.read() as repo:
+        keys = sorted(i.key for i in await repo.outbox_items() if i.kind == "message")
+    assert keys == [f"run:{run['id']}:0", f"run:{run['id']}:1"]
+    [message] = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
+    assert "INV-1" in message.text
+
+
+async def test_a_template_failing_on_real_data_records_a_failed_run(signoff: Harness) -> None:
+    failing = {**NOTIFY_CHANNEL, "message": "{{ contact.name.upper() }} owes"}
+    await setup(signoff, workflow(failing, NOTIFY_PERSON))
+    await put_invoice(signoff, customer="C-NOBODY")
+    [run] = await runs(signoff)
+    assert run["outcome"].startswith("partial: failed: cannot render")
+    assert [a["result"] for a in run["actions"]] == ["failed", "queued"]
+    await signoff.wait_for(lambda: signoff.dm("U01AAA"))
+
+
+async def test_approval_workflow_also_notifies(signoff: Harness) -> None:
+    approval = {"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}
+    notify = {**NOTIFY_CHANNEL, "message": "{{ record.id }} awaits approval ({{ record.approval_status }})"}
+    await setup(signoff, workflow(approval, notify))
+    body = await put_invoice(signoff, source="app", created_by="U0REQ")
+    assert body["approval_status"] == "pending"
+    posted = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
+    assert posted[0].text == "INV-1 awaits approval (pending)"
+    await signoff.wait_for(lambda: signoff.dm("U01AAA"))
+    [run] = await runs(signoff)
+    assert [a["type"] for a in run["actions"]] == ["notification"]
+
+
+async def test_run_workflow_is_callable_for_a_scheduled_sweep(signoff: Harness) -> None:
+    [wid] = await setup(signoff, workflow(REMIND, trigger="scheduled", schedule="0 9 * * *"))
+    await put_invoice(signoff)
+    assert await runs(signoff) == []
+    service = signoff.runtime.service
+    now = service.clock.now()
+    async with signoff.db.transaction() as repo:
+        stored = await repo.get_workflow(wid)
+        record = await repo.get_record("invoice", "INV-1")
+        assert isinstance(stored, Workflow) and record is not None
+        run_id = await service.automation.run_workflow(repo, stored, record, now, cause="scheduled")
+    signoff.runtime.deliverer.kick()
+    await signoff.wait_for(lambda: signoff.dm("U01BBB"))
+    [run] = await runs(signoff)
+    assert run["id"] == run_id and run["cause"] == "scheduled" and run["outcome"] == "ok"
+    assert (await signoff.api.get(f"/api/v1/runs/{run_id}")).json()["id"] == run_id

@@ -1,0 +1,169 @@
+"""Crashes and concurrency with real bot processes (`python -m bot.cli run`) against the sandbox Slack here.
+
+A bot killed with SIGKILL halfway through delivering a sweep's 500 reminders, then restarted, delivers
+every reminder exactly once; two bots sweeping one database never perform an action twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.delivery import METADATA_EVENT
+from bot.runtime import build_runtime
+from bot.sandbox.webapi import WebApiServer, start_webapi
+from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from engine.approvals import ApprovalRequest, Step
+from engine.records import Record
+from tests.support.harness import API_TOKEN, SIGNING_SECRET, test_settings
+
+REQUESTS = 500
+APPROVERS = [f"U0CR{i:03d}" for i in range(100)]
+STARTED = datetime(2026, 10, 20, 7, 0, tzinfo=UTC)
+REMIND_AT = STARTED + timedelta(days=1, minutes=5)
+WORKFLOW = {"name": "Daily reminders", "record_type": "invoice", "trigger": "created",
+            "actions": [{"type": "approval", "steps": [{"approvers": ["U0CR000"]}], "remind_every": "P1D"}]}
+
+
+def crash_workspace() -> Workspace:
+    """A workspace with the requester and a hundred approvers."""
+    workspace = Workspace()
+    workspace.add_user("reqina", user_id="U0REQ")
+    for user in APPROVERS:
+        workspace.add_user(user.lower(), user_id=user)
+    return workspace
+
+
+async def pending_approvals(database: Path, api_url: str) -> None:
+    """Store a workflow and REQUESTS pending approvals (five per approver) whose first reminder is due at REMIND_AT."""
+    runtime = await build_runtime(test_settings(database, api_url))
+    try:
+        workflow = await runtime.service.create_workflow(WORKFLOW)
+        async with runtime.db.transaction() as repo:
+            for i in range(REQUESTS):
+                record = Record.model_validate({"type": "invoice", "id": f"INV-{i:04d}", "amount": "100.00",
+                                                "created_by": "U0REQ", "approval_status": "pending",
+                                                "created_at": STARTED, "updated_at": STARTED})
+                await repo.save_record(record)
+                step = Step(0, (APPROVERS[i % len(APPROVERS)],), 1)
+                await repo.insert_request(ApprovalRequest(f"AR-{i:04d}", "invoice", record.id, workflow.id, "U0REQ",
+                                                          (step,), STARTED, STARTED))
+    finally:
+        await runtime.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Bot:
+    """A Signoff process and a REST client to it."""
+
+    process: asyncio.subprocess.Process
+    api: httpx.AsyncClient
+
+    async def tick_at(self, moment: datetime) -> dict[str, Any]:
+        """Set the process's test clock and run one sweep (with delivery)."""
+        assert (await self.api.post("/api/v1/clock", json={"now": moment.isoformat()})).status_code == 200
+        response = await self.api.post("/api/v1/scheduler/tick")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+@contextlib.asynccontextmanager
+async def bot_process(database: Path, webapi: WebApiServer, workdir: Path) -> AsyncIterator[Bot]:
+    """Run `python -m bot.cli run` on the database against the sandbox; stop (or reap) it after."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_"))}
+    env.update(SLACK_API_URL=webapi.url, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SIGNOFF_DATABASE=str(database), SIGNOFF_HOST="127.0.0.1", SIGNOFF_PORT=str(port),
+               SIGNOFF_API_TOKEN=API_TOKEN, SIGNOFF_TEST_CLOCK="1", SIGNOFF_TICK_SECONDS="3600")
+    with (workdir / f"bot-{port}.log").open("wb") as log:
+        process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir,
+                                                       stdout=log, stderr=log)
+    api = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {API_TOKEN}"},
+                            timeout=45)
+    try:
+        await until_healthy(api, process)
+        yield Bot(process, api)
+    finally:
+        await api.aclose()
+        if process.returncode is None:
+            process.terminate()
+            await asyncio.wait_for(process.wait(), timeout=20)
+
+
+async def until_healthy(api: httpx.AsyncClient, process: asyncio.subprocess.Process) -> None:
+    for _ in range(300):
+        assert process.returncode is None, "the bot process exited at start-up"
+        with contextlib.suppress(httpx.HTTPError):
+            if (await api.get("/healthz")).status_code == 200:
+                return
+        await asyncio.sleep(0.05)
+    raise TimeoutError("the bot process did not start")
+
+
+def reminder_keys(workspace: Workspace) -> Counter[str]:
+    """Count the reminder DMs Slack holds, by the outbox key each carries."""
+    keys: Counter[str] = Counter()
+    for user in APPROVERS:
+        for message in workspace.dm_messages(user):
+            metadata = message.metadata or {}
+            if metadata.get("event_type") == METADATA_EVENT and "Reminder" in message.text:
+                keys[metadata["event_payload"]["key"]] += 1
+    return keys
+
+
+async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(tmp_path: Path) -> None:
+    workspace = crash_workspace()
+    async with await start_webapi(workspace) as webapi:
+        database = tmp_path / "crash.db"
+        await pending_approvals(database, webapi.url)
+        async with bot_process(database, webapi, tmp_path) as bot:
+            tick = asyncio.create_task(bot.tick_at(REMIND_AT))
+            await workspace.wait_for(lambda: sum(reminder_keys(workspace).values()) >= 150, timeout_s=30)
+            bot.process.send_signal(signal.SIGKILL)
+            await bot.process.wait()
+            with contextlib.suppress(httpx.HTTPError):
+                await tick
+        delivered_before = sum(reminder_keys(workspace).values())
+        assert 150 <= delivered_before < REQUESTS, "the bot died halfway through"
+        async with bot_process(database, webapi, tmp_path) as bot:
+            summary = await bot.tick_at(REMIND_AT + timedelta(minutes=10))
+            outbox = (await bot.api.get("/api/v1/outbox")).json()["counts"]
+        keys = reminder_keys(workspace)
+        assert summary["remind"] == 0, "the sweep's actions were done once, before the crash"
+        assert len(keys) == REQUESTS and set(keys.values()) == {1}
+        assert outbox == {"sent": REQUESTS}
+
+
+async def test_two_bots_on_one_database_never_perform_an_action_twice(tmp_path: Path) -> None:
+    workspace = crash_workspace()
+    async with await start_webapi(workspace) as webapi:
+        database = tmp_path / "shared.db"
+        await pending_approvals(database, webapi.url)
+        async with bot_process(database, webapi, tmp_path) as one, bot_process(database, webapi, tmp_path) as two:
+            first, second = await asyncio.gather(one.tick_at(REMIND_AT), two.tick_at(REMIND_AT))
+            again = await asyncio.gather(one.tick_at(REMIND_AT), two.tick_at(REMIND_AT + timedelta(hours=1)))
+            watched = (await one.api.get("/api/v1/scheduler")).json()
+        assert first["remind"] + second["remind"] == REQUESTS
+        assert again[0]["remind"] + again[1]["remind"] == 0
+        assert watched["performed"] == REQUESTS
+        keys = reminder_keys(workspace)
+        assert len(keys) == REQUESTS and set(keys.values()) == {1}
+        assert first["delivered"] + second["delivered"] + again[0]["delivered"] + again[1]["delivered"] == REQUESTS

@@ -1,0 +1,191 @@
+"""The outbox against the sandbox Slack: per-channel pacing, 429s, retries, dead letters, exactly once."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from bot.delivery import MAX_ATTEMPTS, METADATA_EVENT, Pacer, lane_of
+from storage.outbox_repo import OutboxItem
+from tests.support.harness import Harness
+
+USERS = ("U01AAA", "U01BBB")
+FINANCE = "C0FINANCE"
+
+
+async def queue(signoff: Harness, targets: list[str], prefix: str = "t") -> list[str]:
+    """Queue one message per target; return their texts."""
+    now = signoff.runtime.service.clock.now()
+    texts = []
+    async with signoff.db.transaction() as repo:
+        for i, target in enumerate(targets):
+            text = f"{prefix}-{i} for {target}"
+            await repo.enqueue("message", target, {"message": {"text": text}}, now, key=f"{prefix}:{i}")
+            texts.append(text)
+    return texts
+
+
+def posted_texts(signoff: Harness) -> Counter[str]:
+    return Counter(c.params.get("text") for c in signoff.workspace.calls("chat.postMessage") if c.status == 200)
+
+
+async def outbox(signoff: Harness, status: str | None = None) -> dict[str, Any]:
+    response = await signoff.api.get("/api/v1/outbox", params={"status": status} if status else {})
+    assert response.status_code == 200
+    return dict(response.json())
+
+
+@pytest.mark.parametrize(
+    ("kind", "target", "lane"),
+    [("message", "U01AAA", "U01AAA"), ("ask", "U01AAA", "U01AAA"), ("channel_copy", "#finance", "#finance"),
+     ("refresh", "AR-1", "refresh:AR-1"), ("email", "a@b.c", "email:a@b.c"), ("webhook", "https://x", "webhook:https://x")],
+)
+def test_each_conversation_is_a_lane(kind: str, target: str, lane: str) -> None:
+    item = OutboxItem(1, None, kind, target, {}, "queued", 0, None, None)  # type: ignore[arg-type]
+    assert lane_of(item) == lane
+
+
+@pytest.mark.parametrize(
+    ("burst", "latency_s", "sends"),
+    [
+        (2, 0.0, [0, 0, 1, 2, 3]),
+        (2, 0.1, [0, 0.1, 1.1, 2.1, 3.1]),
+        (1, 0.0, [0, 1, 2, 3]),
+        (3, 0.05, [0, 0.05, 0.1, 1.05, 2.05]),
+    ],
+)
+def test_pacer_allows_a_burst_then_one_per_second_counted_from_slacks_answers(
+    burst: int, latency_s: float, sends: list[float],
+) -> None:
+    now = [0.0]
+    pacer = Pacer(1.0, burst, clock=lambda: now[0])
+    got = []
+    for _ in sends:
+        now[0] += pacer.delay_s("C1")
+        got.append(round(now[0], 3))
+        now[0] += latency_s
+        pacer.settle("C1")
+    assert got == sends
+
+
+def test_a_quiet_lane_may_burst_again() -> None:
+    now = [0.0]
+    pacer = Pacer(1.0, 2, clock=lambda: now[0])
+    for _ in range(4):
+        now[0] += pacer.delay_s("C1")
+        pacer.settle("C1")
+    now[0] += 10
+    assert pacer.delay_s("C1") == 0
+    pacer.settle("C1")
+    assert pacer.delay_s("C1") == 0
+
+
+def test_a_paused_lane_waits_for_retry_after_alone() -> None:
+    now = [10.0]
+    pacer = Pacer(1.0, 2, clock=lambda: now[0])
+    pacer.pause("C1", 2.0)
+    assert pacer.is_paused("C1") and not pacer.is_paused("C2")
+    assert pacer.delay_s("C1") == pytest.approx(2.0) and pacer.delay_s("C2") == 0
+    now[0] = 12.0
+    assert pacer.delay_s("C1") == 0 and not pacer.is_paused("C1")
+
+
+async def test_a_throttled_channel_waits_alone_and_loses_nothing(signoff: Harness) -> None:
+    signoff.workspace.throttle_channel(FINANCE, retry_after_s=2)
+    texts = await queue(signoff, [FINANCE, *USERS] * 3)
+    started = time.time()
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    calls = signoff.workspace.calls("chat.postMessage")
+    refused = [c for c in calls if c.status == 429]
+    finance_ok = [c.time for c in calls if c.status == 200 and FINANCE in (c.params.get("text") or "")]
+    others = [c.time for c in calls if c.status == 200 and FINANCE not in (c.params.get("text") or "")]
+    assert len(refused) == 1 and signoff.workspace.ratelimited_count(FINANCE) == 1
+    assert min(finance_ok) - refused[0].time >= 1.9
+    assert max(others) - started < 1.9, "the other conversations kept flowing"
+    assert (await outbox(signoff))["counts"] == {"sent": 9}
+    metrics = (await signoff.api.get("/metrics")).text
+    assert "signoff_outbox_ratelimited_total 1" in metrics and "signoff_outbox_sent 9" in metrics
+
+
+async def test_server_errors_are_retried_with_backoff(signoff: Harness) -> None:
+    signoff.workspace.fail_next("chat.postMessage", status=503, times=2)
+    texts = await queue(signoff, ["U01AAA"])
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    item = (await outbox(signoff, "sent"))["items"][0]
+    assert item["attempts"] == 3 and "internal_error" not in (item["last_error"] or "x")
+
+
+async def test_permanent_failures_are_dead_lettered_and_visible(signoff: Harness) -> None:
+    await queue(signoff, ["C0NOWHERE", "U01AAA"])
+    await signoff.runtime.deliverer.drain()
+    dead = await outbox(signoff, "dead")
+    assert [(i["target"], i["status"]) for i in dead["items"]] == [("C0NOWHERE", "dead")]
+    assert "channel_not_found" in dead["items"][0]["last_error"] and dead["counts"] == {"dead": 1, "sent": 1}
+    assert "signoff_outbox_dead 1" in (await signoff.api.get("/metrics")).text
+    assert (await signoff.api.get("/api/v1/outbox", params={"status": "lost"})).status_code == 422
+
+
+async def test_an_item_failing_every_attempt_is_dead_lettered(signoff: Harness) -> None:
+    await queue(signoff, ["U01AAA"])
+    async with signoff.db.transaction() as repo:
+        await repo.conn.execute("UPDATE outbox SET attempts=?", (MAX_ATTEMPTS - 1,))
+    signoff.workspace.fail_next("chat.postMessage", status=500)
+    await signoff.runtime.deliverer.drain()
+    assert [i["attempts"] for i in (await outbox(signoff, "dead"))["items"]] == [MAX_ATTEMPTS]
+
+
+async def test_posts_carry_their_outbox_key_as_metadata(signoff: Harness) -> None:
+    await queue(signoff, ["U01AAA"], prefix="meta")
+    await signoff.runtime.deliverer.drain()
+    metadata = signoff.dm("U01AAA")[0].metadata
+    assert metadata == {"event_type": METADATA_EVENT, "event_payload": {"key": "meta:0"}}
+
+
+async def crashed_while_sending(signoff: Harness, claimed_wall_s: float) -> None:
+    """Make every queued item look leased by a process that died (its lease has run out)."""
+    async with signoff.db.transaction() as repo:
+        await repo.conn.execute(
+            "UPDATE outbox SET status='sending', attempts=1, lease_until='2000-01-01T00:00:00.000000+00:00', "
+            "claimed_wall_s=?", (claimed_wall_s,))
+
+
+async def test_an_item_posted_before_a_crash_is_not_posted_again(signoff: Harness) -> None:
+    claimed = time.time()
+    posted = await signoff.runtime.service.slack.client.chat_postMessage(
+        channel=signoff.workspace.dm_channel_id("U01AAA"), text="sent just before the crash",
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "crash:0"}})
+    await queue(signoff, ["U01AAA"], prefix="crash")
+    await crashed_while_sending(signoff, claimed)
+    await signoff.runtime.deliverer.drain()
+    assert len(signoff.dm("U01AAA")) == 1
+    item = (await outbox(signoff, "sent"))["items"][0]
+    assert item["key"] == "crash:0"
+    async with signoff.db.read() as repo:
+        stored = (await repo.outbox_items("sent"))[0]
+    assert stored.result == {"channel": posted["channel"], "ts": posted["ts"]}
+
+
+async def test_an_item_leased_but_never_posted_is_posted_once(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA", "U01BBB"], prefix="lost")
+    await crashed_while_sending(signoff, time.time())
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    assert len(signoff.workspace.calls("conversations.history")) == 2
+
+
+async def test_pacing_stays_under_slacks_limit(signoff: Harness) -> None:
+    signoff.workspace.enforce_post_rate(per_channel_per_s=1.0, burst=2)
+    users = [f"U0P{i:03d}" for i in range(20)]
+    for user in users:
+        signoff.workspace.add_user(user.lower(), user_id=user)
+    texts = await queue(signoff, users * 3)
+    started = time.monotonic()
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    assert signoff.workspace.ratelimited_count() == 0
+    assert 0.9 < time.monotonic() - started < 5

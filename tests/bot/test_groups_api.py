@@ -1,0 +1,168 @@
+"""Groups through the REST API: automatic membership, manual changes, deletion rules, use in workflows, e-mail."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.harness import Harness, running_signoff
+from tests.support.smtp import Inbox
+
+CA_MID: dict[str, Any] = {
+    "name": "ca-mid",
+    "kind": "customer",
+    "filters": [
+        {"field": "active", "op": "eq", "value": True},
+        {"field": "state", "op": "eq", "value": "CA"},
+        {"field": "balance", "op": "between", "value": ["100", "1000"]},
+    ],
+}
+ADMIN = {"X-Signoff-User": "U0ADMIN"}
+
+
+async def put_customer(signoff: Harness, cid: str, **fields: Any) -> None:
+    body = {"name": cid, "state": "CA", "balance": "500", "email": f"{cid.lower()}@example.com", **fields}
+    assert (await signoff.put(f"/api/v1/contacts/customer/{cid}", body)).status_code == 200
+
+
+async def members(signoff: Harness, group: str) -> list[str]:
+    return list((await signoff.api.get(f"/api/v1/groups/{group}/members")).json()["members"])
+
+
+async def create_group(signoff: Harness, data: dict[str, Any] = CA_MID) -> dict[str, Any]:
+    response = await signoff.post("/api/v1/groups", data)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_membership_follows_contact_changes(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    await put_customer(signoff, "C2", state="NY")
+    group = await create_group(signoff)
+    assert group["members"] == ["C1"] and group["auto"] == ["C1"]
+    await put_customer(signoff, "C2")
+    await put_customer(signoff, "C3", balance="50")
+    assert await members(signoff, group["id"]) == ["C1", "C2"]
+    await put_customer(signoff, "C1", active=False)
+    assert await members(signoff, "ca-mid") == ["C2"]
+
+
+async def test_a_manual_removal_survives_automatic_updates(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    await put_customer(signoff, "C2")
+    group = await create_group(signoff)
+    changed = await signoff.post(f"/api/v1/groups/{group['id']}/members", {"remove": ["C1"], "add": ["C2"]})
+    assert changed.status_code == 200 and changed.json()["members"] == ["C2"]
+    await put_customer(signoff, "C1", balance="600")
+    await put_customer(signoff, "C2", state="NY")
+    body = (await signoff.api.get(f"/api/v1/groups/{group['id']}/members")).json()
+    assert body == {"members": ["C2"], "auto": ["C1"], "added": ["C2"], "removed": ["C1"]}
+
+
+async def test_a_group_without_automatic_updates_keeps_its_members_until_its_filters_change(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    group = await create_group(signoff, {**CA_MID, "auto_update": False})
+    await put_customer(signoff, "C2")
+    await put_customer(signoff, "C1", state="NY")
+    assert await members(signoff, group["id"]) == ["C1"]
+    wider = {**CA_MID, "auto_update": False, "filters": [{"field": "balance", "op": "gte", "value": "100"}]}
+    updated = await signoff.put(f"/api/v1/groups/{group['id']}", wider)
+    assert updated.status_code == 200 and updated.json()["members"] == ["C1", "C2"]
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({**CA_MID, "filters": [{"field": "colour", "op": "eq", "value": "red"}]}, "filters[0].field"),
+        ({**CA_MID, "filters": [{"field": "balance", "op": "gt", "value": "lots"}]}, "filters[0].value"),
+        ({**CA_MID, "name": "no spaces allowed"}, "name"),
+        ({"name": "leads", "kind": "people", "members": ["alice"]}, "members[0]"),
+        ({**CA_MID, "members": ["C-NOBODY"]}, "members[0]"),
+    ],
+)
+async def test_invalid_groups_are_422_with_the_path_and_change_nothing(
+    signoff: Harness, data: dict[str, Any], path: str
+) -> None:
+    response = await signoff.post("/api/v1/groups", data)
+    assert response.status_code == 422 and path in [d["path"] for d in response.json()["error"]["details"]]
+    assert (await signoff.api.get("/api/v1/groups")).json() == {"groups": []}
+
+
+def approval_by(approvers: list[str], **changes: Any) -> dict[str, Any]:
+    return {"name": "Leads approve", "record_type": "invoice", "trigger": "created",
+            "actions": [{"type": "approval", "steps": [{"approvers": approvers}]}], **changes}
+
+
+async def test_deleting_a_group_in_use_is_409_and_by_a_non_admin_403(signoff: Harness) -> None:
+    group = await create_group(signoff, {"name": "finance-leads", "kind": "people", "members": ["U01AAA"]})
+    workflow = (await signoff.post("/api/v1/workflows", approval_by(["group:finance-leads"]))).json()
+
+    refused = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers={"X-Signoff-User": "U01AAA"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    anonymous = await signoff.api.delete(f"/api/v1/groups/{group['id']}")
+    assert anonymous.status_code == 403
+    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=ADMIN)
+    assert in_use.status_code == 409 and "Leads approve" in in_use.json()["error"]["message"]
+    assert in_use.json()["error"]["details"] == [{"path": f"workflows.{workflow['id']}",
+                                                  "message": "used by workflow 'Leads approve'"}]
+    renamed = await signoff.put(f"/api/v1/groups/{group['id']}", {"name": "leads", "kind": "people"})
+    assert renamed.status_code == 409
+    assert (await signoff.api.get(f"/api/v1/groups/{group['id']}")).json() == group
+
+    assert (await signoff.api.delete(f"/api/v1/workflows/{workflow['id']}")).status_code == 204
+    deleted = await signoff.api.delete(f"/api/v1/groups/{group['id']}", params={"actor": "U0ADMIN"})
+    assert deleted.status_code == 204
+    assert (await signoff.api.get(f"/api/v1/groups/{group['id']}")).status_code == 404
+
+
+async def test_a_group_used_by_a_rule_cannot_be_deleted(signoff: Harness) -> None:
+    group = await create_group(signoff)
+    rule = {"name": "CA mid is retail", "conditions": [{"field": "customer", "op": "in_group", "value": "ca-mid"}],
+            "results": {"class": "Retail"}}
+    assert (await signoff.post("/api/v1/rules", rule)).status_code == 201
+    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=ADMIN)
+    assert in_use.status_code == 409 and "CA mid is retail" in in_use.json()["error"]["message"]
+
+
+async def test_people_groups_approve_and_contact_groups_select_workflows(signoff: Harness) -> None:
+    await create_group(signoff, {"name": "finance-leads", "kind": "people", "members": ["U01BBB", "U01CCC"]})
+    await put_customer(signoff, "C1")
+    await create_group(signoff)
+    condition = [{"field": "customer", "op": "in_group", "value": "ca-mid"}]
+    assert (await signoff.post("/api/v1/workflows", approval_by(["group:finance-leads"], conditions=condition))
+            ).status_code == 201
+    invoice = {"amount": "10", "currency": "USD", "created_by": "U0REQ", "source": "app"}
+    inside = await signoff.put("/api/v1/records/invoice/INV-IN", {**invoice, "customer": "C1"})
+    outside = await signoff.put("/api/v1/records/invoice/INV-OUT", {**invoice, "customer": "C9"})
+    assert inside.json()["approval_status"] == "pending" and outside.json()["approval_status"] == "none"
+    for leader in ("U01BBB", "U01CCC"):
+        await signoff.wait_for(lambda leader=leader: signoff.dm(leader))
+
+
+async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, smtp: Inbox) -> None:
+    async with running_signoff(tmp_path / "g.db", smtp_url=smtp.url) as signoff:
+        await put_customer(signoff, "C1")
+        await put_customer(signoff, "C2", email=None)
+        group = await create_group(signoff)
+        await signoff.post(f"/api/v1/groups/{group['id']}/members", {"add": ["C2"]})
+        bad = await signoff.post(f"/api/v1/groups/{group['id']}/email", {"subject": "", "message": "{{ oops"})
+        assert bad.status_code == 422 and {d["path"] for d in bad.json()["error"]["details"]} == {"subject"}
+        sent = await signoff.post(f"/api/v1/groups/{group['id']}/email",
+                                  {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"})
+        assert sent.status_code == 202 and sent.json() == {"queued": 1, "skipped": ["C2"]}
+        for _ in range(200):
+            if smtp.messages:
+                break
+            await asyncio.sleep(0.02)
+        message = smtp.parsed()[0]
+        assert message["To"] == "c1@example.com" and message["Subject"] == "Hello C1"
+        assert "Dear C1," in message.get_payload(decode=True).decode()
+
+
+async def test_emailing_needs_smtp_and_a_contact_group(signoff: Harness) -> None:
+    group = await create_group(signoff)
+    off = await signoff.post(f"/api/v1/groups/{group['id']}/email", {"subject": "Hi", "message": "Hello"})
+    assert off.status_code == 409 and "SIGNOFF_SMTP_URL" in off.json()["error"]["message"]

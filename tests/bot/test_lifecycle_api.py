@@ -1,0 +1,98 @@
+"""The record lifecycle of SPEC §4, end to end through the REST API and Slack clicks."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.bot.test_approval_flow import approval_dm
+from tests.support.harness import Harness
+
+WORKFLOW = {
+    "name": "Invoices over 1000", "record_type": "invoice",
+    "conditions": [{"field": "amount", "op": "gt", "value": "1000"}],
+    "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}],
+}
+BASE = {"amount": "5000", "customer": "C-1", "created_by": "U0REQ", "source": "manual"}
+
+Step = tuple[str, dict[str, Any]]
+
+
+def put(**changes: Any) -> Step:
+    return ("put", changes)
+
+
+SUBMIT: Step = ("submit", {})
+APPROVE: Step = ("approve", {})
+REJECT: Step = ("reject", {})
+APPROVED_FROM_APP = [put(source="app"), APPROVE]
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [
+        # creation: non-admins need approval until they submit; admins do not; integrations go straight to pending
+        ([put()], ["approval_required"]),
+        ([put(), SUBMIT], ["approval_required", "pending"]),
+        ([put(source="slack")], ["approval_required"]),
+        ([put(created_by="U0ADMIN")], ["none"]),
+        ([put(source="app")], ["pending"]),
+        ([put(source="import")], ["pending"]),
+        ([put(source="receipt_capture")], ["pending"]),
+        ([put(source="spreadsheet_sync", created_by="U0ADMIN")], ["pending"]),
+        ([put(amount="50")], ["none"]),
+        ([put(amount="50", source="app")], ["none"]),
+        # an approved record changed by its creator: still matching means approval again, else none
+        ([*APPROVED_FROM_APP, put(memo="new terms")], ["pending", "approved", "approval_required"]),
+        ([*APPROVED_FROM_APP, put(memo="new terms", source="import")], ["pending", "approved", "pending"]),
+        ([*APPROVED_FROM_APP, put(amount="900")], ["pending", "approved", "none"]),
+        # a change arriving from the app after approval does not restart it
+        ([*APPROVED_FROM_APP, put(source="app", memo="synced")], ["pending", "approved", "approved"]),
+        # an identical save changes nothing
+        ([*APPROVED_FROM_APP, put(source="app")], ["pending", "approved", "approved"]),
+        # a rejected record that is modified may be submitted again
+        ([put(source="app"), REJECT, put(memo="fixed"), SUBMIT],
+         ["pending", "rejected", "approval_required", "pending"]),
+        # a pending record that no longer matches leaves approval
+        ([put(source="app"), put(source="app", amount="10")], ["pending", "none"]),
+    ],
+)
+async def test_lifecycle(signoff: Harness, steps: list[Step], expected: list[str]) -> None:
+    assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    seen, body = [], dict(BASE)
+    for kind, changes in steps:
+        if kind == "put":
+            body = {**BASE, **changes}
+            response = await signoff.put("/api/v1/records/invoice/INV-1", body)
+        elif kind == "submit":
+            response = await signoff.post("/api/v1/records/invoice/INV-1/submit")
+        else:
+            response = await decide(signoff, kind)
+        assert response.status_code == 200, response.text
+        seen.append(response.json()["approval_status"])
+    assert seen == expected
+
+
+async def decide(signoff: Harness, kind: str) -> Any:
+    dm = await approval_dm(signoff, "U01AAA")
+    await signoff.click("U01AAA", dm, kind)
+    if kind == "reject":
+        await signoff.wait_for(lambda: signoff.workspace.open_modals("U01AAA"))
+        await signoff.link.submit("U01AAA", {"reason": "Wrong amount"})
+    final = "approved" if kind == "approve" else "rejected"
+    for _ in range(200):
+        response = await signoff.api.get("/api/v1/records/invoice/INV-1")
+        if response.json()["approval_status"] == final:
+            return response
+        await asyncio.sleep(0.05)
+    return response
+
+
+async def test_pending_record_that_no_longer_matches_cancels_its_request(signoff: Harness) -> None:
+    await signoff.post("/api/v1/workflows", WORKFLOW)
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app"})
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app", "amount": "10"})
+    body = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    assert body["approval_status"] == "none" and body["approval"]["status"] == "cancelled"

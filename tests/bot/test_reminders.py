@@ -1,0 +1,181 @@
+"""Invoice payment reminders: settings API, scheduled e-mails over real SMTP, manual reminders (API, CLI, Slack)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+from email.message import Message
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.cli import main as cli_main
+from bot.reminders import default_text
+from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
+from tests.support.smtp import Inbox
+
+PARIS = ZoneInfo("Europe/Paris")
+DUE = date(2026, 10, 27)
+INVOICE = {"amount": "1200.00", "balance": "450.00", "currency": "EUR", "customer": "C-ACME",
+           "due_date": DUE.isoformat(), "created_by": "U0ADMIN", "status": "sent"}
+SETTINGS: dict[str, Any] = {
+    "enabled": True,
+    "schedules": [
+        {"offset_days": -3},
+        {"offset_days": 0, "subject": "Pay {{ invoice.id }} today", "greeting": "Hello {{ customer.name }},",
+         "body": "Please pay {{ invoice.balance | money(invoice.currency) }} today.", "copy_sender": True},
+    ],
+}
+
+
+@pytest.fixture
+async def billing(tmp_path: Path, smtp: Inbox) -> AsyncIterator[Harness]:
+    """Signoff in Paris time with e-mail on, a customer with an address and an open invoice."""
+    url = f"{smtp.url}?from=billing@signoff.example"
+    async with running_signoff(tmp_path / "billing.db", timezone="Europe/Paris", smtp_url=url) as signoff:
+        await at(signoff, datetime(2026, 10, 20, 9, 0, tzinfo=PARIS))
+        contact = {"name": "Acme SAS", "email": "ap@acme.example"}
+        assert (await signoff.put("/api/v1/contacts/customer/C-ACME", contact)).status_code == 200
+        assert (await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)).status_code == 200
+        yield signoff
+
+
+async def at(signoff: Harness, moment: datetime) -> dict[str, Any]:
+    assert (await signoff.post("/api/v1/clock", {"now": moment.isoformat()})).status_code == 200
+    return dict((await signoff.post("/api/v1/scheduler/tick")).json())
+
+
+async def mails(inbox: Inbox, count: int) -> list[Message]:
+    for _ in range(200):
+        if len(inbox.messages) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return inbox.parsed()
+
+
+def body(message: Message) -> str:
+    payload = message.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode().replace("\r\n", "\n")
+
+
+async def history(signoff: Harness) -> list[dict[str, Any]]:
+    events = (await signoff.api.get("/api/v1/records/invoice/INV-7/audit")).json()["events"]
+    return [e for e in events if e["action"] == "reminded"]
+
+
+async def test_default_settings_are_off_with_the_shipped_texts(signoff: Harness) -> None:
+    settings = (await signoff.api.get("/api/v1/settings/invoice-reminders")).json()
+    assert settings["enabled"] is False and [s["offset_days"] for s in settings["schedules"]] == [-3, 3]
+    assert settings["schedules"][0]["subject"] == default_text("subject")
+    assert "invoice.id" in settings["schedules"][0]["body"]
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"enabled": True, "schedules": [{"offset_days": d} for d in (-2, 0, 2, 4)]}, "schedules"),
+        ({"schedules": [{"offset_days": -11}]}, "schedules[0].offset_days"),
+        ({"schedules": [{"offset_days": 3}, {"offset_days": 3}]}, "schedules"),
+        ({"schedules": [{"offset_days": 0, "subject": "Pay {{ invoice.id "}]}, "schedules[0].subject"),
+        ({"schedules": [{"offset_days": 0}, {"offset_days": 1, "body": "{% for %}"}]}, "schedules[1].body"),
+        ({"enabled": "yes"}, "enabled"),
+    ],
+)
+async def test_bad_settings_are_a_422_naming_the_field_and_change_nothing(
+    signoff: Harness, data: dict[str, Any], path: str,
+) -> None:
+    response = await signoff.api.put("/api/v1/settings/invoice-reminders", json=data)
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["details"][0]["path"] == path
+    assert (await signoff.api.get("/api/v1/settings/invoice-reminders")).json()["enabled"] is False
+
+
+async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness, smtp: Inbox) -> None:
+    saved = await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert saved.status_code == 200 and saved.json()["schedules"][1]["subject"] == SETTINGS["schedules"][1]["subject"]
+    assert (await at(billing, datetime(2026, 10, 24, 8, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
+    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+    assert (await at(billing, datetime(2026, 10, 24, 18, 0, tzinfo=PARIS)))["invoice_reminder"] == 0
+    first = (await mails(smtp, 1))[0]
+    assert first["To"] == "ap@acme.example" and first["Cc"] is None
+    assert first["Subject"] == "Reminder: invoice INV-7 is due on Oct 27, 2026"
+    assert "Dear Acme SAS," in body(first) and "€450.00" in body(first)
+    assert (await at(billing, datetime(2026, 10, 27, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+    second = (await mails(smtp, 2))[1]
+    assert second["Subject"] == "Pay INV-7 today" and second["Cc"] == "billing@signoff.example"
+    assert body(second).startswith("Hello Acme SAS,\n\nPlease pay €450.00 today.")
+    assert (await at(billing, datetime(2026, 11, 10, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
+    assert [(e["detail"]["offset_days"], e["detail"]["to"]) for e in await history(billing)] == [
+        (-3, "ap@acme.example"), (0, "ap@acme.example")]
+    assert len(smtp.messages) == 2
+
+
+@pytest.mark.parametrize(
+    ("change", "contact"),
+    [({"status": "paid"}, None), ({"balance": "0"}, None), ({"status": "void"}, None),
+     ({}, {"name": "Acme SAS", "email": None})],
+)
+async def test_no_reminder_for_paid_void_settled_or_unreachable_invoices(
+    billing: Harness, smtp: Inbox, change: dict[str, Any], contact: dict[str, Any] | None,
+) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    await billing.put("/api/v1/records/invoice/INV-7", {**INVOICE, **change})
+    if contact is not None:
+        await billing.put("/api/v1/contacts/customer/C-ACME", contact)
+    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
+    manual = await billing.post("/api/v1/records/invoice/INV-7/remind")
+    assert manual.status_code == 409 and manual.json()["error"]["code"] == "conflict"
+    assert await history(billing) == [] and smtp.messages == []
+
+
+async def test_turning_reminders_off_stops_them(billing: Harness, smtp: Inbox) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    await billing.api.put("/api/v1/settings/invoice-reminders", json={**SETTINGS, "enabled": False})
+    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert (await at(billing, datetime(2026, 10, 24, 10, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+
+
+async def test_a_manual_reminder_is_sent_at_any_time(billing: Harness, smtp: Inbox) -> None:
+    response = await billing.post("/api/v1/records/invoice/INV-7/remind", {"actor": "U0ADMIN"})
+    assert response.status_code == 200 and response.json()["to"] == ["ap@acme.example"]
+    message = (await mails(smtp, 1))[0]
+    assert message["Subject"] == "Reminder: invoice INV-7 is due on Oct 27, 2026"
+    assert [(e["actor"], e["detail"]["manual"]) for e in await history(billing)] == [("U0ADMIN", True)]
+    assert (await billing.post("/api/v1/records/invoice/NOPE/remind")).status_code == 404
+    assert (await billing.post("/api/v1/records/invoice/INV-7/remind", {"schedule": 5})).status_code == 422
+
+
+async def test_manual_reminder_needs_email_to_be_on(signoff: Harness) -> None:
+    await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)
+    response = await signoff.post("/api/v1/records/invoice/INV-7/remind")
+    assert response.status_code == 409 and "SIGNOFF_SMTP_URL" in response.json()["error"]["message"]
+
+
+async def test_slash_command_reminds_an_invoice(billing: Harness, smtp: Inbox) -> None:
+    reply = await billing.link.command("U0ADMIN", "/signoff", "remind invoice INV-7")
+    assert "INV-7" in reply.text() and "ap@acme.example" in reply.text()
+    assert len(await mails(smtp, 1)) == 1
+    refused = await billing.link.command("U01AAA", "/signoff", "remind invoice INV-7")
+    assert "admin" in refused.text().lower() and len(smtp.messages) == 1
+
+
+async def test_cli_queues_a_reminder_the_running_bot_sends(
+    billing: Harness, smtp: Inbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = billing.runtime.settings
+    env = {"SIGNOFF_DATABASE": settings.database, "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
+           "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SIGNOFF_SMTP_URL": settings.smtp_url or "",
+           "SIGNOFF_TIMEZONE": "Europe/Paris", "SLACK_API_URL": settings.slack_api_url}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    await billing.post("/api/v1/clock", {"now": datetime.now(UTC).isoformat()})
+    assert await asyncio.to_thread(cli_main, ["remind", "invoice", "INV-7"]) == 0
+    assert '"to": ["ap@acme.example"]' in capsys.readouterr().out
+    assert len(await mails(smtp, 1)) == 1
+    assert await asyncio.to_thread(cli_main, ["remind", "invoice", "NOPE"]) == 1
+    assert "no invoice" in capsys.readouterr().err

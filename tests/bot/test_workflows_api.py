@@ -1,0 +1,151 @@
+"""Templates, default workflows, run history and save-time checks through the REST API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.catalog import DEFAULT_SLUGS, catalog, default_workflow_id, find_template
+from tests.support.harness import Harness, running_signoff
+
+BASE: dict[str, Any] = {
+    "name": "Checked", "record_type": "invoice",
+    "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}]},
+                {"type": "notification", "channel": "#finance", "message": "ok {{ record.id }}"}],
+}
+
+
+async def workflow_ids(signoff: Harness) -> list[str]:
+    return [w["id"] for w in (await signoff.api.get("/api/v1/workflows")).json()["workflows"]]
+
+
+async def test_templates_are_listed_and_shown(signoff: Harness) -> None:
+    listed = (await signoff.api.get("/api/v1/templates")).json()["templates"]
+    assert len(listed) == len(catalog()) >= 25
+    assert {"slug", "title", "description", "category", "record_type", "trigger", "is_default"} <= set(listed[0])
+    approvals = (await signoff.api.get("/api/v1/templates", params={"category": "approval"})).json()["templates"]
+    assert approvals and {t["category"] for t in approvals} == {"approval"}
+    shown = (await signoff.api.get("/api/v1/templates/bill-payment-reminder")).json()
+    assert shown["is_default"] and shown["definition"]["trigger"] == "scheduled"
+    missing = await signoff.api.get("/api/v1/templates/nope")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+
+
+async def test_create_from_template_with_overrides(signoff: Harness) -> None:
+    created = await signoff.post("/api/v1/templates/invoice-approval/create",
+                                 {"name": "Our invoices", "approvers": ["U01AAA", "U01BBB"], "status": "draft"})
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["name"] == "Our invoices" and body["status"] == "draft"
+    assert body["actions"][0]["steps"][0]["approvers"] == ["U01AAA", "U01BBB"]
+    assert (await signoff.api.get(f"/api/v1/workflows/{body['id']}")).status_code == 200
+    plain = await signoff.post("/api/v1/templates/new-vendor-bill-notification/create")
+    assert plain.status_code == 201 and plain.json()["name"] == "New vendor bill"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"colour": "red"}, "colour"),
+        ({"approvers": ["not an approver"]}, "actions[0].steps[0].approvers"),
+        ({"schedule": "0 25 * * *"}, "schedule"),
+    ],
+)
+async def test_create_from_template_refuses_bad_overrides(signoff: Harness, body: dict[str, Any], path: str) -> None:
+    before = await workflow_ids(signoff)
+    slug = "bill-payment-reminder" if "schedule" in body else "invoice-approval"
+    response = await signoff.post(f"/api/v1/templates/{slug}/create", body)
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["path"] == path
+    assert await workflow_ids(signoff) == before
+
+
+async def test_new_database_starts_with_the_two_defaults_once(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    async with running_signoff(path) as first:
+        workflows = (await first.api.get("/api/v1/workflows")).json()["workflows"]
+        assert [w["id"] for w in workflows] == [default_workflow_id(s) for s in DEFAULT_SLUGS]
+        assert all(w["enabled"] and w["status"] == "published" for w in workflows)
+        for slug, stored in zip(DEFAULT_SLUGS, workflows, strict=True):
+            template = find_template(slug)
+            assert template is not None
+            stored_definition = {k: v for k, v in stored.items() if k not in ("id", "created_at", "updated_at")}
+            assert stored_definition == template.definition.model_dump(mode="json")
+        assert (await first.api.delete(f"/api/v1/workflows/{workflows[0]['id']}")).status_code == 204
+    async with running_signoff(path) as second:
+        assert await workflow_ids(second) == [default_workflow_id(DEFAULT_SLUGS[1])]
+
+
+INVALID = [
+    # a broken template: the path, the line and the reason
+    ({"actions": [BASE["actions"][0], {**BASE["actions"][1], "message": "ok\n{{ record.id "}]},
+     "actions[1].message", "line 2"),
+    ({"actions": [{"type": "send", "subject": "{% if %}", "body": "b"}]}, "actions[0].subject", "line 1"),
+    ({"actions": [{"type": "send", "subject": "s", "body": "a\nb\n{{ record.amount / 0 }}"}]},
+     "actions[0].body", "line 3: cannot render"),
+    ({"actions": [{"type": "reminder", "to": ["U01AAA"], "message": "{{ record.id | nosuchfilter }}"}]},
+     "actions[0].message", "No filter named 'nosuchfilter'"),
+    # an unknown field, an op not valid for the field's type, six approvers
+    ({"conditions": [{"field": "colour", "op": "eq", "value": "red"}]}, "conditions[0].field", "unknown field"),
+    ({"conditions": [{"field": "memo", "op": "gt", "value": "1"}]}, "conditions[0].op", "does not apply"),
+    ({"conditions": [{"field": "due_date", "op": "contains", "value": "x"}]}, "conditions[0].op", "does not apply"),
+    ({"actions": [{"type": "approval", "steps": [{"approvers": ["U1AA", "U2AA", "U3AA", "U4AA", "U5AA", "U6AA"]}]}]},
+     "actions[0].steps[0].approvers", "at most 5"),
+    ({"trigger": "scheduled", "schedule": "every day"}, "schedule", "expected 5 fields"),
+    ({"trigger_fields": ["colour"]}, "trigger_fields", "unknown field"),
+]
+
+
+@pytest.mark.parametrize(("changes", "path", "message"), INVALID)
+async def test_invalid_workflows_are_refused_with_the_path(
+    signoff: Harness, changes: dict[str, Any], path: str, message: str
+) -> None:
+    before = await workflow_ids(signoff)
+    response = await signoff.post("/api/v1/workflows", {**BASE, **changes})
+    assert response.status_code == 422, response.text
+    details = response.json()["error"]["details"]
+    assert [d for d in details if d["path"] == path and message in d["message"]], details
+    assert await workflow_ids(signoff) == before
+
+
+async def test_updates_are_checked_too(signoff: Harness) -> None:
+    wid = (await signoff.post("/api/v1/workflows", BASE)).json()["id"]
+    broken = {**BASE, "actions": [BASE["actions"][0], {**BASE["actions"][1], "message": "{{ }}"}]}
+    response = await signoff.api.put(f"/api/v1/workflows/{wid}", json=broken)
+    assert response.status_code == 422 and response.json()["error"]["details"][0]["path"] == "actions[1].message"
+    assert (await signoff.api.get(f"/api/v1/workflows/{wid}")).json()["actions"][1]["message"] == "ok {{ record.id }}"
+
+
+async def test_runs_are_filtered_and_paged(signoff: Harness) -> None:
+    notify = {"name": "N", "record_type": "invoice", "trigger": "created_or_updated",
+              "actions": [{"type": "notification", "channel": "#finance", "message": "{{ record.id }}"}]}
+    first = (await signoff.post("/api/v1/workflows", notify)).json()["id"]
+    second = (await signoff.post("/api/v1/workflows", {**notify, "name": "M"})).json()["id"]
+    for number in range(5):
+        await signoff.put(f"/api/v1/records/invoice/INV-{number}", {"amount": "10", "customer": "C1"})
+    await signoff.put("/api/v1/records/invoice/INV-0", {"amount": "11", "customer": "C1"})
+    every = (await signoff.api.get("/api/v1/runs", params={"limit": 500})).json()
+    assert len(every["runs"]) == 12 and every["next_cursor"] is None
+    assert every["runs"][0]["record_id"] == "INV-0" and every["runs"][0]["cause"] == "updated"
+    pages, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"workflow_id": first, "limit": 4, **({"cursor": cursor} if cursor else {})}
+        page = (await signoff.api.get("/api/v1/runs", params=params)).json()
+        pages.append([r["record_id"] for r in page["runs"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == [["INV-0", "INV-4", "INV-3", "INV-2"], ["INV-1", "INV-0"]]
+    by_record = (await signoff.api.get("/api/v1/runs", params={"record_type": "invoice", "record_id": "INV-0"})).json()
+    assert sorted(r["workflow_id"] for r in by_record["runs"]) == sorted([first, first, second, second])
+    assert (await signoff.api.get("/api/v1/runs", params={"cursor": "abc"})).status_code == 422
+    assert (await signoff.api.get("/api/v1/runs", params={"record_type": "banana"})).status_code == 422
+    assert (await signoff.api.get("/api/v1/runs/nope")).status_code == 404
+
+
+async def test_company_name(signoff: Harness) -> None:
+    assert (await signoff.api.get("/api/v1/company")).json() == {"name": "", "timezone": "UTC"}
+    assert (await signoff.api.put("/api/v1/company", json={"name": " Acme "})).json()["name"] == "Acme"
+    assert (await signoff.api.get("/api/v1/company")).json()["name"] == "Acme"
+    assert (await signoff.api.put("/api/v1/company", json={"nom": "x"})).status_code == 422

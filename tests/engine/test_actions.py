@@ -1,0 +1,191 @@
+"""Planning non-approval actions as data: one table per action kind."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.actions import (
+    NO_EMAIL,
+    Company,
+    PostMessage,
+    RemindPeople,
+    SendEmail,
+    SetField,
+    Skipped,
+    apply_fields,
+    expand_targets,
+    has_side_actions,
+    plan_actions,
+    sample_contact,
+    sample_record,
+    template_context,
+    template_sources,
+)
+from engine.records import Contact, Record, RecordType
+from engine.workflows import Workflow, parse_definition
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+COMPANY = Company("Acme Corp", "Europe/Paris")
+GROUPS = {"finance-team": ("U01AAA", "U01BBB"), "empty": ()}
+ADMINS = ("U0ADMIN",)
+
+
+def workflow(*actions: dict[str, Any]) -> Workflow:
+    definition = parse_definition({"name": "W", "record_type": "invoice", "actions": list(actions)})
+    return Workflow(**definition.model_dump(), id="wf1", created_at=NOW, updated_at=NOW)
+
+
+def record(**changes: Any) -> Record:
+    data: dict[str, Any] = {"type": "invoice", "id": "INV-1", "amount": "120.50", "currency": "EUR",
+                            "customer": "C-ACME", "memo": "hello", "created_at": NOW, "updated_at": NOW}
+    return Record.model_validate({**data, **changes})
+
+
+def contact(email: str | None = "ap@acme.example") -> Contact:
+    return Contact(kind="customer", id="C-ACME", name="ACME", email=email)
+
+
+def plan(wf: Workflow, rec: Record | None = None, who: Contact | None = None, **options: Any) -> list[Any]:
+    options = {"people_groups": GROUPS, "fallback": ADMINS, "sender": "billing@signoff.example", **options}
+    return plan_actions(wf, rec or record(), who, NOW, COMPANY, **options)
+
+
+def shape(items: list[Any]) -> list[tuple[Any, ...]]:
+    out: list[tuple[Any, ...]] = []
+    for item in items:
+        if isinstance(item, PostMessage):
+            out.append(("post", item.action_index, item.target, item.template))
+        elif isinstance(item, RemindPeople):
+            out.append(("remind", item.action_index, item.targets, item.template))
+        elif isinstance(item, SendEmail):
+            out.append(("email", item.action_index, item.to, item.cc))
+        elif isinstance(item, SetField):
+            out.append(("set", item.action_index, item.field, item.value, item.previous))
+        elif isinstance(item, Skipped):
+            out.append(("skip", item.action_index, item.kind, item.reason))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ({"type": "notification", "channel": "#finance", "message": "m"}, [("post", 0, "#finance", "m")]),
+        ({"type": "notification", "to": ["U01AAA", "ap@x.io"], "message": "m"},
+         [("post", 0, "U01AAA", "m"), ("post", 0, "ap@x.io", "m")]),
+        ({"type": "notification", "channel": "C0FIN", "to": ["group:finance-team", "U01AAA"], "message": "m"},
+         [("post", 0, "C0FIN", "m"), ("post", 0, "U01AAA", "m"), ("post", 0, "U01BBB", "m")]),
+        ({"type": "notification", "to": ["group:unknown"], "message": "m"}, [("post", 0, "U0ADMIN", "m")]),
+    ],
+)
+def test_notification(action: dict[str, Any], expected: list[tuple[Any, ...]]) -> None:
+    assert shape(plan(workflow(action))) == expected
+
+
+def test_notification_without_anyone_is_skipped() -> None:
+    wf = workflow({"type": "notification", "to": ["group:empty"], "message": "m"})
+    assert shape(plan(wf, fallback=())) == [("skip", 0, "notification", "nobody to notify")]
+
+
+@pytest.mark.parametrize(
+    ("to", "expected"),
+    [
+        (["U01CCC"], ("U01CCC",)),
+        (["#finance", "group:finance-team"], ("#finance", "U01AAA", "U01BBB")),
+        (["group:finance-team", "U01AAA"], ("U01AAA", "U01BBB")),
+        (["group:empty"], ADMINS),
+    ],
+)
+def test_reminder(to: list[str], expected: tuple[str, ...]) -> None:
+    assert shape(plan(workflow({"type": "reminder", "to": to, "message": "r"}))) == [("remind", 0, expected, "r")]
+
+
+SEND = {"type": "send", "subject": "s", "body": "b"}
+
+
+@pytest.mark.parametrize(
+    ("action", "who", "options", "expected"),
+    [
+        (SEND, contact(), {}, [("email", 0, "ap@acme.example", ()), ("set", 0, "email_status", "sent", "not_sent"),
+                               ("set", 0, "sent_at", NOW, None)]),
+        ({**SEND, "copy_sender": True}, contact(), {},
+         [("email", 0, "ap@acme.example", ("billing@signoff.example",)),
+          ("set", 0, "email_status", "sent", "not_sent"), ("set", 0, "sent_at", NOW, None)]),
+        ({**SEND, "copy_sender": True}, contact(), {"sender": None},
+         [("email", 0, "ap@acme.example", ()), ("set", 0, "email_status", "sent", "not_sent"),
+          ("set", 0, "sent_at", NOW, None)]),
+        (SEND, contact(None), {}, [("skip", 0, "send", NO_EMAIL)]),
+        (SEND, None, {}, [("skip", 0, "send", NO_EMAIL)]),
+        (SEND, contact(), {"is_email_on": False}, [("skip", 0, "send", "e-mail is off")]),
+    ],
+)
+def test_send(action: dict[str, Any], who: Contact | None, options: dict[str, Any],
+              expected: list[tuple[Any, ...]]) -> None:
+    assert shape(plan(workflow(action), who=who, **options)) == expected
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("memo", "OVERDUE", ("set", 0, "memo", "OVERDUE", "hello")),
+        ("status", "paid", ("set", 0, "status", "paid", "open")),
+        ("class", "Retail", ("set", 0, "class", "Retail", None)),
+        ("fields.stage", "dunning", ("set", 0, "fields.stage", "dunning", None)),
+        ("memo", "hello", ("skip", 0, "update", "memo is already hello")),
+        ("status", "haunted", ("skip", 0, "update", "status cannot be 'haunted': Input should be 'draft', "
+                                                    "'open', 'sent', 'paid' or 'void'")),
+    ],
+)
+def test_update(field: str, value: Any, expected: tuple[Any, ...]) -> None:
+    assert shape(plan(workflow({"type": "update", "field": field, "value": value}))) == [expected]
+
+
+def test_actions_keep_their_index_and_approval_is_left_out() -> None:
+    wf = workflow(
+        {"type": "approval", "steps": [{"approvers": ["U01AAA"]}]},
+        {"type": "notification", "channel": "#finance", "message": "n"},
+        {"type": "update", "field": "memo", "value": "X"},
+    )
+    assert [item.action_index for item in plan(wf)] == [1, 2]
+    assert has_side_actions(wf)
+    assert not has_side_actions(workflow({"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}))
+
+
+def test_apply_fields_sets_every_planned_field() -> None:
+    wf = workflow(SEND, {"type": "update", "field": "fields.stage", "value": "sent"})
+    later = datetime(2026, 11, 24, tzinfo=UTC)
+    updated = apply_fields(record(), plan(wf, who=contact()), later)
+    assert updated.email_status.value == "sent" and updated.sent_at == NOW
+    assert updated.fields == {"stage": "sent"} and updated.updated_at == later
+    assert apply_fields(record(), [], later) == record()
+
+
+def test_template_context() -> None:
+    ctx = template_context(record(balance="20"), contact(), workflow(SEND), COMPANY, NOW)
+    assert ctx["record"]["balance"] == Decimal("20") and ctx["record"]["class"] is None
+    assert ctx["contact"]["email"] == "ap@acme.example"
+    assert ctx["company"] == {"name": "Acme Corp", "timezone": "Europe/Paris"}
+    assert ctx["workflow"]["id"] == "wf1" and ctx["today"] == date(2026, 11, 23)
+    assert template_context(record(), None, workflow(SEND), COMPANY, NOW)["contact"] == {}
+
+
+def test_expand_targets_keeps_order_and_uniqueness() -> None:
+    assert expand_targets(["U1AA", "group:finance-team", "U01AAA"], GROUPS, ADMINS) == ("U1AA", "U01AAA", "U01BBB")
+
+
+@pytest.mark.parametrize("record_type", list(RecordType))
+def test_samples_exist_for_every_type(record_type: RecordType) -> None:
+    sample = sample_record(record_type, NOW, ZoneInfo("Europe/Paris"))
+    assert sample.type is record_type and sample.contact_id() in (None, "C-SAMPLE")
+    assert sample_contact(record_type).email
+
+
+def test_template_sources_name_their_paths() -> None:
+    wf = workflow({"type": "reminder", "to": ["U01AAA"], "message": "r"}, SEND,
+                  {"type": "notification", "channel": "#finance", "message": "n"})
+    assert template_sources(wf) == [("actions[0].message", "r"), ("actions[1].subject", "s"),
+                                    ("actions[1].body", "b"), ("actions[2].message", "n")]

@@ -1,0 +1,122 @@
+"""The template catalog: every template validates, renders valid Block Kit and fires on its sample."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.automation import check_templates
+from bot.sandbox.validation import validate_message
+from engine.actions import Company, PostMessage, RemindPeople, SendEmail, Skipped, plan_actions
+from engine.catalog import DEFAULT_SLUGS, CatalogTemplate, catalog, customize, find_template, sample_for
+from engine.conditions import EvalContext, evaluate
+from engine.cron import CronSpec
+from engine.errors import InvalidDefinitionError
+from engine.facts import facts_of
+from engine.lifecycle import is_triggered
+from engine.scheduled import select_scheduled
+from engine.workflows import Trigger, Workflow, is_approver_ref, parse_definition
+from messages.render import Renderer
+
+TZ = ZoneInfo("Europe/Paris")
+NOW = datetime(2026, 3, 30, 7, 0, tzinfo=UTC)  # Monday 09:00 in Paris
+TEMPLATES = catalog()
+IDS = [t.slug for t in TEMPLATES]
+REQUIRED = [
+    "invoice-approval", "bill-approval", "purchase-order-approval", "estimate-approval", "expense-approval",
+    "payment-due-reminder", "unsent-invoice-send", "unsent-invoice-reminder", "bill-payment-reminder",
+    "bank-deposit-reminder", "payment-received-thanks", "overdue-memo-stamp", "estimate-follow-up",
+    "credit-memo-approval", "vendor-credit-approval", "large-payment-notification", "new-vendor-bill-notification",
+    "sales-receipt-thank-you", "overdue-invoice-escalation",
+]
+
+
+def as_workflow(template: CatalogTemplate) -> Workflow:
+    return Workflow(**template.definition.model_dump(), id=template.slug, created_at=NOW, updated_at=NOW)
+
+
+def test_catalog_is_large_and_unique() -> None:
+    assert len(TEMPLATES) >= 25
+    assert len(set(IDS)) == len(IDS)
+    assert set(REQUIRED) <= set(IDS) and set(DEFAULT_SLUGS) <= set(IDS)
+    assert {t.category for t in TEMPLATES} == {"approval", "reminder", "customer-email", "notification", "bookkeeping"}
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_template_validates_and_round_trips(template: CatalogTemplate) -> None:
+    data = template.definition.model_dump(mode="json")
+    assert parse_definition(data) == template.definition
+    assert template.definition.name == template.title and template.definition.is_live()
+    check_templates(template.definition, Renderer("en", "Europe/Paris"), NOW)
+    if template.definition.schedule:
+        CronSpec.parse(template.definition.schedule)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_approver_placeholders_are_valid_group_refs(template: CatalogTemplate) -> None:
+    approval = template.definition.approval()
+    refs = [r for s in approval.steps for r in s.approvers] + approval.escalate_to if approval else []
+    assert all(is_approver_ref(r) and r.startswith("group:") for r in refs)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_template_fires_on_its_sample(template: CatalogTemplate) -> None:
+    workflow = as_workflow(template)
+    record, contact = sample_for(template, NOW, TZ)
+    facts = facts_of(record, {f"{contact.kind.value}:{contact.id}": contact})
+    ctx = EvalContext.at(NOW, TZ)
+    if workflow.trigger is Trigger.SCHEDULED:
+        assert CronSpec.parse(workflow.schedule or "").is_due(NOW, TZ)
+        assert select_scheduled(workflow, [(record.key(), facts)], ctx) == [record.key()]
+    else:
+        is_new = workflow.trigger is not Trigger.UPDATED
+        assert is_triggered(workflow, is_new, frozenset(workflow.trigger_fields or ["amount"]))
+        assert evaluate(workflow.conditions, facts, ctx)
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_template_renders_valid_messages(template: CatalogTemplate, locale: str) -> None:
+    renderer = Renderer(locale, "Europe/Paris")
+    record, contact = sample_for(template, NOW, TZ)
+    planned = plan_actions(as_workflow(template), record, contact, NOW, Company("Acme", "Europe/Paris"),
+                           fallback=("U0ADMIN",), sender="billing@example.com")
+    assert not [p for p in planned if isinstance(p, Skipped)]
+    for item in planned:
+        if isinstance(item, PostMessage | RemindPeople):
+            text = renderer.user_text(item.template, **item.context).strip()
+            message = renderer.json("notification.json.j2", kind="reminder", text=text, record_type=record.type.value,
+                                    record_id=record.id, workflow_name=template.title)
+            assert text and validate_message(message["blocks"], message["text"]) == []
+            assert record.id in text
+        if isinstance(item, SendEmail):
+            subject = renderer.user_text(item.subject_template, **item.context)
+            body = renderer.user_text(item.body_template, **item.context)
+            assert subject.strip() and "\n" not in subject.strip() and "Sample Company Ltd" in body
+
+
+def test_customize_replaces_placeholders() -> None:
+    template = find_template("large-invoice-two-step-approval")
+    assert template is not None
+    data = customize(template, {"name": "Big invoices", "approvers": [["U01AAA", "U01BBB"], ["U01DDD"]],
+                                "escalate_to": ["U0ADMIN"], "channel": "#billing", "status": "draft"})
+    definition = parse_definition(data)
+    approval = definition.approval()
+    assert approval is not None and [s.approvers for s in approval.steps] == [["U01AAA", "U01BBB"], ["U01DDD"]]
+    assert approval.escalate_to == ["U0ADMIN"] and definition.status.value == "draft"
+    assert data["actions"][1]["channel"] == "#billing" and definition.name == "Big invoices"
+    flat = parse_definition(customize(template, {"approvers": ["U01CCC"]})).approval()
+    assert flat is not None and [s.approvers for s in flat.steps] == [["U01CCC"], ["U01CCC"]]
+    reminder = customize(find_template("bill-payment-reminder"), {"to": ["#ap"]})  # type: ignore[arg-type]
+    assert reminder["actions"][0]["to"] == ["#ap"]
+
+
+def test_customize_refuses_unknown_overrides() -> None:
+    template = find_template("bill-approval")
+    assert template is not None
+    with pytest.raises(InvalidDefinitionError) as caught:
+        customize(template, {"colour": "red"})
+    assert caught.value.details[0]["path"] == "colour"
+    assert customize(template, None) == template.definition.model_dump(mode="json")

@@ -1,0 +1,167 @@
+"""Delegation while away: parsing UNTIL, validity, who acts for whom, and whose seat a click takes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote, decide
+from engine.delegation import (
+    Delegation,
+    DelegationProblem,
+    acted_by_steps,
+    acting_for,
+    delegation_problem,
+    parse_until,
+    plan_delegation,
+    principals_of,
+    seat_for,
+)
+from engine.errors import VoteRefusedError
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def request(
+    steps: tuple[tuple[str, ...], ...] = (("UA", "UB"), ("UD",)), votes: tuple[Vote, ...] = (),
+    status: RequestStatus = RequestStatus.PENDING, requester: str = "UREQ",
+) -> ApprovalRequest:
+    return ApprovalRequest(
+        id="AR-1", record_type="invoice", record_id="INV-1", workflow_id="wf", requester=requester,
+        steps=tuple(Step(i, people, 1) for i, people in enumerate(steps)), created_at=NOW, step_started_at=NOW,
+        status=status, votes=votes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-24", datetime(2026, 12, 23, 23, 0, tzinfo=UTC)),
+        ("2026-07-14", datetime(2026, 7, 13, 22, 0, tzinfo=UTC)),
+        ("2026-12-24T14:30", datetime(2026, 12, 24, 13, 30, tzinfo=UTC)),
+        ("2026-12-24 14:30", datetime(2026, 12, 24, 13, 30, tzinfo=UTC)),
+        ("2026-12-24T14:30:00+00:00", datetime(2026, 12, 24, 14, 30, tzinfo=UTC)),
+        ("2027-03-28T02:30", datetime(2027, 3, 28, 1, 30, tzinfo=UTC)),
+        ("  2026-12-24  ", datetime(2026, 12, 23, 23, 0, tzinfo=UTC)),
+        ("tomorrow", None),
+        ("2026-13-01", None),
+        ("", None),
+    ],
+)
+def test_until_is_a_date_or_a_datetime_in_the_company_zone(text: str, expected: datetime | None) -> None:
+    assert parse_until(text, PARIS) == expected
+
+
+@pytest.mark.parametrize(
+    ("principal", "delegate", "until", "problem"),
+    [
+        ("U01A", "U01B", NOW + timedelta(days=3), None),
+        ("U01A", "U01B", NOW + timedelta(days=366), None),
+        ("U01A", "U01B", NOW + timedelta(days=367), DelegationProblem.TOO_LONG),
+        ("U01A", "U01A", NOW + timedelta(days=3), DelegationProblem.SELF),
+        ("U01A", "bob", NOW + timedelta(days=3), DelegationProblem.BAD_DELEGATE),
+        ("U01A", "#finance", NOW + timedelta(days=3), DelegationProblem.BAD_DELEGATE),
+        ("U01A", "U01B", None, DelegationProblem.BAD_UNTIL),
+        ("U01A", "U01B", NOW, DelegationProblem.IN_PAST),
+        ("U01A", "U01B", NOW - timedelta(seconds=1), DelegationProblem.IN_PAST),
+    ],
+)
+def test_delegation_problems(principal: str, delegate: str, until: datetime | None, problem: object) -> None:
+    assert delegation_problem(principal, delegate, until, NOW) == problem
+
+
+def test_plan_refuses_what_the_problem_check_refuses() -> None:
+    until = NOW + timedelta(days=1)
+    assert plan_delegation("U01A", "U01B", until, NOW) == Delegation("U01A", "U01B", NOW, until)
+    with pytest.raises(ValueError, match="self"):
+        plan_delegation("U01A", "U01A", until, NOW)
+
+
+@pytest.mark.parametrize(
+    ("at", "ended_at", "is_active"),
+    [
+        (NOW - timedelta(seconds=1), None, False),
+        (NOW, None, True),
+        (NOW + timedelta(days=2, hours=23), None, True),
+        (NOW + timedelta(days=3), None, False),
+        (NOW + timedelta(hours=2), NOW + timedelta(hours=1), False),
+        (NOW + timedelta(minutes=30), NOW + timedelta(hours=1), True),
+    ],
+)
+def test_a_delegation_is_active_from_its_start_until_its_end(at: datetime, ended_at: datetime | None,
+                                                              is_active: bool) -> None:
+    delegation = Delegation("UA", "UB", NOW, NOW + timedelta(days=3), ended_at)
+    assert delegation.is_active(at) is is_active
+
+
+def test_principals_are_the_active_delegations_in_start_order() -> None:
+    delegations = [
+        Delegation("UC", "UB", NOW + timedelta(hours=1), NOW + timedelta(days=1)),
+        Delegation("UA", "UB", NOW, NOW + timedelta(days=1)),
+        Delegation("UD", "UB", NOW, NOW + timedelta(hours=1)),
+        Delegation("UE", "UX", NOW, NOW + timedelta(days=1)),
+    ]
+    assert principals_of(delegations, "UB", NOW + timedelta(hours=2)) == ("UA", "UC")
+    assert principals_of(delegations, "UB", NOW + timedelta(days=2)) == ()
+
+
+@pytest.mark.parametrize(
+    ("req", "actor", "principals", "seat"),
+    [
+        (request(), "UA", (), "UA"),
+        (request(), "UB", ("UA",), "UB"),
+        (request(), "UX", ("UA",), "UA"),
+        (request(), "UX", ("UZ", "UB"), "UB"),
+        (request(), "UX", (), None),
+        (request(), "UD", ("UA",), "UA"),
+        (request(votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), "UX", ("UA", "UB"), "UB"),
+        (request(votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), "UA", (), None),
+        (request(requester="UX"), "UX", ("UA",), None),
+        (request(status=RequestStatus.APPROVED), "UA", (), None),
+    ],
+)
+def test_seat_for(req: ApprovalRequest, actor: str, principals: tuple[str, ...], seat: str | None) -> None:
+    assert seat_for(req, actor, principals) == seat
+
+
+@pytest.mark.parametrize(
+    ("req", "actor", "principals", "wanted", "approver"),
+    [
+        (request(), "UA", (), None, "UA"),
+        (request(), "UX", ("UA",), None, "UA"),
+        (request(), "UX", ("UA",), "UA", "UA"),
+        (request(), "UX", ("UD", "UB"), None, "UB"),
+        (request(), "UX", (), None, "UX"),
+        (request(), "UD", ("UA",), None, "UA"),
+        (request(status=RequestStatus.REJECTED), "UX", ("UA",), None, "UX"),
+    ],
+)
+def test_acting_for(req: ApprovalRequest, actor: str, principals: tuple[str, ...], wanted: str | None,
+                    approver: str) -> None:
+    assert acting_for(req, actor, principals, wanted) == approver
+
+
+@pytest.mark.parametrize(
+    ("req", "actor", "principals", "wanted", "code"),
+    [
+        (request(requester="UX"), "UX", ("UA",), None, "own_record"),
+        (request(), "UX", (), "UA", "not_a_delegate"),
+        (request(), "UB", ("UA",), "UA", "double_seat"),
+    ],
+)
+def test_acting_for_refusals(req: ApprovalRequest, actor: str, principals: tuple[str, ...], wanted: str | None,
+                             code: str) -> None:
+    with pytest.raises(VoteRefusedError) as caught:
+        acting_for(req, actor, principals, wanted)
+    assert caught.value.code == code
+
+
+def test_a_delegate_vote_counts_for_the_principal_and_names_the_delegate() -> None:
+    voted = decide(request(), "UA", Decision.APPROVE, NOW, acted_by="UX").request
+    assert voted.votes[0].approver == "UA" and voted.votes[0].acted_by == "UX"
+    assert voted.current_step == 1
+    assert acted_by_steps(voted) == {0: {"UA": "UX"}}
+    assert acted_by_steps(decide(request(), "UA", Decision.APPROVE, NOW).request) == {}

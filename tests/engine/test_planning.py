@@ -1,0 +1,255 @@
+"""The clock's plan: periods in company time, reminder numbers, escalation levels, expiry, runs, invoices."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote, escalate
+from engine.errors import InvalidDurationError
+from engine.invoice_reminders import InvoiceReminderSettings, ReminderSchedule
+from engine.planning import (
+    ActionKind,
+    ApprovalPolicy,
+    ApprovalState,
+    InvoiceState,
+    Period,
+    SweepState,
+    WorkflowState,
+    plan_invoice,
+    plan_request,
+    plan_sweep,
+    plan_workflow,
+)
+from engine.records import Record
+from engine.workflows import Workflow
+
+PARIS = ZoneInfo("Europe/Paris")
+START = datetime(2026, 10, 20, 9, 0, tzinfo=PARIS)
+DAY = timedelta(days=1)
+
+
+def request(approvers: tuple[str, ...] = ("U1", "U2"), votes: tuple[Vote, ...] = (), step_started: datetime = START,
+            status: RequestStatus = RequestStatus.PENDING) -> ApprovalRequest:
+    steps = (Step(0, approvers, 2), Step(1, ("U9",), 1))
+    return ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ", steps, START, step_started,
+                           votes=votes, status=status)
+
+
+def policy(**overrides: Any) -> ApprovalPolicy:
+    values = {"remind_every": "P1D", "escalate_after": "P3D", "escalate_to": ("U7",), "expire_after": "P30D"}
+    return ApprovalPolicy(**{**values, **overrides})
+
+
+def at(days: float, hours: float = 0) -> datetime:
+    """Return the moment `days` calendar days after START (same Paris wall time), plus hours."""
+    whole = int(days)
+    local = datetime.combine(START.date() + timedelta(days=whole), START.timetz().replace(tzinfo=None))
+    return local.replace(tzinfo=PARIS) + timedelta(hours=hours + (days - whole) * 24)
+
+
+@pytest.mark.parametrize(
+    ("text", "days", "clock"),
+    [("P1D", 1, timedelta(0)), ("PT4H", 0, timedelta(hours=4)), ("P1W", 7, timedelta(0)),
+     ("P3DT2H", 3, timedelta(hours=2)), ("PT90M", 0, timedelta(minutes=90))],
+)
+def test_period_splits_calendar_days_from_clock_time(text: str, days: int, clock: timedelta) -> None:
+    assert Period.parse(text) == Period(days, clock)
+
+
+@pytest.mark.parametrize("text", ["P0D", "PT0S", "1D", "P", "soon"])
+def test_period_refuses_what_is_not_a_positive_duration(text: str) -> None:
+    with pytest.raises(InvalidDurationError):
+        Period.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "times", "expected"),
+    [
+        ("P1D", datetime(2026, 10, 24, 9, tzinfo=PARIS), 1, datetime(2026, 10, 25, 9, tzinfo=PARIS)),
+        ("PT24H", datetime(2026, 10, 24, 9, tzinfo=PARIS), 1, datetime(2026, 10, 25, 8, tzinfo=PARIS)),
+        ("P1D", datetime(2026, 3, 28, 9, tzinfo=PARIS), 1, datetime(2026, 3, 29, 9, tzinfo=PARIS)),
+        ("P3D", START, 10, datetime(2026, 11, 19, 9, tzinfo=PARIS)),
+        ("P1DT1H", START, 2, datetime(2026, 10, 22, 11, tzinfo=PARIS)),
+    ],
+)
+def test_period_keeps_the_wall_time_across_dst(text: str, start: datetime, times: int, expected: datetime) -> None:
+    assert Period.parse(text).after(start, times, PARIS) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "now", "expected"),
+    [("P1D", START - DAY, 0), ("P1D", START, 0), ("P1D", at(1) - timedelta(seconds=1), 0), ("P1D", at(1), 1),
+     ("P1D", at(5, 12), 5), ("P1D", at(29, 23), 29), ("P3D", at(8), 2), ("PT4H", START + timedelta(hours=9), 2)],
+)
+def test_period_counts_whole_periods_elapsed(text: str, now: datetime, expected: int) -> None:
+    assert Period.parse(text).count(START, now, PARIS) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "overrides", "expected", "next_due"),
+    [
+        (at(0, 12), {}, [], at(1)),
+        (at(1, 0.5), {}, [("remind", "remind:AR-1:0:1", ())], at(2)),
+        (at(2), {}, [("remind", "remind:AR-1:0:2", ())], at(3)),
+        (at(3, 0.5), {}, [("escalate", "escalate:AR-1:0:1", ("remind:AR-1:0:3",))], at(4)),
+        (at(4, 3), {}, [("escalate", "escalate:AR-1:0:1", ()), ("remind", "remind:AR-1:0:4", ())], at(5)),
+        (at(5, 2), {"escalate_after": None, "escalate_to": ()}, [("remind", "remind:AR-1:0:5", ())], at(6)),
+        (at(6, 1), {"remind_every": None}, [("escalate", "escalate:AR-1:0:2", ())], at(9)),
+        (at(29, 23), {"remind_every": None}, [("escalate", "escalate:AR-1:0:9", ())], at(30)),
+        (at(30), {}, [("expire", "expire:AR-1", ())], None),
+        (at(40), {}, [("expire", "expire:AR-1", ())], None),
+        (at(2, 1), {"expire_after": "P2D"}, [("expire", "expire:AR-1", ())], None),
+        (at(1, 1), {"remind_every": None, "escalate_after": None, "escalate_to": ()}, [], at(30)),
+        (at(3, 1), {"escalate_to": ("U0REQ",)}, [("remind", "remind:AR-1:0:3", ())], at(4)),
+    ],
+)
+def test_plan_request(
+    now: datetime, overrides: dict[str, Any], expected: list[tuple[str, str, tuple[str, ...]]],
+    next_due: datetime | None,
+) -> None:
+    actions, nxt = plan_request(ApprovalState(request(), policy(**overrides)), now, PARIS)
+    assert [(a.kind.value, a.key, a.covers) for a in actions] == expected
+    assert nxt == next_due
+
+
+def test_reminders_go_to_approvers_who_have_not_decided() -> None:
+    voted = (Vote(0, "U1", Decision.APPROVE, START),)
+    actions, _ = plan_request(ApprovalState(request(votes=voted), policy()), at(1, 1), PARIS)
+    assert actions[0].data["to"] == ("U2",)
+
+
+def test_escalation_resolves_groups_and_names_who_did_not_act() -> None:
+    state = ApprovalState(request(), policy(escalate_to=("group:leads", "U0REQ"), remind_every=None))
+    actions, _ = plan_request(state, at(3, 1), PARIS, {"leads": ("U5", "U6")})
+    assert actions[0].data["to"] == ("U5", "U6") and actions[0].data["waiting_on"] == ("U1", "U2")
+
+
+def test_a_new_step_starts_its_own_reminders() -> None:
+    moved = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ", request().steps, START, at(2, 5),
+                            current_step=1)
+    actions, nxt = plan_request(ApprovalState(moved, policy()), at(3, 6), PARIS)
+    assert [a.key for a in actions] == ["remind:AR-1:1:1"] and nxt == at(4, 5)
+
+
+@pytest.mark.parametrize("status", [RequestStatus.APPROVED, RequestStatus.REJECTED, RequestStatus.EXPIRED])
+def test_a_closed_request_plans_nothing(status: RequestStatus) -> None:
+    assert plan_request(ApprovalState(request(status=status), policy()), at(40), PARIS) == ([], None)
+
+
+def test_planning_again_before_the_next_due_time_gives_the_same_keys() -> None:
+    state = SweepState(PARIS, approvals=[ApprovalState(request(), policy())])
+    first, again = plan_sweep(state, at(1, 1)), plan_sweep(state, at(1, 20))
+    assert [a.key for a in first.actions] == [a.key for a in again.actions] == ["remind:AR-1:0:1"]
+
+
+def test_sweep_orders_actions_by_due_time_and_reports_each_subject() -> None:
+    began = START - 2 * DAY - timedelta(hours=5)
+    late = ApprovalRequest("AR-2", "bill", "B-1", "wf", None, request().steps, began, began)
+    state = SweepState(PARIS, approvals=[ApprovalState(request(), policy()), ApprovalState(late, policy())])
+    plan = plan_sweep(state, at(1, 1))
+    assert [a.key for a in plan.actions] == ["escalate:AR-2:0:1", "remind:AR-1:0:1"]
+    assert [subject for subject, _ in plan.next_due] == [("approval", "AR-1"), ("approval", "AR-2")]
+
+
+def test_plan_sweep_refuses_a_naive_now() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        plan_sweep(SweepState(PARIS), datetime(2026, 10, 20, 9))
+
+
+@pytest.mark.parametrize(
+    ("to", "approvers", "is_counted"),
+    [
+        (("U7",), ("U1", "U2", "U7"), True),
+        (("U1",), ("U1", "U2"), False),
+        (("U0REQ", "U7", "U7"), ("U1", "U2", "U7"), True),
+        ((), ("U1", "U2"), False),
+    ],
+)
+def test_escalate_adds_targets_to_the_current_step(to: tuple[str, ...], approvers: tuple[str, ...],
+                                                   is_counted: bool) -> None:
+    outcome = escalate(request(), to)
+    assert outcome.request.steps[0].approvers == approvers and outcome.is_counted is is_counted
+    assert outcome.request.steps[1].approvers == ("U9",) and outcome.events == ()
+
+
+def workflow(**overrides: Any) -> Workflow:
+    data = {"id": "wf_1", "name": "Digest", "record_type": "invoice", "trigger": "scheduled", "schedule": "0 9 * * 1-5",
+            "actions": [{"type": "reminder", "to": ["#finance"], "message": "{{ count }} unsent"}],
+            "created_at": START, "updated_at": START}
+    return Workflow.model_validate({**data, **overrides})
+
+
+@pytest.mark.parametrize(
+    ("flow", "due_at", "now", "key", "next_due"),
+    [
+        (workflow(), at(1, 0), at(1, 0.1), "fire:wf_1:20261021T070000Z", at(2)),
+        (workflow(), at(1, 0), at(0, 2), None, at(1)),
+        (workflow(), at(1, 0), at(5, 1), "fire:wf_1:20261021T070000Z", at(6)),
+        (workflow(), at(4, 0), at(4, 1), "fire:wf_1:20261024T070000Z", at(6)),
+        (workflow(enabled=False), at(1, 0), at(1, 1), None, None),
+        (workflow(trigger="created", schedule=None), at(1, 0), at(1, 1), None, None),
+        (None, at(1, 0), at(1, 1), None, None),
+    ],
+)
+def test_plan_workflow_runs_once_per_due_time(
+    flow: Workflow | None, due_at: datetime, now: datetime, key: str | None, next_due: datetime | None,
+) -> None:
+    actions, nxt = plan_workflow(WorkflowState("wf_1", flow, due_at), now, PARIS)
+    assert [a.key for a in actions] == ([key] if key else []) and nxt == next_due
+    assert all(a.kind is ActionKind.FIRE_WORKFLOW for a in actions)
+
+
+def invoice(**overrides: Any) -> Record:
+    data = {"type": "invoice", "id": "INV-9", "amount": "100.00", "customer": "C1", "due_date": date(2026, 10, 27),
+            "created_at": START, "updated_at": START}
+    return Record.model_validate({**data, **overrides})
+
+
+SETTINGS = InvoiceReminderSettings(enabled=True, schedules=[ReminderSchedule(offset_days=-3),
+                                                            ReminderSchedule(offset_days=0),
+                                                            ReminderSchedule(offset_days=7)])
+DUE = date(2026, 10, 27)
+
+
+def nine(day: date, hours: float = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, 9, tzinfo=PARIS) + timedelta(hours=hours)
+
+
+@pytest.mark.parametrize(
+    ("record", "email", "settings", "now", "key", "next_due"),
+    [
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE - 5 * DAY), None, nine(DUE - 3 * DAY)),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE - 3 * DAY, 1), "invoice-reminder:INV-9:2026-10-27:-3",
+         nine(DUE)),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE, 0.5), "invoice-reminder:INV-9:2026-10-27:+0",
+         nine(DUE + 7 * DAY)),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 7 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 11 * DAY), None, None),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 4 * DAY), None, nine(DUE + 7 * DAY)),
+        (invoice(), None, SETTINGS, nine(DUE, 1), None, nine(DUE + 7 * DAY)),
+        (invoice(status="paid"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(status="void"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(balance="0"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(due_date=None), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(), "ap@acme.test", SETTINGS.model_copy(update={"enabled": False}), nine(DUE, 1), None, None),
+    ],
+)
+def test_plan_invoice(
+    record: Record, email: str | None, settings: InvoiceReminderSettings, now: datetime, key: str | None,
+    next_due: datetime | None,
+) -> None:
+    actions, nxt = plan_invoice(InvoiceState(record, email), settings, now, PARIS)
+    assert [a.key for a in actions] == ([key] if key else []) and nxt == next_due
+
+
+def test_invoice_reminder_carries_what_the_bot_needs() -> None:
+    actions, _ = plan_invoice(InvoiceState(invoice(balance=Decimal("40")), "ap@acme.test"), SETTINGS,
+                              nine(DUE, 1), PARIS)
+    assert dict(actions[0].data) == {"invoice_id": "INV-9", "schedule_index": 1, "offset_days": 0,
+                                     "email": "ap@acme.test", "due_date": "2026-10-27"}
+    assert actions[0].due_at == nine(DUE).astimezone(UTC)

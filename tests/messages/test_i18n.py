@@ -1,0 +1,115 @@
+"""Translations: every `_()` string of the templates has a French translation; money and dates follow the locale."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+from messages.i18n import LOCALE_DIR, translations
+from messages.render import Renderer
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def extracted() -> dict[Any, list[str]]:
+    """Return every message the templates mark, as babel.cfg tells Babel to extract them."""
+    with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    found: dict[Any, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(ROOT), method_map, options_map, directory_filter=lambda d: "messages" in Path(d).parts or d == str(ROOT)
+    ):
+        if message:
+            found.setdefault(message, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def french() -> Any:
+    with (LOCALE_DIR / "fr" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        return read_po(handle, locale="fr")
+
+
+def test_babel_extracts_the_templates() -> None:
+    messages = extracted()
+    assert len(messages) > 200
+    assert "Approve" in messages and ("%(num)d day", "%(num)d days") in messages
+    assert any("templates/home.json.j2" in where for places in messages.values() for where in places)
+
+
+def test_every_template_string_has_a_french_translation() -> None:
+    catalog, missing = french(), []
+    for message, places in extracted().items():
+        msgid = message[0] if isinstance(message, tuple) else message
+        entry = catalog.get(msgid)
+        strings = entry.string if entry is not None else None
+        forms = list(strings) if isinstance(strings, tuple) else [strings]
+        if entry is None or entry.fuzzy or not all(forms) or (isinstance(message, tuple) != entry.pluralizable):
+            missing.append(f"{message!r} ({places[0]})")
+    assert missing == [], "untranslated:\n" + "\n".join(missing)
+
+
+def test_translations_keep_the_placeholders() -> None:
+    wrong = []
+    for entry in french():
+        if not entry.id:
+            continue
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        strings = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+        wanted = set(PLACEHOLDER.findall(ids[-1])) - {"num"}
+        for text in strings:
+            if set(PLACEHOLDER.findall(text)) - {"num"} != wanted:
+                wrong.append(entry.id)
+    assert wrong == []
+
+
+def test_the_compiled_catalog_serves_every_entry() -> None:
+    gettext = translations("fr")
+    assert gettext.gettext("Approve") == "Approuver"
+    assert gettext.ngettext("%(num)d day", "%(num)d days", 1) == "%(num)d jour"
+    assert gettext.ngettext("%(num)d day", "%(num)d days", 2) == "%(num)d jours"
+    assert translations("xx").gettext("Approve") == "Approve"
+
+
+@pytest.mark.parametrize(
+    ("locale", "amount", "currency", "expected"),
+    [
+        ("fr", "12500.00", "EUR", "12\u202f500,00\xa0€"),
+        ("fr", "0.5", "USD", "0,50\xa0$US"),
+        ("fr", "-1234567.891", "EUR", "-1\u202f234\u202f567,89\xa0€"),
+        ("en", "12500.00", "EUR", "€12,500.00"),
+        ("en", "1234.5", "USD", "$1,234.50"),
+    ],
+)
+def test_money_is_formatted_for_the_locale(locale: str, amount: str, currency: str, expected: str) -> None:
+    assert Renderer(locale, "Europe/Paris").fmt.money(Decimal(amount), currency) == expected
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected_day", "expected_moment"),
+    [("fr", "20 déc. 2026", "20 déc. 2026, 10:00:00"), ("en", "Dec 20, 2026", "Dec 20, 2026, 10:00:00\u202fAM")],
+)
+def test_dates_are_formatted_for_the_locale_in_the_company_zone(locale: str, expected_day: str,
+                                                                 expected_moment: str) -> None:
+    fmt = Renderer(locale, "Europe/Paris").fmt
+    assert fmt.day(date(2026, 12, 20)) == expected_day
+    assert fmt.moment(datetime(2026, 12, 20, 9, 0, tzinfo=UTC)) == expected_moment
+
+
+def test_a_french_message_reads_in_french_with_french_money() -> None:
+    renderer = Renderer("fr", "Europe/Paris")
+    record = {"type": "invoice", "id": "INV-1", "amount": Decimal("12500.00"), "currency": "EUR",
+              "approval_status": "pending", "contact_name": "ACME", "due_date": date(2026, 12, 20), "memo": None,
+              "extra_fields": []}
+    message = renderer.json("request_confirmation.json.j2", record=record)
+    assert message["text"] == ("📨 Votre Facture INV-1 de 12\u202f500,00\xa0€ est envoyé·e pour approbation. "
+                               "Vous recevrez un message dès qu’une décision sera prise.")
+    assert "20 déc. 2026" in str(message["blocks"])

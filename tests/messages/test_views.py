@@ -1,0 +1,277 @@
+"""Every message, modal and Home view of the Slack surface, in both locales, with realistic and oversized data,
+passes the sandbox's Block Kit validation and slack_sdk.models validation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from functools import cache
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
+
+from bot.commands import Pager, new_workflow_modal, template_view, workflow_view
+from bot.home import HomeData, Task, home_view
+from bot.request_modal import request_modal
+from bot.sandbox.validation import validate_message, validate_view
+from engine.approvals import ApprovalRequest, Decision, ForceKind, RequestStatus, Step, Vote
+from engine.catalog import catalog
+from engine.delegation import Delegation, acted_by_steps
+from engine.records import ApprovalStatus, Contact, ContactKind, Record, RecordType
+from engine.workflows import Workflow, parse_definition
+from messages.cards import approval_card, record_view
+from messages.render import TEMPLATE_DIR, Renderer
+from storage.runs_repo import ReminderTask
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+LONG = "Quarterly retainer <b>&</b> *bold* _it_ ~strike~ `code` > quote\n" * 80
+ID = "INV-" + "9" * 120
+PEOPLE = ("U01AAA", "U01BBB", "U01CCC", "U01DDD", "U01EEE")
+LOCALES = ("en", "fr")
+SIZES = ("realistic", "oversized")
+NOTE_CODES = ("unknown_command", "admin_only", "usage", "not_found", "failed", "not_available", "workflow_enabled",
+              "workflow_disabled", "workflow_copied", "workflow_deleted", "workflow_created", "away_set", "away_ended",
+              "away_none", "away_problem", "remind_invoices_only", "reminded", "error")
+REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required", "force_reason_required",
+            "already_voted", "not_found", "not_a_delegate", "double_seat", "needs_confirmation", "not_forced", "other")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One thing the bot shows: its template, its kind and a builder of its content."""
+
+    name: str
+    template: str
+    kind: str
+    build: Callable[[Renderer, bool], Any]
+
+
+def record(big: bool, n: int = 0, status: ApprovalStatus = ApprovalStatus.PENDING) -> Record:
+    return Record(type=RecordType.INVOICE, id=(ID if big else "INV-1001") + str(n), amount=Decimal("12500.00"),
+                  currency="EUR", customer="C-" + ("ACME" * 30 if big else "ACME"),
+                  category="Travel" * (20 if big else 1), department="Sales",
+                  memo=LONG if big else "Two nights in Lyon", due_date=datetime(2026, 12, 20).date(),
+                  approval_status=status, created_by="U0REQ", created_at=NOW, updated_at=NOW)
+
+
+def request(big: bool, n: int = 0, votes: tuple[Vote, ...] = ()) -> ApprovalRequest:
+    steps = tuple(Step(i, PEOPLE, 2, ("Finance leads " * 20) if big else None) for i in range(10 if big else 2))
+    return ApprovalRequest(id=f"AR-{n:016d}", record_type="invoice", record_id=(ID if big else "INV-1001") + str(n),
+                           workflow_id="wf_1", requester="U0REQ", steps=steps, created_at=NOW - timedelta(days=n),
+                           step_started_at=NOW - timedelta(days=n, hours=3), votes=votes)
+
+
+def card(big: bool, votes: tuple[Vote, ...] = (), **changes: Any) -> dict[str, Any]:
+    req = request(big, votes=votes)
+    req = ApprovalRequest(**{**req.__dict__, **changes})
+    contact = Contact(kind=ContactKind.CUSTOMER, id="C-ACME", name="Acme " * (40 if big else 1))
+    return {**approval_card(record(big), req, contact, 0), "acted_by": acted_by_steps(req)}
+
+
+@cache
+def workflow(big: bool) -> Workflow:
+    conditions = [{"field": "amount", "op": "gt", "value": "5000"},
+                  {"field": "customer.state", "op": "in", "value": ["CA", "NY"]},
+                  {"field": "due_date", "op": "due_within_days", "value": 7},
+                  {"field": "created_at", "op": "days_since_at_least", "value": 1},
+                  {"field": "amount", "op": "between", "value": ["100", "1000"]},
+                  {"field": "customer", "op": "in_group", "value": "ca-mid"},
+                  {"field": "memo", "op": "is_empty"}]
+    if big:
+        values = [f"value-{j}-" + "x" * 30 for j in range(1000)]
+        conditions = [{"field": f"fields.custom_{i}", "op": "in", "value": values} for i in range(100)]
+    approval = {"type": "approval", "channel": "#finance", "remind_every": "P1DT4H", "escalate_after": "P3D",
+                "escalate_to": ["U01DDD"], "steps": [{"approvers": list(PEOPLE), "min_approvers": 2,
+                                                      "name": "Finance " * (10 if big else 1)}] * (10 if big else 2)}
+    message = "{{ record.id }} waits. " * (130 if big else 1)
+    notify = {"type": "notification", "channel": "#finance", "message": message}
+    update = {"type": "update", "field": "memo", "value": "OVERDUE"}
+    send = {"type": "send", "subject": "Payment due " * (20 if big else 1), "body": "Hello", "copy_sender": True}
+    remind = {"type": "reminder", "to": ["U01BBB", "#finance", "group:finance-team"], "message": "Chase it"}
+    actions = [approval, notify, update, send, remind] + ([notify] * 40 if big else [])
+    definition = parse_definition({"name": ("Large invoices " * 20)[:200] if big else "Large invoices",
+                                   "description": LONG[:2000] if big else "Needs two approvals",
+                                   "record_type": "invoice", "trigger": "created", "conditions": conditions,
+                                   "actions": actions})
+    return Workflow(**definition.model_dump(), id="wf_" + "a" * 16, created_at=NOW, updated_at=NOW)
+
+
+def pager(big: bool, command: str = "workflows") -> dict[str, Any]:
+    return Pager(command, "x" * 3000 if big else "", 4 if big else 0, 9 if big else 1, 10, 90 if big else 3).view()
+
+
+def task(big: bool, n: int, force: ForceKind | None = None, seat: str = "U01AAA") -> Task:
+    return Task(request(big, n), seat, record(big, n), "Acme " * (40 if big else 1), force,
+                NOW - timedelta(hours=n) if n % 2 else None)
+
+
+@cache
+def home_data(big: bool) -> HomeData:
+    count = 500 if big else 3
+    tasks = [task(big, n, [None, ForceKind.STALE, ForceKind.OVERRIDE][n % 3], "U01AAA" if n % 4 else "U01BBB")
+             for n in range(count)]
+    reminders = [replace_reminded(t) for t in tasks[: 50 if big else 2]]
+    reminder_tasks = [ReminderTask(i, "run", "U01AAA", "wf", "invoice", ID if big else "INV-7",
+                                   LONG if big else "Chase", NOW) for i in range(50 if big else 2)]
+    requests = [record(big, n, status) for n in range(count) for status in (ApprovalStatus.APPROVED,)]
+    away = Delegation("U01AAA", "U01DDD", NOW, NOW + timedelta(days=3))
+    covering = [Delegation(p, "U01AAA", NOW, NOW + timedelta(days=2)) for p in PEOPLE]
+    notice = {"kind": "batch", "approved": 19, "forced": 1, "refused": 2 if big else 0, "codes": ["request_closed"]}
+    return HomeData("U01AAA", NOW, tasks, count, reminders, reminder_tasks, requests, count, away, covering, notice)
+
+
+def replace_reminded(t: Task) -> Task:
+    return Task(t.request, t.seat, t.record, t.contact_name, t.force, NOW - timedelta(hours=5))
+
+
+def service(renderer: Renderer) -> Any:
+    return SimpleNamespace(renderer=renderer, settings=SimpleNamespace(locale=renderer.locale))
+
+
+def note_details(big: bool) -> dict[str, Any]:
+    text = LONG if big else "wf_1"
+    view = workflow_view(workflow(big))
+    return {"command": text, "usage": text, "message": text, "details": [{"path": text, "message": text}] * 20,
+            "workflow": view, "source": view, "delegate": "U01BBB", "until": NOW, "problem": "in_past",
+            "record_type": "bill", "invoice": text, "to": text, "subject": text}
+
+
+def cases() -> Iterator[Case]:
+    yield Case("home", "home.json.j2", "view", lambda r, big: home_view(service(r), home_data(big)))
+    yield Case("home_empty", "home.json.j2", "view",
+               lambda r, big: home_view(service(r), HomeData("U01AAA", NOW, [], 0)))
+    yield Case("home_confirm", "home_confirm.json.j2", "view", lambda r, big: r.json(
+        "home_confirm.json.j2", total=40, metadata='["' + "AR-x|U01AAA" * (90 if big else 1) + '"]',
+        forced=[{"kind": ["stale", "override"][n % 2], "record": record_view(record(big, n), None)}
+                for n in range(40 if big else 1)]))
+    yield Case("request_modal", "request_modal.json.j2", "view", lambda r, big: request_modal(service(r), "expense"))
+    yield Case("request_modal_po", "request_modal.json.j2", "view",
+               lambda r, big: request_modal(service(r), "purchase_order"))
+    yield Case("reject_modal", "reject_modal.json.j2", "view", lambda r, big: r.json(
+        "reject_modal.json.j2", card={**card(big), "task_value": "AR-1|U01AAA"}))
+    for template in catalog():
+        yield Case(f"new_modal:{template.slug}", "commands_new_modal.json.j2", "view",
+                   lambda r, big, t=template: new_workflow_modal(service(r), t))
+    yield Case("help", "commands_help.json.j2", "message", lambda r, big: r.json(
+        "commands_help.json.j2", is_admin=True, entries=[{"usage": k, "help_key": k, "is_admin_only": True} for k in (
+            "help", "pending", "request", "away", "workflows", "workflow", "templates", "new", "history", "remind",
+            "groups", "rules", LONG if big else "Custom")]))
+    yield Case("workflows", "commands_workflows.json.j2", "message", lambda r, big: r.json(
+        "commands_workflows.json.j2", workflows=[{**workflow_view(workflow(big)), "id": f"wf_{n:016d}"}
+                                                 for n in range(10 if big else 2)],
+        pager=pager(big)))
+    yield Case("workflows_empty", "commands_workflows.json.j2", "message",
+               lambda r, big: r.json("commands_workflows.json.j2", workflows=[], pager=pager(False)))
+    yield Case("workflow", "commands_workflow.json.j2", "message",
+               lambda r, big: r.json("commands_workflow.json.j2", workflow=workflow_view(workflow(big))))
+    yield Case("templates", "commands_templates.json.j2", "message", lambda r, big: r.json(
+        "commands_templates.json.j2", templates=[template_view(t) for t in catalog()[:8]], pager=pager(big),
+        categories=["approval", "reminder"]))
+    yield Case("history", "commands_history.json.j2", "message", lambda r, big: r.json(
+        "commands_history.json.j2", pager=pager(big), workflow=workflow_view(workflow(big)) if big else None,
+        runs=[{"workflow_id": "wf", "workflow_name": LONG if big else "Tell finance", "record_type": "invoice",
+               "record_id": ID if big else "INV-1", "cause": ["created", "updated", "scheduled", "other"][n % 4],
+               "outcome": LONG if big and n % 2 else "ok", "at": NOW,
+               "actions": [{"type": t, "result": "queued"} for t in ("notification", "update", "send")] * 3}
+              for n in range(10)]))
+    yield Case("groups", "commands_groups.json.j2", "message", lambda r, big: r.json(
+        "commands_groups.json.j2", pager=pager(big), groups=[
+            {"id": f"grp_{n}", "name": f"group-{n}", "kind": ["customer", "vendor", "people"][n % 3],
+             "description": LONG if big else None, "members": n, "filters": n % 2, "auto_update": bool(n % 3)}
+            for n in range(15)]))
+    yield Case("rules", "commands_rules.json.j2", "message", lambda r, big: r.json(
+        "commands_rules.json.j2", pager=pager(big), rules=[
+            {"id": f"rule_{n}", "name": LONG[:200] if big else "Air France is travel",
+             "status": ["draft", "published"][n % 2], "conditions": n,
+             "results": [{"field": "category", "value": {"kind": "text", "value": LONG if big else "Travel"}}] * 5}
+            for n in range(15)]))
+    yield Case("pending", "commands_pending.json.j2", "message", lambda r, big: r.json(
+        "commands_pending.json.j2", pager=pager(big, "pending"),
+        tasks=[_task_view(t) for t in home_data(big).tasks[:8]]))
+    for code in NOTE_CODES:
+        yield Case(f"note:{code}", "commands_note.json.j2", "message",
+                   lambda r, big, c=code: r.json("commands_note.json.j2", code=c, detail=note_details(big)))
+    for started in (True, False):
+        yield Case(f"delegation_notice:{started}", "delegation_notice.json.j2", "message",
+                   lambda r, big, s=started: r.json("delegation_notice.json.j2", principal="U01AAA", until=NOW,
+                                                    is_started=s))
+    for status in (ApprovalStatus.PENDING, ApprovalStatus.APPROVED, ApprovalStatus.NONE):
+        yield Case(f"request_confirmation:{status.value}", "request_confirmation.json.j2", "message",
+                   lambda r, big, s=status: r.json("request_confirmation.json.j2", record=record_view(record(big, 0, s),
+                                                                                                      None)))
+    votes = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U01BBB"),
+             Vote(0, "U01CCC", Decision.REJECT, NOW, LONG, None))
+    yield Case("approval_request", "approval_request.json.j2", "message",
+               lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1])))
+    for status in ("approved", "rejected", "expired", "cancelled"):
+        for name in ("approval_request", "approval_outcome"):
+            yield Case(f"{name}:{status}", f"{name}.json.j2", "message", lambda r, big, s=status, t=name: r.json(
+                f"{t}.json.j2", card=card(big, votes, status=RequestStatus(s), reason=LONG if big else "Wrong VAT")))
+    for code in REFUSALS:
+        yield Case(f"refusal:{code}", "refusal.txt.j2", "text",
+                   lambda r, big, c=code: r.text("refusal.txt.j2", code=c, detail=LONG if big else "no"))
+    for code in ("vendor_required", "amount_invalid", "currency_invalid", "kind_invalid"):
+        yield Case(f"request_error:{code}", "request_error.txt.j2", "text",
+                   lambda r, big, c=code: r.text("request_error.txt.j2", code=c))
+    for code in ("conditions_yaml", "admin_only", "other"):
+        yield Case(f"form_error:{code}", "commands_form_error.txt.j2", "text",
+                   lambda r, big, c=code: r.text("commands_form_error.txt.j2", code=c))
+
+
+def _task_view(t: Task) -> dict[str, Any]:
+    from bot.home import task_view
+
+    return task_view(t, "U01AAA", NOW)
+
+
+ALL = list(cases())
+
+
+def check_message(message: Any) -> None:
+    assert set(message) <= {"text", "blocks"} and message["text"]
+    assert validate_message(message["blocks"], message["text"]) == []
+    assert len(message["blocks"]) <= 50
+    for block in message["blocks"]:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.validate_json()
+
+
+def check_view(view: Any) -> None:
+    assert validate_view(view) == []
+    assert len(view["blocks"]) <= 100
+    View(**view).validate_json()
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("case", ALL, ids=[c.name for c in ALL])
+def test_every_view_passes_slack_validation(case: Case, locale: str, size: str) -> None:
+    shown = case.build(Renderer(locale, "Europe/Paris"), size == "oversized")
+    if case.kind == "view":
+        check_view(shown)
+    elif case.kind == "message":
+        check_message(shown)
+    else:
+        assert shown and len(shown) <= 2000
+
+
+def test_the_cases_cover_every_template_of_the_slack_surface() -> None:
+    covered = {c.template for c in ALL}
+    mine = {p.name for p in TEMPLATE_DIR.glob("*.j2") if p.name.startswith(
+        ("commands_", "home", "request_", "delegation_", "approval_outcome", "approval_request", "reject_modal",
+         "refusal", "help"))}
+    assert mine - covered == {"help.txt.j2"}
+
+
+def test_a_home_with_500_tasks_says_how_many_are_not_shown() -> None:
+    for locale, expected in (("en", "460 more approvals are waiting"), ("fr", "460 autres approbations attendent")):
+        view = home_view(service(Renderer(locale, "UTC")), home_data(True))
+        check_view(view)
+        assert expected in str(view["blocks"])
+        assert sum(1 for b in view["blocks"] if str(b.get("block_id", "")).startswith("task:")) == 40
