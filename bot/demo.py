@@ -222,8 +222,10 @@ async def run_demo(base: Settings) -> None:
     """Run the demo until interrupted, printing the address of the web client."""
     sandbox = await start_demo(DEMO_DATABASE, base.port, base=base)
     stop = asyncio.Event()
-    with contextlib.suppress(NotImplementedError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    for stop_signal in (signal.SIGINT, signal.SIGTERM):
+        # Registered after the HTTP server started, so these win over the server's own handlers.
+        with contextlib.suppress(NotImplementedError):
+            asyncio.get_running_loop().add_signal_handler(stop_signal, stop.set)
     print(f"Signoff sandbox: open {sandbox.url} (Ctrl-C to stop)", flush=True)
     try:
         await stop.wait()
@@ -233,6 +235,7 @@ async def run_demo(base: Settings) -> None:
 
 def main(base: Settings) -> int:
     """Run `signoff demo`; return the exit status."""
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     try:
         asyncio.run(run_demo(base))
     except KeyboardInterrupt:

@@ -27,7 +27,7 @@ from bot.sandbox.webapi import WebApiServer, start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Record
-from tests.support.harness import API_TOKEN, SIGNING_SECRET, test_settings
+from tests.support.harness import API_TOKEN, SIGNING_SECRET, settings_for
 
 REQUESTS = 500
 APPROVERS = [f"U0CR{i:03d}" for i in range(100)]
@@ -48,7 +48,7 @@ def crash_workspace() -> Workspace:
 
 async def pending_approvals(database: Path, api_url: str) -> None:
     """Store a workflow and REQUESTS pending approvals (five per approver) whose first reminder is due at REMIND_AT."""
-    runtime = await build_runtime(test_settings(database, api_url))
+    runtime = await build_runtime(settings_for(database, api_url))
     try:
         workflow = await runtime.service.create_workflow(WORKFLOW)
         async with runtime.db.transaction() as repo:
@@ -147,6 +147,9 @@ async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(
             summary = await bot.tick_at(REMIND_AT + timedelta(minutes=10))
             outbox = (await bot.api.get("/api/v1/outbox")).json()["counts"]
         keys = reminder_keys(workspace)
+        assert workspace.calls("conversations.history"), "messages in flight at the crash were looked up"
+        logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))
+        assert "was already delivered" in logs
         assert summary["remind"] == 0, "the sweep's actions were done once, before the crash"
         assert len(keys) == REQUESTS and set(keys.values()) == {1}
         assert outbox == {"sent": REQUESTS}

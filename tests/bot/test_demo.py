@@ -175,7 +175,8 @@ def test_demo_command_names_a_busy_port_in_one_line(
     assert err == [f"signoff: port {port} is in use; set SIGNOFF_PORT to another port"]
 
 
-def test_demo_command_prints_the_url_then_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_demo_command_prints_the_url_then_stops_cleanly(tmp_path: Path, stop_signal: signal.Signals) -> None:
     env = {**os.environ, "SIGNOFF_PORT": str(_free_port())}
     with subprocess.Popen([sys.executable, "-m", "bot.cli", "demo"], cwd=tmp_path, env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
@@ -185,7 +186,7 @@ def test_demo_command_prints_the_url_then_stops_on_sigterm(tmp_path: Path) -> No
             assert f"http://127.0.0.1:{env['SIGNOFF_PORT']}/sandbox" in line
             assert httpx.get(f"http://127.0.0.1:{env['SIGNOFF_PORT']}/sandbox").status_code == 200
         finally:
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(stop_signal)
             assert process.wait(timeout=20) == 0
     assert (tmp_path / "signoff-demo.db").exists() and (tmp_path / "signoff-demo.db.workspace.json").exists()
 

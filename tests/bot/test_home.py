@@ -241,3 +241,22 @@ async def test_five_hundred_tasks_render_within_limits_and_say_how_many_are_hidd
 def test_parse_definition_of_the_test_workflows() -> None:
     for body in (BIG_INVOICES, TRAVEL):
         assert parse_definition(body).approval() is not None
+
+
+async def test_reminded_approvals_and_reminder_tasks_show_under_reminders(signoff: Harness) -> None:
+    await create_workflow(signoff, approval_workflow(
+        "Remind hourly", [{"field": "amount", "op": "gt", "value": "5000"}], remind_every="PT1H"))
+    await create_workflow(signoff, {"name": "Chase", "record_type": "invoice", "trigger": "created", "actions": [
+        {"type": "reminder", "to": [ALICE], "message": "Chase {{ record.id }} before the audit"}]})
+    await pending_invoices(signoff, 1)
+    home = await home_with(signoff, ALICE, lambda v: "📌 Chase INV-000 before the audit" in view_text(v))
+    assert "reminded" not in view_text(home)
+    assert (await signoff.post("/api/v1/clock", {"advance": "PT2H"})).status_code == 200
+    assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+    home = await home_with(signoff, ALICE, lambda v: "— reminded" in view_text(v))
+    assert not validate_view(home)
+    await signoff.link.click_in_view(ALICE, "reminder_done")
+    home = await signoff.wait_for(
+        lambda: (v := signoff.workspace.home_view(ALICE)) and "📌" not in view_text(v) and v)
+    async with signoff.db.read() as repo:
+        assert await repo.reminders_for(ALICE) == []
