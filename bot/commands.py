@@ -7,7 +7,7 @@ import logging
 import math
 import shlex
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -61,6 +61,7 @@ def subcommand(
     """Register `async def handler(ctx, args) -> Reply | None` as `/signoff NAME` (admin-only when `admin`)."""
 
     def register(handler: Handler) -> Handler:
+        """Add the handler to the registry and return it unchanged."""
         _REGISTRY[name] = Subcommand(name, handler, admin, help_key or name, usage or name)
         return handler
 
@@ -99,7 +100,7 @@ class Pager:
     def _value(self, page: int) -> str | None:
         if not 0 <= page < self.pages:
             return None
-        return json.dumps({"c": self.command, "a": self.args[:1500], "p": page})
+        return json.dumps({"c": self.command, "a": self.args[:1000], "p": page}, ensure_ascii=False)
 
     def view(self) -> dict[str, Any]:
         """Return what the pager macro renders."""
@@ -118,7 +119,6 @@ class CommandContext:
     channel: str | None = None
     trigger_id: str | None = None
     page: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_admin(self) -> bool:

@@ -47,6 +47,9 @@ DEFAULT_RETRY_AFTER_S = 1.0
 HISTORY_PAGES = 10
 CLOCK_SKEW_S = 5.0
 METADATA_EVENT = "signoff_outbox"
+# Without the history scopes (im:history, channels:history, groups:history) a post whose fate is unknown
+# cannot be checked: it is posted again rather than never (at least once instead of exactly once).
+UNREADABLE_HISTORY = frozenset({"missing_scope", "not_in_channel", "channel_not_found", "not_allowed_token_type"})
 POSTING_KINDS = frozenset({"ask", "channel_copy", "outcome", "message", "remind", "escalate"})
 PERMANENT_SLACK_ERRORS = frozenset({
     "channel_not_found", "user_not_found", "invalid_blocks", "msg_too_long", "no_text", "not_in_channel",
@@ -182,10 +185,17 @@ class OutboxSlack(SlackOut):
             channel = await self.dm_channel(channel)
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
-            page = await self.client.conversations_history(
-                channel=channel, oldest=f"{since_wall_s - CLOCK_SKEW_S:.6f}", include_all_metadata=True,
-                limit=200, cursor=cursor,
-            )
+            try:
+                page = await self.client.conversations_history(
+                    channel=channel, oldest=f"{since_wall_s - CLOCK_SKEW_S:.6f}", include_all_metadata=True,
+                    limit=200, cursor=cursor,
+                )
+            except SlackApiError as exc:
+                if exc.response.get("error") not in UNREADABLE_HISTORY:
+                    raise
+                log.warning("cannot read %s to check outbox %s (%s); posting it again", channel, key,
+                            exc.response.get("error"))
+                return None
             for message in page.get("messages") or []:
                 metadata = message.get("metadata") or {}
                 payload = metadata.get("event_payload") or {}
@@ -360,7 +370,7 @@ class Deliverer:
         lane.queue.clear()
         later = self.service.clock.now() + timedelta(seconds=wait_s)
         async with self.service.db.transaction() as repo:
-            await repo.release_outbox([e.item.id for e in held], later, f"ratelimited: retry after {wait_s:g} s")
+            await repo.release_outbox(held, later, f"ratelimited: retry after {wait_s:g} s")
         for other in held:
             self._held.discard(other.item.id)
         self._count("signoff_outbox_ratelimited_total")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import errno
 import logging
 import signal
@@ -14,7 +15,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ApiError
+from bot.rules_service import RulesService
 from bot.sandbox.run import Sandbox, start_sandbox
 from bot.service import Signoff
 from bot.settings import Settings
@@ -66,6 +67,16 @@ INVOICE_APPROVAL: dict[str, Any] = {
 }
 # The two defaults a new company starts with, from the template catalog, told to #finance.
 DEFAULT_OVERRIDES: dict[str, Any] = {"to": ["#finance"]}
+# The people groups the catalog's templates name, and a customer group that follows its filter.
+GROUPS: list[dict[str, Any]] = [
+    {"name": "finance-team", "kind": "people", "description": "Everyone in finance",
+     "members": [ADA, BOB, CARA]},
+    {"name": "finance-approvers", "kind": "people", "description": "Who approves documents",
+     "members": [BOB, CARA]},
+    {"name": "finance-leads", "kind": "people", "description": "Who signs off large amounts", "members": [ADA]},
+    {"name": "california-customers", "kind": "customer", "description": "Active customers in California",
+     "filters": [{"field": "state", "op": "eq", "value": "CA"}, {"field": "active", "op": "eq", "value": True}]},
+]
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,7 @@ class SeedReport:
     """What one seeding run created (nothing, when it ran before)."""
 
     contacts: int = 0
+    groups: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
 
@@ -126,6 +138,7 @@ async def seed(service: Signoff, settle: Settle | None = None) -> SeedReport:
     """
     report = SeedReport()
     report.contacts = await _seed_contacts(service)
+    report.groups = await _seed_groups(service)
     report.workflows = await _seed_workflows(service)
     today = service.clock.now().astimezone(service.settings.tz).date()
     for document in DOCUMENTS:
@@ -146,6 +159,17 @@ async def _seed_contacts(service: Signoff) -> int:
                 contact = Contact(**ContactInput.model_validate(data).model_dump(), kind=kind, id=contact_id)
                 await repo.save_contact(contact, service.clock.now())
                 created += 1
+    return created
+
+
+async def _seed_groups(service: Signoff) -> list[str]:
+    groups = RulesService(service)
+    existing = {group.name for group, _ in await groups.list_groups()}
+    created = []
+    for definition in GROUPS:
+        if definition["name"] not in existing:
+            await groups.create_group(copy.deepcopy(definition), ADA)
+            created.append(definition["name"])
     return created
 
 
@@ -174,11 +198,9 @@ async def _save_default(service: Signoff, slug: str, data: dict[str, Any]) -> st
 
 
 async def _seed_document(service: Signoff, document: DemoDocument, today: date, settle: Settle) -> bool:
-    try:
-        await service.get_record(document.type.value, document.id)
-        return False
-    except ApiError:
-        pass
+    async with service.db.read() as repo:
+        if await repo.get_record(document.type.value, document.id) is not None:
+            return False
     data = {**document.data, "txn_date": (today - timedelta(days=2)).isoformat(),
             "due_date": (today + timedelta(days=document.due_in_days)).isoformat()}
     record = await service.put_record(document.type, document.id, RecordInput.model_validate(data))

@@ -12,6 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.commands import CommandContext, Reply, subcommand
+from bot.errors import ApiError
 from bot.home import refresher_for
 from bot.service import Signoff
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType, Source
@@ -133,7 +134,13 @@ class RequestListeners:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        record = await create_request(self.service, form)
+        try:
+            record = await create_request(self.service, form)
+        except ApiError as exc:
+            note = self.service.renderer.json("commands_note.json.j2", code="failed",
+                                              detail={"message": exc.message, "details": exc.details})
+            await self.service.slack.dm(user, note)
+            return
         await confirm_to_requester(self.service, record)
         await refresher_for(self.service).refresh([user])
 

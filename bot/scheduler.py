@@ -138,7 +138,7 @@ class Scheduler:
         app.state.scheduler = self
         self.metrics = app.state.metrics
         self.deliverer.metrics = app.state.metrics
-        self.service.on_workflows_changed = self.workflows_changed
+        self.service.on_workflows_changed = self._workflows_changed
 
     async def start(self) -> None:
         """Start the APScheduler loop: the interval sweep and one wake-up job per scheduled workflow."""
@@ -164,6 +164,12 @@ class Scheduler:
             log.exception("scheduler sweep failed")
 
     # workflows on a schedule
+    async def _workflows_changed(self) -> None:
+        try:
+            await self.workflows_changed()
+        except Exception:
+            log.exception("could not rebuild the scheduled workflows (done again at the next start)")
+
     async def workflows_changed(self) -> None:
         """Rebuild scheduled workflows' due times and cron jobs from the database."""
         now, tz = self.service.clock.now(), self.tz

@@ -242,17 +242,23 @@ class SchedulerQueries:
         claimed = [c for c in claimed if accept is None or accept(c.item)]
         lease = ts(now + timedelta(seconds=lease_s))
         await self.conn.executemany(
-            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, claimed_wall_s=? WHERE id=?",
+            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, claimed_wall_s=coalesce(claimed_wall_s, ?) "
+            "WHERE id=?",
             [(SENDING, lease, wall_s, c.item.id) for c in claimed],
         )
         return claimed
 
-    async def release_outbox(self, item_ids: Sequence[int], not_before: datetime, error: str | None = None) -> None:
-        """Give claimed items back, untried (or refused by a rate limit): not counted as attempts."""
+    async def release_outbox(
+        self, claimed: Sequence[ClaimedItem], not_before: datetime, error: str | None = None,
+    ) -> None:
+        """Give claimed items back, untried (or refused by a rate limit): not counted as attempts.
+
+        An item keeps the doubt it was claimed with (`uncertain_since`): this claim did not post it.
+        """
         await self.conn.executemany(
             "UPDATE outbox SET status=?, attempts=max(0, attempts-1), not_before=?, lease_until=NULL, "
-            "claimed_wall_s=NULL, last_error=coalesce(?, last_error) WHERE id=? AND status=?",
-            [(QUEUED, ts(not_before), error, item_id, SENDING) for item_id in item_ids],
+            "claimed_wall_s=?, last_error=coalesce(?, last_error) WHERE id=? AND status=?",
+            [(QUEUED, ts(not_before), c.uncertain_since, error, c.item.id, SENDING) for c in claimed],
         )
 
     async def mark_sent_many(self, deliveries: Sequence[tuple[int, datetime, dict[str, Any] | None]]) -> None:

@@ -365,6 +365,7 @@ class Workspace:
         self._waiters: list[asyncio.Future[None]] = []
         self._throttles: dict[str, deque[float]] = defaultdict(deque)
         self._failures: dict[str, deque[int]] = defaultdict(deque)
+        self._refusals: dict[str, deque[str]] = defaultdict(deque)
         self._rate_limit: _RateLimit | None = None
         self._ratelimited: Counter[str] = Counter()
         self._sequence = itertools.count(1)
@@ -625,7 +626,14 @@ class Workspace:
         """Answer the next ``times`` calls to a method with an HTTP error status."""
         self._failures[method].extend([status] * times)
 
+    def refuse_next(self, method: str, error: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls to a method with ``{"ok": false, "error": error}`` (HTTP 200)."""
+        self._refusals[method].extend([error] * times)
+
     def _check_faults(self, method: str, params: _Params) -> None:
+        refusals = self._refusals.get(method)
+        if refusals:
+            raise SlackCallError(refusals.popleft())
         failures = self._failures.get(method)
         if failures:
             status = failures.popleft()

@@ -27,9 +27,9 @@ CREATE TABLE scheduler_settings (
     updated_at TEXT NOT NULL
 );
 
--- Wall-clock second at which a delivery attempt was claimed and its outcome is not known yet:
--- set while an item is in flight, cleared once Slack's answer is recorded. A re-claimed item with
--- it set may have been delivered by a process that died; delivery checks before posting again.
+-- Wall-clock second since which an attempt of unknown outcome may have delivered the item: set when
+-- it is first claimed, kept through crashes, timeouts and server errors, cleared once it is sent (or
+-- given back untried). A claimed item with it set is looked up in Slack before it is posted again.
 ALTER TABLE outbox ADD COLUMN claimed_wall_s REAL;
 
 -- Any change to a request or an invoice makes it due for planning again (at its own time stamp,

@@ -189,3 +189,21 @@ async def test_pacing_stays_under_slacks_limit(signoff: Harness) -> None:
     assert posted_texts(signoff) == Counter(texts)
     assert signoff.workspace.ratelimited_count() == 0
     assert 0.9 < time.monotonic() - started < 5
+
+
+async def test_without_history_scopes_an_uncertain_item_is_posted_again_not_lost(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA"], prefix="scope")
+    await crashed_while_sending(signoff, time.time())
+    signoff.workspace.refuse_next("conversations.history", "missing_scope")
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    assert (await outbox(signoff))["counts"] == {"sent": 1}
+
+
+async def test_a_rate_limited_history_lookup_waits_and_retries(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA"], prefix="slow")
+    await crashed_while_sending(signoff, time.time())
+    signoff.workspace.fail_next("conversations.history", status=429)
+    await signoff.runtime.deliverer.drain()
+    assert posted_texts(signoff) == Counter(texts)
+    assert len(signoff.workspace.calls("conversations.history")) == 2

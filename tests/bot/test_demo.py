@@ -108,10 +108,19 @@ async def test_seed_contacts_are_stored(demo: Sandbox) -> None:
     assert cloud is not None and cloud.name == "CloudHost Ltd"
 
 
+async def test_seed_groups_serve_the_catalog_templates(demo: Sandbox) -> None:
+    async with api(demo) as client:
+        groups = {g["name"]: g for g in (await client.get("/api/v1/groups")).json()["groups"]}
+    assert set(groups) == {"finance-team", "finance-approvers", "finance-leads", "california-customers"}
+    assert str(groups["finance-approvers"]["members"]).count("U0") == 2
+    assert "C-ACME" in str(groups["california-customers"]["members"])
+    assert "C-GLOBEX" not in str(groups["california-customers"]["members"])
+
+
 async def test_seeding_twice_changes_nothing(demo: Sandbox) -> None:
     before = (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows()))
     report = await seed(demo.runtime.service)
-    assert (report.contacts, report.workflows, report.documents) == (0, [], [])
+    assert (report.contacts, report.groups, report.workflows, report.documents) == (0, [], [], [])
     assert (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows())) == before
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from bot.sandbox.validation import validate_view
@@ -11,7 +12,7 @@ from bot.service import new_id
 from engine.approvals import plan_approval
 from engine.records import ApprovalStatus, Record, RecordType
 from engine.workflows import Workflow, parse_definition
-from tests.support.harness import Harness
+from tests.support.harness import Harness, running_signoff
 
 ALICE, BRUNO, CHLOE, DIMITRI, REQ, ADMIN = "U01AAA", "U01BBB", "U01CCC", "U01DDD", "U0REQ", "U0ADMIN"
 
@@ -260,3 +261,17 @@ async def test_reminded_approvals_and_reminder_tasks_show_under_reminders(signof
         lambda: (v := signoff.workspace.home_view(ALICE)) and "📌" not in view_text(v) and v)
     async with signoff.db.read() as repo:
         assert await repo.reminders_for(ALICE) == []
+
+
+async def test_the_home_tab_and_commands_speak_french(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "fr.db", locale="fr", timezone="Europe/Paris") as signoff:
+        await create_workflow(signoff, BIG_INVOICES)
+        await pending_invoices(signoff, 1)
+        home = await home_with(signoff, ALICE, lambda v: len(task_blocks(v)) == 1)
+        text = view_text(home)
+        assert "📋 Tâches" in text and "7\u202f500,00\xa0€" in text and "Approuver la sélection" in text
+        assert not validate_view(home)
+        await signoff.link.command(ALICE, "/signoff", "aide")
+        assert "`/signoff aide` n’existe pas" in signoff.workspace.ephemerals(ALICE)[-1].all_text()
+        await signoff.link.command(ALICE, "/signoff", "help")
+        assert "les documents qui vous attendent" in signoff.workspace.ephemerals(ALICE)[-1].all_text()
