@@ -40,6 +40,7 @@ BATCH_LIMIT = 500
 PER_LANE_CLAIM = 8
 DRAIN_WAIT_S = 10.0
 POLL_S = 0.2
+MIN_SLEEP_S = 0.05
 POST_RATE_PER_S = 1.0
 POST_BURST = 2
 MAX_IN_FLIGHT = 128
@@ -265,7 +266,7 @@ class Deliverer:
                     delay_s = await self._next_due_in_s()
                     if delay_s is None or delay_s > wait_s:
                         break
-                    await asyncio.sleep(min(max(delay_s, 0.01), POLL_S))
+                    await asyncio.sleep(min(max(delay_s, MIN_SLEEP_S), POLL_S))
             finally:
                 await self._settle()
                 await self._record_delivered()
@@ -281,11 +282,13 @@ class Deliverer:
         self._progress.clear()
 
     async def _settle(self) -> None:
-        tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._lanes = {name: lane for name, lane in self._lanes.items() if lane.queue}
+        """Wait for every lane; items a failed lane left behind go back to the store (after their lease)."""
+        for lane in self._lanes.values():
+            if lane.task is not None:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await lane.task
+            self._held.difference_update(entry.item.id for entry in lane.queue)
+        self._lanes = {}
 
     async def _next_due_in_s(self) -> float | None:
         async with self.service.db.read() as repo:

@@ -242,8 +242,8 @@ class SchedulerQueries:
         claimed = [c for c in claimed if accept is None or accept(c.item)]
         lease = ts(now + timedelta(seconds=lease_s))
         await self.conn.executemany(
-            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, claimed_wall_s=coalesce(claimed_wall_s, ?) "
-            "WHERE id=?",
+            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, "
+            "claimed_wall_s=coalesce(claimed_wall_s, ?) WHERE id=?",
             [(SENDING, lease, wall_s, c.item.id) for c in claimed],
         )
         return claimed

@@ -207,3 +207,16 @@ async def test_a_rate_limited_history_lookup_waits_and_retries(signoff: Harness)
     await signoff.runtime.deliverer.drain()
     assert posted_texts(signoff) == Counter(texts)
     assert len(signoff.workspace.calls("conversations.history")) == 2
+
+
+async def test_the_doubt_about_an_earlier_attempt_survives_a_failed_lookup(signoff: Harness) -> None:
+    claimed = time.time() - 1
+    await signoff.runtime.service.slack.client.chat_postMessage(
+        channel=signoff.workspace.dm_channel_id("U01AAA"), text="sent just before the crash",
+        metadata={"event_type": METADATA_EVENT, "event_payload": {"key": "doubt:0"}})
+    await queue(signoff, ["U01AAA"], prefix="doubt")
+    await crashed_while_sending(signoff, claimed)
+    signoff.workspace.fail_next("conversations.history", status=503)
+    await signoff.runtime.deliverer.drain()
+    assert len(signoff.dm("U01AAA")) == 1
+    assert [c.status for c in signoff.workspace.calls("conversations.history")] == [503, 200]

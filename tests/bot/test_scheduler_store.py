@@ -1,0 +1,94 @@
+"""The scheduler's tables: due times kept by triggers, actions claimed once by key, outbox claims and releases."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from engine.approvals import ApprovalRequest, RequestStatus, Step
+from engine.planning import ActionKind, DueAction
+from engine.records import Record
+from storage.db import Database
+
+NOW = datetime(2026, 10, 20, 7, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "store.db")
+    yield database
+    await database.close()
+
+
+def request(request_id: str = "AR-1", started: datetime = NOW) -> ApprovalRequest:
+    return ApprovalRequest(request_id, "invoice", "INV-1", "wf", "U0REQ", (Step(0, ("U1",), 1),), started, started)
+
+
+def action(key: str, covers: tuple[str, ...] = ()) -> DueAction:
+    return DueAction(ActionKind.REMIND, key, ("approval", "AR-1"), NOW, {}, covers)
+
+
+async def due(db: Database, at: datetime) -> list[tuple[str, str]]:
+    async with db.read() as repo:
+        return [(row.kind, row.subject_id) for row in await repo.due_rows(at, 100)]
+
+
+async def test_requests_and_invoices_become_due_when_they_change(db: Database) -> None:
+    async with db.transaction() as repo:
+        await repo.insert_request(request())
+        await repo.save_record(Record.model_validate({"type": "invoice", "id": "INV-1", "created_at": NOW,
+                                                      "updated_at": NOW}))
+        await repo.save_record(Record.model_validate({"type": "bill", "id": "B-1", "created_at": NOW,
+                                                      "updated_at": NOW}))
+    assert await due(db, NOW) == [("approval", "AR-1"), ("invoice", "INV-1")]
+    async with db.transaction() as repo:
+        await repo.set_next_due([("approval", "AR-1", NOW + timedelta(days=1)), ("invoice", "INV-1", None)])
+    assert await due(db, NOW + timedelta(hours=1)) == []
+    assert await due(db, NOW + timedelta(days=1)) == [("approval", "AR-1")]
+    async with db.transaction() as repo:
+        await repo.update_request(replace(request(), status=RequestStatus.APPROVED, decided_at=NOW))
+    assert await due(db, NOW + timedelta(days=2)) == []
+
+
+async def test_an_action_is_claimed_once_with_what_it_covers(db: Database) -> None:
+    async with db.transaction() as repo:
+        first = await repo.claim_actions([action("remind:AR-1:0:1"), action("escalate:AR-1:0:1", ("remind:AR-1:0:3",))],
+                                         NOW)
+    async with db.transaction() as repo:
+        again = await repo.claim_actions([action("remind:AR-1:0:1"), action("remind:AR-1:0:3"),
+                                          action("remind:AR-1:0:2"), action("remind:AR-1:0:2")], NOW)
+        assert await repo.count_performed() == 4
+    assert [a.key for a in first] == ["remind:AR-1:0:1", "escalate:AR-1:0:1"]
+    assert [a.key for a in again] == ["remind:AR-1:0:2"]
+
+
+async def test_a_rolled_back_claim_leaves_the_action_to_do(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as repo:
+            await repo.claim_actions([action("remind:AR-1:0:1")], NOW)
+            raise RuntimeError("crash while performing")
+    async with db.read() as repo:
+        assert not await repo.is_performed("remind:AR-1:0:1")
+
+
+async def test_outbox_claims_keep_the_doubt_of_an_earlier_attempt(db: Database) -> None:
+    async with db.transaction() as repo:
+        for target in ("U1", "U1", "U1", "U2"):
+            await repo.enqueue("message", target, {"message": {"text": "hi"}}, NOW)
+    async with db.transaction() as repo:
+        claimed = await repo.claim_outbox(NOW, 1000.0, 60, per_target=2, limit=10)
+    assert [(c.item.target, c.uncertain_since, c.item.attempts) for c in claimed] == [
+        ("U1", None, 1), ("U1", None, 1), ("U2", None, 1)]
+    later = NOW + timedelta(minutes=2)
+    async with db.transaction() as repo:
+        await repo.release_outbox(claimed[1:2], later)
+        reclaimed = await repo.claim_outbox(later, 2000.0, 60, per_target=5, limit=10)
+    assert sorted((c.item.id, c.uncertain_since, c.item.attempts) for c in reclaimed) == [
+        (1, 1000.0, 2), (2, None, 1), (3, None, 1), (4, 1000.0, 2)]
+    async with db.transaction() as repo:
+        await repo.mark_sent_many([(c.item.id, later, {"ts": "1"}) for c in reclaimed])
+        assert await repo.outbox_counts() == {"sent": 4}
