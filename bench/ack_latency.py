@@ -296,8 +296,6 @@ def signoff_settings(db_path: Path, api_url: str) -> Settings:
 
 async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
     """Run Signoff against the sandbox's Web API; answer settle/quit."""
-    if os.environ.get("BENCH_EXPERIMENT"):  # EXPERIMENT-REMOVE
-        exec(open(os.environ["BENCH_EXPERIMENT"]).read())  # EXPERIMENT-REMOVE
     runtime = await build_runtime(signoff_settings(db_path, api_url))
     try:
         await runtime.serve()

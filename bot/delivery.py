@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -138,6 +140,56 @@ class Pacer:
         """Tell whether a lane is held after a 429."""
         return self._paused_until.get(lane, 0.0) > self.clock()
 
+    def is_fresh(self, lane: str) -> bool:
+        """Tell whether the lane has posted nothing lately (its next post opens a burst)."""
+        answered = self._answered.get(lane)
+        return not answered or self.clock() - answered[-1] >= self.burst / self.per_s
+
+
+class Gate:
+    """At most `size` posts in flight; a conversation's first post goes ahead of the rest of other bursts.
+
+    Each conversation's pace counts from its first answer, so answering every conversation's first post
+    early lets all of them finish early; the second post of a burst can wait without delaying anything.
+    """
+
+    def __init__(self, size: int = MAX_IN_FLIGHT) -> None:
+        self.free = size
+        self._waiting: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, is_first: bool) -> None:
+        """Wait for a slot, first posts before the others."""
+        if self.free > 0 and not self._waiting:
+            self.free -= 1
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiting, (0 if is_first else 1, next(self._order), future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()
+            raise
+
+    def release(self) -> None:
+        """Give a slot back, to the most urgent waiter."""
+        while self._waiting:
+            _, _, future = heapq.heappop(self._waiting)
+            if not future.done():
+                future.set_result(None)
+                return
+        self.free += 1
+
+    @contextlib.asynccontextmanager
+    async def slot(self, is_first: bool) -> AsyncIterator[None]:
+        """Hold a slot for the duration of the block."""
+        await self.acquire(is_first)
+        try:
+            yield
+        finally:
+            self.release()
+
 
 @dataclass(frozen=True)
 class _Mark:
@@ -145,7 +197,7 @@ class _Mark:
     uncertain_since: float | None
     lane: str
     pacer: Pacer
-    in_flight: asyncio.Semaphore
+    gate: Gate
 
 
 _CURRENT: ContextVar[_Mark | None] = ContextVar("signoff_outbox_item", default=None)
@@ -167,7 +219,7 @@ class OutboxSlack(SlackOut):
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": mark.key}}
         await mark.pacer.acquire(mark.lane)
         try:
-            async with mark.in_flight:
+            async with mark.gate.slot(mark.pacer.is_fresh(mark.lane)):
                 return await super().post(channel, {**message, "metadata": metadata})
         finally:
             mark.pacer.settle(mark.lane)
@@ -231,7 +283,7 @@ class Deliverer:
         self.lease_s = LEASE_S
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
-        self._in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._gate = Gate(MAX_IN_FLIGHT)
         self._held: set[int] = set()
         self._lanes: dict[str, _Lane] = {}
         self._progress = asyncio.Event()
@@ -332,7 +384,7 @@ class Deliverer:
 
     async def _perform(self, entry: ClaimedItem, lane: _Lane) -> None:
         item = entry.item
-        token = _CURRENT.set(_Mark(outbox_key(item), entry.uncertain_since, lane.name, self.pacer, self._in_flight))
+        token = _CURRENT.set(_Mark(outbox_key(item), entry.uncertain_since, lane.name, self.pacer, self._gate))
         try:
             result = await self._handle(item)
         except Exception as exc:

@@ -260,7 +260,7 @@ class Scheduler:
                 for r in records.values()], settings
 
     async def _perform(self, batch: _Batch, actions: Sequence[DueAction]) -> None:
-        await self._remind(batch, [a for a in actions if a.kind is ActionKind.REMIND])
+        """Perform the claimed actions; reminders last and together (a late sweep escalates before it reminds)."""
         for action in actions:
             if action.kind is ActionKind.ESCALATE:
                 await self._escalate(batch, action)
@@ -270,6 +270,7 @@ class Scheduler:
                 await self.reminders.perform(batch.repo, action, batch.state.reminder_settings)
             elif action.kind is ActionKind.FIRE_WORKFLOW:
                 await self._fire(batch, action)
+        await self._remind(batch, [a for a in actions if a.kind is ActionKind.REMIND])
 
     async def _remind(self, batch: _Batch, actions: Sequence[DueAction]) -> None:
         """Queue a reminder DM to every approver still to decide, and note it in the request's history."""

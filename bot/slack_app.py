@@ -100,10 +100,12 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
         request_verification_enabled=not settings.is_socket_mode,
         raise_error_for_unhandled_request=False,
     )
-    listeners = Listeners(service, home.register(app, service))
+    listeners = Listeners(service, HomeListeners(service))
+    # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.
     app.action("approve")(listeners.on_approve)
     app.action("reject")(listeners.on_reject)
     app.view("reject_reason")(listeners.on_reject_reason)
+    home.register(app, service)
     commands.register(app, service)
     request_modal.register(app, service)
     rules_slack.register(app, service)

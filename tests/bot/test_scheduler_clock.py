@@ -91,6 +91,22 @@ async def test_a_late_sweep_sends_one_reminder_not_a_burst(tmp_path: Path) -> No
         assert len(reminders) == 2 and "5 days" in reminders[0] and "6 days" in reminders[1]
 
 
+async def test_a_reminder_shows_on_the_app_home(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "home.db", timezone="Europe/Paris") as signoff:
+        await pending_invoice(signoff)
+        await signoff.link.open_home("U01AAA")
+        await signoff.wait_for(lambda: signoff.workspace.home_view("U01AAA"))
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 9, 30)) == {"remind": 1}
+
+        def reminders_block() -> str:
+            view = signoff.workspace.home_view("U01AAA") or {}
+            blocks = [b for b in view.get("blocks", []) if b.get("block_id") == "reminders"]
+            return str(blocks[0]["text"]["text"]) if blocks else ""
+
+        text = await signoff.wait_for(lambda: "INV-1" in reminders_block() and reminders_block())
+        assert "reminded" in text
+
+
 async def test_no_reminder_once_the_approver_decided(tmp_path: Path) -> None:
     async with running_signoff(tmp_path / "decided.db", timezone="Europe/Paris") as signoff:
         await pending_invoice(signoff)
