@@ -8,10 +8,11 @@ from typing import Any
 
 import aiosqlite
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Record
 from storage.codec import loads, parse_ts, ts
+from storage.rows import request_of, vote_of
 
 MAX_SQL_ARGS = 500
 
@@ -29,20 +30,6 @@ def _delegation(row: aiosqlite.Row) -> Delegation:
                       parse_ts(row["ended_at"]))
 
 
-def _vote(row: aiosqlite.Row) -> Vote:
-    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), _moment(row["at"]),
-                row["reason"], row["acted_by"])
-
-
-def _request(row: aiosqlite.Row, votes: Sequence[Vote]) -> ApprovalRequest:
-    steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
-    return ApprovalRequest(
-        id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],
-        requester=row["requester"], steps=steps, created_at=_moment(row["created_at"]),
-        step_started_at=_moment(row["step_started_at"]), current_step=row["current_step"],
-        status=RequestStatus(row["status"]), votes=tuple(votes), decided_at=parse_ts(row["decided_at"]),
-        reason=row["reason"],
-    )
 
 
 def _chunks(items: Sequence[Any], size: int = MAX_SQL_ARGS) -> Iterable[Sequence[Any]]:
@@ -116,7 +103,7 @@ class DelegationQueries:
             list(people),
         )
         votes = await self._task_votes([r["id"] for r in rows])
-        return [_request(r, votes.get(r["id"], [])) for r in rows]
+        return [request_of(r, votes.get(r["id"], [])) for r in rows]
 
     async def _task_votes(self, request_ids: Sequence[str]) -> dict[str, list[Vote]]:
         found: dict[str, list[Vote]] = {}
@@ -125,7 +112,7 @@ class DelegationQueries:
                 f"SELECT * FROM votes WHERE request_id IN ({_marks(len(chunk))}) ORDER BY at, rowid", chunk
             )
             for row in rows:
-                found.setdefault(row["request_id"], []).append(_vote(row))
+                found.setdefault(row["request_id"], []).append(vote_of(row))
         return found
 
     async def records_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:

@@ -9,11 +9,12 @@ from typing import Any
 
 import aiosqlite
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
 from storage.codec import dumps, loads, parse_ts, ts
 from storage.outbox_repo import QUEUED, SENDING, OutboxItem
+from storage.rows import request_of, vote_of
 
 CHUNK = 500
 
@@ -61,20 +62,6 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _vote(row: aiosqlite.Row) -> Vote:
-    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), _moment(row["at"]),
-                row["reason"], row["acted_by"])
-
-
-def _request(row: aiosqlite.Row, votes: Sequence[Vote]) -> ApprovalRequest:
-    steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
-    return ApprovalRequest(
-        id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],
-        requester=row["requester"], steps=steps, created_at=_moment(row["created_at"]),
-        step_started_at=_moment(row["step_started_at"]), current_step=row["current_step"],
-        status=RequestStatus(row["status"]), votes=tuple(votes), decided_at=parse_ts(row["decided_at"]),
-        reason=row["reason"],
-    )
 
 
 def _outbox_item(row: aiosqlite.Row, attempts: int) -> OutboxItem:
@@ -147,8 +134,8 @@ class SchedulerQueries:
             )
             by_request: dict[str, list[Vote]] = {}
             for vote in votes:
-                by_request.setdefault(vote["request_id"], []).append(_vote(vote))
-            found.update({r["id"]: _request(r, by_request.get(r["id"], ())) for r in rows})
+                by_request.setdefault(vote["request_id"], []).append(vote_of(vote))
+            found.update({r["id"]: request_of(r, by_request.get(r["id"], ())) for r in rows})
         return found
 
     async def records_by_id(self, record_type: str, ids: Sequence[str]) -> dict[str, Record]:

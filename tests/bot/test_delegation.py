@@ -55,7 +55,7 @@ async def test_delegation_in_both_directions_until_it_expires(signoff: Harness) 
     await signoff.link.click_in_view(BRUNO, "approve")
     await status_becomes(signoff, first, "approved")
     assert await votes_of(signoff, "invoice", first) == [(ALICE, BRUNO, "approve")]
-    alice_copy = signoff.dm(ALICE)[0]
+    alice_copy = (await signoff.wait_for(lambda: signoff.dm(ALICE)))[0]
     updated = await signoff.wait_for(
         lambda: (m := signoff.workspace.message(alice_copy.channel, alice_copy.ts)) and not m.action_ids() and m)
     assert f"<@{BRUNO}> for <@{ALICE}>" in updated.all_text()

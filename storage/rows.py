@@ -1,0 +1,36 @@
+"""Rows of the approval tables turned back into engine values (shared by every repository mixin)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from storage.codec import loads, parse_ts
+
+
+def moment(text: str) -> datetime:
+    """Parse a stored, non-null UTC timestamp."""
+    parsed = parse_ts(text)
+    assert parsed is not None
+    return parsed
+
+
+def vote_of(row: aiosqlite.Row) -> Vote:
+    """Rebuild a vote from a `votes` row."""
+    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), moment(row["at"]),
+                row["reason"], row["acted_by"])
+
+
+def request_of(row: aiosqlite.Row, votes: Sequence[Vote]) -> ApprovalRequest:
+    """Rebuild an approval request from its `approval_requests` row and its votes."""
+    steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
+    return ApprovalRequest(
+        id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],
+        requester=row["requester"], steps=steps, created_at=moment(row["created_at"]),
+        step_started_at=moment(row["step_started_at"]), current_step=row["current_step"],
+        status=RequestStatus(row["status"]), votes=tuple(votes), decided_at=parse_ts(row["decided_at"]),
+        reason=row["reason"],
+    )
