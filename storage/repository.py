@@ -9,12 +9,13 @@ from typing import Any
 
 import aiosqlite
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
+from engine.approvals import ApprovalRequest, Step
 from engine.records import Contact, Record
 from engine.workflows import Workflow
-from storage.codec import dumps, loads, parse_ts, ts
+from storage.codec import dumps, loads, ts
 from storage.delegations_repo import DelegationQueries
 from storage.outbox_repo import OutboxQueries
+from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
 from storage.runs_repo import RunsQueries
 from storage.scheduler_repo import SchedulerQueries
@@ -55,10 +56,6 @@ def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
 def _steps_json(steps: Iterable[Step]) -> str:
     return dumps([{"index": s.index, "approvers": list(s.approvers),
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
-
-
-def _steps_of(text: str) -> tuple[Step, ...]:
-    return tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(text))
 
 
 class Repository(OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries):
@@ -223,14 +220,7 @@ class Repository(OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, Sc
 
     async def _request_of(self, row: aiosqlite.Row) -> ApprovalRequest:
         votes = await self._all("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (row["id"],))
-        return ApprovalRequest(
-            id=row["id"], record_type=row["record_type"], record_id=row["record_id"],
-            workflow_id=row["workflow_id"], requester=row["requester"], steps=_steps_of(row["steps"]),
-            created_at=_aware(row["created_at"]), step_started_at=_aware(row["step_started_at"]),
-            current_step=row["current_step"], status=RequestStatus(row["status"]),
-            votes=tuple(_vote_of(v) for v in votes), decided_at=parse_ts(row["decided_at"]),
-            reason=row["reason"],
-        )
+        return request_of(row, [vote_of(v) for v in votes])
 
     async def count_votes(self, request_id: str) -> int:
         """Return how many votes a request has."""
@@ -271,16 +261,7 @@ class Repository(OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, Sc
         rows = await self._all(
             "SELECT * FROM audit WHERE subject_type=? AND subject_id=? ORDER BY seq", (subject_type, subject_id)
         )
-        return [AuditEntry(r["seq"], _aware(r["at"]), r["actor"], r["action"], r["subject_type"],
+        return [AuditEntry(r["seq"], moment(r["at"]), r["actor"], r["action"], r["subject_type"],
                            r["subject_id"], r["from_state"], r["to_state"], loads(r["detail"])) for r in rows]
 
 
-def _aware(text: str) -> datetime:
-    moment = parse_ts(text)
-    assert moment is not None
-    return moment
-
-
-def _vote_of(row: aiosqlite.Row) -> Vote:
-    return Vote(row["step_index"], row["approver"], Decision(row["decision"]), _aware(row["at"]),
-                row["reason"], row["acted_by"])
