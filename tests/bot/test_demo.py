@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +16,7 @@ import pytest
 from bot.demo import BOB, CARA, DAN, DOCUMENTS, main, seed, start_demo
 from bot.sandbox.run import Sandbox, start_sandbox, state_path_for
 from bot.settings import Settings
+from tests.support.demo import demo_from, seeded_folder
 
 EXPECTED_STATUS = {
     "INV-1001": "pending", "INV-1002": "pending", "INV-1003": "pending", "INV-1004": "pending",
@@ -27,29 +26,17 @@ EXPECTED_STATUS = {
 }
 
 
-async def _seed_once(database: Path) -> None:
-    sandbox = await start_demo(database, 0)
-    await sandbox.close()
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a freshly seeded demo database and its saved workspace."""
-    folder = tmp_path_factory.mktemp("seeded")
-    asyncio.run(_seed_once(folder / "demo.db"))
-    return folder
+    return seeded_folder(tmp_path_factory)
 
 
 @pytest.fixture
 async def demo(seeded: Path, tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The seeded demo run again from a copy of its files, on free loopback ports."""
-    for saved in seeded.iterdir():
-        shutil.copy(saved, tmp_path / saved.name)
-    sandbox = await start_demo(tmp_path / "demo.db", 0)
-    try:
+    async with demo_from(seeded, tmp_path) as sandbox:
         yield sandbox
-    finally:
-        await sandbox.close()
 
 
 def api(sandbox: Sandbox) -> httpx.AsyncClient:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import BrowserContext, async_playwright
 
-from bot.demo import start_demo
 from bot.sandbox.run import Sandbox
+from tests.support.demo import demo_from, seeded_folder
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -21,31 +19,19 @@ CHROMIUM_ARGS = [
 VIEWPORT = {"width": 1440, "height": 900}
 
 
-async def _seed_once(database: Path) -> None:
-    sandbox = await start_demo(database, 0)
-    await sandbox.close()
-
-
 @pytest.fixture(scope="session")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a seeded demo database and its saved workspace."""
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed: run `make browser-deps`")
-    folder = tmp_path_factory.mktemp("seeded")
-    asyncio.run(_seed_once(folder / "demo.db"))
-    return folder
+    return seeded_folder(tmp_path_factory)
 
 
 @pytest.fixture
 async def demo(seeded: Path, tmp_path: Path) -> AsyncIterator[Sandbox]:
     """The real sandbox demo on free loopback ports, started from a copy of the seeded one."""
-    for saved in seeded.iterdir():
-        shutil.copy(saved, tmp_path / saved.name)
-    sandbox = await start_demo(tmp_path / "demo.db", 0)
-    try:
+    async with demo_from(seeded, tmp_path) as sandbox:
         yield sandbox
-    finally:
-        await sandbox.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.demo import ADA, BOB, CARA, DAN, start_demo
+from bot.demo import ADA, BOB, CARA, DAN
 from bot.sandbox.run import Sandbox
 from bot.sandbox.workspace import Message
+from tests.support.demo import demo_from, seeded_folder
 
 FINANCE = "C0FINANCE"
 
@@ -46,31 +46,19 @@ class Page:
         return await self.sandbox.workspace.wait_for(predicate, timeout_s=10)
 
 
-async def _seed_once(database: Path) -> None:
-    sandbox = await start_demo(database, 0)
-    await sandbox.close()
-
-
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding a seeded demo database and its saved workspace (seeding paces Slack posts)."""
-    folder = tmp_path_factory.mktemp("seeded")
-    asyncio.run(_seed_once(folder / "demo.db"))
-    return folder
+    return seeded_folder(tmp_path_factory)
 
 
 @pytest.fixture
 async def page(seeded: Path, tmp_path: Path) -> AsyncIterator[Page]:
     """A running demo restarted from a copy of the seeded one, and a client for its /sandbox endpoints."""
-    for saved in seeded.iterdir():
-        shutil.copy(saved, tmp_path / saved.name)
-    sandbox = await start_demo(tmp_path / "demo.db", 0)
-    http = httpx.AsyncClient(base_url=sandbox.runtime.url, timeout=30)
-    try:
+    async with demo_from(seeded, tmp_path) as sandbox, httpx.AsyncClient(
+        base_url=sandbox.runtime.url, timeout=30
+    ) as http:
         yield Page(sandbox, http)
-    finally:
-        await http.aclose()
-        await sandbox.close()
 
 
 def texts(state: dict[str, Any]) -> list[str]:
