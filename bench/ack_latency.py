@@ -8,7 +8,10 @@ signature verification). This process is the client: one aiohttp session sends t
 requests to Signoff and to the floor, in bursts of 1, 50 and 200 concurrent clicks, and times each
 one from sending to the HTTP response: Slack's acknowledgement. Each burst starts from settled
 servers (votes counted, CPU idle) so bursts do not overlap; the workspace runs apart from Signoff so
-that Slack's side of the work is not charged to Signoff.
+that Slack's side of the work is not charged to Signoff. Signoff acknowledges clicks in its Slack
+front (`bot/slack_front.py`) and counts the vote after, in the same process, so the processing of
+earlier clicks competes with the acknowledgement of later ones: every vote must be counted by the
+end of the run.
 
 Run with `python -m bench ack_latency`; `SIGNOFF_BENCH_QUICK=1` clicks less.
 """

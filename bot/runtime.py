@@ -20,6 +20,7 @@ from bot.server import create_app
 from bot.service import Signoff
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
+from bot.slack_front import ClickRunner
 from bot.slack_out import make_client
 from storage.db import Database
 
@@ -50,6 +51,7 @@ class Runtime:
     service: Signoff
     bolt: AsyncApp
     app: FastAPI
+    clicks: ClickRunner
     deliverer: Deliverer | None = None
     scheduler: Scheduler | None = None
     server: uvicorn.Server | None = None
@@ -88,20 +90,25 @@ class Runtime:
         await self.socket_mode.connect_async()
 
     async def close(self) -> None:
-        """Stop serving and close the database."""
+        """Stop serving, finish the clicks in hand, stop the workers and close the database."""
         if self.scheduler is not None:
             await self.scheduler.close()
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
         if self.server is not None:
             self.server.should_exit = True
-        for task in self.tasks[:-1] if self.server is not None else self.tasks:
-            task.cancel()
+            await _settle(self.tasks.pop())
+        await self.clicks.drain()
         for task in self.tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=5)
+            task.cancel()
+            await _settle(task)
         await self.service.slack.client.session.close() if self.service.slack.client.session else None
         await self.db.close()
+
+
+async def _settle(task: asyncio.Task[Any]) -> None:
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await asyncio.wait_for(task, timeout=5)
 
 
 async def build_runtime(settings: Settings, clock: SystemClock | None = None) -> Runtime:
@@ -112,10 +119,11 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)
     service = Signoff(db, settings, OutboxSlack(client), clock)
     bolt = build_bolt_app(service, client)
+    clicks = ClickRunner(build_bolt_app(service, client, is_processing_before_response=True))
     deliverer = Deliverer(service)
     service.on_queued = deliverer.kick
-    app = create_app(service, bolt)
+    app = create_app(service, bolt, clicks)
     app.state.deliverer = deliverer
     scheduler = Scheduler(service, deliverer)
     scheduler.attach(app)
-    return Runtime(settings, db, service, bolt, app, deliverer=deliverer, scheduler=scheduler)
+    return Runtime(settings, db, service, bolt, app, clicks, deliverer=deliverer, scheduler=scheduler)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,27 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bot import api, api_clock, api_rules, api_scheduler, api_workflows
 from bot.errors import ApiError
 from bot.service import Signoff
-
-REPLAY_WINDOW_S = 300
-
-
-class ReplayGuard:
-    """Refuses a signed Slack request seen before within Slack's five-minute window."""
-
-    def __init__(self, window_s: float = REPLAY_WINDOW_S, max_entries: int = 100_000) -> None:
-        self.window_s = window_s
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def is_replay(self, signature: str, now_s: float) -> bool:
-        """Record a signature; tell whether it was already seen inside the window."""
-        while self._seen and (next(iter(self._seen.values())) < now_s - self.window_s
-                              or len(self._seen) > self.max_entries):
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return True
-        self._seen[signature] = now_s
-        return False
+from bot.slack_front import SLACK_EVENTS_PATH, ClickRunner, SlackFront
 
 
 class Metrics:
@@ -83,22 +61,19 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
-def create_app(service: Signoff, bolt: AsyncApp) -> FastAPI:
-    """Assemble the FastAPI application around the service and the Bolt app."""
+def create_app(service: Signoff, bolt: AsyncApp, clicks: ClickRunner) -> FastAPI:
+    """Assemble the FastAPI application around the service, the Bolt app and the clicks runner."""
     app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
                   redoc_url=None)
     app.state.service = service
     app.state.metrics = Metrics()
-    guard, handler = ReplayGuard(), AsyncSlackRequestHandler(bolt)
+    handler = AsyncSlackRequestHandler(bolt)
     install_error_handlers(app)
+    app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, clicks=clicks,
+                       metrics=app.state.metrics)
 
-    @app.post("/slack/events", include_in_schema=False)
+    @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        signature = request.headers.get("x-slack-signature", "")
-        if signature and guard.is_replay(signature, time.time()):
-            app.state.metrics.inc("signoff_slack_requests_refused_total")
-            return JSONResponse({"error": "invalid request"}, status_code=401)
-        app.state.metrics.inc("signoff_slack_requests_total")
         return await handler.handle(request)
 
     @app.get("/healthz", include_in_schema=False)

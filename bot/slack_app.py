@@ -91,14 +91,17 @@ class Listeners:
             await self.refuse(body, exc.code, str(exc))
 
 
-def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
-    """Create the Bolt app with every listener registered."""
+def build_bolt_app(
+    service: Signoff, client: AsyncWebClient, *, is_processing_before_response: bool = False
+) -> AsyncApp:
+    """Create the Bolt app with every listener registered (one that finishes each listener before it answers)."""
     settings = service.settings
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
         request_verification_enabled=not settings.is_socket_mode,
         raise_error_for_unhandled_request=False,
+        process_before_response=is_processing_before_response,
     )
     listeners = Listeners(service, HomeListeners(service))
     # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.
