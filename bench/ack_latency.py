@@ -1,17 +1,19 @@
 """Benchmark: how fast signed Approve clicks are acknowledged over HTTP, against a bare Bolt app.
 
-Three server processes: the sandbox Slack workspace (its Web API, and the person-player that
-creates the approvals through Signoff's REST API and signs the clicks), Signoff itself (SQLite in a
-temporary directory), and the floor, a bare slack-bolt `AsyncApp` whose `approve` listener only calls
-`ack()`, on the same stack (FastAPI, uvicorn with Signoff's settings, `AsyncSlackRequestHandler`,
-signature verification). This process is the client: one aiohttp session sends the same pre-signed
-requests to Signoff and to the floor, in bursts of 1, 50 and 200 concurrent clicks, and times each
-one from sending to the HTTP response: Slack's acknowledgement. Each burst starts from settled
-servers (votes counted, CPU idle) so bursts do not overlap; the workspace runs apart from Signoff so
-that Slack's side of the work is not charged to Signoff. Signoff acknowledges clicks in its Slack
-front (`bot/slack_front.py`) and counts the vote after, in the same process, so the processing of
-earlier clicks competes with the acknowledgement of later ones: every vote must be counted by the
-end of the run.
+Four server processes: the sandbox Slack workspace (its Web API, and the person-player that creates
+the approvals through Signoff's REST API and signs the clicks), Signoff itself (SQLite in a
+temporary directory), and the floor, a bare slack-bolt `AsyncApp` whose `approve` listener only
+calls `ack()`, on the same stack (FastAPI, uvicorn with Signoff's settings,
+`AsyncSlackRequestHandler`, signature verification, start-up heap kept out of full GC passes as
+`signoff run` does), and raw, a plain ASGI app on the same uvicorn that answers every request with
+an empty 200 without verifying it: the stack's own limit. This process is the client: one aiohttp
+session sends the same pre-signed requests to Signoff, the floor and raw, in bursts of 1, 50 and 200
+concurrent clicks, and times each one from sending to the HTTP response: Slack's acknowledgement.
+Each burst starts from settled servers (votes counted, CPU idle) so bursts do not overlap; the
+workspace runs apart from Signoff so that Slack's side of the work is not charged to Signoff.
+Signoff acknowledges clicks in its Slack front (`bot/slack_front.py`) and counts the vote after, in
+the same process, so the processing of earlier clicks competes with the acknowledgement of later
+ones: every vote must be counted by the end of the run.
 
 Run with `python -m bench ack_latency`; `SIGNOFF_BENCH_QUICK=1` clicks less.
 """
@@ -45,7 +47,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bench.common import Row, is_quick, percentile, table_lines
-from bot.runtime import bind_socket, build_runtime, server_config
+from bot.runtime import bind_socket, build_runtime, freeze_startup_heap, server_config
 from bot.sandbox.signing import RequestFactory
 from bot.sandbox.webapi import start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
@@ -70,6 +72,7 @@ SETTLE_TIMEOUT_S = 60.0
 QUIET_WINDOW_S = 0.1
 QUIET_CPU_SHARE = 0.05
 FLOOR_LABEL = "floor (bare Bolt ack)"
+RAW_LABEL = "raw ASGI ack (uvicorn, unverified)"
 SANDBOX_NICENESS = 10
 
 Command = dict[str, Any]
@@ -302,6 +305,7 @@ async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
     runtime = await build_runtime(signoff_settings(db_path, api_url))
     try:
         await runtime.serve()
+        freeze_startup_heap()
         counter = VoteCounter(db_path)
         control.reply({"url": runtime.url})
         await control.serve({"settle": counter.settle})
@@ -329,7 +333,7 @@ def floor_app(api_url: str) -> FastAPI:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
+async def serving(app: Any) -> AsyncIterator[str]:
     """Serve an app with Signoff's uvicorn settings on a free loopback port; yield its URL."""
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(server_config(app))
@@ -346,21 +350,43 @@ async def serving(app: FastAPI) -> AsyncIterator[str]:
         await asyncio.wait_for(task, timeout=10)
 
 
+async def raw_ack(scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]],
+                  send: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    """The stack's own limit: a plain ASGI app answering every request with an empty 200, unverified."""
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body", False):
+        pass
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+
+
+async def serve_raw(control: Control) -> None:
+    """Serve `raw_ack` with Signoff's uvicorn settings; answer settle/quit."""
+    async with serving(raw_ack) as url:
+        freeze_startup_heap()
+        control.reply({"url": url})
+        await control.serve({})
+
+
 async def serve_floor(control: Control, api_url: str) -> None:
     """Run the floor against the sandbox's Web API; answer settle/quit."""
     async with serving(floor_app(api_url)) as url:
+        freeze_startup_heap()
         control.reply({"url": url})
         await control.serve({})
 
 
 async def serve_main(argv: Sequence[str]) -> None:
-    """Entry point of a server process: `sandbox`, `signoff DB API_URL` or `floor API_URL`."""
+    """Entry point of a server process: `sandbox`, `signoff DB API_URL`, `floor API_URL` or `raw`."""
     control = Control()
     try:
         if argv[0] == "sandbox":
             await serve_sandbox(control)
         elif argv[0] == "signoff":
             await serve_signoff(control, Path(argv[1]), argv[2])
+        elif argv[0] == "raw":
+            await serve_raw(control)
         else:
             await serve_floor(control, argv[1])
     except Exception as exc:
@@ -478,17 +504,18 @@ class Run:
     sandbox: Server
     signoff: Server
     floor: Server
+    raw: Server
     clicked: int = 0
     votes: int = 0
     approved: int = 0
     samples: dict[str, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
 
     async def round(self, level: int, is_recorded: bool = True) -> None:
-        """Fire `level` concurrent clicks at Signoff, let it settle, then the same clicks at the floor."""
+        """Fire `level` concurrent clicks at Signoff, let it settle, then the same clicks at the floor and raw."""
         answer = await self.sandbox.ask({"cmd": "prepare", "n": level})
         requests = [(body.encode(), headers) for body, headers in answer["requests"]]
         self.clicked += level
-        for server in (self.signoff, self.floor):
+        for server in (self.signoff, self.floor, self.raw):
             await open_connections(self.session, server.url, level)
             latencies = await burst(self.session, f"{server.url}/slack/events", requests)
             await self.settle(server, self.votes + level)
@@ -522,25 +549,26 @@ class Measurement:
 
 
 def _session(plan: Plan) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=2 * max(plan.levels) + 10, keepalive_timeout=3.0)
+    connector = aiohttp.TCPConnector(limit=3 * max(plan.levels) + 10, keepalive_timeout=3.0)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
 
 @contextlib.asynccontextmanager
 async def started(plan: Plan, tmp: Path) -> AsyncIterator[Run]:
-    """Start the workspace, Signoff and the floor, create the approvals; yield a run ready to click."""
+    """Start the workspace, Signoff, the floor and raw, create the approvals; yield a run ready to click."""
     async with server_process("sandbox", tmp) as sandbox:
         api_url = sandbox.url
         async with (
             server_process("signoff", tmp, str(tmp / "signoff.db"), api_url) as signoff,
             server_process("floor", tmp, api_url) as floor,
+            server_process("raw", tmp) as raw,
             _session(plan) as session,
         ):
             await sandbox.ask({"cmd": "populate", "signoff_url": signoff.url, "clicks": plan.clicks})
-            run = Run(session, sandbox, signoff, floor)
+            run = Run(session, sandbox, signoff, floor, raw)
             await run.settle(signoff, 0)
             yield run
-            _warn_logged_errors(sandbox, signoff, floor)
+            _warn_logged_errors(sandbox, signoff, floor, raw)
 
 
 def _warn_logged_errors(*servers: Server) -> None:
@@ -581,6 +609,9 @@ def level_rows(m: Measurement, level: int) -> list[Row]:
         extra = {"target": f"< {TARGET_P99_MS:g} ms", "ok": own < TARGET_P99_MS} if is_target else {}
         rows.append(_row(f"{case} / signoff", own, "ms", f"{own / floor:.2f}× floor", **extra))
         rows.append(_row(f"{case} / {FLOOR_LABEL}", floor, "ms", "1.00× floor"))
+        raw = percentile(m.samples["raw"][level], pct) * 1000
+        raw_ratio = f"{raw / floor:.2f}× floor; signoff {own / raw:.2f}× this"
+        rows.append(_row(f"{case} / {RAW_LABEL}", raw, "ms", raw_ratio))
         if is_target:
             rows.append(_row(f"{case} / signoff ÷ floor", own / floor, "×", "",
                              target=f"≤ {TARGET_RATIO:g}×", ok=own / floor <= TARGET_RATIO))

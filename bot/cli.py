@@ -22,10 +22,11 @@ def _settings_or_exit(**overrides: object) -> Settings:
 
 
 async def _run(settings: Settings) -> None:
-    from bot.runtime import build_runtime
+    from bot.runtime import build_runtime, freeze_startup_heap
 
     runtime = await build_runtime(settings)
     await runtime.serve()
+    freeze_startup_heap()
     logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
     try:
         await asyncio.Event().wait()

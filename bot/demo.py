@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.rules_service import RulesService
+from bot.runtime import freeze_startup_heap
 from bot.sandbox.run import Sandbox, start_sandbox
 from bot.service import Signoff
 from bot.settings import Settings
@@ -243,6 +244,7 @@ async def start_demo(
 async def run_demo(base: Settings) -> None:
     """Run the demo until interrupted, printing the address of the web client."""
     sandbox = await start_demo(DEMO_DATABASE, base.port, base=base)
+    freeze_startup_heap()
     stop = asyncio.Event()
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
         # Registered after the HTTP server started, so these win over the server's own handlers.

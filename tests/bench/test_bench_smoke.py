@@ -20,16 +20,17 @@ def tiny_rows() -> list[dict[str, Any]]:
     return ack_latency.report_rows(asyncio.run(ack_latency.measure(TINY)))
 
 
-def test_tiny_run_reports_p50_and_p99_of_signoff_and_the_floor(tiny_rows: list[dict[str, Any]]) -> None:
+def test_tiny_run_reports_p50_and_p99_of_signoff_the_floor_and_raw(tiny_rows: list[dict[str, Any]]) -> None:
     latency = [r for r in tiny_rows if r["unit"] == "ms"]
-    assert len(latency) == 2 * 2 * 2  # levels × percentiles × (signoff, floor)
+    assert len(latency) == 2 * 2 * 3  # levels × percentiles × (signoff, floor, raw)
     for row in latency:
         assert row["benchmark"] == "ack_latency" and row["value"] > 0 and "× floor" in row["ratio"]
     cases = {r["case"] for r in latency}
     for level, clicks in ((1, 3), (5, 10)):
         for pct in (50, 99):
             prefix = f"{level} concurrent ({clicks} clicks), p{pct}"
-            assert {f"{prefix} / signoff", f"{prefix} / {ack_latency.FLOOR_LABEL}"} <= cases
+            assert {f"{prefix} / signoff", f"{prefix} / {ack_latency.FLOOR_LABEL}",
+                    f"{prefix} / {ack_latency.RAW_LABEL}"} <= cases
 
 
 def test_tiny_run_counts_every_click_as_a_vote(tiny_rows: list[dict[str, Any]]) -> None:

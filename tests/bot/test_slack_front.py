@@ -23,7 +23,7 @@ from slack_bolt.authorization import AuthorizeResult
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.signing import sign
 from bot.server import Metrics
-from bot.slack_front import MAX_BODY_BYTES, ClickRunner, SlackFront
+from bot.slack_front import MAX_BODY_BYTES, ClickRunner, SlackFront, is_click
 
 SECRET = "front-signing-secret-0123456789abcdef"
 
@@ -52,7 +52,10 @@ def click_bolt(front_state: dict[str, Any]) -> AsyncApp:
     @bolt.action("approve")
     async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
+        front_state["running"] = front_state.get("running", 0) + 1
+        front_state["most_running"] = max(front_state.get("most_running", 0), front_state["running"])
         await front_state["release"].wait()
+        front_state["running"] -= 1
         front_state["clicked"].append(body)
 
     @bolt.action("explode")
@@ -200,3 +203,43 @@ async def test_a_failing_listener_is_logged_after_the_ack(caplog: pytest.LogCapt
             await front.clicks.drain()
         assert reply.status_code == 200
         assert any("click" in record.getMessage() for record in caplog.records)
+
+
+async def test_clicks_are_processed_a_few_at_a_time_and_all_of_them() -> None:
+    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
+    runner = ClickRunner(click_bolt(state), concurrency=2)
+    for user in ("U1", "U2", "U3", "U4", "U5"):
+        runner.submit(click_body(user=user))
+    await asyncio.sleep(0.05)
+    assert state["running"] == 2 and state["clicked"] == []
+    state["release"].set()
+    await runner.drain()
+    assert [c["user"]["id"] for c in state["clicked"]] == ["U1", "U2", "U3", "U4", "U5"]
+    assert state["most_running"] == 2 and runner.tasks == set()
+
+
+def _form(payload: str) -> bytes:
+    return urlencode({"payload": payload}).encode()
+
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (click_body(), FORM, True),
+        (_form('{"type":"block_actions","actions":[]}'), FORM, True),
+        (_form(' { "type" : "block_actions" }'), FORM, True),
+        (_form('{"type":"view_submission","view":{"type":"block_actions"}}'), FORM, False),
+        (_form('{"user":{"id":"U1"},"type":"block_actions"}'), FORM, True),
+        (_form('{"user":{"type":"block_actions"},"type":"view_submission"}'), FORM, False),
+        (_form('{"user":{"id":"' + "U" * 500 + '"},"type":"block_actions"}'), FORM, True),
+        (_form("not json"), FORM, False),
+        (_form('["block_actions"]'), FORM, False),
+        (b"command=%2Fsignoff&text=help", FORM, False),
+        (click_body(), {"content-type": "application/json"}, False),
+    ],
+)
+def test_is_click(body: bytes, headers: dict[str, str], expected: bool) -> None:
+    assert is_click(body, headers) is expected
