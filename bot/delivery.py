@@ -453,7 +453,7 @@ class Deliverer:
         async with self.service.db.read() as repo:
             counts = await repo.outbox_counts()
         for status in ("queued", "sending", "sent", "dead"):
-            self.metrics.counters[f"signoff_outbox_{status}"] = counts.get(status, 0)
+            self.metrics.set(f"signoff_outbox_{status}", counts.get(status, 0))
 
     # handlers
     async def _ask(self, item: OutboxItem) -> dict[str, Any]:

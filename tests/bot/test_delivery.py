@@ -126,7 +126,8 @@ async def test_permanent_failures_are_dead_lettered_and_visible(signoff: Harness
     dead = await outbox(signoff, "dead")
     assert [(i["target"], i["status"]) for i in dead["items"]] == [("C0NOWHERE", "dead")]
     assert "channel_not_found" in dead["items"][0]["last_error"] and dead["counts"] == {"dead": 1, "sent": 1}
-    assert "signoff_outbox_dead 1" in (await signoff.api.get("/metrics")).text
+    metrics = (await signoff.api.get("/metrics")).text
+    assert "signoff_outbox_dead 1" in metrics and "# TYPE signoff_outbox_dead gauge" in metrics
     assert (await signoff.api.get("/api/v1/outbox", params={"status": "lost"})).status_code == 422
 
 
@@ -142,7 +143,7 @@ async def test_an_item_failing_every_attempt_is_dead_lettered(signoff: Harness) 
 async def test_posts_carry_their_outbox_key_as_metadata(signoff: Harness) -> None:
     await queue(signoff, ["U01AAA"], prefix="meta")
     await signoff.runtime.deliverer.drain()
-    metadata = signoff.dm("U01AAA")[0].metadata
+    metadata = (await signoff.wait_for(lambda: signoff.dm("U01AAA")))[0].metadata
     assert metadata == {"event_type": METADATA_EVENT, "event_payload": {"key": "meta:0"}}
 
 
