@@ -25,6 +25,8 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.api import error_body
+
 if TYPE_CHECKING:
     from bot.server import Metrics
 
@@ -33,7 +35,8 @@ log = logging.getLogger(__name__)
 
 SLACK_EVENTS_PATH = "/slack/events"
 FORM_TYPE = "application/x-www-form-urlencoded"
-REFUSAL_BODY = b'{"error":"invalid request"}'
+REFUSAL_BODY = json.dumps(error_body("unauthorized", "not signed by Slack, too old, or replayed")).encode()
+TOO_LARGE_BODY = json.dumps(error_body("too_large", "the request is larger than any Slack request")).encode()
 MAX_BODY_BYTES = 1024 * 1024
 REPLAY_WINDOW_S = 300
 HEAD_BYTES = 128
@@ -109,7 +112,7 @@ class SlackFront:
             return
         body = await _read_body(receive)
         if body is None:
-            await _respond(send, 413, b'{"error":"request too large"}', b"application/json")
+            await _respond(send, 413, TOO_LARGE_BODY, b"application/json")
             return
         headers = _headers(scope)
         if not self.is_authentic(body, headers):

@@ -161,7 +161,7 @@ async def test_forged_or_stale_requests_are_401_and_reach_nothing(case: str, hea
         for body in (click_body(), b"command=%2Fsignoff&text=help"):
             reply = await post(front, body, headers(body))
             assert reply.status_code == 401, case
-            assert reply.json() == {"error": "invalid request"}
+            assert reply.json()["error"]["code"] == "unauthorized"
         assert front.clicks.tasks == set() and front.passed_on == []
         assert front.metrics.counters == {"signoff_slack_requests_refused_total": 2}
 
@@ -193,7 +193,8 @@ async def test_a_body_larger_than_any_slack_request_is_413() -> None:
     body = b"payload=" + b"x" * (MAX_BODY_BYTES + 1)
     async with served_front() as front:
         reply = await post(front, body, signed(body))
-        assert reply.status_code == 413 and front.clicks.tasks == set()
+        assert reply.status_code == 413 and reply.json()["error"]["code"] == "too_large"
+        assert front.clicks.tasks == set()
 
 
 async def test_a_failing_listener_is_logged_after_the_ack(caplog: pytest.LogCaptureFixture) -> None:
