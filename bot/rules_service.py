@@ -123,7 +123,7 @@ async def _store_plans(repo: Repository, plans: Sequence[tuple[RecordKey, Prefil
         AuditLine(step.now, step.actor, step.action, key, detail=_audit_detail(p, step.rule_id)) for key, p in plans
     )
     for request_id in await repo.open_request_ids(key for key, _ in plans):
-        await repo.enqueue("refresh", request_id, {"request_id": request_id}, step.now)
+        await repo.enqueue_coalesced("refresh", request_id, {"request_id": request_id}, step.now)
 
 
 async def recompute_for_rule(
@@ -335,7 +335,7 @@ class RulesService:
                              _text(read_field(after, field)),
                              {"field": field, "option": option, "request_id": request_id,
                               "offered": [_jsonable(v) for _, v in prefill_choices(applied)]})
-            await repo.enqueue("refresh", request_id, {"request_id": request_id}, now)
+            await repo.enqueue_coalesced("refresh", request_id, {"request_id": request_id}, now)
         self._after_commit()
         return True
 

@@ -229,7 +229,7 @@ class Signoff:
         now = self.clock.now()
         await self.automation.on_outcome(repo, outcome, now)
         if outcome.events:
-            await repo.enqueue("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
+            await repo.enqueue_coalesced("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
         for event in outcome.events:
             if isinstance(event, ApprovalRequested):
                 await self._enqueue_asks(repo, event, now)

@@ -57,6 +57,15 @@ class OutboxQueries:
         )
         return cursor.rowcount > 0
 
+    async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> bool:
+        """Queue an item that renders its target's state when sent, unless one due as soon is still queued."""
+        cursor = await self.conn.execute(
+            "INSERT INTO outbox (kind, target, payload, not_before, created_at) SELECT ?,?,?,?,? "
+            "WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind=? AND target=? AND status=? AND not_before<=?)",
+            (kind, target, dumps(payload), ts(now), ts(now), kind, target, QUEUED, ts(now)),
+        )
+        return cursor.rowcount > 0
+
     async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[OutboxItem]:
         """Claim due items (queued, or sending with an expired lease) for delivery."""
         async with self.conn.execute(

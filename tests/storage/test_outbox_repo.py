@@ -1,0 +1,51 @@
+"""The outbox: refreshes of one target coalesce while one is still queued."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path):
+    database = await Database.open(tmp_path / "signoff.db")
+    yield database
+    await database.close()
+
+
+async def _queued(db: Database, kind: str = "refresh") -> list[str]:
+    async with db.read() as repo:
+        return [i.target for i in await repo.outbox_items("queued") if i.kind == kind]
+
+
+async def test_a_refresh_still_queued_absorbs_the_next_ones(db: Database) -> None:
+    async with db.transaction() as repo:
+        assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        assert not await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        assert await repo.enqueue_coalesced("refresh", "AR-2", {"request_id": "AR-2"}, NOW)
+        assert await repo.enqueue_coalesced("other", "AR-1", {}, NOW)
+    assert sorted(await _queued(db)) == ["AR-1", "AR-2"]
+
+
+async def test_a_refresh_already_claimed_does_not_absorb_a_new_one(db: Database) -> None:
+    async with db.transaction() as repo:
+        await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        assert [i.target for i in await repo.claim_due(NOW, 60, 10)] == ["AR-1"]
+        assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+    assert await _queued(db) == ["AR-1"]
+
+
+async def test_a_refresh_waiting_to_be_retried_later_does_not_delay_a_new_one(db: Database) -> None:
+    async with db.transaction() as repo:
+        await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        [item] = await repo.claim_due(NOW, 60, 10)
+        await repo.mark_retry(item.id, NOW + timedelta(minutes=5), "ratelimited")
+        assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        assert not await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+    assert await _queued(db) == ["AR-1", "AR-1"]
