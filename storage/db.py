@@ -32,28 +32,44 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
+READERS = 2
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
+
+
 class Database:
-    """An open Signoff database with its single writer lock."""
+    """An open Signoff database: one writer connection behind a lock, and a few read-only connections.
+
+    In WAL mode a reader works on the last committed snapshot while the writer goes on, so reads
+    (rendering messages, the Home tab, the API) never wait for a vote being counted, nor votes for them.
+    """
 
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._reader_conns: list[aiosqlite.Connection] = []
         self.path = path
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
         """Open (creating if needed) and migrate the database at `path`."""
-        conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30)
-        conn.row_factory = aiosqlite.Row
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000"):
-            await conn.execute(f"PRAGMA {pragma}")
-        db = cls(conn, str(path))
+        db = cls(await _connect(path), str(path))
         try:
             await db._migrate()
+            await db._open_readers()
         except BaseException:
-            await conn.close()
+            await db.close()
             raise
         return db
+
+    async def _open_readers(self) -> None:
+        if self.path == ":memory:" or self.path.startswith("file::memory:"):
+            return
+        for _ in range(READERS):
+            reader = await _connect(self.path)
+            await reader.execute("PRAGMA query_only=ON")
+            self._reader_conns.append(reader)
+            self._readers.put_nowait(reader)
 
     async def _migrate(self) -> None:
         scripts = migrations()
@@ -83,13 +99,17 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Repository]:
-        """Run a read-only snapshot (BEGIN DEFERRED) for consistent reads."""
-        async with self._lock:
-            await self._conn.execute("BEGIN")
-            try:
-                yield Repository(self._conn)
-            finally:
-                await self._conn.execute("ROLLBACK")
+        """Run a read-only snapshot (BEGIN DEFERRED) of the last commit, on a reader connection."""
+        if not self._reader_conns:
+            async with self._lock, _snapshot(self._conn) as repo:
+                yield repo
+            return
+        reader = await self._readers.get()
+        try:
+            async with _snapshot(reader) as repo:
+                yield repo
+        finally:
+            self._readers.put_nowait(reader)
 
     async def ping(self) -> bool:
         """Tell whether the database answers a trivial query."""
@@ -97,8 +117,27 @@ class Database:
             return await repo.schema_version() > 0
 
     async def close(self) -> None:
-        """Close the connection."""
-        await self._conn.close()
+        """Close every connection."""
+        for conn in (*self._reader_conns, self._conn):
+            await conn.close()
+        self._reader_conns.clear()
+
+
+async def _connect(path: str | Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30)
+    conn.row_factory = aiosqlite.Row
+    for pragma in _PRAGMAS:
+        await conn.execute(f"PRAGMA {pragma}")
+    return conn
+
+
+@asynccontextmanager
+async def _snapshot(conn: aiosqlite.Connection) -> AsyncIterator[Repository]:
+    await conn.execute("BEGIN")
+    try:
+        yield Repository(conn)
+    finally:
+        await conn.execute("ROLLBACK")
 
 
 async def _apply(conn: aiosqlite.Connection, number: int, script: str) -> None:

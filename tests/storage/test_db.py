@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -119,3 +120,23 @@ async def test_data_survives_reopen(tmp_path: Path) -> None:
     async with second.read() as repo:
         assert await repo.get_record("invoice", "INV-1") == a_record()
     await second.close()
+
+
+async def test_a_read_does_not_wait_for_a_write_in_progress_and_sees_the_last_commit(db: Database) -> None:
+    async with db.transaction() as repo:
+        await repo.save_record(a_record(id="INV-OLD"))
+    async with db.transaction() as repo:
+        await repo.save_record(a_record(id="INV-NEW"))
+        async with asyncio.timeout(2), db.read() as reader:
+            assert await reader.get_record("invoice", "INV-OLD") is not None
+            assert await reader.get_record("invoice", "INV-NEW") is None
+    async with db.read() as reader:
+        assert await reader.get_record("invoice", "INV-NEW") is not None
+
+
+async def test_a_read_cannot_write(db: Database) -> None:
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        async with db.read() as reader:
+            await reader.save_record(a_record())
+    async with db.read() as reader:
+        assert await reader.get_record("invoice", "INV-1") is None
