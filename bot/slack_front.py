@@ -78,11 +78,14 @@ class ClickRunner:
         task.add_done_callback(self.tasks.discard)
 
     async def _run(self, body: bytes) -> None:
+        payload = form_payload(body)
+        if payload is None:
+            log.warning("a click acknowledged by its leading type has no readable payload: %r", body[:200])
+            return
         try:
             async with self.slots:
                 # "socket_mode": the payload is handed over parsed and already verified, as Socket Mode does.
-                request = AsyncBoltRequest(body=form_payload(body) or {}, mode="socket_mode")
-                response = await self.bolt.async_dispatch(request)
+                response = await self.bolt.async_dispatch(AsyncBoltRequest(body=payload, mode="socket_mode"))
         except Exception:
             log.exception("a click could not be processed")
             return
@@ -90,9 +93,15 @@ class ClickRunner:
             log.warning("a click was answered %s: %s", response.status, response.body[:200])
 
     async def drain(self, timeout_s: float = 5.0) -> None:
-        """Wait for the clicks still being processed (at most `timeout_s`)."""
-        if self.tasks:
-            await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        """Wait for the clicks still being processed; cancel those unfinished after `timeout_s`."""
+        if not self.tasks:
+            return
+        _, unfinished = await asyncio.wait(set(self.tasks), timeout=timeout_s)
+        for task in unfinished:
+            task.cancel()
+        if unfinished:
+            log.warning("%d clicks were still being processed at shutdown and were cancelled", len(unfinished))
+            await asyncio.wait(unfinished)
 
 
 class SlackFront:

@@ -203,7 +203,8 @@ async def test_a_failing_listener_is_logged_after_the_ack(caplog: pytest.LogCapt
             reply = await post(front, click_body("explode"), signed(click_body("explode")))
             await front.clicks.drain()
         assert reply.status_code == 200
-        assert any("click" in record.getMessage() for record in caplog.records)
+        front_lines = [r.getMessage() for r in caplog.records if r.name == "bot.slack_front"]
+        assert [line[:24] for line in front_lines] == ["a click was answered 500"]
 
 
 async def test_clicks_are_processed_a_few_at_a_time_and_all_of_them() -> None:
@@ -244,3 +245,23 @@ FORM = {"content-type": "application/x-www-form-urlencoded"}
 )
 def test_is_click(body: bytes, headers: dict[str, str], expected: bool) -> None:
     assert is_click(body, headers) is expected
+
+
+async def test_drain_cancels_clicks_still_running_after_its_timeout() -> None:
+    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
+    runner = ClickRunner(click_bolt(state))
+    runner.submit(click_body())
+    await asyncio.sleep(0.05)
+    await runner.drain(timeout_s=0.05)
+    assert runner.tasks == set() and state["clicked"] == []
+
+
+async def test_a_click_without_a_readable_payload_reaches_no_listener() -> None:
+    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
+    state["release"].set()
+    runner = ClickRunner(click_bolt(state))
+    body = b"payload=" + b'{"type":"block_actions",'
+    assert is_click(body, FORM)
+    runner.submit(body)
+    await runner.drain()
+    assert state["clicked"] == [] and "running" not in state
