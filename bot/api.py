@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from bot.errors import ApiError
 from bot.rules_service import on_contact_saved
 from bot.service import Signoff
+from engine.limits import Id
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 
 
@@ -50,7 +51,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 @router.put("/records/{record_type}/{record_id}")
 async def put_record(
-    record_type: RecordType, record_id: str, request: Request, data: RecordInput = Body(...)
+    record_type: RecordType, record_id: Id, request: Request, data: RecordInput = Body(...)
 ) -> dict[str, Any]:
     """Create or update a document (idempotent)."""
     record = await _service(request).put_record(record_type, record_id, data)
@@ -100,7 +101,7 @@ async def record_audit(record_type: RecordType, record_id: str, request: Request
 
 @router.put("/contacts/{kind}/{contact_id}")
 async def put_contact(
-    kind: ContactKind, contact_id: str, request: Request, data: ContactInput = Body(...)
+    kind: ContactKind, contact_id: Id, request: Request, data: ContactInput = Body(...)
 ) -> dict[str, Any]:
     """Create or update a customer or vendor."""
     contact = Contact(**data.model_dump(), kind=kind, id=contact_id)

@@ -256,7 +256,7 @@ def sample_record(record_type: RecordType, now: datetime, tz: ZoneInfo) -> Recor
     today = local_date(now, tz)
     contact_field = "vendor" if contact_kind_for(record_type) is ContactKind.VENDOR else "customer"
     return Record.model_validate({
-        "type": record_type, "id": SAMPLE_ID, "amount": Decimal("1250.00"), "balance": Decimal("1250.00"),
+        "type": record_type, "id": SAMPLE_ID, "amount": Decimal("1250.00"),
         "currency": "USD", contact_field: "C-SAMPLE", "location": "Head office", "department": "Finance",
         "class": "Services", "category": "Consulting", "txn_date": today, "due_date": today + timedelta(days=30),
         "status": "open", "email_status": "not_sent", "source": "manual", "created_by": "U0SAMPLE",

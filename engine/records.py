@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from engine.currencies import CURRENCIES
+from engine.limits import Id, Memo, Text, check_fields, check_money
+from engine.limits import to_decimal as to_decimal
 
 
 class RecordType(StrEnum):
@@ -70,24 +74,6 @@ class ApprovalStatus(StrEnum):
     EXPIRED = "expired"
 
 
-def to_decimal(value: Any) -> Decimal:
-    """Convert a JSON number or string to Decimal without passing through binary floats."""
-    if isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("must be a decimal number, not a boolean")
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        result = Decimal(str(value).strip())
-    except Exception as exc:
-        raise ValueError(f"{value!r} is not a decimal number") from exc
-    if not result.is_finite():
-        raise ValueError("must be a finite decimal number")
-    exponent = result.as_tuple().exponent
-    return Decimal(format(result, "f")) if isinstance(exponent, int) and exponent > 0 else result
-
-
 class RecordInput(BaseModel):
     """The writable fields of a document, as the API and imports give them."""
 
@@ -96,32 +82,48 @@ class RecordInput(BaseModel):
     amount: Decimal = Decimal("0")
     balance: Decimal | None = None
     currency: str = Field(default="USD", min_length=3, max_length=3)
-    customer: str | None = None
-    vendor: str | None = None
-    location: str | None = None
-    department: str | None = None
-    class_: str | None = Field(default=None, alias="class")
-    category: str | None = None
+    customer: Id | None = None
+    vendor: Id | None = None
+    location: Text | None = None
+    department: Text | None = None
+    class_: Text | None = Field(default=None, alias="class")
+    category: Text | None = None
     txn_date: date | None = None
     due_date: date | None = None
     status: DocStatus = DocStatus.OPEN
     email_status: EmailStatus = EmailStatus.NOT_SENT
     source: Source = Source.MANUAL
-    created_by: str | None = None
-    memo: str | None = None
-    fields: dict[str, Any] = Field(default_factory=dict)
+    created_by: Text | None = None
+    memo: Memo | None = None
+    fields: Annotated[dict[str, Any], AfterValidator(check_fields)] = Field(default_factory=dict)
 
     @field_validator("amount", "balance", mode="before")
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
-        return None if value is None else to_decimal(value)
+        return None if value is None else check_money(to_decimal(value))
+
+    @field_validator("balance")
+    @classmethod
+    def _balance_within_amount(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        amount = info.data.get("amount")
+        if value is not None and amount is not None and not min(amount, 0) <= value <= max(amount, 0):
+            raise ValueError(f"must lie between 0 and the amount ({amount})")
+        return value
 
     @field_validator("currency")
     @classmethod
-    def _upper_currency(cls, value: str) -> str:
-        if not value.isalpha():
-            raise ValueError("must be a 3-letter ISO 4217 code")
+    def _iso_currency(cls, value: str) -> str:
+        if value.upper() not in CURRENCIES:
+            raise ValueError("must be the ISO 4217 code of a currency in use, such as USD or EUR")
         return value.upper()
+
+    @field_validator("status")
+    @classmethod
+    def _paid_has_no_balance(cls, value: DocStatus, info: ValidationInfo) -> DocStatus:
+        balance = info.data.get("balance")
+        if value is DocStatus.PAID and balance:
+            raise ValueError(f"a paid document has no balance left, but balance is {balance}")
+        return value
 
 
 class Record(RecordInput):
@@ -130,7 +132,7 @@ class Record(RecordInput):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     type: RecordType
-    id: str = Field(min_length=1, max_length=128)
+    id: Id
     approval_status: ApprovalStatus = ApprovalStatus.NONE
     created_at: datetime
     updated_at: datetime
@@ -145,8 +147,10 @@ class Record(RecordInput):
         return self.customer or self.vendor
 
     def effective_balance(self) -> Decimal:
-        """Return the open balance, defaulting to the amount."""
-        return self.amount if self.balance is None else self.balance
+        """Return the open balance, defaulting to the amount (to nothing once the document is paid)."""
+        if self.balance is not None:
+            return self.balance
+        return Decimal(0) if self.status is DocStatus.PAID else self.amount
 
 
 class ContactKind(StrEnum):
@@ -161,23 +165,23 @@ class ContactInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = ""
-    email: str | None = None
-    state: str | None = None
-    country: str | None = None
-    city: str | None = None
+    name: Text = ""
+    email: Text | None = None
+    state: Text | None = None
+    country: Text | None = None
+    city: Text | None = None
     active: bool = True
     balance: Decimal = Decimal("0")
-    fields: dict[str, Any] = Field(default_factory=dict)
+    fields: Annotated[dict[str, Any], AfterValidator(check_fields)] = Field(default_factory=dict)
 
     @field_validator("balance", mode="before")
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
-        return to_decimal(value)
+        return check_money(to_decimal(value))
 
 
 class Contact(ContactInput):
     """A stored customer or vendor."""
 
     kind: ContactKind
-    id: str = Field(min_length=1, max_length=128)
+    id: Id

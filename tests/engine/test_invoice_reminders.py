@@ -76,7 +76,7 @@ def invoice(**overrides: Any) -> Record:
         (invoice(status="paid"), False),
         (invoice(status="void"), False),
         (invoice(balance="0.00"), False),
-        (invoice(balance="-5"), False),
+        (invoice(amount="-5", balance="-5"), False),
         (invoice(balance="0.01"), True),
         (invoice(due_date=None), False),
         (invoice(type="bill"), False),

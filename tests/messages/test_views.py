@@ -29,8 +29,8 @@ from messages.render import TEMPLATE_DIR, Renderer
 from storage.runs_repo import ReminderTask
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-LONG = "Quarterly retainer <b>&</b> *bold* _it_ ~strike~ `code` > quote\n" * 80
-ID = "INV-" + "9" * 120
+LONG = ("Quarterly retainer <b>&</b> *bold* _it_ ~strike~ `code` > quote\n" * 80)[:4000]  # the longest memo
+ID = "INV-" + "9" * 57  # with a number of up to three digits: the longest id, 64 characters
 PEOPLE = ("U01AAA", "U01BBB", "U01CCC", "U01DDD", "U01EEE")
 LOCALES = ("en", "fr")
 SIZES = ("realistic", "oversized")
@@ -53,7 +53,7 @@ class Case:
 
 def record(big: bool, n: int = 0, status: ApprovalStatus = ApprovalStatus.PENDING) -> Record:
     return Record(type=RecordType.INVOICE, id=(ID if big else "INV-1001") + str(n), amount=Decimal("12500.00"),
-                  currency="EUR", customer="C-" + ("ACME" * 30 if big else "ACME"),
+                  currency="EUR", customer="C-" + ("ACME" * 15 + "AC" if big else "ACME"),
                   category="Travel" * (20 if big else 1), department="Sales",
                   memo=LONG if big else "Two nights in Lyon", due_date=datetime(2026, 12, 20).date(),
                   approval_status=status, created_by="U0REQ", created_at=NOW, updated_at=NOW)

@@ -1,0 +1,138 @@
+"""Limits on what documents and contacts may hold: ids, decimals, text and custom fields (docs/api.md, Limits)."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+MAX_ID_CHARS = 64
+MAX_TEXT_CHARS = 255
+MAX_MEMO_CHARS = 4000
+MAX_DECIMAL_CHARS = 40
+MAX_DECIMAL_EXPONENT = 30
+MAX_MONEY_DECIMALS = 4
+MONEY_BOUND = Decimal(10) ** 15
+MAX_FIELDS = 50
+MAX_FIELD_KEY_CHARS = 64
+MAX_FIELD_TEXT_CHARS = 1000
+MAX_FIELD_ITEMS = 100
+MAX_FIELD_DEPTH = 3
+
+# C0 controls (NUL…US), DEL, C1 controls and lone surrogates, which JSON can carry but no text should.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# The same, but tabs and line breaks are fine in multi-line text.
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def to_decimal(value: Any) -> Decimal:
+    """Convert a JSON number or string to a finite Decimal, never through binary floats nor a huge expansion."""
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal number, not a boolean")
+    if isinstance(value, float):
+        value = repr(value)
+    result = value if isinstance(value, Decimal) else _parse_decimal(value)
+    if not result.is_finite():
+        raise ValueError("must be a finite decimal number")
+    if result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT:
+        raise ValueError(f"must be between 1e-{MAX_DECIMAL_EXPONENT} and 1e{MAX_DECIMAL_EXPONENT} in size")
+    exponent = result.as_tuple().exponent
+    return Decimal(format(result, "f")) if isinstance(exponent, int) and exponent > 0 else result
+
+
+def _parse_decimal(value: Any) -> Decimal:
+    text = value if isinstance(value, str) else str(value) if isinstance(value, int) else None
+    if text is None:
+        raise ValueError(f"{type(value).__name__} is not a decimal number")
+    if len(text) > MAX_DECIMAL_CHARS:
+        raise ValueError(f"a decimal number has at most {MAX_DECIMAL_CHARS} characters")
+    try:
+        return Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{text!r} is not a decimal number") from exc
+
+
+def check_money(value: Decimal) -> Decimal:
+    """Refuse an amount outside ±10^15 or with more than four decimal places."""
+    if abs(value) >= MONEY_BOUND:
+        raise ValueError("must be less than 10^15 in absolute value")
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_MONEY_DECIMALS:
+        raise ValueError(f"has at most {MAX_MONEY_DECIMALS} decimal places")
+    return value
+
+
+def check_text(value: str, max_chars: int = MAX_TEXT_CHARS, *, multiline: bool = False) -> str:
+    """Refuse text that is too long or holds control characters (tabs and line breaks only when multi-line)."""
+    if len(value) > max_chars:
+        raise ValueError(f"has at most {max_chars} characters")
+    if (_CONTROL_MULTILINE if multiline else _CONTROL).search(value):
+        raise ValueError("must not contain control characters" + (" other than tabs and line breaks" * multiline))
+    return value
+
+
+def check_id(value: str) -> str:
+    """Refuse an id that is empty, too long, has control characters, a `/` or surrounding spaces."""
+    if not value or value != value.strip():
+        raise ValueError("must be non-empty, without leading or trailing spaces")
+    if "/" in value:
+        raise ValueError("must not contain '/'")
+    return check_text(value, MAX_ID_CHARS)
+
+
+def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Refuse custom fields beyond the limits: count, key and text lengths, nesting, numbers."""
+    if len(fields) > MAX_FIELDS:
+        raise ValueError(f"has at most {MAX_FIELDS} fields")
+    for key, value in fields.items():
+        if not key:
+            raise ValueError("field names must be non-empty")
+        check_text(key, MAX_FIELD_KEY_CHARS)
+        _check_field_value(key, value, 1)
+    return fields
+
+
+def _check_field_value(key: str, value: Any, depth: int) -> None:
+    if isinstance(value, str):
+        _in_field(key, check_text, value, MAX_FIELD_TEXT_CHARS, multiline=True)
+    elif isinstance(value, bool) or value is None:
+        return
+    elif isinstance(value, int | float | Decimal):
+        _in_field(key, _check_number, value)
+    elif isinstance(value, list | dict):
+        _check_container(key, value, depth)
+    else:
+        raise ValueError(f"{key}: must be text, a number, true/false, null, a list or an object")
+
+
+def _check_container(key: str, value: list[Any] | dict[str, Any], depth: int) -> None:
+    if depth >= MAX_FIELD_DEPTH:
+        raise ValueError(f"{key}: nests at most {MAX_FIELD_DEPTH} levels")
+    if len(value) > MAX_FIELD_ITEMS:
+        raise ValueError(f"{key}: holds at most {MAX_FIELD_ITEMS} items")
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for inner, item in items:
+        _in_field(key, check_text, str(inner), MAX_FIELD_KEY_CHARS)
+        _check_field_value(f"{key}.{inner}", item, depth + 1)
+
+
+def _check_number(value: int | float | Decimal) -> None:
+    number = Decimal(value)
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    if abs(number) >= MONEY_BOUND:
+        raise ValueError("must be less than 10^15 in absolute value")
+
+
+def _in_field(key: str, check: Any, *args: Any, **kwargs: Any) -> None:
+    try:
+        check(*args, **kwargs)
+    except ValueError as exc:
+        raise ValueError(f"{key}: {exc}") from None
+
+
+Id = Annotated[str, AfterValidator(check_id)]
+Text = Annotated[str, AfterValidator(check_text)]
+Memo = Annotated[str, AfterValidator(lambda value: check_text(value, MAX_MEMO_CHARS, multiline=True))]

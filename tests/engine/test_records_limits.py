@@ -1,0 +1,189 @@
+"""Hostile document and contact inputs are refused with a validation error naming the field; valid edges pass."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, check_id, to_decimal
+from engine.records import ContactInput, DocStatus, Record, RecordInput
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def refused_at(model: type[Any], data: dict[str, Any]) -> set[str]:
+    """Return the dotted paths of the fields a model refuses in `data` (none when it accepts it)."""
+    try:
+        model.model_validate(data)
+    except ValidationError as exc:
+        return {".".join(str(p) for p in error["loc"]) for error in exc.errors()}
+    return set()
+
+
+HOSTILE_RECORDS = [
+    ({"amount": "9e4999999"}, "amount"),
+    ({"amount": "-9e4999999"}, "amount"),
+    ({"amount": "1e-4999999"}, "amount"),
+    ({"amount": "NaN"}, "amount"),
+    ({"amount": "sNaN"}, "amount"),
+    ({"amount": "Infinity"}, "amount"),
+    ({"amount": "-inf"}, "amount"),
+    ({"amount": float("nan")}, "amount"),
+    ({"amount": float("inf")}, "amount"),
+    ({"amount": "1" * 5000}, "amount"),
+    ({"amount": int("9" * 4000)}, "amount"),
+    ({"amount": "1000000000000000"}, "amount"),
+    ({"amount": "1e15"}, "amount"),
+    ({"amount": "-1000000000000000"}, "amount"),
+    ({"amount": "1.00001"}, "amount"),
+    ({"amount": True}, "amount"),
+    ({"amount": [1]}, "amount"),
+    ({"amount": {"value": 1}}, "amount"),
+    ({"amount": "12 500"}, "amount"),
+    ({"amount": "100", "balance": "100.01"}, "balance"),
+    ({"amount": "100", "balance": "-1"}, "balance"),
+    ({"amount": "-100", "balance": "5"}, "balance"),
+    ({"amount": "100", "balance": "NaN"}, "balance"),
+    ({"amount": "100", "balance": "40", "status": "paid"}, "status"),
+    ({"currency": "XXX"}, "currency"),
+    ({"currency": "XTS"}, "currency"),
+    ({"currency": "XAU"}, "currency"),
+    ({"currency": "XAG"}, "currency"),
+    ({"currency": "XPT"}, "currency"),
+    ({"currency": "XPD"}, "currency"),
+    ({"currency": "BTC"}, "currency"),
+    ({"currency": "FRF"}, "currency"),
+    ({"currency": "ABC"}, "currency"),
+    ({"currency": "US"}, "currency"),
+    ({"currency": "EURO"}, "currency"),
+    ({"currency": "U\x00D"}, "currency"),
+    ({"vendor": "V-1\x00"}, "vendor"),
+    ({"vendor": "a/b"}, "vendor"),
+    ({"customer": "C" * (MAX_ID_CHARS + 1)}, "customer"),
+    ({"customer": ""}, "customer"),
+    ({"customer": " C-1"}, "customer"),
+    ({"memo": "hello\x00world"}, "memo"),
+    ({"memo": "bell\x07"}, "memo"),
+    ({"memo": "escape\x1b[31m"}, "memo"),
+    ({"memo": "lone \ud800 surrogate"}, "memo"),
+    ({"memo": "m" * (MAX_MEMO_CHARS + 1)}, "memo"),
+    ({"category": "x" * 256}, "category"),
+    ({"category": "two\nlines"}, "category"),
+    ({"class": "Ops\x00"}, "class"),
+    ({"location": "\x7f"}, "location"),
+    ({"department": "\x85"}, "department"),
+    ({"created_by": "U1\r\n"}, "created_by"),
+    ({"fields": {f"f{i}": i for i in range(51)}}, "fields"),
+    ({"fields": {"k" * 65: 1}}, "fields"),
+    ({"fields": {"": 1}}, "fields"),
+    ({"fields": {"po": "x" * 1001}}, "fields"),
+    ({"fields": {"po": "nul\x00"}}, "fields"),
+    ({"fields": {"po\x00": "x"}}, "fields"),
+    ({"fields": {"n": float("nan")}}, "fields"),
+    ({"fields": {"n": float("inf")}}, "fields"),
+    ({"fields": {"n": 10**20}}, "fields"),
+    ({"fields": {"deep": {"a": {"b": {"c": 1}}}}}, "fields"),
+    ({"fields": {"many": list(range(101))}}, "fields"),
+    ({"fields": {"list": ["ok", "bad\x00"]}}, "fields"),
+    ({"fields": {"obj": {"k\x00": 1}}}, "fields"),
+    ({"fields": {"set": {1, 2}}}, "fields"),
+    ({"status": "PAID"}, "status"),
+    ({"source": "evil"}, "source"),
+    ({"txn_date": "31/12/2026"}, "txn_date"),
+    ({"due_date": "2026-02-30"}, "due_date"),
+    ({"surprise": 1}, "surprise"),
+]
+
+
+@pytest.mark.parametrize(("data", "path"), HOSTILE_RECORDS)
+def test_a_hostile_record_is_refused_at_its_field(data: dict[str, Any], path: str) -> None:
+    assert refused_at(RecordInput, data) == {path}
+
+
+def test_a_huge_exponent_is_refused_before_it_is_expanded() -> None:
+    started = time.perf_counter()
+    for text in ("9e4999999", "9E+999999999999999999", "1e-999999999"):
+        with pytest.raises(ValueError, match="between"):
+            to_decimal(text)
+    assert time.perf_counter() - started < 0.1
+
+
+VALID_RECORDS = [
+    {"amount": "999999999999999.9999"},
+    {"amount": "-999999999999999.9999", "balance": "-10"},
+    {"amount": "12.5", "balance": "12.5"},
+    {"amount": "100", "balance": "0", "status": "paid"},
+    {"amount": "100", "status": "paid"},
+    {"amount": "1E+3"},
+    {"amount": 12},
+    {"amount": 0.1},
+    {"amount": "0.0001"},
+    {"amount": "1.50000"},
+    {"currency": "eur"},
+    {"currency": "XOF"},
+    {"currency": "JPY"},
+    {"vendor": "V" * MAX_ID_CHARS},
+    {"vendor": "Air France"},
+    {"memo": "line one\n\tline two\r\n" + "m" * (MAX_MEMO_CHARS - 22)},
+    {"memo": "Paris → Montréal, 5 nuits ☕"},
+    {"category": "c" * 255},
+    {"fields": {f"f{i}": "v" * 1000 for i in range(50)}},
+    {"fields": {"nested": {"list": [1, "two", None, True, 2.5]}}},
+]
+
+
+@pytest.mark.parametrize("data", VALID_RECORDS)
+def test_records_at_the_limits_are_accepted(data: dict[str, Any]) -> None:
+    assert refused_at(RecordInput, data) == set()
+
+
+def test_decimals_stay_exact_and_currencies_upper_case() -> None:
+    record = RecordInput.model_validate({"amount": "1E+3", "balance": 0.1, "currency": "eur"})
+    assert (record.amount, record.balance, record.currency) == (Decimal("1000"), Decimal("0.1"), "EUR")
+
+
+@pytest.mark.parametrize(
+    ("status", "balance", "expected"),
+    [(DocStatus.PAID, None, Decimal(0)), (DocStatus.OPEN, None, Decimal(100)), (DocStatus.OPEN, "30", Decimal(30))],
+)
+def test_a_paid_document_has_nothing_left_to_pay(status: DocStatus, balance: str | None, expected: Decimal) -> None:
+    record = Record.model_validate({"type": "invoice", "id": "INV-1", "amount": "100", "balance": balance,
+                                    "status": status, "created_at": NOW, "updated_at": NOW})
+    assert record.effective_balance() == expected
+
+
+@pytest.mark.parametrize(
+    "record_id",
+    ["", " INV-1", "INV-1 ", "a/b", "../etc", "I" * (MAX_ID_CHARS + 1), "I" * 5000, "INV\x00", "INV\n1", "\ud800"],
+)
+def test_a_bad_record_id_is_refused(record_id: str) -> None:
+    with pytest.raises(ValueError):
+        check_id(record_id)
+    assert refused_at(Record, {"type": "invoice", "id": record_id, "created_at": NOW, "updated_at": NOW}) == {"id"}
+
+
+@pytest.mark.parametrize("record_id", ["INV-1", "I" * MAX_ID_CHARS, "2026 Q4 #12", "INV_ü-1"])
+def test_good_record_ids_pass(record_id: str) -> None:
+    assert check_id(record_id) == record_id
+
+
+@pytest.mark.parametrize(
+    ("data", "path"),
+    [
+        ({"name": "Acme\x00"}, "name"),
+        ({"name": "n" * 256}, "name"),
+        ({"email": "a@b.c\n"}, "email"),
+        ({"city": "x" * 300}, "city"),
+        ({"balance": "9e4999999"}, "balance"),
+        ({"balance": "NaN"}, "balance"),
+        ({"balance": "1e16"}, "balance"),
+        ({"fields": {"tier": "gold\x00"}}, "fields"),
+    ],
+)
+def test_a_hostile_contact_is_refused_at_its_field(data: dict[str, Any], path: str) -> None:
+    assert refused_at(ContactInput, data) == {path}
