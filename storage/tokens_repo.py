@@ -1,0 +1,85 @@
+"""Repository methods of the REST API's bearer tokens, stored as SHA-256 hashes with a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from storage.codec import parse_ts, ts
+
+ROLES = ("admin", "integration", "read")
+ENV_TOKEN_NAME = "env"  # SIGNOFF_API_TOKEN: an admin token kept in the environment, not in this table
+TOKEN_PREFIX = "so_"
+
+
+def new_token() -> str:
+    """Return a fresh token: 256 random bits, URL-safe, with a recognisable prefix."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """Return the SHA-256 (hex) under which a token is stored and looked up."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    """One named API token: its role and bookkeeping, never the token itself."""
+
+    name: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def is_active(self) -> bool:
+        """Tell whether the token is still accepted."""
+        return self.revoked_at is None
+
+
+def _token(row: aiosqlite.Row) -> ApiToken:
+    created_at = parse_ts(row["created_at"])
+    assert created_at is not None
+    return ApiToken(row["name"], row["role"], created_at, parse_ts(row["last_used_at"]),
+                    parse_ts(row["revoked_at"]))
+
+
+class TokensQueries:
+    """Repository methods of API tokens."""
+
+    conn: aiosqlite.Connection
+
+    async def add_api_token(self, name: str, role: str, token_hash: str, now: datetime) -> bool:
+        """Store a new token under a name not used before; tell whether it was stored."""
+        cursor = await self.conn.execute(
+            "INSERT INTO api_tokens (name, role, token_hash, created_at) VALUES (?,?,?,?) "
+            "ON CONFLICT DO NOTHING", (name, role, token_hash, ts(now)),
+        )
+        return cursor.rowcount > 0
+
+    async def api_token_by_hash(self, token_hash: str) -> ApiToken | None:
+        """Return the token with this hash (revoked or not), or None."""
+        async with self.conn.execute("SELECT * FROM api_tokens WHERE token_hash=?", (token_hash,)) as cursor:
+            row = await cursor.fetchone()
+        return _token(row) if row else None
+
+    async def api_tokens(self) -> list[ApiToken]:
+        """List every token, oldest first."""
+        async with self.conn.execute("SELECT * FROM api_tokens ORDER BY created_at, name") as cursor:
+            return [_token(r) for r in await cursor.fetchall()]
+
+    async def revoke_api_token(self, name: str, now: datetime) -> bool:
+        """Revoke a token by name; tell whether an active token was revoked."""
+        cursor = await self.conn.execute(
+            "UPDATE api_tokens SET revoked_at=? WHERE name=? AND revoked_at IS NULL", (ts(now), name)
+        )
+        return cursor.rowcount > 0
+
+    async def touch_api_token(self, name: str, now: datetime) -> None:
+        """Remember when a token was last used."""
+        await self.conn.execute("UPDATE api_tokens SET last_used_at=? WHERE name=?", (ts(now), name))
