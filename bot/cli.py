@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.errors import SettingsError
@@ -25,13 +26,19 @@ async def _run(settings: Settings) -> None:
     from bot.runtime import build_runtime, freeze_startup_heap
 
     runtime = await build_runtime(settings)
-    await runtime.serve()
-    freeze_startup_heap()
-    logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
-        await asyncio.Event().wait()
+        await runtime.serve()
+        freeze_startup_heap()
+        logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
+        await stop.wait()
+        logging.getLogger("signoff").warning("Signoff stopping (up to %g s for work in hand)", settings.shutdown_s)
     finally:
         await runtime.close()
+    logging.getLogger("signoff").warning("Signoff stopped")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,10 @@
 Each conversation (a channel, or the DM with one person) is a lane served by its own task, at Slack's
 `chat.postMessage` pace (about one message per second, short bursts allowed); lanes run side by side,
 so a slow or throttled channel never holds the others. A 429 pauses only its lane for `Retry-After`.
-Server errors and timeouts are retried with exponential backoff, then dead-lettered.
+Any other failure (a server error, a body that is not JSON, a timeout, an outage, a bug in a handler) is
+retried with exponential backoff capped at a minute, so delivery resumes within a minute of recovery,
+until the item is older than the delivery horizon (`SIGNOFF_DELIVERY_HORIZON`); only then, or when Slack
+says retrying cannot help (`channel_not_found`…), is it dead-lettered: logged, counted, listed, retryable.
 
 Posts carry Slack message metadata naming their outbox key. An item whose earlier attempt may have
 reached Slack (the process died, or the call timed out) is looked up in `conversations.history`
@@ -28,6 +31,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.email_out import Email, SmtpConfig, send_email
+from bot.errors import UndeliverableError
 from bot.service import Signoff
 from bot.slack_out import Posted, SlackOut
 from storage.outbox_repo import OutboxItem
@@ -36,7 +40,7 @@ from storage.scheduler_repo import ClaimedItem
 log = logging.getLogger(__name__)
 
 Handler = Callable[[OutboxItem], Awaitable[dict[str, Any] | None]]
-MAX_ATTEMPTS = 8
+MAX_BACKOFF_S = 60
 LEASE_S = 60.0
 BATCH_LIMIT = 500
 PER_LANE_CLAIM = 8
@@ -61,8 +65,15 @@ PERMANENT_SLACK_ERRORS = frozenset({
 
 
 def backoff_s(attempts: int) -> float:
-    """Return the wait before retry number `attempts` (exponential, capped at 10 minutes)."""
-    return float(min(600, 2 ** max(0, attempts - 1)))
+    """Return the wait before retry number `attempts` (exponential, capped at a minute)."""
+    return float(min(MAX_BACKOFF_S, 2 ** min(max(0, attempts - 1), 16)))
+
+
+def slack_error(exc: SlackApiError) -> str | None:
+    """Return Slack's `error` code of a failed call, or None when the answer was not Slack's JSON."""
+    data = getattr(exc.response, "data", None)
+    error = data.get("error") if isinstance(data, dict) else None
+    return error if isinstance(error, str) else None
 
 
 def lane_of(item: OutboxItem) -> str:
@@ -80,18 +91,24 @@ def retry_after_s(exc: SlackApiError) -> float | None:
     if getattr(exc.response, "status_code", None) != 429:
         return None
     headers = getattr(exc.response, "headers", None) or {}
-    raw = headers.get("Retry-After") or headers.get("retry-after")
+    raw = (headers.get("Retry-After") or headers.get("retry-after")) if hasattr(headers, "get") else None
     try:
-        return max(0.0, float(raw)) if raw is not None else DEFAULT_RETRY_AFTER_S
-    except ValueError:
+        wait_s = float(raw) if raw is not None else DEFAULT_RETRY_AFTER_S
+    except (TypeError, ValueError):
         return DEFAULT_RETRY_AFTER_S
+    return min(max(0.0, wait_s), float(MAX_BACKOFF_S)) if wait_s == wait_s else DEFAULT_RETRY_AFTER_S
 
 
 def is_permanent(exc: Exception) -> bool:
-    """Tell whether retrying cannot help."""
-    if isinstance(exc, LookupError | KeyError):
+    """Tell whether retrying cannot help: we said so, or Slack did."""
+    if isinstance(exc, UndeliverableError):
         return True
-    return isinstance(exc, SlackApiError) and exc.response.get("error") in PERMANENT_SLACK_ERRORS
+    return isinstance(exc, SlackApiError) and slack_error(exc) in PERMANENT_SLACK_ERRORS
+
+
+def is_expected(exc: Exception) -> bool:
+    """Tell whether a failure is an outage Slack or the mail server may recover from (no traceback needed)."""
+    return isinstance(exc, SlackApiError | OSError | TimeoutError | asyncio.TimeoutError | UndeliverableError)
 
 
 class Pacer:
@@ -288,6 +305,7 @@ class Deliverer:
         self._lanes: dict[str, _Lane] = {}
         self._progress = asyncio.Event()
         self._delivered: list[tuple[int, datetime, dict[str, Any] | None]] = []
+        self._stopping = False
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -295,7 +313,7 @@ class Deliverer:
 
     async def run_forever(self, idle_s: float = 1.0) -> None:
         """Deliver due work whenever woken, and at least every `idle_s`."""
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_s)
             self._wake.clear()
@@ -309,7 +327,7 @@ class Deliverer:
         handled = 0
         async with self._drain_lock:
             try:
-                while True:
+                while not self._stopping:
                     await self._record_delivered()
                     handled += await self._claim()
                     if self._is_busy():
@@ -324,6 +342,19 @@ class Deliverer:
                 await self._record_delivered()
         await self._publish_counts()
         return handled
+
+    async def close(self, timeout_s: float) -> None:
+        """Stop claiming; let posts in flight finish within `timeout_s` (the others are checked when claimed again)."""
+        self._stopping = True
+        self._wake.set()
+        lanes = [lane.task for lane in self._lanes.values() if lane.task is not None and not lane.task.done()]
+        if lanes:
+            _, unfinished = await asyncio.wait(lanes, timeout=max(0.0, timeout_s))
+            for task in unfinished:
+                task.cancel()
+            await asyncio.wait(lanes)
+        with contextlib.suppress(Exception):
+            await self._record_delivered()
 
     def _is_busy(self) -> bool:
         return any(lane.task is not None and not lane.task.done() for lane in self._lanes.values())
@@ -376,9 +407,13 @@ class Deliverer:
     async def _run_lane(self, lane: _Lane) -> None:
         try:
             while lane.queue:
-                await self._perform(lane.queue.popleft(), lane)
-        except Exception:
-            log.exception("outbox lane %s failed", lane.name)
+                entry = lane.queue.popleft()
+                try:
+                    await self._perform(entry, lane)
+                except Exception:
+                    # Bookkeeping failed (the database?): the item's lease expires and it is claimed again.
+                    log.exception("outbox item %s could not be recorded; it will be retried", entry.item.id)
+                    self._held.discard(entry.item.id)
         finally:
             self._progress.set()
 
@@ -398,7 +433,7 @@ class Deliverer:
     async def _handle(self, item: OutboxItem) -> dict[str, Any] | None:
         handler = self.handlers.get(item.kind)
         if handler is None:
-            raise LookupError(f"no handler for outbox kind {item.kind!r}")
+            raise UndeliverableError(f"no handler for outbox kind {item.kind!r}")
         return await handler(item)
 
     async def _not_delivered(self, entry: ClaimedItem, lane: _Lane, exc: Exception) -> None:
@@ -432,15 +467,20 @@ class Deliverer:
         log.info("lane %s rate-limited by Slack: paused %.1f s (%d items)", lane.name, wait_s, len(held))
 
     async def _failed(self, item: OutboxItem, exc: Exception) -> None:
-        error = f"{type(exc).__name__}: {exc}"
+        error = f"{type(exc).__name__}: {str(exc)[:1000]}"
+        now = self.service.clock.now()
+        is_too_old = (now - item.retried_from).total_seconds() > self.service.settings.delivery_horizon_s
+        if not is_expected(exc):
+            log.error("outbox item %s (%s) failed unexpectedly on attempt %d", item.id, item.kind, item.attempts,
+                      exc_info=exc)
         async with self.service.db.transaction() as repo:
-            if is_permanent(exc) or item.attempts >= MAX_ATTEMPTS:
-                log.error("outbox item %s dead-lettered: %s", item.id, error)
+            if is_permanent(exc) or is_too_old:
+                log.error("outbox item %s (%s to %s) dead-lettered after %d attempts: %s", item.id, item.kind,
+                          item.target, item.attempts, error)
                 await repo.mark_dead(item.id, error)
                 self._count("signoff_outbox_dead_lettered_total")
             else:
-                later = self.service.clock.now() + timedelta(seconds=backoff_s(item.attempts))
-                await repo.mark_retry(item.id, later, error)
+                await repo.mark_retry(item.id, now + timedelta(seconds=backoff_s(item.attempts)), error)
                 self._count("signoff_outbox_retried_total")
 
     def _count(self, name: str) -> None:
@@ -482,6 +522,6 @@ class Deliverer:
     async def _email(self, item: OutboxItem) -> dict[str, Any]:
         smtp_url = self.service.settings.smtp_url
         if not smtp_url:
-            raise LookupError("e-mail is off: SIGNOFF_SMTP_URL is not set")
+            raise UndeliverableError("e-mail is off: SIGNOFF_SMTP_URL is not set")
         message_id = await send_email(Email.from_json(item.payload), SmtpConfig.from_url(smtp_url))
         return {"message_id": message_id}

@@ -41,3 +41,7 @@ class Unprocessable(ApiError):
 
     def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(422, "invalid", message, details)
+
+
+class UndeliverableError(BotError):
+    """An outbox item cannot be delivered as things stand (e-mail is off, its request is gone): dead-letter it."""

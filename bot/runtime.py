@@ -7,6 +7,8 @@ import contextlib
 import gc
 import logging
 import socket
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +18,13 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.clock import SystemClock, TestClock
 from bot.delivery import Deliverer, OutboxSlack
+from bot.inbox import Inbox, InboxWorker, process_owner
 from bot.scheduler import Scheduler
 from bot.server import create_app
 from bot.service import Signoff
 from bot.settings import Settings
 from bot.slack_app import build_bolt_app
-from bot.slack_front import ClickRunner
+from bot.slack_front import ClickProcessor
 from bot.slack_out import make_client
 from storage.db import Database
 
@@ -38,9 +41,19 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_config(app: FastAPI) -> uvicorn.Config:
+def server_config(app: FastAPI, graceful_s: float = 2.0) -> uvicorn.Config:
     """Return the uvicorn settings Signoff serves with (the latency benchmark serves its floor alike)."""
-    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2)
+    return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                          timeout_graceful_shutdown=max(1, round(graceful_s)))
+
+
+class QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves SIGTERM and SIGINT to Signoff, which shuts down in order and exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """Install no signal handlers (uvicorn's re-raise the signal once serving stops)."""
+        yield
 
 
 @dataclass
@@ -52,7 +65,7 @@ class Runtime:
     service: Signoff
     bolt: AsyncApp
     app: FastAPI
-    clicks: ClickRunner
+    inbox: InboxWorker
     deliverer: Deliverer | None = None
     scheduler: Scheduler | None = None
     server: uvicorn.Server | None = None
@@ -69,13 +82,14 @@ class Runtime:
 
     async def serve(self) -> None:
         """Start the outbox worker and serve HTTP in the background; return once ready."""
+        self.tasks.append(asyncio.create_task(self.inbox.run_forever()))
         if self.deliverer is not None:
             self.tasks.append(asyncio.create_task(self.deliverer.run_forever()))
         if self.scheduler is not None:
             await self.scheduler.start()
         self.sock = bind_socket(self.settings.host, self.settings.port)
-        config = server_config(self.app)
-        self.server = uvicorn.Server(config)
+        config = server_config(self.app, self.settings.shutdown_s)
+        self.server = QuietServer(config)
         self.tasks.append(asyncio.create_task(self.server.serve(sockets=[self.sock])))
         while not self.server.started:
             if self.tasks[-1].done():
@@ -85,21 +99,24 @@ class Runtime:
             await self._connect_socket_mode()
 
     async def _connect_socket_mode(self) -> None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        from bot.socket_front import InboxSocketModeHandler
 
-        self.socket_mode = AsyncSocketModeHandler(self.bolt, self.settings.slack_app_token)
+        self.socket_mode = InboxSocketModeHandler(self.bolt, self.settings.slack_app_token, self.inbox)
         await self.socket_mode.connect_async()
 
-    async def close(self) -> None:
-        """Stop serving, finish the clicks in hand, stop the workers and close the database."""
+    async def close(self, shutdown_s: float | None = None) -> None:
+        """Stop accepting, let work in hand finish within `shutdown_s` (what does not stays queued), close all."""
+        deadline = time.monotonic() + (self.settings.shutdown_s if shutdown_s is None else shutdown_s)
         if self.scheduler is not None:
             await self.scheduler.close()
         if self.socket_mode is not None:
             await self.socket_mode.close_async()
         if self.server is not None:
             self.server.should_exit = True
-            await _settle(self.tasks.pop())
-        await self.clicks.drain()
+            await _settle(self.tasks.pop(), _left(deadline) + 1)
+        await self.inbox.close(_left(deadline))
+        if self.deliverer is not None:
+            await self.deliverer.close(_left(deadline))
         for task in self.tasks:
             task.cancel()
             await _settle(task)
@@ -107,9 +124,13 @@ class Runtime:
         await self.db.close()
 
 
-async def _settle(task: asyncio.Task[Any]) -> None:
+def _left(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+async def _settle(task: asyncio.Task[Any], timeout_s: float = 5.0) -> None:
     with contextlib.suppress(asyncio.CancelledError, Exception):
-        await asyncio.wait_for(task, timeout=5)
+        await asyncio.wait_for(task, timeout=timeout_s)
 
 
 def freeze_startup_heap() -> None:
@@ -126,11 +147,11 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)
     service = Signoff(db, settings, OutboxSlack(client), clock)
     bolt = build_bolt_app(service, client)
-    clicks = ClickRunner(build_bolt_app(service, client, is_processing_before_response=True))
+    inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service)
     service.on_queued = deliverer.kick
-    app = create_app(service, bolt, clicks)
+    app = create_app(service, bolt, inbox)
     app.state.deliverer = deliverer
     scheduler = Scheduler(service, deliverer)
     scheduler.attach(app)
-    return Runtime(settings, db, service, bolt, app, clicks, deliverer=deliverer, scheduler=scheduler)
+    return Runtime(settings, db, service, bolt, app, inbox, deliverer=deliverer, scheduler=scheduler)

@@ -11,10 +11,11 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import api, api_clock, api_rules, api_scheduler, api_workflows
+from bot import api, api_clock, api_outbox, api_rules, api_scheduler, api_workflows
 from bot.errors import ApiError
+from bot.inbox import InboxWorker
 from bot.service import Signoff
-from bot.slack_front import SLACK_EVENTS_PATH, ClickRunner, SlackFront
+from bot.slack_front import SLACK_EVENTS_PATH, SlackFront
 
 
 class Metrics:
@@ -67,15 +68,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
-def create_app(service: Signoff, bolt: AsyncApp, clicks: ClickRunner) -> FastAPI:
-    """Assemble the FastAPI application around the service, the Bolt app and the clicks runner."""
+def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
+    """Assemble the FastAPI application around the service, the Bolt app and the inbox worker."""
     app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
                   redoc_url=None)
     app.state.service = service
     app.state.metrics = Metrics()
     handler = AsyncSlackRequestHandler(bolt)
     install_error_handlers(app)
-    app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, clicks=clicks,
+    app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, worker=inbox,
                        metrics=app.state.metrics)
 
     @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
@@ -99,4 +100,5 @@ def create_app(service: Signoff, bolt: AsyncApp, clicks: ClickRunner) -> FastAPI
     app.include_router(api_rules.router)
     app.include_router(api_workflows.router)
     app.include_router(api_scheduler.router)
+    app.include_router(api_outbox.router)
     return app

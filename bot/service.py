@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.automation import Automation, check_templates
 from bot.clock import SystemClock
-from bot.errors import Conflict, NotFound, Unprocessable
+from bot.errors import Conflict, NotFound, UndeliverableError, Unprocessable
 from bot.rules_service import apply_prefills
 from bot.settings import Settings
 from bot.slack_out import Posted, SlackOut
@@ -256,6 +256,10 @@ class Signoff:
         await self._enqueue(repo, outcome)
 
     def _after_commit(self) -> None:
+        self.wake_delivery()
+
+    def wake_delivery(self) -> None:
+        """Tell the outbox worker that committed work is waiting."""
         if self.on_queued is not None:
             self.on_queued()
 
@@ -263,10 +267,10 @@ class Signoff:
         async with self.db.read() as repo:
             request = await repo.get_request(request_id)
             if request is None:
-                raise LookupError(f"no approval request {request_id}")
+                raise UndeliverableError(f"no approval request {request_id}")
             record = await repo.get_record(request.record_type, request.record_id)
             if record is None:
-                raise LookupError(f"no record for request {request_id}")
+                raise UndeliverableError(f"no record for request {request_id}")
             contacts = await repo.contacts_of(record)
             prefills = await repo.prefills_of(request.record_type, request.record_id)
         contact = next(iter(contacts.values()), None)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
+from engine.durations import parse_duration
+from engine.errors import InvalidDurationError
 
 ENV_NAMES = {
     "slack_bot_token": "SLACK_BOT_TOKEN",
@@ -26,6 +29,8 @@ ENV_NAMES = {
     "smtp_url": "SIGNOFF_SMTP_URL",
     "webhook_url": "SIGNOFF_WEBHOOK_URL",
     "webhook_secret": "SIGNOFF_WEBHOOK_SECRET",
+    "shutdown_s": "SIGNOFF_SHUTDOWN_S",
+    "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
 }
 
 
@@ -54,7 +59,25 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, validation_alias=_env("smtp_url"))
     webhook_url: str | None = Field(default=None, validation_alias=_env("webhook_url"))
     webhook_secret: str | None = Field(default=None, validation_alias=_env("webhook_secret"))
+    shutdown_s: float = Field(default=10, ge=0, le=3600, validation_alias=_env("shutdown_s"))
+    delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
     sandbox: bool = False
+
+    @field_validator("delivery_horizon")
+    @classmethod
+    def _horizon_is_duration(cls, value: str) -> str:
+        try:
+            horizon = parse_duration(value)
+        except (InvalidDurationError, OverflowError) as exc:
+            raise ValueError(f"{value!r} is not an ISO 8601 duration like P1D or PT6H") from exc
+        if horizon <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @property
+    def delivery_horizon_s(self) -> float:
+        """Return how long a message keeps being retried before it is dead-lettered, in seconds."""
+        return parse_duration(self.delivery_horizon).total_seconds()
 
     @field_validator("timezone")
     @classmethod

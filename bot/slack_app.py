@@ -91,17 +91,19 @@ class Listeners:
             await self.refuse(body, exc.code, str(exc))
 
 
-def build_bolt_app(
-    service: Signoff, client: AsyncWebClient, *, is_processing_before_response: bool = False
-) -> AsyncApp:
-    """Create the Bolt app with every listener registered (one that finishes each listener before it answers)."""
+def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
+    """Create the Bolt app with every listener registered; it finishes each listener before it answers.
+
+    An answer to Slack is an acknowledgement, and nothing is acknowledged before its work is durable: clicks
+    come from the inbox, where they were committed first; everything else is done by the time it is answered.
+    """
     settings = service.settings
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
         request_verification_enabled=not settings.is_socket_mode,
         raise_error_for_unhandled_request=False,
-        process_before_response=is_processing_before_response,
+        process_before_response=True,
     )
     listeners = Listeners(service, HomeListeners(service))
     # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.

@@ -1,22 +1,20 @@
-"""The front door of `/slack/events`: every request verified once, replays refused, clicks acknowledged at once.
+"""The front door of `/slack/events`: every request verified, stored before it is acknowledged, replays refused.
 
 Slack wants an interaction acknowledged within 3 s and shows a spinner until it is. A button click
 (`block_actions`) is always acknowledged with an empty 200, whatever the listener then does, so the
-front answers it as soon as the signature holds and hands the payload to Bolt in the background; the
-listener runs to completion there (the Bolt app for clicks processes before it responds), a few clicks
-at a time so that a burst of clicks being processed does not delay the acknowledgement of the next
-ones (votes are serialised by the database anyway). Everything else (commands, modal submissions,
-events) goes on to Bolt through FastAPI, whose acknowledgement may carry an answer.
+front commits the click to the inbox (one commit for all the clicks arriving together), answers 200,
+and the inbox worker runs it through Bolt; a restart resumes whatever was not finished. Everything
+else (commands, modal submissions, events) has its identity committed, then goes on to Bolt through
+FastAPI, which finishes the work before it answers (the answer may carry a reply or modal errors).
+A stored identity, in any process on the database, refuses a replay of the request.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
 import time
-from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -26,6 +24,8 @@ from slack_sdk.signature import SignatureVerifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api import error_body
+from bot.inbox import InboxWorker
+from storage.inbox_repo import InboxEntry, InboxRow
 
 if TYPE_CHECKING:
     from bot.server import Metrics
@@ -36,83 +36,45 @@ log = logging.getLogger(__name__)
 SLACK_EVENTS_PATH = "/slack/events"
 FORM_TYPE = "application/x-www-form-urlencoded"
 REFUSAL_BODY = json.dumps(error_body("unauthorized", "not signed by Slack, too old, or replayed")).encode()
+MALFORMED_BODY = json.dumps(error_body("bad_request", "a Slack request body is UTF-8 text")).encode()
+UNAVAILABLE_BODY = json.dumps(error_body("unavailable", "the request could not be stored; try again")).encode()
 TOO_LARGE_BODY = json.dumps(error_body("too_large", "the request is larger than any Slack request")).encode()
 MAX_BODY_BYTES = 1024 * 1024
-REPLAY_WINDOW_S = 300
 HEAD_BYTES = 128
 LEADING_TYPE = re.compile(rb'\s*\{\s*"type"\s*:\s*"([a-z_]+)"')
-CLICK_CONCURRENCY = 8
+CLICK = "click"
+SIGNATURE_PREFIX = "sig:"
+EVENT_PREFIX = "event:"
 
 
-class ReplayGuard:
-    """Refuses a signed Slack request seen before within Slack's five-minute window."""
+class ClickProcessor:
+    """Runs a stored click through the Bolt app for clicks (one that finishes each listener before it answers)."""
 
-    def __init__(self, window_s: float = REPLAY_WINDOW_S, max_entries: int = 100_000) -> None:
-        self.window_s = window_s
-        self.max_entries = max_entries
-        self._seen: OrderedDict[str, float] = OrderedDict()
-
-    def is_replay(self, signature: str, now_s: float) -> bool:
-        """Record a signature; tell whether it was already seen inside the window."""
-        while self._seen and (next(iter(self._seen.values())) < now_s - self.window_s
-                              or len(self._seen) > self.max_entries):
-            self._seen.popitem(last=False)
-        if signature in self._seen:
-            return True
-        self._seen[signature] = now_s
-        return False
-
-
-class ClickRunner:
-    """Runs acknowledged clicks through the Bolt app for clicks, keeping each task until it ends."""
-
-    def __init__(self, bolt: AsyncApp, concurrency: int = CLICK_CONCURRENCY) -> None:
+    def __init__(self, bolt: AsyncApp) -> None:
         self.bolt = bolt
-        self.tasks: set[asyncio.Task[None]] = set()
-        self.slots = asyncio.Semaphore(concurrency)
 
-    def submit(self, body: bytes) -> None:
-        """Start processing one verified click (its form body)."""
-        task = asyncio.get_running_loop().create_task(self._run(body))
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-
-    async def _run(self, body: bytes) -> None:
-        payload = form_payload(body)
+    async def __call__(self, row: InboxRow) -> bool:
+        """Process one inbox row; tell whether it went through (a malformed payload goes nowhere, and is done)."""
+        payload = form_payload(row.body.encode()) if row.kind == CLICK else _json_object(row.body)
         if payload is None:
-            log.warning("a click acknowledged by its leading type has no readable payload: %r", body[:200])
-            return
-        try:
-            async with self.slots:
-                # "socket_mode": the payload is handed over parsed and already verified, as Socket Mode does.
-                response = await self.bolt.async_dispatch(AsyncBoltRequest(body=payload, mode="socket_mode"))
-        except Exception:
-            log.exception("a click could not be processed")
-            return
+            log.warning("inbox row %s has no readable payload: %r", row.id, row.body[:200])
+            return True
+        # "socket_mode": the payload is handed over parsed and already verified, as Socket Mode does.
+        response = await self.bolt.async_dispatch(AsyncBoltRequest(body=payload, mode="socket_mode"))
         if response.status >= 400:
-            log.warning("a click was answered %s: %s", response.status, response.body[:200])
-
-    async def drain(self, timeout_s: float = 5.0) -> None:
-        """Wait for the clicks still being processed; cancel those unfinished after `timeout_s`."""
-        if not self.tasks:
-            return
-        _, unfinished = await asyncio.wait(set(self.tasks), timeout=timeout_s)
-        for task in unfinished:
-            task.cancel()
-        if unfinished:
-            log.warning("%d clicks were still being processed at shutdown and were cancelled", len(unfinished))
-            await asyncio.wait(unfinished)
+            log.warning("inbox row %s was answered %s: %s", row.id, response.status, (response.body or "")[:200])
+        return response.status < 500
 
 
 class SlackFront:
     """ASGI middleware answering `POST /slack/events` before the application sees it, when it can."""
 
-    def __init__(self, app: ASGIApp, *, signing_secret: str | None, clicks: ClickRunner, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, signing_secret: str | None, worker: InboxWorker, metrics: Metrics) -> None:
         self.app = app
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
-        self.clicks = clicks
+        self.worker = worker
+        self.inbox = worker.inbox
         self.metrics = metrics
-        self.guard = ReplayGuard()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Verify and maybe acknowledge a Slack request; pass everything else on unchanged."""
@@ -124,25 +86,67 @@ class SlackFront:
             await _respond(send, 413, TOO_LARGE_BODY, b"application/json")
             return
         headers = _headers(scope)
+        if not is_text(body):
+            await _respond(send, 400, MALFORMED_BODY, b"application/json")
+            return
         if not self.is_authentic(body, headers):
-            self.metrics.inc("signoff_slack_requests_refused_total")
-            await _respond(send, 401, REFUSAL_BODY, b"application/json")
+            await self._refuse(send)
+            return
+        entry = inbox_entry(body, headers)
+        try:
+            row_id = await self.inbox.accept(entry)
+        except Exception:
+            await _respond(send, 503, UNAVAILABLE_BODY, b"application/json")
+            return
+        if row_id is None:
+            await self._replayed(entry, send)
             return
         self.metrics.inc("signoff_slack_requests_total")
-        if not is_click(body, headers):
+        if entry.body is None:
             await self.app(scope, _replay(body, receive), send)
             return
         await _respond(send, 200, b"", b"text/plain;charset=utf-8")
-        self.clicks.submit(body)
+        self.worker.submit(InboxRow(row_id, entry.identity, entry.kind, entry.body, 1, time.time()))
+
+    async def _refuse(self, send: Send) -> None:
+        self.metrics.inc("signoff_slack_requests_refused_total")
+        await _respond(send, 401, REFUSAL_BODY, b"application/json")
+
+    async def _replayed(self, entry: InboxEntry, send: Send) -> None:
+        """A request stored before: Slack retrying an event is answered 200 (done already), a replay 401."""
+        self.metrics.inc("signoff_slack_requests_replayed_total")
+        if entry.identity.startswith(EVENT_PREFIX):
+            await _respond(send, 200, b"", b"text/plain;charset=utf-8")
+        else:
+            await self._refuse(send)
 
     def is_authentic(self, body: bytes, headers: dict[str, str]) -> bool:
-        """Tell whether a request is signed with our secret, recent, and seen for the first time."""
+        """Tell whether a request is signed with our secret and recent (replays are refused by the inbox)."""
         if self.verifier is None:
             return False
         timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
-        if not timestamp.isdigit() or not self.verifier.is_valid(body, timestamp, signature):
-            return False
-        return not self.guard.is_replay(signature, time.time())
+        return timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
+
+
+def inbox_entry(body: bytes, headers: dict[str, str]) -> InboxEntry:
+    """Return what the inbox stores of a verified request: a click with its body, anything else its identity."""
+    signature = SIGNATURE_PREFIX + headers.get("x-slack-signature", "")
+    if is_click(body, headers):
+        return InboxEntry(signature, CLICK, body.decode())
+    if headers.get("content-type", "").startswith("application/json"):
+        event_id = (_json_object(body.decode()) or {}).get("event_id")
+        if isinstance(event_id, str) and event_id:
+            return InboxEntry(EVENT_PREFIX + event_id[:200], "event")
+    return InboxEntry(signature, "request")
+
+
+def is_text(body: bytes) -> bool:
+    """Tell whether a body is UTF-8 text, as every Slack request is."""
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def is_click(body: bytes, headers: dict[str, str]) -> bool:
@@ -160,10 +164,17 @@ def is_click(body: bytes, headers: dict[str, str]) -> bool:
 def form_payload(body: bytes) -> dict[str, Any] | None:
     """Return the JSON object in the `payload` field of a form body, or None when there is none."""
     try:
-        payload = json.loads(dict(parse_qsl(body.decode())).get("payload", ""))
-    except (ValueError, UnicodeDecodeError):
+        return _json_object(dict(parse_qsl(body.decode())).get("payload", ""))
+    except UnicodeDecodeError:
         return None
-    return payload if isinstance(payload, dict) else None
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

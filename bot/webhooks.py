@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Outcome
 from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected
 from engine.records import Record
@@ -106,7 +107,7 @@ class Webhooks:
                 await self.queue(repo, name, record, request, now)
 
     async def deliver(self, item: OutboxItem) -> dict[str, Any]:
-        """POST one queued event, signed; raise to have the outbox retry (or LookupError: never retry)."""
+        """POST one queued event, signed; raise to have the outbox retry (UndeliverableError: never retry)."""
         body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         timestamp = str(int(time.time()))
         headers = {"Content-Type": "application/json", "User-Agent": "Signoff-Webhooks/1",
@@ -121,5 +122,5 @@ class Webhooks:
         if 200 <= status < 300:
             return {"status": status}
         if 400 <= status < 500 and status not in RETRIED_CLIENT_ERRORS:
-            raise LookupError(f"webhook refused with HTTP {status}; not retried")
+            raise UndeliverableError(f"webhook refused with HTTP {status}; not retried")
         raise ConnectionError(f"webhook answered HTTP {status}; will retry")

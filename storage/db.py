@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 import sqlite3
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
@@ -31,6 +32,16 @@ def migrations() -> list[tuple[int, str]]:
         raise MigrationError(f"migrations must be uniquely numbered from 0001: {numbers}")
     return found
 
+
+class CommitHook:
+    """Work that must commit with the first write transaction of the task that set it (see `Database.carrying`)."""
+
+    def __init__(self, run: Callable[[Repository], Awaitable[None]]) -> None:
+        self.run = run
+        self.is_committed = False
+
+
+_CARRIED: ContextVar[CommitHook | None] = ContextVar("signoff_commit_hook", default=None)
 
 READERS = 2
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
@@ -85,17 +96,38 @@ class Database:
                 if number > current:
                     await _apply(repo.conn, number, script)
 
+    @contextmanager
+    def carrying(self, run: Callable[[Repository], Awaitable[None]]) -> Iterator[CommitHook]:
+        """Within the block, the first write transaction of this task runs `run` before it commits.
+
+        `run` may raise to roll that transaction back (e.g. LeaseLostError): then nothing of it is kept.
+        The returned hook tells, after the block, whether it was committed with some transaction.
+        """
+        hook = CommitHook(run)
+        token = _CARRIED.set(hook)
+        try:
+            yield hook
+        finally:
+            _CARRIED.reset(token)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:
         """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error."""
+        hook = _CARRIED.get()
+        hook = None if hook is None or hook.is_committed else hook
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Repository(self._conn)
+                repo = Repository(self._conn)
+                yield repo
+                if hook is not None:
+                    await hook.run(repo)
             except BaseException:
                 await self._conn.execute("ROLLBACK")
                 raise
             await self._conn.execute("COMMIT")
+            if hook is not None:
+                hook.is_committed = True
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Repository]:

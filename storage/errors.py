@@ -21,3 +21,7 @@ class NotFoundError(StorageError):
 
 class ConflictError(StorageError):
     """The write conflicts with the stored state."""
+
+
+class LeaseLostError(StorageError):
+    """Work was completed under a lease this process no longer holds; its effects were rolled back."""

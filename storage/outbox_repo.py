@@ -28,6 +28,12 @@ class OutboxItem:
     created_at: datetime
     last_error: str | None = None
     result: dict[str, Any] | None = None
+    requeued_at: datetime | None = None
+
+    @property
+    def retried_from(self) -> datetime:
+        """Return when this item's delivery horizon started: its creation, or its last requeue by an admin."""
+        return max(self.created_at, self.requeued_at) if self.requeued_at else self.created_at
 
 
 def _item(row: aiosqlite.Row) -> OutboxItem:
@@ -36,7 +42,7 @@ def _item(row: aiosqlite.Row) -> OutboxItem:
     return OutboxItem(
         row["id"], row["key"], row["kind"], row["target"], loads(row["payload"]), row["status"],
         row["attempts"], not_before, created_at, row["last_error"],
-        loads(row["result"]) if row["result"] else None,
+        loads(row["result"]) if row["result"] else None, parse_ts(row["requeued_at"]),
     )
 
 
@@ -100,6 +106,20 @@ class OutboxQueries:
         await self.conn.execute(
             "UPDATE outbox SET status=?, last_error=?, lease_until=NULL WHERE id=?", (DEAD, error[:2000], item_id)
         )
+
+    async def requeue_dead(self, item_id: int, now: datetime) -> bool:
+        """Put a dead-lettered item back in the queue, due now; tell whether it was dead."""
+        cursor = await self.conn.execute(
+            "UPDATE outbox SET status=?, not_before=?, requeued_at=?, attempts=0, lease_until=NULL "
+            "WHERE id=? AND status=?", (QUEUED, ts(now), ts(now), item_id, DEAD),
+        )
+        return cursor.rowcount == 1
+
+    async def outbox_item(self, item_id: int) -> OutboxItem | None:
+        """Return one outbox item."""
+        async with self.conn.execute("SELECT * FROM outbox WHERE id=?", (item_id,)) as cursor:
+            row = await cursor.fetchone()
+        return _item(row) if row else None
 
     async def outbox_items(self, status: str | None = None, limit: int = 100) -> list[OutboxItem]:
         """List outbox items, newest first, optionally by status."""

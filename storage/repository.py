@@ -14,6 +14,7 @@ from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.codec import dumps, loads, ts
 from storage.delegations_repo import DelegationQueries
+from storage.inbox_repo import InboxQueries
 from storage.outbox_repo import OutboxQueries
 from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
@@ -58,7 +59,7 @@ def _steps_json(steps: Iterable[Step]) -> str:
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
 
 
-class Repository(OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries):
+class Repository(InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:

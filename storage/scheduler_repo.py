@@ -68,7 +68,7 @@ def _outbox_item(row: aiosqlite.Row, attempts: int) -> OutboxItem:
     return OutboxItem(
         row["id"], row["key"], row["kind"], row["target"], loads(row["payload"]), SENDING, attempts,
         _moment(row["not_before"]), _moment(row["created_at"]), row["last_error"],
-        loads(row["result"]) if row["result"] else None,
+        loads(row["result"]) if row["result"] else None, parse_ts(row["requeued_at"]),
     )
 
 

@@ -29,7 +29,7 @@ class SlackCallError(SandboxError):
 
     def body(self) -> dict[str, Any]:
         """Return the Slack-style JSON error body."""
-        return {"ok": False, "error": self.code, **self.extra}
+        return {"ok": False, "error": self.code, **{k: v for k, v in self.extra.items() if k != "plain_text"}}
 
 
 class UnknownUserError(SandboxError, LookupError):

@@ -130,6 +130,8 @@ async def _api(request: web.Request) -> web.Response:
     answer = await request.app[WORKSPACE_KEY].call(
         request.match_info["method"], params, token or form_token
     )
+    if isinstance(answer.body, str):
+        return web.Response(text=answer.body, status=answer.status, headers=answer.headers, content_type="text/plain")
     return web.json_response(answer.body, status=answer.status, headers=answer.headers)
 
 

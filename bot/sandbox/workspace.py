@@ -204,10 +204,10 @@ class Change:
 
 
 class ApiResponse(NamedTuple):
-    """HTTP status, JSON body and headers of one Web API answer."""
+    """HTTP status, JSON body (or, as a proxy in front of Slack answers, plain text) and headers of one answer."""
 
     status: int
-    body: dict[str, Any]
+    body: dict[str, Any] | str
     headers: dict[str, str]
 
 
@@ -364,7 +364,7 @@ class Workspace:
         self._subscribers: list[asyncio.Queue[Change]] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._throttles: dict[str, deque[float]] = defaultdict(deque)
-        self._failures: dict[str, deque[int]] = defaultdict(deque)
+        self._failures: dict[str, deque[tuple[int, str | None]]] = defaultdict(deque)
         self._refusals: dict[str, deque[str]] = defaultdict(deque)
         self._rate_limit: _RateLimit | None = None
         self._ratelimited: Counter[str] = Counter()
@@ -622,9 +622,9 @@ class Workspace:
         """Stop enforcing the per-channel posting rate."""
         self._rate_limit = None
 
-    def fail_next(self, method: str, status: int = 500, times: int = 1) -> None:
-        """Answer the next ``times`` calls to a method with an HTTP error status."""
-        self._failures[method].extend([status] * times)
+    def fail_next(self, method: str, status: int = 500, times: int = 1, text: str | None = None) -> None:
+        """Answer the next ``times`` calls to a method with an HTTP error status (and a plain `text` body)."""
+        self._failures[method].extend([(status, text)] * times)
 
     def refuse_next(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next ``times`` calls to a method with ``{"ok": false, "error": error}`` (HTTP 200)."""
@@ -636,9 +636,9 @@ class Workspace:
             raise SlackCallError(refusals.popleft())
         failures = self._failures.get(method)
         if failures:
-            status = failures.popleft()
+            status, text = failures.popleft()
             headers = {"Retry-After": "1"} if status == 429 else {}
-            raise SlackCallError(_failure_code(status), status=status, headers=headers)
+            raise SlackCallError(_failure_code(status), status=status, headers=headers, plain_text=text)
         if method != "chat.postMessage":
             return
         channel_id = self._try_post_target(params.text("channel"))
@@ -776,7 +776,9 @@ class Workspace:
             body = {"ok": True, **self._dispatch(method, arguments, token)}
             answer = ApiResponse(200, body, {})
         except SlackCallError as error:
-            answer = ApiResponse(error.status, error.body(), error.headers)
+            plain_text = error.extra.get("plain_text")
+            answer = ApiResponse(error.status, plain_text if isinstance(plain_text, str) else error.body(),
+                                 error.headers)
         self._record(method, arguments, token, answer)
         return answer
 
@@ -810,7 +812,8 @@ class Workspace:
     def _record(
         self, method: str, arguments: dict[str, Any], token: str | None, answer: ApiResponse
     ) -> None:
-        error = None if answer.body.get("ok") else answer.body.get("error")
+        body = answer.body if isinstance(answer.body, dict) else {"error": f"http_{answer.status}"}
+        error = None if body.get("ok") else body.get("error")
         call = Call(method, arguments, self.wall_clock(), answer.status, error, token)
         self._calls.append(call)
 

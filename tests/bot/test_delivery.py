@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+import logging
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from bot.delivery import MAX_ATTEMPTS, METADATA_EVENT, Gate, Pacer, lane_of
+from bot.delivery import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
+from storage.codec import ts
 from storage.outbox_repo import OutboxItem
 from tests.support.harness import Harness
 
@@ -131,13 +134,89 @@ async def test_permanent_failures_are_dead_lettered_and_visible(signoff: Harness
     assert (await signoff.api.get("/api/v1/outbox", params={"status": "lost"})).status_code == 422
 
 
-async def test_an_item_failing_every_attempt_is_dead_lettered(signoff: Harness) -> None:
+async def test_an_item_failing_past_the_delivery_horizon_is_dead_lettered(signoff: Harness) -> None:
     await queue(signoff, ["U01AAA"])
+    old = signoff.runtime.service.clock.now() - timedelta(days=1, minutes=1)
     async with signoff.db.transaction() as repo:
-        await repo.conn.execute("UPDATE outbox SET attempts=?", (MAX_ATTEMPTS - 1,))
+        await repo.conn.execute("UPDATE outbox SET created_at=?", (ts(old),))
     signoff.workspace.fail_next("chat.postMessage", status=500)
     await signoff.runtime.deliverer.drain()
-    assert [i["attempts"] for i in (await outbox(signoff, "dead"))["items"]] == [MAX_ATTEMPTS]
+    dead = (await outbox(signoff, "dead"))["items"]
+    assert [i["attempts"] for i in dead] == [1] and "500" in dead[0]["last_error"]
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5, 7, 8, 30, 10_000])
+def test_backoff_never_waits_more_than_a_minute(attempts: int) -> None:
+    assert 1 <= backoff_s(attempts) <= MAX_BACKOFF_S
+
+
+async def outage(signoff: Harness, minutes: int, failure: dict[str, Any]) -> None:
+    """Make Slack fail every post for `minutes` of test-clock time, draining as the clock advances."""
+    clock = signoff.runtime.service.clock
+    signoff.runtime.deliverer.pacer.clock = lambda: clock.now().timestamp()
+    end = clock.now() + timedelta(minutes=minutes)
+    signoff.workspace.fail_next("chat.postMessage", times=10_000, **failure)
+    while clock.now() < end:
+        await signoff.runtime.deliverer.drain(wait_s=0)
+        clock.advance(timedelta(seconds=30))
+    signoff.workspace._failures.clear()
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 503, "text": "<html>503 Service Unavailable</html>"}, {"status": 502, "text": ""}, {"status": 500}],
+)
+async def test_an_outage_of_any_length_loses_nothing_and_delivery_resumes_within_a_minute(
+    signoff: Harness, failure: dict[str, Any],
+) -> None:
+    texts = await queue(signoff, ["U01AAA", "C0FINANCE"])
+    await outage(signoff, 20, failure)
+    assert (await outbox(signoff))["counts"] == {"queued": 2}
+    assert len(signoff.workspace.calls("chat.postMessage")) > 2 * 8, "kept trying through the outage"
+    signoff.runtime.service.clock.advance(timedelta(seconds=MAX_BACKOFF_S))
+    await signoff.runtime.deliverer.drain(wait_s=0)
+    assert posted_texts(signoff) == Counter(texts)
+    assert (await outbox(signoff))["counts"] == {"sent": 2}
+
+
+async def test_an_unexpected_error_in_a_handler_is_retried_and_logged_with_its_traceback(
+    signoff: Harness, caplog: pytest.LogCaptureFixture,
+) -> None:
+    texts = await queue(signoff, ["U01AAA"])
+    deliverer = signoff.runtime.deliverer
+    original = deliverer.handlers["message"]
+    failures = iter([ZeroDivisionError("a bug"), KeyError("missing")])
+
+    async def flaky(item: OutboxItem) -> dict[str, Any] | None:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return await original(item)
+
+    deliverer.handlers["message"] = flaky
+    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+        for _ in range(3):
+            await deliverer.drain(wait_s=0)
+            signoff.runtime.service.clock.advance(timedelta(seconds=MAX_BACKOFF_S))
+    assert posted_texts(signoff) == Counter(texts)
+    logged = [r for r in caplog.records if "failed unexpectedly" in r.getMessage()]
+    assert len(logged) == 2 and all(r.exc_info for r in logged)
+
+
+async def test_a_dead_letter_is_retried_on_request_and_delivered(signoff: Harness) -> None:
+    await queue(signoff, ["C0LATER"])
+    await signoff.runtime.deliverer.drain()
+    dead = (await outbox(signoff, "dead"))["items"]
+    assert [i["target"] for i in dead] == ["C0LATER"]
+    signoff.workspace.add_channel("later", channel_id="C0LATER")
+    retried = await signoff.api.post(f"/api/v1/outbox/{dead[0]['id']}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    await signoff.runtime.deliverer.drain()
+    assert (await outbox(signoff))["counts"] == {"sent": 1}
+    again = await signoff.api.post(f"/api/v1/outbox/{dead[0]['id']}/retry")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    assert (await signoff.api.post("/api/v1/outbox/999999/retry")).status_code == 404
+    assert (await signoff.api.post("/api/v1/outbox/0/retry")).status_code == 422
 
 
 async def test_posts_carry_their_outbox_key_as_metadata(signoff: Harness) -> None:

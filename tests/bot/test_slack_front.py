@@ -1,4 +1,4 @@
-"""The front of /slack/events over real HTTP: clicks acknowledged before processing, forgeries refused."""
+"""The front of /slack/events over real HTTP and a real database: stored before acknowledged, replays refused."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,28 +22,43 @@ from fastapi.responses import PlainTextResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
+from bot.inbox import Inbox, InboxWorker, process_owner
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.signing import sign
 from bot.server import Metrics
-from bot.slack_front import MAX_BODY_BYTES, ClickRunner, SlackFront, is_click
+from bot.slack_front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
+from storage.db import Database
 
 SECRET = "front-signing-secret-0123456789abcdef"
+NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
 @dataclass
 class Front:
-    """A served SlackFront: its URL, its click runner and what reached the app behind it."""
+    """A served SlackFront: its URL, its inbox worker and what reached the app behind it."""
 
     url: str
-    clicks: ClickRunner
+    db: Database
+    worker: InboxWorker
     metrics: Metrics
     release: asyncio.Event
     clicked: list[dict[str, Any]] = field(default_factory=list)
     passed_on: list[bytes] = field(default_factory=list)
 
+    async def counts(self) -> dict[str, int]:
+        """Count the inbox rows by status."""
+        async with self.db.read() as repo:
+            return await repo.inbox_counts()
 
-def click_bolt(front_state: dict[str, Any]) -> AsyncApp:
-    """A Bolt app for clicks whose `approve` listener waits for `release` before it records the click."""
+    async def settled(self, timeout_s: float = 5.0) -> None:
+        """Wait until no click is being processed."""
+        deadline = time.monotonic() + timeout_s
+        while self.worker._held and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+
+def click_bolt(state: dict[str, Any], db: Database) -> AsyncApp:
+    """A Bolt app for clicks: `approve` waits for `release`, then writes an audit line (its effect)."""
 
     async def authorize(**_: Any) -> AuthorizeResult:
         return AuthorizeResult(enterprise_id=None, team_id="T0001", bot_token="xoxb-unused", bot_user_id="UBOT")
@@ -52,11 +69,17 @@ def click_bolt(front_state: dict[str, Any]) -> AsyncApp:
     @bolt.action("approve")
     async def approve(ack: AsyncAck, body: dict[str, Any]) -> None:
         await ack()
-        front_state["running"] = front_state.get("running", 0) + 1
-        front_state["most_running"] = max(front_state.get("most_running", 0), front_state["running"])
-        await front_state["release"].wait()
-        front_state["running"] -= 1
-        front_state["clicked"].append(body)
+        state["running"] = state.get("running", 0) + 1
+        state["most_running"] = max(state.get("most_running", 0), state["running"])
+        try:
+            await state["release"].wait()
+            if "before_effect" in state:
+                await state["before_effect"]()
+            async with db.transaction() as repo:
+                await repo.audit(NOW, body["user"]["id"], "clicked", ("test", "click"))
+            state["clicked"].append(body)
+        finally:
+            state["running"] -= 1
 
     @bolt.action("explode")
     async def explode(ack: AsyncAck) -> None:
@@ -66,12 +89,20 @@ def click_bolt(front_state: dict[str, Any]) -> AsyncApp:
     return bolt
 
 
+async def effects(db: Database) -> list[str | None]:
+    """Return who has a committed click effect, in order."""
+    async with db.read() as repo:
+        return [entry.actor for entry in await repo.audit_trail("test", "click")]
+
+
 @contextlib.asynccontextmanager
-async def served_front(secret: str | None = SECRET) -> AsyncIterator[Front]:
-    """Serve a FastAPI app behind SlackFront on a free loopback port."""
+async def served_front(path: Path, secret: str | None = SECRET, concurrency: int = 8) -> AsyncIterator[Front]:
+    """Serve a FastAPI app behind SlackFront on a free loopback port, with its inbox in a real database."""
+    db = await Database.open(path)
     state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
     passed_on: list[bytes] = []
-    clicks, metrics = ClickRunner(click_bolt(state)), Metrics()
+    worker = InboxWorker(Inbox(db, process_owner()), ClickProcessor(click_bolt(state, db)), concurrency)
+    metrics = Metrics()
     app = FastAPI()
 
     @app.post("/slack/events")
@@ -83,20 +114,23 @@ async def served_front(secret: str | None = SECRET) -> AsyncIterator[Front]:
     async def elsewhere() -> PlainTextResponse:
         return PlainTextResponse("untouched")
 
-    app.add_middleware(SlackFront, signing_secret=secret, clicks=clicks, metrics=metrics)
+    app.add_middleware(SlackFront, signing_secret=secret, worker=worker, metrics=metrics)
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(server_config(app))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         await asyncio.sleep(0.01)
     host, port = sock.getsockname()[:2]
+    front = Front(f"http://{host}:{port}", db, worker, metrics, state["release"], state["clicked"], passed_on)
+    front.state = state  # type: ignore[attr-defined]
     try:
-        yield Front(f"http://{host}:{port}", clicks, metrics, state["release"], state["clicked"], passed_on)
+        yield front
     finally:
         state["release"].set()
-        await clicks.drain()
+        await worker.close(5.0)
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+        await db.close()
 
 
 def click_body(action_id: str = "approve", user: str = "U01AAA") -> bytes:
@@ -119,28 +153,40 @@ async def post(front: Front, body: bytes, headers: dict[str, str]) -> httpx.Resp
         return await client.post("/slack/events", content=body, headers=headers)
 
 
-async def test_click_is_acknowledged_before_its_listener_finishes() -> None:
-    async with served_front() as front:
+async def test_a_click_is_committed_before_it_is_acknowledged_and_done_with_its_effect(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front:
         reply = await post(front, click_body(), signed(click_body()))
         assert (reply.status_code, reply.content) == (200, b"")
-        await asyncio.sleep(0.05)
-        assert front.clicked == [] and len(front.clicks.tasks) == 1
+        assert await front.counts() == {"queued": 1}
+        assert front.clicked == [] and await effects(front.db) == []
         front.release.set()
-        await front.clicks.drain()
-        assert [c["user"]["id"] for c in front.clicked] == ["U01AAA"]
+        await front.settled()
+        assert await front.counts() == {"done": 1} and await effects(front.db) == ["U01AAA"]
         assert front.passed_on == [] and front.metrics.counters["signoff_slack_requests_total"] == 1
 
 
-async def test_other_slack_requests_reach_the_app_with_their_body() -> None:
+async def test_other_slack_requests_reach_the_app_once_their_identity_is_stored(tmp_path: Path) -> None:
     body = urlencode({"command": "/signoff", "text": "help", "user_id": "U01AAA"}).encode()
-    async with served_front() as front:
-        reply = await post(front, body, signed(body))
+    async with served_front(tmp_path / "s.db") as front:
+        headers = signed(body)
+        reply = await post(front, body, headers)
         assert (reply.status_code, reply.text) == (200, "from the app")
+        assert front.passed_on == [body] and await front.counts() == {"seen": 1}
+        assert (await post(front, body, headers)).status_code == 401
         assert front.passed_on == [body]
 
 
-async def test_paths_other_than_slack_events_pass_through() -> None:
-    async with served_front() as front, httpx.AsyncClient(base_url=front.url) as client:
+async def test_an_event_retried_by_slack_is_answered_200_and_not_run_again(tmp_path: Path) -> None:
+    event = json.dumps({"type": "event_callback", "event_id": "Ev01", "event": {"type": "app_home_opened"}}).encode()
+    async with served_front(tmp_path / "s.db") as front:
+        for age_s in (2, 0):
+            headers = {"Content-Type": "application/json", **sign(event, SECRET, int(time.time()) - age_s)}
+            assert (await post(front, event, headers)).status_code == 200
+        assert front.passed_on == [event]
+
+
+async def test_paths_other_than_slack_events_pass_through(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front, httpx.AsyncClient(base_url=front.url) as client:
         assert (await client.get("/elsewhere")).text == "untouched"
         assert (await client.get("/slack/events")).status_code == 405
         assert front.metrics.counters == {}
@@ -156,68 +202,142 @@ async def test_paths_other_than_slack_events_pass_through() -> None:
         ("timestamp not a number", lambda body: {**signed(body), "X-Slack-Request-Timestamp": "soon"}),
     ],
 )
-async def test_forged_or_stale_requests_are_401_and_reach_nothing(case: str, headers: Any) -> None:
-    async with served_front() as front:
+async def test_forged_or_stale_requests_are_401_and_store_nothing(tmp_path: Path, case: str, headers: Any) -> None:
+    async with served_front(tmp_path / "s.db") as front:
         for body in (click_body(), b"command=%2Fsignoff&text=help"):
             reply = await post(front, body, headers(body))
             assert reply.status_code == 401, case
             assert reply.json()["error"]["code"] == "unauthorized"
-        assert front.clicks.tasks == set() and front.passed_on == []
+        assert await front.counts() == {} and front.passed_on == []
         assert front.metrics.counters == {"signoff_slack_requests_refused_total": 2}
 
 
-async def test_tampered_body_is_401() -> None:
-    async with served_front() as front:
-        headers = signed(click_body())
-        reply = await post(front, click_body(user="U01BBB"), headers)
-        assert reply.status_code == 401 and front.clicks.tasks == set()
+async def test_tampered_body_is_401(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front:
+        reply = await post(front, click_body(user="U01BBB"), signed(click_body()))
+        assert reply.status_code == 401 and await front.counts() == {}
 
 
-async def test_replayed_click_is_401_and_processed_once() -> None:
-    async with served_front() as front:
+async def test_a_signed_body_that_is_not_text_is_400_and_stores_nothing(tmp_path: Path) -> None:
+    body = b"payload=%7B\xff\xfe"
+    async with served_front(tmp_path / "s.db") as front:
+        reply = await post(front, body, signed(body))
+        assert reply.status_code == 400 and await front.counts() == {}
+
+
+async def test_a_replayed_click_is_401_and_processed_once(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front:
         body, headers = click_body(), signed(click_body())
         assert (await post(front, body, headers)).status_code == 200
         assert (await post(front, body, headers)).status_code == 401
         front.release.set()
-        await front.clicks.drain()
-        assert len(front.clicked) == 1
+        await front.settled()
+        assert len(front.clicked) == 1 and await effects(front.db) == ["U01AAA"]
 
 
-async def test_without_a_signing_secret_http_requests_are_refused() -> None:
-    async with served_front(secret=None) as front:
+async def test_a_replay_is_refused_after_a_restart_and_by_another_process(tmp_path: Path) -> None:
+    body, headers = click_body(), signed(click_body())
+    async with served_front(tmp_path / "s.db") as first:
+        first.release.set()
+        assert (await post(first, body, headers)).status_code == 200
+        await first.settled()
+        async with served_front(tmp_path / "s.db") as second:
+            assert (await post(second, body, headers)).status_code == 401
+    async with served_front(tmp_path / "s.db") as restarted:
+        assert (await post(restarted, body, headers)).status_code == 401
+        assert await effects(restarted.db) == ["U01AAA"]
+
+
+async def test_a_burst_of_clicks_shares_commits_and_every_one_is_done(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db", concurrency=2) as front:
+        bodies = [click_body(user=f"U{i:03d}") for i in range(40)]
+        replies = await asyncio.gather(*(post(front, b, signed(b)) for b in bodies))
+        assert {r.status_code for r in replies} == {200}
+        assert await front.counts() == {"queued": 40}
+        front.release.set()
+        await front.settled()
+        assert await front.counts() == {"done": 40}
+        assert sorted(await effects(front.db)) == [f"U{i:03d}" for i in range(40)]
+        assert front.state["most_running"] == 2  # type: ignore[attr-defined]
+
+
+async def test_without_a_signing_secret_http_requests_are_refused(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db", secret=None) as front:
         assert (await post(front, click_body(), signed(click_body()))).status_code == 401
-        assert front.clicks.tasks == set()
+        assert await front.counts() == {}
 
 
-async def test_a_body_larger_than_any_slack_request_is_413() -> None:
+async def test_a_body_larger_than_any_slack_request_is_413(tmp_path: Path) -> None:
     body = b"payload=" + b"x" * (MAX_BODY_BYTES + 1)
-    async with served_front() as front:
+    async with served_front(tmp_path / "s.db") as front:
         reply = await post(front, body, signed(body))
         assert reply.status_code == 413 and reply.json()["error"]["code"] == "too_large"
-        assert front.clicks.tasks == set()
+        assert await front.counts() == {}
 
 
-async def test_a_failing_listener_is_logged_after_the_ack(caplog: pytest.LogCaptureFixture) -> None:
-    async with served_front() as front:
-        with caplog.at_level(logging.WARNING, logger="bot.slack_front"):
+async def test_a_failing_listener_is_logged_and_its_click_kept_for_a_retry(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with served_front(tmp_path / "s.db") as front:
+        with caplog.at_level(logging.WARNING):
             reply = await post(front, click_body("explode"), signed(click_body("explode")))
-            await front.clicks.drain()
+            await front.settled()
         assert reply.status_code == 200
-        front_lines = [r.getMessage() for r in caplog.records if r.name == "bot.slack_front"]
-        assert [line[:24] for line in front_lines] == ["a click was answered 500"]
+        async with front.db.read() as repo:
+            row = await repo.conn.execute_fetchall("SELECT status, lease_owner, lease_until, last_error FROM inbox")
+        status, owner, lease_until, error = row[0]
+        assert (status, owner) == ("queued", None) and lease_until > time.time() and "failed" in error
+        assert any("failed on attempt 1" in r.getMessage() and r.exc_info for r in caplog.records)
 
 
-async def test_clicks_are_processed_a_few_at_a_time_and_all_of_them() -> None:
-    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
-    runner = ClickRunner(click_bolt(state), concurrency=2)
-    for user in ("U1", "U2", "U3", "U4", "U5"):
-        runner.submit(click_body(user=user))
-    await asyncio.sleep(0.05)
-    assert state["running"] == 2 and state["clicked"] == []
-    state["release"].set()
-    await runner.drain()
-    assert [c["user"]["id"] for c in state["clicked"]] == ["U1", "U2", "U3", "U4", "U5"]
-    assert state["most_running"] == 2 and runner.tasks == set()
+async def test_a_click_whose_lease_was_taken_over_keeps_none_of_its_effects(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front:
+
+        async def taken_over() -> None:
+            async with front.db.transaction() as repo:
+                await repo.conn.execute("UPDATE inbox SET lease_owner='elsewhere:1:1:x'")
+
+        front.state["before_effect"] = taken_over  # type: ignore[attr-defined]
+        front.release.set()
+        assert (await post(front, click_body(), signed(click_body()))).status_code == 200
+        await front.settled()
+        assert await effects(front.db) == [] and await front.counts() == {"queued": 1}
+
+
+async def test_clicks_unfinished_at_shutdown_are_handed_back_and_finished_by_the_next_process(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as first:
+        assert (await post(first, click_body(), signed(click_body()))).status_code == 200
+        await first.worker.close(0.05)
+        async with first.db.read() as repo:
+            rows = await repo.conn.execute_fetchall("SELECT status, lease_owner FROM inbox")
+        assert [tuple(r) for r in rows] == [("queued", None)]
+    async with served_front(tmp_path / "s.db") as second:
+        second.release.set()
+        assert await second.worker.sweep() == 1
+        await second.settled()
+        assert await effects(second.db) == ["U01AAA"] and await second.counts() == {"done": 1}
+
+
+async def test_rows_of_a_process_that_died_on_this_host_are_taken_at_once(tmp_path: Path) -> None:
+    async with served_front(tmp_path / "s.db") as front:
+        await front.worker.close(0.0)
+    async with served_front(tmp_path / "s.db") as front:
+        front.release.set()
+        dead = process_owner().split(":")
+        dead[1], dead[2] = "999999999", "1"
+        async with front.db.transaction() as repo:
+            stored = await repo.accept_inbox([_entry(click_body())], ":".join(dead), time.time(), 3600.0)
+            await repo.accept_inbox([_entry(click_body(user="U0LIVE"))], "otherhost:1:1:x", time.time(), 3600.0)
+        assert len(stored) == 1
+        assert await front.worker.sweep() == 1
+        await front.settled()
+        assert await effects(front.db) == ["U01AAA"] and await front.counts() == {"done": 1, "queued": 1}
+
+
+def _entry(body: bytes) -> Any:
+    from storage.inbox_repo import InboxEntry
+
+    return InboxEntry(f"sig:{hash(body)}", "click", body.decode())
 
 
 def _form(payload: str) -> bytes:
@@ -247,21 +367,11 @@ def test_is_click(body: bytes, headers: dict[str, str], expected: bool) -> None:
     assert is_click(body, headers) is expected
 
 
-async def test_drain_cancels_clicks_still_running_after_its_timeout() -> None:
-    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
-    runner = ClickRunner(click_bolt(state))
-    runner.submit(click_body())
-    await asyncio.sleep(0.05)
-    await runner.drain(timeout_s=0.05)
-    assert runner.tasks == set() and state["clicked"] == []
-
-
-async def test_a_click_without_a_readable_payload_reaches_no_listener() -> None:
-    state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
-    state["release"].set()
-    runner = ClickRunner(click_bolt(state))
+async def test_a_click_without_a_readable_payload_reaches_no_listener_and_is_done(tmp_path: Path) -> None:
     body = b"payload=" + b'{"type":"block_actions",'
     assert is_click(body, FORM)
-    runner.submit(body)
-    await runner.drain()
-    assert state["clicked"] == [] and "running" not in state
+    async with served_front(tmp_path / "s.db") as front:
+        front.release.set()
+        assert (await post(front, body, signed(body))).status_code == 200
+        await front.settled()
+        assert front.clicked == [] and await front.counts() == {"done": 1}

@@ -1,0 +1,247 @@
+"""The inbox of verified Slack requests: committed before they are acknowledged, then processed exactly once.
+
+A request whose work runs after its acknowledgement (a button click) is stored first; requests arriving
+together share one commit (group commit), so the acknowledgement costs one write for a whole burst.
+Its row is leased to this process, which processes it at once; the row becomes `done` in the transaction
+that commits the work's effects (`Database.carrying`). A process that dies leaves its rows leased: a
+process on the same host sees that the owner is gone and takes them at once, any other process when the
+lease expires. Every stored identity refuses its replay, in any process, until it is purged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from storage.db import Database
+from storage.errors import LeaseLostError
+from storage.inbox_repo import InboxEntry, InboxRow
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 30.0
+RENEW_EVERY_S = 5.0
+POLL_S = 0.5
+PURGE_EVERY_S = 300.0
+KEEP_S = 3600.0
+MAX_ATTEMPTS = 5
+CONCURRENCY = 8
+IN_HAND = 64
+
+Process = Callable[[InboxRow], Awaitable[bool]]
+
+
+def _started(pid: int) -> str | None:
+    """Return a process's start time in clock ticks ("" when unknown), or None when it is not running."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_owner() -> str:
+    """Return this process's lease owner name: host, pid, start time and a random part."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid()) or ''}:{uuid.uuid4().hex[:8]}"
+
+
+def is_dead_owner(owner: str, me: str) -> bool:
+    """Tell whether an owner is a process of this host that no longer runs (its leases can be taken at once)."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, rest = rest.partition(":")
+    started, _, _ = rest.partition(":")
+    if owner == me or host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    now_started = _started(pid)
+    return now_started is None or (bool(started) and bool(now_started) and now_started != started)
+
+
+class Inbox:
+    """Stores verified requests before they are acknowledged, many in one commit."""
+
+    def __init__(self, db: Database, owner: str, lease_s: float = LEASE_S) -> None:
+        self.db = db
+        self.owner = owner
+        self.lease_s = lease_s
+        self._pending: list[tuple[InboxEntry, asyncio.Future[int | None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def accept(self, entry: InboxEntry) -> int | None:
+        """Commit a request; return its row id, or None when its identity was stored before (a replay)."""
+        future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
+        self._pending.append((entry, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await asyncio.shield(future)
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                async with self.db.transaction() as repo:
+                    stored = await repo.accept_inbox([e for e, _ in _unique(batch)], self.owner, time.time(),
+                                                     self.lease_s)
+            except Exception as exc:
+                log.exception("the inbox could not commit %d requests", len(batch))
+                _settle_all(batch, exc)
+                continue
+            _answer(batch, stored)
+
+
+def _unique(batch: list[tuple[InboxEntry, asyncio.Future[int | None]]]) -> list[tuple[InboxEntry, object]]:
+    seen: dict[str, tuple[InboxEntry, object]] = {}
+    for entry, future in batch:
+        seen.setdefault(entry.identity, (entry, future))
+    return list(seen.values())
+
+
+def _answer(batch: list[tuple[InboxEntry, asyncio.Future[int | None]]], stored: dict[str, int]) -> None:
+    """Give each waiter its row id; a second request with the same identity in one batch is a replay."""
+    for entry, future in batch:
+        row_id = stored.pop(entry.identity, None)
+        if not future.done():
+            future.set_result(row_id)
+
+
+def _settle_all(batch: list[tuple[InboxEntry, asyncio.Future[int | None]]], exc: Exception) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
+
+
+def backoff_s(attempts: int) -> float:
+    """Return the wait before a failed request is tried again (exponential, capped at one minute)."""
+    return float(min(60, 2 ** max(0, attempts - 1)))
+
+
+class InboxWorker:
+    """Processes inbox rows: those this process accepted at once, and those others left behind."""
+
+    def __init__(self, inbox: Inbox, process: Process, concurrency: int = CONCURRENCY) -> None:
+        self.inbox = inbox
+        self.db = inbox.db
+        self.owner = inbox.owner
+        self.process = process
+        self.slots = asyncio.Semaphore(concurrency)
+        self.counts: dict[str, int] = {}
+        self._held: dict[int, asyncio.Task[None]] = {}
+        self._renewed_s = 0.0
+        self._purged_s = 0.0
+        self._stopping = False
+
+    def submit(self, row: InboxRow) -> None:
+        """Process a row this process holds the lease of."""
+        if self._stopping or row.id in self._held:
+            return
+        self._held[row.id] = asyncio.get_running_loop().create_task(self._run(row))
+
+    async def _run(self, row: InboxRow) -> None:
+        try:
+            async with self.slots:
+                await self._attempt(row)
+        except LeaseLostError:
+            self._count("lost")
+            log.warning("inbox row %s was taken over by another process before it finished here", row.id)
+        except Exception as exc:
+            await self._failed(row, exc)
+        finally:
+            self._held.pop(row.id, None)
+
+    async def _attempt(self, row: InboxRow) -> None:
+        with self.db.carrying(self._completion(row.id)) as hook:
+            is_ok = await self.process(row)
+        if hook.is_committed:
+            self._count("done")
+            return
+        if not is_ok:
+            raise RuntimeError("the request's processing failed; see the error logged above")
+        async with self.db.transaction() as repo:
+            await self._completion(row.id)(repo)
+        self._count("done")
+
+    def _completion(self, row_id: int) -> Callable[[Repository], Awaitable[None]]:
+        async def complete(repo: Repository) -> None:
+            if not await repo.complete_inbox(row_id, self.owner, time.time()):
+                raise LeaseLostError(f"inbox row {row_id} is no longer held by {self.owner}")
+        return complete
+
+    async def _failed(self, row: InboxRow, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        is_last = row.attempts >= MAX_ATTEMPTS
+        log.error("inbox row %s (%s) failed on attempt %d%s", row.id, row.kind, row.attempts,
+                  ": giving up" if is_last else "; it will be tried again", exc_info=exc)
+        async with self.db.transaction() as repo:
+            if is_last:
+                await repo.fail_inbox(row.id, self.owner, error)
+            else:
+                await repo.retry_inbox(row.id, self.owner, time.time() + backoff_s(row.attempts), error)
+        self._count("failed" if is_last else "retried")
+
+    def _count(self, outcome: str) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+
+    async def run_forever(self, poll_s: float = POLL_S) -> None:
+        """Keep leases alive, take over rows left behind, forget old rows; until cancelled."""
+        while not self._stopping:
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("the inbox sweep failed")
+            await asyncio.sleep(poll_s)
+
+    async def sweep(self) -> int:
+        """Renew the leases in hand, claim rows left behind; return how many were claimed."""
+        now_s = time.time()
+        if self._held and now_s - self._renewed_s >= RENEW_EVERY_S:
+            async with self.db.transaction() as repo:
+                await repo.renew_inbox(self.owner, list(self._held), now_s + self.inbox.lease_s)
+            self._renewed_s = now_s
+        if now_s - self._purged_s >= PURGE_EVERY_S:
+            async with self.db.transaction() as repo:
+                await repo.purge_inbox(now_s - KEEP_S)
+            self._purged_s = now_s
+        return await self._claim(now_s)
+
+    async def _claim(self, now_s: float) -> int:
+        free = IN_HAND - len(self._held)
+        if free <= 0 or self._stopping:
+            return 0
+        async with self.db.read() as repo:
+            dead = [o for o in await repo.inbox_owners() if is_dead_owner(o, self.owner)]
+            if not await repo.claimable_inbox(now_s, dead):
+                return 0
+        async with self.db.transaction() as repo:
+            rows = await repo.claim_inbox(self.owner, now_s, self.inbox.lease_s, free, dead)
+        if rows:
+            log.info("took over %d unfinished Slack requests from the inbox", len(rows))
+        for row in rows:
+            self.submit(row)
+        return len(rows)
+
+    async def close(self, timeout_s: float) -> None:
+        """Stop taking work, let rows in hand finish within `timeout_s`, hand the others back."""
+        self._stopping = True
+        tasks = set(self._held.values())
+        if tasks:
+            _, unfinished = await asyncio.wait(tasks, timeout=max(0.0, timeout_s))
+            for task in unfinished:
+                task.cancel()
+            if unfinished:
+                log.warning("%d Slack requests were unfinished at shutdown; they stay in the inbox", len(unfinished))
+                await asyncio.wait(unfinished)
+        with contextlib.suppress(Exception):
+            async with self.db.transaction() as repo:
+                await repo.release_inbox(self.owner)
