@@ -47,28 +47,9 @@ SAMPLE_COMPANY = "Sample Company"
 SAVE_CAUSES = frozenset({"created", "updated"})
 
 
-def _template_line(exc: BaseException) -> int | None:
-    """Return the template line a rendering error was raised on, read from its traceback."""
-    line, tb = None, exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
 def template_problem(source: str, context: dict[str, Any], renderer: Renderer) -> str | None:
-    """Return why an admin template does not compile or render on the context (with its line), or None."""
-    problem = check_user_template(source, context, renderer)
-    if problem is None or problem.startswith("line "):
-        return problem
-    try:
-        renderer.user_text(source, **context)
-    except TemplateInvalidError as exc:
-        cause: BaseException | None = exc.__cause__
-        line = _template_line(cause) if cause is not None else None
-        return f"line {line}: {problem}" if line else problem
-    return problem
+    """Return why an admin template does not compile, render or keep to its budget on the context (with its line)."""
+    return check_user_template(source, context, renderer)
 
 
 def check_templates(definition: WorkflowDefinition, renderer: Renderer, now: datetime) -> None:
@@ -136,7 +117,8 @@ class _Run:
 
     async def _perform(self, item: Planned) -> None:
         if isinstance(item, PostMessage):
-            await self.message(item.action_index, item.target, item.template, item.context, "notification")
+            await self.message(item.action_index, item.target, _Text(self.automation, item.template, item.context),
+                               "notification")
         elif isinstance(item, RemindPeople):
             await self.remind(item)
         elif isinstance(item, SendEmail):
@@ -146,34 +128,33 @@ class _Run:
         elif isinstance(item, Skipped):
             self.entry(item.action_index, "skipped", reason=item.reason)
 
-    async def message(
-        self, index: int, target: str, template: str, context: Any, kind: str, text: str | None = None
-    ) -> str:
-        """Queue one rendered message to a Slack user, a channel or an e-mail address; return its text."""
-        text = text if text is not None else self.automation.render_text(template, context)
+    async def message(self, index: int, target: str, text: _Text, kind: str) -> None:
+        """Queue one rendered message to a Slack user, a channel or an e-mail address."""
         if SLACK_TARGET.match(target):
-            await self.enqueue("message", target, {"message": self.automation.block_kit(kind, text, self)})
+            message = self.automation.block_kit(kind, text.for_slack(), self)
+            await self.enqueue("message", target, {"message": message})
         elif self.automation.is_email_on:
             subject = self.automation.subject(kind, self)
-            await self.enqueue("email", target, Email(to=[target], subject=subject, body=text).to_json())
+            await self.enqueue("email", target, Email(to=[target], subject=subject, body=text.plain()).to_json())
         else:
             self.entry(index, "skipped", target=target, reason="e-mail is off")
-            return text
+            return
         self.entry(index, "queued", target=target)
-        return text
 
     async def remind(self, item: RemindPeople) -> None:
         """Queue the reminder message to each target and give each a reminder task."""
-        text = self.automation.render_text(item.template, item.context)
+        text = _Text(self.automation, item.template, item.context)
+        text.for_slack()  # both renderings before anything is queued: a failing template queues nothing
+        text.plain()
         for target in item.targets:
-            await self.message(item.action_index, target, item.template, item.context, "reminder", text)
+            await self.message(item.action_index, target, text, "reminder")
             self.tasks.append(ReminderTask(0, self.run_id, target, self.workflow.id, self.record.type.value,
-                                           self.record.id, text, self.now))
+                                           self.record.id, text.plain(), self.now))
 
     async def email(self, item: SendEmail) -> None:
         """Queue the document's e-mail to its contact."""
-        subject = self.automation.render_text(item.subject_template, item.context).strip()
-        body = self.automation.render_text(item.body_template, item.context)
+        subject = self.automation.render_text(item.subject_template, item.context, slack=False)
+        body = self.automation.render_text(item.body_template, item.context, slack=False)
         sender = self.company.name or "Signoff"
         email = Email(to=[item.to], subject=" ".join(subject.split()), body=body, cc=list(item.cc), sender_name=sender)
         await self.enqueue("email", item.to, email.to_json())
@@ -187,6 +168,29 @@ class _Run:
         if self.kind_of(item.action_index) == "update":
             self.entry(item.action_index, "set", field=item.field, value=_jsonable(item.value),
                        previous=_jsonable(item.previous))
+
+
+@dataclass
+class _Text:
+    """An admin template of one planned item, rendered when first needed: for Slack (data escaped) or plain."""
+
+    automation: Automation
+    template: str
+    context: Any
+    texts: dict[bool, str] = field(default_factory=dict)
+
+    def for_slack(self) -> str:
+        """Return the text for Slack: record and contact data escaped for mrkdwn."""
+        return self._render(slack=True)
+
+    def plain(self) -> str:
+        """Return the plain text (e-mail, reminder tasks)."""
+        return self._render(slack=False)
+
+    def _render(self, *, slack: bool) -> str:
+        if slack not in self.texts:
+            self.texts[slack] = self.automation.render_text(self.template, self.context, slack=slack)
+        return self.texts[slack]
 
 
 def _jsonable(value: Any) -> Any:
@@ -217,9 +221,10 @@ class Automation:
         url = self.service.settings.smtp_url
         return SmtpConfig.from_url(url).sender if url else None
 
-    def render_text(self, template: str, context: Any) -> str:
-        """Render an admin template; raise TemplateInvalidError when it fails or renders empty."""
-        text = self.renderer.user_text(template, **context).strip()
+    def render_text(self, template: str, context: Any, *, slack: bool = True) -> str:
+        """Render an admin template for Slack (or plain); raise TemplateInvalidError when it fails or renders empty."""
+        render = self.renderer.slack_text if slack else self.renderer.user_text
+        text = render(template, **context).strip()
         if not text:
             raise TemplateInvalidError("the template renders an empty text")
         return text

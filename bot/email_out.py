@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
@@ -13,6 +14,13 @@ import aiosmtplib
 from bot.errors import SettingsError
 
 DEFAULT_SENDER = "signoff@localhost"
+# every character that ends a line somewhere (CR, LF, and the others str.splitlines knows)
+LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
+
+
+def header_text(value: str) -> str:
+    """Return a header value on one line: line breaks become spaces, so data can never add a header."""
+    return LINE_BREAKS.sub(" ", value).strip()
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,15 @@ class Email:
     cc: list[str] = field(default_factory=list)
     reply_to: str | None = None
     sender_name: str = "Signoff"
+
+    def __post_init__(self) -> None:
+        """Keep every header field on one line, whatever template or data it came from."""
+        object.__setattr__(self, "to", [header_text(a) for a in self.to])
+        object.__setattr__(self, "cc", [header_text(a) for a in self.cc])
+        object.__setattr__(self, "subject", header_text(self.subject))
+        object.__setattr__(self, "sender_name", header_text(self.sender_name))
+        if self.reply_to is not None:
+            object.__setattr__(self, "reply_to", header_text(self.reply_to))
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON form stored in the outbox."""

@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from jinja2 import ChainableUndefined, FileSystemLoader, StrictUndefined, TemplateError, TemplateSyntaxError
+from jinja2 import ChainableUndefined, FileSystemLoader, StrictUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from messages.errors import RenderError, TemplateInvalidError
+from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
+from messages.errors import RenderError, TemplateBudgetError, TemplateInvalidError
 from messages.i18n import translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
@@ -29,9 +30,9 @@ def escape_mrkdwn(text: Any) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def truncate(text: Any, limit: int) -> str:
+def truncate(value: Any, limit: int) -> str:
     """Cut text to `limit` characters, marking the cut with an ellipsis."""
-    text = str(text)
+    text = str(value)
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
 
 
@@ -85,10 +86,16 @@ def _plainq(value: Any, limit: int = 3000) -> str:
 
 
 def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
-        loader=loader, undefined=StrictUndefined, autoescape=False,
-        extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
-    )
+    env = SandboxedEnvironment(loader=loader, **_OPTIONS)
+    _install(env, locale, tz)
+    return env
+
+
+_OPTIONS: dict[str, Any] = {"undefined": StrictUndefined, "autoescape": False, "extensions": ["jinja2.ext.i18n"],
+                            "trim_blocks": True, "lstrip_blocks": True}
+
+
+def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     fmt = Formatter(locale, tz)
     env.filters.update(
@@ -96,7 +103,6 @@ def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None) -> 
         number=fmt.number, day=fmt.day, moment=fmt.moment,
         q=_jsonq, plain=_plainq, slack_user=slack_user, mrkdwn=escape_mrkdwn, truncate_to=truncate,
     )
-    return env
 
 
 @lru_cache(maxsize=8)
@@ -105,10 +111,28 @@ def _shipped(locale: str, timezone: str) -> SandboxedEnvironment:
 
 
 @lru_cache(maxsize=8)
-def _user(locale: str, timezone: str) -> SandboxedEnvironment:
-    env = _environment(locale, ZoneInfo(timezone), None)
-    env.undefined = ChainableUndefined
+def _user(locale: str, timezone: str, slack: bool = False) -> BudgetedEnvironment:
+    """The sandbox of admin-written templates: budgeted; for Slack, data is escaped for mrkdwn."""
+    env = BudgetedEnvironment(escape=escape_mrkdwn if slack else None, **{**_OPTIONS, "undefined": ChainableUndefined})
+    _install(env, locale, ZoneInfo(timezone))
+    env.filters.update(slack_user=lambda ref: Mrkdwn(slack_user(ref)), mrkdwn=lambda text: Mrkdwn(escape_mrkdwn(text)))
+    env.guard_filters()
     return env
+
+
+@lru_cache(maxsize=512)
+def _compiled(env: BudgetedEnvironment, source: str) -> Template:
+    return compile_within(env, source)
+
+
+def template_line(exc: BaseException) -> int | None:
+    """Return the template line a rendering error was raised on, read from its traceback."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 class Renderer:
@@ -132,20 +156,38 @@ class Renderer:
         return _shipped(self.locale, self.timezone).get_template(name).render(**context).strip()
 
     def user_text(self, source: str, **context: Any) -> str:
-        """Render an admin-written template in the sandbox; raise TemplateInvalidError when it fails."""
-        env = _user(self.locale, self.timezone)
+        """Render an admin-written template as plain text (e-mail), sandboxed and within its budget."""
+        return self._user_render(_user(self.locale, self.timezone), source, context)
+
+    def slack_text(self, source: str, **context: Any) -> str:
+        """Render an admin-written template for Slack: data it inserts is escaped for mrkdwn, the rest kept."""
+        return self._user_render(_user(self.locale, self.timezone, True), source, context)
+
+    @staticmethod
+    def _user_render(env: BudgetedEnvironment, source: str, context: dict[str, Any]) -> str:
+        """Render in the sandbox; raise TemplateInvalidError (TemplateBudgetError when over budget) on failure."""
         try:
-            return env.from_string(source).render(**context)
+            return render_within(_compiled(env, source), context)
         except TemplateSyntaxError as exc:
             raise TemplateInvalidError(f"line {exc.lineno}: {exc.message}", exc.lineno) from exc
-        except (TemplateError, ArithmeticError, TypeError, ValueError, AttributeError) as exc:
-            raise TemplateInvalidError(f"cannot render: {exc}") from exc
+        except TemplateBudgetError as exc:
+            raise exc.at_line(template_line(exc)) from None
+        except RecursionError as exc:
+            raise TemplateInvalidError("cannot render: too many nested calls", template_line(exc)) from exc
+        except Exception as exc:  # whatever an admin's template raises is reported, never propagated
+            raise TemplateInvalidError(f"cannot render: {exc}", template_line(exc)) from exc
+
+
+def describe(exc: TemplateInvalidError) -> str:
+    """Return a template problem as an admin reads it, with its line when known."""
+    text = str(exc)
+    return f"line {exc.line}: {text}" if exc.line and not text.startswith("line ") else text
 
 
 def check_user_template(source: str, sample: dict[str, Any], renderer: Renderer | None = None) -> str | None:
-    """Return None when a user template compiles and renders on sample data, else the problem."""
+    """Return None when a user template compiles and renders on sample data, else the problem (with its line)."""
     try:
         (renderer or Renderer()).user_text(source, **sample)
     except TemplateInvalidError as exc:
-        return str(exc)
+        return describe(exc)
     return None

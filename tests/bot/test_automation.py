@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 from typing import Any
 
@@ -245,3 +246,102 @@ async def test_run_workflow_is_callable_for_a_scheduled_sweep(signoff: Harness) 
     [run] = await runs(signoff)
     assert run["id"] == run_id and run["cause"] == "scheduled" and run["outcome"] == "ok"
     assert (await signoff.api.get(f"/api/v1/runs/{run_id}")).json()["id"] == run_id
+
+
+# (template, the budget it exceeds — "a|b": the first one reached on a busy machine): refused when the workflow is
+# saved, with the path and the line
+SAVE_BOMBS = [
+    ("{{ (9**(9**7)) % 10 }}", "power"),
+    ("{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}", "loop|time"),
+    ("{{ 'x' * 10**9 }}", "repetition"),
+    ("{{ 'x' | center(10**9) }}", "size"),
+    ("{{ record.memo | indent(10**9) }}", "size"),
+    ("{{ '%1000000000d' | format(1) }}", "size"),
+    ("{% for i in range(10000) recursive %}{% if loop.depth < 4 %}{{ loop(range(10000)) }}{% endif %}{% endfor %}",
+     "time"),
+]
+
+
+@pytest.mark.parametrize(("bomb", "budget"), SAVE_BOMBS)
+@pytest.mark.parametrize("kind", ["notification", "send"])
+async def test_template_bombs_are_refused_at_save(signoff: Harness, kind: str, bomb: str, budget: str) -> None:
+    action = ({**NOTIFY_CHANNEL, "message": "Hello\n" + bomb} if kind == "notification"
+              else {"type": "send", "subject": "s", "body": "Hello\n" + bomb})
+    path = "actions[1].message" if kind == "notification" else "actions[1].body"
+    started = asyncio.get_running_loop().time()
+    response = await signoff.post("/api/v1/workflows", workflow(NOTIFY_PERSON, action))
+    assert asyncio.get_running_loop().time() - started < 2
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["error"]["details"]
+    assert detail["path"] == path and re.match(rf"line 2: over the ({budget}) budget: ", detail["message"])
+    assert await runs(signoff) == []
+
+
+# (template fine on the sample invoice of 1250.00, the amount that makes it explode, the budget)
+RUN_BOMBS = [
+    ("{{ 2 ** (record.amount | int) }}", "99999999", "power"),
+    ("{{ ('x' * (record.amount | int)) | length }}", "99999999", "repetition"),
+    ("{% for i in range(record.amount | int) %}{% endfor %}", "99999999", "loop"),
+    ("{% for i in range(record.amount | int // 100) %}{% for j in range(record.amount | int // 100) %}"
+     "{% endfor %}{% endfor %}", "999900", "loop|time"),
+    ("{{ 'x' | center(record.amount | int) }}", "99999999", "size"),
+    ("{% for i in range(record.amount | int // 100) recursive %}{% if loop.depth < 3 %}"
+     "{{ loop(range(record.amount | int // 100)) }}{% endif %}{% endfor %}", "999900", "time"),
+]
+
+
+@pytest.mark.parametrize(("bomb", "amount", "budget"), RUN_BOMBS)
+async def test_template_bombs_on_real_data_fail_cleanly_in_the_run_history(
+    signoff: Harness, bomb: str, amount: str, budget: str
+) -> None:
+    await setup(signoff, workflow({**NOTIFY_CHANNEL, "message": "Big one\n" + bomb + " done"}, NOTIFY_PERSON))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await put_invoice(signoff, amount=amount)
+    assert loop.time() - started < 2
+    [run] = await runs(signoff)
+    assert [a["result"] for a in run["actions"]] == ["failed", "queued"]
+    assert re.match(rf"line 2: over the ({budget}) budget: ", run["actions"][0]["reason"])
+    assert run["outcome"] == f"partial: failed: {run['actions'][0]['reason']}"
+    await signoff.wait_for(lambda: signoff.dm("U01AAA"))
+    assert signoff.workspace.messages_in("C0FINANCE") == []
+
+
+MEMO = "<@U01BBB> <!channel> <https://evil.example|click> & *x*"
+
+
+async def test_data_inserted_into_slack_text_is_escaped(signoff: Harness) -> None:
+    notify = {**NOTIFY_CHANNEL, "message": "<!here> *{{ record.id }}*: {{ record.memo }} from {{ contact.name }}"}
+    await setup(signoff, workflow(notify, {**REMIND, "message": "Chase {{ record.memo }}"}))
+    assert (await signoff.put("/api/v1/contacts/customer/C-ACME", {"name": "Tom & <Jerry>"})).status_code == 200
+    await put_invoice(signoff, memo=MEMO)
+    posted = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE")
+                                    if len(signoff.workspace.messages_in("C0FINANCE")) >= 2 else None)
+    escaped = "&lt;@U01BBB&gt; &lt;!channel&gt; &lt;https://evil.example|click&gt; &amp; *x*"
+    assert sorted(m.text for m in posted) == [f"<!here> *INV-1*: {escaped} from Tom &amp; &lt;Jerry&gt;",
+                                              f"⏰ Reminder: Chase {escaped}"]
+    for message in posted:
+        assert_valid(message)
+    [dm] = await signoff.wait_for(lambda: signoff.dm("U01BBB"))
+    assert dm.text == f"⏰ Reminder: Chase {escaped}"
+    tasks = (await signoff.api.get("/api/v1/reminders", params={"assignee": "U01BBB"})).json()["reminders"]
+    assert [t["text"] for t in tasks] == [f"Chase {MEMO}"]
+
+
+async def test_e_mail_gets_the_data_as_it_is_and_headers_on_one_line(tmp_path: Path, smtp: Inbox) -> None:
+    send = {"type": "send", "subject": "Invoice {{ record.id }}{{ '\\r\\n' }}Bcc: evil@x.example {{ record.memo }}",
+            "body": "Memo: {{ record.memo }}"}
+    notify = {"type": "notification", "to": ["ops@acme.example"], "message": "Memo: {{ record.memo }}"}
+    async with running_signoff(tmp_path / "s.db", smtp_url=smtp.url) as signoff:
+        await setup(signoff, workflow(send, notify))
+        await put_invoice(signoff, memo=f"{MEMO}\r\nBcc: evil@x.example")
+        for _ in range(200):
+            if len(smtp.messages) >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert all("evil@x.example" not in rcpts for _, rcpts, _ in smtp.messages)
+        parsed = {m["To"]: m for m in smtp.parsed()}
+        sent = parsed["ap@acme.example"]
+        assert sent["Bcc"] is None and sent["Subject"].startswith("Invoice INV-1 Bcc: evil@x.example <@U01BBB>")
+        for message in parsed.values():
+            assert f"Memo: {MEMO}" in message.get_payload(decode=True).decode()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.email_out import Email, SmtpConfig, send_email
+from bot.email_out import Email, SmtpConfig, build_message, send_email
 from bot.errors import SettingsError
 from tests.support.harness import running_signoff
 from tests.support.smtp import Inbox
@@ -58,3 +58,27 @@ async def test_outbox_email_is_delivered_once(tmp_path: Path, smtp: Inbox) -> No
             await asyncio.sleep(0.05)
         await signoff.runtime.deliverer.drain()
         assert len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"subject": "Invoice INV-1\r\nBcc: evil@x.example"},
+        {"subject": "Invoice INV-1\nBcc: evil@x.example"},
+        {"subject": "Invoice INV-1\rBcc: evil@x.example"},
+        {"subject": "Invoice INV-1\u2028Bcc: evil@x.example"},
+        {"sender_name": "ACME\r\nBcc: evil@x.example"},
+        {"reply_to": "ap@acme.example\r\nBcc: evil@x.example"},
+        {"cc": ["me@x.io\r\nBcc: evil@x.example"]},
+        {"to": ["ap@acme.example\nBcc: evil@x.example"]},
+    ],
+)
+def test_header_values_never_gain_a_line(changes: dict[str, object]) -> None:
+    email = Email(**{"to": ["ap@acme.example"], "subject": "Invoice INV-1", "body": "Line 1\r\nLine 2", **changes})
+    message = build_message(email, SmtpConfig("127.0.0.1", 25, sender="billing@signoff.example"))
+    parsed = message_from_bytes(message.as_bytes())
+    assert parsed["Bcc"] is None
+    head = message.as_string().split("\n\n", 1)[0]
+    assert not [line for line in head.splitlines() if line.startswith("Bcc")]
+    assert Email.from_json(email.to_json()) == email
+    assert "Line 1" in parsed.get_payload(decode=True).decode() and email.body == "Line 1\r\nLine 2"
