@@ -42,11 +42,13 @@ class SocketModeHub:
         """Wait until the app has connected."""
         await asyncio.wait_for(self._connected.wait(), timeout=timeout_s)
 
-    async def send(self, kind: str, payload: dict[str, Any], timeout_s: float = 3.0) -> dict[str, Any] | None:
+    async def send(
+        self, kind: str, payload: dict[str, Any], timeout_s: float = 3.0, envelope_id: str | None = None,
+    ) -> dict[str, Any] | None:
         """Push one envelope (`interactive`, `slash_commands`, `events_api`); return the ack's payload."""
         if not self._sockets:
             raise AckTimeoutError("no Socket Mode connection is open")
-        envelope_id = uuid.uuid4().hex
+        envelope_id = envelope_id or uuid.uuid4().hex
         waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = waiter
         envelope = {"envelope_id": envelope_id, "type": kind, "payload": payload, "accepts_response_payload": True}

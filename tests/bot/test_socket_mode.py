@@ -27,10 +27,17 @@ async def test_approval_click_and_command_over_socket_mode(tmp_path: Path) -> No
             await api.put("/api/v1/records/invoice/INV-S", json=INVOICE)
             await api.post("/api/v1/records/invoice/INV-S/submit")
             dm = (await workspace.wait_for(lambda: workspace.dm_messages("U01AAA")))[0]
-            await hub.send("interactive", block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve"))
+            click = block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve")
+            await hub.send("interactive", click, envelope_id="env-click-1")
+            async with runtime.db.read() as repo:
+                assert (await repo.inbox_counts()).get("queued", 0) + (await repo.inbox_counts()).get("done", 0) == 1
             await workspace.wait_for(lambda: workspace.message(dm.channel, dm.ts).edited)
+            await hub.send("interactive", click, envelope_id="env-click-1")
             body = (await api.get("/api/v1/records/invoice/INV-S")).json()
             assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
+            async with runtime.db.read() as repo:
+                assert await repo.inbox_counts() == {"done": 1}
+            assert not workspace.ephemerals("U01AAA"), "the redelivered envelope was not run again"
         ack = await hub.send("slash_commands", slash_command_fields(workspace, "U0OUT", "/signoff", "help"))
         assert ack is not None and "/signoff" in str(ack)
     finally:
