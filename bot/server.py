@@ -68,6 +68,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
+async def _inbox_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker) -> None:
+    """Refresh the inbox gauges (rows waiting, rows given up on) and the worker's counters."""
+    async with service.db.read() as repo:
+        counts = await repo.inbox_counts()
+    for status in ("queued", "failed"):
+        metrics.set(f"signoff_inbox_{status}", counts.get(status, 0))
+    for outcome, total in inbox.counts.items():
+        metrics.counters[f"signoff_inbox_{outcome}_total"] = total
+
+
 def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
     """Assemble the FastAPI application around the service, the Bolt app and the inbox worker."""
     app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
@@ -93,6 +103,7 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
+        await _inbox_metrics(app.state.metrics, service, inbox)
         return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
 
     app.include_router(api.router)

@@ -375,3 +375,8 @@ async def test_a_click_without_a_readable_payload_reaches_no_listener_and_is_don
         assert (await post(front, body, signed(body))).status_code == 200
         await front.settled()
         assert front.clicked == [] and await front.counts() == {"done": 1}
+
+
+async def test_metrics_show_the_inbox(signoff: Any) -> None:
+    text = (await signoff.api.get("/metrics")).text
+    assert "signoff_inbox_queued 0" in text and "# TYPE signoff_inbox_failed gauge" in text
