@@ -110,6 +110,19 @@ class Database:
         finally:
             _CARRIED.reset(token)
 
+    @contextmanager
+    def carrying_nothing(self) -> Iterator[None]:
+        """Within the block, no write transaction carries the task's hook (for work done in several steps).
+
+        Work whose steps are each idempotent (a vote counted twice is not counted) can be re-run whole
+        after a crash, so its inbox row is completed after the last step rather than with the first.
+        """
+        token = _CARRIED.set(None)
+        try:
+            yield
+        finally:
+            _CARRIED.reset(token)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Repository]:
         """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error."""
