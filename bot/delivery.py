@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from aiosmtplib import SMTPException
 from slack_sdk.errors import SlackApiError
 
 from bot.email_out import Email, SmtpConfig, send_email
@@ -108,7 +109,7 @@ def is_permanent(exc: Exception) -> bool:
 
 def is_expected(exc: Exception) -> bool:
     """Tell whether a failure is an outage Slack or the mail server may recover from (no traceback needed)."""
-    return isinstance(exc, SlackApiError | OSError | TimeoutError | asyncio.TimeoutError | UndeliverableError)
+    return isinstance(exc, SlackApiError | SMTPException | OSError | TimeoutError | UndeliverableError)
 
 
 class Pacer:
