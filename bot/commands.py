@@ -19,6 +19,19 @@ from bot.errors import ApiError, NotFound
 from bot.reminders import InvoiceReminders
 from bot.rules_service import RulesService
 from bot.service import Signoff
+from bot.slack_payload import (
+    action_value,
+    channel_id,
+    input_state,
+    json_object,
+    mapping,
+    private_metadata,
+    selected_value,
+    state_values,
+    text,
+    trigger_id,
+    user_id,
+)
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.durations import parse_duration
 from engine.errors import InvalidDurationError
@@ -39,6 +52,8 @@ Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
 PAGE_ACTIONS = ("page_previous", "page_next")
 WORKFLOWS_PER_PAGE = 10
 MIN_PREFIX_CHARS = 4
+MAX_COMMAND_CHARS = 4000
+MAX_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -434,16 +449,14 @@ def new_workflow_modal(service: Signoff, template: CatalogTemplate) -> dict[str,
     return view
 
 
-def _state(values: dict[str, Any], block_id: str) -> dict[str, Any]:
-    entry: dict[str, Any] = (values.get(block_id) or {}).get(block_id) or {}
-    return entry
-
-
 def _picked(values: dict[str, Any], block_id: str) -> Any:
-    entry = _state(values, block_id)
-    if "selected_option" in entry:
-        return (entry["selected_option"] or {}).get("value")
-    return entry.get("selected_users") if "selected_users" in entry else entry.get("value")
+    """Return an input's text or picked option (a string), its picked people (strings), or None."""
+    entry = input_state(values, block_id)
+    if "selected_users" in entry:
+        users = entry["selected_users"]
+        return users if isinstance(users, list) and all(isinstance(u, str) for u in users) else None
+    value = mapping(entry["selected_option"]).get("value") if "selected_option" in entry else entry.get("value")
+    return value if isinstance(value, str) else None
 
 
 def _read_conditions(text: str | None) -> list[Any] | None:
@@ -514,9 +527,12 @@ def _block_for(path: str, steps: int) -> str:
 # listeners
 
 
-def _page_request(body: dict[str, Any]) -> tuple[str, int]:
-    value = json.loads(body["actions"][0]["value"])
-    return f"{value['c']} {value['a']}".strip(), int(value["p"])
+def _page_request(body: dict[str, Any]) -> tuple[str, int] | None:
+    value = json_object(action_value(body)) or {}
+    name, args, page = value.get("c"), value.get("a"), value.get("p")
+    if not isinstance(name, str) or not isinstance(args, str) or type(page) is not int or not 0 <= page < MAX_PAGE:
+        return None
+    return f"{name} {args}".strip(), page
 
 
 class CommandListeners:
@@ -527,9 +543,13 @@ class CommandListeners:
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """`/signoff …`: run the subcommand and answer in the acknowledgement."""
+        user, line = text(mapping(command).get("user_id"), 64), mapping(command).get("text") or ""
+        if user is None or not isinstance(line, str):
+            await ack()
+            return
         try:
-            reply = await run_command(self.service, command["user_id"], command.get("text") or "",
-                                      channel=command.get("channel_id"), trigger_id=command.get("trigger_id"))
+            reply = await run_command(self.service, user, line[:MAX_COMMAND_CHARS],
+                                      channel=text(command.get("channel_id"), 64), trigger_id=trigger_id(command))
         except Exception:
             log.exception("/signoff %s failed", command.get("text"))
             reply = Reply(self.service.renderer.json("commands_note.json.j2", code="error", detail={}))
@@ -538,26 +558,33 @@ class CommandListeners:
     async def on_page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Previous/Next: re-run the listing on the other page, replacing the message."""
         await ack()
-        text, page = _page_request(body)
-        reply = await run_command(self.service, body["user"]["id"], text, page=page,
-                                  channel=(body.get("channel") or {}).get("id"), trigger_id=body.get("trigger_id"))
+        request, user = _page_request(body), user_id(body)
+        if request is None or user is None:
+            return
+        reply = await run_command(self.service, user, request[0], page=request[1],
+                                  channel=channel_id(body), trigger_id=trigger_id(body))
         if reply is not None:
             await respond(replace_original=True, **reply.message)
 
     async def on_template_use(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """A template's Use button: open the new-workflow modal (admins only)."""
         await ack()
-        template = find_template(body["actions"][0]["value"])
-        if template is not None and self.service.is_admin(body["user"]["id"]):
-            await self.service.slack.open_view(body["trigger_id"], new_workflow_modal(self.service, template))
+        slug, trigger = action_value(body), trigger_id(body)
+        template = find_template(slug) if slug is not None else None
+        if template is not None and trigger is not None and self.service.is_admin(user_id(body)):
+            await self.service.slack.open_view(trigger, new_workflow_modal(self.service, template))
 
     async def on_new_workflow(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The new-workflow modal was submitted: create the workflow, or show what is wrong where."""
-        user, template = body["user"]["id"], find_template(view["private_metadata"])
+        user, slug, values = user_id(body), private_metadata(view), state_values(view)
+        if user is None or slug is None or values is None:
+            await ack()
+            return
+        template = find_template(slug)
         if template is None or not self.service.is_admin(user):
             await ack(response_action="errors", errors={"name": self._error_text("admin_only")})
             return
-        data, codes = workflow_from_form(template, view["state"]["values"])
+        data, codes = workflow_from_form(template, values)
         if data is None:
             await ack(response_action="errors", errors={k: self._error_text(c) for k, c in codes.items()})
             return
@@ -580,8 +607,10 @@ class CommandListeners:
     async def on_workflow_menu(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """A workflow's menu in the list: run `workflow OP ID` and answer below."""
         await ack()
-        choice = body["actions"][0]["selected_option"]["value"]
-        reply = await run_command(self.service, body["user"]["id"], f"workflow {choice}")
+        choice, user = selected_value(body), user_id(body)
+        if choice is None or user is None:
+            return
+        reply = await run_command(self.service, user, f"workflow {choice}")
         if reply is not None:
             await respond(replace_original=False, response_type="ephemeral", **reply.message)
 

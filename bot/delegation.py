@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
@@ -26,6 +28,7 @@ log = logging.getLogger(__name__)
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 OFF_WORDS = frozenset({"off", "back", "end", "stop"})
 USAGE = "away @delegate UNTIL | away off"
+MAX_UNTIL_CHARS = 64
 
 
 def parse_person(text: str) -> str:
@@ -77,8 +80,16 @@ def _kick(service: Signoff) -> None:
         service.on_queued()
 
 
+def read_until(text: str, tz: ZoneInfo) -> datetime | None:
+    """Read UNTIL in the company zone; None when it is no date, or one at the very edge of the calendar."""
+    try:
+        return parse_until(text[:MAX_UNTIL_CHARS], tz)
+    except OverflowError:
+        return None
+
+
 async def _problem(ctx: CommandContext, delegate: str, until_text: str) -> tuple[DelegationProblem | None, Any]:
-    until = parse_until(until_text, ctx.service.settings.tz)
+    until = read_until(until_text, ctx.service.settings.tz)
     problem = delegation_problem(ctx.user, delegate, until, ctx.now)
     if problem is None and not await is_person(ctx.service, delegate):
         problem = DelegationProblem.BAD_DELEGATE

@@ -14,6 +14,21 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.commands import CommandContext, Reply, subcommand
 from bot.service import DecisionResult, Signoff
+from bot.slack_payload import (
+    action_value,
+    clean_text,
+    event_user,
+    input_state,
+    input_text,
+    mapping,
+    private_metadata,
+    small_int,
+    state_values,
+    string_list,
+    text,
+    trigger_id,
+    user_id,
+)
 from engine.approvals import ApprovalRequest, Decision, ForceKind, force_approve, force_kind
 from engine.delegation import Delegation, acting_for, seat_for
 from engine.errors import VoteRefusedError
@@ -29,6 +44,7 @@ MAX_HOME_LINES = 10
 MAX_HOME_REMINDER_TASKS = 4
 MAX_BATCH = MAX_HOME_TASKS
 PENDING_PER_PAGE = 8
+MAX_REASON_CHARS = 3000
 REMINDER_ACTIONS = ("reminded", "reminder_sent", "escalated")
 
 
@@ -325,13 +341,15 @@ async def approve_many(
     return result
 
 
-def selected_values(view: dict[str, Any]) -> list[str]:
-    """Return the task values ticked in a Home view's checkboxes, in display order."""
-    values = (view.get("state") or {}).get("values") or {}
-    chosen = []
-    for block in view.get("blocks") or []:
-        picked = (values.get(block.get("block_id", "")) or {}).get("task_select") or {}
-        chosen += [o["value"] for o in picked.get("selected_options") or []]
+def selected_values(view: Any) -> list[str]:
+    """Return the task values ticked in a Home view's checkboxes, in display order (malformed ones left out)."""
+    values, blocks = state_values(view) or {}, mapping(view).get("blocks")
+    chosen: list[str] = []
+    for block in blocks if isinstance(blocks, list) else []:
+        block_id = mapping(block).get("block_id")
+        picked = input_state(values, block_id, "task_select") if isinstance(block_id, str) else {}
+        options = picked.get("selected_options")
+        chosen += [v for o in (options if isinstance(options, list) else []) if (v := text(mapping(o).get("value")))]
     return list(dict.fromkeys(chosen))
 
 
@@ -367,8 +385,9 @@ class HomeListeners:
 
     async def on_home_opened(self, event: dict[str, Any]) -> None:
         """The user opened the Home tab: publish it fresh."""
-        if event.get("tab", "home") == "home":
-            await self.refresher.publish(str(event["user"]))
+        user = event_user(event)
+        if user is not None and mapping(event).get("tab", "home") == "home":
+            await self.refresher.publish(user)
 
     async def on_select(self, ack: AsyncAck) -> None:
         """A task checkbox was ticked: nothing to do until the batch button."""
@@ -377,12 +396,16 @@ class HomeListeners:
     async def on_refresh(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The Refresh button."""
         await ack()
-        await self.refresher.publish(str(body["user"]["id"]))
+        user = user_id(body)
+        if user is not None:
+            await self.refresher.publish(user)
 
     async def on_reminder_done(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """A reminder task's Done button: close it if it is the clicker's, then refresh."""
         await ack()
-        user, task_id = str(body["user"]["id"]), int(body["actions"][0]["value"])
+        user, task_id = user_id(body), small_int(action_value(body))
+        if user is None or task_id is None:
+            return
         async with self.service.db.transaction() as repo:
             if any(t.id == task_id for t in await repo.reminders_for(user)):
                 await repo.complete_reminder(task_id, self.service.clock.now())
@@ -391,34 +414,39 @@ class HomeListeners:
     async def on_batch(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve selected: confirm first when a forced approval is involved, else approve at once."""
         await ack()
-        user, values = str(body["user"]["id"]), selected_values(body.get("view") or {})
+        user, values = user_id(body), selected_values(mapping(body).get("view"))
+        if user is None:
+            return
         if not values:
             await self.refresher.publish(user, {"kind": "nothing_selected"})
             return
-        view = await confirm_view(self.service, user, values)
-        if view is not None:
-            await self.service.slack.open_view(body["trigger_id"], view)
+        if await self.ask_confirmation(body, values):
             return
         result = await approve_many(self.service, user, values)
         await self.refresher.publish(user, result.notice())
 
     async def ask_confirmation(self, body: dict[str, Any], values: Sequence[str]) -> bool:
-        """Open the forced-approval confirmation when needed; tell whether it was opened."""
-        view = await confirm_view(self.service, str(body["user"]["id"]), values)
-        if view is not None:
-            await self.service.slack.open_view(body["trigger_id"], view)
+        """Open the forced-approval confirmation when needed; tell whether it was needed (opened if it could be)."""
+        user, trigger = user_id(body), trigger_id(body)
+        view = await confirm_view(self.service, user, values) if user is not None else None
+        if view is not None and trigger is not None:
+            await self.service.slack.open_view(trigger, view)
         return view is not None
 
     async def on_confirm(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The confirmation was submitted: approve everything, forcing where needed."""
-        reason = (((view["state"]["values"].get("force_reason") or {}).get("force_reason") or {}).get("value") or "")
-        if len(reason.strip()) < 3:
+        values, user = state_values(view), user_id(body)
+        tasks = string_list(private_metadata(view), MAX_BATCH)
+        if values is None or user is None or tasks is None:
+            await ack()
+            return
+        reason = clean_text(input_text(values, "force_reason"), MAX_REASON_CHARS) or ""
+        if len(reason) < 3:
             message = self.service.renderer.text("refusal.txt.j2", code="force_reason_required", detail="")
             await ack(response_action="errors", errors={"force_reason": message})
             return
         await ack()
-        user = str(body["user"]["id"])
-        result = await approve_many(self.service, user, json.loads(view["private_metadata"]), reason.strip())
+        result = await approve_many(self.service, user, tasks, reason)
         await self.refresher.publish(user, result.notice())
 
 

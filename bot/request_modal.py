@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.commands import CommandContext, Reply, subcommand
 from bot.errors import ApiError
 from bot.home import refresher_for
 from bot.service import Signoff
+from bot.slack_payload import input_state, mapping, state_values, trigger_id, user_id
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType, Source
 from messages.cards import record_view
 
@@ -28,6 +31,10 @@ KIND_ALIASES = {"expense": "expense", "exp": "expense", "po": "purchase_order", 
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
 DEFAULT_CURRENCY = {"fr": "EUR", "en": "USD"}
 MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT_CHARS = 40
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIELD_BLOCKS = {"vendor": "vendor", "amount": "amount", "currency": "currency", "category": "category",
+                "memo": "description", "due_date": "due_date", "created_by": "vendor"}
 
 
 def new_record_id(record_type: RecordType, now: datetime) -> str:
@@ -43,20 +50,42 @@ def request_modal(service: Signoff, kind: str = "expense") -> dict[str, Any]:
     return view
 
 
-def _value(values: dict[str, Any], block_id: str) -> Any:
-    entry = (values.get(block_id) or {}).get(block_id) or {}
+def _raw(values: dict[str, Any], block_id: str) -> Any:
+    entry = input_state(values, block_id)
     if "selected_option" in entry:
-        return (entry["selected_option"] or {}).get("value")
+        return mapping(entry["selected_option"]).get("value")
     return entry.get("selected_date") if "selected_date" in entry else entry.get("value")
 
 
-def _amount(text: str | None) -> Decimal | None:
+def _value(values: dict[str, Any], block_id: str) -> str:
+    value = _raw(values, block_id)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _is_date_valid(values: dict[str, Any]) -> bool:
+    raw = _raw(values, "due_date")
+    return raw is None or raw == "" or (isinstance(raw, str) and _date(raw.strip()) is not None)
+
+
+def _amount(text: str) -> Decimal | None:
+    if len(text) > MAX_AMOUNT_CHARS:
+        return None
     try:
-        amount = Decimal((text or "").strip().replace(",", ".").replace(" ", ""))
+        amount = Decimal(text.replace(",", ".").replace(" ", ""))
     except InvalidOperation:
         return None
     is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
     return amount if is_valid else None
+
+
+def _date(text: str) -> date | None:
+    """Read a date picker's `YYYY-MM-DD`; anything else (`31/12/2026`, `2026-02-30`) is None."""
+    if not ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -67,30 +96,30 @@ class RequestForm:
     data: RecordInput
 
 
+def _form_errors(values: dict[str, Any]) -> dict[str, str]:
+    checks = {"vendor": ("vendor_required", bool(_value(values, "vendor"))),
+              "amount": ("amount_invalid", _amount(_value(values, "amount")) is not None),
+              "kind": ("kind_invalid", (_value(values, "kind") or "expense") in KINDS),
+              "currency": ("currency_invalid", (_value(values, "currency") or "USD") in CURRENCIES),
+              "due_date": ("date_invalid", _is_date_valid(values))}
+    return {block: code for block, (code, is_valid) in checks.items() if not is_valid}
+
+
 def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
     """Turn the modal's state into a record, or return `{block_id: error code}`."""
-    errors: dict[str, str] = {}
-    kind = _value(values, "kind") or "expense"
-    vendor = (_value(values, "vendor") or "").strip()
-    amount = _amount(_value(values, "amount"))
-    currency = _value(values, "currency") or "USD"
-    if not vendor:
-        errors["vendor"] = "vendor_required"
-    if amount is None:
-        errors["amount"] = "amount_invalid"
-    if kind not in KINDS:
-        errors["kind"] = "kind_invalid"
-    if currency not in CURRENCIES:
-        errors["currency"] = "currency_invalid"
+    errors = _form_errors(values)
     if errors:
         return errors
-    due = _value(values, "due_date")
-    data = RecordInput(
-        amount=amount, currency=currency, vendor=vendor, category=(_value(values, "category") or "").strip() or None,
-        memo=(_value(values, "description") or "").strip() or None, due_date=date.fromisoformat(due) if due else None,
-        source=Source.SLACK, created_by=user,
-    )
-    return RequestForm(KINDS[kind], data)
+    try:
+        data = RecordInput(
+            amount=_amount(_value(values, "amount")), currency=_value(values, "currency") or "USD",
+            vendor=_value(values, "vendor"), category=_value(values, "category") or None,
+            memo=_value(values, "description") or None, due_date=_date(_value(values, "due_date")),
+            source=Source.SLACK, created_by=user,
+        )
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
+    return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
 
 
 async def create_request(service: Signoff, form: RequestForm) -> Record:
@@ -120,14 +149,19 @@ class RequestListeners:
         self.service = service
 
     async def on_open(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """The `new_request` shortcut or the Home button: open the modal."""
+        """The `new_request` shortcut or the Home button: open the modal (nothing without a trigger)."""
         await ack()
-        await self.service.slack.open_view(body["trigger_id"], request_modal(self.service))
+        trigger = trigger_id(body)
+        if trigger is not None and user_id(body) is not None:
+            await self.service.slack.open_view(trigger, request_modal(self.service))
 
     async def on_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Check the form, close the modal, then create, submit and confirm the request."""
-        user = str(body["user"]["id"])
-        form = read_form(view["state"]["values"], user)
+        user, values = user_id(body), state_values(view)
+        if user is None or values is None:
+            await ack()
+            return
+        form = read_form(values, user)
         if isinstance(form, dict):
             errors = {block: self.service.renderer.text("request_error.txt.j2", code=code)
                       for block, code in form.items()}

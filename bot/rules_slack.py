@@ -9,6 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.rules_service import RulesService
 from bot.service import Signoff
+from bot.slack_payload import channel_id, first_action, selected_value, user_id
 from engine.errors import PrefillChoiceError, VoteRefusedError
 
 log = logging.getLogger(__name__)
@@ -33,11 +34,10 @@ class PrefillChoiceListener:
         self.service = service
         self.rules = RulesService(service)
 
-    async def refuse(self, body: dict[str, Any], code: str, detail: str = "") -> None:
+    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
         """Tell the user, and only them, why nothing changed."""
-        user = str(body["user"]["id"])
         text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
-        channel = (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
+        channel = channel_id(body)
         if channel:
             await self.service.slack.ephemeral(channel, user, text)
         else:
@@ -46,18 +46,19 @@ class PrefillChoiceListener:
     async def on_choice(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Apply the picked value, or refuse it (not an approver, value no longer offered)."""
         await ack()
-        action = body["actions"][0]
-        target = parse_block_id(str(action.get("block_id", "")))
-        option = ((action.get("selected_option") or {}).get("value")) or ""
-        if target is None or not option:
-            await self.refuse(body, "not_found")
+        user = user_id(body)
+        if user is None:
+            return
+        block_id = first_action(body).get("block_id")
+        target = parse_block_id(block_id) if isinstance(block_id, str) else None
+        option = selected_value(body)
+        if target is None or option is None:
+            await self.refuse(body, user, "not_found")
             return
         try:
-            await self.rules.choose(target[0], target[1], option, str(body["user"]["id"]))
-        except VoteRefusedError as exc:
-            await self.refuse(body, exc.code, str(exc))
-        except PrefillChoiceError as exc:
-            await self.refuse(body, exc.code, str(exc))
+            await self.rules.choose(target[0], target[1], option, user)
+        except (VoteRefusedError, PrefillChoiceError) as exc:
+            await self.refuse(body, user, exc.code, str(exc))
 
 
 def register(app: AsyncApp, service: Signoff) -> None:

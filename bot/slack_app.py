@@ -11,19 +11,23 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot import commands, delegation, home, request_modal, rules_slack
 from bot.home import HomeListeners, parse_task_value
 from bot.service import Signoff
+from bot.slack_payload import (
+    action_value,
+    channel_id,
+    clean_text,
+    input_text,
+    private_metadata,
+    state_values,
+    trigger_id,
+    user_id,
+)
 from engine.approvals import Decision, check_may_decide
 from engine.errors import VoteRefusedError
 
 log = logging.getLogger(__name__)
 
 
-def _user(body: dict[str, Any]) -> str:
-    return str(body["user"]["id"])
-
-
-def _channel(body: dict[str, Any]) -> str | None:
-    container = body.get("container") or {}
-    return container.get("channel_id") or (body.get("channel") or {}).get("id")
+MAX_REASON_CHARS = 3000
 
 
 class Listeners:
@@ -33,62 +37,70 @@ class Listeners:
         self.service = service
         self.home = home_listeners
 
-    async def refuse(self, body: dict[str, Any], code: str, detail: str = "") -> None:
+    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
         """Tell the clicking user, and only them, why nothing changed."""
         text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
-        channel = _channel(body)
+        channel = channel_id(body)
         if channel:
-            await self.service.slack.ephemeral(channel, _user(body), text)
+            await self.service.slack.ephemeral(channel, user, text)
         else:
-            await self.service.slack.dm(_user(body), {"text": text})
+            await self.service.slack.dm(user, {"text": text})
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve button: count the approval, or ask for a confirmation first when it would be forced."""
         await ack()
-        value = body["actions"][0]["value"]
+        value, user = action_value(body), user_id(body)
+        if value is None or user is None:
+            return
         request_id, seat = parse_task_value(value)
         if await self.home.ask_confirmation(body, [value]):
             return
         try:
-            result = await self.service.decide(request_id, _user(body), Decision.APPROVE, on_behalf_of=seat)
+            result = await self.service.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
         except VoteRefusedError as exc:
-            await self.refuse(body, exc.code, str(exc))
+            await self.refuse(body, user, exc.code, str(exc))
             return
         if not result.is_counted:
-            await self.refuse(body, "already_voted")
+            await self.refuse(body, user, "already_voted")
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Reject button: check the clicker may decide (maybe for someone away), then ask for the reason."""
         await ack()
-        value = body["actions"][0]["value"]
+        value, user, trigger = action_value(body), user_id(body), trigger_id(body)
+        if value is None or user is None or trigger is None:
+            return
         request_id, seat = parse_task_value(value)
         request = await self.service.request(request_id)
         if request is None:
-            await self.refuse(body, "not_found")
+            await self.refuse(body, user, "not_found")
             return
         try:
-            approver = await delegation.acting_as(self.service, request, _user(body), seat)
+            approver = await delegation.acting_as(self.service, request, user, seat)
             check_may_decide(request, approver, Decision.APPROVE)
         except VoteRefusedError as exc:
-            await self.refuse(body, exc.code, str(exc))
+            await self.refuse(body, user, exc.code, str(exc))
             return
         card = {**await self.service.card_for(request_id), "task_value": value}
         view = self.service.renderer.json("reject_modal.json.j2", card=card)
-        await self.service.slack.open_view(body["trigger_id"], view)
+        await self.service.slack.open_view(trigger, view)
 
     async def on_reject_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Reject modal submitted: record the rejection with its reason."""
-        reason = ((view["state"]["values"].get("reason") or {}).get("reason") or {}).get("value") or ""
-        if len(reason.strip()) < 3:
+        values, user, task = state_values(view), user_id(body), private_metadata(view)
+        if values is None or user is None or task is None:
+            await ack()
+            return
+        reason = clean_text(input_text(values, "reason"), MAX_REASON_CHARS) or ""
+        if len(reason) < 3:
             message = self.service.renderer.text("refusal.txt.j2", code="reason_required", detail="")
             await ack(response_action="errors", errors={"reason": message})
             return
         await ack()
-        request_id, seat = parse_task_value(view["private_metadata"])
+        request_id, seat = parse_task_value(task)
         try:
-            await self.service.decide(request_id, _user(body), Decision.REJECT, reason.strip(), on_behalf_of=seat)
+            await self.service.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
         except VoteRefusedError as exc:
-            await self.refuse(body, exc.code, str(exc))
+            await self.refuse(body, user, exc.code, str(exc))
 
 
 def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:

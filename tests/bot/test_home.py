@@ -224,7 +224,7 @@ async def test_five_hundred_tasks_render_within_limits_and_say_how_many_are_hidd
     async with service.db.transaction() as repo:
         for i in range(500):
             record = Record(type=RecordType.INVOICE, id=f"BULK-{i:04d}", amount="6000.00", currency="EUR",
-                            customer="C-" + "X" * 120, memo=long_memo, created_by=REQ,
+                            customer="C-" + "X" * 62, memo=long_memo, created_by=REQ,
                             approval_status=ApprovalStatus.PENDING, created_at=now, updated_at=now)
             await repo.save_record(record)
             await repo.insert_request(plan_approval(new_id("AR-"), record, workflow, now).request)

@@ -104,6 +104,14 @@ async def test_the_home_button_opens_the_request_modal(signoff: Harness) -> None
         ({"amount": "abc"}, {"amount"}),
         ({"amount": "1000000000"}, {"amount"}),
         ({"vendor": "", "amount": "0"}, {"vendor", "amount"}),
+        ({"due_date": "31/12/2026"}, {"due_date"}),
+        ({"due_date": "2026-02-30"}, {"due_date"}),
+        ({"amount": "9e4999999"}, {"amount"}),
+        ({"amount": "NaN"}, {"amount"}),
+        ({"vendor": "Air\x00France"}, {"vendor"}),
+        ({"vendor": "V" * 65}, {"vendor"}),
+        ({"category": "c" * 256}, {"category"}),
+        ({"description": "\x1b[2J"}, {"description"}),
     ],
 )
 async def test_a_bad_form_is_refused_in_the_modal_and_creates_nothing(
