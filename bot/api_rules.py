@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api import require_token
+from bot.api import RECORDS_READ, Ref, require_token, token_actor
 from bot.errors import Unprocessable
 from bot.rules_service import (
     RuleResult,
@@ -22,18 +22,11 @@ from engine.rules import Rule, RuleStatus
 
 __all__ = ["apply_rules_yaml", "router", "rules_to_yaml"]
 
-ACTOR_HEADER = "x-signoff-user"
-
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 
 def _rules(request: Request) -> RulesService:
     return RulesService(request.app.state.service)
-
-
-def acting_user(request: Request, actor: str | None = Query(default=None)) -> str | None:
-    """Return the Slack user the request acts for: the X-Signoff-User header or `?actor=`."""
-    return request.headers.get(ACTOR_HEADER) or actor or None
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
@@ -68,46 +61,46 @@ async def list_rules(request: Request) -> dict[str, Any]:
 
 @router.post("/rules", status_code=201)
 async def create_rule(
-    request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Create a rule; a published one pre-fills matching documents at once."""
     return _result_json(await _rules(request).create_rule(data, actor))
 
 
 @router.get("/rules/{rule_id}")
-async def get_rule(rule_id: str, request: Request) -> dict[str, Any]:
+async def get_rule(rule_id: Ref, request: Request) -> dict[str, Any]:
     """Return one rule."""
     return rule_json(await _rules(request).get_rule(rule_id))
 
 
 @router.put("/rules/{rule_id}")
 async def update_rule(
-    rule_id: str, request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    rule_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Replace a rule's definition."""
     return _result_json(await _rules(request).update_rule(rule_id, data, actor))
 
 
 @router.delete("/rules/{rule_id}", status_code=204)
-async def delete_rule(rule_id: str, request: Request, actor: str | None = Depends(acting_user)) -> None:
+async def delete_rule(rule_id: Ref, request: Request, actor: str = Depends(token_actor)) -> None:
     """Delete a rule, undoing its pre-fills on not-yet-approved documents."""
     await _rules(request).delete_rule(rule_id, actor)
 
 
 @router.post("/rules/{rule_id}/publish")
-async def publish_rule(rule_id: str, request: Request, actor: str | None = Depends(acting_user)) -> dict[str, Any]:
+async def publish_rule(rule_id: Ref, request: Request, actor: str = Depends(token_actor)) -> dict[str, Any]:
     """Publish a rule: every not-yet-approved matching document is pre-filled."""
     return _result_json(await _rules(request).set_status(rule_id, RuleStatus.PUBLISHED, actor))
 
 
 @router.post("/rules/{rule_id}/unpublish")
-async def unpublish_rule(rule_id: str, request: Request, actor: str | None = Depends(acting_user)) -> dict[str, Any]:
+async def unpublish_rule(rule_id: Ref, request: Request, actor: str = Depends(token_actor)) -> dict[str, Any]:
     """Unpublish a rule: its pre-fills are removed and what was there before comes back."""
     return _result_json(await _rules(request).set_status(rule_id, RuleStatus.DRAFT, actor))
 
 
-@router.get("/records/{record_type}/{record_id}/prefills")
-async def record_prefills(record_type: RecordType, record_id: str, request: Request) -> dict[str, Any]:
+@router.get("/records/{record_type}/{record_id}/prefills", openapi_extra=RECORDS_READ)
+async def record_prefills(record_type: RecordType, record_id: Ref, request: Request) -> dict[str, Any]:
     """Return what rules pre-filled or suggested on a document."""
     return {"prefills": prefill_json(await _rules(request).prefills(record_type.value, record_id))}
 
@@ -123,34 +116,34 @@ async def list_groups(request: Request) -> dict[str, Any]:
 
 @router.post("/groups", status_code=201)
 async def create_group(
-    request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Create a group; `members` are manual additions."""
     return group_json(*await _rules(request).create_group(_object(data), actor))
 
 
 @router.get("/groups/{group_id}")
-async def get_group(group_id: str, request: Request) -> dict[str, Any]:
+async def get_group(group_id: Ref, request: Request) -> dict[str, Any]:
     """Return one group (by id or name) with its members."""
     return group_json(*await _rules(request).get_group(group_id))
 
 
 @router.put("/groups/{group_id}")
 async def update_group(
-    group_id: str, request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Replace a group's definition."""
     return group_json(*await _rules(request).update_group(group_id, data, actor))
 
 
 @router.delete("/groups/{group_id}", status_code=204)
-async def delete_group(group_id: str, request: Request, actor: str | None = Depends(acting_user)) -> None:
-    """Delete a group (admins only; never while a workflow or rule uses it)."""
+async def delete_group(group_id: Ref, request: Request, actor: str = Depends(token_actor)) -> None:
+    """Delete a group (admin tokens only; never while a workflow or rule uses it)."""
     await _rules(request).delete_group(group_id, actor)
 
 
 @router.get("/groups/{group_id}/members")
-async def group_members(group_id: str, request: Request) -> dict[str, Any]:
+async def group_members(group_id: Ref, request: Request) -> dict[str, Any]:
     """Return a group's members, with the automatic, added and removed ones."""
     _, membership = await _rules(request).get_group(group_id)
     return membership_json(membership)
@@ -158,7 +151,7 @@ async def group_members(group_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/groups/{group_id}/members")
 async def change_members(
-    group_id: str, request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Add (`add`) and remove (`remove`) members by hand."""
     body = _object(data)
@@ -172,7 +165,7 @@ async def change_members(
 
 @router.post("/groups/{group_id}/email", status_code=202)
 async def email_group(
-    group_id: str, request: Request, data: Any = Body(...), actor: str | None = Depends(acting_user)
+    group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """E-mail every member of a customer or vendor group that has an address."""
     body = _object(data)

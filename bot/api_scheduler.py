@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api import require_token
+from bot.api import Ref, require_token
 from bot.errors import Unprocessable
 from bot.reminders import InvoiceReminders, settings_json
 from bot.service import Signoff
@@ -47,7 +47,7 @@ async def put_invoice_reminders(request: Request, data: dict[str, Any] = Body(..
 
 @router.post("/records/invoice/{invoice_id}/remind")
 async def remind_invoice(
-    invoice_id: str, request: Request, body: dict[str, Any] | None = Body(default=None),
+    invoice_id: Ref, request: Request, body: dict[str, Any] | None = Body(default=None),
 ) -> dict[str, Any]:
     """E-mail a payment reminder for an invoice now; body `{"schedule": N}` picks whose texts to use."""
     body = body or {}

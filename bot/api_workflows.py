@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api import require_token
+from bot.api import MAX_REF_CHARS, Ref, require_token
 from bot.errors import NotFound, Unprocessable
 from bot.service import Signoff
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
@@ -16,6 +16,8 @@ from storage.runs_repo import RunFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 MAX_COMPANY_NAME = 200
+MAX_CURSOR_DIGITS = 18
+QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]
 
 
 def _service(request: Request) -> Signoff:
@@ -31,13 +33,13 @@ def _template(slug: str) -> CatalogTemplate:
 
 
 @router.get("/templates")
-async def list_templates(category: str | None = None) -> dict[str, Any]:
+async def list_templates(category: QueryRef = None) -> dict[str, Any]:
     """List the catalog of ready workflows, optionally of one category."""
     return {"templates": [t.summary() for t in catalog() if category in (None, t.category)]}
 
 
 @router.get("/templates/{slug}")
-async def get_template(slug: str) -> dict[str, Any]:
+async def get_template(slug: Ref) -> dict[str, Any]:
     """Return one template with its full definition."""
     template = _template(slug)
     return {**template.summary(), "definition": template.definition.model_dump(mode="json")}
@@ -45,7 +47,7 @@ async def get_template(slug: str) -> dict[str, Any]:
 
 @router.post("/templates/{slug}/create", status_code=201)
 async def create_from_template(
-    slug: str, request: Request, overrides: dict[str, Any] | None = Body(default=None)
+    slug: Ref, request: Request, overrides: dict[str, Any] | None = Body(default=None)
 ) -> dict[str, Any]:
     """Create a workflow from a template; the body may override name, approvers, to, channel, status…"""
     try:
@@ -58,7 +60,7 @@ async def create_from_template(
 def _before_seq(cursor: str | None) -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit():
+    if not (cursor.isascii() and cursor.isdigit()):
         raise Unprocessable("cursor is not valid", [{"path": "cursor", "message": "use the next_cursor of a page"}])
     return int(cursor)
 
@@ -66,11 +68,11 @@ def _before_seq(cursor: str | None) -> int | None:
 @router.get("/runs")
 async def list_runs(
     request: Request,
-    workflow_id: str | None = None,
+    workflow_id: QueryRef = None,
     record_type: RecordType | None = None,
-    record_id: str | None = None,
+    record_id: QueryRef = None,
     limit: int = Query(50, ge=1, le=500),
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_DIGITS)] = None,
 ) -> dict[str, Any]:
     """Return run history, newest first, filtered by workflow and/or record; page with `cursor`."""
     flt = RunFilter(workflow_id, record_type.value if record_type else None, record_id, _before_seq(cursor), limit)
@@ -81,7 +83,7 @@ async def list_runs(
 
 
 @router.get("/runs/{run_id}")
-async def get_run(run_id: str, request: Request) -> dict[str, Any]:
+async def get_run(run_id: Ref, request: Request) -> dict[str, Any]:
     """Return one run."""
     async with _service(request).db.read() as repo:
         run = await repo.get_run(run_id)
@@ -92,7 +94,10 @@ async def get_run(run_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/reminders")
 async def list_reminders(
-    request: Request, assignee: str, include_done: bool = False, limit: int = Query(50, ge=1, le=500)
+    request: Request,
+    assignee: Annotated[str, Query(min_length=1, max_length=MAX_REF_CHARS)],
+    include_done: bool = False,
+    limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     """Return the reminder tasks of a person or channel, newest first."""
     async with _service(request).db.read() as repo:

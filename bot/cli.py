@@ -11,6 +11,7 @@ import sys
 from bot.errors import SettingsError
 from bot.reminders import add_remind_command, run_remind_command
 from bot.settings import Settings, load_settings
+from bot.tokens_cli import add_tokens_command, run_tokens_command
 from bot.workflow_files import add_workflow_commands, run_workflow_command
 
 
@@ -49,11 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="run in sandbox mode with a local Slack workspace at /sandbox")
     add_workflow_commands(sub)
     add_remind_command(sub)
+    add_tokens_command(sub)
     args = parser.parse_args(argv)
     if args.command == "workflows":
         return run_workflow_command(args)
     if args.command == "remind":
         return run_remind_command(args)
+    if args.command == "tokens":
+        return run_tokens_command(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         asyncio.run(_run(_settings_or_exit()))

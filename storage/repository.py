@@ -20,6 +20,7 @@ from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
 from storage.runs_repo import RunsQueries
 from storage.scheduler_repo import SchedulerQueries
+from storage.tokens_repo import TokensQueries
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,9 @@ def _steps_json(steps: Iterable[Step]) -> str:
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
 
 
-class Repository(InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries):
+class Repository(
+    InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries
+):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:

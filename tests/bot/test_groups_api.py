@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.tokens_cli import create_token
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 
@@ -20,7 +22,11 @@ CA_MID: dict[str, Any] = {
         {"field": "balance", "op": "between", "value": ["100", "1000"]},
     ],
 }
-ADMIN = {"X-Signoff-User": "U0ADMIN"}
+
+
+async def token_headers(signoff: Harness, name: str, role: str) -> dict[str, str]:
+    token = await create_token(signoff.db, name, role, datetime.now(UTC))
+    return {"Authorization": f"Bearer {token}"}
 
 
 async def put_customer(signoff: Harness, cid: str, **fields: Any) -> None:
@@ -96,15 +102,18 @@ def approval_by(approvers: list[str], **changes: Any) -> dict[str, Any]:
             "actions": [{"type": "approval", "steps": [{"approvers": approvers}]}], **changes}
 
 
-async def test_deleting_a_group_in_use_is_409_and_by_a_non_admin_403(signoff: Harness) -> None:
+async def test_deleting_a_group_in_use_is_409_and_by_a_non_admin_token_403(signoff: Harness) -> None:
     group = await create_group(signoff, {"name": "finance-leads", "kind": "people", "members": ["U01AAA"]})
     workflow = (await signoff.post("/api/v1/workflows", approval_by(["group:finance-leads"]))).json()
 
-    refused = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers={"X-Signoff-User": "U01AAA"})
+    integration = await token_headers(signoff, "erp", "integration")
+    refused = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=integration)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
-    anonymous = await signoff.api.delete(f"/api/v1/groups/{group['id']}")
-    assert anonymous.status_code == 403
-    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=ADMIN)
+    claimed = await signoff.api.delete(f"/api/v1/groups/{group['id']}",
+                                       headers={**integration, "X-Signoff-User": "U0ADMIN"})
+    assert claimed.status_code == 403
+    admin = await token_headers(signoff, "ops", "admin")
+    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=admin)
     assert in_use.status_code == 409 and "Leads approve" in in_use.json()["error"]["message"]
     assert in_use.json()["error"]["details"] == [{"path": f"workflows.{workflow['id']}",
                                                   "message": "used by workflow 'Leads approve'"}]
@@ -113,8 +122,11 @@ async def test_deleting_a_group_in_use_is_409_and_by_a_non_admin_403(signoff: Ha
     assert (await signoff.api.get(f"/api/v1/groups/{group['id']}")).json() == group
 
     assert (await signoff.api.delete(f"/api/v1/workflows/{workflow['id']}")).status_code == 204
-    deleted = await signoff.api.delete(f"/api/v1/groups/{group['id']}", params={"actor": "U0ADMIN"})
+    deleted = await signoff.api.delete(f"/api/v1/groups/{group['id']}")
     assert deleted.status_code == 204
+    async with signoff.db.read() as repo:
+        trail = await repo.audit_trail("group", group["id"])
+    assert trail[-1].action == "group_deleted" and trail[-1].actor == "token:env"
     assert (await signoff.api.get(f"/api/v1/groups/{group['id']}")).status_code == 404
 
 
@@ -123,7 +135,7 @@ async def test_a_group_used_by_a_rule_cannot_be_deleted(signoff: Harness) -> Non
     rule = {"name": "CA mid is retail", "conditions": [{"field": "customer", "op": "in_group", "value": "ca-mid"}],
             "results": {"class": "Retail"}}
     assert (await signoff.post("/api/v1/rules", rule)).status_code == 201
-    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=ADMIN)
+    in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}")
     assert in_use.status_code == 409 and "CA mid is retail" in in_use.json()["error"]["message"]
 
 
