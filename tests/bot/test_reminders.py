@@ -116,7 +116,7 @@ async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness
 
 @pytest.mark.parametrize(
     ("change", "contact"),
-    [({"status": "paid"}, None), ({"balance": "0"}, None), ({"status": "void"}, None),
+    [({"status": "paid", "balance": None}, None), ({"balance": "0"}, None), ({"status": "void"}, None),
      ({}, {"name": "Acme SAS", "email": None})],
 )
 async def test_no_reminder_for_paid_void_settled_or_unreachable_invoices(
