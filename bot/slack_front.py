@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.api import error_body
 from bot.inbox import InboxWorker
+from bot.slack_payload import shape_problem
 from storage.inbox_repo import InboxEntry, InboxRow
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ class ClickProcessor:
     async def __call__(self, row: InboxRow) -> bool:
         """Process one inbox row; tell whether it went through (a malformed payload goes nowhere, and is done)."""
         payload = form_payload(row.body.encode()) if row.kind == CLICK else _json_object(row.body)
-        if payload is None:
-            log.warning("inbox row %s has no readable payload: %r", row.id, row.body[:200])
+        problem = shape_problem(row.body.encode(), FORM_TYPE) if row.kind == CLICK else None
+        if payload is None or problem is not None:
+            log.warning("inbox row %s is not a click Slack would send (%s): %r", row.id,
+                        problem or "no readable payload", row.body[:200])
             return True
         # "socket_mode": the payload is handed over parsed and already verified, as Socket Mode does.
         response = await self.bolt.async_dispatch(AsyncBoltRequest(body=payload, mode="socket_mode"))
@@ -93,6 +96,10 @@ class SlackFront:
             await self._refuse(send)
             return
         entry = inbox_entry(body, headers)
+        problem = None if entry.kind == CLICK else shape_problem(body, headers.get("content-type", ""))
+        if problem is not None:
+            await _respond(send, 400, _malformed(problem), b"application/json")
+            return
         try:
             row_id = await self.inbox.accept(entry)
         except Exception:
@@ -126,6 +133,10 @@ class SlackFront:
             return False
         timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
         return timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
+
+
+def _malformed(problem: str) -> bytes:
+    return json.dumps(error_body("bad_request", f"not a request Slack sends: {problem}")).encode()
 
 
 def inbox_entry(body: bytes, headers: dict[str, str]) -> InboxEntry:

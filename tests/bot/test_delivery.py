@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter
-import logging
 from datetime import timedelta
 from typing import Any
 
