@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import commands, delegation, home, request_modal, rules_slack
+from bot import commands, delegation, home, outbox_slack, request_modal, rules_slack
 from bot.home import HomeListeners, parse_task_value
 from bot.service import Signoff
 from bot.slack_payload import (
@@ -126,4 +126,5 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
     commands.register(app, service)
     request_modal.register(app, service)
     rules_slack.register(app, service)
+    outbox_slack.register(app, service)
     return app

@@ -1,0 +1,42 @@
+"""`/signoff outbox`: admins see the messages Signoff gave up on and retry them from Slack."""
+
+from __future__ import annotations
+
+from bot.sandbox.validation import validate_message
+from tests.support.harness import Harness
+
+ADMIN, MEMBER = "U0ADMIN", "U01CCC"
+
+
+async def dead_letter(signoff: Harness) -> None:
+    """Queue a post to a channel that does not exist yet, and let delivery give up on it."""
+    async with signoff.db.transaction() as repo:
+        await repo.enqueue("message", "C0LATER", {"message": {"text": "quarter closed"}},
+                           signoff.runtime.service.clock.now(), key="later:0")
+    await signoff.runtime.deliverer.drain()
+
+
+async def test_an_admin_sees_dead_letters_and_retries_one_from_slack(signoff: Harness) -> None:
+    await dead_letter(signoff)
+    assert (await signoff.link.command(ADMIN, "/signoff", "outbox")).status == 200
+    listing = signoff.workspace.ephemerals(ADMIN)[-1]
+    assert validate_message(listing.blocks, listing.text) == []
+    assert "C0LATER" in listing.all_text() and "channel_not_found" in listing.all_text()
+    assert "outbox_retry" in listing.action_ids()
+    signoff.workspace.add_channel("later", channel_id="C0LATER")
+    await signoff.link.click(ADMIN, listing.channel, listing.ts, "outbox_retry")
+    await signoff.wait_for(lambda: signoff.workspace.messages_in("C0LATER"))
+    assert [m.text for m in signoff.workspace.messages_in("C0LATER")] == ["quarter closed"]
+    assert any("queued again" in m.all_text() for m in signoff.workspace.ephemerals(ADMIN))
+
+
+async def test_outbox_is_for_admins_only(signoff: Harness) -> None:
+    await dead_letter(signoff)
+    await signoff.link.command(MEMBER, "/signoff", "outbox")
+    answer = signoff.workspace.ephemerals(MEMBER)[-1].all_text()
+    assert "Only Signoff admins" in answer and "C0LATER" not in answer
+
+
+async def test_an_empty_outbox_says_everything_was_delivered(signoff: Harness) -> None:
+    await signoff.link.command(ADMIN, "/signoff", "outbox")
+    assert "Every message was delivered" in signoff.workspace.ephemerals(ADMIN)[-1].all_text()
