@@ -322,7 +322,16 @@ class BatchResult:
 async def approve_many(
     service: Signoff, actor: str, values: Sequence[str], reason: str | None = None
 ) -> BatchResult:
-    """Approve several tasks; forced ones only when a confirmation reason is given."""
+    """Approve several tasks; forced ones only when a confirmation reason is given.
+
+    Each approval is its own transaction and counts once however often it is tried, so a batch cut short
+    by a crash is run again whole: its inbox row is completed after the last approval, not the first.
+    """
+    with service.db.carrying_nothing():
+        return await _approve_each(service, actor, values, reason)
+
+
+async def _approve_each(service: Signoff, actor: str, values: Sequence[str], reason: str | None) -> BatchResult:
     result = BatchResult()
     for value in values[:MAX_BATCH]:
         request_id, seat = parse_task_value(value)

@@ -275,3 +275,24 @@ async def test_the_home_tab_and_commands_speak_french(tmp_path: Path) -> None:
         assert "`/signoff aide` n’existe pas" in signoff.workspace.ephemerals(ALICE)[-1].all_text()
         await signoff.link.command(ALICE, "/signoff", "help")
         assert "les documents qui vous attendent" in signoff.workspace.ephemerals(ALICE)[-1].all_text()
+
+
+async def test_a_batch_completes_its_inbox_row_after_its_last_approval_and_a_rerun_counts_nothing_twice(
+    signoff: Harness,
+) -> None:
+    from bot.home import approve_many, open_tasks, task_value
+
+    await create_workflow(signoff, BIG_INVOICES)
+    await pending_invoices(signoff, 3)
+    async with signoff.db.read() as repo:
+        tasks = await open_tasks(repo, BRUNO, signoff.runtime.service.clock.now())
+    values = [task_value(t.request.id, t.seat, BRUNO) for t in tasks]
+    calls: list[str] = []
+
+    async def completion(repo: Any) -> None:
+        calls.append("completed")
+
+    with signoff.db.carrying(completion) as carried:
+        first = await approve_many(signoff.runtime.service, BRUNO, values)
+    again = await approve_many(signoff.runtime.service, BRUNO, values)
+    assert (first.approved, again.approved) == (3, 0) and not carried.is_committed and calls == []
