@@ -1,19 +1,29 @@
-"""Benchmark: how fast signed Approve clicks are acknowledged over HTTP, against a bare Bolt app.
+"""Benchmark: how fast signed Approve clicks are acknowledged over HTTP, and how soon their votes are committed.
 
 Four server processes: the sandbox Slack workspace (its Web API, and the person-player that creates
 the approvals through Signoff's REST API and signs the clicks), Signoff itself (SQLite in a
-temporary directory), and the floor, a bare slack-bolt `AsyncApp` whose `approve` listener only
-calls `ack()`, on the same stack (FastAPI, uvicorn with Signoff's settings,
-`AsyncSlackRequestHandler`, signature verification, start-up heap kept out of full GC passes as
-`signoff run` does), and raw, a plain ASGI app on the same uvicorn that answers every request with
-an empty 200 without verifying it: the stack's own limit. This process is the client: one aiohttp
-session sends the same pre-signed requests to Signoff, the floor and raw, in bursts of 1, 50 and 200
-concurrent clicks, and times each one from sending to the HTTP response: Slack's acknowledgement.
-Each burst starts from settled servers (votes counted, CPU idle) so bursts do not overlap; the
-workspace runs apart from Signoff so that Slack's side of the work is not charged to Signoff.
-Signoff acknowledges clicks in its Slack front (`bot/slack_front.py`) and counts the vote after, in
-the same process, so the processing of earlier clicks competes with the acknowledgement of later
-ones: every vote must be counted by the end of the run.
+temporary directory), and the floor, a bare slack-bolt `AsyncApp` with `process_before_response=True`
+whose `approve` listener only calls `ack()` (Bolt's default mode polls for the ack with 10 ms sleeps,
+which would flatter any comparison), on the same stack (FastAPI, uvicorn with Signoff's
+`server_config`, `AsyncSlackRequestHandler`, signature verification, start-up heap kept out of full
+GC passes as `signoff run` does), and raw, a plain ASGI app on the same uvicorn that answers every
+request with an empty 200 without verifying it: the stack's own limit. This process is the client:
+one aiohttp session sends the same pre-signed requests to Signoff, the floor and raw, in bursts of
+1, 50 and 200 concurrent clicks, and times each one from sending to the HTTP response: Slack's
+acknowledgement. Signoff acknowledges a click only once it is committed to its durable inbox
+(`bot/slack_front.py`, `bot/inbox.py`; the clicks arriving together share one commit), so its
+acknowledgement includes that commit; the inbox worker then counts the vote in the same process.
+Targets: Signoff's p99 under 100 ms at 200 concurrent clicks, and at most 1.5× the floor's p99 at
+every concurrency. Each burst starts from settled servers (votes counted, CPU idle) so bursts do
+not overlap; the workspace runs apart from Signoff so that Slack's side of the work is not charged
+to Signoff.
+
+Then one burst of 200 clicks goes to Signoff alone while this process polls the votes table of the
+SQLite file read-only every millisecond, noting when each click's vote, identified by
+(request_id, approver), first appears: click → vote committed is the time from sending the click to
+then. Its interim target is a p99 of at most 3.6 s (it must not be worse than before the inbox);
+the real target is set by its issue. At the end, every click Signoff acknowledged must be counted
+as exactly one vote: none lost, none duplicated.
 
 Run with `python -m bench ack_latency`; `SIGNOFF_BENCH_QUICK=1` clicks less.
 """
@@ -31,12 +41,14 @@ import random
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import parse_qs
 
 import aiohttp
 import httpx
@@ -66,26 +78,34 @@ ADMIN = "U0ADMIN"
 TARGET_LEVEL = 200
 TARGET_P99_MS = 100.0
 TARGET_RATIO = 1.5
+TARGET_COMMIT_P99_S = 3.6
+COMMIT_TARGET = f"≤ {TARGET_COMMIT_P99_S:g} s p99 (must not be worse than before the inbox)"
+COMMIT_NOTE = "interim bar: the real click → committed target is set by its issue"
+COMMIT_POLL_S = 0.001
 LINE_LIMIT = 64 * 1024 * 1024
 CREATE_CONCURRENCY = 16
 SETTLE_TIMEOUT_S = 60.0
 QUIET_WINDOW_S = 0.1
 QUIET_CPU_SHARE = 0.05
-FLOOR_LABEL = "floor (bare Bolt ack)"
+SIGNOFF_LABEL = "signoff (ack after inbox commit)"
+FLOOR_LABEL = "floor (bare Bolt ack, process_before_response)"
 RAW_LABEL = "raw ASGI ack (uvicorn, unverified)"
 SANDBOX_NICENESS = 10
 
 Command = dict[str, Any]
 Handler = Callable[[Command], Awaitable[Mapping[str, Any]]]
 SignedRequest = tuple[bytes, dict[str, str]]
+VoteKey = tuple[str, str]
+Timing = tuple[float, float]
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How many rounds of clicks to fire at each concurrency, after a warm-up."""
+    """How many rounds of clicks to fire at each concurrency after a warm-up, then the click → committed burst."""
 
     rounds: Mapping[int, int]
     warmup: int = 20
+    commit_burst: int = 200
 
     @property
     def levels(self) -> list[int]:
@@ -95,7 +115,8 @@ class Plan:
     @property
     def clicks(self) -> int:
         """Return how many distinct votes the run clicks (warm-up included)."""
-        return self.warmup + max(self.levels) + sum(level * n for level, n in self.rounds.items())
+        rounds = sum(level * n for level, n in self.rounds.items())
+        return self.warmup + max(self.levels) + rounds + self.commit_burst
 
 
 FULL = Plan({1: 200, 50: 4, 200: 4})
@@ -314,9 +335,10 @@ async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
 
 
 def floor_app(api_url: str) -> FastAPI:
-    """Return the floor: a bare Bolt app acking `approve`, built and mounted like Signoff's."""
+    """Return the floor: a bare Bolt app acking `approve` before it answers (no ack polling), mounted like Signoff's."""
     bolt = AsyncApp(client=make_client(DEFAULT_TOKEN, api_url), signing_secret=SIGNING_SECRET,
-                    request_verification_enabled=True, raise_error_for_unhandled_request=False)
+                    request_verification_enabled=True, raise_error_for_unhandled_request=False,
+                    process_before_response=True)
 
     async def approve(ack: AsyncAck) -> None:
         await ack()
@@ -463,26 +485,37 @@ async def server_process(name: str, log_dir: Path, *args: str) -> AsyncIterator[
         await server.close()
 
 
-async def click(session: aiohttp.ClientSession, url: str, request: SignedRequest) -> float:
-    """Send one signed click; return the seconds until the whole HTTP response was received."""
+async def click(session: aiohttp.ClientSession, url: str, request: SignedRequest) -> Timing:
+    """Send one signed click; return when it was sent and when the whole HTTP response was received."""
     body, headers = request
     started_s = time.perf_counter()
     async with session.post(url, data=body, headers=headers) as response:
         await response.read()
         status = response.status
-    elapsed_s = time.perf_counter() - started_s
+    answered_s = time.perf_counter()
     if status != 200:
         raise RuntimeError(f"{url} answered a click with HTTP {status}")
-    return elapsed_s
+    return started_s, answered_s
 
 
-async def burst(session: aiohttp.ClientSession, url: str, requests: Sequence[SignedRequest]) -> list[float]:
-    """Send every click at once (client GC paused); return each one's latency in seconds."""
+async def burst(session: aiohttp.ClientSession, url: str, requests: Sequence[SignedRequest]) -> list[Timing]:
+    """Send every click at once (client GC paused); return each one's (sent, answered) times."""
     gc.disable()
     try:
         return list(await asyncio.gather(*(click(session, url, r) for r in requests)))
     finally:
         gc.enable()
+
+
+def latencies(timings: Sequence[Timing]) -> list[float]:
+    """Return the seconds from sending to answer of each click."""
+    return [answered_s - sent_s for sent_s, answered_s in timings]
+
+
+def vote_key(body: bytes) -> VoteKey:
+    """Return the (request_id, approver) of the vote a signed Approve click casts."""
+    payload = json.loads(parse_qs(body.decode())["payload"][0])
+    return str(payload["actions"][0]["value"]), str(payload["user"]["id"])
 
 
 async def open_connections(session: aiohttp.ClientSession, base_url: str, count: int) -> None:
@@ -496,31 +529,104 @@ async def open_connections(session: aiohttp.ClientSession, base_url: str, count:
     await asyncio.sleep(0.02)
 
 
+def read_only(db_path: Path) -> sqlite3.Connection:
+    """Open the SQLite file read-only, usable from another thread."""
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+
+
+def recorded_votes(db_path: Path) -> list[VoteKey]:
+    """Return the (request_id, approver) of every vote row in the database."""
+    with contextlib.closing(read_only(db_path)) as conn:
+        return [(str(r[0]), str(r[1])) for r in conn.execute("SELECT request_id, approver FROM votes")]
+
+
+class CommitWatcher:
+    """Polls the votes table read-only in a thread; notes when each (request_id, approver) first appears."""
+
+    def __init__(self, db_path: Path, interval_s: float = COMMIT_POLL_S) -> None:
+        self.conn = read_only(db_path)
+        self.interval_s = interval_s
+        self.seen: dict[VoteKey, float] = {}
+        self._last_rowid = int(self.conn.execute("SELECT coalesce(max(rowid), 0) FROM votes").fetchone()[0])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="commit-watcher", daemon=True)
+
+    def poll(self) -> None:
+        """Note the votes committed since the last poll (writes are serialised: rowids grow in commit order)."""
+        rows = self.conn.execute("SELECT rowid, request_id, approver FROM votes WHERE rowid > ? ORDER BY rowid",
+                                 (self._last_rowid,)).fetchall()
+        seen_s = time.perf_counter()
+        for rowid, request_id, approver in rows:
+            self.seen.setdefault((str(request_id), str(approver)), seen_s)
+            self._last_rowid = max(self._last_rowid, int(rowid))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.poll()
+
+    async def wait_for(self, keys: Sequence[VoteKey], timeout_s: float = SETTLE_TIMEOUT_S) -> None:
+        """Wait until every key was seen, or the timeout."""
+        deadline = time.monotonic() + timeout_s
+        while any(k not in self.seen for k in keys) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[CommitWatcher]:
+        """Poll in the background while the block runs, then stop and close."""
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join()
+            self.conn.close()
+
+
 @dataclass
 class Run:
-    """One run's client state: the servers, the clicks sent and the latencies measured."""
+    """One run's client state: the servers, the clicks acknowledged and the latencies measured."""
 
     session: aiohttp.ClientSession
     sandbox: Server
     signoff: Server
     floor: Server
     raw: Server
-    clicked: int = 0
+    db_path: Path
+    acked: list[VoteKey] = field(default_factory=list)
     votes: int = 0
     approved: int = 0
     samples: dict[str, dict[int, list[float]]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(list)))
+    committed: list[float] = field(default_factory=list)
+
+    async def prepare(self, n: int) -> tuple[list[SignedRequest], list[VoteKey]]:
+        """Have the workspace sign the next `n` clicks; return them and the votes they cast."""
+        answer = await self.sandbox.ask({"cmd": "prepare", "n": n})
+        requests = [(body.encode(), headers) for body, headers in answer["requests"]]
+        return requests, [vote_key(body) for body, _ in requests]
 
     async def round(self, level: int, is_recorded: bool = True) -> None:
         """Fire `level` concurrent clicks at Signoff, let it settle, then the same clicks at the floor and raw."""
-        answer = await self.sandbox.ask({"cmd": "prepare", "n": level})
-        requests = [(body.encode(), headers) for body, headers in answer["requests"]]
-        self.clicked += level
+        requests, keys = await self.prepare(level)
         for server in (self.signoff, self.floor, self.raw):
             await open_connections(self.session, server.url, level)
-            latencies = await burst(self.session, f"{server.url}/slack/events", requests)
+            timings = await burst(self.session, f"{server.url}/slack/events", requests)
+            if server is self.signoff:
+                self.acked += keys
             await self.settle(server, self.votes + level)
             if is_recorded:
-                self.samples[server.name][level] += latencies
+                self.samples[server.name][level] += latencies(timings)
+
+    async def commit_round(self, n: int) -> None:
+        """Fire `n` concurrent clicks at Signoff alone; note from each one's sending to its vote committed."""
+        requests, keys = await self.prepare(n)
+        await open_connections(self.session, self.signoff.url, n)
+        with CommitWatcher(self.db_path).watching() as watcher:
+            timings = await burst(self.session, f"{self.signoff.url}/slack/events", requests)
+            self.acked += keys
+            await watcher.wait_for(keys)
+        self.committed += [watcher.seen[k] - sent_s for k, (sent_s, _) in zip(keys, timings, strict=True)
+                           if k in watcher.seen]
+        await self.settle(self.signoff, self.votes + n)
 
     async def settle(self, server: Server, votes: int) -> None:
         """Wait until the server is idle (for Signoff: the votes are counted) and so is the workspace."""
@@ -537,19 +643,37 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Tally:
+    """Acknowledged clicks against the votes recorded: how many were counted, lost and duplicated."""
+
+    acked: int
+    counted: int
+    lost: int
+    duplicates: int
+    approved: int
+
+
+def tally(acked: Sequence[VoteKey], recorded: Sequence[VoteKey], approved: int) -> Tally:
+    """Compare the acknowledged clicks with the vote rows (duplicates: rows beyond one per acknowledged click)."""
+    expected = set(acked)
+    counted = set(recorded) & expected
+    return Tally(len(acked), len(recorded), len(expected - counted), len(recorded) - len(counted), approved)
+
+
+@dataclass(frozen=True)
 class Measurement:
-    """Latencies in seconds by server and concurrency, and the vote counts after the run."""
+    """Latencies in seconds by server and concurrency, click → committed seconds, and the vote tally."""
 
     plan: Plan
     samples: Mapping[str, Mapping[int, Sequence[float]]]
-    clicked: int
-    votes: int
-    approved: int
+    committed: Sequence[float]
+    votes: Tally
     load: tuple[float, float]
 
 
 def _session(plan: Plan) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(limit=3 * max(plan.levels) + 10, keepalive_timeout=3.0)
+    size = max(*plan.levels, plan.commit_burst)
+    connector = aiohttp.TCPConnector(limit=3 * size + 10, keepalive_timeout=3.0)
     return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30))
 
 
@@ -557,15 +681,15 @@ def _session(plan: Plan) -> aiohttp.ClientSession:
 async def started(plan: Plan, tmp: Path) -> AsyncIterator[Run]:
     """Start the workspace, Signoff, the floor and raw, create the approvals; yield a run ready to click."""
     async with server_process("sandbox", tmp) as sandbox:
-        api_url = sandbox.url
+        api_url, db_path = sandbox.url, tmp / "signoff.db"
         async with (
-            server_process("signoff", tmp, str(tmp / "signoff.db"), api_url) as signoff,
+            server_process("signoff", tmp, str(db_path), api_url) as signoff,
             server_process("floor", tmp, api_url) as floor,
             server_process("raw", tmp) as raw,
             _session(plan) as session,
         ):
             await sandbox.ask({"cmd": "populate", "signoff_url": signoff.url, "clicks": plan.clicks})
-            run = Run(session, sandbox, signoff, floor, raw)
+            run = Run(session, sandbox, signoff, floor, raw, db_path)
             await run.settle(signoff, 0)
             yield run
             _warn_logged_errors(sandbox, signoff, floor, raw)
@@ -579,7 +703,7 @@ def _warn_logged_errors(*servers: Server) -> None:
 
 
 async def measure(plan: Plan) -> Measurement:
-    """Start the servers, warm up, fire every round and count the votes after."""
+    """Start the servers, warm up, fire every round and the click → committed burst, tally the votes after."""
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="signoff-bench-") as tmp:
         async with started(plan, Path(tmp)) as run:
@@ -587,8 +711,10 @@ async def measure(plan: Plan) -> Measurement:
             for level in plan.levels:
                 for _ in range(plan.rounds[level]):
                     await run.round(level)
+            await run.commit_round(plan.commit_burst)
+            votes = tally(run.acked, recorded_votes(run.db_path), run.approved)
     load = (load_before, os.getloadavg()[0])
-    return Measurement(plan, run.samples, run.clicked, run.votes, run.approved, load)
+    return Measurement(plan, run.samples, run.committed, votes, load)
 
 
 # Report ----------------------------------------------------------------------------------------
@@ -599,31 +725,58 @@ def _row(case: str, value: float, unit: str, ratio: str, **extra: Any) -> Row:
 
 
 def level_rows(m: Measurement, level: int) -> list[Row]:
-    """Return p50 and p99 of Signoff and the floor at one concurrency, with the targets at 200."""
+    """Return p50 and p99 of Signoff, the floor and raw at one concurrency, with the p99 targets."""
     rows = []
     for pct in (50, 99):
         own = percentile(m.samples["signoff"][level], pct) * 1000
         floor = percentile(m.samples["floor"][level], pct) * 1000
-        case = f"{level} concurrent ({len(m.samples['signoff'][level])} clicks), p{pct}"
-        is_target = level == TARGET_LEVEL and pct == 99
-        extra = {"target": f"< {TARGET_P99_MS:g} ms", "ok": own < TARGET_P99_MS} if is_target else {}
-        rows.append(_row(f"{case} / signoff", own, "ms", f"{own / floor:.2f}× floor", **extra))
-        rows.append(_row(f"{case} / {FLOOR_LABEL}", floor, "ms", "1.00× floor"))
         raw = percentile(m.samples["raw"][level], pct) * 1000
+        case = f"{level} concurrent ({len(m.samples['signoff'][level])} clicks), p{pct}"
+        is_limited = level == TARGET_LEVEL and pct == 99
+        extra = {"target": f"< {TARGET_P99_MS:g} ms", "ok": own < TARGET_P99_MS} if is_limited else {}
+        rows.append(_row(f"{case} / {SIGNOFF_LABEL}", own, "ms", f"{own / floor:.2f}× floor", **extra))
+        rows.append(_row(f"{case} / {FLOOR_LABEL}", floor, "ms", "1.00× floor"))
         raw_ratio = f"{raw / floor:.2f}× floor; signoff {own / raw:.2f}× this"
         rows.append(_row(f"{case} / {RAW_LABEL}", raw, "ms", raw_ratio))
-        if is_target:
+        if pct == 99:
             rows.append(_row(f"{case} / signoff ÷ floor", own / floor, "×", "",
-                             target=f"≤ {TARGET_RATIO:g}×", ok=own / floor <= TARGET_RATIO))
+                             target=f"≤ {TARGET_RATIO:g}× floor p99", ok=own / floor <= TARGET_RATIO))
     return rows
 
 
+def commit_percentile(m: Measurement, pct: float) -> float:
+    """Return a percentile of click → vote committed in seconds (infinite when a vote was never seen)."""
+    never_seen = [math.inf] * (m.plan.commit_burst - len(m.committed))
+    return percentile([*m.committed, *never_seen], pct)
+
+
+def commit_rows(m: Measurement) -> list[Row]:
+    """Return p50 and p99 of click → vote committed, with the p99 target for a burst of 200."""
+    case = f"click → vote committed, burst of {m.plan.commit_burst}"
+    missing = m.plan.commit_burst - len(m.committed)
+    note = f"polled every {COMMIT_POLL_S * 1000:g} ms" + (f"; {missing} never seen" if missing else "")
+    p50, p99 = commit_percentile(m, 50), commit_percentile(m, 99)
+    is_limited = m.plan.commit_burst == TARGET_LEVEL
+    extra = {"target": COMMIT_TARGET, "ok": p99 <= TARGET_COMMIT_P99_S} if is_limited else {}
+    p99_note = f"{note}; {COMMIT_NOTE}" if is_limited else note
+    return [_row(f"{case}, p50", p50, "s", note), _row(f"{case}, p99", p99, "s", p99_note, **extra)]
+
+
+def vote_rows(t: Tally) -> list[Row]:
+    """Return the votes counted against the clicks acknowledged, and how many were lost or duplicated."""
+    return [
+        _row("votes counted / clicks acknowledged by signoff", t.counted, "votes",
+             f"{t.approved} invoices fully approved", target=f"= {t.acked} acknowledged", ok=t.counted == t.acked),
+        _row("votes lost (acknowledged, never counted)", t.lost, "votes", "", target="= 0", ok=t.lost == 0),
+        _row("votes duplicated (beyond one per acknowledged click)", t.duplicates, "votes", "",
+             target="= 0", ok=t.duplicates == 0),
+    ]
+
+
 def report_rows(m: Measurement) -> list[Row]:
-    """Return the latency rows of every concurrency, the vote-count check and the machine load."""
+    """Return the latency rows of every concurrency, click → committed, the vote tally and the machine load."""
     rows = [row for level in m.plan.levels for row in level_rows(m, level)]
-    rows.append({"benchmark": NAME, "case": "votes recorded after the run / signoff", "value": m.votes,
-                 "unit": "votes", "ratio": f"{m.approved} invoices fully approved",
-                 "target": f"= {m.clicked} clicked", "ok": m.votes == m.clicked})
+    rows += commit_rows(m) + vote_rows(m.votes)
     rows.append(_row("machine load during the run (1-min load average)", m.load[1], "",
                      f"{os.cpu_count()} CPUs; {m.load[0]:.2f} at the start"))
     return rows

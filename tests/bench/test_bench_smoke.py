@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from typing import Any
 
 import pytest
@@ -11,12 +12,12 @@ from bench import __main__ as runner
 from bench import ack_latency
 from bench.common import format_value, percentile, summary_line, table_lines
 
-TINY = ack_latency.Plan({1: 3, 5: 2}, warmup=2)
+TINY = ack_latency.Plan({1: 3, 5: 2}, warmup=2, commit_burst=5)
 
 
 @pytest.fixture(scope="module")
 def tiny_rows() -> list[dict[str, Any]]:
-    """Rows of one tiny run: 1 and 5 concurrent clicks, a few samples each."""
+    """Rows of one tiny run: 1 and 5 concurrent clicks, a few samples each, then a click → committed burst of 5."""
     return ack_latency.report_rows(asyncio.run(ack_latency.measure(TINY)))
 
 
@@ -29,18 +30,53 @@ def test_tiny_run_reports_p50_and_p99_of_signoff_the_floor_and_raw(tiny_rows: li
     for level, clicks in ((1, 3), (5, 10)):
         for pct in (50, 99):
             prefix = f"{level} concurrent ({clicks} clicks), p{pct}"
-            assert {f"{prefix} / signoff", f"{prefix} / {ack_latency.FLOOR_LABEL}",
+            assert {f"{prefix} / {ack_latency.SIGNOFF_LABEL}", f"{prefix} / {ack_latency.FLOOR_LABEL}",
                     f"{prefix} / {ack_latency.RAW_LABEL}"} <= cases
 
 
-def test_tiny_run_counts_every_click_as_a_vote(tiny_rows: list[dict[str, Any]]) -> None:
-    votes = next(r for r in tiny_rows if r["unit"] == "votes")
-    assert votes["value"] == TINY.clicks and votes["ok"] is True
-    assert votes["target"] == f"= {TINY.clicks} clicked"
+def test_signoff_p99_is_held_to_the_floor_at_every_level(tiny_rows: list[dict[str, Any]]) -> None:
+    ratios = [r for r in tiny_rows if r["unit"] == "×"]
+    assert [r["case"] for r in ratios] == [f"{level} concurrent ({clicks} clicks), p99 / signoff ÷ floor"
+                                           for level, clicks in ((1, 3), (5, 10))]
+    assert all(r["target"] == "≤ 1.5× floor p99" and isinstance(r["ok"], bool) for r in ratios)
 
 
-def test_targets_only_at_two_hundred_concurrent(tiny_rows: list[dict[str, Any]]) -> None:
-    assert [r["unit"] for r in tiny_rows if "target" in r] == ["votes"]
+def test_tiny_run_reports_click_to_vote_committed(tiny_rows: list[dict[str, Any]]) -> None:
+    committed = [r for r in tiny_rows if r["unit"] == "s"]
+    assert [r["case"] for r in committed] == ["click → vote committed, burst of 5, p50",
+                                              "click → vote committed, burst of 5, p99"]
+    assert all(0 < r["value"] < 60 and "never seen" not in r["ratio"] for r in committed)
+    assert committed[0]["value"] <= committed[1]["value"]
+
+
+def test_tiny_run_counts_every_acknowledged_click_once(tiny_rows: list[dict[str, Any]]) -> None:
+    counted, lost, duplicated = (r for r in tiny_rows if r["unit"] == "votes")
+    assert counted["value"] == TINY.clicks and counted["target"] == f"= {TINY.clicks} acknowledged"
+    assert lost["value"] == 0 and duplicated["value"] == 0
+    assert counted["ok"] is lost["ok"] is duplicated["ok"] is True
+
+
+def test_absolute_targets_only_for_two_hundred_clicks(tiny_rows: list[dict[str, Any]]) -> None:
+    assert [r["unit"] for r in tiny_rows if "target" in r] == ["×", "×", "votes", "votes", "votes"]
+
+
+def test_click_to_committed_target_applies_to_a_burst_of_two_hundred() -> None:
+    plan = ack_latency.Plan({1: 1}, commit_burst=200)
+    votes = ack_latency.Tally(acked=200, counted=200, lost=0, duplicates=0, approved=40)
+    committed = [0.01 * i for i in range(1, 201)]
+    m = ack_latency.Measurement(plan, {}, committed, votes, (0.0, 0.0))
+    p50, p99 = ack_latency.commit_rows(m)
+    assert (p50["value"], p99["value"]) == (1.0, 1.98) and "target" not in p50
+    assert p99["target"].startswith("≤ 3.6 s p99 (must not be worse than before the inbox)") and p99["ok"] is True
+    unseen = ack_latency.commit_rows(ack_latency.Measurement(plan, {}, committed[:197], votes, (0.0, 0.0)))[1]
+    assert unseen["value"] == math.inf and unseen["ok"] is False and "3 never seen" in unseen["ratio"]
+
+
+def test_tally_finds_lost_and_duplicated_votes() -> None:
+    acked = [("R1", "U1"), ("R1", "U2"), ("R2", "U1")]
+    recorded = [("R1", "U1"), ("R1", "U1"), ("R2", "U1"), ("R9", "U9")]
+    tally = ack_latency.tally(acked, recorded, approved=0)
+    assert (tally.acked, tally.counted, tally.lost, tally.duplicates) == (3, 4, 1, 2)
 
 
 def test_rows_print_as_a_table(tiny_rows: list[dict[str, Any]]) -> None:
