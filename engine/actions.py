@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from engine.dates import local_date
+from engine.lifecycle import customer_hold
 from engine.records import Contact, ContactKind, Record, RecordType
 from engine.workflows import (
     NotificationAction,
@@ -39,14 +41,27 @@ class PostMessage:
     context: Mapping[str, Any] = field(repr=False)
 
 
+class ReminderState(StrEnum):
+    """Where one person's reminder of one document by one workflow stands while the document still matches."""
+
+    OPEN = "open"
+    DISMISSED = "dismissed"
+
+
 @dataclass(frozen=True)
 class RemindPeople:
-    """Give each target a reminder task and a message rendered from `template`."""
+    """Remind each target with a message rendered from `template`; `new_tasks` are those without an open task.
+
+    `dismissed` are the targets who marked this document's reminder done while it kept matching: they are
+    not reminded again until it stops matching and matches anew.
+    """
 
     action_index: int
     targets: tuple[str, ...]
     template: str
     context: Mapping[str, Any] = field(repr=False)
+    new_tasks: tuple[str, ...] = ()
+    dismissed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,23 @@ def _plan_update(index: int, action: UpdateAction, record: Record) -> Planned:
     return SetField(index, action.field, value, previous)
 
 
+def split_reminded(
+    targets: Sequence[str], states: Mapping[str, ReminderState]
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """Split a document's reminder targets: who is reminded, who of them gets a new task, who dismissed it."""
+    dismissed = tuple(t for t in targets if states.get(t) is ReminderState.DISMISSED)
+    reminded = tuple(t for t in targets if t not in dismissed)
+    return reminded, tuple(t for t in reminded if t not in states), dismissed
+
+
+def lapsed_reminders(
+    known: Iterable[tuple[str, str]], matching: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """Return the documents (type, id) whose reminders end because they no longer match (Done stops holding)."""
+    still = set(matching)
+    return sorted({key for key in known if key not in still})
+
+
 @dataclass(frozen=True)
 class Planner:
     """Plans one workflow's actions for one record."""
@@ -171,6 +203,7 @@ class Planner:
     fallback: tuple[str, ...]
     sender: str | None
     is_email_on: bool
+    reminder_states: Mapping[str, ReminderState] = field(default_factory=dict)
 
     def notification(self, index: int, action: NotificationAction) -> list[Planned]:
         """Plan a message to the channel and every person named."""
@@ -185,10 +218,14 @@ class Planner:
         targets = expand_targets(action.to, self.people_groups, self.fallback)
         if not targets:
             return [Skipped(index, "reminder", "nobody to remind")]
-        return [RemindPeople(index, targets, action.message, self.context)]
+        reminded, new_tasks, dismissed = split_reminded(targets, self.reminder_states)
+        return [RemindPeople(index, reminded, action.message, self.context, new_tasks, dismissed)]
 
     def send(self, index: int, action: SendAction) -> list[Planned]:
-        """Plan the e-mail to the contact and marking the document sent."""
+        """Plan the e-mail to the contact and marking the document sent (never before approval)."""
+        hold = customer_hold(self.record)
+        if hold is not None:
+            return [Skipped(index, "send", hold)]
         to = self.contact.email if self.contact else None
         if not to:
             return [Skipped(index, "send", NO_EMAIL)]
@@ -225,10 +262,12 @@ def plan_actions(
     fallback: tuple[str, ...] = (),
     sender: str | None = None,
     is_email_on: bool = True,
+    reminder_states: Mapping[str, ReminderState] | None = None,
 ) -> list[Planned]:
     """Return, in order, what each non-approval action of the workflow does to this record."""
     context = template_context(record, contact, workflow, company, now)
-    planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on)
+    planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on,
+                      reminder_states or {})
     planned: list[Planned] = []
     for index, action in enumerate(workflow.actions):
         step = _STEPS.get(type(action))

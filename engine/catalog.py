@@ -27,6 +27,8 @@ OVERRIDE_KEYS = frozenset(
     {"name", "description", "enabled", "status", "schedule", "conditions", "approvers", "escalate_to", "channel", "to"}
 )
 DATE_OFFSET_FIELDS = ("due_date", "txn_date")
+# only documents that may go to the customer: they need no approval or have it (storage migration 0011 adds it too)
+MAY_BE_SENT: dict[str, Any] = {"field": "approval_status", "op": "in", "value": ["none", "approved"]}
 
 AMOUNT = "{{ record.amount | money(record.currency) }}"
 BALANCE = "{{ record.balance | money(record.currency) }}"
@@ -130,7 +132,7 @@ _REMINDERS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
     ("unsent-invoice-reminder", "Unsent invoice reminder",
      "Every weekday morning, reminds the team of open invoices created a day or more ago and not yet sent.",
      _scheduled("invoice", [_cond("email_status", "eq", "not_sent"), _cond("status", "eq", "open"),
-                            _cond("created_at", "days_since_at_least", 1)], _remind(
+                            _cond("created_at", "days_since_at_least", 1), MAY_BE_SENT], _remind(
          f"Invoice {{{{ record.id }}}} to {WHO} for {AMOUNT} has not been sent yet.")),
      {"created_days_ago": 2}),
     ("bank-deposit-reminder", "Bank deposit reminder",

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.dates import at_local_time, days_between, local_date
 from engine.errors import InvalidDefinitionError
+from engine.lifecycle import may_reach_contact
 from engine.records import DocStatus, Record, RecordType
 from engine.workflows import details_from
 
@@ -22,6 +23,7 @@ SEND_AT_HOUR = 9
 # is not sent any more: the customer gets the next one on time instead of a stale one.
 LATE_LIMIT = timedelta(days=3)
 CLOSED_STATUSES = frozenset({DocStatus.PAID, DocStatus.VOID})
+FINALISED_STATUSES = frozenset({DocStatus.OPEN, DocStatus.SENT})
 
 
 class ReminderSchedule(BaseModel):
@@ -70,10 +72,15 @@ def parse_reminder_settings(data: Any) -> InvoiceReminderSettings:
                                      details) from None
 
 
-def is_remindable(record: Record) -> bool:
-    """Tell whether an invoice may get payment reminders: open, with a balance and a due date."""
-    return (record.type is RecordType.INVOICE and record.status not in CLOSED_STATUSES
+def is_payable(record: Record) -> bool:
+    """Tell whether an invoice is finalised (open or sent: not draft, void or paid) with a balance and a due date."""
+    return (record.type is RecordType.INVOICE and record.status in FINALISED_STATUSES
             and record.effective_balance() > Decimal(0) and record.due_date is not None)
+
+
+def is_remindable(record: Record) -> bool:
+    """Tell whether an invoice may get payment reminders: finalised, payable, and approved if it needs approval."""
+    return is_payable(record) and may_reach_contact(record)
 
 
 @dataclass(frozen=True)

@@ -93,3 +93,26 @@ def _while_pending(governing: Workflow | None) -> SaveDecision:
 def is_submittable(record: Record) -> bool:
     """Tell whether a record may be sent for approval now."""
     return record.approval_status in (ApprovalStatus.APPROVAL_REQUIRED, ApprovalStatus.NONE)
+
+
+UNAPPROVED = frozenset(
+    {ApprovalStatus.APPROVAL_REQUIRED, ApprovalStatus.PENDING, ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED}
+)
+_HOLD_REASONS = {
+    ApprovalStatus.APPROVAL_REQUIRED: "awaits submission for approval",
+    ApprovalStatus.PENDING: "is pending approval",
+    ApprovalStatus.REJECTED: "was rejected",
+    ApprovalStatus.EXPIRED: "expired without approval",
+}
+
+
+def customer_hold(record: Record) -> str | None:
+    """Return why nothing may be sent to the record's customer or vendor yet (None: it may be sent)."""
+    if record.approval_status not in UNAPPROVED:
+        return None
+    return f"not approved: {record.type.value} {record.id} {_HOLD_REASONS[record.approval_status]}"
+
+
+def may_reach_contact(record: Record) -> bool:
+    """Tell whether a document may be e-mailed to its customer or vendor (it needs no approval or has it)."""
+    return customer_hold(record) is None

@@ -137,10 +137,16 @@ class Record(RecordInput):
     created_at: datetime
     updated_at: datetime
     sent_at: datetime | None = None
+    reminded_at: datetime | None = None
+    reminder_count: int = Field(default=0, ge=0)
 
     def key(self) -> tuple[str, str]:
         """Return the (type, id) pair that identifies the record."""
         return (self.type.value, self.id)
+
+    def reminded(self) -> bool:
+        """Tell whether the customer was ever sent a payment reminder for this document."""
+        return self.reminder_count > 0
 
     def contact_id(self) -> str | None:
         """Return the customer or vendor this document concerns."""

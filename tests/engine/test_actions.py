@@ -13,6 +13,7 @@ from engine.actions import (
     NO_EMAIL,
     Company,
     PostMessage,
+    ReminderState,
     RemindPeople,
     SendEmail,
     SetField,
@@ -20,6 +21,7 @@ from engine.actions import (
     apply_fields,
     expand_targets,
     has_side_actions,
+    lapsed_reminders,
     plan_actions,
     sample_contact,
     sample_record,
@@ -126,6 +128,38 @@ SEND = {"type": "send", "subject": "s", "body": "b"}
 def test_send(action: dict[str, Any], who: Contact | None, options: dict[str, Any],
               expected: list[tuple[Any, ...]]) -> None:
     assert shape(plan(workflow(action), who=who, **options)) == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "why"),
+    [("approval_required", "awaits submission for approval"), ("pending", "is pending approval"),
+     ("rejected", "was rejected"), ("expired", "expired without approval")],
+)
+def test_nothing_is_sent_to_the_customer_before_approval(status: str, why: str) -> None:
+    flow = workflow(SEND, {"type": "update", "field": "memo", "value": "X"})
+    assert shape(plan(flow, record(approval_status=status), contact())) == [
+        ("skip", 0, "send", f"not approved: invoice INV-1 {why}"), ("set", 1, "memo", "X", "hello")]
+
+
+@pytest.mark.parametrize("status", ["none", "approved"])
+def test_a_document_that_needs_no_approval_or_has_it_is_sent(status: str) -> None:
+    assert shape(plan(workflow(SEND), record(approval_status=status), contact()))[0] == (
+        "email", 0, "ap@acme.example", ())
+
+
+def test_a_reminder_leaves_out_who_dismissed_it_and_gives_tasks_only_to_who_has_none() -> None:
+    states = {"U01AAA": ReminderState.OPEN, "U01BBB": ReminderState.DISMISSED}
+    items = plan(workflow({"type": "reminder", "to": ["group:finance-team", "U01CCC"], "message": "r"}),
+                 reminder_states=states)
+    assert len(items) == 1 and isinstance(items[0], RemindPeople)
+    assert (items[0].targets, items[0].new_tasks, items[0].dismissed) == (
+        ("U01AAA", "U01CCC"), ("U01CCC",), ("U01BBB",))
+
+
+def test_reminders_lapse_for_documents_that_stopped_matching() -> None:
+    known = [("invoice", "INV-1"), ("invoice", "INV-2"), ("invoice", "INV-3")]
+    assert lapsed_reminders(known, [("invoice", "INV-2")]) == [("invoice", "INV-1"), ("invoice", "INV-3")]
+    assert lapsed_reminders(known, known) == []
 
 
 @pytest.mark.parametrize(

@@ -72,7 +72,7 @@ def invoice(**overrides: Any) -> Record:
     [
         (invoice(), True),
         (invoice(status="sent"), True),
-        (invoice(status="draft"), True),
+        (invoice(status="draft"), False),
         (invoice(status="paid"), False),
         (invoice(status="void"), False),
         (invoice(balance="0.00"), False),
@@ -80,6 +80,12 @@ def invoice(**overrides: Any) -> Record:
         (invoice(balance="0.01"), True),
         (invoice(due_date=None), False),
         (invoice(type="bill"), False),
+        (invoice(approval_status="none"), True),
+        (invoice(approval_status="approved"), True),
+        (invoice(approval_status="approval_required"), False),
+        (invoice(approval_status="pending"), False),
+        (invoice(approval_status="rejected"), False),
+        (invoice(approval_status="expired"), False),
     ],
 )
 def test_which_invoices_get_reminders(record: Record, expected: bool) -> None:

@@ -234,6 +234,11 @@ def nine(day: date, hours: float = 0) -> datetime:
         (invoice(), None, SETTINGS, nine(DUE, 1), None, nine(DUE + 7 * DAY)),
         (invoice(status="paid"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
         (invoice(status="void"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(status="draft"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
+        (invoice(approval_status="approved"), "ap@acme.test", SETTINGS, nine(DUE, 1),
+         "invoice-reminder:INV-9:2026-10-27:+0", nine(DUE + 7 * DAY)),
+        (invoice(approval_status="pending"), "ap@acme.test", SETTINGS, nine(DUE, 1),
+         "invoice-reminder:INV-9:2026-10-27:+0:held:pending", nine(DUE + 7 * DAY)),
         (invoice(balance="0"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
         (invoice(due_date=None), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
         (invoice(), "ap@acme.test", SETTINGS.model_copy(update={"enabled": False}), nine(DUE, 1), None, None),
@@ -253,3 +258,19 @@ def test_invoice_reminder_carries_what_the_bot_needs() -> None:
     assert dict(actions[0].data) == {"invoice_id": "INV-9", "schedule_index": 1, "offset_days": 0,
                                      "email": "ap@acme.test", "due_date": "2026-10-27"}
     assert actions[0].due_at == nine(DUE).astimezone(UTC)
+
+
+@pytest.mark.parametrize("status", ["approval_required", "pending", "rejected", "expired"])
+def test_a_reminder_of_an_unapproved_invoice_is_planned_as_skipped_with_why(status: str) -> None:
+    actions, _ = plan_invoice(InvoiceState(invoice(approval_status=status), "ap@acme.test"), SETTINGS,
+                              nine(DUE, 1), PARIS)
+    assert len(actions) == 1 and actions[0].key.endswith(f":held:{status}")
+    assert actions[0].data["skipped"].startswith("not approved: invoice INV-9 ")
+
+
+def test_an_approved_invoice_gets_the_reminder_its_hold_did_not_send() -> None:
+    held, _ = plan_invoice(InvoiceState(invoice(approval_status="pending"), "ap@acme.test"), SETTINGS,
+                           nine(DUE, 1), PARIS)
+    sent, _ = plan_invoice(InvoiceState(invoice(approval_status="approved"), "ap@acme.test"), SETTINGS,
+                           nine(DUE, 2), PARIS)
+    assert held[0].key != sent[0].key and "skipped" not in sent[0].data
