@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
@@ -31,6 +32,7 @@ ENV_NAMES = {
     "webhook_secret": "SIGNOFF_WEBHOOK_SECRET",
     "shutdown_s": "SIGNOFF_SHUTDOWN_S",
     "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
+    "public_url": "SIGNOFF_PUBLIC_URL",
 }
 
 
@@ -61,6 +63,7 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, validation_alias=_env("webhook_secret"))
     shutdown_s: float = Field(default=10, ge=0, le=3600, validation_alias=_env("shutdown_s"))
     delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
+    public_url: str = Field(default="", validation_alias=_env("public_url"))
     sandbox: bool = False
 
     @field_validator("delivery_horizon")
@@ -73,6 +76,21 @@ class Settings(BaseSettings):
         if horizon <= timedelta(0):
             raise ValueError("must be longer than zero")
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_shape(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError("expected an http(s) base URL like https://signoff.example.com")
+        return value
+
+    @model_validator(mode="after")
+    def _public_url_default(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
 
     @property
     def delivery_horizon_s(self) -> float:

@@ -78,8 +78,12 @@ class DelegationQueries:
         return [_delegation(r) for r in await self._delegation_rows(sql + " ORDER BY starts_at, seq", args)]
 
     async def principals_of(self, delegate: str, now: datetime) -> tuple[str, ...]:
-        """Return whom a person acts for at `now`, in the order the delegations started."""
-        return tuple(dict.fromkeys(d.principal for d in await self.delegations_active_at(now, delegate=delegate)))
+        """Return whom a person acts for at `now`: the approver e-mails Slack says are theirs, then the people away."""
+        emails = await self._delegation_rows(
+            "SELECT email FROM slack_identities WHERE user_id=? ORDER BY checked_at, email", [delegate]
+        )
+        away = (d.principal for d in await self.delegations_active_at(now, delegate=delegate))
+        return tuple(dict.fromkeys([*(str(r["email"]) for r in emails), *away]))
 
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""
