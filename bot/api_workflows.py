@@ -52,6 +52,8 @@ async def create_from_template(
     """Create a workflow from a template; the body may override name, approvers, to, channel, status…"""
     try:
         data = customize(_template(slug), overrides)
+        if "enabled" not in (overrides or {}):
+            data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
     except InvalidDefinitionError as exc:
         raise Unprocessable(str(exc), exc.details) from exc
     return (await _service(request).create_workflow(data)).model_dump(mode="json")

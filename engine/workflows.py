@@ -298,11 +298,26 @@ def _condition_problems(raw: Any) -> list[dict[str, str]]:
     return [p for i, item in enumerate(raw) for p in validate_condition(item, f"conditions[{i}]")]
 
 
+def switched(enabled: bool) -> dict[str, Any]:
+    """Return the changes that enable (make live: a draft is published) or disable a workflow."""
+    return {"enabled": True, "status": WorkflowStatus.PUBLISHED} if enabled else {"enabled": False}
+
+
+def one_meaning_of_enabled(data: dict[str, Any]) -> dict[str, Any]:
+    """Settle enabled and status (enabled means live): an enabled draft is published, an unsaid one is disabled."""
+    if data.get("status") != WorkflowStatus.DRAFT.value:
+        return data
+    if data.get("enabled") is True:
+        return {**data, "status": WorkflowStatus.PUBLISHED.value}
+    return data if "enabled" in data else {**data, "enabled": False}
+
+
 def parse_definition(data: Any) -> WorkflowDefinition:
     """Validate a workflow definition; raise InvalidDefinitionError naming every bad field path."""
     if not isinstance(data, dict):
         details = [{"path": "(root)", "message": "expected an object"}]
         raise InvalidDefinitionError("a workflow must be an object", details)
+    data = one_meaning_of_enabled(data)
     problems = _condition_problems(data.get("conditions"))
     candidate = {**data, "conditions": []} if problems else data
     try:

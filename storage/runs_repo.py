@@ -26,12 +26,22 @@ class WorkflowRun:
     actions: list[dict[str, Any]]
     at: datetime
     seq: int = 0
+    event: str = "actions"
+    request_id: str | None = None
+    actor: str | None = None
+    on_behalf_of: str | None = None
+    decision: str | None = None
+    reason: str | None = None
+    step: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         """Return the run as the API shows it."""
         return {"id": self.id, "workflow_id": self.workflow_id, "workflow_name": self.workflow_name,
                 "record_type": self.record_type, "record_id": self.record_id, "cause": self.cause,
-                "outcome": self.outcome, "actions": self.actions, "at": self.at.isoformat()}
+                "outcome": self.outcome, "actions": self.actions, "at": self.at.isoformat(),
+                "event": self.event, "request_id": self.request_id, "actor": self.actor,
+                "on_behalf_of": self.on_behalf_of, "decision": self.decision, "reason": self.reason,
+                "step": self.step}
 
 
 @dataclass(frozen=True)
@@ -68,7 +78,9 @@ def _moment(text: str) -> datetime:
 
 def _run(row: aiosqlite.Row) -> WorkflowRun:
     return WorkflowRun(row["id"], row["workflow_id"], row["workflow_name"], row["record_type"], row["record_id"],
-                       row["cause"], row["outcome"], loads(row["actions"]), _moment(row["at"]), row["seq"])
+                       row["cause"], row["outcome"], loads(row["actions"]), _moment(row["at"]), row["seq"],
+                       row["event"], row["request_id"], row["actor"], row["on_behalf_of"], row["decision"],
+                       row["reason"], row["step"])
 
 
 def _task(row: aiosqlite.Row) -> ReminderTask:
@@ -97,12 +109,22 @@ class RunsQueries:
 
     async def insert_run(self, run: WorkflowRun) -> None:
         """Store one run."""
-        await self.conn.execute(
+        await self.insert_runs([run])
+
+    async def insert_runs(self, runs: Iterable[WorkflowRun]) -> None:
+        """Store runs, in order."""
+        await self.conn.executemany(
             "INSERT INTO workflow_runs (id, workflow_id, workflow_name, record_type, record_id, cause, outcome, "
-            "actions, at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (run.id, run.workflow_id, run.workflow_name, run.record_type, run.record_id, run.cause, run.outcome,
-             dumps(run.actions), ts(run.at)),
+            "actions, at, event, request_id, actor, on_behalf_of, decision, reason, step) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(r.id, r.workflow_id, r.workflow_name, r.record_type, r.record_id, r.cause, r.outcome, dumps(r.actions),
+              ts(r.at), r.event, r.request_id, r.actor, r.on_behalf_of, r.decision, r.reason, r.step) for r in runs],
         )
+
+    async def workflows_version(self) -> int:
+        """Return the version of the workflows table, bumped by every write to it (any process)."""
+        rows = await self._run_rows("SELECT version FROM workflows_version WHERE id=1")
+        return int(rows[0]["version"]) if rows else 0
 
     async def get_run(self, run_id: str) -> WorkflowRun | None:
         """Return one run, or None."""

@@ -1,0 +1,95 @@
+"""What the run history keeps of an approval: started, each decision, forced approvals, escalation, expiry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.approvals import ApprovalRequest, Outcome, RequestStatus, Vote
+from engine.events import RecordRejected
+
+
+class HistoryEvent(StrEnum):
+    """The kinds of approval line in the run history (workflow actions are `actions`)."""
+
+    STARTED = "approval_started"
+    DECISION = "approval_decision"
+    FORCED = "approval_forced"
+    ESCALATED = "approval_escalated"
+    EXPIRED = "approval_expired"
+    CANCELLED = "approval_cancelled"
+
+
+# a request closed without a decision: expired by the scheduler, or cancelled because its document changed
+CLOSED_EVENTS = {RequestStatus.EXPIRED.value: (HistoryEvent.EXPIRED, "schedule"),
+                 RequestStatus.CANCELLED.value: (HistoryEvent.CANCELLED, "updated")}
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One line of an approval's history: what happened, to which request, by and for whom, and why."""
+
+    event: HistoryEvent
+    request: ApprovalRequest
+    cause: str
+    actor: str | None = None
+    on_behalf_of: str | None = None
+    decision: str | None = None
+    reason: str | None = None
+    step: int | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def outcome(self) -> str:
+        """Return where the request stands after this event."""
+        return self.request.status.value
+
+    def actions(self) -> list[dict[str, Any]]:
+        """Return the entry as the run's list of actions (one approval action)."""
+        result = self.decision or self.event.value.removeprefix("approval_")
+        return [{"type": "approval", "result": result, **self.detail}]
+
+
+def started(request: ApprovalRequest, cause: str, actor: str | None) -> HistoryEntry:
+    """Return the line of an approval that starts: who is asked first."""
+    return HistoryEntry(HistoryEvent.STARTED, request, cause, actor, step=request.current_step,
+                        detail={"approvers": list(request.step().approvers)})
+
+
+def _new_vote(before: ApprovalRequest, after: ApprovalRequest) -> Vote | None:
+    return after.votes[-1] if len(after.votes) > len(before.votes) else None
+
+
+def _decision(before: ApprovalRequest, after: ApprovalRequest, actor: str | None, forced: str | None,
+              reason: str | None) -> HistoryEntry | None:
+    vote = _new_vote(before, after)
+    if vote is None and forced is None:
+        return None
+    approver = vote.approver if vote else actor
+    who = actor or approver
+    detail: dict[str, Any] = {"step_completed": after.current_step != before.current_step or not after.is_open()}
+    if forced is not None:
+        detail["forced"] = forced
+    return HistoryEntry(HistoryEvent.FORCED if forced else HistoryEvent.DECISION, after, "decision", who,
+                        approver if approver != who else None, vote.decision.value if vote else "approve",
+                        (vote.reason if vote else None) or reason, before.current_step, detail)
+
+
+def cancelled_or_decided(before: ApprovalRequest, outcome: Outcome, actor: str | None, *, forced: str | None = None,
+            reason: str | None = None) -> list[HistoryEntry]:
+    """Return the lines of an outcome: the decision taken (forced, with its kind) and an expiry or cancellation."""
+    after = outcome.request
+    entries = [e for e in [_decision(before, after, actor, forced, reason)] if e is not None]
+    for event in outcome.events:
+        if isinstance(event, RecordRejected) and event.status in CLOSED_EVENTS:
+            kind, cause = CLOSED_EVENTS[event.status]
+            entries.append(HistoryEntry(kind, after, cause, actor, reason=event.reason, step=before.current_step))
+    return entries
+
+
+def escalated(request: ApprovalRequest, to: Sequence[str], level: int, waiting_on: Sequence[str]) -> HistoryEntry:
+    """Return the line of a step escalated to more people after waiting on some approvers."""
+    return HistoryEntry(HistoryEvent.ESCALATED, request, "schedule", step=request.current_step,
+                        detail={"to": list(to), "level": level, "waiting_on": list(waiting_on)})
