@@ -41,8 +41,8 @@ def error_response(exc: ApiError) -> JSONResponse:
 
 
 def record_json(record: Record) -> dict[str, Any]:
-    """Serialise a record for the API, decimals as strings."""
-    return record.model_dump(mode="json", by_alias=True)
+    """Serialise a record for the API, decimals as strings, with whether its customer was reminded."""
+    return {**record.model_dump(mode="json", by_alias=True), "reminded": record.reminded()}
 
 
 def _service(request: Request) -> Signoff:
@@ -159,13 +159,15 @@ async def list_records(
     request: Request,
     type: RecordType | None = None,
     approval_status: ApprovalStatus | None = None,
+    reminded: bool | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> dict[str, Any]:
-    """List documents, filtered by type and approval status."""
+    """List documents, filtered by type, approval status and whether a payment reminder was sent."""
     async with _service(request).db.read() as repo:
         records = await repo.list_records(
-            type.value if type else None, approval_status.value if approval_status else None, limit, offset
+            type.value if type else None, approval_status.value if approval_status else None, limit, offset,
+            reminded,
         )
     return {"records": [record_json(r) for r in records], "limit": limit, "offset": offset}
 

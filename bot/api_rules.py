@@ -167,6 +167,7 @@ async def change_members(
 async def email_group(
     group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
-    """E-mail every member of a customer or vendor group that has an address."""
+    """E-mail the members of a customer or vendor group that have an address: all, or those listed in `to`."""
     body = _object(data)
-    return await _rules(request).email_group(group_id, body.get("subject"), body.get("message"), actor)
+    return await _rules(request).email_group(group_id, body.get("subject"), body.get("message"), actor,
+                                             body.get("to"))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from bot.api import Ref, require_token
 from bot.errors import Unprocessable
-from bot.reminders import InvoiceReminders, settings_json
+from bot.reminders import InvoiceReminders, OwnText, settings_json
 from bot.service import Signoff
 from storage.outbox_repo import OutboxItem
 
@@ -49,12 +49,17 @@ async def put_invoice_reminders(request: Request, data: dict[str, Any] = Body(..
 async def remind_invoice(
     invoice_id: Ref, request: Request, body: dict[str, Any] | None = Body(default=None),
 ) -> dict[str, Any]:
-    """E-mail a payment reminder for an invoice now; body `{"schedule": N}` picks whose texts to use."""
+    """E-mail a payment reminder for an invoice now (finalised and approved ones only).
+
+    Body (all optional): `schedule` N picks whose texts to use; `subject` and `message` are the reminder's own
+    texts (templates, like a schedule's: `{{ invoice.id }}`, `{{ customer.name }}`…) instead of the schedule's.
+    """
     body = body or {}
     schedule = body.get("schedule")
     if schedule is not None and (isinstance(schedule, bool) or not isinstance(schedule, int)):
         raise Unprocessable("schedule must be a schedule number", [{"path": "schedule", "message": "an integer"}])
-    return await _reminders(request).send_now(invoice_id, body.get("actor"), schedule)
+    own = OwnText.parse(body.get("subject"), body.get("message"))
+    return await _reminders(request).send_now(invoice_id, body.get("actor"), schedule, own)
 
 
 @router.get("/outbox")

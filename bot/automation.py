@@ -33,7 +33,7 @@ from engine.errors import InvalidDefinitionError
 from engine.facts import facts_of
 from engine.lifecycle import changed_fields, is_triggered
 from engine.records import Contact, Record
-from engine.workflows import Workflow, WorkflowDefinition
+from engine.workflows import ReminderAction, Workflow, WorkflowDefinition
 from messages.errors import TemplateInvalidError
 from messages.render import Renderer, check_user_template
 from storage.repository import Repository
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from bot.service import Signoff
 
 SLACK_TARGET = re.compile(r"^([UW][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}|C[A-Z0-9]{2,20})$")
+SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 SAMPLE_COMPANY = "Sample Company"
 SAVE_CAUSES = frozenset({"created", "updated"})
 
@@ -88,6 +89,7 @@ class _Run:
     record: Record
     now: datetime
     company: Company
+    digest: set[str] | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)
     tasks: list[ReminderTask] = field(default_factory=list)
     fields: list[SetField] = field(default_factory=list)
@@ -142,14 +144,23 @@ class _Run:
         self.entry(index, "queued", target=target)
 
     async def remind(self, item: RemindPeople) -> None:
-        """Queue the reminder message to each target and give each a reminder task."""
+        """Remind each target (people in a scheduled run: in their digest) and give new ones a reminder task."""
         text = _Text(self.automation, item.template, item.context)
         text.for_slack()  # both renderings before anything is queued: a failing template queues nothing
         text.plain()
+        for target in item.dismissed:
+            self.entry(item.action_index, "dismissed", target=target)
         for target in item.targets:
-            await self.message(item.action_index, target, text, "reminder")
-            self.tasks.append(ReminderTask(0, self.run_id, target, self.workflow.id, self.record.type.value,
-                                           self.record.id, text.plain(), self.now))
+            if self.digest is not None and SLACK_PERSON.match(target):
+                self.digest.add(target)
+                self.entry(item.action_index, "queued", target=target, digest=True)
+            else:
+                await self.message(item.action_index, target, text, "reminder")
+        self.tasks += [ReminderTask(0, self.run_id, target, self.workflow.id, self.record.type.value,
+                                    self.record.id, text.plain(), self.now) for target in item.new_tasks]
+        still_open = [t for t in item.targets if t not in item.new_tasks]
+        if still_open:
+            await self.repo.retext_reminders(self.workflow.id, self.record.key(), still_open, text.plain())
 
     async def email(self, item: SendEmail) -> None:
         """Queue the document's e-mail to its contact."""
@@ -246,8 +257,11 @@ class Automation:
         candidates = [w for w in await repo.list_workflows(after.type.value)
                       if w.is_live() and has_side_actions(w) and is_triggered(w, before is None, changed)]
         cause = "created" if before is None else "updated"
-        for workflow in await self.matching(repo, candidates, after, now) if candidates else []:
+        matching = await self.matching(repo, candidates, after, now) if candidates else []
+        for workflow in matching:
             await self.run_workflow(repo, workflow, after, now, cause=cause)
+        for workflow in (w for w in candidates if w not in matching and _reminds(w)):
+            await repo.end_reminders(workflow.id, [after.key()], now)
         final = await repo.get_record(after.type.value, after.id) or after
         await self.webhooks.record_saved(repo, before, final, now)
 
@@ -265,11 +279,14 @@ class Automation:
         await self.webhooks.on_outcome(repo, outcome, now)
 
     async def run_workflow(self, repo: Repository, workflow: Workflow, record: Record, now: datetime, *,
-                           cause: str) -> str:
-        """Perform a workflow's non-approval actions for one record in the caller's transaction; return the run id."""
+                           cause: str, digest: set[str] | None = None) -> str:
+        """Perform a workflow's non-approval actions for one record in the caller's transaction; return the run id.
+
+        With `digest`, people's reminders are not sent one by one: they are added to the set, to get one digest.
+        """
         current = await repo.get_record(record.type.value, record.id) or record
         company = Company(await repo.company_name(), self.service.settings.timezone)
-        run = _Run(self, repo, f"run_{uuid.uuid4().hex[:16]}", workflow, current, now, company)
+        run = _Run(self, repo, f"run_{uuid.uuid4().hex[:16]}", workflow, current, now, company, digest)
         for item in await self._plan(repo, run):
             await run.perform(item)
         updated = await self._apply_fields(repo, run)
@@ -282,10 +299,11 @@ class Automation:
 
     async def _plan(self, repo: Repository, run: _Run) -> list[Planned]:
         contact = _primary_contact(run.record, await repo.contacts_of(run.record))
+        states = await repo.reminder_states(run.workflow.id, *run.record.key()) if _reminds(run.workflow) else {}
         return plan_actions(run.workflow, run.record, contact, run.now, run.company,
                             people_groups=await repo.people_groups(),
                             fallback=tuple(sorted(self.service.settings.admins)), sender=self.sender_address(),
-                            is_email_on=self.is_email_on)
+                            is_email_on=self.is_email_on, reminder_states=states)
 
     async def _apply_fields(self, repo: Repository, run: _Run) -> Record | None:
         """Save the fields the run set, audited; return the changed record (None: unchanged)."""
@@ -314,6 +332,10 @@ def _primary_contact(record: Record, contacts: dict[str, Contact]) -> Contact | 
     if record.customer and f"customer:{record.customer}" in contacts:
         return contacts[f"customer:{record.customer}"]
     return contacts.get(f"vendor:{record.vendor}") if record.vendor else None
+
+
+def _reminds(workflow: WorkflowDefinition) -> bool:
+    return any(isinstance(action, ReminderAction) for action in workflow.actions)
 
 
 def _group_names(workflows: Iterable[WorkflowDefinition]) -> set[str]:

@@ -16,7 +16,7 @@ import yaml
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.errors import ApiError, NotFound
-from bot.reminders import InvoiceReminders
+from bot.reminders import InvoiceReminders, OwnText
 from bot.rules_service import RulesService
 from bot.service import Signoff
 from bot.slack_payload import (
@@ -398,14 +398,18 @@ async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
     return ctx.reply("commands_rules.json.j2", rules=shown, pager=pager.view())
 
 
-@subcommand("remind", admin=True, help_key="remind", usage="remind invoice ID")
+REMIND_USAGE = 'remind invoice ID ["SUBJECT" ["MESSAGE"]]'
+
+
+@subcommand("remind", admin=True, help_key="remind", usage=REMIND_USAGE)
 async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """E-mail a payment reminder for an invoice now (only invoices have payment reminders)."""
-    if len(args) != 2:
-        return ctx.note("usage", usage="remind invoice ID")
+    """E-mail a payment reminder for an invoice now, with its own subject and message if given (quoted)."""
+    if not 2 <= len(args) <= 4:
+        return ctx.note("usage", usage=REMIND_USAGE)
     if args[0].lower() != "invoice":
         return ctx.note("remind_invoices_only", record_type=args[0])
-    sent = await InvoiceReminders(ctx.service).send_now(args[1], actor=ctx.user)
+    own = OwnText.parse(args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
+    sent = await InvoiceReminders(ctx.service).send_now(args[1], actor=ctx.user, own=own)
     return ctx.note("reminded", invoice=sent["invoice_id"], to=", ".join(sent["to"]), subject=sent["subject"])
 
 

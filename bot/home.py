@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot import digests
 from bot.commands import CommandContext, Reply, subcommand
 from bot.service import DecisionResult, Signoff
 from bot.slack_payload import (
@@ -86,6 +87,7 @@ class HomeData:
     away: Delegation | None = None
     covering: list[Delegation] = field(default_factory=list)
     notice: dict[str, Any] | None = None
+    reminder_tasks_total: int = 0
 
 
 # loading
@@ -131,11 +133,11 @@ async def load_home(service: Signoff, user: str, notice: dict[str, Any] | None =
         reminders = await _reminded(repo, tasks)
         reminders = [await _described(service, repo, t, user) for t in reminders[:MAX_HOME_LINES]]
         requests, requests_total = await repo.records_created_by(user, MAX_HOME_LINES)
-        reminder_tasks = await repo.reminders_for(user)
+        reminder_tasks, reminder_total = await repo.open_reminders(user, MAX_HOME_REMINDER_TASKS)
         away = await repo.delegations_active_at(now, principal=user)
         covering = await repo.delegations_active_at(now, delegate=user)
     return HomeData(user, now, shown, len(tasks), reminders, reminder_tasks, requests, requests_total,
-                    away[-1] if away else None, covering, notice)
+                    away[-1] if away else None, covering, notice, reminder_total)
 
 
 # what the templates show (no wording here)
@@ -184,7 +186,8 @@ def home_context(data: HomeData) -> dict[str, Any]:
         "tasks_hidden": max(0, data.tasks_total - min(len(data.tasks), MAX_HOME_TASKS)),
         "reminders": [task_view(t, data.user, data.now) for t in data.reminders[:MAX_HOME_LINES]],
         "reminder_tasks": [_reminder_task_view(t) for t in data.reminder_tasks[:MAX_HOME_REMINDER_TASKS]],
-        "reminder_tasks_hidden": max(0, len(data.reminder_tasks) - MAX_HOME_REMINDER_TASKS),
+        "reminder_tasks_hidden": max(0, max(data.reminder_tasks_total, len(data.reminder_tasks))
+                                     - len(data.reminder_tasks[:MAX_HOME_REMINDER_TASKS])),
         "requests": requests, "requests_total": data.requests_total,
         "requests_hidden": max(0, data.requests_total - len(requests)),
         "away": _delegation_view(data.away), "covering": [_delegation_view(d) for d in data.covering[:5]],
@@ -410,13 +413,14 @@ class HomeListeners:
             await self.refresher.publish(user)
 
     async def on_reminder_done(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """A reminder task's Done button: close it if it is the clicker's, then refresh."""
+        """A reminder's Done button: dismiss it if it is the clicker's (until its document matches anew), refresh."""
         await ack()
         user, task_id = user_id(body), small_int(action_value(body))
         if user is None or task_id is None:
             return
         async with self.service.db.transaction() as repo:
-            if any(t.id == task_id for t in await repo.reminders_for(user)):
+            task = await repo.reminder_task(task_id)
+            if task is not None and task.assignee == user:
                 await repo.complete_reminder(task_id, self.service.clock.now())
         await self.refresher.publish(user)
 
@@ -468,6 +472,7 @@ def register(app: AsyncApp, service: Signoff) -> HomeListeners:
     app.action("home_refresh")(listeners.on_refresh)
     app.action("batch_approve")(listeners.on_batch)
     app.action("reminder_done")(listeners.on_reminder_done)
+    digests.register(app, service, listeners.refresher.refresh)
     app.view("approve_confirm")(listeners.on_confirm)
     return listeners
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -20,12 +21,14 @@ from engine.actions import record_context, sample_contact, sample_record
 from engine.errors import InvalidDefinitionError
 from engine.invoice_reminders import (
     CLOSED_STATUSES,
+    FINALISED_STATUSES,
     InvoiceReminderSettings,
     ReminderSchedule,
     days_until_due,
     parse_reminder_settings,
     reminder_moments,
 )
+from engine.lifecycle import customer_hold
 from engine.planning import DueAction, SubjectKind
 from engine.records import Contact, Record, RecordType
 from messages.errors import TemplateInvalidError
@@ -35,6 +38,34 @@ from storage.repository import Repository
 
 SETTINGS_NAME = "invoice_reminders"
 TEXT_PARTS = ("subject", "greeting", "body")
+MAX_OWN_SUBJECT = 300
+MAX_OWN_MESSAGE = 20000
+
+
+@dataclass(frozen=True)
+class OwnText:
+    """A manual reminder's own subject and/or message (templates, like a schedule's), instead of the schedule's."""
+
+    subject: str | None = None
+    message: str | None = None
+
+    @classmethod
+    def parse(cls, subject: Any, message: Any) -> OwnText | None:
+        """Validate the texts of a manual reminder (None when neither is given); raise Unprocessable naming each."""
+        problems = [{"path": path, "message": problem} for path, value, limit in
+                    (("subject", subject, MAX_OWN_SUBJECT), ("message", message, MAX_OWN_MESSAGE))
+                    if (problem := _own_text_problem(value, limit))]
+        if problems:
+            raise Unprocessable(f"invalid reminder: {problems[0]['path']}: {problems[0]['message']}", problems)
+        return cls(subject or None, message or None) if subject or message else None
+
+
+def _own_text_problem(value: Any, limit: int) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        return "a non-empty text"
+    return f"at most {limit} characters" if len(value) > limit else None
 
 
 def default_text(part: str) -> str:
@@ -128,8 +159,10 @@ class InvoiceReminders:
         now = self.service.clock.now()
         email = self.compose(record, contact, schedule, now)
         await repo.enqueue("email", email.to[0], email.to_json(), now, key=key)
+        stamped = await repo.mark_reminded(*record.key(), now)
         await repo.audit(now, actor, "reminded", record.key(), None, None,
-                         {**detail, "to": email.to[0], "cc": email.cc, "subject": email.subject})
+                         {**detail, "to": email.to[0], "cc": email.cc, "subject": email.subject,
+                          "count": stamped.reminder_count if stamped else None})
         return email
 
     async def perform(self, repo: Repository, action: DueAction, settings: InvoiceReminderSettings) -> bool:
@@ -137,6 +170,11 @@ class InvoiceReminders:
         record = await repo.get_record(RecordType.INVOICE.value, action.data["invoice_id"])
         index = action.data["schedule_index"]
         if record is None or not record.customer or index >= len(settings.schedules):
+            return False
+        hold = action.data.get("skipped") or customer_hold(record)
+        if hold is not None:
+            await repo.audit(self.service.clock.now(), None, "reminder_skipped", record.key(), None, None,
+                             {"schedule": index, "offset_days": action.data["offset_days"], "reason": hold})
             return False
         contact = await repo.get_contact("customer", record.customer)
         if contact is None or not contact.email:
@@ -150,8 +188,14 @@ class InvoiceReminders:
             return False
         return True
 
-    async def send_now(self, invoice_id: str, actor: str | None = None, schedule: int | None = None) -> dict[str, Any]:
-        """Send a reminder for an invoice now, whatever the schedules; raise NotFound or Conflict when it cannot."""
+    async def send_now(
+        self, invoice_id: str, actor: str | None = None, schedule: int | None = None,
+        own: OwnText | None = None,
+    ) -> dict[str, Any]:
+        """Send a reminder for an invoice now, whatever the schedules, with its own subject and message if given.
+
+        Raise NotFound, Conflict (e-mail off, nothing to remind, not approved) or Unprocessable (bad texts).
+        """
         if not self.service.settings.smtp_url:
             raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL to send reminders")
         async with self.service.db.transaction() as repo:
@@ -161,8 +205,9 @@ class InvoiceReminders:
             contact = await self._recipient(repo, record)
             settings = await self.load(repo)
             chosen, index = self._schedule_for(record, settings, schedule)
+            chosen = self._with_own_text(chosen, own, record, contact) if own else chosen
             key = f"invoice-manual:{record.id}:{uuid.uuid4().hex[:12]}"
-            detail = {"schedule": index, "manual": True}
+            detail = {"schedule": index, "manual": True, "own_text": own is not None}
             try:
                 email = await self.queue(repo, record, contact, chosen, key, actor, detail)
             except TemplateInvalidError as exc:
@@ -171,9 +216,27 @@ class InvoiceReminders:
             self.service.on_queued()
         return {"invoice_id": record.id, "to": email.to, "cc": email.cc, "subject": email.subject, "queued": True}
 
+    def _with_own_text(
+        self, schedule: ReminderSchedule, own: OwnText, record: Record, contact: Contact,
+    ) -> ReminderSchedule:
+        """Return the schedule's texts with the reminder's own subject and/or message; 422 when one fails."""
+        now, tz = self.service.clock.now(), self.service.settings.tz
+        context = reminder_context(record, contact, now, tz)
+        for path, source in (("subject", own.subject), ("message", own.message)):
+            problem = check_user_template(source, context, self.service.renderer) if source else None
+            if problem is not None:
+                raise Unprocessable(f"invalid template: {path}: {problem}", [{"path": path, "message": problem}])
+        changes = {"subject": own.subject or schedule.subject, "body": own.message or schedule.body}
+        return schedule.model_copy(update=changes)
+
     async def _recipient(self, repo: Repository, record: Record) -> Contact:
         if record.status in CLOSED_STATUSES:
             raise Conflict(f"invoice {record.id} is {record.status.value}: nothing to remind")
+        if record.status not in FINALISED_STATUSES:
+            raise Conflict(f"invoice {record.id} is a {record.status.value}: only finalised invoices get reminders")
+        hold = customer_hold(record)
+        if hold is not None:
+            raise Conflict(f"{hold}: nothing is sent to the customer before approval")
         if record.effective_balance() <= 0:
             raise Conflict(f"invoice {record.id} has no balance left to pay")
         contact = await repo.get_contact("customer", record.customer) if record.customer else None

@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 UTC_ZONE = ZoneInfo("UTC")
 MAX_SUBJECT = 300
 MAX_MESSAGE = 20000
+MAX_RECIPIENTS = 1000
 
 
 def _new_id(prefix: str) -> str:
@@ -451,9 +452,12 @@ class RulesService:
                              {"added": sorted(add), "removed": sorted(remove)})
         return group, after
 
-    async def email_group(self, ref: str, subject: Any, message: Any, actor: str | None = None) -> dict[str, Any]:
-        """Queue an e-mail to every member of a customer or vendor group that has an address."""
+    async def email_group(
+        self, ref: str, subject: Any, message: Any, actor: str | None = None, to: Any = None,
+    ) -> dict[str, Any]:
+        """Queue an e-mail to the members of a customer or vendor group that have an address (all, or those in `to`)."""
         _check_email_texts(subject, message)
+        _check_recipients(to)
         if not self.signoff.settings.smtp_url:
             raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL")
         async with self.db.transaction() as repo:
@@ -461,15 +465,16 @@ class RulesService:
             if not group.is_contact_group():
                 raise Unprocessable("only customer and vendor groups can be e-mailed",
                                     [{"path": "(group)", "message": "a people group has no e-mail addresses"}])
-            members = sorted((await repo.membership(group.id)).members())
+            members = chosen_members(sorted((await repo.membership(group.id)).members()), to)
             contacts = [await repo.get_contact(group.kind.value, m) for m in members]
             emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message)
             for email in emails:
                 await repo.enqueue("email", email.to[0], email.to_json(), self._now())
             await repo.audit(self._now(), actor, "group_emailed", ("group", group.id), None, None,
-                             {"subject": subject, "sent": len(emails), "skipped": skipped})
+                             {"subject": subject, "sent": len(emails), "skipped": skipped,
+                              "recipients": members if to is not None else "all"})
         self._after_commit()
-        return {"queued": len(emails), "skipped": skipped}
+        return {"queued": len(emails), "skipped": skipped, "recipients": members}
 
     def _emails(
         self, group: Group, contacts: Sequence[Contact], subject: str, message: str
@@ -516,6 +521,27 @@ def _needs_recompute(old: Group, new: Group) -> bool:
 def _raise_members(problems: list[dict[str, str]]) -> None:
     if problems:
         raise Unprocessable(f"invalid members: {problems[0]['path']}: {problems[0]['message']}", problems)
+
+
+def _check_recipients(to: Any) -> None:
+    if to is None:
+        return
+    if not isinstance(to, list) or not to or not all(isinstance(m, str) and m for m in to):
+        raise Unprocessable("to must list the members to e-mail",
+                            [{"path": "to", "message": "a non-empty list of member ids"}])
+    if len(to) > MAX_RECIPIENTS:
+        raise Unprocessable("too many recipients", [{"path": "to", "message": f"at most {MAX_RECIPIENTS}"}])
+
+
+def chosen_members(members: Sequence[str], to: Sequence[str] | None) -> list[str]:
+    """Return the members to e-mail: all of them, or those chosen (each must be a member); raise Unprocessable."""
+    if to is None:
+        return list(members)
+    known = set(members)
+    problems = [{"path": f"to[{i}]", "message": f"{m!r} is not a member of the group"}
+                for i, m in enumerate(to) if m not in known]
+    _raise_members(problems)
+    return list(dict.fromkeys(to))
 
 
 def _check_email_texts(subject: Any, message: Any) -> None:

@@ -24,10 +24,11 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Deliverer
+from bot.digests import digest_message
 from bot.reminders import InvoiceReminders
 from bot.service import Signoff
 from bot.slack_out import Posted
-from engine.actions import Company, has_side_actions, template_context
+from engine.actions import Company, has_side_actions, lapsed_reminders, template_context
 from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
@@ -321,12 +322,29 @@ class Scheduler:
             return
         selected = await self._select(repo, workflow, batch.now)
         channels = await self._digests(batch, workflow, selected, action) if selected else []
-        per_record = without_channels(workflow)
+        per_record, people = without_channels(workflow), set[str]()
         if per_record is not None:
             for record, _ in selected:
-                await self.service.automation.run_workflow(repo, per_record, record, batch.now, cause="scheduled")
+                await self.service.automation.run_workflow(repo, per_record, record, batch.now, cause="scheduled",
+                                                           digest=people)
+        known = await repo.reminded_documents(workflow.id)
+        await repo.end_reminders(workflow.id, lapsed_reminders(known, (r.key() for r, _ in selected)), batch.now)
+        digested = await self._person_digests(batch, workflow, sorted(people), action)
         await repo.audit(batch.now, None, "workflow_fired", ("workflow", workflow.id), None, None,
-                         {"run_at": action.data["run_at"], "count": len(selected), "channels": channels})
+                         {"run_at": action.data["run_at"], "count": len(selected), "channels": channels,
+                          "digests": digested})
+
+    async def _person_digests(
+        self, batch: _Batch, workflow: Workflow, people: Sequence[str], action: DueAction,
+    ) -> list[str]:
+        """DM each person reminded by this run one digest of the documents still to act on (not one per document)."""
+        messages = []
+        for person in people:
+            message = await digest_message(self.service, batch.repo, person, workflow.id)
+            if message is not None:
+                messages.append(NewMessage("message", person, {"message": message}, f"{action.key}:digest:{person}"))
+        await batch.repo.enqueue_many(messages, batch.now)
+        return [m.target for m in messages]
 
     async def _select(self, repo: Repository, workflow: Workflow, now: datetime) -> list[tuple[Record, Any]]:
         """Return the (record, contact) pairs a scheduled workflow selects now."""

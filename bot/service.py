@@ -105,7 +105,9 @@ class Signoff:
             after = Record(**data.model_dump(), type=record_type, id=record_id,
                            approval_status=before.approval_status if before else ApprovalStatus.NONE,
                            created_at=created_at, updated_at=now,
-                           sent_at=before.sent_at if before else None)
+                           sent_at=before.sent_at if before else None,
+                           reminded_at=before.reminded_at if before else None,
+                           reminder_count=before.reminder_count if before else 0)
             after = await apply_prefills(repo, after, now, self.settings.tz)
             if before is not None and _same(before, after):
                 return before

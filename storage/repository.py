@@ -9,16 +9,17 @@ from typing import Any
 
 import aiosqlite
 
+from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Contact, Record
 from engine.workflows import Workflow
-from storage.codec import dumps, loads, ts
+from storage.codec import dumps, loads, parse_ts, ts
 from storage.delegations_repo import DelegationQueries
 from storage.inbox_repo import InboxQueries
 from storage.outbox_repo import OutboxQueries
 from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
-from storage.runs_repo import RunsQueries
+from storage.runs_repo import ReminderTask, RunsQueries
 from storage.scheduler_repo import SchedulerQueries
 from storage.tokens_repo import TokensQueries
 
@@ -53,6 +54,12 @@ def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
     data = dumps(record.model_dump(by_alias=True))
     return (record.type.value, record.id, record.approval_status.value, data,
             ts(record.created_at), ts(record.updated_at))
+
+
+def task_of(row: aiosqlite.Row) -> ReminderTask:
+    """Return a reminder task from its row."""
+    return ReminderTask(row["id"], row["run_id"], row["assignee"], row["workflow_id"], row["record_type"],
+                        row["record_id"], row["text"], moment(row["created_at"]), parse_ts(row["done_at"]))
 
 
 def _steps_json(steps: Iterable[Step]) -> str:
@@ -98,14 +105,16 @@ class Repository(
 
     async def list_records(
         self, record_type: str | None = None, approval_status: str | None = None,
-        limit: int = 100, offset: int = 0,
+        limit: int = 100, offset: int = 0, reminded: bool | None = None,
     ) -> list[Record]:
-        """List records, optionally filtered, in (type, id) order."""
+        """List records, optionally filtered (reminded: sent a payment reminder or not), in (type, id) order."""
         sql, args = "SELECT data FROM records WHERE 1=1", list[str]()
         if record_type:
             sql, args = sql + " AND type=?", [*args, record_type]
         if approval_status:
             sql, args = sql + " AND approval_status=?", [*args, approval_status]
+        if reminded is not None:
+            sql += f" AND coalesce(json_extract(data, '$.reminder_count'), 0) {'>' if reminded else '='} 0"
         rows = await self._all(sql + " ORDER BY type, id LIMIT ? OFFSET ?", (*args, limit, offset))
         return [Record.model_validate(loads(r["data"])) for r in rows]
 
@@ -113,6 +122,60 @@ class Repository(
         """Return how many records are stored."""
         row = await self._one("SELECT count(*) FROM records")
         return int(row[0]) if row else 0
+
+    # reminder tasks: one live task per (workflow, document, person) until the document stops matching
+    async def reminder_states(self, workflow_id: str, record_type: str, record_id: str) -> dict[str, ReminderState]:
+        """Return who has a live reminder of a document by a workflow: open, or dismissed (Done)."""
+        rows = await self._all(
+            "SELECT assignee, done_at FROM reminder_tasks WHERE workflow_id=? AND record_type=? AND record_id=? "
+            "AND ended_at IS NULL", (workflow_id, record_type, record_id))
+        return {r["assignee"]: ReminderState.OPEN if r["done_at"] is None else ReminderState.DISMISSED for r in rows}
+
+    async def retext_reminders(
+        self, workflow_id: str, record: tuple[str, str], assignees: Iterable[str], text: str
+    ) -> None:
+        """Give people's open reminders of a document the text of the latest run."""
+        await self.conn.executemany(
+            "UPDATE reminder_tasks SET text=? WHERE workflow_id=? AND record_type=? AND record_id=? AND assignee=? "
+            "AND ended_at IS NULL AND done_at IS NULL", [(text, workflow_id, *record, a) for a in assignees])
+
+    async def reminded_documents(self, workflow_id: str) -> set[tuple[str, str]]:
+        """Return the documents a workflow has live reminders of."""
+        rows = await self._all("SELECT DISTINCT record_type, record_id FROM reminder_tasks "
+                               "WHERE workflow_id=? AND ended_at IS NULL", (workflow_id,))
+        return {(r["record_type"], r["record_id"]) for r in rows}
+
+    async def end_reminders(self, workflow_id: str, records: Iterable[tuple[str, str]], now: datetime) -> None:
+        """End the live reminders of documents that stopped matching a workflow (Done no longer holds)."""
+        await self.conn.executemany(
+            "UPDATE reminder_tasks SET ended_at=? WHERE workflow_id=? AND record_type=? AND record_id=? "
+            "AND ended_at IS NULL", [(ts(now), workflow_id, *key) for key in records])
+
+    async def open_reminders(
+        self, assignee: str, limit: int = 50, offset: int = 0, workflow_id: str | None = None
+    ) -> tuple[list[ReminderTask], int]:
+        """Return one page of a person's open reminders (newest first), and how many are open in all."""
+        where, args = "assignee=? AND done_at IS NULL AND ended_at IS NULL", [assignee]
+        if workflow_id is not None:
+            where, args = where + " AND workflow_id=?", [*args, workflow_id]
+        rows = await self._all(f"SELECT * FROM reminder_tasks WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                               (*args, limit, offset))
+        total = await self._one(f"SELECT count(*) FROM reminder_tasks WHERE {where}", tuple(args))
+        return [task_of(r) for r in rows], int(total[0]) if total else 0
+
+    async def reminder_task(self, task_id: int) -> ReminderTask | None:
+        """Return one reminder task, or None."""
+        row = await self._one("SELECT * FROM reminder_tasks WHERE id=?", (task_id,))
+        return task_of(row) if row else None
+
+    async def mark_reminded(self, record_type: str, record_id: str, now: datetime) -> Record | None:
+        """Stamp a document as reminded now (last time and count); return it, None when it is gone."""
+        record = await self.get_record(record_type, record_id)
+        if record is None:
+            return None
+        stamped = record.model_copy(update={"reminded_at": now, "reminder_count": record.reminder_count + 1})
+        await self.save_record(stamped)
+        return stamped
 
     # contacts
     async def get_contact(self, kind: str, contact_id: str) -> Contact | None:

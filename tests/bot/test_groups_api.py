@@ -164,7 +164,7 @@ async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, 
         assert bad.status_code == 422 and {d["path"] for d in bad.json()["error"]["details"]} == {"subject"}
         sent = await signoff.post(f"/api/v1/groups/{group['id']}/email",
                                   {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"})
-        assert sent.status_code == 202 and sent.json() == {"queued": 1, "skipped": ["C2"]}
+        assert sent.status_code == 202 and sent.json() == {"queued": 1, "skipped": ["C2"], "recipients": ["C1", "C2"]}
         for _ in range(200):
             if smtp.messages:
                 break
@@ -178,3 +178,48 @@ async def test_emailing_needs_smtp_and_a_contact_group(signoff: Harness) -> None
     group = await create_group(signoff)
     off = await signoff.post(f"/api/v1/groups/{group['id']}/email", {"subject": "Hi", "message": "Hello"})
     assert off.status_code == 409 and "SIGNOFF_SMTP_URL" in off.json()["error"]["message"]
+
+
+async def received(smtp: Inbox, count: int) -> list[str]:
+    for _ in range(250):
+        if len(smtp.messages) >= count:
+            break
+        await asyncio.sleep(0.02)
+    return sorted(str(m["To"]) for m in smtp.parsed())
+
+
+async def test_emailing_a_group_can_pick_recipients_among_its_members(tmp_path: Path, smtp: Inbox) -> None:
+    async with running_signoff(tmp_path / "pick.db", smtp_url=smtp.url) as signoff:
+        for cid in ("C1", "C2", "C3"):
+            await put_customer(signoff, cid)
+        await put_customer(signoff, "C9", state="NY")
+        group = await create_group(signoff)
+        url = f"/api/v1/groups/{group['id']}/email"
+        text = {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"}
+        stranger = await signoff.post(url, {**text, "to": ["C1", "C9"]})
+        assert stranger.status_code == 422 and stranger.json()["error"]["details"][0]["path"] == "to[1]"
+        for bad in ([], "C1", [""], [1]):
+            assert (await signoff.post(url, {**text, "to": bad})).status_code == 422
+        assert await received(smtp, 1) == []
+        sent = await signoff.post(url, {**text, "to": ["C3", "C1", "C3"]})
+        assert sent.status_code == 202 and sent.json() == {"queued": 2, "skipped": [], "recipients": ["C3", "C1"]}
+        assert await received(smtp, 2) == ["c1@example.com", "c3@example.com"]
+
+
+async def test_only_admin_tokens_create_change_delete_or_email_groups_and_rules(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    group = await create_group(signoff)
+    rule = {"name": "Consulting", "conditions": [{"field": "vendor", "op": "eq", "value": "V1"}],
+            "results": {"category": "Consulting"}}
+    for role in ("integration", "read"):
+        headers = await token_headers(signoff, f"{role}-bot", role)
+        gid = group["id"]
+        for method, path, body in (("POST", "/api/v1/groups", {**CA_MID, "name": "other"}),
+                                   ("PUT", f"/api/v1/groups/{gid}", CA_MID), ("DELETE", f"/api/v1/groups/{gid}", None),
+                                   ("POST", f"/api/v1/groups/{gid}/members", {"add": ["C1"]}),
+                                   ("POST", f"/api/v1/groups/{gid}/email", {"subject": "s", "message": "m"}),
+                                   ("POST", "/api/v1/rules", rule)):
+            response = await signoff.api.request(method, path, json=body, headers=headers)
+            assert response.status_code == 403, (role, method, path, response.text)
+    assert [g["name"] for g in (await signoff.api.get("/api/v1/groups")).json()["groups"]] == ["ca-mid"]
+    assert (await signoff.api.get("/api/v1/rules")).json()["rules"] == []

@@ -64,7 +64,7 @@ async def test_a_weekday_digest_posts_once_per_run_to_the_channel(tmp_path: Path
         assert "Invoice INV-1 for €100.00 is not sent" in text and "INV-3" not in text
 
 
-async def test_people_get_each_documents_reminder_and_updates_apply(tmp_path: Path) -> None:
+async def test_people_get_one_digest_of_the_documents_and_updates_apply(tmp_path: Path) -> None:
     flow = {**DIGEST, "actions": [{"type": "reminder", "to": ["U01AAA"], "message": "Send {{ record.id }}"},
                                   {"type": "update", "field": "memo", "value": "REMINDED"}]}
     async with running_signoff(tmp_path / "people.db", timezone="Europe/Paris") as signoff:
@@ -72,8 +72,9 @@ async def test_people_get_each_documents_reminder_and_updates_apply(tmp_path: Pa
         await invoices(signoff)
         assert (await signoff.post("/api/v1/workflows", flow)).status_code == 201
         assert await at(signoff, paris(19, 9, 5)) == 1
-        texts = sorted(m.text for m in signoff.dm("U01AAA"))
-        assert len(texts) == 2 and "Send INV-1" in texts[0] and "Send INV-2" in texts[1]
+        [digest] = signoff.dm("U01AAA")
+        text = digest.all_text()
+        assert "2 documents to act on" in text and "Send INV-1" in text and "Send INV-2" in text
         memos = [(await signoff.api.get(f"/api/v1/records/invoice/{i}")).json()["memo"] for i in ("INV-1", "INV-3")]
         assert memos == ["REMINDED", None]
 
