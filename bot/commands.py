@@ -359,15 +359,19 @@ async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:
 
 
 def _run_view(run: WorkflowRun) -> dict[str, Any]:
+    first = run.actions[0] if run.actions else {}
     return {"workflow_id": run.workflow_id, "workflow_name": run.workflow_name, "record_type": run.record_type,
             "record_id": run.record_id, "cause": run.cause, "outcome": run.outcome, "at": run.at,
             "actions": [{"type": str(a.get("type", "?")), "result": str(a.get("result", ""))}
-                        for a in run.actions[:10]]}
+                        for a in run.actions[:10]],
+            "event": run.event, "actor": run.actor, "on_behalf_of": run.on_behalf_of, "decision": run.decision,
+            "reason": run.reason, "step": run.step, "forced": first.get("forced"),
+            "approvers": list(first.get("approvers", []))[:10], "escalated_to": list(first.get("to", []))[:10]}
 
 
 @subcommand("history", admin=True, help_key="history", usage="history [ID]")
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """Show the latest workflow runs, of every workflow or of one."""
+    """Show the latest workflow runs and approval events, of every workflow or of one."""
     workflow = await find_workflow(ctx.service, args[0]) if args else None
     async with ctx.service.db.read() as repo:
         runs = await repo.list_runs(RunFilter(workflow.id if workflow else None, limit=RUNS_SHOWN))

@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import Deliverer
 from bot.digests import digest_message
+from bot.history import record_history
 from bot.reminders import InvoiceReminders
 from bot.service import Signoff
 from bot.slack_out import Posted
@@ -33,6 +34,7 @@ from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
 from engine.facts import facts_of
+from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
 from engine.planning import (
     ActionKind,
@@ -65,6 +67,7 @@ DIGEST_LINES = 10
 RECORD_PAGE = 1000
 CRON_JOB_PREFIX = "workflow:"
 CLOSE_WAIT_S = 5.0
+WATCH_SECONDS = 1.0
 
 
 def is_slack_user(ref: str) -> bool:
@@ -125,6 +128,7 @@ class Scheduler:
         self.metrics: Any = None
         self._aps: AsyncIOScheduler | None = None
         self._sweep_lock = asyncio.Lock()
+        self._workflows_seen: int | None = None
         deliverer.handlers["remind"] = self.deliver_reminder
         deliverer.handlers["escalate"] = self.deliver_escalation
 
@@ -146,6 +150,9 @@ class Scheduler:
         self._aps = AsyncIOScheduler(timezone=self.tz)
         trigger = IntervalTrigger(seconds=self.service.settings.tick_seconds, timezone=self.tz)
         self._aps.add_job(self._wake, trigger, id="sweep", coalesce=True, max_instances=1, misfire_grace_time=None)
+        self._aps.add_job(self._watch, IntervalTrigger(seconds=min(WATCH_SECONDS, self.service.settings.tick_seconds),
+                                                       timezone=self.tz),
+                          id="workflows", coalesce=True, max_instances=1, misfire_grace_time=None)
         self._aps.start()
         await self.workflows_changed()
 
@@ -171,10 +178,26 @@ class Scheduler:
         except Exception:
             log.exception("could not rebuild the scheduled workflows (done again at the next start)")
 
+    async def _watch(self) -> None:
+        try:
+            await self.follow_workflows()
+        except Exception:
+            log.exception("could not check the workflows for changes (checked again at the next tick)")
+
+    async def follow_workflows(self) -> bool:
+        """Reload the scheduled workflows when any process changed a workflow since the last load; tell whether."""
+        async with self.service.db.read() as repo:
+            version = await repo.workflows_version()
+        if version == self._workflows_seen:
+            return False
+        await self.workflows_changed()
+        return True
+
     async def workflows_changed(self) -> None:
         """Rebuild scheduled workflows' due times and cron jobs from the database."""
         now, tz = self.service.clock.now(), self.tz
         async with self.service.db.transaction() as repo:
+            version = await repo.workflows_version()
             live = {w.id: w for w in await repo.list_workflows() if schedule_of(w) is not None}
             known = {row.subject_id: row for row in await repo.subjects_of(SubjectKind.WORKFLOW)}
             for gone in known.keys() - live.keys():
@@ -185,6 +208,7 @@ class Scheduler:
                 if row is None or row.spec != spec:
                     await repo.schedule_subject(SubjectKind.WORKFLOW, workflow.id, first_run(workflow, now, tz), spec)
         self._rebuild_jobs(live.values())
+        self._workflows_seen = version
 
     def _rebuild_jobs(self, workflows: Any) -> None:
         if self._aps is None:
@@ -208,6 +232,7 @@ class Scheduler:
         """Perform everything due now, a batch per transaction; return how many actions of each kind."""
         counts: Counter[str] = Counter()
         async with self._sweep_lock:
+            await self.follow_workflows()
             now = self.service.clock.now()
             for _ in range(MAX_BATCHES):
                 looked_at, performed = await self._sweep_batch(now)
@@ -303,6 +328,8 @@ class Scheduler:
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))
+        await record_history(batch.repo, [escalated(batch.requests[request.id], data["to"], data["level"],
+                                                    data["waiting_on"])], batch.now)
 
     async def _expire(self, batch: _Batch, action: DueAction) -> None:
         """Reject the request as expired: everyone's copy is refreshed and the requester told."""
