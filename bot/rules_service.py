@@ -14,7 +14,7 @@ import yaml
 from bot.email_out import Email
 from bot.errors import Conflict, NotFound, Unprocessable
 from engine.approvals import Decision, check_may_decide
-from engine.conditions import EvalContext, compile_conditions
+from engine.conditions import EvalContext
 from engine.errors import InvalidDefinitionError, PrefillChoiceError, VoteRefusedError
 from engine.groups import (
     Group,
@@ -30,22 +30,23 @@ from engine.records import Contact, Record
 from engine.rules import (
     ABSENT,
     AppliedPrefill,
+    ChangeInputs,
+    ChangePreview,
     PrefillPlan,
     Rule,
-    RuleBook,
     RuleChange,
     RuleDefinition,
     RuleStatus,
-    baseline,
-    baseline_facts,
     choose_prefill,
     is_open_to_prefill,
     parse_rule,
     plan_prefills,
+    plan_rule_change,
     prefill_choices,
+    preview_of,
     read_field,
     rule_change,
-    rule_fields,
+    rules_after,
     selected_option,
 )
 from messages.errors import TemplateInvalidError
@@ -127,31 +128,29 @@ async def _store_plans(repo: Repository, plans: Sequence[tuple[RecordKey, Prefil
         await repo.enqueue_coalesced("refresh", request_id, {"request_id": request_id}, step.now)
 
 
+async def _change_inputs(repo: Repository, change: RuleChange) -> ChangeInputs:
+    involved = await repo.records_using_rule(change.old_id) if change.old_id else set()
+    rules = [r for r in (change.new_rule,) if r is not None]
+    contacts = await _contact_index(repo, [*await repo.list_rules(RuleStatus.PUBLISHED.value), *rules])
+    return ChangeInputs(await repo.records_open_to_prefill(), await repo.all_prefills(), contacts, frozenset(involved))
+
+
+async def plan_for_rule(
+    repo: Repository, change: RuleChange, rules: Sequence[Rule], now: datetime, tz: ZoneInfo
+) -> list[tuple[RecordKey, PrefillPlan]]:
+    """Plan (without storing) what a rule change does; `rules` are the published rules after it."""
+    if not change.scope:
+        return []
+    ctx = await _context(repo, rules, now, tz)
+    return plan_rule_change(rules, change, await _change_inputs(repo, change), ctx)
+
+
 async def recompute_for_rule(
     repo: Repository, change: RuleChange, tz: ZoneInfo, step: _Step
 ) -> list[tuple[RecordKey, PrefillPlan]]:
     """Re-run the published rules on every not-yet-approved record a rule change concerns."""
-    if not change.scope:
-        return []
     rules = await repo.list_rules(RuleStatus.PUBLISHED.value)
-    involved = await repo.records_using_rule(change.old_id) if change.old_id else set()
-    ctx = await _context(repo, rules, step.now, tz)
-    contacts = await _contact_index(repo, rules)
-    applied_all = await repo.all_prefills()
-    predicate = compile_conditions(change.new_rule.conditions, tz=tz) if change.new_rule else None
-    book, fields, plans = RuleBook.of(rules, tz), rule_fields(rules) | change.scope, []
-    for record in await repo.records_open_to_prefill():
-        is_involved = record.key() in involved
-        if not is_involved and predicate is None:
-            continue
-        applied = applied_all.get(record.key(), {})
-        base = baseline(record, applied, fields)
-        facts = baseline_facts(base, contacts)
-        if not is_involved and not (predicate and predicate(facts, ctx)):
-            continue
-        plan = plan_prefills(record, applied, book, contacts, ctx, change.scope, base, facts)
-        if plan.is_change():
-            plans.append((record.key(), plan))
+    plans = await plan_for_rule(repo, change, rules, step.now, tz)
     await _store_plans(repo, plans, step)
     return plans
 
@@ -307,7 +306,16 @@ class RulesService:
         subject = new or old
         step = _Step(self._now(), actor, action, subject.id if subject else None)
         plans = await recompute_for_rule(repo, change, self.tz, step)
-        return sum(1 for _, plan in plans if plan.changed_values)
+        return preview_of(plans).count
+
+    async def preview_status(self, rule_id: str, status: RuleStatus) -> tuple[Rule, ChangePreview]:
+        """Return the rule and the documents publishing (or unpublishing) it would change, changing nothing."""
+        async with self.db.read() as repo:
+            old = await self._rule(repo, rule_id)
+            new = old.model_copy(update={"status": status})
+            rules = rules_after(await repo.list_rules(RuleStatus.PUBLISHED.value), old, new)
+            plans = await plan_for_rule(repo, rule_change(old, new), rules, self._now(), self.tz)
+        return old, preview_of(plans)
 
     async def prefills(self, record_type: str, record_id: str) -> dict[str, AppliedPrefill]:
         """Return the pre-fills of a record."""

@@ -469,3 +469,80 @@ def rule_change(old: Rule | None, new: Rule | None) -> RuleChange:
     now = new if new is not None and new.is_published() else None
     scope = rule_fields([r for r in (was, now) if r is not None])
     return RuleChange(frozenset(scope), was.id if was else None, now)
+
+
+# what a rule change does to the not-yet-approved records (publishing and its preview share this)
+
+
+RecordKey = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class ChangeInputs:
+    """What planning a rule change reads: the records open to pre-fill, their pre-fills and contacts."""
+
+    records: Sequence[Record]
+    applied: Mapping[RecordKey, Mapping[str, AppliedPrefill]]
+    contacts: Mapping[str, Contact]
+    involved: frozenset[RecordKey] = frozenset()
+
+
+def rules_after(published: Iterable[Rule], old: Rule | None, new: Rule | None) -> list[Rule]:
+    """Return the published rules as they would be once `old` is replaced by `new` (None: deleted)."""
+    gone = {r.id for r in (old, new) if r is not None}
+    kept = [r for r in published if r.id not in gone and r.is_published()]
+    return kept + ([new] if new is not None and new.is_published() else [])
+
+
+def _plan_record(
+    record: Record, inputs: ChangeInputs, book: RuleBook, ctx: EvalContext, change: RuleChange,
+    fields: set[str], predicate: Predicate | None,
+) -> PrefillPlan | None:
+    is_involved = record.key() in inputs.involved
+    if not is_involved and predicate is None:
+        return None
+    applied = inputs.applied.get(record.key(), {})
+    base = baseline(record, applied, fields)
+    facts = baseline_facts(base, inputs.contacts)
+    if not is_involved and not (predicate and predicate(facts, ctx)):
+        return None
+    plan = plan_prefills(record, applied, book, inputs.contacts, ctx, change.scope, base, facts)
+    return plan if plan.is_change() else None
+
+
+def plan_rule_change(
+    rules: Iterable[Rule], change: RuleChange, inputs: ChangeInputs, ctx: EvalContext
+) -> list[tuple[RecordKey, PrefillPlan]]:
+    """Plan what a rule change (publish, unpublish, edit, delete) does to every record it concerns.
+
+    `rules` are the published rules after the change; `inputs.involved` the records the old rule pre-filled.
+    """
+    if not change.scope:
+        return []
+    predicate = compile_conditions(change.new_rule.conditions, tz=ctx.tz) if change.new_rule else None
+    book = RuleBook.of(rules, ctx.tz)
+    fields = rule_fields(book) | change.scope
+    plans = []
+    for record in inputs.records:
+        if is_open_to_prefill(record):
+            plan = _plan_record(record, inputs, book, ctx, change, fields, predicate)
+            if plan is not None:
+                plans.append((record.key(), plan))
+    return plans
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """The documents whose values a rule change would change, by type and id (the count publishing reports)."""
+
+    records: tuple[RecordKey, ...]
+
+    @property
+    def count(self) -> int:
+        """Return how many documents would change."""
+        return len(self.records)
+
+
+def preview_of(plans: Iterable[tuple[RecordKey, PrefillPlan]]) -> ChangePreview:
+    """Return the documents whose field values the plans change (provenance-only changes do not count)."""
+    return ChangePreview(tuple(sorted(key for key, plan in plans if plan.changed_values)))
