@@ -31,6 +31,7 @@ from typing import Any
 from aiosmtplib import SMTPException
 from slack_sdk.errors import SlackApiError
 
+from bot import asking
 from bot.email_out import Email, SmtpConfig, send_email
 from bot.errors import UndeliverableError
 from bot.service import Signoff
@@ -296,6 +297,7 @@ class Deliverer:
             "outcome": self._outcome, "message": self._message, "email": self._email,
             "webhook": service.automation.webhooks.deliver,
         }
+        asking.register(self.handlers, service)
         self.pacer = Pacer()
         self.metrics: Any = None
         self.lease_s = LEASE_S

@@ -11,7 +11,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot import api, api_clock, api_outbox, api_rules, api_scheduler, api_workflows
+from bot import api, api_clock, api_outbox, api_rules, api_scheduler, api_workflows, approval_page
 from bot.errors import ApiError
 from bot.inbox import InboxWorker
 from bot.service import Signoff
@@ -112,4 +112,5 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
     app.include_router(api_workflows.router)
     app.include_router(api_scheduler.router)
     app.include_router(api_outbox.router)
+    app.include_router(approval_page.router)
     return app

@@ -10,6 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
+from bot.asking import enqueue_asks
 from bot.automation import Automation, check_templates
 from bot.clock import SystemClock
 from bot.errors import Conflict, NotFound, UndeliverableError, Unprocessable
@@ -242,9 +243,8 @@ class Signoff:
 
     async def _enqueue_asks(self, repo: Repository, event: ApprovalRequested, now: datetime) -> None:
         payload = {"request_id": event.request_id, "step_index": event.step_index}
-        for user in filter(_is_slack_user, event.approvers):
-            await repo.enqueue("ask", user, payload, now, key=f"ask:{event.request_id}:{event.step_index}:{user}")
         request = await repo.get_request(event.request_id)
+        await enqueue_asks(repo, event, request, now)
         workflow = await repo.get_workflow(request.workflow_id) if request else None
         action = workflow.approval() if workflow else None
         if action and action.channel and event.step_index == 0:

@@ -16,6 +16,7 @@ from engine.workflows import Workflow
 from storage.codec import dumps, loads, parse_ts, ts
 from storage.delegations_repo import DelegationQueries
 from storage.inbox_repo import InboxQueries
+from storage.links_repo import LinksQueries
 from storage.outbox_repo import OutboxQueries
 from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
@@ -68,7 +69,8 @@ def _steps_json(steps: Iterable[Step]) -> str:
 
 
 class Repository(
-    InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries
+    InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
+    LinksQueries,
 ):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 

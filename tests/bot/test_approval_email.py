@@ -1,0 +1,238 @@
+"""Approval notifications as configured (DM, Home, e-mail) and approval by e-mail through single-use links."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+from collections.abc import AsyncIterator
+from email.header import decode_header, make_header
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.bot.test_home import task_blocks
+from tests.support.harness import Harness, running_signoff
+from tests.support.smtp import Inbox
+
+OUTSIDER = "ext.approver@partner.example"
+INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
+           "created_by": "U0REQ", "source": "manual", "memo": "<script>alert(1)</script> Q4 audit"}
+LINK = re.compile(r"(http://\S+/approve/([A-Za-z0-9_-]{43}))")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def workflow(approvers: list[str], min_approvers: int = 1, **options: Any) -> dict[str, Any]:
+    action = {"type": "approval", "steps": [{"approvers": approvers, "min_approvers": min_approvers}], **options}
+    return {"name": "Invoices over 5000", "record_type": "invoice", "trigger": "created",
+            "conditions": [{"field": "amount", "op": "gt", "value": "5000"}], "actions": [action]}
+
+
+@pytest.fixture
+async def mailing(tmp_path: Path, smtp: Inbox) -> AsyncIterator[Harness]:
+    """A running Signoff that sends e-mail to the test SMTP server, its links pointing back at itself."""
+    async with running_signoff(tmp_path / "s.db", port=free_port(), smtp_url=smtp.url) as harness:
+        yield harness
+
+
+async def submitted(h: Harness, definition: dict[str, Any], record_id: str = "INV-1") -> None:
+    assert (await h.post("/api/v1/workflows", definition)).status_code == 201
+    assert (await h.put(f"/api/v1/records/invoice/{record_id}", INVOICE)).status_code == 200
+    assert (await h.post(f"/api/v1/records/invoice/{record_id}/submit")).json()["approval_status"] == "pending"
+
+
+async def mail_to(smtp: Inbox, address: str, count: int = 1) -> list[Any]:
+    for _ in range(200):
+        found = [m for m in smtp.parsed() if address in m["To"]]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no e-mail to {address}: {[m['To'] for m in smtp.parsed()]}")
+
+
+def links_of(mail: Any) -> dict[str, str]:
+    body = mail.get_payload(decode=True).decode()
+    found = LINK.findall(body)
+    assert len(found) == 2, body
+    return {"approve": found[0][0], "reject": found[1][0]}
+
+
+async def approval(h: Harness, record_id: str = "INV-1") -> dict[str, Any]:
+    body: dict[str, Any] = (await h.api.get(f"/api/v1/records/invoice/{record_id}")).json()
+    return body
+
+
+async def votes(h: Harness, count: int) -> list[dict[str, Any]]:
+    for _ in range(200):
+        found: list[dict[str, Any]] = (await approval(h))["approval"]["votes"]
+        if len(found) >= count:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"fewer than {count} votes")
+
+
+async def audit_actions(h: Harness, record_id: str = "INV-1") -> list[str]:
+    events = (await h.api.get(f"/api/v1/records/invoice/{record_id}/audit")).json()["events"]
+    return [e["action"] for e in events]
+
+
+async def test_email_approver_with_slack_is_asked_in_slack_and_counts_for_their_entry(signoff: Harness) -> None:
+    await submitted(signoff, workflow(["chloe@example.com", "U01AAA"], 2))
+    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U01CCC")), None))
+    assert ask.action_ids() == ["approve", "reject"] and "12,500.00" in ask.all_text()
+    await signoff.click("U01CCC", ask, "approve")
+    await signoff.wait_for(lambda: signoff.dm("U01AAA"))
+    await signoff.click("U01AAA", signoff.dm("U01AAA")[0], "approve")
+    await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    body = await approval(signoff)
+    assert body["approval_status"] == "approved"
+    assert sorted(v["approver"] for v in body["approval"]["votes"]) == ["U01AAA", "chloe@example.com"]
+
+
+async def test_outsider_is_emailed_links_and_get_changes_nothing(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER]))
+    mail = (await mail_to(smtp, OUTSIDER))[0]
+    assert "INV-1" in mail["Subject"]
+    links = links_of(mail)
+    assert all(url.startswith(mailing.runtime.url) for url in links.values())
+    async with httpx.AsyncClient() as web:
+        for url in links.values():
+            page = await web.get(url)
+            assert page.status_code == 200 and "12,500.00" in page.text and "Reqina" in page.text
+            assert "<script>alert" not in page.text and "&lt;script&gt;alert(1)" in page.text
+            assert '<form method="post"' in page.text
+    body = await approval(mailing)
+    assert body["approval_status"] == "pending" and body["approval"]["votes"] == []
+
+
+async def test_post_approve_counts_the_vote_and_refreshes_every_copy(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow(["U01AAA", OUTSIDER], 2, channel="#finance"))
+    dm = await mailing.wait_for(lambda: next(iter(mailing.dm("U01AAA")), None))
+    channel_copy = (await mailing.wait_for(lambda: mailing.workspace.messages_in("C0FINANCE")))[0]
+    await mailing.click("U01AAA", dm, "approve")
+    await votes(mailing, 1)
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    async with httpx.AsyncClient() as web:
+        done = await web.post(links["approve"])
+    assert done.status_code == 200, done.text
+    assert "your approval was recorded" in done.text
+    body = await approval(mailing)
+    assert body["approval_status"] == "approved"
+    assert sorted(v["approver"] for v in body["approval"]["votes"]) == ["U01AAA", OUTSIDER]
+    outcome = await mailing.wait_for(lambda: mailing.dm("U0REQ"))
+    assert "approved" in outcome[0].all_text()
+    for copy in (dm, channel_copy):
+        updated = await mailing.wait_for(
+            lambda c=copy: next((m for m in [mailing.workspace.message(c.channel, c.ts)]
+                                 if "approve" not in m.action_ids()), None))
+        assert "Approved" in updated.all_text()
+    actions = await audit_actions(mailing)
+    assert "approval_link_used" in actions and actions.count("vote_approve") == 2
+
+
+async def test_reject_needs_a_reason_of_three_characters(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER]))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    async with httpx.AsyncClient() as web:
+        short = await web.post(links["reject"], data={"reason": " x "})
+        assert short.status_code == 422 and 'name="reason"' in short.text
+        assert (await approval(mailing))["approval"]["votes"] == []
+        done = await web.post(links["reject"], data={"reason": "Wrong VAT <b>rate</b>"})
+    assert done.status_code == 200 and "your rejection was recorded" in done.text
+    body = await approval(mailing)
+    assert body["approval_status"] == "rejected" and body["approval"]["reason"] == "Wrong VAT <b>rate</b>"
+    outcome = await mailing.wait_for(lambda: mailing.dm("U0REQ"))
+    assert "Wrong VAT" in outcome[0].all_text()
+
+
+async def test_a_used_link_says_so_and_changes_nothing(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER, "U01AAA"], 2))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    async with httpx.AsyncClient() as web:
+        assert (await web.post(links["approve"])).status_code == 200
+        before = await approval(mailing)
+        again = await web.post(links["approve"])
+        sibling = await web.post(links["reject"], data={"reason": "Changed my mind"})
+        shown = await web.get(links["approve"])
+    for page in (again, sibling, shown):
+        assert page.status_code == 410 and "already used" in page.text and '<form method="post"' not in page.text
+    after = await approval(mailing)
+    assert after["approval"]["votes"] == before["approval"]["votes"] and after["approval_status"] == "pending"
+
+
+async def test_simultaneous_posts_of_one_email_decide_once(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER, "U01AAA"], 2))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    async with httpx.AsyncClient() as web:
+        pages = await asyncio.gather(*(web.post(links["approve"]) for _ in range(6)),
+                                     *(web.post(links["reject"], data={"reason": "Too late"}) for _ in range(6)))
+    statuses = sorted(p.status_code for p in pages)
+    assert statuses == [200] + [410] * 11, statuses
+    assert len((await approval(mailing))["approval"]["votes"]) == 1
+    assert (await audit_actions(mailing)).count("approval_link_used") == 1
+
+
+async def test_an_expired_link_says_so_and_changes_nothing(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER], expire_after="P7D"))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    assert (await mailing.post("/api/v1/clock", {"advance": "P7DT1H"})).status_code == 200
+    async with httpx.AsyncClient() as web:
+        shown = await web.get(links["approve"])
+        posted = await web.post(links["approve"])
+    for page in (shown, posted):
+        assert page.status_code == 410 and "expired" in page.text
+    body = await approval(mailing)
+    assert body["approval"]["votes"] == [] and "approval_link_used" not in await audit_actions(mailing)
+
+
+async def test_tampered_malformed_or_cross_site_requests_change_nothing(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER]))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    url = links["approve"]
+    tampered = url[:-1] + ("A" if url[-1] != "A" else "B")
+    async with httpx.AsyncClient() as web:
+        for bad in (tampered, url[:-5], url + "/x", url.rsplit("/", 1)[0] + "/%00%0a"):
+            assert (await web.get(bad)).status_code == 404
+            assert (await web.post(bad)).status_code == 404
+        evil = await web.post(url, headers={"Origin": "https://evil.example"})
+        sneaky = await web.post(url, headers={"Sec-Fetch-Site": "cross-site"})
+        assert evil.status_code == 403 and sneaky.status_code == 403
+        many = await web.post(url, data={f"f{i}": "x" for i in range(30)})
+        huge = await web.post(url, data={"reason": "x" * 20_000})
+        assert many.status_code == 413 and huge.status_code == 413
+        assert (await web.get(url)).status_code == 200
+    assert (await approval(mailing))["approval"]["votes"] == []
+
+
+async def test_notify_dm_and_email_sends_both(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow(["U01AAA"], notify=["dm", "email"]))
+    mail = (await mail_to(smtp, "alice@example.com"))[0]
+    assert len(links_of(mail)) == 2
+    dm = await mailing.wait_for(lambda: mailing.dm("U01AAA"))
+    assert dm[0].action_ids() == ["approve", "reject"]
+
+
+async def test_notify_home_only_shows_the_home_task(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow(["U01AAA"], notify=["home"]))
+    await mailing.link.open_home("U01AAA")
+    home = await mailing.wait_for(lambda: (v := mailing.workspace.home_view("U01AAA")) and task_blocks(v) and v)
+    assert len(task_blocks(home)) == 1
+    await mailing.runtime.deliverer.drain()
+    assert mailing.dm("U01AAA") == [] and smtp.messages == []
+
+
+async def test_the_page_speaks_the_company_language(tmp_path: Path, smtp: Inbox) -> None:
+    async with running_signoff(tmp_path / "fr.db", port=free_port(), smtp_url=smtp.url, locale="fr") as h:
+        await submitted(h, workflow([OUTSIDER]))
+        mail = (await mail_to(smtp, OUTSIDER))[0]
+        assert "Approbation demandée" in str(make_header(decode_header(mail["Subject"])))
+        async with httpx.AsyncClient() as web:
+            page = await web.get(links_of(mail)["reject"])
+    assert page.status_code == 200 and 'lang="fr"' in page.text and "Pourquoi refusez-vous" in page.text
