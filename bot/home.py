@@ -298,7 +298,7 @@ async def force(service: Signoff, request_id: str, actor: str, reason: str, seat
         outcome = force_approve(request, approver, now, reason, is_admin=service.is_admin(actor),
                                 is_matching=matching, acted_by=actor if approver != actor else None)
         if outcome.is_counted:
-            await service._persist_outcome(repo, request, outcome, actor)
+            await service._persist_outcome(repo, request, outcome, actor, forced=kind.value if kind else "forced")
             await repo.audit(now, actor, "forced_approval", ("request", request.id), None, None,
                              {"kind": kind.value if kind else None, "step": request.current_step,
                               "approver": approver, "reason": reason})

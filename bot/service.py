@@ -14,6 +14,7 @@ from bot.asking import enqueue_asks
 from bot.automation import Automation, check_templates
 from bot.clock import SystemClock
 from bot.errors import Conflict, NotFound, UndeliverableError, Unprocessable
+from bot.history import record_history
 from bot.rules_service import apply_prefills
 from bot.settings import Settings
 from bot.slack_out import Posted, SlackOut
@@ -31,10 +32,11 @@ from engine.delegation import acted_by_steps, acting_for
 from engine.errors import InvalidDefinitionError, VoteRefusedError
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.facts import facts_of
+from engine.history import cancelled_or_decided, started
 from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType
 from engine.rules import prefilled_fields
-from engine.workflows import Workflow, WorkflowDefinition, parse_definition
+from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
 from messages.cards import approval_card
 from messages.render import Renderer
 from storage.db import Database
@@ -122,7 +124,7 @@ class Signoff:
                              after.key(), before.approval_status.value if before else None,
                              after.approval_status.value)
             if decision.plan is Plan.START and decision.workflow is not None:
-                await self._start(repo, after, decision.workflow)
+                await self._start(repo, after, decision.workflow, cause="created" if before is None else "updated")
             elif decision.plan is Plan.CANCEL:
                 await self._cancel_open(repo, after, "the document no longer matches its workflow")
         self._after_commit()
@@ -148,7 +150,7 @@ class Signoff:
             governing = await self._governing(repo, record)
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
-            record = await self._start(repo, record, governing, actor)
+            record = await self._start(repo, record, governing, actor, cause="submitted")
         self._after_commit()
         return record
 
@@ -160,7 +162,7 @@ class Signoff:
         return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 
     async def _start(
-        self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None,
+        self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None, *, cause: str = "created",
     ) -> Record:
         now = self.clock.now()
         outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=await repo.people_groups(),
@@ -171,6 +173,7 @@ class Signoff:
         await repo.audit(now, actor or record.created_by, "submitted", record.key(),
                          record.approval_status.value, "pending",
                          {"workflow_id": workflow.id, "request_id": outcome.request.id})
+        await record_history(repo, [started(outcome.request, cause, actor or record.created_by)], now)
         await self._enqueue(repo, outcome)
         return pending
 
@@ -181,6 +184,7 @@ class Signoff:
         outcome = close(request, RequestStatus.CANCELLED, self.clock.now(), reason)
         await repo.update_request(outcome.request)
         await repo.audit(self.clock.now(), None, "cancelled", record.key(), "pending", "none", {"reason": reason})
+        await record_history(repo, cancelled_or_decided(request, outcome, None), self.clock.now())
         await self._enqueue(repo, outcome)
 
     # decisions
@@ -204,10 +208,12 @@ class Signoff:
         return DecisionResult(outcome.request, outcome.is_counted)
 
     async def _persist_outcome(
-        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None
+        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None,
+        forced: str | None = None,
     ) -> None:
         now, after = self.clock.now(), outcome.request
         await repo.update_request(after)
+        await record_history(repo, cancelled_or_decided(before, outcome, actor, forced=forced), now)
         subject = ("request", after.id)
         vote = after.votes[-1] if len(after.votes) > len(before.votes) else None
         if vote is not None:
@@ -356,9 +362,9 @@ class Signoff:
         return await self._change_workflow(workflow_id, definition.model_dump(), "workflow_updated")
 
     async def set_enabled(self, workflow_id: str, enabled: bool) -> Workflow:
-        """Enable or disable a workflow."""
+        """Enable a workflow, which makes it live (a draft is published), or disable it."""
         action = "workflow_enabled" if enabled else "workflow_disabled"
-        return await self._change_workflow(workflow_id, {"enabled": enabled}, action)
+        return await self._change_workflow(workflow_id, switched(enabled), action)
 
     async def _change_workflow(self, workflow_id: str, changes: dict[str, Any], action: str) -> Workflow:
         now = self.clock.now()
