@@ -79,3 +79,82 @@ async def test_an_admin_applies_publishes_and_deletes_rules_from_slack(signoff: 
     assert "is published" in (await run(signoff, ADMIN, f"rule publish {rule['id']}")).all_text()
     assert "is deleted" in (await run(signoff, ADMIN, f"rule delete {rule['id']}")).all_text()
     assert await rules(signoff) == []
+
+
+# the rules list, the rule modal, publishing with a preview (signed clicks and submissions)
+
+WORKFLOW = {"name": "Invoices need approval", "record_type": "invoice", "trigger": "created",
+            "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"], "min_approvers": 1}]}]}
+
+
+def top_modal(h: Harness, user: str) -> dict[str, Any]:
+    from bot.sandbox.validation import validate_view
+    modal = h.workspace.open_modals(user)[-1]
+    assert validate_view(modal) == []
+    return modal
+
+
+def modal_text(modal: dict[str, Any]) -> str:
+    import json
+    return json.dumps(modal, ensure_ascii=False)
+
+
+async def pending_invoices(h: Harness, count: int) -> None:
+    assert (await h.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    for i in range(count):
+        body = {"amount": "100", "currency": "EUR", "vendor": "V-AIR", "customer": "C1", "source": "app"}
+        assert (await h.put(f"/api/v1/records/invoice/INV-{i}", body)).status_code == 200
+
+
+async def test_an_admin_creates_a_rule_in_a_modal_and_publishes_it_after_a_preview(signoff: Harness) -> None:
+    await pending_invoices(signoff, 3)
+    listing = await run(signoff, ADMIN, "rules")
+    await signoff.click(ADMIN, listing, "rule_new")
+    modal = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN) and top_modal(signoff, ADMIN))
+    assert modal["callback_id"] == "rule_save"
+    await signoff.link.click_in_view(ADMIN, "rule_form_field", view_id=modal["id"], value="amount")
+    typed = await signoff.wait_for(lambda: "Add a condition" in modal_text(top_modal(signoff, ADMIN))
+                                   and top_modal(signoff, ADMIN)["hash"] != modal["hash"] and top_modal(signoff, ADMIN))
+    ops = next(b for b in typed["blocks"] if b.get("block_id") == "cond_op_0")["element"]["options"]
+    assert "contains" not in [o["value"] for o in ops] and "gt" in [o["value"] for o in ops]
+    bad = await signoff.link.submit(ADMIN, {"name": "Air is travel", "cond_field_0": "vendor", "cond_op_0": "eq",
+                                            "cond_value_0": "V-AIR"})
+    assert bad.json()["response_action"] == "errors" and "res_field_0" in bad.json()["errors"]
+    await signoff.link.submit(ADMIN, {"name": "Air is travel", "cond_field_0": "vendor", "cond_op_0": "eq",
+                                      "cond_value_0": "V-AIR", "res_field_0": "category", "res_value_0": "Travel"})
+    [rule] = await rules(signoff)
+    assert rule["status"] == "draft" and rule["conditions"] == [{"field": "vendor", "op": "eq", "value": "V-AIR"}]
+    listing = await run(signoff, ADMIN, "rules")
+    assert "When Vendor is “V-AIR”" in listing.all_text() and "Category → “Travel”" in listing.all_text()
+    await signoff.click(ADMIN, listing, "rule_publish")
+    confirm = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN) and top_modal(signoff, ADMIN))
+    assert "Publishing pre-fills 3 documents: Invoice INV-0, Invoice INV-1, Invoice INV-2" in modal_text(confirm)
+    assert (await rules(signoff))[0]["status"] == "draft"
+    await signoff.link.submit(ADMIN)
+    assert (await rules(signoff))[0]["status"] == "published"
+    note = await signoff.wait_for(lambda: [m for m in signoff.dm(ADMIN) if "is published" in m.all_text()])
+    assert "3 documents changed" in note[-1].all_text()
+    invoice = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    assert invoice["category"] == "Travel"
+
+
+async def test_an_admin_edits_unpublishes_and_deletes_a_rule_from_the_list(signoff: Harness) -> None:
+    await run(signoff, ADMIN, f"rule apply {RULES_YAML}")
+    listing = await run(signoff, ADMIN, "rules")
+    await signoff.click(ADMIN, listing, "rule_edit")
+    modal = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN) and top_modal(signoff, ADMIN))
+    assert "Edit rule" in modal_text(modal) and "V-AIR" in modal_text(modal)
+    await signoff.link.submit(ADMIN, {"name": "Air France is flights", "cond_field_0": "vendor", "cond_op_0": "eq",
+                                      "cond_value_0": "V-AIR", "res_field_0": "category", "res_value_0": "Flights"})
+    [rule] = await rules(signoff)
+    assert (rule["name"], rule["results"], rule["status"]) == ("Air France is flights", {"category": "Flights"},
+                                                             "published")
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "rules"), "rule_unpublish")
+    confirm = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN) and top_modal(signoff, ADMIN))
+    assert "Unpublishing changes no document" in modal_text(confirm)
+    await signoff.link.submit(ADMIN)
+    assert (await rules(signoff))[0]["status"] == "draft"
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "rules"), "rule_delete")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN))
+    await signoff.link.submit(ADMIN)
+    assert await rules(signoff) == []
