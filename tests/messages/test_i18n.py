@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,11 +18,12 @@ from messages.i18n import LOCALE_DIR, translations
 from messages.render import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
+CONTEXTS = frozenset({"f", "m", "grammatical gender"})
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
 def extracted() -> dict[Any, list[str]]:
-    """Return every message the templates mark, as babel.cfg tells Babel to extract them."""
+    """Return every message the templates mark, as babel.cfg tells Babel to extract them (keyed with a context)."""
     with (ROOT / "babel.cfg").open(encoding="utf-8") as handle:
         method_map, options_map = parse_mapping_cfg(handle)
     found: dict[Any, list[str]] = {}
@@ -29,8 +31,16 @@ def extracted() -> dict[Any, list[str]]:
         str(ROOT), method_map, options_map, directory_filter=lambda d: "messages" in Path(d).parts or d == str(ROOT)
     ):
         if message:
-            found.setdefault(message, []).append(f"{filename}:{lineno}")
+            found.setdefault((_context, message) if _context else message, []).append(f"{filename}:{lineno}")
     return found
+
+
+def _context_and_id(message: Any) -> tuple[str | None, Any]:
+    """Split an extracted key into (context, message)."""
+    if isinstance(message, tuple) and len(message) == 2 and isinstance(message[1], str | tuple) and (
+            message[0] in CONTEXTS):
+        return message[0], message[1]
+    return None, message
 
 
 def french() -> Any:
@@ -45,11 +55,18 @@ def test_babel_extracts_the_templates() -> None:
     assert any("templates/home.json.j2" in where for places in messages.values() for where in places)
 
 
+def _both_genders(catalog: Any, msgid: Any) -> Any:
+    feminine, masculine = catalog.get(msgid, context="f"), catalog.get(msgid, context="m")
+    return feminine if feminine is not None and masculine is not None and masculine.string else None
+
+
 def test_every_template_string_has_a_french_translation() -> None:
     catalog, missing = french(), []
-    for message, places in extracted().items():
+    for key, places in extracted().items():
+        context, message = _context_and_id(key)
         msgid = message[0] if isinstance(message, tuple) else message
-        entry = catalog.get(msgid)
+        # A sentence agreeing with a document type is looked up under the type's gender, known only when rendering.
+        entry = catalog.get(msgid, context=context) or _both_genders(catalog, msgid)
         strings = entry.string if entry is not None else None
         forms = list(strings) if isinstance(strings, tuple) else [strings]
         if entry is None or entry.fuzzy or not all(forms) or (isinstance(message, tuple) != entry.pluralizable):
@@ -110,6 +127,34 @@ def test_a_french_message_reads_in_french_with_french_money() -> None:
               "approval_status": "pending", "contact_name": "ACME", "due_date": date(2026, 12, 20), "memo": None,
               "extra_fields": []}
     message = renderer.json("request_confirmation.json.j2", record=record)
-    assert message["text"] == ("📨 Votre Facture INV-1 de 12\u202f500,00\xa0€ est envoyé·e pour approbation. "
+    assert message["text"] == ("📨 Votre facture INV-1 de 12\u202f500,00\xa0€ est envoyée pour approbation. "
                                "Vous recevrez un message dès qu’une décision sera prise.")
     assert "20 déc. 2026" in str(message["blocks"])
+
+
+@pytest.mark.parametrize(
+    ("record_type", "status", "expected"),
+    [
+        ("expense", "none", "Votre dépense EXP-1 de 12,00 € est enregistrée ;"),
+        ("purchase_order", "pending", "Votre bon de commande EXP-1 de 12,00 € est envoyé pour approbation."),
+        ("invoice", "approved", "Votre facture EXP-1 de 12,00 € est approuvée."),
+        ("credit_memo", "approved", "Votre avoir EXP-1 de 12,00 € est approuvé."),
+    ],
+)
+def test_french_sentences_agree_with_the_document_type(record_type: str, status: str, expected: str) -> None:
+    record = {"type": record_type, "id": "EXP-1", "amount": Decimal("12.00"), "currency": "EUR",
+              "approval_status": status, "contact_name": "Acme", "due_date": None, "extra_fields": [], "memo": ""}
+    text = Renderer("fr", "Europe/Paris").json("request_confirmation.json.j2", record=record)["text"]
+    assert expected.replace(" ", "\u00a0") in text.replace(" ", "\u00a0")
+
+
+@pytest.mark.parametrize(
+    ("record_type", "expected"),
+    [("invoice", "Pourquoi refusez-vous la facture INV-1001"), ("estimate", "Pourquoi refusez-vous le devis INV-1001"),
+     ("credit_memo", "Pourquoi refusez-vous l’avoir INV-1001")],
+)
+def test_french_questions_use_the_article_of_the_document_type(record_type: str, expected: str) -> None:
+    card = {"record": {"type": record_type, "id": "INV-1001", "amount": Decimal("10"), "currency": "EUR"},
+            "request_id": "AR-1"}
+    view = Renderer("fr", "Europe/Paris").json("reject_modal.json.j2", card=card)
+    assert expected in json.dumps(view, ensure_ascii=False)
