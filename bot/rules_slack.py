@@ -559,8 +559,9 @@ class RuleListeners:
 
     async def _apply(self, callback: Any, rule_id: str, status: RuleStatus, user: str) -> None:
         if callback == RULE_DELETE:
+            name = (await self.rules.get_rule(rule_id)).name
             result = await self.rules.delete_rule(rule_id, user)
-            code, name = "rule_deleted", rule_id
+            code = "rule_deleted"
         else:
             result = await self.rules.set_status(rule_id, status, user)
             code = "rule_published" if status is RuleStatus.PUBLISHED else "rule_unpublished"

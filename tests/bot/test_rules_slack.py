@@ -158,3 +158,5 @@ async def test_an_admin_edits_unpublishes_and_deletes_a_rule_from_the_list(signo
     await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN))
     await signoff.link.submit(ADMIN)
     assert await rules(signoff) == []
+    deleted = await signoff.wait_for(lambda: [m for m in signoff.dm(ADMIN) if "is deleted" in m.all_text()])
+    assert "Rule `Air France is flights` is deleted. 0 documents changed." in deleted[-1].all_text()
