@@ -11,10 +11,12 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from bot.reminders import InvoiceReminders
 from bot.rules_service import RulesService
 from bot.runtime import freeze_startup_heap
 from bot.sandbox.run import Sandbox, start_sandbox
@@ -22,6 +24,7 @@ from bot.service import Signoff
 from bot.settings import Settings
 from engine.approvals import Decision
 from engine.catalog import DEFAULT_SLUGS, customize, default_workflow_id, find_template
+from engine.invoice_reminders import SEND_AT_HOUR
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, RecordInput, RecordType
 from engine.workflows import Workflow, parse_definition
 
@@ -64,8 +67,18 @@ INVOICE_APPROVAL: dict[str, Any] = {
         "steps": [{"name": "Review", "approvers": [BOB], "min_approvers": 1},
                   {"name": "Sign-off", "approvers": [CARA], "min_approvers": 1}],
         "remind_every": "P1D", "escalate_after": "P3D", "escalate_to": [ADA], "expire_after": "P30D",
+        "notify": ["dm", "home", "email"],
     }],
 }
+# A published rule: Acme's documents are pre-filled (⚡ on INV-1001, which waits for Bob).
+RULES: list[dict[str, Any]] = [
+    {"name": "Acme is an enterprise account", "description": "Acme's documents go to enterprise sales.",
+     "conditions": [{"field": "customer", "op": "eq", "value": "C-ACME"}],
+     "results": {"department": "Enterprise sales", "class": "Enterprise"}, "status": "published"},
+]
+# Customer payment reminders: three days before and three days after the due date, at 09:00.
+INVOICE_REMINDERS: dict[str, Any] = {"enabled": True, "schedules": [{"offset_days": -3}, {"offset_days": 3}]}
+REMINDED_INVOICE = "INV-1011"
 # The two defaults a new company starts with, from the template catalog, told to #finance.
 DEFAULT_OVERRIDES: dict[str, Any] = {"to": ["#finance"]}
 # The people groups the catalog's templates name, and a customer group that follows its filter.
@@ -87,12 +100,14 @@ class DemoDocument:
     type: RecordType
     id: str
     data: dict[str, Any]
-    due_in_days: int
+    due_in_days: int | None  # None: the next customer reminder falls within the next day
     submit: bool = False
     votes: tuple[tuple[str, Decision, str | None], ...] = ()
 
 
-def _invoice(record_id: str, amount: str, customer: str, memo: str, due_in_days: int, **more: Any) -> DemoDocument:
+def _invoice(
+    record_id: str, amount: str, customer: str, memo: str, due_in_days: int | None, **more: Any
+) -> DemoDocument:
     data = {"amount": amount, "currency": "USD", "customer": customer, "created_by": DAN,
             "source": "manual", "memo": memo, **more.pop("data", {})}
     return DemoDocument(RecordType.INVOICE, record_id, data, due_in_days, **more)
@@ -115,6 +130,8 @@ DOCUMENTS: tuple[DemoDocument, ...] = (
     _invoice("INV-1009", "640.00", "C-ACME", "Extra seats, pro rata", 30),
     _invoice("INV-1010", "5400.00", "C-ACME", "Usage overage, imported from the billing app", 30,
              data={"source": "app"}),
+    _invoice(REMINDED_INVOICE, "900.00", "C-GLOBEX", "Training day, sent to the customer", None,
+             data={"status": "sent", "email_status": "sent"}),
     DemoDocument(RecordType.BILL, "BILL-2001", {"amount": "480.00", "vendor": "V-PAPER", "created_by": ADA,
                                                 "memo": "Printer paper and toner"}, 2),
     DemoDocument(RecordType.BILL, "BILL-2002", {"amount": "1299.00", "vendor": "V-CLOUD", "created_by": ADA,
@@ -127,6 +144,7 @@ class SeedReport:
     """What one seeding run created (nothing, when it ran before)."""
 
     contacts: int = 0
+    rules: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
     documents: list[str] = field(default_factory=list)
@@ -141,11 +159,36 @@ async def seed(service: Signoff, settle: Settle | None = None) -> SeedReport:
     report.contacts = await _seed_contacts(service)
     report.groups = await _seed_groups(service)
     report.workflows = await _seed_workflows(service)
-    today = service.clock.now().astimezone(service.settings.tz).date()
+    report.rules = await _seed_rules(service)
+    await _seed_invoice_reminders(service)
     for document in DOCUMENTS:
-        if await _seed_document(service, document, today, settle or _nothing):
+        if await _seed_document(service, document, settle or _nothing):
             report.documents.append(document.id)
     return report
+
+
+async def _seed_rules(service: Signoff) -> list[str]:
+    rules = RulesService(service)
+    existing = {rule.name.casefold() for rule in await rules.list_rules()}
+    created = []
+    for definition in RULES:
+        if definition["name"].casefold() not in existing:
+            await rules.create_rule(copy.deepcopy(definition), ADA)
+            created.append(definition["name"])
+    return created
+
+
+async def _seed_invoice_reminders(service: Signoff) -> None:
+    """Turn customer reminders on, once: before the invoice they are shown with is created."""
+    async with service.db.read() as repo:
+        if await repo.get_record(RecordType.INVOICE.value, REMINDED_INVOICE) is not None:
+            return
+    await InvoiceReminders(service).save(copy.deepcopy(INVOICE_REMINDERS))
+
+
+def reminder_due_in_days(now: datetime, tz: ZoneInfo) -> int:
+    """Return a due date's distance in days whose 3-days-before reminder (09:00) falls within the next day."""
+    return 3 if now.astimezone(tz).hour < SEND_AT_HOUR else 4
 
 
 async def _nothing() -> None:
@@ -198,12 +241,15 @@ async def _save_default(service: Signoff, slug: str, data: dict[str, Any]) -> st
     return workflow.name
 
 
-async def _seed_document(service: Signoff, document: DemoDocument, today: date, settle: Settle) -> bool:
+async def _seed_document(service: Signoff, document: DemoDocument, settle: Settle) -> bool:
     async with service.db.read() as repo:
         if await repo.get_record(document.type.value, document.id) is not None:
             return False
+    now, tz = service.clock.now(), service.settings.tz
+    today = now.astimezone(tz).date()
+    due_in = document.due_in_days if document.due_in_days is not None else reminder_due_in_days(now, tz)
     data = {**document.data, "txn_date": (today - timedelta(days=2)).isoformat(),
-            "due_date": (today + timedelta(days=document.due_in_days)).isoformat()}
+            "due_date": (today + timedelta(days=due_in)).isoformat()}
     record = await service.put_record(document.type, document.id, RecordInput.model_validate(data))
     await settle()
     if document.submit and record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
@@ -229,6 +275,8 @@ async def start_demo(
 ) -> Sandbox:
     """Start the sandbox and seed it (once per database)."""
     sandbox = await start_sandbox(database, port, base=base, is_persistent=is_persistent, default_viewer=BOB)
+    sandbox.ui.contacts = [{"kind": kind.value, "id": contact_id, "name": data["name"]}
+                           for kind, contact_id, data in CONTACTS]
     deliverer = sandbox.runtime.deliverer
     try:
         report = await seed(sandbox.runtime.service, deliverer.drain if deliverer else None)

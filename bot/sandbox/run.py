@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.clock import TestClock
 from bot.runtime import Runtime, build_runtime
+from bot.sandbox.mailbox import Mailbox
 from bot.sandbox.ui import SandboxUI
 from bot.sandbox.webapi import AppLink, WebApiServer, start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
@@ -29,18 +30,24 @@ SAVE_DELAY_S = 0.3
 
 
 def sandbox_settings(
-    base: Settings | None, database: str | Path, port: int, api_url: str, admins: str = DEMO_ADMIN
+    base: Settings | None, database: str | Path, port: int, api_url: str, admins: str = DEMO_ADMIN, *,
+    smtp_url: str | None = None, api_token: str | None = None,
 ) -> Settings:
-    """Return settings for sandbox mode: local Slack, loopback only, fresh secrets, nothing outbound."""
+    """Return settings for sandbox mode: local Slack, loopback only, fresh secrets, e-mail to the local catcher."""
     kept = base.model_dump(include={"timezone", "locale", "tick_seconds"}) if base else {}
     values: dict[str, Any] = {
         **kept, "sandbox": True, "slack_bot_token": DEFAULT_TOKEN, "slack_app_token": None,
         "slack_signing_secret": secrets.token_hex(32), "slack_api_url": api_url,
-        "api_token": secrets.token_urlsafe(32), "database": str(database), "host": LOOPBACK,
-        "port": port, "admins_csv": admins, "test_clock": True, "smtp_url": None,
+        "api_token": api_token or new_api_token(), "database": str(database), "host": LOOPBACK,
+        "port": port, "admins_csv": admins, "test_clock": True, "smtp_url": smtp_url,
         "webhook_url": None, "webhook_secret": None,
     }
     return Settings.model_validate(values)
+
+
+def new_api_token() -> str:
+    """Return a fresh REST API token for a sandbox."""
+    return f"sandbox-{secrets.token_urlsafe(24)}"
 
 
 def state_path_for(database: str | Path) -> Path:
@@ -51,10 +58,12 @@ def state_path_for(database: str | Path) -> Path:
 class StateKeeper:
     """Writes the workspace's conversations (and the test clock) to a file shortly after each change."""
 
-    def __init__(self, workspace: Workspace, clock: TestClock, path: Path) -> None:
+    def __init__(self, workspace: Workspace, clock: TestClock, path: Path, mailbox: Mailbox | None = None) -> None:
         self.workspace = workspace
         self.clock = clock
         self.path = path
+        self.mailbox = mailbox
+        self.api_token: str | None = None
         self._queue = workspace.subscribe()
         self._task: asyncio.Task[None] | None = None
 
@@ -66,6 +75,7 @@ class StateKeeper:
             state = json.loads(self.path.read_text(encoding="utf-8"))
             self.workspace.restore(state["workspace"])
             saved_now = _parse_moment(state.get("now"))
+            self._restore_extras(state)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring the unreadable sandbox workspace %s (%s)", self.path, exc)
             return False
@@ -73,13 +83,22 @@ class StateKeeper:
             self.clock.set(saved_now)
         return True
 
+    def _restore_extras(self, state: dict[str, Any]) -> None:
+        token = state.get("api_token")
+        self.api_token = token if isinstance(token, str) and token else None
+        if self.mailbox is not None and isinstance(state.get("mails"), list):
+            self.mailbox.restore(state["mails"])
+
     def start(self) -> None:
         """Start saving in the background."""
         self._task = asyncio.create_task(self._run())
 
     def save(self) -> None:
         """Write the state now, atomically."""
-        state = {"workspace": self.workspace.snapshot(), "now": self.clock.now().isoformat()}
+        state: dict[str, Any] = {"workspace": self.workspace.snapshot(), "now": self.clock.now().isoformat(),
+                                 "api_token": self.api_token}
+        if self.mailbox is not None:
+            state["mails"] = self.mailbox.as_json()
         partial = self.path.with_name(self.path.name + ".tmp")
         partial.write_text(json.dumps(state), encoding="utf-8")
         os.replace(partial, self.path)
@@ -132,6 +151,7 @@ class Sandbox:
     link: AppLink
     ui: SandboxUI
     keeper: StateKeeper | None = None
+    mailbox: Mailbox | None = None
 
     @property
     def url(self) -> str:
@@ -152,6 +172,8 @@ class Sandbox:
         if self.keeper is not None:
             await self.keeper.close()
         await self.webapi.close()
+        if self.mailbox is not None:
+            await self.mailbox.close()
 
 
 async def start_sandbox(
@@ -162,14 +184,22 @@ async def start_sandbox(
     _check_port_free(port)
     clock = TestClock()
     workspace = Workspace.demo(wall_clock=lambda: clock.now().timestamp())
-    keeper = _restored(workspace, clock, Path(database)) if is_persistent else None
+    mailbox = Mailbox(clock.now, lambda mail: workspace.notify("mail"))
+    keeper = _restored(workspace, clock, Path(database), mailbox) if is_persistent else None
+    api_token = (keeper.api_token if keeper else None) or new_api_token()
+    if keeper is not None:
+        keeper.api_token = api_token
+    await mailbox.start()
     webapi = await start_webapi(workspace, LOOPBACK, 0)
     try:
-        runtime = await build_runtime(sandbox_settings(base, database, port, webapi.url), clock=clock)
+        settings = sandbox_settings(base, database, port, webapi.url, smtp_url=mailbox.url, api_token=api_token)
+        runtime = await build_runtime(settings, clock=clock)
     except BaseException:
         await webapi.close()
+        await mailbox.close()
         raise
     sandbox = _assemble(workspace, webapi, runtime, keeper, default_viewer)
+    sandbox.mailbox = sandbox.ui.mailbox = mailbox
     try:
         await runtime.serve()
     except BaseException:
@@ -182,8 +212,8 @@ async def start_sandbox(
     return sandbox
 
 
-def _restored(workspace: Workspace, clock: TestClock, database: Path) -> StateKeeper:
-    keeper = StateKeeper(workspace, clock, state_path_for(database))
+def _restored(workspace: Workspace, clock: TestClock, database: Path, mailbox: Mailbox) -> StateKeeper:
+    keeper = StateKeeper(workspace, clock, state_path_for(database), mailbox)
     if database.exists():
         keeper.load()
     else:

@@ -102,11 +102,17 @@ def block_actions_payload(
     *,
     value: Any = None,
     block_id: str | None = None,
+    state: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Return the payload of a click on a message element (button, menu, picker)."""
+    """Return the payload of a click on a message element (button, menu, picker).
+
+    ``state`` holds what the person picked in the message's other elements, by block_id then action_id.
+    """
     message = workspace.message(channel, message_ts)
     _check_sees_message(workspace, user_id, message)
     action = _action(message.blocks, action_id, value, f"message {message_ts}", block_id)
+    picked = {**state_entries(message.blocks, state or {}), **_action_state(message.blocks, action)}
+    workspace.merge_message_state(message.channel, message.ts, picked)
     is_ephemeral = message.visible_to is not None
     conversation = workspace.conversation(message.channel)
     response_url = workspace.issue_response_url(user_id, message.channel, message.ts, is_ephemeral)
@@ -120,7 +126,7 @@ def block_actions_payload(
     payload["channel"] = {"id": message.channel, "name": conversation.name or "directmessage"}
     if not is_ephemeral:
         payload["message"] = message.as_slack()
-    payload["state"] = {"values": {}}
+    payload["state"] = {"values": _current(message.blocks, workspace.message_state(message.channel, message.ts))}
     payload["response_url"] = response_url
     payload["actions"] = [action]
     return payload
@@ -134,14 +140,21 @@ def view_actions_payload(
     view_id: str | None = None,
     value: Any = None,
     block_id: str | None = None,
+    state: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Return the payload of a click in a view: the user's Home tab unless ``view_id``."""
+    """Return the payload of a click in a view: the user's Home tab unless ``view_id``.
+
+    ``state`` holds what the user typed or picked in the view's elements, kept in the view's ``state.values``.
+    """
     view = _owned_view(workspace, user_id, view_id, home=True)
     action = _action(view["blocks"], action_id, value, f"view {view['id']}", block_id)
+    picked = {**state_entries(view["blocks"], state or {}), **_action_state(view["blocks"], action)}
+    workspace.merge_view_state(view["id"], picked)
     payload = _interaction_base(workspace, "block_actions", user_id)
     payload["container"] = {"type": "view", "view_id": view["id"]}
     payload["view"] = copy.deepcopy(view)
-    payload["state"] = copy.deepcopy(view["state"])
+    payload["view"]["state"] = {"values": _current(view["blocks"], view["state"]["values"])}
+    payload["state"] = copy.deepcopy(payload["view"]["state"])
     payload["actions"] = [action]
     return payload
 
@@ -152,10 +165,17 @@ def view_submission_payload(
     values: Mapping[str, Any] | None = None,
     *,
     view_id: str | None = None,
+    state: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """Return the payload of a modal submission; ``values`` are keyed by action_id."""
-    view = copy.deepcopy(_owned_view(workspace, user_id, view_id, home=False))
-    view["state"] = {"values": _state_values(view, values or {})}
+    """Return the payload of a modal submission; ``values`` are keyed by action_id (or an input's block_id).
+
+    ``state`` holds what the user picked in the view's other elements (menus in actions blocks…).
+    """
+    owned = _owned_view(workspace, user_id, view_id, home=False)
+    workspace.merge_view_state(owned["id"], state_entries(owned["blocks"], state or {}))
+    view = copy.deepcopy(owned)
+    kept = _current(view["blocks"], view["state"]["values"])
+    view["state"] = {"values": {**kept, **_state_values(view, values or {})}}
     payload = _interaction_base(workspace, "view_submission", user_id)
     payload["view"] = view
     payload["response_urls"] = []
@@ -266,21 +286,21 @@ class RequestFactory:
 
     def block_actions(
         self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None,
-        block_id: str | None = None,
+        block_id: str | None = None, state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> SlackRequest:
         """Return a signed click on a message element."""
         payload = block_actions_payload(
-            self.workspace, user_id, channel, message_ts, action_id, value=value, block_id=block_id
+            self.workspace, user_id, channel, message_ts, action_id, value=value, block_id=block_id, state=state
         )
         return interaction_request(payload, self.signing_secret, self.timestamp())
 
     def view_actions(
         self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None,
-        block_id: str | None = None,
+        block_id: str | None = None, state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> SlackRequest:
         """Return a signed click in the user's Home tab or in a modal."""
         payload = view_actions_payload(
-            self.workspace, user_id, action_id, view_id=view_id, value=value, block_id=block_id
+            self.workspace, user_id, action_id, view_id=view_id, value=value, block_id=block_id, state=state
         )
         return interaction_request(payload, self.signing_secret, self.timestamp())
 
@@ -290,9 +310,10 @@ class RequestFactory:
         values: Mapping[str, Any] | None = None,
         *,
         view_id: str | None = None,
+        state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> SlackRequest:
         """Return a signed modal submission."""
-        payload = view_submission_payload(self.workspace, user_id, values, view_id=view_id)
+        payload = view_submission_payload(self.workspace, user_id, values, view_id=view_id, state=state)
         return interaction_request(payload, self.signing_secret, self.timestamp())
 
     def view_closed(self, user_id: str, *, view_id: str | None = None) -> SlackRequest:
@@ -378,6 +399,51 @@ def _action(
         action["action_ts"] = f"{time.time():.6f}"
         return action
     raise ActionNotFoundError(f"no element with action_id {action_id!r} in {where}")
+
+
+def state_entries(
+    blocks: list[dict[str, Any]] | None, raw: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Turn picked values (block_id → action_id → value) into Slack's typed ``state.values`` entries.
+
+    Values for elements the blocks no longer have, or options they no longer offer, are left out.
+    """
+    entries: dict[str, dict[str, Any]] = {}
+    for block, element in interactive_elements(blocks):
+        block_id, action_id = block.get("block_id"), element["action_id"]
+        picked = raw.get(block_id) if isinstance(block_id, str) else None
+        if not isinstance(picked, Mapping) or action_id not in picked or not _is_stateful(element):
+            continue
+        try:
+            entries.setdefault(block_id, {})[action_id] = _state_entry(element, picked[action_id])
+        except UnknownOptionError:
+            continue
+    return entries
+
+
+def _is_stateful(element: dict[str, Any]) -> bool:
+    return element.get("type") not in ("button", "overflow", "workflow_button")
+
+
+def _action_state(blocks: list[dict[str, Any]] | None, action: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the state entry a click on a stateful element (checkboxes, menu, picker) leaves."""
+    for block, element in interactive_elements(blocks):
+        if block.get("block_id") == action["block_id"] and element["action_id"] == action["action_id"]:
+            if not _is_stateful(element):
+                return {}
+            kept = {k: v for k, v in action.items() if k not in ("action_id", "block_id", "text", "action_ts")}
+            return {action["block_id"]: {action["action_id"]: kept}}
+    return {}
+
+
+def _current(blocks: list[dict[str, Any]] | None, stored: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return the stored state of the elements the blocks still have."""
+    kept: dict[str, dict[str, Any]] = {}
+    for block, element in interactive_elements(blocks):
+        entry = stored.get(block.get("block_id") or "", {}).get(element["action_id"])
+        if entry is not None and _is_stateful(element):
+            kept.setdefault(block["block_id"], {})[element["action_id"]] = copy.deepcopy(entry)
+    return kept
 
 
 def _state_values(view: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from bot.sandbox.errors import (
     UnknownUserError,
     UnknownViewError,
 )
+from bot.sandbox.mailbox import Mailbox
 from bot.sandbox.webapi import AppLink, AppReply
 from bot.sandbox.workspace import BOT_USER_ID, Change, Conversation, Message, User, Workspace
 from bot.settings import Settings
@@ -88,6 +89,7 @@ class ClickBody(ViewerBody):
     ts: str | None = None
     view_id: str | None = None
     value: str | list[str] | None = None
+    state: dict[str, dict[str, str | list[str] | None]] = Field(default_factory=dict)
 
 
 class SubmitBody(ViewerBody):
@@ -95,6 +97,7 @@ class SubmitBody(ViewerBody):
 
     view_id: str = Field(min_length=1)
     values: dict[str, str | list[str] | None] = Field(default_factory=dict)
+    state: dict[str, dict[str, str | list[str] | None]] = Field(default_factory=dict)
 
 
 class CloseBody(ViewerBody):
@@ -110,6 +113,42 @@ class CommandBody(ViewerBody):
     channel: str = APP_CONVERSATION
 
 
+DOCUMENT_TYPES = ("invoice", "bill", "purchase_order", "estimate", "expense", "sales_receipt", "payment",
+                  "bill_payment", "deposit", "credit_memo", "vendor_credit")
+VENDOR_TYPES = frozenset({"bill", "purchase_order", "expense", "bill_payment", "vendor_credit"})
+ID_PREFIXES = {"invoice": "INV", "bill": "BILL", "purchase_order": "PO", "estimate": "EST", "expense": "EXP",
+               "sales_receipt": "SR", "payment": "PAY", "bill_payment": "BP", "deposit": "DEP",
+               "credit_memo": "CM", "vendor_credit": "VC"}
+FIRST_NEW_NUMBER = 3001
+MAX_ID_TRIES = 200
+
+
+class DocumentBody(BaseModel):
+    """The New document form: what an integration would PUT to /api/v1/records/{type}/{id}."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(default="invoice", pattern="^(" + "|".join(DOCUMENT_TYPES) + ")$")
+    id: str | None = Field(default=None, max_length=64)
+    amount: str = Field(min_length=1, max_length=40)
+    currency: str = Field(default="USD", min_length=3, max_length=3)
+    contact: str | None = Field(default=None, max_length=64)
+    department: str | None = Field(default=None, max_length=200)
+    memo: str | None = Field(default=None, max_length=4000)
+    source: str = Field(default="app", max_length=40)
+    due_date: str | None = Field(default=None, max_length=20)
+    created_by: str | None = Field(default=None, max_length=64)
+    submit: bool = False
+
+    def record(self) -> dict[str, Any]:
+        """Return the record body the REST API takes."""
+        party = "vendor" if self.type in VENDOR_TYPES else "customer"
+        data = {"amount": self.amount, "currency": self.currency.upper(), party: self.contact,
+                "department": self.department, "memo": self.memo, "source": self.source,
+                "due_date": self.due_date, "created_by": self.created_by}
+        return {key: value for key, value in data.items() if value not in (None, "")}
+
+
 class ClockBody(BaseModel):
     """How far to move the test clock (an ISO 8601 duration)."""
 
@@ -118,16 +157,37 @@ class ClockBody(BaseModel):
     advance: str = Field(min_length=2, max_length=40)
 
 
+MENTION_WORD = re.compile(r"(?<![<\w@])@([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def escape_mentions(text: str, users: list[User]) -> str:
+    """Turn `@name` into `<@U…|name>` as Slack does for a command with escaping on (name, first name or id)."""
+    known: dict[str, User] = {}
+    for user in users:
+        if user.deleted:
+            continue
+        first = (user.real_name or "").split(" ")[0]
+        for alias in (user.id, user.name, first, (user.real_name or "").replace(" ", "")):
+            if alias:
+                known.setdefault(alias.casefold(), user)
+
+    def replace(match: re.Match[str]) -> str:
+        user = known.get(match.group(1).casefold())
+        return f"<@{user.id}|{user.name}>" if user else match.group(0)
+
+    return MENTION_WORD.sub(replace, text)
+
+
 def user_json(user: User) -> dict[str, Any]:
     """Return what the page needs to show a person."""
     return {"id": user.id, "name": user.name, "real_name": user.real_name, "tz": user.tz,
             "is_admin": user.is_admin, "is_bot": user.is_bot}
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    """Return a message as the page renders it."""
-    return {"ts": message.ts, "user": message.user, "text": message.text, "blocks": message.blocks,
-            "attachments": message.attachments, "edited": message.edited,
+def message_json(message: Message, state: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return a message as the page renders it, with what people picked in its elements."""
+    return {"state": state or {}, "ts": message.ts, "user": message.user, "text": message.text,
+            "blocks": message.blocks, "attachments": message.attachments, "edited": message.edited,
             "ephemeral": message.visible_to is not None, "thread_ts": message.thread_ts}
 
 
@@ -159,6 +219,8 @@ class SandboxUI:
         self.settings = settings
         self.default_viewer = default_viewer
         self.api_url: str | None = None
+        self.mailbox: Mailbox | None = None
+        self.contacts: list[dict[str, str]] = []
         self._streams: list[asyncio.Queue[Change]] = []
         self._is_closed = False
 
@@ -199,7 +261,8 @@ class SandboxUI:
             return []
         shown = _top_level(self.workspace.messages_in(conversation.id))
         shown += self.workspace.ephemerals(viewer.id, conversation.id)
-        return [message_json(m) for m in sorted(shown, key=lambda m: float(m.ts))]
+        ordered = sorted(shown, key=lambda m: float(m.ts))
+        return [message_json(m, self.workspace.message_state(m.channel, m.ts)) for m in ordered]
 
     def sidebar(self, viewer: User) -> dict[str, Any]:
         """Return the viewer's channels and their DM with the app, with message counts."""
@@ -242,6 +305,7 @@ class SandboxUI:
                 "messages": self.visible_messages(viewer, conversation),
             },
             "home": self.workspace.home_view(viewer.id),
+            "mail_count": len(self.mailbox.mails) if self.mailbox else 0,
             "modal": self.modal(viewer),
         }
 
@@ -252,13 +316,13 @@ class SandboxUI:
         viewer = self.viewer(body.viewer)
         if body.view_id:
             reply = await self.link.click_in_view(viewer.id, body.action_id, view_id=body.view_id,
-                                                  value=body.value, block_id=body.block_id)
+                                                  value=body.value, block_id=body.block_id, state=body.state)
         elif body.channel and body.ts:
             conversation = self.resolve(viewer, body.channel)
             if conversation is None:
                 raise ApiError(404, "not_found", "no such conversation")
             reply = await self.link.click(viewer.id, conversation.id, body.ts, body.action_id,
-                                          value=body.value, block_id=body.block_id)
+                                          value=body.value, block_id=body.block_id, state=body.state)
         else:
             raise ApiError(422, "invalid", "a click needs channel and ts, or view_id")
         return _reply_json(reply)
@@ -267,7 +331,7 @@ class SandboxUI:
         """Send the signed view_submission of a modal and apply the app's answer."""
         viewer = self.viewer(body.viewer)
         values = {key: value for key, value in body.values.items() if value not in (None, "", [])}
-        reply = await self.link.submit(viewer.id, values, view_id=body.view_id)
+        reply = await self.link.submit(viewer.id, values, view_id=body.view_id, state=body.state)
         errors = self.workspace.view_errors(body.view_id) if self._is_open(viewer, body.view_id) else {}
         return {**_reply_json(reply), "errors": errors}
 
@@ -285,7 +349,8 @@ class SandboxUI:
             raise ApiError(404, "unknown_command", f"{name} is not a valid command. Try /signoff help.")
         conversation = self.resolve(viewer, body.channel)
         channel = conversation.id if conversation else self.workspace.dm_channel_id(viewer.id)
-        return _reply_json(await self.link.command(viewer.id, name, text.strip(), channel=channel))
+        typed = escape_mentions(text.strip(), self.workspace.users())
+        return _reply_json(await self.link.command(viewer.id, name, typed, channel=channel))
 
     async def open_home(self, viewer_id: str) -> dict[str, Any]:
         """Send app_home_opened, as Slack does each time a person opens the Home tab."""
@@ -302,13 +367,53 @@ class SandboxUI:
         tick = await self._api_post("/api/v1/scheduler/tick", None)
         return {"ok": True, "now": moved.get("now", self.clock.now().isoformat()), "tick": tick}
 
+    def sandbox_settings(self) -> dict[str, Any]:
+        """Return what the settings panel shows: the REST API's address and token, where e-mail goes."""
+        return {"api_url": f"{self.api_url}/api/v1" if self.api_url else None, "api_token": self.settings.api_token,
+                "openapi_url": f"{self.api_url}/api/v1/openapi.json" if self.api_url else None,
+                "smtp_url": self.settings.smtp_url, "admins": sorted(self.settings.admins),
+                "timezone": self.settings.timezone, "locale": self.settings.locale,
+                "database": self.settings.database}
+
+    def mail(self) -> dict[str, Any]:
+        """Return the e-mails the sandbox's SMTP catcher received, newest first."""
+        return {"mails": self.mailbox.as_json() if self.mailbox else [], "is_on": self.mailbox is not None}
+
+    async def new_document(self, body: DocumentBody) -> dict[str, Any]:
+        """Create a document through the REST API, as an integration would; submit it when asked."""
+        record_id = body.id or await self._free_id(body.type)
+        path = f"/api/v1/records/{body.type}/{record_id}"
+        record = await self._api("PUT", path, body.record())
+        if body.submit and record.get("approval_status") == "approval_required":
+            record = await self._api("POST", f"{path}/submit", {"actor": body.created_by} if body.created_by else None)
+        return {"ok": True, "record": record}
+
+    async def _free_id(self, record_type: str) -> str:
+        for number in range(FIRST_NEW_NUMBER, FIRST_NEW_NUMBER + MAX_ID_TRIES):
+            candidate = f"{ID_PREFIXES[record_type]}-{number}"
+            if not await self._api_exists(f"/api/v1/records/{record_type}/{candidate}"):
+                return candidate
+        raise ApiError(409, "conflict", "no free document number; give one")
+
+    async def _api_exists(self, path: str) -> bool:
+        try:
+            await self._api("GET", path, None)
+        except ApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     async def _api_post(self, path: str, body: Any) -> dict[str, Any]:
+        return await self._api("POST", path, body)
+
+    async def _api(self, method: str, path: str, body: Any) -> dict[str, Any]:
         assert self.api_url is not None
         headers = {"Authorization": f"Bearer {self.settings.api_token}"}
         timeout = aiohttp.ClientTimeout(total=CLOCK_TIMEOUT_S)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.post(f"{self.api_url}{path}", json=body, headers=headers) as response,
+            session.request(method, f"{self.api_url}{path}", json=body, headers=headers) as response,
         ):
             text, status = await response.text(), response.status
         answer = _json_object(text)
@@ -432,4 +537,24 @@ def _add_actions(router: APIRouter, ui: SandboxUI) -> None:
     @router.post("/api/clock")
     async def clock(body: ClockBody = Body(...)) -> dict[str, Any]:
         return await ui.advance_clock(body.advance)
+
+    _add_tools(router, ui)
+
+
+def _add_tools(router: APIRouter, ui: SandboxUI) -> None:
+    @router.get("/api/mail")
+    async def mail() -> dict[str, Any]:
+        return ui.mail()
+
+    @router.get("/api/settings")
+    async def settings() -> dict[str, Any]:
+        return ui.sandbox_settings()
+
+    @router.get("/api/contacts")
+    async def contacts() -> dict[str, Any]:
+        return {"contacts": ui.contacts}
+
+    @router.post("/api/documents")
+    async def documents(body: DocumentBody = Body(...)) -> dict[str, Any]:
+        return await ui.new_document(body)
 

@@ -238,23 +238,23 @@ class AppLink:
 
     async def click(
         self, user_id: str, channel: str, message_ts: str, action_id: str, *, value: Any = None,
-        block_id: str | None = None,
+        block_id: str | None = None, state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AppReply:
         """Click an element of a message, as ``user_id`` (``block_id`` picks among equal action_ids)."""
         return await self.send(
             self.requests.block_actions(
-                user_id, channel, message_ts, action_id, value=value, block_id=block_id
+                user_id, channel, message_ts, action_id, value=value, block_id=block_id, state=state
             )
         )
 
     async def click_in_view(
         self, user_id: str, action_id: str, *, view_id: str | None = None, value: Any = None,
-        block_id: str | None = None,
+        block_id: str | None = None, state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AppReply:
         """Click an element of the user's Home tab, or of the modal ``view_id``."""
         return await self.send(
             self.requests.view_actions(
-                user_id, action_id, view_id=view_id, value=value, block_id=block_id
+                user_id, action_id, view_id=view_id, value=value, block_id=block_id, state=state
             )
         )
 
@@ -264,10 +264,11 @@ class AppLink:
         values: Mapping[str, Any] | None = None,
         *,
         view_id: str | None = None,
+        state: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> AppReply:
         """Submit the user's top modal (or ``view_id``) and apply the app's answer."""
         view_id = view_id or self._top_modal_id(user_id)
-        reply = await self.send(self.requests.view_submission(user_id, values, view_id=view_id))
+        reply = await self.send(self.requests.view_submission(user_id, values, view_id=view_id, state=state))
         self.workspace.apply_view_submission_ack(view_id, reply.json())
         return reply
 

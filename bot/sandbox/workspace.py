@@ -358,6 +358,7 @@ class Workspace:
         self._view_errors: dict[str, dict[str, str]] = {}
         self._modal_stacks: dict[str, list[str]] = defaultdict(list)
         self._homes: dict[str, str] = {}
+        self._message_states: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         self._triggers: dict[str, _Trigger] = {}
         self._response_targets: dict[str, _ResponseTarget] = {}
         self._calls: list[Call] = []
@@ -764,6 +765,28 @@ class Workspace:
     def set_view_state(self, view_id: str, values: dict[str, dict[str, Any]]) -> None:
         """Store what the user typed or picked in a view, as ``state.values``."""
         self.view(view_id)["state"] = {"values": copy.deepcopy(values)}
+
+    def merge_view_state(self, view_id: str, values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Add what the user typed or picked to a view's ``state.values``; return the whole state."""
+        view = self.view(view_id)
+        stored = view.setdefault("state", {}).setdefault("values", {})
+        for block_id, entries in values.items():
+            stored.setdefault(block_id, {}).update(copy.deepcopy(dict(entries)))
+        return copy.deepcopy(view["state"])
+
+    def message_state(self, channel: str, ts: str) -> dict[str, dict[str, Any]]:
+        """Return what people picked in a message's elements, as ``state.values``."""
+        return copy.deepcopy(self._message_states.get((channel, ts), {}))
+
+    def merge_message_state(self, channel: str, ts: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Add what someone picked in a message's elements (checkboxes, menus, pickers) to its state."""
+        stored = self._message_states.setdefault((channel, ts), {})
+        for block_id, entries in values.items():
+            stored.setdefault(block_id, {}).update(copy.deepcopy(dict(entries)))
+
+    def notify(self, kind: str) -> None:
+        """Tell live subscribers that something outside Slack's own state changed (a mail arrived…)."""
+        self._notify(kind)
 
     # The Web API
 

@@ -22,7 +22,7 @@ EXPECTED_STATUS = {
     "INV-1001": "pending", "INV-1002": "pending", "INV-1003": "pending", "INV-1004": "pending",
     "INV-1005": "approved", "INV-1006": "rejected", "INV-1007": "approval_required",
     "INV-1008": "approval_required", "INV-1009": "none", "INV-1010": "pending",
-    "BILL-2001": "none", "BILL-2002": "none",
+    "INV-1011": "none", "BILL-2001": "none", "BILL-2002": "none",
 }
 
 
@@ -58,7 +58,7 @@ def dm_counts(sandbox: Sandbox) -> dict[str, int]:
 
 
 async def test_seed_leaves_documents_in_every_state(demo: Sandbox) -> None:
-    assert len(DOCUMENTS) == 12
+    assert len(DOCUMENTS) == 13
     assert await statuses(demo) == EXPECTED_STATUS
 
 
@@ -108,6 +108,7 @@ async def test_seeding_twice_changes_nothing(demo: Sandbox) -> None:
     before = (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows()))
     report = await seed(demo.runtime.service)
     assert (report.contacts, report.groups, report.workflows, report.documents) == (0, [], [], [])
+    assert report.rules == []
     assert (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows())) == before
 
 
@@ -150,7 +151,9 @@ async def test_sandbox_binds_loopback_only_and_reaches_nothing_outside(tmp_path:
         assert sandbox.runtime.sock is not None and sandbox.runtime.sock.getsockname()[0] == "127.0.0.1"
         assert sandbox.webapi.host == "127.0.0.1" and settings.host == "127.0.0.1"
         assert settings.slack_api_url == sandbox.webapi.url and settings.slack_api_url.startswith("http://127.0.0.1:")
-        assert settings.smtp_url is None and settings.webhook_url is None and settings.sandbox
+        assert settings.smtp_url is not None and settings.smtp_url.startswith("smtp://127.0.0.1:")
+        assert sandbox.mailbox is not None and settings.smtp_url.startswith(f"smtp://127.0.0.1:{sandbox.mailbox.port}")
+        assert settings.webhook_url is None and settings.sandbox
         assert settings.test_clock and settings.admins == frozenset({"U0ADA"})
         assert sandbox.url.startswith("http://127.0.0.1:") and sandbox.url.endswith("/sandbox")
     finally:
@@ -192,3 +195,37 @@ def _free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
 
+
+
+async def test_approvers_get_e_mails_from_the_first_minute(demo: Sandbox) -> None:
+    assert demo.mailbox is not None
+    asked = {(tuple(m.to), m.subject.split()[-3]) for m in demo.mailbox.mails}
+    assert (("bob@example.com",), "INV-1001") in asked and (("cara@example.com",), "INV-1003") in asked
+
+
+async def test_a_published_rule_pre_fills_a_pending_approval(demo: Sandbox) -> None:
+    async with api(demo) as client:
+        rules = (await client.get("/api/v1/rules")).json()["rules"]
+        record = (await client.get("/api/v1/records/invoice/INV-1001")).json()
+    assert [r["status"] for r in rules] == ["published"]
+    assert record["department"] == "Enterprise sales" and record["approval_status"] == "pending"
+    asks = [m.all_text() for m in demo.workspace.dm_messages(BOB) if "INV-1001" in m.text]
+    assert any("⚡" in text or ":zap:" in text for text in asks)
+
+
+async def test_a_customer_reminder_is_e_mailed_after_a_day(demo: Sandbox) -> None:
+    assert demo.mailbox is not None
+    async with api(demo) as client:
+        settings = (await client.get("/api/v1/settings/invoice-reminders")).json()
+        assert settings["enabled"]
+        await client.post("/api/v1/clock", json={"advance": "P1D"})
+        await client.post("/api/v1/scheduler/tick")
+    reminders = [m for m in demo.mailbox.mails if m.to == ["ap@globex.example"]]
+    assert len(reminders) == 1 and "INV-1011" in reminders[0].subject
+
+
+async def test_the_api_token_stays_with_the_database(seeded: Path, tmp_path: Path) -> None:
+    async with demo_from(seeded, tmp_path) as first:
+        token = first.runtime.settings.api_token
+    async with demo_from(seeded, tmp_path / "again") as second:
+        assert second.runtime.settings.api_token == token

@@ -29,6 +29,7 @@ def seeded_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @asynccontextmanager
 async def demo_from(seeded: Path, tmp_path: Path) -> AsyncIterator[Sandbox]:
     """Run the demo on free loopback ports from a copy of a seeded folder."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     for saved in seeded.iterdir():
         shutil.copy(saved, tmp_path / saved.name)
     sandbox = await start_demo(tmp_path / "demo.db", 0)

@@ -220,7 +220,28 @@
     });
   }
 
-  function initialValues(element) {
+  function stateEntry(element, block, ctx) {
+    var values = ctx && ctx.state && block && block.block_id ? ctx.state[block.block_id] : null;
+    return values ? values[element.action_id] : undefined;
+  }
+
+  /** The values a stored `state.values` entry holds, as a list of strings. */
+  function entryValues(entry) {
+    if (entry.selected_options) return entry.selected_options.map(function (o) { return o.value; });
+    if (entry.selected_option) return [entry.selected_option.value];
+    var found = [];
+    ["selected_users", "selected_conversations", "selected_channels"].forEach(function (k) {
+      (entry[k] || []).forEach(function (v) { found.push(v); });
+    });
+    ["selected_user", "selected_conversation", "selected_channel", "selected_date", "selected_time", "value"].forEach(function (k) {
+      if (entry[k] !== undefined && entry[k] !== null) found.push(entry[k]);
+    });
+    return found;
+  }
+
+  function initialValues(element, block, ctx) {
+    var entry = stateEntry(element, block, ctx);
+    if (entry) return entryValues(entry);
     var found = [];
     if (element.initial_option) found.push(element.initial_option.value);
     (element.initial_options || []).forEach(function (o) { found.push(o.value); });
@@ -243,7 +264,7 @@
   function choiceGroup(element, block, ctx, kind) {
     var box = el("div", "choices choices-" + kind);
     box.dataset.actionId = element.action_id || "";
-    var initial = initialValues(element);
+    var initial = initialValues(element, block, ctx);
     var name = "c" + Math.random().toString(36).slice(2);
     (element.options || []).forEach(function (option) {
       var label = el("label", "choice");
@@ -272,31 +293,42 @@
     return kind === "checkboxes" ? values : (values[0] || null);
   }
 
-  function textInput(element) {
+  function textInput(element, block, ctx) {
     var multiline = element.multiline;
     var node = el(multiline ? "textarea" : "input", "input");
     if (!multiline) node.type = {number_input: "number", email_text_input: "email", url_text_input: "url"}[element.type] || "text";
     if (multiline) node.rows = 4;
     if (element.placeholder) node.placeholder = plain(element.placeholder);
     if (element.initial_value !== undefined) node.value = element.initial_value;
+    var entry = stateEntry(element, block, ctx);
+    if (entry && entry.value !== undefined && entry.value !== null) node.value = entry.value;
     if (element.max_length) node.maxLength = element.max_length;
     node.dataset.actionId = element.action_id || "";
     node.getValue = function () { return node.value; };
     return node;
   }
 
-  function dateInput(element, type) {
+  function dateInput(element, type, block, ctx) {
     var node = el("input", "input input-date");
     node.type = type;
-    var initial = element.initial_date || element.initial_time;
+    var entry = stateEntry(element, block, ctx);
+    var initial = entry ? (entry.selected_date || entry.selected_time) : (element.initial_date || element.initial_time);
     if (initial) node.value = initial;
     node.dataset.actionId = element.action_id || "";
     node.getValue = function () { return node.value || null; };
     return node;
   }
 
-  /** Render one interactive or display element; form elements get a getValue() method. */
+  /** Render one interactive or display element; form elements get a getValue() method and join ctx.controls. */
   function element(elem, block, ctx) {
+    var node = elementNode(elem, block, ctx);
+    if (node.getValue && ctx.controls && block.block_id && elem.action_id) {
+      ctx.controls.push({block_id: block.block_id, action_id: elem.action_id, control: node});
+    }
+    return node;
+  }
+
+  function elementNode(elem, block, ctx) {
     var type = elem.type;
     if (type === "button") return button(elem, block, ctx);
     if (type === "image") return imagePlaceholder(elem, "image-small");
@@ -304,9 +336,9 @@
     if (/select$/.test(type)) return select(elem, block, ctx);
     if (type === "overflow") return overflow(elem, block, ctx);
     if (type === "checkboxes" || type === "radio_buttons") return choiceGroup(elem, block, ctx, type);
-    if (/text_input$|^number_input$/.test(type)) return textInput(elem);
-    if (type === "datepicker") return sendOnChange(dateInput(elem, "date"), elem, block, ctx);
-    if (type === "timepicker") return sendOnChange(dateInput(elem, "time"), elem, block, ctx);
+    if (/text_input$|^number_input$/.test(type)) return textInput(elem, block, ctx);
+    if (type === "datepicker") return sendOnChange(dateInput(elem, "date", block, ctx), elem, block, ctx);
+    if (type === "timepicker") return sendOnChange(dateInput(elem, "time", block, ctx), elem, block, ctx);
     return el("span", "unsupported", "[" + type + "]");
   }
 
@@ -321,7 +353,7 @@
 
   function select(elem, block, ctx) {
     var multiple = /^multi_/.test(elem.type);
-    var node = selectNode(elem, selectChoices(elem, ctx), initialValues(elem), plain(elem.placeholder), multiple);
+    var node = selectNode(elem, selectChoices(elem, ctx), initialValues(elem, block, ctx), plain(elem.placeholder), multiple);
     node.getValue = function () { return selectValue(node); };
     return sendOnChange(node, elem, block, ctx);
   }
@@ -469,5 +501,18 @@
     return node;
   }
 
-  window.BlockKit = {blocks: blocks, block: block, mrkdwn: mrkdwn, plain: plain, el: el, decode: decode};
+  /** What the person typed or picked in rendered controls, as block_id → action_id → value. */
+  function collectState(controls) {
+    var state = {};
+    (controls || []).forEach(function (c) {
+      var value = c.control.getValue();
+      state[c.block_id] = state[c.block_id] || {};
+      state[c.block_id][c.action_id] = value === "" || value === undefined ? null : value;
+    });
+    return state;
+  }
+
+  window.BlockKit = {
+    blocks: blocks, block: block, mrkdwn: mrkdwn, plain: plain, el: el, decode: decode, collectState: collectState,
+  };
 })();

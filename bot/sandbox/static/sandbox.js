@@ -12,6 +12,7 @@
     viewer: params.get("as") || "",
     conversation: params.get("c") || APP,
     tab: params.get("tab") === "home" ? "home" : "messages",
+    tool: params.get("tool") || "",
     state: null,
     renderedKey: "",
     modalKey: "",
@@ -101,6 +102,7 @@
     if (ui.viewer) query.set("as", ui.viewer);
     if (ui.conversation !== APP) query.set("c", ui.conversation);
     if (ui.conversation === APP && ui.tab === "home") query.set("tab", "home");
+    if (ui.tool) query.set("tool", ui.tool);
     window.history.replaceState(null, "", "?" + query.toString());
   }
 
@@ -123,7 +125,8 @@
     var ctx = context(state);
     renderClock(state);
     renderViewer(state);
-    var key = JSON.stringify([state.version, ui.viewer, ui.conversation, ui.tab, state.conversation.id]);
+    renderMailCount(state);
+    var key = JSON.stringify([state.version, ui.viewer, ui.conversation, ui.tab, ui.tool, state.conversation.id]);
     if (key !== ui.renderedKey) {
       ui.renderedKey = key;
       markSeen(state);
@@ -133,6 +136,12 @@
       renderComposer(state);
     }
     renderModal(state, ctx);
+  }
+
+  function renderMailCount(state) {
+    var badge = $("mail-count");
+    badge.hidden = !state.mail_count;
+    badge.textContent = String(state.mail_count || 0);
   }
 
   function markSeen(state) {
@@ -199,7 +208,7 @@
     button.type = "button";
     button.dataset.conversation = ref;
     var fresh = unread(ref, count);
-    if (ref === ui.conversation) button.classList.add("is-active");
+    if (ref === ui.conversation && !ui.tool) button.classList.add("is-active");
     if (fresh) button.classList.add("is-unread");
     button.appendChild(icon);
     button.appendChild(el("span", "sidebar-label", label));
@@ -225,8 +234,13 @@
   function renderHeader(state) {
     var title = $("conv-title");
     title.textContent = "";
-    var isApp = ui.conversation === APP;
-    if (isApp) {
+    var isApp = ui.conversation === APP && !ui.tool;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tool]"), function (b) {
+      b.classList.toggle("is-tool-active", b.dataset.tool === ui.tool);
+    });
+    if (ui.tool) {
+      title.appendChild(el("span", null, window.SandboxTools.title(ui.tool)));
+    } else if (isApp) {
       var bot = state.people.filter(function (p) { return p.is_bot; })[0];
       title.appendChild(avatar(bot, "avatar-tiny"));
       title.appendChild(el("span", null, state.app.name));
@@ -239,15 +253,18 @@
       b.classList.toggle("is-active", b.dataset.tab === ui.tab);
     });
     var members = $("conv-topic");
-    members.textContent = isApp ? "Approvals, reminders and escalations" : (state.conversation.topic || "");
+    members.textContent = ui.tool ? "Sandbox tool — not part of Slack" :
+      isApp ? "Approvals, reminders and escalations" : (state.conversation.topic || "");
   }
 
   function renderBody(state, ctx) {
-    var showHome = ui.conversation === APP && ui.tab === "home";
+    var showHome = ui.conversation === APP && ui.tab === "home" && !ui.tool;
+    $("tool").hidden = !ui.tool;
     $("home").hidden = !showHome;
-    $("messages").hidden = showHome;
-    $("composer").hidden = showHome;
-    if (showHome) renderHome(state, ctx);
+    $("messages").hidden = showHome || !!ui.tool;
+    $("composer").hidden = showHome || !!ui.tool;
+    if (ui.tool) window.SandboxTools.render(ui.tool, state, $("tool"));
+    else if (showHome) renderHome(state, ctx);
     else renderMessages(state, ctx);
   }
 
@@ -261,9 +278,11 @@
       home.appendChild(empty);
       return;
     }
+    ctx.controls = [];
+    ctx.state = (state.home.state || {}).values || {};
     ctx.onAction = function (action) {
       clickAction({view_id: state.home.id, action_id: action.action_id, block_id: action.block_id,
-        value: normaliseValue(action.value)}, action.node);
+        value: normaliseValue(action.value), state: BK.collectState(ctx.controls)}, action.node);
     };
     var view = el("div", "home-view");
     view.dataset.viewId = state.home.id;
@@ -346,10 +365,13 @@
       header.appendChild(stamp);
       content.appendChild(header);
     }
+    var controls = [];
     var msgCtx = Object.assign({}, ctx, {
+      controls: controls,
+      state: m.state || {},
       onAction: function (action) {
         clickAction({channel: ui.conversation, ts: m.ts, action_id: action.action_id, block_id: action.block_id,
-          value: normaliseValue(action.value)}, action.node);
+          value: normaliseValue(action.value), state: BK.collectState(controls)}, action.node);
       },
     });
     if (m.blocks && m.blocks.length) content.appendChild(BK.blocks(m.blocks, msgCtx));
@@ -417,11 +439,14 @@
     head.appendChild(x);
     dialog.appendChild(head);
     var inputs = [];
+    var controls = [];
     var formCtx = Object.assign({}, ctx, {
       inputs: inputs,
+      controls: controls,
+      state: (view.state || {}).values || {},
       onAction: function (action) {
         clickAction({view_id: view.id, action_id: action.action_id, block_id: action.block_id,
-          value: normaliseValue(action.value)}, action.node);
+          value: normaliseValue(action.value), state: BK.collectState(controls)}, action.node);
       },
     });
     var body = el("form", "modal-body");
@@ -441,11 +466,11 @@
     }
     body.addEventListener("submit", function (event) {
       event.preventDefault();
-      submitModal(view, inputs, dialog);
+      submitModal(view, inputs, dialog, controls);
     });
     if (view.submit) foot.lastChild.addEventListener("click", function (event) {
       event.preventDefault();
-      submitModal(view, inputs, dialog);
+      submitModal(view, inputs, dialog, controls);
     });
     dialog.appendChild(foot);
     overlay.appendChild(dialog);
@@ -456,14 +481,14 @@
     return overlay;
   }
 
-  function submitModal(view, inputs, dialog) {
+  function submitModal(view, inputs, dialog, controls) {
     if (dialog.classList.contains("is-submitting")) return;
     var values = {};
     inputs.forEach(function (i) {
       if (i.block_id && i.control.getValue) values[i.block_id] = i.control.getValue();
     });
     dialog.classList.add("is-submitting");
-    act("submit", {view_id: view.id, values: values}).then(function (answer) {
+    act("submit", {view_id: view.id, values: values, state: BK.collectState(controls)}).then(function (answer) {
       showErrors($("modal-root"), answer.errors || {});
     }).catch(function () {}).finally(function () { dialog.classList.remove("is-submitting"); });
   }
@@ -534,7 +559,15 @@
     }).finally(function () { button.disabled = false; });
   }
 
+  function openTool(tool) {
+    ui.tool = tool;
+    ui.renderedKey = "";
+    saveLocation();
+    refresh();
+  }
+
   function openConversation(ref) {
+    ui.tool = "";
     ui.conversation = ref;
     if (ref !== APP) ui.tab = "messages";
     saveLocation();
@@ -542,6 +575,7 @@
   }
 
   function openTab(tab) {
+    ui.tool = "";
     ui.tab = tab;
     ui.renderedKey = "";
     saveLocation();
@@ -559,6 +593,9 @@
     $("composer").addEventListener("submit", sendComposer);
     Array.prototype.forEach.call(document.querySelectorAll("[data-advance]"), function (button) {
       button.addEventListener("click", function () { advanceClock(button.dataset.advance, button); });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tool]"), function (button) {
+      button.addEventListener("click", function () { openTool(button.dataset.tool); });
     });
     Array.prototype.forEach.call(document.querySelectorAll("#tabs button"), function (button) {
       button.addEventListener("click", function () { openTab(button.dataset.tab); });
@@ -583,5 +620,9 @@
     setInterval(refresh, POLL_MS);
   }
 
+  window.Sandbox = {
+    ui: ui, request: request, refresh: refresh, toast: toast, formatMoment: formatMoment,
+    openConversation: openConversation,
+  };
   document.addEventListener("DOMContentLoaded", start);
 })();
