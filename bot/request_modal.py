@@ -1,4 +1,4 @@
-"""Requests from Slack: a modal that creates an expense or purchase order and sends it for approval."""
+"""Requests from Slack: a modal that creates (or edits and resubmits) an expense or purchase order for approval."""
 
 from __future__ import annotations
 
@@ -17,13 +17,24 @@ from bot.commands import CommandContext, Reply, subcommand
 from bot.errors import ApiError
 from bot.home import refresher_for
 from bot.service import Signoff
-from bot.slack_payload import input_state, mapping, state_values, trigger_id, user_id
+from bot.slack_payload import (
+    action_value,
+    channel_id,
+    input_state,
+    mapping,
+    private_metadata,
+    state_values,
+    trigger_id,
+    user_id,
+)
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType, Source
 from messages.cards import record_view
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "request_new"
+EDIT_CALLBACK_ID = "request_edit"
+EDITABLE = frozenset({ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED, ApprovalStatus.APPROVAL_REQUIRED})
 KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
 ID_PREFIXES = {RecordType.EXPENSE: "EXP", RecordType.PURCHASE_ORDER: "PO"}
 KIND_ALIASES = {"expense": "expense", "exp": "expense", "po": "purchase_order", "purchase": "purchase_order",
@@ -42,12 +53,32 @@ def new_record_id(record_type: RecordType, now: datetime) -> str:
     return f"{ID_PREFIXES[record_type]}-{now:%y%m%d}-{secrets.token_hex(3).upper()}"
 
 
-def request_modal(service: Signoff, kind: str = "expense") -> dict[str, Any]:
-    """Render the request modal, with the kind of document pre-selected."""
+def request_modal(service: Signoff, kind: str = "expense", record: Record | None = None) -> dict[str, Any]:
+    """Render the request modal, with the kind of document pre-selected, or pre-filled from a record to edit."""
+    currency = DEFAULT_CURRENCY.get(service.settings.locale, "USD")
+    if record is not None and record.currency in CURRENCIES:
+        currency = record.currency
     view: dict[str, Any] = service.renderer.json(
         "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=CURRENCIES,
-        currency=DEFAULT_CURRENCY.get(service.settings.locale, "USD"))
+        currency=currency, form=_prefill(record) if record else None,
+        editing={"type": record.type.value, "id": record.id} if record else None)
     return view
+
+
+def _prefill(record: Record) -> dict[str, str | None]:
+    """Return a record's values as the request modal's inputs show them."""
+    return {"vendor": record.vendor, "amount": str(record.amount) if record.amount is not None else None,
+            "category": record.category, "description": record.memo,
+            "due_date": record.due_date.isoformat() if record.due_date else None}
+
+
+def record_key(value: str | None) -> tuple[RecordType, str] | None:
+    """Decode a `type/id` button value or metadata into a record key (None when malformed)."""
+    kind, _, record_id = (value or "").partition("/")
+    try:
+        return (RecordType(kind), record_id) if record_id else None
+    except ValueError:
+        return None
 
 
 def _raw(values: dict[str, Any], block_id: str) -> Any:
@@ -122,9 +153,9 @@ def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]
     return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
 
 
-async def create_request(service: Signoff, form: RequestForm) -> Record:
-    """Store the request as a record and submit it when an approval workflow governs it."""
-    record_id = new_record_id(form.record_type, service.clock.now())
+async def create_request(service: Signoff, form: RequestForm, record_id: str | None = None) -> Record:
+    """Store the request as a record (new, or `record_id` updated) and submit it when a workflow governs it."""
+    record_id = record_id or new_record_id(form.record_type, service.clock.now())
     record = await service.put_record(form.record_type, record_id, form.data)
     if record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
         record = await service.submit(form.record_type, record_id, form.data.created_by)
@@ -136,14 +167,15 @@ async def confirm_to_requester(service: Signoff, record: Record) -> None:
     user = record.created_by or ""
     message = service.renderer.json("request_confirmation.json.j2", record=record_view(record, None))
     now = service.clock.now()
+    key = f"request:{record.type.value}:{record.id}:{record.updated_at.isoformat()}"
     async with service.db.transaction() as repo:
-        await repo.enqueue("message", user, {"message": message}, now, key=f"request:{record.type.value}:{record.id}")
+        await repo.enqueue("message", user, {"message": message}, now, key=key)
     if service.on_queued is not None:
         service.on_queued()
 
 
 class RequestListeners:
-    """Bolt listeners of the request modal: the shortcut, the Home button and the submission."""
+    """Bolt listeners of the request modal: the shortcut, the Home buttons, the rejection DM and the submissions."""
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
@@ -157,6 +189,60 @@ class RequestListeners:
 
     async def on_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Check the form, close the modal, then create, submit and confirm the request."""
+        await self._save(ack, body, view, None)
+
+    async def on_edit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Edit and resubmit (rejection DM): open the modal pre-filled from the requester's own document."""
+        await ack()
+        user, trigger = user_id(body), trigger_id(body)
+        record = await self._own_record(body, user, record_key(action_value(body)), EDITABLE)
+        if record is not None and trigger is not None:
+            await self.service.slack.open_view(trigger, request_modal(self.service, record=record))
+
+    async def on_edit_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The edited request: update the document as the API does, then submit it again."""
+        key = record_key(private_metadata(view))
+        if key is None:
+            await ack()
+            return
+        await self._save(ack, body, view, key)
+
+    async def on_home_submit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Submit for approval (Home): send the requester's `approval_required` document for approval."""
+        await ack()
+        user = user_id(body)
+        statuses = frozenset({ApprovalStatus.APPROVAL_REQUIRED})
+        record = await self._own_record(body, user, record_key(action_value(body)), statuses)
+        if record is None or user is None:
+            return
+        try:
+            record = await self.service.submit(record.type, record.id, user)
+        except ApiError as exc:
+            await self._failed(user, exc)
+        else:
+            await confirm_to_requester(self.service, record)
+        await refresher_for(self.service).publish(user)
+
+    async def _own_record(
+        self, body: dict[str, Any], user: str | None, key: tuple[RecordType, str] | None,
+        statuses: frozenset[ApprovalStatus],
+    ) -> Record | None:
+        """Return the clicker's own document in one of these states, or tell them why not and return None."""
+        if user is None or key is None:
+            return None
+        async with self.service.db.read() as repo:
+            record = await repo.get_record(key[0].value, key[1])
+        code = _refusal(record, user, statuses)
+        if code is None:
+            return record
+        note = self.service.renderer.text("request_note.txt.j2", code=code, type=key[0].value, id=key[1],
+                                          status=record.approval_status.value if record else "")
+        await self.service.slack.ephemeral(channel_id(body) or user, user, note)
+        return None
+
+    async def _save(
+        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], key: tuple[RecordType, str] | None
+    ) -> None:
         user, values = user_id(body), state_values(view)
         if user is None or values is None:
             await ack()
@@ -168,23 +254,50 @@ class RequestListeners:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
+        await self._store(user, form if key is None else RequestForm(key[0], form.data), key)
+
+    async def _store(self, user: str, form: RequestForm, key: tuple[RecordType, str] | None) -> None:
+        if key is not None and await self._own_record({}, user, key, EDITABLE) is None:
+            return
         try:
-            record = await create_request(self.service, form)
+            record = await create_request(self.service, form, key[1] if key else None)
         except ApiError as exc:
-            note = self.service.renderer.json("commands_note.json.j2", code="failed",
-                                              detail={"message": exc.message, "details": exc.details})
-            await self.service.slack.dm(user, note)
+            await self._failed(user, exc)
+            return
+        if key is not None and record.approval_status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED):
+            note = self.service.renderer.text("request_note.txt.j2", code="unchanged", type=key[0].value, id=key[1],
+                                              status=record.approval_status.value)
+            await self.service.slack.dm(user, {"text": note})
             return
         await confirm_to_requester(self.service, record)
         await refresher_for(self.service).refresh([user])
 
+    async def _failed(self, user: str, exc: ApiError) -> None:
+        note = self.service.renderer.json("commands_note.json.j2", code="failed",
+                                          detail={"message": exc.message, "details": exc.details})
+        await self.service.slack.dm(user, note)
+
+
+def _refusal(record: Record | None, user: str, statuses: frozenset[ApprovalStatus]) -> str | None:
+    """Return why a person may not edit or submit a document (None: they may)."""
+    if record is None:
+        return "not_found"
+    if record.created_by != user:
+        return "not_yours"
+    if record.type not in KINDS.values() and statuses is EDITABLE:
+        return "not_editable"
+    return None if record.approval_status in statuses else "wrong_status"
+
 
 def register(app: AsyncApp, service: Signoff) -> None:
-    """Wire the request shortcut, the Home button and the modal into the Bolt app."""
+    """Wire the request shortcut, the Home buttons, Edit and resubmit and the modals into the Bolt app."""
     listeners = RequestListeners(service)
     app.shortcut("new_request")(listeners.on_open)
     app.action("home_new_request")(listeners.on_open)
+    app.action(re.compile(r"^request_submit(:[0-9]+)?$"))(listeners.on_home_submit)
+    app.action("request_edit")(listeners.on_edit)
     app.view(CALLBACK_ID)(listeners.on_submit)
+    app.view(EDIT_CALLBACK_ID)(listeners.on_edit_submit)
 
 
 @subcommand("request", help_key="request", usage="request [expense|po]")

@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import commands, delegation, home, outbox_slack, request_modal, rules_slack
+from bot import commands, delegation, home, outbox_slack, reminders_slack, request_modal, rules_slack
 from bot.home import HomeListeners, parse_task_value
 from bot.service import Signoff
 from bot.slack_payload import (
@@ -125,6 +125,7 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
     home.register(app, service)
     commands.register(app, service)
     request_modal.register(app, service)
+    reminders_slack.register(app, service)
     rules_slack.register(app, service)
     outbox_slack.register(app, service)
     return app
