@@ -300,15 +300,35 @@ def row_count(metadata: dict[str, Any], key: str, default: int = 1) -> int:
     return min(max(count, 1), MAX_FORM_ROWS) if type(count) is int else default
 
 
+INITIAL_KEYS = (("initial_option", "selected_option"), ("initial_value", "value"), ("initial_date", "selected_date"),
+                ("initial_options", "selected_options"))
+
+
+def _shown_values(view: dict[str, Any]) -> dict[str, Any]:
+    """Return what the view's inputs start from, as state entries."""
+    shown: dict[str, Any] = {}
+    for block in view.get("blocks") or []:
+        element = mapping(mapping(block).get("element"))
+        for initial, key in INITIAL_KEYS:
+            if initial in element and isinstance(block.get("block_id"), str):
+                shown[block["block_id"]] = {element.get("action_id"): {key: element[initial]}}
+    return shown
+
+
+def _is_set(entries: Any) -> bool:
+    return any(v not in (None, [], "") for e in mapping(entries).values() for k, v in mapping(e).items() if k != "type")
+
+
 def with_picked(body: dict[str, Any]) -> dict[str, Any]:
-    """Return the clicked view with the option just picked written into its state (Slack may not have yet)."""
+    """Return the clicked view's state: what it showed, what was typed since, and the option just picked."""
     view = dict(mapping(body.get("view")))
+    values = _shown_values(view)
+    values.update({k: v for k, v in mapping(mapping(view.get("state")).get("values")).items() if _is_set(v)})
     action = first_action(body)
     block, action_id = action.get("block_id"), action.get("action_id")
     if isinstance(block, str) and isinstance(action_id, str) and "selected_option" in action:
-        values = dict(mapping(mapping(view.get("state")).get("values")))
         values[block] = {action_id: {"type": "static_select", "selected_option": action["selected_option"]}}
-        view["state"] = {"values": values}
+    view["state"] = {"values": values}
     return view
 
 

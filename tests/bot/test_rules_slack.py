@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -160,3 +161,32 @@ async def test_an_admin_edits_unpublishes_and_deletes_a_rule_from_the_list(signo
     assert await rules(signoff) == []
     deleted = await signoff.wait_for(lambda: [m for m in signoff.dm(ADMIN) if "is deleted" in m.all_text()])
     assert "Rule `Air France is flights` is deleted. 0 documents changed." in deleted[-1].all_text()
+
+
+async def test_value_pickers_follow_the_field_and_operator(signoff: Harness) -> None:
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "rules"), "rule_new")
+    modal = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN) and top_modal(signoff, ADMIN))
+
+    async def pick(action: str, value: str) -> dict[str, Any]:
+        before = top_modal(signoff, ADMIN)["hash"]
+        await signoff.link.click_in_view(ADMIN, action, view_id=modal["id"], value=value)
+        shown = await signoff.wait_for(lambda: top_modal(signoff, ADMIN)["hash"] != before and top_modal(signoff,
+                                                                                                         ADMIN))
+        return {b["block_id"]: b for b in shown["blocks"] if "block_id" in b}
+
+    blocks = await pick("rule_form_field", "due_date")
+    assert "due_within_days" in [o["value"] for o in blocks["cond_op_0"]["element"]["options"]]
+    blocks = await pick("rule_form_op", "eq")
+    assert blocks["cond_value_0"]["element"]["type"] == "datepicker"
+    blocks = await pick("rule_form_op", "due_within_days")
+    assert blocks["cond_value_0"]["element"]["type"] == "number_input"
+    assert blocks["cond_value_0"]["element"]["is_decimal_allowed"] is False
+    blocks = await pick("rule_form_field", "status")
+    assert "cond_op_0" in blocks and blocks["cond_op_0"]["element"].get("initial_option") is None
+    blocks = await pick("rule_form_op", "eq")
+    assert [o["value"] for o in blocks["cond_value_0"]["element"]["options"]] == ["draft", "open", "sent", "paid",
+                                                                                  "void"]
+    blocks = await pick("rule_form_op", "is_empty")
+    assert "cond_value_0" not in blocks
+    await signoff.link.click_in_view(ADMIN, "rule_form_add_condition", view_id=modal["id"])
+    await signoff.wait_for(lambda: "cond_field_1" in json.dumps(top_modal(signoff, ADMIN)))
