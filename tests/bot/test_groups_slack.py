@@ -213,3 +213,19 @@ async def test_every_group_and_rule_view_is_valid_in_french(tmp_path: Path) -> N
 async def rule_modal_of(h: Harness) -> dict[str, Any]:
     await h.click(ADMIN, await run(h, ADMIN, "rules"), "rule_edit")
     return await h.wait_for(lambda: h.workspace.open_modals(ADMIN) and top_modal(h, ADMIN))
+
+
+async def test_a_people_group_is_created_without_filters_and_members_are_picked_as_people(signoff: Harness) -> None:
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "groups"), "group_new")
+    await opened(signoff, ADMIN, "group_save")
+    await signoff.link.submit(ADMIN, {"name": "approvers", "kind": "people"})
+    [group] = await groups(signoff)
+    assert (group["kind"], group["filters"], group["members"]) == ("people", [], [])
+    listing = await run(signoff, ADMIN, "groups")
+    assert "group_email" not in listing.action_ids()
+    await signoff.click(ADMIN, listing, "group_members")
+    modal = await opened(signoff, ADMIN, "group_members")
+    assert next(b for b in modal["blocks"] if b.get("block_id") == "add")["element"]["type"] == "multi_users_select"
+    await signoff.link.submit(ADMIN, {"add": ["U01AAA", "U01BBB"]})
+    assert (await groups(signoff))[0]["members"] == ["U01AAA", "U01BBB"]
+    assert "<@U01AAA>" in json.dumps(top_modal(signoff, ADMIN))
