@@ -87,8 +87,6 @@ class PrefillChoiceListener:
 
 def register(app: AsyncApp, service: Signoff) -> None:
     """Register the pre-fill menu listener, the rule buttons and modals, and the group ones."""
-    from bot import groups_slack
-
     app.action(PREFILL_ACTION)(PrefillChoiceListener(service).on_choice)
     register_rules(app, service)
     groups_slack.register(app, service)
@@ -602,3 +600,7 @@ def register_rules(app: AsyncApp, service: Signoff) -> None:
     app.view(RULE_SAVE)(listeners.on_save)
     for callback in (RULE_STATUS, RULE_DELETE):
         app.view(callback)(listeners.on_confirm)
+
+
+# the group subcommand and listeners live next door; importing them here registers `/signoff groups`
+from bot import groups_slack  # noqa: E402
