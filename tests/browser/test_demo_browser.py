@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +16,8 @@ from bot.sandbox.run import Sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Screenshots go to a temp folder (or SIGNOFF_SCREENSHOTS), never into the working tree.
+ARTIFACTS = Path(os.environ.get("SIGNOFF_SCREENSHOTS") or tempfile.gettempdir()) / "signoff-browser-screenshots"
 FINANCE = "C0FINANCE"
 WAIT_MS = 15_000
 
@@ -36,8 +39,8 @@ class Screen:
         await expect(self.page.locator("#viewer")).to_have_value(user_id)
 
     async def shot(self, name: str) -> None:
-        """Save a screenshot under test-artifacts/."""
-        ARTIFACTS.mkdir(exist_ok=True)
+        """Save a screenshot in the screenshots folder."""
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         await self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 

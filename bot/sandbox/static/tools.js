@@ -3,7 +3,7 @@
   "use strict";
 
   var el = window.BlockKit.el;
-  var TITLES = {mail: "✉ Mail", document: "＋ New document", settings: "⚙ Settings"};
+  var TITLES = {mail: "✉ Mail", document: "+ New document", settings: "⚙ Settings"};
   var TYPES = ["invoice", "bill", "purchase_order", "estimate", "expense", "sales_receipt", "payment",
     "bill_payment", "deposit", "credit_memo", "vendor_credit"];
   var VENDOR_TYPES = ["bill", "purchase_order", "expense", "bill_payment", "vendor_credit"];
@@ -107,8 +107,7 @@
     field(form, "Number", textField("id", "text", "", "next free number"));
     field(form, "Amount", textField("amount", "text", "2500.00"));
     field(form, "Currency", choice("currency", CURRENCIES, null, "USD"));
-    var contact = field(form, "Customer", el("select", "select"));
-    contact.name = "contact";
+    var contact = field(form, "Customer", choice("contact", []));
     field(form, "Department", textField("department", "text", "", "Sales"));
     field(form, "Memo", textField("memo", "textarea", "", "What it is for"));
     field(form, "Source", choice("source", SOURCES, null, "app"));
