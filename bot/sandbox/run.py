@@ -207,6 +207,9 @@ async def start_sandbox(
         raise
     sandbox.link.app_url = f"{runtime.url}/slack/events"
     sandbox.ui.api_url = runtime.url
+    if port == 0:  # links in e-mails name the port the server was given
+        for settings_in_use in {id(s): s for s in (runtime.settings, runtime.service.settings)}.values():
+            settings_in_use.public_url = runtime.url
     if keeper is not None:
         keeper.start()
     return sandbox

@@ -229,3 +229,18 @@ async def test_the_api_token_stays_with_the_database(seeded: Path, tmp_path: Pat
         token = first.runtime.settings.api_token
     async with demo_from(seeded, tmp_path / "again") as second:
         assert second.runtime.settings.api_token == token
+
+
+async def test_the_new_document_form_goes_through_the_rest_api(demo: Sandbox) -> None:
+    async with httpx.AsyncClient(base_url=f"{demo.url}/api", timeout=30) as page:
+        settings = (await page.get("/settings")).json()
+        created = (await page.post("/documents", json={"type": "invoice", "amount": "4200.00", "contact": "C-ACME",
+                                                        "created_by": DAN, "memo": "From the form"})).json()
+        manual = (await page.post("/documents", json={"type": "bill", "amount": "20", "contact": "V-PAPER",
+                                                       "source": "manual", "created_by": DAN})).json()
+        contacts = (await page.get("/contacts")).json()["contacts"]
+    assert settings["api_token"] == demo.runtime.settings.api_token and settings["smtp_url"].startswith("smtp://")
+    assert created["record"]["id"] == "INV-3001" and created["record"]["approval_status"] == "pending"
+    assert created["record"]["department"] == "Enterprise sales"
+    assert manual["record"]["id"] == "BILL-3001" and {"kind": "vendor", "id": "V-PAPER"}.items() <= contacts[-2].items()
+    await demo.workspace.wait_for(lambda: any("INV-3001" in m.text for m in demo.workspace.dm_messages(BOB)))
