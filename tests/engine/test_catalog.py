@@ -9,15 +9,28 @@ import pytest
 
 from bot.automation import check_templates
 from bot.sandbox.validation import validate_message
-from engine.actions import Company, PostMessage, RemindPeople, SendEmail, Skipped, plan_actions
+from engine.actions import Company, PostMessage, RemindPeople, SendEmail, SetField, Skipped, plan_actions
+from engine.approvals import plan_approval
 from engine.catalog import DEFAULT_SLUGS, CatalogTemplate, catalog, customize, find_template, sample_for
 from engine.conditions import EvalContext, evaluate
 from engine.cron import CronSpec
 from engine.errors import InvalidDefinitionError
 from engine.facts import facts_of
 from engine.lifecycle import is_triggered
+from engine.records import RecordType
 from engine.scheduled import select_scheduled
-from engine.workflows import Trigger, Workflow, is_approver_ref, parse_definition
+from engine.workflows import (
+    ApprovalAction,
+    NotificationAction,
+    ReminderAction,
+    SendAction,
+    Trigger,
+    UpdateAction,
+    Workflow,
+    is_approver_ref,
+    parse_definition,
+)
+from messages.i18n import translations
 from messages.render import Renderer
 
 TZ = ZoneInfo("Europe/Paris")
@@ -38,7 +51,8 @@ def as_workflow(template: CatalogTemplate) -> Workflow:
 
 
 def test_catalog_is_large_and_unique() -> None:
-    assert len(TEMPLATES) >= 25
+    assert len(TEMPLATES) == 60
+    assert {t.definition.record_type for t in TEMPLATES} == set(RecordType)
     assert len(set(IDS)) == len(IDS)
     assert set(REQUIRED) <= set(IDS) and set(DEFAULT_SLUGS) <= set(IDS)
     assert {t.category for t in TEMPLATES} == {"approval", "reminder", "customer-email", "notification", "bookkeeping"}
@@ -101,7 +115,8 @@ def test_customize_replaces_placeholders() -> None:
     template = find_template("large-invoice-two-step-approval")
     assert template is not None
     data = customize(template, {"name": "Big invoices", "approvers": [["U01AAA", "U01BBB"], ["U01DDD"]],
-                                "escalate_to": ["U0ADMIN"], "channel": "#billing", "status": "draft"})
+                                "escalate_to": ["U0ADMIN"], "channel": "#billing", "status": "draft",
+                                "enabled": False})
     definition = parse_definition(data)
     approval = definition.approval()
     assert approval is not None and [s.approvers for s in approval.steps] == [["U01AAA", "U01BBB"], ["U01DDD"]]
@@ -120,3 +135,70 @@ def test_customize_refuses_unknown_overrides() -> None:
         customize(template, {"colour": "red"})
     assert caught.value.details[0]["path"] == "colour"
     assert customize(template, None) == template.definition.model_dump(mode="json")
+
+
+GROUPS = {"finance-approvers": ("U01AAA", "U01BBB"), "finance-leads": ("U01DDD",), "finance-team": ("U01CCC",)}
+KINDS = {ApprovalAction: "approval", NotificationAction: "notification", ReminderAction: "reminder",
+         SendAction: "send", UpdateAction: "update"}
+
+
+def test_every_record_type_has_approvals_and_follow_ups() -> None:
+    by_type: dict[RecordType, set[str]] = {}
+    for template in TEMPLATES:
+        kinds = {KINDS[type(a)] for a in template.definition.actions}
+        by_type.setdefault(template.definition.record_type, set()).update(kinds)
+    assert all(len(kinds) >= 3 for kinds in by_type.values()), by_type
+    assert [t for t, kinds in by_type.items() if "approval" not in kinds] == [RecordType.PAYMENT]
+    assert set().union(*by_type.values()) == set(KINDS.values())
+
+
+def planned_kinds(template: CatalogTemplate) -> list[tuple[int, str]]:
+    """Return what each action of a template plans on its sample, as (action index, kind)."""
+    workflow = as_workflow(template)
+    record, contact = sample_for(template, NOW, TZ)
+    planned = plan_actions(workflow, record, contact, NOW, Company("Acme", "Europe/Paris"), people_groups=GROUPS,
+                           sender="billing@example.com")
+    found: list[tuple[int, str]] = []
+    for item in planned:
+        action = workflow.actions[item.action_index]
+        if isinstance(item, PostMessage):
+            targets = [action.channel] if isinstance(action, NotificationAction) and action.channel else []
+            assert item.target in targets + list(getattr(action, "to", []))
+            assert item.context["record"]["id"] == record.id
+        elif isinstance(item, RemindPeople):
+            assert item.targets == GROUPS["finance-team"] and item.new_tasks == item.targets
+        elif isinstance(item, SendEmail):
+            assert item.to == contact.email and isinstance(action, SendAction)
+            assert item.cc == (("billing@example.com",) if action.copy_sender else ())
+        elif isinstance(item, SetField) and isinstance(action, UpdateAction):
+            assert (item.field, item.value) == (action.field, action.value) and item.previous != item.value
+        found.append((item.action_index, type(item).__name__))
+    return found
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_template_actions_plan_what_they_should_on_its_sample(template: CatalogTemplate) -> None:
+    expected = {NotificationAction: ["PostMessage"], ReminderAction: ["RemindPeople"],
+                SendAction: ["SendEmail", "SetField", "SetField"], UpdateAction: ["SetField"], ApprovalAction: []}
+    wanted = [(i, kind) for i, a in enumerate(template.definition.actions) for kind in expected[type(a)]]
+    assert planned_kinds(template) == wanted
+    approval = template.definition.approval()
+    if approval is not None:
+        record, _ = sample_for(template, NOW, TZ)
+        request = plan_approval("AR-1", record, as_workflow(template), NOW, GROUPS).request
+        steps = [[m for ref in s.approvers for m in GROUPS[ref.removeprefix("group:")]] for s in approval.steps]
+        assert [list(s.approvers) for s in request.steps] == steps and request.requester == record.created_by
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=IDS)
+def test_template_title_and_description_are_in_french(template: CatalogTemplate) -> None:
+    french = translations("fr")
+    title, description = french.gettext(template.title), french.gettext(template.description)
+    assert title != template.title and description != template.description
+    assert "%" not in template.title + template.description
+    for locale, wanted in (("en", template.title), ("fr", title)):
+        renderer = Renderer(locale, "Europe/Paris")
+        message = renderer.json("commands_templates.json.j2", templates=[{**template.summary(), "workflow": {}}],
+                                pager={"total": 1, "page": 1, "pages": 1, "previous": None, "next": None},
+                                categories=[template.category])
+        assert validate_message(message["blocks"], message["text"]) == [] and wanted in str(message)
