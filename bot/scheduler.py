@@ -33,6 +33,7 @@ from engine.actions import Company, has_side_actions, lapsed_reminders, template
 from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
+from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
 from engine.facts import facts_of
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
@@ -299,14 +300,17 @@ class Scheduler:
         await self._remind(batch, [a for a in actions if a.kind is ActionKind.REMIND])
 
     async def _remind(self, batch: _Batch, actions: Sequence[DueAction]) -> None:
-        """Queue a reminder DM to every approver still to decide, and note it in the request's history."""
+        """Queue a reminder DM to every approver still to decide (their delegate while away), note it in the history."""
         messages: list[NewMessage] = []
+        delegations = await batch.repo.delegations_of({p for a in actions for p in a.data["to"]}, batch.now)
         for action in actions:
             data = action.data
             payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
                        "waited_s": _since_s(action)}
             people = [p for p in data["to"] if is_slack_user(p)]
-            messages += [NewMessage("remind", p, payload, f"{action.key}:{p}") for p in people]
+            routes = _routes(batch, data["request_id"], people, delegations)
+            messages += [NewMessage("remind", r.person, {**payload, **_behalf(r)}, f"{action.key}:{p}")
+                         for p, r in routes.items()]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 
@@ -322,9 +326,12 @@ class Scheduler:
                    "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": _since_s(action)}
         targets = [p for p in data["to"] if is_slack_user(p)]
         told = [p for p in data["waiting_on"] if is_slack_user(p) and p not in data["to"]]
-        messages = [NewMessage("escalate", p, {**payload, "role": "target"}, f"{action.key}:{p}") for p in targets]
-        messages += [NewMessage("escalate", p, {**payload, "role": "notice"}, f"{action.key}:notice:{p}")
-                     for p in told]
+        delegations = await batch.repo.delegations_of([*targets, *told], batch.now)
+        routes = _routes(batch, request.id, [*targets, *told], delegations)
+        messages = [NewMessage("escalate", routes[p].person, {**payload, "role": "target", **_behalf(routes[p])},
+                               f"{action.key}:{p}") for p in targets]
+        messages += [NewMessage("escalate", routes[p].person, {**payload, "role": "notice", **_behalf(routes[p])},
+                                f"{action.key}:notice:{p}") for p in told]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))
@@ -428,13 +435,13 @@ class Scheduler:
 
     # delivering reminders and escalations (outbox handlers)
     async def deliver_reminder(self, item: OutboxItem) -> dict[str, Any]:
-        """DM one reminder, unless the approver decided (or the step moved on) since it was queued."""
+        """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
         p = item.payload
         request = await self.service.request(p["request_id"])
-        if not _is_waiting_on(request, p["step_index"], item.target):
+        if not _is_waiting_on(request, p["step_index"], p.get("on_behalf_of") or item.target):
             return {"skipped": "no longer waiting on this approver"}
         card = await self.service.card_for(p["request_id"])
-        message = self.service.renderer.json("approval_reminder.json.j2", card=card,
+        message = self.service.renderer.json("approval_reminder.json.j2", card=card, **_behalf_context(item),
                                              reminder={"n": p["n"], "waited": waited(p["waited_s"])})
         posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
         return {"channel": posted.channel, "ts": posted.ts}
@@ -448,11 +455,13 @@ class Scheduler:
         card = await self.service.card_for(p["request_id"])
         escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
                       "waited": waited(p["waited_s"])}
+        behalf = _behalf_context(item)
         if p["role"] == "notice":
-            notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation)
+            notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation,
+                                                **behalf)
             posted = await self.service.slack.dm(item.target, notice)
         else:
-            message = self.service.renderer.json("escalation.json.j2", card=card, escalation=escalation)
+            message = self.service.renderer.json("escalation.json.j2", card=card, escalation=escalation, **behalf)
             posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
         return {"channel": posted.channel, "ts": posted.ts}
 
@@ -468,6 +477,31 @@ class Scheduler:
 
 def _approval_of(workflow: Workflow | None) -> Any:
     return workflow.approval() if workflow is not None else None
+
+
+def _routes(batch: _Batch, request_id: str, people: Sequence[str], delegations: Sequence[Delegation]
+            ) -> dict[str, Recipient]:
+    """Return who is told about each approver's decision: the approver, or their delegate while away."""
+    request = batch.requests.get(request_id)
+    if request is None:
+        return {p: recipient_for(p, delegations, batch.now) for p in people}
+    return recipients_on_step(request, people, delegations, batch.now)
+
+
+def _behalf(recipient: Recipient) -> dict[str, Any]:
+    """Return what a queued message keeps of whom its recipient stands in for (nothing for the approver)."""
+    if recipient.on_behalf_of is None or recipient.until is None:
+        return {}
+    return {"on_behalf_of": recipient.on_behalf_of, "until": recipient.until.isoformat()}
+
+
+def _behalf_context(item: OutboxItem) -> dict[str, Any]:
+    """Return the templates' `behalf` (whom the recipient stands in for) and the buttons' task value."""
+    p, seat = item.payload, item.payload.get("on_behalf_of")
+    if not seat:
+        return {"behalf": None, "value": p["request_id"]}
+    value = f"{p['request_id']}|{seat}"  # as bot.home.task_value encodes a seat taken for someone away
+    return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
 
 
 def _is_waiting_on(request: ApprovalRequest | None, step_index: int, user: str) -> bool:

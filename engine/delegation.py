@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -134,3 +134,43 @@ def acted_by_steps(request: ApprovalRequest) -> dict[int, dict[str, str]]:
         if vote.acted_by and vote.acted_by != vote.approver:
             found.setdefault(vote.step_index, {})[vote.approver] = vote.acted_by
     return found
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who is told about an approver's pending decision, and for whom when they stand in for someone away."""
+
+    person: str
+    on_behalf_of: str | None = None
+    until: datetime | None = None
+
+    def seat(self) -> str:
+        """Return whose seat the recipient's buttons take: the away approver's, or their own."""
+        return self.on_behalf_of or self.person
+
+
+def recipient_for(
+    approver: str, delegations: Iterable[Delegation], now: datetime, cannot_sit: Collection[str] = ()
+) -> Recipient:
+    """Return who gets an approver's reminders, escalations and Home tasks at `now`.
+
+    While the approver is away it is their latest active delegate, for them (delegations do not chain);
+    it stays the approver when that delegate may not take their seat (`cannot_sit`: the step's own
+    approvers and the requester) and once the delegation has ended.
+    """
+    active = [d for d in delegations if d.principal == approver and d.is_active(now)]
+    if not active:
+        return Recipient(approver)
+    latest = max(active, key=lambda d: d.starts_at)
+    if latest.delegate == approver or latest.delegate in cannot_sit:
+        return Recipient(approver)
+    return Recipient(latest.delegate, approver, latest.end())
+
+
+def recipients_on_step(
+    request: ApprovalRequest, approvers: Iterable[str], delegations: Iterable[Delegation], now: datetime
+) -> dict[str, Recipient]:
+    """Return, for each of these approvers of the request's current step, who is told at `now`."""
+    delegations = tuple(delegations)
+    cannot_sit = {*request.step().approvers, *([request.requester] if request.requester else [])}
+    return {a: recipient_for(a, delegations, now, cannot_sit) for a in dict.fromkeys(approvers)}

@@ -30,8 +30,6 @@ def _delegation(row: aiosqlite.Row) -> Delegation:
                       parse_ts(row["ended_at"]))
 
 
-
-
 def _chunks(items: Sequence[Any], size: int = MAX_SQL_ARGS) -> Iterable[Sequence[Any]]:
     return (items[i:i + size] for i in range(0, len(items), size))
 
@@ -87,14 +85,18 @@ class DelegationQueries:
 
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""
-        found: dict[str, str] = {}
+        return {d.principal: d.delegate for d in await self.delegations_of(principals, now)}
+
+    async def delegations_of(self, principals: Iterable[str], now: datetime) -> list[Delegation]:
+        """Return the delegations of these principals active at `now`, oldest first."""
+        found: list[Delegation] = []
         for chunk in _chunks(sorted(set(principals))):
             rows = await self._delegation_rows(
-                f"SELECT principal, delegate FROM delegations WHERE {_ACTIVE} AND principal IN ({_marks(len(chunk))}) "
+                f"SELECT * FROM delegations WHERE {_ACTIVE} AND principal IN ({_marks(len(chunk))}) "
                 "ORDER BY starts_at, seq", [ts(now)] * 3 + list(chunk),
             )
-            found.update({r["principal"]: r["delegate"] for r in rows})
-        return found
+            found += [_delegation(r) for r in rows]
+        return sorted(found, key=lambda d: d.starts_at)
 
     async def open_requests_awaiting(self, people: Sequence[str]) -> list[ApprovalRequest]:
         """Return pending requests whose current step lists any of these people, longest waiting first."""

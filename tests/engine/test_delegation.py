@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,12 +12,15 @@ from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vot
 from engine.delegation import (
     Delegation,
     DelegationProblem,
+    Recipient,
     acted_by_steps,
     acting_for,
     delegation_problem,
     parse_until,
     plan_delegation,
     principals_of,
+    recipient_for,
+    recipients_on_step,
     seat_for,
 )
 from engine.errors import VoteRefusedError
@@ -165,3 +169,52 @@ def test_a_delegate_vote_counts_for_the_principal_and_names_the_delegate() -> No
     assert voted.current_step == 1
     assert acted_by_steps(voted) == {0: {"UA": "UX"}}
     assert acted_by_steps(decide(request(), "UA", Decision.APPROVE, NOW).request) == {}
+
+
+AWAY = Delegation("UA", "UB", NOW - timedelta(days=1), NOW + timedelta(days=2))
+UNTIL = NOW + timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("approver", "delegations", "now", "cannot_sit", "expected"),
+    [
+        ("UA", [], NOW, (), Recipient("UA")),
+        ("UA", [AWAY], NOW, (), Recipient("UB", "UA", UNTIL)),
+        ("UC", [AWAY], NOW, (), Recipient("UC")),
+        ("UA", [AWAY], NOW - timedelta(days=2), (), Recipient("UA")),
+        ("UA", [AWAY], UNTIL, (), Recipient("UA")),
+        ("UA", [AWAY], UNTIL - timedelta(seconds=1), (), Recipient("UB", "UA", UNTIL)),
+        ("UA", [replace(AWAY, ended_at=NOW - timedelta(hours=1))], NOW, (), Recipient("UA")),
+        ("UA", [replace(AWAY, ended_at=NOW + timedelta(hours=1))], NOW, (),
+         Recipient("UB", "UA", NOW + timedelta(hours=1))),
+        ("UA", [AWAY, Delegation("UA", "UC", NOW - timedelta(hours=1), NOW + timedelta(days=5))], NOW, (),
+         Recipient("UC", "UA", NOW + timedelta(days=5))),
+        ("UA", [AWAY, Delegation("UB", "UC", NOW - timedelta(hours=1), NOW + timedelta(days=5))], NOW, (),
+         Recipient("UB", "UA", UNTIL)),
+        ("UA", [AWAY], NOW, ("UA", "UB"), Recipient("UA")),
+        ("UA", [AWAY], NOW, ("UREQ",), Recipient("UB", "UA", UNTIL)),
+    ],
+    ids=["not-away", "away", "someone-else-away", "not-yet", "back-at-until", "last-second", "ended-by-hand",
+         "ended-early-later", "latest-delegate", "no-chain", "delegate-sits-on-step", "other-cannot-sit"],
+)
+def test_who_receives_an_approvers_reminders_escalations_and_tasks(
+    approver: str, delegations: list[Delegation], now: datetime, cannot_sit: tuple[str, ...], expected: Recipient,
+) -> None:
+    assert recipient_for(approver, delegations, now, cannot_sit) == expected
+    assert expected.seat() == approver
+
+
+@pytest.mark.parametrize(
+    ("steps", "requester", "approvers", "expected"),
+    [
+        ((("UA", "UC"),), "UREQ", ["UA", "UC"], {"UA": Recipient("UB", "UA", UNTIL), "UC": Recipient("UC")}),
+        ((("UA", "UB"),), "UREQ", ["UA"], {"UA": Recipient("UA")}),
+        ((("UA",),), "UB", ["UA"], {"UA": Recipient("UA")}),
+        ((("UA",),), "UB", ["UA", "UA"], {"UA": Recipient("UA")}),
+    ],
+    ids=["delegate-off-step", "delegate-on-step", "delegate-is-requester", "duplicates"],
+)
+def test_recipients_on_a_step_never_seat_a_delegate_twice_or_on_their_own_request(
+    steps: tuple[tuple[str, ...], ...], requester: str, approvers: list[str], expected: dict[str, Recipient],
+) -> None:
+    assert recipients_on_step(request(steps, requester=requester), approvers, [AWAY], NOW) == expected

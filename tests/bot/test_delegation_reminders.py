@@ -1,0 +1,108 @@
+"""While an approver is away, their reminders, escalations and Home tasks go to their delegate, for them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.sandbox.validation import validate_message
+from bot.sandbox.workspace import Message
+from tests.bot.test_commands import run
+from tests.bot.test_delegation import task_value_of, votes_of
+from tests.bot.test_home import home_with, status_becomes, task_blocks, view_text
+from tests.bot.test_scheduler_clock import START, paris, tick_at
+from tests.support.harness import Harness, running_signoff
+
+ALICE, BRUNO, CHLOE, DIMITRI, REQ = "U01AAA", "U01BBB", "U01CCC", "U01DDD", "U0REQ"
+BACK = START + timedelta(days=5)
+WORKFLOW: dict[str, Any] = {
+    "name": "Alice approves invoices", "record_type": "invoice", "trigger": "created",
+    "conditions": [{"field": "amount", "op": "gt", "value": "5000"}],
+    "actions": [{"type": "approval", "steps": [{"approvers": [ALICE], "min_approvers": 1}],
+                 "remind_every": "P1D", "escalate_after": "P3D", "escalate_to": [DIMITRI]}],
+}
+INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_date": "2026-12-20",
+           "created_by": REQ, "source": "app"}
+
+
+def new_dms(h: Harness, user: str, seen: dict[str, int]) -> list[Message]:
+    """Return the DMs a person got since the last call (per person)."""
+    messages = h.dm(user)
+    fresh, seen[user] = messages[seen.get(user, 0):], len(messages)
+    return fresh
+
+
+def button_values(message: Message) -> set[str]:
+    return {str(e.get("value")) for b in message.blocks if b.get("type") == "actions" for e in b["elements"]}
+
+
+async def request_id_of(h: Harness, record_id: str) -> str:
+    async with h.db.read() as repo:
+        [request] = await repo.requests_for_record("invoice", record_id)
+    return str(request.id)
+
+
+async def start(h: Harness) -> None:
+    await tick_at(h, paris(START, 9, 0))
+    assert (await h.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    for record_id in ("INV-1", "INV-2", "INV-3"):
+        assert (await h.put(f"/api/v1/records/invoice/{record_id}", INVOICE)).json()["approval_status"] == "pending"
+    for principal, delegate in ((ALICE, BRUNO), (DIMITRI, CHLOE)):
+        answer = await run(h, principal, f"away <@{delegate}> {BACK.isoformat()}")
+        assert "You are away until" in answer.all_text()
+        await h.wait_for(lambda d=delegate: [m for m in h.dm(d) if "is away until" in m.text])
+    await h.wait_for(lambda: len([m for m in h.dm(ALICE) if "needs your approval" in m.text]) == 3)
+
+
+async def test_reminders_escalations_and_tasks_of_the_away_go_to_their_delegate_until_they_are_back(
+    tmp_path: Path,
+) -> None:
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await start(signoff)
+        seen: dict[str, int] = {}
+        for user in (ALICE, BRUNO, CHLOE, DIMITRI):
+            new_dms(signoff, user, seen)
+
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 9, 30)) == {"remind": 3}
+        reminders = await signoff.wait_for(lambda: len(signoff.dm(BRUNO)) >= seen[BRUNO] + 3 and signoff.dm(BRUNO))
+        reminders = reminders[seen[BRUNO]:]
+        seen[BRUNO] += len(reminders)
+        assert new_dms(signoff, ALICE, seen) == []
+        for message in reminders:
+            assert "Reminder" in message.text and f"For <@{ALICE}>, who is away until" in message.all_text()
+            assert validate_message(message.blocks, message.text) == []
+        inv2 = next(m for m in reminders if "INV-2" in m.text)
+        assert button_values(inv2) == {f"{await request_id_of(signoff, 'INV-2')}|{ALICE}"}
+
+        home = await home_with(signoff, BRUNO, lambda v: len(task_blocks(v)) == 3)
+        assert f"for <@{ALICE}>, who is away" in view_text(home)
+        await signoff.link.click_in_view(BRUNO, "approve", value=task_value_of(signoff, BRUNO, "INV-1"))
+        await status_becomes(signoff, "INV-1", "approved")
+        await signoff.click(BRUNO, inv2, "approve")
+        await status_becomes(signoff, "INV-2", "approved")
+        assert await votes_of(signoff, "invoice", "INV-1") == [(ALICE, BRUNO, "approve")]
+        assert await votes_of(signoff, "invoice", "INV-2") == [(ALICE, BRUNO, "approve")]
+
+        assert await tick_at(signoff, paris(START + timedelta(days=2), 9, 30)) == {"remind": 1}
+        assert await tick_at(signoff, paris(START + timedelta(days=3), 9, 30)) == {"escalate": 1}
+        escalated = await signoff.wait_for(lambda: [m for m in signoff.dm(CHLOE) if "Escalated to you" in m.text])
+        assert f"For <@{DIMITRI}>, who is away until" in escalated[0].all_text()
+        assert button_values(escalated[0]) == {f"{await request_id_of(signoff, 'INV-3')}|{DIMITRI}"}
+        notice = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "was escalated to" in m.text])
+        assert f"For <@{ALICE}>, who is away until" in notice[0].all_text()
+        assert [m for m in signoff.dm(DIMITRI) if "INV-3" in m.text] == []
+        assert [m for m in signoff.dm(ALICE) if "INV-3" in m.text and "escalated" in m.text] == []
+        for user in (ALICE, BRUNO, CHLOE, DIMITRI):
+            new_dms(signoff, user, seen)
+
+        assert await tick_at(signoff, paris(BACK, 9, 30)) == {"remind": 1}
+        back = await signoff.wait_for(lambda: [m for m in new_dms(signoff, ALICE, seen) if "Reminder" in m.text])
+        assert "who is away" not in back[0].all_text() and "waiting for your decision" in back[0].text
+        await signoff.wait_for(lambda: [m for m in new_dms(signoff, DIMITRI, seen) if "Reminder" in m.text])
+        assert await tick_at(signoff, paris(BACK + timedelta(days=1), 9, 30)) == {"escalate": 1}
+        await signoff.wait_for(lambda: [m for m in new_dms(signoff, DIMITRI, seen) if "Escalated to you" in m.text])
+        await signoff.wait_for(lambda: [m for m in new_dms(signoff, ALICE, seen) if "was escalated to" in m.text])
+        assert new_dms(signoff, BRUNO, seen) == [] and new_dms(signoff, CHLOE, seen) == []
+        home = await home_with(signoff, BRUNO, lambda v: "who is away" not in view_text(v))
+        assert task_blocks(home) == []

@@ -1,0 +1,42 @@
+"""Reminders and escalations sent to the delegate of an away approver say for whom, in en and fr."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.sandbox.validation import validate_message
+from messages.render import Renderer
+from tests.messages.test_views import NOW, card
+
+UNTIL = NOW + timedelta(days=3)
+BEHALF = {"who": "U01AAA", "until": UNTIL}
+ESCALATION = {"level": 2, "to": ["U01DDD"], "waiting_on": ["U01AAA"], "waited": {"days": 3, "hours": 1}}
+AWAY = {"en": "For <@U01AAA>, who is away until", "fr": "Pour <@U01AAA>, absent·e jusqu’au"}
+
+
+def rendered(renderer: Renderer, name: str, big: bool, behalf: dict[str, Any] | None) -> Any:
+    extra = {"behalf": behalf, "value": "AR-1|U01AAA" if behalf else None}
+    if name == "approval_reminder.json.j2":
+        return renderer.json(name, card=card(big), reminder={"n": 2, "waited": {"days": 2, "hours": 0}}, **extra)
+    if name == "escalation_notice.json.j2":
+        return renderer.json(name, card=card(big), escalation=ESCALATION, behalf=behalf)
+    return renderer.json(name, card=card(big), escalation=ESCALATION, **extra)
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+@pytest.mark.parametrize("big", [False, True])
+@pytest.mark.parametrize("name", ["approval_reminder.json.j2", "escalation.json.j2", "escalation_notice.json.j2"])
+def test_messages_to_a_delegate_say_for_whom_and_act_for_them(locale: str, big: bool, name: str) -> None:
+    renderer = Renderer(locale, "UTC")
+    message = rendered(renderer, name, big, BEHALF)
+    assert validate_message(message["blocks"], message["text"]) == []
+    assert AWAY[locale] in message["text"]
+    values = {e["value"] for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert values == (set() if name == "escalation_notice.json.j2" else {"AR-1|U01AAA"})
+    own = rendered(renderer, name, big, None)
+    assert "U01AAA>, " not in own["text"] and validate_message(own["blocks"], own["text"]) == []
+    own_values = {e["value"] for b in own["blocks"] if b["type"] == "actions" for e in b["elements"]}
+    assert own_values <= {card(big)["request_id"]}
