@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import httpx
@@ -69,6 +70,8 @@ async def test_moving_the_clock_e_mails_a_customer_reminder(demo: Sandbox, brows
     mails = screen.page.locator("[data-testid=mail]")
     await expect(mails.first).to_be_visible(timeout=WAIT_MS)
     await expect(mails.filter(has_text="Approval needed").first).to_be_visible()
+    approve_link = mails.filter(has_text="Approval needed").first.locator("a.link").first
+    assert re.match(r"^http://127\.0\.0\.1:\d+/approve/", await approve_link.get_attribute("href") or "")
     assert await mails.filter(has_text=REMINDED_INVOICE).count() == 0
     await screen.page.click("[data-testid=advance-day]")
     reminder = mails.filter(has_text=f"invoice {REMINDED_INVOICE}")

@@ -55,8 +55,27 @@
     });
     node.appendChild(head);
     node.appendChild(el("div", "mail-subject", mail.subject || "(no subject)"));
-    node.appendChild(el("pre", "mail-body", mail.body));
+    node.appendChild(mailBody(mail.body));
     return node;
+  }
+
+  /** The body as text, with its web links (approval pages…) clickable. */
+  function mailBody(text) {
+    var body = el("pre", "mail-body");
+    var pattern = /https?:\/\/[^\s<>"]+/g;
+    var pos = 0;
+    var m;
+    while ((m = pattern.exec(text)) !== null) {
+      body.appendChild(document.createTextNode(text.slice(pos, m.index)));
+      var link = el("a", "link", m[0]);
+      link.href = m[0];
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      body.appendChild(link);
+      pos = pattern.lastIndex;
+    }
+    body.appendChild(document.createTextNode(text.slice(pos)));
+    return body;
   }
 
   /* new document */
