@@ -12,9 +12,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-import yaml
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot import workflow_modal
 from bot.errors import ApiError, NotFound
 from bot.reminders import InvoiceReminders, OwnText
 from bot.rules_service import RulesService
@@ -22,21 +22,19 @@ from bot.service import Signoff
 from bot.slack_payload import (
     action_value,
     channel_id,
-    input_state,
+    first_action,
     json_object,
     mapping,
-    private_metadata,
     selected_value,
-    state_values,
     text,
     trigger_id,
     user_id,
 )
-from engine.catalog import CatalogTemplate, catalog, customize, find_template
+from bot.workflow_words import with_previews
+from engine.catalog import CatalogTemplate, catalog, find_template
 from engine.durations import parse_duration
 from engine.errors import InvalidDurationError
 from engine.workflows import (
-    SLACK_ID,
     ApprovalAction,
     NotificationAction,
     ReminderAction,
@@ -278,13 +276,36 @@ def workflow_view(workflow: Workflow) -> dict[str, Any]:
     }
 
 
+class AmbiguousWorkflow(NotFound):
+    """Several workflows answer to one name or prefix."""
+
+    def __init__(self, ref: str, candidates: Sequence[Workflow]) -> None:
+        names = ", ".join(f"{w.name} ({w.id})" for w in candidates[:10])
+        super().__init__(f"{ref!r} names several workflows: {names}")
+        self.ref = ref
+        self.candidates = list(candidates)
+
+
+def match_workflows(workflows: Sequence[Workflow], ref: str) -> list[Workflow]:
+    """Return the workflows a reference names: the id, else the exact name (any case), else a unique prefix."""
+    ref = ref.strip()
+    folded = ref.casefold()
+    for found in ([w for w in workflows if w.id == ref], [w for w in workflows if w.name.casefold() == folded]):
+        if found:
+            return found
+    if len(ref) < MIN_PREFIX_CHARS:
+        return []
+    by_id = [w for w in workflows if w.id.startswith(ref)]
+    return by_id or [w for w in workflows if w.name.casefold().startswith(folded)]
+
+
 async def find_workflow(service: Signoff, ref: str) -> Workflow:
-    """Return the workflow with this id, or the only one whose id starts with it; raise NotFound."""
-    workflows = await service.list_workflows()
-    exact = [w for w in workflows if w.id == ref]
-    found = exact or ([w for w in workflows if w.id.startswith(ref)] if len(ref) >= MIN_PREFIX_CHARS else [])
-    if len(found) != 1:
-        raise NotFound(f"no workflow {ref!r}" if not found else f"{ref!r} names several workflows")
+    """Return the workflow named by id, name (any case) or unique prefix; raise NotFound (AmbiguousWorkflow)."""
+    found = match_workflows(await service.list_workflows(), ref)
+    if not found:
+        raise NotFound(f"no workflow {ref!r}")
+    if len(found) > 1:
+        raise AmbiguousWorkflow(ref, found)
     return found[0]
 
 
@@ -297,25 +318,40 @@ async def workflows_command(ctx: CommandContext, args: list[str]) -> Reply:
     return ctx.reply("commands_workflows.json.j2", workflows=shown, pager=pager.view())
 
 
-WORKFLOW_OPS = ("show", "enable", "disable", "copy", "delete")
+WORKFLOW_OPS = ("show", "edit", "enable", "disable", "copy", "delete")
+WORKFLOW_USAGE = "workflow show|edit|enable|disable|copy|delete NAME|ID"
 
 
-@subcommand("workflow", admin=True, help_key="workflow", usage="workflow show|enable|disable|copy|delete ID")
-async def workflow_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """Show, enable, disable, copy or delete one workflow."""
-    if len(args) != 2 or args[0].lower() not in WORKFLOW_OPS:
-        return ctx.note("usage", usage="workflow show|enable|disable|copy|delete ID")
-    op, workflow = args[0].lower(), await find_workflow(ctx.service, args[1])
+@subcommand("workflow", admin=True, help_key="workflow", usage=WORKFLOW_USAGE)
+async def workflow_command(ctx: CommandContext, args: list[str]) -> Reply | None:
+    """Show, edit, enable, disable, copy or delete one workflow, named by name or id."""
+    if len(args) < 2 or args[0].lower() not in WORKFLOW_OPS:
+        return ctx.note("usage", usage=WORKFLOW_USAGE)
+    op = args[0].lower()
+    try:
+        workflow = await find_workflow(ctx.service, " ".join(args[1:]))
+    except AmbiguousWorkflow as exc:
+        return ctx.reply("workflow_choose.json.j2", ref=exc.ref, op=op,
+                         workflows=[workflow_view(w) for w in exc.candidates[:20]], more=len(exc.candidates) > 20)
+    return await _workflow_op(ctx, op, workflow)
+
+
+async def _workflow_op(ctx: CommandContext, op: str, workflow: Workflow) -> Reply | None:
     if op == "show":
-        return ctx.reply("commands_workflow.json.j2", workflow=workflow_view(workflow))
+        shown = with_previews(workflow_view(workflow), workflow, ctx.service.renderer, ctx.now)
+        return ctx.reply("commands_workflow.json.j2", workflow=shown)
+    if op == "edit":
+        options = await workflow_modal.choices(ctx.service)
+        await ctx.open_modal(workflow_modal.edit_modal(ctx.service, workflow, options))
+        return None
     if op in ("enable", "disable"):
         changed = await ctx.service.set_enabled(workflow.id, op == "enable")
         return ctx.note(f"workflow_{op}d", workflow=workflow_view(changed))
     if op == "copy":
         copied = await ctx.service.copy_workflow(workflow.id)
         return ctx.note("workflow_copied", workflow=workflow_view(copied), source=workflow_view(workflow))
-    await ctx.service.delete_workflow(workflow.id)
-    return ctx.note("workflow_deleted", workflow=workflow_view(workflow))
+    pending = await ctx.service.pending_of_workflow(workflow.id)
+    return ctx.reply("workflow_delete.json.j2", workflow=workflow_view(workflow), pending=len(pending))
 
 
 # the template catalog, run history, groups and rules
@@ -346,15 +382,15 @@ async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
                      pager=pager.view(), categories=sorted({t.category for t in catalog()}))
 
 
-@subcommand("new", admin=True, help_key="new", usage="new TEMPLATE")
+@subcommand("new", admin=True, help_key="new", usage="new [TEMPLATE]")
 async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:
-    """Open the new-workflow modal, pre-filled from a catalog template."""
-    if len(args) != 1:
-        return ctx.note("usage", usage="new TEMPLATE")
-    template = find_template(args[0].lower())
-    if template is None:
+    """Open the workflow modal, blank or pre-filled from a catalog template."""
+    if len(args) > 1:
+        return ctx.note("usage", usage="new [TEMPLATE]")
+    template = find_template(args[0].lower()) if args else None
+    if args and template is None:
         return ctx.note("not_found", message=f"template {args[0]!r} (`/signoff templates` lists them)")
-    await ctx.open_modal(new_workflow_modal(ctx.service, template))
+    await workflow_modal.open_new(ctx.service, ctx.trigger_id or "", template)
     return None
 
 
@@ -417,119 +453,12 @@ async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
     return ctx.note("reminded", invoice=sent["invoice_id"], to=", ".join(sent["to"]), subject=sent["subject"])
 
 
-# the new-workflow modal
+# the workflow modal (bot/workflow_modal.py)
 
 
-NEW_WORKFLOW_CALLBACK = "workflow_new"
-DURATION_CHOICES = ("PT4H", "P1D", "P2D", "P3D", "P5D", "P1W", "P2W", "P30D", "P60D", "P90D")
-NO_DURATION = "none"
-TIMING_FIELDS = ("remind_every", "escalate_after", "expire_after")
-
-
-def conditions_text(conditions: Sequence[Any]) -> str:
-    """Write conditions as editable YAML, one `- {field, op, value}` per line."""
-    lines = [yaml.safe_dump(c.model_dump(mode="json"), default_flow_style=True, width=10_000).strip()
-             for c in conditions]
-    return "\n".join(f"- {line}" for line in lines)
-
-
-def _step_view(index: int, step: Any) -> dict[str, Any]:
-    people = [a for a in step.approvers if SLACK_ID.match(a)]
-    return {"index": index, "name": step.name, "people": people, "min_approvers": step.min_approvers,
-            "others": [a for a in step.approvers if a not in people]}
-
-
-def _choices(current: str | None) -> list[dict[str, Any]]:
-    values = list(DURATION_CHOICES) + ([current] if current and current not in DURATION_CHOICES else [])
-    return [{"value": v, "duration": duration_view(v)} for v in values]
-
-
-def new_workflow_modal(service: Signoff, template: CatalogTemplate) -> dict[str, Any]:
-    """Render the modal that creates a workflow from a catalog template, pre-filled from it."""
-    approval = template.definition.approval()
-    timing = {name: getattr(approval, name) if approval else None for name in TIMING_FIELDS}
-    view: dict[str, Any] = service.renderer.json(
-        "commands_new_modal.json.j2", template=template_view(template), timing=timing,
-        steps=[_step_view(i, s) for i, s in enumerate(approval.steps)] if approval else [],
-        escalate_people=[a for a in (approval.escalate_to if approval else []) if SLACK_ID.match(a)],
-        choices={name: _choices(timing[name]) for name in TIMING_FIELDS},
-        conditions=conditions_text(template.definition.conditions), metadata=template.slug)
-    return view
-
-
-def _picked(values: dict[str, Any], block_id: str) -> Any:
-    """Return an input's text or picked option (a string), its picked people (strings), or None."""
-    entry = input_state(values, block_id)
-    if "selected_users" in entry:
-        users = entry["selected_users"]
-        return users if isinstance(users, list) and all(isinstance(u, str) for u in users) else None
-    value = mapping(entry["selected_option"]).get("value") if "selected_option" in entry else entry.get("value")
-    return value if isinstance(value, str) else None
-
-
-def _read_conditions(text: str | None) -> list[Any] | None:
-    try:
-        parsed = yaml.safe_load(text or "") or []
-    except yaml.YAMLError:
-        return None
-    return parsed if isinstance(parsed, list) else None
-
-
-def _apply_approval(action: dict[str, Any], values: dict[str, Any]) -> None:
-    for index, step in enumerate(action["steps"]):
-        minimum = _picked(values, f"min_{index}")
-        if minimum and str(minimum).isdigit():
-            step["min_approvers"] = int(minimum)
-    for name in TIMING_FIELDS:
-        choice = _picked(values, name)
-        if choice:
-            action[name] = None if choice == NO_DURATION else choice
-
-
-def workflow_from_form(
-    template: CatalogTemplate, values: dict[str, Any]
-) -> tuple[dict[str, Any] | None, dict[str, str]]:
-    """Turn the modal's state into a workflow definition, or None with `{block_id: error code}`."""
-    conditions = _read_conditions(_picked(values, "conditions"))
-    if conditions is None:
-        return None, {"conditions": "conditions_yaml"}
-    approval = template.definition.approval()
-    steps = approval.steps if approval else []
-    overrides: dict[str, Any] = {"name": (_picked(values, "name") or template.title).strip(),
-                                 "conditions": conditions, "status": "published", "enabled": True}
-    if _picked(values, "publish") == "draft":
-        overrides.update(status="draft", enabled=False)
-    if steps:
-        overrides["approvers"] = [_picked(values, f"approvers_{i}") or list(s.approvers) for i, s in enumerate(steps)]
-    escalate_to = _picked(values, "escalate_to")
-    if escalate_to:
-        overrides["escalate_to"] = escalate_to
-    data = customize(template, overrides)
-    for action in data["actions"]:
-        if action.get("type") == "approval":
-            _apply_approval(action, values)
-    return data, {}
-
-
-def form_errors(details: Sequence[dict[str, str]], steps: int) -> dict[str, str]:
-    """Place the problems of a workflow definition on the modal's inputs."""
-    errors: dict[str, str] = {}
-    for detail in details:
-        path, message = detail.get("path", ""), detail.get("message", "")
-        errors.setdefault(_block_for(path, steps), message)
-    return errors
-
-
-def _block_for(path: str, steps: int) -> str:
-    if path.startswith("conditions"):
-        return "conditions"
-    for name in (*TIMING_FIELDS, "escalate_to"):
-        if path.endswith(name):
-            return name
-    for index in range(steps):
-        if f"steps[{index}]" in path:
-            return f"min_{index}" if path.endswith("min_approvers") else f"approvers_{index}"
-    return "name"
+def new_workflow_modal(service: Signoff, template: CatalogTemplate | None) -> dict[str, Any]:
+    """Render the workflow modal from a catalog template (or blank), without group or contact choices."""
+    return workflow_modal.new_modal(service, template, workflow_modal.Choices(), datetime.now(UTC))
 
 
 # listeners
@@ -575,42 +504,31 @@ class CommandListeners:
             await respond(replace_original=True, **reply.message)
 
     async def on_template_use(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """A template's Use button: open the new-workflow modal (admins only)."""
+        """A template's Use button: open the workflow modal pre-filled from it (admins only)."""
         await ack()
         slug, trigger = action_value(body), trigger_id(body)
         template = find_template(slug) if slug is not None else None
         if template is not None and trigger is not None and self.service.is_admin(user_id(body)):
-            await self.service.slack.open_view(trigger, new_workflow_modal(self.service, template))
+            await workflow_modal.open_new(self.service, trigger, template)
 
-    async def on_new_workflow(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """The new-workflow modal was submitted: create the workflow, or show what is wrong where."""
-        user, slug, values = user_id(body), private_metadata(view), state_values(view)
-        if user is None or slug is None or values is None:
-            await ack()
-            return
-        template = find_template(slug)
-        if template is None or not self.service.is_admin(user):
-            await ack(response_action="errors", errors={"name": self._error_text("admin_only")})
-            return
-        data, codes = workflow_from_form(template, values)
-        if data is None:
-            await ack(response_action="errors", errors={k: self._error_text(c) for k, c in codes.items()})
-            return
-        approval = template.definition.approval()
-        try:
-            workflow = await self.service.create_workflow(data)
-        except ApiError as exc:
-            errors = form_errors(exc.details or [{"path": "name", "message": exc.message}],
-                                 len(approval.steps) if approval else 0)
-            await ack(response_action="errors", errors=errors)
-            return
+    async def on_delete_answer(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Delete it / Keep it under a deletion question: do it (admins only) and replace the question."""
         await ack()
-        note = self.service.renderer.json("commands_note.json.j2", code="workflow_created",
-                                          detail={"workflow": workflow_view(workflow)})
-        await self.service.slack.dm(user, note)
-
-    def _error_text(self, code: str) -> str:
-        return self.service.renderer.text("commands_form_error.txt.j2", code=code)
+        user, workflow_id = user_id(body), action_value(body)
+        if workflow_id is None or not self.service.is_admin(user):
+            return
+        try:
+            workflow = await self.service.get_workflow(workflow_id)
+        except NotFound as exc:
+            reply = Reply(self.service.renderer.json("commands_note.json.j2", code="not_found",
+                                                     detail={"message": exc.message}))
+            await respond(replace_original=True, **reply.message)
+            return
+        kept = first_action(body).get("action_id") == "workflow_delete_keep"
+        cancelled = 0 if kept else await self.service.delete_workflow(workflow.id, actor=user)
+        answer = self.service.renderer.json("workflow_deleted.json.j2", workflow=workflow_view(workflow),
+                                            cancelled=cancelled, kept=kept)
+        await respond(replace_original=True, **answer)
 
     async def on_workflow_menu(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """A workflow's menu in the list: run `workflow OP ID` and answer below."""
@@ -631,4 +549,6 @@ def register(app: AsyncApp, service: Signoff) -> None:
         app.action(action_id)(listeners.on_page)
     app.action("workflow_menu")(listeners.on_workflow_menu)
     app.action("template_use")(listeners.on_template_use)
-    app.view(NEW_WORKFLOW_CALLBACK)(listeners.on_new_workflow)
+    for action_id in ("workflow_delete_confirm", "workflow_delete_keep"):
+        app.action(action_id)(listeners.on_delete_answer)
+    workflow_modal.register(app, service)

@@ -53,6 +53,7 @@ CLOSED_STATUS = {
 
 
 CHANNEL_COPY = -1
+MAX_OPEN_REQUESTS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -378,13 +379,28 @@ class Signoff:
         await self._workflows_changed()
         return updated
 
-    async def delete_workflow(self, workflow_id: str) -> None:
-        """Delete a workflow."""
+    async def pending_of_workflow(self, workflow_id: str) -> list[ApprovalRequest]:
+        """Return the pending approval requests a workflow started."""
+        async with self.db.read() as repo:
+            return [r for r in await repo.open_requests(MAX_OPEN_REQUESTS) if r.workflow_id == workflow_id]
+
+    async def delete_workflow(self, workflow_id: str, actor: str | None = None) -> int:
+        """Delete a workflow and cancel its pending requests (documents back to no approval); return how many."""
         async with self.db.transaction() as repo:
-            if not await repo.delete_workflow(workflow_id):
+            workflow = await repo.get_workflow(workflow_id)
+            if workflow is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
-            await repo.audit(self.clock.now(), None, "workflow_deleted", ("workflow", workflow_id))
+            pending = [r for r in await repo.open_requests(MAX_OPEN_REQUESTS) if r.workflow_id == workflow_id]
+            reason = f"the workflow {workflow.name} was deleted"
+            for request in pending:
+                await self.apply_outcome(repo, request, close(request, RequestStatus.CANCELLED, self.clock.now(),
+                                                              reason), actor)
+            await repo.delete_workflow(workflow_id)
+            await repo.audit(self.clock.now(), actor, "workflow_deleted", ("workflow", workflow_id), None, None,
+                             {"cancelled_requests": len(pending)})
+        self._after_commit()
         await self._workflows_changed()
+        return len(pending)
 
     async def _workflows_changed(self) -> None:
         if self.on_workflows_changed is not None:

@@ -49,7 +49,7 @@ async def test_help_lists_what_the_caller_may_use(signoff: Harness) -> None:
     admin = (await run(signoff, ADMIN, "")).all_text()
     for usage in ("/signoff pending", "/signoff request", "/signoff away", "/signoff help"):
         assert usage in member and usage in admin
-    for usage in ("/signoff workflows", "/signoff workflow show", "/signoff templates", "/signoff new TEMPLATE",
+    for usage in ("/signoff workflows", "/signoff workflow show", "/signoff templates", "/signoff new [TEMPLATE]",
                   "/signoff history", "/signoff remind", "/signoff groups", "/signoff rules"):
         assert usage not in member and usage in admin
 
@@ -102,7 +102,10 @@ async def test_workflow_enable_disable_copy_delete(signoff: Harness) -> None:
     assert (await signoff.api.get(f"/api/v1/workflows/{workflow_id}")).json()["enabled"] is True
     copied = (await run(signoff, ADMIN, f"workflow copy {workflow_id}")).all_text()
     assert "Copy of Big invoices" in copied and "disabled draft" in copied
-    assert "is deleted" in (await run(signoff, ADMIN, f"workflow delete {workflow_id}")).all_text()
+    question = await run(signoff, ADMIN, f"workflow delete {workflow_id}")
+    assert "No document is waiting for approval" in question.all_text()
+    await signoff.link.click(ADMIN, question.channel, question.ts, "workflow_delete_confirm")
+    await signoff.wait_for(lambda: "is deleted" in signoff.workspace.message(question.channel, question.ts).all_text())
     assert (await signoff.api.get(f"/api/v1/workflows/{workflow_id}")).status_code == 404
     assert "Not found" in (await run(signoff, ADMIN, f"workflow show {workflow_id}")).all_text()
     assert "Usage" in (await run(signoff, ADMIN, "workflow explode X")).all_text()
@@ -128,19 +131,20 @@ async def test_templates_page_and_open_the_new_workflow_modal(signoff: Harness) 
     assert "Expense approval" in approvals.all_text() and "Bill payment reminder" not in approvals.all_text()
     await signoff.link.click(ADMIN, approvals.channel, approvals.ts, "template_use")
     [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN))
-    assert modal["callback_id"] == "workflow_new" and "Invoice approval" in view_text(modal)
+    assert modal["callback_id"] == "workflow_builder" and "Invoice approval" in view_text(modal)
 
 
 async def test_new_from_a_template_with_people_pickers_publishes_a_workflow(signoff: Harness) -> None:
     await run_modal(signoff, "new large-invoice-two-step-approval")
     modal = signoff.workspace.open_modals(ADMIN)[-1]
     kinds = {b["block_id"]: b["element"]["type"] for b in modal["blocks"] if b["type"] == "input"}
-    assert kinds["approvers_0"] == kinds["approvers_1"] == kinds["escalate_to"] == "multi_users_select"
-    assert "Amount is greater than 25,000" in view_text(modal)
+    assert kinds["a0_s0_people"] == kinds["a0_s1_people"] == kinds["a0_escalate_to"] == "multi_users_select"
+    assert kinds["c0_value"] == "number_input" and "Invoice {{" not in view_text(modal)
     reply = await signoff.link.submit(ADMIN, {
-        "name": "Huge invoices", "conditions": '- {field: amount, op: gt, value: "50000"}',
-        "approvers_0": [ALICE, BRUNO], "min_0": "2", "approvers_1": [DIMITRI], "remind_every": "P2D",
-        "escalate_after": "none", "escalate_to": [], "expire_after": "P1W", "publish": "publish"})
+        "name": "Huge invoices", "c0_value": "50000", "a0_s0_people": [ALICE, BRUNO], "a0_s0_groups": [],
+        "a0_s0_min": "2", "a0_s1_people": [DIMITRI], "a0_s1_groups": [], "a0_remind_n": "2", "a0_remind_u": "days",
+        "a0_escalate_u": "never", "a0_escalate_to": [], "a0_expire_n": "1", "a0_expire_u": "weeks",
+        "publish": "publish"})
     assert reply.json() is None
     note = await signoff.wait_for(lambda: signoff.dm(ADMIN))
     assert "Huge invoices" in note[0].all_text() and "published and enabled" in note[0].all_text()
@@ -150,22 +154,23 @@ async def test_new_from_a_template_with_people_pickers_publishes_a_workflow(sign
     assert created["conditions"] == [{"field": "amount", "op": "gt", "value": "50000"}]
     assert approval["steps"][0] == {"name": None, "approvers": [ALICE, BRUNO], "min_approvers": 2}
     assert approval["steps"][1]["approvers"] == [DIMITRI]
-    assert (approval["remind_every"], approval["escalate_after"], approval["expire_after"]) == ("P2D", None, "P1W")
+    assert (approval["remind_every"], approval["escalate_after"], approval["expire_after"]) == ("P2D", None, "P7D")
     assert created["enabled"] is True and created["status"] == "published"
 
 
 async def test_new_saves_a_draft_and_shows_problems_on_the_right_input(signoff: Harness) -> None:
     await run_modal(signoff, "new expense-approval")
-    bad = await signoff.link.submit(ADMIN, {"conditions": "- {field: amount, op: gt"})
-    assert bad.json()["response_action"] == "errors" and "one condition per line" in bad.json()["errors"]["conditions"]
-    wrong = await signoff.link.submit(ADMIN, {"conditions": "- {field: amount, op: gtx, value: 3}"})
-    assert "unknown op" in wrong.json()["errors"]["conditions"]
-    await signoff.link.submit(ADMIN, {"conditions": "", "approvers_0": [ALICE], "publish": "draft"})
+    bad = await signoff.link.submit(ADMIN, {"c0_value": "-", "a0_s0_people": [ALICE], "a0_s0_groups": [],
+                                            "a0_s0_min": "2"})
+    assert bad.json()["response_action"] == "errors"
+    assert bad.json()["errors"]["a0_s0_people"] == "Step 1 needs at least 2 approvers to reach its quorum of 2."
+    await signoff.link.submit(ADMIN, {"a0_s0_people": [ALICE], "a0_s0_groups": [], "a0_s0_min": "1",
+                                      "publish": "draft"})
     [created] = [w for w in (await signoff.api.get("/api/v1/workflows")).json()["workflows"]
                  if w["name"] == "Expense approval"]
-    assert created["status"] == "draft" and created["enabled"] is False and created["conditions"] == []
+    assert created["status"] == "draft" and created["enabled"] is False
     assert "Not found" in (await run(signoff, ADMIN, "new no-such-template")).all_text()
-    assert "Usage" in (await run(signoff, ADMIN, "new")).all_text()
+    assert "Usage" in (await run(signoff, ADMIN, "new a b")).all_text()
 
 
 async def run_modal(h: Harness, text: str) -> None:
