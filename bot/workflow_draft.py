@@ -286,8 +286,8 @@ def _set(target: dict[str, Any], key: str, value: Any) -> None:
 
 def _absorb_top(draft: dict[str, Any], values: dict[str, Any]) -> None:
     _set(draft, "name", _text(_picked(values, "name")))
-    _set(draft, "record_type", _picked(values, "record_type"))
-    _set(draft, "trigger", _picked(values, "trigger"))
+    _set(draft, "record_type", _picked(values, "wf_record_type"))
+    _set(draft, "trigger", _picked(values, "wf_trigger"))
     _set(draft, "publish", _picked(values, "publish"))
     days, at = _picked(values, "sched_days"), _picked(values, "sched_time")
     if days or at:
@@ -526,4 +526,4 @@ def action_target(action_id: str) -> str | None:
     if action_id in CHANGES:
         return action_id
     match = BLOCK.match(action_id)
-    return "wf_refresh" if match or action_id in ("record_type", "trigger", "sched_days") else None
+    return "wf_refresh" if match or action_id in ("wf_record_type", "wf_trigger") else None

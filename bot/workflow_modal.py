@@ -281,7 +281,7 @@ def register(app: AsyncApp, service: Signoff) -> None:
     import re
 
     listeners = WorkflowModalListeners(service)
-    app.action(re.compile(r"^(wf_[a-z_]+|record_type|trigger|sched_days|c\d+_(field|op))$"))(listeners.on_action)
+    app.action(re.compile(r"^(wf_[a-z_]+|c\d+_(field|op))$"))(listeners.on_action)
     app.view(CALLBACK)(listeners.on_submit)
 
 

@@ -69,7 +69,7 @@ async def named(h: Harness, name: str) -> dict[str, Any]:
 
 async def test_a_blank_modal_builds_a_two_step_workflow_with_typed_conditions(signoff: Harness) -> None:
     modal = await open_modal(signoff, "new")
-    assert block(modal, "record_type")["element"]["initial_option"]["value"] == "invoice"
+    assert block(modal, "wf_record_type")["element"]["initial_option"]["value"] == "invoice"
     modal = await click(signoff, "wf_add_condition")
     assert block(modal, "c0_value")["element"]["type"] == "number_input"
     modal = await click(signoff, "c0_field", "due_date")
@@ -128,7 +128,7 @@ async def test_a_scheduled_workflow_reads_in_plain_words(signoff: Harness) -> No
     await open_modal(signoff, "new")
     await click(signoff, "wf_remove_action", "0")
     modal = await click(signoff, "wf_add_action", "reminder")
-    await signoff.link.click_in_view(ADMIN, "trigger", view_id=modal["id"], value="scheduled")
+    await signoff.link.click_in_view(ADMIN, "wf_trigger", view_id=modal["id"], value="scheduled")
     modal = await signoff.wait_for(lambda: (m := signoff.workspace.open_modals(ADMIN)[-1]) and any(
         b.get("block_id") == "sched_days" for b in m["blocks"]) and m)
     await signoff.link.submit(ADMIN, {"name": "Weekday nudge", "sched_days": "weekdays", "sched_time": "09:30",
