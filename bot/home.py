@@ -31,9 +31,9 @@ from bot.slack_payload import (
     user_id,
 )
 from engine.approvals import ApprovalRequest, Decision, ForceKind, force_approve, force_kind
-from engine.delegation import Delegation, acting_for, seat_for
+from engine.delegation import Delegation, acting_for, recipients_on_step, seat_for
 from engine.errors import VoteRefusedError
-from engine.records import Record
+from engine.records import Contact, Record
 from messages.cards import record_view
 from storage.repository import Repository
 from storage.runs_repo import ReminderTask
@@ -70,6 +70,7 @@ class Task:
     contact_name: str | None = None
     force: ForceKind | None = None
     reminded_at: datetime | None = None
+    away_until: datetime | None = None
 
 
 @dataclass
@@ -88,6 +89,7 @@ class HomeData:
     covering: list[Delegation] = field(default_factory=list)
     notice: dict[str, Any] | None = None
     reminder_tasks_total: int = 0
+    request_contacts: list[Contact | None] = field(default_factory=list)
 
 
 # loading
@@ -97,8 +99,18 @@ async def open_tasks(repo: Repository, user: str, now: datetime) -> list[Task]:
     """Return every approval waiting for a person (their own seats and those of people away), oldest first."""
     principals = await repo.principals_of(user, now)
     requests = await repo.open_requests_awaiting([user, *principals])
+    covering = await repo.delegations_active_at(now, delegate=user)
     seats = ((r, seat_for(r, user, principals)) for r in requests)
-    return [Task(r, seat) for r, seat in seats if seat is not None]
+    return [Task(r, seat, away_until=_away_until(r, seat, user, covering, now))
+            for r, seat in seats if seat is not None]
+
+
+def _away_until(
+    request: ApprovalRequest, seat: str, user: str, covering: Sequence[Delegation], now: datetime
+) -> datetime | None:
+    """Return until when the person whose seat a task takes is away, when the user stands in for them."""
+    recipient = recipients_on_step(request, [seat], covering, now)[seat]
+    return recipient.until if recipient.person == user and seat != user else None
 
 
 async def is_matching(service: Signoff, repo: Repository, request: ApprovalRequest, record: Record | None) -> bool:
@@ -133,11 +145,17 @@ async def load_home(service: Signoff, user: str, notice: dict[str, Any] | None =
         reminders = await _reminded(repo, tasks)
         reminders = [await _described(service, repo, t, user) for t in reminders[:MAX_HOME_LINES]]
         requests, requests_total = await repo.records_created_by(user, MAX_HOME_LINES)
+        request_contacts = [await _contact_of(repo, r) for r in requests]
         reminder_tasks, reminder_total = await repo.open_reminders(user, MAX_HOME_REMINDER_TASKS)
         away = await repo.delegations_active_at(now, principal=user)
         covering = await repo.delegations_active_at(now, delegate=user)
     return HomeData(user, now, shown, len(tasks), reminders, reminder_tasks, requests, requests_total,
-                    away[-1] if away else None, covering, notice, reminder_total)
+                    away[-1] if away else None, covering, notice, reminder_total, request_contacts)
+
+
+async def _contact_of(repo: Repository, record: Record) -> Contact | None:
+    """Return the customer or vendor of a record, to show its name."""
+    return next(iter((await repo.contacts_of(record)).values()), None)
 
 
 # what the templates show (no wording here)
@@ -161,7 +179,7 @@ def task_view(task: Task, user: str, now: datetime) -> dict[str, Any]:
         "requester": request.requester, "age": _age(request.step_started_at, now),
         "step": request.current_step + 1, "steps": len(request.steps),
         "seat": task.seat if task.seat != user else None, "force": task.force.value if task.force else None,
-        "reminded_at": task.reminded_at,
+        "reminded_at": task.reminded_at, "away_until": task.away_until,
     }
 
 
@@ -178,7 +196,8 @@ def _delegation_view(delegation: Delegation | None) -> dict[str, Any] | None:
 
 def home_context(data: HomeData) -> dict[str, Any]:
     """Return the Home template's context, within Slack's limits."""
-    requests = [{"record": record_view(r, None)} for r in data.requests[:MAX_HOME_LINES]]
+    contacts = [*data.request_contacts, *[None] * len(data.requests)]
+    requests = [{"record": record_view(r, c)} for r, c in zip(data.requests[:MAX_HOME_LINES], contacts, strict=False)]
     return {
         "user": data.user, "notice": data.notice,
         "tasks": [task_view(t, data.user, data.now) for t in data.tasks[:MAX_HOME_TASKS]],

@@ -76,7 +76,7 @@ async def test_reminders_escalations_and_tasks_of_the_away_go_to_their_delegate_
         assert button_values(inv2) == {f"{await request_id_of(signoff, 'INV-2')}|{ALICE}"}
 
         home = await home_with(signoff, BRUNO, lambda v: len(task_blocks(v)) == 3)
-        assert f"for <@{ALICE}>, who is away" in view_text(home)
+        assert f"for <@{ALICE}>, who is away until" in view_text(home)
         await signoff.link.click_in_view(BRUNO, "approve", value=task_value_of(signoff, BRUNO, "INV-1"))
         await status_becomes(signoff, "INV-1", "approved")
         await signoff.click(BRUNO, inv2, "approve")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+from bot.home import HomeData, Task, home_view
 from bot.sandbox.validation import validate_view
 from bot.service import new_id
 from engine.approvals import plan_approval
 from engine.records import ApprovalStatus, Record, RecordType
 from engine.workflows import Workflow, parse_definition
+from messages.render import Renderer
 from tests.support.harness import Harness, running_signoff
 
 ALICE, BRUNO, CHLOE, DIMITRI, REQ, ADMIN = "U01AAA", "U01BBB", "U01CCC", "U01DDD", "U0REQ", "U0ADMIN"
@@ -296,3 +299,18 @@ async def test_a_batch_completes_its_inbox_row_after_its_last_approval_and_a_rer
         first = await approve_many(signoff.runtime.service, BRUNO, values)
     again = await approve_many(signoff.runtime.service, BRUNO, values)
     assert (first.approved, again.approved) == (3, 0) and not carried.is_committed and calls == []
+
+
+
+def test_home_tasks_taken_for_someone_away_say_until_when() -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    workflow = Workflow(**parse_definition(BIG_INVOICES).model_dump(), id="wf", created_at=now, updated_at=now)
+    records = [Record(type=RecordType.INVOICE, id=f"INV-{n}", amount="9000", created_by=REQ, created_at=now,
+                      updated_at=now) for n in range(2)]
+    tasks = [Task(plan_approval(f"AR-{n}", r, workflow, now).request, ALICE,
+                  away_until=now + timedelta(days=3) if n else None) for n, r in enumerate(records)]
+    wordings = {"en": f"for <@{ALICE}>, who is away until", "fr": f"pour <@{ALICE}>, absent·e jusqu’au"}
+    for locale, wording in wordings.items():
+        service = SimpleNamespace(renderer=Renderer(locale, "UTC"), settings=SimpleNamespace(locale=locale))
+        view = home_view(service, HomeData(BRUNO, now, tasks, 2))  # type: ignore[arg-type]
+        assert validate_view(view) == [] and str(view).count(wording) == 1
