@@ -536,7 +536,7 @@ class CommandListeners:
         choice, user = selected_value(body), user_id(body)
         if choice is None or user is None:
             return
-        reply = await run_command(self.service, user, f"workflow {choice}")
+        reply = await run_command(self.service, user, f"workflow {choice}", trigger_id=trigger_id(body))
         if reply is not None:
             await respond(replace_original=False, response_type="ephemeral", **reply.message)
 

@@ -228,3 +228,34 @@ def test_every_modal_state_passes_slack_validation(locale: str) -> None:
                   *(render_modal(service, drafts.template_draft(t), Choices()) for t in catalog())]:
         assert validate_view(modal) == [] and len(modal["blocks"]) <= 100
         View(**modal).validate_json()
+
+
+async def test_a_modal_in_a_non_admins_hands_changes_nothing(signoff: Harness) -> None:
+    from bot.commands import new_workflow_modal
+
+    service = signoff.runtime.service
+    await service.slack.open_view(signoff.workspace.issue_trigger_id(MEMBER), new_workflow_modal(service, None))
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(MEMBER))
+    await signoff.link.click_in_view(MEMBER, "wf_add_condition", view_id=modal["id"])
+    assert signoff.workspace.open_modals(MEMBER)[-1]["hash"] == modal["hash"]
+    reply = await signoff.link.submit(MEMBER, {"name": "Sneaky", "a0_s0_people": [ALICE], "a0_s0_min": "1"})
+    assert reply.json()["response_action"] == "errors"
+    assert "Only Signoff admins" in reply.json()["errors"]["name"]
+    assert "Sneaky" not in [w["name"] for w in await workflows(signoff)]
+
+
+async def test_the_workflow_list_menu_edits_and_asks_before_deleting(signoff: Harness) -> None:
+    workflow_id = await create_workflow(signoff, BIG_INVOICES)
+    listing = await command(signoff, ADMIN, "workflows")
+    [menu] = [b for b in listing.blocks or [] if b.get("block_id") == f"wf:{workflow_id}"]
+    values = [o["value"] for o in menu["accessory"]["options"]]
+    assert f"edit {workflow_id}" in values and f"delete {workflow_id}" in values
+    edit = next(o for o in menu["accessory"]["options"] if o["value"] == f"edit {workflow_id}")
+    await signoff.link.click(ADMIN, listing.channel, listing.ts, "workflow_menu", value=edit)
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(ADMIN))
+    assert block(modal, "name")["element"]["initial_value"] == "Big invoices"
+    before = len(signoff.workspace.ephemerals(ADMIN))
+    delete = next(o for o in menu["accessory"]["options"] if o["value"] == f"delete {workflow_id}")
+    await signoff.link.click(ADMIN, listing.channel, listing.ts, "workflow_menu", value=delete)
+    asked = await signoff.wait_for(lambda: signoff.workspace.ephemerals(ADMIN)[before:])
+    assert "Delete the workflow" in asked[-1].all_text() and len(await workflows(signoff)) == 3
