@@ -57,9 +57,10 @@ def dump_draft(draft: dict[str, Any]) -> str | None:
 
 def load_draft(metadata: str | None) -> dict[str, Any]:
     """Decode a draft written by `dump_draft`; raise DraftError when it is not one."""
+    text = metadata or ""
     try:
-        text = zlib.decompress(base64.b64decode(metadata[2:])).decode() if (metadata or "").startswith("z:") \
-            else metadata or ""
+        if text.startswith("z:"):
+            text = zlib.decompress(base64.b64decode(text[2:])).decode()
         draft = json.loads(text)
     except (ValueError, zlib.error) as exc:
         raise DraftError("not a workflow draft") from exc
@@ -103,7 +104,7 @@ def definition_of(draft: dict[str, Any], previous: Workflow | None = None) -> di
 
 def new_action(kind: str) -> dict[str, Any]:
     """Return a new action of a kind, with the defaults the modal starts from."""
-    return {
+    defaults: dict[str, dict[str, Any]] = {
         "approval": {"type": "approval", "steps": [new_step()], "expire_after": "P30D"},
         "reminder": {"type": "reminder", "to": [], "message": "{{ record.type }} {{ record.id }} needs attention"},
         "notification": {"type": "notification", "to": [], "channel": None,
@@ -112,7 +113,8 @@ def new_action(kind: str) -> dict[str, Any]:
                  "body": "Hello {{ contact.name }},\n\nPlease find {{ record.type }} {{ record.id }}.",
                  "copy_sender": False},
         "update": {"type": "update", "field": "memo", "value": "OVERDUE"},
-    }[kind]
+    }
+    return defaults[kind]
 
 
 def new_step() -> dict[str, Any]:
@@ -347,7 +349,8 @@ def _condition_value(condition: dict[str, Any], values: dict[str, Any], prefix: 
     raw = _picked(values, prefix + "value")
     if kind == "range":
         low, high = raw, _picked(values, prefix + "value2")
-        old = condition.get("value") if isinstance(condition.get("value"), list) else [None, None]
+        current = condition.get("value")
+        old: list[Any] = current if isinstance(current, list) and len(current) == 2 else [None, None]
         return [low if low not in (None, "") else old[0], high if high not in (None, "") else old[1]]
     if kind == "list" and isinstance(raw, str):
         return [part.strip() for part in raw.split(",") if part.strip()]

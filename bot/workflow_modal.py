@@ -20,7 +20,8 @@ from engine.catalog import CatalogTemplate, find_template
 from engine.groups import GroupKind
 from engine.records import RecordType
 from engine.workflows import SLACK_ID, Trigger, Workflow, WorkflowDefinition
-from messages.render import TemplateInvalidError, describe
+from messages.errors import TemplateInvalidError
+from messages.render import describe
 
 if TYPE_CHECKING:
     from bot.service import Signoff
@@ -79,8 +80,8 @@ def _condition_view(index: int, condition: dict[str, Any], ctx: Choices, contact
 
 def _initial(kind: str, value: Any, options: list[dict[str, str]]) -> Any:
     if kind in ("enums",):
-        wanted = value if isinstance(value, list) else []
-        return [o for o in options if o["value"] in wanted]
+        chosen = value if isinstance(value, list) else []
+        return [o for o in options if o["value"] in chosen]
     if kind in ("enum", "contact", "group", "bool"):
         wanted = str(value).lower() if isinstance(value, bool) else value
         return next((o for o in options if o["value"] == wanted), None)
@@ -125,7 +126,7 @@ def _action_view(index: int, action: dict[str, Any], ctx: Choices, previews: dic
 def _previews(draft: dict[str, Any], renderer: Any, now: datetime) -> dict[str, dict[str, Any]]:
     record_type = RecordType(draft.get("record_type", "invoice"))
     shell = WorkflowDefinition.model_construct(name=draft.get("name") or "-", record_type=record_type,
-                                               description=None)
+                                               description=None, actions=[])
     context = sample_context(shell, renderer, now)
     shown: dict[str, dict[str, Any]] = {}
     for index, action in enumerate(draft["actions"]):

@@ -10,7 +10,8 @@ from engine.actions import Company, sample_contact, sample_record, template_cont
 from engine.cron import CronSpec
 from engine.errors import InvalidDefinitionError
 from engine.workflows import WorkflowDefinition
-from messages.render import Renderer, TemplateInvalidError, describe
+from messages.errors import TemplateInvalidError
+from messages.render import Renderer, describe
 
 MAX_TIMES = 6
 ALL_WEEKDAYS = frozenset(range(7))
