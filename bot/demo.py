@@ -308,6 +308,7 @@ async def run_demo(base: Settings) -> None:
 def main(base: Settings) -> int:
     """Run `signoff demo`; return the exit status."""
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # the SMTP catcher's every command
     try:
         asyncio.run(run_demo(base))
     except KeyboardInterrupt:
