@@ -17,7 +17,8 @@ demo: $(STAMP)
 	$(BIN)/signoff demo
 
 browser-deps:
-	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	command -v chromium >/dev/null && test -d /usr/share/fonts/truetype/noto || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji)
 
 test: $(STAMP) browser-deps
 	$(BIN)/python -m pytest -q
