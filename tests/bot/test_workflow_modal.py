@@ -259,3 +259,37 @@ async def test_the_workflow_list_menu_edits_and_asks_before_deleting(signoff: Ha
     await signoff.link.click(ADMIN, listing.channel, listing.ts, "workflow_menu", value=delete)
     asked = await signoff.wait_for(lambda: signoff.workspace.ephemerals(ADMIN)[before:])
     assert "Delete the workflow" in asked[-1].all_text() and len(await workflows(signoff)) == 3
+
+
+@pytest.mark.parametrize(("days", "at", "cron"), [
+    ("daily", "07:05", "5 7 * * *"), ("weekdays", "09:00", "0 9 * * 1-5"), ("fri", "17:30", "30 17 * * 5"),
+    ("month_15", "08:00", "0 8 15 * *"), ("cron:0 */2 * * *", None, "0 */2 * * *"),
+])
+def test_schedule_pickers_write_cron(days: str, at: str | None, cron: str) -> None:
+    assert drafts.schedule_cron(days, at, None) == cron
+
+
+@pytest.mark.parametrize(("iso", "parts"), [("P1D", (1, "days")), ("P2W", (2, "weeks")), ("PT4H", (4, "hours")),
+                                            ("P14D", (2, "weeks")), (None, (None, "never"))])
+def test_durations_read_as_number_and_unit(iso: str | None, parts: tuple[int | None, str]) -> None:
+    assert drafts.duration_parts(iso) == parts
+
+
+def test_a_long_draft_is_compressed_into_the_metadata_and_read_back() -> None:
+    draft = drafts.blank_draft()
+    draft["actions"].append({**drafts.new_action("send"), "body": "Dear customer, please pay. " * 150})
+    packed = drafts.dump_draft(draft)
+    assert packed is not None and packed.startswith("z:") and len(packed) <= 3000
+    assert drafts.load_draft(packed) == draft
+    with pytest.raises(drafts.DraftError):
+        drafts.load_draft("z:not-base64!")
+
+
+def test_definition_problems_land_on_their_inputs() -> None:
+    draft = drafts.blank_draft()
+    drafts.add_action(draft, "notification")
+    assert drafts.block_for("actions[0].steps[1].min_approvers", draft) == "a0_s1_min"
+    assert drafts.block_for("actions[0].escalate_to", draft) == "a0_escalate_to"
+    assert drafts.block_for("actions[1].message", draft) == "a1_message"
+    assert drafts.block_for("conditions[2].value", draft) == "c2_value"
+    assert drafts.block_for("schedule", draft) == "sched_days"
