@@ -226,7 +226,7 @@ async def test_approval_workflow_also_notifies(signoff: Harness) -> None:
     posted = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
     assert posted[0].text == "INV-1 awaits approval (pending)"
     await signoff.wait_for(lambda: signoff.dm("U01AAA"))
-    [run] = await runs(signoff)
+    [run] = [r for r in await runs(signoff) if r["event"] == "actions"]
     assert [a["type"] for a in run["actions"]] == ["notification"]
 
 

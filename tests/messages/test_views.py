@@ -41,6 +41,25 @@ REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required"
             "already_voted", "not_found", "not_a_delegate", "double_seat", "needs_confirmation", "not_forced", "other")
 
 
+HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",
+                  "approval_expired", "approval_cancelled")
+REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "currency_invalid", "kind_invalid")
+REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit")
+
+
+def history_run(n: int, big: bool) -> dict[str, Any]:
+    """One line of /signoff history: a workflow run, or an approval event."""
+    event = HISTORY_EVENTS[n % len(HISTORY_EVENTS)]
+    return {"workflow_id": "wf", "workflow_name": LONG if big else "Tell finance", "record_type": "invoice",
+            "record_id": ID if big else "INV-1", "cause": ["created", "updated", "scheduled", "other"][n % 4],
+            "outcome": LONG if big and n % 2 else "ok", "at": NOW,
+            "actions": [{"type": t, "result": "queued"} for t in ("notification", "update", "send")] * 3,
+            "event": event, "actor": "U01AAA", "on_behalf_of": "U01BBB" if n % 2 else None,
+            "decision": ["approve", "reject"][n % 2], "reason": LONG[:1000] if big else "too high", "step": 1,
+            "forced": "admin_override" if event == "approval_forced" else None, "approvers": ["U01AAA", "U01BBB"],
+            "escalated_to": ["U01DDD"]}
+
+
 @dataclass(frozen=True)
 class Case:
     """One thing the bot shows: its template, its kind and a builder of its content."""
@@ -174,11 +193,7 @@ def cases() -> Iterator[Case]:
         categories=["approval", "reminder"]))
     yield Case("history", "commands_history.json.j2", "message", lambda r, big: r.json(
         "commands_history.json.j2", pager=pager(big), workflow=workflow_view(workflow(big)) if big else None,
-        runs=[{"workflow_id": "wf", "workflow_name": LONG if big else "Tell finance", "record_type": "invoice",
-               "record_id": ID if big else "INV-1", "cause": ["created", "updated", "scheduled", "other"][n % 4],
-               "outcome": LONG if big and n % 2 else "ok", "at": NOW,
-               "actions": [{"type": t, "result": "queued"} for t in ("notification", "update", "send")] * 3}
-              for n in range(10)]))
+        runs=[history_run(n, big) for n in range(12)]))
     yield Case("groups", "commands_groups.json.j2", "message", lambda r, big: r.json(
         "commands_groups.json.j2", pager=pager(big), groups=[
             {"id": f"grp_{n}", "name": f"group-{n}", "kind": ["customer", "vendor", "people"][n % 3],
@@ -187,9 +202,15 @@ def cases() -> Iterator[Case]:
     yield Case("rules", "commands_rules.json.j2", "message", lambda r, big: r.json(
         "commands_rules.json.j2", pager=pager(big), rules=[
             {"id": f"rule_{n}", "name": LONG[:200] if big else "Air France is travel",
-             "status": ["draft", "published"][n % 2], "conditions": n,
+             "status": ["draft", "published"][n % 2],
+             "conditions": [{"field": "vendor", "op": "eq", "value": {"kind": "text", "value": LONG if big else "AF"}}]
+             * min(n, 10), "more_conditions": max(0, n - 10),
              "results": [{"field": "category", "value": {"kind": "text", "value": LONG if big else "Travel"}}] * 5}
             for n in range(15)]))
+    yield Case("outbox", "commands_outbox.json.j2", "message", lambda r, big: r.json(
+        "commands_outbox.json.j2", pager=pager(big), counts={"dead": 12, "sent": 3, "queued": 1},
+        items=[{"id": n, "kind": "message", "target": ID if big else "C0LATER", "attempts": n, "created_at": NOW,
+                "last_error": LONG if big else "channel_not_found"} for n in range(10)]))
     yield Case("pending", "commands_pending.json.j2", "message", lambda r, big: r.json(
         "commands_pending.json.j2", pager=pager(big, "pending"),
         tasks=[_task_view(t) for t in home_data(big).tasks[:8]]))
@@ -215,7 +236,11 @@ def cases() -> Iterator[Case]:
     for code in REFUSALS:
         yield Case(f"refusal:{code}", "refusal.txt.j2", "text",
                    lambda r, big, c=code: r.text("refusal.txt.j2", code=c, detail=LONG if big else "no"))
-    for code in ("vendor_required", "amount_invalid", "currency_invalid", "kind_invalid"):
+    for code in REQUEST_NOTE_CODES:
+        yield Case(f"request_note:{code}", "request_note.txt.j2", "text",
+                   lambda r, big, c=code: r.text("request_note.txt.j2", code=c, type="expense",
+                                                 id=ID if big else "EXP-1", status="pending"))
+    for code in REQUEST_ERROR_CODES:
         yield Case(f"request_error:{code}", "request_error.txt.j2", "text",
                    lambda r, big, c=code: r.text("request_error.txt.j2", code=c))
     for code in ("conditions_yaml", "admin_only", "other"):
