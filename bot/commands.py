@@ -17,7 +17,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot import workflow_modal
 from bot.errors import ApiError, NotFound
 from bot.reminders import InvoiceReminders, OwnText
-from bot.rules_service import RulesService
 from bot.service import Signoff
 from bot.slack_payload import (
     action_value,
@@ -414,28 +413,6 @@ async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
     pager = ctx.pager(len(runs), RUNS_PER_PAGE)
     return ctx.reply("commands_history.json.j2", runs=[_run_view(r) for r in pager.window(runs)],
                      pager=pager.view(), workflow=workflow_view(workflow) if workflow else None)
-
-
-@subcommand("groups", admin=True, help_key="groups")
-async def groups_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """List customer, vendor and people groups with their size."""
-    groups = await RulesService(ctx.service).list_groups()
-    pager = ctx.pager(len(groups), LIST_PER_PAGE)
-    shown = [{"id": g.id, "name": g.name, "kind": g.kind.value, "description": g.description,
-              "members": len(m.members()), "filters": len(g.filters), "auto_update": g.auto_update}
-             for g, m in pager.window(groups)]
-    return ctx.reply("commands_groups.json.j2", groups=shown, pager=pager.view())
-
-
-@subcommand("rules", admin=True, help_key="rules")
-async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """List the pre-fill rules with what they set."""
-    rules = await RulesService(ctx.service).list_rules()
-    pager = ctx.pager(len(rules), LIST_PER_PAGE)
-    shown = [{"id": r.id, "name": r.name, "status": r.status.value, "conditions": len(r.conditions),
-              "results": [{"field": k, "value": value_view(v)} for k, v in list(r.results.items())[:5]]}
-             for r in pager.window(rules)]
-    return ctx.reply("commands_rules.json.j2", rules=shown, pager=pager.view())
 
 
 REMIND_USAGE = 'remind invoice ID ["SUBJECT" ["MESSAGE"]]'
