@@ -359,7 +359,6 @@ async def _workflow_op(ctx: CommandContext, op: str, workflow: Workflow) -> Repl
 TEMPLATES_PER_PAGE = 8
 RUNS_SHOWN = 100
 RUNS_PER_PAGE = 10
-LIST_PER_PAGE = 15
 
 
 def template_view(template: CatalogTemplate) -> dict[str, Any]:
