@@ -14,7 +14,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.errors import MigrationError, SchemaTooNewError
-from storage.repository import Repository
+from storage.repository import Repository, WorkflowCache
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -57,6 +57,7 @@ class Database:
     def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
+        self._workflows = WorkflowCache()
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._reader_conns: list[aiosqlite.Connection] = []
         self.path = path
@@ -146,12 +147,12 @@ class Database:
     async def read(self) -> AsyncIterator[Repository]:
         """Run a read-only snapshot (BEGIN DEFERRED) of the last commit, on a reader connection."""
         if not self._reader_conns:
-            async with self._lock, _snapshot(self._conn) as repo:
+            async with self._lock, _snapshot(self._conn, self._workflows) as repo:
                 yield repo
             return
         reader = await self._readers.get()
         try:
-            async with _snapshot(reader) as repo:
+            async with _snapshot(reader, self._workflows) as repo:
                 yield repo
         finally:
             self._readers.put_nowait(reader)
@@ -177,10 +178,10 @@ async def _connect(path: str | Path) -> aiosqlite.Connection:
 
 
 @asynccontextmanager
-async def _snapshot(conn: aiosqlite.Connection) -> AsyncIterator[Repository]:
+async def _snapshot(conn: aiosqlite.Connection, workflows: WorkflowCache) -> AsyncIterator[Repository]:
     await conn.execute("BEGIN")
     try:
-        yield Repository(conn)
+        yield Repository(conn, workflows)
     finally:
         await conn.execute("ROLLBACK")
 

@@ -68,14 +68,37 @@ def _steps_json(steps: Iterable[Step]) -> str:
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
 
 
+class WorkflowCache:
+    """Validated workflows of one version of the table, shared by the read snapshots of one database.
+
+    Only snapshots fill it: they see committed state, where a version number always names the same rows
+    (every write to the table bumps it, in any process); a write transaction could see a version that rolls back.
+    """
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._workflows: list[Workflow] = []
+
+    def get(self, version: int) -> list[Workflow] | None:
+        """Return the workflows of this version, when they are the ones held."""
+        return self._workflows if version == self._version else None
+
+    def put(self, version: int, workflows: list[Workflow]) -> list[Workflow]:
+        """Hold the workflows of a version; return them."""
+        if version >= self._version:
+            self._version, self._workflows = version, workflows
+        return workflows
+
+
 class Repository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
     LinksQueries,
 ):
     """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None) -> None:
         self.conn = conn
+        self._workflows = workflows
 
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, args) as cursor:
@@ -204,7 +227,16 @@ class Repository(
 
     # workflows
     async def list_workflows(self, record_type: str | None = None) -> list[Workflow]:
-        """List workflows, oldest first."""
+        """List workflows, oldest first (in a read snapshot, validated once per version of the table)."""
+        if self._workflows is not None:
+            version = await self.workflows_version()
+            every = self._workflows.get(version)
+            if every is None:
+                every = self._workflows.put(version, await self._load_workflows(None))
+            return [w for w in every if record_type is None or w.record_type.value == record_type]
+        return await self._load_workflows(record_type)
+
+    async def _load_workflows(self, record_type: str | None) -> list[Workflow]:
         sql = "SELECT data FROM workflows" + (" WHERE record_type=?" if record_type else "")
         rows = await self._all(sql + " ORDER BY created_at, id", (record_type,) if record_type else ())
         return [Workflow.model_validate(loads(r["data"])) for r in rows]

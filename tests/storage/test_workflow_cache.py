@@ -1,0 +1,65 @@
+"""Workflows read in snapshots are validated once per version of the table, and never stale."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from engine.workflows import Workflow
+from storage.db import Database
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def a_workflow(workflow_id: str, name: str, record_type: str = "invoice") -> Workflow:
+    return Workflow.model_validate({
+        "id": workflow_id, "name": name, "record_type": record_type, "trigger": "created", "enabled": True,
+        "status": "published", "created_at": NOW, "updated_at": NOW,
+        "actions": [{"type": "notification", "channel": "#finance", "message": "{{ record.id }}"}]})
+
+
+DEFAULTS = {"Bill payment reminder", "Unsent invoice reminder"}
+
+
+async def names(db: Database, record_type: str | None = None) -> list[str]:
+    """Return the names of the workflows a snapshot lists, leaving out the two a new company starts with."""
+    async with db.read() as repo:
+        return [w.name for w in await repo.list_workflows(record_type) if w.name not in DEFAULTS]
+
+
+async def test_a_snapshot_reuses_validated_workflows_until_any_process_writes_one(tmp_path: Path) -> None:
+    one, other = await Database.open(tmp_path / "w.db"), await Database.open(tmp_path / "w.db")
+    try:
+        async with one.transaction() as repo:
+            await repo.save_workflow(a_workflow("wf_a", "A"))
+        assert await names(one) == ["A"]
+        async with one.read() as repo:
+            first = await repo.list_workflows()
+            assert await repo.list_workflows() is not first and (await repo.list_workflows())[0] is first[0]
+        async with other.transaction() as repo:
+            await repo.save_workflow(a_workflow("wf_b", "B", "bill"))
+        assert await names(one) == ["A", "B"] and await names(one, "bill") == ["B"]
+        async with other.transaction() as repo:
+            await repo.delete_workflow("wf_a")
+        assert await names(one) == ["B"]
+    finally:
+        await one.close()
+        await other.close()
+
+
+async def test_a_rolled_back_write_never_reaches_the_cache(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "w.db")
+    try:
+        assert await names(db) == []
+        try:
+            async with db.transaction() as repo:
+                await repo.save_workflow(a_workflow("wf_x", "Phantom"))
+                assert "Phantom" in [w.name for w in await repo.list_workflows()]
+                raise RuntimeError("rolled back")
+        except RuntimeError:
+            pass
+        async with db.transaction() as repo:
+            await repo.save_workflow(a_workflow("wf_y", "Real"))
+        assert await names(db) == ["Real"]
+    finally:
+        await db.close()
