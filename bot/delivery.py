@@ -8,6 +8,10 @@ retried with exponential backoff capped at a minute, so delivery resumes within 
 until the item is older than the delivery horizon (`SIGNOFF_DELIVERY_HORIZON`); only then, or when Slack
 says retrying cannot help (`channel_not_found`…), is it dead-lettered: logged, counted, listed, retryable.
 
+Clicks come first: while the inbox has Slack requests in hand, a lane waits (at most `YIELD_MAX_S` per
+item) before its next delivery, so a burst of votes is counted before the messages it changes are
+refreshed, and those refreshes coalesce.
+
 Posts carry Slack message metadata naming their outbox key. An item whose earlier attempt may have
 reached Slack (the process died, or the call timed out) is looked up in `conversations.history`
 before it is posted again, so it is delivered once.
@@ -52,6 +56,7 @@ MIN_SLEEP_S = 0.05
 POST_RATE_PER_S = 1.0
 POST_BURST = 2
 MAX_IN_FLIGHT = 128
+YIELD_MAX_S = 1.0
 DEFAULT_RETRY_AFTER_S = 1.0
 HISTORY_PAGES = 10
 CLOCK_SKEW_S = 5.0
@@ -309,6 +314,7 @@ class Deliverer:
         self._progress = asyncio.Event()
         self._delivered: list[tuple[int, datetime, dict[str, Any] | None]] = []
         self._stopping = False
+        self.yield_to: Callable[[float], Awaitable[None]] | None = None
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -410,6 +416,8 @@ class Deliverer:
     async def _run_lane(self, lane: _Lane) -> None:
         try:
             while lane.queue:
+                if self.yield_to is not None:
+                    await self.yield_to(YIELD_MAX_S)
                 entry = lane.queue.popleft()
                 try:
                     await self._perform(entry, lane)

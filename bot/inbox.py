@@ -141,12 +141,21 @@ class InboxWorker:
         self._renewed_s = 0.0
         self._purged_s = 0.0
         self._stopping = False
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def submit(self, row: InboxRow) -> None:
         """Process a row this process holds the lease of."""
         if self._stopping or row.id in self._held:
             return
         self._held[row.id] = asyncio.get_running_loop().create_task(self._run(row))
+        self._idle.clear()
+
+    async def until_idle(self, max_wait_s: float) -> None:
+        """Wait until no request is in hand, or `max_wait_s` has passed (work behind it is delayed, never starved)."""
+        if not self._idle.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), timeout=max_wait_s)
 
     async def _run(self, row: InboxRow) -> None:
         try:
@@ -159,6 +168,8 @@ class InboxWorker:
             await self._failed(row, exc)
         finally:
             self._held.pop(row.id, None)
+            if not self._held:
+                self._idle.set()
 
     async def _attempt(self, row: InboxRow) -> None:
         with self.db.carrying(self._completion(row.id)) as hook:

@@ -151,6 +151,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     bolt = build_bolt_app(service, client)
     inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service)
+    deliverer.yield_to = inbox.until_idle
     service.on_queued = deliverer.kick
     app = create_app(service, bolt, inbox)
     app.state.deliverer = deliverer

@@ -302,9 +302,13 @@ class Signoff:
         """Re-render every copy of a request's message so it shows the current state."""
         async with self.db.read() as repo:
             refs = await repo.messages_for(request_id)
+        rendered: dict[int | None, Any] = {}
         for ref in refs:
-            _, card = await self._card(request_id, None if ref.step_index == CHANNEL_COPY else ref.step_index)
-            await self.slack.update(ref.channel, ref.ts, self.renderer.json("approval_request.json.j2", card=card))
+            step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
+            if step_index not in rendered:
+                _, card = await self._card(request_id, step_index)
+                rendered[step_index] = self.renderer.json("approval_request.json.j2", card=card)
+            await self.slack.update(ref.channel, ref.ts, rendered[step_index])
         for hook in self.after_refresh:
             await hook(request_id)
 

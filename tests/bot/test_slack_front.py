@@ -261,6 +261,24 @@ async def test_a_burst_of_clicks_shares_commits_and_every_one_is_done(tmp_path: 
         assert front.state["most_running"] == 2  # type: ignore[attr-defined]
 
 
+async def test_work_behind_the_inbox_waits_while_clicks_are_in_hand_but_never_longer_than_its_bound(
+    tmp_path: Path,
+) -> None:
+    async with served_front(tmp_path / "s.db") as front:
+        await asyncio.wait_for(front.worker.until_idle(5.0), timeout=1.0)
+        body = click_body()
+        assert (await post(front, body, signed(body))).status_code == 200
+        started_s = time.monotonic()
+        await front.worker.until_idle(0.2)
+        assert time.monotonic() - started_s >= 0.19
+        waiting = asyncio.create_task(front.worker.until_idle(30.0))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        front.release.set()
+        await asyncio.wait_for(waiting, timeout=5.0)
+        assert await effects(front.db) == ["U01AAA"]
+
+
 async def test_without_a_signing_secret_http_requests_are_refused(tmp_path: Path) -> None:
     async with served_front(tmp_path / "s.db", secret=None) as front:
         assert (await post(front, click_body(), signed(click_body()))).status_code == 401
