@@ -2,7 +2,8 @@
 
 The engine decides who is asked how (`engine.notify`); this module queues what it decided and, in the outbox
 worker, finds the Slack user of an approver's e-mail (`users.lookupByEmail`, remembered for a while) or the
-e-mail of a Slack user, then mints the links and sends the e-mail.
+e-mail of a Slack user, then mints the links and sends the e-mail. Reminders and escalations of an approver
+named by e-mail take the same way: a DM when Slack knows them, else an e-mail with fresh links.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from bot.email_out import Email, SmtpConfig, send_email
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest
+from engine.durations import wait_parts
 from engine.events import ApprovalRequested
 from engine.notify import (
     LINK_DECISIONS,
@@ -28,12 +30,14 @@ from engine.notify import (
     link_expiry,
     needs_lookup,
     plan_ask,
+    plan_nudge,
     reach_without_lookup,
 )
 from engine.workflows import DEFAULT_NOTIFY
 from storage.links_repo import ApprovalLink, SlackIdentity, hash_link_token
 from storage.outbox_repo import OutboxItem
 from storage.repository import Repository
+from storage.scheduler_repo import NewMessage
 
 if TYPE_CHECKING:
     from bot.service import Signoff
@@ -84,6 +88,26 @@ async def enqueue_ask(repo: Repository, ask: Ask | None, request_id: str, step_i
                            key=f"mail:{request_id}:{step_index}:{ask.approver}")
 
 
+def nudge_by_lookup(approver: str, nudge: dict[str, Any], key: str) -> NewMessage:
+    """Return the lookup that reminds an approver named by e-mail, or tells them of an escalation (`nudge`)."""
+    payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": approver,
+               "nudge": nudge}
+    return NewMessage(LOOKUP_KIND, approver, payload, key)
+
+
+async def enqueue_nudge(repo: Repository, ask: Ask | None, nudge: dict[str, Any], key: str, now: datetime) -> None:
+    """Queue a reminder or an escalation as planned: the Slack DM of its kind, or the e-mail with fresh links."""
+    if ask is None:
+        return
+    if ask.dm_to:
+        payload = {k: v for k, v in nudge.items() if k != "kind"}
+        await repo.enqueue(nudge["kind"], ask.dm_to, {**payload, "approver": ask.approver}, now, key=f"{key}:dm")
+    if ask.email_to:
+        payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": ask.approver,
+                   "nudge": nudge}
+        await repo.enqueue(EMAIL_KIND, ask.email_to, payload, now, key=f"{key}:mail")
+
+
 def _is_waiting(request: ApprovalRequest | None, step_index: int, approver: str) -> bool:
     return (request is not None and request.is_open() and request.current_step == step_index
             and approver in request.step().approvers and not request.has_voted(approver))
@@ -119,8 +143,12 @@ class Asking:
             if not _is_waiting(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
-            ask = plan_ask(reach, await notify_of(repo, request), request.requester)
-            await enqueue_ask(repo, ask, request_id, step_index, now)
+            nudge = item.payload.get("nudge")
+            if nudge:
+                await enqueue_nudge(repo, plan_nudge(reach), nudge, item.key or f"outbox:{item.id}", now)
+            else:
+                ask = plan_ask(reach, await notify_of(repo, request), request.requester)
+                await enqueue_ask(repo, ask, request_id, step_index, now)
         self.service.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
@@ -200,8 +228,12 @@ class Asking:
                    "approve_url": f"{base}/approve/{tokens['approve']}",
                    "reject_url": f"{base}/approve/{tokens['reject']}",
                    "expires_at": datetime.fromisoformat(tokens["expires_at"])}
-        subject = service.renderer.text("approval_email_subject.txt.j2", **context)
-        body = service.renderer.text("approval_email.txt.j2", **context)
+        nudge = item.payload.get("nudge")
+        if nudge:
+            context["nudge"] = {**nudge, "waited": wait_parts(nudge.get("waited_s", 0))}
+        prefix = "approval_nudge_email" if nudge else "approval_email"
+        subject = service.renderer.text(f"{prefix}_subject.txt.j2", **context)
+        body = service.renderer.text(f"{prefix}.txt.j2", **context)
         return Email(to=[item.target], subject=subject, body=body)
 
 

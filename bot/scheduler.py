@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.asking import nudge_by_lookup
 from bot.delivery import Deliverer
 from bot.digests import digest_message
 from bot.history import record_history
@@ -34,9 +35,11 @@ from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
 from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
+from engine.durations import wait_parts
 from engine.facts import facts_of
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
+from engine.notify import is_email, is_slack_user
 from engine.planning import (
     ActionKind,
     ApprovalPolicy,
@@ -69,17 +72,6 @@ RECORD_PAGE = 1000
 CRON_JOB_PREFIX = "workflow:"
 CLOSE_WAIT_S = 5.0
 WATCH_SECONDS = 1.0
-
-
-def is_slack_user(ref: str) -> bool:
-    """Tell whether an approver or target is a Slack user id (not an e-mail or a channel)."""
-    return ref.startswith(("U", "W")) and "@" not in ref
-
-
-def waited(seconds: float) -> dict[str, int]:
-    """Return a wait as the templates show it: whole days and hours."""
-    whole = max(0, int(seconds))
-    return {"days": whole // 86400, "hours": whole % 86400 // 3600}
 
 
 def duration_parts(text: str) -> dict[str, Any]:
@@ -311,6 +303,8 @@ class Scheduler:
             routes = _routes(batch, data["request_id"], people, delegations)
             messages += [NewMessage("remind", r.person, {**payload, **_behalf(r)}, f"{action.key}:{p}")
                          for p, r in routes.items()]
+            messages += [nudge_by_lookup(p, {**payload, "kind": "remind"}, f"{action.key}:{p}")
+                         for p in data["to"] if is_email(p)]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 
@@ -332,6 +326,10 @@ class Scheduler:
                                f"{action.key}:{p}") for p in targets]
         messages += [NewMessage("escalate", routes[p].person, {**payload, "role": "notice", **_behalf(routes[p])},
                                 f"{action.key}:notice:{p}") for p in told]
+        messages += [nudge_by_lookup(p, {**payload, "kind": "escalate", "role": "target"}, f"{action.key}:{p}")
+                     for p in data["to"] if is_email(p)]
+        messages += [nudge_by_lookup(p, {**payload, "kind": "escalate", "role": "notice"}, f"{action.key}:notice:{p}")
+                     for p in data["waiting_on"] if is_email(p) and p not in data["to"]]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))
@@ -438,11 +436,11 @@ class Scheduler:
         """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
         p = item.payload
         request = await self.service.request(p["request_id"])
-        if not _is_waiting_on(request, p["step_index"], p.get("on_behalf_of") or item.target):
+        if not _is_waiting_on(request, p["step_index"], p.get("on_behalf_of") or p.get("approver") or item.target):
             return {"skipped": "no longer waiting on this approver"}
         card = await self.service.card_for(p["request_id"])
         message = self.service.renderer.json("approval_reminder.json.j2", card=card, **_behalf_context(item),
-                                             reminder={"n": p["n"], "waited": waited(p["waited_s"])})
+                                             reminder={"n": p["n"], "waited": wait_parts(p["waited_s"])})
         posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
         return {"channel": posted.channel, "ts": posted.ts}
 
@@ -454,7 +452,7 @@ class Scheduler:
             return {"skipped": "the request moved on"}
         card = await self.service.card_for(p["request_id"])
         escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
-                      "waited": waited(p["waited_s"])}
+                      "waited": wait_parts(p["waited_s"])}
         behalf = _behalf_context(item)
         if p["role"] == "notice":
             notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation,

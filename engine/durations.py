@@ -32,3 +32,9 @@ def format_duration(delta: timedelta) -> str:
     clock = (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
     clock += f"{seconds}S" if seconds else ""
     return text + ("T" + clock if clock else "") if (days or clock) else "PT0S"
+
+
+def wait_parts(seconds: float) -> dict[str, int]:
+    """Return a wait as messages show it: whole days and hours."""
+    whole = max(0, int(seconds))
+    return {"days": whole // 86400, "hours": whole % 86400 // 3600}

@@ -77,6 +77,13 @@ def plan_ask(reach: Reach, notify: Iterable[str], requester: str | None) -> Ask 
     return Ask(reach.approver, dm_to=user if dm else None, email_to=email_to, home=home)
 
 
+def plan_nudge(reach: Reach) -> Ask | None:
+    """Decide how a reminder or an escalation reaches an approver: a DM to their Slack user, else fresh e-mail links."""
+    if reach.slack_user is not None:
+        return Ask(reach.approver, dm_to=reach.slack_user)
+    return Ask(reach.approver, email_to=reach.email) if reach.email else None
+
+
 def identity_expiry(user_id: str | None, now: datetime) -> datetime:
     """Return until when Slack's answer about an e-mail is kept (a user for a week, nobody for a day)."""
     return require_aware(now, "now") + (IDENTITY_TTL if user_id else NO_IDENTITY_TTL)

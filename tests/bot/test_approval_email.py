@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
-from collections.abc import AsyncIterator
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
+from tests.bot.conftest import free_port
 from tests.bot.test_home import task_blocks
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
@@ -23,23 +21,10 @@ INVOICE = {"amount": "12500.00", "currency": "EUR", "customer": "C-ACME", "due_d
 LINK = re.compile(r"(http://\S+/approve/([A-Za-z0-9_-]{43}))")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def workflow(approvers: list[str], min_approvers: int = 1, **options: Any) -> dict[str, Any]:
     action = {"type": "approval", "steps": [{"approvers": approvers, "min_approvers": min_approvers}], **options}
     return {"name": "Invoices over 5000", "record_type": "invoice", "trigger": "created",
             "conditions": [{"field": "amount", "op": "gt", "value": "5000"}], "actions": [action]}
-
-
-@pytest.fixture
-async def mailing(tmp_path: Path, smtp: Inbox) -> AsyncIterator[Harness]:
-    """A running Signoff that sends e-mail to the test SMTP server, its links pointing back at itself."""
-    async with running_signoff(tmp_path / "s.db", port=free_port(), smtp_url=smtp.url) as harness:
-        yield harness
 
 
 async def submitted(h: Harness, definition: dict[str, Any], record_id: str = "INV-1") -> None:

@@ -15,6 +15,7 @@ from engine.notify import (
     link_problem,
     needs_lookup,
     plan_ask,
+    plan_nudge,
     reach_without_lookup,
 )
 
@@ -77,3 +78,17 @@ def test_link_problems() -> None:
 def test_slack_answers_are_kept_a_week_and_a_day_without_a_user() -> None:
     assert identity_expiry("U01AAA", NOW) == NOW + timedelta(days=7)
     assert identity_expiry(None, NOW) == NOW + timedelta(days=1)
+
+
+@pytest.mark.parametrize(
+    ("reach", "expected"),
+    [
+        (Reach("a@x.example", slack_user="U01CCC", email="a@x.example"), Ask("a@x.example", dm_to="U01CCC")),
+        (Reach("a@x.example", email="a@x.example"), Ask("a@x.example", email_to="a@x.example")),
+        (Reach("U01AAA", slack_user="U01AAA"), Ask("U01AAA", dm_to="U01AAA")),
+        (Reach("nobody"), None),
+    ],
+)
+def test_a_reminder_goes_to_slack_when_it_knows_the_approver_else_by_e_mail(reach: Reach, expected: Ask | None) -> None:
+    assert plan_nudge(reach) == expected
+

@@ -1,0 +1,90 @@
+"""Reminders and escalations reach approvers named by e-mail: a DM when Slack knows them, else fresh links by e-mail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from bot.delivery import Pacer
+from tests.bot.test_approval_email import (
+    INVOICE,
+    OUTSIDER,
+    approval,
+    links_of,
+    mail_to,
+    votes,
+    workflow,
+)
+from tests.bot.test_scheduler_clock import START, paris, tick_at
+from tests.support.harness import Harness
+from tests.support.smtp import Inbox
+
+PARTNER = "partner.lead@partner.example"
+CHLOE_EMAIL, CHLOE = "chloe@example.com", "U01CCC"
+
+
+async def pending(h: Harness, definition: dict[str, Any]) -> None:
+    h.runtime.deliverer.pacer = Pacer(per_s=200, burst=20)
+    await tick_at(h, paris(START, 9, 0))
+    assert (await h.post("/api/v1/workflows", definition)).status_code == 201
+    assert (await h.put("/api/v1/records/invoice/INV-1", INVOICE)).status_code == 200
+    assert (await h.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
+
+
+async def test_an_outsider_is_reminded_by_e_mail_with_fresh_links_that_decide(mailing: Harness, smtp: Inbox) -> None:
+    await pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
+    first = (await mail_to(smtp, OUTSIDER))[0]
+    assert "Reminder" not in first["Subject"]
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
+    reminder = (await mail_to(smtp, OUTSIDER, 2))[1]
+    assert reminder["Subject"].startswith("Reminder: Invoice INV-1")
+    body = reminder.get_payload(decode=True).decode()
+    assert "has been waiting for your decision for 1 day" in body
+    links = links_of(reminder)
+    assert links != links_of(first)
+    async with httpx.AsyncClient() as web:
+        done = await web.post(links["approve"])
+    assert done.status_code == 200, done.text
+    assert [v["approver"] for v in await votes(mailing, 1)] == [OUTSIDER]
+    assert (await approval(mailing))["approval_status"] == "approved"
+
+
+async def test_an_e_mail_approver_who_has_slack_is_reminded_in_slack_and_their_click_counts(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await pending(mailing, workflow([CHLOE_EMAIL], remind_every="P1D"))
+    await mailing.wait_for(lambda: mailing.dm(CHLOE))
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
+    reminder = await mailing.wait_for(lambda: next((m for m in mailing.dm(CHLOE) if "Reminder" in m.text), None))
+    assert reminder.action_ids() == ["approve", "reject"]
+    await mailing.click(CHLOE, reminder, "approve")
+    assert [v["approver"] for v in await votes(mailing, 1)] == [CHLOE_EMAIL]
+    assert [m["To"] for m in smtp.parsed() if CHLOE_EMAIL in m["To"]] == []
+
+
+async def test_an_escalation_to_an_outsider_is_e_mailed_and_the_waiting_outsider_is_told(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await pending(mailing, workflow([OUTSIDER], escalate_after="P2D", escalate_to=[PARTNER]))
+    await mail_to(smtp, OUTSIDER)
+    assert (await tick_at(mailing, paris(START + timedelta(days=2), 9, 30))).get("escalate") == 1
+    escalated = (await mail_to(smtp, PARTNER))[0]
+    assert escalated["Subject"].startswith("Escalated to you: Invoice INV-1")
+    notice = (await mail_to(smtp, OUTSIDER, 2))[1]
+    assert notice["Subject"].startswith("Escalated: Invoice INV-1")
+    async with httpx.AsyncClient() as web:
+        done = await web.post(links_of(escalated)["approve"])
+    assert done.status_code == 200, done.text
+    assert [v["approver"] for v in await votes(mailing, 1)] == [PARTNER]
+
+
+async def test_a_reminder_is_not_e_mailed_once_the_outsider_has_decided(mailing: Harness, smtp: Inbox) -> None:
+    await pending(mailing, workflow([OUTSIDER, "U01AAA"], 2, remind_every="P1D"))
+    async with httpx.AsyncClient() as web:
+        assert (await web.post(links_of((await mail_to(smtp, OUTSIDER))[0])["approve"])).status_code == 200
+    await votes(mailing, 1)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
+    await mailing.wait_for(lambda: [m for m in mailing.dm("U01AAA") if "Reminder" in m.text])
+    assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 1
