@@ -57,6 +57,7 @@ POST_RATE_PER_S = 1.0
 POST_BURST = 2
 MAX_IN_FLIGHT = 128
 YIELD_MAX_S = 1.0
+COMPACT_EVERY_S = 300.0
 DEFAULT_RETRY_AFTER_S = 1.0
 HISTORY_PAGES = 10
 CLOCK_SKEW_S = 5.0
@@ -321,15 +322,33 @@ class Deliverer:
         self._wake.set()
 
     async def run_forever(self, idle_s: float = 1.0) -> None:
-        """Deliver due work whenever woken, and at least every `idle_s`."""
+        """Deliver due work whenever woken, and at least every `idle_s`; forget old deliveries now and then."""
+        compacted_s = 0.0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=idle_s)
             self._wake.clear()
             try:
                 await self.drain(wait_s=0.0)
+                if time.monotonic() - compacted_s >= COMPACT_EVERY_S:
+                    compacted_s = time.monotonic()
+                    await self.compact()
             except Exception:
                 log.exception("outbox drain failed")
+
+    async def compact(self) -> int:
+        """Forget what messages delivered longer ago than the retention said (keys stay); return the rows changed."""
+        sent_before = self.service.clock.now() - timedelta(seconds=self.service.settings.outbox_retention_s)
+        changed = 0
+        while True:
+            async with self.service.db.transaction() as repo:
+                done = await repo.compact_outbox(sent_before)
+            changed += done
+            if done == 0:
+                break
+        if changed:
+            log.info("forgot %d outbox rows delivered before %s", changed, sent_before.isoformat())
+        return changed
 
     async def drain(self, wait_s: float = DRAIN_WAIT_S) -> int:
         """Deliver every item due now, and those due within `wait_s` (pauses, retries); return how many."""

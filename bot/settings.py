@@ -32,6 +32,7 @@ ENV_NAMES = {
     "webhook_secret": "SIGNOFF_WEBHOOK_SECRET",
     "shutdown_s": "SIGNOFF_SHUTDOWN_S",
     "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
+    "outbox_retention": "SIGNOFF_OUTBOX_RETENTION",
     "public_url": "SIGNOFF_PUBLIC_URL",
 }
 
@@ -63,10 +64,11 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, validation_alias=_env("webhook_secret"))
     shutdown_s: float = Field(default=10, ge=0, le=3600, validation_alias=_env("shutdown_s"))
     delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
+    outbox_retention: str = Field(default="P30D", validation_alias=_env("outbox_retention"))
     public_url: str = Field(default="", validation_alias=_env("public_url"))
     sandbox: bool = False
 
-    @field_validator("delivery_horizon")
+    @field_validator("delivery_horizon", "outbox_retention")
     @classmethod
     def _horizon_is_duration(cls, value: str) -> str:
         try:
@@ -96,6 +98,11 @@ class Settings(BaseSettings):
     def delivery_horizon_s(self) -> float:
         """Return how long a message keeps being retried before it is dead-lettered, in seconds."""
         return parse_duration(self.delivery_horizon).total_seconds()
+
+    @property
+    def outbox_retention_s(self) -> float:
+        """Return how long what a delivered message said is kept, in seconds."""
+        return parse_duration(self.outbox_retention).total_seconds()
 
     @field_validator("timezone")
     @classmethod

@@ -145,6 +145,19 @@ async def test_an_item_failing_past_the_delivery_horizon_is_dead_lettered(signof
     assert [i["attempts"] for i in dead] == [1] and "500" in dead[0]["last_error"]
 
 
+async def test_deliveries_older_than_the_retention_are_forgotten_and_never_sent_again(signoff: Harness) -> None:
+    await queue(signoff, ["U01AAA", "U01BBB"])
+    await signoff.runtime.deliverer.drain()
+    assert await signoff.runtime.deliverer.compact() == 0
+    clock = signoff.runtime.service.clock
+    clock.advance(timedelta(days=30, minutes=1))  # type: ignore[attr-defined]
+    assert await signoff.runtime.deliverer.compact() == 2
+    await queue(signoff, ["U01AAA", "U01BBB"])
+    await signoff.runtime.deliverer.drain()
+    assert set(posted_texts(signoff).values()) == {1}
+    assert [i["key"] for i in (await outbox(signoff, "sent"))["items"]] != []
+
+
 @pytest.mark.parametrize("attempts", [1, 2, 5, 7, 8, 30, 10_000])
 def test_backoff_never_waits_more_than_a_minute(attempts: int) -> None:
     assert 1 <= backoff_s(attempts) <= MAX_BACKOFF_S
