@@ -103,9 +103,11 @@ class DelegationQueries:
         if not people:
             return []
         rows = await self._delegation_rows(
-            "SELECT DISTINCT r.* FROM approval_requests r, json_each(r.steps) s, json_each(s.value, '$.approvers') a "
-            f"WHERE r.status='pending' AND json_extract(s.value, '$.index') = r.current_step "
-            f"AND a.value IN ({_marks(len(people))}) ORDER BY r.step_started_at, r.created_at, r.id",
+            # CROSS JOIN keeps the person's own rows as the outer loop: the cost follows their tasks, not the table.
+            "SELECT r.* FROM (SELECT DISTINCT request_id FROM request_approvers "
+            f"WHERE approver IN ({_marks(len(people))})) a CROSS JOIN approval_requests r ON r.id = a.request_id "
+            "WHERE r.status='pending' "
+            "ORDER BY r.step_started_at, r.created_at, r.id",
             list(people),
         )
         votes = await self._task_votes([r["id"] for r in rows])

@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from engine.actions import ReminderState
-from engine.approvals import ApprovalRequest, Step
+from engine.approvals import ApprovalRequest, RequestStatus, Step
 from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.codec import dumps, loads, parse_ts, ts
@@ -273,6 +273,7 @@ class Repository(
              ts(request.created_at), ts(request.step_started_at),
              ts(request.decided_at) if request.decided_at else None, request.reason),
         )
+        await self._index_approvers(request)
 
     async def update_request(self, request: ApprovalRequest) -> None:
         """Store a request's new state and any vote not yet stored."""
@@ -283,12 +284,22 @@ class Repository(
              ts(request.step_started_at), ts(request.decided_at) if request.decided_at else None,
              request.reason, request.id),
         )
+        await self._index_approvers(request)
         for vote in request.votes:
             await self.conn.execute(
                 "INSERT OR IGNORE INTO votes (request_id, step_index, approver, decision, reason, "
                 "acted_by, at) VALUES (?,?,?,?,?,?,?)",
                 (request.id, vote.step_index, vote.approver, vote.decision.value, vote.reason,
                  vote.acted_by, ts(vote.at)),
+            )
+
+    async def _index_approvers(self, request: ApprovalRequest) -> None:
+        """Keep `request_approvers` to the approvers of the current step of a pending request (none otherwise)."""
+        await self.conn.execute("DELETE FROM request_approvers WHERE request_id=?", (request.id,))
+        if request.status is RequestStatus.PENDING:
+            await self.conn.executemany(
+                "INSERT OR IGNORE INTO request_approvers (approver, request_id) VALUES (?,?)",
+                [(approver, request.id) for approver in request.step().approvers],
             )
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
