@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -11,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from bot.errors import ApiError
+from bot.errors import ApiError, Unprocessable
 from bot.rules_service import on_contact_saved
 from bot.service import Signoff
 from engine.limits import Id
@@ -25,6 +28,7 @@ MAX_TOKEN_CHARS = 200
 TOUCH_EVERY = timedelta(minutes=1)
 MAX_OFFSET = 1_000_000
 MAX_REF_CHARS = 200
+MAX_CURSOR_CHARS = 400
 
 # A path id of something to read or act on; `Id` (engine.limits) is what a new document or contact may use.
 Ref = Annotated[str, Path(min_length=1, max_length=MAX_REF_CHARS)]
@@ -154,6 +158,23 @@ async def get_record(record_type: RecordType, record_id: Ref, request: Request) 
     return {**record_json(record), "approval": await service.approval_summary(record)}
 
 
+def page_cursor(record: Record) -> str:
+    """Return the opaque cursor of the page that follows a record."""
+    raw = json.dumps([record.type.value, record.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def cursor_key(cursor: str) -> tuple[str, str]:
+    """Return the (type, id) a cursor points after; one that is not a cursor of this API is 422."""
+    try:
+        key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError):
+        key = None
+    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(part, str) for part in key)):
+        raise Unprocessable("after is not a cursor this API gave", [{"path": "after", "message": "unknown cursor"}])
+    return key[0], key[1]
+
+
 @router.get("/records", openapi_extra=RECORDS_READ)
 async def list_records(
     request: Request,
@@ -162,14 +183,19 @@ async def list_records(
     reminded: bool | None = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_OFFSET),
+    after: str | None = Query(None, min_length=1, max_length=MAX_CURSOR_CHARS,
+                              description="the `next` cursor of the previous page (faster than offset at any depth)"),
 ) -> dict[str, Any]:
-    """List documents, filtered by type, approval status and whether a payment reminder was sent."""
+    """List documents in (type, id) order, filtered by type, approval status and whether a reminder was sent."""
+    if after is not None and offset:
+        raise Unprocessable("give either after or offset", [{"path": "offset", "message": "not with after"}])
     async with _service(request).db.read() as repo:
         records = await repo.list_records(
             type.value if type else None, approval_status.value if approval_status else None, limit, offset,
-            reminded,
+            reminded, cursor_key(after) if after is not None else None,
         )
-    return {"records": [record_json(r) for r in records], "limit": limit, "offset": offset}
+    next_cursor = page_cursor(records[-1]) if len(records) == limit else None
+    return {"records": [record_json(r) for r in records], "limit": limit, "offset": offset, "next": next_cursor}
 
 
 @router.post("/records/{record_type}/{record_id}/submit", openapi_extra=RECORDS_WRITE)

@@ -130,14 +130,19 @@ class Repository(
 
     async def list_records(
         self, record_type: str | None = None, approval_status: str | None = None,
-        limit: int = 100, offset: int = 0, reminded: bool | None = None,
+        limit: int = 100, offset: int = 0, reminded: bool | None = None, after: tuple[str, str] | None = None,
     ) -> list[Record]:
-        """List records, optionally filtered (reminded: sent a payment reminder or not), in (type, id) order."""
+        """List records, optionally filtered (reminded: sent a payment reminder or not), in (type, id) order.
+
+        `after` (a type and id) starts the page after that record, read from the index at any depth (keyset).
+        """
         sql, args = "SELECT data FROM records WHERE 1=1", list[str]()
         if record_type:
             sql, args = sql + " AND type=?", [*args, record_type]
         if approval_status:
             sql, args = sql + " AND approval_status=?", [*args, approval_status]
+        if after is not None:
+            sql, args = sql + " AND (type, id) > (?, ?)", [*args, *after]
         if reminded is not None:
             sql += f" AND coalesce(json_extract(data, '$.reminder_count'), 0) {'>' if reminded else '='} 0"
         rows = await self._all(sql + " ORDER BY type, id LIMIT ? OFFSET ?", (*args, limit, offset))

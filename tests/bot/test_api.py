@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -102,6 +103,30 @@ async def test_listing_filters(signoff: Harness) -> None:
     assert [r["id"] for r in listed] == ["B-1"]
     none = (await signoff.api.get("/api/v1/records", params={"approval_status": "pending"})).json()["records"]
     assert none == []
+
+
+async def test_pages_follow_the_next_cursor_to_the_end_in_order(signoff: Harness) -> None:
+    for n in (3, 1, 5, 2, 4):
+        await signoff.put(f"/api/v1/records/bill/B-{n}", {"amount": "10", "vendor": "V1"})
+    await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)
+    seen, params = [], {"limit": 2}
+    while True:
+        page = (await signoff.api.get("/api/v1/records", params=params)).json()
+        seen += [(r["type"], r["id"]) for r in page["records"]]
+        if page["next"] is None:
+            break
+        params = {"limit": 2, "after": page["next"]}
+    assert seen == [("bill", f"B-{n}") for n in range(1, 6)] + [("invoice", "INV-1")]
+    bills = (await signoff.api.get("/api/v1/records", params={"type": "bill", "limit": 5})).json()
+    last = (await signoff.api.get("/api/v1/records", params={"type": "bill", "after": bills["next"]})).json()
+    assert last == {"records": [], "limit": 100, "offset": 0, "next": None}
+
+
+@pytest.mark.parametrize("params", [{"after": "bm90IGEgY3Vyc29y"}, {"after": "%%%"}, {"after": "WyJhIl0"},
+                                    {"after": "WyJiaWxsIiwiQi0xIl0", "offset": 3}])
+async def test_a_cursor_that_is_not_ours_is_422(signoff: Harness, params: dict[str, Any]) -> None:
+    response = await signoff.api.get("/api/v1/records", params=params)
+    assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"
 
 
 async def test_openapi_and_health(signoff: Harness) -> None:
