@@ -121,13 +121,24 @@ async def is_matching(service: Signoff, repo: Repository, request: ApprovalReque
     return governing is not None and governing.id == request.workflow_id
 
 
-async def _described(service: Signoff, repo: Repository, task: Task, user: str) -> Task:
-    record = await repo.get_record(task.request.record_type, task.request.record_id)
-    contacts = await repo.contacts_of(record) if record else {}
-    contact = next(iter(contacts.values()), None)
-    kind = force_kind(task.request, task.seat, is_admin=service.is_admin(user),
-                      is_matching=await is_matching(service, repo, task.request, record))
-    return replace(task, record=record, contact_name=contact.name if contact and contact.name else None, force=kind)
+async def _described(service: Signoff, repo: Repository, tasks: Sequence[Task], user: str) -> list[Task]:
+    """Add to each task its document, its contact's name and whether approving it would be forced (few reads)."""
+    records = await repo.records_by_key((t.request.record_type, t.request.record_id) for t in tasks)
+    contacts = await repo.contacts_by_key(key for r in records.values() for key in _contact_keys(r))
+    described = []
+    for task in tasks:
+        record = records.get((task.request.record_type, task.request.record_id))
+        contact = next((contacts[k] for k in _contact_keys(record) if k in contacts), None) if record else None
+        kind = force_kind(task.request, task.seat, is_admin=service.is_admin(user),
+                          is_matching=await is_matching(service, repo, task.request, record))
+        described.append(replace(task, record=record, force=kind,
+                                 contact_name=contact.name if contact and contact.name else None))
+    return described
+
+
+def _contact_keys(record: Record) -> list[tuple[str, str]]:
+    """Return the (kind, id) of a record's customer and vendor, customer first."""
+    return [(kind, cid) for kind, cid in (("customer", record.customer), ("vendor", record.vendor)) if cid]
 
 
 async def _reminded(repo: Repository, tasks: Sequence[Task]) -> list[Task]:
@@ -141,9 +152,8 @@ async def load_home(service: Signoff, user: str, notice: dict[str, Any] | None =
     now = service.clock.now()
     async with service.db.read() as repo:
         tasks = await open_tasks(repo, user, now)
-        shown = [await _described(service, repo, t, user) for t in tasks[:MAX_HOME_TASKS]]
-        reminders = await _reminded(repo, tasks)
-        reminders = [await _described(service, repo, t, user) for t in reminders[:MAX_HOME_LINES]]
+        shown = await _described(service, repo, tasks[:MAX_HOME_TASKS], user)
+        reminders = await _described(service, repo, (await _reminded(repo, tasks))[:MAX_HOME_LINES], user)
         requests, requests_total = await repo.records_created_by(user, MAX_HOME_LINES)
         request_contacts = [await _contact_of(repo, r) for r in requests]
         reminder_tasks, reminder_total = await repo.open_reminders(user, MAX_HOME_REMINDER_TASKS)

@@ -10,7 +10,7 @@ import aiosqlite
 
 from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
-from engine.records import Record
+from engine.records import Contact, Record
 from storage.codec import loads, parse_ts, ts
 from storage.rows import request_of, vote_of
 
@@ -124,16 +124,26 @@ class DelegationQueries:
         return found
 
     async def records_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
-        """Return the stored records among these (type, id) keys."""
-        found: dict[tuple[str, str], Record] = {}
-        for chunk in _chunks(sorted(set(keys))):
-            pairs = ",".join("(?,?)" for _ in chunk)
-            rows = await self._delegation_rows(
-                f"SELECT data FROM records WHERE (type, id) IN (VALUES {pairs})", [v for key in chunk for v in key]
-            )
-            for row in rows:
-                record = Record.model_validate(loads(row["data"]))
-                found[record.key()] = record
+        """Return the stored records among these (type, id) keys (read through the primary key)."""
+        rows = await self._by_key("SELECT data FROM records WHERE type=? AND id IN ({})", keys)
+        records = (Record.model_validate(loads(row["data"])) for row in rows)
+        return {record.key(): record for record in records}
+
+    async def contacts_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
+        """Return the stored customers and vendors among these (kind, id) keys."""
+        rows = await self._by_key("SELECT data FROM contacts WHERE kind=? AND id IN ({})", keys)
+        contacts = (Contact.model_validate(loads(row["data"])) for row in rows)
+        return {(contact.kind.value, contact.id): contact for contact in contacts}
+
+    async def _by_key(self, sql: str, keys: Iterable[tuple[str, str]]) -> list[aiosqlite.Row]:
+        """Run `sql` (its first `?` a kind, `{}` the ids) for each kind and chunk of ids among the keys."""
+        by_kind: dict[str, list[str]] = {}
+        for kind, key in sorted(set(keys)):
+            by_kind.setdefault(kind, []).append(key)
+        found: list[aiosqlite.Row] = []
+        for kind, ids in by_kind.items():
+            for chunk in _chunks(ids):
+                found += await self._delegation_rows(sql.format(_marks(len(chunk))), [kind, *chunk])
         return found
 
     async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:

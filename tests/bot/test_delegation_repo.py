@@ -78,6 +78,7 @@ async def test_records_by_key_and_by_creator_in_chunks(db: Database) -> None:
     async with db.read() as repo:
         keys = [("expense", f"EXP-{n:04d}") for n in range(1200)] + [("expense", "NOPE")]
         assert len(await repo.records_by_key(keys)) == 1200
+        assert await repo.contacts_by_key([("customer", "NOPE")]) == {}
         latest, total = await repo.records_created_by("U0A", 3)
         assert total == 600 and [r.id for r in latest] == ["EXP-1199", "EXP-1197", "EXP-1195"]
         stamps = await repo.last_audit_of("request", [f"AR-{n}" for n in range(1000)], ("reminded", "escalated"))
