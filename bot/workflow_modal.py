@@ -255,7 +255,8 @@ class WorkflowModalListeners:
             found: dict[str, dict[str, Any]] = {}
             for detail in details:
                 found.setdefault(drafts.block_for(detail.get("path", ""), draft),
-                                 {"code": "invalid", "message": detail.get("message", ""), "path": detail.get("path")})
+                                 {"code": "invalid", "message": detail.get("message", ""), "path": detail.get("path"),
+                                  "problem": detail.get("code"), "params": detail.get("params") or {}})
             await ack(response_action="errors", errors=_error_texts(self.service, found))
             return
         await ack()

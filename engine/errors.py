@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class EngineError(Exception):
     """Root of every error the engine raises."""
@@ -10,7 +12,7 @@ class EngineError(Exception):
 class InvalidDefinitionError(EngineError):
     """A workflow, rule or group definition is not valid; `details` names each field path."""
 
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.details = details or []
 

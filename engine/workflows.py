@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from engine.conditions import Condition, validate_condition
 from engine.cron import CronSpec
@@ -50,9 +51,9 @@ def _check_duration(value: str | None) -> str | None:
     try:
         delta = parse_duration(value)
     except InvalidDurationError as exc:
-        raise ValueError(str(exc)) from exc
+        raise problem("duration_invalid", str(exc), value=value) from exc
     if delta <= timedelta(0):
-        raise ValueError("must be a positive duration")
+        raise problem("duration_not_positive", "must be a positive duration", value=value)
     return value
 
 
@@ -60,7 +61,8 @@ def _check_refs(refs: list[str], allow_channels: bool = False) -> list[str]:
     for ref in refs:
         if not (is_approver_ref(ref) or (allow_channels and CHANNEL.match(ref))):
             kind = "a Slack user id, an e-mail, group:NAME" + (" or a channel" if allow_channels else "")
-            raise ValueError(f"{ref!r} is not {kind}")
+            code = "target_invalid" if allow_channels else "approver_invalid"
+            raise problem(code, f"{ref!r} is not {kind}", value=ref)
     return refs
 
 
@@ -79,16 +81,16 @@ class ApprovalStep(_Strict):
     @classmethod
     def _valid_refs(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
-            raise ValueError("lists an approver twice")
+            raise problem("approver_twice", "lists an approver twice")
         return _check_refs(value)
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> ApprovalStep:
         has_group = any(ref.startswith("group:") for ref in self.approvers)
         if not has_group and self.min_approvers > len(self.approvers):
-            raise ValueError(
-                f"min_approvers is {self.min_approvers} but the step lists {len(self.approvers)}"
-            )
+            raise problem("quorum_above_approvers",
+                          f"min_approvers is {self.min_approvers} but the step lists {len(self.approvers)}",
+                          quorum=self.min_approvers, listed=len(self.approvers))
         return self
 
 
@@ -121,7 +123,7 @@ class ApprovalAction(_Strict):
     @model_validator(mode="after")
     def _escalation_has_target(self) -> ApprovalAction:
         if self.escalate_after and not self.escalate_to:
-            raise ValueError("escalate_after needs escalate_to")
+            raise problem("escalate_to_required", "escalate_after needs escalate_to")
         return self
 
     def remind_every_s(self) -> float | None:
@@ -167,13 +169,13 @@ class NotificationAction(_Strict):
     @classmethod
     def _valid_channel(cls, value: str | None) -> str | None:
         if value is not None and not CHANNEL.match(value):
-            raise ValueError(f"{value!r} is not a channel such as #finance")
+            raise problem("channel_invalid", f"{value!r} is not a channel such as #finance", value=value)
         return value
 
     @model_validator(mode="after")
     def _has_target(self) -> NotificationAction:
         if not self.channel and not self.to:
-            raise ValueError("needs a channel or people to notify")
+            raise problem("target_required", "needs a channel or people to notify")
         return self
 
 
@@ -198,7 +200,8 @@ class UpdateAction(_Strict):
     def _known_field(cls, value: str) -> str:
         writable = {"memo", "status", "email_status", "location", "department", "class", "category"}
         if value not in writable and not value.startswith("fields."):
-            raise ValueError(f"{value!r} cannot be set; use one of {sorted(writable)} or fields.NAME")
+            message = f"{value!r} cannot be set; use one of {sorted(writable)} or fields.NAME"
+            raise problem("field_not_writable", message, value=value)
         return value
 
 
@@ -229,7 +232,8 @@ class WorkflowDefinition(_Strict):
             try:
                 CronSpec.parse(value)
             except InvalidDefinitionError as exc:
-                raise ValueError(exc.details[0]["message"] if exc.details else str(exc)) from None
+                raise problem("schedule_invalid", exc.details[0]["message"] if exc.details else str(exc),
+                              value=value) from None
         return value
 
     @field_validator("trigger_fields")
@@ -237,7 +241,7 @@ class WorkflowDefinition(_Strict):
     def _known_fields(cls, value: list[str]) -> list[str]:
         for name in value:
             if field_type(name) is None:
-                raise ValueError(f"unknown field {name!r}")
+                raise problem("field_unknown", f"unknown field {name!r}", value=name)
         return value
 
     def approval(self) -> ApprovalAction | None:
@@ -282,10 +286,21 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def details_from(exc: ValidationError) -> list[dict[str, str]]:
-    """Turn a pydantic ValidationError into `{path, message}` details."""
+def problem(code: str, message: str, **params: Any) -> PydanticCustomError:
+    """Return a validation problem with a stable code and its parameters; `message` is its English default."""
+    return PydanticCustomError(code, "{default}", {**params, "default": message})
+
+
+def _params(ctx: dict[str, Any] | None) -> dict[str, Any]:
+    kept = {k: v for k, v in (ctx or {}).items() if k not in ("error", "default")}
+    return {k: v if isinstance(v, int | float | str) else str(v) for k, v in kept.items()}
+
+
+def details_from(exc: ValidationError) -> list[dict[str, Any]]:
+    """Turn a pydantic ValidationError into `{path, message, code, params}` details; the code words the problem."""
     return [
-        {"path": _loc_to_path(tuple(err["loc"])) or "(root)", "message": err["msg"].removeprefix("Value error, ")}
+        {"path": _loc_to_path(tuple(err["loc"])) or "(root)", "message": err["msg"].removeprefix("Value error, "),
+         "code": err["type"], "params": _params(err.get("ctx"))}
         for err in exc.errors()
     ]
 
@@ -318,7 +333,7 @@ def parse_definition(data: Any) -> WorkflowDefinition:
         details = [{"path": "(root)", "message": "expected an object"}]
         raise InvalidDefinitionError("a workflow must be an object", details)
     data = one_meaning_of_enabled(data)
-    problems = _condition_problems(data.get("conditions"))
+    problems: list[dict[str, Any]] = [*_condition_problems(data.get("conditions"))]
     candidate = {**data, "conditions": []} if problems else data
     try:
         definition = WorkflowDefinition.model_validate(candidate)
@@ -326,7 +341,8 @@ def parse_definition(data: Any) -> WorkflowDefinition:
         problems += details_from(exc)
     else:
         if definition.trigger is Trigger.SCHEDULED and not definition.schedule:
-            problems.append({"path": "schedule", "message": "a scheduled workflow needs a schedule"})
+            problems.append({"path": "schedule", "message": "a scheduled workflow needs a schedule",
+                             "code": "schedule_required", "params": {}})
     if problems:
         raise InvalidDefinitionError(f"invalid workflow: {problems[0]['path']}: {problems[0]['message']}", problems)
     return definition

@@ -20,6 +20,7 @@ def _pages(locale: str, timezone: str) -> SandboxedEnvironment:
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["locale"] = locale
     fmt = Formatter(locale, ZoneInfo(timezone))
     env.filters.update(money=lambda amount, currency="USD": fmt.money(amount, currency), day=fmt.day,
                        moment=fmt.moment, number=fmt.number)

@@ -97,6 +97,7 @@ _OPTIONS: dict[str, Any] = {"undefined": StrictUndefined, "autoescape": False, "
 
 def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["locale"] = locale  # English defaults of coded problems are shown only to English readers
     fmt = Formatter(locale, tz)
     env.filters.update(
         money=lambda amount, currency="USD": fmt.money(amount, currency),
