@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -264,11 +264,12 @@ def read_rows(values: dict[str, Any], prefix: str, count: int) -> list[FormRow]:
                     read_input(values, f"{prefix}_value_{i}")) for i in range(count)]
 
 
-def row_errors(details: Sequence[dict[str, str]], prefix: str, fallback: str) -> dict[str, str]:
-    """Place the problems of `conditions[i].x` (or `filters[i].x`) paths on the rows' inputs."""
+def row_errors(details: Sequence[dict[str, Any]], prefix: str, fallback: str,
+               word: Callable[[dict[str, Any]], str] | None = None) -> dict[str, str]:
+    """Place the problems of `conditions[i].x` (or `filters[i].x`) paths on the rows' inputs, worded by `word`."""
     errors: dict[str, str] = {}
     for detail in details:
-        path, message = detail.get("path", ""), detail.get("message", "")
+        path, message = detail.get("path", ""), word(detail) if word else detail.get("message", "")
         match = ROW_PATH.match(path)
         if match:
             part = {"field": "field", "op": "op"}.get(match.group(2) or "", "value")
@@ -351,6 +352,12 @@ async def refuse_click(service: Signoff, body: dict[str, Any], respond: AsyncRes
             await service.slack.dm(user, admin_refusal(service, command))
         return
     await respond(replace_original=False, response_type="ephemeral", **admin_refusal(service, command))
+
+
+def problem_text(service: Signoff, detail: dict[str, Any]) -> str:
+    """Return a definition problem as a modal shows it, worded by its code (`rule_form_error.txt.j2`)."""
+    return service.renderer.text("rule_form_error.txt.j2", code="invalid", problem=detail.get("code"),
+                                 params=detail.get("params") or {}, message=detail.get("message", ""))[:150]
 
 
 def form_error(service: Signoff, code: str) -> str:
@@ -444,15 +451,15 @@ class RuleForm:
         return {"name": (self.name or "").strip(), "conditions": conditions,
                 "results": {f: (v or "").strip() for f, v in self.results if f}}
 
-    def errors(self, details: Sequence[dict[str, str]]) -> dict[str, str]:
-        """Place a definition's problems on the modal's inputs."""
+    def errors(self, details: Sequence[dict[str, Any]], word: Callable[[dict[str, Any]], str]) -> dict[str, str]:
+        """Place a definition's problems on the modal's inputs, worded by `word`."""
         results = {f"results.{f}": f"res_value_{i}" for i, (f, _) in enumerate(self.results) if f}
         results["results"] = "res_field_0"
         errors = {}
         for detail in details:
             path = detail.get("path", "")
             block = results.get(path) or ("cond_field_0" if path == "conditions" else None)
-            errors.update(row_errors([detail], "cond", "name") if block is None else {block: detail["message"][:150]})
+            errors.update(row_errors([detail], "cond", "name", word) if block is None else {block: word(detail)[:150]})
         return errors
 
 
@@ -545,8 +552,8 @@ class RuleListeners:
         try:
             result = await self._save(form, user)
         except ApiError as exc:
-            await ack(response_action="errors", errors=form.errors(exc.details or [{"path": "name",
-                                                                                  "message": exc.message}]))
+            details = exc.details or [{"path": "name", "message": exc.message}]
+            await ack(response_action="errors", errors=form.errors(details, lambda d: problem_text(self.service, d)))
             return
         await ack()
         name = result.rule.name if result.rule else ""
