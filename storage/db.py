@@ -132,7 +132,7 @@ class Database:
         async with self._lock:
             await self._conn.execute("BEGIN IMMEDIATE")
             try:
-                repo = Repository(self._conn)
+                repo = Repository(self._conn, self._workflows)
                 yield repo
                 if hook is not None:
                     await hook.run(repo)

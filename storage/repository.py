@@ -69,10 +69,11 @@ def _steps_json(steps: Iterable[Step]) -> str:
 
 
 class WorkflowCache:
-    """Validated workflows of one version of the table, shared by the read snapshots of one database.
+    """Validated workflows of one version of the table, shared by the snapshots and transactions of one database.
 
-    Only snapshots fill it: they see committed state, where a version number always names the same rows
-    (every write to the table bumps it, in any process); a write transaction could see a version that rolls back.
+    It holds only committed state, where a version number always names the same rows (every write to the table
+    bumps it, in any process, through a trigger): a write transaction that changed workflows sees a version
+    that may still roll back, so it neither fills the cache nor finds its own version there.
     """
 
     def __init__(self) -> None:
@@ -99,6 +100,7 @@ class Repository(
     def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None) -> None:
         self.conn = conn
         self._workflows = workflows
+        self._wrote_workflows = False
 
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, args) as cursor:
@@ -232,14 +234,16 @@ class Repository(
 
     # workflows
     async def list_workflows(self, record_type: str | None = None) -> list[Workflow]:
-        """List workflows, oldest first (in a read snapshot, validated once per version of the table)."""
-        if self._workflows is not None:
-            version = await self.workflows_version()
-            every = self._workflows.get(version)
-            if every is None:
-                every = self._workflows.put(version, await self._load_workflows(None))
-            return [w for w in every if record_type is None or w.record_type.value == record_type]
-        return await self._load_workflows(record_type)
+        """List workflows, oldest first (validated once per committed version of the table)."""
+        if self._workflows is None:
+            return await self._load_workflows(record_type)
+        version = await self.workflows_version()
+        every = self._workflows.get(version)
+        if every is None:
+            every = await self._load_workflows(None)
+            if not self._wrote_workflows:
+                self._workflows.put(version, every)
+        return [w for w in every if record_type is None or w.record_type.value == record_type]
 
     async def _load_workflows(self, record_type: str | None) -> list[Workflow]:
         sql = "SELECT data FROM workflows" + (" WHERE record_type=?" if record_type else "")
@@ -253,6 +257,7 @@ class Repository(
 
     async def save_workflow(self, workflow: Workflow) -> None:
         """Insert or replace a workflow."""
+        self._wrote_workflows = True
         await self.conn.execute(
             "INSERT INTO workflows (id, record_type, data, created_at, updated_at) VALUES (?,?,?,?,?) "
             "ON CONFLICT (id) DO UPDATE SET record_type=excluded.record_type, data=excluded.data, "
@@ -263,6 +268,7 @@ class Repository(
 
     async def delete_workflow(self, workflow_id: str) -> bool:
         """Delete a workflow; tell whether it existed."""
+        self._wrote_workflows = True
         cursor = await self.conn.execute("DELETE FROM workflows WHERE id=?", (workflow_id,))
         return cursor.rowcount > 0
 

@@ -63,3 +63,21 @@ async def test_a_rolled_back_write_never_reaches_the_cache(tmp_path: Path) -> No
         assert await names(db) == ["Real"]
     finally:
         await db.close()
+
+
+async def test_a_write_transaction_reuses_committed_workflows_and_sees_its_own_writes(tmp_path: Path) -> None:
+    db = await Database.open(tmp_path / "w.db")
+    try:
+        async with db.transaction() as repo:
+            await repo.save_workflow(a_workflow("wf_a", "A"))
+        async with db.transaction() as repo:
+            first = await repo.list_workflows()
+        async with db.transaction() as repo:
+            assert (await repo.list_workflows())[0] is first[0]
+            await repo.save_workflow(a_workflow("wf_b", "B"))
+            assert [w.name for w in await repo.list_workflows() if w.name not in DEFAULTS] == ["A", "B"]
+            await repo.delete_workflow("wf_a")
+            assert [w.name for w in await repo.list_workflows() if w.name not in DEFAULTS] == ["B"]
+        assert await names(db) == ["B"]
+    finally:
+        await db.close()
