@@ -12,6 +12,7 @@ from bot.service import Signoff
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
+from messages.catalog_text import localized
 from storage.runs_repo import RunFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
@@ -25,23 +26,24 @@ def _service(request: Request) -> Signoff:
     return service
 
 
-def _template(slug: str) -> CatalogTemplate:
+def _template(slug: str, request: Request) -> CatalogTemplate:
     template = find_template(slug)
     if template is None:
         raise NotFound(f"no template {slug!r}; GET /api/v1/templates lists them")
-    return template
+    return localized(template, _service(request).settings.locale)
 
 
 @router.get("/templates")
-async def list_templates(category: QueryRef = None) -> dict[str, Any]:
-    """List the catalog of ready workflows, optionally of one category."""
-    return {"templates": [t.summary() for t in catalog() if category in (None, t.category)]}
+async def list_templates(request: Request, category: QueryRef = None) -> dict[str, Any]:
+    """List the catalog of ready workflows in the installation's language, optionally of one category."""
+    locale = _service(request).settings.locale
+    return {"templates": [localized(t, locale).summary() for t in catalog() if category in (None, t.category)]}
 
 
 @router.get("/templates/{slug}")
-async def get_template(slug: Ref) -> dict[str, Any]:
-    """Return one template with its full definition."""
-    template = _template(slug)
+async def get_template(slug: Ref, request: Request) -> dict[str, Any]:
+    """Return one template with its full definition, in the installation's language."""
+    template = _template(slug, request)
     return {**template.summary(), "definition": template.definition.model_dump(mode="json")}
 
 
@@ -49,9 +51,9 @@ async def get_template(slug: Ref) -> dict[str, Any]:
 async def create_from_template(
     slug: Ref, request: Request, overrides: dict[str, Any] | None = Body(default=None)
 ) -> dict[str, Any]:
-    """Create a workflow from a template; the body may override name, approvers, to, channel, status…"""
+    """Create a workflow from a template (in the installation's language); overrides: name, approvers, status…"""
     try:
-        data = customize(_template(slug), overrides)
+        data = customize(_template(slug, request), overrides)
         if "enabled" not in (overrides or {}):
             data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
     except InvalidDefinitionError as exc:

@@ -41,6 +41,7 @@ from engine.workflows import (
     UpdateAction,
     Workflow,
 )
+from messages.catalog_text import localized
 from storage.runs_repo import RunFilter, WorkflowRun
 
 log = logging.getLogger(__name__)
@@ -376,8 +377,9 @@ async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the ready-made workflows, one page at a time, each with a button to use it."""
     entries = [t for t in catalog() if not args or t.category == args[0].lower()]
     pager = ctx.pager(len(entries), TEMPLATES_PER_PAGE)
-    return ctx.reply("commands_templates.json.j2", templates=[template_view(t) for t in pager.window(entries)],
-                     pager=pager.view(), categories=sorted({t.category for t in catalog()}))
+    shown = [template_view(localized(t, ctx.service.settings.locale)) for t in pager.window(entries)]
+    return ctx.reply("commands_templates.json.j2", templates=shown, pager=pager.view(),
+                     categories=sorted({t.category for t in catalog()}))
 
 
 @subcommand("new", admin=True, help_key="new", usage="new [TEMPLATE]")

@@ -27,6 +27,7 @@ from engine.catalog import DEFAULT_SLUGS, customize, default_workflow_id, find_t
 from engine.invoice_reminders import SEND_AT_HOUR
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, RecordInput, RecordType
 from engine.workflows import Workflow, parse_definition
+from messages.catalog_text import localized
 
 log = logging.getLogger(__name__)
 Settle = Callable[[], Awaitable[Any]]
@@ -224,8 +225,11 @@ async def _seed_workflows(service: Signoff) -> list[str]:
     if INVOICE_APPROVAL["name"].casefold() not in names:
         created.append((await service.create_workflow(INVOICE_APPROVAL)).name)
     for slug in DEFAULT_SLUGS:
-        template = find_template(slug)
-        if template is None or default_workflow_id(slug) in ids or template.title.casefold() in names:
+        english = find_template(slug)
+        template = localized(english, service.settings.locale) if english else None
+        if english is None or template is None or default_workflow_id(slug) in ids:
+            continue
+        if {english.title.casefold(), template.title.casefold()} & names:
             continue
         created.append(await _save_default(service, slug, customize(template, DEFAULT_OVERRIDES)))
     return created

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
 from bot.clock import SystemClock, TestClock
+from bot.default_workflows import localize_defaults
 from bot.delivery import Deliverer, OutboxSlack
 from bot.inbox import Inbox, InboxWorker, process_owner
 from bot.scheduler import Scheduler
@@ -148,6 +149,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
         clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)
     service = Signoff(db, settings, OutboxSlack(client), clock)
+    await localize_defaults(service)
     bolt = build_bolt_app(service, client)
     inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service)

@@ -20,6 +20,7 @@ from engine.catalog import CatalogTemplate, find_template
 from engine.groups import GroupKind
 from engine.records import RecordType
 from engine.workflows import SLACK_ID, Trigger, Workflow, WorkflowDefinition
+from messages.catalog_text import localized
 from messages.errors import TemplateInvalidError
 from messages.render import describe
 
@@ -164,7 +165,8 @@ def render_modal(
 ) -> dict[str, Any]:
     """Render the workflow modal of a draft (new or edited), with its previews on a sample document."""
     now = now or service.clock.now()
-    template = find_template(str(draft.get("template"))) if draft.get("template") else None
+    found = find_template(str(draft.get("template"))) if draft.get("template") else None
+    template = localized(found, service.renderer.locale) if found else None
     contact_kind = contact_kind_for(RecordType(draft.get("record_type", "invoice"))).value
     fields = [*drafts.CONDITION_FIELDS, *(f"{contact_kind}.{f}" for f in drafts.CONTACT_FIELDS)]
     previews = _previews(draft, service.renderer, now)
@@ -185,8 +187,9 @@ def render_modal(
 
 def new_modal(service: Signoff, template: CatalogTemplate | None, ctx: Choices,
               now: datetime | None = None) -> dict[str, Any]:
-    """Render the modal that creates a workflow from a catalog template, or from scratch."""
-    return render_modal(service, drafts.template_draft(template) if template else drafts.blank_draft(), ctx, now)
+    """Render the modal that creates a workflow from a catalog template (in the installation's language), or blank."""
+    draft = drafts.template_draft(localized(template, service.renderer.locale)) if template else drafts.blank_draft()
+    return render_modal(service, draft, ctx, now)
 
 
 def edit_modal(service: Signoff, workflow: Workflow, ctx: Choices) -> dict[str, Any]:

@@ -13,10 +13,10 @@ from babel.messages.pofile import read_po
 LOCALE_DIR = Path(__file__).parent / "locale"
 
 
-@lru_cache(maxsize=4)
-def translations(locale: str) -> gettext.NullTranslations:
-    """Return gettext translations for a locale, compiled in memory from its `.po` catalog."""
-    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
+@lru_cache(maxsize=8)
+def translations(locale: str, domain: str = "messages") -> gettext.NullTranslations:
+    """Return gettext translations for a locale and domain, compiled in memory from its `.po` catalog."""
+    po_path = LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
     if not po_path.exists():
         return gettext.NullTranslations()
     with po_path.open("rb") as handle:
