@@ -515,6 +515,6 @@ async def pending_command(ctx: CommandContext, args: list[str]) -> Reply:
     async with ctx.service.db.read() as repo:
         tasks = await open_tasks(repo, ctx.user, ctx.now)
         pager = ctx.pager(len(tasks), PENDING_PER_PAGE)
-        shown = [await _described(ctx.service, repo, t, ctx.user) for t in pager.window(tasks)]
+        shown = await _described(ctx.service, repo, pager.window(tasks), ctx.user)
     views = [task_view(t, ctx.user, ctx.now) for t in shown]
     return ctx.reply("commands_pending.json.j2", tasks=views, pager=pager.view())
