@@ -139,7 +139,12 @@ def group_modal(service: Signoff, form: GroupForm) -> dict[str, Any]:
 # the members modal, the e-mail modal, the delete confirmation
 
 
-async def members_modal(service: Signoff, ref: str, page: int) -> dict[str, Any]:
+def add_block(added: int) -> str:
+    """Return the block id of the field to add members: a new one after each addition, so that it shows empty."""
+    return f"add_{added}" if added else "add"
+
+
+async def members_modal(service: Signoff, ref: str, page: int, added: int = 0) -> dict[str, Any]:
     """Render one page of a group's members, with Remove buttons and a field to add members."""
     group, membership = await RulesService(service).get_group(ref)
     members = sorted(membership.members())
@@ -149,19 +154,28 @@ async def members_modal(service: Signoff, ref: str, page: int) -> dict[str, Any]
              members[page * MEMBERS_PER_PAGE:(page + 1) * MEMBERS_PER_PAGE]]
     view: dict[str, Any] = service.renderer.json(
         "group_members.json.j2", group=group_view(group, membership), members=shown, page=page + 1, pages=pages,
-        removed=len(membership.removed), metadata=form_metadata(id=group.id, p=page))
+        removed=len(membership.removed), add_block=add_block(added),
+        metadata=form_metadata(id=group.id, p=page, v=added))
     return view
 
 
 async def email_modal(service: Signoff, ref: str) -> dict[str, Any]:
     """Render the modal that e-mails a group: members to pick (all ticked), subject and message."""
     group, membership = await RulesService(service).get_group(ref)
-    members = sorted(membership.members())[:EMAIL_CHOICES]
+    members = await recipients(service, group, sorted(membership.members())[:EMAIL_CHOICES])
     chunks = [members[i:i + CHECKBOXES_PER_BLOCK] for i in range(0, len(members), CHECKBOXES_PER_BLOCK)]
     view: dict[str, Any] = service.renderer.json(
         "group_email.json.j2", group=group_view(group, membership), chunks=chunks,
         more=max(0, len(membership.members()) - EMAIL_CHOICES), metadata=form_metadata(id=group.id))
     return view
+
+
+async def recipients(service: Signoff, group: Group, members: list[str]) -> list[dict[str, Any]]:
+    """Return the members to pick from as people know them: id, name and e-mail address."""
+    async with service.db.read() as repo:
+        contacts = [await repo.get_contact(group.kind.value, m) for m in members]
+    return [{"id": m, "name": c.name if c and c.name else m, "email": c.email if c else None}
+            for m, c in zip(members, contacts, strict=True)]
 
 
 async def delete_modal(service: Signoff, ref: str) -> dict[str, Any]:
@@ -188,7 +202,8 @@ def checked_members(values: dict[str, Any]) -> list[str]:
 
 def typed_members(values: dict[str, Any]) -> list[str]:
     """Return the members typed (ids separated by spaces or commas) or picked (people) to add."""
-    entry = next(iter(mapping(values.get("add")).values()), {})
+    entry: Any = next((e for block, entries in values.items() if str(block).split("_")[0] == "add"
+                  for e in mapping(entries).values()), {})
     users = mapping(entry).get("selected_users")
     if isinstance(users, list):
         return [u for u in users if isinstance(u, str)]
@@ -250,6 +265,13 @@ class GroupListeners:
             form = GroupForm.read(with_picked(body)).grown(str(first_action(body).get("action_id")))
             await update_view(self.service, body, group_modal(self.service, form))
 
+    async def on_kind(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Members are…: a new group's kind was picked; people groups have no filters, so redraw the modal."""
+        if mapping(body.get("view")).get("callback_id") != GROUP_SAVE:
+            await ack()
+            return
+        await self.on_form_change(ack, body)
+
     async def on_member_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Remove a member by hand, or turn the page of the members modal."""
         await ack()
@@ -265,7 +287,8 @@ class GroupListeners:
             await self._change(ref, [], [value], user)
         else:
             page = int(value) if value.isdigit() else 0
-        await update_view(self.service, body, await members_modal(self.service, ref, page))
+        rounds = v if isinstance(v := meta.get("v"), int) else 0
+        await update_view(self.service, body, await members_modal(self.service, ref, page, rounds))
 
     async def _change(self, ref: str, add: list[str], remove: list[str], user: str) -> str | None:
         try:
@@ -306,18 +329,20 @@ class GroupListeners:
             await ack(response_action="errors", errors=row_errors(details, "flt", "name"))
             return
         await ack()
-        await dm_note(self.service, user, "group_saved", name=group.name, members=len(membership.members()))
+        await self.service.slack.dm(user, self.service.renderer.json("group_saved.json.j2",
+                                                                     group=group_view(group, membership)))
 
     async def _add(self, ack: AsyncAck, view: dict[str, Any], user: str) -> None:
-        ref, added = read_metadata(view).get("id"), typed_members(state_values(view) or {})
+        meta, added = read_metadata(view), typed_members(state_values(view) or {})
+        ref, rounds = meta.get("id"), v if isinstance(v := meta.get("v"), int) else 0
         if not isinstance(ref, str):
             await ack()
             return
         problem = form_error(self.service, "no_member") if not added else await self._change(ref, added, [], user)
         if problem:
-            await ack(response_action="errors", errors={"add": problem})
+            await ack(response_action="errors", errors={add_block(rounds): problem})
             return
-        await ack(response_action="update", view=await members_modal(self.service, ref, 0))
+        await ack(response_action="update", view=await members_modal(self.service, ref, 0, rounds + 1))
 
     async def _email(self, ack: AsyncAck, view: dict[str, Any], user: str) -> None:
         values, ref = state_values(view) or {}, read_metadata(view).get("id")
@@ -363,6 +388,7 @@ def register(app: AsyncApp, service: Signoff) -> None:
         app.action(action_id)(handler)
     for action_id in GROUP_FORM_ACTIONS:
         app.action(action_id)(listeners.on_form_change)
+    app.action({"block_id": "kind", "action_id": "kind"})(listeners.on_kind)
     for action_id in ("group_member_remove", "group_members_page"):
         app.action(action_id)(listeners.on_member_click)
     for callback in (GROUP_SAVE, GROUP_MEMBERS, GROUP_EMAIL, GROUP_DELETE):

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
+from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot.commands import CommandContext, Reply, subcommand
 from bot.email_out import Email
 from bot.errors import ApiError, Unprocessable
 from bot.reminders import TEXT_PARTS, InvoiceReminders, settings_json
+from bot.rules_slack import with_picked
 from bot.service import Signoff
 from bot.slack_payload import (
     action_value,
     channel_id,
+    first_action,
     input_state,
     mapping,
     private_metadata,
@@ -24,8 +29,15 @@ from bot.slack_payload import (
     user_id,
 )
 from engine.actions import sample_contact, sample_record
-from engine.invoice_reminders import MAX_OFFSET_DAYS, MAX_SCHEDULES, InvoiceReminderSettings, is_remindable
+from engine.invoice_reminders import (
+    MAX_OFFSET_DAYS,
+    MAX_SCHEDULES,
+    InvoiceReminderSettings,
+    ReminderSchedule,
+    is_remindable,
+)
 from engine.records import Contact, Record, RecordType
+from engine.workflows import details_from
 from messages.errors import TemplateInvalidError
 
 log = logging.getLogger(__name__)
@@ -34,6 +46,17 @@ CALLBACK_ID = "reminders_settings"
 MAX_INPUT_CHARS = 3000
 NO_DAY = "none"
 SAMPLE_SCAN = 200
+MAX_OPEN_MODALS = 1000
+PREVIEW_ACTIONS = re.compile(r"^(s[0-9]_(days|subject|greeting|body)|reminders_preview)$")
+
+
+def with_action(values: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    """Return the modal's state with the value the action just carried (typed text or picked day)."""
+    block, action_id = action.get("block_id"), action.get("action_id")
+    entry = {k: v for k, v in action.items() if k in ("type", "value", "selected_option")}
+    if not isinstance(block, str) or not isinstance(action_id, str) or len(entry) < 2:
+        return values
+    return {**values, block: {**mapping(values.get(block)), action_id: entry}}
 
 
 def _slot_view(index: int, schedule: dict[str, Any] | None) -> dict[str, Any]:
@@ -63,18 +86,31 @@ async def sample_invoice(service: Signoff) -> tuple[Record, Contact, bool]:
     return (sample_record(RecordType.INVOICE, now, service.settings.tz), sample_contact(RecordType.INVOICE), False)
 
 
-async def preview(service: Signoff, settings: InvoiceReminderSettings) -> dict[str, Any]:
-    """Render the first schedule's e-mail on a sample invoice, or say why it cannot be rendered."""
+async def preview(service: Signoff, schedule: dict[str, Any] | None, slot: int = 0) -> dict[str, Any]:
+    """Render one schedule's e-mail (the one in modal slot `slot`) on a sample invoice, or say why it cannot be."""
     record, contact, is_real = await sample_invoice(service)
     view: dict[str, Any] = {"invoice": record.id, "customer": contact.name or record.customer, "is_real": is_real,
-                            "error": None, "subject": None, "body": None, "to": None}
-    if not settings.schedules:
+                            "error": None, "subject": None, "body": None, "to": None, "slot": slot}
+    if schedule is None:
         return view
     try:
-        email: Email = InvoiceReminders(service).compose(record, contact, settings.schedules[0], service.clock.now())
+        email: Email = InvoiceReminders(service).compose(record, contact, ReminderSchedule.model_validate(schedule),
+                                                         service.clock.now())
+    except ValidationError as exc:
+        return {**view, "error": details_from(exc)[0]["message"]}
     except TemplateInvalidError as exc:
         return {**view, "error": str(exc)}
     return {**view, "subject": email.subject, "body": email.body, "to": contact.email or "—"}
+
+
+def render_modal(service: Signoff, enabled: bool, slots: list[dict[str, Any]], shown: dict[str, Any],
+                 kept: list[str]) -> dict[str, Any]:
+    """Render the invoice reminders modal: its slots, the preview `shown`, the ids of texts kept aside."""
+    view: dict[str, Any] = service.renderer.json(
+        "reminders_modal.json.j2", enabled=enabled, slots=slots, days=list(range(-MAX_OFFSET_DAYS,
+                                                                                 MAX_OFFSET_DAYS + 1)),
+        preview=shown, metadata=json.dumps(sorted(kept)))
+    return view
 
 
 async def settings_modal(service: Signoff) -> dict[str, Any]:
@@ -82,11 +118,28 @@ async def settings_modal(service: Signoff) -> dict[str, Any]:
     settings = await InvoiceReminders(service).settings()
     shown = settings_json(settings)["schedules"]
     slots = [_slot_view(i, shown[i] if i < len(shown) else None) for i in range(MAX_SCHEDULES)]
-    view: dict[str, Any] = service.renderer.json(
-        "reminders_modal.json.j2", enabled=settings.enabled, slots=slots, days=list(range(-MAX_OFFSET_DAYS,
-                                                                                         MAX_OFFSET_DAYS + 1)),
-        preview=await preview(service, settings), metadata=json.dumps(sorted(_kept_texts(settings))))
-    return view
+    return render_modal(service, settings.enabled, slots, await preview(service, shown[0] if shown else None),
+                        list(_kept_texts(settings)))
+
+
+def slots_as_typed(values: dict[str, Any], kept: set[str]) -> list[dict[str, Any]]:
+    """Return the modal's slots as the admin left them (texts kept aside stay marked as kept)."""
+    slots = []
+    for i in range(MAX_SCHEDULES):
+        days = _entry(values, f"s{i}_days")
+        texts = {part: value if isinstance(value := _entry(values, f"s{i}_{part}"), str) else ""
+                 for part in TEXT_PARTS}
+        slots.append({"index": i, "days": days if isinstance(days, str) and days else NO_DAY,
+                      "copy_sender": "copy" in (_entry(values, f"s{i}_copy") or []),
+                      "kept": [part for part in TEXT_PARTS if f"s{i}_{part}" in kept], **texts})
+    return slots
+
+
+def previewed(data: dict[str, Any], slots: list[int], action_id: str) -> tuple[dict[str, Any] | None, int]:
+    """Return the schedule to preview and its slot: the one being edited when it is scheduled, else the first."""
+    edited = action_id[1:].partition("_")[0] if PREVIEW_ACTIONS.fullmatch(action_id) else ""
+    index = slots.index(int(edited)) if edited.isdigit() and int(edited) in slots else 0
+    return (data["schedules"][index], slots[index]) if slots else (None, 0)
 
 
 def _entry(values: dict[str, Any], block_id: str) -> Any:
@@ -142,12 +195,60 @@ def _block_for(path: str, slots: list[int]) -> tuple[str, str]:
     return f"s{slot}_days", "days" if part == "offset_days" else "same_day"
 
 
+def action_stamp(action: dict[str, Any]) -> float:
+    """Return when Slack says the action happened (0 when it does not say)."""
+    try:
+        return float(action.get("action_ts") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+async def redrawn_modal(
+    service: Signoff, values: dict[str, Any], kept: dict[str, Any], action_id: str
+) -> dict[str, Any]:
+    """Render the modal as the admin left it, with the preview of the reminder being edited."""
+    data, slots = read_settings(values, kept)
+    schedule, slot = previewed(data, slots, action_id)
+    return render_modal(service, _entry(values, "enabled") == "on", slots_as_typed(values, set(kept)),
+                        await preview(service, schedule, slot), list(kept))
+
+
 class ReminderListeners:
     """Bolt listeners of the invoice reminders modal and of the Send reminder button."""
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
         self.reminders = InvoiceReminders(service)
+        self.latest: dict[str, float] = {}
+
+    async def _kept(self, view: Any) -> dict[str, Any]:
+        """Return the stored texts too long for Slack's inputs that this modal keeps aside."""
+        kept_ids = set(string_list(private_metadata(view), MAX_SCHEDULES * len(TEXT_PARTS)) or [])
+        return {key: value for key, value in _kept_texts(await self.reminders.settings()).items() if key in kept_ids}
+
+    async def on_edit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A schedule's day or text changed, or Preview was clicked: redraw the preview, keeping what was typed."""
+        await ack()
+        view, action = mapping(body.get("view")), first_action(body)
+        view_id, stamp = view.get("id"), action_stamp(action)
+        if not isinstance(view_id, str) or not self.service.is_admin(user_id(body)):
+            return
+        if len(self.latest) > MAX_OPEN_MODALS:
+            self.latest.clear()
+        self.latest[view_id] = max(stamp, self.latest.get(view_id, 0.0))
+        values = with_action(state_values(with_picked(body)) or {}, action)
+        modal = await redrawn_modal(self.service, values, await self._kept(view), str(action.get("action_id")))
+        if self.latest.get(view_id, 0.0) <= stamp:
+            await self._update(view_id, view.get("hash"), modal)
+
+    async def _update(self, view_id: str, view_hash: Any, modal: dict[str, Any]) -> None:
+        """views.update guarded by the hash; when a redraw for an older edit got there first, this newer one wins."""
+        try:
+            await self.service.slack.client.views_update(view_id=view_id, hash=view_hash, view=modal)
+        except SlackApiError as exc:
+            if exc.response.get("error") != "hash_conflict":
+                raise
+            await self.service.slack.client.views_update(view_id=view_id, view=modal)
 
     async def on_save(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Save the settings through the API's path; errors go under the input they concern."""
@@ -155,9 +256,8 @@ class ReminderListeners:
         if user is None or values is None or not self.service.is_admin(user):
             await ack()
             return
-        kept_ids = set(string_list(private_metadata(view), MAX_SCHEDULES * len(TEXT_PARTS)) or [])
-        kept = {key: value for key, value in _kept_texts(await self.reminders.settings()).items() if key in kept_ids}
-        data, slots = read_settings(values, kept)
+        self.latest.pop(str(view.get("id")), None)
+        data, slots = read_settings(values, await self._kept(view))
         try:
             saved = await self.reminders.save(data)
         except Unprocessable as exc:
@@ -197,6 +297,7 @@ def register(app: AsyncApp, service: Signoff) -> None:
     """Wire the reminders modal and the Send reminder button into the Bolt app."""
     listeners = ReminderListeners(service)
     app.view(CALLBACK_ID)(listeners.on_save)
+    app.action(PREVIEW_ACTIONS)(listeners.on_edit)
     app.action("invoice_remind")(listeners.on_send)
 
 

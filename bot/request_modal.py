@@ -28,13 +28,13 @@ from bot.slack_payload import (
     user_id,
 )
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType, Source
+from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
 from messages.cards import record_view
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "request_new"
 EDIT_CALLBACK_ID = "request_edit"
-EDITABLE = frozenset({ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED, ApprovalStatus.APPROVAL_REQUIRED})
 KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
 ID_PREFIXES = {RecordType.EXPENSE: "EXP", RecordType.PURCHASE_ORDER: "PO"}
 KIND_ALIASES = {"expense": "expense", "exp": "expense", "po": "purchase_order", "purchase": "purchase_order",
@@ -44,8 +44,11 @@ DEFAULT_CURRENCY = {"fr": "EUR", "en": "USD"}
 MAX_AMOUNT = Decimal("1000000000")
 MAX_AMOUNT_CHARS = 40
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-FIELD_BLOCKS = {"vendor": "vendor", "amount": "amount", "currency": "currency", "category": "category",
-                "memo": "description", "due_date": "due_date", "created_by": "vendor"}
+FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
+                "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
+                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
+NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
+DATE_FIELDS = ("txn_date", "due_date")
 
 
 def new_record_id(record_type: RecordType, now: datetime) -> str:
@@ -55,21 +58,25 @@ def new_record_id(record_type: RecordType, now: datetime) -> str:
 
 def request_modal(service: Signoff, kind: str = "expense", record: Record | None = None) -> dict[str, Any]:
     """Render the request modal, with the kind of document pre-selected, or pre-filled from a record to edit."""
-    currency = DEFAULT_CURRENCY.get(service.settings.locale, "USD")
-    if record is not None and record.currency in CURRENCIES:
-        currency = record.currency
+    currency = record.currency if record else DEFAULT_CURRENCY.get(service.settings.locale, "USD")
     view: dict[str, Any] = service.renderer.json(
-        "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=CURRENCIES,
+        "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
         currency=currency, form=_prefill(record) if record else None,
+        fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS,
         editing={"type": record.type.value, "id": record.id} if record else None)
     return view
 
 
+def offered_currencies(record: Record | None) -> tuple[str, ...]:
+    """Return the currencies the form offers: the usual ones, and the edited document's own."""
+    return CURRENCIES if record is None or record.currency in CURRENCIES else (record.currency, *CURRENCIES)
+
+
 def _prefill(record: Record) -> dict[str, str | None]:
     """Return a record's values as the request modal's inputs show them."""
-    return {"vendor": record.vendor, "amount": str(record.amount) if record.amount is not None else None,
-            "category": record.category, "description": record.memo,
-            "due_date": record.due_date.isoformat() if record.due_date else None}
+    dates = {name: day.isoformat() if (day := getattr(record, name)) else None for name in DATE_FIELDS}
+    return {"vendor": record.vendor, "customer": record.customer, "amount": str(record.amount),
+            "category": record.category, "department": record.department, "description": record.memo, **dates}
 
 
 def record_key(value: str | None) -> tuple[RecordType, str] | None:
@@ -93,8 +100,8 @@ def _value(values: dict[str, Any], block_id: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _is_date_valid(values: dict[str, Any]) -> bool:
-    raw = _raw(values, "due_date")
+def _is_date_valid(values: dict[str, Any], block_id: str = "due_date") -> bool:
+    raw = _raw(values, block_id)
     return raw is None or raw == "" or (isinstance(raw, str) and _date(raw.strip()) is not None)
 
 
@@ -127,13 +134,18 @@ class RequestForm:
     data: RecordInput
 
 
-def _form_errors(values: dict[str, Any]) -> dict[str, str]:
+def _form_errors(
+    values: dict[str, Any], fields: tuple[str, ...] = NEW_REQUEST_FIELDS, currencies: tuple[str, ...] = CURRENCIES,
+) -> dict[str, str]:
     checks = {"vendor": ("vendor_required", bool(_value(values, "vendor"))),
+              "customer": ("customer_required", bool(_value(values, "customer"))),
               "amount": ("amount_invalid", _amount(_value(values, "amount")) is not None),
-              "kind": ("kind_invalid", (_value(values, "kind") or "expense") in KINDS),
-              "currency": ("currency_invalid", (_value(values, "currency") or "USD") in CURRENCIES),
-              "due_date": ("date_invalid", _is_date_valid(values))}
-    return {block: code for block, (code, is_valid) in checks.items() if not is_valid}
+              "currency": ("currency_invalid", (_value(values, "currency") or currencies[0]) in currencies),
+              **{name: ("date_invalid", _is_date_valid(values, name)) for name in DATE_FIELDS}}
+    errors = {FIELD_BLOCKS[name]: checks[name][0] for name in fields if name in checks and not checks[name][1]}
+    if fields == NEW_REQUEST_FIELDS and (_value(values, "kind") or "expense") not in KINDS:
+        errors["kind"] = "kind_invalid"
+    return errors
 
 
 def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
@@ -151,6 +163,31 @@ def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]
     except ValidationError as exc:
         return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
     return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
+
+
+def _edited_value(values: dict[str, Any], name: str) -> Any:
+    """Return what the form says about one editable field (None when left empty)."""
+    text = _value(values, FIELD_BLOCKS[name])
+    if name == "amount":
+        return _amount(text)
+    return _date(text) if name in DATE_FIELDS else text or None
+
+
+def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str, str]:
+    """Turn the edit modal's state into the document's new values (its other fields kept), or `{block_id: code}`."""
+    fields = editable_fields(record.type)
+    errors = _form_errors(values, fields, offered_currencies(record))
+    if errors:
+        return errors
+    data = record.model_dump(include=set(RecordInput.model_fields))
+    changes = {name: _edited_value(values, name) for name in fields}
+    changes["currency"] = changes["currency"] or record.currency
+    if record.balance == record.amount:
+        changes["balance"] = changes["amount"] if record.balance is not None else None
+    try:
+        return RecordInput.model_validate({**data, **changes})
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "amount"): "text_invalid" for e in exc.errors() if e["loc"]}
 
 
 async def create_request(service: Signoff, form: RequestForm, record_id: str | None = None) -> Record:
@@ -189,23 +226,29 @@ class RequestListeners:
 
     async def on_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Check the form, close the modal, then create, submit and confirm the request."""
-        await self._save(ack, body, view, None)
+        await self._save(ack, body, view)
 
     async def on_edit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Edit and resubmit (rejection DM): open the modal pre-filled from the requester's own document."""
         await ack()
         user, trigger = user_id(body), trigger_id(body)
-        record = await self._own_record(body, user, record_key(action_value(body)), EDITABLE)
+        record = await self._own_record(body, user, record_key(action_value(body)), RESUBMITTABLE)
         if record is not None and trigger is not None:
             await self.service.slack.open_view(trigger, request_modal(self.service, record=record))
 
     async def on_edit_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
-        """The edited request: update the document as the API does, then submit it again."""
-        key = record_key(private_metadata(view))
-        if key is None:
+        """The edited document: check it, save the changes as the API does, then submit it again."""
+        user, values, key = user_id(body), state_values(view), record_key(private_metadata(view))
+        record = await self._own_record({}, user, key, RESUBMITTABLE) if values is not None else None
+        if record is None or user is None or values is None:
             await ack()
             return
-        await self._save(ack, body, view, key)
+        data = read_edit(values, record)
+        if isinstance(data, dict):
+            await ack(response_action="errors", errors=self._errors(data))
+            return
+        await ack()
+        await self._store(user, RequestForm(record.type, data), record.key()[1])
 
     async def on_home_submit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Submit for approval (Home): send the requester's `approval_required` document for approval."""
@@ -232,7 +275,7 @@ class RequestListeners:
             return None
         async with self.service.db.read() as repo:
             record = await repo.get_record(key[0].value, key[1])
-        code = _refusal(record, user, statuses)
+        code = resubmit_refusal(record, user, statuses)
         if code is None:
             return record
         note = self.service.renderer.text("request_note.txt.j2", code=code, type=key[0].value, id=key[1],
@@ -240,27 +283,29 @@ class RequestListeners:
         await self.service.slack.ephemeral(channel_id(body) or user, user, note)
         return None
 
-    async def _save(
-        self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], key: tuple[RecordType, str] | None
-    ) -> None:
+    async def _save(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         user, values = user_id(body), state_values(view)
         if user is None or values is None:
             await ack()
             return
         form = read_form(values, user)
         if isinstance(form, dict):
-            errors = {block: self.service.renderer.text("request_error.txt.j2", code=code)
-                      for block, code in form.items()}
-            await ack(response_action="errors", errors=errors)
+            await ack(response_action="errors", errors=self._errors(form))
             return
         await ack()
-        await self._store(user, form if key is None else RequestForm(key[0], form.data), key)
+        await self._store(user, form, None)
 
-    async def _store(self, user: str, form: RequestForm, key: tuple[RecordType, str] | None) -> None:
-        if key is not None and await self._own_record({}, user, key, EDITABLE) is None:
+    def _errors(self, codes: dict[str, str]) -> dict[str, str]:
+        return {block: self.service.renderer.text("resubmit_error.txt.j2", code=code)
+                for block, code in codes.items()}
+
+    async def _store(self, user: str, form: RequestForm, record_id: str | None) -> None:
+        """Create the request, or save the edited document and send it for approval again (its requester only)."""
+        key = (form.record_type, record_id) if record_id else None
+        if key is not None and await self._own_record({}, user, key, RESUBMITTABLE) is None:
             return
         try:
-            record = await create_request(self.service, form, key[1] if key else None)
+            record = await create_request(self.service, form, record_id)
         except ApiError as exc:
             await self._failed(user, exc)
             return
@@ -276,17 +321,6 @@ class RequestListeners:
         note = self.service.renderer.json("commands_note.json.j2", code="failed",
                                           detail={"message": exc.message, "details": exc.details})
         await self.service.slack.dm(user, note)
-
-
-def _refusal(record: Record | None, user: str, statuses: frozenset[ApprovalStatus]) -> str | None:
-    """Return why a person may not edit or submit a document (None: they may)."""
-    if record is None:
-        return "not_found"
-    if record.created_by != user:
-        return "not_yours"
-    if record.type not in KINDS.values() and statuses is EDITABLE:
-        return "not_editable"
-    return None if record.approval_status in statuses else "wrong_status"
 
 
 def register(app: AsyncApp, service: Signoff) -> None:

@@ -326,6 +326,35 @@ def _block_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
     return [candidate for candidate in candidates if isinstance(candidate, dict)]
 
 
+def kept_input_state(current: Mapping[str, Any], blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return what the user entered that Slack keeps across an update: input blocks whose block_id,
+    action_id and element type did not change."""
+    values = mapping_of(mapping_of(current.get("state")).get("values"))
+    kept: dict[str, Any] = {}
+    for block in blocks:
+        element = mapping_of(block.get("element"))
+        entry = mapping_of(values.get(block.get("block_id"))).get(element.get("action_id"))
+        if block.get("type") == "input" and isinstance(entry, dict) and entry.get("type") == element.get("type") \
+                and _offers(element, entry):
+            kept[block["block_id"]] = {element["action_id"]: copy.deepcopy(entry)}
+    return kept
+
+
+def _offers(element: Mapping[str, Any], entry: Mapping[str, Any]) -> bool:
+    """Tell whether an element still offers every option a state entry picked."""
+    picked = [entry["selected_option"]] if entry.get("selected_option") else entry.get("selected_options") or []
+    if not picked or not ("options" in element or "option_groups" in element):
+        return True
+    groups = element.get("option_groups") or [{"options": element.get("options") or []}]
+    offered = {o.get("value") for g in groups for o in g.get("options") or []}
+    return all(mapping_of(o).get("value") in offered for o in picked)
+
+
+def mapping_of(value: Any) -> Mapping[str, Any]:
+    """Return the value when it is a mapping, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
+
+
 class Workspace:
     """One Slack workspace: people, channels, messages, views and the calls made to it."""
 
@@ -1158,6 +1187,7 @@ class Workspace:
         view = self._shape_view(view_id, spec)
         view["root_view_id"] = current["root_view_id"]
         view["previous_view_id"] = current["previous_view_id"]
+        view["state"] = {"values": kept_input_state(current, view["blocks"])}
         self._views[view_id] = view
         self._view_errors.pop(view_id, None)
         self._notify("view_updated", user=self._view_owner[view_id], view_id=view_id)

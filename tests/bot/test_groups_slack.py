@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+from slack_sdk.models.views import View
+
 from bot.sandbox.signing import block_actions_payload, interaction_request, view_submission_payload
-from bot.sandbox.validation import validate_view
+from bot.sandbox.validation import validate_message, validate_view
 from bot.sandbox.workspace import Message
 from tests.bot.test_rules_slack import ADMIN, MEMBER, customers, groups, run
 from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
@@ -188,8 +191,6 @@ async def test_a_non_admin_submission_of_any_group_or_rule_modal_changes_nothing
 
 
 async def test_every_group_and_rule_view_is_valid_in_french(tmp_path: Path) -> None:
-    from bot.sandbox.validation import validate_message
-
     async with running_signoff(tmp_path / "fr.db", locale="fr") as h:
         await customers(h, "C1")
         await a_group(h, {"name": "vips", "kind": "customer", "members": ["C1"],
@@ -229,3 +230,50 @@ async def test_a_people_group_is_created_without_filters_and_members_are_picked_
     await signoff.link.submit(ADMIN, {"add": ["U01AAA", "U01BBB"]})
     assert (await groups(signoff))[0]["members"] == ["U01AAA", "U01BBB"]
     assert "<@U01AAA>" in json.dumps(top_modal(signoff, ADMIN))
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+async def test_a_saved_group_offers_members_and_e_mail_whose_views_are_valid(tmp_path: Path, locale: str) -> None:
+    async with running_signoff(tmp_path / "s.db", locale=locale) as h:
+        await h.put("/api/v1/contacts/customer/C1", {"name": "Acme <SAS>", "email": "ap@acme.example", "state": "CA"})
+        await h.put("/api/v1/contacts/customer/C2", {"name": "Globex", "state": "CA"})
+        await customers(h, "C3")
+        await h.click(ADMIN, await run(h, ADMIN, "groups"), "group_new")
+        await opened(h, ADMIN, "group_save")
+        await h.link.submit(ADMIN, {"name": "west", "kind": "customer", "flt_field_0": "state", "flt_op_0": "eq",
+                                    "flt_value_0": "CA", "auto_update": ["auto"]})
+        [note] = await h.wait_for(lambda: [m for m in h.dm(ADMIN) if "group_email" in m.action_ids()])
+        assert note.action_ids() == ["group_members", "group_email"]
+        assert validate_message(note.blocks, note.text) == []
+        await h.click(ADMIN, note, "group_members")
+        members = await opened(h, ADMIN, "group_members")
+        View(**members).validate_json()
+        await h.link.submit(ADMIN, {"add": "C3"})
+        after = await h.wait_for(lambda: "C3" in json.dumps(top_modal(h, ADMIN)) and top_modal(h, ADMIN))
+        [add] = [b for b in after["blocks"] if b.get("type") == "input"]
+        assert add["block_id"] != "add" and "C3" not in json.dumps(add)
+        refused = await h.link.submit(ADMIN, {"add": "C-NOPE"})
+        assert list(refused.json()["errors"]) == [add["block_id"]]
+        h.workspace.clear_modals(ADMIN)
+        await h.click(ADMIN, note, "group_email")
+        email = await opened(h, ADMIN, "group_email")
+        View(**email).validate_json()
+        [to] = [b for b in email["blocks"] if b.get("block_id") == "to_0"]
+        options = {o["value"]: (o["text"]["text"], o["description"]["text"]) for o in to["element"]["options"]}
+        assert options["C1"] == ("Acme <SAS>", "ap@acme.example") and options["C3"][0] == "C3"
+        assert "e-mail" in options["C2"][1]
+
+
+async def test_picking_people_as_a_new_group_s_kind_drops_the_filters(signoff: Harness) -> None:
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "groups"), "group_new")
+    modal = await opened(signoff, ADMIN, "group_save")
+    assert "flt_field_0" in json.dumps(modal)
+    await signoff.link.click_in_view(ADMIN, "kind", view_id=modal["id"], value="people",
+                                     state={"name": {"name": "approvers"}})
+    people = await signoff.wait_for(lambda: top_modal(signoff, ADMIN)["hash"] != modal["hash"]
+                                    and top_modal(signoff, ADMIN))
+    assert "flt_field_0" not in json.dumps(people)
+    kind = next(b for b in people["blocks"] if b.get("block_id") == "kind")
+    assert kind["element"]["initial_option"]["value"] == "people"
+    name = next(b for b in people["blocks"] if b.get("block_id") == "name")
+    assert name["element"]["initial_value"] == "approvers"

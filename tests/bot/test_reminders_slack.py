@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from slack_sdk.models.views import View
 
 from bot.sandbox.validation import validate_view
 from tests.bot.test_reminders import SETTINGS, billing, mails  # noqa: F401
@@ -91,3 +93,63 @@ async def test_the_modal_is_valid_in_each_locale(tmp_path: Any, locale: str) -> 
         assert validate_view(modal) == []
         await h.link.submit(ADMIN, {"enabled": "on", "s0_days": "2"})
         assert (await stored(h))["schedules"] == [{**(await stored(h))["schedules"][0], "body": body}]
+
+
+def block(modal: dict[str, Any], block_id: str) -> dict[str, Any]:
+    return dict(next(b for b in modal["blocks"] if b.get("block_id") == block_id))
+
+
+async def redrawn(h: Harness, user: str, words: str) -> dict[str, Any]:
+    return dict((await h.wait_for(lambda: [m for m in h.workspace.open_modals(user) if words in str(m["blocks"])]))[0])
+
+
+async def test_the_preview_follows_what_the_admin_types(billing: Harness) -> None:  # noqa: F811
+    modal = await open_modal(billing)
+    subject = block(modal, "s0_subject")
+    assert subject["dispatch_action"] is True and block(modal, "s0_days")["dispatch_action"] is True
+    assert subject["element"]["dispatch_action_config"]["trigger_actions_on"] == ["on_enter_pressed",
+                                                                                  "on_character_entered"]
+    assert block(modal, "s0_body")["element"]["dispatch_action_config"]["trigger_actions_on"] == [
+        "on_character_entered"]
+    typed = {"s0_greeting": {"s0_greeting": "Hello {{ customer.name }},"}}
+    reply = await billing.link.click_in_view(ADMIN, "s0_subject", view_id=modal["id"], state=typed,
+                                             value="Please pay {{ invoice.id }} today")
+    assert reply.status == 200
+    after = await redrawn(billing, ADMIN, "Please pay INV-7 today")
+    assert after["id"] == modal["id"] and after["hash"] != modal["hash"] and validate_view(after) == []
+    assert "Hello Acme SAS," in block(after, "preview_body")["text"]["text"]
+    assert after["state"]["values"]["s0_subject"]["s0_subject"]["value"] == "Please pay {{ invoice.id }} today"
+    assert block(after, "s0_subject")["element"]["initial_value"] == "Please pay {{ invoice.id }} today"
+    await billing.link.click_in_view(ADMIN, "s1_days", view_id=modal["id"], value="5")
+    await redrawn(billing, ADMIN, "Preview of reminder 2")
+    await billing.link.click_in_view(ADMIN, "s1_body", view_id=modal["id"], value="Pay {{ invoice.id ")
+    broken = await redrawn(billing, ADMIN, "cannot be written")
+    assert "Preview of reminder 2" in str(broken["blocks"]) and "preview_error" in str(broken["blocks"])
+    await billing.link.click_in_view(ADMIN, "s1_days", view_id=modal["id"], value="none")
+    await billing.link.click_in_view(ADMIN, "reminders_preview", view_id=modal["id"])
+    back = await redrawn(billing, ADMIN, "Preview of reminder 1")
+    assert "Please pay INV-7 today" in str(back["blocks"])
+    assert block(back, "s1_days")["element"]["initial_option"]["value"] == "none"
+    reply = await billing.link.submit(ADMIN, {"enabled": "on", "s0_days": "-3"})
+    assert reply.json() is None
+    settings = await stored(billing)
+    assert [s["subject"] for s in settings["schedules"]] == ["Please pay {{ invoice.id }} today"]
+
+
+async def test_a_redraw_refused_for_a_stale_hash_is_sent_again(billing: Harness) -> None:  # noqa: F811
+    modal = await open_modal(billing)
+    billing.workspace.refuse_next("views.update", "hash_conflict")
+    await billing.link.click_in_view(ADMIN, "s0_subject", view_id=modal["id"], value="Second {{ invoice.id }}")
+    await redrawn(billing, ADMIN, "Second INV-7")
+    updates = billing.workspace.calls("views.update")
+    assert [c.params.get("hash") is not None for c in updates] == [True, False]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+async def test_the_redrawn_modal_is_valid_in_each_locale(tmp_path: Any, locale: str) -> None:
+    async with running_signoff(tmp_path / "db.sqlite", locale=locale) as h:
+        modal = await open_modal(h)
+        await h.link.click_in_view(ADMIN, "s0_body", view_id=modal["id"], value="x" * 3000)
+        after = await h.wait_for(lambda: [m for m in h.workspace.open_modals(ADMIN) if m["hash"] != modal["hash"]])
+        assert validate_view(after[0]) == [] and "x" * 3000 in json.dumps(after[0])
+        View(**{k: v for k, v in after[0].items() if k not in ("state", "hash", "id")}).validate_json()

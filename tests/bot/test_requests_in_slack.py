@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from slack_sdk.models.views import View
 
+from bot.request_modal import request_modal
 from bot.sandbox.validation import validate_message, validate_view
+from engine.records import Record
 from tests.bot.test_home import (
     ALICE,
     BRUNO,
@@ -120,3 +124,96 @@ async def test_new_views_are_valid_in_each_locale(tmp_path: Any, locale: str) ->
         await h.link.open_home(REQ)
         view = await h.wait_for(lambda: submit_buttons(home_of(h, REQ)) and home_of(h, REQ))
         assert validate_view(view) == []
+
+
+INVOICES = approval_workflow("Invoices over 1000", [{"field": "amount", "op": "gt", "value": "1000"}])
+BILLS = approval_workflow("Bills over 1000", [{"field": "amount", "op": "gt", "value": "1000"}], record_type="bill")
+
+
+async def rejected_over_rest(h: Harness, record_type: str, record_id: str, body: dict[str, Any],
+                             requester: str = REQ) -> Any:
+    """Create a document over REST as `requester`, submit it, have Bruno reject it; return the rejection DM."""
+    created = await h.put(f"/api/v1/records/{record_type}/{record_id}", {**body, "created_by": requester})
+    assert created.json()["approval_status"] == "approval_required", created.text
+    assert (await h.post(f"/api/v1/records/{record_type}/{record_id}/submit")).status_code == 200
+    asked = await h.wait_for(lambda: [m for m in h.dm(BRUNO) if record_id in m.all_text()])
+    await h.click(BRUNO, asked[-1], "reject")
+    await h.wait_for(lambda: h.workspace.open_modals(BRUNO))
+    await h.link.submit(BRUNO, {"reason": "Wrong amount"})
+    [dm] = await h.wait_for(lambda: [m for m in h.dm(requester) if "was rejected" in m.text and record_id in m.text])
+    return dm
+
+
+def blocks_by_id(modal: dict[str, Any]) -> dict[str, Any]:
+    return {b["block_id"]: b for b in modal["blocks"] if b.get("type") == "input"}
+
+
+INVOICE = {"amount": "4200.00", "balance": "4200.00", "currency": "GBP", "customer": "C-ACME", "txn_date": "2026-11-02",
+           "due_date": "2026-12-02", "category": "Consulting", "department": "Sales", "memo": "Q4 workshop",
+           "source": "manual", "status": "sent", "fields": {"po_number": "PO-77"}}
+
+
+async def test_a_rejected_invoice_is_edited_and_resubmitted_by_its_requester(signoff: Harness) -> None:
+    await create_workflow(signoff, INVOICES)
+    dm = await rejected_over_rest(signoff, "invoice", "INV-REQ", INVOICE)
+    assert "request_edit" in dm.action_ids() and validate_message(dm.blocks, dm.text) == []
+    await signoff.click(REQ, dm, "request_edit")
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    assert modal["callback_id"] == "request_edit" and validate_view(modal) == []
+    inputs = blocks_by_id(modal)
+    assert list(inputs) == ["customer", "amount", "currency", "txn_date", "due_date", "category", "department",
+                            "description"]
+    assert inputs["customer"]["element"]["initial_value"] == "C-ACME"
+    assert inputs["amount"]["element"]["initial_value"] == "4200.00"
+    assert inputs["currency"]["element"]["initial_option"]["value"] == "GBP"
+    assert inputs["txn_date"]["element"]["initial_date"] == "2026-11-02"
+    assert inputs["department"]["element"]["initial_value"] == "Sales"
+    refused = await signoff.link.submit(REQ, {"customer": "", "amount": "-3"})
+    assert set(refused.json()["errors"]) == {"customer", "amount"}
+    assert "Say who pays." in refused.json()["errors"]["customer"]
+    form = {"customer": "C-ACME", "amount": "3900.00", "currency": "GBP", "txn_date": "2026-11-02",
+            "due_date": "2026-12-16", "category": "Consulting", "department": "Sales",
+            "description": "Q4 workshop, discount applied"}
+    assert (await signoff.link.submit(REQ, form)).json() is None
+    body = await status_becomes(signoff, "INV-REQ", "pending")
+    assert (body["amount"], body["balance"], body["due_date"], body["memo"]) == (
+        "3900.00", "3900.00", "2026-12-16", "Q4 workshop, discount applied")
+    assert (body["source"], body["status"], body["created_by"], body["fields"]) == (
+        "manual", "sent", REQ, {"po_number": "PO-77"})
+    asked = await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "3,900.00" in m.all_text()])
+    assert "INV-REQ" in asked[-1].all_text()
+    await signoff.click(REQ, dm, "request_edit")
+    note = await signoff.wait_for(lambda: [m for m in signoff.workspace.ephemerals(REQ) + signoff.dm(REQ)
+                                           if "nothing to submit" in m.all_text()])
+    assert "INV-REQ" in note[0].all_text() and signoff.workspace.open_modals(REQ) == []
+
+
+async def test_a_rejected_bill_asks_for_its_vendor_and_only_its_requester_may_edit_it(signoff: Harness) -> None:
+    await create_workflow(signoff, BILLS)
+    bill = {"amount": "2500.00", "currency": "EUR", "vendor": "V-PAPER", "due_date": "2026-12-20",
+            "source": "manual"}
+    dm = await rejected_over_rest(signoff, "bill", "BILL-REQ", bill)
+    own = await rejected_over_rest(signoff, "bill", "BILL-ALICE", {**bill, "amount": "1800.00"}, requester=ALICE)
+    await signoff.link.click(ALICE, own.channel, own.ts, "request_edit", value="bill/BILL-REQ")
+    refusal = await signoff.wait_for(lambda: [m for m in signoff.workspace.ephemerals(ALICE) + signoff.dm(ALICE)
+                                              if "Only the person who asked" in m.all_text()])
+    assert "BILL-REQ" in refusal[0].all_text() and signoff.workspace.open_modals(ALICE) == []
+    await signoff.click(REQ, dm, "request_edit")
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    assert list(blocks_by_id(modal))[:3] == ["vendor", "amount", "currency"] and validate_view(modal) == []
+    await signoff.link.submit(REQ, {"vendor": "V-PAPER", "amount": "1990.00", "currency": "EUR"})
+    body = await status_becomes(signoff, "BILL-REQ", "pending", "bill")
+    assert (body["amount"], body["vendor"]) == ("1990.00", "V-PAPER")
+    assert (await record_json(signoff, "BILL-ALICE", "bill"))["approval_status"] == "rejected"
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+async def test_the_edit_modal_of_each_type_is_valid_in_each_locale(tmp_path: Any, locale: str) -> None:
+    async with running_signoff(tmp_path / "db.sqlite", locale=locale) as h:
+        for record_type, body in (("invoice", INVOICE), ("bill", {"amount": "10.00", "vendor": "V-1"}),
+                                  ("sales_receipt", {"amount": "10.00", "currency": "MXN", "customer": "C-1"})):
+            record = Record(**body, type=record_type, id="X-" + "9" * 40, created_at=datetime.now(UTC),
+                            updated_at=datetime.now(UTC), created_by=REQ)
+            modal = request_modal(h.runtime.service, record=record)
+            assert validate_view(modal) == [], (record_type, validate_view(modal))
+            View(**modal).validate_json()

@@ -1,4 +1,6 @@
-"""The sandbox's tools in real headless Chromium: batch approval on Home, New document, Mail, Settings."""
+"""The sandbox's tools in real headless Chromium: batch approval on Home, New document, Mail, Settings.
+
+A group e-mail sent from Slack and read in Mail is in test_groups_browser.py."""
 
 from __future__ import annotations
 
@@ -82,29 +84,16 @@ async def test_moving_the_clock_e_mails_a_customer_reminder(demo: Sandbox, brows
     assert screen.errors == []
 
 
-async def test_the_settings_panel_shows_the_token_and_a_group_e_mail_arrives(
-    demo: Sandbox, browser: BrowserContext
-) -> None:
+async def test_the_settings_panel_shows_a_token_the_api_takes(demo: Sandbox, browser: BrowserContext) -> None:
     screen = await open_as(browser, demo, DAN)
     await open_tool(screen, "settings")
     token = screen.page.locator("[data-testid=api-token]")
     await expect(token).to_have_text(demo.runtime.settings.api_token, timeout=WAIT_MS)
     await screen.shot("settings-panel")
-    shown = await token.text_content() or ""
-    headers = {"Authorization": f"Bearer {shown}"}
+    headers = {"Authorization": f"Bearer {await token.text_content() or ''}"}
     async with httpx.AsyncClient(base_url=demo.runtime.url, headers=headers, timeout=30) as api:
         groups = (await api.get("/api/v1/groups")).json()["groups"]
-        group = next(g for g in groups if g["name"] == "california-customers")
-        answer = await api.post(f"/api/v1/groups/{group['id']}/email",
-                                json={"subject": "Holiday opening hours", "message": "We close on Dec 24.",
-                                      "to": ["C-HOOLI"]})
-        assert answer.status_code == 202, answer.text
-        await api.post("/api/v1/scheduler/tick")
-    await open_tool(screen, "mail")
-    mail = screen.page.locator("[data-testid=mail]", has_text="Holiday opening hours")
-    await expect(mail).to_have_count(1, timeout=WAIT_MS)
-    await expect(mail.locator(".mail-to")).to_have_text("invoices@hooli.example")
-    await expect(mail.locator(".mail-body")).to_contain_text("We close on Dec 24.")
+    assert "california-customers" in [g["name"] for g in groups]
     assert screen.errors == []
 
 

@@ -17,6 +17,7 @@
   var SAFE_URL = /^(https?:\/\/|mailto:)/i;
   var INLINE = /<([^<>\n]+)>|`([^`\n]+)`|([*_~])(?=\S)([^\n]*?\S)\3|:([a-z0-9_+'-]+):|\n/g;
   var MAX_DEPTH = 4;
+  var TYPING_PAUSE_MS = 500;
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -284,6 +285,10 @@
       }
     });
     box.getValue = function () { return choiceValue(box, kind); };
+    box.setValue = function (value) {
+      var wanted = [].concat(value === null || value === undefined ? [] : value);
+      Array.prototype.forEach.call(box.querySelectorAll("input"), function (i) { i.checked = wanted.indexOf(i.value) >= 0; });
+    };
     return box;
   }
 
@@ -305,6 +310,7 @@
     if (element.max_length) node.maxLength = element.max_length;
     node.dataset.actionId = element.action_id || "";
     node.getValue = function () { return node.value; };
+    node.setValue = function (value) { node.value = value === null || value === undefined ? "" : value; };
     return node;
   }
 
@@ -316,6 +322,7 @@
     if (initial) node.value = initial;
     node.dataset.actionId = element.action_id || "";
     node.getValue = function () { return node.value || null; };
+    node.setValue = function (value) { node.value = value || ""; };
     return node;
   }
 
@@ -336,10 +343,32 @@
     if (/select$/.test(type)) return select(elem, block, ctx);
     if (type === "overflow") return overflow(elem, block, ctx);
     if (type === "checkboxes" || type === "radio_buttons") return choiceGroup(elem, block, ctx, type);
-    if (/text_input$|^number_input$/.test(type)) return textInput(elem, block, ctx);
+    if (/text_input$|^number_input$/.test(type)) return dispatchTyping(textInput(elem, block, ctx), elem, block, ctx);
     if (type === "datepicker") return sendOnChange(dateInput(elem, "date", block, ctx), elem, block, ctx);
     if (type === "timepicker") return sendOnChange(dateInput(elem, "time", block, ctx), elem, block, ctx);
     return el("span", "unsupported", "[" + type + "]");
+  }
+
+  /** An input block with dispatch_action sends its text as Slack does: on Enter, or as characters are typed. */
+  function dispatchTyping(node, elem, block, ctx) {
+    if (ctx.isForm || !ctx.onAction) return node;
+    var on = ((elem.dispatch_action_config || {}).trigger_actions_on) || ["on_enter_pressed"];
+    var send = function () { ctx.onAction({action_id: elem.action_id, block_id: block.block_id, value: node.getValue()}); };
+    if (on.indexOf("on_enter_pressed") >= 0 && !elem.multiline) {
+      node.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter" || event.isComposing) return;
+        event.preventDefault();
+        send();
+      });
+    }
+    if (on.indexOf("on_character_entered") >= 0) {
+      var timer = null;
+      node.addEventListener("input", function () {
+        clearTimeout(timer);
+        timer = setTimeout(send, TYPING_PAUSE_MS);
+      });
+    }
+    return node;
   }
 
   function sendOnChange(node, elem, block, ctx) {
@@ -355,6 +384,10 @@
     var multiple = /^multi_/.test(elem.type);
     var node = selectNode(elem, selectChoices(elem, ctx), initialValues(elem, block, ctx), plain(elem.placeholder), multiple);
     node.getValue = function () { return selectValue(node); };
+    node.setValue = function (value) {
+      var wanted = [].concat(value === null || value === undefined ? [] : value);
+      Array.prototype.forEach.call(node.options, function (o) { o.selected = wanted.indexOf(o.value) >= 0; });
+    };
     return sendOnChange(node, elem, block, ctx);
   }
 
@@ -424,7 +457,10 @@
     node.appendChild(control);
     if (block.hint) node.appendChild(textObject(block.hint, ctx, "hint"));
     node.appendChild(el("div", "input-error"));
-    if (ctx.inputs) ctx.inputs.push({block_id: block.block_id, control: control, node: node});
+    if (ctx.inputs) {
+      var elem = block.element || {};
+      ctx.inputs.push({block_id: block.block_id, action_id: elem.action_id, type: elem.type, control: control, node: node});
+    }
     return node;
   }
 
@@ -474,8 +510,15 @@
     return node;
   }
 
-  /** Render one block; unknown types show their name rather than disappear. */
+  /** Render one block, marked with its block_id (data-block-id). */
   function block(b, ctx) {
+    var node = blockNode(b, ctx);
+    if (b.block_id && !node.dataset.blockId) node.dataset.blockId = b.block_id;
+    return node;
+  }
+
+  /** Unknown block types show their name rather than disappear. */
+  function blockNode(b, ctx) {
     switch (b.type) {
       case "section": return section(b, ctx);
       case "header": return el("div", "block block-header", plain(b.text));

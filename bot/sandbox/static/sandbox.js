@@ -417,13 +417,43 @@
     var key = modal.view.id + "|" + modal.view.hash;
     if (key !== ui.modalKey) {
       ui.modalKey = key;
+      var before = root.firstChild;
+      var after = modalNode(modal.view, ctx, !!before && before.viewId === modal.view.id);
+      if (before && before.viewId === modal.view.id) keepWhatWasTyped(before, after);
       root.textContent = "";
-      root.appendChild(modalNode(modal.view, ctx));
+      root.appendChild(after);
     }
     showErrors(root, modal.errors || {});
   }
 
-  function modalNode(view, ctx) {
+  /* Slack keeps what was entered in input blocks whose block_id, action_id and type survive an update: so does
+     the page, including what was typed while the update was on its way, the focus, the caret and the scroll. */
+  function keepWhatWasTyped(before, after) {
+    var live = {};
+    before.inputs.forEach(function (i) { live[[i.block_id, i.action_id, i.type].join("\u0000")] = i; });
+    var focused = document.activeElement;
+    after.inputs.forEach(function (i) {
+      var old = live[[i.block_id, i.action_id, i.type].join("\u0000")];
+      if (!old || !old.control.getValue || !i.control.setValue) return;
+      i.control.setValue(old.control.getValue());
+      if (focused && old.control.contains(focused)) refocus(focused, i.control);
+    });
+    var scrolled = before.querySelector(".modal-body");
+    if (scrolled) after.keptScroll = scrolled.scrollTop;
+  }
+
+  function refocus(focused, control) {
+    var target = control.matches("input, textarea, select") ? control : control.querySelector("input, textarea, select");
+    if (!target) return;
+    setTimeout(function () {
+      target.focus();
+      if (typeof focused.selectionStart === "number" && typeof target.setSelectionRange === "function") {
+        try { target.setSelectionRange(focused.selectionStart, focused.selectionEnd); } catch (e) { /* not a text box */ }
+      }
+    }, 0);
+  }
+
+  function modalNode(view, ctx, isRedraw) {
     var overlay = el("div", "overlay");
     var dialog = el("div", "modal");
     dialog.setAttribute("role", "dialog");
@@ -474,9 +504,12 @@
     });
     dialog.appendChild(foot);
     overlay.appendChild(dialog);
+    overlay.viewId = view.id;
+    overlay.inputs = inputs;
     setTimeout(function () {
+      if (overlay.keptScroll) body.scrollTop = overlay.keptScroll;
       var first = dialog.querySelector("textarea, input, select");
-      if (first) first.focus();
+      if (first && !isRedraw) first.focus();
     }, 0);
     return overlay;
   }
