@@ -12,12 +12,12 @@ from bench import __main__ as runner
 from bench import ack_latency
 from bench.common import format_value, percentile, summary_line, table_lines
 
-TINY = ack_latency.Plan({1: 3, 5: 2}, warmup=2, commit_burst=5)
+TINY = ack_latency.Plan({1: 3, 5: 2}, warmup=2, commit_bursts=(1, 5), singles=2)
 
 
 @pytest.fixture(scope="module")
 def tiny_rows() -> list[dict[str, Any]]:
-    """Rows of one tiny run: 1 and 5 concurrent clicks, a few samples each, then a click → committed burst of 5."""
+    """Rows of one tiny run: 1 and 5 concurrent clicks, a few samples each, then click → committed bursts of 1 and 5."""
     return ack_latency.report_rows(asyncio.run(ack_latency.measure(TINY)))
 
 
@@ -41,12 +41,20 @@ def test_signoff_p99_is_held_to_the_floor_at_every_level(tiny_rows: list[dict[st
     assert all(r["target"] == "≤ 1.5× floor p99" and isinstance(r["ok"], bool) for r in ratios)
 
 
-def test_tiny_run_reports_click_to_vote_committed(tiny_rows: list[dict[str, Any]]) -> None:
-    committed = [r for r in tiny_rows if r["unit"] == "s"]
-    assert [r["case"] for r in committed] == ["click → vote committed, burst of 5, p50",
-                                              "click → vote committed, burst of 5, p99"]
-    assert all(0 < r["value"] < 60 and "never seen" not in r["ratio"] for r in committed)
-    assert committed[0]["value"] <= committed[1]["value"]
+def test_tiny_run_reports_click_to_vote_committed_and_to_message_updated(tiny_rows: list[dict[str, Any]]) -> None:
+    timed = [r for r in tiny_rows if r["unit"] == "s"]
+    single = "burst of 1 (2 bursts, one after another)"
+    assert [r["case"] for r in timed] == [
+        f"click → {what}, {burst}, p{pct}" for what in ("vote committed", "message updated")
+        for burst in (single, "burst of 5") for pct in (50, 99)]
+    assert all(0 < r["value"] < 60 and "never seen" not in r["ratio"] for r in timed)
+    assert all(p50["value"] <= p99["value"] for p50, p99 in zip(timed[::2], timed[1::2], strict=True))
+
+
+def test_tiny_run_compares_votes_per_second_with_the_insert_floor(tiny_rows: list[dict[str, Any]]) -> None:
+    own, floor, share = (r for r in tiny_rows if r["case"].startswith("votes/s, burst of 5 "))
+    assert own["value"] > 0 and floor["value"] > 0 and own["unit"] == floor["unit"] == "votes/s"
+    assert share["unit"] == "%" and share["target"] == "≥ 30% of floor + INSERT" and isinstance(share["ok"], bool)
 
 
 def test_tiny_run_counts_every_acknowledged_click_once(tiny_rows: list[dict[str, Any]]) -> None:
@@ -57,19 +65,31 @@ def test_tiny_run_counts_every_acknowledged_click_once(tiny_rows: list[dict[str,
 
 
 def test_absolute_targets_only_for_two_hundred_clicks(tiny_rows: list[dict[str, Any]]) -> None:
-    assert [r["unit"] for r in tiny_rows if "target" in r] == ["×", "×", "votes", "votes", "votes"]
+    assert [r["unit"] for r in tiny_rows if "target" in r] == ["×", "×", "%", "votes", "votes", "votes"]
 
 
-def test_click_to_committed_target_applies_to_a_burst_of_two_hundred() -> None:
-    plan = ack_latency.Plan({1: 1}, commit_burst=200)
-    votes = ack_latency.Tally(acked=200, counted=200, lost=0, duplicates=0, approved=40)
+def _measured(size: int, committed: list[float]) -> ack_latency.Measurement:
+    plan = ack_latency.Plan({1: 1}, commit_bursts=(size,))
+    votes = ack_latency.Tally(acked=size, counted=size, lost=0, duplicates=0, approved=size // 5)
+    bursts = {size: ack_latency.BurstResult(size, committed, committed)}
+    return ack_latency.Measurement(plan, {}, bursts, {"signoff": 300.0, "insert": 1000.0}, votes, (0.0, 0.0))
+
+
+def test_click_to_committed_targets_apply_to_bursts_of_two_hundred_and_a_thousand() -> None:
     committed = [0.01 * i for i in range(1, 201)]
-    m = ack_latency.Measurement(plan, {}, committed, votes, (0.0, 0.0))
-    p50, p99 = ack_latency.commit_rows(m)
+    p50, p99 = ack_latency.commit_rows(_measured(200, committed), 200)
     assert (p50["value"], p99["value"]) == (1.0, 1.98) and "target" not in p50
-    assert p99["target"].startswith("≤ 3.6 s p99 (must not be worse than before the inbox)") and p99["ok"] is True
-    unseen = ack_latency.commit_rows(ack_latency.Measurement(plan, {}, committed[:197], votes, (0.0, 0.0)))[1]
+    assert p99["target"] == "< 1 s p99" and p99["ok"] is False
+    unseen = ack_latency.commit_rows(_measured(200, committed[:197]), 200)[1]
     assert unseen["value"] == math.inf and unseen["ok"] is False and "3 never seen" in unseen["ratio"]
+    thousand = ack_latency.commit_rows(_measured(1000, [0.003 * i for i in range(1, 1001)]), 1000)[1]
+    assert thousand["target"] == "< 4 s p99" and thousand["ok"] is True
+    assert all("target" not in r for r in ack_latency.update_rows(_measured(200, committed), 200))
+
+
+def test_votes_per_second_share_of_the_insert_floor() -> None:
+    own, floor, share = ack_latency.throughput_rows(_measured(200, [0.5] * 200))
+    assert (own["value"], floor["value"], share["value"]) == (300.0, 1000.0, 30.0) and share["ok"] is True
 
 
 def test_tally_finds_lost_and_duplicated_votes() -> None:
