@@ -322,7 +322,7 @@ class Deliverer:
         self._wake.set()
 
     async def run_forever(self, idle_s: float = 1.0) -> None:
-        """Deliver due work whenever woken, and at least every `idle_s`; forget old deliveries now and then."""
+        """Deliver due work whenever woken, and at least every `idle_s`; delete old deliveries now and then."""
         compacted_s = 0.0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
@@ -337,18 +337,18 @@ class Deliverer:
                 log.exception("outbox drain failed")
 
     async def compact(self) -> int:
-        """Forget what messages delivered longer ago than the retention said (keys stay); return the rows changed."""
+        """Delete the items delivered longer ago than the retention; return how many."""
         sent_before = self.service.clock.now() - timedelta(seconds=self.service.settings.outbox_retention_s)
-        changed = 0
+        deleted = 0
         while True:
             async with self.service.db.transaction() as repo:
                 done = await repo.compact_outbox(sent_before)
-            changed += done
+            deleted += done
             if done == 0:
                 break
-        if changed:
-            log.info("forgot %d outbox rows delivered before %s", changed, sent_before.isoformat())
-        return changed
+        if deleted:
+            log.info("deleted %d outbox items delivered before %s", deleted, sent_before.isoformat())
+        return deleted
 
     async def drain(self, wait_s: float = DRAIN_WAIT_S) -> int:
         """Deliver every item due now, and those due within `wait_s` (pauses, retries); return how many."""

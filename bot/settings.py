@@ -101,7 +101,7 @@ class Settings(BaseSettings):
 
     @property
     def outbox_retention_s(self) -> float:
-        """Return how long what a delivered message said is kept, in seconds."""
+        """Return how long a delivered message stays in the outbox, in seconds."""
         return parse_duration(self.outbox_retention).total_seconds()
 
     @field_validator("timezone")

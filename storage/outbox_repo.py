@@ -73,21 +73,17 @@ class OutboxQueries:
         return cursor.rowcount > 0
 
     async def compact_outbox(self, sent_before: datetime, limit: int = 5000) -> int:
-        """Forget what items delivered before `sent_before` said; return how many rows changed (at most 2 × `limit`).
+        """Delete up to `limit` items delivered before `sent_before`; return how many were deleted.
 
-        A row with an idempotency key keeps the key (and its status), so queueing that key again is still
-        ignored; its payload and result are emptied. A row without a key is deleted. Other statuses are kept.
+        Idempotency keys guard against crash recovery and replays, which end within a lease or Slack's
+        five-minute replay window; every key names one event (a step asked, a run, a due time), queued once.
+        Queued, sending and dead items are kept.
         """
-        deleted = await self.conn.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status=? AND sent_at<? AND key IS NULL "
-            "LIMIT ?)", (SENT, ts(sent_before), limit),
-        )
-        emptied = await self.conn.execute(
-            "UPDATE outbox SET payload='{}', result=NULL, last_error=NULL WHERE id IN (SELECT id FROM outbox "
-            "WHERE status=? AND sent_at<? AND key IS NOT NULL AND payload!='{}' LIMIT ?)",
+        cursor = await self.conn.execute(
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status=? AND sent_at<? LIMIT ?)",
             (SENT, ts(sent_before), limit),
         )
-        return max(0, deleted.rowcount) + max(0, emptied.rowcount)
+        return max(0, cursor.rowcount)
 
     async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[OutboxItem]:
         """Claim due items (queued, or sending with an expired lease) for delivery."""

@@ -51,21 +51,22 @@ async def test_a_refresh_waiting_to_be_retried_later_does_not_delay_a_new_one(db
     assert await _queued(db) == ["AR-1", "AR-1"]
 
 
-async def test_compaction_forgets_old_deliveries_but_keeps_their_keys(db: Database) -> None:
+async def test_compaction_deletes_old_deliveries_only(db: Database) -> None:
     async with db.transaction() as repo:
         await repo.enqueue("message", "U1", {"message": {"text": "old keyed"}}, NOW, key="k:old")
         await repo.enqueue("message", "U1", {"message": {"text": "old unkeyed"}}, NOW)
         await repo.enqueue("message", "U1", {"message": {"text": "recent"}}, NOW, key="k:recent")
         await repo.enqueue("message", "U1", {"message": {"text": "queued"}}, NOW, key="k:queued")
-        claimed = {i.key: i for i in await repo.claim_due(NOW, 60, 3)}
+        await repo.enqueue("message", "U1", {"message": {"text": "dead"}}, NOW, key="k:dead")
+        claimed = {i.key: i for i in await repo.claim_due(NOW, 60, 5) if i.key != "k:queued"}
         await repo.mark_sent(claimed["k:old"].id, NOW - timedelta(days=31), {"ts": "1.0"})
         await repo.mark_sent(claimed[None].id, NOW - timedelta(days=31))
         await repo.mark_sent(claimed["k:recent"].id, NOW - timedelta(days=29))
+        await repo.mark_dead(claimed["k:dead"].id, "channel_not_found")
+        await repo.mark_retry(next(i.id for i in await repo.outbox_items() if i.key == "k:queued"), NOW, "later")
     async with db.transaction() as repo:
-        assert await repo.compact_outbox(NOW - timedelta(days=30), limit=1) == 2
+        assert await repo.compact_outbox(NOW - timedelta(days=30), limit=1) == 1
+        assert await repo.compact_outbox(NOW - timedelta(days=30)) == 1
         assert await repo.compact_outbox(NOW - timedelta(days=30)) == 0
-        assert not await repo.enqueue("message", "U1", {"message": {"text": "again"}}, NOW, key="k:old")
-        items = {i.key: i for i in await repo.outbox_items()}
-    assert set(items) == {"k:old", "k:recent", "k:queued"}
-    assert (items["k:old"].status, items["k:old"].payload, items["k:old"].result) == ("sent", {}, None)
-    assert items["k:recent"].payload == {"message": {"text": "recent"}} and items["k:queued"].status == "queued"
+        items = {i.key: i.status for i in await repo.outbox_items()}
+    assert items == {"k:recent": "sent", "k:queued": "queued", "k:dead": "dead"}
