@@ -9,7 +9,6 @@ from typing import Any
 
 from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.errors import SlackApiError
 
 from bot.commands import CommandContext, Reply, subcommand
 from bot.email_out import Email
@@ -243,12 +242,7 @@ class ReminderListeners:
 
     async def _update(self, view_id: str, view_hash: Any, modal: dict[str, Any]) -> None:
         """views.update guarded by the hash; when a redraw for an older edit got there first, this newer one wins."""
-        try:
-            await self.service.slack.client.views_update(view_id=view_id, hash=view_hash, view=modal)
-        except SlackApiError as exc:
-            if exc.response.get("error") != "hash_conflict":
-                raise
-            await self.service.slack.client.views_update(view_id=view_id, view=modal)
+        await self.service.slack.update_view(view_id, modal, view_hash if isinstance(view_hash, str) else None)
 
     async def on_save(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Save the settings through the API's path; errors go under the input they concern."""

@@ -334,7 +334,8 @@ def with_picked(body: dict[str, Any]) -> dict[str, Any]:
 async def update_view(service: Signoff, body: dict[str, Any], view: dict[str, Any]) -> None:
     """Replace the modal a click came from (its hash guards against a concurrent change)."""
     current = mapping(body.get("view"))
-    await service.slack.client.views_update(view_id=current.get("id"), hash=current.get("hash"), view=view)
+    view_hash = current.get("hash")
+    await service.slack.update_view(str(current.get("id")), view, view_hash if isinstance(view_hash, str) else None)
 
 
 def admin_refusal(service: Signoff, command: str) -> dict[str, Any]:

@@ -68,6 +68,17 @@ class SlackOut:
         """Open a modal."""
         await self.client.views_open(trigger_id=trigger_id, view=view)
 
+    async def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
+        """Redraw an open modal, guarded by its hash; on `hash_conflict` (an earlier redraw won) redraw anyway."""
+        # This click's state holds every choice made so far, so its redraw is at least as new as the one that won.
+        try:
+            await self.client.views_update(view_id=view_id, hash=view_hash, view=view)
+        except SlackApiError as exc:
+            if view_hash is None or (exc.response.get("error") if exc.response else None) != "hash_conflict":
+                raise
+            log.info("view %s changed since the click; redrawing it from the newer choices", view_id)
+            await self.client.views_update(view_id=view_id, view=view)
+
     async def publish_home(self, user_id: str, view: dict[str, Any]) -> None:
         """Publish a user's App Home view."""
         await self.client.views_publish(user_id=user_id, view=view)

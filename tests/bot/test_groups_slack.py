@@ -277,3 +277,16 @@ async def test_picking_people_as_a_new_group_s_kind_drops_the_filters(signoff: H
     assert kind["element"]["initial_option"]["value"] == "people"
     name = next(b for b in people["blocks"] if b.get("block_id") == "name")
     assert name["element"]["initial_value"] == "approvers"
+
+
+async def test_a_redraw_refused_for_a_stale_hash_is_drawn_from_the_newer_choices(signoff: Harness) -> None:
+    await signoff.click(ADMIN, await run(signoff, ADMIN, "groups"), "group_new")
+    modal = await opened(signoff, ADMIN, "group_save")
+    signoff.workspace.refuse_next("views.update", "hash_conflict")
+    await signoff.link.click_in_view(ADMIN, "group_form_field", view_id=modal["id"], value="balance")
+    redrawn = await signoff.wait_for(lambda: top_modal(signoff, ADMIN)["hash"] != modal["hash"]
+                                     and top_modal(signoff, ADMIN))
+    op_block = next(b for b in redrawn["blocks"] if b.get("block_id") == "flt_op_0")
+    assert "between" in [o["value"] for o in op_block["element"]["options"]]
+    updates = signoff.workspace.calls("views.update")
+    assert [c.params.get("hash") is not None for c in updates] == [True, False]

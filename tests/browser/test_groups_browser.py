@@ -18,12 +18,14 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 GROUP = "west-coast-customers"
 
 
-async def redrawn(demo: Sandbox, has: str) -> dict[str, Any]:
-    """Wait until Ada's modal, as the workspace holds it, has the block `has`."""
+async def redrawn(demo: Sandbox, has: str, picked: str | None = None) -> dict[str, Any]:
+    """Wait until Ada's modal, as the workspace holds it, has the block `has` (showing `picked`, when given)."""
     async with asyncio.timeout(WAIT_MS / 1000):
         while True:
             modals = demo.workspace.open_modals(ADA)
-            if modals and any(b.get("block_id") == has for b in modals[-1]["blocks"]):
+            block = next((b for b in modals[-1]["blocks"] if b.get("block_id") == has), None) if modals else None
+            shown = ((block or {}).get("element") or {}).get("initial_option") or {}
+            if block is not None and (picked is None or shown.get("value") == picked):
                 return modals[-1]
             await asyncio.sleep(0.05)
 
@@ -38,10 +40,12 @@ async def create_group_in_the_modal(screen: Screen, demo: Sandbox) -> Locator:
     await expect(modal.locator(".modal-title")).to_have_text("New group", timeout=WAIT_MS)
     await modal.locator("[data-block-id=name] input").fill(GROUP)
     await modal.locator("[data-block-id=kind] select").select_option("customer")
+    await redrawn(demo, "kind", "customer")  # the redraw the kind asks for lands before the filter is picked
     await modal.locator("[data-block-id=description] textarea").fill("Customers billed from the Palo Alto office")
     await modal.locator("[data-block-id=flt_field_0] select").select_option("state")
     await redrawn(demo, "flt_value_0")
     await modal.locator("[data-block-id=flt_op_0] select").select_option("eq")
+    await redrawn(demo, "flt_op_0", "eq")
     await expect(modal.locator("[data-block-id=flt_value_0] input")).to_be_visible(timeout=WAIT_MS)
     await modal.locator("[data-block-id=flt_value_0] input").fill("CA")
     await expect(modal.locator("[data-block-id=name] input")).to_have_value(GROUP)
