@@ -36,13 +36,13 @@ def outbox_json(item: OutboxItem) -> dict[str, Any]:
 @router.get("/settings/invoice-reminders")
 async def get_invoice_reminders(request: Request) -> dict[str, Any]:
     """Return the invoice payment reminder settings, with the default texts filled in."""
-    return settings_json(await _reminders(request).settings())
+    return settings_json(await _reminders(request).settings(), request.app.state.service.settings.locale)
 
 
 @router.put("/settings/invoice-reminders")
 async def put_invoice_reminders(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Replace the invoice payment reminder settings (at most 3 schedules, -10 to +10 days from the due date)."""
-    return settings_json(await _reminders(request).save(data))
+    return settings_json(await _reminders(request).save(data), request.app.state.service.settings.locale)
 
 
 @router.post("/records/invoice/{invoice_id}/remind")

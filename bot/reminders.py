@@ -68,17 +68,19 @@ def _own_text_problem(value: Any, limit: int) -> str | None:
     return f"at most {limit} characters" if len(value) > limit else None
 
 
-def default_text(part: str) -> str:
-    """Return the shipped default template of a reminder part (subject, greeting or body)."""
-    return (TEMPLATE_DIR / f"invoice_reminder_{part}.txt.j2").read_text(encoding="utf-8").strip()
+def default_text(part: str, locale: str = "en") -> str:
+    """Return the shipped default template of a reminder part (subject, greeting or body) in a locale's words."""
+    worded = TEMPLATE_DIR / f"invoice_reminder_{part}.{locale}.txt.j2"
+    path = worded if worded.is_file() else TEMPLATE_DIR / f"invoice_reminder_{part}.txt.j2"
+    return path.read_text(encoding="utf-8").strip()
 
 
-def settings_json(settings: InvoiceReminderSettings) -> dict[str, Any]:
-    """Return settings as the API shows them: every text filled in (the shipped default when not set)."""
+def settings_json(settings: InvoiceReminderSettings, locale: str = "en") -> dict[str, Any]:
+    """Return settings as the API shows them: every text filled in (the locale's default when not set)."""
     data = settings.model_dump(mode="json")
     for schedule in data["schedules"]:
         for part in TEXT_PARTS:
-            schedule[part] = schedule[part] or default_text(part)
+            schedule[part] = schedule[part] or default_text(part, locale)
     return data
 
 
@@ -139,7 +141,8 @@ class InvoiceReminders:
         """Render one reminder e-mail for an invoice; raise TemplateInvalidError when a template fails."""
         renderer = self.service.renderer
         context = reminder_context(record, contact, now, self.service.settings.tz)
-        texts = {part: renderer.user_text(getattr(schedule, part) or default_text(part), **context).strip()
+        locale = self.service.settings.locale
+        texts = {part: renderer.user_text(getattr(schedule, part) or default_text(part, locale), **context).strip()
                  for part in TEXT_PARTS}
         body = renderer.text("invoice_reminder_email.txt.j2", greeting=texts["greeting"], body=texts["body"],
                              invoice=context["invoice"])

@@ -115,7 +115,7 @@ def render_modal(service: Signoff, enabled: bool, slots: list[dict[str, Any]], s
 async def settings_modal(service: Signoff) -> dict[str, Any]:
     """Render the invoice reminders modal from the stored settings."""
     settings = await InvoiceReminders(service).settings()
-    shown = settings_json(settings)["schedules"]
+    shown = settings_json(settings, service.settings.locale)["schedules"]
     slots = [_slot_view(i, shown[i] if i < len(shown) else None) for i in range(MAX_SCHEDULES)]
     return render_modal(service, settings.enabled, slots, await preview(service, shown[0] if shown else None),
                         list(_kept_texts(settings)))

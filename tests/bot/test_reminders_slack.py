@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
+from bot.reminders import TEXT_PARTS
 from bot.sandbox.validation import validate_view
 from tests.bot.test_reminders import SETTINGS, billing, mails  # noqa: F401
 from tests.support.harness import Harness, running_signoff
@@ -153,3 +154,15 @@ async def test_the_redrawn_modal_is_valid_in_each_locale(tmp_path: Any, locale: 
         after = await h.wait_for(lambda: [m for m in h.workspace.open_modals(ADMIN) if m["hash"] != modal["hash"]])
         assert validate_view(after[0]) == [] and "x" * 3000 in json.dumps(after[0])
         View(**{k: v for k, v in after[0].items() if k not in ("state", "hash", "id")}).validate_json()
+
+
+@pytest.mark.parametrize(("locale", "greeting"), [("en", "Dear {{ customer.name"), ("fr", "Bonjour {{ customer.name")])
+async def test_the_standard_texts_are_shown_in_plain_words_of_the_company_language(
+    tmp_path: Any, locale: str, greeting: str,
+) -> None:
+    async with running_signoff(tmp_path / "db.sqlite", locale=locale) as h:
+        modal = await open_modal(h)
+        texts = [block(modal, f"s0_{part}")["element"].get("initial_value", "") for part in TEXT_PARTS]
+        assert texts[1].startswith(greeting) and all(text and "_(" not in text for text in texts)
+        shown = (await h.api.get("/api/v1/settings/invoice-reminders")).json()["schedules"][0]
+        assert [shown[part] for part in TEXT_PARTS] == texts

@@ -180,7 +180,7 @@ def _reminder_email(renderer: Renderer, days: int) -> str:
     record_ = sample_record(RecordType.INVOICE, NOW, renderer.fmt.tz)
     context = reminder_context(record_, sample_contact(RecordType.INVOICE), NOW, renderer.fmt.tz)
     context["days_until_due"], context["days_overdue"] = days, max(0, -days)
-    texts = {part: renderer.user_text(default_text(part), **context) for part in TEXT_PARTS}
+    texts = {part: renderer.user_text(default_text(part, renderer.locale), **context) for part in TEXT_PARTS}
     body = renderer.text("invoice_reminder_email.txt.j2", greeting=texts["greeting"], body=texts["body"],
                          invoice=context["invoice"])
     return texts["subject"] + "\n" + body
@@ -370,7 +370,7 @@ def test_every_message_reads_in_french(case: Case, size: str) -> None:
 
 def test_every_shipped_template_is_read_in_french() -> None:
     partials = {p.name for p in TEMPLATE_DIR.glob("_*.j2")} | {"rule_form_rows.j2"}
-    defaults = {f"invoice_reminder_{part}.txt.j2" for part in TEXT_PARTS}  # read through _reminder_email
+    defaults = {f"invoice_reminder_{part}{lang}.txt.j2" for part in TEXT_PARTS for lang in ("", ".fr")}
     covered = {c.template for c in ALL} | partials | defaults
     assert {p.name for p in TEMPLATE_DIR.glob("*.j2")} - covered == set()
 
