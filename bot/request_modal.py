@@ -202,10 +202,11 @@ async def create_request(service: Signoff, form: RequestForm, record_id: str | N
 async def confirm_to_requester(service: Signoff, record: Record) -> None:
     """Queue the requester's confirmation DM, which links back to the record."""
     user = record.created_by or ""
-    message = service.renderer.json("request_confirmation.json.j2", record=record_view(record, None))
     now = service.clock.now()
     key = f"request:{record.type.value}:{record.id}:{record.updated_at.isoformat()}"
     async with service.db.transaction() as repo:
+        contact = next(iter((await repo.contacts_of(record)).values()), None)
+        message = service.renderer.json("request_confirmation.json.j2", record=record_view(record, contact))
         await repo.enqueue("message", user, {"message": message}, now, key=key)
     if service.on_queued is not None:
         service.on_queued()

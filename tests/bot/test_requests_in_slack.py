@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -182,6 +183,8 @@ async def test_a_rejected_invoice_is_edited_and_resubmitted_by_its_requester(sig
         "manual", "sent", REQ, {"po_number": "PO-77"})
     asked = await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "3,900.00" in m.all_text()])
     assert "INV-REQ" in asked[-1].all_text()
+    sent = await signoff.wait_for(lambda: [m for m in signoff.dm(REQ) if "is sent for approval" in m.all_text()])
+    assert "*Customer*" in json.dumps(sent[-1].blocks) and "*Vendor*" not in json.dumps(sent[-1].blocks)
     await signoff.click(REQ, dm, "request_edit")
     note = await signoff.wait_for(lambda: [m for m in signoff.workspace.ephemerals(REQ) + signoff.dm(REQ)
                                            if "nothing to submit" in m.all_text()])
