@@ -137,7 +137,10 @@
     if (!obj) return node;
     if (obj.type === "mrkdwn" && !obj.verbatim) node.appendChild(mrkdwn(obj.text, ctx));
     else if (obj.type === "mrkdwn") node.textContent = decode(obj.text);
-    else node.textContent = obj.emoji === false ? obj.text : emojify(obj.text);
+    else {
+      node.textContent = obj.emoji === false ? obj.text : emojify(obj.text);
+      node.classList.add("plain-text");  // Slack keeps the line breaks of plain text
+    }
     return node;
   }
 
