@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, format_value, is_quick
-from bench.scheduler import CHUNK, bench_settings, record_json
+from bench.scheduler import bench_settings, insert_documents, record_json
 from bot.home import home_view, load_home
 from bot.runtime import Runtime, build_runtime
 from storage.codec import dumps, ts
@@ -92,16 +92,7 @@ def fill(db_path: Path, count: int, workflow_id: str, now: datetime) -> None:
     conn = sqlite3.connect(db_path, timeout=60)
     try:
         conn.execute("PRAGMA synchronous=OFF")
-        rows = record_rows(count, now)
-        while chunk := [row for _, row in zip(range(CHUNK), rows, strict=False)]:
-            conn.executemany("INSERT INTO records (type, id, approval_status, data, created_at, updated_at) "
-                             "VALUES (?,?,?,?,?,?)", chunk)
-        conn.executemany(
-            "INSERT INTO approval_requests (id, record_type, record_id, workflow_id, requester, status, current_step, "
-            "steps, created_at, step_started_at) VALUES (?,?,?,?,?,?,?,?,?,?)", request_rows(count, workflow_id, now))
-        conn.execute(
-            "INSERT INTO request_approvers (approver, request_id) SELECT a.value, r.id FROM approval_requests r, "
-            "json_each(r.steps) s, json_each(s.value, '$.approvers') a WHERE r.status = 'pending'")
+        insert_documents(conn, record_rows(count, now), request_rows(count, workflow_id, now))
         conn.commit()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:

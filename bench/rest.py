@@ -13,24 +13,23 @@ Run with `python -m bench rest`; `SIGNOFF_BENCH_QUICK=1` sends fewer requests.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import statistics
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import httpx
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from bench.ack_latency import serving
 from bench.common import Row, is_quick
 from bench.scheduler import bench_settings
-from bot.runtime import bind_socket, build_runtime, server_config
+from bot.runtime import build_runtime
 
 NAME = "rest"
 WORKFLOWS = 50
@@ -73,22 +72,6 @@ async def floor_app(db_path: Path) -> tuple[FastAPI, aiosqlite.Connection]:
         return JSONResponse({**body, "type": record_type, "id": record_id})
 
     return app, conn
-
-
-@contextlib.asynccontextmanager
-async def serving(app: Any) -> AsyncIterator[str]:
-    """Serve an app with Signoff's uvicorn settings on a free loopback port; yield its URL."""
-    sock = bind_socket("127.0.0.1", 0)
-    server = uvicorn.Server(server_config(app))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
-        host, port = sock.getsockname()[:2]
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 async def put_rate(client: httpx.AsyncClient, prefix: str, count: int, concurrency: int) -> float:

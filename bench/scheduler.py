@@ -89,18 +89,26 @@ def request_rows(count: int, workflow_id: str, now: datetime) -> Iterator[tuple[
                steps, start, start)
 
 
+def insert_documents(conn: sqlite3.Connection, records: Iterator[tuple[Any, ...]],
+                     requests: Iterator[tuple[Any, ...]]) -> None:
+    """Insert records (in chunks) and approvals with plain SQL, and who each pending approval waits on."""
+    while chunk := [row for _, row in zip(range(CHUNK), records, strict=False)]:
+        conn.executemany("INSERT INTO records (type, id, approval_status, data, created_at, updated_at) "
+                         "VALUES (?,?,?,?,?,?)", chunk)
+    conn.executemany(
+        "INSERT INTO approval_requests (id, record_type, record_id, workflow_id, requester, status, current_step, "
+        "steps, created_at, step_started_at) VALUES (?,?,?,?,?,?,?,?,?,?)", requests)
+    conn.execute(
+        "INSERT INTO request_approvers (approver, request_id) SELECT a.value, r.id FROM approval_requests r, "
+        "json_each(r.steps) s, json_each(s.value, '$.approvers') a WHERE r.status = 'pending'")
+
+
 def fill(db_path: Path, count: int, workflow_id: str, now: datetime) -> None:
     """Insert the records and approvals with plain SQL, give every watched subject its planned time, checkpoint."""
     conn = sqlite3.connect(db_path, timeout=60)
     try:
         conn.execute("PRAGMA synchronous=OFF")
-        rows = record_rows(count, now)
-        while chunk := [row for _, row in zip(range(CHUNK), rows, strict=False)]:
-            conn.executemany("INSERT INTO records (type, id, approval_status, data, created_at, updated_at) "
-                             "VALUES (?,?,?,?,?,?)", chunk)
-        conn.executemany(
-            "INSERT INTO approval_requests (id, record_type, record_id, workflow_id, requester, status, current_step, "
-            "steps, created_at, step_started_at) VALUES (?,?,?,?,?,?,?,?,?,?)", request_rows(count, workflow_id, now))
+        insert_documents(conn, record_rows(count, now), request_rows(count, workflow_id, now))
         later = ts(now + timedelta(hours=23))
         conn.execute("UPDATE due_work SET next_due_at=? WHERE kind='approval' AND subject_id >= 'AR-B'", (later,))
         conn.execute("UPDATE due_work SET next_due_at=NULL WHERE kind='invoice'")
