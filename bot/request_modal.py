@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -27,7 +28,7 @@ from bot.slack_payload import (
     trigger_id,
     user_id,
 )
-from engine.records import ApprovalStatus, Record, RecordInput, RecordType, Source
+from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, Source
 from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
 from messages.cards import record_view
 
@@ -43,6 +44,7 @@ CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DK
 DEFAULT_CURRENCY = {"fr": "EUR", "en": "USD"}
 MAX_AMOUNT = Decimal("1000000000")
 MAX_AMOUNT_CHARS = 40
+MAX_MENU_CONTACTS = 100
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
                 "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
@@ -56,15 +58,46 @@ def new_record_id(record_type: RecordType, now: datetime) -> str:
     return f"{ID_PREFIXES[record_type]}-{now:%y%m%d}-{secrets.token_hex(3).upper()}"
 
 
-def request_modal(service: Signoff, kind: str = "expense", record: Record | None = None) -> dict[str, Any]:
-    """Render the request modal, with the kind of document pre-selected, or pre-filled from a record to edit."""
+def request_modal(
+    service: Signoff, kind: str = "expense", record: Record | None = None,
+    choices: Mapping[str, Sequence[Contact]] | None = None,
+) -> dict[str, Any]:
+    """Render the request modal, with the kind of document pre-selected, or pre-filled from a record to edit.
+
+    `choices` gives, per contact field, the contacts a menu offers instead of a text input.
+    """
     currency = record.currency if record else DEFAULT_CURRENCY.get(service.settings.locale, "USD")
     view: dict[str, Any] = service.renderer.json(
         "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
         currency=currency, form=_prefill(record) if record else None,
         fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS,
-        editing={"type": record.type.value, "id": record.id} if record else None)
+        editing={"type": record.type.value, "id": record.id} if record else None,
+        choices=_menus(record, choices or {}))
     return view
+
+
+def _menus(record: Record | None, choices: Mapping[str, Sequence[Contact]]) -> dict[str, list[dict[str, str]]]:
+    """Return each contact menu's options, the record's own contact always among them."""
+    menus = {}
+    for field, contacts in choices.items():
+        options = [{"value": c.id, "label": f"{c.name} ({c.id})" if c.name else c.id} for c in contacts]
+        current = getattr(record, field, None) if record else None
+        if current and current not in {o["value"] for o in options}:
+            options.insert(0, {"value": current, "label": current})
+        menus[field] = options
+    return menus
+
+
+async def contact_choices(service: Signoff, record: Record) -> dict[str, list[Contact]]:
+    """Return the contacts an edit's contact field offers, when there are few enough for a menu."""
+    found: dict[str, list[Contact]] = {}
+    for field in ("customer", "vendor"):
+        if field in editable_fields(record.type):
+            async with service.db.read() as repo:
+                contacts = await repo.all_contacts(field, limit=MAX_MENU_CONTACTS + 1)
+            if 0 < len(contacts) <= MAX_MENU_CONTACTS:
+                found[field] = contacts
+    return found
 
 
 def offered_currencies(record: Record | None) -> tuple[str, ...]:
@@ -235,7 +268,8 @@ class RequestListeners:
         user, trigger = user_id(body), trigger_id(body)
         record = await self._own_record(body, user, record_key(action_value(body)), RESUBMITTABLE)
         if record is not None and trigger is not None:
-            await self.service.slack.open_view(trigger, request_modal(self.service, record=record))
+            choices = await contact_choices(self.service, record)
+            await self.service.slack.open_view(trigger, request_modal(self.service, record=record, choices=choices))
 
     async def on_edit_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The edited document: check it, save the changes as the API does, then submit it again."""

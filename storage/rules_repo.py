@@ -181,10 +181,13 @@ class RulesQueries:
               _json(a.detail or {})) for a in lines],
         )
 
-    async def all_contacts(self, kind: str | None = None) -> list[Contact]:
-        """Return every contact, or those of one kind."""
+    async def all_contacts(self, kind: str | None = None, limit: int | None = None) -> list[Contact]:
+        """Return every contact, or those of one kind, in (kind, id) order; at most `limit` when given."""
         sql = "SELECT data FROM contacts" + (" WHERE kind=?" if kind else "") + " ORDER BY kind, id"
-        rows = await self._rows(sql, (kind,) if kind else ())
+        args: tuple[Any, ...] = (kind,) if kind else ()
+        if limit is not None:
+            sql, args = sql + " LIMIT ?", (*args, limit)
+        rows = await self._rows(sql, args)
         return [Contact.model_validate_json(r["data"]) for r in rows]
 
     # groups

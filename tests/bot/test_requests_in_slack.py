@@ -220,3 +220,21 @@ async def test_the_edit_modal_of_each_type_is_valid_in_each_locale(tmp_path: Any
             modal = request_modal(h.runtime.service, record=record)
             assert validate_view(modal) == [], (record_type, validate_view(modal))
             View(**modal).validate_json()
+
+
+async def test_the_customer_of_an_edited_invoice_is_picked_from_the_customers_by_name(signoff: Harness) -> None:
+    for cid, name in (("C-ACME", "Acme SAS"), ("C-GLOBEX", "Globex")):
+        assert (await signoff.put(f"/api/v1/contacts/customer/{cid}", {"name": name})).status_code == 200
+    await create_workflow(signoff, INVOICES)
+    dm = await rejected_over_rest(signoff, "invoice", "INV-PICK", INVOICE)
+    await signoff.click(REQ, dm, "request_edit")
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    customer = blocks_by_id(modal)["customer"]["element"]
+    assert customer["type"] == "static_select" and validate_view(modal) == []
+    assert [o["text"]["text"] for o in customer["options"]] == ["Acme SAS (C-ACME)", "Globex (C-GLOBEX)"]
+    assert customer["initial_option"]["value"] == "C-ACME"
+    form = {"customer": "C-GLOBEX", "amount": "4200.00", "currency": "GBP", "txn_date": "2026-11-02",
+            "due_date": "2026-12-02", "description": "Q4 workshop, billed to Globex"}
+    assert (await signoff.link.submit(REQ, form)).json() is None
+    body = await status_becomes(signoff, "INV-PICK", "pending")
+    assert body["customer"] == "C-GLOBEX"
