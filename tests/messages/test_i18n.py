@@ -124,8 +124,8 @@ def test_dates_are_formatted_for_the_locale_in_the_company_zone(locale: str, exp
 def test_a_french_message_reads_in_french_with_french_money() -> None:
     renderer = Renderer("fr", "Europe/Paris")
     record = {"type": "invoice", "id": "INV-1", "amount": Decimal("12500.00"), "currency": "EUR",
-              "approval_status": "pending", "contact_name": "ACME", "due_date": date(2026, 12, 20), "memo": None,
-              "extra_fields": []}
+              "approval_status": "pending", "contact_name": "ACME", "contact_kind": "customer",
+              "due_date": date(2026, 12, 20), "memo": None, "extra_fields": []}
     message = renderer.json("request_confirmation.json.j2", record=record)
     assert message["text"] == ("📨 Votre facture INV-1 de 12\u202f500,00\xa0€ est envoyée pour approbation. "
                                "Vous recevrez un message dès qu’une décision sera prise.")
@@ -143,7 +143,8 @@ def test_a_french_message_reads_in_french_with_french_money() -> None:
 )
 def test_french_sentences_agree_with_the_document_type(record_type: str, status: str, expected: str) -> None:
     record = {"type": record_type, "id": "EXP-1", "amount": Decimal("12.00"), "currency": "EUR",
-              "approval_status": status, "contact_name": "Acme", "due_date": None, "extra_fields": [], "memo": ""}
+              "approval_status": status, "contact_name": "Acme", "contact_kind": "vendor", "due_date": None,
+              "extra_fields": [], "memo": ""}
     text = Renderer("fr", "Europe/Paris").json("request_confirmation.json.j2", record=record)["text"]
     assert expected.replace(" ", "\u00a0") in text.replace(" ", "\u00a0")
 
