@@ -40,6 +40,7 @@ from bot.email_out import Email, SmtpConfig, send_email
 from bot.errors import UndeliverableError
 from bot.service import Signoff
 from bot.slack_out import Posted, SlackOut
+from engine.notify import is_slack_user
 from storage.outbox_repo import OutboxItem
 from storage.scheduler_repo import ClaimedItem
 
@@ -259,7 +260,7 @@ class OutboxSlack(SlackOut):
 
     async def find_posted(self, channel: str, key: str, since_wall_s: float) -> Posted | None:
         """Return the message posted to a conversation since a moment with this outbox key, if any."""
-        if channel.startswith(("U", "W")):
+        if is_slack_user(channel):
             channel = await self.dm_channel(channel)
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
@@ -545,7 +546,7 @@ class Deliverer:
     async def _message(self, item: OutboxItem) -> dict[str, Any]:
         message = item.payload["message"]
         slack = self.service.slack
-        posted = await (slack.dm(item.target, message) if item.target.startswith(("U", "W")) else
+        posted = await (slack.dm(item.target, message) if is_slack_user(item.target) else
                         slack.post(item.target, message))
         return {"channel": posted.channel, "ts": posted.ts}
 

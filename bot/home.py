@@ -33,6 +33,7 @@ from bot.slack_payload import (
 from engine.approvals import ApprovalRequest, Decision, ForceKind, force_approve, force_kind
 from engine.delegation import Delegation, acting_for, recipients_on_step, seat_for
 from engine.errors import VoteRefusedError
+from engine.notify import is_slack_user
 from engine.records import Contact, Record
 from messages.cards import record_view
 from storage.repository import Repository
@@ -236,7 +237,7 @@ def _people(request: ApprovalRequest) -> set[str]:
     people = {p for step in request.steps for p in step.approvers}
     if request.requester:
         people.add(request.requester)
-    return {p for p in people if p.startswith(("U", "W"))}
+    return {p for p in people if is_slack_user(p)}
 
 
 class HomeRefresher:

@@ -34,6 +34,7 @@ from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
 from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
+from engine.notify import is_slack_user
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType
 from engine.rules import prefilled_fields
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
@@ -62,10 +63,6 @@ class DecisionResult:
 
     request: ApprovalRequest
     is_counted: bool
-
-
-def _is_slack_user(ref: str | None) -> bool:
-    return bool(ref) and str(ref).startswith(("U", "W"))
 
 
 def _same(before: Record, after: Record) -> bool:
@@ -243,7 +240,7 @@ class Signoff:
         for event in outcome.events:
             if isinstance(event, ApprovalRequested):
                 await self._enqueue_asks(repo, event, now)
-            if isinstance(event, RecordApproved | RecordRejected) and _is_slack_user(outcome.request.requester):
+            if isinstance(event, RecordApproved | RecordRejected) and is_slack_user(outcome.request.requester):
                 key = f"outcome:{event.request_id}"
                 await repo.enqueue("outcome", outcome.request.requester or "", {"request_id": event.request_id},
                                    now, key=key)
@@ -315,7 +312,7 @@ class Signoff:
     async def tell_requester(self, request_id: str) -> Posted | None:
         """DM the requester the outcome of their request."""
         request, card = await self._card(request_id, None)
-        if not _is_slack_user(request.requester):
+        if not is_slack_user(request.requester):
             return None
         return await self.slack.dm(request.requester or "", self.renderer.json("approval_outcome.json.j2", card=card))
 

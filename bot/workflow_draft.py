@@ -16,8 +16,9 @@ from engine.conditions import DAY_COUNT_OPS, OPS_BY_TYPE, TODAY_OPS, Op
 from engine.durations import format_duration, parse_duration
 from engine.errors import InvalidDurationError
 from engine.facts import CONTACT_FIELD_TYPES, RECORD_FIELD_TYPES, field_type
+from engine.notify import is_slack_user
 from engine.records import RecordType
-from engine.workflows import MAX_APPROVERS_PER_STEP, SLACK_ID, Workflow
+from engine.workflows import MAX_APPROVERS_PER_STEP, Workflow
 
 MAX_METADATA = 3000
 MAX_CONDITIONS = 10
@@ -369,9 +370,9 @@ def _absorb_approval(action: dict[str, Any], values: dict[str, Any], prefix: str
     for index, step in enumerate(action.get("steps", [])):
         people, groups = _picked(values, f"{prefix}s{index}_people"), _picked(values, f"{prefix}s{index}_groups")
         if people is not None or groups is not None:
-            kept_people = [a for a in step["approvers"] if SLACK_ID.match(a)] if people is None else people
+            kept_people = [a for a in step["approvers"] if is_slack_user(a)] if people is None else people
             kept_groups = [a for a in step["approvers"] if a.startswith("group:")] if groups is None else groups
-            others = [a for a in step["approvers"] if not SLACK_ID.match(a) and not a.startswith("group:")]
+            others = [a for a in step["approvers"] if not is_slack_user(a) and not a.startswith("group:")]
             step["approvers"] = [*kept_people, *others, *kept_groups]
         minimum = _picked(values, f"{prefix}s{index}_min")
         if isinstance(minimum, str) and minimum.strip():
@@ -387,8 +388,8 @@ def _absorb_message(action: dict[str, Any], values: dict[str, Any], prefix: str)
     _set(action, "message", _picked(values, prefix + "message"))
     people, channel = _picked(values, prefix + "to"), _text(_picked(values, prefix + "channel"))
     current = action.get("to", [])
-    people = people if people is not None else [t for t in current if SLACK_ID.match(t)]
-    others = [t for t in current if not SLACK_ID.match(t)]
+    people = people if people is not None else [t for t in current if is_slack_user(t)]
+    others = [t for t in current if not is_slack_user(t)]
     if action["type"] == "notification":
         if channel is not None:
             action["channel"] = channel or None

@@ -18,8 +18,9 @@ from bot.workflow_words import sample_context, schedule_view
 from engine.actions import contact_kind_for
 from engine.catalog import CatalogTemplate, find_template
 from engine.groups import GroupKind
+from engine.notify import is_slack_user
 from engine.records import RecordType
-from engine.workflows import SLACK_ID, Trigger, Workflow, WorkflowDefinition
+from engine.workflows import Trigger, Workflow, WorkflowDefinition
 from messages.catalog_text import localized
 from messages.errors import TemplateInvalidError
 from messages.render import describe
@@ -98,9 +99,9 @@ def _step_view(index: int, step: dict[str, Any], ctx: Choices) -> dict[str, Any]
     approvers = step.get("approvers", [])
     groups = [a.removeprefix("group:") for a in approvers if a.startswith("group:")]
     return {"index": index, "name": step.get("name"), "min": step.get("min_approvers", 1),
-            "people": [a for a in approvers if SLACK_ID.match(a)], "groups": groups,
+            "people": [a for a in approvers if is_slack_user(a)], "groups": groups,
             "group_options": sorted(set(ctx.people_groups) | set(groups)),
-            "others": [a for a in approvers if not SLACK_ID.match(a) and not a.startswith("group:")]}
+            "others": [a for a in approvers if not is_slack_user(a) and not a.startswith("group:")]}
 
 
 def _duration_view(iso: str | None) -> dict[str, Any]:
@@ -114,11 +115,11 @@ def _action_view(index: int, action: dict[str, Any], ctx: Choices, previews: dic
         view["steps_view"] = [_step_view(i, s, ctx) for i, s in enumerate(action.get("steps", []))]
         view["durations"] = {name: _duration_view(action.get(key)) for name, key in
                              (("remind", "remind_every"), ("escalate", "escalate_after"), ("expire", "expire_after"))}
-        view["escalate_people"] = [a for a in action.get("escalate_to", []) if SLACK_ID.match(a)]
+        view["escalate_people"] = [a for a in action.get("escalate_to", []) if is_slack_user(a)]
     if action.get("type") in ("reminder", "notification"):
         to = action.get("to", [])
-        view["people"] = [t for t in to if SLACK_ID.match(t)]
-        view["channels"] = [t for t in to if not SLACK_ID.match(t)]
+        view["people"] = [t for t in to if is_slack_user(t)]
+        view["channels"] = [t for t in to if not is_slack_user(t)]
     view["preview"] = {key: previews[f"{index}.{key}"] for key in ("message", "subject", "body")
                        if f"{index}.{key}" in previews}
     return view
