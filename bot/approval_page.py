@@ -175,6 +175,8 @@ async def submit(token: str, request: Request) -> HTMLResponse:
     if form is None:
         return _html(service, Page("too_large"))
     page = await _page_of(service, await _link(service, token))
+    if page.state == "refused" and (used := await _problem_now(service, token)) is not None:
+        page = replace(page, state=used.value, message=None)  # another link of the seat decided meanwhile
     if page.state != "form":
         return _html(service, page)
     return _html(service, await _decide(service, token, page, form))
@@ -194,9 +196,22 @@ async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str]
     except LinkUnusableError as exc:
         return replace(page, state=exc.problem.value)
     except VoteRefusedError as exc:
+        # A refusal because another link of this seat decided first is that link's use: say the link is used.
+        used = await _problem_now(service, token)
+        if used is not None:
+            return replace(page, state=used.value)
         return replace(page, state="refused", message=_refusal(service, exc.code, str(exc)))
     message = None if result.is_counted else _refusal(service, "already_voted")
     return replace(page, state="done", message=message)
+
+
+async def _problem_now(service: Signoff, token: str) -> LinkProblem | None:
+    """Return why a link cannot be used now (used, expired, gone), or None."""
+    async with service.db.read() as repo:
+        current = await repo.approval_link(hash_link_token(token))
+    if current is None:
+        return LinkProblem.NOT_FOUND
+    return link_problem(current.used_at, current.expires_at, service.clock.now())
 
 
 async def _use(service: Signoff, repo: Repository, token: str, link: ApprovalLink) -> None:
