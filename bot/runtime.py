@@ -149,7 +149,10 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
         clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)
     service = Signoff(db, settings, OutboxSlack(client), clock)
-    await localize_defaults(service)
+    try:
+        await localize_defaults(service)
+    except Exception:  # a wording nicety never stops start-up
+        log.exception("could not reword the default workflows in the company language; they stay as they are")
     bolt = build_bolt_app(service, client)
     inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service)

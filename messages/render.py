@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -42,6 +42,10 @@ class Formatter:
     def __init__(self, locale: str, tz: ZoneInfo) -> None:
         self.babel_locale = LOCALES.get(locale, "en_US")
         self.tz = tz
+        # Babel loads a locale's data on first use: load it now, so no render budget is charged with it.
+        self.money(Decimal("1"), "EUR")
+        self.moment(datetime(2026, 1, 1, tzinfo=UTC))
+        self.number(1)
 
     def money(self, amount: Any, currency: str = "USD") -> str:
         """Format a decimal amount in a currency: `€12,500.00` or `12 500,00 €`."""
