@@ -14,7 +14,7 @@ every request with an empty 200 without verifying it: the stack's own limit. All
 in the same run as Signoff. This process is the client: one aiohttp session sends the same pre-signed
 requests to Signoff, the floor and raw, in bursts of 1, 50 and 200 concurrent clicks, and times each
 one from sending to the HTTP response: Slack's acknowledgement. Signoff acknowledges a click only once
-it is committed to its durable inbox (`bot/slack_front.py`, `bot/inbox.py`; the clicks arriving
+it is committed to its durable inbox (`bot/slack/front.py`, `bot/slack/inbox.py`; the clicks arriving
 together share one commit), so its acknowledgement includes that commit; the inbox worker then counts
 the vote in the same process. Targets: Signoff's p99 under 100 ms at 200 concurrent clicks, and at
 most 1.5× the floor's p99 at every concurrency. Each burst starts from settled servers (votes
@@ -83,8 +83,8 @@ from bot.runtime import bind_socket, build_runtime, freeze_startup_heap, server_
 from bot.sandbox.signing import RequestFactory
 from bot.sandbox.webapi import start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Call, Workspace
+from bot.senders.slack import make_client
 from bot.settings import Settings
-from bot.slack_out import make_client
 
 NAME = "ack_latency"
 ROOT = Path(__file__).resolve().parent.parent

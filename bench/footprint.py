@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, is_quick
-from bot.delivery import Pacer
+from bot.outbox.worker import Pacer
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.webapi import start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace

@@ -19,10 +19,10 @@ from typing import Any
 
 from bench.common import Row, is_quick, table_lines
 from bot.clock import SystemClock
-from bot.rules_service import RulesService
-from bot.service import Signoff
+from bot.core.rules import RulesService
+from bot.core.service import Signoff
+from bot.senders.slack import SlackOut, make_client
 from bot.settings import Settings
-from bot.slack_out import SlackOut, make_client
 from engine.records import Record
 from engine.rules import RuleStatus
 from storage.db import Database

@@ -16,17 +16,17 @@ import uvicorn
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
+from bot.api.server import create_app
 from bot.clock import SystemClock, TestClock
-from bot.default_workflows import localize_defaults
-from bot.delivery import Deliverer, OutboxSlack
-from bot.inbox import Inbox, InboxWorker, process_owner
-from bot.scheduler import Scheduler
-from bot.server import create_app
-from bot.service import Signoff
+from bot.core.default_workflows import localize_defaults
+from bot.core.service import Signoff
+from bot.jobs.scheduler import Scheduler
+from bot.outbox.worker import Deliverer, OutboxSlack
+from bot.senders.slack import make_client
 from bot.settings import Settings
-from bot.slack_app import build_bolt_app
-from bot.slack_front import ClickProcessor
-from bot.slack_out import make_client
+from bot.slack.app import build_bolt_app
+from bot.slack.front import ClickProcessor
+from bot.slack.inbox import Inbox, InboxWorker, process_owner
 from storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ class Runtime:
             await self._connect_socket_mode()
 
     async def _connect_socket_mode(self) -> None:
-        from bot.socket_front import InboxSocketModeHandler
+        from bot.slack.socket_mode import InboxSocketModeHandler
 
         self.socket_mode = InboxSocketModeHandler(self.bolt, self.settings.slack_app_token, self.inbox)
         await self.socket_mode.connect_async()

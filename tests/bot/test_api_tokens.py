@@ -11,8 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.cli import main
-from bot.tokens_cli import create_token
+from bot.cli.main import main
+from bot.cli.tokens import create_token
 from tests.support.harness import Harness, running_signoff
 
 INVOICE = {"amount": "120.00", "currency": "EUR", "customer": "C-ACME", "created_by": "U0REQ"}

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bot.commands import Reply, run_command, subcommand, subcommands
 from bot.sandbox.validation import validate_message
 from bot.sandbox.workspace import Message
+from bot.slack.commands import Reply, run_command, subcommand, subcommands
 from tests.bot.test_home import (
     ALICE,
     BIG_INVOICES,
@@ -245,7 +245,7 @@ async def test_other_modules_can_register_subcommands(signoff: Harness) -> None:
         assert "Answer pong" in (await run(signoff, MEMBER, "help")).all_text()
         assert await run_command(signoff.runtime.service, MEMBER, "ping") is not None
     finally:
-        from bot import commands
+        from bot.slack import commands
 
         commands._REGISTRY.pop("ping")
     assert "ping" not in [c.name for c in subcommands()]

@@ -1,4 +1,4 @@
-"""Crashes and concurrency with real bot processes (`python -m bot.cli run`) against the sandbox Slack here.
+"""Crashes and concurrency with real bot processes (`python -m bot.cli.main run`) against the sandbox Slack here.
 
 A bot killed with SIGKILL halfway through delivering a sweep's 500 reminders, then restarted, delivers
 every reminder exactly once; two bots sweeping one database never perform an action twice.
@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bot.delivery import METADATA_EVENT
+from bot.outbox.worker import METADATA_EVENT
 from bot.runtime import build_runtime
 from bot.sandbox.webapi import WebApiServer, start_webapi
 from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
@@ -87,7 +87,7 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def bot_process(database: Path, webapi: WebApiServer, workdir: Path) -> AsyncIterator[Bot]:
-    """Run `python -m bot.cli run` on the database against the sandbox; stop (or reap) it after."""
+    """Run `python -m bot.cli.main run` on the database against the sandbox; stop (or reap) it after."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_"))}
     env.update(SLACK_API_URL=webapi.url, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
@@ -145,7 +145,7 @@ async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(
         assert 150 <= delivered_before < REQUESTS, "the bot died halfway through"
         async with bot_process(database, webapi, tmp_path) as bot:
             summary = await bot.tick_at(REMIND_AT + timedelta(minutes=10))
-            outbox = (await bot.api.get("/api/v1/outbox")).json()["counts"]
+            outbox = (await bot.api.records.get("/api/v1/outbox")).json()["counts"]
         keys = reminder_keys(workspace)
         assert workspace.calls("conversations.history"), "messages in flight at the crash were looked up"
         logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))

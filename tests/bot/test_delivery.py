@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.delivery import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
+from bot.outbox.worker import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
 from storage.codec import ts
 from storage.outbox_repo import OutboxItem
 from tests.support.harness import Harness
@@ -206,7 +206,7 @@ async def test_an_unexpected_error_in_a_handler_is_retried_and_logged_with_its_t
         return await original(item)
 
     deliverer.handlers["message"] = flaky
-    with caplog.at_level(logging.ERROR, logger="bot.delivery"):
+    with caplog.at_level(logging.ERROR, logger="bot.outbox.worker"):
         for _ in range(3):
             await deliverer.drain(wait_s=0)
             signoff.runtime.service.clock.advance(timedelta(seconds=MAX_BACKOFF_S))

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.demo import BOB, CARA, DAN, DOCUMENTS, main, seed, start_demo
+from bot.cli.demo import BOB, CARA, DAN, DOCUMENTS, main, seed, start_demo
 from bot.sandbox.run import Sandbox, start_sandbox, state_path_for
 from bot.settings import Settings
 from tests.support.demo import demo_from, seeded_folder

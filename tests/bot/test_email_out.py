@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.email_out import Email, SmtpConfig, build_message, send_email
 from bot.errors import SettingsError
+from bot.senders.email import Email, SmtpConfig, build_message, send_email
 from tests.support.harness import running_signoff
 from tests.support.smtp import Inbox
 

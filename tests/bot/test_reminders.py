@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.cli import main as cli_main
-from bot.reminders import default_text
+from bot.cli.main import main as cli_main
+from bot.core.reminders import default_text
 from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
 from tests.support.smtp import Inbox
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.reminders import TEXT_PARTS
+from bot.core.reminders import TEXT_PARTS
 from bot.sandbox.validation import validate_view
 from tests.bot.test_reminders import SETTINGS, billing, mails  # noqa: F401
 from tests.support.harness import Harness, running_signoff

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.request_modal import request_modal
 from bot.sandbox.validation import validate_message, validate_view
+from bot.slack.request_modal import request_modal
 from engine.records import Record
 from tests.bot.test_home import (
     ALICE,

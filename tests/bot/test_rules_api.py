@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from bot.core.rules import RulesService, apply_rules_yaml, rules_to_yaml
 from bot.errors import Unprocessable
-from bot.rules_service import RulesService, apply_rules_yaml, rules_to_yaml
 from engine.records import Record
 from tests.support.harness import Harness
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.scheduler import CronWake
+from bot.jobs.scheduler import CronWake
 from engine.cron import CronSpec
 from tests.support.harness import Harness, running_signoff
 

@@ -22,11 +22,11 @@ from fastapi.responses import PlainTextResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.inbox import Inbox, InboxWorker, process_owner
+from bot.api.server import Metrics
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.signing import sign
-from bot.server import Metrics
-from bot.slack_front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
+from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
+from bot.slack.inbox import Inbox, InboxWorker, process_owner
 from storage.db import Database
 
 SECRET = "front-signing-secret-0123456789abcdef"

@@ -16,7 +16,7 @@ import pytest
 from bot.sandbox.signing import VERIFICATION_TOKEN, SlackRequest, form_request, interaction_request, sign
 from bot.sandbox.webapi import deliver
 from bot.sandbox.workspace import TEAM_ID
-from bot.slack_payload import shape_problem
+from bot.slack.payload import shape_problem
 from tests.bot.test_approval_flow import approval_dm, submitted_invoice
 from tests.support.harness import SIGNING_SECRET, Harness
 
@@ -228,7 +228,7 @@ CLICKS: dict[str, Callable[[], SlackRequest]] = {
 
 
 # Bodies Bolt cannot even read (it fails before any listener): the front door must refuse them with 400,
-# which `bot.slack_payload.shape_problem` decides.
+# which `bot.slack.payload.shape_problem` decides.
 FRONT_DOOR = ("payload not JSON", "payload a JSON array", "payload a JSON string", "payload a number",
               "non-UTF-8 percent-encoded payload", "JSON body not JSON", "JSON body an array",
               "view_submission view a string", "event a string")

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bot.webhooks import event_name, sign
+from bot.core.webhooks import event_name, sign
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected, VoteRecorded
 from tests.bot.test_approval_flow import approval_dm
 from tests.support.harness import Harness, running_signoff

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import main
-from bot.workflow_files import apply_files, export_workflows
+from bot.cli.main import main
+from bot.cli.workflow_files import apply_files, export_workflows
 from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow

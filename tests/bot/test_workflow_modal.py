@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot import workflow_draft as drafts
 from bot.sandbox.validation import validate_message, validate_view
-from bot.workflow_modal import Choices, render_modal
+from bot.slack import workflow_draft as drafts
+from bot.slack.workflow_modal import Choices, render_modal
 from engine.catalog import catalog
 from messages.render import Renderer
 from tests.bot.test_home import (
@@ -231,7 +231,7 @@ def test_every_modal_state_passes_slack_validation(locale: str) -> None:
 
 
 async def test_a_modal_in_a_non_admins_hands_changes_nothing(signoff: Harness) -> None:
-    from bot.commands import new_workflow_modal
+    from bot.slack.commands import new_workflow_modal
 
     service = signoff.runtime.service
     await service.slack.open_view(signoff.workspace.issue_trigger_id(MEMBER), new_workflow_modal(service, None))

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.groups_slack import GroupForm, group_modal
-from bot.reminders import TEXT_PARTS, default_text, reminder_context
-from bot.rules_slack import FormRow, RuleForm, rule_modal
+from bot.core.reminders import TEXT_PARTS, default_text, reminder_context
+from bot.slack.groups import GroupForm, group_modal
+from bot.slack.rules import FormRow, RuleForm, rule_modal
 from engine.actions import sample_contact, sample_record
 from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError
@@ -125,7 +125,7 @@ def _digests() -> Iterator[Case]:
 
 
 def _workflow_answers() -> Iterator[Case]:
-    from bot.commands import workflow_view
+    from bot.slack.commands import workflow_view
 
     def view(big: bool) -> dict[str, Any]:
         return workflow_view(workflow(big))

@@ -15,10 +15,10 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.commands import Pager, new_workflow_modal, template_view, workflow_view
-from bot.home import HomeData, Task, home_view
-from bot.request_modal import request_modal
 from bot.sandbox.validation import validate_message, validate_view
+from bot.slack.commands import Pager, new_workflow_modal, template_view, workflow_view
+from bot.slack.home import HomeData, Task, home_view
+from bot.slack.request_modal import request_modal
 from engine.approvals import ApprovalRequest, Decision, ForceKind, RequestStatus, Step, Vote
 from engine.catalog import catalog
 from engine.delegation import Delegation, acted_by_steps
@@ -249,7 +249,7 @@ def cases() -> Iterator[Case]:
 
 
 def _task_view(t: Task) -> dict[str, Any]:
-    from bot.home import task_view
+    from bot.slack.home import task_view
 
     return task_view(t, "U01AAA", NOW)
 

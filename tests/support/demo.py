@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.demo import start_demo
+from bot.cli.demo import start_demo
 from bot.sandbox.run import Sandbox
 
 

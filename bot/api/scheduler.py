@@ -1,0 +1,83 @@
+"""REST API of the clock: invoice reminder settings, manual reminders, the outbox and the schedule."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from bot.api.records import Ref, require_token
+from bot.core.reminders import InvoiceReminders, OwnText, settings_json
+from bot.core.service import Signoff
+from bot.errors import Unprocessable
+from storage.outbox_repo import OutboxItem
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+
+OutboxStatus = Literal["queued", "sending", "sent", "dead"]
+
+
+def _service(request: Request) -> Signoff:
+    service: Signoff = request.app.state.service
+    return service
+
+
+def _reminders(request: Request) -> InvoiceReminders:
+    return InvoiceReminders(_service(request))
+
+
+def outbox_json(item: OutboxItem) -> dict[str, Any]:
+    """Return an outbox item as the API shows it."""
+    return {"id": item.id, "key": item.key, "kind": item.kind, "target": item.target, "status": item.status,
+            "attempts": item.attempts, "not_before": item.not_before.isoformat(),
+            "created_at": item.created_at.isoformat(), "last_error": item.last_error, "payload": item.payload}
+
+
+@router.get("/settings/invoice-reminders")
+async def get_invoice_reminders(request: Request) -> dict[str, Any]:
+    """Return the invoice payment reminder settings, with the default texts filled in."""
+    return settings_json(await _reminders(request).settings(), request.app.state.service.settings.locale)
+
+
+@router.put("/settings/invoice-reminders")
+async def put_invoice_reminders(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Replace the invoice payment reminder settings (at most 3 schedules, -10 to +10 days from the due date)."""
+    return settings_json(await _reminders(request).save(data), request.app.state.service.settings.locale)
+
+
+@router.post("/records/invoice/{invoice_id}/remind")
+async def remind_invoice(
+    invoice_id: Ref, request: Request, body: dict[str, Any] | None = Body(default=None),
+) -> dict[str, Any]:
+    """E-mail a payment reminder for an invoice now (finalised and approved ones only).
+
+    Body (all optional): `schedule` N picks whose texts to use; `subject` and `message` are the reminder's own
+    texts (templates, like a schedule's: `{{ invoice.id }}`, `{{ customer.name }}`…) instead of the schedule's.
+    """
+    body = body or {}
+    schedule = body.get("schedule")
+    if schedule is not None and (isinstance(schedule, bool) or not isinstance(schedule, int)):
+        raise Unprocessable("schedule must be a schedule number", [{"path": "schedule", "message": "an integer"}])
+    own = OwnText.parse(body.get("subject"), body.get("message"))
+    return await _reminders(request).send_now(invoice_id, body.get("actor"), schedule, own)
+
+
+@router.get("/outbox")
+async def list_outbox(
+    request: Request, status: OutboxStatus | None = None, limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    """List outbox items, newest first (`status=dead` shows the dead letters), with counts by status."""
+    async with _service(request).db.read() as repo:
+        items = await repo.outbox_items(status, limit)
+        counts = await repo.outbox_counts()
+    return {"items": [outbox_json(i) for i in items], "counts": counts}
+
+
+@router.get("/scheduler")
+async def scheduler_state(request: Request) -> dict[str, Any]:
+    """Return what the clock knows: the cron jobs and how many subjects it watches."""
+    scheduler = getattr(request.app.state, "scheduler", None)
+    async with _service(request).db.read() as repo:
+        watched = await repo.count_subjects()
+        performed = await repo.count_performed()
+    return {"cron_jobs": scheduler.cron_jobs() if scheduler else [], "watched": watched, "performed": performed}

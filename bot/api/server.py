@@ -1,0 +1,122 @@
+"""One HTTP server: Slack requests, health, metrics and the REST API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
+from slack_bolt.async_app import AsyncApp
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.api import approval_page
+from bot.api import clock as api_clock
+from bot.api import outbox as api_outbox
+from bot.api import records as api
+from bot.api import rules as api_rules
+from bot.api import scheduler as api_scheduler
+from bot.api import workflows as api_workflows
+from bot.core.service import Signoff
+from bot.errors import ApiError
+from bot.slack.front import SLACK_EVENTS_PATH, SlackFront
+from bot.slack.inbox import InboxWorker
+
+
+class Metrics:
+    """Counters and gauges exposed in Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, float] = {}
+        self.gauges: dict[str, float] = {}
+
+    def inc(self, name: str, amount: float = 1) -> None:
+        """Add to a counter."""
+        self.counters[name] = self.counters.get(name, 0) + amount
+
+    def set(self, name: str, value: float) -> None:
+        """Set a gauge to its current value."""
+        self.gauges[name] = value
+
+    def text(self) -> str:
+        """Render every counter and gauge as Prometheus exposition text."""
+        lines = []
+        for kind, values in (("counter", self.counters), ("gauge", self.gauges)):
+            for name in sorted(values):
+                lines += [f"# TYPE {name} {kind}", f"{name} {values[name]:g}"]
+        return "\n".join(lines) + "\n"
+
+
+def _path_of(loc: tuple[Any, ...]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    return ".".join(str(p) for p in parts) or "(body)"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error with the JSON envelope."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return api.error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"path": _path_of(tuple(e["loc"])), "message": e["msg"].removeprefix("Value error, ")}
+                   for e in exc.errors()]
+        is_json_error = any(e["type"] == "json_invalid" for e in exc.errors())
+        status, code = (400, "bad_request") if is_json_error else (422, "invalid")
+        return JSONResponse(api.error_body(code, "the request is not valid", details), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
+        return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+
+async def _inbox_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker) -> None:
+    """Refresh the inbox gauges (rows waiting, rows given up on) and the worker's counters."""
+    async with service.db.read() as repo:
+        counts = await repo.inbox_counts()
+    for status in ("queued", "failed"):
+        metrics.set(f"signoff_inbox_{status}", counts.get(status, 0))
+    for outcome, total in inbox.counts.items():
+        metrics.counters[f"signoff_inbox_{outcome}_total"] = total
+
+
+def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
+    """Assemble the FastAPI application around the service, the Bolt app and the inbox worker."""
+    app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
+                  redoc_url=None)
+    app.state.service = service
+    app.state.metrics = Metrics()
+    handler = AsyncSlackRequestHandler(bolt)
+    install_error_handlers(app)
+    app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, worker=inbox,
+                       metrics=app.state.metrics)
+
+    @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        return await handler.handle(request)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> JSONResponse:
+        try:
+            ok = await service.db.ping()
+        except Exception:
+            ok = False
+        return JSONResponse({"ok": ok}, status_code=200 if ok else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> PlainTextResponse:
+        await _inbox_metrics(app.state.metrics, service, inbox)
+        return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
+
+    app.include_router(api.router)
+    app.include_router(api_clock.router)
+    app.include_router(api_rules.router)
+    app.include_router(api_workflows.router)
+    app.include_router(api_scheduler.router)
+    app.include_router(api_outbox.router)
+    app.include_router(approval_page.router)
+    return app

@@ -1,0 +1,136 @@
+"""REST API of workflow automation: the template catalog, run history, reminders and the company name."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from bot.api.records import MAX_REF_CHARS, Ref, require_token
+from bot.core.service import Signoff
+from bot.errors import NotFound, Unprocessable
+from engine.catalog import CatalogTemplate, catalog, customize, find_template
+from engine.errors import InvalidDefinitionError
+from engine.records import RecordType
+from messages.catalog_text import localized
+from storage.runs_repo import RunFilter
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+MAX_COMPANY_NAME = 200
+MAX_CURSOR_DIGITS = 18
+QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]
+
+
+def _service(request: Request) -> Signoff:
+    service: Signoff = request.app.state.service
+    return service
+
+
+def _template(slug: str, request: Request) -> CatalogTemplate:
+    template = find_template(slug)
+    if template is None:
+        raise NotFound(f"no template {slug!r}; GET /api/v1/templates lists them")
+    return localized(template, _service(request).settings.locale)
+
+
+@router.get("/templates")
+async def list_templates(request: Request, category: QueryRef = None) -> dict[str, Any]:
+    """List the catalog of ready workflows in the installation's language, optionally of one category."""
+    locale = _service(request).settings.locale
+    return {"templates": [localized(t, locale).summary() for t in catalog() if category in (None, t.category)]}
+
+
+@router.get("/templates/{slug}")
+async def get_template(slug: Ref, request: Request) -> dict[str, Any]:
+    """Return one template with its full definition, in the installation's language."""
+    template = _template(slug, request)
+    return {**template.summary(), "definition": template.definition.model_dump(mode="json")}
+
+
+@router.post("/templates/{slug}/create", status_code=201)
+async def create_from_template(
+    slug: Ref, request: Request, overrides: dict[str, Any] | None = Body(default=None)
+) -> dict[str, Any]:
+    """Create a workflow from a template (in the installation's language); overrides: name, approvers, status…"""
+    try:
+        data = customize(_template(slug, request), overrides)
+        if "enabled" not in (overrides or {}):
+            data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
+    except InvalidDefinitionError as exc:
+        raise Unprocessable(str(exc), exc.details) from exc
+    return (await _service(request).create_workflow(data)).model_dump(mode="json")
+
+
+def _before_seq(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not (cursor.isascii() and cursor.isdigit()):
+        raise Unprocessable("cursor is not valid", [{"path": "cursor", "message": "use the next_cursor of a page"}])
+    return int(cursor)
+
+
+@router.get("/runs")
+async def list_runs(
+    request: Request,
+    workflow_id: QueryRef = None,
+    record_type: RecordType | None = None,
+    record_id: QueryRef = None,
+    limit: int = Query(50, ge=1, le=500),
+    cursor: Annotated[str | None, Query(max_length=MAX_CURSOR_DIGITS)] = None,
+) -> dict[str, Any]:
+    """Return run history, newest first, filtered by workflow and/or record; page with `cursor`."""
+    flt = RunFilter(workflow_id, record_type.value if record_type else None, record_id, _before_seq(cursor), limit)
+    async with _service(request).db.read() as repo:
+        runs = await repo.list_runs(flt)
+    next_cursor = str(runs[-1].seq) if len(runs) == limit else None
+    return {"runs": [r.as_json() for r in runs], "next_cursor": next_cursor}
+
+
+@router.get("/runs/{run_id}")
+async def get_run(run_id: Ref, request: Request) -> dict[str, Any]:
+    """Return one run."""
+    async with _service(request).db.read() as repo:
+        run = await repo.get_run(run_id)
+    if run is None:
+        raise NotFound(f"no run {run_id!r}")
+    return run.as_json()
+
+
+@router.get("/reminders")
+async def list_reminders(
+    request: Request,
+    assignee: Annotated[str, Query(min_length=1, max_length=MAX_REF_CHARS)],
+    include_done: bool = False,
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    """Return the reminder tasks of a person or channel, newest first."""
+    async with _service(request).db.read() as repo:
+        tasks = await repo.reminders_for(assignee, include_done, limit)
+    return {"reminders": [
+        {"id": t.id, "run_id": t.run_id, "assignee": t.assignee, "workflow_id": t.workflow_id,
+         "record_type": t.record_type, "record_id": t.record_id, "text": t.text,
+         "created_at": t.created_at.isoformat(), "done_at": t.done_at.isoformat() if t.done_at else None}
+        for t in tasks
+    ]}
+
+
+@router.get("/company")
+async def get_company(request: Request) -> dict[str, Any]:
+    """Return the company as workflow templates see it."""
+    service = _service(request)
+    async with service.db.read() as repo:
+        name = await repo.company_name()
+    return {"name": name, "timezone": service.settings.timezone}
+
+
+@router.put("/company")
+async def put_company(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Set the company name that templates show as `{{ company.name }}`."""
+    name = body.get("name")
+    if set(body) != {"name"} or not isinstance(name, str) or len(name.strip()) > MAX_COMPANY_NAME:
+        raise Unprocessable("give the company name", [{"path": "name", "message": f"text of at most "
+                                                       f"{MAX_COMPANY_NAME} characters"}])
+    service = _service(request)
+    async with service.db.transaction() as repo:
+        await repo.set_company_name(name.strip())
+    return {"name": name.strip(), "timezone": service.settings.timezone}

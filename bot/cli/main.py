@@ -1,0 +1,72 @@
+"""The `signoff` command line: run, demo and workflow files."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from bot.cli.tokens import add_tokens_command, run_tokens_command
+from bot.cli.workflow_files import add_workflow_commands, run_workflow_command
+from bot.core.reminders import add_remind_command, run_remind_command
+from bot.errors import SettingsError
+from bot.settings import Settings, load_settings
+
+
+def _settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+
+
+async def _run(settings: Settings) -> None:
+    from bot.runtime import build_runtime, freeze_startup_heap
+
+    runtime = await build_runtime(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await runtime.serve()
+        freeze_startup_heap()
+        logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
+        await stop.wait()
+        logging.getLogger("signoff").warning("Signoff stopping (up to %g s for work in hand)", settings.shutdown_s)
+    finally:
+        await runtime.close()
+    logging.getLogger("signoff").warning("Signoff stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `signoff` command."""
+    parser = argparse.ArgumentParser(prog="signoff", description="Approvals, reminders and escalations in Slack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the bot with the settings from the environment")
+    sub.add_parser("demo", help="run in sandbox mode with a local Slack workspace at /sandbox")
+    add_workflow_commands(sub)
+    add_remind_command(sub)
+    add_tokens_command(sub)
+    args = parser.parse_args(argv)
+    if args.command == "workflows":
+        return run_workflow_command(args)
+    if args.command == "remind":
+        return run_remind_command(args)
+    if args.command == "tokens":
+        return run_tokens_command(args)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "run":
+        asyncio.run(_run(_settings_or_exit()))
+    if args.command == "demo":
+        from bot.cli.demo import main as demo_main
+
+        return demo_main(_settings_or_exit(sandbox=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""API tokens on the command line: `signoff tokens create NAME --role ROLE`, `list` and `revoke NAME`.
+
+A token is printed once, when it is created; only its SHA-256 is stored. `SIGNOFF_API_TOKEN`, when
+set, is one more admin token named `env`, managed through the environment rather than here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.cli.workflow_files import file_settings
+from bot.errors import BotError, SettingsError
+from storage.db import Database
+from storage.tokens_repo import ENV_TOKEN_NAME, ROLES, ApiToken, hash_token, new_token
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class TokenCommandError(BotError):
+    """A token command cannot be done as asked (bad name, name taken, no such token)."""
+
+
+def add_tokens_command(sub: Any) -> None:
+    """Register `signoff tokens create|list|revoke` on the command line parser."""
+    tokens = sub.add_parser("tokens", help="create, list and revoke REST API tokens")
+    actions = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = actions.add_parser("create", help="create a token and print it (once)")
+    create.add_argument("name", help="a name for the token, e.g. the integration that uses it")
+    create.add_argument("--role", required=True, choices=ROLES, help="what the token may do")
+    actions.add_parser("list", help="list tokens: name, role, created, last used, revoked")
+    revoke = actions.add_parser("revoke", help="revoke a token by name; it is refused from then on")
+    revoke.add_argument("name")
+    for action in (create, actions.choices["list"], revoke):
+        action.add_argument("--database", help="SQLite file (default: SIGNOFF_DATABASE)")
+
+
+def check_name(name: str) -> str:
+    """Refuse a token name that is reserved or not 1-64 letters, digits, `_`, `.` or `-`."""
+    if name == ENV_TOKEN_NAME:
+        raise TokenCommandError(f"the name {ENV_TOKEN_NAME!r} is SIGNOFF_API_TOKEN's; choose another")
+    if not _NAME.match(name):
+        raise TokenCommandError("a token name is 1-64 letters, digits, '_', '.' or '-', starting with a letter "
+                                "or digit")
+    return name
+
+
+async def create_token(db: Database, name: str, role: str, now: datetime) -> str:
+    """Store a new token under `name` with `role`; return the token (it cannot be shown again)."""
+    token = new_token()
+    async with db.transaction() as repo:
+        if not await repo.add_api_token(check_name(name), role, hash_token(token), now):
+            raise TokenCommandError(f"a token named {name!r} exists (revoked tokens keep their name)")
+    return token
+
+
+async def revoke_token(db: Database, name: str, now: datetime) -> None:
+    """Revoke the active token named `name`."""
+    async with db.transaction() as repo:
+        if not await repo.revoke_api_token(name, now):
+            raise TokenCommandError(f"no active token named {name!r}")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+
+
+def tokens_table(tokens: list[ApiToken]) -> str:
+    """Render tokens as an aligned text table."""
+    rows = [("NAME", "ROLE", "CREATED", "LAST USED", "REVOKED")]
+    rows += [(t.name, t.role, _when(t.created_at), _when(t.last_used_at), _when(t.revoked_at)) for t in tokens]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+async def _command(args: argparse.Namespace, db: Database) -> str:
+    now = datetime.now(UTC)
+    if args.tokens_command == "create":
+        return await create_token(db, args.name, args.role, now)
+    if args.tokens_command == "revoke":
+        await revoke_token(db, args.name, now)
+        return f"revoked {args.name}"
+    async with db.read() as repo:
+        return tokens_table(await repo.api_tokens())
+
+
+async def _run(args: argparse.Namespace) -> str:
+    db = await Database.open(file_settings(args.database).database)
+    try:
+        return await _command(args, db)
+    finally:
+        await db.close()
+
+
+def run_tokens_command(args: argparse.Namespace) -> int:
+    """Run `signoff tokens …`; print the result, or the problem and return 1 (2 for a bad setting)."""
+    try:
+        print(asyncio.run(_run(args)))
+    except TokenCommandError as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        return 1
+    except SettingsError as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,134 @@
+"""Slack Bolt listeners: parse the payload, call the service, answer in Slack."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.core.service import Signoff
+from bot.slack import commands, delegation, home, request_modal
+from bot.slack import outbox as outbox_slack
+from bot.slack import reminders as reminders_slack
+from bot.slack import rules as rules_slack
+from bot.slack.home import HomeListeners, parse_task_value
+from bot.slack.payload import (
+    action_value,
+    channel_id,
+    clean_text,
+    input_text,
+    private_metadata,
+    state_values,
+    trigger_id,
+    user_id,
+)
+from engine.approvals import Decision, check_may_decide
+from engine.errors import VoteRefusedError
+
+log = logging.getLogger(__name__)
+
+
+MAX_REASON_CHARS = 3000
+
+
+class Listeners:
+    """The Approve / Reject handlers, wherever the buttons are (messages, Home tab, /signoff pending)."""
+
+    def __init__(self, service: Signoff, home_listeners: HomeListeners) -> None:
+        self.service = service
+        self.home = home_listeners
+
+    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
+        """Tell the clicking user, and only them, why nothing changed."""
+        text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
+        channel = channel_id(body)
+        if channel:
+            await self.service.slack.ephemeral(channel, user, text)
+        else:
+            await self.service.slack.dm(user, {"text": text})
+
+    async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Approve button: count the approval, or ask for a confirmation first when it would be forced."""
+        await ack()
+        value, user = action_value(body), user_id(body)
+        if value is None or user is None:
+            return
+        request_id, seat = parse_task_value(value)
+        if await self.home.ask_confirmation(body, [value]):
+            return
+        try:
+            result = await self.service.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
+        except VoteRefusedError as exc:
+            await self.refuse(body, user, exc.code, str(exc))
+            return
+        if not result.is_counted:
+            await self.refuse(body, user, "already_voted")
+
+    async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Reject button: check the clicker may decide (maybe for someone away), then ask for the reason."""
+        await ack()
+        value, user, trigger = action_value(body), user_id(body), trigger_id(body)
+        if value is None or user is None or trigger is None:
+            return
+        request_id, seat = parse_task_value(value)
+        request = await self.service.request(request_id)
+        if request is None:
+            await self.refuse(body, user, "not_found")
+            return
+        try:
+            approver = await delegation.acting_as(self.service, request, user, seat)
+            check_may_decide(request, approver, Decision.APPROVE)
+        except VoteRefusedError as exc:
+            await self.refuse(body, user, exc.code, str(exc))
+            return
+        card = {**await self.service.card_for(request_id), "task_value": value}
+        view = self.service.renderer.json("reject_modal.json.j2", card=card)
+        await self.service.slack.open_view(trigger, view)
+
+    async def on_reject_reason(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Reject modal submitted: record the rejection with its reason."""
+        values, user, task = state_values(view), user_id(body), private_metadata(view)
+        if values is None or user is None or task is None:
+            await ack()
+            return
+        reason = clean_text(input_text(values, "reason"), MAX_REASON_CHARS) or ""
+        if len(reason) < 3:
+            message = self.service.renderer.text("refusal.txt.j2", code="reason_required", detail="")
+            await ack(response_action="errors", errors={"reason": message})
+            return
+        await ack()
+        request_id, seat = parse_task_value(task)
+        try:
+            await self.service.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
+        except VoteRefusedError as exc:
+            await self.refuse(body, user, exc.code, str(exc))
+
+
+def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
+    """Create the Bolt app with every listener registered; it finishes each listener before it answers.
+
+    An answer to Slack is an acknowledgement, and nothing is acknowledged before its work is durable: clicks
+    come from the inbox, where they were committed first; everything else is done by the time it is answered.
+    """
+    settings = service.settings
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
+        request_verification_enabled=not settings.is_socket_mode,
+        raise_error_for_unhandled_request=False,
+        process_before_response=True,
+    )
+    listeners = Listeners(service, HomeListeners(service))
+    # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.
+    app.action("approve")(listeners.on_approve)
+    app.action("reject")(listeners.on_reject)
+    app.view("reject_reason")(listeners.on_reject_reason)
+    home.register(app, service)
+    commands.register(app, service)
+    request_modal.register(app, service)
+    reminders_slack.register(app, service)
+    rules_slack.register(app, service)
+    outbox_slack.register(app, service)
+    return app

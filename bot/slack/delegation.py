@@ -1,0 +1,128 @@
+"""`/signoff away @delegate UNTIL`: someone approves for me while I am away; `away off` ends it."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from slack_sdk.errors import SlackApiError
+
+from bot.core.service import Signoff
+from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.home import refresher_for
+from engine.approvals import ApprovalRequest
+from engine.delegation import (
+    Delegation,
+    DelegationProblem,
+    acting_for,
+    delegation_problem,
+    parse_until,
+    plan_delegation,
+)
+
+log = logging.getLogger(__name__)
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+OFF_WORDS = frozenset({"off", "back", "end", "stop"})
+USAGE = "away @delegate UNTIL | away off"
+MAX_UNTIL_CHARS = 64
+
+
+def parse_person(text: str) -> str:
+    """Return the user id in `<@U123|name>`, `<@U123>` or `U123` (anything else is returned as is)."""
+    match = MENTION.match(text.strip())
+    return match.group(1) if match else text.strip().lstrip("@")
+
+
+async def is_person(service: Signoff, user_id: str) -> bool:
+    """Tell whether Slack knows this user as a person (not a bot, not deactivated)."""
+    try:
+        info = (await service.slack.client.users_info(user=user_id))["user"]
+    except SlackApiError:
+        return False
+    return not (info.get("is_bot") or info.get("deleted"))
+
+
+async def start_away(service: Signoff, principal: str, delegation: Delegation) -> list[Delegation]:
+    """Store the delegation (ending the earlier one), audit it and tell the delegate; return what it ended."""
+    now = service.clock.now()
+    notice = service.renderer.json("delegation_notice.json.j2", principal=principal, until=delegation.end(),
+                                   is_started=True)
+    async with service.db.transaction() as repo:
+        ended = await repo.end_delegations(principal, now)
+        await repo.start_delegation(delegation)
+        await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
+                         {"until": delegation.end().isoformat()})
+        await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+    _kick(service)
+    return ended
+
+
+async def end_away(service: Signoff, principal: str) -> list[Delegation]:
+    """End a person's delegation now, audit it and tell the delegate; return what was ended."""
+    now = service.clock.now()
+    async with service.db.transaction() as repo:
+        ended = await repo.end_delegations(principal, now)
+        for delegation in ended:
+            notice = service.renderer.json("delegation_notice.json.j2", principal=principal, until=now,
+                                           is_started=False)
+            await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
+            await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+    _kick(service)
+    return ended
+
+
+def _kick(service: Signoff) -> None:
+    if service.on_queued is not None:
+        service.on_queued()
+
+
+def read_until(text: str, tz: ZoneInfo) -> datetime | None:
+    """Read UNTIL in the company zone; None when it is no date, or one at the very edge of the calendar."""
+    try:
+        return parse_until(text[:MAX_UNTIL_CHARS], tz)
+    except OverflowError:
+        return None
+
+
+async def _problem(ctx: CommandContext, delegate: str, until_text: str) -> tuple[DelegationProblem | None, Any]:
+    until = read_until(until_text, ctx.service.settings.tz)
+    problem = delegation_problem(ctx.user, delegate, until, ctx.now)
+    if problem is None and not await is_person(ctx.service, delegate):
+        problem = DelegationProblem.BAD_DELEGATE
+    return problem, until
+
+
+@subcommand("away", help_key="away", usage=USAGE)
+async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """Hand my approvals to a delegate until a date, or end that (`away off`); no argument shows the state."""
+    if not args:
+        async with ctx.service.db.read() as repo:
+            active = await repo.delegations_active_at(ctx.now, principal=ctx.user)
+        if not active:
+            return ctx.note("away_none")
+        return ctx.note("away_set", delegate=active[-1].delegate, until=active[-1].end())
+    if len(args) == 1 and args[0].lower() in OFF_WORDS:
+        ended = await end_away(ctx.service, ctx.user)
+        await refresher_for(ctx.service).refresh([ctx.user, *(d.delegate for d in ended)])
+        return ctx.note("away_ended", delegate=ended[-1].delegate) if ended else ctx.note("away_none")
+    if len(args) != 2:
+        return ctx.note("usage", usage=USAGE)
+    delegate = parse_person(args[0])
+    problem, until = await _problem(ctx, delegate, args[1])
+    if problem is not None:
+        return ctx.note("away_problem", problem=problem.value)
+    delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
+    ended = await start_away(ctx.service, ctx.user, delegation)
+    await refresher_for(ctx.service).refresh([ctx.user, delegate, *(d.delegate for d in ended)])
+    return ctx.note("away_set", delegate=delegate, until=delegation.end())
+
+
+async def acting_as(service: Signoff, request: ApprovalRequest, actor: str, seat: str | None) -> str:
+    """Return whose seat an actor's click takes on a request; raise VoteRefusedError when none."""
+    async with service.db.read() as repo:
+        principals = await repo.principals_of(actor, service.clock.now())
+    return acting_for(request, actor, principals, seat)

@@ -1,0 +1,68 @@
+"""`/signoff outbox` for admins: the messages Signoff gave up on, each with a Retry button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.core.service import Signoff
+from bot.slack.commands import CommandContext, Reply, run_command, subcommand
+from bot.slack.payload import action_value, user_id
+from storage.outbox_repo import DEAD, OutboxItem
+
+DEAD_SHOWN = 200
+PER_PAGE = 10
+RETRY_ACTION = "outbox_retry"
+
+
+def _item_view(item: OutboxItem) -> dict[str, Any]:
+    return {"id": item.id, "kind": item.kind, "target": item.target, "attempts": item.attempts,
+            "created_at": item.created_at, "last_error": item.last_error}
+
+
+@subcommand("outbox", admin=True, help_key="outbox")
+async def outbox_command(ctx: CommandContext, args: list[str]) -> Reply:
+    """List the dead letters, newest first, with a Retry button each."""
+    async with ctx.service.db.read() as repo:
+        items = await repo.outbox_items(DEAD, DEAD_SHOWN)
+        counts = await repo.outbox_counts()
+    pager = ctx.pager(len(items), PER_PAGE)
+    return ctx.reply("commands_outbox.json.j2", items=[_item_view(i) for i in pager.window(items)],
+                     counts=counts, pager=pager.view())
+
+
+async def retry_dead_letter(ctx: CommandContext, item_id: int) -> Reply:
+    """Queue a dead letter again (admins only), and say so."""
+    if not ctx.is_admin:
+        return ctx.note("admin_only", command="outbox")
+    async with ctx.service.db.transaction() as repo:
+        is_requeued = await repo.requeue_dead(item_id, ctx.now)
+    if not is_requeued:
+        return ctx.note("outbox_not_dead", id=item_id)
+    ctx.service.wake_delivery()
+    return ctx.note("outbox_retried", id=item_id)
+
+
+class OutboxListeners:
+    """The Retry button of `/signoff outbox`."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+
+    async def on_retry(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Retry: queue the item again, then show the list as it is now."""
+        await ack()
+        user, value = user_id(body), action_value(body)
+        if user is None or value is None or not value.isdigit() or len(value) > 18:
+            return
+        note = await retry_dead_letter(CommandContext(self.service, user, "outbox"), int(value))
+        await respond(replace_original=False, response_type="ephemeral", **note.message)
+        listing = await run_command(self.service, user, "outbox")
+        if listing is not None:
+            await respond(replace_original=True, **listing.message)
+
+
+def register(app: AsyncApp, service: Signoff) -> None:
+    """Wire the Retry button into the Bolt app."""
+    app.action(RETRY_ACTION)(OutboxListeners(service).on_retry)

@@ -1,0 +1,305 @@
+"""Invoice reminders in Slack: `/signoff reminders` (settings modal with a preview) and the Send reminder button."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core.reminders import TEXT_PARTS, InvoiceReminders, settings_json
+from bot.core.service import Signoff
+from bot.errors import ApiError, Unprocessable
+from bot.senders.email import Email
+from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.payload import (
+    action_value,
+    channel_id,
+    first_action,
+    input_state,
+    mapping,
+    private_metadata,
+    state_values,
+    string_list,
+    user_id,
+)
+from bot.slack.rules import with_picked
+from engine.actions import sample_contact, sample_record
+from engine.invoice_reminders import (
+    MAX_OFFSET_DAYS,
+    MAX_SCHEDULES,
+    InvoiceReminderSettings,
+    ReminderSchedule,
+    is_remindable,
+)
+from engine.records import Contact, Record, RecordType
+from engine.workflows import details_from
+from messages.errors import TemplateInvalidError
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ID = "reminders_settings"
+MAX_INPUT_CHARS = 3000
+NO_DAY = "none"
+SAMPLE_SCAN = 200
+MAX_OPEN_MODALS = 1000
+PREVIEW_ACTIONS = re.compile(r"^(s[0-9]_(days|subject|greeting|body)|reminders_preview)$")
+
+
+def with_action(values: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
+    """Return the modal's state with the value the action just carried (typed text or picked day)."""
+    block, action_id = action.get("block_id"), action.get("action_id")
+    entry = {k: v for k, v in action.items() if k in ("type", "value", "selected_option")}
+    if not isinstance(block, str) or not isinstance(action_id, str) or len(entry) < 2:
+        return values
+    return {**values, block: {**mapping(values.get(block)), action_id: entry}}
+
+
+def _slot_view(index: int, schedule: dict[str, Any] | None) -> dict[str, Any]:
+    """Return one schedule slot as the modal shows it (texts too long for Slack's inputs are kept aside)."""
+    data = schedule or {}
+    texts = {part: data.get(part) or "" for part in TEXT_PARTS}
+    kept = [part for part, value in texts.items() if len(value) > MAX_INPUT_CHARS]
+    return {"index": index, "days": str(data["offset_days"]) if schedule else NO_DAY,
+            "copy_sender": bool(data.get("copy_sender")), "kept": kept,
+            **{part: "" if part in kept else value for part, value in texts.items()}}
+
+
+def _kept_texts(settings: InvoiceReminderSettings) -> dict[str, str]:
+    """Return the stored texts longer than a Slack input, by `s{slot}_{part}`, to keep them on save."""
+    return {f"s{i}_{part}": value for i, schedule in enumerate(settings.schedules) for part in TEXT_PARTS
+            if len(value := getattr(schedule, part) or "") > MAX_INPUT_CHARS}
+
+
+async def sample_invoice(service: Signoff) -> tuple[Record, Contact, bool]:
+    """Return an invoice to preview reminders on: a real remindable one when there is, else a made-up one."""
+    async with service.db.read() as repo:
+        for record in await repo.list_records(RecordType.INVOICE.value, limit=SAMPLE_SCAN):
+            contact = await repo.get_contact("customer", record.customer) if record.customer else None
+            if contact is not None and is_remindable(record):
+                return record, contact, True
+    now = service.clock.now()
+    return (sample_record(RecordType.INVOICE, now, service.settings.tz), sample_contact(RecordType.INVOICE), False)
+
+
+async def preview(service: Signoff, schedule: dict[str, Any] | None, slot: int = 0) -> dict[str, Any]:
+    """Render one schedule's e-mail (the one in modal slot `slot`) on a sample invoice, or say why it cannot be."""
+    record, contact, is_real = await sample_invoice(service)
+    view: dict[str, Any] = {"invoice": record.id, "customer": contact.name or record.customer, "is_real": is_real,
+                            "error": None, "subject": None, "body": None, "to": None, "slot": slot}
+    if schedule is None:
+        return view
+    try:
+        email: Email = InvoiceReminders(service).compose(record, contact, ReminderSchedule.model_validate(schedule),
+                                                         service.clock.now())
+    except ValidationError as exc:
+        return {**view, "error": details_from(exc)[0]["message"]}
+    except TemplateInvalidError as exc:
+        return {**view, "error": str(exc)}
+    return {**view, "subject": email.subject, "body": email.body, "to": contact.email or "—"}
+
+
+def render_modal(service: Signoff, enabled: bool, slots: list[dict[str, Any]], shown: dict[str, Any],
+                 kept: list[str]) -> dict[str, Any]:
+    """Render the invoice reminders modal: its slots, the preview `shown`, the ids of texts kept aside."""
+    view: dict[str, Any] = service.renderer.json(
+        "reminders_modal.json.j2", enabled=enabled, slots=slots, days=list(range(-MAX_OFFSET_DAYS,
+                                                                                 MAX_OFFSET_DAYS + 1)),
+        preview=shown, metadata=json.dumps(sorted(kept)))
+    return view
+
+
+async def settings_modal(service: Signoff) -> dict[str, Any]:
+    """Render the invoice reminders modal from the stored settings."""
+    settings = await InvoiceReminders(service).settings()
+    shown = settings_json(settings, service.settings.locale)["schedules"]
+    slots = [_slot_view(i, shown[i] if i < len(shown) else None) for i in range(MAX_SCHEDULES)]
+    return render_modal(service, settings.enabled, slots, await preview(service, shown[0] if shown else None),
+                        list(_kept_texts(settings)))
+
+
+def slots_as_typed(values: dict[str, Any], kept: set[str]) -> list[dict[str, Any]]:
+    """Return the modal's slots as the admin left them (texts kept aside stay marked as kept)."""
+    slots = []
+    for i in range(MAX_SCHEDULES):
+        days = _entry(values, f"s{i}_days")
+        texts = {part: value if isinstance(value := _entry(values, f"s{i}_{part}"), str) else ""
+                 for part in TEXT_PARTS}
+        slots.append({"index": i, "days": days if isinstance(days, str) and days else NO_DAY,
+                      "copy_sender": "copy" in (_entry(values, f"s{i}_copy") or []),
+                      "kept": [part for part in TEXT_PARTS if f"s{i}_{part}" in kept], **texts})
+    return slots
+
+
+def previewed(data: dict[str, Any], slots: list[int], action_id: str) -> tuple[dict[str, Any] | None, int]:
+    """Return the schedule to preview and its slot: the one being edited when it is scheduled, else the first."""
+    edited = action_id[1:].partition("_")[0] if PREVIEW_ACTIONS.fullmatch(action_id) else ""
+    index = slots.index(int(edited)) if edited.isdigit() and int(edited) in slots else 0
+    return (data["schedules"][index], slots[index]) if slots else (None, 0)
+
+
+def _entry(values: dict[str, Any], block_id: str) -> Any:
+    entry = input_state(values, block_id)
+    if "selected_option" in entry:
+        return mapping(entry["selected_option"]).get("value")
+    if "selected_options" in entry:
+        return [mapping(o).get("value") for o in entry["selected_options"] or []]
+    return entry.get("value")
+
+
+def read_settings(values: dict[str, Any], kept: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
+    """Turn the modal's state into settings as the API takes them, and the slot of each schedule."""
+    schedules, slots = [], []
+    for slot in range(MAX_SCHEDULES):
+        days = _entry(values, f"s{slot}_days")
+        if not isinstance(days, str) or days in ("", NO_DAY):
+            continue
+        texts = {part: _text(values, kept, f"s{slot}_{part}") for part in TEXT_PARTS}
+        schedules.append({"offset_days": int(days) if days.lstrip("-").isdigit() else days,
+                          **{part: value for part, value in texts.items() if value},
+                          "copy_sender": "copy" in (_entry(values, f"s{slot}_copy") or [])})
+        slots.append(slot)
+    return {"enabled": _entry(values, "enabled") == "on", "schedules": schedules}, slots
+
+
+def _text(values: dict[str, Any], kept: dict[str, Any], block_id: str) -> str | None:
+    value = _entry(values, block_id)
+    value = value.strip() if isinstance(value, str) else ""
+    stored = kept.get(block_id)
+    return value or (stored if isinstance(stored, str) else None)
+
+
+def error_blocks(exc: Unprocessable, slots: list[int]) -> dict[str, tuple[str, str]]:
+    """Map the API's error details to the modal's inputs: {block_id: (error code, problem)}."""
+    errors: dict[str, tuple[str, str]] = {}
+    for detail in exc.details:
+        path, problem = str(detail.get("path", "")), str(detail.get("message", ""))
+        block, code = _block_for(path, slots)
+        errors.setdefault(block, (code, problem))
+    return errors or {f"s{slots[0] if slots else 0}_days": ("invalid", exc.message)}
+
+
+def _block_for(path: str, slots: list[int]) -> tuple[str, str]:
+    """Return the input and error code of one error path such as `schedules[1].body`."""
+    if path == "enabled":
+        return "enabled", "invalid"
+    head, _, part = path.partition(".")
+    index = head[len("schedules["):-1] if head.startswith("schedules[") else ""
+    slot = slots[int(index)] if index.isdigit() and int(index) < len(slots) else (slots[-1] if slots else 0)
+    if part in TEXT_PARTS:
+        return f"s{slot}_{part}", "template"
+    return f"s{slot}_days", "days" if part == "offset_days" else "same_day"
+
+
+def action_stamp(action: dict[str, Any]) -> float:
+    """Return when Slack says the action happened (0 when it does not say)."""
+    try:
+        return float(action.get("action_ts") or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+async def redrawn_modal(
+    service: Signoff, values: dict[str, Any], kept: dict[str, Any], action_id: str
+) -> dict[str, Any]:
+    """Render the modal as the admin left it, with the preview of the reminder being edited."""
+    data, slots = read_settings(values, kept)
+    schedule, slot = previewed(data, slots, action_id)
+    return render_modal(service, _entry(values, "enabled") == "on", slots_as_typed(values, set(kept)),
+                        await preview(service, schedule, slot), list(kept))
+
+
+class ReminderListeners:
+    """Bolt listeners of the invoice reminders modal and of the Send reminder button."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+        self.reminders = InvoiceReminders(service)
+        self.latest: dict[str, float] = {}
+
+    async def _kept(self, view: Any) -> dict[str, Any]:
+        """Return the stored texts too long for Slack's inputs that this modal keeps aside."""
+        kept_ids = set(string_list(private_metadata(view), MAX_SCHEDULES * len(TEXT_PARTS)) or [])
+        return {key: value for key, value in _kept_texts(await self.reminders.settings()).items() if key in kept_ids}
+
+    async def on_edit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A schedule's day or text changed, or Preview was clicked: redraw the preview, keeping what was typed."""
+        await ack()
+        view, action = mapping(body.get("view")), first_action(body)
+        view_id, stamp = view.get("id"), action_stamp(action)
+        if not isinstance(view_id, str) or not self.service.is_admin(user_id(body)):
+            return
+        if len(self.latest) > MAX_OPEN_MODALS:
+            self.latest.clear()
+        self.latest[view_id] = max(stamp, self.latest.get(view_id, 0.0))
+        values = with_action(state_values(with_picked(body)) or {}, action)
+        modal = await redrawn_modal(self.service, values, await self._kept(view), str(action.get("action_id")))
+        if self.latest.get(view_id, 0.0) <= stamp:
+            await self._update(view_id, view.get("hash"), modal)
+
+    async def _update(self, view_id: str, view_hash: Any, modal: dict[str, Any]) -> None:
+        """views.update guarded by the hash; when a redraw for an older edit got there first, this newer one wins."""
+        await self.service.slack.update_view(view_id, modal, view_hash if isinstance(view_hash, str) else None)
+
+    async def on_save(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Save the settings through the API's path; errors go under the input they concern."""
+        user, values = user_id(body), state_values(view)
+        if user is None or values is None or not self.service.is_admin(user):
+            await ack()
+            return
+        self.latest.pop(str(view.get("id")), None)
+        data, slots = read_settings(values, await self._kept(view))
+        try:
+            saved = await self.reminders.save(data)
+        except Unprocessable as exc:
+            errors = {block: self.service.renderer.text("reminders_error.txt.j2", code=code, problem=problem)
+                      for block, (code, problem) in error_blocks(exc, slots).items()}
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        note = self.service.renderer.json("reminders_note.json.j2", code="saved", enabled=saved.enabled,
+                                          schedules=[s.offset_days for s in saved.schedules])
+        await self.service.slack.dm(user, note)
+
+    async def on_send(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Send reminder: admins send a manual reminder for the invoice now (the API's path); others are refused."""
+        await ack()
+        user, invoice_id = user_id(body), action_value(body)
+        if user is None or not invoice_id:
+            return
+        where = channel_id(body) or user
+        if not self.service.is_admin(user):
+            await self._tell(where, user, "admin_only", invoice=invoice_id)
+            return
+        try:
+            sent = await self.reminders.send_now(invoice_id, actor=user)
+        except ApiError as exc:
+            await self._tell(where, user, "failed", invoice=invoice_id, message=exc.message)
+            return
+        await self._tell(where, user, "sent", invoice=sent["invoice_id"], to=", ".join(sent["to"]),
+                         subject=sent["subject"])
+
+    async def _tell(self, channel: str, user: str, code: str, **detail: Any) -> None:
+        note = self.service.renderer.json("reminders_note.json.j2", code=code, detail=detail)
+        await self.service.slack.ephemeral(channel, user, str(note["text"]))
+
+
+def register(app: AsyncApp, service: Signoff) -> None:
+    """Wire the reminders modal and the Send reminder button into the Bolt app."""
+    listeners = ReminderListeners(service)
+    app.view(CALLBACK_ID)(listeners.on_save)
+    app.action(PREVIEW_ACTIONS)(listeners.on_edit)
+    app.action("invoice_remind")(listeners.on_send)
+
+
+@subcommand("reminders", admin=True, help_key="set up the payment reminders e-mailed to customers",
+            usage="reminders")
+async def reminders_command(ctx: CommandContext, args: list[str]) -> Reply | None:
+    """Open the invoice reminders modal: on or off, up to three schedules, their texts, and a preview."""
+    await ctx.open_modal(await settings_modal(ctx.service))
+    return None
+
+

@@ -1,0 +1,379 @@
+"""Requests from Slack: a modal that creates (or edits and resubmits) an expense or purchase order for approval."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core.service import Signoff
+from bot.errors import ApiError
+from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.home import refresher_for
+from bot.slack.payload import (
+    action_value,
+    channel_id,
+    input_state,
+    mapping,
+    private_metadata,
+    state_values,
+    trigger_id,
+    user_id,
+)
+from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, Source
+from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
+from messages.cards import record_view
+
+log = logging.getLogger(__name__)
+
+CALLBACK_ID = "request_new"
+EDIT_CALLBACK_ID = "request_edit"
+KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
+ID_PREFIXES = {RecordType.EXPENSE: "EXP", RecordType.PURCHASE_ORDER: "PO"}
+KIND_ALIASES = {"expense": "expense", "exp": "expense", "po": "purchase_order", "purchase": "purchase_order",
+                "purchase_order": "purchase_order"}
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
+DEFAULT_CURRENCY = {"fr": "EUR", "en": "USD"}
+MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT_CHARS = 40
+MAX_MENU_CONTACTS = 100
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
+                "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
+                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
+NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
+DATE_FIELDS = ("txn_date", "due_date")
+
+
+def new_record_id(record_type: RecordType, now: datetime) -> str:
+    """Return a fresh, readable record id such as `EXP-261123-4F7A2C`."""
+    return f"{ID_PREFIXES[record_type]}-{now:%y%m%d}-{secrets.token_hex(3).upper()}"
+
+
+def request_modal(
+    service: Signoff, kind: str = "expense", record: Record | None = None,
+    choices: Mapping[str, Sequence[Contact]] | None = None,
+) -> dict[str, Any]:
+    """Render the request modal, with the kind of document pre-selected, or pre-filled from a record to edit.
+
+    `choices` gives, per contact field, the contacts a menu offers instead of a text input.
+    """
+    currency = record.currency if record else DEFAULT_CURRENCY.get(service.settings.locale, "USD")
+    view: dict[str, Any] = service.renderer.json(
+        "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
+        currency=currency, form=_prefill(record) if record else None,
+        fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS,
+        editing={"type": record.type.value, "id": record.id} if record else None,
+        choices=_menus(record, choices or {}))
+    return view
+
+
+def _menus(record: Record | None, choices: Mapping[str, Sequence[Contact]]) -> dict[str, list[dict[str, str]]]:
+    """Return each contact menu's options, the record's own contact always among them."""
+    menus = {}
+    for field, contacts in choices.items():
+        options = [{"value": c.id, "label": f"{c.name} ({c.id})" if c.name else c.id} for c in contacts]
+        current = getattr(record, field, None) if record else None
+        if current and current not in {o["value"] for o in options}:
+            options.insert(0, {"value": current, "label": current})
+        menus[field] = options
+    return menus
+
+
+async def contact_choices(service: Signoff, record: Record) -> dict[str, list[Contact]]:
+    """Return the contacts an edit's contact field offers, when there are few enough for a menu."""
+    found: dict[str, list[Contact]] = {}
+    for field in ("customer", "vendor"):
+        if field in editable_fields(record.type):
+            async with service.db.read() as repo:
+                contacts = await repo.all_contacts(field, limit=MAX_MENU_CONTACTS + 1)
+            if 0 < len(contacts) <= MAX_MENU_CONTACTS:
+                found[field] = contacts
+    return found
+
+
+def offered_currencies(record: Record | None) -> tuple[str, ...]:
+    """Return the currencies the form offers: the usual ones, and the edited document's own."""
+    return CURRENCIES if record is None or record.currency in CURRENCIES else (record.currency, *CURRENCIES)
+
+
+def _prefill(record: Record) -> dict[str, str | None]:
+    """Return a record's values as the request modal's inputs show them."""
+    dates = {name: day.isoformat() if (day := getattr(record, name)) else None for name in DATE_FIELDS}
+    return {"vendor": record.vendor, "customer": record.customer, "amount": str(record.amount),
+            "category": record.category, "department": record.department, "description": record.memo, **dates}
+
+
+def record_key(value: str | None) -> tuple[RecordType, str] | None:
+    """Decode a `type/id` button value or metadata into a record key (None when malformed)."""
+    kind, _, record_id = (value or "").partition("/")
+    try:
+        return (RecordType(kind), record_id) if record_id else None
+    except ValueError:
+        return None
+
+
+def _raw(values: dict[str, Any], block_id: str) -> Any:
+    entry = input_state(values, block_id)
+    if "selected_option" in entry:
+        return mapping(entry["selected_option"]).get("value")
+    return entry.get("selected_date") if "selected_date" in entry else entry.get("value")
+
+
+def _value(values: dict[str, Any], block_id: str) -> str:
+    value = _raw(values, block_id)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _is_date_valid(values: dict[str, Any], block_id: str = "due_date") -> bool:
+    raw = _raw(values, block_id)
+    return raw is None or raw == "" or (isinstance(raw, str) and _date(raw.strip()) is not None)
+
+
+def _amount(text: str) -> Decimal | None:
+    if len(text) > MAX_AMOUNT_CHARS:
+        return None
+    try:
+        amount = Decimal(text.replace(",", ".").replace(" ", ""))
+    except InvalidOperation:
+        return None
+    is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
+    return amount if is_valid else None
+
+
+def _date(text: str) -> date | None:
+    """Read a date picker's `YYYY-MM-DD`; anything else (`31/12/2026`, `2026-02-30`) is None."""
+    if not ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """What the requester typed, checked."""
+
+    record_type: RecordType
+    data: RecordInput
+
+
+def _form_errors(
+    values: dict[str, Any], fields: tuple[str, ...] = NEW_REQUEST_FIELDS, currencies: tuple[str, ...] = CURRENCIES,
+) -> dict[str, str]:
+    checks = {"vendor": ("vendor_required", bool(_value(values, "vendor"))),
+              "customer": ("customer_required", bool(_value(values, "customer"))),
+              "amount": ("amount_invalid", _amount(_value(values, "amount")) is not None),
+              "currency": ("currency_invalid", (_value(values, "currency") or currencies[0]) in currencies),
+              **{name: ("date_invalid", _is_date_valid(values, name)) for name in DATE_FIELDS}}
+    errors = {FIELD_BLOCKS[name]: checks[name][0] for name in fields if name in checks and not checks[name][1]}
+    if fields == NEW_REQUEST_FIELDS and (_value(values, "kind") or "expense") not in KINDS:
+        errors["kind"] = "kind_invalid"
+    return errors
+
+
+def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
+    """Turn the modal's state into a record, or return `{block_id: error code}`."""
+    errors = _form_errors(values)
+    if errors:
+        return errors
+    try:
+        data = RecordInput(
+            amount=_amount(_value(values, "amount")), currency=_value(values, "currency") or "USD",
+            vendor=_value(values, "vendor"), category=_value(values, "category") or None,
+            memo=_value(values, "description") or None, due_date=_date(_value(values, "due_date")),
+            source=Source.SLACK, created_by=user,
+        )
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
+    return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
+
+
+def _edited_value(values: dict[str, Any], name: str) -> Any:
+    """Return what the form says about one editable field (None when left empty)."""
+    text = _value(values, FIELD_BLOCKS[name])
+    if name == "amount":
+        return _amount(text)
+    return _date(text) if name in DATE_FIELDS else text or None
+
+
+def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str, str]:
+    """Turn the edit modal's state into the document's new values (its other fields kept), or `{block_id: code}`."""
+    fields = editable_fields(record.type)
+    errors = _form_errors(values, fields, offered_currencies(record))
+    if errors:
+        return errors
+    data = record.model_dump(include=set(RecordInput.model_fields))
+    changes = {name: _edited_value(values, name) for name in fields}
+    changes["currency"] = changes["currency"] or record.currency
+    if record.balance == record.amount:
+        changes["balance"] = changes["amount"] if record.balance is not None else None
+    try:
+        return RecordInput.model_validate({**data, **changes})
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "amount"): "text_invalid" for e in exc.errors() if e["loc"]}
+
+
+async def create_request(service: Signoff, form: RequestForm, record_id: str | None = None) -> Record:
+    """Store the request as a record (new, or `record_id` updated) and submit it when a workflow governs it."""
+    record_id = record_id or new_record_id(form.record_type, service.clock.now())
+    record = await service.put_record(form.record_type, record_id, form.data)
+    if record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
+        record = await service.submit(form.record_type, record_id, form.data.created_by)
+    return record
+
+
+async def confirm_to_requester(service: Signoff, record: Record) -> None:
+    """Queue the requester's confirmation DM, which links back to the record."""
+    user = record.created_by or ""
+    now = service.clock.now()
+    key = f"request:{record.type.value}:{record.id}:{record.updated_at.isoformat()}"
+    async with service.db.transaction() as repo:
+        contact = next(iter((await repo.contacts_of(record)).values()), None)
+        message = service.renderer.json("request_confirmation.json.j2", record=record_view(record, contact))
+        await repo.enqueue("message", user, {"message": message}, now, key=key)
+    if service.on_queued is not None:
+        service.on_queued()
+
+
+class RequestListeners:
+    """Bolt listeners of the request modal: the shortcut, the Home buttons, the rejection DM and the submissions."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+
+    async def on_open(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """The `new_request` shortcut or the Home button: open the modal (nothing without a trigger)."""
+        await ack()
+        trigger = trigger_id(body)
+        if trigger is not None and user_id(body) is not None:
+            await self.service.slack.open_view(trigger, request_modal(self.service))
+
+    async def on_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """Check the form, close the modal, then create, submit and confirm the request."""
+        await self._save(ack, body, view)
+
+    async def on_edit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Edit and resubmit (rejection DM): open the modal pre-filled from the requester's own document."""
+        await ack()
+        user, trigger = user_id(body), trigger_id(body)
+        record = await self._own_record(body, user, record_key(action_value(body)), RESUBMITTABLE)
+        if record is not None and trigger is not None:
+            choices = await contact_choices(self.service, record)
+            await self.service.slack.open_view(trigger, request_modal(self.service, record=record, choices=choices))
+
+    async def on_edit_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The edited document: check it, save the changes as the API does, then submit it again."""
+        user, values, key = user_id(body), state_values(view), record_key(private_metadata(view))
+        record = await self._own_record({}, user, key, RESUBMITTABLE) if values is not None else None
+        if record is None or user is None or values is None:
+            await ack()
+            return
+        data = read_edit(values, record)
+        if isinstance(data, dict):
+            await ack(response_action="errors", errors=self._errors(data))
+            return
+        await ack()
+        await self._store(user, RequestForm(record.type, data), record.key()[1])
+
+    async def on_home_submit(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """Submit for approval (Home): send the requester's `approval_required` document for approval."""
+        await ack()
+        user = user_id(body)
+        statuses = frozenset({ApprovalStatus.APPROVAL_REQUIRED})
+        record = await self._own_record(body, user, record_key(action_value(body)), statuses)
+        if record is None or user is None:
+            return
+        try:
+            record = await self.service.submit(record.type, record.id, user)
+        except ApiError as exc:
+            await self._failed(user, exc)
+        else:
+            await confirm_to_requester(self.service, record)
+        await refresher_for(self.service).publish(user)
+
+    async def _own_record(
+        self, body: dict[str, Any], user: str | None, key: tuple[RecordType, str] | None,
+        statuses: frozenset[ApprovalStatus],
+    ) -> Record | None:
+        """Return the clicker's own document in one of these states, or tell them why not and return None."""
+        if user is None or key is None:
+            return None
+        async with self.service.db.read() as repo:
+            record = await repo.get_record(key[0].value, key[1])
+        code = resubmit_refusal(record, user, statuses)
+        if code is None:
+            return record
+        note = self.service.renderer.text("request_note.txt.j2", code=code, type=key[0].value, id=key[1],
+                                          status=record.approval_status.value if record else "")
+        await self.service.slack.ephemeral(channel_id(body) or user, user, note)
+        return None
+
+    async def _save(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user, values = user_id(body), state_values(view)
+        if user is None or values is None:
+            await ack()
+            return
+        form = read_form(values, user)
+        if isinstance(form, dict):
+            await ack(response_action="errors", errors=self._errors(form))
+            return
+        await ack()
+        await self._store(user, form, None)
+
+    def _errors(self, codes: dict[str, str]) -> dict[str, str]:
+        return {block: self.service.renderer.text("resubmit_error.txt.j2", code=code)
+                for block, code in codes.items()}
+
+    async def _store(self, user: str, form: RequestForm, record_id: str | None) -> None:
+        """Create the request, or save the edited document and send it for approval again (its requester only)."""
+        key = (form.record_type, record_id) if record_id else None
+        if key is not None and await self._own_record({}, user, key, RESUBMITTABLE) is None:
+            return
+        try:
+            record = await create_request(self.service, form, record_id)
+        except ApiError as exc:
+            await self._failed(user, exc)
+            return
+        if key is not None and record.approval_status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED):
+            note = self.service.renderer.text("request_note.txt.j2", code="unchanged", type=key[0].value, id=key[1],
+                                              status=record.approval_status.value)
+            await self.service.slack.dm(user, {"text": note})
+            return
+        await confirm_to_requester(self.service, record)
+        await refresher_for(self.service).refresh([user])
+
+    async def _failed(self, user: str, exc: ApiError) -> None:
+        note = self.service.renderer.json("commands_note.json.j2", code="failed",
+                                          detail={"message": exc.message, "details": exc.details})
+        await self.service.slack.dm(user, note)
+
+
+def register(app: AsyncApp, service: Signoff) -> None:
+    """Wire the request shortcut, the Home buttons, Edit and resubmit and the modals into the Bolt app."""
+    listeners = RequestListeners(service)
+    app.shortcut("new_request")(listeners.on_open)
+    app.action("home_new_request")(listeners.on_open)
+    app.action(re.compile(r"^request_submit(:[0-9]+)?$"))(listeners.on_home_submit)
+    app.action("request_edit")(listeners.on_edit)
+    app.view(CALLBACK_ID)(listeners.on_submit)
+    app.view(EDIT_CALLBACK_ID)(listeners.on_edit_submit)
+
+
+@subcommand("request", help_key="request", usage="request [expense|po]")
+async def request_command(ctx: CommandContext, args: list[str]) -> Reply | None:
+    """Open the request modal (an expense unless `po` is given)."""
+    kind = KIND_ALIASES.get(args[0].lower(), "") if args else "expense"
+    if not kind:
+        return ctx.note("usage", usage="request [expense|po]")
+    await ctx.open_modal(request_modal(ctx.service, kind))
+    return None

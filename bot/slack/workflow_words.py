@@ -1,0 +1,85 @@
+"""A workflow in plain words: its schedule as days and times, its messages rendered on a sample document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.core.automation import SAMPLE_COMPANY
+from engine.actions import Company, sample_contact, sample_record, template_context, template_sources
+from engine.cron import CronSpec
+from engine.errors import InvalidDefinitionError
+from engine.workflows import WorkflowDefinition
+from messages.errors import TemplateInvalidError
+from messages.render import Renderer, describe
+
+MAX_TIMES = 6
+ALL_WEEKDAYS = frozenset(range(7))
+WORK_WEEK = frozenset(range(1, 6))
+PREVIEW_CHARS = 1500
+
+
+def _times(spec: CronSpec) -> list[str] | None:
+    times = [f"{h:02d}:{m:02d}" for h in sorted(spec.hours) for m in sorted(spec.minutes)]
+    return times if len(times) <= MAX_TIMES else None
+
+
+def _days(spec: CronSpec) -> dict[str, Any] | None:
+    if len(spec.months) != 12:
+        return None
+    if spec.is_day_restricted and spec.is_weekday_restricted:
+        return None
+    if spec.is_day_restricted:
+        return {"kind": "monthly", "days": sorted(spec.days)}
+    if not spec.is_weekday_restricted or spec.weekdays == ALL_WEEKDAYS:
+        return {"kind": "daily"}
+    if spec.weekdays == WORK_WEEK:
+        return {"kind": "weekdays"}
+    return {"kind": "weekly", "weekdays": sorted(spec.weekdays, key=lambda d: (d + 6) % 7)}
+
+
+def schedule_view(cron: str | None, timezone: str) -> dict[str, Any] | None:
+    """Return a cron schedule as days and times the templates word ("every weekday at 09:00"), or as written."""
+    if not cron:
+        return None
+    try:
+        spec = CronSpec.parse(cron)
+    except InvalidDefinitionError:
+        return {"kind": "custom", "cron": cron, "timezone": timezone}
+    days, times = _days(spec), _times(spec)
+    if days is None or times is None:
+        return {"kind": "custom", "cron": cron, "timezone": timezone}
+    return {**days, "times": times, "cron": cron, "timezone": timezone}
+
+
+def sample_context(definition: WorkflowDefinition, renderer: Renderer, now: datetime) -> dict[str, Any]:
+    """Return the template variables of a workflow on a sample document of its type."""
+    record = sample_record(definition.record_type, now, renderer.fmt.tz)
+    company = Company(SAMPLE_COMPANY, renderer.timezone)
+    return template_context(record, sample_contact(definition.record_type), definition, company, now)
+
+
+def previews(definition: WorkflowDefinition, renderer: Renderer, now: datetime) -> dict[str, dict[str, Any]]:
+    """Render each message, subject and body of a workflow on a sample document: `{path: {text, ok}}`."""
+    context = sample_context(definition, renderer, now)
+    shown: dict[str, dict[str, Any]] = {}
+    for path, source in template_sources(definition):
+        try:
+            text = renderer.slack_text(source, **context).strip()
+        except TemplateInvalidError as exc:
+            shown[path] = {"ok": False, "text": describe(exc)[:300]}
+            continue
+        shown[path] = {"ok": bool(text), "text": text[:PREVIEW_CHARS]}
+    return shown
+
+
+def with_previews(view: dict[str, Any], definition: WorkflowDefinition, renderer: Renderer,
+                  now: datetime) -> dict[str, Any]:
+    """Add the schedule in words and each action's rendered sample messages to a workflow's view."""
+    shown = previews(definition, renderer, now)
+    actions = []
+    for index, action in enumerate(view["actions"]):
+        found = {key: shown[f"actions[{index}].{key}"] for key in ("message", "subject", "body")
+                 if f"actions[{index}].{key}" in shown}
+        actions.append({**action, "preview": found})
+    return {**view, "actions": actions, "schedule_words": schedule_view(definition.schedule, renderer.timezone)}
