@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -13,8 +14,10 @@ from pathlib import Path
 
 import aiosqlite
 
-from storage.errors import MigrationError, SchemaTooNewError
-from storage.repository import Repository, WorkflowCache
+from storage.errors import MigrationError, SchemaTooNewError, StorageError
+from storage.ports import AfterCommit, CommitHook, Repository
+from storage.repository import Repository as SqliteRepository
+from storage.repository import WorkflowCache
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -33,15 +36,8 @@ def migrations() -> list[tuple[int, str]]:
     return found
 
 
-class CommitHook:
-    """Work that must commit with the first write transaction of the task that set it (see `Database.carrying`)."""
-
-    def __init__(self, run: Callable[[Repository], Awaitable[None]]) -> None:
-        self.run = run
-        self.is_committed = False
-
-
 _CARRIED: ContextVar[CommitHook | None] = ContextVar("signoff_commit_hook", default=None)
+_AFTER_COMMIT: ContextVar[list[AfterCommit] | None] = ContextVar("signoff_after_commit", default=None)
 
 READERS = 2
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
@@ -125,26 +121,41 @@ class Database:
             _CARRIED.reset(token)
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Repository]:
-        """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error."""
+    async def unit_of_work(self) -> AsyncIterator[SqliteRepository]:
+        """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error, then run `on_commit`s."""
         hook = _CARRIED.get()
         hook = None if hook is None or hook.is_committed else hook
-        async with self._lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                repo = Repository(self._conn, self._workflows)
-                yield repo
+        after: list[AfterCommit] = []
+        token = _AFTER_COMMIT.set(after)
+        try:
+            async with self._lock:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    repo = SqliteRepository(self._conn, self._workflows)
+                    yield repo
+                    if hook is not None:
+                        await hook.run(repo)
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await self._conn.execute("COMMIT")
                 if hook is not None:
-                    await hook.run(repo)
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-            if hook is not None:
-                hook.is_committed = True
+                    hook.is_committed = True
+        finally:
+            _AFTER_COMMIT.reset(token)
+        await _run_after_commit(after)
+
+    transaction = unit_of_work
+
+    def on_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` after the current task's write transaction commits (never if it rolls back)."""
+        after = _AFTER_COMMIT.get()
+        if after is None:
+            raise StorageError("on_commit is only possible inside a unit of work")
+        after.append(callback)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[Repository]:
+    async def read(self) -> AsyncIterator[SqliteRepository]:
         """Run a read-only snapshot (BEGIN DEFERRED) of the last commit, on a reader connection."""
         if not self._reader_conns:
             async with self._lock, _snapshot(self._conn, self._workflows) as repo:
@@ -169,6 +180,20 @@ class Database:
         self._reader_conns.clear()
 
 
+async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
+    """Run every callback in order; raise the first error once all have run."""
+    error: BaseException | None = None
+    for callback in callbacks:
+        try:
+            result = callback()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            error = error or exc
+    if error is not None:
+        raise error
+
+
 async def _connect(path: str | Path) -> aiosqlite.Connection:
     conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30)
     conn.row_factory = aiosqlite.Row
@@ -178,10 +203,10 @@ async def _connect(path: str | Path) -> aiosqlite.Connection:
 
 
 @asynccontextmanager
-async def _snapshot(conn: aiosqlite.Connection, workflows: WorkflowCache) -> AsyncIterator[Repository]:
+async def _snapshot(conn: aiosqlite.Connection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
     await conn.execute("BEGIN")
     try:
-        yield Repository(conn, workflows)
+        yield SqliteRepository(conn, workflows)
     finally:
         await conn.execute("ROLLBACK")
 

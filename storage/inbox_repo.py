@@ -13,33 +13,16 @@ Contract:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import aiosqlite
 
-QUEUED, DONE, SEEN, FAILED = "queued", "done", "seen", "failed"
+from storage.models import INBOX_DONE as DONE
+from storage.models import INBOX_FAILED as FAILED
+from storage.models import INBOX_QUEUED as QUEUED
+from storage.models import INBOX_SEEN as SEEN
+from storage.models import InboxEntry, InboxRow
+
 CHUNK = 200
-
-
-@dataclass(frozen=True)
-class InboxEntry:
-    """A verified request to remember: its identity, and the payload to process (None: nothing left to do)."""
-
-    identity: str
-    kind: str
-    body: str | None = None
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    """A stored request with work to do, leased to the process that reads it."""
-
-    id: int
-    identity: str
-    kind: str
-    body: str
-    attempts: int
-    received_s: float
 
 
 def _row(row: aiosqlite.Row) -> InboxRow:

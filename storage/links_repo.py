@@ -2,42 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
 from storage.codec import parse_ts, ts
-
-
-def hash_link_token(token: str) -> str:
-    """Return the SHA-256 (hex) under which an approval link's token is stored and looked up."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ApprovalLink:
-    """One e-mailed approval link: the seat it decides for, its decision, and whether it may still be used."""
-
-    request_id: str
-    step_index: int
-    approver: str
-    decision: str
-    email: str
-    created_at: datetime
-    expires_at: datetime
-    used_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class SlackIdentity:
-    """What Slack said about an e-mail: its user (None: nobody), and until when that answer is kept."""
-
-    email: str
-    user_id: str | None
-    checked_at: datetime
-    expires_at: datetime
+from storage.models import ApprovalLink, SlackIdentity
+from storage.models import hash_link_token as hash_link_token
 
 
 def _moment(text: str) -> datetime:

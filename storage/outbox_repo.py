@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiosqlite
 
 from storage.codec import dumps, loads, parse_ts, ts
-
-QUEUED, SENDING, SENT, DEAD = "queued", "sending", "sent", "dead"
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    """One message waiting to be delivered (or delivered)."""
-
-    id: int
-    key: str | None
-    kind: str
-    target: str
-    payload: dict[str, Any]
-    status: str
-    attempts: int
-    not_before: datetime
-    created_at: datetime
-    last_error: str | None = None
-    result: dict[str, Any] | None = None
-    requeued_at: datetime | None = None
-
-    @property
-    def retried_from(self) -> datetime:
-        """Return when this item's delivery horizon started: its creation, or its last requeue by an admin."""
-        return max(self.created_at, self.requeued_at) if self.requeued_at else self.created_at
+from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
 
 
 def _item(row: aiosqlite.Row) -> OutboxItem:

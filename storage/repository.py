@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,38 +16,13 @@ from storage.codec import dumps, loads, parse_ts, ts
 from storage.delegations_repo import DelegationQueries
 from storage.inbox_repo import InboxQueries
 from storage.links_repo import LinksQueries
+from storage.models import AuditEntry, ReminderTask, SlackMessageRef
 from storage.outbox_repo import OutboxQueries
 from storage.rows import moment, request_of, vote_of
 from storage.rules_repo import RulesQueries
-from storage.runs_repo import ReminderTask, RunsQueries
+from storage.runs_repo import RunsQueries
 from storage.scheduler_repo import SchedulerQueries
 from storage.tokens_repo import TokensQueries
-
-
-@dataclass(frozen=True)
-class AuditEntry:
-    """One line of the append-only audit trail."""
-
-    seq: int
-    at: datetime
-    actor: str | None
-    action: str
-    subject_type: str
-    subject_id: str
-    from_state: str | None
-    to_state: str | None
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class SlackMessageRef:
-    """A Slack message that shows an approval request and must follow its state."""
-
-    request_id: str
-    step_index: int
-    user_id: str | None
-    channel: str
-    ts: str
 
 
 def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:

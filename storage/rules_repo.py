@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -15,23 +14,10 @@ from engine.groups import Group, GroupKind, Membership
 from engine.records import Contact, Record
 from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
 from storage.codec import dumps, loads, ts
+from storage.models import AuditLine, RecordKey
 
-RecordKey = tuple[str, str]
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
-
-
-@dataclass(frozen=True)
-class AuditLine:
-    """One audit entry to append in bulk."""
-
-    at: datetime
-    actor: str | None
-    action: str
-    subject: tuple[str, str]
-    from_state: str | None = None
-    to_state: str | None = None
-    detail: dict[str, Any] | None = None
 
 
 def _json(value: Any) -> str:

@@ -3,71 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import aiosqlite
 
 from storage.codec import dumps, loads, parse_ts, ts
-
-
-@dataclass(frozen=True)
-class WorkflowRun:
-    """One workflow that fired on one record: what it did and how that went."""
-
-    id: str
-    workflow_id: str
-    workflow_name: str
-    record_type: str
-    record_id: str
-    cause: str
-    outcome: str
-    actions: list[dict[str, Any]]
-    at: datetime
-    seq: int = 0
-    event: str = "actions"
-    request_id: str | None = None
-    actor: str | None = None
-    on_behalf_of: str | None = None
-    decision: str | None = None
-    reason: str | None = None
-    step: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        """Return the run as the API shows it."""
-        return {"id": self.id, "workflow_id": self.workflow_id, "workflow_name": self.workflow_name,
-                "record_type": self.record_type, "record_id": self.record_id, "cause": self.cause,
-                "outcome": self.outcome, "actions": self.actions, "at": self.at.isoformat(),
-                "event": self.event, "request_id": self.request_id, "actor": self.actor,
-                "on_behalf_of": self.on_behalf_of, "decision": self.decision, "reason": self.reason,
-                "step": self.step}
-
-
-@dataclass(frozen=True)
-class ReminderTask:
-    """A reminder given to a person or channel by a workflow run."""
-
-    id: int
-    run_id: str
-    assignee: str
-    workflow_id: str
-    record_type: str
-    record_id: str
-    text: str
-    created_at: datetime
-    done_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class RunFilter:
-    """Which runs to list: by workflow and/or record, newest first, after a cursor."""
-
-    workflow_id: str | None = None
-    record_type: str | None = None
-    record_id: str | None = None
-    before_seq: int | None = None
-    limit: int = 50
+from storage.models import ReminderTask, RunFilter, WorkflowRun
 
 
 def _moment(text: str) -> datetime:

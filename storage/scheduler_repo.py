@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,38 +12,10 @@ from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
 from storage.codec import dumps, loads, parse_ts, ts
-from storage.outbox_repo import QUEUED, SENDING, OutboxItem
+from storage.models import QUEUED, SENDING, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.rows import request_of, vote_of
 
 CHUNK = 500
-
-
-@dataclass(frozen=True)
-class DueRow:
-    """A subject the scheduler must look at, and since when."""
-
-    kind: str
-    subject_id: str
-    next_due_at: datetime | None
-    spec: str | None = None
-
-
-@dataclass(frozen=True)
-class ClaimedItem:
-    """An outbox item leased for delivery; `uncertain_since` is set when an earlier attempt's fate is unknown."""
-
-    item: OutboxItem
-    uncertain_since: float | None
-
-
-@dataclass(frozen=True)
-class NewMessage:
-    """An outbox item to queue."""
-
-    kind: str
-    target: str
-    payload: dict[str, Any]
-    key: str | None = None
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:

@@ -2,44 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiosqlite
 
 from storage.codec import parse_ts, ts
-
-ROLES = ("admin", "integration", "read")
-ENV_TOKEN_NAME = "env"  # SIGNOFF_API_TOKEN: an admin token kept in the environment, not in this table
-TOKEN_PREFIX = "so_"
-
-
-def new_token() -> str:
-    """Return a fresh token: 256 random bits, URL-safe, with a recognisable prefix."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """Return the SHA-256 (hex) under which a token is stored and looked up."""
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ApiToken:
-    """One named API token: its role and bookkeeping, never the token itself."""
-
-    name: str
-    role: str
-    created_at: datetime
-    last_used_at: datetime | None
-    revoked_at: datetime | None
-
-    @property
-    def is_active(self) -> bool:
-        """Tell whether the token is still accepted."""
-        return self.revoked_at is None
+from storage.models import ENV_TOKEN_NAME as ENV_TOKEN_NAME
+from storage.models import ROLES as ROLES
+from storage.models import ApiToken
+from storage.models import hash_token as hash_token
+from storage.models import new_token as new_token
 
 
 def _token(row: aiosqlite.Row) -> ApiToken:
