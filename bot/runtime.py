@@ -24,7 +24,8 @@ from bot.jobs.scheduler import Scheduler
 from bot.outbox.worker import Deliverer, OutboxSlack
 from bot.senders.slack import make_client
 from bot.settings import Settings
-from bot.slack.app import build_bolt_app
+from bot.slack.app import build_bolt_app, command_registry
+from bot.slack.command_kit import CommandRegistry
 from bot.slack.front import ClickProcessor
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
 from storage.db import Database
@@ -69,6 +70,7 @@ class Runtime:
     bolt: AsyncApp
     app: FastAPI
     inbox: InboxWorker
+    commands: CommandRegistry
     deliverer: Deliverer | None = None
     scheduler: Scheduler | None = None
     server: uvicorn.Server | None = None
@@ -153,7 +155,8 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
         await localize_defaults(service)
     except Exception:  # a wording nicety never stops start-up
         log.exception("could not reword the default workflows in the company language; they stay as they are")
-    bolt = build_bolt_app(service, client)
+    commands = command_registry()
+    bolt = build_bolt_app(service, client, commands)
     inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service)
     deliverer.yield_to = inbox.until_idle
@@ -162,4 +165,4 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     app.state.deliverer = deliverer
     scheduler = Scheduler(service, deliverer)
     scheduler.attach(app)
-    return Runtime(settings, db, service, bolt, app, inbox, deliverer=deliverer, scheduler=scheduler)
+    return Runtime(settings, db, service, bolt, app, inbox, commands, deliverer=deliverer, scheduler=scheduler)

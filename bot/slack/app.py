@@ -9,10 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.service import Signoff
-from bot.slack import commands, delegation, home, request_modal
-from bot.slack import outbox as outbox_slack
-from bot.slack import reminders as reminders_slack
-from bot.slack import rules as rules_slack
+from bot.slack import commands, delegation, groups, home, outbox, reminders, request_modal, rules
+from bot.slack.command_kit import CommandRegistry
 from bot.slack.home import HomeListeners, parse_task_value
 from bot.slack.payload import (
     action_value,
@@ -106,7 +104,14 @@ class Listeners:
             await self.refuse(body, user, exc.code, str(exc))
 
 
-def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
+def command_registry() -> CommandRegistry:
+    """Return every `/signoff` subcommand, in the order `/signoff help` lists them."""
+    return CommandRegistry([*commands.SUBCOMMANDS, *home.SUBCOMMANDS, *delegation.SUBCOMMANDS,
+                            *request_modal.SUBCOMMANDS, *outbox.SUBCOMMANDS, *rules.SUBCOMMANDS,
+                            *groups.SUBCOMMANDS, *reminders.SUBCOMMANDS])
+
+
+def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRegistry) -> AsyncApp:
     """Create the Bolt app with every listener registered; it finishes each listener before it answers.
 
     An answer to Slack is an acknowledgement, and nothing is acknowledged before its work is durable: clicks
@@ -126,9 +131,10 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient) -> AsyncApp:
     app.action("reject")(listeners.on_reject)
     app.view("reject_reason")(listeners.on_reject_reason)
     home.register(app, service)
-    commands.register(app, service)
+    commands.register(app, service, registry)
     request_modal.register(app, service)
-    reminders_slack.register(app, service)
-    rules_slack.register(app, service)
-    outbox_slack.register(app, service)
+    reminders.register(app, service)
+    rules.register(app, service)
+    groups.register(app, service)
+    outbox.register(app, service, registry)
     return app

@@ -1,23 +1,19 @@
-"""The `/signoff` command: a registry of subcommands, the caller's context, and the workflow subcommands."""
+"""`/signoff help` and the workflow subcommands: list, show, edit, enable, copy, delete, templates, history, remind."""
 
 from __future__ import annotations
 
-import json
 import logging
-import math
-import shlex
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.core.reminders import InvoiceReminders, OwnText
 from bot.core.service import Signoff
-from bot.errors import ApiError, NotFound
+from bot.errors import NotFound
 from bot.slack import workflow_modal
+from bot.slack.command_kit import CommandContext, CommandRegistry, Reply, ack_body, command, run_command
 from bot.slack.payload import (
     action_value,
     channel_id,
@@ -29,16 +25,9 @@ from bot.slack.payload import (
     trigger_id,
     user_id,
 )
-from bot.slack.workflow_words import with_previews
+from bot.slack.workflow_words import with_previews, workflow_view
 from engine.catalog import CatalogTemplate, catalog, find_template
-from engine.durations import parse_duration
-from engine.errors import InvalidDurationError
 from engine.workflows import (
-    ApprovalAction,
-    NotificationAction,
-    ReminderAction,
-    SendAction,
-    UpdateAction,
     Workflow,
 )
 from messages.catalog_text import localized
@@ -46,7 +35,6 @@ from storage.runs_repo import RunFilter, WorkflowRun
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
 PAGE_ACTIONS = ("page_previous", "page_next")
 WORKFLOWS_PER_PAGE = 10
 MIN_PREFIX_CHARS = 4
@@ -54,226 +42,14 @@ MAX_COMMAND_CHARS = 4000
 MAX_PAGE = 10_000
 
 
-@dataclass(frozen=True)
-class Subcommand:
-    """One `/signoff NAME` subcommand and who may use it."""
-
-    name: str
-    handler: Handler
-    is_admin_only: bool
-    help_key: str
-    usage: str
-
-
-_REGISTRY: dict[str, Subcommand] = {}
-
-
-def subcommand(
-    name: str, *, admin: bool = False, help_key: str | None = None, usage: str | None = None
-) -> Callable[[Handler], Handler]:
-    """Register `async def handler(ctx, args) -> Reply | None` as `/signoff NAME` (admin-only when `admin`)."""
-
-    def register(handler: Handler) -> Handler:
-        """Add the handler to the registry and return it unchanged."""
-        _REGISTRY[name] = Subcommand(name, handler, admin, help_key or name, usage or name)
-        return handler
-
-    return register
-
-
-def subcommands() -> list[Subcommand]:
-    """Return every registered subcommand in registration order."""
-    return list(_REGISTRY.values())
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A subcommand's answer: a message shown only to the caller unless `in_channel`."""
-
-    message: dict[str, Any]
-    in_channel: bool = False
-
-
-@dataclass(frozen=True)
-class Pager:
-    """One page of a long list, with the button values that move between pages."""
-
-    command: str
-    args: str
-    page: int
-    pages: int
-    per_page: int
-    total: int
-
-    def window(self, items: Sequence[Any]) -> list[Any]:
-        """Return the items shown on this page."""
-        start = self.page * self.per_page
-        return list(items[start:start + self.per_page])
-
-    def _value(self, page: int) -> str | None:
-        if not 0 <= page < self.pages:
-            return None
-        return json.dumps({"c": self.command, "a": self.args[:1000], "p": page}, ensure_ascii=False)
-
-    def view(self) -> dict[str, Any]:
-        """Return what the pager macro renders."""
-        return {"page": self.page + 1, "pages": self.pages, "total": self.total,
-                "previous": self._value(self.page - 1), "next": self._value(self.page + 1)}
-
-
-@dataclass
-class CommandContext:
-    """Who runs a subcommand, where, on which page, and what the bot can do for them."""
-
-    service: Signoff
-    user: str
-    name: str
-    args_text: str = ""
-    channel: str | None = None
-    trigger_id: str | None = None
-    page: int = 0
-
-    @property
-    def is_admin(self) -> bool:
-        """Tell whether the caller is an admin."""
-        return self.service.is_admin(self.user)
-
-    @property
-    def now(self) -> datetime:
-        """Return the service's current time."""
-        return self.service.clock.now()
-
-    def reply(self, template: str, *, in_channel: bool = False, **context: Any) -> Reply:
-        """Render a message template as the answer."""
-        return Reply(self.service.renderer.json(template, **context), in_channel)
-
-    def note(self, code: str, **detail: Any) -> Reply:
-        """Answer with one short notice (`commands_note.json.j2` knows every code)."""
-        return self.reply("commands_note.json.j2", code=code, detail=detail)
-
-    def unavailable(self) -> Reply:
-        """Answer that this subcommand is not available yet."""
-        return self.note("not_available", command=self.name)
-
-    def pager(self, total: int, per_page: int) -> Pager:
-        """Return the pager of a list of `total` items, clamping the page asked for."""
-        pages = max(1, math.ceil(total / per_page))
-        return Pager(self.name, self.args_text, min(max(0, self.page), pages - 1), pages, per_page, total)
-
-    async def open_modal(self, view: dict[str, Any]) -> None:
-        """Open a modal for the caller (needs the trigger of their command or click)."""
-        await self.service.slack.open_view(self.trigger_id or "", view)
-
-
-def split_args(text: str) -> list[str]:
-    """Split a command line like a shell does, falling back to spaces on unbalanced quotes."""
-    try:
-        return shlex.split(text)
-    except ValueError:
-        return text.split()
-
-
-async def run_command(
-    service: Signoff, user: str, text: str, *, channel: str | None = None,
-    trigger_id: str | None = None, page: int = 0,
-) -> Reply | None:
-    """Run `/signoff TEXT` for a user; refuse unknown and (for non-admins) admin-only subcommands."""
-    name, _, rest = text.strip().partition(" ")
-    name = name.lower() or "help"
-    ctx = CommandContext(service, user, name, rest.strip(), channel, trigger_id, page)
-    command = _REGISTRY.get(name)
-    if command is None:
-        return ctx.note("unknown_command", command=name)
-    if command.is_admin_only and not ctx.is_admin:
-        return ctx.note("admin_only", command=name)
-    try:
-        return await command.handler(ctx, split_args(rest))
-    except NotFound as exc:
-        return ctx.note("not_found", message=exc.message)
-    except ApiError as exc:
-        return ctx.note("failed", message=exc.message, details=exc.details[:5])
-
-
-def ack_body(reply: Reply | None) -> dict[str, Any]:
-    """Return the slash-command acknowledgement that shows a reply."""
-    if reply is None:
-        return {}
-    return {"response_type": "in_channel" if reply.in_channel else "ephemeral", **reply.message}
-
-
 # help
 
 
-@subcommand("help", help_key="help")
 async def help_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the subcommands the caller may use."""
-    allowed = sorted((c for c in subcommands() if ctx.is_admin or not c.is_admin_only), key=lambda c: c.is_admin_only)
+    allowed = sorted((c for c in ctx.commands if ctx.is_admin or not c.is_admin_only), key=lambda c: c.is_admin_only)
     entries = [{"usage": c.usage, "help_key": c.help_key, "is_admin_only": c.is_admin_only} for c in allowed]
     return ctx.reply("commands_help.json.j2", entries=entries, is_admin=ctx.is_admin)
-
-
-# workflows: the data the templates show (no wording here)
-
-
-def duration_view(iso: str | None) -> dict[str, Any] | None:
-    """Split an ISO 8601 duration into days, hours and minutes for display."""
-    if not iso:
-        return None
-    try:
-        delta = parse_duration(iso)
-    except InvalidDurationError:
-        return {"iso": iso, "days": 0, "hours": 0, "minutes": 0}
-    hours, rest_s = divmod(int(delta.total_seconds()) % 86400, 3600)
-    return {"iso": iso, "days": delta.days, "hours": hours, "minutes": rest_s // 60}
-
-
-def value_view(value: Any) -> dict[str, Any]:
-    """Tag a condition value with its kind so templates can format it for the locale."""
-    if value is None:
-        return {"kind": "none"}
-    if isinstance(value, list | tuple):
-        return {"kind": "list", "items": [value_view(v) for v in value[:50]], "more": max(0, len(value) - 50)}
-    if isinstance(value, bool):
-        return {"kind": "bool", "value": value}
-    if isinstance(value, datetime):
-        return {"kind": "moment", "value": value}
-    if isinstance(value, date):
-        return {"kind": "date", "value": value}
-    if isinstance(value, int | Decimal):
-        return {"kind": "number", "value": value}
-    return {"kind": "text", "value": str(value)}
-
-
-def _action_view(action: Any) -> dict[str, Any]:
-    if isinstance(action, ApprovalAction):
-        steps = [{"name": s.name, "approvers": list(s.approvers), "min_approvers": s.min_approvers}
-                 for s in action.steps]
-        return {"type": "approval", "steps": steps, "channel": action.channel, "notify": list(action.notify),
-                "remind_every": duration_view(action.remind_every),
-                "escalate_after": duration_view(action.escalate_after), "escalate_to": list(action.escalate_to),
-                "expire_after": duration_view(action.expire_after)}
-    if isinstance(action, ReminderAction | NotificationAction):
-        targets = [*([action.channel] if getattr(action, "channel", None) else []), *action.to]
-        return {"type": action.type, "targets": targets, "message": action.message}
-    if isinstance(action, SendAction):
-        return {"type": "send", "subject": action.subject, "copy_sender": action.copy_sender}
-    if isinstance(action, UpdateAction):
-        return {"type": "update", "field": action.field, "value": value_view(action.value)}
-    return {"type": str(getattr(action, "type", "unknown"))}
-
-
-def workflow_view(workflow: Workflow) -> dict[str, Any]:
-    """Return a workflow as the list and show templates render it."""
-    return {
-        "id": workflow.id, "name": workflow.name, "description": workflow.description,
-        "record_type": workflow.record_type.value, "trigger": workflow.trigger.value,
-        "trigger_fields": list(workflow.trigger_fields), "schedule": workflow.schedule,
-        "enabled": workflow.enabled, "status": workflow.status.value, "created_at": workflow.created_at,
-        "conditions": [{"field": c.field, "op": c.op.value, "value": value_view(c.value)}
-                       for c in workflow.conditions],
-        "actions": [_action_view(a) for a in workflow.actions],
-        "action_types": list(dict.fromkeys(a.type for a in workflow.actions)),
-    }
 
 
 class AmbiguousWorkflow(NotFound):
@@ -309,7 +85,6 @@ async def find_workflow(service: Signoff, ref: str) -> Workflow:
     return found[0]
 
 
-@subcommand("workflows", admin=True, help_key="workflows")
 async def workflows_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List every workflow, one page at a time."""
     workflows = await ctx.service.list_workflows()
@@ -322,7 +97,6 @@ WORKFLOW_OPS = ("show", "edit", "enable", "disable", "copy", "delete")
 WORKFLOW_USAGE = "workflow show|edit|enable|disable|copy|delete NAME|ID"
 
 
-@subcommand("workflow", admin=True, help_key="workflow", usage=WORKFLOW_USAGE)
 async def workflow_command(ctx: CommandContext, args: list[str]) -> Reply | None:
     """Show, edit, enable, disable, copy or delete one workflow, named by name or id."""
     if len(args) < 2 or args[0].lower() not in WORKFLOW_OPS:
@@ -372,7 +146,6 @@ def _draft(template: CatalogTemplate) -> Workflow:
     return Workflow(**template.definition.model_dump(), id=template.slug, created_at=now, updated_at=now)
 
 
-@subcommand("templates", admin=True, help_key="templates", usage="templates [CATEGORY]")
 async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the ready-made workflows, one page at a time, each with a button to use it."""
     entries = [t for t in catalog() if not args or t.category == args[0].lower()]
@@ -382,7 +155,6 @@ async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
                      categories=sorted({t.category for t in catalog()}))
 
 
-@subcommand("new", admin=True, help_key="new", usage="new [TEMPLATE]")
 async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:
     """Open the workflow modal, blank or pre-filled from a catalog template."""
     if len(args) > 1:
@@ -405,7 +177,6 @@ def _run_view(run: WorkflowRun) -> dict[str, Any]:
             "approvers": list(first.get("approvers", []))[:10], "escalated_to": list(first.get("to", []))[:10]}
 
 
-@subcommand("history", admin=True, help_key="history", usage="history [ID]")
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Show the latest workflow runs and approval events, of every workflow or of one."""
     workflow = await find_workflow(ctx.service, args[0]) if args else None
@@ -419,7 +190,6 @@ async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
 REMIND_USAGE = 'remind invoice ID ["SUBJECT" ["MESSAGE"]]'
 
 
-@subcommand("remind", admin=True, help_key="remind", usage=REMIND_USAGE)
 async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
     """E-mail a payment reminder for an invoice now, with its own subject and message if given (quoted)."""
     if not 2 <= len(args) <= 4:
@@ -453,8 +223,9 @@ def _page_request(body: dict[str, Any]) -> tuple[str, int] | None:
 class CommandListeners:
     """Bolt listeners of the `/signoff` command, its pagers and its menus."""
 
-    def __init__(self, service: Signoff) -> None:
+    def __init__(self, service: Signoff, commands: CommandRegistry) -> None:
         self.service = service
+        self.commands = commands
 
     async def on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         """`/signoff …`: run the subcommand and answer in the acknowledgement."""
@@ -463,7 +234,7 @@ class CommandListeners:
             await ack()
             return
         try:
-            reply = await run_command(self.service, user, line[:MAX_COMMAND_CHARS],
+            reply = await run_command(self.service, self.commands, user, line[:MAX_COMMAND_CHARS],
                                       channel=text(command.get("channel_id"), 64), trigger_id=trigger_id(command))
         except Exception:
             log.exception("/signoff %s failed", command.get("text"))
@@ -476,7 +247,7 @@ class CommandListeners:
         request, user = _page_request(body), user_id(body)
         if request is None or user is None:
             return
-        reply = await run_command(self.service, user, request[0], page=request[1],
+        reply = await run_command(self.service, self.commands, user, request[0], page=request[1],
                                   channel=channel_id(body), trigger_id=trigger_id(body))
         if reply is not None:
             await respond(replace_original=True, **reply.message)
@@ -514,14 +285,14 @@ class CommandListeners:
         choice, user = selected_value(body), user_id(body)
         if choice is None or user is None:
             return
-        reply = await run_command(self.service, user, f"workflow {choice}", trigger_id=trigger_id(body))
+        reply = await run_command(self.service, self.commands, user, f"workflow {choice}", trigger_id=trigger_id(body))
         if reply is not None:
             await respond(replace_original=False, response_type="ephemeral", **reply.message)
 
 
-def register(app: AsyncApp, service: Signoff) -> None:
+def register(app: AsyncApp, service: Signoff, commands: CommandRegistry) -> None:
     """Wire the `/signoff` command, its pagers and menus into the Bolt app."""
-    listeners = CommandListeners(service)
+    listeners = CommandListeners(service, commands)
     app.command("/signoff")(listeners.on_command)
     for action_id in PAGE_ACTIONS:
         app.action(action_id)(listeners.on_page)
@@ -530,3 +301,14 @@ def register(app: AsyncApp, service: Signoff) -> None:
     for action_id in ("workflow_delete_confirm", "workflow_delete_keep"):
         app.action(action_id)(listeners.on_delete_answer)
     workflow_modal.register(app, service)
+
+
+SUBCOMMANDS = (
+    command("help", help_command, help_key="help"),
+    command("workflows", workflows_command, admin=True, help_key="workflows"),
+    command("workflow", workflow_command, admin=True, help_key="workflow", usage=WORKFLOW_USAGE),
+    command("templates", templates_command, admin=True, help_key="templates", usage="templates [CATEGORY]"),
+    command("new", new_command, admin=True, help_key="new", usage="new [TEMPLATE]"),
+    command("history", history_command, admin=True, help_key="history", usage="history [ID]"),
+    command("remind", remind_command, admin=True, help_key="remind", usage=REMIND_USAGE),
+)

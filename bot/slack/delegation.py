@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from slack_sdk.errors import SlackApiError
 
 from bot.core.service import Signoff
-from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home import refresher_for
 from engine.approvals import ApprovalRequest
 from engine.delegation import (
@@ -96,7 +96,6 @@ async def _problem(ctx: CommandContext, delegate: str, until_text: str) -> tuple
     return problem, until
 
 
-@subcommand("away", help_key="away", usage=USAGE)
 async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Hand my approvals to a delegate until a date, or end that (`away off`); no argument shows the state."""
     if not args:
@@ -126,3 +125,8 @@ async def acting_as(service: Signoff, request: ApprovalRequest, actor: str, seat
     async with service.db.read() as repo:
         principals = await repo.principals_of(actor, service.clock.now())
     return acting_for(request, actor, principals, seat)
+
+
+SUBCOMMANDS = (
+    command("away", away_command, help_key="away", usage=USAGE),
+)

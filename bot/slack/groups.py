@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.core.rules import RulesService, group_users
 from bot.core.service import Signoff
 from bot.errors import ApiError
-from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import action_value, first_action, mapping, state_values, trigger_id, user_id
 from bot.slack.rules import (
     MAX_FORM_ROWS,
@@ -48,7 +48,6 @@ def group_view(group: Group, membership: Membership) -> dict[str, Any]:
             "members": len(membership.members()), "filters": len(group.filters), "auto_update": group.auto_update}
 
 
-@subcommand("groups", admin=True, help_key="groups")
 async def groups_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List customer, vendor and people groups with their size, with buttons to manage them."""
     groups = await RulesService(ctx.service).list_groups()
@@ -393,3 +392,8 @@ def register(app: AsyncApp, service: Signoff) -> None:
         app.action(action_id)(listeners.on_member_click)
     for callback in (GROUP_SAVE, GROUP_MEMBERS, GROUP_EMAIL, GROUP_DELETE):
         app.view(callback)(listeners.on_submit)
+
+
+SUBCOMMANDS = (
+    command("groups", groups_command, admin=True, help_key="groups"),
+)

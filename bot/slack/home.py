@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.service import DecisionResult, Signoff
 from bot.slack import digests
-from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
     clean_text,
@@ -510,7 +510,6 @@ def register(app: AsyncApp, service: Signoff) -> HomeListeners:
 # /signoff pending
 
 
-@subcommand("pending", help_key="pending")
 async def pending_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the approvals waiting for me, oldest first, with Approve / Reject."""
     async with ctx.service.db.read() as repo:
@@ -519,3 +518,8 @@ async def pending_command(ctx: CommandContext, args: list[str]) -> Reply:
         shown = await _described(ctx.service, repo, pager.window(tasks), ctx.user)
     views = [task_view(t, ctx.user, ctx.now) for t in shown]
     return ctx.reply("commands_pending.json.j2", tasks=views, pager=pager.view())
+
+
+SUBCOMMANDS = (
+    command("pending", pending_command, help_key="pending"),
+)

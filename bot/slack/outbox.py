@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.core.service import Signoff
-from bot.slack.commands import CommandContext, Reply, run_command, subcommand
+from bot.slack.command_kit import CommandContext, CommandRegistry, Reply, command, run_command
 from bot.slack.payload import action_value, user_id
 from storage.outbox_repo import DEAD, OutboxItem
 
@@ -21,7 +21,6 @@ def _item_view(item: OutboxItem) -> dict[str, Any]:
             "created_at": item.created_at, "last_error": item.last_error}
 
 
-@subcommand("outbox", admin=True, help_key="outbox")
 async def outbox_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the dead letters, newest first, with a Retry button each."""
     async with ctx.service.db.read() as repo:
@@ -47,8 +46,9 @@ async def retry_dead_letter(ctx: CommandContext, item_id: int) -> Reply:
 class OutboxListeners:
     """The Retry button of `/signoff outbox`."""
 
-    def __init__(self, service: Signoff) -> None:
+    def __init__(self, service: Signoff, commands: CommandRegistry) -> None:
         self.service = service
+        self.commands = commands
 
     async def on_retry(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Retry: queue the item again, then show the list as it is now."""
@@ -56,13 +56,18 @@ class OutboxListeners:
         user, value = user_id(body), action_value(body)
         if user is None or value is None or not value.isdigit() or len(value) > 18:
             return
-        note = await retry_dead_letter(CommandContext(self.service, user, "outbox"), int(value))
+        note = await retry_dead_letter(CommandContext(self.service, self.commands, user, "outbox"), int(value))
         await respond(replace_original=False, response_type="ephemeral", **note.message)
-        listing = await run_command(self.service, user, "outbox")
+        listing = await run_command(self.service, self.commands, user, "outbox")
         if listing is not None:
             await respond(replace_original=True, **listing.message)
 
 
-def register(app: AsyncApp, service: Signoff) -> None:
+def register(app: AsyncApp, service: Signoff, commands: CommandRegistry) -> None:
     """Wire the Retry button into the Bolt app."""
-    app.action(RETRY_ACTION)(OutboxListeners(service).on_retry)
+    app.action(RETRY_ACTION)(OutboxListeners(service, commands).on_retry)
+
+
+SUBCOMMANDS = (
+    command("outbox", outbox_command, admin=True, help_key="outbox"),
+)

@@ -14,7 +14,7 @@ from bot.core.reminders import TEXT_PARTS, InvoiceReminders, settings_json
 from bot.core.service import Signoff
 from bot.errors import ApiError, Unprocessable
 from bot.senders.email import Email
-from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
     channel_id,
@@ -295,11 +295,13 @@ def register(app: AsyncApp, service: Signoff) -> None:
     app.action("invoice_remind")(listeners.on_send)
 
 
-@subcommand("reminders", admin=True, help_key="set up the payment reminders e-mailed to customers",
-            usage="reminders")
 async def reminders_command(ctx: CommandContext, args: list[str]) -> Reply | None:
     """Open the invoice reminders modal: on or off, up to three schedules, their texts, and a preview."""
     await ctx.open_modal(await settings_modal(ctx.service))
     return None
 
 
+SUBCOMMANDS = (
+    command("reminders", reminders_command, admin=True, usage="reminders",
+            help_key="set up the payment reminders e-mailed to customers"),
+)

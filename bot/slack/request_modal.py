@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.service import Signoff
 from bot.errors import ApiError
-from bot.slack.commands import CommandContext, Reply, subcommand
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home import refresher_for
 from bot.slack.payload import (
     action_value,
@@ -369,7 +369,6 @@ def register(app: AsyncApp, service: Signoff) -> None:
     app.view(EDIT_CALLBACK_ID)(listeners.on_edit_submit)
 
 
-@subcommand("request", help_key="request", usage="request [expense|po]")
 async def request_command(ctx: CommandContext, args: list[str]) -> Reply | None:
     """Open the request modal (an expense unless `po` is given)."""
     kind = KIND_ALIASES.get(args[0].lower(), "") if args else "expense"
@@ -377,3 +376,8 @@ async def request_command(ctx: CommandContext, args: list[str]) -> Reply | None:
         return ctx.note("usage", usage="request [expense|po]")
     await ctx.open_modal(request_modal(ctx.service, kind))
     return None
+
+
+SUBCOMMANDS = (
+    command("request", request_command, help_key="request", usage="request [expense|po]"),
+)

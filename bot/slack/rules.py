@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.core.rules import RuleResult, RulesService
 from bot.core.service import Signoff
 from bot.errors import ApiError
-from bot.slack.commands import CommandContext, Reply, subcommand, value_view
+from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
     channel_id,
@@ -27,6 +27,7 @@ from bot.slack.payload import (
     trigger_id,
     user_id,
 )
+from bot.slack.workflow_words import value_view
 from engine.conditions import DAY_COUNT_OPS, ENUM_VALUES, OPS_BY_TYPE, TODAY_OPS, Op
 from engine.errors import PrefillChoiceError, VoteRefusedError
 from engine.facts import CONTACT_FIELD_TYPES, RECORD_FIELD_TYPES, field_type
@@ -89,7 +90,6 @@ def register(app: AsyncApp, service: Signoff) -> None:
     """Register the pre-fill menu listener, the rule buttons and modals, and the group ones."""
     app.action(PREFILL_ACTION)(PrefillChoiceListener(service).on_choice)
     register_rules(app, service)
-    groups_slack.register(app, service)
 
 
 # managing groups and rules from Slack: admins only (the REST API lets only admin tokens do it)
@@ -105,7 +105,6 @@ def rules_note(ctx: CommandContext, code: str, **detail: Any) -> Reply:
     return ctx.reply("rules_note.json.j2", code=code, detail=detail)
 
 
-@subcommand("group", admin=True, help_key="create a group, add or remove its members, delete it", usage=GROUP_USAGE)
 async def group_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Create a group, change its members by hand, or delete it (admins only)."""
     refusal = refused(ctx)
@@ -128,8 +127,6 @@ async def group_command(ctx: CommandContext, args: list[str]) -> Reply:
     return ctx.note("usage", usage=GROUP_USAGE)
 
 
-@subcommand("rule", admin=True, help_key="create or change pre-fill rules from YAML, publish, unpublish or delete one",
-            usage=RULE_USAGE)
 async def rule_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Apply rules from YAML, publish, unpublish or delete a rule (admins only)."""
     refusal = refused(ctx)
@@ -481,7 +478,6 @@ def preview_view(preview: ChangePreview) -> dict[str, Any]:
             "records": [{"type": t, "id": i} for t, i in preview.records[:PREVIEW_SHOWN]]}
 
 
-@subcommand("rules", admin=True, help_key="rules")
 async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the pre-fill rules: status, conditions in words, results, with buttons to change them."""
     rules = await RulesService(ctx.service).list_rules()
@@ -610,5 +606,11 @@ def register_rules(app: AsyncApp, service: Signoff) -> None:
         app.view(callback)(listeners.on_confirm)
 
 
-# the group subcommand and listeners live next door; importing them here registers `/signoff groups`
-from bot.slack import groups as groups_slack  # noqa: E402
+
+SUBCOMMANDS = (
+    command("group", group_command, admin=True, usage=GROUP_USAGE,
+            help_key="create a group, add or remove its members, delete it"),
+    command("rule", rule_command, admin=True, usage=RULE_USAGE,
+            help_key="create or change pre-fill rules from YAML, publish, unpublish or delete one"),
+    command("rules", rules_command, admin=True, help_key="rules"),
+)

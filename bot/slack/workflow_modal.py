@@ -14,7 +14,7 @@ from bot.core.rules import RulesService
 from bot.errors import ApiError
 from bot.slack import workflow_draft as drafts
 from bot.slack.payload import first_action, mapping, private_metadata, state_values, text, trigger_id, user_id
-from bot.slack.workflow_words import sample_context, schedule_view
+from bot.slack.workflow_words import sample_context, schedule_view, workflow_view
 from engine.actions import contact_kind_for
 from engine.catalog import CatalogTemplate, find_template
 from engine.groups import GroupKind
@@ -264,8 +264,6 @@ class WorkflowModalListeners:
             await ack(response_action="errors", errors=_error_texts(self.service, found))
             return
         await ack()
-        from bot.slack.commands import workflow_view  # the list/show view of a workflow
-
         note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow))
         await self.service.slack.dm(user, note)
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from bot.core.automation import SAMPLE_COMPANY
 from engine.actions import Company, sample_contact, sample_record, template_context, template_sources
 from engine.cron import CronSpec
-from engine.errors import InvalidDefinitionError
-from engine.workflows import WorkflowDefinition
+from engine.durations import parse_duration
+from engine.errors import InvalidDefinitionError, InvalidDurationError
+from engine.workflows import (
+    ApprovalAction,
+    NotificationAction,
+    ReminderAction,
+    SendAction,
+    UpdateAction,
+    Workflow,
+    WorkflowDefinition,
+)
 from messages.errors import TemplateInvalidError
 from messages.render import Renderer, describe
 
@@ -83,3 +93,67 @@ def with_previews(view: dict[str, Any], definition: WorkflowDefinition, renderer
                  if f"actions[{index}].{key}" in shown}
         actions.append({**action, "preview": found})
     return {**view, "actions": actions, "schedule_words": schedule_view(definition.schedule, renderer.timezone)}
+
+
+# a workflow as the templates show it (no wording here)
+
+
+def duration_view(iso: str | None) -> dict[str, Any] | None:
+    """Split an ISO 8601 duration into days, hours and minutes for display."""
+    if not iso:
+        return None
+    try:
+        delta = parse_duration(iso)
+    except InvalidDurationError:
+        return {"iso": iso, "days": 0, "hours": 0, "minutes": 0}
+    hours, rest_s = divmod(int(delta.total_seconds()) % 86400, 3600)
+    return {"iso": iso, "days": delta.days, "hours": hours, "minutes": rest_s // 60}
+
+
+def value_view(value: Any) -> dict[str, Any]:
+    """Tag a condition value with its kind so templates can format it for the locale."""
+    if value is None:
+        return {"kind": "none"}
+    if isinstance(value, list | tuple):
+        return {"kind": "list", "items": [value_view(v) for v in value[:50]], "more": max(0, len(value) - 50)}
+    if isinstance(value, bool):
+        return {"kind": "bool", "value": value}
+    if isinstance(value, datetime):
+        return {"kind": "moment", "value": value}
+    if isinstance(value, date):
+        return {"kind": "date", "value": value}
+    if isinstance(value, int | Decimal):
+        return {"kind": "number", "value": value}
+    return {"kind": "text", "value": str(value)}
+
+
+def _action_view(action: Any) -> dict[str, Any]:
+    if isinstance(action, ApprovalAction):
+        steps = [{"name": s.name, "approvers": list(s.approvers), "min_approvers": s.min_approvers}
+                 for s in action.steps]
+        return {"type": "approval", "steps": steps, "channel": action.channel, "notify": list(action.notify),
+                "remind_every": duration_view(action.remind_every),
+                "escalate_after": duration_view(action.escalate_after), "escalate_to": list(action.escalate_to),
+                "expire_after": duration_view(action.expire_after)}
+    if isinstance(action, ReminderAction | NotificationAction):
+        targets = [*([action.channel] if getattr(action, "channel", None) else []), *action.to]
+        return {"type": action.type, "targets": targets, "message": action.message}
+    if isinstance(action, SendAction):
+        return {"type": "send", "subject": action.subject, "copy_sender": action.copy_sender}
+    if isinstance(action, UpdateAction):
+        return {"type": "update", "field": action.field, "value": value_view(action.value)}
+    return {"type": str(getattr(action, "type", "unknown"))}
+
+
+def workflow_view(workflow: Workflow) -> dict[str, Any]:
+    """Return a workflow as the list and show templates render it."""
+    return {
+        "id": workflow.id, "name": workflow.name, "description": workflow.description,
+        "record_type": workflow.record_type.value, "trigger": workflow.trigger.value,
+        "trigger_fields": list(workflow.trigger_fields), "schedule": workflow.schedule,
+        "enabled": workflow.enabled, "status": workflow.status.value, "created_at": workflow.created_at,
+        "conditions": [{"field": c.field, "op": c.op.value, "value": value_view(c.value)}
+                       for c in workflow.conditions],
+        "actions": [_action_view(a) for a in workflow.actions],
+        "action_types": list(dict.fromkeys(a.type for a in workflow.actions)),
+    }

@@ -9,7 +9,7 @@ import pytest
 
 from bot.sandbox.validation import validate_message
 from bot.sandbox.workspace import Message
-from bot.slack.commands import Reply, run_command, subcommand, subcommands
+from bot.slack.command_kit import Reply, command, run_command
 from tests.bot.test_home import (
     ALICE,
     BIG_INVOICES,
@@ -233,19 +233,21 @@ async def test_request_and_away_are_for_everyone(signoff: Harness) -> None:
         assert "not away" in (await run(signoff, user, "away")).all_text()
 
 
-async def test_other_modules_can_register_subcommands(signoff: Harness) -> None:
-    @subcommand("ping", help_key="Answer pong", usage="ping")
+async def test_other_modules_can_add_subcommands_to_the_registry(signoff: Harness) -> None:
     async def ping(ctx: Any, args: list[str]) -> Reply:
         return Reply({"text": f"pong {' '.join(args)}"}, in_channel=True)
 
+    registry = signoff.runtime.commands
+    registry.add(command("ping", ping, help_key="Answer pong", usage="ping"))
     try:
         reply = await signoff.link.command(MEMBER, "/signoff", "ping a b")
         assert json.loads(reply.body)["response_type"] == "in_channel"
         assert "pong a b" in signoff.workspace.messages_in(signoff.workspace.dm_channel_id(MEMBER))[-1].text
         assert "Answer pong" in (await run(signoff, MEMBER, "help")).all_text()
-        assert await run_command(signoff.runtime.service, MEMBER, "ping") is not None
+        assert await run_command(signoff.runtime.service, registry, MEMBER, "ping") is not None
+        with pytest.raises(ValueError, match="defined twice"):
+            registry.add(command("ping", ping))
     finally:
-        from bot.slack import commands
-
-        commands._REGISTRY.pop("ping")
-    assert "ping" not in [c.name for c in subcommands()]
+        registry.remove("ping")
+    assert "ping" not in [c.name for c in registry]
+    assert "ping" in (await run(signoff, MEMBER, "ping")).all_text()  # now unknown, and said so

@@ -125,7 +125,7 @@ def _digests() -> Iterator[Case]:
 
 
 def _workflow_answers() -> Iterator[Case]:
-    from bot.slack.commands import workflow_view
+    from bot.slack.workflow_words import workflow_view
 
     def view(big: bool) -> dict[str, Any]:
         return workflow_view(workflow(big))

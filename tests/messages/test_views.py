@@ -16,9 +16,11 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
 from bot.sandbox.validation import validate_message, validate_view
-from bot.slack.commands import Pager, new_workflow_modal, template_view, workflow_view
+from bot.slack.command_kit import Pager
+from bot.slack.commands import new_workflow_modal, template_view
 from bot.slack.home import HomeData, Task, home_view
 from bot.slack.request_modal import request_modal
+from bot.slack.workflow_words import workflow_view
 from engine.approvals import ApprovalRequest, Decision, ForceKind, RequestStatus, Step, Vote
 from engine.catalog import catalog
 from engine.delegation import Delegation, acted_by_steps
