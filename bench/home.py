@@ -30,7 +30,7 @@ from bench.common import Row, format_value, is_quick
 from bench.scheduler import bench_settings, insert_documents, record_json
 from bot.runtime import Runtime, build_runtime
 from bot.slack.home import home_view, load_home
-from storage.codec import dumps, ts
+from storage.sqlite.codec import dumps, ts
 
 NAME = "home"
 VIEWER = "U0VIEW"

@@ -25,8 +25,8 @@ from bot.senders.slack import SlackOut, make_client
 from bot.settings import Settings
 from engine.records import Record
 from engine.rules import RuleStatus
-from storage.db import Database
-from storage.repository import Repository
+from storage.ports import Repository
+from storage.sqlite import Database
 
 TARGET_S = 2.0
 STATUSES = ("none", "approval_required", "rejected", "approved")

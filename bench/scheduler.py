@@ -28,7 +28,7 @@ from bot.runtime import Runtime, build_runtime
 from bot.sandbox.workspace import DEFAULT_TOKEN
 from bot.settings import Settings
 from engine.records import Record
-from storage.codec import dumps, ts
+from storage.sqlite.codec import dumps, ts
 
 NAME = "scheduler"
 DUE = 1_000

@@ -28,7 +28,7 @@ from bot.slack.app import build_bolt_app, command_registry
 from bot.slack.command_kit import CommandRegistry
 from bot.slack.front import ClickProcessor
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
-from storage.db import Database
+from storage.sqlite import Database
 
 log = logging.getLogger(__name__)
 

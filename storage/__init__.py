@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
+from storage.errors import StorageError
 from storage.ports import Store
+
+# URL scheme -> the backend module, whose `open_store(target)` opens a store; a plain path is a SQLite file
+BACKENDS = {"sqlite": "storage.sqlite"}
 
 
 async def open_store(url_or_path: str | Path) -> Store:
-    """Open (creating and migrating if needed) the store at a path or `sqlite:///path` URL."""
-    from storage.db import Database
-
+    """Open (creating and migrating if needed) the store a URL names (`sqlite:///path`), or a SQLite file path."""
     text = str(url_or_path)
-    path = text.removeprefix("sqlite:///") if text.startswith("sqlite:///") else text
-    return await Database.open(path)
+    scheme, separator, rest = text.partition("://")
+    if not separator:
+        scheme, rest = "sqlite", "/" + text
+    if scheme not in BACKENDS:
+        raise StorageError(f"no storage backend for {scheme}:// (known: {', '.join(sorted(BACKENDS))})")
+    backend = importlib.import_module(BACKENDS[scheme])
+    opener = cast(Callable[[str], Awaitable[Store]], backend.open_store)
+    return await opener(rest[1:] if rest.startswith("/") else rest)

@@ -25,8 +25,8 @@ from engine.approvals import Decision
 from engine.errors import VoteRefusedError
 from engine.notify import LinkProblem, link_problem
 from messages.pages import render_page
-from storage.links_repo import ApprovalLink, hash_link_token
-from storage.repository import Repository
+from storage.models import ApprovalLink, hash_link_token
+from storage.ports import Repository
 
 log = logging.getLogger(__name__)
 

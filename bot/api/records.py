@@ -19,8 +19,8 @@ from bot.core.service import Signoff
 from bot.errors import ApiError, Unprocessable
 from engine.limits import Id
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
-from storage.repository import Repository
-from storage.tokens_repo import ENV_TOKEN_NAME, ApiToken, hash_token
+from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
+from storage.ports import Repository
 
 ROLES_KEY = "x-signoff-roles"
 READ_METHODS = frozenset({"GET", "HEAD"})

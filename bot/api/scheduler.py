@@ -10,7 +10,7 @@ from bot.api.records import Ref, require_token
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.core.service import Signoff
 from bot.errors import Unprocessable
-from storage.outbox_repo import OutboxItem
+from storage.models import OutboxItem
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 

@@ -13,7 +13,7 @@ from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
 from messages.catalog_text import localized
-from storage.runs_repo import RunFilter
+from storage.models import RunFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 MAX_COMPANY_NAME = 200

@@ -15,8 +15,8 @@ from typing import Any
 
 from bot.cli.workflow_files import file_settings
 from bot.errors import BotError, SettingsError
-from storage.db import Database
-from storage.tokens_repo import ENV_TOKEN_NAME, ROLES, ApiToken, hash_token, new_token
+from storage.models import ENV_TOKEN_NAME, ROLES, ApiToken, hash_token, new_token
+from storage.sqlite import Database
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 

@@ -27,8 +27,8 @@ from bot.settings import ENV_NAMES, Settings
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
 from messages.render import Renderer
-from storage.db import Database
-from storage.repository import Repository
+from storage.ports import Repository
+from storage.sqlite import Database
 
 WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ACTOR = "cli"

@@ -34,10 +34,8 @@ from engine.notify import (
     reach_without_lookup,
 )
 from engine.workflows import DEFAULT_NOTIFY
-from storage.links_repo import ApprovalLink, SlackIdentity, hash_link_token
-from storage.outbox_repo import OutboxItem
-from storage.repository import Repository
-from storage.scheduler_repo import NewMessage
+from storage.models import ApprovalLink, NewMessage, OutboxItem, SlackIdentity, hash_link_token
+from storage.ports import Repository
 
 if TYPE_CHECKING:
     from bot.core.service import Signoff

@@ -36,8 +36,8 @@ from engine.records import Contact, Record
 from engine.workflows import ReminderAction, Workflow, WorkflowDefinition
 from messages.errors import TemplateInvalidError
 from messages.render import Renderer, check_user_template
-from storage.repository import Repository
-from storage.runs_repo import ReminderTask, WorkflowRun
+from storage.models import ReminderTask, WorkflowRun
+from storage.ports import Repository
 
 if TYPE_CHECKING:
     from bot.core.service import Signoff

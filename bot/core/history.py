@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from engine.history import HistoryEntry
-from storage.repository import Repository
-from storage.runs_repo import WorkflowRun
+from storage.models import WorkflowRun
+from storage.ports import Repository
 
 
 async def record_history(repo: Repository, entries: Sequence[HistoryEntry], now: datetime) -> None:

@@ -33,8 +33,8 @@ from engine.planning import DueAction, SubjectKind
 from engine.records import Contact, Record, RecordType
 from messages.errors import TemplateInvalidError
 from messages.render import TEMPLATE_DIR, check_user_template
-from storage.db import Database
-from storage.repository import Repository
+from storage import open_store
+from storage.ports import Repository
 
 SETTINGS_NAME = "invoice_reminders"
 TEXT_PARTS = ("subject", "greeting", "body")
@@ -275,7 +275,7 @@ def add_remind_command(sub: Any) -> None:
 
 async def _remind(record_id: str, schedule: int | None) -> dict[str, Any]:
     settings = load_settings()
-    db = await Database.open(settings.database)
+    db = await open_store(settings.database)
     try:
         service = Signoff(db, settings, SlackOut(make_client(settings.slack_bot_token, settings.slack_api_url)),
                           SystemClock())

@@ -50,8 +50,8 @@ from engine.rules import (
     selected_option,
 )
 from messages.errors import TemplateInvalidError
-from storage.repository import Repository
-from storage.rules_repo import AuditLine, RecordKey
+from storage.models import AuditLine, RecordKey
+from storage.ports import Repository
 
 if TYPE_CHECKING:
     from bot.core.service import Signoff

@@ -40,8 +40,9 @@ from engine.rules import prefilled_fields
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
 from messages.cards import approval_card
 from messages.render import Renderer
-from storage.db import Database
-from storage.repository import Repository, SlackMessageRef
+from storage.models import SlackMessageRef
+from storage.ports import Repository
+from storage.ports import Store as Database
 
 log = logging.getLogger(__name__)
 

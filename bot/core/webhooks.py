@@ -22,8 +22,8 @@ from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Outcome
 from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected
 from engine.records import Record
-from storage.outbox_repo import OutboxItem
-from storage.repository import Repository
+from storage.models import OutboxItem
+from storage.ports import Repository
 
 if TYPE_CHECKING:
     from bot.core.service import Signoff

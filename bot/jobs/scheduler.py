@@ -58,10 +58,8 @@ from engine.records import Record
 from engine.scheduled import select_scheduled
 from engine.workflows import CHANNEL, NotificationAction, ReminderAction, Workflow
 from messages.errors import TemplateInvalidError
-from storage.outbox_repo import OutboxItem
-from storage.repository import Repository, SlackMessageRef
-from storage.rules_repo import AuditLine
-from storage.scheduler_repo import DueRow, NewMessage
+from storage.models import AuditLine, DueRow, NewMessage, OutboxItem, SlackMessageRef
+from storage.ports import Repository
 
 log = logging.getLogger(__name__)
 

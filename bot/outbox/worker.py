@@ -41,8 +41,7 @@ from bot.errors import UndeliverableError
 from bot.senders.email import Email, SmtpConfig, send_email
 from bot.senders.slack import Posted, SlackOut
 from engine.notify import is_slack_user
-from storage.outbox_repo import OutboxItem
-from storage.scheduler_repo import ClaimedItem
+from storage.models import ClaimedItem, OutboxItem
 
 log = logging.getLogger(__name__)
 

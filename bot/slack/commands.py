@@ -31,7 +31,7 @@ from engine.workflows import (
     Workflow,
 )
 from messages.catalog_text import localized
-from storage.runs_repo import RunFilter, WorkflowRun
+from storage.models import RunFilter, WorkflowRun
 
 log = logging.getLogger(__name__)
 

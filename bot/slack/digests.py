@@ -16,7 +16,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core.service import Signoff
 from bot.slack.payload import action_value, first_action, mapping, text, user_id
 from messages.cards import record_view
-from storage.repository import Repository
+from storage.ports import Repository
 
 log = logging.getLogger(__name__)
 

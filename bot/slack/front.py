@@ -26,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.api.records import error_body
 from bot.slack.inbox import InboxWorker
 from bot.slack.payload import shape_problem
-from storage.inbox_repo import InboxEntry, InboxRow
+from storage.models import InboxEntry, InboxRow
 
 if TYPE_CHECKING:
     from bot.api.server import Metrics

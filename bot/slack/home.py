@@ -36,8 +36,8 @@ from engine.errors import VoteRefusedError
 from engine.notify import is_slack_user
 from engine.records import Contact, Record
 from messages.cards import record_view
-from storage.repository import Repository
-from storage.runs_repo import ReminderTask
+from storage.models import ReminderTask
+from storage.ports import Repository
 
 log = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from storage.db import Database
 from storage.errors import LeaseLostError
-from storage.inbox_repo import InboxEntry, InboxRow
-from storage.repository import Repository
+from storage.models import InboxEntry, InboxRow
+from storage.ports import Repository
+from storage.ports import Store as Database
 
 log = logging.getLogger(__name__)
 

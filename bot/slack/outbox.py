@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.core.service import Signoff
 from bot.slack.command_kit import CommandContext, CommandRegistry, Reply, command, run_command
 from bot.slack.payload import action_value, user_id
-from storage.outbox_repo import DEAD, OutboxItem
+from storage.models import DEAD, OutboxItem
 
 DEAD_SHOWN = 200
 PER_PAGE = 10

@@ -13,7 +13,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.front import EVENT_PREFIX
 from bot.slack.inbox import InboxWorker
-from storage.inbox_repo import InboxEntry, InboxRow
+from storage.models import InboxEntry, InboxRow
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pytest
 from engine.approvals import ApprovalRequest, Decision, Step, Vote
 from engine.delegation import Delegation
 from engine.records import Record, RecordType
-from storage.db import Database
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bot.outbox.worker import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
-from storage.codec import ts
-from storage.outbox_repo import OutboxItem
+from storage.models import OutboxItem
+from storage.sqlite.codec import ts
 from tests.support.harness import Harness
 
 USERS = ("U01AAA", "U01BBB")

@@ -12,7 +12,7 @@ import pytest
 from engine.approvals import ApprovalRequest, RequestStatus, Step
 from engine.planning import ActionKind, DueAction
 from engine.records import Record
-from storage.db import Database
+from storage.sqlite import Database
 
 NOW = datetime(2026, 10, 20, 7, 0, tzinfo=UTC)
 

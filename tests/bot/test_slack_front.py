@@ -27,7 +27,7 @@ from bot.runtime import bind_socket, server_config
 from bot.sandbox.signing import sign
 from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
-from storage.db import Database
+from storage.sqlite import Database
 
 SECRET = "front-signing-secret-0123456789abcdef"
 NOW = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -353,7 +353,7 @@ async def test_rows_of_a_process_that_died_on_this_host_are_taken_at_once(tmp_pa
 
 
 def _entry(body: bytes) -> Any:
-    from storage.inbox_repo import InboxEntry
+    from storage.models import InboxEntry
 
     return InboxEntry(f"sig:{hash(body)}", "click", body.decode())
 

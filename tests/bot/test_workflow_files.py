@@ -16,7 +16,7 @@ from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow
 from messages.render import Renderer
-from storage.db import Database
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 RENDERER = Renderer("en", "Europe/Paris")

@@ -28,7 +28,7 @@ from engine.records import ApprovalStatus, Contact, ContactKind, Record, RecordT
 from engine.workflows import Workflow, parse_definition
 from messages.cards import approval_card, record_view
 from messages.render import TEMPLATE_DIR, Renderer
-from storage.runs_repo import ReminderTask
+from storage.models import ReminderTask
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LONG = ("Quarterly retainer <b>&</b> *bold* _it_ ~strike~ `code` > quote\n" * 80)[:4000]  # the longest memo

@@ -12,9 +12,10 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, decide
 from engine.records import Record
-from storage.db import Database, migrations
 from storage.errors import SchemaTooNewError
-from storage.repository import SlackMessageRef
+from storage.models import SlackMessageRef
+from storage.sqlite import Database
+from storage.sqlite.db import migrations
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database
 from storage.errors import LeaseLostError
-from storage.inbox_repo import InboxEntry
-from storage.repository import Repository
+from storage.models import InboxEntry
+from storage.ports import Repository
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 T0 = 1_800_000_000.0

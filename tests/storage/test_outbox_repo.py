@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

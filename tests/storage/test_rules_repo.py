@@ -12,8 +12,8 @@ import pytest
 from engine.groups import Group, Membership, parse_group
 from engine.records import Contact, ContactKind, Record
 from engine.rules import ABSENT, AppliedPrefill, Prefill, Rule, parse_rule
-from storage.db import Database
-from storage.rules_repo import AuditLine
+from storage.models import AuditLine
+from storage.sqlite import Database
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database
-from storage.tokens_repo import hash_token, new_token
+from storage.models import hash_token, new_token
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

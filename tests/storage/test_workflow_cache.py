@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from engine.workflows import Workflow
-from storage.db import Database
+from storage.sqlite import Database
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -11,9 +11,9 @@ import aiosqlite
 from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
-from storage.codec import dumps, loads, parse_ts, ts
 from storage.models import QUEUED, SENDING, ClaimedItem, DueRow, NewMessage, OutboxItem
-from storage.rows import request_of, vote_of
+from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.rows import request_of, vote_of
 
 CHUNK = 500
 

@@ -16,8 +16,7 @@ import aiosqlite
 
 from storage.errors import MigrationError, SchemaTooNewError, StorageError
 from storage.ports import AfterCommit, CommitHook, Repository
-from storage.repository import Repository as SqliteRepository
-from storage.repository import WorkflowCache
+from storage.sqlite.repository import SqliteRepository, WorkflowCache
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -25,7 +24,7 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 def migrations() -> list[tuple[int, str]]:
     """Return the numbered migration scripts shipped with the package, in order."""
     found = []
-    for entry in resources.files("storage.migrations").iterdir():
+    for entry in resources.files("storage.sqlite.migrations").iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
             found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))

@@ -1,14 +1,4 @@
-"""The inbox: verified Slack requests committed before their acknowledgement, then processed exactly once.
-
-Contract:
-- `accept_inbox` inserts rows in the caller's transaction; a row whose identity is already stored is not
-  inserted (a replay), whatever process stored it and however long ago (until `purge_inbox`).
-- A `queued` row is leased by one owner until `lease_until` (wall-clock epoch seconds). `claim_inbox`
-  takes rows whose lease has expired, or whose owner is listed as dead, oldest first.
-- `complete_inbox` is a compare-and-set: it marks the row `done` only while `owner` still holds it, and
-  tells whether it did. Called inside the transaction that commits the work's effects, a False answer
-  means the caller must roll back (another owner has the row).
-"""
+"""The inbox on SQLite: identities as a UNIQUE column, leases as owner and expiry columns (see ports.InboxRepo)."""
 
 from __future__ import annotations
 

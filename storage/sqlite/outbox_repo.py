@@ -7,8 +7,8 @@ from typing import Any
 
 import aiosqlite
 
-from storage.codec import dumps, loads, parse_ts, ts
 from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
+from storage.sqlite.codec import dumps, loads, parse_ts, ts
 
 
 def _item(row: aiosqlite.Row) -> OutboxItem:

@@ -1,4 +1,4 @@
-"""The repository: every read and write of Signoff's state, inside one transaction."""
+"""The SQLite repository: every read and write of Signoff's state, inside one transaction."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, RequestStatus, Step
 from engine.records import Contact, Record
 from engine.workflows import Workflow
-from storage.codec import dumps, loads, parse_ts, ts
-from storage.delegations_repo import DelegationQueries
-from storage.inbox_repo import InboxQueries
-from storage.links_repo import LinksQueries
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
-from storage.outbox_repo import OutboxQueries
-from storage.rows import moment, request_of, vote_of
-from storage.rules_repo import RulesQueries
-from storage.runs_repo import RunsQueries
-from storage.scheduler_repo import SchedulerQueries
-from storage.tokens_repo import TokensQueries
+from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.delegations_repo import DelegationQueries
+from storage.sqlite.inbox_repo import InboxQueries
+from storage.sqlite.links_repo import LinksQueries
+from storage.sqlite.outbox_repo import OutboxQueries
+from storage.sqlite.rows import moment, request_of, vote_of
+from storage.sqlite.rules_repo import RulesQueries
+from storage.sqlite.runs_repo import RunsQueries
+from storage.sqlite.scheduler_repo import SchedulerQueries
+from storage.sqlite.tokens_repo import TokensQueries
 
 
 def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
@@ -65,11 +65,11 @@ class WorkflowCache:
         return workflows
 
 
-class Repository(
+class SqliteRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
     LinksQueries,
 ):
-    """Typed access to the tables; obtained from `Database.transaction()` or `Database.read()`."""
+    """The repositories of storage.ports over one SQLite connection; from `Database.unit_of_work()` or `read()`."""
 
     def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None) -> None:
         self.conn = conn

@@ -6,9 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.codec import parse_ts, ts
 from storage.models import ApprovalLink, SlackIdentity
-from storage.models import hash_link_token as hash_link_token
+from storage.sqlite.codec import parse_ts, ts
 
 
 def _moment(text: str) -> datetime:

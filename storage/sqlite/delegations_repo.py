@@ -11,8 +11,8 @@ import aiosqlite
 from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Contact, Record
-from storage.codec import loads, parse_ts, ts
-from storage.rows import request_of, vote_of
+from storage.sqlite.codec import loads, parse_ts, ts
+from storage.sqlite.rows import request_of, vote_of
 
 MAX_SQL_ARGS = 500
 

@@ -6,12 +6,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from storage.codec import parse_ts, ts
-from storage.models import ENV_TOKEN_NAME as ENV_TOKEN_NAME
-from storage.models import ROLES as ROLES
 from storage.models import ApiToken
-from storage.models import hash_token as hash_token
-from storage.models import new_token as new_token
+from storage.sqlite.codec import parse_ts, ts
 
 
 def _token(row: aiosqlite.Row) -> ApiToken:

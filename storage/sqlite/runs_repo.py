@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosqlite
 
-from storage.codec import dumps, loads, parse_ts, ts
 from storage.models import ReminderTask, RunFilter, WorkflowRun
+from storage.sqlite.codec import dumps, loads, parse_ts, ts
 
 
 def _moment(text: str) -> datetime:

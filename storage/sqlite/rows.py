@@ -8,7 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
-from storage.codec import loads, parse_ts
+from storage.sqlite.codec import loads, parse_ts
 
 
 def moment(text: str) -> datetime:

@@ -13,8 +13,8 @@ import aiosqlite
 from engine.groups import Group, GroupKind, Membership
 from engine.records import Contact, Record
 from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
-from storage.codec import dumps, loads, ts
 from storage.models import AuditLine, RecordKey
+from storage.sqlite.codec import dumps, loads, ts
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
