@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BotError(Exception):
     """Root of every bot error."""
@@ -45,3 +47,8 @@ class Unprocessable(ApiError):
 
 class UndeliverableError(BotError):
     """An outbox item cannot be delivered as things stand (e-mail is off, its request is gone): dead-letter it."""
+
+
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Return the JSON error envelope of every refused HTTP request (REST API and Slack front)."""
+    return {"error": {"code": code, "message": message, "details": details or []}}

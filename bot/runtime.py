@@ -16,13 +16,13 @@ import uvicorn
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
 
-from bot.api.server import create_app
 from bot.clock import SystemClock, TestClock
 from bot.core.default_workflows import localize_defaults
 from bot.core.service import Signoff
 from bot.jobs.scheduler import Scheduler
 from bot.outbox.worker import Deliverer, OutboxSlack
 from bot.senders.slack import make_client
+from bot.server import create_app
 from bot.settings import Settings
 from bot.slack.app import build_bolt_app, command_registry
 from bot.slack.command_kit import CommandRegistry

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from bot.core.rules import on_contact_saved
 from bot.core.service import Signoff
-from bot.errors import ApiError, Unprocessable
+from bot.errors import ApiError, Unprocessable, error_body
 from engine.limits import Id
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
@@ -32,11 +32,6 @@ MAX_CURSOR_CHARS = 400
 
 # A path id of something to read or act on; `Id` (engine.limits) is what a new document or contact may use.
 Ref = Annotated[str, Path(min_length=1, max_length=MAX_REF_CHARS)]
-
-
-def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Return the JSON error envelope."""
-    return {"error": {"code": code, "message": message, "details": details or []}}
 
 
 def error_response(exc: ApiError) -> JSONResponse:

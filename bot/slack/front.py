@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 from slack_bolt.async_app import AsyncApp
@@ -23,14 +23,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.api.records import error_body
+from bot.errors import error_body
+from bot.metrics import Metrics
 from bot.slack.inbox import InboxWorker
 from bot.slack.payload import shape_problem
 from storage.models import InboxEntry, InboxRow
-
-if TYPE_CHECKING:
-    from bot.api.server import Metrics
-
 
 log = logging.getLogger(__name__)
 

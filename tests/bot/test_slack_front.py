@@ -22,7 +22,7 @@ from fastapi.responses import PlainTextResponse
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 
-from bot.api.server import Metrics
+from bot.metrics import Metrics
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.signing import sign
 from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click

@@ -19,33 +19,10 @@ from bot.api import rules as api_rules
 from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
 from bot.core.service import Signoff
-from bot.errors import ApiError
+from bot.errors import ApiError, error_body
+from bot.metrics import Metrics
 from bot.slack.front import SLACK_EVENTS_PATH, SlackFront
 from bot.slack.inbox import InboxWorker
-
-
-class Metrics:
-    """Counters and gauges exposed in Prometheus text format."""
-
-    def __init__(self) -> None:
-        self.counters: dict[str, float] = {}
-        self.gauges: dict[str, float] = {}
-
-    def inc(self, name: str, amount: float = 1) -> None:
-        """Add to a counter."""
-        self.counters[name] = self.counters.get(name, 0) + amount
-
-    def set(self, name: str, value: float) -> None:
-        """Set a gauge to its current value."""
-        self.gauges[name] = value
-
-    def text(self) -> str:
-        """Render every counter and gauge as Prometheus exposition text."""
-        lines = []
-        for kind, values in (("counter", self.counters), ("gauge", self.gauges)):
-            for name in sorted(values):
-                lines += [f"# TYPE {name} {kind}", f"{name} {values[name]:g}"]
-        return "\n".join(lines) + "\n"
 
 
 def _path_of(loc: tuple[Any, ...]) -> str:
@@ -66,12 +43,12 @@ def install_error_handlers(app: FastAPI) -> None:
                    for e in exc.errors()]
         is_json_error = any(e["type"] == "json_invalid" for e in exc.errors())
         status, code = (400, "bad_request") if is_json_error else (422, "invalid")
-        return JSONResponse(api.error_body(code, "the request is not valid", details), status_code=status)
+        return JSONResponse(error_body(code, "the request is not valid", details), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
-        return JSONResponse(api.error_body(code, str(exc.detail)), status_code=exc.status_code)
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
 async def _inbox_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker) -> None:
