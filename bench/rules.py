@@ -74,7 +74,7 @@ async def measure(n: int) -> dict[str, float]:
         try:
             async with db.transaction() as repo:
                 await _seed(repo, make_records(n, datetime.now(UTC)))
-            rules = RulesService(_service(db, path))
+            rules = RulesService(_service(db, path).deps)
             rule = (await rules.create_rule(RULE)).rule
             assert rule is not None
             gc.collect()

@@ -99,7 +99,7 @@ async def _described(service: Signoff, link: ApprovalLink, state: str) -> Page:
     except UndeliverableError:
         return Page(LinkProblem.NOT_FOUND.value)
     request = await service.request(link.request_id)
-    name = await display_name(service, request.requester if request else None)
+    name = await display_name(service.slack, request.requester if request else None)
     return Page(state, link.decision, card, link.step_index, name)
 
 

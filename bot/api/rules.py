@@ -26,7 +26,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 
 def _rules(request: Request) -> RulesService:
-    return RulesService(request.app.state.service)
+    return RulesService(request.app.state.service.deps)
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:

@@ -169,7 +169,7 @@ async def seed(service: Signoff, settle: Settle | None = None) -> SeedReport:
 
 
 async def _seed_rules(service: Signoff) -> list[str]:
-    rules = RulesService(service)
+    rules = RulesService(service.deps)
     existing = {rule.name.casefold() for rule in await rules.list_rules()}
     created = []
     for definition in RULES:
@@ -208,7 +208,7 @@ async def _seed_contacts(service: Signoff) -> int:
 
 
 async def _seed_groups(service: Signoff) -> list[str]:
-    groups = RulesService(service)
+    groups = RulesService(service.deps)
     existing = {group.name for group, _ in await groups.list_groups()}
     created = []
     for definition in GROUPS:

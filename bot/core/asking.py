@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.core.cards import request_card
+from bot.core.deps import Deps
 from bot.errors import UndeliverableError
 from bot.senders.email import Email, SmtpConfig, send_email
+from bot.senders.slack import SlackOut
 from engine.approvals import ApprovalRequest
 from engine.durations import wait_parts
 from engine.events import ApprovalRequested
@@ -36,9 +39,6 @@ from engine.notify import (
 from engine.workflows import DEFAULT_NOTIFY
 from storage.models import ApprovalLink, NewMessage, OutboxItem, SlackIdentity, hash_link_token
 from storage.ports import Repository
-
-if TYPE_CHECKING:
-    from bot.core.service import Signoff
 
 log = logging.getLogger(__name__)
 
@@ -111,12 +111,12 @@ def _is_waiting(request: ApprovalRequest | None, step_index: int, approver: str)
             and approver in request.step().approvers and not request.has_voted(approver))
 
 
-async def display_name(service: Signoff, ref: str | None) -> str:
+async def display_name(slack: SlackOut, ref: str | None) -> str:
     """Return how a person is named in an e-mail or on a page: their Slack name, or the e-mail given."""
     if not ref or not is_slack_user(ref):
         return ref or "—"
     try:
-        info = await service.slack.client.users_info(user=ref)
+        info = await slack.client.users_info(user=ref)
     except Exception:  # a name is a nicety: the page and the e-mail never fail for want of one
         log.info("could not read the name of %s; showing the id", ref, exc_info=True)
         return ref
@@ -127,16 +127,16 @@ async def display_name(service: Signoff, ref: str | None) -> str:
 class Asking:
     """The outbox handlers of approver lookups and approval e-mails."""
 
-    def __init__(self, service: Signoff) -> None:
-        self.service = service
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     async def lookup(self, item: OutboxItem) -> dict[str, Any]:
         """Find how to reach an approver, then queue what the engine decides for them."""
         request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
                                             item.payload["approver"])
         reach = await self.reach(approver)
-        now = self.service.clock.now()
-        async with self.service.db.transaction() as repo:
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
             request = await repo.get_request(request_id)
             if not _is_waiting(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
@@ -147,7 +147,7 @@ class Asking:
             else:
                 ask = plan_ask(reach, await notify_of(repo, request), request.requester)
                 await enqueue_ask(repo, ask, request_id, step_index, now)
-        self.service.wake_delivery()
+        self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
     async def reach(self, approver: str) -> Reach:
@@ -158,26 +158,26 @@ class Asking:
 
     async def slack_user_of(self, email: str) -> str | None:
         """Return the Slack user of an e-mail (None: nobody), from the remembered answer while it holds."""
-        now = self.service.clock.now()
-        async with self.service.db.read() as repo:
+        now = self.deps.clock.now()
+        async with self.deps.db.read() as repo:
             known = await repo.slack_identity(email)
         if known is not None and now < known.expires_at:
             return known.user_id
         try:
-            found = await self.service.slack.client.users_lookupByEmail(email=email)
+            found = await self.deps.slack.client.users_lookupByEmail(email=email)
             user_id: str | None = str(found["user"]["id"])
         except SlackApiError as exc:
             if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
                 raise
             user_id = None
-        async with self.service.db.transaction() as repo:
+        async with self.deps.db.transaction() as repo:
             await repo.save_slack_identity(SlackIdentity(email, user_id, now, identity_expiry(user_id, now)))
         return user_id
 
     async def email_of(self, user_id: str) -> str | None:
         """Return the e-mail of a Slack user's profile, if Slack shows it."""
         try:
-            info = await self.service.slack.client.users_info(user=user_id)
+            info = await self.deps.slack.client.users_info(user=user_id)
         except SlackApiError as exc:
             if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
                 raise
@@ -187,7 +187,7 @@ class Asking:
 
     async def send(self, item: OutboxItem) -> dict[str, Any]:
         """Mint an approver's approve and reject links and e-mail them with the document."""
-        smtp_url = self.service.settings.smtp_url
+        smtp_url = self.deps.settings.smtp_url
         if not smtp_url:
             raise UndeliverableError("e-mail is off: SIGNOFF_SMTP_URL is not set")
         tokens = await self.mint(item)
@@ -201,8 +201,8 @@ class Asking:
         """Store new links for the item's seat (hashed) and return their tokens; None when the step moved on."""
         request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
                                             item.payload["approver"])
-        now = self.service.clock.now()
-        async with self.service.db.transaction() as repo:
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
             request = await repo.get_request(request_id)
             if not _is_waiting(request, step_index, approver):
                 return None
@@ -218,11 +218,11 @@ class Asking:
 
     async def compose(self, item: OutboxItem, tokens: dict[str, str]) -> Email:
         """Render the approval e-mail: the document, who asked, the step, and the two links."""
-        service = self.service
-        card = await service.card_for(item.payload["request_id"])
+        service = self.deps
+        _, card = await request_card(service.db, item.payload["request_id"], None)
         base = service.settings.public_url
         context = {"card": card, "step_index": item.payload["step_index"],
-                   "requester_name": await display_name(service, card.get("requester")),
+                   "requester_name": await display_name(service.slack, card.get("requester")),
                    "approve_url": f"{base}/approve/{tokens['approve']}",
                    "reject_url": f"{base}/approve/{tokens['reject']}",
                    "expires_at": datetime.fromisoformat(tokens["expires_at"])}
@@ -235,9 +235,9 @@ class Asking:
         return Email(to=[item.target], subject=subject, body=body)
 
 
-def register(handlers: dict[str, Any], service: Signoff) -> None:
+def register(handlers: dict[str, Any], deps: Deps) -> None:
     """Add the handlers of approver lookups and approval e-mails to the outbox worker's."""
-    asking = Asking(service)
+    asking = Asking(deps)
     handlers[LOOKUP_KIND] = asking.lookup
     handlers[EMAIL_KIND] = asking.send
 

@@ -7,8 +7,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from bot.core.deps import Deps
 from bot.core.webhooks import Webhooks
 from bot.senders.email import Email, SmtpConfig
 from engine.actions import (
@@ -38,9 +39,6 @@ from messages.errors import TemplateInvalidError
 from messages.render import Renderer, check_user_template
 from storage.models import ReminderTask, WorkflowRun
 from storage.ports import Repository
-
-if TYPE_CHECKING:
-    from bot.core.service import Signoff
 
 SLACK_TARGET = re.compile(r"^([UW][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}|C[A-Z0-9]{2,20})$")
 SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -213,23 +211,23 @@ def _jsonable(value: Any) -> Any:
 class Automation:
     """Runs workflows' non-approval actions when records are saved, and keeps the run history."""
 
-    def __init__(self, service: Signoff) -> None:
-        self.service = service
-        self.webhooks = Webhooks(service)
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.webhooks = Webhooks(deps)
 
     @property
     def renderer(self) -> Renderer:
-        """Return the service's renderer."""
-        return self.service.renderer
+        """Return the renderer of messages."""
+        return self.deps.renderer
 
     @property
     def is_email_on(self) -> bool:
         """Tell whether e-mail can be sent (SIGNOFF_SMTP_URL is set)."""
-        return bool(self.service.settings.smtp_url)
+        return bool(self.deps.settings.smtp_url)
 
     def sender_address(self) -> str | None:
         """Return the address e-mail is sent from (copied when an action asks for it)."""
-        url = self.service.settings.smtp_url
+        url = self.deps.settings.smtp_url
         return SmtpConfig.from_url(url).sender if url else None
 
     def render_text(self, template: str, context: Any, *, slack: bool = True) -> str:
@@ -271,7 +269,7 @@ class Automation:
         """Return the workflows whose conditions hold for the record at `now`."""
         facts = facts_of(record, await repo.contacts_of(record))
         groups = await repo.contact_group_members(_group_names(workflows))
-        ctx = EvalContext.at(now, self.service.settings.tz, groups)
+        ctx = EvalContext.at(now, self.deps.settings.tz, groups)
         return [w for w in workflows if compile_conditions(w.conditions, tz=ctx.tz)(facts, ctx)]
 
     async def on_outcome(self, repo: Repository, outcome: Outcome, now: datetime) -> None:
@@ -285,7 +283,7 @@ class Automation:
         With `digest`, people's reminders are not sent one by one: they are added to the set, to get one digest.
         """
         current = await repo.get_record(record.type.value, record.id) or record
-        company = Company(await repo.company_name(), self.service.settings.timezone)
+        company = Company(await repo.company_name(), self.deps.settings.timezone)
         run = _Run(self, repo, f"run_{uuid.uuid4().hex[:16]}", workflow, current, now, company, digest)
         for item in await self._plan(repo, run):
             await run.perform(item)
@@ -302,7 +300,7 @@ class Automation:
         states = await repo.reminder_states(run.workflow.id, *run.record.key()) if _reminds(run.workflow) else {}
         return plan_actions(run.workflow, run.record, contact, run.now, run.company,
                             people_groups=await repo.people_groups(),
-                            fallback=tuple(sorted(self.service.settings.admins)), sender=self.sender_address(),
+                            fallback=tuple(sorted(self.deps.settings.admins)), sender=self.sender_address(),
                             is_email_on=self.is_email_on, reminder_states=states)
 
     async def _apply_fields(self, repo: Repository, run: _Run) -> Record | None:

@@ -6,11 +6,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
 
+from bot.core.deps import Deps
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
 from engine.approvals import Decision, check_may_decide
@@ -52,9 +53,6 @@ from engine.rules import (
 from messages.errors import TemplateInvalidError
 from storage.models import AuditLine, RecordKey
 from storage.ports import Repository
-
-if TYPE_CHECKING:
-    from bot.core.service import Signoff
 
 UTC_ZONE = ZoneInfo("UTC")
 MAX_SUBJECT = 300
@@ -210,21 +208,20 @@ def _definition_changes(old: Rule | None, definition: RuleDefinition, now: datet
 class RulesService:
     """Rules and groups, for the REST API, Slack and the CLI."""
 
-    def __init__(self, signoff: Signoff) -> None:
-        self.signoff = signoff
-        self.db = signoff.db
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.db = deps.db
 
     def _now(self) -> datetime:
-        return self.signoff.clock.now()
+        return self.deps.clock.now()
 
     @property
     def tz(self) -> ZoneInfo:
         """Return the company time zone."""
-        return self.signoff.settings.tz
+        return self.deps.settings.tz
 
     def _after_commit(self) -> None:
-        if self.signoff.on_queued is not None:
-            self.signoff.on_queued()
+        self.deps.wake_delivery()
 
     # rules
     async def list_rules(self) -> list[Rule]:
@@ -466,7 +463,7 @@ class RulesService:
         """Queue an e-mail to the members of a customer or vendor group that have an address (all, or those in `to`)."""
         _check_email_texts(subject, message)
         _check_recipients(to)
-        if not self.signoff.settings.smtp_url:
+        if not self.deps.settings.smtp_url:
             raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL")
         async with self.db.transaction() as repo:
             group = await self._group(repo, ref)
@@ -499,7 +496,7 @@ class RulesService:
 
     def _render(self, source: str, path: str, context: dict[str, Any]) -> str:
         try:
-            return self.signoff.renderer.user_text(source, **context)
+            return self.deps.renderer.user_text(source, **context)
         except TemplateInvalidError as exc:
             raise Unprocessable(f"{path}: {exc}", [{"path": path, "message": str(exc)}]) from exc
 

@@ -7,15 +7,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
 from bot.clock import SystemClock
 from bot.core.asking import enqueue_asks
 from bot.core.automation import Automation, check_templates
+from bot.core.cards import request_card
+from bot.core.deps import Deps
 from bot.core.history import record_history
 from bot.core.rules import apply_prefills
-from bot.errors import Conflict, NotFound, UndeliverableError, Unprocessable
+from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.slack import Posted, SlackOut
 from bot.settings import Settings
 from engine.approvals import (
@@ -28,7 +29,7 @@ from engine.approvals import (
     plan_approval,
 )
 from engine.conditions import EvalContext, evaluate
-from engine.delegation import acted_by_steps, acting_for
+from engine.delegation import acting_for
 from engine.errors import InvalidDefinitionError, VoteRefusedError
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.facts import facts_of
@@ -36,10 +37,7 @@ from engine.history import cancelled_or_decided, started
 from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
 from engine.notify import is_slack_user
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType
-from engine.rules import prefilled_fields
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
-from messages.cards import approval_card
-from messages.render import Renderer
 from storage.models import SlackMessageRef
 from storage.ports import Repository
 from storage.ports import Store as Database
@@ -79,23 +77,25 @@ class Signoff:
     """Every operation of the product, shared by the Slack listeners, the API and the scheduler."""
 
     def __init__(self, db: Database, settings: Settings, slack: SlackOut, clock: SystemClock) -> None:
-        self.db = db
-        self.settings = settings
-        self.slack = slack
-        self.clock = clock
-        self.renderer = Renderer(settings.locale, settings.timezone)
-        self.on_queued: Callable[[], None] | None = None
+        self.deps = Deps.of(db, settings, slack, clock)
+        self.db, self.settings, self.slack, self.clock = db, settings, slack, clock
+        self.renderer = self.deps.renderer
+        self.automation = Automation(self.deps)
         self.after_refresh: list[Callable[[str], Awaitable[None]]] = []
         self.on_workflows_changed: Callable[[], Awaitable[None]] | None = None
 
+    @property
+    def on_queued(self) -> Callable[[], None] | None:
+        """Return what wakes the outbox worker after a commit that queued messages."""
+        return self.deps.on_queued
+
+    @on_queued.setter
+    def on_queued(self, wake: Callable[[], None] | None) -> None:
+        self.deps.on_queued = wake
+
     def is_admin(self, user: str | None) -> bool:
         """Tell whether a Slack user is an admin."""
-        return user is not None and user in self.settings.admins
-
-    @cached_property
-    def automation(self) -> Automation:
-        """Return the workflow automation: actions on save, run history and webhooks."""
-        return Automation(self)
+        return self.deps.is_admin(user)
 
     # records
     async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
@@ -267,22 +267,10 @@ class Signoff:
 
     def wake_delivery(self) -> None:
         """Tell the outbox worker that committed work is waiting."""
-        if self.on_queued is not None:
-            self.on_queued()
+        self.deps.wake_delivery()
 
     async def _card(self, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:
-        async with self.db.read() as repo:
-            request = await repo.get_request(request_id)
-            if request is None:
-                raise UndeliverableError(f"no approval request {request_id}")
-            record = await repo.get_record(request.record_type, request.record_id)
-            if record is None:
-                raise UndeliverableError(f"no record for request {request_id}")
-            contacts = await repo.contacts_of(record)
-            prefills = await repo.prefills_of(request.record_type, request.record_id)
-        contact = next(iter(contacts.values()), None)
-        card = approval_card(record, request, contact, step_index, prefilled_fields(prefills), prefills)
-        return request, {**card, "acted_by": acted_by_steps(request)}
+        return await request_card(self.db, request_id, step_index)
 
     async def post_request_copy(
         self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None

@@ -14,19 +14,17 @@ import json
 import time
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
+from bot.core.deps import Deps
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Outcome
 from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected
 from engine.records import Record
 from storage.models import OutboxItem
 from storage.ports import Repository
-
-if TYPE_CHECKING:
-    from bot.core.service import Signoff
 
 TIMEOUT_S = 10.0
 RETRIED_CLIENT_ERRORS = frozenset({408, 429})
@@ -65,13 +63,13 @@ def event_name(event: Event) -> str | None:
 class Webhooks:
     """Queues status events for SIGNOFF_WEBHOOK_URL and delivers them."""
 
-    def __init__(self, service: Signoff) -> None:
-        self.service = service
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
 
     @property
     def url(self) -> str | None:
         """Return where events go (None: webhooks are off)."""
-        return self.service.settings.webhook_url
+        return self.deps.settings.webhook_url
 
     async def queue(
         self, repo: Repository, event: str, record: Record | None, request: ApprovalRequest | None, now: datetime
@@ -113,7 +111,7 @@ class Webhooks:
         headers = {"Content-Type": "application/json", "User-Agent": "Signoff-Webhooks/1",
                    "X-Signoff-Timestamp": timestamp, "X-Signoff-Event": str(item.payload.get("event")),
                    "X-Signoff-Delivery": str(item.payload.get("id"))}
-        secret = self.service.settings.webhook_secret
+        secret = self.deps.settings.webhook_secret
         if secret:
             headers["X-Signoff-Signature"] = sign(secret, timestamp, body)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session, \

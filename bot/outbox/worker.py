@@ -303,7 +303,7 @@ class Deliverer:
             "outcome": self._outcome, "message": self._message, "email": self._email,
             "webhook": service.automation.webhooks.deliver,
         }
-        asking.register(self.handlers, service)
+        asking.register(self.handlers, service.deps)
         self.pacer = Pacer()
         self.metrics: Any = None
         self.lease_s = LEASE_S

@@ -50,7 +50,7 @@ def group_view(group: Group, membership: Membership) -> dict[str, Any]:
 
 async def groups_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List customer, vendor and people groups with their size, with buttons to manage them."""
-    groups = await RulesService(ctx.service).list_groups()
+    groups = await RulesService(ctx.service.deps).list_groups()
     pager = ctx.pager(len(groups), GROUPS_PER_PAGE)
     shown = [group_view(g, m) for g, m in pager.window(groups)]
     return ctx.reply("commands_groups.json.j2", groups=shown, pager=pager.view())
@@ -145,7 +145,7 @@ def add_block(added: int) -> str:
 
 async def members_modal(service: Signoff, ref: str, page: int, added: int = 0) -> dict[str, Any]:
     """Render one page of a group's members, with Remove buttons and a field to add members."""
-    group, membership = await RulesService(service).get_group(ref)
+    group, membership = await RulesService(service.deps).get_group(ref)
     members = sorted(membership.members())
     pages = max(1, -(-len(members) // MEMBERS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
@@ -160,7 +160,7 @@ async def members_modal(service: Signoff, ref: str, page: int, added: int = 0) -
 
 async def email_modal(service: Signoff, ref: str) -> dict[str, Any]:
     """Render the modal that e-mails a group: members to pick (all ticked), subject and message."""
-    group, membership = await RulesService(service).get_group(ref)
+    group, membership = await RulesService(service.deps).get_group(ref)
     members = await recipients(service, group, sorted(membership.members())[:EMAIL_CHOICES])
     chunks = [members[i:i + CHECKBOXES_PER_BLOCK] for i in range(0, len(members), CHECKBOXES_PER_BLOCK)]
     view: dict[str, Any] = service.renderer.json(
@@ -179,7 +179,7 @@ async def recipients(service: Signoff, group: Group, members: list[str]) -> list
 
 async def delete_modal(service: Signoff, ref: str) -> dict[str, Any]:
     """Render the delete confirmation; a group in use shows what uses it and cannot be deleted."""
-    group, membership = await RulesService(service).get_group(ref)
+    group, membership = await RulesService(service.deps).get_group(ref)
     async with service.db.read() as repo:
         users = await group_users(repo, group.name)
     view: dict[str, Any] = service.renderer.json(
@@ -215,7 +215,7 @@ class GroupListeners:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.groups = RulesService(service)
+        self.groups = RulesService(service.deps)
 
     async def _admin_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> str | None:
         await ack()

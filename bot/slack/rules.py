@@ -57,7 +57,7 @@ class PrefillChoiceListener:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.rules = RulesService(service)
+        self.rules = RulesService(service.deps)
 
     async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
         """Tell the user, and only them, why nothing changed."""
@@ -111,7 +111,7 @@ async def group_command(ctx: CommandContext, args: list[str]) -> Reply:
     if refusal is not None:
         return refusal
     op, rest = (args[0].lower(), args[1:]) if args else ("", [])
-    service = RulesService(ctx.service)
+    service = RulesService(ctx.service.deps)
     if op == "create" and len(rest) >= 2 and rest[1].lower() in GROUP_KINDS:
         group, membership = await service.create_group(
             {"name": rest[0], "kind": rest[1].lower(), "members": rest[2:]}, ctx.user)
@@ -133,7 +133,7 @@ async def rule_command(ctx: CommandContext, args: list[str]) -> Reply:
     if refusal is not None:
         return refusal
     op = args[0].lower() if args else ""
-    service = RulesService(ctx.service)
+    service = RulesService(ctx.service.deps)
     if op == "apply" and len(args) > 1:
         results = await service.apply_yaml(ctx.args_text.partition(" ")[2].strip().strip("`"), ctx.user)
         return rules_note(ctx, "rules_applied", names=[r.rule.name for r in results if r.rule],
@@ -480,7 +480,7 @@ def preview_view(preview: ChangePreview) -> dict[str, Any]:
 
 async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the pre-fill rules: status, conditions in words, results, with buttons to change them."""
-    rules = await RulesService(ctx.service).list_rules()
+    rules = await RulesService(ctx.service.deps).list_rules()
     pager = ctx.pager(len(rules), RULES_PER_PAGE)
     return ctx.reply("commands_rules.json.j2", rules=[rule_view(r) for r in pager.window(rules)], pager=pager.view())
 
@@ -490,7 +490,7 @@ class RuleListeners:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.rules = RulesService(service)
+        self.rules = RulesService(service.deps)
 
     async def _admin_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> str | None:
         await ack()

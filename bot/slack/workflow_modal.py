@@ -48,7 +48,7 @@ class Choices:
 async def choices(service: Signoff) -> Choices:
     """Load the groups and contacts the pickers list."""
     found = Choices()
-    for group, _members in await RulesService(service).list_groups():
+    for group, _members in await RulesService(service.deps).list_groups():
         if group.kind is GroupKind.PEOPLE:
             found.people_groups.append(group.name)
         else:

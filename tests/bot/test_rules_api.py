@@ -153,7 +153,7 @@ async def test_rule_errors_use_the_json_envelope(signoff: Harness) -> None:
 
 
 async def test_yaml_export_and_apply_round_trip(signoff: Harness) -> None:
-    service = RulesService(signoff.runtime.service)
+    service = RulesService(signoff.runtime.service.deps)
     await seed(signoff, bill("B-1"))
     await create(signoff)
     text = rules_to_yaml(await service.list_rules())
