@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,16 +11,9 @@ from engine.groups import Group, Membership, parse_group
 from engine.records import Contact, ContactKind, Record
 from engine.rules import ABSENT, AppliedPrefill, Prefill, Rule, parse_rule
 from storage.models import AuditLine
-from storage.sqlite import Database
+from storage.ports import Store
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "signoff.db")
-    yield database
-    await database.close()
 
 
 def a_rule(rule_id: str, status: str = "published", **changes: Any) -> Rule:
@@ -41,11 +32,11 @@ def a_record(record_id: str, status: str = "none") -> Record:
                                   "created_at": NOW, "updated_at": NOW})
 
 
-async def test_rules_round_trip_and_filter_by_status(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_rules_round_trip_and_filter_by_status(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.save_rule(a_rule("r1"))
         await repo.save_rule(a_rule("r2", status="draft"))
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert await repo.get_rule("r1") == a_rule("r1")
         assert [r.id for r in await repo.list_rules("published")] == ["r1"]
         assert [r.id for r in await repo.list_rules()] == ["r1", "r2"]
@@ -62,59 +53,59 @@ async def test_rules_round_trip_and_filter_by_status(db: Database) -> None:
         AppliedPrefill("fields.note", Prefill("null", "r1"), previous=["kept", {"as": "is"}]),
     ],
 )
-async def test_prefill_provenance_round_trips_exactly(db: Database, applied: AppliedPrefill) -> None:
-    async with db.transaction() as repo:
+async def test_prefill_provenance_round_trips_exactly(store: Store, applied: AppliedPrefill) -> None:
+    async with store.transaction() as repo:
         await repo.replace_prefills([(("bill", "B-1"), [applied.field], {applied.field: applied})], NOW)
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert await repo.prefills_of("bill", "B-1") == {applied.field: applied}
 
 
-async def test_records_using_a_rule_include_competing_ones(db: Database) -> None:
+async def test_records_using_a_rule_include_competing_ones(store: Store) -> None:
     rows = {
         ("bill", "B-1"): AppliedPrefill("category", Prefill("T", "r1", (("M", "r2"),))),
         ("bill", "B-2"): AppliedPrefill("category", Prefill("M", "r2")),
         ("bill", "B-3"): AppliedPrefill("category", Prefill("X", "r10")),
     }
-    async with db.transaction() as repo:
+    async with store.transaction() as repo:
         await repo.replace_prefills([(key, ["category"], {"category": row}) for key, row in rows.items()], NOW)
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert await repo.records_using_rule("r2") == {("bill", "B-1"), ("bill", "B-2")}
         assert await repo.records_using_rule("r1") == {("bill", "B-1")}
 
 
-async def test_replacing_a_field_without_a_row_deletes_it(db: Database) -> None:
+async def test_replacing_a_field_without_a_row_deletes_it(store: Store) -> None:
     row = AppliedPrefill("category", Prefill("T", "r1"))
-    async with db.transaction() as repo:
+    async with store.transaction() as repo:
         await repo.replace_prefills([(("bill", "B-1"), ["category"], {"category": row})], NOW)
         await repo.replace_prefills([(("bill", "B-1"), ["category"], {})], NOW)
         assert await repo.prefills_of("bill", "B-1") == {}
 
 
-async def test_only_records_not_yet_approved_are_open_to_prefill(db: Database) -> None:
+async def test_only_records_not_yet_approved_are_open_to_prefill(store: Store) -> None:
     statuses = ["none", "approval_required", "pending", "rejected", "approved", "expired"]
-    async with db.transaction() as repo:
+    async with store.transaction() as repo:
         for status in statuses:
             await repo.save_record(a_record(f"B-{status}", status))
-    async with db.read() as repo:
+    async with store.read() as repo:
         found = {r.id for r in await repo.records_open_to_prefill()}
     assert found == {"B-none", "B-approval_required", "B-pending", "B-rejected"}
 
 
-async def test_bulk_updates_and_audit(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_bulk_updates_and_audit(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.save_record(a_record("B-1"))
         changed = a_record("B-1").model_copy(update={"category": "Travel"})
         await repo.update_records([changed], NOW)
         await repo.audit_many([AuditLine(NOW, "U1", "prefilled", ("bill", "B-1"), detail={"rule_id": "r1"})])
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert (await repo.get_record("bill", "B-1")) == changed
         assert [e.action for e in await repo.audit_trail("bill", "B-1")] == ["prefilled"]
 
 
-async def test_membership_changes_are_stored_as_differences(db: Database) -> None:
+async def test_membership_changes_are_stored_as_differences(store: Store) -> None:
     before = Membership(frozenset({"C1", "C2"}), frozenset({"C9"}))
     after = Membership(frozenset({"C1", "C3"}), frozenset({"C9"}), frozenset({"C3"}))
-    async with db.transaction() as repo:
+    async with store.transaction() as repo:
         await repo.save_group(a_group("g1", "west"))
         await repo.save_membership("g1", Membership(), before)
         await repo.save_membership("g1", before, after)
@@ -123,8 +114,8 @@ async def test_membership_changes_are_stored_as_differences(db: Database) -> Non
         assert await repo.contact_group_members({"east"}) == {}
 
 
-async def test_people_groups_keep_the_order_members_were_added(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_people_groups_keep_the_order_members_were_added(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.save_group(a_group("g1", "finance-leads", "people"))
         await repo.save_group(a_group("g2", "west"))
         for member in ("U0ZED", "U0AMY", "U0BOB"):
@@ -136,8 +127,8 @@ async def test_people_groups_keep_the_order_members_were_added(db: Database) -> 
         assert "finance-leads" not in await repo.contact_group_members()
 
 
-async def test_auto_members_follow_one_contact_and_deleting_a_group_drops_its_members(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_auto_members_follow_one_contact_and_deleting_a_group_drops_its_members(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.save_group(a_group("g1", "west"))
         await repo.set_auto_member("g1", "C1", True)
         await repo.set_auto_member("g1", "C1", True)
@@ -148,8 +139,8 @@ async def test_auto_members_follow_one_contact_and_deleting_a_group_drops_its_me
         assert await repo.get_group("g1") is None and not await repo.delete_group("g1")
 
 
-async def test_contacts_by_kind(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_contacts_by_kind(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.save_contact(Contact(kind=ContactKind.CUSTOMER, id="C1", balance="10.10"), NOW)
         await repo.save_contact(Contact(kind=ContactKind.VENDOR, id="V1"), NOW)
         assert [c.id for c in await repo.all_contacts("customer")] == ["C1"]

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from engine.approvals import ApprovalRequest, Decision, Step, Vote
 from engine.delegation import Delegation
 from engine.records import Record, RecordType
-from storage.sqlite import Database
+from storage.ports import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "repo.db")
-    yield database
-    await database.close()
 
 
 def request(n: int, approvers: tuple[str, ...], current_step: int = 0) -> ApprovalRequest:
@@ -31,34 +20,34 @@ def request(n: int, approvers: tuple[str, ...], current_step: int = 0) -> Approv
     )
 
 
-async def test_delegations_start_replace_end_and_expire(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_delegations_start_replace_end_and_expire(store: Store) -> None:
+    async with store.transaction() as repo:
         await repo.start_delegation(Delegation("U0A", "U0B", NOW, NOW + timedelta(days=2)))
         await repo.start_delegation(Delegation("U0C", "U0B", NOW + timedelta(hours=1), NOW + timedelta(days=1)))
         await repo.start_delegation(Delegation("U0A", "U0D", NOW + timedelta(hours=2), NOW + timedelta(days=3)))
     later = NOW + timedelta(hours=3)
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert await repo.principals_of("U0B", later) == ("U0C",)
         assert await repo.principals_of("U0B", NOW + timedelta(minutes=90)) == ("U0A", "U0C")
         assert await repo.delegates_of(["U0A", "U0C", "U0X"], later) == {"U0A": "U0D", "U0C": "U0B"}
         assert await repo.principals_of("U0B", NOW + timedelta(days=1)) == ()
-    async with db.transaction() as repo:
+    async with store.transaction() as repo:
         ended = await repo.end_delegations("U0A", later)
         assert [d.delegate for d in ended] == ["U0D"]
         assert await repo.end_delegations("U0A", later) == []
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert await repo.delegations_active_at(later, principal="U0A") == []
         assert [d.principal for d in await repo.delegations_active_at(later)] == ["U0C"]
 
 
-async def test_open_requests_awaiting_people_on_the_current_step_only(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_open_requests_awaiting_people_on_the_current_step_only(store: Store) -> None:
+    async with store.transaction() as repo:
         for n, approvers, step in ((1, ("U0A", "U0B"), 0), (2, ("U0B",), 0), (3, ("U0A",), 1), (4, ("U0C",), 0)):
             await repo.insert_request(request(n, approvers, step))
         voted = request(2, ("U0B",))
         await repo.update_request(ApprovalRequest(**{**voted.__dict__, "votes": (
             Vote(0, "U0B", Decision.APPROVE, NOW, None, "U0Z"),)}))
-    async with db.read() as repo:
+    async with store.read() as repo:
         assert [r.id for r in await repo.open_requests_awaiting(["U0A"])] == ["AR-1"]
         found = await repo.open_requests_awaiting(["U0B", "U0LAST"])
         assert [r.id for r in found] == ["AR-3", "AR-2", "AR-1"]
@@ -66,8 +55,8 @@ async def test_open_requests_awaiting_people_on_the_current_step_only(db: Databa
         assert await repo.open_requests_awaiting([]) == []
 
 
-async def test_records_by_key_and_by_creator_in_chunks(db: Database) -> None:
-    async with db.transaction() as repo:
+async def test_records_by_key_and_by_creator_in_chunks(store: Store) -> None:
+    async with store.transaction() as repo:
         for n in range(1200):
             creator = "U0A" if n % 2 else "U0B"
             await repo.save_record(Record(type=RecordType.EXPENSE, id=f"EXP-{n:04d}", created_by=creator,
@@ -75,7 +64,7 @@ async def test_records_by_key_and_by_creator_in_chunks(db: Database) -> None:
         await repo.audit(NOW, None, "reminded", ("request", "AR-1"))
         await repo.audit(NOW + timedelta(hours=1), None, "reminded", ("request", "AR-1"))
         await repo.audit(NOW, None, "approved", ("request", "AR-2"))
-    async with db.read() as repo:
+    async with store.read() as repo:
         keys = [("expense", f"EXP-{n:04d}") for n in range(1200)] + [("expense", "NOPE")]
         assert len(await repo.records_by_key(keys)) == 1200
         assert await repo.contacts_by_key([("customer", "NOPE")]) == {}

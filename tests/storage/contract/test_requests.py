@@ -1,0 +1,100 @@
+"""The approval requests contract: requests with their votes, votes stored once, who each request waits on, messages."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, decide
+from storage.models import SlackMessageRef
+from storage.ports import Store
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def a_request(request_id: str = "AR-1", record_id: str = "INV-1", age_h: int = 0) -> ApprovalRequest:
+    at = NOW - timedelta(hours=age_h)
+    return ApprovalRequest(request_id, "invoice", record_id, "wf", "U0REQ",
+                           (Step(0, ("UA", "UB", "UC"), 2), Step(1, ("UD",), 1)), at, at)
+
+
+def two_steps(request_id: str, first: tuple[str, ...], second: tuple[str, ...], age_h: int = 0) -> ApprovalRequest:
+    return ApprovalRequest(id=request_id, record_type="invoice", record_id=request_id, workflow_id="wf",
+                           requester="U0REQ", steps=(Step(0, first, 1), Step(1, second, 1)),
+                           created_at=NOW - timedelta(hours=age_h), step_started_at=NOW - timedelta(hours=age_h))
+
+
+async def awaiting(store: Store, *people: str) -> list[str]:
+    async with store.read() as repo:
+        return [r.id for r in await repo.open_requests_awaiting(list(people))]
+
+
+async def test_a_request_its_votes_and_its_messages_round_trip(store: Store) -> None:
+    decided = decide(a_request(), "UA", Decision.APPROVE, NOW).request
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+        await repo.update_request(decided)
+        await repo.add_message(SlackMessageRef("AR-1", 1, "UD", "D2", "2.0001"))
+        await repo.add_message(SlackMessageRef("AR-1", 0, "UA", "D1", "1.0001"))
+        await repo.add_message(SlackMessageRef("AR-1", 0, None, "C1", "1.0002"))
+        await repo.add_message(SlackMessageRef("AR-1", 0, "UB", "D1", "1.0001"))
+    async with store.read() as repo:
+        loaded = await repo.get_request("AR-1")
+        refs = await repo.messages_for("AR-1")
+        assert await repo.get_request("AR-2") is None and await repo.messages_for("AR-2") == []
+    assert loaded == decided and loaded.status is RequestStatus.PENDING
+    assert refs == [SlackMessageRef("AR-1", 0, None, "C1", "1.0002"), SlackMessageRef("AR-1", 0, "UB", "D1", "1.0001"),
+                    SlackMessageRef("AR-1", 1, "UD", "D2", "2.0001")]
+
+
+async def test_a_stored_vote_is_never_duplicated_nor_changed(store: Store) -> None:
+    first = decide(a_request(), "UA", Decision.APPROVE, NOW).request
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+        await repo.update_request(first)
+        await repo.update_request(first)
+        changed = replace(first, votes=(replace(first.votes[0], decision=Decision.REJECT, reason="no"),))
+        await repo.update_request(changed)
+        assert await repo.count_votes("AR-1") == 1
+        assert await repo.has_vote("AR-1", 0, "UA") and not await repo.has_vote("AR-1", 1, "UA")
+        second = decide(first, "UB", Decision.APPROVE, NOW + timedelta(minutes=1)).request
+        await repo.update_request(second)
+    async with store.read() as repo:
+        loaded = await repo.get_request("AR-1")
+    assert loaded == second and [v.approver for v in loaded.votes] == ["UA", "UB"]
+    assert loaded.votes[0].decision is Decision.APPROVE and loaded.current_step == 1
+
+
+async def test_requests_of_a_record_and_pending_ones(store: Store) -> None:
+    rejected = replace(a_request("AR-1", age_h=3), status=RequestStatus.REJECTED, decided_at=NOW)
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(rejected)
+        await repo.insert_request(a_request("AR-2", age_h=1))
+        await repo.insert_request(a_request("AR-3", "INV-3", age_h=2))
+    async with store.read() as repo:
+        of_record = [r.id for r in await repo.requests_for_record("invoice", "INV-1")]
+        pending = await repo.open_request_for("invoice", "INV-1")
+        assert await repo.open_request_for("invoice", "INV-9") is None
+        opened = [r.id for r in await repo.open_requests()]
+        limited = [r.id for r in await repo.open_requests(limit=1)]
+        ids = await repo.open_request_ids([("invoice", "INV-1"), ("invoice", "INV-3"), ("bill", "INV-1")])
+        by_id = await repo.requests_by_id(["AR-1", "AR-3", "AR-9"])
+    assert of_record == ["AR-1", "AR-2"] and pending is not None and pending.id == "AR-2"
+    assert opened == ["AR-3", "AR-2"] and limited == ["AR-3"] and sorted(ids) == ["AR-2", "AR-3"]
+    assert by_id == {"AR-1": rejected, "AR-3": a_request("AR-3", "INV-3", age_h=2)}
+
+
+async def test_tasks_follow_the_current_step_and_end_with_the_decision(store: Store) -> None:
+    first = two_steps("AR-1", ("U1", "U2"), ("U3",), age_h=2)
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(first)
+        await repo.insert_request(two_steps("AR-2", ("U2",), ("U1",), age_h=1))
+    found = (await awaiting(store, "U1"), await awaiting(store, "U2"), await awaiting(store, "U3"))
+    assert found == (["AR-1"], ["AR-1", "AR-2"], [])
+    assert await awaiting(store, "U1", "U2") == ["AR-1", "AR-2"] and await awaiting(store) == []
+    async with store.unit_of_work() as repo:
+        await repo.update_request(replace(first, current_step=1, step_started_at=NOW))
+    assert (await awaiting(store, "U1"), await awaiting(store, "U3")) == ([], ["AR-1"])
+    async with store.unit_of_work() as repo:
+        await repo.update_request(replace(first, current_step=1, status=RequestStatus.APPROVED, decided_at=NOW))
+    assert (await awaiting(store, "U3"), await awaiting(store, "U2")) == ([], ["AR-2"])
