@@ -13,7 +13,6 @@ import pytest
 
 from bot.outbox.worker import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
 from storage.models import OutboxItem
-from storage.sqlite.codec import ts
 from tests.support.harness import Harness
 
 USERS = ("U01AAA", "U01BBB")
@@ -136,9 +135,7 @@ async def test_permanent_failures_are_dead_lettered_and_visible(signoff: Harness
 
 async def test_an_item_failing_past_the_delivery_horizon_is_dead_lettered(signoff: Harness) -> None:
     await queue(signoff, ["U01AAA"])
-    old = signoff.runtime.service.clock.now() - timedelta(days=1, minutes=1)
-    async with signoff.db.transaction() as repo:
-        await repo.conn.execute("UPDATE outbox SET created_at=?", (ts(old),))
+    signoff.runtime.service.clock.advance(timedelta(days=1, minutes=1))
     signoff.workspace.fail_next("chat.postMessage", status=500)
     await signoff.runtime.deliverer.drain()
     dead = (await outbox(signoff, "dead"))["items"]
@@ -241,9 +238,7 @@ async def test_posts_carry_their_outbox_key_as_metadata(signoff: Harness) -> Non
 async def crashed_while_sending(signoff: Harness, claimed_wall_s: float) -> None:
     """Make every queued item look leased by a process that died (its lease has run out)."""
     async with signoff.db.transaction() as repo:
-        await repo.conn.execute(
-            "UPDATE outbox SET status='sending', attempts=1, lease_until='2000-01-01T00:00:00.000000+00:00', "
-            "claimed_wall_s=?", (claimed_wall_s,))
+        await repo.claim_outbox(signoff.runtime.service.clock.now(), claimed_wall_s, 0, per_target=1000, limit=1000)
 
 
 async def test_an_item_posted_before_a_crash_is_not_posted_again(signoff: Harness) -> None:
