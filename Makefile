@@ -29,6 +29,7 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check engine storage messages bot tests bench
 	$(BIN)/mypy engine storage
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) *.egg-info signoff-demo.db*

@@ -136,3 +136,11 @@ def _in_field(key: str, check: Any, *args: Any, **kwargs: Any) -> None:
 Id = Annotated[str, AfterValidator(check_id)]
 Text = Annotated[str, AfterValidator(check_text)]
 Memo = Annotated[str, AfterValidator(lambda value: check_text(value, MAX_MEMO_CHARS, multiline=True))]
+
+
+def clean_text(value: str, max_chars: int) -> str | None:
+    """Return typed text stripped, or None when it is longer than `max_chars` or holds control characters."""
+    try:
+        return check_text(value.strip(), max_chars, multiline=True)
+    except ValueError:
+        return None

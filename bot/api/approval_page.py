@@ -20,9 +20,9 @@ from fastapi.responses import HTMLResponse
 from bot.core.asking import display_name
 from bot.core.service import Signoff
 from bot.errors import UndeliverableError
-from bot.slack.payload import clean_text
 from engine.approvals import Decision
 from engine.errors import VoteRefusedError
+from engine.limits import clean_text
 from engine.notify import LinkProblem, link_problem
 from messages.pages import render_page
 from storage.models import ApprovalLink, hash_link_token

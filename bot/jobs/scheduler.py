@@ -24,12 +24,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.asking import nudge_by_lookup
+from bot.core.digests import digest_message
 from bot.core.history import record_history
 from bot.core.reminders import InvoiceReminders
 from bot.core.service import Signoff
 from bot.outbox.worker import Deliverer
 from bot.senders.slack import Posted
-from bot.slack.digests import digest_message
 from engine.actions import Company, has_side_actions, lapsed_reminders, template_context
 from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
@@ -370,7 +370,7 @@ class Scheduler:
         """DM each person reminded by this run one digest of the documents still to act on (not one per document)."""
         messages = []
         for person in people:
-            message = await digest_message(self.service, batch.repo, person, workflow.id)
+            message = await digest_message(self.service.renderer, batch.repo, person, workflow.id)
             if message is not None:
                 messages.append(NewMessage("message", person, {"message": message}, f"{action.key}:digest:{person}"))
         await batch.repo.enqueue_many(messages, batch.now)

@@ -15,7 +15,6 @@ from bot.slack.home import HomeListeners, parse_task_value
 from bot.slack.payload import (
     action_value,
     channel_id,
-    clean_text,
     input_text,
     private_metadata,
     state_values,
@@ -24,6 +23,7 @@ from bot.slack.payload import (
 )
 from engine.approvals import Decision, check_may_decide
 from engine.errors import VoteRefusedError
+from engine.limits import clean_text
 
 log = logging.getLogger(__name__)
 

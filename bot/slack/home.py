@@ -17,7 +17,6 @@ from bot.slack import digests
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
-    clean_text,
     event_user,
     input_state,
     input_text,
@@ -33,6 +32,7 @@ from bot.slack.payload import (
 from engine.approvals import ApprovalRequest, Decision, ForceKind, force_approve, force_kind
 from engine.delegation import Delegation, acting_for, recipients_on_step, seat_for
 from engine.errors import VoteRefusedError
+from engine.limits import clean_text
 from engine.notify import is_slack_user
 from engine.records import Contact, Record
 from messages.cards import record_view

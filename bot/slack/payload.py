@@ -11,8 +11,6 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
-from engine.limits import check_text
-
 MAX_VALUE_CHARS = 2000
 MAX_METADATA_CHARS = 3000
 # Parts of a payload or event envelope that Bolt itself reads as objects (or lists of objects) before any listener.
@@ -84,14 +82,6 @@ def input_text(values: dict[str, Any], block_id: str, action_id: str | None = No
     """Return what was typed in a text input, or "" when nothing (or something else) is there."""
     value = input_state(values, block_id, action_id).get("value")
     return value if isinstance(value, str) else ""
-
-
-def clean_text(value: str, max_chars: int) -> str | None:
-    """Return typed text stripped, or None when it is longer than `max_chars` or holds control characters."""
-    try:
-        return check_text(value.strip(), max_chars, multiline=True)
-    except ValueError:
-        return None
 
 
 def private_metadata(view: Any) -> str | None:
