@@ -1,4 +1,4 @@
-"""Errors raised by the bot: settings, API requests and delivery."""
+"""Errors of the bot: settings, refusals of the application services, HTTP refusals, delivery; the error envelope."""
 
 from __future__ import annotations
 
@@ -13,8 +13,40 @@ class SettingsError(BotError):
     """A setting is missing or invalid; the message names it."""
 
 
+class Refused(BotError):
+    """An operation is refused as things stand and nothing changed: a code, a message and details, no HTTP status."""
+
+    code = "refused"
+
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or []
+
+
+class NotFound(Refused):
+    """The addressed resource does not exist."""
+
+    code = "not_found"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+
+
+class Conflict(Refused):
+    """The operation conflicts with the current state."""
+
+    code = "conflict"
+
+
+class Unprocessable(Refused):
+    """The input is well-formed but its content is invalid."""
+
+    code = "invalid"
+
+
 class ApiError(BotError):
-    """A REST API request is refused; carries the HTTP status, code and details."""
+    """An HTTP request refused by its adapter itself (authentication, the sandbox's own API), with its status."""
 
     def __init__(self, status: int, code: str, message: str, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
@@ -22,27 +54,6 @@ class ApiError(BotError):
         self.code = code
         self.message = message
         self.details = details or []
-
-
-class NotFound(ApiError):
-    """The addressed resource does not exist."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(404, "not_found", message)
-
-
-class Conflict(ApiError):
-    """The request conflicts with the current state."""
-
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
-        super().__init__(409, "conflict", message, details)
-
-
-class Unprocessable(ApiError):
-    """The request is well-formed but its content is invalid."""
-
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
-        super().__init__(422, "invalid", message, details)
 
 
 class UndeliverableError(BotError):

@@ -18,8 +18,9 @@ from bot.api import records as api
 from bot.api import rules as api_rules
 from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
+from bot.api.errors import error_response
 from bot.core.service import Signoff
-from bot.errors import ApiError, error_body
+from bot.errors import ApiError, Refused, error_body
 from bot.metrics import Metrics
 from bot.slack.front import SLACK_EVENTS_PATH, SlackFront
 from bot.slack.inbox import InboxWorker
@@ -35,7 +36,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return api.error_response(exc)
+        return error_response(exc)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        return error_response(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -12,11 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
 
 from bot.core.rules import on_contact_saved
 from bot.core.service import Signoff
-from bot.errors import ApiError, Unprocessable, error_body
+from bot.errors import ApiError, Unprocessable
 from engine.limits import Id
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
@@ -32,11 +31,6 @@ MAX_CURSOR_CHARS = 400
 
 # A path id of something to read or act on; `Id` (engine.limits) is what a new document or contact may use.
 Ref = Annotated[str, Path(min_length=1, max_length=MAX_REF_CHARS)]
-
-
-def error_response(exc: ApiError) -> JSONResponse:
-    """Turn an ApiError into its JSON response."""
-    return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status)
 
 
 def record_json(record: Record) -> dict[str, Any]:

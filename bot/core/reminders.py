@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.clock import SystemClock
 from bot.core.service import Signoff
-from bot.errors import ApiError, Conflict, NotFound, SettingsError, Unprocessable
+from bot.errors import Conflict, NotFound, Refused, SettingsError, Unprocessable
 from bot.senders.email import Email, SmtpConfig
 from bot.senders.slack import SlackOut, make_client
 from bot.settings import load_settings
@@ -291,7 +291,7 @@ def run_remind_command(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
-    except ApiError as exc:
+    except Refused as exc:
         print(f"signoff: {exc.message}", file=sys.stderr)
         return 1
     print(json.dumps(sent))

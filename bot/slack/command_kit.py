@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.service import Signoff
-from bot.errors import ApiError, NotFound
+from bot.errors import NotFound, Refused
 
 Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
 
@@ -165,7 +165,7 @@ async def run_command(
         return await command.handler(ctx, split_args(rest))
     except NotFound as exc:
         return ctx.note("not_found", message=exc.message)
-    except ApiError as exc:
+    except Refused as exc:
         return ctx.note("failed", message=exc.message, details=exc.details[:5])
 
 

@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.core.rules import RulesService, group_users
 from bot.core.service import Signoff
-from bot.errors import ApiError
+from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import action_value, first_action, mapping, state_values, trigger_id, user_id
 from bot.slack.rules import (
@@ -292,7 +292,7 @@ class GroupListeners:
     async def _change(self, ref: str, add: list[str], remove: list[str], user: str) -> str | None:
         try:
             await self.groups.change_members(ref, add, remove, user)
-        except ApiError as exc:
+        except Refused as exc:
             return exc.message[:150]
         return None
 
@@ -323,7 +323,7 @@ class GroupListeners:
                 group, membership = await self.groups.create_group(form.definition(), user)
             else:
                 group, membership = await self.groups.update_group(form.group_id, form.definition(), user)
-        except ApiError as exc:
+        except Refused as exc:
             details = exc.details or [{"path": "name", "message": exc.message}]
             await ack(response_action="errors", errors=row_errors(details, "flt", "name"))
             return
@@ -352,7 +352,7 @@ class GroupListeners:
         try:
             sent = await self.groups.email_group(ref, read_input(values, "subject"), read_input(values, "message"),
                                                  user, to=chosen)
-        except ApiError as exc:
+        except Refused as exc:
             errors = {d.get("path", "subject"): d.get("message", "")[:150] for d in exc.details}
             await ack(response_action="errors",
                       errors={k if k in ("subject", "message") else "subject": v for k, v in errors.items()}
@@ -371,7 +371,7 @@ class GroupListeners:
         try:
             group, _ = await self.groups.get_group(ref)
             await self.groups.delete_group(ref, user)
-        except ApiError as exc:
+        except Refused as exc:
             await self.service.slack.dm(user, self.service.renderer.json(
                 "commands_note.json.j2", code="failed", detail={"message": exc.message, "details": exc.details[:5]}))
             return

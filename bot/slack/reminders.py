@@ -12,7 +12,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.reminders import TEXT_PARTS, InvoiceReminders, settings_json
 from bot.core.service import Signoff
-from bot.errors import ApiError, Unprocessable
+from bot.errors import Refused, Unprocessable
 from bot.senders.email import Email
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
@@ -276,7 +276,7 @@ class ReminderListeners:
             return
         try:
             sent = await self.reminders.send_now(invoice_id, actor=user)
-        except ApiError as exc:
+        except Refused as exc:
             await self._tell(where, user, "failed", invoice=invoice_id, message=exc.message)
             return
         await self._tell(where, user, "sent", invoice=sent["invoice_id"], to=", ".join(sent["to"]),

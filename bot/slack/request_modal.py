@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.service import Signoff
-from bot.errors import ApiError
+from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home import refresher_for
 from bot.slack.payload import (
@@ -295,7 +295,7 @@ class RequestListeners:
             return
         try:
             record = await self.service.submit(record.type, record.id, user)
-        except ApiError as exc:
+        except Refused as exc:
             await self._failed(user, exc)
         else:
             await confirm_to_requester(self.service, record)
@@ -341,7 +341,7 @@ class RequestListeners:
             return
         try:
             record = await create_request(self.service, form, record_id)
-        except ApiError as exc:
+        except Refused as exc:
             await self._failed(user, exc)
             return
         if key is not None and record.approval_status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED):
@@ -352,7 +352,7 @@ class RequestListeners:
         await confirm_to_requester(self.service, record)
         await refresher_for(self.service).refresh([user])
 
-    async def _failed(self, user: str, exc: ApiError) -> None:
+    async def _failed(self, user: str, exc: Refused) -> None:
         note = self.service.renderer.json("commands_note.json.j2", code="failed",
                                           detail={"message": exc.message, "details": exc.details})
         await self.service.slack.dm(user, note)

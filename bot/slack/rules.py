@@ -13,7 +13,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.core.rules import RuleResult, RulesService
 from bot.core.service import Signoff
-from bot.errors import ApiError
+from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
@@ -548,7 +548,7 @@ class RuleListeners:
         form = RuleForm.read(view)
         try:
             result = await self._save(form, user)
-        except ApiError as exc:
+        except Refused as exc:
             details = exc.details or [{"path": "name", "message": exc.message}]
             await ack(response_action="errors", errors=form.errors(details, lambda d: problem_text(self.service, d)))
             return
@@ -575,7 +575,7 @@ class RuleListeners:
             return
         try:
             await self._apply(view.get("callback_id"), rule_id, RuleStatus(status), user)
-        except ApiError as exc:
+        except Refused as exc:
             await self.service.slack.dm(user, self.service.renderer.json(
                 "commands_note.json.j2", code="failed", detail={"message": exc.message, "details": exc.details[:5]}))
 

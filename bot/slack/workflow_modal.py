@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot.core.rules import RulesService
-from bot.errors import ApiError
+from bot.errors import Refused
 from bot.slack import workflow_draft as drafts
 from bot.slack.payload import first_action, mapping, private_metadata, state_values, text, trigger_id, user_id
 from bot.slack.workflow_words import sample_context, schedule_view, workflow_view
@@ -254,7 +254,7 @@ class WorkflowModalListeners:
     async def _save(self, ack: AsyncAck, user: str, draft: dict[str, Any]) -> None:
         try:
             workflow, code = await self._store(draft)
-        except ApiError as exc:
+        except Refused as exc:
             details = exc.details or [{"path": "name", "message": exc.message}]
             found: dict[str, dict[str, Any]] = {}
             for detail in details:

@@ -145,7 +145,7 @@ async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(
         assert 150 <= delivered_before < REQUESTS, "the bot died halfway through"
         async with bot_process(database, webapi, tmp_path) as bot:
             summary = await bot.tick_at(REMIND_AT + timedelta(minutes=10))
-            outbox = (await bot.api.records.get("/api/v1/outbox")).json()["counts"]
+            outbox = (await bot.api.get("/api/v1/outbox")).json()["counts"]
         keys = reminder_keys(workspace)
         assert workspace.calls("conversations.history"), "messages in flight at the crash were looked up"
         logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))

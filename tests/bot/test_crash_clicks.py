@@ -1,6 +1,6 @@
 """Clicks and real bot processes: an acknowledged vote survives SIGKILL and SIGTERM, and is counted once.
 
-A burst of signed Approve clicks is fired at `python -m bot.cli.main run`; the process is killed at a seeded
+A burst of signed Approve clicks is fired at `python -m bot.cli run`; the process is killed at a seeded
 random moment during the burst (or asked to stop with SIGTERM right after it), then started again.
 Every click it answered 200 must be a vote in the database, no vote twice, no message posted twice.
 """
@@ -60,12 +60,12 @@ async def create_approvals(bot: Bot) -> None:
                     "conditions": [{"field": "department", "op": "eq", "value": f"team-{team}"}],
                     "actions": [{"type": "approval", "steps": [
                         {"approvers": [approver(team, s) for s in range(PER_TEAM)], "min_approvers": PER_TEAM}]}]}
-        assert (await bot.api.records.post("/api/v1/workflows", json=workflow)).status_code == 201
+        assert (await bot.api.post("/api/v1/workflows", json=workflow)).status_code == 201
     for team in range(TEAMS):
         for n in range(RECORDS_PER_TEAM):
             record = {"amount": "100.00", "currency": "EUR", "department": f"team-{team}", "source": "import",
                       "created_by": requester(team)}
-            saved = await bot.api.records.put(f"/api/v1/records/invoice/INV-{team:02d}-{n}", json=record)
+            saved = await bot.api.put(f"/api/v1/records/invoice/INV-{team:02d}-{n}", json=record)
             assert saved.json()["approval_status"] == "pending", saved.text
 
 
@@ -179,7 +179,7 @@ async def test_votes_acknowledged_before_a_sigkill_are_all_counted_after_restart
     async with await start_webapi(workspace) as webapi:
         dms = await prepared(tmp_path, workspace, webapi)
         async with bot_process(tmp_path / "clicks.db", webapi, tmp_path) as bot:
-            burst, tasks = await fire(str(bot.api.records.base_url), workspace, dms)
+            burst, tasks = await fire(str(bot.api.base_url), workspace, dms)
             await asyncio.sleep(random.Random(seed).uniform(0.02, 0.4))
             bot.process.send_signal(signal.SIGKILL)
             await bot.process.wait()
@@ -193,7 +193,7 @@ async def test_sigterm_after_a_burst_exits_0_and_loses_no_acknowledged_vote(tmp_
     async with await start_webapi(workspace) as webapi:
         dms = await prepared(tmp_path, workspace, webapi)
         async with bot_process(tmp_path / "clicks.db", webapi, tmp_path) as bot:
-            burst, tasks = await fire(str(bot.api.records.base_url), workspace, dms)
+            burst, tasks = await fire(str(bot.api.base_url), workspace, dms)
             await asyncio.gather(*tasks)
             bot.process.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(bot.process.wait(), timeout=20) == 0
