@@ -16,8 +16,12 @@ from engine.events import (
     StepApproved,
     VoteRecorded,
 )
+from engine.limits import clean_text
 from engine.records import Record
 from engine.workflows import ApprovalAction, Workflow
+
+MIN_REASON_CHARS = 3
+MAX_REASON_CHARS = 3000
 
 
 class Decision(StrEnum):
@@ -177,6 +181,28 @@ def decide(
     return _after_approval(voted, now, recorded)
 
 
+def is_waiting_on(request: ApprovalRequest | None, step_index: int, approver: str) -> bool:
+    """Tell whether a request's step still waits for this approver (a reminder or an ask of it still applies)."""
+    return (request is not None and request.is_open() and request.current_step == step_index
+            and approver in request.step().approvers and not request.has_voted(approver))
+
+
+def is_on_step(request: ApprovalRequest | None, step_index: int) -> bool:
+    """Tell whether a request is still open on this step (an escalation of it still applies)."""
+    return request is not None and request.is_open() and request.current_step == step_index
+
+
+def valid_reason(typed: str | None) -> str | None:
+    """Return a typed reason cleaned, or None when it is too short, too long or holds control characters."""
+    reason = clean_text(typed or "", MAX_REASON_CHARS)
+    return reason if is_valid_reason(reason) else None
+
+
+def is_valid_reason(reason: str | None) -> bool:
+    """Tell whether a (cleaned) reason of a rejection or a forced approval is long enough to count."""
+    return reason is not None and len(reason) >= MIN_REASON_CHARS
+
+
 def check_may_decide(
     request: ApprovalRequest, approver: str, decision: Decision, reason: str | None = None
 ) -> None:
@@ -276,3 +302,30 @@ def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outco
     steps = tuple(replace(s, approvers=(*s.approvers, *added)) if s.index == current.index else s
                   for s in request.steps)
     return Outcome(replace(request, steps=steps), ())
+
+
+def is_still_governed(request: ApprovalRequest, governing_workflow_id: str | None) -> bool:
+    """Tell whether a record is still governed by the workflow its approval follows (else approving is stale)."""
+    return governing_workflow_id is not None and governing_workflow_id == request.workflow_id
+
+
+def forced_label(kind: ForceKind | None) -> str:
+    """Return how the history names a forced approval: its kind, or plainly "forced"."""
+    return kind.value if kind is not None else "forced"
+
+
+class BatchMove(StrEnum):
+    """How one task of a batch is approved."""
+
+    VOTE = "vote"
+    FORCE = "force"
+
+
+def batch_move(kind: ForceKind | None, reason: str | None) -> BatchMove:
+    """Decide how a batch approves one task: a vote, or a forced approval once confirmed with a reason."""
+    if kind is None:
+        return BatchMove.VOTE
+    if not reason:
+        raise VoteRefusedError("A forced approval must be confirmed first.", "needs_confirmation")
+    return BatchMove.FORCE
+

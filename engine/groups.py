@@ -196,3 +196,8 @@ def is_auto_member_after_change(group: GroupDefinition, contact: Contact, ctx: E
     if not group.auto_update or not group.is_contact_group() or group.kind.value != contact.kind.value:
         return None
     return is_filter_match(group, contact, ctx)
+
+
+def needs_recompute(old: Group, new: Group) -> bool:
+    """Tell whether a group's change recomputes its members: its filters changed, or it turned automatic."""
+    return old.filters != new.filters or (new.auto_update and not old.auto_update)

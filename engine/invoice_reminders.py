@@ -12,8 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from engine.dates import at_local_time, days_between, local_date
 from engine.errors import InvalidDefinitionError
-from engine.lifecycle import may_reach_contact
-from engine.records import DocStatus, Record, RecordType
+from engine.lifecycle import customer_hold, may_reach_contact
+from engine.records import Contact, DocStatus, Record, RecordType
 from engine.workflows import details_from
 
 MAX_SCHEDULES = 3
@@ -110,3 +110,39 @@ def is_fresh(moment: ReminderMoment, now: datetime) -> bool:
 def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:
     """Return the calendar days from today (company time) to the due date; negative once overdue."""
     return days_between(local_date(now, tz), due_date)
+
+
+def manual_reminder_refusal(record: Record, contact: Contact | None) -> str | None:
+    """Tell why an invoice cannot get a reminder sent by hand now (None: it can); `contact` is its customer."""
+    if record.status in CLOSED_STATUSES:
+        return f"invoice {record.id} is {record.status.value}: nothing to remind"
+    if record.status not in FINALISED_STATUSES:
+        return f"invoice {record.id} is a {record.status.value}: only finalised invoices get reminders"
+    hold = customer_hold(record)
+    if hold is not None:
+        return f"{hold}: nothing is sent to the customer before approval"
+    if record.effective_balance() <= 0:
+        return f"invoice {record.id} has no balance left to pay"
+    if contact is None or not contact.email:
+        return f"invoice {record.id} has no customer e-mail address"
+    return None
+
+
+def manual_schedule(
+    record: Record, settings: InvoiceReminderSettings, wanted: int | None, now: datetime, tz: ZoneInfo,
+) -> tuple[ReminderSchedule, int | None]:
+    """Pick the texts of a manual reminder: the schedule asked for, else the latest one already due.
+
+    Raise InvalidDefinitionError when the schedule asked for does not exist.
+    """
+    if wanted is not None:
+        if not 0 <= wanted < len(settings.schedules):
+            details = [{"path": "schedule", "message": "no such schedule"}]
+            raise InvalidDefinitionError(f"there is no schedule {wanted}", details)
+        return settings.schedules[wanted], wanted
+    if not settings.schedules:
+        return ReminderSchedule(offset_days=0), None
+    moments = reminder_moments(record.due_date, settings, tz) if record.due_date else []
+    past = [m for m in moments if m.at <= now]
+    chosen = past[-1] if past else (moments[0] if moments else None)
+    return (chosen.schedule, chosen.index) if chosen else (settings.schedules[0], 0)

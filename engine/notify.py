@@ -1,14 +1,17 @@
-"""Who is asked how when an approval step starts: a Slack DM, an App Home task, an e-mail with approval links."""
+"""Who is told what about an approval: asks (Slack DM, App Home task, e-mail links), refreshes, outcomes, copies."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
+from engine.approvals import Outcome
 from engine.dates import require_aware
-from engine.workflows import EMAIL, SLACK_ID
+from engine.events import ApprovalRequested, RecordApproved, RecordRejected
+from engine.workflows import DEFAULT_NOTIFY, EMAIL, SLACK_ID, Workflow
 
 IDENTITY_TTL = timedelta(days=7)
 NO_IDENTITY_TTL = timedelta(days=1)
@@ -108,3 +111,127 @@ def link_problem(used_at: datetime | None, expires_at: datetime, now: datetime) 
     if used_at is not None:
         return LinkProblem.USED
     return LinkProblem.EXPIRED if require_aware(now, "now") >= expires_at else None
+
+
+class NoticeKind(StrEnum):
+    """What one queued message is: each kind is delivered by its own outbox handler."""
+
+    REFRESH = "refresh"
+    ASK = "ask"
+    LOOKUP = "approver_lookup"
+    APPROVAL_EMAIL = "approval_email"
+    OUTCOME = "outcome"
+    CHANNEL_COPY = "channel_copy"
+    REMIND = "remind"
+    ESCALATE = "escalate"
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One message to queue: its kind, to whom, what it carries, and its idempotency key (coalesced: none needed)."""
+
+    kind: str
+    target: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    key: str | None = None
+    is_coalesced: bool = False
+
+
+def refresh_notice(request_id: str) -> Notice:
+    """Return the (coalesced) refresh of every copy of a request's message."""
+    return Notice(NoticeKind.REFRESH, request_id, {"request_id": request_id}, is_coalesced=True)
+
+
+def notify_options(workflow: Workflow | None) -> list[str]:
+    """Return how a workflow asks its approvers (`notify`), the default when it is gone or has no approval."""
+    action = workflow.approval() if workflow else None
+    return list(action.notify if action else DEFAULT_NOTIFY)
+
+
+def ask_notices(ask: Ask | None, request_id: str, step_index: int) -> list[Notice]:
+    """Return what one ask needs: the DM with the buttons, the e-mail with the links (a Home task needs nothing)."""
+    if ask is None:
+        return []
+    payload = {"request_id": request_id, "step_index": step_index}
+    notices = []
+    if ask.dm_to:
+        notices.append(Notice(NoticeKind.ASK, ask.dm_to, payload, f"ask:{request_id}:{step_index}:{ask.dm_to}"))
+    if ask.email_to:
+        notices.append(Notice(NoticeKind.APPROVAL_EMAIL, ask.email_to, {**payload, "approver": ask.approver},
+                              f"mail:{request_id}:{step_index}:{ask.approver}"))
+    return notices
+
+
+def lookup_notice(request_id: str, step_index: int, approver: str) -> Notice:
+    """Return the lookup that finds how to reach an approver before they are asked."""
+    payload = {"request_id": request_id, "step_index": step_index, "approver": approver}
+    return Notice(NoticeKind.LOOKUP, approver, payload, f"lookup:{request_id}:{step_index}:{approver}")
+
+
+def step_asks(event: ApprovalRequested, notify: Iterable[str], requester: str | None) -> list[Notice]:
+    """Return the asks of a step that starts: at once when an approver's name says enough, else after a lookup."""
+    notify = list(notify)
+    notices: list[Notice] = []
+    for approver in event.approvers:
+        if needs_lookup(approver, notify):
+            notices.append(lookup_notice(event.request_id, event.step_index, approver))
+        else:
+            ask = plan_ask(reach_without_lookup(approver), notify, requester)
+            notices += ask_notices(ask, event.request_id, event.step_index)
+    return notices
+
+
+def needs_workflow(outcome: Outcome) -> bool:
+    """Tell whether the notices of an outcome depend on its workflow (a step starts: how to ask, a channel copy)."""
+    return any(isinstance(event, ApprovalRequested) for event in outcome.events)
+
+
+def channel_copy(event: ApprovalRequested, workflow: Workflow | None) -> Notice | None:
+    """Return the channel copy of a request when its first step starts and the approval action names a channel."""
+    action = workflow.approval() if workflow else None
+    if action is None or not action.channel or event.step_index != 0:
+        return None
+    payload = {"request_id": event.request_id, "step_index": event.step_index}
+    return Notice(NoticeKind.CHANNEL_COPY, action.channel, payload, f"copy:{event.request_id}")
+
+
+def outcome_notice(outcome: Outcome, request_id: str) -> Notice | None:
+    """Return the DM of an approval's outcome to its requester, when the requester is a Slack user."""
+    requester = outcome.request.requester
+    if not is_slack_user(requester):
+        return None
+    return Notice(NoticeKind.OUTCOME, requester or "", {"request_id": request_id}, f"outcome:{request_id}")
+
+
+def notices_of(outcome: Outcome, workflow: Workflow | None) -> list[Notice]:
+    """Return every message an outcome calls for, in order: the refresh, each step's asks and copy, the outcome."""
+    notices = [refresh_notice(outcome.request.id)] if outcome.events else []
+    for event in outcome.events:
+        if isinstance(event, ApprovalRequested):
+            notices += step_asks(event, notify_options(workflow), outcome.request.requester)
+            notices += [n for n in (channel_copy(event, workflow),) if n is not None]
+        if isinstance(event, RecordApproved | RecordRejected):
+            notices += [n for n in (outcome_notice(outcome, event.request_id),) if n is not None]
+    return notices
+
+
+def nudge_lookup(approver: str, nudge: Mapping[str, Any], key: str) -> Notice:
+    """Return the lookup that reminds an approver named by e-mail, or tells them of an escalation (`nudge`)."""
+    payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": approver,
+               "nudge": dict(nudge)}
+    return Notice(NoticeKind.LOOKUP, approver, payload, key)
+
+
+def nudge_notices(ask: Ask | None, nudge: Mapping[str, Any], key: str) -> list[Notice]:
+    """Return a reminder or an escalation as planned: the Slack DM of its kind, or the e-mail with fresh links."""
+    if ask is None:
+        return []
+    notices = []
+    if ask.dm_to:
+        payload = {k: v for k, v in nudge.items() if k != "kind"}
+        notices.append(Notice(nudge["kind"], ask.dm_to, {**payload, "approver": ask.approver}, f"{key}:dm"))
+    if ask.email_to:
+        payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": ask.approver,
+                   "nudge": dict(nudge)}
+        notices.append(Notice(NoticeKind.APPROVAL_EMAIL, ask.email_to, payload, f"{key}:mail"))
+    return notices

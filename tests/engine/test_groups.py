@@ -10,12 +10,14 @@ import pytest
 from engine.conditions import EvalContext
 from engine.errors import InvalidDefinitionError
 from engine.groups import (
+    Group,
     GroupKind,
     Membership,
     auto_members,
     is_auto_member_after_change,
     is_filter_match,
     member_problems,
+    needs_recompute,
     parse_group,
 )
 from engine.records import Contact, ContactKind
@@ -143,3 +145,24 @@ def test_a_changed_contact_follows_automatic_groups_only(
     changes: dict[str, Any], contact: Contact, expected: bool | None
 ) -> None:
     assert is_auto_member_after_change(parse_group({**CALIFORNIA, **changes}), contact, CTX) is expected
+
+
+def _stored(**changes: Any) -> Group:
+    data = {"name": "vip", "kind": "customer", "filters": [{"field": "state", "op": "eq", "value": "CA"}],
+            "auto_update": True, "id": "g1", "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "updated_at": datetime(2026, 1, 1, tzinfo=UTC)}
+    return Group.model_validate({**data, **changes})
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (_stored(), _stored(), False),
+        (_stored(), _stored(description="renamed"), False),
+        (_stored(), _stored(filters=[{"field": "state", "op": "eq", "value": "NY"}]), True),
+        (_stored(auto_update=False), _stored(), True),
+        (_stored(), _stored(auto_update=False), False),
+    ],
+)
+def test_which_group_changes_recompute_members(old: Group, new: Group, expected: bool) -> None:
+    assert needs_recompute(old, new) is expected

@@ -1,0 +1,96 @@
+"""Who hears of a reminder or an escalation that fell due, and how: a Slack DM (to a delegate while away) or e-mail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from engine.approvals import ApprovalRequest
+from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
+from engine.notify import Notice, NoticeKind, is_email, is_slack_user, nudge_lookup
+from engine.planning import DueAction
+
+
+def waited_s(action: DueAction) -> float:
+    """Return how long the step had waited, in seconds, when the action fell due."""
+    return (action.due_at - datetime.fromisoformat(action.data["since"])).total_seconds()
+
+
+def routes_for(
+    request: ApprovalRequest | None, people: Sequence[str], delegations: Sequence[Delegation], now: datetime,
+) -> dict[str, Recipient]:
+    """Return who is told about each approver's decision: the approver, or their delegate while away."""
+    if request is None:
+        return {p: recipient_for(p, delegations, now) for p in people}
+    return recipients_on_step(request, people, delegations, now)
+
+
+def behalf_of(recipient: Recipient) -> dict[str, Any]:
+    """Return what a queued message keeps of whom its recipient stands in for (nothing for the approver)."""
+    if recipient.on_behalf_of is None or recipient.until is None:
+        return {}
+    return {"on_behalf_of": recipient.on_behalf_of, "until": recipient.until.isoformat()}
+
+
+def reminded_people(actions: Iterable[DueAction]) -> set[str]:
+    """Return everyone the reminders are for (whose delegations matter)."""
+    return {p for action in actions for p in action.data["to"]}
+
+
+def reminder_notices(
+    action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
+) -> list[Notice]:
+    """Return a due reminder's messages: a DM to each Slack approver (or delegate), a lookup for each e-mail."""
+    data = action.data
+    payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
+               "waited_s": waited_s(action)}
+    routes = routes_for(request, [p for p in data["to"] if is_slack_user(p)], delegations, now)
+    notices = [Notice(NoticeKind.REMIND, r.person, {**payload, **behalf_of(r)}, f"{action.key}:{p}")
+               for p, r in routes.items()]
+    return notices + [nudge_lookup(p, {**payload, "kind": NoticeKind.REMIND.value}, f"{action.key}:{p}")
+                      for p in data["to"] if is_email(p)]
+
+
+def escalation_targets(data: Mapping[str, Any]) -> list[str]:
+    """Return the Slack users an escalation is for: they become approvers of the step."""
+    return [p for p in data["to"] if is_slack_user(p)]
+
+
+def escalation_told(data: Mapping[str, Any]) -> list[str]:
+    """Return the Slack approvers told that their step was escalated past them (not its targets)."""
+    return [p for p in data["waiting_on"] if is_slack_user(p) and p not in data["to"]]
+
+
+def escalation_people(data: Mapping[str, Any]) -> list[str]:
+    """Return every Slack user who hears of an escalation (whose delegations matter)."""
+    return [*escalation_targets(data), *escalation_told(data)]
+
+
+def escalation_notices(
+    action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
+) -> list[Notice]:
+    """Return a due escalation's messages: the targets get the buttons, who did not act a notice; e-mails a lookup.
+
+    `request` is the request as escalated (its targets are approvers of the step).
+    """
+    data = action.data
+    payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
+               "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action)}
+    targets, told = escalation_targets(data), escalation_told(data)
+    routes = routes_for(request, [*targets, *told], delegations, now)
+    kind = NoticeKind.ESCALATE
+    notices = [Notice(kind, routes[p].person, {**payload, "role": "target", **behalf_of(routes[p])},
+                      f"{action.key}:{p}") for p in targets]
+    notices += [Notice(kind, routes[p].person, {**payload, "role": "notice", **behalf_of(routes[p])},
+                       f"{action.key}:notice:{p}") for p in told]
+    notices += [nudge_lookup(p, {**payload, "kind": kind.value, "role": "target"}, f"{action.key}:{p}")
+                for p in data["to"] if is_email(p)]
+    notices += [nudge_lookup(p, {**payload, "kind": kind.value, "role": "notice"}, f"{action.key}:notice:{p}")
+                for p in data["waiting_on"] if is_email(p) and p not in data["to"]]
+    return notices
+
+
+def reminded_seat(payload: Mapping[str, Any], target: str) -> str:
+    """Return whose seat a queued reminder is about: the away approver's, the approver's, or its recipient's."""
+    return str(payload.get("on_behalf_of") or payload.get("approver") or target)

@@ -1,0 +1,147 @@
+"""Who is told what about an approval outcome: refreshes, asks, lookups, the channel copy, the requester's outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engine.approvals import ApprovalRequest, Outcome, RequestStatus, Step
+from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+from engine.notify import (
+    Ask,
+    Notice,
+    NoticeKind,
+    ask_notices,
+    needs_workflow,
+    notices_of,
+    notify_options,
+    nudge_lookup,
+    nudge_notices,
+    refresh_notice,
+)
+from engine.workflows import DEFAULT_NOTIFY, Workflow, parse_definition
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def workflow(channel: str | None = None, notify: list[str] | None = None) -> Workflow:
+    approval: dict[str, Any] = {"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}
+    if channel:
+        approval["channel"] = channel
+    if notify is not None:
+        approval["notify"] = notify
+    definition = parse_definition({"name": "W", "record_type": "invoice", "actions": [approval]})
+    return Workflow(**definition.model_dump(), id="wf", created_at=NOW, updated_at=NOW)
+
+
+def outcome(events: tuple[Event, ...], requester: str | None = "U0REQ") -> Outcome:
+    request = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", requester, (Step(0, ("U01AAA",), 1),),
+                              NOW, NOW, status=RequestStatus.PENDING)
+    return Outcome(request, events)
+
+
+def asked(step: int, *approvers: str) -> ApprovalRequested:
+    return ApprovalRequested("AR-1", step, approvers, NOW)
+
+
+REFRESH = Notice("refresh", "AR-1", {"request_id": "AR-1"}, None, is_coalesced=True)
+STEP0 = {"request_id": "AR-1", "step_index": 0}
+STEP1 = {"request_id": "AR-1", "step_index": 1}
+ASK_A = Notice("ask", "U01AAA", STEP0, "ask:AR-1:0:U01AAA")
+COPY = Notice("channel_copy", "#finance", STEP0, "copy:AR-1")
+OUTCOME = Notice("outcome", "U0REQ", {"request_id": "AR-1"}, "outcome:AR-1")
+LOOKUP_EXT = Notice("approver_lookup", "ext@partner.example", {**STEP0, "approver": "ext@partner.example"},
+                    "lookup:AR-1:0:ext@partner.example")
+
+
+@pytest.mark.parametrize(
+    ("events", "flow", "requester", "expected"),
+    [
+        ((), workflow(), "U0REQ", []),
+        ((asked(0, "U01AAA"),), workflow(), "U0REQ", [REFRESH, ASK_A]),
+        ((asked(0, "U01AAA"),), workflow("#finance"), "U0REQ", [REFRESH, ASK_A, COPY]),
+        ((asked(0, "U01AAA"),), None, "U0REQ", [REFRESH, ASK_A]),
+        ((asked(0, "U01AAA"),), workflow(notify=["home"]), "U0REQ", [REFRESH]),
+        ((asked(0, "ext@partner.example"),), workflow(), "U0REQ", [REFRESH, LOOKUP_EXT]),
+        ((asked(0, "U0REQ"),), workflow(), "U0REQ", [REFRESH]),
+        ((asked(1, "U01AAA"),), workflow("#finance"), "U0REQ",
+         [REFRESH, Notice("ask", "U01AAA", STEP1, "ask:AR-1:1:U01AAA")]),
+        ((VoteRecorded("AR-1", 0, "U01AAA", "approve", NOW),), workflow(), "U0REQ", [REFRESH]),
+        ((StepApproved("AR-1", 0, ("U01AAA",), NOW), RecordApproved("AR-1", NOW)), workflow(), "U0REQ",
+         [REFRESH, OUTCOME]),
+        ((RecordRejected("AR-1", "U01AAA", "no", NOW),), workflow(), "U0REQ", [REFRESH, OUTCOME]),
+        ((RecordApproved("AR-1", NOW),), workflow(), "api@example.com", [REFRESH]),
+        ((RecordRejected("AR-1", None, "expired", NOW, "expired"),), workflow(), None, [REFRESH]),
+    ],
+)
+def test_who_is_told_of_an_outcome(
+    events: tuple[Event, ...], flow: Workflow | None, requester: str | None, expected: list[Notice],
+) -> None:
+    assert notices_of(outcome(events, requester), flow) == expected
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ((), False),
+        ((RecordApproved("AR-1", NOW),), False),
+        ((StepApproved("AR-1", 0, ("U01AAA",), NOW), asked(1, "U01AAA")), True),
+    ],
+)
+def test_the_workflow_matters_only_when_a_step_starts(events: tuple[Event, ...], expected: bool) -> None:
+    assert needs_workflow(outcome(events)) is expected
+
+
+@pytest.mark.parametrize(
+    ("flow", "expected"),
+    [
+        (None, list(DEFAULT_NOTIFY)),
+        (workflow(notify=["email"]), ["email"]),
+        (workflow(), list(DEFAULT_NOTIFY)),
+    ],
+)
+def test_notify_options(flow: Workflow | None, expected: list[str]) -> None:
+    assert notify_options(flow) == expected
+
+
+@pytest.mark.parametrize(
+    ("ask", "kinds"),
+    [
+        (None, []),
+        (Ask("U01AAA", home=True), []),
+        (Ask("U01AAA", dm_to="U01AAA"), [("ask", "U01AAA", "ask:AR-1:0:U01AAA")]),
+        (Ask("a@x.example", email_to="a@x.example"), [("approval_email", "a@x.example", "mail:AR-1:0:a@x.example")]),
+        (Ask("U01AAA", dm_to="U01AAA", email_to="a@x.example"),
+         [("ask", "U01AAA", "ask:AR-1:0:U01AAA"), ("approval_email", "a@x.example", "mail:AR-1:0:U01AAA")]),
+    ],
+)
+def test_what_an_ask_queues(ask: Ask | None, kinds: list[tuple[str, str, str]]) -> None:
+    assert [(n.kind, n.target, n.key) for n in ask_notices(ask, "AR-1", 0)] == kinds
+
+
+NUDGE = {"kind": "remind", "request_id": "AR-1", "step_index": 0, "n": 2}
+
+
+@pytest.mark.parametrize(
+    ("ask", "expected"),
+    [
+        (None, []),
+        (Ask("a@x.example", dm_to="U01AAA"),
+         [Notice("remind", "U01AAA", {"request_id": "AR-1", "step_index": 0, "n": 2, "approver": "a@x.example"},
+                 "k:dm")]),
+        (Ask("a@x.example", email_to="a@x.example"),
+         [Notice("approval_email", "a@x.example",
+                 {"request_id": "AR-1", "step_index": 0, "approver": "a@x.example", "nudge": NUDGE}, "k:mail")]),
+    ],
+)
+def test_what_a_nudge_queues(ask: Ask | None, expected: list[Notice]) -> None:
+    assert nudge_notices(ask, NUDGE, "k") == expected
+
+
+def test_a_nudge_by_lookup_carries_the_nudge() -> None:
+    notice = nudge_lookup("a@x.example", NUDGE, "k")
+    assert (notice.kind, notice.target, notice.key) == (NoticeKind.LOOKUP, "a@x.example", "k")
+    assert notice.payload == {"request_id": "AR-1", "step_index": 0, "approver": "a@x.example", "nudge": NUDGE}
+    assert refresh_notice("AR-9") == Notice("refresh", "AR-9", {"request_id": "AR-9"}, is_coalesced=True)

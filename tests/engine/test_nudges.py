@@ -1,0 +1,133 @@
+"""Who hears of a due reminder or escalation: Slack approvers (their delegate while away) by DM, e-mails by lookup."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from engine.approvals import ApprovalRequest, Step
+from engine.delegation import Delegation, Recipient
+from engine.nudges import (
+    behalf_of,
+    escalation_notices,
+    escalation_people,
+    reminded_people,
+    reminded_seat,
+    reminder_notices,
+    routes_for,
+    waited_s,
+)
+from engine.planning import ActionKind, DueAction, SubjectKind
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SINCE = NOW - timedelta(days=2)
+UNTIL = NOW + timedelta(days=3)
+REQUEST = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ", (Step(0, ("U01AAA", "U01BBB", "a@x.example"), 1),),
+                          SINCE, SINCE)
+AWAY = Delegation("U01AAA", "U01DEL", NOW - timedelta(days=1), UNTIL)
+WAITED = 2 * 86400.0
+
+
+def remind(to: tuple[str, ...]) -> DueAction:
+    data = {"request_id": "AR-1", "step_index": 0, "n": 1, "to": to, "since": SINCE.isoformat()}
+    return DueAction(ActionKind.REMIND, "remind:AR-1:0:1", (SubjectKind.APPROVAL, "AR-1"), NOW, data)
+
+
+def escalate(to: tuple[str, ...], waiting_on: tuple[str, ...]) -> DueAction:
+    data = {"request_id": "AR-1", "step_index": 0, "level": 1, "to": to, "waiting_on": waiting_on,
+            "since": SINCE.isoformat()}
+    return DueAction(ActionKind.ESCALATE, "esc", (SubjectKind.APPROVAL, "AR-1"), NOW, data)
+
+
+@pytest.mark.parametrize(
+    ("to", "delegations", "expected"),
+    [
+        ((), [], []),
+        (("U01AAA",), [], [("remind", "U01AAA", "remind:AR-1:0:1:U01AAA", {})]),
+        (("U01AAA", "U01BBB"), [AWAY], [("remind", "U01DEL", "remind:AR-1:0:1:U01AAA",
+                                 {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}),
+                                ("remind", "U01BBB", "remind:AR-1:0:1:U01BBB", {})]),
+        (("a@x.example",), [], [("approver_lookup", "a@x.example", "remind:AR-1:0:1:a@x.example", None)]),
+        (("nobody",), [], []),
+    ],
+)
+def test_who_is_reminded(
+    to: tuple[str, ...], delegations: list[Delegation], expected: list[tuple[str, str, str, Any]],
+) -> None:
+    notices = reminder_notices(remind(to), REQUEST, delegations, NOW)
+    base = {"request_id": "AR-1", "step_index": 0, "n": 1, "waited_s": WAITED}
+    got = [(n.kind, n.target, n.key, n.payload if n.kind == "remind" else None) for n in notices]
+    assert got == [(k, t, key, {**base, **extra} if extra is not None else None) for k, t, key, extra in expected]
+
+
+def test_an_emailed_approver_is_reminded_through_a_lookup_carrying_the_reminder() -> None:
+    (notice,) = reminder_notices(remind(("a@x.example",)), REQUEST, [], NOW)
+    assert notice.payload["nudge"] == {"request_id": "AR-1", "step_index": 0, "n": 1, "waited_s": WAITED,
+                                       "kind": "remind"}
+
+
+@pytest.mark.parametrize(
+    ("to", "waiting_on", "delegations", "expected"),
+    [
+        (("U01EEE",), ("U01AAA",), [],
+         [("escalate", "U01EEE", "esc:U01EEE", "target"), ("escalate", "U01AAA", "esc:notice:U01AAA", "notice")]),
+        (("U01EEE",), ("U01EEE",), [], [("escalate", "U01EEE", "esc:U01EEE", "target")]),
+        (("U01EEE",), ("U01AAA",), [AWAY], [("escalate", "U01EEE", "esc:U01EEE", "target"),
+                                    ("escalate", "U01DEL", "esc:notice:U01AAA", "notice")]),
+        (("e@x.example",), ("a@x.example",), [],
+         [("approver_lookup", "e@x.example", "esc:e@x.example", "target"),
+          ("approver_lookup", "a@x.example", "esc:notice:a@x.example", "notice")]),
+        ((), (), [], []),
+    ],
+)
+def test_who_hears_of_an_escalation(
+    to: tuple[str, ...], waiting_on: tuple[str, ...], delegations: list[Delegation],
+    expected: list[tuple[str, str, str, str]],
+) -> None:
+    notices = escalation_notices(escalate(to, waiting_on), REQUEST, delegations, NOW)
+    roles = [n.payload.get("role") or n.payload["nudge"]["role"] for n in notices]
+    assert [(n.kind, n.target, n.key) for n in notices] == [e[:3] for e in expected]
+    assert roles == [e[3] for e in expected]
+
+
+@pytest.mark.parametrize(
+    ("to", "waiting_on", "expected"),
+    [
+        (("U01EEE", "e@x.example"), ("U01AAA", "U01EEE", "a@x.example"), ["U01EEE", "U01AAA"]),
+        ((), ("U01AAA",), ["U01AAA"]),
+    ],
+)
+def test_escalation_people(to: tuple[str, ...], waiting_on: tuple[str, ...], expected: list[str]) -> None:
+    assert escalation_people({"to": to, "waiting_on": waiting_on}) == expected
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        (REQUEST, {"U01AAA": Recipient("U01DEL", "U01AAA", UNTIL), "U01BBB": Recipient("U01BBB")}),
+        (None, {"U01AAA": Recipient("U01DEL", "U01AAA", UNTIL), "U01BBB": Recipient("U01BBB")}),
+    ],
+)
+def test_routes_for(request_: ApprovalRequest | None, expected: dict[str, Recipient]) -> None:
+    assert routes_for(request_, ["U01AAA", "U01BBB"], [AWAY], NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "target", "expected"),
+    [
+        ({"on_behalf_of": "U01AAA", "approver": "a@x"}, "U01DEL", "U01AAA"),
+        ({"approver": "a@x"}, "U1", "a@x"),
+        ({}, "U1", "U1"),
+    ],
+)
+def test_reminded_seat(payload: dict[str, Any], target: str, expected: str) -> None:
+    assert reminded_seat(payload, target) == expected
+
+
+def test_small_parts() -> None:
+    assert waited_s(remind(())) == WAITED
+    assert behalf_of(Recipient("U01BBB")) == {}
+    assert behalf_of(Recipient("U01DEL", "U01AAA", UNTIL)) == {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}
+    assert reminded_people([remind(("U01AAA",)), remind(("U01BBB", "U01AAA"))]) == {"U01AAA", "U01BBB"}
