@@ -28,7 +28,8 @@ from bot.slack.app import build_bolt_app, command_registry
 from bot.slack.command_kit import CommandRegistry
 from bot.slack.front import ClickProcessor
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
-from storage.sqlite import Database
+from storage import open_store
+from storage.ports import Store
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Runtime:
     """A running Signoff: its parts and the address it serves."""
 
     settings: Settings
-    db: Database
+    db: Store
     service: Signoff
     bolt: AsyncApp
     app: FastAPI
@@ -146,7 +147,7 @@ def freeze_startup_heap() -> None:
 
 async def build_runtime(settings: Settings, clock: SystemClock | None = None) -> Runtime:
     """Open the database and wire every part together (not yet serving)."""
-    db = await Database.open(settings.database)
+    db = await open_store(settings.database)
     if clock is None:
         clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)

@@ -15,8 +15,9 @@ from typing import Any
 
 from bot.cli.workflow_files import file_settings
 from bot.errors import BotError, SettingsError
+from storage import open_store
 from storage.models import ENV_TOKEN_NAME, ROLES, ApiToken, hash_token, new_token
-from storage.sqlite import Database
+from storage.ports import Store
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -49,7 +50,7 @@ def check_name(name: str) -> str:
     return name
 
 
-async def create_token(db: Database, name: str, role: str, now: datetime) -> str:
+async def create_token(db: Store, name: str, role: str, now: datetime) -> str:
     """Store a new token under `name` with `role`; return the token (it cannot be shown again)."""
     token = new_token()
     async with db.transaction() as repo:
@@ -58,7 +59,7 @@ async def create_token(db: Database, name: str, role: str, now: datetime) -> str
     return token
 
 
-async def revoke_token(db: Database, name: str, now: datetime) -> None:
+async def revoke_token(db: Store, name: str, now: datetime) -> None:
     """Revoke the active token named `name`."""
     async with db.transaction() as repo:
         if not await repo.revoke_api_token(name, now):
@@ -77,7 +78,7 @@ def tokens_table(tokens: list[ApiToken]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
 
 
-async def _command(args: argparse.Namespace, db: Database) -> str:
+async def _command(args: argparse.Namespace, db: Store) -> str:
     now = datetime.now(UTC)
     if args.tokens_command == "create":
         return await create_token(db, args.name, args.role, now)
@@ -89,7 +90,7 @@ async def _command(args: argparse.Namespace, db: Database) -> str:
 
 
 async def _run(args: argparse.Namespace) -> str:
-    db = await Database.open(file_settings(args.database).database)
+    db = await open_store(file_settings(args.database).database)
     try:
         return await _command(args, db)
     finally:

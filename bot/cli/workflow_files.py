@@ -27,8 +27,8 @@ from bot.settings import ENV_NAMES, Settings
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
 from messages.render import Renderer
-from storage.ports import Repository
-from storage.sqlite import Database
+from storage import open_store
+from storage.ports import Repository, Store
 
 WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ACTOR = "cli"
@@ -150,7 +150,7 @@ async def _apply_one(repo: Repository, item: Checked, now: datetime, report: App
     return Workflow(**item.definition.model_dump(), id=workflow_id, created_at=created_at, updated_at=now)
 
 
-async def apply_checked(db: Database, items: Sequence[Checked], now: datetime, dry_run: bool = False) -> ApplyReport:
+async def apply_checked(db: Store, items: Sequence[Checked], now: datetime, dry_run: bool = False) -> ApplyReport:
     """Save checked definitions in one transaction (nothing in a dry run); return what happened."""
     report = ApplyReport(dry_run)
     context = db.read() if dry_run else db.transaction()
@@ -171,14 +171,14 @@ def export_text(workflows: Sequence[Workflow]) -> str:
     return yaml.safe_dump_all(documents, sort_keys=False, allow_unicode=True, explicit_start=True, width=4096)
 
 
-async def export_workflows(db: Database) -> str:
+async def export_workflows(db: Store) -> str:
     """Return every stored workflow as YAML."""
     async with db.read() as repo:
         return export_text(await repo.list_workflows())
 
 
 async def apply_files(
-    db: Database, paths: Sequence[Path], renderer: Renderer, now: datetime, dry_run: bool = False
+    db: Store, paths: Sequence[Path], renderer: Renderer, now: datetime, dry_run: bool = False
 ) -> ApplyReport:
     """Read, check and apply workflow files; raise InvalidDefinitionError (nothing saved) when any is invalid."""
     documents: list[Document] = []
@@ -219,7 +219,7 @@ def add_workflow_commands(sub: Any) -> None:
 
 
 async def _command(args: argparse.Namespace, settings: Settings) -> int:
-    db = await Database.open(settings.database)
+    db = await open_store(settings.database)
     try:
         if args.workflows_command == "export":
             text = await export_workflows(db)
