@@ -20,9 +20,8 @@ from fastapi.responses import HTMLResponse
 from bot.core.asking import display_name
 from bot.core.service import Signoff
 from bot.errors import UndeliverableError
-from engine.approvals import Decision
+from engine.approvals import MAX_REASON_CHARS, Decision, valid_reason
 from engine.errors import VoteRefusedError
-from engine.limits import clean_text
 from engine.notify import LinkProblem, link_problem
 from messages.pages import render_page
 from storage.models import ApprovalLink, hash_link_token
@@ -34,8 +33,6 @@ router = APIRouter(include_in_schema=False)
 
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_FORM_BYTES = 16_384
-MIN_REASON_CHARS = 3
-MAX_REASON_CHARS = 3000
 SAME_SITE = frozenset({"same-origin", "none"})
 # the one place a page's state becomes an HTTP status
 STATUS = {"form": 200, "done": 200, "invalid": 422, "refused": 409, "forbidden": 403, "too_large": 413,
@@ -158,8 +155,7 @@ async def _form(request: Request) -> dict[str, str] | None:
 
 def _reason(form: dict[str, str]) -> str | None:
     """Return the typed reason, or None when it is too short, too long or holds control characters."""
-    reason = clean_text(form.get("reason", ""), MAX_REASON_CHARS)
-    return reason if reason is not None and len(reason) >= MIN_REASON_CHARS else None
+    return valid_reason(form.get("reason", ""))
 
 
 @router.post("/approve/{token:path}")

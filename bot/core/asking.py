@@ -17,98 +17,38 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.cards import request_card
 from bot.core.deps import Deps
+from bot.core.notices import enqueue_notices
 from bot.errors import UndeliverableError
 from bot.senders.email import Email, SmtpConfig, send_email
 from bot.senders.slack import SlackOut
-from engine.approvals import ApprovalRequest
+from engine.approvals import is_waiting_on
 from engine.durations import wait_parts
-from engine.events import ApprovalRequested
 from engine.notify import (
     LINK_DECISIONS,
-    Ask,
+    NoticeKind,
     Reach,
+    ask_notices,
     identity_expiry,
     is_email,
     is_slack_user,
     link_expiry,
-    needs_lookup,
+    notify_options,
+    nudge_notices,
     plan_ask,
     plan_nudge,
-    reach_without_lookup,
 )
-from engine.workflows import DEFAULT_NOTIFY
-from storage.models import ApprovalLink, NewMessage, OutboxItem, SlackIdentity, hash_link_token
-from storage.ports import Repository
+from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
 
 log = logging.getLogger(__name__)
 
-LOOKUP_KIND = "approver_lookup"
-EMAIL_KIND = "approval_email"
+LOOKUP_KIND = NoticeKind.LOOKUP.value
+EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
 NOT_IN_SLACK = frozenset({"users_not_found", "user_not_found"})
 
 
 def new_link_token() -> str:
     """Return a fresh approval-link token: 256 random bits, URL-safe (43 characters)."""
     return secrets.token_urlsafe(32)
-
-
-async def notify_of(repo: Repository, request: ApprovalRequest | None) -> list[str]:
-    """Return how the request's workflow asks its approvers (`notify`), the default when it is gone."""
-    workflow = await repo.get_workflow(request.workflow_id) if request else None
-    action = workflow.approval() if workflow else None
-    return list(action.notify if action else DEFAULT_NOTIFY)
-
-
-async def enqueue_asks(repo: Repository, event: ApprovalRequested, request: ApprovalRequest | None,
-                       now: datetime) -> None:
-    """Queue the asks of a step that starts: at once when the approver's name says enough, else after a lookup."""
-    notify = await notify_of(repo, request)
-    requester = request.requester if request else None
-    for approver in event.approvers:
-        if needs_lookup(approver, notify):
-            payload = {"request_id": event.request_id, "step_index": event.step_index, "approver": approver}
-            key = f"lookup:{event.request_id}:{event.step_index}:{approver}"
-            await repo.enqueue(LOOKUP_KIND, approver, payload, now, key=key)
-        else:
-            await enqueue_ask(repo, plan_ask(reach_without_lookup(approver), notify, requester),
-                              event.request_id, event.step_index, now)
-
-
-async def enqueue_ask(repo: Repository, ask: Ask | None, request_id: str, step_index: int, now: datetime) -> None:
-    """Queue what one ask needs: the DM with the buttons, the e-mail with the links (a Home task needs nothing)."""
-    if ask is None:
-        return
-    payload = {"request_id": request_id, "step_index": step_index}
-    if ask.dm_to:
-        await repo.enqueue("ask", ask.dm_to, payload, now, key=f"ask:{request_id}:{step_index}:{ask.dm_to}")
-    if ask.email_to:
-        await repo.enqueue(EMAIL_KIND, ask.email_to, {**payload, "approver": ask.approver}, now,
-                           key=f"mail:{request_id}:{step_index}:{ask.approver}")
-
-
-def nudge_by_lookup(approver: str, nudge: dict[str, Any], key: str) -> NewMessage:
-    """Return the lookup that reminds an approver named by e-mail, or tells them of an escalation (`nudge`)."""
-    payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": approver,
-               "nudge": nudge}
-    return NewMessage(LOOKUP_KIND, approver, payload, key)
-
-
-async def enqueue_nudge(repo: Repository, ask: Ask | None, nudge: dict[str, Any], key: str, now: datetime) -> None:
-    """Queue a reminder or an escalation as planned: the Slack DM of its kind, or the e-mail with fresh links."""
-    if ask is None:
-        return
-    if ask.dm_to:
-        payload = {k: v for k, v in nudge.items() if k != "kind"}
-        await repo.enqueue(nudge["kind"], ask.dm_to, {**payload, "approver": ask.approver}, now, key=f"{key}:dm")
-    if ask.email_to:
-        payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": ask.approver,
-                   "nudge": nudge}
-        await repo.enqueue(EMAIL_KIND, ask.email_to, payload, now, key=f"{key}:mail")
-
-
-def _is_waiting(request: ApprovalRequest | None, step_index: int, approver: str) -> bool:
-    return (request is not None and request.is_open() and request.current_step == step_index
-            and approver in request.step().approvers and not request.has_voted(approver))
 
 
 async def display_name(slack: SlackOut, ref: str | None) -> str:
@@ -138,15 +78,17 @@ class Asking:
         now = self.deps.clock.now()
         async with self.deps.db.transaction() as repo:
             request = await repo.get_request(request_id)
-            if not _is_waiting(request, step_index, approver):
+            if not is_waiting_on(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
             nudge = item.payload.get("nudge")
             if nudge:
-                await enqueue_nudge(repo, plan_nudge(reach), nudge, item.key or f"outbox:{item.id}", now)
+                notices = nudge_notices(plan_nudge(reach), nudge, item.key or f"outbox:{item.id}")
             else:
-                ask = plan_ask(reach, await notify_of(repo, request), request.requester)
-                await enqueue_ask(repo, ask, request_id, step_index, now)
+                workflow = await repo.get_workflow(request.workflow_id)
+                ask = plan_ask(reach, notify_options(workflow), request.requester)
+                notices = ask_notices(ask, request_id, step_index)
+            await enqueue_notices(repo, notices, now)
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
@@ -204,7 +146,7 @@ class Asking:
         now = self.deps.clock.now()
         async with self.deps.db.transaction() as repo:
             request = await repo.get_request(request_id)
-            if not _is_waiting(request, step_index, approver):
+            if not is_waiting_on(request, step_index, approver):
                 return None
             assert request is not None
             workflow = await repo.get_workflow(request.workflow_id)

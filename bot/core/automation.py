@@ -175,8 +175,8 @@ class _Run:
             return
         self.fields.append(item)
         if self.kind_of(item.action_index) == "update":
-            self.entry(item.action_index, "set", field=item.field, value=_jsonable(item.value),
-                       previous=_jsonable(item.previous))
+            self.entry(item.action_index, "set", field=item.field, value=_json_scalar(item.value),
+                       previous=_json_scalar(item.previous))
 
 
 @dataclass
@@ -202,7 +202,7 @@ class _Text:
         return self.texts[slack]
 
 
-def _jsonable(value: Any) -> Any:
+def _json_scalar(value: Any) -> Any:
     if isinstance(value, str | int | float | bool) or value is None:
         return value
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
@@ -322,7 +322,7 @@ class Automation:
 
 
 def _audit_text(value: Any) -> str | None:
-    jsonable = _jsonable(value)
+    jsonable = _json_scalar(value)
     return None if jsonable is None else str(jsonable)
 
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.digests import DIGEST_PAGE, last_page_offset, page_around
 from messages.cards import record_view
 from messages.render import Renderer
 from storage.ports import Repository
-
-DIGEST_PAGE = 20
 
 
 def page_value(workflow_id: str, offset: int) -> str:
@@ -36,16 +35,16 @@ async def digest_message(
     """Render one page of a person's digest of a workflow's reminders (None: nothing left to remind of)."""
     tasks, total = await repo.open_reminders(person, DIGEST_PAGE, offset, workflow_id)
     if total and not tasks:
-        offset = max(0, (total - 1) // DIGEST_PAGE * DIGEST_PAGE)
+        offset = last_page_offset(total)
         tasks, total = await repo.open_reminders(person, DIGEST_PAGE, offset, workflow_id)
     if not tasks:
         return None
     workflow = await repo.get_workflow(workflow_id)
     items = [await _item(repo, task.id, task.record_type, task.record_id, task.text) for task in tasks]
+    previous, following = page_around(offset, total)
     digest = {"workflow_id": workflow_id, "workflow": workflow.name if workflow else workflow_id,
               "count": total, "offset": offset, "page_size": DIGEST_PAGE, "documents": items,
-              "previous": max(0, offset - DIGEST_PAGE) if offset else None,
-              "next": offset + DIGEST_PAGE if offset + DIGEST_PAGE < total else None}
+              "previous": previous, "next": following}
     message: dict[str, Any] = renderer.json("reminder_digest.json.j2", digest=digest)
     return message
 

@@ -20,13 +20,12 @@ from bot.settings import load_settings
 from engine.actions import record_context, sample_contact, sample_record
 from engine.errors import InvalidDefinitionError
 from engine.invoice_reminders import (
-    CLOSED_STATUSES,
-    FINALISED_STATUSES,
     InvoiceReminderSettings,
     ReminderSchedule,
     days_until_due,
+    manual_reminder_refusal,
+    manual_schedule,
     parse_reminder_settings,
-    reminder_moments,
 )
 from engine.lifecycle import customer_hold
 from engine.planning import DueAction, SubjectKind
@@ -233,36 +232,20 @@ class InvoiceReminders:
         return schedule.model_copy(update=changes)
 
     async def _recipient(self, repo: Repository, record: Record) -> Contact:
-        if record.status in CLOSED_STATUSES:
-            raise Conflict(f"invoice {record.id} is {record.status.value}: nothing to remind")
-        if record.status not in FINALISED_STATUSES:
-            raise Conflict(f"invoice {record.id} is a {record.status.value}: only finalised invoices get reminders")
-        hold = customer_hold(record)
-        if hold is not None:
-            raise Conflict(f"{hold}: nothing is sent to the customer before approval")
-        if record.effective_balance() <= 0:
-            raise Conflict(f"invoice {record.id} has no balance left to pay")
         contact = await repo.get_contact("customer", record.customer) if record.customer else None
-        if contact is None or not contact.email:
-            raise Conflict(f"invoice {record.id} has no customer e-mail address")
+        refusal = manual_reminder_refusal(record, contact)
+        if refusal is not None or contact is None:
+            raise Conflict(refusal or f"invoice {record.id} has no customer e-mail address")
         return contact
 
     def _schedule_for(
         self, record: Record, settings: InvoiceReminderSettings, wanted: int | None,
     ) -> tuple[ReminderSchedule, int | None]:
-        """Pick the texts of a manual reminder: the schedule asked for, else the latest one already due."""
-        if wanted is not None:
-            if not 0 <= wanted < len(settings.schedules):
-                details = [{"path": "schedule", "message": "no such schedule"}]
-                raise Unprocessable(f"there is no schedule {wanted}", details)
-            return settings.schedules[wanted], wanted
-        if not settings.schedules:
-            return ReminderSchedule(offset_days=0), None
-        now, tz = self.service.clock.now(), self.service.settings.tz
-        moments = reminder_moments(record.due_date, settings, tz) if record.due_date else []
-        past = [m for m in moments if m.at <= now]
-        chosen = past[-1] if past else (moments[0] if moments else None)
-        return (chosen.schedule, chosen.index) if chosen else (settings.schedules[0], 0)
+        """Pick the texts of a manual reminder as the engine says; 422 when the schedule asked for does not exist."""
+        try:
+            return manual_schedule(record, settings, wanted, self.service.clock.now(), self.service.settings.tz)
+        except InvalidDefinitionError as exc:
+            raise Unprocessable(str(exc), exc.details) from exc
 
 
 def add_remind_command(sub: Any) -> None:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from bot.core.deps import Deps
+from bot.core.notices import enqueue_notices
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
 from engine.approvals import Decision, check_may_decide
@@ -25,8 +26,10 @@ from engine.groups import (
     auto_members,
     is_auto_member_after_change,
     member_problems,
+    needs_recompute,
     parse_group,
 )
+from engine.notify import refresh_notice
 from engine.records import Contact, Record
 from engine.rules import (
     ABSENT,
@@ -64,7 +67,7 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}{uuid.uuid4().hex[:16]}"
 
 
-def _jsonable(value: Any) -> Any:
+def _absent_as_none(value: Any) -> Any:
     return None if value is ABSENT else value
 
 
@@ -98,7 +101,7 @@ async def _contact_index(repo: Repository, rules: Sequence[Rule]) -> dict[str, C
 def _audit_detail(plan: PrefillPlan, rule_id: str | None) -> dict[str, Any]:
     return {
         "rule_id": rule_id,
-        "fields": {name: {"from": _jsonable(old), "to": _jsonable(new)}
+        "fields": {name: {"from": _absent_as_none(old), "to": _absent_as_none(new)}
                    for name, (old, new) in sorted(plan.changed_values.items())},
         "suggestions": {name: plan.applied[name].prefill.value
                         for name in sorted(plan.changed_rows)
@@ -122,8 +125,7 @@ async def _store_plans(repo: Repository, plans: Sequence[tuple[RecordKey, Prefil
     await repo.audit_many(
         AuditLine(step.now, step.actor, step.action, key, detail=_audit_detail(p, step.rule_id)) for key, p in plans
     )
-    for request_id in await repo.open_request_ids(key for key, _ in plans):
-        await repo.enqueue_coalesced("refresh", request_id, {"request_id": request_id}, step.now)
+    await enqueue_notices(repo, map(refresh_notice, await repo.open_request_ids(key for key, _ in plans)), step.now)
 
 
 async def _change_inputs(repo: Repository, change: RuleChange) -> ChangeInputs:
@@ -340,8 +342,8 @@ class RulesService:
             await repo.audit(now, actor, "prefill_chosen", record.key(), _text(read_field(record, field)),
                              _text(read_field(after, field)),
                              {"field": field, "option": option, "request_id": request_id,
-                              "offered": [_jsonable(v) for _, v in prefill_choices(applied)]})
-            await repo.enqueue_coalesced("refresh", request_id, {"request_id": request_id}, now)
+                              "offered": [_absent_as_none(v) for _, v in prefill_choices(applied)]})
+            await enqueue_notices(repo, [refresh_notice(request_id)], now)
         self._after_commit()
         return True
 
@@ -397,7 +399,7 @@ class RulesService:
             await repo.save_group(group)
             before = await repo.membership(group.id)
             after = before
-            if _needs_recompute(old, group):
+            if needs_recompute(old, group):
                 after = Membership(await self._matches(repo, group), before.added, before.removed)
                 await repo.save_membership(group.id, before, after)
             await repo.audit(now, actor, "group_updated", ("group", group.id))
@@ -519,10 +521,6 @@ def _status_action(old: Rule, new: Rule) -> str:
     return "rule_published" if new.is_published() else "rule_unpublished"
 
 
-def _needs_recompute(old: Group, new: Group) -> bool:
-    return old.filters != new.filters or (new.auto_update and not old.auto_update)
-
-
 def _raise_members(problems: list[dict[str, str]]) -> None:
     if problems:
         raise Unprocessable(f"invalid members: {problems[0]['path']}: {problems[0]['message']}", problems)
@@ -611,7 +609,7 @@ def prefill_json(applied: Mapping[str, AppliedPrefill]) -> list[dict[str, Any]]:
     """Return a record's pre-fills as API JSON."""
     return [
         {"field": a.field, "value": a.prefill.value, "rule_id": a.prefill.rule_id,
-         "is_suggestion": a.prefill.is_suggestion, "previous": _jsonable(a.previous), "chosen_by": a.chosen_by,
+         "is_suggestion": a.prefill.is_suggestion, "previous": _absent_as_none(a.previous), "chosen_by": a.chosen_by,
          "competing": [{"value": v, "rule_id": r} for v, r in a.prefill.competing]}
         for a in sorted(applied.values(), key=lambda a: a.field)
     ]

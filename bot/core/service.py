@@ -6,15 +6,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from bot.clock import SystemClock
-from bot.core.asking import enqueue_asks
 from bot.core.automation import Automation, check_templates
 from bot.core.cards import request_card
 from bot.core.deps import Deps
 from bot.core.history import record_history
+from bot.core.notices import enqueue_notices
 from bot.core.rules import apply_prefills
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.slack import Posted, SlackOut
@@ -31,11 +30,10 @@ from engine.approvals import (
 from engine.conditions import EvalContext, evaluate
 from engine.delegation import acting_for
 from engine.errors import InvalidDefinitionError, VoteRefusedError
-from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
 from engine.lifecycle import Plan, approval_workflow_for, decide_on_save
-from engine.notify import is_slack_user
+from engine.notify import is_slack_user, needs_workflow, notices_of
 from engine.records import ApprovalStatus, Record, RecordInput, RecordType
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
 from storage.models import SlackMessageRef
@@ -233,27 +231,11 @@ class Signoff:
                          status.value, {"request_id": request.id, "reason": request.reason})
 
     async def _enqueue(self, repo: Repository, outcome: Outcome) -> None:
-        """Queue, in the deciding transaction, every Slack message the outcome calls for."""
+        """Queue, in the deciding transaction, every Slack message the outcome calls for (as the engine says)."""
         now = self.clock.now()
         await self.automation.on_outcome(repo, outcome, now)
-        if outcome.events:
-            await repo.enqueue_coalesced("refresh", outcome.request.id, {"request_id": outcome.request.id}, now)
-        for event in outcome.events:
-            if isinstance(event, ApprovalRequested):
-                await self._enqueue_asks(repo, event, now)
-            if isinstance(event, RecordApproved | RecordRejected) and is_slack_user(outcome.request.requester):
-                key = f"outcome:{event.request_id}"
-                await repo.enqueue("outcome", outcome.request.requester or "", {"request_id": event.request_id},
-                                   now, key=key)
-
-    async def _enqueue_asks(self, repo: Repository, event: ApprovalRequested, now: datetime) -> None:
-        payload = {"request_id": event.request_id, "step_index": event.step_index}
-        request = await repo.get_request(event.request_id)
-        await enqueue_asks(repo, event, request, now)
-        workflow = await repo.get_workflow(request.workflow_id) if request else None
-        action = workflow.approval() if workflow else None
-        if action and action.channel and event.step_index == 0:
-            await repo.enqueue("channel_copy", action.channel, payload, now, key=f"copy:{event.request_id}")
+        workflow = await repo.get_workflow(outcome.request.workflow_id) if needs_workflow(outcome) else None
+        await enqueue_notices(repo, notices_of(outcome, workflow), now)
 
     async def apply_outcome(
         self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None

@@ -23,23 +23,29 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.core.asking import nudge_by_lookup
 from bot.core.digests import digest_message
 from bot.core.history import record_history
+from bot.core.notices import as_message
 from bot.core.reminders import InvoiceReminders
 from bot.core.service import Signoff
 from bot.outbox.worker import Deliverer
 from bot.senders.slack import Posted
-from engine.actions import Company, has_side_actions, lapsed_reminders, template_context
-from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
+from engine.actions import Company, lapsed_reminders, template_context
+from engine.approvals import ApprovalRequest, RequestStatus, close, escalate, is_on_step, is_waiting_on
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
-from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
+from engine.digests import channel_digest, channel_digests, digest_line, without_channels
 from engine.durations import wait_parts
 from engine.facts import facts_of
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
-from engine.notify import is_email, is_slack_user
+from engine.nudges import (
+    escalation_notices,
+    escalation_people,
+    reminded_people,
+    reminded_seat,
+    reminder_notices,
+)
 from engine.planning import (
     ActionKind,
     ApprovalPolicy,
@@ -56,7 +62,7 @@ from engine.planning import (
 )
 from engine.records import Record
 from engine.scheduled import select_scheduled
-from engine.workflows import CHANNEL, NotificationAction, ReminderAction, Workflow
+from engine.workflows import Workflow
 from messages.errors import TemplateInvalidError
 from storage.models import AuditLine, DueRow, NewMessage, OutboxItem, SlackMessageRef
 from storage.ports import Repository
@@ -65,7 +71,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_BATCHES = 10_000
-DIGEST_LINES = 10
 RECORD_PAGE = 1000
 CRON_JOB_PREFIX = "workflow:"
 CLOSE_WAIT_S = 5.0
@@ -78,10 +83,6 @@ def duration_parts(text: str) -> dict[str, Any]:
     clock_s = int(period.clock.total_seconds())
     return {"days": period.days + clock_s // 86400, "hours": clock_s % 86400 // 3600,
             "minutes": clock_s % 3600 // 60, "iso": text}
-
-
-def _since_s(action: DueAction) -> float:
-    return (action.due_at - datetime.fromisoformat(action.data["since"])).total_seconds()
 
 
 class CronWake(BaseTrigger):
@@ -291,18 +292,9 @@ class Scheduler:
 
     async def _remind(self, batch: _Batch, actions: Sequence[DueAction]) -> None:
         """Queue a reminder DM to every approver still to decide (their delegate while away), note it in the history."""
-        messages: list[NewMessage] = []
-        delegations = await batch.repo.delegations_of({p for a in actions for p in a.data["to"]}, batch.now)
-        for action in actions:
-            data = action.data
-            payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
-                       "waited_s": _since_s(action)}
-            people = [p for p in data["to"] if is_slack_user(p)]
-            routes = _routes(batch, data["request_id"], people, delegations)
-            messages += [NewMessage("remind", r.person, {**payload, **_behalf(r)}, f"{action.key}:{p}")
-                         for p, r in routes.items()]
-            messages += [nudge_by_lookup(p, {**payload, "kind": "remind"}, f"{action.key}:{p}")
-                         for p in data["to"] if is_email(p)]
+        delegations = await batch.repo.delegations_of(reminded_people(actions), batch.now)
+        messages = [as_message(n) for a in actions for n in reminder_notices(
+            a, batch.requests.get(a.data["request_id"]), delegations, batch.now)]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 
@@ -314,21 +306,9 @@ class Scheduler:
             await batch.repo.update_request(outcome.request)
             batch.requests[request.id] = outcome.request
         data = action.data
-        payload = {"request_id": request.id, "step_index": data["step_index"], "level": data["level"],
-                   "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": _since_s(action)}
-        targets = [p for p in data["to"] if is_slack_user(p)]
-        told = [p for p in data["waiting_on"] if is_slack_user(p) and p not in data["to"]]
-        delegations = await batch.repo.delegations_of([*targets, *told], batch.now)
-        routes = _routes(batch, request.id, [*targets, *told], delegations)
-        messages = [NewMessage("escalate", routes[p].person, {**payload, "role": "target", **_behalf(routes[p])},
-                               f"{action.key}:{p}") for p in targets]
-        messages += [NewMessage("escalate", routes[p].person, {**payload, "role": "notice", **_behalf(routes[p])},
-                                f"{action.key}:notice:{p}") for p in told]
-        messages += [nudge_by_lookup(p, {**payload, "kind": "escalate", "role": "target"}, f"{action.key}:{p}")
-                     for p in data["to"] if is_email(p)]
-        messages += [nudge_by_lookup(p, {**payload, "kind": "escalate", "role": "notice"}, f"{action.key}:notice:{p}")
-                     for p in data["waiting_on"] if is_email(p) and p not in data["to"]]
-        await batch.repo.enqueue_many(messages, batch.now)
+        delegations = await batch.repo.delegations_of(escalation_people(data), batch.now)
+        notices = escalation_notices(action, batch.requests.get(request.id), delegations, batch.now)
+        await batch.repo.enqueue_many([as_message(n) for n in notices], batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))
         await record_history(batch.repo, [escalated(batch.requests[request.id], data["to"], data["level"],
@@ -401,18 +381,14 @@ class Scheduler:
         """Post one digest per channel a reminder or notification names: every selected document, one line each."""
         company = Company(await batch.repo.company_name(), self.service.settings.timezone)
         posted: list[str] = []
-        for index, step in enumerate(workflow.actions):
-            channels = channels_of(step)
-            if not channels or not isinstance(step, ReminderAction | NotificationAction):
-                continue
-            lines = self._digest_lines(workflow, step.message, selected, company, batch.now)
-            digest = {"workflow": workflow.name, "record_type": workflow.record_type.value, "count": len(selected),
-                      "lines": lines[:DIGEST_LINES], "more": max(0, len(lines) - DIGEST_LINES),
-                      "is_reminder": isinstance(step, ReminderAction)}
+        for step in channel_digests(workflow):
+            lines = self._digest_lines(workflow, step.template, selected, company, batch.now)
+            digest = channel_digest(workflow, len(selected), lines, is_reminder=step.is_reminder)
             message = self.service.renderer.json("channel_digest.json.j2", digest=digest)
-            await batch.repo.enqueue_many([NewMessage("message", c, {"message": message}, f"{action.key}:{index}:{c}")
-                                           for c in channels], batch.now)
-            posted += channels
+            await batch.repo.enqueue_many([NewMessage("message", c, {"message": message},
+                                                      f"{action.key}:{step.index}:{c}") for c in step.channels],
+                                          batch.now)
+            posted += step.channels
         return posted
 
     def _digest_lines(
@@ -426,7 +402,7 @@ class Scheduler:
             except TemplateInvalidError as exc:
                 log.warning("digest line of %s %s in workflow %s failed: %s", record.type, record.id, workflow.id, exc)
                 continue
-            lines.append(" ".join(text.split()))
+            lines.append(digest_line(text))
         return lines
 
     # delivering reminders and escalations (outbox handlers)
@@ -434,7 +410,7 @@ class Scheduler:
         """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
         p = item.payload
         request = await self.service.request(p["request_id"])
-        if not _is_waiting_on(request, p["step_index"], p.get("on_behalf_of") or p.get("approver") or item.target):
+        if not is_waiting_on(request, p["step_index"], reminded_seat(p, item.target)):
             return {"skipped": "no longer waiting on this approver"}
         card = await self.service.card_for(p["request_id"])
         message = self.service.renderer.json("approval_reminder.json.j2", card=card, **_behalf_context(item),
@@ -446,7 +422,7 @@ class Scheduler:
         """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
         p = item.payload
         request = await self.service.request(p["request_id"])
-        if request is None or not request.is_open() or request.current_step != p["step_index"]:
+        if not is_on_step(request, p["step_index"]):
             return {"skipped": "the request moved on"}
         card = await self.service.card_for(p["request_id"])
         escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
@@ -475,22 +451,6 @@ def _approval_of(workflow: Workflow | None) -> Any:
     return workflow.approval() if workflow is not None else None
 
 
-def _routes(batch: _Batch, request_id: str, people: Sequence[str], delegations: Sequence[Delegation]
-            ) -> dict[str, Recipient]:
-    """Return who is told about each approver's decision: the approver, or their delegate while away."""
-    request = batch.requests.get(request_id)
-    if request is None:
-        return {p: recipient_for(p, delegations, batch.now) for p in people}
-    return recipients_on_step(request, people, delegations, batch.now)
-
-
-def _behalf(recipient: Recipient) -> dict[str, Any]:
-    """Return what a queued message keeps of whom its recipient stands in for (nothing for the approver)."""
-    if recipient.on_behalf_of is None or recipient.until is None:
-        return {}
-    return {"on_behalf_of": recipient.on_behalf_of, "until": recipient.until.isoformat()}
-
-
 def _behalf_context(item: OutboxItem) -> dict[str, Any]:
     """Return the templates' `behalf` (whom the recipient stands in for) and the buttons' task value."""
     p, seat = item.payload, item.payload.get("on_behalf_of")
@@ -500,39 +460,10 @@ def _behalf_context(item: OutboxItem) -> dict[str, Any]:
     return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
 
 
-def _is_waiting_on(request: ApprovalRequest | None, step_index: int, user: str) -> bool:
-    return (request is not None and request.is_open() and request.current_step == step_index
-            and user in request.step().approvers and not request.has_voted(user))
-
-
 def _audit_lines(now: datetime, verb: str, actions: Sequence[DueAction], fields: Sequence[str]) -> list[AuditLine]:
     return [AuditLine(now, None, verb, ("request", a.data["request_id"]), None, None,
-                      {**{f: _jsonable(a.data[f]) for f in fields}, "key": a.key}) for a in actions]
+                      {**{f: _list_if_tuple(a.data[f]) for f in fields}, "key": a.key}) for a in actions]
 
 
-def _jsonable(value: Any) -> Any:
+def _list_if_tuple(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
-
-
-def channels_of(action: Any) -> list[str]:
-    """Return the channels a reminder or notification action posts to."""
-    refs = [action.channel] if isinstance(action, NotificationAction) and action.channel else []
-    refs += list(getattr(action, "to", []))
-    return [r for r in dict.fromkeys(refs) if CHANNEL.match(r)]
-
-
-def _people_only(action: Any) -> Any:
-    if not isinstance(action, ReminderAction | NotificationAction):
-        return action
-    people = [t for t in action.to if not CHANNEL.match(t)]
-    if not people:
-        return None
-    changes = {"to": people, "channel": None} if isinstance(action, NotificationAction) else {"to": people}
-    return action.model_copy(update=changes)
-
-
-def without_channels(workflow: Workflow) -> Workflow | None:
-    """Return the workflow with channel targets removed (they get a digest), None when nothing is left to run."""
-    kept = [a for a in map(_people_only, workflow.actions) if a is not None]
-    narrowed = workflow.model_copy(update={"actions": kept})
-    return narrowed if has_side_actions(narrowed) else None

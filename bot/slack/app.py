@@ -21,14 +21,10 @@ from bot.slack.payload import (
     trigger_id,
     user_id,
 )
-from engine.approvals import Decision, check_may_decide
+from engine.approvals import Decision, check_may_decide, valid_reason
 from engine.errors import VoteRefusedError
-from engine.limits import clean_text
 
 log = logging.getLogger(__name__)
-
-
-MAX_REASON_CHARS = 3000
 
 
 class Listeners:
@@ -91,8 +87,8 @@ class Listeners:
         if values is None or user is None or task is None:
             await ack()
             return
-        reason = clean_text(input_text(values, "reason"), MAX_REASON_CHARS) or ""
-        if len(reason) < 3:
+        reason = valid_reason(input_text(values, "reason"))
+        if reason is None:
             message = self.service.renderer.text("refusal.txt.j2", code="reason_required", detail="")
             await ack(response_action="errors", errors={"reason": message})
             return

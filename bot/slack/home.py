@@ -29,10 +29,20 @@ from bot.slack.payload import (
     trigger_id,
     user_id,
 )
-from engine.approvals import ApprovalRequest, Decision, ForceKind, force_approve, force_kind
+from engine.approvals import (
+    ApprovalRequest,
+    BatchMove,
+    Decision,
+    ForceKind,
+    batch_move,
+    force_approve,
+    force_kind,
+    forced_label,
+    is_still_governed,
+    valid_reason,
+)
 from engine.delegation import Delegation, acting_for, recipients_on_step, seat_for
 from engine.errors import VoteRefusedError
-from engine.limits import clean_text
 from engine.notify import is_slack_user
 from engine.records import Contact, Record
 from messages.cards import record_view
@@ -46,7 +56,6 @@ MAX_HOME_LINES = 10
 MAX_HOME_REMINDER_TASKS = 4
 MAX_BATCH = MAX_HOME_TASKS
 PENDING_PER_PAGE = 8
-MAX_REASON_CHARS = 3000
 REMINDER_ACTIONS = ("reminded", "reminder_sent", "escalated")
 
 
@@ -119,7 +128,7 @@ async def is_matching(service: Signoff, repo: Repository, request: ApprovalReque
     if record is None:
         return False
     governing = await service._governing(repo, record)
-    return governing is not None and governing.id == request.workflow_id
+    return is_still_governed(request, governing.id if governing is not None else None)
 
 
 async def _described(service: Signoff, repo: Repository, tasks: Sequence[Task], user: str) -> list[Task]:
@@ -328,7 +337,7 @@ async def force(service: Signoff, request_id: str, actor: str, reason: str, seat
         outcome = force_approve(request, approver, now, reason, is_admin=service.is_admin(actor),
                                 is_matching=matching, acted_by=actor if approver != actor else None)
         if outcome.is_counted:
-            await service._persist_outcome(repo, request, outcome, actor, forced=kind.value if kind else "forced")
+            await service._persist_outcome(repo, request, outcome, actor, forced=forced_label(kind))
             await repo.audit(now, actor, "forced_approval", ("request", request.id), None, None,
                              {"kind": kind.value if kind else None, "step": request.current_step,
                               "approver": approver, "reason": reason})
@@ -370,9 +379,7 @@ async def _approve_each(service: Signoff, actor: str, values: Sequence[str], rea
         request_id, seat = parse_task_value(value)
         try:
             kind = await force_needed(service, request_id, actor, seat)
-            if kind is not None and not reason:
-                raise VoteRefusedError("A forced approval must be confirmed first.", "needs_confirmation")
-            if kind is not None:
+            if batch_move(kind, reason) is BatchMove.FORCE:
                 outcome = await force(service, request_id, actor, reason or "", seat)
                 result.forced += outcome.is_counted
             else:
@@ -483,8 +490,8 @@ class HomeListeners:
         if values is None or user is None or tasks is None:
             await ack()
             return
-        reason = clean_text(input_text(values, "force_reason"), MAX_REASON_CHARS) or ""
-        if len(reason) < 3:
+        reason = valid_reason(input_text(values, "force_reason"))
+        if reason is None:
             message = self.service.renderer.text("refusal.txt.j2", code="force_reason_required", detail="")
             await ack(response_action="errors", errors={"force_reason": message})
             return
