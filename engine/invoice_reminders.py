@@ -131,10 +131,7 @@ def manual_reminder_refusal(record: Record, contact: Contact | None) -> str | No
 def manual_schedule(
     record: Record, settings: InvoiceReminderSettings, wanted: int | None, now: datetime, tz: ZoneInfo,
 ) -> tuple[ReminderSchedule, int | None]:
-    """Pick the texts of a manual reminder: the schedule asked for, else the latest one already due.
-
-    Raise InvalidDefinitionError when the schedule asked for does not exist.
-    """
+    """Pick a manual reminder's texts: the schedule asked for (InvalidDefinitionError if none), else the latest due."""
     if wanted is not None:
         if not 0 <= wanted < len(settings.schedules):
             details = [{"path": "schedule", "message": "no such schedule"}]

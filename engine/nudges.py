@@ -70,10 +70,7 @@ def escalation_people(data: Mapping[str, Any]) -> list[str]:
 def escalation_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
 ) -> list[Notice]:
-    """Return a due escalation's messages: the targets get the buttons, who did not act a notice; e-mails a lookup.
-
-    `request` is the request as escalated (its targets are approvers of the step).
-    """
+    """Return an escalation's messages (`request` as escalated): buttons to targets, notices to who did not act."""
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
                "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action)}
