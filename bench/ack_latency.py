@@ -80,9 +80,10 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bench.common import Row, is_quick, percentile, table_lines
 from bot.runtime import bind_socket, build_runtime, freeze_startup_heap, server_config
-from bot.sandbox.signing import RequestFactory
+from bot.sandbox.app_link.factory import RequestFactory
+from bot.sandbox.state.model import DEFAULT_TOKEN, Call
 from bot.sandbox.webapi import start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Call, Workspace
+from bot.sandbox.workspace import Workspace
 from bot.senders.slack import make_client
 from bot.settings import Settings
 

@@ -30,8 +30,9 @@ from typing import Any
 
 from bench.common import Row, is_quick
 from bot.runtime import Runtime, build_runtime
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.workspace import Workspace
 from bot.settings import Settings
 
 NAME = "delivery"

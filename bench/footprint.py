@@ -26,8 +26,9 @@ from typing import Any
 from bench.common import Row, is_quick
 from bot.outbox.worker import Pacer
 from bot.runtime import Runtime, build_runtime
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.workspace import Workspace
 from bot.settings import Settings
 from engine.approvals import Decision
 from engine.records import ApprovalStatus, RecordInput, RecordType

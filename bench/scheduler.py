@@ -25,7 +25,7 @@ from typing import Any
 
 from bench.common import Row, format_value, is_quick
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.workspace import DEFAULT_TOKEN
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.settings import Settings
 from engine.records import Record
 from storage.sqlite.codec import dumps, ts

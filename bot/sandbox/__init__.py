@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from bot.sandbox.signing import RequestFactory, sign
-from bot.sandbox.validation import validate_blocks, validate_message, validate_view
-from bot.sandbox.webapi import AppLink, AppReply, WebApiServer, deliver, start_webapi
-from bot.sandbox.workspace import Call, Change, Conversation, Message, User, Workspace
+from bot.sandbox.app_link.factory import RequestFactory
+from bot.sandbox.app_link.link import AppLink, AppReply, deliver
+from bot.sandbox.app_link.signing import sign
+from bot.sandbox.blockkit.validation import validate_blocks, validate_message, validate_view
+from bot.sandbox.state.model import Call, Change, Conversation, Message, User
+from bot.sandbox.webapi import WebApiServer, start_webapi
+from bot.sandbox.workspace import Workspace
 
 __all__ = [
     "AppLink",

@@ -16,10 +16,12 @@ from typing import Any
 
 from bot.clock import TestClock
 from bot.runtime import Runtime, build_runtime
+from bot.sandbox.app_link.link import AppLink
 from bot.sandbox.mailbox import Mailbox
-from bot.sandbox.ui import SandboxUI
-from bot.sandbox.webapi import AppLink, WebApiServer, start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.state.model import DEFAULT_TOKEN
+from bot.sandbox.ui.sandbox_ui import SandboxUI
+from bot.sandbox.webapi import WebApiServer, start_webapi
+from bot.sandbox.workspace import Workspace
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_message
+from bot.sandbox.blockkit.validation import validate_message
 from engine.workflows import Workflow
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox

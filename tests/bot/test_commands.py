@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_message
-from bot.sandbox.workspace import Message
+from bot.sandbox.blockkit.validation import validate_message
+from bot.sandbox.state.model import Message
 from bot.slack.command_kit import Reply, command, run_command
 from tests.bot.test_home import (
     ALICE,

@@ -23,8 +23,9 @@ import httpx
 
 from bot.outbox.worker import METADATA_EVENT
 from bot.runtime import build_runtime
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import WebApiServer, start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.workspace import Workspace
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Record
 from tests.support.harness import API_TOKEN, SIGNING_SECRET, settings_for

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from bot.outbox.worker import METADATA_EVENT
-from bot.sandbox.signing import RequestFactory
+from bot.sandbox.app_link.factory import RequestFactory
 from bot.sandbox.webapi import WebApiServer, start_webapi
 from bot.sandbox.workspace import Workspace
 from tests.bot.test_crash import Bot, bot_process

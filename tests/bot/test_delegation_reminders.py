@@ -6,8 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.validation import validate_message
-from bot.sandbox.workspace import Message
+from bot.sandbox.blockkit.validation import validate_message
+from bot.sandbox.state.model import Message
 from tests.bot.test_commands import run
 from tests.bot.test_delegation import task_value_of, votes_of
 from tests.bot.test_home import home_with, status_becomes, task_blocks, view_text

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.sandbox.signing import block_actions_payload, interaction_request, view_submission_payload
-from bot.sandbox.validation import validate_message, validate_view
-from bot.sandbox.workspace import Message
+from bot.sandbox.app_link.payloads import block_actions_payload, view_submission_payload
+from bot.sandbox.app_link.signing import interaction_request
+from bot.sandbox.blockkit.validation import validate_message, validate_view
+from bot.sandbox.state.model import Message
 from tests.bot.test_rules_slack import ADMIN, MEMBER, customers, groups, run
 from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
 from tests.support.smtp import Inbox

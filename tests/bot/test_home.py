@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from bot.core.service import new_id
-from bot.sandbox.validation import validate_view
+from bot.sandbox.blockkit.validation import validate_view
 from bot.slack.home import HomeData, Task, home_view
 from engine.approvals import plan_approval
 from engine.records import ApprovalStatus, Record, RecordType

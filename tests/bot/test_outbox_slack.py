@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.sandbox.validation import validate_message
+from bot.sandbox.blockkit.validation import validate_message
 from tests.support.harness import Harness
 
 ADMIN, MEMBER = "U0ADMIN", "U01CCC"

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.sandbox.validation import validate_message
-from bot.sandbox.workspace import Message
+from bot.sandbox.blockkit.validation import validate_message
+from bot.sandbox.state.model import Message
 from tests.support.harness import Harness, running_signoff
 
 TEAM = ("U01AAA", "U0ADMIN")

@@ -9,7 +9,7 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.core.reminders import TEXT_PARTS
-from bot.sandbox.validation import validate_view
+from bot.sandbox.blockkit.validation import validate_view
 from tests.bot.test_reminders import SETTINGS, billing, mails  # noqa: F401
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.sandbox.validation import validate_message, validate_view
+from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack.request_modal import request_modal
 from engine.records import Record
 from tests.bot.test_home import (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_message
+from bot.sandbox.blockkit.validation import validate_message
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Record
 from engine.rules import AppliedPrefill, Prefill, prefilled_fields

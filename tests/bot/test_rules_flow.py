@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.validation import validate_message
+from bot.sandbox.blockkit.validation import validate_message
 from tests.support.harness import Harness
 
 WORKFLOW: dict[str, Any] = {

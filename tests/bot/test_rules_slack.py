@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_message
-from bot.sandbox.workspace import Message
+from bot.sandbox.blockkit.validation import validate_message
+from bot.sandbox.state.model import Message
 from tests.support.harness import Harness
 
 ADMIN, MEMBER = "U0ADMIN", "U01AAA"
@@ -89,7 +89,7 @@ WORKFLOW = {"name": "Invoices need approval", "record_type": "invoice", "trigger
 
 
 def top_modal(h: Harness, user: str) -> dict[str, Any]:
-    from bot.sandbox.validation import validate_view
+    from bot.sandbox.blockkit.validation import validate_view
     modal = h.workspace.open_modals(user)[-1]
     assert validate_view(modal) == []
     return modal

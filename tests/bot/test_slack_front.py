@@ -24,7 +24,7 @@ from slack_bolt.authorization import AuthorizeResult
 
 from bot.metrics import Metrics
 from bot.runtime import bind_socket, server_config
-from bot.sandbox.signing import sign
+from bot.sandbox.app_link.signing import sign
 from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
 from storage.sqlite import Database

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from bot.sandbox.signing import RequestFactory
-from bot.sandbox.webapi import deliver
+from bot.sandbox.app_link.factory import RequestFactory
+from bot.sandbox.app_link.link import deliver
 from tests.bot.test_approval_flow import approval_dm, record, submitted_invoice
 from tests.support.harness import SIGNING_SECRET, Harness
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.runtime import build_runtime
-from bot.sandbox.signing import block_actions_payload, slash_command_fields
+from bot.sandbox.app_link.events import slash_command_fields
+from bot.sandbox.app_link.payloads import block_actions_payload
 from bot.sandbox.socket_mode import APP_TOKEN, SocketModeHub
 from bot.sandbox.webapi import start_webapi
 from tests.bot.test_approval_flow import INVOICE, WORKFLOW

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from slack_sdk.models.views import View
 
-from bot.sandbox.validation import validate_message, validate_view
+from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack import workflow_draft as drafts
 from bot.slack.workflow_modal import Choices, render_modal
 from engine.catalog import catalog

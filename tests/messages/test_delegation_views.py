@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_message
+from bot.sandbox.blockkit.validation import validate_message
 from messages.render import Renderer
 from tests.messages.test_views import NOW, card
 

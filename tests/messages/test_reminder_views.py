@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from slack_sdk.models.blocks import Block
 
-from bot.sandbox.validation import MAX_MESSAGE_BLOCKS, validate_message
+from bot.sandbox.blockkit.limits import MAX_MESSAGE_BLOCKS
+from bot.sandbox.blockkit.validation import validate_message
 from messages.render import Renderer
 
 LONG = "Ω*_~`<&>" * 400

@@ -15,7 +15,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.sandbox.validation import validate_message, validate_view
+from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack.command_kit import Pager
 from bot.slack.commands import new_workflow_modal, template_view
 from bot.slack.home import HomeData, Task, home_view

@@ -11,8 +11,10 @@ from typing import Any
 import httpx
 
 from bot.runtime import Runtime, build_runtime
-from bot.sandbox.webapi import AppLink, WebApiServer, start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Message, Workspace
+from bot.sandbox.app_link.link import AppLink
+from bot.sandbox.state.model import DEFAULT_TOKEN, Message
+from bot.sandbox.webapi import WebApiServer, start_webapi
+from bot.sandbox.workspace import Workspace
 from bot.settings import Settings
 
 SIGNING_SECRET = "test-signing-secret-0123456789abcdef"

@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import WebApiServer, start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import FakeClock
 
 

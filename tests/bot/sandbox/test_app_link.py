@@ -12,10 +12,12 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.app_link.link import AppLink, deliver
+from bot.sandbox.app_link.signing import sign
 from bot.sandbox.errors import AckTimeoutError, AppRequestError
-from bot.sandbox.signing import sign
-from bot.sandbox.webapi import AppLink, WebApiServer, deliver
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.state.model import DEFAULT_TOKEN
+from bot.sandbox.webapi import WebApiServer
+from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import ADA, BOB, FINANCE, SECRET, buttons, home, modal, section
 
 

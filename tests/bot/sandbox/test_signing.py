@@ -10,21 +10,16 @@ from urllib.parse import parse_qs
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.sandbox.app_link.events import slash_command_fields
+from bot.sandbox.app_link.factory import RequestFactory
+from bot.sandbox.app_link.payloads import block_actions_payload, view_actions_payload, view_submission_payload
+from bot.sandbox.app_link.signing import SlackRequest, sign
 from bot.sandbox.errors import (
     ActionNotFoundError,
     InputNotFoundError,
     NotVisibleError,
     UnknownOptionError,
     UnknownViewError,
-)
-from bot.sandbox.signing import (
-    RequestFactory,
-    SlackRequest,
-    block_actions_payload,
-    sign,
-    slash_command_fields,
-    view_actions_payload,
-    view_submission_payload,
 )
 from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import ADA, BOB, FINANCE, SECRET, FakeClock, buttons, home, modal

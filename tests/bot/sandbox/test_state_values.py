@@ -8,9 +8,9 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.sandbox.app_link.payloads import block_actions_payload, view_actions_payload, view_submission_payload
 from bot.sandbox.mailbox import Mailbox, parse_mail
-from bot.sandbox.signing import block_actions_payload, view_actions_payload, view_submission_payload
-from bot.sandbox.ui import escape_mentions
+from bot.sandbox.ui.page_data import escape_mentions
 from bot.sandbox.webapi import WebApiServer
 from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import BOB, section

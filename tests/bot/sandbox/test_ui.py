@@ -14,7 +14,7 @@ import pytest
 
 from bot.cli.demo import ADA, BOB, CARA, DAN
 from bot.sandbox.run import Sandbox
-from bot.sandbox.workspace import Message
+from bot.sandbox.state.model import Message
 from tests.support.demo import demo_from, seeded_folder
 
 FINANCE = "C0FINANCE"

@@ -7,9 +7,10 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.sandbox.signing import block_actions_payload
+from bot.sandbox.app_link.payloads import block_actions_payload
+from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import WebApiServer, start_webapi
-from bot.sandbox.workspace import DEFAULT_TOKEN, Workspace
+from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import ADA, BOB, FINANCE, FakeClock, buttons, section
 
 HOME = {"type": "home", "blocks": [section("Your tasks")]}

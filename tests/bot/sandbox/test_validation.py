@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.validation import validate_blocks, validate_message, validate_view
+from bot.sandbox.blockkit.validation import validate_blocks, validate_message, validate_view
 from tests.bot.sandbox.helpers import buttons, home, modal, section
 
 

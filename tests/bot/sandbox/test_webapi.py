@@ -15,8 +15,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.errors import LoopbackOnlyError
+from bot.sandbox.state.model import BOT_USER_ID
 from bot.sandbox.webapi import WebApiServer, start_webapi
-from bot.sandbox.workspace import BOT_USER_ID, Workspace
+from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import ADA, BOB, FINANCE, buttons, home, modal, section
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from bot.sandbox.errors import DuplicateIdError, InvalidAckError, ResponseUrlError
-from bot.sandbox.workspace import ApiResponse, Workspace
+from bot.sandbox.state.model import ApiResponse
+from bot.sandbox.workspace import Workspace
 from tests.bot.sandbox.helpers import ADA, BOB, FINANCE, FakeClock, buttons, modal, section
 
 TOKEN = "xoxb-sandbox"

@@ -1,0 +1,1 @@
+"""How the workspace reaches the app: the requests Slack sends, their signatures, and their delivery."""
