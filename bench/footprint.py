@@ -81,18 +81,18 @@ def bytes_in_use(db_path: Path) -> int:
 async def approve_one(runtime: Runtime, n: int) -> None:
     """Create, submit and approve one invoice through the application service."""
     service = runtime.service
-    record = await service.put_record(RecordType.INVOICE, f"INV-{n:06d}", RecordInput.model_validate(DOCUMENT))
+    record = await service.records.put_record(RecordType.INVOICE, f"INV-{n:06d}", RecordInput.model_validate(DOCUMENT))
     if record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
-        record = await service.submit(RecordType.INVOICE, record.id, REQUESTER)
+        record = await service.records.submit(RecordType.INVOICE, record.id, REQUESTER)
     async with runtime.db.read() as repo:
         [request] = [r for r in await repo.requests_for_record("invoice", record.id) if r.is_open()]
     for approver in APPROVERS:
-        await service.decide(request.id, approver, Decision.APPROVE)
+        await service.approvals.decide(request.id, approver, Decision.APPROVE)
 
 
 async def approve_all(runtime: Runtime, count: int) -> None:
     """Approve `count` invoices, delivering the outbox as it fills."""
-    await runtime.service.create_workflow(WORKFLOW)
+    await runtime.service.workflows.create(WORKFLOW)
     for n in range(count):
         await approve_one(runtime, n)
         if n % DRAIN_EVERY == DRAIN_EVERY - 1:

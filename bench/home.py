@@ -161,7 +161,7 @@ async def one_size(count: int) -> dict[str, Any]:
         db_path = Path(tmp) / "home.db"
         runtime = await build_runtime(bench_settings(db_path))
         try:
-            workflow = await runtime.service.create_workflow(WORKFLOW)
+            workflow = await runtime.service.workflows.create(WORKFLOW)
             await asyncio.to_thread(fill, db_path, count, workflow.id, runtime.service.clock.now())
             return await measure(runtime, db_path, count)
         finally:

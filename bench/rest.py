@@ -116,7 +116,7 @@ async def abench() -> list[Row]:
         runtime = await build_runtime(bench_settings(Path(tmp) / "signoff.db"))
         try:
             for n in range(WORKFLOWS):
-                await runtime.service.create_workflow(workflow(n))
+                await runtime.service.workflows.create(workflow(n))
             await runtime.serve()
             mine = await measure(runtime.url, "signoff", sequential, concurrent)
         finally:

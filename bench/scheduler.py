@@ -141,7 +141,7 @@ async def one_size(count: int) -> dict[str, Any]:
         db_path = Path(tmp) / "scheduler.db"
         runtime: Runtime = await build_runtime(bench_settings(db_path))
         try:
-            workflow = await runtime.service.create_workflow(WORKFLOW)
+            workflow = await runtime.service.workflows.create(WORKFLOW)
             now = runtime.service.clock.now()
             await asyncio.to_thread(fill, db_path, count, workflow.id, now)
             ticks, summaries = [], []

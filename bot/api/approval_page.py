@@ -92,10 +92,10 @@ async def _link(service: Signoff, token: str) -> ApprovalLink | None:
 
 async def _described(service: Signoff, link: ApprovalLink, state: str) -> Page:
     try:
-        card = await service.card_for(link.request_id)
+        card = await service.messages.card_for(link.request_id)
     except UndeliverableError:
         return Page(LinkProblem.NOT_FOUND.value)
-    request = await service.request(link.request_id)
+    request = await service.approvals.request(link.request_id)
     name = await display_name(service.slack, request.requester if request else None)
     return Page(state, link.decision, card, link.step_index, name)
 
@@ -110,7 +110,7 @@ async def _page_of(service: Signoff, link: ApprovalLink | None) -> Page:
         return Page(LinkProblem.NOT_FOUND.value)
     problem = link_problem(link.used_at, link.expires_at, service.clock.now())
     page = await _described(service, link, problem.value if problem else "form")
-    request = await service.request(link.request_id)
+    request = await service.approvals.request(link.request_id)
     if page.state != "form" or request is None:
         return page
     if not request.is_open():
@@ -188,7 +188,7 @@ async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str]
     assert link is not None
     try:
         with service.db.carrying(lambda repo: _use(service, repo, token, link)):
-            result = await service.decide(link.request_id, link.approver, Decision(link.decision), reason)
+            result = await service.approvals.decide(link.request_id, link.approver, Decision(link.decision), reason)
     except LinkUnusableError as exc:
         return replace(page, state=exc.problem.value)
     except VoteRefusedError as exc:

@@ -135,7 +135,7 @@ async def put_record(
     record_type: RecordType, record_id: Id, request: Request, data: RecordInput = Body(...)
 ) -> dict[str, Any]:
     """Create or update a document (idempotent)."""
-    record = await _service(request).put_record(record_type, record_id, data)
+    record = await _service(request).records.put_record(record_type, record_id, data)
     return record_json(record)
 
 
@@ -143,8 +143,8 @@ async def put_record(
 async def get_record(record_type: RecordType, record_id: Ref, request: Request) -> dict[str, Any]:
     """Return one document with its approval."""
     service = _service(request)
-    record = await service.get_record(record_type.value, record_id)
-    return {**record_json(record), "approval": await service.approval_summary(record)}
+    record = await service.records.get_record(record_type.value, record_id)
+    return {**record_json(record), "approval": await service.records.approval_summary(record)}
 
 
 def page_cursor(record: Record) -> str:
@@ -194,14 +194,14 @@ async def submit_record(
 ) -> dict[str, Any]:
     """Send an approval_required document for approval."""
     actor = (body or {}).get("actor")
-    record = await _service(request).submit(record_type, record_id, actor)
+    record = await _service(request).records.submit(record_type, record_id, actor)
     return record_json(record)
 
 
 @router.get("/records/{record_type}/{record_id}/audit", openapi_extra=RECORDS_READ)
 async def record_audit(record_type: RecordType, record_id: Ref, request: Request) -> dict[str, Any]:
     """Return the audit trail of a document."""
-    return {"events": await _service(request).audit_of(record_type.value, record_id)}
+    return {"events": await _service(request).records.audit_of(record_type.value, record_id)}
 
 
 @router.put("/contacts/{kind}/{contact_id}", openapi_extra=RECORDS_WRITE)
@@ -220,47 +220,47 @@ async def put_contact(
 @router.get("/workflows")
 async def list_workflows(request: Request) -> dict[str, Any]:
     """List every workflow."""
-    workflows = await _service(request).list_workflows()
+    workflows = await _service(request).workflows.list_all()
     return {"workflows": [w.model_dump(mode="json") for w in workflows]}
 
 
 @router.post("/workflows", status_code=201)
 async def create_workflow(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Create a workflow from its definition."""
-    return (await _service(request).create_workflow(data)).model_dump(mode="json")
+    return (await _service(request).workflows.create(data)).model_dump(mode="json")
 
 
 @router.get("/workflows/{workflow_id}")
 async def get_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Return one workflow."""
-    return (await _service(request).get_workflow(workflow_id)).model_dump(mode="json")
+    return (await _service(request).workflows.get(workflow_id)).model_dump(mode="json")
 
 
 @router.put("/workflows/{workflow_id}")
 async def update_workflow(workflow_id: Ref, request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Replace a workflow's definition."""
-    return (await _service(request).update_workflow(workflow_id, data)).model_dump(mode="json")
+    return (await _service(request).workflows.update(workflow_id, data)).model_dump(mode="json")
 
 
 @router.delete("/workflows/{workflow_id}", status_code=204)
 async def delete_workflow(workflow_id: Ref, request: Request) -> None:
     """Delete a workflow."""
-    await _service(request).delete_workflow(workflow_id)
+    await _service(request).workflows.delete(workflow_id)
 
 
 @router.post("/workflows/{workflow_id}/enable")
 async def enable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Enable a workflow."""
-    return (await _service(request).set_enabled(workflow_id, True)).model_dump(mode="json")
+    return (await _service(request).workflows.set_enabled(workflow_id, True)).model_dump(mode="json")
 
 
 @router.post("/workflows/{workflow_id}/disable")
 async def disable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Disable a workflow."""
-    return (await _service(request).set_enabled(workflow_id, False)).model_dump(mode="json")
+    return (await _service(request).workflows.set_enabled(workflow_id, False)).model_dump(mode="json")
 
 
 @router.post("/workflows/{workflow_id}/copy", status_code=201)
 async def copy_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Copy a workflow as a disabled draft."""
-    return (await _service(request).copy_workflow(workflow_id)).model_dump(mode="json")
+    return (await _service(request).workflows.copy(workflow_id)).model_dump(mode="json")

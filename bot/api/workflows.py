@@ -58,7 +58,7 @@ async def create_from_template(
             data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
     except InvalidDefinitionError as exc:
         raise Unprocessable(str(exc), exc.details) from exc
-    return (await _service(request).create_workflow(data)).model_dump(mode="json")
+    return (await _service(request).workflows.create(data)).model_dump(mode="json")
 
 
 def _before_seq(cursor: str | None) -> int | None:

@@ -219,11 +219,11 @@ async def _seed_groups(service: Signoff) -> list[str]:
 
 
 async def _seed_workflows(service: Signoff) -> list[str]:
-    existing = await service.list_workflows()
+    existing = await service.workflows.list_all()
     names, ids = {w.name.casefold() for w in existing}, {w.id for w in existing}
     created = []
     if INVOICE_APPROVAL["name"].casefold() not in names:
-        created.append((await service.create_workflow(INVOICE_APPROVAL)).name)
+        created.append((await service.workflows.create(INVOICE_APPROVAL)).name)
     for slug in DEFAULT_SLUGS:
         english = find_template(slug)
         template = localized(english, service.settings.locale) if english else None
@@ -254,15 +254,15 @@ async def _seed_document(service: Signoff, document: DemoDocument, settle: Settl
     due_in = document.due_in_days if document.due_in_days is not None else reminder_due_in_days(now, tz)
     data = {**document.data, "txn_date": (today - timedelta(days=2)).isoformat(),
             "due_date": (today + timedelta(days=due_in)).isoformat()}
-    record = await service.put_record(document.type, document.id, RecordInput.model_validate(data))
+    record = await service.records.put_record(document.type, document.id, RecordInput.model_validate(data))
     await settle()
     if document.submit and record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
-        await service.submit(document.type, document.id, document.data.get("created_by"))
+        await service.records.submit(document.type, document.id, document.data.get("created_by"))
         await settle()
     for actor, decision, reason in document.votes:
         request = await _open_request_id(service, document)
         if request is not None:
-            await service.decide(request, actor, decision, reason)
+            await service.approvals.decide(request, actor, decision, reason)
             await settle()
     return True
 

@@ -20,8 +20,8 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot.core.approvals import new_id
 from bot.core.automation import check_templates
-from bot.core.service import new_id
 from bot.errors import SettingsError
 from bot.settings import ENV_NAMES, Settings
 from engine.errors import InvalidDefinitionError

@@ -26,3 +26,15 @@ async def request_card(db: Store, request_id: str, step_index: int | None) -> tu
     contact = next(iter(contacts.values()), None)
     card = approval_card(record, request, contact, step_index, prefilled_fields(prefills), prefills)
     return request, {**card, "acted_by": acted_by_steps(request)}
+
+
+def approval_json(request: ApprovalRequest) -> dict[str, Any]:
+    """Return an approval request as JSON (the REST API's `approval`, the webhooks' events)."""
+    return {
+        "request_id": request.id, "workflow_id": request.workflow_id, "status": request.status.value,
+        "requester": request.requester, "current_step": request.current_step, "reason": request.reason,
+        "steps": [{"approvers": list(s.approvers), "min_approvers": s.min_approvers,
+                   "approved_by": list(request.approvals_on(s.index))} for s in request.steps],
+        "votes": [{"step": v.step_index, "approver": v.approver, "decision": v.decision.value,
+                   "reason": v.reason, "at": v.at.isoformat()} for v in request.votes],
+    }

@@ -27,7 +27,7 @@ async def localize_defaults(service: Signoff) -> list[str]:
         current = stored.definition().model_dump(mode="json")
         data = reworded(current, english.definition.model_dump(mode="json"), wording.definition.model_dump(mode="json"))
         if data != current:
-            await service.update_workflow(stored.id, data)
+            await service.workflows.update(stored.id, data)
             changed.append(stored.id)
     return changed
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiohttp
 
+from bot.core.cards import approval_json
 from bot.core.deps import Deps
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Outcome
@@ -35,18 +36,6 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     """Return the `X-Signoff-Signature` value of a body sent at a timestamp."""
     digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256).hexdigest()
     return f"sha256={digest}"
-
-
-def approval_json(request: ApprovalRequest) -> dict[str, Any]:
-    """Return an approval request as webhook JSON."""
-    return {
-        "request_id": request.id, "workflow_id": request.workflow_id, "status": request.status.value,
-        "requester": request.requester, "current_step": request.current_step, "reason": request.reason,
-        "steps": [{"approvers": list(s.approvers), "min_approvers": s.min_approvers,
-                   "approved_by": list(request.approvals_on(s.index))} for s in request.steps],
-        "votes": [{"step": v.step_index, "approver": v.approver, "decision": v.decision.value,
-                   "reason": v.reason, "at": v.at.isoformat()} for v in request.votes],
-    }
 
 
 def event_name(event: Event) -> str | None:

@@ -135,7 +135,7 @@ class Scheduler:
         app.state.scheduler = self
         self.metrics = app.state.metrics
         self.deliverer.metrics = app.state.metrics
-        self.service.on_workflows_changed = self._workflows_changed
+        self.service.workflows.on_changed = self._workflows_changed
 
     async def start(self) -> None:
         """Start the APScheduler loop: the interval sweep and one wake-up job per scheduled workflow."""
@@ -321,7 +321,7 @@ class Scheduler:
                                             after=duration_parts(action.data["expire_after"]))
         outcome = close(request, RequestStatus.EXPIRED, batch.now, reason)
         if outcome.is_counted:
-            await self.service.apply_outcome(batch.repo, request, outcome, None)
+            await self.service.approvals.apply_outcome(batch.repo, request, outcome, None)
 
     # scheduled workflows
     async def _fire(self, batch: _Batch, action: DueAction) -> None:
@@ -409,10 +409,10 @@ class Scheduler:
     async def deliver_reminder(self, item: OutboxItem) -> dict[str, Any]:
         """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
         p = item.payload
-        request = await self.service.request(p["request_id"])
+        request = await self.service.approvals.request(p["request_id"])
         if not is_waiting_on(request, p["step_index"], reminded_seat(p, item.target)):
             return {"skipped": "no longer waiting on this approver"}
-        card = await self.service.card_for(p["request_id"])
+        card = await self.service.messages.card_for(p["request_id"])
         message = self.service.renderer.json("approval_reminder.json.j2", card=card, **_behalf_context(item),
                                              reminder={"n": p["n"], "waited": wait_parts(p["waited_s"])})
         posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
@@ -421,10 +421,10 @@ class Scheduler:
     async def deliver_escalation(self, item: OutboxItem) -> dict[str, Any]:
         """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
         p = item.payload
-        request = await self.service.request(p["request_id"])
+        request = await self.service.approvals.request(p["request_id"])
         if not is_on_step(request, p["step_index"]):
             return {"skipped": "the request moved on"}
-        card = await self.service.card_for(p["request_id"])
+        card = await self.service.messages.card_for(p["request_id"])
         escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
                       "waited": wait_parts(p["waited_s"])}
         behalf = _behalf_context(item)
@@ -442,7 +442,7 @@ class Scheduler:
         posted = await self.service.slack.dm(user, message)
         async with self.service.db.transaction() as repo:
             await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
-        for hook in self.service.after_refresh:
+        for hook in self.service.messages.after_refresh:
             await hook(request_id)
         return posted
 

@@ -528,18 +528,19 @@ class Deliverer:
     # handlers
     async def _ask(self, item: OutboxItem) -> dict[str, Any]:
         payload = item.payload
-        posted = await self.service.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
+        messages = self.service.messages
+        posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
         return {"channel": posted.channel, "ts": posted.ts}
 
     async def _channel_copy(self, item: OutboxItem) -> dict[str, Any]:
-        posted = await self.service.post_request_copy(item.payload["request_id"], None, channel=item.target)
+        posted = await self.service.messages.post_request_copy(item.payload["request_id"], None, channel=item.target)
         return {"channel": posted.channel, "ts": posted.ts}
 
     async def _refresh(self, item: OutboxItem) -> None:
-        await self.service.refresh_messages(item.payload["request_id"])
+        await self.service.messages.refresh_messages(item.payload["request_id"])
 
     async def _outcome(self, item: OutboxItem) -> dict[str, Any]:
-        posted = await self.service.tell_requester(item.payload["request_id"])
+        posted = await self.service.messages.tell_requester(item.payload["request_id"])
         return {"channel": posted.channel, "ts": posted.ts} if posted else {}
 
     async def _message(self, item: OutboxItem) -> dict[str, Any]:

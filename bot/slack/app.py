@@ -53,7 +53,7 @@ class Listeners:
         if await self.home.ask_confirmation(body, [value]):
             return
         try:
-            result = await self.service.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
+            result = await self.service.approvals.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
         except VoteRefusedError as exc:
             await self.refuse(body, user, exc.code, str(exc))
             return
@@ -67,7 +67,7 @@ class Listeners:
         if value is None or user is None or trigger is None:
             return
         request_id, seat = parse_task_value(value)
-        request = await self.service.request(request_id)
+        request = await self.service.approvals.request(request_id)
         if request is None:
             await self.refuse(body, user, "not_found")
             return
@@ -77,7 +77,7 @@ class Listeners:
         except VoteRefusedError as exc:
             await self.refuse(body, user, exc.code, str(exc))
             return
-        card = {**await self.service.card_for(request_id), "task_value": value}
+        card = {**await self.service.messages.card_for(request_id), "task_value": value}
         view = self.service.renderer.json("reject_modal.json.j2", card=card)
         await self.service.slack.open_view(trigger, view)
 
@@ -95,7 +95,7 @@ class Listeners:
         await ack()
         request_id, seat = parse_task_value(task)
         try:
-            await self.service.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
+            await self.service.approvals.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
         except VoteRefusedError as exc:
             await self.refuse(body, user, exc.code, str(exc))
 

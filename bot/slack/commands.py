@@ -77,7 +77,7 @@ def match_workflows(workflows: Sequence[Workflow], ref: str) -> list[Workflow]:
 
 async def find_workflow(service: Signoff, ref: str) -> Workflow:
     """Return the workflow named by id, name (any case) or unique prefix; raise NotFound (AmbiguousWorkflow)."""
-    found = match_workflows(await service.list_workflows(), ref)
+    found = match_workflows(await service.workflows.list_all(), ref)
     if not found:
         raise NotFound(f"no workflow {ref!r}")
     if len(found) > 1:
@@ -87,7 +87,7 @@ async def find_workflow(service: Signoff, ref: str) -> Workflow:
 
 async def workflows_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List every workflow, one page at a time."""
-    workflows = await ctx.service.list_workflows()
+    workflows = await ctx.service.workflows.list_all()
     pager = ctx.pager(len(workflows), WORKFLOWS_PER_PAGE)
     shown = [workflow_view(w) for w in pager.window(workflows)]
     return ctx.reply("commands_workflows.json.j2", workflows=shown, pager=pager.view())
@@ -119,12 +119,12 @@ async def _workflow_op(ctx: CommandContext, op: str, workflow: Workflow) -> Repl
         await ctx.open_modal(workflow_modal.edit_modal(ctx.service, workflow, options))
         return None
     if op in ("enable", "disable"):
-        changed = await ctx.service.set_enabled(workflow.id, op == "enable")
+        changed = await ctx.service.workflows.set_enabled(workflow.id, op == "enable")
         return ctx.note(f"workflow_{op}d", workflow=workflow_view(changed))
     if op == "copy":
-        copied = await ctx.service.copy_workflow(workflow.id)
+        copied = await ctx.service.workflows.copy(workflow.id)
         return ctx.note("workflow_copied", workflow=workflow_view(copied), source=workflow_view(workflow))
-    pending = await ctx.service.pending_of_workflow(workflow.id)
+    pending = await ctx.service.workflows.pending_of(workflow.id)
     return ctx.reply("workflow_delete.json.j2", workflow=workflow_view(workflow), pending=len(pending))
 
 
@@ -267,14 +267,14 @@ class CommandListeners:
         if workflow_id is None or not self.service.is_admin(user):
             return
         try:
-            workflow = await self.service.get_workflow(workflow_id)
+            workflow = await self.service.workflows.get(workflow_id)
         except NotFound as exc:
             reply = Reply(self.service.renderer.json("commands_note.json.j2", code="not_found",
                                                      detail={"message": exc.message}))
             await respond(replace_original=True, **reply.message)
             return
         kept = first_action(body).get("action_id") == "workflow_delete_keep"
-        cancelled = 0 if kept else await self.service.delete_workflow(workflow.id, actor=user)
+        cancelled = 0 if kept else await self.service.workflows.delete(workflow.id, actor=user)
         answer = self.service.renderer.json("workflow_deleted.json.j2", workflow=workflow_view(workflow),
                                             cancelled=cancelled, kept=kept)
         await respond(replace_original=True, **answer)

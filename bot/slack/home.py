@@ -12,7 +12,7 @@ from weakref import WeakKeyDictionary
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.core.service import DecisionResult, Signoff
+from bot.core.service import Signoff
 from bot.slack import digests
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
@@ -35,13 +35,10 @@ from engine.approvals import (
     Decision,
     ForceKind,
     batch_move,
-    force_approve,
     force_kind,
-    forced_label,
-    is_still_governed,
     valid_reason,
 )
-from engine.delegation import Delegation, acting_for, recipients_on_step, seat_for
+from engine.delegation import Delegation, recipients_on_step, seat_for
 from engine.errors import VoteRefusedError
 from engine.notify import is_slack_user
 from engine.records import Contact, Record
@@ -123,14 +120,6 @@ def _away_until(
     return recipient.until if recipient.person == user and seat != user else None
 
 
-async def is_matching(service: Signoff, repo: Repository, request: ApprovalRequest, record: Record | None) -> bool:
-    """Tell whether a record is still governed by the workflow its approval follows."""
-    if record is None:
-        return False
-    governing = await service._governing(repo, record)
-    return is_still_governed(request, governing.id if governing is not None else None)
-
-
 async def _described(service: Signoff, repo: Repository, tasks: Sequence[Task], user: str) -> list[Task]:
     """Add to each task its document, its contact's name and whether approving it would be forced (few reads)."""
     records = await repo.records_by_key((t.request.record_type, t.request.record_id) for t in tasks)
@@ -140,7 +129,7 @@ async def _described(service: Signoff, repo: Repository, tasks: Sequence[Task], 
         record = records.get((task.request.record_type, task.request.record_id))
         contact = next((contacts[k] for k in _contact_keys(record) if k in contacts), None) if record else None
         kind = force_kind(task.request, task.seat, is_admin=service.is_admin(user),
-                          is_matching=await is_matching(service, repo, task.request, record))
+                          is_matching=await service.approvals.is_matching(repo, task.request, record))
         described.append(replace(task, record=record, force=kind,
                                  contact_name=contact.name if contact and contact.name else None))
     return described
@@ -308,45 +297,6 @@ def refresher_for(service: Signoff) -> HomeRefresher:
 # approving from the Home tab (and forced approvals anywhere)
 
 
-async def force_needed(service: Signoff, request_id: str, actor: str, seat: str | None) -> ForceKind | None:
-    """Tell whether an actor's approval of a request would be forced (so must be confirmed first)."""
-    async with service.db.read() as repo:
-        request = await repo.get_request(request_id)
-        if request is None:
-            return None
-        try:
-            approver = acting_for(request, actor, await repo.principals_of(actor, service.clock.now()), seat)
-        except VoteRefusedError:
-            return None
-        record = await repo.get_record(request.record_type, request.record_id)
-        return force_kind(request, approver, is_admin=service.is_admin(actor),
-                          is_matching=await is_matching(service, repo, request, record))
-
-
-async def force(service: Signoff, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
-    """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed."""
-    async with service.db.transaction() as repo:
-        request = await repo.get_request(request_id)
-        if request is None:
-            raise VoteRefusedError("This request no longer exists.", "not_found")
-        now = service.clock.now()
-        approver = acting_for(request, actor, await repo.principals_of(actor, now), seat)
-        record = await repo.get_record(request.record_type, request.record_id)
-        matching = await is_matching(service, repo, request, record)
-        kind = force_kind(request, approver, is_admin=service.is_admin(actor), is_matching=matching)
-        outcome = force_approve(request, approver, now, reason, is_admin=service.is_admin(actor),
-                                is_matching=matching, acted_by=actor if approver != actor else None)
-        if outcome.is_counted:
-            await service._persist_outcome(repo, request, outcome, actor, forced=forced_label(kind))
-            await repo.audit(now, actor, "forced_approval", ("request", request.id), None, None,
-                             {"kind": kind.value if kind else None, "step": request.current_step,
-                              "approver": approver, "reason": reason})
-            await service._enqueue(repo, outcome)
-    if service.on_queued is not None:
-        service.on_queued()
-    return DecisionResult(outcome.request, outcome.is_counted)
-
-
 @dataclass
 class BatchResult:
     """How a batch of approvals went."""
@@ -378,12 +328,12 @@ async def _approve_each(service: Signoff, actor: str, values: Sequence[str], rea
     for value in values[:MAX_BATCH]:
         request_id, seat = parse_task_value(value)
         try:
-            kind = await force_needed(service, request_id, actor, seat)
+            kind = await service.approvals.force_needed(request_id, actor, seat)
             if batch_move(kind, reason) is BatchMove.FORCE:
-                outcome = await force(service, request_id, actor, reason or "", seat)
+                outcome = await service.approvals.force(request_id, actor, reason or "", seat)
                 result.forced += outcome.is_counted
             else:
-                outcome = await service.decide(request_id, actor, Decision.APPROVE, on_behalf_of=seat)
+                outcome = await service.approvals.decide(request_id, actor, Decision.APPROVE, on_behalf_of=seat)
             result.approved += outcome.is_counted
         except VoteRefusedError as exc:
             result.refused.append((request_id, exc.code))
@@ -407,7 +357,7 @@ async def confirm_view(service: Signoff, actor: str, values: Sequence[str]) -> d
     forced = []
     for value in values[:MAX_BATCH]:
         request_id, seat = parse_task_value(value)
-        kind = await force_needed(service, request_id, actor, seat)
+        kind = await service.approvals.force_needed(request_id, actor, seat)
         if kind is not None:
             forced.append(await _forced_line(service, request_id, kind))
     if not forced:
@@ -503,7 +453,7 @@ class HomeListeners:
 def register(app: AsyncApp, service: Signoff) -> HomeListeners:
     """Wire the Home tab into the Bolt app and refresh Homes after every change."""
     listeners = HomeListeners(service)
-    service.after_refresh.append(listeners.refresher.on_request_changed)
+    service.messages.after_refresh.append(listeners.refresher.on_request_changed)
     app.event("app_home_opened")(listeners.on_home_opened)
     app.action("task_select")(listeners.on_select)
     app.action("home_refresh")(listeners.on_refresh)

@@ -226,9 +226,9 @@ def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str,
 async def create_request(service: Signoff, form: RequestForm, record_id: str | None = None) -> Record:
     """Store the request as a record (new, or `record_id` updated) and submit it when a workflow governs it."""
     record_id = record_id or new_record_id(form.record_type, service.clock.now())
-    record = await service.put_record(form.record_type, record_id, form.data)
+    record = await service.records.put_record(form.record_type, record_id, form.data)
     if record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
-        record = await service.submit(form.record_type, record_id, form.data.created_by)
+        record = await service.records.submit(form.record_type, record_id, form.data.created_by)
     return record
 
 
@@ -294,7 +294,7 @@ class RequestListeners:
         if record is None or user is None:
             return
         try:
-            record = await self.service.submit(record.type, record.id, user)
+            record = await self.service.records.submit(record.type, record.id, user)
         except Refused as exc:
             await self._failed(user, exc)
         else:

@@ -269,10 +269,10 @@ class WorkflowModalListeners:
 
     async def _store(self, draft: dict[str, Any]) -> tuple[Workflow, str]:
         if draft.get("id"):
-            previous = await self.service.get_workflow(str(draft["id"]))
+            previous = await self.service.workflows.get(str(draft["id"]))
             data = drafts.definition_of(draft, previous)
-            return await self.service.update_workflow(previous.id, data), "workflow_updated"
-        return await self.service.create_workflow(drafts.definition_of(draft)), "workflow_created"
+            return await self.service.workflows.update(previous.id, data), "workflow_updated"
+        return await self.service.workflows.create(drafts.definition_of(draft)), "workflow_created"
 
 
 async def open_new(service: Signoff, trigger: str, template: CatalogTemplate | None) -> None:

@@ -51,7 +51,7 @@ async def pending_approvals(database: Path, api_url: str) -> None:
     """Store a workflow and REQUESTS pending approvals (five per approver) whose first reminder is due at REMIND_AT."""
     runtime = await build_runtime(settings_for(database, api_url))
     try:
-        workflow = await runtime.service.create_workflow(WORKFLOW)
+        workflow = await runtime.service.workflows.create(WORKFLOW)
         async with runtime.db.transaction() as repo:
             for i in range(REQUESTS):
                 record = Record.model_validate({"type": "invoice", "id": f"INV-{i:04d}", "amount": "100.00",

@@ -69,10 +69,10 @@ async def test_delegation_in_both_directions_until_it_expires(signoff: Harness) 
     async with signoff.db.read() as repo:
         [request] = await repo.requests_for_record("invoice", second)
     with pytest.raises(VoteRefusedError) as refused:
-        await signoff.runtime.service.decide(request.id, BRUNO, Decision.APPROVE, on_behalf_of=ALICE)
+        await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE, on_behalf_of=ALICE)
     assert refused.value.code == "not_a_delegate"
     with pytest.raises(VoteRefusedError):
-        await signoff.runtime.service.decide(request.id, BRUNO, Decision.APPROVE)
+        await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE)
     assert "not away" in (await run(signoff, ALICE, "away")).all_text()
 
     assert "You are away" in (await run(signoff, BRUNO, f"away <@{ALICE}> {day_after(signoff, 5)}T18:00")).all_text()
@@ -110,7 +110,7 @@ async def test_a_delegate_who_sits_on_the_step_decides_only_for_themselves(signo
     async with signoff.db.read() as repo:
         [request] = await repo.requests_for_record("invoice", invoice)
     with pytest.raises(VoteRefusedError) as refused:
-        await signoff.runtime.service.decide(request.id, BRUNO, Decision.APPROVE, on_behalf_of=ALICE)
+        await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE, on_behalf_of=ALICE)
     assert refused.value.code == "double_seat"
 
 
@@ -123,7 +123,7 @@ async def test_a_requester_cannot_approve_their_own_document_as_a_delegate(signo
     async with signoff.db.read() as repo:
         [request] = await repo.requests_for_record("invoice", invoice)
     with pytest.raises(VoteRefusedError) as refused:
-        await signoff.runtime.service.decide(request.id, REQ, Decision.APPROVE)
+        await signoff.runtime.service.approvals.decide(request.id, REQ, Decision.APPROVE)
     assert refused.value.code == "own_record"
 
 

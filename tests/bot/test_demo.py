@@ -105,11 +105,11 @@ async def test_seed_groups_serve_the_catalog_templates(demo: Sandbox) -> None:
 
 
 async def test_seeding_twice_changes_nothing(demo: Sandbox) -> None:
-    before = (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows()))
+    before = (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.workflows.list_all()))
     report = await seed(demo.runtime.service)
     assert (report.contacts, report.groups, report.workflows, report.documents) == (0, [], [], [])
     assert report.rules == []
-    assert (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.list_workflows())) == before
+    assert (await statuses(demo), dm_counts(demo), len(await demo.runtime.service.workflows.list_all())) == before
 
 
 async def test_a_second_run_on_the_same_database_keeps_conversations_and_adds_nothing(tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ async def test_a_second_run_on_the_same_database_keeps_conversations_and_adds_no
     try:
         assert dm_counts(second) == counts and len(second.workspace.messages_in("#finance")) == finance
         assert await statuses(second) == EXPECTED_STATUS
-        assert len(await second.runtime.service.list_workflows()) == 3
+        assert len(await second.runtime.service.workflows.list_all()) == 3
         cara_dm = next(m for m in second.workspace.dm_messages(CARA) if "INV-1004" in m.text)
         await second.link.click(CARA, cara_dm.channel, cara_dm.ts, "approve")
         await second.workspace.wait_for(lambda: len(second.workspace.dm_messages(DAN)) == counts[DAN] + 1)

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from bot.core.service import new_id
+from bot.core.approvals import new_id
 from bot.sandbox.blockkit.validation import validate_view
 from bot.slack.home import HomeData, Task, home_view
 from engine.approvals import plan_approval

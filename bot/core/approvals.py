@@ -1,0 +1,209 @@
+"""Approval requests: start and cancel them, count votes (forced ones too), apply outcomes, queue what they tell."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.core.automation import Automation
+from bot.core.deps import Deps
+from bot.core.history import record_history
+from bot.core.notices import enqueue_notices
+from engine.approvals import (
+    ApprovalRequest,
+    Decision,
+    ForceKind,
+    Outcome,
+    RequestStatus,
+    close,
+    decide,
+    force_approve,
+    force_kind,
+    forced_label,
+    is_still_governed,
+    plan_approval,
+)
+from engine.conditions import EvalContext, evaluate
+from engine.delegation import acting_for
+from engine.errors import VoteRefusedError
+from engine.facts import facts_of
+from engine.history import cancelled_or_decided, started
+from engine.lifecycle import approval_workflow_for
+from engine.notify import needs_workflow, notices_of
+from engine.records import ApprovalStatus, Record
+from engine.workflows import Workflow
+from storage.ports import Repository
+
+CLOSED_STATUS = {
+    RequestStatus.APPROVED: ApprovalStatus.APPROVED,
+    RequestStatus.REJECTED: ApprovalStatus.REJECTED,
+    RequestStatus.EXPIRED: ApprovalStatus.EXPIRED,
+    RequestStatus.CANCELLED: ApprovalStatus.NONE,
+}
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    """The answer to one Approve/Reject click."""
+
+    request: ApprovalRequest
+    is_counted: bool
+
+
+def new_id(prefix: str) -> str:
+    """Return a fresh random identifier with a readable prefix."""
+    return f"{prefix}{uuid.uuid4().hex[:16]}"
+
+
+class Approvals:
+    """Every change of an approval request, each in the caller's or its own unit of work."""
+
+    def __init__(self, deps: Deps, automation: Automation) -> None:
+        self.deps = deps
+        self.automation = automation
+
+    async def request(self, request_id: str) -> ApprovalRequest | None:
+        """Return one approval request, or None."""
+        async with self.deps.db.read() as repo:
+            return await repo.get_request(request_id)
+
+    async def governing(self, repo: Repository, record: Record) -> Workflow | None:
+        """Return the approval workflow a record matches now, or None."""
+        workflows = await repo.list_workflows(record.type.value)
+        facts = facts_of(record, await repo.contacts_of(record))
+        groups = await repo.contact_group_members({name for w in workflows for name in w.group_refs()})
+        ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz, groups)
+        return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
+
+    async def is_matching(self, repo: Repository, request: ApprovalRequest, record: Record | None) -> bool:
+        """Tell whether a record is still governed by the workflow its approval follows."""
+        if record is None:
+            return False
+        governing = await self.governing(repo, record)
+        return is_still_governed(request, governing.id if governing is not None else None)
+
+    async def start(
+        self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None, *, cause: str = "created",
+    ) -> Record:
+        """Open a record's approval request under a workflow and queue its first asks; return the pending record."""
+        now = self.deps.clock.now()
+        outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=await repo.people_groups(),
+                                fallback=tuple(sorted(self.deps.settings.admins)))
+        await repo.insert_request(outcome.request)
+        pending = record.model_copy(update={"approval_status": ApprovalStatus.PENDING, "updated_at": now})
+        await repo.save_record(pending)
+        await repo.audit(now, actor or record.created_by, "submitted", record.key(),
+                         record.approval_status.value, "pending",
+                         {"workflow_id": workflow.id, "request_id": outcome.request.id})
+        await record_history(repo, [started(outcome.request, cause, actor or record.created_by)], now)
+        await self._enqueue(repo, outcome)
+        return pending
+
+    async def cancel_open(self, repo: Repository, record: Record, reason: str) -> None:
+        """Cancel the open approval request of a record, if any."""
+        request = await repo.open_request_for(record.type.value, record.id)
+        if request is None:
+            return
+        now = self.deps.clock.now()
+        outcome = close(request, RequestStatus.CANCELLED, now, reason)
+        await repo.update_request(outcome.request)
+        await repo.audit(now, None, "cancelled", record.key(), "pending", "none", {"reason": reason})
+        await record_history(repo, cancelled_or_decided(request, outcome, None), now)
+        await self._enqueue(repo, outcome)
+
+    async def decide(
+        self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> DecisionResult:
+        """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused."""
+        async with self.deps.db.transaction() as repo:
+            request = await repo.get_request(request_id)
+            if request is None:
+                raise VoteRefusedError("This request no longer exists.", "not_found")
+            principals = await repo.principals_of(actor, self.deps.clock.now())
+            approver = acting_for(request, actor, principals, on_behalf_of)
+            acted_by = actor if approver != actor else None
+            outcome = decide(request, approver, decision, self.deps.clock.now(), reason, acted_by)
+            if outcome.is_counted:
+                await self.apply_outcome(repo, request, outcome, actor)
+        self.deps.wake_delivery()
+        return DecisionResult(outcome.request, outcome.is_counted)
+
+    async def force_needed(self, request_id: str, actor: str, seat: str | None) -> ForceKind | None:
+        """Tell whether an actor's approval of a request would be forced (so must be confirmed first)."""
+        async with self.deps.db.read() as repo:
+            request = await repo.get_request(request_id)
+            if request is None:
+                return None
+            try:
+                approver = acting_for(request, actor, await repo.principals_of(actor, self.deps.clock.now()), seat)
+            except VoteRefusedError:
+                return None
+            record = await repo.get_record(request.record_type, request.record_id)
+            return force_kind(request, approver, is_admin=self.deps.is_admin(actor),
+                              is_matching=await self.is_matching(repo, request, record))
+
+    async def force(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
+        """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed."""
+        async with self.deps.db.transaction() as repo:
+            request = await repo.get_request(request_id)
+            if request is None:
+                raise VoteRefusedError("This request no longer exists.", "not_found")
+            now, is_admin = self.deps.clock.now(), self.deps.is_admin(actor)
+            approver = acting_for(request, actor, await repo.principals_of(actor, now), seat)
+            record = await repo.get_record(request.record_type, request.record_id)
+            matching = await self.is_matching(repo, request, record)
+            kind = force_kind(request, approver, is_admin=is_admin, is_matching=matching)
+            outcome = force_approve(request, approver, now, reason, is_admin=is_admin,
+                                    is_matching=matching, acted_by=actor if approver != actor else None)
+            if outcome.is_counted:
+                await self._persist(repo, request, outcome, actor, forced=forced_label(kind))
+                await repo.audit(now, actor, "forced_approval", ("request", request.id), None, None,
+                                 {"kind": kind.value if kind else None, "step": request.current_step,
+                                  "approver": approver, "reason": reason})
+                await self._enqueue(repo, outcome)
+        self.deps.wake_delivery()
+        return DecisionResult(outcome.request, outcome.is_counted)
+
+    async def apply_outcome(
+        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None
+    ) -> None:
+        """Persist an outcome (a vote, or one the scheduler decided) and queue its messages, in the caller's unit."""
+        await self._persist(repo, before, outcome, actor)
+        await self._enqueue(repo, outcome)
+
+    async def _persist(
+        self, repo: Repository, before: ApprovalRequest, outcome: Outcome, actor: str | None,
+        forced: str | None = None,
+    ) -> None:
+        now, after = self.deps.clock.now(), outcome.request
+        await repo.update_request(after)
+        await record_history(repo, cancelled_or_decided(before, outcome, actor, forced=forced), now)
+        subject = ("request", after.id)
+        vote = after.votes[-1] if len(after.votes) > len(before.votes) else None
+        if vote is not None:
+            await repo.audit(now, actor, f"vote_{vote.decision.value}", subject, None, None,
+                             {"step": vote.step_index, "reason": vote.reason})
+        if after.current_step != before.current_step:
+            await repo.audit(now, actor, "step_advanced", subject, str(before.current_step), str(after.current_step))
+        if not after.is_open():
+            await self._close_record(repo, after, actor, now)
+
+    async def _close_record(
+        self, repo: Repository, request: ApprovalRequest, actor: str | None, now: datetime
+    ) -> None:
+        record = await repo.get_record(request.record_type, request.record_id)
+        if record is None:
+            return
+        status = CLOSED_STATUS[request.status]
+        await repo.save_record(record.model_copy(update={"approval_status": status, "updated_at": now}))
+        await repo.audit(now, actor, request.status.value, record.key(), record.approval_status.value,
+                         status.value, {"request_id": request.id, "reason": request.reason})
+
+    async def _enqueue(self, repo: Repository, outcome: Outcome) -> None:
+        """Queue, in the deciding unit of work, every message the outcome calls for (as the engine says)."""
+        now = self.deps.clock.now()
+        await self.automation.on_outcome(repo, outcome, now)
+        workflow = await repo.get_workflow(outcome.request.workflow_id) if needs_workflow(outcome) else None
+        await enqueue_notices(repo, notices_of(outcome, workflow), now)

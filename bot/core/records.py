@@ -1,0 +1,102 @@
+"""Documents: create or update one (starting or cancelling its approval), submit it, read it and its audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.core.approvals import Approvals
+from bot.core.automation import Automation
+from bot.core.cards import approval_json
+from bot.core.deps import Deps
+from bot.core.rules import apply_prefills
+from bot.errors import Conflict, NotFound
+from engine.lifecycle import Plan, decide_on_save
+from engine.records import ApprovalStatus, Record, RecordInput, RecordType
+
+
+def _same(before: Record, after: Record) -> bool:
+    return before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"})
+
+
+class Records:
+    """The lifecycle of documents, each change in one unit of work."""
+
+    def __init__(self, deps: Deps, automation: Automation, approvals: Approvals) -> None:
+        self.deps = deps
+        self.automation = automation
+        self.approvals = approvals
+
+    async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
+        """Create or update a record and start its approval when the lifecycle says so."""
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
+            before = await repo.get_record(record_type.value, record_id)
+            after = Record(**data.model_dump(), type=record_type, id=record_id,
+                           approval_status=before.approval_status if before else ApprovalStatus.NONE,
+                           created_at=before.created_at if before else now, updated_at=now,
+                           sent_at=before.sent_at if before else None,
+                           reminded_at=before.reminded_at if before else None,
+                           reminder_count=before.reminder_count if before else 0)
+            after = await apply_prefills(repo, after, now, self.deps.settings.tz)
+            if before is not None and _same(before, after):
+                return before
+            governing = await self.approvals.governing(repo, after)
+            decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by))
+            after = after.model_copy(update={"approval_status": decision.approval_status})
+            await repo.save_record(after)
+            await self.automation.on_record_saved(repo, before, after, now)
+            after = await repo.get_record(*after.key()) or after
+            await repo.audit(now, after.created_by, "created" if before is None else "updated",
+                             after.key(), before.approval_status.value if before else None,
+                             after.approval_status.value)
+            if decision.plan is Plan.START and decision.workflow is not None:
+                cause = "created" if before is None else "updated"
+                await self.approvals.start(repo, after, decision.workflow, cause=cause)
+            elif decision.plan is Plan.CANCEL:
+                await self.approvals.cancel_open(repo, after, "the document no longer matches its workflow")
+        self.deps.wake_delivery()
+        return after
+
+    async def get_record(self, record_type: str, record_id: str) -> Record:
+        """Return a record or raise NotFound."""
+        async with self.deps.db.read() as repo:
+            record = await repo.get_record(record_type, record_id)
+        if record is None:
+            raise NotFound(f"no {record_type} {record_id!r}")
+        return record
+
+    async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
+        """Send an `approval_required` record for approval."""
+        async with self.deps.db.transaction() as repo:
+            record = await repo.get_record(record_type.value, record_id)
+            if record is None:
+                raise NotFound(f"no {record_type.value} {record_id!r}")
+            if record.approval_status is not ApprovalStatus.APPROVAL_REQUIRED:
+                raise Conflict(f"{record_type.value} {record_id} is {record.approval_status.value}, "
+                               "only approval_required documents can be submitted")
+            governing = await self.approvals.governing(repo, record)
+            if governing is None:
+                raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
+            record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
+        self.deps.wake_delivery()
+        return record
+
+    async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:
+        """Return the audit trail of a record and of its approval requests, in order."""
+        async with self.deps.db.read() as repo:
+            entries = await repo.audit_trail(record_type, record_id)
+            for request in await repo.requests_for_record(record_type, record_id):
+                entries += await repo.audit_trail("request", request.id)
+        entries.sort(key=lambda e: e.seq)
+        return [
+            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+             "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
+             "detail": e.detail}
+            for e in entries
+        ]
+
+    async def approval_summary(self, record: Record) -> dict[str, Any] | None:
+        """Return the latest approval request of a record as JSON, or None."""
+        async with self.deps.db.read() as repo:
+            requests = await repo.requests_for_record(record.type.value, record.id)
+        return approval_json(requests[-1]) if requests else None

@@ -1,0 +1,61 @@
+"""The Slack messages of an approval request: post a copy, keep every copy in step, tell the requester."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.core.cards import request_card
+from bot.core.deps import Deps
+from bot.senders.slack import Posted
+from engine.notify import is_slack_user
+from storage.models import SlackMessageRef
+
+CHANNEL_COPY = -1
+
+
+class RequestMessages:
+    """Posts and refreshes the copies of request messages (the outbox worker calls these); `after_refresh` follows."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.after_refresh: list[Callable[[str], Awaitable[None]]] = []
+
+    async def card_for(self, request_id: str) -> dict[str, Any]:
+        """Return the render data of a request (for modals)."""
+        return (await request_card(self.deps.db, request_id, None))[1]
+
+    async def post_request_copy(
+        self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None
+    ) -> Posted:
+        """Post one copy of a request's message (a DM to an approver or a channel post) and remember it."""
+        _, card = await request_card(self.deps.db, request_id, step_index)
+        message = self.deps.renderer.json("approval_request.json.j2", card=card)
+        slack = self.deps.slack
+        posted = await (slack.post(channel, message) if channel else slack.dm(user or "", message))
+        ref_step = CHANNEL_COPY if step_index is None else step_index
+        async with self.deps.db.transaction() as repo:
+            await repo.add_message(SlackMessageRef(request_id, ref_step, user, posted.channel, posted.ts))
+        return posted
+
+    async def refresh_messages(self, request_id: str) -> None:
+        """Re-render every copy of a request's message so it shows the current state."""
+        async with self.deps.db.read() as repo:
+            refs = await repo.messages_for(request_id)
+        rendered: dict[int | None, Any] = {}
+        for ref in refs:
+            step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
+            if step_index not in rendered:
+                _, card = await request_card(self.deps.db, request_id, step_index)
+                rendered[step_index] = self.deps.renderer.json("approval_request.json.j2", card=card)
+            await self.deps.slack.update(ref.channel, ref.ts, rendered[step_index])
+        for hook in self.after_refresh:
+            await hook(request_id)
+
+    async def tell_requester(self, request_id: str) -> Posted | None:
+        """DM the requester the outcome of their request."""
+        request, card = await request_card(self.deps.db, request_id, None)
+        if not is_slack_user(request.requester):
+            return None
+        message = self.deps.renderer.json("approval_outcome.json.j2", card=card)
+        return await self.deps.slack.dm(request.requester or "", message)

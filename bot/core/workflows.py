@@ -1,0 +1,113 @@
+"""Workflows: create, read, change, enable, copy and delete them (deleting cancels their pending approvals)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.core.approvals import Approvals, new_id
+from bot.core.automation import check_templates
+from bot.core.deps import Deps
+from bot.errors import NotFound, Unprocessable
+from engine.approvals import ApprovalRequest, RequestStatus, close
+from engine.errors import InvalidDefinitionError
+from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
+
+MAX_OPEN_REQUESTS = 1_000_000
+
+
+class Workflows:
+    """Workflow definitions, each change in one unit of work, then `on_changed` (the scheduler follows them)."""
+
+    def __init__(self, deps: Deps, approvals: Approvals) -> None:
+        self.deps = deps
+        self.approvals = approvals
+        self.on_changed: Callable[[], Awaitable[None]] | None = None
+
+    async def create(self, data: Any) -> Workflow:
+        """Validate and store a new workflow."""
+        definition = self._parse(data)
+        now = self.deps.clock.now()
+        workflow = Workflow(**definition.model_dump(), id=new_id("wf_"), created_at=now, updated_at=now)
+        async with self.deps.db.transaction() as repo:
+            await repo.save_workflow(workflow)
+            await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
+        await self._changed()
+        return workflow
+
+    def _parse(self, data: Any) -> WorkflowDefinition:
+        try:
+            definition = parse_definition(data)
+            check_templates(definition, self.deps.renderer, self.deps.clock.now())
+        except InvalidDefinitionError as exc:
+            raise Unprocessable(str(exc), exc.details) from exc
+        return definition
+
+    async def get(self, workflow_id: str) -> Workflow:
+        """Return a workflow or raise NotFound."""
+        async with self.deps.db.read() as repo:
+            workflow = await repo.get_workflow(workflow_id)
+        if workflow is None:
+            raise NotFound(f"no workflow {workflow_id!r}")
+        return workflow
+
+    async def list_all(self) -> list[Workflow]:
+        """Return every workflow."""
+        async with self.deps.db.read() as repo:
+            return await repo.list_workflows()
+
+    async def update(self, workflow_id: str, data: Any) -> Workflow:
+        """Replace a workflow's definition."""
+        definition = self._parse(data)
+        return await self._change(workflow_id, definition.model_dump(), "workflow_updated")
+
+    async def set_enabled(self, workflow_id: str, enabled: bool) -> Workflow:
+        """Enable a workflow, which makes it live (a draft is published), or disable it."""
+        action = "workflow_enabled" if enabled else "workflow_disabled"
+        return await self._change(workflow_id, switched(enabled), action)
+
+    async def _change(self, workflow_id: str, changes: dict[str, Any], action: str) -> Workflow:
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
+            current = await repo.get_workflow(workflow_id)
+            if current is None:
+                raise NotFound(f"no workflow {workflow_id!r}")
+            updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
+            await repo.save_workflow(updated)
+            await repo.audit(now, None, action, ("workflow", workflow_id), None, None)
+        await self._changed()
+        return updated
+
+    async def pending_of(self, workflow_id: str) -> list[ApprovalRequest]:
+        """Return the pending approval requests a workflow started."""
+        async with self.deps.db.read() as repo:
+            return [r for r in await repo.open_requests(MAX_OPEN_REQUESTS) if r.workflow_id == workflow_id]
+
+    async def delete(self, workflow_id: str, actor: str | None = None) -> int:
+        """Delete a workflow and cancel its pending requests (documents back to no approval); return how many."""
+        async with self.deps.db.transaction() as repo:
+            workflow = await repo.get_workflow(workflow_id)
+            if workflow is None:
+                raise NotFound(f"no workflow {workflow_id!r}")
+            pending = [r for r in await repo.open_requests(MAX_OPEN_REQUESTS) if r.workflow_id == workflow_id]
+            reason, now = f"the workflow {workflow.name} was deleted", self.deps.clock.now()
+            for request in pending:
+                await self.approvals.apply_outcome(repo, request, close(request, RequestStatus.CANCELLED, now,
+                                                                        reason), actor)
+            await repo.delete_workflow(workflow_id)
+            await repo.audit(now, actor, "workflow_deleted", ("workflow", workflow_id), None, None,
+                             {"cancelled_requests": len(pending)})
+        self.deps.wake_delivery()
+        await self._changed()
+        return len(pending)
+
+    async def _changed(self) -> None:
+        if self.on_changed is not None:
+            await self.on_changed()
+
+    async def copy(self, workflow_id: str) -> Workflow:
+        """Copy a workflow as a disabled draft named "Copy of …"."""
+        source = await self.get(workflow_id)
+        data = source.definition().model_dump(mode="json")
+        data.update(name=f"Copy of {source.name}"[:200], enabled=False, status="draft")
+        return await self.create(data)
