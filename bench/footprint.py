@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Row, is_quick
-from bot.outbox.worker import Pacer
+from bot.outbox.lanes import Pacer
 from bot.runtime import Runtime, build_runtime
 from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import start_webapi

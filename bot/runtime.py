@@ -20,7 +20,9 @@ from bot.clock import SystemClock, TestClock
 from bot.core.default_workflows import localize_defaults
 from bot.core.service import Signoff
 from bot.jobs.scheduler import Scheduler
-from bot.outbox.worker import Deliverer, OutboxSlack
+from bot.outbox.handlers import handler_table
+from bot.outbox.posts import OutboxSlack
+from bot.outbox.worker import Deliverer
 from bot.senders.slack import make_client
 from bot.server import create_app
 from bot.settings import Settings
@@ -159,7 +161,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     commands = command_registry()
     bolt = build_bolt_app(service, client, commands)
     inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
-    deliverer = Deliverer(service)
+    deliverer = Deliverer(service, handler_table(service))
     deliverer.yield_to = inbox.until_idle
     service.on_queued = deliverer.kick
     app = create_app(service, bolt, inbox)

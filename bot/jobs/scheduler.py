@@ -29,13 +29,11 @@ from bot.core.notices import as_message
 from bot.core.reminders import InvoiceReminders
 from bot.core.service import Signoff
 from bot.outbox.worker import Deliverer
-from bot.senders.slack import Posted
 from engine.actions import Company, lapsed_reminders, template_context
-from engine.approvals import ApprovalRequest, RequestStatus, close, escalate, is_on_step, is_waiting_on
+from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.conditions import EvalContext
 from engine.cron import CronSpec
 from engine.digests import channel_digest, channel_digests, digest_line, without_channels
-from engine.durations import wait_parts
 from engine.facts import facts_of
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
@@ -43,7 +41,6 @@ from engine.nudges import (
     escalation_notices,
     escalation_people,
     reminded_people,
-    reminded_seat,
     reminder_notices,
 )
 from engine.planning import (
@@ -64,7 +61,7 @@ from engine.records import Record
 from engine.scheduled import select_scheduled
 from engine.workflows import Workflow
 from messages.errors import TemplateInvalidError
-from storage.models import AuditLine, DueRow, NewMessage, OutboxItem, SlackMessageRef
+from storage.models import AuditLine, DueRow, NewMessage
 from storage.ports import Repository
 
 log = logging.getLogger(__name__)
@@ -121,8 +118,6 @@ class Scheduler:
         self._aps: AsyncIOScheduler | None = None
         self._sweep_lock = asyncio.Lock()
         self._workflows_seen: int | None = None
-        deliverer.handlers["remind"] = self.deliver_reminder
-        deliverer.handlers["escalate"] = self.deliver_escalation
 
     @property
     def tz(self) -> ZoneInfo:
@@ -405,59 +400,9 @@ class Scheduler:
             lines.append(digest_line(text))
         return lines
 
-    # delivering reminders and escalations (outbox handlers)
-    async def deliver_reminder(self, item: OutboxItem) -> dict[str, Any]:
-        """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
-        p = item.payload
-        request = await self.service.approvals.request(p["request_id"])
-        if not is_waiting_on(request, p["step_index"], reminded_seat(p, item.target)):
-            return {"skipped": "no longer waiting on this approver"}
-        card = await self.service.messages.card_for(p["request_id"])
-        message = self.service.renderer.json("approval_reminder.json.j2", card=card, **_behalf_context(item),
-                                             reminder={"n": p["n"], "waited": wait_parts(p["waited_s"])})
-        posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
-        return {"channel": posted.channel, "ts": posted.ts}
-
-    async def deliver_escalation(self, item: OutboxItem) -> dict[str, Any]:
-        """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
-        p = item.payload
-        request = await self.service.approvals.request(p["request_id"])
-        if not is_on_step(request, p["step_index"]):
-            return {"skipped": "the request moved on"}
-        card = await self.service.messages.card_for(p["request_id"])
-        escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
-                      "waited": wait_parts(p["waited_s"])}
-        behalf = _behalf_context(item)
-        if p["role"] == "notice":
-            notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation,
-                                                **behalf)
-            posted = await self.service.slack.dm(item.target, notice)
-        else:
-            message = self.service.renderer.json("escalation.json.j2", card=card, escalation=escalation, **behalf)
-            posted = await self._post_tracked(p["request_id"], p["step_index"], item.target, message)
-        return {"channel": posted.channel, "ts": posted.ts}
-
-    async def _post_tracked(self, request_id: str, step_index: int, user: str, message: dict[str, Any]) -> Posted:
-        """DM a message with the decision buttons and remember it, so every later decision updates it."""
-        posted = await self.service.slack.dm(user, message)
-        async with self.service.db.transaction() as repo:
-            await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
-        for hook in self.service.messages.after_refresh:
-            await hook(request_id)
-        return posted
-
 
 def _approval_of(workflow: Workflow | None) -> Any:
     return workflow.approval() if workflow is not None else None
-
-
-def _behalf_context(item: OutboxItem) -> dict[str, Any]:
-    """Return the templates' `behalf` (whom the recipient stands in for) and the buttons' task value."""
-    p, seat = item.payload, item.payload.get("on_behalf_of")
-    if not seat:
-        return {"behalf": None, "value": p["request_id"]}
-    value = f"{p['request_id']}|{seat}"  # as bot.slack.home.task_value encodes a seat taken for someone away
-    return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
 
 
 def _audit_lines(now: datetime, verb: str, actions: Sequence[DueAction], fields: Sequence[str]) -> list[AuditLine]:

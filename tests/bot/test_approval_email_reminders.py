@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from bot.outbox.worker import Pacer
+from bot.outbox.lanes import Pacer
 from tests.bot.test_approval_email import (
     INVOICE,
     OUTSIDER,

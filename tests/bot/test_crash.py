@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from bot.outbox.worker import METADATA_EVENT
+from bot.outbox.posts import METADATA_EVENT
 from bot.runtime import build_runtime
 from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import WebApiServer, start_webapi

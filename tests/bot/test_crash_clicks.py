@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.outbox.worker import METADATA_EVENT
+from bot.outbox.posts import METADATA_EVENT
 from bot.sandbox.app_link.factory import RequestFactory
 from bot.sandbox.webapi import WebApiServer, start_webapi
 from bot.sandbox.workspace import Workspace

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from bot.outbox.worker import MAX_BACKOFF_S, METADATA_EVENT, Gate, Pacer, backoff_s, lane_of
+from bot.outbox.errors import MAX_BACKOFF_S, backoff_s
+from bot.outbox.lanes import Gate, Pacer, lane_of
+from bot.outbox.posts import METADATA_EVENT
 from storage.models import OutboxItem
 from tests.support.harness import Harness
 

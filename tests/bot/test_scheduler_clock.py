@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.outbox.worker import Pacer
+from bot.outbox.lanes import Pacer
 from tests.support.harness import Harness, running_signoff
 
 PARIS = ZoneInfo("Europe/Paris")

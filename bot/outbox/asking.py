@@ -1,0 +1,161 @@
+"""Asking approvers by e-mail, in the outbox worker: find how to reach them, then mint links and send the e-mail.
+
+The lookup handler finds the Slack user of an approver's e-mail (`users.lookupByEmail`, remembered for a
+while) or the e-mail of a Slack user, then queues what the engine decides for them (`engine.notify`). The
+e-mail handler mints the single-use approve and reject links and sends them with the document. Reminders
+and escalations of an approver named by e-mail take the same way: a DM when Slack knows them, else an
+e-mail with fresh links.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+
+from bot.core.asking import display_name
+from bot.core.cards import request_card
+from bot.core.deps import Deps
+from bot.core.notices import enqueue_notices
+from bot.outbox.errors import Permanent
+from bot.senders.email import Email, SmtpConfig, send_email
+from engine.approvals import is_waiting_on
+from engine.durations import wait_parts
+from engine.notify import (
+    LINK_DECISIONS,
+    NoticeKind,
+    Reach,
+    ask_notices,
+    identity_expiry,
+    is_email,
+    link_expiry,
+    notify_options,
+    nudge_notices,
+    plan_ask,
+    plan_nudge,
+)
+from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
+
+LOOKUP_KIND = NoticeKind.LOOKUP.value
+EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
+NOT_IN_SLACK = frozenset({"users_not_found", "user_not_found"})
+
+
+def new_link_token() -> str:
+    """Return a fresh approval-link token: 256 random bits, URL-safe (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+class Asking:
+    """The outbox handlers of approver lookups and approval e-mails."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def lookup(self, item: OutboxItem) -> dict[str, Any]:
+        """Find how to reach an approver, then queue what the engine decides for them."""
+        request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
+                                            item.payload["approver"])
+        reach = await self.reach(approver)
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
+            request = await repo.get_request(request_id)
+            if not is_waiting_on(request, step_index, approver):
+                return {"skipped": "step no longer waits for this approver"}
+            assert request is not None
+            nudge = item.payload.get("nudge")
+            if nudge:
+                notices = nudge_notices(plan_nudge(reach), nudge, item.key or f"outbox:{item.id}")
+            else:
+                workflow = await repo.get_workflow(request.workflow_id)
+                ask = plan_ask(reach, notify_options(workflow), request.requester)
+                notices = ask_notices(ask, request_id, step_index)
+            await enqueue_notices(repo, notices, now)
+        self.deps.wake_delivery()
+        return {"slack_user": reach.slack_user, "email": reach.email is not None}
+
+    async def reach(self, approver: str) -> Reach:
+        """Return an approver's Slack user and e-mail, asking Slack what the name does not say."""
+        if is_email(approver):
+            return Reach(approver, slack_user=await self.slack_user_of(approver), email=approver)
+        return Reach(approver, slack_user=approver, email=await self.email_of(approver))
+
+    async def slack_user_of(self, email: str) -> str | None:
+        """Return the Slack user of an e-mail (None: nobody), from the remembered answer while it holds."""
+        now = self.deps.clock.now()
+        async with self.deps.db.read() as repo:
+            known = await repo.slack_identity(email)
+        if known is not None and now < known.expires_at:
+            return known.user_id
+        try:
+            found = await self.deps.slack.client.users_lookupByEmail(email=email)
+            user_id: str | None = str(found["user"]["id"])
+        except SlackApiError as exc:
+            if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
+                raise
+            user_id = None
+        async with self.deps.db.transaction() as repo:
+            await repo.save_slack_identity(SlackIdentity(email, user_id, now, identity_expiry(user_id, now)))
+        return user_id
+
+    async def email_of(self, user_id: str) -> str | None:
+        """Return the e-mail of a Slack user's profile, if Slack shows it."""
+        try:
+            info = await self.deps.slack.client.users_info(user=user_id)
+        except SlackApiError as exc:
+            if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
+                raise
+            return None
+        email = ((info.get("user") or {}).get("profile") or {}).get("email")
+        return str(email) if email else None
+
+    async def send(self, item: OutboxItem) -> dict[str, Any]:
+        """Mint an approver's approve and reject links and e-mail them with the document."""
+        smtp_url = self.deps.settings.smtp_url
+        if not smtp_url:
+            raise Permanent("e-mail is off: SIGNOFF_SMTP_URL is not set")
+        tokens = await self.mint(item)
+        if tokens is None:
+            return {"skipped": "step no longer waits for this approver"}
+        email = await self.compose(item, tokens)
+        message_id = await send_email(email, SmtpConfig.from_url(smtp_url))
+        return {"message_id": message_id}
+
+    async def mint(self, item: OutboxItem) -> dict[str, str] | None:
+        """Store new links for the item's seat (hashed) and return their tokens; None when the step moved on."""
+        request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
+                                            item.payload["approver"])
+        now = self.deps.clock.now()
+        async with self.deps.db.transaction() as repo:
+            request = await repo.get_request(request_id)
+            if not is_waiting_on(request, step_index, approver):
+                return None
+            assert request is not None
+            workflow = await repo.get_workflow(request.workflow_id)
+            action = workflow.approval() if workflow else None
+            expires = link_expiry(request.created_at, action.expire_after_s() if action else 0.0, now)
+            tokens = {decision: new_link_token() for decision in LINK_DECISIONS}
+            for decision, token in tokens.items():
+                link = ApprovalLink(request_id, step_index, approver, decision, item.target, now, expires)
+                await repo.add_approval_link(hash_link_token(token), link)
+        return {**tokens, "expires_at": expires.isoformat()}
+
+    async def compose(self, item: OutboxItem, tokens: dict[str, str]) -> Email:
+        """Render the approval e-mail: the document, who asked, the step, and the two links."""
+        service = self.deps
+        _, card = await request_card(service.db, item.payload["request_id"], None)
+        base = service.settings.public_url
+        context = {"card": card, "step_index": item.payload["step_index"],
+                   "requester_name": await display_name(service.slack, card.get("requester")),
+                   "approve_url": f"{base}/approve/{tokens['approve']}",
+                   "reject_url": f"{base}/approve/{tokens['reject']}",
+                   "expires_at": datetime.fromisoformat(tokens["expires_at"])}
+        nudge = item.payload.get("nudge")
+        if nudge:
+            context["nudge"] = {**nudge, "waited": wait_parts(nudge.get("waited_s", 0))}
+        prefix = "approval_nudge_email" if nudge else "approval_email"
+        subject = service.renderer.text(f"{prefix}_subject.txt.j2", **context)
+        body = service.renderer.text(f"{prefix}.txt.j2", **context)
+        return Email(to=[item.target], subject=subject, body=body)

@@ -1,0 +1,84 @@
+"""The table of outbox handlers: for each kind of item, what delivers it.
+
+A handler takes the item and returns what to keep of its delivery (the Slack message, the e-mail id) or a
+note of why it was skipped. It raises `Permanent` when retrying cannot help and `Retry` to ask for a given
+wait; any other exception is classified by the worker (`bot.outbox.errors.classify`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.core.service import Signoff
+from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
+from bot.outbox.errors import Permanent
+from bot.outbox.nudges import Nudges
+from bot.outbox.webhooks import WebhookPoster
+from bot.senders.email import Email, SmtpConfig, send_email
+from bot.senders.slack import Posted
+from engine.notify import is_slack_user
+from storage.models import OutboxItem
+
+Handler = Callable[[OutboxItem], Awaitable[dict[str, Any] | None]]
+
+
+def posted_json(posted: Posted) -> dict[str, Any]:
+    """Return what is kept of a Slack post: its conversation and timestamp."""
+    return {"channel": posted.channel, "ts": posted.ts}
+
+
+class Messages:
+    """The outbox handlers of request messages (asks, channel copies, refreshes, outcomes), messages and e-mails."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+
+    async def ask(self, item: OutboxItem) -> dict[str, Any]:
+        """DM an approver their copy of the request message."""
+        payload = item.payload
+        messages = self.service.messages
+        posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
+        return posted_json(posted)
+
+    async def channel_copy(self, item: OutboxItem) -> dict[str, Any]:
+        """Post the request message's copy to a channel."""
+        posted = await self.service.messages.post_request_copy(item.payload["request_id"], None, channel=item.target)
+        return posted_json(posted)
+
+    async def refresh(self, item: OutboxItem) -> None:
+        """Bring every copy of the request message up to date."""
+        await self.service.messages.refresh_messages(item.payload["request_id"])
+
+    async def outcome(self, item: OutboxItem) -> dict[str, Any]:
+        """DM the requester the outcome of their request."""
+        posted = await self.service.messages.tell_requester(item.payload["request_id"])
+        return posted_json(posted) if posted else {}
+
+    async def message(self, item: OutboxItem) -> dict[str, Any]:
+        """Post a rendered message: a DM to a user, else to the channel."""
+        message = item.payload["message"]
+        slack = self.service.slack
+        posted = await (slack.dm(item.target, message) if is_slack_user(item.target) else
+                        slack.post(item.target, message))
+        return posted_json(posted)
+
+    async def email(self, item: OutboxItem) -> dict[str, Any]:
+        """Send a composed e-mail (Permanent while e-mail is off)."""
+        smtp_url = self.service.settings.smtp_url
+        if not smtp_url:
+            raise Permanent("e-mail is off: SIGNOFF_SMTP_URL is not set")
+        message_id = await send_email(Email.from_json(item.payload), SmtpConfig.from_url(smtp_url))
+        return {"message_id": message_id}
+
+
+def handler_table(service: Signoff) -> dict[str, Handler]:
+    """Return the handler of each outbox kind, bound to the service's dependencies."""
+    messages, asking, nudges = Messages(service), Asking(service.deps), Nudges(service)
+    return {
+        "ask": messages.ask, "channel_copy": messages.channel_copy, "refresh": messages.refresh,
+        "outcome": messages.outcome, "message": messages.message, "email": messages.email,
+        "webhook": WebhookPoster(service.settings).deliver,
+        LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send,
+        "remind": nudges.remind, "escalate": nudges.escalate,
+    }

@@ -1,0 +1,69 @@
+"""Delivering reminders and escalations: the DMs the sweep queued, unless the approver acted since."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.core.service import Signoff
+from bot.senders.slack import Posted
+from engine.approvals import is_on_step, is_waiting_on
+from engine.durations import wait_parts
+from engine.nudges import reminded_seat
+from storage.models import OutboxItem, SlackMessageRef
+
+
+def behalf_context(item: OutboxItem) -> dict[str, Any]:
+    """Return the templates' `behalf` (whom the recipient stands in for) and the buttons' task value."""
+    p, seat = item.payload, item.payload.get("on_behalf_of")
+    if not seat:
+        return {"behalf": None, "value": p["request_id"]}
+    value = f"{p['request_id']}|{seat}"  # as bot.slack.home.task_value encodes a seat taken for someone away
+    return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
+
+
+class Nudges:
+    """The outbox handlers of reminders and escalations."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+
+    async def remind(self, item: OutboxItem) -> dict[str, Any]:
+        """DM one reminder (to a delegate: for the away approver), unless the approver decided since it was queued."""
+        p = item.payload
+        request = await self.service.approvals.request(p["request_id"])
+        if not is_waiting_on(request, p["step_index"], reminded_seat(p, item.target)):
+            return {"skipped": "no longer waiting on this approver"}
+        card = await self.service.messages.card_for(p["request_id"])
+        message = self.service.renderer.json("approval_reminder.json.j2", card=card, **behalf_context(item),
+                                             reminder={"n": p["n"], "waited": wait_parts(p["waited_s"])})
+        posted = await self.post_tracked(p["request_id"], p["step_index"], item.target, message)
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    async def escalate(self, item: OutboxItem) -> dict[str, Any]:
+        """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
+        p = item.payload
+        request = await self.service.approvals.request(p["request_id"])
+        if not is_on_step(request, p["step_index"]):
+            return {"skipped": "the request moved on"}
+        card = await self.service.messages.card_for(p["request_id"])
+        escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
+                      "waited": wait_parts(p["waited_s"])}
+        behalf = behalf_context(item)
+        if p["role"] == "notice":
+            notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation,
+                                                **behalf)
+            posted = await self.service.slack.dm(item.target, notice)
+        else:
+            message = self.service.renderer.json("escalation.json.j2", card=card, escalation=escalation, **behalf)
+            posted = await self.post_tracked(p["request_id"], p["step_index"], item.target, message)
+        return {"channel": posted.channel, "ts": posted.ts}
+
+    async def post_tracked(self, request_id: str, step_index: int, user: str, message: dict[str, Any]) -> Posted:
+        """DM a message with the decision buttons and remember it, so every later decision updates it."""
+        posted = await self.service.slack.dm(user, message)
+        async with self.service.db.transaction() as repo:
+            await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
+        for hook in self.service.messages.after_refresh:
+            await hook(request_id)
+        return posted
