@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Path, Request
 
 from bot.api.records import require_token
 from bot.api.scheduler import outbox_json
+from bot.core.admin import retry_dead_letter
 from bot.core.service import Signoff
-from bot.errors import Conflict, NotFound
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
@@ -22,14 +22,4 @@ def _service(request: Request) -> Signoff:
 @router.post("/outbox/{item_id}/retry")
 async def retry_outbox_item(request: Request, item_id: int = Path(ge=1, le=2**62)) -> dict[str, Any]:
     """Queue a dead letter again, due now; its delivery horizon starts over."""
-    service = _service(request)
-    async with service.db.transaction() as repo:
-        if not await repo.requeue_dead(item_id, service.clock.now()):
-            item = await repo.outbox_item(item_id)
-            if item is None:
-                raise NotFound(f"no outbox item {item_id}")
-            raise Conflict(f"outbox item {item_id} is {item.status}; only dead letters can be retried")
-        item = await repo.outbox_item(item_id)
-    service.wake_delivery()
-    assert item is not None
-    return outbox_json(item)
+    return outbox_json(await retry_dead_letter(_service(request).deps, item_id))

@@ -8,13 +8,13 @@ import hmac
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 
-from bot.core.rules import on_contact_saved
 from bot.core.service import Signoff
+from bot.core.tokens import touch_token
 from bot.errors import ApiError, Unprocessable
 from engine.limits import Id
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
@@ -24,7 +24,6 @@ from storage.ports import Repository
 ROLES_KEY = "x-signoff-roles"
 READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TOKEN_CHARS = 200
-TOUCH_EVERY = timedelta(minutes=1)
 MAX_OFFSET = 1_000_000
 MAX_REF_CHARS = 200
 MAX_CURSOR_CHARS = 400
@@ -89,15 +88,6 @@ async def _authenticate(request: Request) -> tuple[Caller, ApiToken | None]:
     return Caller(found.name, found.role), found
 
 
-async def _touch(service: Signoff, token: ApiToken | None) -> None:
-    now = datetime.now(UTC)
-    if token is None:
-        return
-    if token.last_used_at is None or now - token.last_used_at >= TOUCH_EVERY:
-        async with service.db.transaction() as repo:
-            await repo.touch_api_token(token.name, now)
-
-
 def _audit_write(request: Request, caller: Caller) -> Callable[[Repository], Awaitable[None]]:
     async def run(repo: Repository) -> None:
         await repo.audit(_service(request).clock.now(), caller.actor, "api_write", ("api_token", caller.name),
@@ -112,7 +102,8 @@ async def require_token(request: Request) -> AsyncIterator[Caller]:
     if caller.role not in allowed_roles(request):
         raise ApiError(403, "forbidden", f"a token with the {caller.role} role may not {request.method} "
                        f"{request.url.path}")
-    await _touch(_service(request), stored)
+    if stored is not None:
+        await touch_token(_service(request).db, stored, datetime.now(UTC))
     request.state.caller = caller
     if request.method in READ_METHODS:
         yield caller
@@ -210,10 +201,7 @@ async def put_contact(
 ) -> dict[str, Any]:
     """Create or update a customer or vendor."""
     contact = Contact(**data.model_dump(), kind=kind, id=contact_id)
-    service = _service(request)
-    async with service.db.transaction() as repo:
-        await repo.save_contact(contact, service.clock.now())
-        await on_contact_saved(repo, contact, service.clock.now(), service.settings.tz)
+    await _service(request).records.put_contact(contact)
     return contact.model_dump(mode="json")
 
 

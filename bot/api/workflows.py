@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from bot.api.records import MAX_REF_CHARS, Ref, require_token
+from bot.core.admin import set_company_name
 from bot.core.service import Signoff
 from bot.errors import NotFound, Unprocessable
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
@@ -131,6 +132,5 @@ async def put_company(request: Request, body: dict[str, Any] = Body(...)) -> dic
         raise Unprocessable("give the company name", [{"path": "name", "message": f"text of at most "
                                                        f"{MAX_COMPANY_NAME} characters"}])
     service = _service(request)
-    async with service.db.transaction() as repo:
-        await repo.set_company_name(name.strip())
+    await set_company_name(service.deps, name.strip())
     return {"name": name.strip(), "timezone": service.settings.timezone}

@@ -8,22 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.cli.workflow_files import file_settings
-from bot.errors import BotError, SettingsError
+from bot.core.tokens import create_token, revoke_token
+from bot.errors import Refused, SettingsError
 from storage import open_store
-from storage.models import ENV_TOKEN_NAME, ROLES, ApiToken, hash_token, new_token
+from storage.models import ROLES, ApiToken
 from storage.ports import Store
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class TokenCommandError(BotError):
-    """A token command cannot be done as asked (bad name, name taken, no such token)."""
 
 
 def add_tokens_command(sub: Any) -> None:
@@ -38,32 +32,6 @@ def add_tokens_command(sub: Any) -> None:
     revoke.add_argument("name")
     for action in (create, actions.choices["list"], revoke):
         action.add_argument("--database", help="SQLite file (default: SIGNOFF_DATABASE)")
-
-
-def check_name(name: str) -> str:
-    """Refuse a token name that is reserved or not 1-64 letters, digits, `_`, `.` or `-`."""
-    if name == ENV_TOKEN_NAME:
-        raise TokenCommandError(f"the name {ENV_TOKEN_NAME!r} is SIGNOFF_API_TOKEN's; choose another")
-    if not _NAME.match(name):
-        raise TokenCommandError("a token name is 1-64 letters, digits, '_', '.' or '-', starting with a letter "
-                                "or digit")
-    return name
-
-
-async def create_token(db: Store, name: str, role: str, now: datetime) -> str:
-    """Store a new token under `name` with `role`; return the token (it cannot be shown again)."""
-    token = new_token()
-    async with db.transaction() as repo:
-        if not await repo.add_api_token(check_name(name), role, hash_token(token), now):
-            raise TokenCommandError(f"a token named {name!r} exists (revoked tokens keep their name)")
-    return token
-
-
-async def revoke_token(db: Store, name: str, now: datetime) -> None:
-    """Revoke the active token named `name`."""
-    async with db.transaction() as repo:
-        if not await repo.revoke_api_token(name, now):
-            raise TokenCommandError(f"no active token named {name!r}")
 
 
 def _when(moment: datetime | None) -> str:
@@ -101,8 +69,8 @@ def run_tokens_command(args: argparse.Namespace) -> int:
     """Run `signoff tokens …`; print the result, or the problem and return 1 (2 for a bad setting)."""
     try:
         print(asyncio.run(_run(args)))
-    except TokenCommandError as exc:
-        print(f"signoff: {exc}", file=sys.stderr)
+    except Refused as exc:
+        print(f"signoff: {exc.message}", file=sys.stderr)
         return 1
     except SettingsError as exc:
         print(f"signoff: {exc}", file=sys.stderr)

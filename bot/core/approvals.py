@@ -117,7 +117,7 @@ class Approvals:
         on_behalf_of: str | None = None,
     ) -> DecisionResult:
         """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused."""
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:
                 raise VoteRefusedError("This request no longer exists.", "not_found")
@@ -127,7 +127,6 @@ class Approvals:
             outcome = decide(request, approver, decision, self.deps.clock.now(), reason, acted_by)
             if outcome.is_counted:
                 await self.apply_outcome(repo, request, outcome, actor)
-        self.deps.wake_delivery()
         return DecisionResult(outcome.request, outcome.is_counted)
 
     async def force_needed(self, request_id: str, actor: str, seat: str | None) -> ForceKind | None:
@@ -146,7 +145,7 @@ class Approvals:
 
     async def force(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
         """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed."""
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:
                 raise VoteRefusedError("This request no longer exists.", "not_found")
@@ -163,7 +162,6 @@ class Approvals:
                                  {"kind": kind.value if kind else None, "step": request.current_step,
                                   "approver": approver, "reason": reason})
                 await self._enqueue(repo, outcome)
-        self.deps.wake_delivery()
         return DecisionResult(outcome.request, outcome.is_counted)
 
     async def apply_outcome(

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from bot.clock import SystemClock
 from bot.senders.slack import SlackOut
 from bot.settings import Settings
 from messages.render import Renderer
-from storage.ports import Store
+from storage.ports import Repository, Store
 
 
 @dataclass
@@ -36,3 +37,10 @@ class Deps:
         """Tell the outbox worker that committed work is waiting."""
         if self.on_queued is not None:
             self.on_queued()
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[Repository]:
+        """Run one unit of work of an application service; once it commits, the outbox worker is woken."""
+        async with self.db.unit_of_work() as repo:
+            self.db.on_commit(self.wake_delivery)
+            yield repo

@@ -8,10 +8,11 @@ from bot.core.approvals import Approvals
 from bot.core.automation import Automation
 from bot.core.cards import approval_json
 from bot.core.deps import Deps
-from bot.core.rules import apply_prefills
+from bot.core.rules import apply_prefills, on_contact_saved
 from bot.errors import Conflict, NotFound
 from engine.lifecycle import Plan, decide_on_save
-from engine.records import ApprovalStatus, Record, RecordInput, RecordType
+from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
+from messages.cards import record_view
 
 
 def _same(before: Record, after: Record) -> bool:
@@ -29,7 +30,7 @@ class Records:
     async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
         """Create or update a record and start its approval when the lifecycle says so."""
         now = self.deps.clock.now()
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             before = await repo.get_record(record_type.value, record_id)
             after = Record(**data.model_dump(), type=record_type, id=record_id,
                            approval_status=before.approval_status if before else ApprovalStatus.NONE,
@@ -54,8 +55,23 @@ class Records:
                 await self.approvals.start(repo, after, decision.workflow, cause=cause)
             elif decision.plan is Plan.CANCEL:
                 await self.approvals.cancel_open(repo, after, "the document no longer matches its workflow")
-        self.deps.wake_delivery()
         return after
+
+    async def put_contact(self, contact: Contact) -> None:
+        """Create or update a customer or vendor (groups whose members follow a rule follow it)."""
+        now = self.deps.clock.now()
+        async with self.deps.unit_of_work() as repo:
+            await repo.save_contact(contact, now)
+            await on_contact_saved(repo, contact, now, self.deps.settings.tz)
+
+    async def confirm_to_requester(self, record: Record) -> None:
+        """Queue the requester's confirmation DM, which links back to the record."""
+        user, now = record.created_by or "", self.deps.clock.now()
+        key = f"request:{record.type.value}:{record.id}:{record.updated_at.isoformat()}"
+        async with self.deps.unit_of_work() as repo:
+            contact = next(iter((await repo.contacts_of(record)).values()), None)
+            message = self.deps.renderer.json("request_confirmation.json.j2", record=record_view(record, contact))
+            await repo.enqueue("message", user, {"message": message}, now, key=key)
 
     async def get_record(self, record_type: str, record_id: str) -> Record:
         """Return a record or raise NotFound."""
@@ -67,7 +83,7 @@ class Records:
 
     async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
         """Send an `approval_required` record for approval."""
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:
                 raise NotFound(f"no {record_type.value} {record_id!r}")
@@ -78,7 +94,6 @@ class Records:
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
             record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
-        self.deps.wake_delivery()
         return record
 
     async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:

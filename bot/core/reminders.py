@@ -115,7 +115,7 @@ class InvoiceReminders:
             raise Unprocessable(str(exc), exc.details) from exc
         self._check_templates(settings)
         now = self.service.clock.now()
-        async with self.service.db.transaction() as repo:
+        async with self.service.deps.unit_of_work() as repo:
             await repo.put_setting(SETTINGS_NAME, settings.model_dump(mode="json"), now)
             await repo.replan_all(SubjectKind.INVOICE, now)
             await repo.audit(now, None, "settings_changed", ("settings", SETTINGS_NAME), None,
@@ -200,7 +200,7 @@ class InvoiceReminders:
         """
         if not self.service.settings.smtp_url:
             raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL to send reminders")
-        async with self.service.db.transaction() as repo:
+        async with self.service.deps.unit_of_work() as repo:
             record = await repo.get_record(RecordType.INVOICE.value, invoice_id)
             if record is None:
                 raise NotFound(f"no invoice {invoice_id!r}")
@@ -214,8 +214,6 @@ class InvoiceReminders:
                 email = await self.queue(repo, record, contact, chosen, key, actor, detail)
             except TemplateInvalidError as exc:
                 raise Unprocessable(f"the reminder template cannot be rendered: {exc}") from exc
-        if self.service.on_queued is not None:
-            self.service.on_queued()
         return {"invoice_id": record.id, "to": email.to, "cc": email.cc, "subject": email.subject, "queued": True}
 
     def _with_own_text(

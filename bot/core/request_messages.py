@@ -34,7 +34,7 @@ class RequestMessages:
         slack = self.deps.slack
         posted = await (slack.post(channel, message) if channel else slack.dm(user or "", message))
         ref_step = CHANNEL_COPY if step_index is None else step_index
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             await repo.add_message(SlackMessageRef(request_id, ref_step, user, posted.channel, posted.ts))
         return posted
 

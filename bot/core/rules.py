@@ -222,9 +222,6 @@ class RulesService:
         """Return the company time zone."""
         return self.deps.settings.tz
 
-    def _after_commit(self) -> None:
-        self.deps.wake_delivery()
-
     # rules
     async def list_rules(self) -> list[Rule]:
         """Return every rule, oldest first."""
@@ -252,35 +249,31 @@ class RulesService:
     async def create_rule(self, data: Any, actor: str | None = None) -> RuleResult:
         """Store a new rule; a published one pre-fills matching documents at once."""
         definition = self.parse(data)
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             result = await self._put(repo, None, definition, actor)
-        self._after_commit()
         return result
 
     async def update_rule(self, rule_id: str, data: Any, actor: str | None = None) -> RuleResult:
         """Replace a rule's definition; documents follow when it is (or was) published."""
         definition = self.parse(data)
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             result = await self._put(repo, await self._rule(repo, rule_id), definition, actor)
-        self._after_commit()
         return result
 
     async def set_status(self, rule_id: str, status: RuleStatus, actor: str | None = None) -> RuleResult:
         """Publish (pre-fill matching documents) or unpublish (undo exactly its pre-fills)."""
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             old = await self._rule(repo, rule_id)
             result = await self._put(repo, old, old.definition().model_copy(update={"status": status}), actor)
-        self._after_commit()
         return result
 
     async def delete_rule(self, rule_id: str, actor: str | None = None) -> RuleResult:
         """Delete a rule, first undoing its pre-fills on not-yet-approved documents."""
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             old = await self._rule(repo, rule_id)
             await repo.delete_rule(rule_id)
             await repo.audit(self._now(), actor, "rule_deleted", ("rule", rule_id), old.status.value, None)
             changed = await self._follow(repo, old, None, actor)
-        self._after_commit()
         return RuleResult(None, changed)
 
     async def _put(
@@ -325,7 +318,7 @@ class RulesService:
     async def choose(self, request_id: str, field: str, option: str, actor: str) -> bool:
         """Set a pre-filled field to an offered value before approving; tell whether anything changed."""
         now = self._now()
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:
                 raise VoteRefusedError("This request no longer exists.", "not_found")
@@ -344,7 +337,6 @@ class RulesService:
                              {"field": field, "option": option, "request_id": request_id,
                               "offered": [_absent_as_none(v) for _, v in prefill_choices(applied)]})
             await enqueue_notices(repo, [refresh_notice(request_id)], now)
-        self._after_commit()
         return True
 
     # groups
@@ -378,7 +370,7 @@ class RulesService:
         definition = self._parse_group(body)
         _raise_members(member_problems(definition.kind, members, "members"))
         now = self._now()
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             await self._check_group_name_free(repo, definition.name, None)
             await self._check_contacts_exist(repo, definition.kind, members, "members")
             group = Group(**definition.model_dump(), id=_new_id("grp_"), created_at=now, updated_at=now)
@@ -392,7 +384,7 @@ class RulesService:
         """Replace a group's definition; filters that change (or turning automatic on) recompute it."""
         definition = self._parse_group(data)
         now = self._now()
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             old = await self._group(repo, ref)
             await self._check_group_change(repo, old, definition)
             group = Group(**definition.model_dump(), id=old.id, created_at=old.created_at, updated_at=now)
@@ -433,7 +425,7 @@ class RulesService:
 
     async def delete_group(self, ref: str, actor: str | None) -> None:
         """Delete a group, never while a workflow or rule uses it (the API lets only admin tokens call this)."""
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             group = await self._group(repo, ref)
             users = await group_users(repo, group.name)
             if users:
@@ -445,7 +437,7 @@ class RulesService:
         self, ref: str, add: Any, remove: Any, actor: str | None = None
     ) -> tuple[Group, Membership]:
         """Add and remove members by hand; a manual removal survives automatic updates."""
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             group = await self._group(repo, ref)
             add, remove = add or [], remove or []
             _raise_members(member_problems(group.kind, add, "add") + member_problems(group.kind, remove, "remove"))
@@ -467,7 +459,7 @@ class RulesService:
         _check_recipients(to)
         if not self.deps.settings.smtp_url:
             raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL")
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             group = await self._group(repo, ref)
             if not group.is_contact_group():
                 raise Unprocessable("only customer and vendor groups can be e-mailed",
@@ -480,7 +472,6 @@ class RulesService:
             await repo.audit(self._now(), actor, "group_emailed", ("group", group.id), None, None,
                              {"subject": subject, "sent": len(emails), "skipped": skipped,
                               "recipients": members if to is not None else "all"})
-        self._after_commit()
         return {"queued": len(emails), "skipped": skipped, "recipients": members}
 
     def _emails(
@@ -507,11 +498,10 @@ class RulesService:
         """Create or update (by name) every rule of a YAML document, all or nothing."""
         definitions = _definitions_from_yaml(text)
         results = []
-        async with self.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             by_name = {r.name: r for r in await repo.list_rules()}
             for definition in definitions:
                 results.append(await self._put(repo, by_name.get(definition.name), definition, actor))
-        self._after_commit()
         return results
 
 

@@ -29,7 +29,7 @@ class Workflows:
         definition = self._parse(data)
         now = self.deps.clock.now()
         workflow = Workflow(**definition.model_dump(), id=new_id("wf_"), created_at=now, updated_at=now)
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             await repo.save_workflow(workflow)
             await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
         await self._changed()
@@ -68,7 +68,7 @@ class Workflows:
 
     async def _change(self, workflow_id: str, changes: dict[str, Any], action: str) -> Workflow:
         now = self.deps.clock.now()
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             current = await repo.get_workflow(workflow_id)
             if current is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
@@ -85,7 +85,7 @@ class Workflows:
 
     async def delete(self, workflow_id: str, actor: str | None = None) -> int:
         """Delete a workflow and cancel its pending requests (documents back to no approval); return how many."""
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.unit_of_work() as repo:
             workflow = await repo.get_workflow(workflow_id)
             if workflow is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
@@ -97,7 +97,6 @@ class Workflows:
             await repo.delete_workflow(workflow_id)
             await repo.audit(now, actor, "workflow_deleted", ("workflow", workflow_id), None, None,
                              {"cancelled_requests": len(pending)})
-        self.deps.wake_delivery()
         await self._changed()
         return len(pending)
 

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk.errors import SlackApiError
 
+from bot.core.delegations import end_away, start_away
 from bot.core.service import Signoff
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home import refresher_for
 from engine.approvals import ApprovalRequest
 from engine.delegation import (
-    Delegation,
     DelegationProblem,
     acting_for,
     delegation_problem,
@@ -46,40 +46,6 @@ async def is_person(service: Signoff, user_id: str) -> bool:
     return not (info.get("is_bot") or info.get("deleted"))
 
 
-async def start_away(service: Signoff, principal: str, delegation: Delegation) -> list[Delegation]:
-    """Store the delegation (ending the earlier one), audit it and tell the delegate; return what it ended."""
-    now = service.clock.now()
-    notice = service.renderer.json("delegation_notice.json.j2", principal=principal, until=delegation.end(),
-                                   is_started=True)
-    async with service.db.transaction() as repo:
-        ended = await repo.end_delegations(principal, now)
-        await repo.start_delegation(delegation)
-        await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
-                         {"until": delegation.end().isoformat()})
-        await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
-    _kick(service)
-    return ended
-
-
-async def end_away(service: Signoff, principal: str) -> list[Delegation]:
-    """End a person's delegation now, audit it and tell the delegate; return what was ended."""
-    now = service.clock.now()
-    async with service.db.transaction() as repo:
-        ended = await repo.end_delegations(principal, now)
-        for delegation in ended:
-            notice = service.renderer.json("delegation_notice.json.j2", principal=principal, until=now,
-                                           is_started=False)
-            await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
-            await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
-    _kick(service)
-    return ended
-
-
-def _kick(service: Signoff) -> None:
-    if service.on_queued is not None:
-        service.on_queued()
-
-
 def read_until(text: str, tz: ZoneInfo) -> datetime | None:
     """Read UNTIL in the company zone; None when it is no date, or one at the very edge of the calendar."""
     try:
@@ -105,7 +71,7 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
             return ctx.note("away_none")
         return ctx.note("away_set", delegate=active[-1].delegate, until=active[-1].end())
     if len(args) == 1 and args[0].lower() in OFF_WORDS:
-        ended = await end_away(ctx.service, ctx.user)
+        ended = await end_away(ctx.service.deps, ctx.user)
         await refresher_for(ctx.service).refresh([ctx.user, *(d.delegate for d in ended)])
         return ctx.note("away_ended", delegate=ended[-1].delegate) if ended else ctx.note("away_none")
     if len(args) != 2:
@@ -115,7 +81,7 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
     if problem is not None:
         return ctx.note("away_problem", problem=problem.value)
     delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
-    ended = await start_away(ctx.service, ctx.user, delegation)
+    ended = await start_away(ctx.service.deps, ctx.user, delegation)
     await refresher_for(ctx.service).refresh([ctx.user, delegate, *(d.delegate for d in ended)])
     return ctx.note("away_set", delegate=delegate, until=delegation.end())
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.core.admin import dismiss_reminder
 from bot.core.digests import digest_message, parse_page_value
 from bot.core.service import Signoff
 from bot.slack.payload import action_value, first_action, mapping, text, user_id
@@ -31,10 +32,7 @@ class DigestListeners:
         task_id = (value or "").partition("|")[0]
         if user is None or not task_id.isdigit():
             return
-        async with self.service.db.transaction() as repo:
-            task = await repo.reminder_task(int(task_id))
-            if task is not None and task.assignee == user:
-                await repo.complete_reminder(task.id, self.service.clock.now())
+        await dismiss_reminder(self.service.deps, user, int(task_id))
         await self.show(body, user, parse_page_value(value))
         if self.on_done is not None:
             await self.on_done([user])

@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
+from bot.core.admin import dismiss_reminder
 from bot.core.service import Signoff
 from bot.slack import digests
 from bot.slack.command_kit import CommandContext, Reply, command
@@ -405,10 +406,7 @@ class HomeListeners:
         user, task_id = user_id(body), small_int(action_value(body))
         if user is None or task_id is None:
             return
-        async with self.service.db.transaction() as repo:
-            task = await repo.reminder_task(task_id)
-            if task is not None and task.assignee == user:
-                await repo.complete_reminder(task_id, self.service.clock.now())
+        await dismiss_reminder(self.service.deps, user, task_id)
         await self.refresher.publish(user)
 
     async def on_batch(self, ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -6,7 +6,9 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.core import admin
 from bot.core.service import Signoff
+from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, CommandRegistry, Reply, command, run_command
 from bot.slack.payload import action_value, user_id
 from storage.models import DEAD, OutboxItem
@@ -35,11 +37,10 @@ async def retry_dead_letter(ctx: CommandContext, item_id: int) -> Reply:
     """Queue a dead letter again (admins only), and say so."""
     if not ctx.is_admin:
         return ctx.note("admin_only", command="outbox")
-    async with ctx.service.db.transaction() as repo:
-        is_requeued = await repo.requeue_dead(item_id, ctx.now)
-    if not is_requeued:
+    try:
+        await admin.retry_dead_letter(ctx.service.deps, item_id)
+    except Refused:
         return ctx.note("outbox_not_dead", id=item_id)
-    ctx.service.wake_delivery()
     return ctx.note("outbox_retried", id=item_id)
 
 

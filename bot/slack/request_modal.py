@@ -30,7 +30,6 @@ from bot.slack.payload import (
 )
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, Source
 from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
-from messages.cards import record_view
 
 log = logging.getLogger(__name__)
 
@@ -232,19 +231,6 @@ async def create_request(service: Signoff, form: RequestForm, record_id: str | N
     return record
 
 
-async def confirm_to_requester(service: Signoff, record: Record) -> None:
-    """Queue the requester's confirmation DM, which links back to the record."""
-    user = record.created_by or ""
-    now = service.clock.now()
-    key = f"request:{record.type.value}:{record.id}:{record.updated_at.isoformat()}"
-    async with service.db.transaction() as repo:
-        contact = next(iter((await repo.contacts_of(record)).values()), None)
-        message = service.renderer.json("request_confirmation.json.j2", record=record_view(record, contact))
-        await repo.enqueue("message", user, {"message": message}, now, key=key)
-    if service.on_queued is not None:
-        service.on_queued()
-
-
 class RequestListeners:
     """Bolt listeners of the request modal: the shortcut, the Home buttons, the rejection DM and the submissions."""
 
@@ -298,7 +284,7 @@ class RequestListeners:
         except Refused as exc:
             await self._failed(user, exc)
         else:
-            await confirm_to_requester(self.service, record)
+            await self.service.records.confirm_to_requester(record)
         await refresher_for(self.service).publish(user)
 
     async def _own_record(
@@ -349,7 +335,7 @@ class RequestListeners:
                                               status=record.approval_status.value)
             await self.service.slack.dm(user, {"text": note})
             return
-        await confirm_to_requester(self.service, record)
+        await self.service.records.confirm_to_requester(record)
         await refresher_for(self.service).refresh([user])
 
     async def _failed(self, user: str, exc: Refused) -> None:

@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
-from bot.cli.tokens import create_token
+from bot.core.tokens import create_token
 from tests.support.harness import Harness
 
 EXAMPLES = 20

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.cli.main import main
-from bot.cli.tokens import create_token
+from bot.core.tokens import create_token
 from tests.support.harness import Harness, running_signoff
 
 INVOICE = {"amount": "120.00", "currency": "EUR", "customer": "C-ACME", "created_by": "U0REQ"}

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.cli.tokens import create_token
+from bot.core.tokens import create_token
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 

@@ -1,0 +1,33 @@
+"""Someone approves for me while I am away: start or end a delegation, audit it, tell the delegate."""
+
+from __future__ import annotations
+
+from bot.core.deps import Deps
+from engine.delegation import Delegation
+
+
+async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list[Delegation]:
+    """Store the delegation (ending the earlier one), audit it and tell the delegate; return what it ended."""
+    now = deps.clock.now()
+    notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=delegation.end(),
+                                is_started=True)
+    async with deps.unit_of_work() as repo:
+        ended = await repo.end_delegations(principal, now)
+        await repo.start_delegation(delegation)
+        await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
+                         {"until": delegation.end().isoformat()})
+        await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+    return ended
+
+
+async def end_away(deps: Deps, principal: str) -> list[Delegation]:
+    """End a person's delegation now, audit it and tell the delegate; return what was ended."""
+    now = deps.clock.now()
+    async with deps.unit_of_work() as repo:
+        ended = await repo.end_delegations(principal, now)
+        for delegation in ended:
+            notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=now,
+                                        is_started=False)
+            await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
+            await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+    return ended
