@@ -21,10 +21,11 @@ from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.outbox.errors import Permanent
 from bot.senders.email import Email, SmtpConfig, send_email
-from engine.approvals import is_waiting_on
+from engine.approvals import ApprovalRequest, is_waiting_on
 from engine.durations import wait_parts
 from engine.notify import (
     LINK_DECISIONS,
+    Notice,
     NoticeKind,
     Reach,
     ask_notices,
@@ -37,6 +38,7 @@ from engine.notify import (
     plan_nudge,
 )
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
+from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
@@ -65,14 +67,7 @@ class Asking:
             if not is_waiting_on(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
-            nudge = item.payload.get("nudge")
-            if nudge:
-                notices = nudge_notices(plan_nudge(reach), nudge, item.key or f"outbox:{item.id}")
-            else:
-                workflow = await repo.get_workflow(request.workflow_id)
-                ask = plan_ask(reach, notify_options(workflow), request.requester)
-                notices = ask_notices(ask, request_id, step_index)
-            await enqueue_notices(repo, notices, now)
+            await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
@@ -159,3 +154,13 @@ class Asking:
         subject = service.renderer.text(f"{prefix}_subject.txt.j2", **context)
         body = service.renderer.text(f"{prefix}.txt.j2", **context)
         return Email(to=[item.target], subject=subject, body=body)
+
+
+async def _notices(repo: Repository, item: OutboxItem, request: ApprovalRequest, reach: Reach) -> list[Notice]:
+    """Return what the engine decides to send an approver it can now reach: a nudge, or the ask of their step."""
+    nudge = item.payload.get("nudge")
+    if nudge:
+        return nudge_notices(plan_nudge(reach), nudge, item.key or f"outbox:{item.id}")
+    workflow = await repo.get_workflow(request.workflow_id)
+    ask = plan_ask(reach, notify_options(workflow), request.requester)
+    return ask_notices(ask, item.payload["request_id"], item.payload["step_index"])

@@ -155,6 +155,7 @@ class Deliverer:
         counts = {name: len(lane.queue) for name, lane in self._lanes.items()}
 
         def accept(item: OutboxItem) -> bool:
+            """Tell whether to lease an item now: not held here, its lane not paused, nor full."""
             lane = lane_of(item)
             if item.id in self._held or self.pacer.is_paused(lane) or counts.get(lane, 0) >= PER_LANE_CLAIM:
                 return False
