@@ -13,22 +13,22 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
 
-from bot.core.approvals import new_id
 from bot.core.automation import check_templates
+from bot.core.workflows import save_definitions
 from bot.errors import SettingsError
 from bot.settings import ENV_NAMES, Settings
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
 from messages.render import Renderer
 from storage import open_store
-from storage.ports import Repository, Store
+from storage.ports import Store
 
 WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ACTOR = "cli"
@@ -139,29 +139,12 @@ def check_documents(documents: Sequence[Document], renderer: Renderer, now: date
     return checked
 
 
-async def _apply_one(repo: Repository, item: Checked, now: datetime, report: ApplyReport) -> Workflow | None:
-    existing = await repo.get_workflow(item.workflow_id) if item.workflow_id else None
-    if existing is not None and existing.definition() == item.definition:
-        report.add("unchanged", existing.id, existing.name)
-        return None
-    workflow_id = item.workflow_id or new_id("wf_")
-    created_at = existing.created_at if existing else now
-    report.add("updated" if existing else "created", workflow_id, item.definition.name)
-    return Workflow(**item.definition.model_dump(), id=workflow_id, created_at=created_at, updated_at=now)
-
-
 async def apply_checked(db: Store, items: Sequence[Checked], now: datetime, dry_run: bool = False) -> ApplyReport:
-    """Save checked definitions in one transaction (nothing in a dry run); return what happened."""
+    """Save checked definitions in one unit of work (nothing in a dry run); return what happened."""
     report = ApplyReport(dry_run)
-    context = db.read() if dry_run else db.transaction()
-    async with context as repo:
-        for index, item in enumerate(items):
-            # a microsecond apart, so workflows list in the order the files give them
-            workflow = await _apply_one(repo, item, now + timedelta(microseconds=index), report)
-            if workflow is not None and not dry_run:
-                await repo.save_workflow(workflow)
-                action = "workflow_created" if report.lines[-1][0] == "created" else "workflow_updated"
-                await repo.audit(now, ACTOR, action, ("workflow", workflow.id), None, workflow.status.value)
+    pairs = [(item.workflow_id, item.definition) for item in items]
+    for verb, workflow_id, name in await save_definitions(db, pairs, now, ACTOR, dry_run=dry_run):
+        report.add(verb, workflow_id, name)
     return report
 
 

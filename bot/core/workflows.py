@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Approvals, new_id
@@ -12,8 +13,43 @@ from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched
+from storage.ports import Repository, Store
 
 MAX_OPEN_REQUESTS = 1_000_000
+
+
+async def store_workflow(
+    repo: Repository, workflow: Workflow, action: str, actor: str | None, now: datetime, to_state: str | None,
+) -> None:
+    """Save a workflow and audit it: the one write path of workflow definitions."""
+    await repo.save_workflow(workflow)
+    await repo.audit(now, actor, action, ("workflow", workflow.id), None, to_state)
+
+
+async def save_definitions(
+    db: Store, items: Sequence[tuple[str | None, WorkflowDefinition]], now: datetime, actor: str | None,
+    *, dry_run: bool = False,
+) -> list[tuple[str, str, str]]:
+    """Create or update checked definitions in one unit of work (a dry run saves nothing).
+
+    Return (created | updated | unchanged, id, name) per item, in order; items are stamped a microsecond apart
+    so that they list in the order given.
+    """
+    outcomes: list[tuple[str, str, str]] = []
+    async with db.read() if dry_run else db.unit_of_work() as repo:
+        for index, (workflow_id, definition) in enumerate(items):
+            existing = await repo.get_workflow(workflow_id) if workflow_id else None
+            if existing is not None and existing.definition() == definition:
+                outcomes.append(("unchanged", existing.id, existing.name))
+                continue
+            stamp = now + timedelta(microseconds=index)
+            workflow = Workflow(**definition.model_dump(), id=workflow_id or new_id("wf_"),
+                                created_at=existing.created_at if existing else stamp, updated_at=stamp)
+            verb = "updated" if existing else "created"
+            outcomes.append((verb, workflow.id, definition.name))
+            if not dry_run:
+                await store_workflow(repo, workflow, f"workflow_{verb}", actor, now, workflow.status.value)
+    return outcomes
 
 
 class Workflows:
@@ -30,8 +66,7 @@ class Workflows:
         now = self.deps.clock.now()
         workflow = Workflow(**definition.model_dump(), id=new_id("wf_"), created_at=now, updated_at=now)
         async with self.deps.unit_of_work() as repo:
-            await repo.save_workflow(workflow)
-            await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
+            await store_workflow(repo, workflow, "workflow_created", None, now, workflow.status.value)
         await self._changed()
         return workflow
 
@@ -73,8 +108,7 @@ class Workflows:
             if current is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
             updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
-            await repo.save_workflow(updated)
-            await repo.audit(now, None, action, ("workflow", workflow_id), None, None)
+            await store_workflow(repo, updated, action, None, now, None)
         await self._changed()
         return updated
 
