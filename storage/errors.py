@@ -25,3 +25,7 @@ class ConflictError(StorageError):
 
 class LeaseLostError(StorageError):
     """Work was completed under a lease this process no longer holds; its effects were rolled back."""
+
+
+class ConcurrentUpdateError(ConflictError):
+    """A row changed since this unit of work read it (a lost compare-and-set); the unit of work was rolled back."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engine.actions import ReminderState
@@ -137,6 +137,13 @@ class RequestsRepo(Protocol):
 
     Votes are append-only and unique per (request, step, approver): storing a request again never duplicates or
     changes a stored vote. Votes come back in the order they were cast (`at`, then insertion).
+
+    Versions (compare-and-set): a stored request has a version, 0 when inserted and bumped by each `update_request`.
+    A unit of work remembers the version of each request it read (any method returning requests; the first read
+    counts) or inserted. `update_request` writes only if the stored version is still that one, else it raises
+    ConcurrentUpdateError and the unit of work is rolled back (it cannot commit even if the error is caught):
+    whatever the isolation level and the number of processes, two units of work that read one request never both
+    write it. The caller re-runs its whole unit of work (it reads the new state and decides again).
     """
 
     async def insert_request(self, request: ApprovalRequest) -> None:
@@ -144,7 +151,16 @@ class RequestsRepo(Protocol):
         ...
 
     async def update_request(self, request: ApprovalRequest) -> None:
-        """Store a request's new state and every vote of it not stored yet (stored votes are left as they are)."""
+        """Store a request's new state and every vote of it not stored yet (stored votes are left as they are).
+
+        Compare-and-set on the version this unit of work read (the current one when it read none; then the version
+        is bumped and remembered): a request changed by another unit of work since raises ConcurrentUpdateError, a
+        request never stored NotFoundError; either way the unit of work is rolled back.
+        """
+        ...
+
+    async def request_version(self, request_id: str) -> int | None:
+        """Return the stored version of a request (0 when inserted, + 1 per update), or None when it is not stored."""
         ...
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
@@ -259,10 +275,16 @@ class OutboxRepo(Protocol):
 
     Statuses (storage.models): QUEUED -> SENDING (leased) -> SENT, or DEAD, or back to QUEUED for a retry.
     - Idempotency: an item queued with a `key` already stored (in any status, until compacted) is not queued again.
-    - Claims lease an item until now + lease_s and count an attempt. An item SENDING whose lease expired is due
-      again (its sender is presumed dead) and is claimed like a queued one; claims come earliest not_before first,
-      then by id (the order items were queued).
-    - mark_sent / mark_retry / mark_dead end the lease whoever holds it.
+    - Claims lease an item to an owner until now + lease_s and count an attempt. An item SENDING whose lease
+      expired is due again (its sender is presumed dead) and is claimed like a queued one; claims come earliest
+      not_before first, then by id (the order items were queued). A claim is a compare-and-set on each item: two
+      claims (in any processes) never both return one item while its lease runs.
+    - Owners: every lease names its owner (`owner`, by default the owner naming this open store, `Store.owner`).
+      mark_sent / mark_retry / mark_dead are compare-and-sets on it: they change an item only while it is SENDING
+      under that owner (its lease may have run out, as long as no one took it over); otherwise they raise
+      LeaseLostError and the unit of work is rolled back (it cannot commit even if the error is caught). So a
+      sender whose lease was taken over never marks an item sent twice, nor queues again an item another sends.
+      release_outbox, mark_sent_many and renew_outbox change only the items the owner holds and leave the others.
     """
 
     async def enqueue(
@@ -280,8 +302,10 @@ class OutboxRepo(Protocol):
         """Queue many items due now, in order; items whose key is stored (or repeated) are ignored."""
         ...
 
-    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[OutboxItem]:
-        """Lease up to `limit` due items (queued and due, or sending with an expired lease); return them as read.
+    async def claim_due(
+        self, now: datetime, lease_s: float, limit: int, owner: str | None = None,
+    ) -> list[OutboxItem]:
+        """Lease up to `limit` due items (queued and due, or sending with an expired lease) to `owner`.
 
         The items returned show the state before the claim (status and attempts not yet bumped).
         """
@@ -289,39 +313,62 @@ class OutboxRepo(Protocol):
 
     async def claim_outbox(
         self, now: datetime, wall_s: float, lease_s: float, per_target: int, limit: int,
-        accept: Callable[[OutboxItem], bool] | None = None,
+        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None,
     ) -> list[ClaimedItem]:
-        """Lease due items, at most `per_target` per target (the earliest of each), `limit` in all.
+        """Lease due items to `owner`, at most `per_target` per target (the earliest of each), `limit` in all.
 
         Returned items are SENDING with attempts already counted. `accept(item)` may refuse some: they stay as
-        they were. `uncertain_since` is None unless an earlier claim was neither released nor recorded by
-        `mark_sent_many`: then it is that claim's `wall_s` (an earlier sender may have posted the item).
+        they were. A target with an item under another owner's live lease is left to that owner (one sender per
+        conversation at a time). `uncertain_since` is None unless an earlier claim was neither released nor
+        recorded by `mark_sent_many`: then it is that claim's `wall_s` (an earlier sender may have posted it).
         """
         ...
 
     async def release_outbox(
         self, claimed: Sequence[ClaimedItem], not_before: datetime, error: str | None = None,
+        owner: str | None = None,
     ) -> None:
         """Give claimed, untried items back (queued from `not_before`); the attempt is not counted.
 
-        An item keeps the doubt it was claimed with (`uncertain_since`); an item no longer SENDING is left alone.
+        An item keeps the doubt it was claimed with (`uncertain_since`); an item `owner` no longer holds (no
+        longer SENDING, or taken over) is left alone.
         """
         ...
 
-    async def mark_sent(self, item_id: int, now: datetime, result: dict[str, Any] | None = None) -> None:
-        """Record a delivery: SENT at `now` with its result (e.g. the Slack ts); the lease ends."""
+    async def renew_outbox(self, ids: Sequence[int], until: datetime, owner: str | None = None) -> list[int]:
+        """Extend to `until` the leases `owner` still holds on these items; return the ids renewed (in order)."""
         ...
 
-    async def mark_sent_many(self, deliveries: Sequence[tuple[int, datetime, dict[str, Any] | None]]) -> None:
-        """Record many deliveries at once, as `mark_sent` does, and forget their doubt."""
+    async def mark_sent(
+        self, item_id: int, now: datetime, result: dict[str, Any] | None = None, owner: str | None = None,
+    ) -> None:
+        """Record a delivery: SENT at `now` with its result (e.g. the Slack ts); the lease ends.
+
+        LeaseLostError (rolled back) when `owner` no longer holds the item.
+        """
         ...
 
-    async def mark_retry(self, item_id: int, not_before: datetime, error: str) -> None:
-        """Put an item back in the queue, due at `not_before`, keeping the error (first 2000 characters)."""
+    async def mark_sent_many(
+        self, deliveries: Sequence[tuple[int, datetime, dict[str, Any] | None]], owner: str | None = None,
+    ) -> list[int]:
+        """Record many deliveries at once, as `mark_sent` does, and forget their doubt; return the ids not recorded.
+
+        Items `owner` no longer holds are not recorded (no error: the others are); their ids are returned in order.
+        """
         ...
 
-    async def mark_dead(self, item_id: int, error: str) -> None:
-        """Give up on an item: DEAD with its error, kept (and listed) until requeued."""
+    async def mark_retry(self, item_id: int, not_before: datetime, error: str, owner: str | None = None) -> None:
+        """Put an item back in the queue, due at `not_before`, keeping the error (first 2000 characters).
+
+        LeaseLostError (rolled back) when `owner` no longer holds the item.
+        """
+        ...
+
+    async def mark_dead(self, item_id: int, error: str, owner: str | None = None) -> None:
+        """Give up on an item: DEAD with its error, kept (and listed) until requeued.
+
+        LeaseLostError (rolled back) when `owner` no longer holds the item.
+        """
         ...
 
     async def requeue_dead(self, item_id: int, now: datetime) -> bool:
@@ -422,14 +469,33 @@ class SchedulerRepo(Protocol):
 
     A pending request and an invoice are watched (due at once) as soon as they are stored or changed, and stop
     being watched when the request is decided or the invoice deleted; `set_next_due` plans the next look.
+
+    Leases: a sweep claims the subjects it handles (`claim_due_rows`, a lease to an owner until now + lease_s) and
+    `set_next_due` with its owner ends the lease. A subject under a live lease is neither listed nor claimed, so
+    two sweeps (in any processes) never handle one subject at the same time; a lease that ran out (its sweep
+    died) frees the subject. Actions are claimed by key (`claim_actions`), so even a sweep whose lease ran out
+    performs nothing twice.
     """
 
     async def due_rows(self, now: datetime, limit: int) -> list[DueRow]:
-        """Return the subjects due by `now` (next_due_at <= now), earliest first."""
+        """Return the subjects due by `now` (next_due_at <= now) and not under a live lease, earliest first."""
         ...
 
-    async def set_next_due(self, plans: Iterable[tuple[str, str, datetime | None]]) -> None:
-        """Store the next due time of watched subjects (None: nothing planned); unwatched ones are ignored."""
+    async def claim_due_rows(self, now: datetime, limit: int, owner: str, lease_s: float) -> list[DueRow]:
+        """Lease the subjects `due_rows` would list (at most `limit`) to `owner` until now + lease_s; return them.
+
+        A compare-and-set per subject: two claims never both return one subject while its lease runs.
+        """
+        ...
+
+    async def set_next_due(
+        self, plans: Iterable[tuple[str, str, datetime | None]], owner: str | None = None,
+    ) -> None:
+        """Store the next due time of watched subjects (None: nothing planned) and end their lease.
+
+        With `owner`, only the subjects that owner still holds change (a sweep whose lease was taken over changes
+        nothing); without, every one listed. Unwatched subjects are ignored.
+        """
         ...
 
     async def schedule_subject(self, kind: str, subject_id: str, at: datetime | None, spec: str | None) -> None:
@@ -455,8 +521,10 @@ class SchedulerRepo(Protocol):
     async def claim_actions(self, actions: Sequence[DueAction], now: datetime) -> list[DueAction]:
         """Claim the actions whose key was never performed, with the keys they cover; return those, in order.
 
-        Idempotent by key: an action is returned by one committed claim only (repeats in `actions` once). Call in
-        the unit of work that performs it: rolled back, the action is to do again.
+        Idempotent by key: the key is inserted unless stored (no read-then-insert window) and an action is returned
+        only by the call that inserted it, so one committed claim at most returns it, whatever the concurrency
+        (repeats in `actions` once). The keys it covers are claimed after every action of the call. Call in the
+        unit of work that performs it: rolled back, the action is to do again.
         """
         ...
 
@@ -474,6 +542,22 @@ class SchedulerRepo(Protocol):
 
     async def put_setting(self, name: str, data: dict[str, Any], now: datetime) -> None:
         """Store (replace) a settings document."""
+        ...
+
+
+class ClockRepo(Protocol):
+    """The test clock's offset from real time, one value shared by every process on the store."""
+
+    async def clock_offset(self) -> timedelta:
+        """Return the stored offset (zero until set)."""
+        ...
+
+    async def set_clock_offset(self, offset: timedelta) -> None:
+        """Replace the stored offset (microsecond precision)."""
+        ...
+
+    async def advance_clock_offset(self, delta: timedelta) -> timedelta:
+        """Add `delta` to the stored offset, atomically (no advance of another process is lost); return it."""
         ...
 
 
@@ -729,7 +813,7 @@ class LinksRepo(Protocol):
 class Repository(
     SchemaRepo, RecordsRepo, ContactsRepo, RequestsRepo, MessagesRepo, WorkflowsRepo, AuditRepo, OutboxRepo,
     InboxRepo, SchedulerRepo, RunsRepo, RemindersRepo, RulesRepo, GroupsRepo, DelegationsRepo, TokensRepo,
-    LinksRepo, Protocol,
+    LinksRepo, ClockRepo, Protocol,
 ):
     """Everything a unit of work or a snapshot offers."""
 
@@ -745,13 +829,19 @@ class CommitHook:
 class Store(Protocol):
     """An open store: serialised units of work, concurrent snapshots, and work tied to a commit.
 
-    - A unit of work sees every commit before it and its own writes; units of work are serialised (one at a
-      time across every process on the store), so a read-then-write inside one is never interleaved. It
-      commits when its block ends normally and rolls back, whole, when the block raises (the error propagates).
+    - A unit of work sees every commit before it and its own writes. It commits when its block ends normally
+      and rolls back, whole, when the block raises (the error propagates), or when a compare-and-set of it failed
+      (ConcurrentUpdateError, LeaseLostError: raised at the block's end even if the block caught it).
+    - Units of work may run side by side (several processes, READ COMMITTED): code above storage/ relies only on
+      the compare-and-sets and claims of the repositories (request versions, action keys, leases with owners),
+      never on units of work being serialised (SQLite serialises them: a version read there never goes stale).
     - A snapshot sees the last commit as of its start and nothing after; it never waits for a unit of work.
       Writes inside a snapshot are refused (the backend's error) and nothing of them is kept.
     - Opening a store migrates it; a store written by a newer Signoff is refused with SchemaTooNewError.
     """
+
+    owner: str
+    """The lease owner naming this open store (`host:pid:start:random`), used when a claim names none."""
 
     def unit_of_work(self) -> AbstractAsyncContextManager[Repository]:
         """Run a unit of work (a write transaction): commit on success, roll back on error."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import aiosqlite
 
 from storage.errors import MigrationError, SchemaTooNewError, StorageError
+from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
 from storage.sqlite.repository import SqliteRepository, WorkflowCache
 
@@ -56,6 +57,7 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._reader_conns: list[aiosqlite.Connection] = []
         self.path = path
+        self.owner = new_owner()
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
@@ -121,7 +123,11 @@ class Database:
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[SqliteRepository]:
-        """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error, then run `on_commit`s."""
+        """Run a write transaction (BEGIN IMMEDIATE); commit on success, roll back on error, then run `on_commit`s.
+
+        A unit of work whose compare-and-set failed (ConcurrentUpdateError, LeaseLostError) never commits: its
+        error is raised from the block's end even when the block caught it.
+        """
         hook = _CARRIED.get()
         hook = None if hook is None or hook.is_committed else hook
         after: list[AfterCommit] = []
@@ -130,10 +136,14 @@ class Database:
             async with self._lock:
                 await self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    repo = SqliteRepository(self._conn, self._workflows)
+                    repo = SqliteRepository(self._conn, self._workflows, self.owner)
                     yield repo
+                    if repo.doomed is not None:
+                        raise repo.doomed
                     if hook is not None:
                         await hook.run(repo)
+                    if repo.doomed is not None:
+                        raise repo.doomed
                 except BaseException:
                     await self._conn.execute("ROLLBACK")
                     raise

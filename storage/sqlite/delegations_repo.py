@@ -42,6 +42,7 @@ class DelegationQueries:
     """Repository methods of delegations and of the tasks people see."""
 
     conn: aiosqlite.Connection
+    _versions: dict[str, int]
 
     async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
@@ -111,7 +112,7 @@ class DelegationQueries:
             list(people),
         )
         votes = await self._task_votes([r["id"] for r in rows])
-        return [request_of(r, votes.get(r["id"], [])) for r in rows]
+        return [request_of(r, votes.get(r["id"], []), self._versions) for r in rows]
 
     async def _task_votes(self, request_ids: Sequence[str]) -> dict[str, list[Vote]]:
         found: dict[str, list[Vote]] = {}

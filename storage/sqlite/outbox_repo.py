@@ -7,6 +7,7 @@ from typing import Any
 
 import aiosqlite
 
+from storage.errors import LeaseLostError, StorageError
 from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 
@@ -25,6 +26,14 @@ class OutboxQueries:
     """Repository methods of the outbox."""
 
     conn: aiosqlite.Connection
+    owner: str
+    doomed: StorageError | None
+
+    def _lease_lost(self, item_id: int, owner: str) -> LeaseLostError:
+        """Return the error of a lost lease, and doom the unit of work (it rolls back even if the error is caught)."""
+        error = LeaseLostError(f"outbox item {item_id} is no longer held by {owner}")
+        self.doomed = self.doomed or error
+        return error
 
     async def enqueue(
         self, kind: str, target: str, payload: dict[str, Any], now: datetime,
@@ -60,40 +69,63 @@ class OutboxQueries:
         )
         return max(0, cursor.rowcount)
 
-    async def claim_due(self, now: datetime, lease_s: float, limit: int) -> list[OutboxItem]:
-        """Claim due items (queued, or sending with an expired lease) for delivery."""
+    async def claim_due(
+        self, now: datetime, lease_s: float, limit: int, owner: str | None = None,
+    ) -> list[OutboxItem]:
+        """Claim due items (queued, or sending with an expired lease) for `owner` (default: this store's).
+
+        The lease is a compare-and-set on each item still due: an item another claim took meanwhile is left out.
+        """
         async with self.conn.execute(
             "SELECT * FROM outbox WHERE (status=? AND not_before<=?) OR (status=? AND lease_until<=?) "
             "ORDER BY not_before, id LIMIT ?", (QUEUED, ts(now), SENDING, ts(now), limit),
         ) as cursor:
             rows = list(await cursor.fetchall())
-        lease = ts(now + timedelta(seconds=lease_s))
-        for row in rows:
-            await self.conn.execute(
-                "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=? WHERE id=?",
-                (SENDING, lease, row["id"]),
-            )
-        return [_item(r) for r in rows]
-
-    async def mark_sent(self, item_id: int, now: datetime, result: dict[str, Any] | None = None) -> None:
-        """Record a successful delivery."""
-        await self.conn.execute(
-            "UPDATE outbox SET status=?, sent_at=?, result=?, lease_until=NULL WHERE id=?",
-            (SENT, ts(now), dumps(result or {}), item_id),
+        if not rows:
+            return []
+        taken = await self.conn.execute_fetchall(
+            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, lease_owner=? "
+            f"WHERE id IN ({','.join('?' * len(rows))}) AND ((status=? AND not_before<=?) OR "
+            "(status=? AND lease_until<=?)) RETURNING id",
+            (SENDING, ts(now + timedelta(seconds=lease_s)), owner or self.owner, *(r["id"] for r in rows),
+             QUEUED, ts(now), SENDING, ts(now)),
         )
+        ids = {int(r[0]) for r in taken}
+        return [_item(r) for r in rows if r["id"] in ids]
 
-    async def mark_retry(self, item_id: int, not_before: datetime, error: str) -> None:
-        """Put an item back in the queue to be tried again later."""
-        await self.conn.execute(
-            "UPDATE outbox SET status=?, not_before=?, last_error=?, lease_until=NULL WHERE id=?",
-            (QUEUED, ts(not_before), error[:2000], item_id),
+    async def mark_sent(
+        self, item_id: int, now: datetime, result: dict[str, Any] | None = None, owner: str | None = None,
+    ) -> None:
+        """Record a successful delivery, if `owner` (default: this store's) still holds the item."""
+        owner = owner or self.owner
+        cursor = await self.conn.execute(
+            "UPDATE outbox SET status=?, sent_at=?, result=?, lease_until=NULL, lease_owner=NULL "
+            "WHERE id=? AND status=? AND lease_owner=?",
+            (SENT, ts(now), dumps(result or {}), item_id, SENDING, owner),
         )
+        if cursor.rowcount != 1:
+            raise self._lease_lost(item_id, owner)
 
-    async def mark_dead(self, item_id: int, error: str) -> None:
-        """Give up on an item; it stays visible as dead-lettered."""
-        await self.conn.execute(
-            "UPDATE outbox SET status=?, last_error=?, lease_until=NULL WHERE id=?", (DEAD, error[:2000], item_id)
+    async def mark_retry(self, item_id: int, not_before: datetime, error: str, owner: str | None = None) -> None:
+        """Put an item `owner` (default: this store's) still holds back in the queue, to be tried again later."""
+        owner = owner or self.owner
+        cursor = await self.conn.execute(
+            "UPDATE outbox SET status=?, not_before=?, last_error=?, lease_until=NULL, lease_owner=NULL "
+            "WHERE id=? AND status=? AND lease_owner=?",
+            (QUEUED, ts(not_before), error[:2000], item_id, SENDING, owner),
         )
+        if cursor.rowcount != 1:
+            raise self._lease_lost(item_id, owner)
+
+    async def mark_dead(self, item_id: int, error: str, owner: str | None = None) -> None:
+        """Give up on an item `owner` (default: this store's) still holds; it stays visible as dead-lettered."""
+        owner = owner or self.owner
+        cursor = await self.conn.execute(
+            "UPDATE outbox SET status=?, last_error=?, lease_until=NULL, lease_owner=NULL "
+            "WHERE id=? AND status=? AND lease_owner=?", (DEAD, error[:2000], item_id, SENDING, owner),
+        )
+        if cursor.rowcount != 1:
+            raise self._lease_lost(item_id, owner)
 
     async def requeue_dead(self, item_id: int, now: datetime) -> bool:
         """Put a dead-lettered item back in the queue, due now; tell whether it was dead."""

@@ -12,7 +12,9 @@ from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, RequestStatus, Step
 from engine.records import Contact, Record
 from engine.workflows import Workflow
+from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
+from storage.sqlite.clock_repo import ClockQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.delegations_repo import DelegationQueries
 from storage.sqlite.inbox_repo import InboxQueries
@@ -67,14 +69,26 @@ class WorkflowCache:
 
 class SqliteRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
-    LinksQueries,
+    LinksQueries, ClockQueries,
 ):
-    """The repositories of storage.ports over one SQLite connection; from `Database.unit_of_work()` or `read()`."""
+    """The repositories of storage.ports over one SQLite connection; from `Database.unit_of_work()` or `read()`.
 
-    def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None) -> None:
+    One instance lives as long as its unit of work: it remembers the version of each request read in it (the
+    compare-and-set of `update_request`) and, once a compare-and-set failed, refuses to let it commit (`doomed`).
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
         self.conn = conn
+        self.owner = owner
+        self.doomed: StorageError | None = None
         self._workflows = workflows
         self._wrote_workflows = False
+        self._versions: dict[str, int] = {}
+
+    def _doom(self, error: StorageError) -> StorageError:
+        """Remember that this unit of work must roll back (even if the caller catches `error`); return it."""
+        self.doomed = self.doomed or error
+        return error
 
     async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
         async with self.conn.execute(sql, args) as cursor:
@@ -258,17 +272,31 @@ class SqliteRepository(
              ts(request.created_at), ts(request.step_started_at),
              ts(request.decided_at) if request.decided_at else None, request.reason),
         )
+        self._versions[request.id] = 0
         await self._index_approvers(request)
 
     async def update_request(self, request: ApprovalRequest) -> None:
-        """Store a request's new state and any vote not yet stored."""
-        await self.conn.execute(
+        """Store a request's new state and any vote not yet stored, if it is still the version read (CAS).
+
+        The version compared is the one first read in this unit of work (the current one when it was not read);
+        a request changed since raises ConcurrentUpdateError and the unit of work rolls back.
+        """
+        expected = self._versions.get(request.id)
+        if expected is None:
+            expected = await self.request_version(request.id)
+            if expected is None:
+                raise self._doom(NotFoundError(f"approval request {request.id} is not stored"))
+        cursor = await self.conn.execute(
             "UPDATE approval_requests SET status=?, current_step=?, steps=?, step_started_at=?, "
-            "decided_at=?, reason=? WHERE id=?",
+            "decided_at=?, reason=?, version=version+1 WHERE id=? AND version=?",
             (request.status.value, request.current_step, _steps_json(request.steps),
              ts(request.step_started_at), ts(request.decided_at) if request.decided_at else None,
-             request.reason, request.id),
+             request.reason, request.id, expected),
         )
+        if cursor.rowcount != 1:
+            raise self._doom(ConcurrentUpdateError(
+                f"approval request {request.id} changed since version {expected} was read"))
+        self._versions[request.id] = expected + 1
         await self._index_approvers(request)
         for vote in request.votes:
             await self.conn.execute(
@@ -286,6 +314,11 @@ class SqliteRepository(
                 "INSERT OR IGNORE INTO request_approvers (approver, request_id) VALUES (?,?)",
                 [(approver, request.id) for approver in request.step().approvers],
             )
+
+    async def request_version(self, request_id: str) -> int | None:
+        """Return the stored version of a request (0 when inserted, + 1 per update), or None."""
+        row = await self._one("SELECT version FROM approval_requests WHERE id=?", (request_id,))
+        return int(row[0]) if row else None
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
         """Return an approval request with its votes, or None."""
@@ -317,7 +350,7 @@ class SqliteRepository(
 
     async def _request_of(self, row: aiosqlite.Row) -> ApprovalRequest:
         votes = await self._all("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (row["id"],))
-        return request_of(row, [vote_of(v) for v in votes])
+        return request_of(row, [vote_of(v) for v in votes], self._versions)
 
     async def count_votes(self, request_id: str) -> int:
         """Return how many votes a request has."""

@@ -24,8 +24,13 @@ def vote_of(row: aiosqlite.Row) -> Vote:
                 row["reason"], row["acted_by"])
 
 
-def request_of(row: aiosqlite.Row, votes: Sequence[Vote]) -> ApprovalRequest:
-    """Rebuild an approval request from its `approval_requests` row and its votes."""
+def request_of(row: aiosqlite.Row, votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
+    """Rebuild an approval request from its `approval_requests` row and its votes.
+
+    `seen` remembers the version first read of each request (what `update_request` compares against).
+    """
+    if seen is not None:
+        seen.setdefault(row["id"], int(row["version"]))
     steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
     return ApprovalRequest(
         id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],

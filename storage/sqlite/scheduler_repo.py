@@ -11,7 +11,7 @@ import aiosqlite
 from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
-from storage.models import QUEUED, SENDING, ClaimedItem, DueRow, NewMessage, OutboxItem
+from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.rows import request_of, vote_of
 
@@ -33,6 +33,8 @@ def _moment(text: str) -> datetime:
     return moment
 
 
+def _due_row(row: aiosqlite.Row) -> DueRow:
+    return DueRow(row["kind"], row["subject_id"], parse_ts(row["next_due_at"]), row["spec"])
 
 
 def _outbox_item(row: aiosqlite.Row, attempts: int) -> OutboxItem:
@@ -47,24 +49,49 @@ class SchedulerQueries:
     """Repository methods of the scheduler and of outbox delivery."""
 
     conn: aiosqlite.Connection
+    owner: str
+    _versions: dict[str, int]
 
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(args)))
 
     # due times
     async def due_rows(self, now: datetime, limit: int) -> list[DueRow]:
-        """Return the subjects due by `now`, earliest first."""
+        """Return the subjects due by `now` and not leased (or their lease ended by `now`), earliest first."""
         rows = await self._fetch(
             "SELECT * FROM due_work WHERE next_due_at IS NOT NULL AND next_due_at <= ? "
-            "ORDER BY next_due_at LIMIT ?", (ts(now), limit),
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_due_at LIMIT ?", (ts(now), ts(now), limit),
         )
-        return [DueRow(r["kind"], r["subject_id"], parse_ts(r["next_due_at"]), r["spec"]) for r in rows]
+        return [_due_row(r) for r in rows]
 
-    async def set_next_due(self, plans: Iterable[tuple[str, str, datetime | None]]) -> None:
-        """Store the next due time of planned subjects (None: nothing planned)."""
+    async def claim_due_rows(self, now: datetime, limit: int, owner: str, lease_s: float) -> list[DueRow]:
+        """Lease to `owner` until now + lease_s the subjects `due_rows` lists; return them, earliest first."""
+        rows = await self._fetch(
+            "UPDATE due_work SET lease_owner=?, lease_until=? WHERE (kind, subject_id) IN ("
+            "SELECT kind, subject_id FROM due_work WHERE next_due_at IS NOT NULL AND next_due_at <= ? "
+            "AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_due_at LIMIT ?) RETURNING *",
+            (owner, ts(now + timedelta(seconds=lease_s)), ts(now), ts(now), limit),
+        )
+        found = [_due_row(r) for r in rows]
+        return sorted(found, key=lambda r: (r.next_due_at or now, r.kind, r.subject_id))
+
+    async def set_next_due(
+        self, plans: Iterable[tuple[str, str, datetime | None]], owner: str | None = None,
+    ) -> None:
+        """Store the next due time of planned subjects (None: nothing planned) and end their lease.
+
+        With `owner`, only the rows that owner still holds change (compare-and-set on the lease).
+        """
+        if owner is None:
+            await self.conn.executemany(
+                "UPDATE due_work SET next_due_at=?, lease_owner=NULL, lease_until=NULL WHERE kind=? AND subject_id=?",
+                [(ts(at) if at else None, kind, subject_id) for kind, subject_id, at in plans],
+            )
+            return
         await self.conn.executemany(
-            "UPDATE due_work SET next_due_at=? WHERE kind=? AND subject_id=?",
-            [(ts(at) if at else None, kind, subject_id) for kind, subject_id, at in plans],
+            "UPDATE due_work SET next_due_at=?, lease_owner=NULL, lease_until=NULL "
+            "WHERE kind=? AND subject_id=? AND lease_owner=?",
+            [(ts(at) if at else None, kind, subject_id, owner) for kind, subject_id, at in plans],
         )
 
     async def schedule_subject(self, kind: str, subject_id: str, at: datetime | None, spec: str | None) -> None:
@@ -82,7 +109,7 @@ class SchedulerQueries:
     async def subjects_of(self, kind: str) -> list[DueRow]:
         """Return every watched subject of a kind."""
         rows = await self._fetch("SELECT * FROM due_work WHERE kind=?", (kind,))
-        return [DueRow(r["kind"], r["subject_id"], parse_ts(r["next_due_at"]), r["spec"]) for r in rows]
+        return [_due_row(r) for r in rows]
 
     async def count_subjects(self) -> dict[str, int]:
         """Count watched subjects by kind."""
@@ -106,7 +133,7 @@ class SchedulerQueries:
             by_request: dict[str, list[Vote]] = {}
             for vote in votes:
                 by_request.setdefault(vote["request_id"], []).append(vote_of(vote))
-            found.update({r["id"]: request_of(r, by_request.get(r["id"], ())) for r in rows})
+            found.update({r["id"]: request_of(r, by_request.get(r["id"], ()), self._versions) for r in rows})
         return found
 
     async def records_by_id(self, record_type: str, ids: Sequence[str]) -> dict[str, Record]:
@@ -131,22 +158,29 @@ class SchedulerQueries:
     async def claim_actions(self, actions: Sequence[DueAction], now: datetime) -> list[DueAction]:
         """Claim the actions not performed yet (with the keys they cover); return those to perform now.
 
+        Each key is inserted once (ON CONFLICT DO NOTHING) and an action is returned only when this call inserted
+        its key: no window between reading and claiming. The keys the claimed actions cover are inserted next.
         Call inside a write transaction: the claim, the action's effects and its messages commit together.
         """
-        keys = [a.key for a in actions]
-        done: set[str] = set()
-        for chunk in _chunks(keys):
-            rows = await self._fetch(f"SELECT key FROM performed_actions WHERE key IN ({_marks(chunk)})", chunk)
-            done |= {r["key"] for r in rows}
-        fresh = [a for a in dict((a.key, a) for a in actions).values() if a.key not in done]
-        stamp = ts(now)
-        await self.conn.executemany(
-            "INSERT OR IGNORE INTO performed_actions (key, kind, subject_type, subject_id, due_at, performed_at) "
-            "VALUES (?,?,?,?,?,?)",
-            [(key, a.kind.value, a.subject[0], a.subject[1], ts(a.due_at), stamp)
-             for a in fresh for key in (a.key, *a.covers)],
-        )
+        unique = list(dict((a.key, a) for a in actions).values())
+        inserted = await self._insert_performed([(a.key, a) for a in unique], now)
+        fresh = [a for a in unique if a.key in inserted]
+        await self._insert_performed([(key, a) for a in fresh for key in a.covers], now)
         return fresh
+
+    async def _insert_performed(self, keyed: Sequence[tuple[str, DueAction]], now: datetime) -> set[str]:
+        """Insert performed keys, existing ones left alone; return the keys inserted by this call."""
+        inserted: set[str] = set()
+        stamp = ts(now)
+        for start in range(0, len(keyed), CHUNK):
+            chunk = keyed[start:start + CHUNK]
+            args = [v for key, a in chunk for v in (key, a.kind.value, a.subject[0], a.subject[1], ts(a.due_at), stamp)]
+            rows = await self._fetch(
+                "INSERT INTO performed_actions (key, kind, subject_type, subject_id, due_at, performed_at) VALUES "
+                + ",".join("(?,?,?,?,?,?)" for _ in chunk) + " ON CONFLICT (key) DO NOTHING RETURNING key", args,
+            )
+            inserted |= {str(r[0]) for r in rows}
+        return inserted
 
     async def is_performed(self, key: str) -> bool:
         """Tell whether an action was performed."""
@@ -187,44 +221,84 @@ class SchedulerQueries:
     # outbox delivery
     async def claim_outbox(
         self, now: datetime, wall_s: float, lease_s: float, per_target: int, limit: int,
-        accept: Callable[[OutboxItem], bool] | None = None,
+        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None,
     ) -> list[ClaimedItem]:
-        """Lease due items, at most `per_target` per target; `accept(item)` may refuse some (left queued)."""
+        """Lease due items to `owner` (default: this store's), at most `per_target` per target.
+
+        `accept(item)` may refuse some (left queued). A target with an item under another owner's live lease is
+        left to that owner (its lane). The lease is taken by a compare-and-set: an item another claim took
+        meanwhile is not returned.
+        """
+        owner = owner or self.owner
+        stamp = ts(now)
         rows = await self._fetch(
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY target ORDER BY not_before, id) AS lane_rank "
-            "FROM outbox WHERE (status=? AND not_before<=?) OR (status=? AND lease_until<=?)) "
+            "FROM outbox WHERE ((status=? AND not_before<=?) OR (status=? AND lease_until<=?)) AND target NOT IN ("
+            "SELECT target FROM outbox WHERE status=? AND lease_until>? AND lease_owner IS NOT ?)) "
             "WHERE lane_rank<=? ORDER BY not_before, id LIMIT ?",
-            (QUEUED, ts(now), SENDING, ts(now), per_target, limit),
+            (QUEUED, stamp, SENDING, stamp, SENDING, stamp, owner, per_target, limit),
         )
         claimed = [ClaimedItem(_outbox_item(r, r["attempts"] + 1), r["claimed_wall_s"]) for r in rows]
         claimed = [c for c in claimed if accept is None or accept(c.item)]
+        taken: set[int] = set()
         lease = ts(now + timedelta(seconds=lease_s))
-        await self.conn.executemany(
-            "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, "
-            "claimed_wall_s=coalesce(claimed_wall_s, ?) WHERE id=?",
-            [(SENDING, lease, wall_s, c.item.id) for c in claimed],
-        )
-        return claimed
+        for start in range(0, len(claimed), CHUNK):
+            ids = [c.item.id for c in claimed[start:start + CHUNK]]
+            rows = await self._fetch(
+                "UPDATE outbox SET status=?, attempts=attempts+1, lease_until=?, lease_owner=?, "
+                f"claimed_wall_s=coalesce(claimed_wall_s, ?) WHERE id IN ({_marks(ids)}) "
+                "AND ((status=? AND not_before<=?) OR (status=? AND lease_until<=?)) RETURNING id",
+                (SENDING, lease, owner, wall_s, *ids, QUEUED, stamp, SENDING, stamp),
+            )
+            taken |= {int(r[0]) for r in rows}
+        return [c for c in claimed if c.item.id in taken]
 
     async def release_outbox(
         self, claimed: Sequence[ClaimedItem], not_before: datetime, error: str | None = None,
+        owner: str | None = None,
     ) -> None:
         """Give claimed items back, untried (or refused by a rate limit): not counted as attempts.
 
-        An item keeps the doubt it was claimed with (`uncertain_since`): this claim did not post it.
+        An item keeps the doubt it was claimed with (`uncertain_since`): this claim did not post it. Only items
+        `owner` (default: this store's) still holds are given back.
         """
         await self.conn.executemany(
             "UPDATE outbox SET status=?, attempts=max(0, attempts-1), not_before=?, lease_until=NULL, "
-            "claimed_wall_s=?, last_error=coalesce(?, last_error) WHERE id=? AND status=?",
-            [(QUEUED, ts(not_before), c.uncertain_since, error, c.item.id, SENDING) for c in claimed],
+            "lease_owner=NULL, claimed_wall_s=?, last_error=coalesce(?, last_error) "
+            "WHERE id=? AND status=? AND lease_owner=?",
+            [(QUEUED, ts(not_before), c.uncertain_since, error, c.item.id, SENDING, owner or self.owner)
+             for c in claimed],
         )
 
-    async def mark_sent_many(self, deliveries: Sequence[tuple[int, datetime, dict[str, Any] | None]]) -> None:
-        """Record many successful deliveries at once."""
-        await self.conn.executemany(
-            "UPDATE outbox SET status='sent', sent_at=?, result=?, lease_until=NULL, claimed_wall_s=NULL WHERE id=?",
-            [(ts(at), dumps(result or {}), item_id) for item_id, at, result in deliveries],
-        )
+    async def mark_sent_many(
+        self, deliveries: Sequence[tuple[int, datetime, dict[str, Any] | None]], owner: str | None = None,
+    ) -> list[int]:
+        """Record many successful deliveries at once, of the items `owner` still holds; return the others' ids."""
+        recorded: set[int] = set()
+        for start in range(0, len(deliveries), CHUNK):
+            chunk = deliveries[start:start + CHUNK]
+            rows = await self._fetch(
+                f"WITH d (id, at, result) AS (VALUES {','.join('(?,?,?)' for _ in chunk)}) "
+                "UPDATE outbox SET status=?, sent_at=d.at, result=d.result, lease_until=NULL, lease_owner=NULL, "
+                "claimed_wall_s=NULL FROM d WHERE outbox.id=d.id AND outbox.status=? AND outbox.lease_owner=? "
+                "RETURNING id",
+                [*(v for item_id, at, result in chunk for v in (item_id, ts(at), dumps(result or {}))),
+                 SENT, SENDING, owner or self.owner],
+            )
+            recorded |= {int(r[0]) for r in rows}
+        return [item_id for item_id, _, _ in deliveries if item_id not in recorded]
+
+    async def renew_outbox(self, ids: Sequence[int], until: datetime, owner: str | None = None) -> list[int]:
+        """Extend to `until` the leases `owner` (default: this store's) still holds on these items; return their ids."""
+        renewed: list[int] = []
+        for start in range(0, len(ids), CHUNK):
+            chunk = list(ids[start:start + CHUNK])
+            rows = await self._fetch(
+                f"UPDATE outbox SET lease_until=? WHERE id IN ({_marks(chunk)}) AND status=? AND lease_owner=? "
+                "RETURNING id", (ts(until), *chunk, SENDING, owner or self.owner),
+            )
+            renewed += sorted(int(r[0]) for r in rows)
+        return renewed
 
     async def next_outbox_due(self) -> datetime | None:
         """Return when the next queued or leased item becomes claimable."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from storage import open_store
-from storage.ports import Store
+from storage.ports import Repository, Store
 
 BACKENDS = ["sqlite"]
 
@@ -24,6 +24,10 @@ class Backend(Protocol):
 
     def set_schema_version(self, version: int) -> None:
         """Mark the closed store as written by a Signoff of this schema version."""
+        ...
+
+    async def update_elsewhere(self, repo: Repository, request_id: str) -> None:
+        """Make another writer update a request, and this unit of work see that commit (as READ COMMITTED does)."""
         ...
 
 
@@ -43,6 +47,12 @@ class SqliteBackend:
         """Rewrite the schema_version row."""
         with closing(sqlite3.connect(self.path)) as conn, conn:
             conn.execute("UPDATE schema_version SET version = ?", (version,))
+
+    async def update_elsewhere(self, repo: Repository, request_id: str) -> None:
+        """Bump the version on the unit of work's own connection: SQLite serialises writers, so no other one
+        can commit while this unit of work runs; what it would see of one is this change."""
+        conn = cast(Any, repo).conn
+        await conn.execute("UPDATE approval_requests SET version = version + 1 WHERE id = ?", (request_id,))
 
 
 def make_backend(name: str, tmp_path: Path) -> Backend:
