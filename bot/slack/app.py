@@ -9,12 +9,26 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.service import Signoff
-from bot.slack import commands, delegation, groups, home, outbox, reminders, request_modal, rules
+from bot.slack import (
+    admin_commands,
+    commands,
+    delegation,
+    groups,
+    home,
+    outbox,
+    prefill_menu,
+    reminders,
+    request_modal,
+    rules,
+    workflow_commands,
+)
 from bot.slack.command_kit import CommandRegistry
-from bot.slack.home import HomeListeners, parse_task_value
+from bot.slack.errors import ListenerErrors
+from bot.slack.home import HomeListeners
+from bot.slack.home_refresh import HomeRefresher
+from bot.slack.home_tasks import parse_task_value
 from bot.slack.payload import (
     action_value,
-    channel_id,
     input_text,
     private_metadata,
     state_values,
@@ -22,7 +36,6 @@ from bot.slack.payload import (
     user_id,
 )
 from engine.approvals import Decision, check_may_decide, valid_reason
-from engine.errors import VoteRefusedError
 
 log = logging.getLogger(__name__)
 
@@ -30,18 +43,10 @@ log = logging.getLogger(__name__)
 class Listeners:
     """The Approve / Reject handlers, wherever the buttons are (messages, Home tab, /signoff pending)."""
 
-    def __init__(self, service: Signoff, home_listeners: HomeListeners) -> None:
+    def __init__(self, service: Signoff, home_listeners: HomeListeners, errors: ListenerErrors) -> None:
         self.service = service
         self.home = home_listeners
-
-    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
-        """Tell the clicking user, and only them, why nothing changed."""
-        text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
-        channel = channel_id(body)
-        if channel:
-            await self.service.slack.ephemeral(channel, user, text)
-        else:
-            await self.service.slack.dm(user, {"text": text})
+        self.refuse = errors.refuse
 
     async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Approve button: count the approval, or ask for a confirmation first when it would be forced."""
@@ -52,11 +57,7 @@ class Listeners:
         request_id, seat = parse_task_value(value)
         if await self.home.ask_confirmation(body, [value]):
             return
-        try:
-            result = await self.service.approvals.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
-        except VoteRefusedError as exc:
-            await self.refuse(body, user, exc.code, str(exc))
-            return
+        result = await self.service.approvals.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
         if not result.is_counted:
             await self.refuse(body, user, "already_voted")
 
@@ -71,12 +72,8 @@ class Listeners:
         if request is None:
             await self.refuse(body, user, "not_found")
             return
-        try:
-            approver = await delegation.acting_as(self.service, request, user, seat)
-            check_may_decide(request, approver, Decision.APPROVE)
-        except VoteRefusedError as exc:
-            await self.refuse(body, user, exc.code, str(exc))
-            return
+        approver = await delegation.acting_as(self.service, request, user, seat)
+        check_may_decide(request, approver, Decision.APPROVE)
         card = {**await self.service.messages.card_for(request_id), "task_value": value}
         view = self.service.renderer.json("reject_modal.json.j2", card=card)
         await self.service.slack.open_view(trigger, view)
@@ -94,17 +91,15 @@ class Listeners:
             return
         await ack()
         request_id, seat = parse_task_value(task)
-        try:
-            await self.service.approvals.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
-        except VoteRefusedError as exc:
-            await self.refuse(body, user, exc.code, str(exc))
+        await self.service.approvals.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
 
 
 def command_registry() -> CommandRegistry:
     """Return every `/signoff` subcommand, in the order `/signoff help` lists them."""
-    return CommandRegistry([*commands.SUBCOMMANDS, *home.SUBCOMMANDS, *delegation.SUBCOMMANDS,
-                            *request_modal.SUBCOMMANDS, *outbox.SUBCOMMANDS, *rules.SUBCOMMANDS,
-                            *groups.SUBCOMMANDS, *reminders.SUBCOMMANDS])
+    return CommandRegistry([*commands.SUBCOMMANDS, *workflow_commands.SUBCOMMANDS, *home.SUBCOMMANDS,
+                            *delegation.SUBCOMMANDS, *request_modal.SUBCOMMANDS, *outbox.SUBCOMMANDS,
+                            *admin_commands.SUBCOMMANDS, *rules.SUBCOMMANDS, *groups.SUBCOMMANDS,
+                            *reminders.SUBCOMMANDS])
 
 
 def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRegistry) -> AsyncApp:
@@ -121,15 +116,19 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRe
         raise_error_for_unhandled_request=False,
         process_before_response=True,
     )
-    listeners = Listeners(service, HomeListeners(service))
+    errors = ListenerErrors(service)
+    app.error(errors.on_error)
+    homes = HomeRefresher(service)
+    listeners = Listeners(service, HomeListeners(service, homes), errors)
     # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.
     app.action("approve")(listeners.on_approve)
     app.action("reject")(listeners.on_reject)
     app.view("reject_reason")(listeners.on_reject_reason)
-    home.register(app, service)
-    commands.register(app, service, registry)
-    request_modal.register(app, service)
+    home.register(app, service, homes)
+    commands.register(app, service, registry, homes)
+    request_modal.register(app, service, homes)
     reminders.register(app, service)
+    prefill_menu.register(app, service)
     rules.register(app, service)
     groups.register(app, service)
     outbox.register(app, service, registry)
