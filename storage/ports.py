@@ -561,6 +561,18 @@ class ClockRepo(Protocol):
         ...
 
 
+class HomeUsersRepo(Protocol):
+    """The people whose App Home tab was published, by any process on the store (a change republishes theirs)."""
+
+    async def add_home_users(self, users: Iterable[str], now: datetime) -> None:
+        """Remember people whose Home tab was published (idempotent)."""
+        ...
+
+    async def home_users_among(self, users: Iterable[str]) -> set[str]:
+        """Return those of these people whose Home tab was ever published (any number of them)."""
+        ...
+
+
 class RunsRepo(Protocol):
     """Workflow run history (append-only, `seq` grows) and the company row."""
 
@@ -813,7 +825,7 @@ class LinksRepo(Protocol):
 class Repository(
     SchemaRepo, RecordsRepo, ContactsRepo, RequestsRepo, MessagesRepo, WorkflowsRepo, AuditRepo, OutboxRepo,
     InboxRepo, SchedulerRepo, RunsRepo, RemindersRepo, RulesRepo, GroupsRepo, DelegationsRepo, TokensRepo,
-    LinksRepo, ClockRepo, Protocol,
+    LinksRepo, ClockRepo, HomeUsersRepo, Protocol,
 ):
     """Everything a unit of work or a snapshot offers."""
 

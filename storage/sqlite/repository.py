@@ -17,6 +17,7 @@ from storage.models import AuditEntry, ReminderTask, SlackMessageRef
 from storage.sqlite.clock_repo import ClockQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.delegations_repo import DelegationQueries
+from storage.sqlite.home_repo import HomeQueries
 from storage.sqlite.inbox_repo import InboxQueries
 from storage.sqlite.links_repo import LinksQueries
 from storage.sqlite.outbox_repo import OutboxQueries
@@ -69,7 +70,7 @@ class WorkflowCache:
 
 class SqliteRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
-    LinksQueries, ClockQueries,
+    LinksQueries, ClockQueries, HomeQueries,
 ):
     """The repositories of storage.ports over one SQLite connection; from `Database.unit_of_work()` or `read()`.
 

@@ -1,12 +1,14 @@
-"""The shared test clock: one offset from real time for every process on the store."""
+"""State every process on the store shares: the test clock's offset, the people who have a Home tab."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from storage.ports import Store
 from tests.storage.contract.backends import Backend
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 async def offset(store: Store) -> timedelta:
@@ -44,3 +46,18 @@ async def test_an_advance_rolled_back_is_not_kept(store: Store) -> None:
     except RuntimeError:
         pass
     assert await offset(store) == timedelta(0)
+
+
+async def test_people_with_a_home_tab_are_known_to_every_store(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+    try:
+        async with first.unit_of_work() as repo:
+            await repo.add_home_users(["U1", "U2", "U1"], NOW)
+            await repo.add_home_users(["U2"], NOW)
+        async with second.read() as repo:
+            assert await repo.home_users_among(["U2", "U3", "U1"]) == {"U1", "U2"}
+            assert await repo.home_users_among([f"U{n}" for n in range(2000)]) == {"U1", "U2"}
+            assert await repo.home_users_among([]) == set()
+    finally:
+        await first.close()
+        await second.close()
