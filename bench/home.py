@@ -29,7 +29,8 @@ from typing import Any
 from bench.common import Row, format_value, is_quick
 from bench.scheduler import bench_settings, insert_documents, record_json
 from bot.runtime import Runtime, build_runtime
-from bot.slack.home import home_view, load_home
+from bot.slack.home_render import home_view
+from bot.slack.home_tasks import load_home
 from storage.sqlite.codec import dumps, ts
 
 NAME = "home"

@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.core.service import Signoff
 from bot.errors import NotFound, Refused
+from bot.slack.home_refresh import HomeRefresher
 
 Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
 
@@ -107,6 +108,7 @@ class CommandContext:
     channel: str | None = None
     trigger_id: str | None = None
     page: int = 0
+    homes: HomeRefresher | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -139,6 +141,11 @@ class CommandContext:
         """Open a modal for the caller (needs the trigger of their command or click)."""
         await self.service.slack.open_view(self.trigger_id or "", view)
 
+    async def refresh_homes(self, users: Iterable[str]) -> None:
+        """Republish these people's Home tabs, when the command runs in an app that keeps them."""
+        if self.homes is not None:
+            await self.homes.refresh(users)
+
 
 def split_args(text: str) -> list[str]:
     """Split a command line like a shell does, falling back to spaces on unbalanced quotes."""
@@ -150,12 +157,12 @@ def split_args(text: str) -> list[str]:
 
 async def run_command(
     service: Signoff, commands: CommandRegistry, user: str, text: str, *, channel: str | None = None,
-    trigger_id: str | None = None, page: int = 0,
+    trigger_id: str | None = None, page: int = 0, homes: HomeRefresher | None = None,
 ) -> Reply | None:
     """Run `/signoff TEXT` for a user; refuse unknown and (for non-admins) admin-only subcommands."""
     name, _, rest = text.strip().partition(" ")
     name = name.lower() or "help"
-    ctx = CommandContext(service, commands, user, name, rest.strip(), channel, trigger_id, page)
+    ctx = CommandContext(service, commands, user, name, rest.strip(), channel, trigger_id, page, homes)
     command = commands.get(name)
     if command is None:
         return ctx.note("unknown_command", command=name)

@@ -13,7 +13,6 @@ from slack_sdk.errors import SlackApiError
 from bot.core.delegations import end_away, start_away
 from bot.core.service import Signoff
 from bot.slack.command_kit import CommandContext, Reply, command
-from bot.slack.home import refresher_for
 from engine.approvals import ApprovalRequest
 from engine.delegation import (
     DelegationProblem,
@@ -72,7 +71,7 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
         return ctx.note("away_set", delegate=active[-1].delegate, until=active[-1].end())
     if len(args) == 1 and args[0].lower() in OFF_WORDS:
         ended = await end_away(ctx.service.deps, ctx.user)
-        await refresher_for(ctx.service).refresh([ctx.user, *(d.delegate for d in ended)])
+        await ctx.refresh_homes([ctx.user, *(d.delegate for d in ended)])
         return ctx.note("away_ended", delegate=ended[-1].delegate) if ended else ctx.note("away_none")
     if len(args) != 2:
         return ctx.note("usage", usage=USAGE)
@@ -82,7 +81,7 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
         return ctx.note("away_problem", problem=problem.value)
     delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
     ended = await start_away(ctx.service.deps, ctx.user, delegation)
-    await refresher_for(ctx.service).refresh([ctx.user, delegate, *(d.delegate for d in ended)])
+    await ctx.refresh_homes([ctx.user, delegate, *(d.delegate for d in ended)])
     return ctx.note("away_set", delegate=delegate, until=delegation.end())
 
 

@@ -6,50 +6,45 @@ import logging
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.service import Signoff
 from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, Reply, command
-from bot.slack.home import refresher_for
+from bot.slack.home_refresh import HomeRefresher
 from bot.slack.payload import (
     action_value,
     channel_id,
-    input_state,
-    mapping,
     private_metadata,
     state_values,
     trigger_id,
     user_id,
 )
-from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, Source
+from bot.slack.request_form import (
+    DATE_FIELDS,
+    KINDS,
+    NEW_REQUEST_FIELDS,
+    RequestForm,
+    offered_currencies,
+    read_edit,
+    read_form,
+    record_key,
+)
+from engine.records import ApprovalStatus, Contact, Record, RecordType
 from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
 
 log = logging.getLogger(__name__)
 
 CALLBACK_ID = "request_new"
 EDIT_CALLBACK_ID = "request_edit"
-KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
 ID_PREFIXES = {RecordType.EXPENSE: "EXP", RecordType.PURCHASE_ORDER: "PO"}
 KIND_ALIASES = {"expense": "expense", "exp": "expense", "po": "purchase_order", "purchase": "purchase_order",
                 "purchase_order": "purchase_order"}
-CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
 DEFAULT_CURRENCY = {"fr": "EUR", "en": "USD"}
-MAX_AMOUNT = Decimal("1000000000")
-MAX_AMOUNT_CHARS = 40
 MAX_MENU_CONTACTS = 100
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
-                "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
-                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
-NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
-DATE_FIELDS = ("txn_date", "due_date")
 
 
 def new_record_id(record_type: RecordType, now: datetime) -> str:
@@ -99,127 +94,11 @@ async def contact_choices(service: Signoff, record: Record) -> dict[str, list[Co
     return found
 
 
-def offered_currencies(record: Record | None) -> tuple[str, ...]:
-    """Return the currencies the form offers: the usual ones, and the edited document's own."""
-    return CURRENCIES if record is None or record.currency in CURRENCIES else (record.currency, *CURRENCIES)
-
-
 def _prefill(record: Record) -> dict[str, str | None]:
     """Return a record's values as the request modal's inputs show them."""
     dates = {name: day.isoformat() if (day := getattr(record, name)) else None for name in DATE_FIELDS}
     return {"vendor": record.vendor, "customer": record.customer, "amount": str(record.amount),
             "category": record.category, "department": record.department, "description": record.memo, **dates}
-
-
-def record_key(value: str | None) -> tuple[RecordType, str] | None:
-    """Decode a `type/id` button value or metadata into a record key (None when malformed)."""
-    kind, _, record_id = (value or "").partition("/")
-    try:
-        return (RecordType(kind), record_id) if record_id else None
-    except ValueError:
-        return None
-
-
-def _raw(values: dict[str, Any], block_id: str) -> Any:
-    entry = input_state(values, block_id)
-    if "selected_option" in entry:
-        return mapping(entry["selected_option"]).get("value")
-    return entry.get("selected_date") if "selected_date" in entry else entry.get("value")
-
-
-def _value(values: dict[str, Any], block_id: str) -> str:
-    value = _raw(values, block_id)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _is_date_valid(values: dict[str, Any], block_id: str = "due_date") -> bool:
-    raw = _raw(values, block_id)
-    return raw is None or raw == "" or (isinstance(raw, str) and _date(raw.strip()) is not None)
-
-
-def _amount(text: str) -> Decimal | None:
-    if len(text) > MAX_AMOUNT_CHARS:
-        return None
-    try:
-        amount = Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
-        return None
-    is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
-    return amount if is_valid else None
-
-
-def _date(text: str) -> date | None:
-    """Read a date picker's `YYYY-MM-DD`; anything else (`31/12/2026`, `2026-02-30`) is None."""
-    if not ISO_DATE.fullmatch(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
-
-
-@dataclass(frozen=True)
-class RequestForm:
-    """What the requester typed, checked."""
-
-    record_type: RecordType
-    data: RecordInput
-
-
-def _form_errors(
-    values: dict[str, Any], fields: tuple[str, ...] = NEW_REQUEST_FIELDS, currencies: tuple[str, ...] = CURRENCIES,
-) -> dict[str, str]:
-    checks = {"vendor": ("vendor_required", bool(_value(values, "vendor"))),
-              "customer": ("customer_required", bool(_value(values, "customer"))),
-              "amount": ("amount_invalid", _amount(_value(values, "amount")) is not None),
-              "currency": ("currency_invalid", (_value(values, "currency") or currencies[0]) in currencies),
-              **{name: ("date_invalid", _is_date_valid(values, name)) for name in DATE_FIELDS}}
-    errors = {FIELD_BLOCKS[name]: checks[name][0] for name in fields if name in checks and not checks[name][1]}
-    if fields == NEW_REQUEST_FIELDS and (_value(values, "kind") or "expense") not in KINDS:
-        errors["kind"] = "kind_invalid"
-    return errors
-
-
-def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
-    """Turn the modal's state into a record, or return `{block_id: error code}`."""
-    errors = _form_errors(values)
-    if errors:
-        return errors
-    try:
-        data = RecordInput(
-            amount=_amount(_value(values, "amount")), currency=_value(values, "currency") or "USD",
-            vendor=_value(values, "vendor"), category=_value(values, "category") or None,
-            memo=_value(values, "description") or None, due_date=_date(_value(values, "due_date")),
-            source=Source.SLACK, created_by=user,
-        )
-    except ValidationError as exc:
-        return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
-    return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
-
-
-def _edited_value(values: dict[str, Any], name: str) -> Any:
-    """Return what the form says about one editable field (None when left empty)."""
-    text = _value(values, FIELD_BLOCKS[name])
-    if name == "amount":
-        return _amount(text)
-    return _date(text) if name in DATE_FIELDS else text or None
-
-
-def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str, str]:
-    """Turn the edit modal's state into the document's new values (its other fields kept), or `{block_id: code}`."""
-    fields = editable_fields(record.type)
-    errors = _form_errors(values, fields, offered_currencies(record))
-    if errors:
-        return errors
-    data = record.model_dump(include=set(RecordInput.model_fields))
-    changes = {name: _edited_value(values, name) for name in fields}
-    changes["currency"] = changes["currency"] or record.currency
-    if record.balance == record.amount:
-        changes["balance"] = changes["amount"] if record.balance is not None else None
-    try:
-        return RecordInput.model_validate({**data, **changes})
-    except ValidationError as exc:
-        return {FIELD_BLOCKS.get(str(e["loc"][0]), "amount"): "text_invalid" for e in exc.errors() if e["loc"]}
 
 
 async def create_request(service: Signoff, form: RequestForm, record_id: str | None = None) -> Record:
@@ -234,8 +113,9 @@ async def create_request(service: Signoff, form: RequestForm, record_id: str | N
 class RequestListeners:
     """Bolt listeners of the request modal: the shortcut, the Home buttons, the rejection DM and the submissions."""
 
-    def __init__(self, service: Signoff) -> None:
+    def __init__(self, service: Signoff, refresher: HomeRefresher) -> None:
         self.service = service
+        self.refresher = refresher
 
     async def on_open(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """The `new_request` shortcut or the Home button: open the modal (nothing without a trigger)."""
@@ -285,7 +165,7 @@ class RequestListeners:
             await self._failed(user, exc)
         else:
             await self.service.records.confirm_to_requester(record)
-        await refresher_for(self.service).publish(user)
+        await self.refresher.publish(user)
 
     async def _own_record(
         self, body: dict[str, Any], user: str | None, key: tuple[RecordType, str] | None,
@@ -336,7 +216,7 @@ class RequestListeners:
             await self.service.slack.dm(user, {"text": note})
             return
         await self.service.records.confirm_to_requester(record)
-        await refresher_for(self.service).refresh([user])
+        await self.refresher.refresh([user])
 
     async def _failed(self, user: str, exc: Refused) -> None:
         note = self.service.renderer.json("commands_note.json.j2", code="failed",
@@ -344,9 +224,9 @@ class RequestListeners:
         await self.service.slack.dm(user, note)
 
 
-def register(app: AsyncApp, service: Signoff) -> None:
+def register(app: AsyncApp, service: Signoff, refresher: HomeRefresher) -> None:
     """Wire the request shortcut, the Home buttons, Edit and resubmit and the modals into the Bolt app."""
-    listeners = RequestListeners(service)
+    listeners = RequestListeners(service, refresher)
     app.shortcut("new_request")(listeners.on_open)
     app.action("home_new_request")(listeners.on_open)
     app.action(re.compile(r"^request_submit(:[0-9]+)?$"))(listeners.on_home_submit)

@@ -10,7 +10,8 @@ from typing import Any
 
 from bot.core.approvals import new_id
 from bot.sandbox.blockkit.validation import validate_view
-from bot.slack.home import HomeData, Task, home_view
+from bot.slack.home_render import home_view
+from bot.slack.home_tasks import HomeData, Task
 from engine.approvals import plan_approval
 from engine.records import ApprovalStatus, Record, RecordType
 from engine.workflows import Workflow, parse_definition
@@ -283,7 +284,8 @@ async def test_the_home_tab_and_commands_speak_french(tmp_path: Path) -> None:
 async def test_a_batch_completes_its_inbox_row_after_its_last_approval_and_a_rerun_counts_nothing_twice(
     signoff: Harness,
 ) -> None:
-    from bot.slack.home import approve_many, open_tasks, task_value
+    from bot.slack.home_batch import approve_many
+    from bot.slack.home_tasks import open_tasks, task_value
 
     await create_workflow(signoff, BIG_INVOICES)
     await pending_invoices(signoff, 3)

@@ -231,7 +231,7 @@ def test_every_modal_state_passes_slack_validation(locale: str) -> None:
 
 
 async def test_a_modal_in_a_non_admins_hands_changes_nothing(signoff: Harness) -> None:
-    from bot.slack.commands import new_workflow_modal
+    from bot.slack.workflow_commands import new_workflow_modal
 
     service = signoff.runtime.service
     await service.slack.open_view(signoff.workspace.issue_trigger_id(MEMBER), new_workflow_modal(service, None))

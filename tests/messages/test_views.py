@@ -17,9 +17,10 @@ from slack_sdk.models.views import View
 
 from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack.command_kit import Pager
-from bot.slack.commands import new_workflow_modal, template_view
-from bot.slack.home import HomeData, Task, home_view
+from bot.slack.home_render import home_view
+from bot.slack.home_tasks import HomeData, Task
 from bot.slack.request_modal import request_modal
+from bot.slack.workflow_commands import new_workflow_modal, template_view
 from bot.slack.workflow_words import workflow_view
 from engine.approvals import ApprovalRequest, Decision, ForceKind, RequestStatus, Step, Vote
 from engine.catalog import catalog
@@ -251,7 +252,7 @@ def cases() -> Iterator[Case]:
 
 
 def _task_view(t: Task) -> dict[str, Any]:
-    from bot.slack.home import task_view
+    from bot.slack.home_render import task_view
 
     return task_view(t, "U01AAA", NOW)
 

@@ -1,0 +1,69 @@
+"""Republishing the App Home tabs a change touches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from bot.core.service import Signoff
+from bot.slack.home_render import home_view
+from bot.slack.home_tasks import load_home
+from engine.approvals import ApprovalRequest
+from engine.notify import is_slack_user
+
+log = logging.getLogger(__name__)
+
+
+def _people(request: ApprovalRequest) -> set[str]:
+    people = {p for step in request.steps for p in step.approvers}
+    if request.requester:
+        people.add(request.requester)
+    return {p for p in people if is_slack_user(p)}
+
+
+class HomeRefresher:
+    """Republishes the Home tabs a change touches, for people who have a Home tab; bursts are coalesced."""
+
+    def __init__(self, service: Signoff) -> None:
+        self.service = service
+        self.known: set[str] = set()
+        self._pending: set[str] = set()
+        self._is_flushing = False
+
+    async def on_request_changed(self, request_id: str) -> None:
+        """Refresh the Homes of everyone a request concerns (approvers, their delegates, the requester)."""
+        try:
+            async with self.service.db.read() as repo:
+                request = await repo.get_request(request_id)
+                people = _people(request) if request else set()
+                delegates = await repo.delegates_of(people, self.service.clock.now())
+        except Exception:
+            log.exception("could not find whose Home shows request %s", request_id)
+            return
+        await self.refresh(people | set(delegates.values()))
+
+    async def refresh(self, users: Iterable[str]) -> None:
+        """Republish these people's Home tabs (those already shown); a refresh under way takes them over."""
+        self._pending |= set(users) & self.known
+        if self._is_flushing:
+            return
+        self._is_flushing = True
+        try:
+            while self._pending:
+                users, self._pending = self._pending, set()
+                for user in sorted(users):
+                    await self.publish(user)
+        finally:
+            self._is_flushing = False
+
+    async def publish(self, user: str, notice: dict[str, Any] | None = None) -> None:
+        """Build and publish one person's Home tab now (failures are logged, never raised)."""
+        try:
+            view = home_view(self.service, await load_home(self.service, user, notice))
+            await self.service.slack.publish_home(user, view)
+        except Exception:
+            log.exception("could not publish the Home tab of %s", user)
+            return
+        self.known.add(user)
+

@@ -1,0 +1,142 @@
+"""What the requester typed in the request modal, checked: a new request, or the new values of an edited document."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.slack.payload import input_state, mapping
+from engine.records import Record, RecordInput, RecordType, Source
+from engine.resubmission import editable_fields
+
+KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
+MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT_CHARS = 40
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
+                "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
+                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
+NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
+DATE_FIELDS = ("txn_date", "due_date")
+
+
+def offered_currencies(record: Record | None) -> tuple[str, ...]:
+    """Return the currencies the form offers: the usual ones, and the edited document's own."""
+    return CURRENCIES if record is None or record.currency in CURRENCIES else (record.currency, *CURRENCIES)
+
+
+def record_key(value: str | None) -> tuple[RecordType, str] | None:
+    """Decode a `type/id` button value or metadata into a record key (None when malformed)."""
+    kind, _, record_id = (value or "").partition("/")
+    try:
+        return (RecordType(kind), record_id) if record_id else None
+    except ValueError:
+        return None
+
+
+def _raw(values: dict[str, Any], block_id: str) -> Any:
+    entry = input_state(values, block_id)
+    if "selected_option" in entry:
+        return mapping(entry["selected_option"]).get("value")
+    return entry.get("selected_date") if "selected_date" in entry else entry.get("value")
+
+
+def _value(values: dict[str, Any], block_id: str) -> str:
+    value = _raw(values, block_id)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _is_date_valid(values: dict[str, Any], block_id: str = "due_date") -> bool:
+    raw = _raw(values, block_id)
+    return raw is None or raw == "" or (isinstance(raw, str) and _date(raw.strip()) is not None)
+
+
+def _amount(text: str) -> Decimal | None:
+    if len(text) > MAX_AMOUNT_CHARS:
+        return None
+    try:
+        amount = Decimal(text.replace(",", ".").replace(" ", ""))
+    except InvalidOperation:
+        return None
+    is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
+    return amount if is_valid else None
+
+
+def _date(text: str) -> date | None:
+    """Read a date picker's `YYYY-MM-DD`; anything else (`31/12/2026`, `2026-02-30`) is None."""
+    if not ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class RequestForm:
+    """What the requester typed, checked."""
+
+    record_type: RecordType
+    data: RecordInput
+
+
+def _form_errors(
+    values: dict[str, Any], fields: tuple[str, ...] = NEW_REQUEST_FIELDS, currencies: tuple[str, ...] = CURRENCIES,
+) -> dict[str, str]:
+    checks = {"vendor": ("vendor_required", bool(_value(values, "vendor"))),
+              "customer": ("customer_required", bool(_value(values, "customer"))),
+              "amount": ("amount_invalid", _amount(_value(values, "amount")) is not None),
+              "currency": ("currency_invalid", (_value(values, "currency") or currencies[0]) in currencies),
+              **{name: ("date_invalid", _is_date_valid(values, name)) for name in DATE_FIELDS}}
+    errors = {FIELD_BLOCKS[name]: checks[name][0] for name in fields if name in checks and not checks[name][1]}
+    if fields == NEW_REQUEST_FIELDS and (_value(values, "kind") or "expense") not in KINDS:
+        errors["kind"] = "kind_invalid"
+    return errors
+
+
+def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
+    """Turn the modal's state into a record, or return `{block_id: error code}`."""
+    errors = _form_errors(values)
+    if errors:
+        return errors
+    try:
+        data = RecordInput(
+            amount=_amount(_value(values, "amount")), currency=_value(values, "currency") or "USD",
+            vendor=_value(values, "vendor"), category=_value(values, "category") or None,
+            memo=_value(values, "description") or None, due_date=_date(_value(values, "due_date")),
+            source=Source.SLACK, created_by=user,
+        )
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
+    return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
+
+
+def _edited_value(values: dict[str, Any], name: str) -> Any:
+    """Return what the form says about one editable field (None when left empty)."""
+    text = _value(values, FIELD_BLOCKS[name])
+    if name == "amount":
+        return _amount(text)
+    return _date(text) if name in DATE_FIELDS else text or None
+
+
+def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str, str]:
+    """Turn the edit modal's state into the document's new values (its other fields kept), or `{block_id: code}`."""
+    fields = editable_fields(record.type)
+    errors = _form_errors(values, fields, offered_currencies(record))
+    if errors:
+        return errors
+    data = record.model_dump(include=set(RecordInput.model_fields))
+    changes = {name: _edited_value(values, name) for name in fields}
+    changes["currency"] = changes["currency"] or record.currency
+    if record.balance == record.amount:
+        changes["balance"] = changes["amount"] if record.balance is not None else None
+    try:
+        return RecordInput.model_validate({**data, **changes})
+    except ValidationError as exc:
+        return {FIELD_BLOCKS.get(str(e["loc"][0]), "amount"): "text_invalid" for e in exc.errors() if e["loc"]}
