@@ -12,7 +12,9 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.rules import RulesService
 from bot.errors import Refused
+from bot.slack import workflow_checks as checks
 from bot.slack import workflow_draft as drafts
+from bot.slack import workflow_inputs as inputs
 from bot.slack.payload import first_action, mapping, private_metadata, state_values, text, trigger_id, user_id
 from bot.slack.workflow_words import sample_context, schedule_view, workflow_view
 from engine.actions import contact_kind_for
@@ -105,7 +107,7 @@ def _step_view(index: int, step: dict[str, Any], ctx: Choices) -> dict[str, Any]
 
 
 def _duration_view(iso: str | None) -> dict[str, Any]:
-    number, unit = drafts.duration_parts(iso)
+    number, unit = inputs.duration_parts(iso)
     return {"n": number, "unit": unit}
 
 
@@ -148,15 +150,15 @@ def _render_preview(source: str, context: dict[str, Any], renderer: Any) -> dict
 
 def _schedule_choice(draft: dict[str, Any], timezone: str) -> dict[str, Any]:
     words = schedule_view(draft.get("schedule"), timezone) if draft.get("schedule") else None
-    current = drafts.schedule_cron(None, None, draft.get("schedule")) if draft.get("schedule") else None
+    current = inputs.schedule_cron(None, None, draft.get("schedule")) if draft.get("schedule") else None
     choice, custom = None, None
     for option in TIME_DAYS:
-        if current and drafts.schedule_cron(option, None, current) == current:
+        if current and inputs.schedule_cron(option, None, current) == current:
             choice = option
             break
     if current and choice is None:
         custom = current
-    hour, minute = drafts._clock(None, current)
+    hour, minute = inputs.schedule_clock(None, current)
     return {"choice": choice or ("cron:" + custom if custom else None), "custom": custom, "words": words,
             "time": f"{hour:02d}:{minute:02d}", "options": list(TIME_DAYS)}
 
@@ -220,7 +222,7 @@ class WorkflowModalListeners:
         if change is None or view.get("callback_id") != CALLBACK or not self.service.is_admin(user_id(body)):
             return
         try:
-            draft = drafts.absorb(drafts.load_draft(private_metadata(view)), drafts.flatten(state_values(view), action))
+            draft = inputs.absorb(drafts.load_draft(private_metadata(view)), inputs.flatten(state_values(view), action))
         except drafts.DraftError:
             return
         value = text(action.get("value")) or text(mapping(action.get("selected_option")).get("value"))
@@ -238,14 +240,14 @@ class WorkflowModalListeners:
         """Save the workflow (create or update), or show what is wrong on the right input."""
         user = user_id(body)
         try:
-            draft = drafts.absorb(drafts.load_draft(private_metadata(view)), drafts.flatten(state_values(view)))
+            draft = inputs.absorb(drafts.load_draft(private_metadata(view)), inputs.flatten(state_values(view)))
         except drafts.DraftError:
             await ack(response_action="errors", errors=_error_texts(self.service, {"name": {"code": "stale"}}))
             return
         if not self.service.is_admin(user):
             await ack(response_action="errors", errors=_error_texts(self.service, {"name": {"code": "admin_only"}}))
             return
-        found = drafts.problems(draft)
+        found = checks.problems(draft)
         if found:
             await ack(response_action="errors", errors=_error_texts(self.service, found))
             return
@@ -258,7 +260,7 @@ class WorkflowModalListeners:
             details = exc.details or [{"path": "name", "message": exc.message}]
             found: dict[str, dict[str, Any]] = {}
             for detail in details:
-                found.setdefault(drafts.block_for(detail.get("path", ""), draft),
+                found.setdefault(checks.block_for(detail.get("path", ""), draft),
                                  {"code": "invalid", "message": detail.get("message", ""), "path": detail.get("path"),
                                   "problem": detail.get("code"), "params": detail.get("params") or {}})
             await ack(response_action="errors", errors=_error_texts(self.service, found))

@@ -8,7 +8,9 @@ import pytest
 from slack_sdk.models.views import View
 
 from bot.sandbox.blockkit.validation import validate_message, validate_view
+from bot.slack import workflow_checks as checks
 from bot.slack import workflow_draft as drafts
+from bot.slack import workflow_inputs as inputs
 from bot.slack.workflow_modal import Choices, render_modal
 from engine.catalog import catalog
 from messages.render import Renderer
@@ -266,13 +268,13 @@ async def test_the_workflow_list_menu_edits_and_asks_before_deleting(signoff: Ha
     ("month_15", "08:00", "0 8 15 * *"), ("cron:0 */2 * * *", None, "0 */2 * * *"),
 ])
 def test_schedule_pickers_write_cron(days: str, at: str | None, cron: str) -> None:
-    assert drafts.schedule_cron(days, at, None) == cron
+    assert inputs.schedule_cron(days, at, None) == cron
 
 
 @pytest.mark.parametrize(("iso", "parts"), [("P1D", (1, "days")), ("P2W", (2, "weeks")), ("PT4H", (4, "hours")),
                                             ("P14D", (2, "weeks")), (None, (None, "never"))])
 def test_durations_read_as_number_and_unit(iso: str | None, parts: tuple[int | None, str]) -> None:
-    assert drafts.duration_parts(iso) == parts
+    assert inputs.duration_parts(iso) == parts
 
 
 def test_a_long_draft_is_compressed_into_the_metadata_and_read_back() -> None:
@@ -288,8 +290,8 @@ def test_a_long_draft_is_compressed_into_the_metadata_and_read_back() -> None:
 def test_definition_problems_land_on_their_inputs() -> None:
     draft = drafts.blank_draft()
     drafts.add_action(draft, "notification")
-    assert drafts.block_for("actions[0].steps[1].min_approvers", draft) == "a0_s1_min"
-    assert drafts.block_for("actions[0].escalate_to", draft) == "a0_escalate_to"
-    assert drafts.block_for("actions[1].message", draft) == "a1_message"
-    assert drafts.block_for("conditions[2].value", draft) == "c2_value"
-    assert drafts.block_for("schedule", draft) == "sched_days"
+    assert checks.block_for("actions[0].steps[1].min_approvers", draft) == "a0_s1_min"
+    assert checks.block_for("actions[0].escalate_to", draft) == "a0_escalate_to"
+    assert checks.block_for("actions[1].message", draft) == "a1_message"
+    assert checks.block_for("conditions[2].value", draft) == "c2_value"
+    assert checks.block_for("schedule", draft) == "sched_days"
