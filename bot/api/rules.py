@@ -7,14 +7,9 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, Request
 
 from bot.api.records import RECORDS_READ, Ref, require_token, token_actor
-from bot.core.rules import (
-    RuleResult,
-    RulesService,
-    apply_rules_yaml,
-    membership_json,
-    prefill_json,
-    rules_to_yaml,
-)
+from bot.core.groups import GroupsService, membership_json
+from bot.core.prefill import prefill_json
+from bot.core.rules import RuleResult, RulesService, apply_rules_yaml, rules_to_yaml
 from bot.errors import Unprocessable
 from engine.groups import Group, Membership
 from engine.records import RecordType
@@ -27,6 +22,10 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 def _rules(request: Request) -> RulesService:
     return RulesService(request.app.state.service.deps)
+
+
+def _groups(request: Request) -> GroupsService:
+    return GroupsService(request.app.state.service.deps)
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:
@@ -111,7 +110,7 @@ async def record_prefills(record_type: RecordType, record_id: Ref, request: Requ
 @router.get("/groups")
 async def list_groups(request: Request) -> dict[str, Any]:
     """List every group with its members."""
-    return {"groups": [group_json(g, m) for g, m in await _rules(request).list_groups()]}
+    return {"groups": [group_json(g, m) for g, m in await _groups(request).list_groups()]}
 
 
 @router.post("/groups", status_code=201)
@@ -119,13 +118,13 @@ async def create_group(
     request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Create a group; `members` are manual additions."""
-    return group_json(*await _rules(request).create_group(_object(data), actor))
+    return group_json(*await _groups(request).create_group(_object(data), actor))
 
 
 @router.get("/groups/{group_id}")
 async def get_group(group_id: Ref, request: Request) -> dict[str, Any]:
     """Return one group (by id or name) with its members."""
-    return group_json(*await _rules(request).get_group(group_id))
+    return group_json(*await _groups(request).get_group(group_id))
 
 
 @router.put("/groups/{group_id}")
@@ -133,19 +132,19 @@ async def update_group(
     group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Replace a group's definition."""
-    return group_json(*await _rules(request).update_group(group_id, data, actor))
+    return group_json(*await _groups(request).update_group(group_id, data, actor))
 
 
 @router.delete("/groups/{group_id}", status_code=204)
 async def delete_group(group_id: Ref, request: Request, actor: str = Depends(token_actor)) -> None:
     """Delete a group (admin tokens only; never while a workflow or rule uses it)."""
-    await _rules(request).delete_group(group_id, actor)
+    await _groups(request).delete_group(group_id, actor)
 
 
 @router.get("/groups/{group_id}/members")
 async def group_members(group_id: Ref, request: Request) -> dict[str, Any]:
     """Return a group's members, with the automatic, added and removed ones."""
-    _, membership = await _rules(request).get_group(group_id)
+    _, membership = await _groups(request).get_group(group_id)
     return membership_json(membership)
 
 
@@ -159,7 +158,7 @@ async def change_members(
     if unknown:
         details = [{"path": key, "message": "unknown key; use add and remove"} for key in unknown]
         raise Unprocessable(f"unknown key {unknown[0]!r}", details)
-    _, membership = await _rules(request).change_members(group_id, body.get("add"), body.get("remove"), actor)
+    _, membership = await _groups(request).change_members(group_id, body.get("add"), body.get("remove"), actor)
     return membership_json(membership)
 
 
@@ -169,5 +168,5 @@ async def email_group(
 ) -> dict[str, Any]:
     """E-mail the members of a customer or vendor group that have an address: all, or those listed in `to`."""
     body = _object(data)
-    return await _rules(request).email_group(group_id, body.get("subject"), body.get("message"), actor,
-                                             body.get("to"))
+    return await _groups(request).email_group(group_id, body.get("subject"), body.get("message"), actor,
+                                              body.get("to"))

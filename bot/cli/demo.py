@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core.groups import GroupsService
 from bot.core.reminders import InvoiceReminders
 from bot.core.rules import RulesService
 from bot.core.service import Signoff
@@ -208,7 +209,7 @@ async def _seed_contacts(service: Signoff) -> int:
 
 
 async def _seed_groups(service: Signoff) -> list[str]:
-    groups = RulesService(service.deps)
+    groups = GroupsService(service.deps)
     existing = {group.name for group, _ in await groups.list_groups()}
     created = []
     for definition in GROUPS:

@@ -8,7 +8,7 @@ from bot.core.approvals import Approvals
 from bot.core.automation import Automation
 from bot.core.cards import approval_json
 from bot.core.deps import Deps
-from bot.core.rules import apply_prefills, on_contact_saved
+from bot.core.prefill import apply_prefills, on_contact_saved
 from bot.errors import Conflict, NotFound
 from engine.lifecycle import Plan, decide_on_save
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType

@@ -14,6 +14,7 @@ from bot.core.reminders import TEXT_PARTS, InvoiceReminders, settings_json
 from bot.core.service import Signoff
 from bot.errors import Refused, Unprocessable
 from bot.senders.email import Email
+from bot.slack.admin_forms import with_picked
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.payload import (
     action_value,
@@ -26,7 +27,6 @@ from bot.slack.payload import (
     string_list,
     user_id,
 )
-from bot.slack.rules import with_picked
 from engine.actions import sample_contact, sample_record
 from engine.invoice_reminders import (
     MAX_OFFSET_DAYS,

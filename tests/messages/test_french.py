@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from bot.core.reminders import TEXT_PARTS, default_text, reminder_context
-from bot.slack.groups import GroupForm, group_modal
-from bot.slack.rules import FormRow, RuleForm, rule_modal
+from bot.slack.admin_forms import FormRow
+from bot.slack.group_modals import GroupForm, group_modal
+from bot.slack.rule_modal import RuleForm, rule_modal
 from engine.actions import sample_contact, sample_record
 from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError

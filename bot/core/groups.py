@@ -1,0 +1,254 @@
+"""Groups of customers, vendors or people: definitions, automatic and manual members, e-mail to a group."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.core.deps import Deps
+from bot.errors import Conflict, NotFound, Unprocessable
+from bot.senders.email import Email
+from engine.conditions import EvalContext
+from engine.errors import InvalidDefinitionError
+from engine.groups import (
+    Group,
+    GroupDefinition,
+    GroupKind,
+    Membership,
+    auto_members,
+    member_problems,
+    needs_recompute,
+    parse_group,
+)
+from engine.records import Contact
+from messages.errors import TemplateInvalidError
+from storage.ports import Repository
+
+MAX_SUBJECT = 300
+MAX_MESSAGE = 20000
+MAX_RECIPIENTS = 1000
+
+
+async def group_users(repo: Repository, name: str) -> list[dict[str, str]]:
+    """Return, as error details, every workflow and rule that uses a group."""
+    found = [{"path": f"workflows.{w.id}", "message": f"used by workflow {w.name!r}"}
+             for w in await repo.list_workflows() if name in w.group_refs()]
+    found += [{"path": f"rules.{r.id}", "message": f"used by rule {r.name!r}"}
+              for r in await repo.list_rules() if name in r.group_refs()]
+    return found
+
+
+class GroupsService:
+    """Groups and their members, for the REST API, Slack and the CLI."""
+
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+        self.db = deps.db
+
+    def _now(self) -> datetime:
+        return self.deps.clock.now()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the company time zone."""
+        return self.deps.settings.tz
+
+    async def list_groups(self) -> list[tuple[Group, Membership]]:
+        """Return every group with its membership."""
+        async with self.db.read() as repo:
+            return [(g, await repo.membership(g.id)) for g in await repo.list_groups()]
+
+    async def get_group(self, ref: str) -> tuple[Group, Membership]:
+        """Return a group (by id or name) with its membership, or raise NotFound."""
+        async with self.db.read() as repo:
+            group = await self._group(repo, ref)
+            return group, await repo.membership(group.id)
+
+    async def _group(self, repo: Repository, ref: str) -> Group:
+        group = await repo.get_group(ref) or await repo.group_named(ref)
+        if group is None:
+            raise NotFound(f"no group {ref!r}")
+        return group
+
+    def _parse_group(self, data: Any) -> GroupDefinition:
+        try:
+            return parse_group(data)
+        except InvalidDefinitionError as exc:
+            raise Unprocessable(str(exc), exc.details) from exc
+
+    async def create_group(self, data: Any, actor: str | None = None) -> tuple[Group, Membership]:
+        """Store a new group; `members` in the body are manual additions."""
+        body = dict(data) if isinstance(data, Mapping) else data
+        members = body.pop("members", []) if isinstance(body, dict) else []
+        definition = self._parse_group(body)
+        _raise_members(member_problems(definition.kind, members, "members"))
+        now = self._now()
+        async with self.deps.unit_of_work() as repo:
+            await self._check_group_name_free(repo, definition.name, None)
+            await self._check_contacts_exist(repo, definition.kind, members, "members")
+            group = Group(**definition.model_dump(), id=f"grp_{uuid.uuid4().hex[:16]}", created_at=now,
+                          updated_at=now)
+            await repo.save_group(group)
+            membership = Membership(await self._matches(repo, group)).with_added(members)
+            await repo.save_membership(group.id, Membership(), membership)
+            await repo.audit(now, actor, "group_created", ("group", group.id), None, group.kind.value)
+        return group, membership
+
+    async def update_group(self, ref: str, data: Any, actor: str | None = None) -> tuple[Group, Membership]:
+        """Replace a group's definition; filters that change (or turning automatic on) recompute it."""
+        definition = self._parse_group(data)
+        now = self._now()
+        async with self.deps.unit_of_work() as repo:
+            old = await self._group(repo, ref)
+            await self._check_group_change(repo, old, definition)
+            group = Group(**definition.model_dump(), id=old.id, created_at=old.created_at, updated_at=now)
+            await repo.save_group(group)
+            before = await repo.membership(group.id)
+            after = before
+            if needs_recompute(old, group):
+                after = Membership(await self._matches(repo, group), before.added, before.removed)
+                await repo.save_membership(group.id, before, after)
+            await repo.audit(now, actor, "group_updated", ("group", group.id))
+        return group, after
+
+    async def _check_group_change(self, repo: Repository, old: Group, new: GroupDefinition) -> None:
+        if new.kind is not old.kind:
+            raise Unprocessable("a group's kind cannot change", [{"path": "kind", "message": "cannot change"}])
+        await self._check_group_name_free(repo, new.name, old.id)
+        users = await group_users(repo, old.name) if new.name != old.name else []
+        if users:
+            raise Conflict(f"group {old.name!r} cannot be renamed: it is {users[0]['message']}", users)
+
+    async def _check_group_name_free(self, repo: Repository, name: str, own_id: str | None) -> None:
+        clash = await repo.group_named(name)
+        if clash is not None and clash.id != own_id:
+            raise Conflict(f"a group named {name!r} already exists ({clash.id})")
+
+    async def _check_contacts_exist(self, repo: Repository, kind: GroupKind, ids: Sequence[str], path: str) -> None:
+        if kind is GroupKind.PEOPLE:
+            return
+        problems = [{"path": f"{path}[{i}]", "message": f"no {kind.value} {member!r}"}
+                    for i, member in enumerate(ids) if await repo.get_contact(kind.value, member) is None]
+        _raise_members(problems)
+
+    async def _matches(self, repo: Repository, group: Group) -> frozenset[str]:
+        if not group.is_contact_group() or not group.filters:
+            return frozenset()
+        ctx = EvalContext.at(self._now(), self.tz)
+        return auto_members(group, await repo.all_contacts(group.kind.value), ctx)
+
+    async def delete_group(self, ref: str, actor: str | None) -> None:
+        """Delete a group, never while a workflow or rule uses it (the API lets only admin tokens call this)."""
+        async with self.deps.unit_of_work() as repo:
+            group = await self._group(repo, ref)
+            users = await group_users(repo, group.name)
+            if users:
+                raise Conflict(f"group {group.name!r} cannot be deleted: it is {users[0]['message']}", users)
+            await repo.delete_group(group.id)
+            await repo.audit(self._now(), actor, "group_deleted", ("group", group.id), group.kind.value, None)
+
+    async def change_members(
+        self, ref: str, add: Any, remove: Any, actor: str | None = None
+    ) -> tuple[Group, Membership]:
+        """Add and remove members by hand; a manual removal survives automatic updates."""
+        async with self.deps.unit_of_work() as repo:
+            group = await self._group(repo, ref)
+            add, remove = add or [], remove or []
+            _raise_members(member_problems(group.kind, add, "add") + member_problems(group.kind, remove, "remove"))
+            _raise_members([{"path": "remove", "message": f"{m!r} is both added and removed"}
+                            for m in sorted(set(add) & set(remove))])
+            await self._check_contacts_exist(repo, group.kind, add, "add")
+            before = await repo.membership(group.id)
+            after = before.with_added(add).with_removed(remove)
+            await repo.save_membership(group.id, before, after)
+            await repo.audit(self._now(), actor, "group_members_changed", ("group", group.id), None, None,
+                             {"added": sorted(add), "removed": sorted(remove)})
+        return group, after
+
+    async def email_group(
+        self, ref: str, subject: Any, message: Any, actor: str | None = None, to: Any = None,
+    ) -> dict[str, Any]:
+        """Queue an e-mail to the members of a customer or vendor group that have an address (all, or those in `to`)."""
+        _check_email_texts(subject, message)
+        _check_recipients(to)
+        if not self.deps.settings.smtp_url:
+            raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL")
+        async with self.deps.unit_of_work() as repo:
+            group = await self._group(repo, ref)
+            if not group.is_contact_group():
+                raise Unprocessable("only customer and vendor groups can be e-mailed",
+                                    [{"path": "(group)", "message": "a people group has no e-mail addresses"}])
+            members = chosen_members(sorted((await repo.membership(group.id)).members()), to)
+            contacts = [await repo.get_contact(group.kind.value, m) for m in members]
+            emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message)
+            for email in emails:
+                await repo.enqueue("email", email.to[0], email.to_json(), self._now())
+            await repo.audit(self._now(), actor, "group_emailed", ("group", group.id), None, None,
+                             {"subject": subject, "sent": len(emails), "skipped": skipped,
+                              "recipients": members if to is not None else "all"})
+        return {"queued": len(emails), "skipped": skipped, "recipients": members}
+
+    def _emails(
+        self, group: Group, contacts: Sequence[Contact], subject: str, message: str
+    ) -> tuple[list[Email], list[str]]:
+        emails, skipped = [], []
+        for contact in contacts:
+            if not contact.email:
+                skipped.append(contact.id)
+                continue
+            context = {"contact": contact.model_dump(mode="json"), "group": {"name": group.name}}
+            emails.append(Email(to=[contact.email], subject=self._render(subject, "subject", context).strip(),
+                                body=self._render(message, "message", context)))
+        return emails, skipped
+
+    def _render(self, source: str, path: str, context: dict[str, Any]) -> str:
+        try:
+            return self.deps.renderer.user_text(source, **context)
+        except TemplateInvalidError as exc:
+            raise Unprocessable(f"{path}: {exc}", [{"path": path, "message": str(exc)}]) from exc
+
+
+def _raise_members(problems: list[dict[str, str]]) -> None:
+    if problems:
+        raise Unprocessable(f"invalid members: {problems[0]['path']}: {problems[0]['message']}", problems)
+
+
+def _check_recipients(to: Any) -> None:
+    if to is None:
+        return
+    if not isinstance(to, list) or not to or not all(isinstance(m, str) and m for m in to):
+        raise Unprocessable("to must list the members to e-mail",
+                            [{"path": "to", "message": "a non-empty list of member ids"}])
+    if len(to) > MAX_RECIPIENTS:
+        raise Unprocessable("too many recipients", [{"path": "to", "message": f"at most {MAX_RECIPIENTS}"}])
+
+
+def chosen_members(members: Sequence[str], to: Sequence[str] | None) -> list[str]:
+    """Return the members to e-mail: all of them, or those chosen (each must be a member); raise Unprocessable."""
+    if to is None:
+        return list(members)
+    known = set(members)
+    problems = [{"path": f"to[{i}]", "message": f"{m!r} is not a member of the group"}
+                for i, m in enumerate(to) if m not in known]
+    _raise_members(problems)
+    return list(dict.fromkeys(to))
+
+
+def _check_email_texts(subject: Any, message: Any) -> None:
+    problems = []
+    for path, value, limit in (("subject", subject, MAX_SUBJECT), ("message", message, MAX_MESSAGE)):
+        if not isinstance(value, str) or not value.strip():
+            problems.append({"path": path, "message": "required: a non-empty text"})
+        elif len(value) > limit:
+            problems.append({"path": path, "message": f"at most {limit} characters"})
+    if problems:
+        raise Unprocessable(f"invalid e-mail: {problems[0]['path']}: {problems[0]['message']}", problems)
+
+
+def membership_json(membership: Membership) -> dict[str, list[str]]:
+    """Return a membership as API JSON."""
+    return {"members": sorted(membership.members()), "auto": sorted(membership.auto),
+            "added": sorted(membership.added), "removed": sorted(membership.removed)}
