@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from bot.core.automation import check_templates
+from bot.core.template_checks import check_templates
 from bot.core.workflows import save_definitions
 from bot.errors import SettingsError
 from bot.settings import ENV_NAMES, Settings

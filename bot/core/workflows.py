@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Approvals, new_id
-from bot.core.automation import check_templates
 from bot.core.deps import Deps
+from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
 from engine.errors import InvalidDefinitionError

@@ -107,7 +107,7 @@ class ScheduledRuns:
         lines = []
         for record, contact in selected:
             try:
-                text = self.service.automation.render_text(
+                text = self.service.automation.texts.render_text(
                     template, template_context(record, contact, workflow, company, now))
             except TemplateInvalidError as exc:
                 log.warning("digest line of %s %s in workflow %s failed: %s", record.type, record.id, workflow.id, exc)

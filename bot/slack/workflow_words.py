@@ -6,7 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from bot.core.automation import SAMPLE_COMPANY
+from bot.core.template_checks import SAMPLE_COMPANY
 from engine.actions import Company, sample_contact, sample_record, template_context, template_sources
 from engine.cron import CronSpec
 from engine.durations import parse_duration

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.core.automation import check_templates
+from bot.core.template_checks import check_templates
 from bot.sandbox.blockkit.validation import validate_message
 from engine.actions import Company, PostMessage, RemindPeople, SendEmail, SetField, Skipped, plan_actions
 from engine.approvals import plan_approval

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.core.automation import check_templates
+from bot.core.template_checks import check_templates
 from engine.actions import (
     Company,
     PostMessage,
