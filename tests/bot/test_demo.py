@@ -13,7 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.cli.demo import BOB, CARA, DAN, DOCUMENTS, main, seed, start_demo
+from bot.cli.demo import main, start_demo
+from bot.cli.demo_data import BOB, CARA, DAN, DOCUMENTS
+from bot.cli.demo_seed import seed
 from bot.sandbox.run import Sandbox, start_sandbox, state_path_for
 from bot.settings import Settings
 from tests.support.demo import demo_from, seeded_folder

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from bot.cli.demo import BOB, CARA, DAN
+from bot.cli.demo_data import BOB, CARA, DAN
 from bot.sandbox.run import Sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Locator, expect
 
-from bot.cli.demo import ADA
+from bot.cli.demo_data import ADA
 from bot.sandbox.run import Sandbox
 from tests.browser.test_demo_browser import WAIT_MS, Screen, open_as
 from tests.browser.test_sandbox_tools_browser import open_tool

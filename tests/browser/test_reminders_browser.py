@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from bot.cli.demo import ADA
+from bot.cli.demo_data import ADA
 from bot.core.reminders import InvoiceReminders
 from bot.sandbox.run import Sandbox
 from tests.browser.test_demo_browser import WAIT_MS, open_as

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from bot.cli.demo import ADA, CARA
+from bot.cli.demo_data import ADA, CARA
 from bot.sandbox.run import Sandbox
 from tests.browser.test_demo_browser import WAIT_MS, open_as
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, expect
 
-from bot.cli.demo import BOB, DAN, REMINDED_INVOICE
+from bot.cli.demo_data import BOB, DAN, REMINDED_INVOICE
 from bot.sandbox.run import Sandbox
 from tests.browser.test_demo_browser import WAIT_MS, Screen, open_as
 

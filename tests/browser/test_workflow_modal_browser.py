@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Locator, expect
 
-from bot.cli.demo import ADA, BOB, CARA, DAN
+from bot.cli.demo_data import ADA, BOB, CARA, DAN
 from bot.sandbox.run import Sandbox
 from tests.browser.test_demo_browser import WAIT_MS, Screen, open_as
 

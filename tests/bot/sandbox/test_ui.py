@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.cli.demo import ADA, BOB, CARA, DAN
+from bot.cli.demo_data import ADA, BOB, CARA, DAN
 from bot.sandbox.run import Sandbox
 from bot.sandbox.state.model import Message
 from tests.support.demo import demo_from, seeded_folder
