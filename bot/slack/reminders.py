@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,12 +19,22 @@ from bot.slack.payload import (
     action_value,
     channel_id,
     first_action,
-    input_state,
     mapping,
     private_metadata,
     state_values,
     string_list,
     user_id,
+)
+from bot.slack.reminders_form import (
+    NO_DAY,
+    PREVIEW_ACTIONS,
+    action_stamp,
+    error_blocks,
+    is_enabled,
+    previewed,
+    read_settings,
+    slots_as_typed,
+    with_action,
 )
 from engine.actions import sample_contact, sample_record
 from engine.invoice_reminders import (
@@ -43,19 +52,8 @@ log = logging.getLogger(__name__)
 
 CALLBACK_ID = "reminders_settings"
 MAX_INPUT_CHARS = 3000
-NO_DAY = "none"
 SAMPLE_SCAN = 200
 MAX_OPEN_MODALS = 1000
-PREVIEW_ACTIONS = re.compile(r"^(s[0-9]_(days|subject|greeting|body)|reminders_preview)$")
-
-
-def with_action(values: dict[str, Any], action: dict[str, Any]) -> dict[str, Any]:
-    """Return the modal's state with the value the action just carried (typed text or picked day)."""
-    block, action_id = action.get("block_id"), action.get("action_id")
-    entry = {k: v for k, v in action.items() if k in ("type", "value", "selected_option")}
-    if not isinstance(block, str) or not isinstance(action_id, str) or len(entry) < 2:
-        return values
-    return {**values, block: {**mapping(values.get(block)), action_id: entry}}
 
 
 def _slot_view(index: int, schedule: dict[str, Any] | None) -> dict[str, Any]:
@@ -121,86 +119,6 @@ async def settings_modal(service: Signoff) -> dict[str, Any]:
                         list(_kept_texts(settings)))
 
 
-def slots_as_typed(values: dict[str, Any], kept: set[str]) -> list[dict[str, Any]]:
-    """Return the modal's slots as the admin left them (texts kept aside stay marked as kept)."""
-    slots = []
-    for i in range(MAX_SCHEDULES):
-        days = _entry(values, f"s{i}_days")
-        texts = {part: value if isinstance(value := _entry(values, f"s{i}_{part}"), str) else ""
-                 for part in TEXT_PARTS}
-        slots.append({"index": i, "days": days if isinstance(days, str) and days else NO_DAY,
-                      "copy_sender": "copy" in (_entry(values, f"s{i}_copy") or []),
-                      "kept": [part for part in TEXT_PARTS if f"s{i}_{part}" in kept], **texts})
-    return slots
-
-
-def previewed(data: dict[str, Any], slots: list[int], action_id: str) -> tuple[dict[str, Any] | None, int]:
-    """Return the schedule to preview and its slot: the one being edited when it is scheduled, else the first."""
-    edited = action_id[1:].partition("_")[0] if PREVIEW_ACTIONS.fullmatch(action_id) else ""
-    index = slots.index(int(edited)) if edited.isdigit() and int(edited) in slots else 0
-    return (data["schedules"][index], slots[index]) if slots else (None, 0)
-
-
-def _entry(values: dict[str, Any], block_id: str) -> Any:
-    entry = input_state(values, block_id)
-    if "selected_option" in entry:
-        return mapping(entry["selected_option"]).get("value")
-    if "selected_options" in entry:
-        return [mapping(o).get("value") for o in entry["selected_options"] or []]
-    return entry.get("value")
-
-
-def read_settings(values: dict[str, Any], kept: dict[str, Any]) -> tuple[dict[str, Any], list[int]]:
-    """Turn the modal's state into settings as the API takes them, and the slot of each schedule."""
-    schedules, slots = [], []
-    for slot in range(MAX_SCHEDULES):
-        days = _entry(values, f"s{slot}_days")
-        if not isinstance(days, str) or days in ("", NO_DAY):
-            continue
-        texts = {part: _text(values, kept, f"s{slot}_{part}") for part in TEXT_PARTS}
-        schedules.append({"offset_days": int(days) if days.lstrip("-").isdigit() else days,
-                          **{part: value for part, value in texts.items() if value},
-                          "copy_sender": "copy" in (_entry(values, f"s{slot}_copy") or [])})
-        slots.append(slot)
-    return {"enabled": _entry(values, "enabled") == "on", "schedules": schedules}, slots
-
-
-def _text(values: dict[str, Any], kept: dict[str, Any], block_id: str) -> str | None:
-    value = _entry(values, block_id)
-    value = value.strip() if isinstance(value, str) else ""
-    stored = kept.get(block_id)
-    return value or (stored if isinstance(stored, str) else None)
-
-
-def error_blocks(exc: Unprocessable, slots: list[int]) -> dict[str, tuple[str, str]]:
-    """Map the API's error details to the modal's inputs: {block_id: (error code, problem)}."""
-    errors: dict[str, tuple[str, str]] = {}
-    for detail in exc.details:
-        path, problem = str(detail.get("path", "")), str(detail.get("message", ""))
-        block, code = _block_for(path, slots)
-        errors.setdefault(block, (code, problem))
-    return errors or {f"s{slots[0] if slots else 0}_days": ("invalid", exc.message)}
-
-
-def _block_for(path: str, slots: list[int]) -> tuple[str, str]:
-    """Return the input and error code of one error path such as `schedules[1].body`."""
-    if path == "enabled":
-        return "enabled", "invalid"
-    head, _, part = path.partition(".")
-    index = head[len("schedules["):-1] if head.startswith("schedules[") else ""
-    slot = slots[int(index)] if index.isdigit() and int(index) < len(slots) else (slots[-1] if slots else 0)
-    if part in TEXT_PARTS:
-        return f"s{slot}_{part}", "template"
-    return f"s{slot}_days", "days" if part == "offset_days" else "same_day"
-
-
-def action_stamp(action: dict[str, Any]) -> float:
-    """Return when Slack says the action happened (0 when it does not say)."""
-    try:
-        return float(action.get("action_ts") or 0)
-    except (TypeError, ValueError):
-        return 0.0
-
 
 async def redrawn_modal(
     service: Signoff, values: dict[str, Any], kept: dict[str, Any], action_id: str
@@ -208,7 +126,7 @@ async def redrawn_modal(
     """Render the modal as the admin left it, with the preview of the reminder being edited."""
     data, slots = read_settings(values, kept)
     schedule, slot = previewed(data, slots, action_id)
-    return render_modal(service, _entry(values, "enabled") == "on", slots_as_typed(values, set(kept)),
+    return render_modal(service, is_enabled(values), slots_as_typed(values, set(kept)),
                         await preview(service, schedule, slot), list(kept))
 
 
