@@ -18,7 +18,7 @@ def behalf_context(item: OutboxItem) -> dict[str, Any]:
     p, seat = item.payload, item.payload.get("on_behalf_of")
     if not seat:
         return {"behalf": None, "value": p["request_id"]}
-    value = f"{p['request_id']}|{seat}"  # as bot.slack.home.task_value encodes a seat taken for someone away
+    value = f"{p['request_id']}|{seat}"  # as bot.slack.home_tasks.task_value encodes a seat taken for someone away
     return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
 
 
