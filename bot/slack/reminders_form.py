@@ -106,4 +106,4 @@ def action_stamp(action: dict[str, Any]) -> float:
 
 def is_enabled(values: dict[str, Any]) -> bool:
     """Tell whether the modal turns reminders on."""
-    return _entry(values, "enabled") == "on"
+    return bool(_entry(values, "enabled") == "on")
