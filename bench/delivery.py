@@ -121,7 +121,7 @@ async def queue_dms(runtime: Runtime, users: list[str]) -> list[str]:
     """Queue PER_USER DMs to every user, interleaved; return their texts."""
     now = runtime.service.clock.now()
     texts = []
-    async with runtime.db.transaction() as repo:
+    async with runtime.db.unit_of_work() as repo:
         for round_ in range(PER_USER):
             for user in users:
                 text = f"bench {round_} to {user}"

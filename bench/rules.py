@@ -72,7 +72,7 @@ async def measure(n: int) -> dict[str, float]:
         path = Path(folder) / "bench.db"
         db = await Database.open(path)
         try:
-            async with db.transaction() as repo:
+            async with db.unit_of_work() as repo:
                 await _seed(repo, make_records(n, datetime.now(UTC)))
             rules = RulesService(_service(db, path).deps)
             rule = (await rules.create_rule(RULE)).rule

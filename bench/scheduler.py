@@ -120,7 +120,7 @@ def fill(db_path: Path, count: int, workflow_id: str, now: datetime) -> None:
 
 async def rearm(runtime: Runtime, now: datetime) -> None:
     """Make the same reminders due again: forget they were performed and drop their messages."""
-    async with runtime.db.transaction() as repo:
+    async with runtime.db.unit_of_work() as repo:
         await repo.conn.execute("DELETE FROM performed_actions")
         await repo.conn.execute("DELETE FROM outbox")
         await repo.conn.execute("UPDATE due_work SET next_due_at=? WHERE kind='approval' AND subject_id < 'AR-B'",

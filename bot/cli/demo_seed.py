@@ -92,7 +92,7 @@ async def _nothing() -> None:
 
 async def _seed_contacts(service: Signoff) -> int:
     created = 0
-    async with service.db.transaction() as repo:
+    async with service.db.unit_of_work() as repo:
         for kind, contact_id, data in CONTACTS:
             if await repo.get_contact(kind.value, contact_id) is None:
                 contact = Contact(**ContactInput.model_validate(data).model_dump(), kind=kind, id=contact_id)
@@ -133,7 +133,7 @@ async def _save_default(service: Signoff, slug: str, data: dict[str, Any]) -> st
     now = service.clock.now()
     definition = parse_definition(data)
     workflow = Workflow(**definition.model_dump(), id=default_workflow_id(slug), created_at=now, updated_at=now)
-    async with service.db.transaction() as repo:
+    async with service.db.unit_of_work() as repo:
         await repo.save_workflow(workflow)
         await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
     return workflow.name

@@ -122,7 +122,7 @@ class Scheduler:
     async def workflows_changed(self) -> None:
         """Rebuild scheduled workflows' due times and cron jobs from the database."""
         now, tz = self.service.clock.now(), self.tz
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             version = await repo.workflows_version()
             live = {w.id: w for w in await repo.list_workflows() if schedule_of(w) is not None}
             known = {row.subject_id: row for row in await repo.subjects_of(SubjectKind.WORKFLOW)}

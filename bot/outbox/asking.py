@@ -62,7 +62,7 @@ class Asking:
                                             item.payload["approver"])
         reach = await self.reach(approver)
         now = self.deps.clock.now()
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.db.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if not is_waiting_on(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
@@ -91,7 +91,7 @@ class Asking:
             if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
                 raise
             user_id = None
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.db.unit_of_work() as repo:
             await repo.save_slack_identity(SlackIdentity(email, user_id, now, identity_expiry(user_id, now)))
         return user_id
 
@@ -123,7 +123,7 @@ class Asking:
         request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
                                             item.payload["approver"])
         now = self.deps.clock.now()
-        async with self.deps.db.transaction() as repo:
+        async with self.deps.db.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if not is_waiting_on(request, step_index, approver):
                 return None

@@ -62,7 +62,7 @@ class Nudges:
     async def post_tracked(self, request_id: str, step_index: int, user: str, message: dict[str, Any]) -> Posted:
         """DM a message with the decision buttons and remember it, so every later decision updates it."""
         posted = await self.service.slack.dm(user, message)
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
         for hook in self.service.messages.after_refresh:
             await hook(request_id)

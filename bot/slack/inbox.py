@@ -91,7 +91,7 @@ class Inbox:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                async with self.db.transaction() as repo:
+                async with self.db.unit_of_work() as repo:
                     stored = await repo.accept_inbox([e for e, _ in _unique(batch)], self.owner, time.time(),
                                                      self.lease_s)
             except Exception as exc:
@@ -179,7 +179,7 @@ class InboxWorker:
             return
         if not is_ok:
             raise RuntimeError("the request's processing failed; see the error logged above")
-        async with self.db.transaction() as repo:
+        async with self.db.unit_of_work() as repo:
             await self._completion(row.id)(repo)
         self._count("done")
 
@@ -194,7 +194,7 @@ class InboxWorker:
         is_last = row.attempts >= MAX_ATTEMPTS
         log.error("inbox row %s (%s) failed on attempt %d%s", row.id, row.kind, row.attempts,
                   ": giving up" if is_last else "; it will be tried again", exc_info=exc)
-        async with self.db.transaction() as repo:
+        async with self.db.unit_of_work() as repo:
             if is_last:
                 await repo.fail_inbox(row.id, self.owner, error)
             else:
@@ -217,11 +217,11 @@ class InboxWorker:
         """Renew the leases in hand, claim rows left behind; return how many were claimed."""
         now_s = time.time()
         if self._held and now_s - self._renewed_s >= RENEW_EVERY_S:
-            async with self.db.transaction() as repo:
+            async with self.db.unit_of_work() as repo:
                 await repo.renew_inbox(self.owner, list(self._held), now_s + self.inbox.lease_s)
             self._renewed_s = now_s
         if now_s - self._purged_s >= PURGE_EVERY_S:
-            async with self.db.transaction() as repo:
+            async with self.db.unit_of_work() as repo:
                 await repo.purge_inbox(now_s - KEEP_S)
             self._purged_s = now_s
         return await self._claim(now_s)
@@ -234,7 +234,7 @@ class InboxWorker:
             dead = [o for o in await repo.inbox_owners() if is_dead_owner(o, self.owner)]
             if not await repo.claimable_inbox(now_s, dead):
                 return 0
-        async with self.db.transaction() as repo:
+        async with self.db.unit_of_work() as repo:
             rows = await repo.claim_inbox(self.owner, now_s, self.inbox.lease_s, free, dead)
         if rows:
             log.info("took over %d unfinished Slack requests from the inbox", len(rows))
@@ -254,5 +254,5 @@ class InboxWorker:
                 log.warning("%d Slack requests were unfinished at shutdown; they stay in the inbox", len(unfinished))
                 await asyncio.wait(unfinished)
         with contextlib.suppress(Exception):
-            async with self.db.transaction() as repo:
+            async with self.db.unit_of_work() as repo:
                 await repo.release_inbox(self.owner)

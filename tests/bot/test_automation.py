@@ -236,7 +236,7 @@ async def test_run_workflow_is_callable_for_a_scheduled_sweep(signoff: Harness) 
     assert await runs(signoff) == []
     service = signoff.runtime.service
     now = service.clock.now()
-    async with signoff.db.transaction() as repo:
+    async with signoff.db.unit_of_work() as repo:
         stored = await repo.get_workflow(wid)
         record = await repo.get_record("invoice", "INV-1")
         assert isinstance(stored, Workflow) and record is not None

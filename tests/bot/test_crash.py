@@ -52,7 +52,7 @@ async def pending_approvals(database: Path, api_url: str) -> None:
     runtime = await build_runtime(settings_for(database, api_url))
     try:
         workflow = await runtime.service.workflows.create(WORKFLOW)
-        async with runtime.db.transaction() as repo:
+        async with runtime.db.unit_of_work() as repo:
             for i in range(REQUESTS):
                 record = Record.model_validate({"type": "invoice", "id": f"INV-{i:04d}", "amount": "100.00",
                                                 "created_by": "U0REQ", "approval_status": "pending",

@@ -25,7 +25,7 @@ async def queue(signoff: Harness, targets: list[str], prefix: str = "t") -> list
     """Queue one message per target; return their texts."""
     now = signoff.runtime.service.clock.now()
     texts = []
-    async with signoff.db.transaction() as repo:
+    async with signoff.db.unit_of_work() as repo:
         for i, target in enumerate(targets):
             text = f"{prefix}-{i} for {target}"
             await repo.enqueue("message", target, {"message": {"text": text}}, now, key=f"{prefix}:{i}")
@@ -239,7 +239,7 @@ async def test_posts_carry_their_outbox_key_as_metadata(signoff: Harness) -> Non
 
 async def crashed_while_sending(signoff: Harness, claimed_wall_s: float) -> None:
     """Make every queued item look leased by a process that died (its lease has run out)."""
-    async with signoff.db.transaction() as repo:
+    async with signoff.db.unit_of_work() as repo:
         await repo.claim_outbox(signoff.runtime.service.clock.now(), claimed_wall_s, 0, per_target=1000, limit=1000)
 
 

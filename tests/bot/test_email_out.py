@@ -46,7 +46,7 @@ async def test_send_email_reaches_the_smtp_server(smtp: Inbox) -> None:
 async def test_outbox_email_is_delivered_once(tmp_path: Path, smtp: Inbox) -> None:
     inbox, port = smtp, smtp.port
     async with running_signoff(tmp_path / "m.db", smtp_url=f"smtp://127.0.0.1:{port}") as signoff:
-        async with signoff.db.transaction() as repo:
+        async with signoff.db.unit_of_work() as repo:
             email = Email(to=["ap@acme.example"], subject="Hello", body="Body")
             now = signoff.runtime.service.clock.now()
             assert await repo.enqueue("email", "ap@acme.example", email.to_json(), now, key="mail-1")

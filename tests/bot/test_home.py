@@ -225,7 +225,7 @@ async def test_five_hundred_tasks_render_within_limits_and_say_how_many_are_hidd
         workflow = await repo.get_workflow(workflow_id)
     assert isinstance(workflow, Workflow)
     long_memo = "Quarterly consulting retainer <with> *stars* & ampersands. " * 60
-    async with service.db.transaction() as repo:
+    async with service.db.unit_of_work() as repo:
         for i in range(500):
             record = Record(type=RecordType.INVOICE, id=f"BULK-{i:04d}", amount="6000.00", currency="EUR",
                             customer="C-" + "X" * 62, memo=long_memo, created_by=REQ,

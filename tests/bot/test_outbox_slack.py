@@ -10,7 +10,7 @@ ADMIN, MEMBER = "U0ADMIN", "U01CCC"
 
 async def dead_letter(signoff: Harness) -> None:
     """Queue a post to a channel that does not exist yet, and let delivery give up on it."""
-    async with signoff.db.transaction() as repo:
+    async with signoff.db.unit_of_work() as repo:
         await repo.enqueue("message", "C0LATER", {"message": {"text": "quarter closed"}},
                            signoff.runtime.service.clock.now(), key="later:0")
     await signoff.runtime.deliverer.drain()

@@ -31,7 +31,7 @@ def bill(record_id: str, status: str = "none", **changes: Any) -> Record:
 
 
 async def seed(signoff: Harness, *records: Record) -> None:
-    async with signoff.db.transaction() as repo:
+    async with signoff.db.unit_of_work() as repo:
         for item in records:
             await repo.save_record(item)
 

@@ -75,7 +75,7 @@ def click_bolt(state: dict[str, Any], db: Database) -> AsyncApp:
             await state["release"].wait()
             if "before_effect" in state:
                 await state["before_effect"]()
-            async with db.transaction() as repo:
+            async with db.unit_of_work() as repo:
                 await repo.audit(NOW, body["user"]["id"], "clicked", ("test", "click"))
             state["clicked"].append(body)
         finally:
@@ -311,7 +311,7 @@ async def test_a_click_whose_lease_was_taken_over_keeps_none_of_its_effects(tmp_
     async with served_front(tmp_path / "s.db") as front:
 
         async def taken_over() -> None:
-            async with front.db.transaction() as repo:
+            async with front.db.unit_of_work() as repo:
                 await repo.claim_inbox("elsewhere:1:1:x", time.time(), 30.0, 10, await repo.inbox_owners())
 
         front.state["before_effect"] = taken_over  # type: ignore[attr-defined]
@@ -341,7 +341,7 @@ async def test_rows_of_a_process_that_died_on_this_host_are_taken_at_once(tmp_pa
         front.release.set()
         dead = process_owner().split(":")
         dead[1], dead[2] = "999999999", "1"
-        async with front.db.transaction() as repo:
+        async with front.db.unit_of_work() as repo:
             stored = await repo.accept_inbox([_entry(click_body())], ":".join(dead), time.time(), 3600.0)
             await repo.accept_inbox([_entry(click_body(user="U0LIVE"))], "otherhost:1:1:x", time.time(), 3600.0)
         assert len(stored) == 1

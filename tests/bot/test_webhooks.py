@@ -116,7 +116,7 @@ async def test_client_errors_are_final_and_others_retried(
 ) -> None:
     receiver.statuses = [status]
     async with running_signoff(tmp_path / "w.db", webhook_url=receiver.url, webhook_secret=SECRET) as signoff:
-        async with signoff.db.transaction() as repo:
+        async with signoff.db.unit_of_work() as repo:
             await signoff.runtime.service.automation.webhooks.queue(
                 repo, "record.updated", None, None, signoff.runtime.service.clock.now())
         await signoff.runtime.deliverer.drain()
@@ -164,7 +164,7 @@ async def test_record_events_carry_the_fields_workflows_set(tmp_path: Path, rece
         later = (await signoff.post("/api/v1/workflows", scheduled)).json()["id"]
         await signoff.put("/api/v1/records/bill/B-1", {**BILL, "source": "manual"})
         service = signoff.runtime.service
-        async with signoff.db.transaction() as repo:
+        async with signoff.db.unit_of_work() as repo:
             workflow, record = await repo.get_workflow(later), await repo.get_record("bill", "B-1")
             assert workflow is not None and record is not None
             await service.automation.run_workflow(repo, workflow, record, service.clock.now(), cause="scheduled")

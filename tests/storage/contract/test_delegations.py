@@ -21,7 +21,7 @@ def request(n: int, approvers: tuple[str, ...], current_step: int = 0) -> Approv
 
 
 async def test_delegations_start_replace_end_and_expire(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.start_delegation(Delegation("U0A", "U0B", NOW, NOW + timedelta(days=2)))
         await repo.start_delegation(Delegation("U0C", "U0B", NOW + timedelta(hours=1), NOW + timedelta(days=1)))
         await repo.start_delegation(Delegation("U0A", "U0D", NOW + timedelta(hours=2), NOW + timedelta(days=3)))
@@ -31,7 +31,7 @@ async def test_delegations_start_replace_end_and_expire(store: Store) -> None:
         assert await repo.principals_of("U0B", NOW + timedelta(minutes=90)) == ("U0A", "U0C")
         assert await repo.delegates_of(["U0A", "U0C", "U0X"], later) == {"U0A": "U0D", "U0C": "U0B"}
         assert await repo.principals_of("U0B", NOW + timedelta(days=1)) == ()
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         ended = await repo.end_delegations("U0A", later)
         assert [d.delegate for d in ended] == ["U0D"]
         assert await repo.end_delegations("U0A", later) == []
@@ -41,7 +41,7 @@ async def test_delegations_start_replace_end_and_expire(store: Store) -> None:
 
 
 async def test_open_requests_awaiting_people_on_the_current_step_only(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         for n, approvers, step in ((1, ("U0A", "U0B"), 0), (2, ("U0B",), 0), (3, ("U0A",), 1), (4, ("U0C",), 0)):
             await repo.insert_request(request(n, approvers, step))
         voted = request(2, ("U0B",))
@@ -56,7 +56,7 @@ async def test_open_requests_awaiting_people_on_the_current_step_only(store: Sto
 
 
 async def test_records_by_key_and_by_creator_in_chunks(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         for n in range(1200):
             creator = "U0A" if n % 2 else "U0B"
             await repo.save_record(Record(type=RecordType.EXPENSE, id=f"EXP-{n:04d}", created_by=creator,

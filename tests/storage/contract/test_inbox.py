@@ -14,7 +14,7 @@ T0 = 1_800_000_000.0
 
 
 async def accept(store: Store, *entries: InboxEntry, owner: str = "me", now_s: float = T0) -> dict[str, int]:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         return await repo.accept_inbox(list(entries), owner, now_s, 30.0)
 
 
@@ -44,14 +44,14 @@ async def test_rows_are_claimed_when_their_lease_ends_or_their_owner_is_dead(
     store: Store, claimer: str, now_s: float, dead: list[str], claimed: int,
 ) -> None:
     await accept(store, InboxEntry("sig:a", "click", "{}"))
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         rows = await repo.claim_inbox(claimer, now_s, 30.0, 10, dead)
     assert len(rows) == claimed and all(r.attempts == 2 for r in rows)
 
 
 async def test_completion_is_a_compare_and_set_on_the_lease(store: Store) -> None:
     row_id = (await accept(store, InboxEntry("sig:a", "click", "{}")))["sig:a"]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert not await repo.complete_inbox(row_id, "other", T0)
         assert await repo.complete_inbox(row_id, "me", T0)
         assert not await repo.complete_inbox(row_id, "me", T0)
@@ -59,7 +59,7 @@ async def test_completion_is_a_compare_and_set_on_the_lease(store: Store) -> Non
 
 async def test_handing_back_and_purging(store: Store) -> None:
     row_id = (await accept(store, InboxEntry("sig:a", "click", "{}"), InboxEntry("sig:b", "request")))["sig:a"]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.release_inbox("me") == 1
         assert await repo.claimable_inbox(T0) == 1
         assert await repo.purge_inbox(T0 + 1) == 1  # the seen row; the queued one stays
@@ -69,7 +69,7 @@ async def test_handing_back_and_purging(store: Store) -> None:
 
 async def test_a_lease_is_renewed_only_by_the_owner_still_holding_it(store: Store) -> None:
     row_id = (await accept(store, InboxEntry("sig:a", "click", "{}")))["sig:a"]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.renew_inbox("me", [row_id], T0 + 100)
         assert await repo.claimable_inbox(T0 + 99) == 0 and await repo.claimable_inbox(T0 + 100) == 1
         [taken] = await repo.claim_inbox("other", T0 + 100, 30.0, 10)
@@ -81,7 +81,7 @@ async def test_a_lease_is_renewed_only_by_the_owner_still_holding_it(store: Stor
 
 async def test_a_failed_attempt_is_retried_later_and_the_last_one_kept_as_failed(store: Store) -> None:
     row_id = (await accept(store, InboxEntry("sig:a", "click", "{}")))["sig:a"]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.retry_inbox(row_id, "other", T0 + 5, "not the owner: ignored")
         assert await repo.inbox_owners() == ["me"]
         await repo.retry_inbox(row_id, "me", T0 + 5, "boom")
@@ -95,7 +95,7 @@ async def test_a_failed_attempt_is_retried_later_and_the_last_one_kept_as_failed
 
 async def test_claims_come_oldest_first_up_to_the_limit(store: Store) -> None:
     ids = await accept(store, *(InboxEntry(f"sig:{n}", "click", str(n)) for n in range(5)))
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         first = await repo.claim_inbox("other", T0 + 31, 30.0, 3)
         rest = await repo.claim_inbox("third", T0 + 31, 30.0, 10)
     assert [r.id for r in first] == [ids[f"sig:{n}"] for n in range(3)]

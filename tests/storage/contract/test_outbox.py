@@ -16,7 +16,7 @@ async def _queued(store: Store, kind: str = "refresh") -> list[str]:
 
 
 async def test_a_refresh_still_queued_absorbs_the_next_ones(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
         assert not await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
         assert await repo.enqueue_coalesced("refresh", "AR-2", {"request_id": "AR-2"}, NOW)
@@ -25,7 +25,7 @@ async def test_a_refresh_still_queued_absorbs_the_next_ones(store: Store) -> Non
 
 
 async def test_a_refresh_already_claimed_does_not_absorb_a_new_one(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
         assert [i.target for i in await repo.claim_due(NOW, 60, 10)] == ["AR-1"]
         assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
@@ -33,7 +33,7 @@ async def test_a_refresh_already_claimed_does_not_absorb_a_new_one(store: Store)
 
 
 async def test_a_refresh_waiting_to_be_retried_later_does_not_delay_a_new_one(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
         [item] = await repo.claim_due(NOW, 60, 10)
         await repo.mark_retry(item.id, NOW + timedelta(minutes=5), "ratelimited")
@@ -43,7 +43,7 @@ async def test_a_refresh_waiting_to_be_retried_later_does_not_delay_a_new_one(st
 
 
 async def test_compaction_deletes_old_deliveries_only(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue("message", "U1", {"message": {"text": "old keyed"}}, NOW, key="k:old")
         await repo.enqueue("message", "U1", {"message": {"text": "old unkeyed"}}, NOW)
         await repo.enqueue("message", "U1", {"message": {"text": "recent"}}, NOW, key="k:recent")
@@ -55,7 +55,7 @@ async def test_compaction_deletes_old_deliveries_only(store: Store) -> None:
         await repo.mark_sent(claimed["k:recent"].id, NOW - timedelta(days=29))
         await repo.mark_dead(claimed["k:dead"].id, "channel_not_found")
         await repo.mark_retry(next(i.id for i in await repo.outbox_items() if i.key == "k:queued"), NOW, "later")
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.compact_outbox(NOW - timedelta(days=30), limit=1) == 1
         assert await repo.compact_outbox(NOW - timedelta(days=30)) == 1
         assert await repo.compact_outbox(NOW - timedelta(days=30)) == 0
@@ -64,7 +64,7 @@ async def test_compaction_deletes_old_deliveries_only(store: Store) -> None:
 
 
 async def test_an_idempotency_key_queues_once_in_any_status(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.enqueue("message", "U1", {"n": 1}, NOW, key="k")
         assert not await repo.enqueue("message", "U2", {"n": 2}, NOW, key="k")
         await repo.enqueue_many([NewMessage("message", "U3", {"n": 3}, "k"), NewMessage("message", "U4", {}, "m"),
@@ -79,7 +79,7 @@ async def test_an_idempotency_key_queues_once_in_any_status(store: Store) -> Non
 
 async def test_a_claim_leases_due_items_in_order_and_an_expired_lease_makes_them_due_again(store: Store) -> None:
     later = NOW + timedelta(minutes=5)
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue("message", "U1", {}, NOW, key="b", not_before=NOW + timedelta(seconds=1))
         await repo.enqueue("message", "U1", {}, NOW, key="a")
         await repo.enqueue("message", "U1", {}, NOW, key="later", not_before=later)
@@ -96,7 +96,7 @@ async def test_a_claim_leases_due_items_in_order_and_an_expired_lease_makes_them
 
 
 async def test_retry_dead_letter_and_requeue(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue("message", "U1", {"text": "hi"}, NOW, key="k")
         [item] = await repo.claim_due(NOW, 60, 10)
         await repo.mark_retry(item.id, NOW + timedelta(minutes=1), "x" * 3000)
@@ -121,7 +121,7 @@ async def test_retry_dead_letter_and_requeue(store: Store) -> None:
 
 
 async def test_compaction_forgets_the_keys_of_what_it_deletes(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.enqueue("message", "U1", {}, NOW, key="k")
         [item] = await repo.claim_due(NOW, 60, 10)
         await repo.mark_sent(item.id, NOW)

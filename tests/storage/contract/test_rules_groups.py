@@ -33,7 +33,7 @@ def a_record(record_id: str, status: str = "none") -> Record:
 
 
 async def test_rules_round_trip_and_filter_by_status(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_rule(a_rule("r1"))
         await repo.save_rule(a_rule("r2", status="draft"))
     async with store.read() as repo:
@@ -54,7 +54,7 @@ async def test_rules_round_trip_and_filter_by_status(store: Store) -> None:
     ],
 )
 async def test_prefill_provenance_round_trips_exactly(store: Store, applied: AppliedPrefill) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.replace_prefills([(("bill", "B-1"), [applied.field], {applied.field: applied})], NOW)
     async with store.read() as repo:
         assert await repo.prefills_of("bill", "B-1") == {applied.field: applied}
@@ -66,7 +66,7 @@ async def test_records_using_a_rule_include_competing_ones(store: Store) -> None
         ("bill", "B-2"): AppliedPrefill("category", Prefill("M", "r2")),
         ("bill", "B-3"): AppliedPrefill("category", Prefill("X", "r10")),
     }
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.replace_prefills([(key, ["category"], {"category": row}) for key, row in rows.items()], NOW)
     async with store.read() as repo:
         assert await repo.records_using_rule("r2") == {("bill", "B-1"), ("bill", "B-2")}
@@ -75,7 +75,7 @@ async def test_records_using_a_rule_include_competing_ones(store: Store) -> None
 
 async def test_replacing_a_field_without_a_row_deletes_it(store: Store) -> None:
     row = AppliedPrefill("category", Prefill("T", "r1"))
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.replace_prefills([(("bill", "B-1"), ["category"], {"category": row})], NOW)
         await repo.replace_prefills([(("bill", "B-1"), ["category"], {})], NOW)
         assert await repo.prefills_of("bill", "B-1") == {}
@@ -83,7 +83,7 @@ async def test_replacing_a_field_without_a_row_deletes_it(store: Store) -> None:
 
 async def test_only_records_not_yet_approved_are_open_to_prefill(store: Store) -> None:
     statuses = ["none", "approval_required", "pending", "rejected", "approved", "expired"]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         for status in statuses:
             await repo.save_record(a_record(f"B-{status}", status))
     async with store.read() as repo:
@@ -92,7 +92,7 @@ async def test_only_records_not_yet_approved_are_open_to_prefill(store: Store) -
 
 
 async def test_bulk_updates_and_audit(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_record(a_record("B-1"))
         changed = a_record("B-1").model_copy(update={"category": "Travel"})
         await repo.update_records([changed], NOW)
@@ -105,7 +105,7 @@ async def test_bulk_updates_and_audit(store: Store) -> None:
 async def test_membership_changes_are_stored_as_differences(store: Store) -> None:
     before = Membership(frozenset({"C1", "C2"}), frozenset({"C9"}))
     after = Membership(frozenset({"C1", "C3"}), frozenset({"C9"}), frozenset({"C3"}))
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_group(a_group("g1", "west"))
         await repo.save_membership("g1", Membership(), before)
         await repo.save_membership("g1", before, after)
@@ -115,7 +115,7 @@ async def test_membership_changes_are_stored_as_differences(store: Store) -> Non
 
 
 async def test_people_groups_keep_the_order_members_were_added(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_group(a_group("g1", "finance-leads", "people"))
         await repo.save_group(a_group("g2", "west"))
         for member in ("U0ZED", "U0AMY", "U0BOB"):
@@ -128,7 +128,7 @@ async def test_people_groups_keep_the_order_members_were_added(store: Store) -> 
 
 
 async def test_auto_members_follow_one_contact_and_deleting_a_group_drops_its_members(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_group(a_group("g1", "west"))
         await repo.set_auto_member("g1", "C1", True)
         await repo.set_auto_member("g1", "C1", True)
@@ -140,7 +140,7 @@ async def test_auto_members_follow_one_contact_and_deleting_a_group_drops_its_me
 
 
 async def test_contacts_by_kind(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_contact(Contact(kind=ContactKind.CUSTOMER, id="C1", balance="10.10"), NOW)
         await repo.save_contact(Contact(kind=ContactKind.VENDOR, id="V1"), NOW)
         assert [c.id for c in await repo.all_contacts("customer")] == ["C1"]

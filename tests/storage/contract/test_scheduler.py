@@ -29,27 +29,27 @@ async def due(store: Store, at: datetime) -> list[tuple[str, str]]:
 
 
 async def test_requests_and_invoices_become_due_when_they_change(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.insert_request(request())
         await repo.save_record(Record.model_validate({"type": "invoice", "id": "INV-1", "created_at": NOW,
                                                       "updated_at": NOW}))
         await repo.save_record(Record.model_validate({"type": "bill", "id": "B-1", "created_at": NOW,
                                                       "updated_at": NOW}))
     assert await due(store, NOW) == [("approval", "AR-1"), ("invoice", "INV-1")]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.set_next_due([("approval", "AR-1", NOW + timedelta(days=1)), ("invoice", "INV-1", None)])
     assert await due(store, NOW + timedelta(hours=1)) == []
     assert await due(store, NOW + timedelta(days=1)) == [("approval", "AR-1")]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.update_request(replace(request(), status=RequestStatus.APPROVED, decided_at=NOW))
     assert await due(store, NOW + timedelta(days=2)) == []
 
 
 async def test_an_action_is_claimed_once_with_what_it_covers(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         first = await repo.claim_actions([action("remind:AR-1:0:1"), action("escalate:AR-1:0:1", ("remind:AR-1:0:3",))],
                                          NOW)
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         again = await repo.claim_actions([action("remind:AR-1:0:1"), action("remind:AR-1:0:3"),
                                           action("remind:AR-1:0:2"), action("remind:AR-1:0:2")], NOW)
         assert await repo.count_performed() == 4
@@ -59,7 +59,7 @@ async def test_an_action_is_claimed_once_with_what_it_covers(store: Store) -> No
 
 async def test_a_rolled_back_claim_leaves_the_action_to_do(store: Store) -> None:
     with pytest.raises(RuntimeError):
-        async with store.transaction() as repo:
+        async with store.unit_of_work() as repo:
             await repo.claim_actions([action("remind:AR-1:0:1")], NOW)
             raise RuntimeError("crash while performing")
     async with store.read() as repo:
@@ -67,32 +67,32 @@ async def test_a_rolled_back_claim_leaves_the_action_to_do(store: Store) -> None
 
 
 async def test_outbox_claims_keep_the_doubt_of_an_earlier_attempt(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         for target in ("U1", "U1", "U1", "U2"):
             await repo.enqueue("message", target, {"message": {"text": "hi"}}, NOW)
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         claimed = await repo.claim_outbox(NOW, 1000.0, 60, per_target=2, limit=10)
     assert [(c.item.target, c.uncertain_since, c.item.attempts) for c in claimed] == [
         ("U1", None, 1), ("U1", None, 1), ("U2", None, 1)]
     later = NOW + timedelta(minutes=2)
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.release_outbox(claimed[1:2], later)
         reclaimed = await repo.claim_outbox(later, 2000.0, 60, per_target=5, limit=10)
     assert sorted((c.item.id, c.uncertain_since, c.item.attempts) for c in reclaimed) == [
         (1, 1000.0, 2), (2, None, 1), (3, None, 1), (4, 1000.0, 2)]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.mark_sent_many([(c.item.id, later, {"ts": "1"}) for c in reclaimed])
         assert await repo.outbox_counts() == {"sent": 4}
 
 
 async def test_subjects_are_scheduled_replanned_and_forgotten(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.schedule_subject("digest", "U1", NOW + timedelta(hours=2), "daily")
         await repo.schedule_subject("digest", "U2", None, None)
         await repo.schedule_subject("digest", "U1", NOW + timedelta(hours=1), "weekly")
         assert await repo.count_subjects() == {"digest": 2}
     assert await due(store, NOW + timedelta(hours=1)) == [("digest", "U1")]
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.replan_all("digest", NOW) == 2
         subjects = sorted((r.subject_id, r.next_due_at, r.spec) for r in await repo.subjects_of("digest"))
         await repo.forget_subject("digest", "U2")
@@ -104,7 +104,7 @@ async def test_subjects_are_scheduled_replanned_and_forgotten(store: Store) -> N
 
 
 async def test_settings_documents_are_replaced_whole(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.get_setting("invoice_reminders") is None
         await repo.put_setting("invoice_reminders", {"on": True, "days": [1, 2]}, NOW)
         await repo.put_setting("invoice_reminders", {"on": False}, NOW)

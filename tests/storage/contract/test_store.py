@@ -75,7 +75,7 @@ async def test_a_failed_unit_of_work_changes_nothing(store: Store) -> None:
 
 
 async def test_transaction_is_the_unit_of_work(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_record(a_record())
     async with store.read() as repo:
         assert await repo.count_records() == 1

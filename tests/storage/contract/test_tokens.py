@@ -20,7 +20,7 @@ def test_tokens_are_random_and_hashed_with_sha256() -> None:
 
 async def test_a_token_is_found_by_its_hash_only(store: Store) -> None:
     token = new_token()
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.add_api_token("erp", "integration", hash_token(token), NOW)
     async with store.read() as repo:
         found = await repo.api_token_by_hash(hash_token(token))
@@ -30,18 +30,18 @@ async def test_a_token_is_found_by_its_hash_only(store: Store) -> None:
 
 
 async def test_names_are_unique_and_roles_checked(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert await repo.add_api_token("erp", "read", hash_token("a"), NOW)
         assert not await repo.add_api_token("erp", "admin", hash_token("b"), NOW)
     with pytest.raises(Exception, match=r"(?i)check"):  # each backend raises its own constraint error
-        async with store.transaction() as repo:
+        async with store.unit_of_work() as repo:
             await repo.add_api_token("boss", "owner", hash_token("c"), NOW)
     async with store.read() as repo:
         assert [(t.name, t.role) for t in await repo.api_tokens()] == [("erp", "read")]
 
 
 async def test_revoking_and_last_use(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.add_api_token("erp", "read", hash_token("a"), NOW)
         await repo.touch_api_token("erp", NOW + timedelta(hours=1))
         assert await repo.revoke_api_token("erp", NOW + timedelta(hours=2))

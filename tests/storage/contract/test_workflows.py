@@ -32,16 +32,16 @@ async def names(store: Store, record_type: str | None = None) -> list[str]:
 async def test_a_snapshot_reuses_validated_workflows_until_any_process_writes_one(backend: Backend) -> None:
     one, other = await backend.open(), await backend.open()
     try:
-        async with one.transaction() as repo:
+        async with one.unit_of_work() as repo:
             await repo.save_workflow(a_workflow("wf_a", "A"))
         assert await names(one) == ["A"]
         async with one.read() as repo:
             first = await repo.list_workflows()
             assert await repo.list_workflows() is not first and (await repo.list_workflows())[0] is first[0]
-        async with other.transaction() as repo:
+        async with other.unit_of_work() as repo:
             await repo.save_workflow(a_workflow("wf_b", "B", "bill"))
         assert await names(one) == ["A", "B"] and await names(one, "bill") == ["B"]
-        async with other.transaction() as repo:
+        async with other.unit_of_work() as repo:
             await repo.delete_workflow("wf_a")
         assert await names(one) == ["B"]
     finally:
@@ -52,21 +52,21 @@ async def test_a_snapshot_reuses_validated_workflows_until_any_process_writes_on
 async def test_a_rolled_back_write_never_reaches_the_cache(store: Store) -> None:
     assert await names(store) == []
     with pytest.raises(RuntimeError):
-        async with store.transaction() as repo:
+        async with store.unit_of_work() as repo:
             await repo.save_workflow(a_workflow("wf_x", "Phantom"))
             assert "Phantom" in [w.name for w in await repo.list_workflows()]
             raise RuntimeError("rolled back")
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_workflow(a_workflow("wf_y", "Real"))
     assert await names(store) == ["Real"]
 
 
 async def test_a_write_transaction_reuses_committed_workflows_and_sees_its_own_writes(store: Store) -> None:
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         await repo.save_workflow(a_workflow("wf_a", "A"))
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         first = await repo.list_workflows()
-    async with store.transaction() as repo:
+    async with store.unit_of_work() as repo:
         assert (await repo.list_workflows())[0] is first[0]
         await repo.save_workflow(a_workflow("wf_b", "B"))
         assert [w.name for w in await repo.list_workflows() if w.name not in DEFAULTS] == ["A", "B"]

@@ -40,7 +40,7 @@ async def test_new_database_is_migrated_to_latest(db: Database) -> None:
 async def test_newer_database_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "future.db"
     database = await Database.open(path)
-    async with database.transaction() as repo:
+    async with database.unit_of_work() as repo:
         await repo.conn.execute("UPDATE schema_version SET version = 999")
     await database.close()
     with pytest.raises(SchemaTooNewError, match="999"):
@@ -48,10 +48,10 @@ async def test_newer_database_is_refused(tmp_path: Path) -> None:
 
 
 async def test_audit_is_append_only(db: Database) -> None:
-    async with db.transaction() as repo:
+    async with db.unit_of_work() as repo:
         await repo.audit(NOW, "U1", "created", ("invoice", "INV-1"), None, "none")
     with pytest.raises(Exception, match="append-only"):
-        async with db.transaction() as repo:
+        async with db.unit_of_work() as repo:
             await repo.conn.execute("DELETE FROM audit")
     async with db.read() as repo:
         assert len(await repo.audit_trail("invoice", "INV-1")) == 1
@@ -67,7 +67,7 @@ async def test_a_read_cannot_write(db: Database) -> None:
 
 async def test_only_the_hash_of_a_token_is_stored(db: Database) -> None:
     token = new_token()
-    async with db.transaction() as repo:
+    async with db.unit_of_work() as repo:
         assert await repo.add_api_token("erp", "integration", hash_token(token), NOW)
     async with db.read() as repo:
         stored = await repo.conn.execute_fetchall("SELECT * FROM api_tokens")
