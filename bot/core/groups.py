@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.core.deps import Deps
 from bot.errors import Conflict, NotFound, Unprocessable
@@ -48,14 +46,6 @@ class GroupsService:
         self.deps = deps
         self.db = deps.db
 
-    def _now(self) -> datetime:
-        return self.deps.clock.now()
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """Return the company time zone."""
-        return self.deps.settings.tz
-
     async def list_groups(self) -> list[tuple[Group, Membership]]:
         """Return every group with its membership."""
         async with self.db.read() as repo:
@@ -85,7 +75,7 @@ class GroupsService:
         members = body.pop("members", []) if isinstance(body, dict) else []
         definition = self._parse_group(body)
         _raise_members(member_problems(definition.kind, members, "members"))
-        now = self._now()
+        now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             await self._check_group_name_free(repo, definition.name, None)
             await self._check_contacts_exist(repo, definition.kind, members, "members")
@@ -100,7 +90,7 @@ class GroupsService:
     async def update_group(self, ref: str, data: Any, actor: str | None = None) -> tuple[Group, Membership]:
         """Replace a group's definition; filters that change (or turning automatic on) recompute it."""
         definition = self._parse_group(data)
-        now = self._now()
+        now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             old = await self._group(repo, ref)
             await self._check_group_change(repo, old, definition)
@@ -137,7 +127,7 @@ class GroupsService:
     async def _matches(self, repo: Repository, group: Group) -> frozenset[str]:
         if not group.is_contact_group() or not group.filters:
             return frozenset()
-        ctx = EvalContext.at(self._now(), self.tz)
+        ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz)
         return auto_members(group, await repo.all_contacts(group.kind.value), ctx)
 
     async def delete_group(self, ref: str, actor: str | None) -> None:
@@ -148,7 +138,7 @@ class GroupsService:
             if users:
                 raise Conflict(f"group {group.name!r} cannot be deleted: it is {users[0]['message']}", users)
             await repo.delete_group(group.id)
-            await repo.audit(self._now(), actor, "group_deleted", ("group", group.id), group.kind.value, None)
+            await repo.audit(self.deps.clock.now(), actor, "group_deleted", ("group", group.id), group.kind.value, None)
 
     async def change_members(
         self, ref: str, add: Any, remove: Any, actor: str | None = None
@@ -164,7 +154,7 @@ class GroupsService:
             before = await repo.membership(group.id)
             after = before.with_added(add).with_removed(remove)
             await repo.save_membership(group.id, before, after)
-            await repo.audit(self._now(), actor, "group_members_changed", ("group", group.id), None, None,
+            await repo.audit(self.deps.clock.now(), actor, "group_members_changed", ("group", group.id), None, None,
                              {"added": sorted(add), "removed": sorted(remove)})
         return group, after
 
@@ -185,8 +175,8 @@ class GroupsService:
             contacts = [await repo.get_contact(group.kind.value, m) for m in members]
             emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message)
             for email in emails:
-                await repo.enqueue("email", email.to[0], email.to_json(), self._now())
-            await repo.audit(self._now(), actor, "group_emailed", ("group", group.id), None, None,
+                await repo.enqueue("email", email.to[0], email.to_json(), self.deps.clock.now())
+            await repo.audit(self.deps.clock.now(), actor, "group_emailed", ("group", group.id), None, None,
                              {"subject": subject, "sent": len(emails), "skipped": skipped,
                               "recipients": members if to is not None else "all"})
         return {"queued": len(emails), "skipped": skipped, "recipients": members}

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -54,14 +53,6 @@ class RulesService:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
         self.db = deps.db
-
-    def _now(self) -> datetime:
-        return self.deps.clock.now()
-
-    @property
-    def tz(self) -> ZoneInfo:
-        """Return the company time zone."""
-        return self.deps.settings.tz
 
     async def list_rules(self) -> list[Rule]:
         """Return every rule, oldest first."""
@@ -112,7 +103,7 @@ class RulesService:
         async with self.deps.unit_of_work() as repo:
             old = await self._rule(repo, rule_id)
             await repo.delete_rule(rule_id)
-            await repo.audit(self._now(), actor, "rule_deleted", ("rule", rule_id), old.status.value, None)
+            await repo.audit(self.deps.clock.now(), actor, "rule_deleted", ("rule", rule_id), old.status.value, None)
             changed = await self._follow(repo, old, None, actor)
         return RuleResult(None, changed)
 
@@ -120,10 +111,10 @@ class RulesService:
         self, repo: Repository, old: Rule | None, definition: RuleDefinition, actor: str | None
     ) -> RuleResult:
         await self._check_name_free(repo, definition.name, old.id if old else None)
-        rule = Rule.model_validate(_definition_changes(old, definition, self._now()))
+        rule = Rule.model_validate(_definition_changes(old, definition, self.deps.clock.now()))
         await repo.save_rule(rule)
         action = "rule_created" if old is None else _status_action(old, rule)
-        await repo.audit(self._now(), actor, action, ("rule", rule.id), old.status.value if old else None,
+        await repo.audit(self.deps.clock.now(), actor, action, ("rule", rule.id), old.status.value if old else None,
                          rule.status.value)
         return RuleResult(rule, await self._follow(repo, old, rule, actor))
 
@@ -136,8 +127,8 @@ class RulesService:
         change = rule_change(old, new)
         action = "prefilled" if change.new_rule else "prefill_removed"
         subject = new or old
-        step = PrefillStep(self._now(), actor, action, subject.id if subject else None)
-        plans = await recompute_for_rule(repo, change, self.tz, step)
+        step = PrefillStep(self.deps.clock.now(), actor, action, subject.id if subject else None)
+        plans = await recompute_for_rule(repo, change, self.deps.settings.tz, step)
         return preview_of(plans).count
 
     async def preview_status(self, rule_id: str, status: RuleStatus) -> tuple[Rule, ChangePreview]:
@@ -146,7 +137,8 @@ class RulesService:
             old = await self._rule(repo, rule_id)
             new = old.model_copy(update={"status": status})
             rules = rules_after(await repo.list_rules(RuleStatus.PUBLISHED.value), old, new)
-            plans = await plan_for_rule(repo, rule_change(old, new), rules, self._now(), self.tz)
+            now, tz = self.deps.clock.now(), self.deps.settings.tz
+            plans = await plan_for_rule(repo, rule_change(old, new), rules, now, tz)
         return old, preview_of(plans)
 
     async def prefills(self, record_type: str, record_id: str) -> dict[str, AppliedPrefill]:
@@ -156,7 +148,7 @@ class RulesService:
 
     async def choose(self, request_id: str, field: str, option: str, actor: str) -> bool:
         """Set a pre-filled field to an offered value before approving; tell whether anything changed."""
-        now = self._now()
+        now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             changed = await choose_in(repo, request_id, field, option, actor, now)
         return changed

@@ -8,7 +8,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.rules import RulesService
 from bot.core.service import Signoff
-from bot.slack.payload import channel_id, first_action, selected_value, user_id
+from bot.slack.errors import ListenerErrors
+from bot.slack.payload import first_action, selected_value, user_id
 from engine.errors import PrefillChoiceError, VoteRefusedError
 
 PREFILL_ACTION = "prefill_choice"
@@ -30,15 +31,7 @@ class PrefillChoiceListener:
     def __init__(self, service: Signoff) -> None:
         self.service = service
         self.rules = RulesService(service.deps)
-
-    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
-        """Tell the user, and only them, why nothing changed."""
-        text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
-        channel = channel_id(body)
-        if channel:
-            await self.service.slack.ephemeral(channel, user, text)
-        else:
-            await self.service.slack.dm(user, {"text": text})
+        self.refuse = ListenerErrors(service).refuse
 
     async def on_choice(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Apply the picked value, or refuse it (not an approver, value no longer offered)."""
