@@ -10,7 +10,7 @@ from slack_sdk.models.views import View
 
 from bot.core.reminders import TEXT_PARTS
 from bot.sandbox.blockkit.validation import validate_view
-from tests.bot.test_reminders import SETTINGS, billing, mails  # noqa: F401
+from tests.bot.core.test_reminders import SETTINGS, billing, mails  # noqa: F401
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 

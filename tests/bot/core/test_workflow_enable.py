@@ -75,7 +75,7 @@ async def test_definitions_say_enabled_once(signoff: Harness) -> None:
 async def cli(*args: str) -> tuple[int, str]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        cwd=str(Path(__file__).resolve().parents[2]))
+        cwd=str(Path(__file__).resolve().parents[3]))
     out, _ = await process.communicate()
     return int(process.returncode or 0), out.decode()
 

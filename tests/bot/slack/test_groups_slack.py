@@ -14,7 +14,7 @@ from bot.sandbox.app_link.payloads import block_actions_payload, view_submission
 from bot.sandbox.app_link.signing import interaction_request
 from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.sandbox.state.model import Message
-from tests.bot.test_rules_slack import ADMIN, MEMBER, customers, groups, run
+from tests.bot.slack.test_rules_slack import ADMIN, MEMBER, customers, groups, run
 from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
 from tests.support.smtp import Inbox
 

@@ -8,7 +8,7 @@ import pytest
 
 from engine.approvals import Decision
 from engine.errors import VoteRefusedError
-from tests.bot.test_commands import run
+from tests.bot.slack.test_commands import run
 from tests.bot.test_home import (
     ALICE,
     BRUNO,

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from bot.outbox.lanes import Pacer
-from tests.bot.test_approval_email import (
+from tests.bot.api.test_approval_email import (
     INVOICE,
     OUTSIDER,
     approval,

@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tests.bot.test_reminders import DUE, INVOICE, PARIS, SETTINGS, at, billing, body, mails
+from tests.bot.core.test_reminders import DUE, INVOICE, PARIS, SETTINGS, at, billing, body, mails
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 
