@@ -47,6 +47,7 @@ async def move_clock(request: Request, body: dict[str, Any] = Body(...)) -> dict
     if set(body) not in ({"advance"}, {"now"}):
         raise Unprocessable("give exactly one of advance or now", [{"path": "(body)", "message": "advance | now"}])
     moved = _advance(clock, body["advance"]) if "advance" in body else clock.set(_parse_now(body["now"]))
+    await clock.flush()
     return {"now": moved.isoformat()}
 
 

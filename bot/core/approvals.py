@@ -10,6 +10,7 @@ from bot.core.automation import Automation
 from bot.core.deps import Deps
 from bot.core.history import record_history
 from bot.core.notices import enqueue_notices
+from bot.core.retry import retrying
 from engine.approvals import (
     ApprovalRequest,
     Decision,
@@ -116,7 +117,18 @@ class Approvals:
         self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
         on_behalf_of: str | None = None,
     ) -> DecisionResult:
-        """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused."""
+        """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused.
+
+        A unit of work that lost a race (the request changed since it was read) is run again: it reads the new
+        state and decides anew (a second vote of the same approver is then not counted).
+        """
+        return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of))
+
+    async def _decide_once(
+        self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
+        on_behalf_of: str | None = None,
+    ) -> DecisionResult:
+        """Count one approver's decision in one unit of work."""
         async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:
@@ -144,7 +156,14 @@ class Approvals:
                               is_matching=await self.is_matching(repo, request, record))
 
     async def force(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
-        """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed."""
+        """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed.
+
+        Run again, like a vote, when the request changed since it was read.
+        """
+        return await retrying(lambda: self._force_once(request_id, actor, reason, seat))
+
+    async def _force_once(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
+        """Approve despite the workflow in one unit of work."""
         async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:

@@ -73,6 +73,7 @@ class Scheduler:
 
     async def start(self) -> None:
         """Start the APScheduler loop: the interval sweep and one wake-up job per scheduled workflow."""
+        await self.service.clock.sync(self.service.db)
         self._aps = AsyncIOScheduler(timezone=self.tz)
         trigger = IntervalTrigger(seconds=self.service.settings.tick_seconds, timezone=self.tz)
         self._aps.add_job(self._wake, trigger, id="sweep", coalesce=True, max_instances=1, misfire_grace_time=None)
@@ -157,6 +158,7 @@ class Scheduler:
     async def sweep(self) -> dict[str, int]:
         """Perform everything due now, a batch per transaction; return how many actions of each kind."""
         async with self._sweep_lock:
+            await self.service.clock.sync(self.service.db)
             await self.follow_workflows()
             counts = await self.due.run(self.service.clock.now())
         self.deliverer.kick()

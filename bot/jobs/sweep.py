@@ -1,7 +1,8 @@
 """One sweep of due work: the rows due by now, what the engine plans for them, performed in the same transaction.
 
 The database holds what is due (`due_work`, one row per open request, invoice and scheduled workflow, with
-its next due time). A batch reads the rows due by now and the state they need, asks the engine what to do
+its next due time). A batch leases the rows due by now (no other sweep, in any process, handles them meanwhile),
+reads the state they need, asks the engine what to do
 (`engine.planning.plan_sweep`), claims each action by its idempotency key and performs it in the same
 transaction as its outbox messages (remind, escalate, expire, invoice reminder, fire a scheduled workflow);
 then it stores each subject's next due time.
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from bot.core.history import record_history
 from bot.core.notices import as_message
 from bot.core.reminders import InvoiceReminders
+from bot.core.retry import retrying
 from bot.core.service import Signoff
 from bot.jobs.scheduled import ScheduledRuns
 from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
@@ -44,10 +46,12 @@ from engine.planning import (
 )
 from engine.workflows import Workflow
 from storage.models import AuditLine, DueRow
+from storage.owners import new_owner
 from storage.ports import Repository
 
 BATCH = 1000
 MAX_BATCHES = 10_000
+LEASE_S = 300.0  # a sweep holds the subjects of its batch until it stores their next due time (or dies)
 
 
 def duration_parts(text: str) -> dict[str, Any]:
@@ -73,6 +77,7 @@ class Sweep:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
+        self.owner = new_owner()
         self.reminders = InvoiceReminders(service)
         self.scheduled = ScheduledRuns(service)
 
@@ -85,7 +90,7 @@ class Sweep:
         """Perform everything due by `now`, a batch per transaction; return how many actions of each kind."""
         counts: Counter[str] = Counter()
         for _ in range(MAX_BATCHES):
-            looked_at, performed = await self.batch(now)
+            looked_at, performed = await retrying(lambda: self.batch(now))
             counts.update(performed)
             if looked_at < BATCH:
                 break
@@ -94,7 +99,7 @@ class Sweep:
     async def batch(self, now: datetime) -> tuple[int, Counter[str]]:
         """Perform one batch of the rows due by `now` in one transaction; return how many rows and actions."""
         async with self.service.db.transaction() as repo:
-            rows = await repo.due_rows(now, BATCH)
+            rows = await repo.claim_due_rows(now, BATCH, self.owner, LEASE_S)
             if not rows:
                 return 0, Counter()
             batch = await self._load(repo, rows, now)
@@ -102,7 +107,8 @@ class Sweep:
             actions = await repo.claim_actions(plan.actions, now)
             await self._perform(batch, actions)
             planned = {(str(kind), subject_id): at for (kind, subject_id), at in plan.next_due}
-            await repo.set_next_due((r.kind, r.subject_id, planned.get((r.kind, r.subject_id))) for r in rows)
+            await repo.set_next_due(((r.kind, r.subject_id, planned.get((r.kind, r.subject_id))) for r in rows),
+                                    owner=self.owner)
         return len(rows), Counter(a.kind.value for a in actions)
 
     async def _load(self, repo: Repository, rows: Sequence[DueRow], now: datetime) -> Batch:

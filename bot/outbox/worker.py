@@ -28,7 +28,9 @@ from bot.outbox.errors import Permanent, Retry, Throttled, classify
 from bot.outbox.handlers import Handler
 from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
 from bot.outbox.posts import Mark, delivering, outbox_key
+from storage.errors import LeaseLostError
 from storage.models import ClaimedItem, OutboxItem
+from storage.owners import new_owner
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class Deliverer:
         self.pacer = Pacer()
         self.metrics: Any = None
         self.lease_s = LEASE_S
+        self.owner = new_owner()
+        self._renewed_s = time.monotonic()
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
         self._gate = Gate(MAX_IN_FLIGHT)
@@ -102,6 +106,7 @@ class Deliverer:
             try:
                 while not self._stopping:
                     await self._record_delivered()
+                    await self._renew()
                     handled += await self._claim()
                     if self._is_busy():
                         await self._await_progress()
@@ -169,7 +174,9 @@ class Deliverer:
         now = self.service.clock.now()
         async with self.service.db.transaction() as repo:
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
-                                              self._accepts())
+                                              self._accepts(), self.owner)
+        if claimed and not self._held:
+            self._renewed_s = time.monotonic()
         for entry in claimed:
             self._held.add(entry.item.id)
             lane = self._lanes.setdefault(lane_of(entry.item), Lane(lane_of(entry.item)))
@@ -186,6 +193,9 @@ class Deliverer:
                 entry = lane.queue.popleft()
                 try:
                     await self._perform(entry, lane)
+                except LeaseLostError:
+                    log.warning("outbox item %s was taken over by another process; it is left to it", entry.item.id)
+                    self._held.discard(entry.item.id)
                 except Exception:
                     # Bookkeeping failed (the database?): the item's lease expires and it is claimed again.
                     log.exception("outbox item %s could not be recorded; it will be retried", entry.item.id)
@@ -225,8 +235,27 @@ class Deliverer:
         if not done:
             return
         async with self.service.db.transaction() as repo:
-            await repo.mark_sent_many(done)
+            lost = await repo.mark_sent_many(done, self.owner)
         self._held.difference_update(item_id for item_id, _, _ in done)
+        if lost:
+            log.warning("outbox items %s were delivered here after another process took them over", lost)
+
+    async def _renew(self) -> None:
+        """Every third of a lease, extend the leases of the items in hand; drop those another process took over."""
+        if not self._held or time.monotonic() - self._renewed_s < self.lease_s / 3:
+            return
+        self._renewed_s, held = time.monotonic(), set(self._held)
+        until = self.service.clock.now() + timedelta(seconds=self.lease_s)
+        async with self.service.db.unit_of_work() as repo:
+            lost = held - set(await repo.renew_outbox(sorted(held), until, self.owner))
+        if not lost:
+            return
+        for lane in self._lanes.values():
+            kept = [entry for entry in lane.queue if entry.item.id not in lost]
+            lane.queue.clear()
+            lane.queue.extend(kept)
+        self._held -= lost
+        log.warning("outbox items %s were taken over by another process; they are left to it", sorted(lost))
 
     async def _throttled(self, entry: ClaimedItem, lane: Lane, throttled: Throttled) -> None:
         """Slack said 429: pause this lane only, and put its items back until Retry-After has passed."""
@@ -236,7 +265,7 @@ class Deliverer:
         lane.queue.clear()
         later = self.service.clock.now() + timedelta(seconds=wait_s)
         async with self.service.db.transaction() as repo:
-            await repo.release_outbox(held, later, f"{throttled}: retry after {wait_s:g} s")
+            await repo.release_outbox(held, later, f"{throttled}: retry after {wait_s:g} s", self.owner)
         for other in held:
             self._held.discard(other.item.id)
         self._count("signoff_outbox_ratelimited_total")
@@ -254,11 +283,11 @@ class Deliverer:
             if isinstance(verdict, Permanent) or is_too_old:
                 log.error("outbox item %s (%s to %s) dead-lettered after %d attempts: %s", item.id, item.kind,
                           item.target, item.attempts, error)
-                await repo.mark_dead(item.id, error)
+                await repo.mark_dead(item.id, error, self.owner)
                 self._count("signoff_outbox_dead_lettered_total")
             else:
                 wait_s = (verdict or Retry()).wait_s(item.attempts)
-                await repo.mark_retry(item.id, now + timedelta(seconds=wait_s), error)
+                await repo.mark_retry(item.id, now + timedelta(seconds=wait_s), error, self.owner)
                 self._count("signoff_outbox_retried_total")
 
     def _count(self, name: str) -> None:

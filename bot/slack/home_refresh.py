@@ -23,7 +23,10 @@ def _people(request: ApprovalRequest) -> set[str]:
 
 
 class HomeRefresher:
-    """Republishes the Home tabs a change touches, for people who have a Home tab; bursts are coalesced."""
+    """Republishes the Home tabs a change touches, for people who have a Home tab; bursts are coalesced.
+
+    Who has a Home tab is stored (any process may publish it); `known` only caches those seen here.
+    """
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
@@ -45,7 +48,7 @@ class HomeRefresher:
 
     async def refresh(self, users: Iterable[str]) -> None:
         """Republish these people's Home tabs (those already shown); a refresh under way takes them over."""
-        self._pending |= set(users) & self.known
+        self._pending |= await self._shown(set(users))
         if self._is_flushing:
             return
         self._is_flushing = True
@@ -65,5 +68,27 @@ class HomeRefresher:
         except Exception:
             log.exception("could not publish the Home tab of %s", user)
             return
+        if user not in self.known:
+            await self._remember(user)
         self.known.add(user)
+
+    async def _shown(self, users: set[str]) -> set[str]:
+        """Return those of these people whose Home tab was published, by this process or another."""
+        unknown = users - self.known
+        if unknown:
+            try:
+                async with self.service.db.read() as repo:
+                    self.known |= await repo.home_users_among(unknown)
+            except Exception:
+                log.exception("could not read who has a Home tab")
+        return users & self.known
+
+    async def _remember(self, user: str) -> None:
+        """Store that a person has a Home tab, for every process (failures are logged)."""
+        try:
+            with self.service.db.carrying_nothing():
+                async with self.service.db.unit_of_work() as repo:
+                    await repo.add_home_users([user], self.service.clock.now())
+        except Exception:
+            log.exception("could not remember the Home tab of %s", user)
 
