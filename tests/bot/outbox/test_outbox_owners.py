@@ -1,0 +1,57 @@
+"""Outbox leases name the worker that holds them: a conversation another process sends in is left to it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+import pytest
+
+from tests.support.harness import Harness
+
+
+async def queue(signoff: Harness, targets: list[str]) -> list[str]:
+    now = signoff.runtime.service.clock.now()
+    texts = [f"owned-{i} for {target}" for i, target in enumerate(targets)]
+    async with signoff.db.unit_of_work() as repo:
+        for i, (target, text) in enumerate(zip(targets, texts, strict=True)):
+            await repo.enqueue("message", target, {"message": {"text": text}}, now, key=f"owned:{i}")
+    return texts
+
+
+def posted(signoff: Harness) -> list[str]:
+    return [c.params.get("text") for c in signoff.workspace.calls("chat.postMessage") if c.status == 200]
+
+
+async def test_a_conversation_another_process_sends_in_waits_for_its_lease(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA", "U01AAA", "U01BBB"])
+    async with signoff.db.unit_of_work() as repo:
+        [held] = await repo.claim_outbox(signoff.runtime.service.clock.now(), time.time(), 1.0, per_target=1,
+                                         limit=1, owner="elsewhere:1::0")
+    started = time.monotonic()
+    await signoff.runtime.deliverer.drain(wait_s=0)
+    assert held.item.target == "U01AAA" and time.monotonic() - started >= 0.9
+    assert posted(signoff) == [texts[2], texts[0], texts[1]]
+    async with signoff.db.read() as repo:
+        assert await repo.outbox_counts() == {"sent": 3}
+
+
+async def test_an_item_taken_over_while_in_hand_is_not_recorded_twice(
+    signoff: Harness, caplog: pytest.LogCaptureFixture,
+) -> None:
+    deliverer = signoff.runtime.deliverer
+    await queue(signoff, ["U01AAA"])
+    now = signoff.runtime.service.clock.now()
+    async with signoff.db.unit_of_work() as repo:
+        [mine] = await repo.claim_outbox(now, time.time(), 0, 1, 1, owner=deliverer.owner)
+        [theirs] = await repo.claim_outbox(now, time.time(), 60, 1, 1, owner="elsewhere:1::0")
+        await repo.mark_sent(theirs.item.id, now, {"ts": "1.0"}, owner="elsewhere:1::0")
+    deliverer._delivered.append((mine.item.id, now, {"ts": "2.0"}))
+    with caplog.at_level(logging.WARNING, logger="bot.outbox.worker"):
+        await deliverer.drain(wait_s=0)
+    async with signoff.db.read() as repo:
+        item = await repo.outbox_item(mine.item.id)
+    assert item is not None and item.status == "sent" and item.result == {"ts": "1.0"}
+    assert any("another process took them over" in r.getMessage() for r in caplog.records)
+    assert Counter(posted(signoff)) == Counter()
