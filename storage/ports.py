@@ -859,10 +859,6 @@ class Store(Protocol):
         """Run a unit of work (a write transaction): commit on success, roll back on error."""
         ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Repository]:
-        """Run a unit of work; the same as `unit_of_work`."""
-        ...
-
     def read(self) -> AbstractAsyncContextManager[Repository]:
         """Run a read-only snapshot of the last commit."""
         ...

@@ -9,6 +9,7 @@ from bot.core.automation import Automation
 from bot.core.cards import approval_json
 from bot.core.deps import Deps
 from bot.core.prefill import apply_prefills, on_contact_saved
+from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound
 from engine.lifecycle import Plan, decide_on_save
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
@@ -28,7 +29,10 @@ class Records:
         self.approvals = approvals
 
     async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
-        """Create or update a record and start its approval when the lifecycle says so."""
+        """Create or update a record and start its approval when the lifecycle says so (again if a race is lost)."""
+        return await retrying(lambda: self._put_once(record_type, record_id, data))
+
+    async def _put_once(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             before = await repo.get_record(record_type.value, record_id)
@@ -82,7 +86,10 @@ class Records:
         return record
 
     async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
-        """Send an `approval_required` record for approval."""
+        """Send an `approval_required` record for approval (again if a race is lost)."""
+        return await retrying(lambda: self._submit_once(record_type, record_id, actor))
+
+    async def _submit_once(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
         async with self.deps.unit_of_work() as repo:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:

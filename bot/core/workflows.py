@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.approvals import Approvals, new_id
 from bot.core.deps import Deps
+from bot.core.retry import retrying
 from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
@@ -119,6 +120,11 @@ class Workflows:
 
     async def delete(self, workflow_id: str, actor: str | None = None) -> int:
         """Delete a workflow and cancel its pending requests (documents back to no approval); return how many."""
+        cancelled = await retrying(lambda: self._delete_once(workflow_id, actor))
+        await self._changed()
+        return cancelled
+
+    async def _delete_once(self, workflow_id: str, actor: str | None) -> int:
         async with self.deps.unit_of_work() as repo:
             workflow = await repo.get_workflow(workflow_id)
             if workflow is None:
@@ -131,7 +137,6 @@ class Workflows:
             await repo.delete_workflow(workflow_id)
             await repo.audit(now, actor, "workflow_deleted", ("workflow", workflow_id), None, None,
                              {"cancelled_requests": len(pending)})
-        await self._changed()
         return len(pending)
 
     async def _changed(self) -> None:

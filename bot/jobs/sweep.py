@@ -98,7 +98,7 @@ class Sweep:
 
     async def batch(self, now: datetime) -> tuple[int, Counter[str]]:
         """Perform one batch of the rows due by `now` in one transaction; return how many rows and actions."""
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             rows = await repo.claim_due_rows(now, BATCH, self.owner, LEASE_S)
             if not rows:
                 return 0, Counter()

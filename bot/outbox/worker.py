@@ -90,7 +90,7 @@ class Deliverer:
         sent_before = self.service.clock.now() - timedelta(seconds=self.service.settings.outbox_retention_s)
         deleted = 0
         while True:
-            async with self.service.db.transaction() as repo:
+            async with self.service.db.unit_of_work() as repo:
                 done = await repo.compact_outbox(sent_before)
             deleted += done
             if done == 0:
@@ -172,7 +172,7 @@ class Deliverer:
     async def _claim(self) -> int:
         """Lease due items into their lanes and start the lanes; return how many were leased."""
         now = self.service.clock.now()
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
                                               self._accepts(), self.owner)
         if claimed and not self._held:
@@ -234,7 +234,7 @@ class Deliverer:
         done, self._delivered = self._delivered, []
         if not done:
             return
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             lost = await repo.mark_sent_many(done, self.owner)
         self._held.difference_update(item_id for item_id, _, _ in done)
         if lost:
@@ -264,7 +264,7 @@ class Deliverer:
         held = [entry, *lane.queue]
         lane.queue.clear()
         later = self.service.clock.now() + timedelta(seconds=wait_s)
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             await repo.release_outbox(held, later, f"{throttled}: retry after {wait_s:g} s", self.owner)
         for other in held:
             self._held.discard(other.item.id)
@@ -279,7 +279,7 @@ class Deliverer:
         if verdict is None:
             log.error("outbox item %s (%s) failed unexpectedly on attempt %d", item.id, item.kind, item.attempts,
                       exc_info=exc)
-        async with self.service.db.transaction() as repo:
+        async with self.service.db.unit_of_work() as repo:
             if isinstance(verdict, Permanent) or is_too_old:
                 log.error("outbox item %s (%s to %s) dead-lettered after %d attempts: %s", item.id, item.kind,
                           item.target, item.attempts, error)

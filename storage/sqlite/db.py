@@ -82,7 +82,7 @@ class Database:
 
     async def _migrate(self) -> None:
         scripts = migrations()
-        async with self.transaction() as repo:
+        async with self.unit_of_work() as repo:
             await repo.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             current, latest = await repo.schema_version(), scripts[-1][0]
             if current > latest:
@@ -154,7 +154,6 @@ class Database:
             _AFTER_COMMIT.reset(token)
         await _run_after_commit(after)
 
-    transaction = unit_of_work
 
     def on_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the current task's write transaction commits (never if it rolls back)."""

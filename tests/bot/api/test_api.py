@@ -152,7 +152,7 @@ async def test_test_clock_is_404_when_off(tmp_path: Path) -> None:
 
 
 async def test_restart_keeps_records_votes_and_audit(tmp_path: Path) -> None:
-    from tests.bot.test_approval_flow import approval_dm, submitted_invoice
+    from tests.bot.core.test_approval_flow import approval_dm, submitted_invoice
 
     async with running_signoff(tmp_path / "keep.db") as first:
         await submitted_invoice(first)

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from tests.bot.conftest import free_port
-from tests.bot.test_home import task_blocks
+from tests.bot.slack.test_home import task_blocks
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.bot.test_approval_flow import approval_dm
+from tests.bot.core.test_approval_flow import approval_dm
 from tests.support.harness import Harness
 
 WORKFLOW = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from tests.bot.test_home import (
+from tests.bot.slack.test_home import (
     ADMIN,
     ALICE,
     BRUNO,

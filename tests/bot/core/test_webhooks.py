@@ -19,7 +19,7 @@ from aiohttp import web
 from bot.core.webhooks import event_name
 from bot.outbox.webhooks import sign
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected, VoteRecorded
-from tests.bot.test_approval_flow import approval_dm
+from tests.bot.core.test_approval_flow import approval_dm
 from tests.support.harness import Harness, running_signoff
 
 SECRET = "whsec-test-0123456789"

@@ -8,10 +8,10 @@ from typing import Any
 
 from bot.sandbox.blockkit.validation import validate_message
 from bot.sandbox.state.model import Message
+from tests.bot.jobs.test_scheduler_clock import START, paris, tick_at
 from tests.bot.slack.test_commands import run
 from tests.bot.slack.test_delegation import task_value_of, votes_of
-from tests.bot.test_home import home_with, status_becomes, task_blocks, view_text
-from tests.bot.test_scheduler_clock import START, paris, tick_at
+from tests.bot.slack.test_home import home_with, status_becomes, task_blocks, view_text
 from tests.support.harness import Harness, running_signoff
 
 ALICE, BRUNO, CHLOE, DIMITRI, REQ = "U01AAA", "U01BBB", "U01CCC", "U01DDD", "U0REQ"

@@ -17,7 +17,7 @@ from tests.bot.api.test_approval_email import (
     votes,
     workflow,
 )
-from tests.bot.test_scheduler_clock import START, paris, tick_at
+from tests.bot.jobs.test_scheduler_clock import START, paris, tick_at
 from tests.support.harness import Harness
 from tests.support.smtp import Inbox
 

@@ -10,7 +10,7 @@ import pytest
 from bot.sandbox.blockkit.validation import validate_message
 from bot.sandbox.state.model import Message
 from bot.slack.command_kit import Reply, command, run_command
-from tests.bot.test_home import (
+from tests.bot.slack.test_home import (
     ALICE,
     BIG_INVOICES,
     BRUNO,

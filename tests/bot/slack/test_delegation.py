@@ -9,7 +9,7 @@ import pytest
 from engine.approvals import Decision
 from engine.errors import VoteRefusedError
 from tests.bot.slack.test_commands import run
-from tests.bot.test_home import (
+from tests.bot.slack.test_home import (
     ALICE,
     BRUNO,
     CHLOE,

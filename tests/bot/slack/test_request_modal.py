@@ -13,7 +13,7 @@ from bot.sandbox.app_link.signing import VERIFICATION_TOKEN, interaction_request
 from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.sandbox.state.model import TEAM_DOMAIN, TEAM_ID
 from bot.slack.request_form import read_form
-from tests.bot.test_home import ALICE, BRUNO, approval_workflow, create_workflow, status_becomes, view_text
+from tests.bot.slack.test_home import ALICE, BRUNO, approval_workflow, create_workflow, status_becomes, view_text
 from tests.support.harness import SIGNING_SECRET, Harness
 
 REQUESTER = "U0REQ"

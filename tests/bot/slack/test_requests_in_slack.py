@@ -12,8 +12,7 @@ from slack_sdk.models.views import View
 from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack.request_modal import request_modal
 from engine.records import Record
-from tests.bot.slack.test_request_modal import FORM, created, open_by_shortcut
-from tests.bot.test_home import (
+from tests.bot.slack.test_home import (
     ALICE,
     BRUNO,
     REQ,
@@ -23,6 +22,7 @@ from tests.bot.test_home import (
     status_becomes,
     view_text,
 )
+from tests.bot.slack.test_request_modal import FORM, created, open_by_shortcut
 from tests.support.harness import Harness, running_signoff
 
 EXPENSES = approval_workflow("Expenses over 100", [{"field": "amount", "op": "gt", "value": "100"}],

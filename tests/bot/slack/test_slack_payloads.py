@@ -17,7 +17,7 @@ from bot.sandbox.app_link.link import deliver
 from bot.sandbox.app_link.signing import VERIFICATION_TOKEN, SlackRequest, form_request, interaction_request, sign
 from bot.sandbox.state.model import TEAM_ID
 from bot.slack.payload import shape_problem
-from tests.bot.test_approval_flow import approval_dm, submitted_invoice
+from tests.bot.core.test_approval_flow import approval_dm, submitted_invoice
 from tests.support.harness import SIGNING_SECRET, Harness
 
 DOMAIN_TABLES = ("records", "approval_requests", "votes", "audit", "workflows", "delegations", "reminder_tasks",

@@ -8,7 +8,7 @@ import pytest
 
 from bot.sandbox.app_link.factory import RequestFactory
 from bot.sandbox.app_link.link import deliver
-from tests.bot.test_approval_flow import approval_dm, record, submitted_invoice
+from tests.bot.core.test_approval_flow import approval_dm, record, submitted_invoice
 from tests.support.harness import SIGNING_SECRET, Harness
 
 

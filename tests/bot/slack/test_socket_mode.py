@@ -9,7 +9,7 @@ from bot.sandbox.app_link.events import slash_command_fields
 from bot.sandbox.app_link.payloads import block_actions_payload
 from bot.sandbox.socket_mode import APP_TOKEN, SocketModeHub
 from bot.sandbox.webapi import start_webapi
-from tests.bot.test_approval_flow import INVOICE, WORKFLOW
+from tests.bot.core.test_approval_flow import INVOICE, WORKFLOW
 from tests.support.harness import API_TOKEN, make_workspace, settings_for
 
 

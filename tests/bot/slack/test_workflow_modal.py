@@ -14,7 +14,7 @@ from bot.slack import workflow_inputs as inputs
 from bot.slack.workflow_modal import Choices, render_modal
 from engine.catalog import catalog
 from messages.render import Renderer
-from tests.bot.test_home import (
+from tests.bot.slack.test_home import (
     ALICE,
     BIG_INVOICES,
     BRUNO,
