@@ -25,10 +25,11 @@ from bot.core.groups import GroupsService
 from bot.core.reminders import InvoiceReminders
 from bot.core.rules import RulesService
 from bot.core.service import Signoff
+from bot.core.workflows import save_definitions
 from engine.catalog import DEFAULT_SLUGS, customize, default_workflow_id, find_template
 from engine.invoice_reminders import SEND_AT_HOUR
 from engine.records import ApprovalStatus, Contact, ContactInput, RecordInput, RecordType
-from engine.workflows import Workflow, parse_definition
+from engine.workflows import parse_definition
 from messages.catalog_text import localized
 
 Settle = Callable[[], Awaitable[Any]]
@@ -130,13 +131,9 @@ async def _seed_workflows(service: Signoff) -> list[str]:
 
 
 async def _save_default(service: Signoff, slug: str, data: dict[str, Any]) -> str:
-    now = service.clock.now()
     definition = parse_definition(data)
-    workflow = Workflow(**definition.model_dump(), id=default_workflow_id(slug), created_at=now, updated_at=now)
-    async with service.db.unit_of_work() as repo:
-        await repo.save_workflow(workflow)
-        await repo.audit(now, None, "workflow_created", ("workflow", workflow.id), None, workflow.status.value)
-    return workflow.name
+    await save_definitions(service.db, [(default_workflow_id(slug), definition)], service.clock.now(), None)
+    return definition.name
 
 
 async def _seed_document(service: Signoff, document: DemoDocument, settle: Settle) -> bool:
