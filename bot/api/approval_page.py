@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from bot.api.deps import service_of
 from bot.core.asking import display_name
 from bot.core.service import Signoff
 from bot.errors import UndeliverableError
@@ -71,9 +72,6 @@ class Page:
         return STATUS["invalid"] if self.state == "form" and self.error else STATUS[self.state]
 
 
-def _service(request: Request) -> Signoff:
-    service: Signoff = request.app.state.service
-    return service
 
 
 def _html(service: Signoff, page: Page) -> HTMLResponse:
@@ -123,7 +121,7 @@ async def _page_of(service: Signoff, link: ApprovalLink | None) -> Page:
 @router.get("/approve/{token:path}")
 async def show(token: str, request: Request) -> HTMLResponse:
     """Show the document and the confirmation form of an approval link; change nothing."""
-    service = _service(request)
+    service = service_of(request)
     return _html(service, await _page_of(service, await _link(service, token)))
 
 
@@ -161,7 +159,7 @@ def _reason(form: dict[str, str]) -> str | None:
 @router.post("/approve/{token:path}")
 async def submit(token: str, request: Request) -> HTMLResponse:
     """Decide with an approval link: the same decision as a Slack click, and the link used in its transaction."""
-    service = _service(request)
+    service = service_of(request)
     if not TOKEN.match(token):
         return _html(service, Page(LinkProblem.NOT_FOUND.value))
     own_origin = f"{request.url.scheme}://{request.headers.get('host', '')}"

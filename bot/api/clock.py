@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api.records import require_token
+from bot.api.deps import require_token
 from bot.clock import TestClock
 from bot.errors import NotFound, Unprocessable
 from engine.durations import parse_duration

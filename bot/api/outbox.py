@@ -6,20 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from bot.api.records import require_token
+from bot.api.deps import require_token, service_of
 from bot.api.scheduler import outbox_json
 from bot.core.admin import retry_dead_letter
-from bot.core.service import Signoff
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
 
-def _service(request: Request) -> Signoff:
-    service: Signoff = request.app.state.service
-    return service
 
 
 @router.post("/outbox/{item_id}/retry")
 async def retry_outbox_item(request: Request, item_id: int = Path(ge=1, le=2**62)) -> dict[str, Any]:
     """Queue a dead letter again, due now; its delivery horizon starts over."""
-    return outbox_json(await retry_dead_letter(_service(request).deps, item_id))
+    return outbox_json(await retry_dead_letter(service_of(request).deps, item_id))

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api.records import RECORDS_READ, Ref, require_token, token_actor
+from bot.api.deps import RECORDS_READ, Ref, require_token, token_actor
 from bot.core.groups import GroupsService, membership_json
 from bot.core.prefill import prefill_json
 from bot.core.rules import RuleResult, RulesService, apply_rules_yaml, rules_to_yaml

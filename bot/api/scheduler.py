@@ -6,9 +6,8 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.records import Ref, require_token
+from bot.api.deps import Ref, require_token, service_of
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
-from bot.core.service import Signoff
 from bot.errors import Unprocessable
 from storage.models import OutboxItem
 
@@ -17,13 +16,10 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 OutboxStatus = Literal["queued", "sending", "sent", "dead"]
 
 
-def _service(request: Request) -> Signoff:
-    service: Signoff = request.app.state.service
-    return service
 
 
 def _reminders(request: Request) -> InvoiceReminders:
-    return InvoiceReminders(_service(request))
+    return InvoiceReminders(service_of(request))
 
 
 def outbox_json(item: OutboxItem) -> dict[str, Any]:
@@ -67,7 +63,7 @@ async def list_outbox(
     request: Request, status: OutboxStatus | None = None, limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """List outbox items, newest first (`status=dead` shows the dead letters), with counts by status."""
-    async with _service(request).db.read() as repo:
+    async with service_of(request).db.read() as repo:
         items = await repo.outbox_items(status, limit)
         counts = await repo.outbox_counts()
     return {"items": [outbox_json(i) for i in items], "counts": counts}
@@ -77,7 +73,7 @@ async def list_outbox(
 async def scheduler_state(request: Request) -> dict[str, Any]:
     """Return what the clock knows: the cron jobs and how many subjects it watches."""
     scheduler = getattr(request.app.state, "scheduler", None)
-    async with _service(request).db.read() as repo:
+    async with service_of(request).db.read() as repo:
         watched = await repo.count_subjects()
         performed = await repo.count_performed()
     return {"cron_jobs": scheduler.cron_jobs() if scheduler else [], "watched": watched, "performed": performed}

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.records import MAX_REF_CHARS, Ref, require_token
+from bot.api.deps import MAX_REF_CHARS, Ref, require_token, service_of
 from bot.core.admin import set_company_name
-from bot.core.service import Signoff
 from bot.errors import NotFound, Unprocessable
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.errors import InvalidDefinitionError
@@ -22,22 +21,19 @@ MAX_CURSOR_DIGITS = 18
 QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]
 
 
-def _service(request: Request) -> Signoff:
-    service: Signoff = request.app.state.service
-    return service
 
 
 def _template(slug: str, request: Request) -> CatalogTemplate:
     template = find_template(slug)
     if template is None:
         raise NotFound(f"no template {slug!r}; GET /api/v1/templates lists them")
-    return localized(template, _service(request).settings.locale)
+    return localized(template, service_of(request).settings.locale)
 
 
 @router.get("/templates")
 async def list_templates(request: Request, category: QueryRef = None) -> dict[str, Any]:
     """List the catalog of ready workflows in the installation's language, optionally of one category."""
-    locale = _service(request).settings.locale
+    locale = service_of(request).settings.locale
     return {"templates": [localized(t, locale).summary() for t in catalog() if category in (None, t.category)]}
 
 
@@ -59,7 +55,7 @@ async def create_from_template(
             data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
     except InvalidDefinitionError as exc:
         raise Unprocessable(str(exc), exc.details) from exc
-    return (await _service(request).workflows.create(data)).model_dump(mode="json")
+    return (await service_of(request).workflows.create(data)).model_dump(mode="json")
 
 
 def _before_seq(cursor: str | None) -> int | None:
@@ -81,7 +77,7 @@ async def list_runs(
 ) -> dict[str, Any]:
     """Return run history, newest first, filtered by workflow and/or record; page with `cursor`."""
     flt = RunFilter(workflow_id, record_type.value if record_type else None, record_id, _before_seq(cursor), limit)
-    async with _service(request).db.read() as repo:
+    async with service_of(request).db.read() as repo:
         runs = await repo.list_runs(flt)
     next_cursor = str(runs[-1].seq) if len(runs) == limit else None
     return {"runs": [r.as_json() for r in runs], "next_cursor": next_cursor}
@@ -90,7 +86,7 @@ async def list_runs(
 @router.get("/runs/{run_id}")
 async def get_run(run_id: Ref, request: Request) -> dict[str, Any]:
     """Return one run."""
-    async with _service(request).db.read() as repo:
+    async with service_of(request).db.read() as repo:
         run = await repo.get_run(run_id)
     if run is None:
         raise NotFound(f"no run {run_id!r}")
@@ -105,7 +101,7 @@ async def list_reminders(
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     """Return the reminder tasks of a person or channel, newest first."""
-    async with _service(request).db.read() as repo:
+    async with service_of(request).db.read() as repo:
         tasks = await repo.reminders_for(assignee, include_done, limit)
     return {"reminders": [
         {"id": t.id, "run_id": t.run_id, "assignee": t.assignee, "workflow_id": t.workflow_id,
@@ -118,7 +114,7 @@ async def list_reminders(
 @router.get("/company")
 async def get_company(request: Request) -> dict[str, Any]:
     """Return the company as workflow templates see it."""
-    service = _service(request)
+    service = service_of(request)
     async with service.db.read() as repo:
         name = await repo.company_name()
     return {"name": name, "timezone": service.settings.timezone}
@@ -131,6 +127,55 @@ async def put_company(request: Request, body: dict[str, Any] = Body(...)) -> dic
     if set(body) != {"name"} or not isinstance(name, str) or len(name.strip()) > MAX_COMPANY_NAME:
         raise Unprocessable("give the company name", [{"path": "name", "message": f"text of at most "
                                                        f"{MAX_COMPANY_NAME} characters"}])
-    service = _service(request)
+    service = service_of(request)
     await set_company_name(service.deps, name.strip())
     return {"name": name.strip(), "timezone": service.settings.timezone}
+
+
+@router.get("/workflows")
+async def list_workflows(request: Request) -> dict[str, Any]:
+    """List every workflow."""
+    workflows = await service_of(request).workflows.list_all()
+    return {"workflows": [w.model_dump(mode="json") for w in workflows]}
+
+
+@router.post("/workflows", status_code=201)
+async def create_workflow(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Create a workflow from its definition."""
+    return (await service_of(request).workflows.create(data)).model_dump(mode="json")
+
+
+@router.get("/workflows/{workflow_id}")
+async def get_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
+    """Return one workflow."""
+    return (await service_of(request).workflows.get(workflow_id)).model_dump(mode="json")
+
+
+@router.put("/workflows/{workflow_id}")
+async def update_workflow(workflow_id: Ref, request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Replace a workflow's definition."""
+    return (await service_of(request).workflows.update(workflow_id, data)).model_dump(mode="json")
+
+
+@router.delete("/workflows/{workflow_id}", status_code=204)
+async def delete_workflow(workflow_id: Ref, request: Request) -> None:
+    """Delete a workflow."""
+    await service_of(request).workflows.delete(workflow_id)
+
+
+@router.post("/workflows/{workflow_id}/enable")
+async def enable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
+    """Enable a workflow."""
+    return (await service_of(request).workflows.set_enabled(workflow_id, True)).model_dump(mode="json")
+
+
+@router.post("/workflows/{workflow_id}/disable")
+async def disable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
+    """Disable a workflow."""
+    return (await service_of(request).workflows.set_enabled(workflow_id, False)).model_dump(mode="json")
+
+
+@router.post("/workflows/{workflow_id}/copy", status_code=201)
+async def copy_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
+    """Copy a workflow as a disabled draft."""
+    return (await service_of(request).workflows.copy(workflow_id)).model_dump(mode="json")

@@ -1,0 +1,107 @@
+"""What every REST route depends on: the services, the bearer token and its role, the audit of writes."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Path, Request
+
+from bot.core.service import Signoff
+from bot.core.tokens import touch_token
+from bot.errors import ApiError
+from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
+from storage.ports import Repository
+
+ROLES_KEY = "x-signoff-roles"
+READ_METHODS = frozenset({"GET", "HEAD"})
+MAX_TOKEN_CHARS = 200
+MAX_REF_CHARS = 200
+
+# A path id of something to read or act on; `Id` (engine.limits) is what a new document or contact may use.
+Ref = Annotated[str, Path(min_length=1, max_length=MAX_REF_CHARS)]
+
+
+def service_of(request: Request) -> Signoff:
+    """Return the application services of the app serving the request."""
+    service: Signoff = request.app.state.service
+    return service
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a REST request acts as: the name and role of its bearer token."""
+
+    name: str
+    role: str
+
+    @property
+    def actor(self) -> str:
+        """Return how the audit trail names this caller."""
+        return f"token:{self.name}"
+
+
+def allow(*roles: str) -> dict[str, Any]:
+    """Return the `openapi_extra` that lets these roles (and admin) call an operation."""
+    return {ROLES_KEY: ["admin", *roles]}
+
+
+RECORDS_READ = allow("integration", "read")
+RECORDS_WRITE = allow("integration")
+
+
+def allowed_roles(request: Request) -> list[str]:
+    """Return the roles that may call the request's operation: admin, and read for GETs, unless widened."""
+    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    if ROLES_KEY in extra:
+        return list(extra[ROLES_KEY])
+    return ["admin", "read"] if request.method in READ_METHODS else ["admin"]
+
+
+async def _authenticate(request: Request) -> tuple[Caller, ApiToken | None]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    service = service_of(request)
+    expected = service.settings.api_token
+    if token and expected and hmac.compare_digest(token.encode(), expected.encode()):
+        return Caller(ENV_TOKEN_NAME, "admin"), None
+    found = None
+    if token and len(token) <= MAX_TOKEN_CHARS:
+        async with service.db.read() as repo:
+            found = await repo.api_token_by_hash(hash_token(token))
+    if found is None or not found.is_active:
+        raise ApiError(401, "unauthorized", "missing, unknown or revoked bearer token")
+    return Caller(found.name, found.role), found
+
+
+def _audit_write(request: Request, caller: Caller) -> Callable[[Repository], Awaitable[None]]:
+    async def run(repo: Repository) -> None:
+        await repo.audit(service_of(request).clock.now(), caller.actor, "api_write", ("api_token", caller.name),
+                         detail={"method": request.method, "path": request.url.path})
+
+    return run
+
+
+async def require_token(request: Request) -> AsyncIterator[Caller]:
+    """Authenticate the bearer token, check its role may call the operation, and audit what it writes."""
+    caller, stored = await _authenticate(request)
+    if caller.role not in allowed_roles(request):
+        raise ApiError(403, "forbidden", f"a token with the {caller.role} role may not {request.method} "
+                       f"{request.url.path}")
+    if stored is not None:
+        await touch_token(service_of(request).db, stored, datetime.now(UTC))
+    request.state.caller = caller
+    if request.method in READ_METHODS:
+        yield caller
+        return
+    with service_of(request).db.carrying(_audit_write(request, caller)):
+        yield caller
+
+
+def token_actor(request: Request) -> str:
+    """Return the audit actor of the request's token (`token:NAME`)."""
+    caller: Caller = request.state.caller
+    return caller.actor
