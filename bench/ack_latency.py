@@ -404,9 +404,30 @@ async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
         freeze_startup_heap()
         counter = VoteCounter(db_path)
         control.reply({"url": runtime.url})
-        await control.serve({"settle": counter.settle})
+        await control.serve({"settle": counter.settle, **profiling_commands()})
     finally:
         await runtime.close()
+
+
+def profiling_commands() -> dict[str, Handler]:
+    """Return `profile_start` and `profile_stop` (cProfile into $SIGNOFF_BENCH_PROFILE) when that is set."""
+    path = os.environ.get("SIGNOFF_BENCH_PROFILE")
+    if not path:
+        return {}
+    import cProfile
+
+    profiler = cProfile.Profile()
+
+    async def start(command: Command) -> dict[str, Any]:
+        profiler.enable()
+        return {}
+
+    async def stop(command: Command) -> dict[str, Any]:
+        profiler.disable()
+        profiler.dump_stats(path)
+        return {}
+
+    return {"profile_start": start, "profile_stop": stop}
 
 
 def floor_app(api_url: str) -> FastAPI:

@@ -46,10 +46,11 @@ CLOSED_STATUS = {
 
 @dataclass(frozen=True)
 class DecisionResult:
-    """The answer to one Approve/Reject click."""
+    """The answer to one Approve/Reject click; `forced` tells why an approval was left to be confirmed first."""
 
     request: ApprovalRequest
     is_counted: bool
+    forced: ForceKind | None = None
 
 
 def new_id(prefix: str) -> str:
@@ -115,31 +116,44 @@ class Approvals:
 
     async def decide(
         self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
-        on_behalf_of: str | None = None,
+        on_behalf_of: str | None = None, *, unless_forced: bool = False,
     ) -> DecisionResult:
         """Count one approver's decision (or a delegate's for them); raise VoteRefusedError when refused.
 
-        A unit of work that lost a race (the request changed since it was read) is run again: it reads the new
-        state and decides anew (a second vote of the same approver is then not counted).
+        With `unless_forced`, an approval that would be forced is not counted: the result says why, so it can be
+        confirmed first. A unit of work that lost a race (the request changed since it was read) is run again:
+        it reads the new state and decides anew (a second vote of the same approver is then not counted).
         """
-        return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of))
+        return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
+                                                        unless_forced))
 
     async def _decide_once(
-        self, request_id: str, actor: str, decision: Decision, reason: str | None = None,
-        on_behalf_of: str | None = None,
+        self, request_id: str, actor: str, decision: Decision, reason: str | None,
+        on_behalf_of: str | None, unless_forced: bool,
     ) -> DecisionResult:
         """Count one approver's decision in one unit of work."""
         async with self.deps.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if request is None:
                 raise VoteRefusedError("This request no longer exists.", "not_found")
-            principals = await repo.principals_of(actor, self.deps.clock.now())
-            approver = acting_for(request, actor, principals, on_behalf_of)
-            acted_by = actor if approver != actor else None
-            outcome = decide(request, approver, decision, self.deps.clock.now(), reason, acted_by)
+            now = self.deps.clock.now()
+            approver = acting_for(request, actor, await repo.principals_of(actor, now), on_behalf_of)
+            if unless_forced and decision is Decision.APPROVE:
+                kind = await self._force_kind(repo, request, approver, actor)
+                if kind is not None:
+                    return DecisionResult(request, False, kind)
+            outcome = decide(request, approver, decision, now, reason, actor if approver != actor else None)
             if outcome.is_counted:
                 await self.apply_outcome(repo, request, outcome, actor)
         return DecisionResult(outcome.request, outcome.is_counted)
+
+    async def _force_kind(
+        self, repo: Repository, request: ApprovalRequest, approver: str, actor: str
+    ) -> ForceKind | None:
+        """Tell whether the approver's approval of the request would be forced, and why."""
+        record = await repo.get_record(request.record_type, request.record_id)
+        return force_kind(request, approver, is_admin=self.deps.is_admin(actor),
+                          is_matching=await self.is_matching(repo, request, record))
 
     async def force_needed(self, request_id: str, actor: str, seat: str | None) -> ForceKind | None:
         """Tell whether an actor's approval of a request would be forced (so must be confirmed first)."""
@@ -151,9 +165,7 @@ class Approvals:
                 approver = acting_for(request, actor, await repo.principals_of(actor, self.deps.clock.now()), seat)
             except VoteRefusedError:
                 return None
-            record = await repo.get_record(request.record_type, request.record_id)
-            return force_kind(request, approver, is_admin=self.deps.is_admin(actor),
-                              is_matching=await self.is_matching(repo, request, record))
+            return await self._force_kind(repo, request, approver, actor)
 
     async def force(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
         """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed.

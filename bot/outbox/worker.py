@@ -9,8 +9,9 @@ the delivery horizon (`SIGNOFF_DELIVERY_HORIZON`); only then, or when retrying c
 (`channel_not_found`…), is it dead-lettered: logged, counted, listed, retryable.
 
 Clicks come first: while the inbox has Slack requests in hand, a lane waits (at most `YIELD_MAX_S` per
-item) before its next delivery, so a burst of votes is counted before the messages it changes are
-refreshed, and those refreshes coalesce.
+item) before its next delivery, and a refresh (which renders the request as it is when sent) stays queued
+for up to `HOLD_BACK_MAX_S`, so a burst of votes is counted before the messages it changes are refreshed,
+and the refreshes of one request coalesce into one.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bot.outbox.errors import Permanent, Retry, Throttled, classify
 from bot.outbox.handlers import Handler
 from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
 from bot.outbox.posts import Mark, delivering, outbox_key
+from engine.notify import NoticeKind
 from storage.errors import LeaseLostError
 from storage.models import ClaimedItem, OutboxItem
 from storage.owners import new_owner
@@ -41,6 +43,8 @@ DRAIN_WAIT_S = 10.0
 POLL_S = 0.2
 MIN_SLEEP_S = 0.05
 YIELD_MAX_S = 1.0
+HOLD_BACK_MAX_S = 2.0
+COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 COMPACT_EVERY_S = 300.0
 
 
@@ -65,6 +69,8 @@ class Deliverer:
         self._delivered: list[tuple[int, datetime, dict[str, Any] | None]] = []
         self._stopping = False
         self.yield_to: Callable[[float], Awaitable[None]] | None = None
+        self.is_clicking: Callable[[], bool] | None = None
+        self._held_back_until: datetime | None = None
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -75,7 +81,7 @@ class Deliverer:
         compacted_s = 0.0
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=idle_s)
+                await asyncio.wait_for(self._wake.wait(), timeout=self._wait_s(idle_s))
             self._wake.clear()
             try:
                 await self.drain(wait_s=0.0)
@@ -152,26 +158,49 @@ class Deliverer:
         self._lanes = {}
 
     async def _next_due_in_s(self) -> float | None:
+        """Return the seconds until the next item is due (a refresh held back: until its hold ends)."""
         async with self.service.db.read() as repo:
             due = await repo.next_outbox_due()
+        if due is not None and self._held_back_until is not None:
+            due = max(due, self._held_back_until)
         return None if due is None else (due - self.service.clock.now()).total_seconds()
+
+    def _wait_s(self, idle_s: float) -> float:
+        """Return how long to sleep when not woken: `idle_s`, or until a held-back refresh may go."""
+        if self._held_back_until is None:
+            return idle_s
+        return min(idle_s, max(MIN_SLEEP_S, (self._held_back_until - self.service.clock.now()).total_seconds()))
 
     def _accepts(self) -> Callable[[OutboxItem], bool]:
         counts = {name: len(lane.queue) for name, lane in self._lanes.items()}
+        held_back_since = self._held_back_since()
 
         def accept(item: OutboxItem) -> bool:
-            """Tell whether to lease an item now: not held here, its lane not paused, nor full."""
+            """Tell whether to lease an item now: not held here, its lane not paused, nor full, nor held back."""
             lane = lane_of(item)
             if item.id in self._held or self.pacer.is_paused(lane) or counts.get(lane, 0) >= PER_LANE_CLAIM:
+                return False
+            if held_back_since is not None and item.kind in COALESCED_KINDS and item.not_before > held_back_since:
+                self._hold_back(item.not_before + timedelta(seconds=HOLD_BACK_MAX_S))
                 return False
             counts[lane] = counts.get(lane, 0) + 1
             return True
 
         return accept
 
+    def _hold_back(self, until: datetime) -> None:
+        if self._held_back_until is None or until < self._held_back_until:
+            self._held_back_until = until
+
+    def _held_back_since(self) -> datetime | None:
+        """While clicks are being counted, refreshes queued since this time stay queued (and absorb later votes)."""
+        if self.is_clicking is None or not self.is_clicking():
+            return None
+        return self.service.clock.now() - timedelta(seconds=HOLD_BACK_MAX_S)
+
     async def _claim(self) -> int:
         """Lease due items into their lanes and start the lanes; return how many were leased."""
-        now = self.service.clock.now()
+        now, self._held_back_until = self.service.clock.now(), None
         async with self.service.db.unit_of_work() as repo:
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
                                               self._accepts(), self.owner)

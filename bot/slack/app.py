@@ -55,10 +55,11 @@ class Listeners:
         if value is None or user is None:
             return
         request_id, seat = parse_task_value(value)
-        if await self.home.ask_confirmation(body, [value]):
-            return
-        result = await self.service.approvals.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat)
-        if not result.is_counted:
+        result = await self.service.approvals.decide(request_id, user, Decision.APPROVE, on_behalf_of=seat,
+                                                     unless_forced=True)
+        if result.forced is not None:
+            await self.home.ask_confirmation(body, [value])
+        elif not result.is_counted:
             await self.refuse(body, user, "already_voted")
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:

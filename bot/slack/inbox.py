@@ -143,6 +143,7 @@ class InboxWorker:
         self._stopping = False
         self._idle = asyncio.Event()
         self._idle.set()
+        self.on_idle: Callable[[], None] | None = None
 
     def submit(self, row: InboxRow) -> None:
         """Process a row this process holds the lease of."""
@@ -150,6 +151,10 @@ class InboxWorker:
             return
         self._held[row.id] = asyncio.get_running_loop().create_task(self._run(row))
         self._idle.clear()
+
+    def is_busy(self) -> bool:
+        """Tell whether a request is in hand."""
+        return not self._idle.is_set()
 
     async def until_idle(self, max_wait_s: float) -> None:
         """Wait until no request is in hand, or `max_wait_s` has passed (work behind it is delayed, never starved)."""
@@ -170,6 +175,8 @@ class InboxWorker:
             self._held.pop(row.id, None)
             if not self._held:
                 self._idle.set()
+                if self.on_idle is not None:
+                    self.on_idle()
 
     async def _attempt(self, row: InboxRow) -> None:
         with self.db.carrying(self._completion(row.id)) as hook:

@@ -1,4 +1,4 @@
-"""The SQLite backend of the store: aiosqlite in WAL mode, numbered migrations, one writer and a few readers."""
+"""The SQLite backend of the store: WAL mode, numbered migrations, a writer on the event loop, readers in threads."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import aiosqlite
+from storage.sqlite.connection import Connection
 
 
 def _micros(offset: timedelta) -> int:
@@ -14,7 +14,7 @@ def _micros(offset: timedelta) -> int:
 class ClockQueries:
     """Repository methods of the shared test clock."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
     async def clock_offset(self) -> timedelta:
         """Return the test clock's offset from real time (zero until set)."""

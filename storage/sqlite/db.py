@@ -1,4 +1,4 @@
-"""The SQLite database: connection, WAL, numbered migrations and the one place transactions live."""
+"""The SQLite database: connections, WAL, numbered migrations and the one place transactions live."""
 
 from __future__ import annotations
 
@@ -12,11 +12,10 @@ from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
-import aiosqlite
-
 from storage.errors import MigrationError, SchemaTooNewError, StorageError
 from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
+from storage.sqlite.connection import Connection
 from storage.sqlite.repository import SqliteRepository, WorkflowCache
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -50,19 +49,19 @@ class Database:
     (rendering messages, the Home tab, the API) never wait for a vote being counted, nor votes for them.
     """
 
-    def __init__(self, conn: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, conn: Connection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._workflows = WorkflowCache()
-        self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
-        self._reader_conns: list[aiosqlite.Connection] = []
+        self._readers: asyncio.Queue[Connection] = asyncio.Queue()
+        self._reader_conns: list[Connection] = []
         self.path = path
         self.owner = new_owner()
 
     @classmethod
     async def open(cls, path: str | Path) -> Database:
         """Open (creating if needed) and migrate the database at `path`."""
-        db = cls(await _connect(path), str(path))
+        db = cls(await _connect(path, is_direct=True), str(path))
         try:
             await db._migrate()
             await db._open_readers()
@@ -75,7 +74,7 @@ class Database:
         if self.path == ":memory:" or self.path.startswith("file::memory:"):
             return
         for _ in range(READERS):
-            reader = await _connect(self.path)
+            reader = await _connect(self.path, is_direct=False)
             await reader.execute("PRAGMA query_only=ON")
             self._reader_conns.append(reader)
             self._readers.put_nowait(reader)
@@ -134,7 +133,7 @@ class Database:
         token = _AFTER_COMMIT.set(after)
         try:
             async with self._lock:
-                await self._conn.execute("BEGIN IMMEDIATE")
+                await self._conn.begin_immediate()
                 try:
                     repo = SqliteRepository(self._conn, self._workflows, self.owner)
                     yield repo
@@ -202,16 +201,12 @@ async def _run_after_commit(callbacks: list[AfterCommit]) -> None:
         raise error
 
 
-async def _connect(path: str | Path) -> aiosqlite.Connection:
-    conn = await aiosqlite.connect(str(path), isolation_level=None, timeout=30)
-    conn.row_factory = aiosqlite.Row
-    for pragma in _PRAGMAS:
-        await conn.execute(f"PRAGMA {pragma}")
-    return conn
+async def _connect(path: str | Path, *, is_direct: bool) -> Connection:
+    return await Connection.open(path, _PRAGMAS, is_direct=is_direct)
 
 
 @asynccontextmanager
-async def _snapshot(conn: aiosqlite.Connection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
+async def _snapshot(conn: Connection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
     await conn.execute("BEGIN")
     try:
         yield SqliteRepository(conn, workflows)
@@ -219,7 +214,7 @@ async def _snapshot(conn: aiosqlite.Connection, workflows: WorkflowCache) -> Asy
         await conn.execute("ROLLBACK")
 
 
-async def _apply(conn: aiosqlite.Connection, number: int, script: str) -> None:
+async def _apply(conn: Connection, number: int, script: str) -> None:
     try:
         for statement in _statements(script):
             await conn.execute(statement)

@@ -6,12 +6,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Contact, Record
 from storage.sqlite.codec import loads, parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 from storage.sqlite.rows import request_of, vote_of
 
 MAX_SQL_ARGS = 500
@@ -25,7 +24,7 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _delegation(row: aiosqlite.Row) -> Delegation:
+def _delegation(row: Row) -> Delegation:
     return Delegation(row["principal"], row["delegate"], _moment(row["starts_at"]), _moment(row["ends_at"]),
                       parse_ts(row["ended_at"]))
 
@@ -41,10 +40,10 @@ def _marks(count: int) -> str:
 class DelegationQueries:
     """Repository methods of delegations and of the tasks people see."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
     _versions: dict[str, int]
 
-    async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
             return list(await cursor.fetchall())
 
@@ -136,12 +135,12 @@ class DelegationQueries:
         contacts = (Contact.model_validate(loads(row["data"])) for row in rows)
         return {(contact.kind.value, contact.id): contact for contact in contacts}
 
-    async def _by_key(self, sql: str, keys: Iterable[tuple[str, str]]) -> list[aiosqlite.Row]:
+    async def _by_key(self, sql: str, keys: Iterable[tuple[str, str]]) -> list[Row]:
         """Run `sql` (its first `?` a kind, `{}` the ids) for each kind and chunk of ids among the keys."""
         by_kind: dict[str, list[str]] = {}
         for kind, key in sorted(set(keys)):
             by_kind.setdefault(kind, []).append(key)
-        found: list[aiosqlite.Row] = []
+        found: list[Row] = []
         for kind, ids in by_kind.items():
             for chunk in _chunks(ids):
                 found += await self._delegation_rows(sql.format(_marks(len(chunk))), [kind, *chunk])

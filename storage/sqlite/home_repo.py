@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-import aiosqlite
-
 from storage.sqlite.codec import ts
+from storage.sqlite.connection import Connection
 
 CHUNK = 500
 
@@ -15,7 +14,7 @@ CHUNK = 500
 class HomeQueries:
     """Repository methods of the people who have a Home tab."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
     async def add_home_users(self, users: Iterable[str], now: datetime) -> None:
         """Remember people whose Home tab was published (those known already are left as they are)."""

@@ -4,25 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import aiosqlite
-
 from storage.models import INBOX_DONE as DONE
 from storage.models import INBOX_FAILED as FAILED
 from storage.models import INBOX_QUEUED as QUEUED
 from storage.models import INBOX_SEEN as SEEN
 from storage.models import InboxEntry, InboxRow
+from storage.sqlite.connection import Connection, Row
 
 CHUNK = 200
 
 
-def _row(row: aiosqlite.Row) -> InboxRow:
+def _row(row: Row) -> InboxRow:
     return InboxRow(row["id"], row["identity"], row["kind"], row["body"], row["attempts"], row["received_s"])
 
 
 class InboxQueries:
     """Repository methods of the inbox."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
     async def accept_inbox(
         self, entries: Sequence[InboxEntry], owner: str, now_s: float, lease_s: float,

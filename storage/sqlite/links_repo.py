@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from storage.models import ApprovalLink, SlackIdentity
 from storage.sqlite.codec import parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 
 
 def _moment(text: str) -> datetime:
@@ -16,7 +15,7 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _link(row: aiosqlite.Row) -> ApprovalLink:
+def _link(row: Row) -> ApprovalLink:
     return ApprovalLink(row["request_id"], row["step_index"], row["approver"], row["decision"], row["email"],
                         _moment(row["created_at"]), _moment(row["expires_at"]), parse_ts(row["used_at"]))
 
@@ -24,7 +23,7 @@ def _link(row: aiosqlite.Row) -> ApprovalLink:
 class LinksQueries:
     """Repository methods of approval links and Slack identities."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
     async def add_approval_link(self, token_hash: str, link: ApprovalLink) -> None:
         """Store a new link under the hash of its token."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from storage.errors import LeaseLostError, StorageError
 from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 
 
-def _item(row: aiosqlite.Row) -> OutboxItem:
+def _item(row: Row) -> OutboxItem:
     not_before, created_at = parse_ts(row["not_before"]), parse_ts(row["created_at"])
     assert not_before is not None and created_at is not None
     return OutboxItem(
@@ -25,7 +24,7 @@ def _item(row: aiosqlite.Row) -> OutboxItem:
 class OutboxQueries:
     """Repository methods of the outbox."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
     owner: str
     doomed: StorageError | None
 

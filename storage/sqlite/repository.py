@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, RequestStatus, Step
 from engine.records import Contact, Record
@@ -16,6 +14,7 @@ from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
 from storage.sqlite.clock_repo import ClockQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 from storage.sqlite.delegations_repo import DelegationQueries
 from storage.sqlite.home_repo import HomeQueries
 from storage.sqlite.inbox_repo import InboxQueries
@@ -34,7 +33,7 @@ def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
             ts(record.created_at), ts(record.updated_at))
 
 
-def task_of(row: aiosqlite.Row) -> ReminderTask:
+def task_of(row: Row) -> ReminderTask:
     """Return a reminder task from its row."""
     return ReminderTask(row["id"], row["run_id"], row["assignee"], row["workflow_id"], row["record_type"],
                         row["record_id"], row["text"], moment(row["created_at"]), parse_ts(row["done_at"]))
@@ -78,7 +77,7 @@ class SqliteRepository(
     compare-and-set of `update_request`) and, once a compare-and-set failed, refuses to let it commit (`doomed`).
     """
 
-    def __init__(self, conn: aiosqlite.Connection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
+    def __init__(self, conn: Connection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
         self.conn = conn
         self.owner = owner
         self.doomed: StorageError | None = None
@@ -91,11 +90,11 @@ class SqliteRepository(
         self.doomed = self.doomed or error
         return error
 
-    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
+    async def _one(self, sql: str, args: tuple[Any, ...] = ()) -> Row | None:
         async with self.conn.execute(sql, args) as cursor:
             return await cursor.fetchone()
 
-    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
+    async def _all(self, sql: str, args: tuple[Any, ...] = ()) -> list[Row]:
         async with self.conn.execute(sql, args) as cursor:
             return list(await cursor.fetchall())
 
@@ -349,7 +348,7 @@ class SqliteRepository(
         )
         return [await self._request_of(r) for r in rows]
 
-    async def _request_of(self, row: aiosqlite.Row) -> ApprovalRequest:
+    async def _request_of(self, row: Row) -> ApprovalRequest:
         votes = await self._all("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (row["id"],))
         return request_of(row, [vote_of(v) for v in votes], self._versions)
 

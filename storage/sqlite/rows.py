@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-import aiosqlite
-
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
 from storage.sqlite.codec import loads, parse_ts
+from storage.sqlite.connection import Row
 
 
 def moment(text: str) -> datetime:
@@ -18,13 +17,13 @@ def moment(text: str) -> datetime:
     return parsed
 
 
-def vote_of(row: aiosqlite.Row) -> Vote:
+def vote_of(row: Row) -> Vote:
     """Rebuild a vote from a `votes` row."""
     return Vote(row["step_index"], row["approver"], Decision(row["decision"]), moment(row["at"]),
                 row["reason"], row["acted_by"])
 
 
-def request_of(row: aiosqlite.Row, votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
+def request_of(row: Row, votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
     """Rebuild an approval request from its `approval_requests` row and its votes.
 
     `seen` remembers the version first read of each request (what `update_request` compares against).

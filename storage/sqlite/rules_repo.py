@@ -8,13 +8,12 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-import aiosqlite
-
 from engine.groups import Group, GroupKind, Membership
 from engine.records import Contact, Record
 from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
 from storage.models import AuditLine, RecordKey
 from storage.sqlite.codec import dumps, loads, ts
+from storage.sqlite.connection import Connection, Row
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
@@ -54,7 +53,7 @@ def _prefill_row(key: RecordKey, row: AppliedPrefill, at: str) -> tuple[Any, ...
             competing, int(prefill.is_suggestion), row.chosen_by, at)
 
 
-def _applied_of(row: aiosqlite.Row) -> AppliedPrefill:
+def _applied_of(row: Row) -> AppliedPrefill:
     text = row["competing"]
     competing = () if text == "[]" else tuple((value, rule_id) for value, rule_id in loads(text))
     prefill = Prefill(_value_of(row["value"]), row["rule_id"], competing, bool(row["is_suggestion"]))
@@ -69,9 +68,9 @@ def _record_json(record: Record, updated_at: datetime) -> tuple[str, str, str, s
 class RulesQueries:
     """Repository methods of rules, pre-fill provenance and groups."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
-    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
             return list(await cursor.fetchall())
 

@@ -6,10 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
 from storage.models import ReminderTask, RunFilter, WorkflowRun
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 
 
 def _moment(text: str) -> datetime:
@@ -18,14 +17,14 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _run(row: aiosqlite.Row) -> WorkflowRun:
+def _run(row: Row) -> WorkflowRun:
     return WorkflowRun(row["id"], row["workflow_id"], row["workflow_name"], row["record_type"], row["record_id"],
                        row["cause"], row["outcome"], loads(row["actions"]), _moment(row["at"]), row["seq"],
                        row["event"], row["request_id"], row["actor"], row["on_behalf_of"], row["decision"],
                        row["reason"], row["step"])
 
 
-def _task(row: aiosqlite.Row) -> ReminderTask:
+def _task(row: Row) -> ReminderTask:
     return ReminderTask(row["id"], row["run_id"], row["assignee"], row["workflow_id"], row["record_type"],
                         row["record_id"], row["text"], _moment(row["created_at"]), parse_ts(row["done_at"]))
 
@@ -43,9 +42,9 @@ def _where(flt: RunFilter) -> tuple[str, list[Any]]:
 class RunsQueries:
     """Repository methods of run history, reminder tasks and the company row."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
-    async def _run_rows(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def _run_rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
             return list(await cursor.fetchall())
 

@@ -6,13 +6,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiosqlite
-
 from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
 from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 from storage.sqlite.rows import request_of, vote_of
 
 CHUNK = 500
@@ -33,11 +32,11 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _due_row(row: aiosqlite.Row) -> DueRow:
+def _due_row(row: Row) -> DueRow:
     return DueRow(row["kind"], row["subject_id"], parse_ts(row["next_due_at"]), row["spec"])
 
 
-def _outbox_item(row: aiosqlite.Row, attempts: int) -> OutboxItem:
+def _outbox_item(row: Row, attempts: int) -> OutboxItem:
     return OutboxItem(
         row["id"], row["key"], row["kind"], row["target"], loads(row["payload"]), SENDING, attempts,
         _moment(row["not_before"]), _moment(row["created_at"]), row["last_error"],
@@ -48,11 +47,11 @@ def _outbox_item(row: aiosqlite.Row, attempts: int) -> OutboxItem:
 class SchedulerQueries:
     """Repository methods of the scheduler and of outbox delivery."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
     owner: str
     _versions: dict[str, int]
 
-    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[aiosqlite.Row]:
+    async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(args)))
 
     # due times

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
-
 from storage.models import ApiToken
 from storage.sqlite.codec import parse_ts, ts
+from storage.sqlite.connection import Connection, Row
 
 
-def _token(row: aiosqlite.Row) -> ApiToken:
+def _token(row: Row) -> ApiToken:
     created_at = parse_ts(row["created_at"])
     assert created_at is not None
     return ApiToken(row["name"], row["role"], created_at, parse_ts(row["last_used_at"]),
@@ -20,7 +19,7 @@ def _token(row: aiosqlite.Row) -> ApiToken:
 class TokensQueries:
     """Repository methods of API tokens."""
 
-    conn: aiosqlite.Connection
+    conn: Connection
 
     async def add_api_token(self, name: str, role: str, token_hash: str, now: datetime) -> bool:
         """Store a new token under a name not used before; tell whether it was stored."""

@@ -324,3 +324,36 @@ async def test_the_gate_lets_first_posts_go_ahead_of_bursts() -> None:
     gate.release()
     await asyncio.gather(*waiting)
     assert order == ["first-b", "first-c", "burst-a"] and gate.free == 1
+
+
+async def refreshes_queued(signoff: Harness) -> list[dict[str, Any]]:
+    return [i for i in (await outbox(signoff, "queued"))["items"] if i["kind"] == "refresh"]
+
+
+@pytest.mark.parametrize(("is_clicking", "waited_s", "is_held"), [
+    (True, 0.0, True), (True, 1.5, True), (True, 2.5, False), (False, 0.0, False),
+])
+async def test_refreshes_stay_queued_while_clicks_are_counted_for_at_most_two_seconds(
+    signoff: Harness, is_clicking: bool, waited_s: float, is_held: bool,
+) -> None:
+    deliverer, clock = signoff.runtime.deliverer, signoff.runtime.service.clock
+    deliverer.is_clicking = lambda: is_clicking
+    async with signoff.db.unit_of_work() as repo:
+        assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, clock.now())
+    clock.advance(timedelta(seconds=waited_s))  # type: ignore[attr-defined]
+    await deliverer.drain(wait_s=0.0)
+    assert len(await refreshes_queued(signoff)) == (1 if is_held else 0)
+
+
+async def test_a_refresh_held_back_absorbs_the_later_ones(signoff: Harness) -> None:
+    deliverer, clock = signoff.runtime.deliverer, signoff.runtime.service.clock
+    deliverer.is_clicking = lambda: True
+    for _ in range(3):
+        async with signoff.db.unit_of_work() as repo:
+            await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, clock.now())
+        await deliverer.drain(wait_s=0.0)
+        clock.advance(timedelta(seconds=0.5))  # type: ignore[attr-defined]
+    assert len(await refreshes_queued(signoff)) == 1
+    deliverer.is_clicking = lambda: False
+    await deliverer.drain(wait_s=0.0)
+    assert await refreshes_queued(signoff) == []
