@@ -149,7 +149,7 @@ def freeze_startup_heap() -> None:
 
 async def build_runtime(settings: Settings, clock: SystemClock | None = None) -> Runtime:
     """Open the database and wire every part together (not yet serving)."""
-    db = await open_store(settings.database)
+    db = await open_store(settings.database, migrate=settings.migrate or settings.sandbox)
     if clock is None:
         clock = TestClock() if (settings.test_clock or settings.sandbox) else SystemClock()
     client = make_client(settings.slack_bot_token, settings.slack_api_url, keep_alive=True)

@@ -34,6 +34,7 @@ ENV_NAMES = {
     "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
     "outbox_retention": "SIGNOFF_OUTBOX_RETENTION",
     "public_url": "SIGNOFF_PUBLIC_URL",
+    "migrate": "SIGNOFF_MIGRATE",
 }
 
 
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
     outbox_retention: str = Field(default="P30D", validation_alias=_env("outbox_retention"))
     public_url: str = Field(default="", validation_alias=_env("public_url"))
+    migrate: bool = Field(default=False, validation_alias=_env("migrate"))
     sandbox: bool = False
 
     @field_validator("delivery_horizon", "outbox_retention")

@@ -14,8 +14,12 @@ from storage.ports import Store
 BACKENDS = {"sqlite": "storage.sqlite"}
 
 
-async def open_store(url_or_path: str | Path) -> Store:
-    """Open (creating and migrating if needed) the store a URL names (`sqlite:///path`), or a SQLite file path."""
+async def open_store(url_or_path: str | Path, *, migrate: bool = True) -> Store:
+    """Open the store a URL names (`sqlite:///path`), or a SQLite file path.
+
+    A new store is created. One whose schema is older is migrated when `migrate`, else refused
+    (MigrationNeededError); one of a newer Signoff is refused (SchemaTooNewError).
+    """
     text = str(url_or_path)
     scheme, separator, rest = text.partition("://")
     if not separator:
@@ -23,5 +27,5 @@ async def open_store(url_or_path: str | Path) -> Store:
     if scheme not in BACKENDS:
         raise StorageError(f"no storage backend for {scheme}:// (known: {', '.join(sorted(BACKENDS))})")
     backend = importlib.import_module(BACKENDS[scheme])
-    opener = cast(Callable[[str], Awaitable[Store]], backend.open_store)
-    return await opener(rest[1:] if rest.startswith("/") else rest)
+    opener = cast(Callable[..., Awaitable[Store]], backend.open_store)
+    return await opener(rest[1:] if rest.startswith("/") else rest, migrate=migrate)

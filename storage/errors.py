@@ -11,6 +11,15 @@ class SchemaTooNewError(StorageError):
     """The database was written by a newer Signoff than this one."""
 
 
+class MigrationNeededError(StorageError):
+    """The database's schema is older than this Signoff's and start-up was not told to migrate it."""
+
+    def __init__(self, message: str, current: int, latest: int) -> None:
+        super().__init__(message)
+        self.current = current
+        self.latest = latest
+
+
 class MigrationError(StorageError):
     """A migration file is missing, misnumbered or failed to apply."""
 

@@ -8,11 +8,13 @@ import logging
 import signal
 import sys
 
+from bot.cli.migrate import add_migrate_command, run_migrate_command
 from bot.cli.tokens import add_tokens_command, run_tokens_command
 from bot.cli.workflow_files import add_workflow_commands, run_workflow_command
 from bot.core.reminders import add_remind_command, run_remind_command
 from bot.errors import SettingsError
 from bot.settings import Settings, load_settings
+from storage.errors import StorageError
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
@@ -42,6 +44,16 @@ async def _run(settings: Settings) -> None:
     logging.getLogger("signoff").warning("Signoff stopped")
 
 
+def _run_or_refuse(settings: Settings) -> int:
+    """Run the bot; a database it cannot use (out of date, too new) is refused with a clear message (exit 2)."""
+    try:
+        asyncio.run(_run(settings))
+    except StorageError as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `signoff` command."""
     parser = argparse.ArgumentParser(prog="signoff", description="Approvals, reminders and escalations in Slack")
@@ -51,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     add_workflow_commands(sub)
     add_remind_command(sub)
     add_tokens_command(sub)
+    add_migrate_command(sub)
     args = parser.parse_args(argv)
     if args.command == "workflows":
         return run_workflow_command(args)
@@ -58,9 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_remind_command(args)
     if args.command == "tokens":
         return run_tokens_command(args)
+    if args.command == "migrate":
+        return run_migrate_command(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
-        asyncio.run(_run(_settings_or_exit()))
+        return _run_or_refuse(_settings_or_exit())
     if args.command == "demo":
         from bot.cli.demo import main as demo_main
 

@@ -16,6 +16,7 @@ from bot.cli.workflow_files import file_settings
 from bot.core.tokens import create_token, revoke_token
 from bot.errors import Refused, SettingsError
 from storage import open_store
+from storage.errors import StorageError
 from storage.models import ROLES, ApiToken
 from storage.ports import Store
 
@@ -58,7 +59,7 @@ async def _command(args: argparse.Namespace, db: Store) -> str:
 
 
 async def _run(args: argparse.Namespace) -> str:
-    db = await open_store(file_settings(args.database).database)
+    db = await open_store(file_settings(args.database).database, migrate=False)
     try:
         return await _command(args, db)
     finally:
@@ -72,7 +73,7 @@ def run_tokens_command(args: argparse.Namespace) -> int:
     except Refused as exc:
         print(f"signoff: {exc.message}", file=sys.stderr)
         return 1
-    except SettingsError as exc:
+    except (SettingsError, StorageError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -28,6 +28,7 @@ from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
 from messages.render import Renderer
 from storage import open_store
+from storage.errors import StorageError
 from storage.ports import Store
 
 WORKFLOW_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -202,7 +203,7 @@ def add_workflow_commands(sub: Any) -> None:
 
 
 async def _command(args: argparse.Namespace, settings: Settings) -> int:
-    db = await open_store(settings.database)
+    db = await open_store(settings.database, migrate=False)
     try:
         if args.workflows_command == "export":
             text = await export_workflows(db)
@@ -223,7 +224,7 @@ def run_workflow_command(args: argparse.Namespace) -> int:
     """Run `signoff workflows …`; print problems (file, document, path) and return 1 when invalid."""
     try:
         return asyncio.run(_command(args, file_settings(args.database)))
-    except SettingsError as exc:
+    except (SettingsError, StorageError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
     except InvalidDefinitionError as exc:

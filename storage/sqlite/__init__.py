@@ -8,6 +8,6 @@ from storage.sqlite.db import Database, migrations
 __all__ = ["Database", "migrations", "open_store"]
 
 
-async def open_store(path: str) -> Store:
-    """Open (creating and migrating if needed) the SQLite database at `path`."""
-    return await Database.open(path)
+async def open_store(path: str, *, migrate: bool = True) -> Store:
+    """Open the SQLite database at `path`: created if new, migrated when `migrate`, else refused if out of date."""
+    return await Database.open(path, migrate=migrate)

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
-from storage.errors import MigrationError, SchemaTooNewError, StorageError
+from storage.errors import MigrationError, MigrationNeededError, SchemaTooNewError, StorageError
 from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
 from storage.sqlite.connection import Connection
@@ -33,6 +33,19 @@ def migrations() -> list[tuple[int, str]]:
     if len(set(numbers)) != len(numbers) or not numbers or numbers[0] != 1:
         raise MigrationError(f"migrations must be uniquely numbered from 0001: {numbers}")
     return found
+
+
+def check_schema_version(current: int, latest: int, migrate: bool) -> None:
+    """Refuse a database of a newer Signoff, and an older one unless told to migrate (a new one, at 0, is created)."""
+    if current > latest:
+        raise SchemaTooNewError(
+            f"database schema version {current} is newer than this Signoff (knows up to {latest}); upgrade Signoff"
+        )
+    if 0 < current < latest and not migrate:
+        raise MigrationNeededError(
+            f"database schema version {current} is older than this Signoff's ({latest}): run `signoff migrate` "
+            "before starting it (or set SIGNOFF_MIGRATE=true to migrate at start-up)", current, latest,
+        )
 
 
 _CARRIED: ContextVar[CommitHook | None] = ContextVar("signoff_commit_hook", default=None)
@@ -59,11 +72,15 @@ class Database:
         self.owner = new_owner()
 
     @classmethod
-    async def open(cls, path: str | Path) -> Database:
-        """Open (creating if needed) and migrate the database at `path`."""
+    async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
+        """Open the database at `path`: a new one is created; an older one is migrated when `migrate`, else refused.
+
+        Raises SchemaTooNewError for a database of a newer Signoff, MigrationNeededError for an older one when
+        not told to migrate, MigrationError when a migration fails (it is rolled back whole).
+        """
         db = cls(await _connect(path, is_direct=True), str(path))
         try:
-            await db._migrate()
+            await db._migrate(migrate)
             await db._open_readers()
         except BaseException:
             await db.close()
@@ -79,16 +96,12 @@ class Database:
             self._reader_conns.append(reader)
             self._readers.put_nowait(reader)
 
-    async def _migrate(self) -> None:
+    async def _migrate(self, migrate: bool) -> None:
         scripts = migrations()
         async with self.unit_of_work() as repo:
             await repo.conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            current, latest = await repo.schema_version(), scripts[-1][0]
-            if current > latest:
-                raise SchemaTooNewError(
-                    f"database schema version {current} is newer than this Signoff "
-                    f"(knows up to {latest}); upgrade Signoff"
-                )
+            current = await repo.schema_version()
+            check_schema_version(current, scripts[-1][0], migrate)
             for number, script in scripts:
                 if number > current:
                     await _apply(repo.conn, number, script)
