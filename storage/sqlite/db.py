@@ -12,9 +12,10 @@ from contextvars import ContextVar
 from importlib import resources
 from pathlib import Path
 
-from storage.errors import MigrationError, MigrationNeededError, SchemaTooNewError, StorageError
+from storage.errors import MigrationError, StorageError
 from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
+from storage.schema import check_schema_version
 from storage.sqlite.connection import Connection
 from storage.sqlite.repository import SqliteRepository, WorkflowCache
 
@@ -33,19 +34,6 @@ def migrations() -> list[tuple[int, str]]:
     if len(set(numbers)) != len(numbers) or not numbers or numbers[0] != 1:
         raise MigrationError(f"migrations must be uniquely numbered from 0001: {numbers}")
     return found
-
-
-def check_schema_version(current: int, latest: int, migrate: bool) -> None:
-    """Refuse a database of a newer Signoff, and an older one unless told to migrate (a new one, at 0, is created)."""
-    if current > latest:
-        raise SchemaTooNewError(
-            f"database schema version {current} is newer than this Signoff (knows up to {latest}); upgrade Signoff"
-        )
-    if 0 < current < latest and not migrate:
-        raise MigrationNeededError(
-            f"database schema version {current} is older than this Signoff's ({latest}): run `signoff migrate` "
-            "before starting it (or set SIGNOFF_MIGRATE=true to migrate at start-up)", current, latest,
-        )
 
 
 _CARRIED: ContextVar[CommitHook | None] = ContextVar("signoff_commit_hook", default=None)

@@ -10,7 +10,8 @@ import pytest
 from bot.cli.main import main
 from storage import open_store
 from storage.errors import MigrationNeededError, SchemaTooNewError
-from storage.sqlite.db import _statements, check_schema_version, migrations
+from storage.schema import check_schema_version
+from storage.sqlite.db import _statements, migrations
 
 LATEST = migrations()[-1][0]
 
