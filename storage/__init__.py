@@ -11,7 +11,7 @@ from storage.errors import StorageError
 from storage.ports import Store
 
 # URL scheme -> the backend module, whose `open_store(target)` opens a store; a plain path is a SQLite file
-BACKENDS = {"sqlite": "storage.sqlite"}
+BACKENDS = {"sqlite": "storage.sqlite", "postgresql": "storage.postgres", "postgres": "storage.postgres"}
 
 
 async def open_store(url_or_path: str | Path, *, migrate: bool = True) -> Store:
@@ -28,4 +28,6 @@ async def open_store(url_or_path: str | Path, *, migrate: bool = True) -> Store:
         raise StorageError(f"no storage backend for {scheme}:// (known: {', '.join(sorted(BACKENDS))})")
     backend = importlib.import_module(BACKENDS[scheme])
     opener = cast(Callable[..., Awaitable[Store]], backend.open_store)
+    if scheme != "sqlite":
+        return await opener(text, migrate=migrate)
     return await opener(rest[1:] if rest.startswith("/") else rest, migrate=migrate)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.harness import Harness, running_signoff
+from tests.support.postgres import cluster
 from tests.support.smtp import Inbox, smtp_server
 
 
@@ -23,3 +24,10 @@ def smtp() -> Iterator[Inbox]:
     """A real SMTP server on loopback; `.url` is its SIGNOFF_SMTP_URL."""
     with smtp_server() as inbox:
         yield inbox
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[str]:
+    """The URL of the session's throwaway PostgreSQL cluster (its `postgres` database), started on first use."""
+    with cluster() as url:
+        yield url

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.sqlite.connection import Connection
+from storage.sqlite.connection import SqlConnection
 
 
 def _micros(offset: timedelta) -> int:
@@ -14,7 +14,7 @@ def _micros(offset: timedelta) -> int:
 class ClockQueries:
     """Repository methods of the shared test clock."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def clock_offset(self) -> timedelta:
         """Return the test clock's offset from real time (zero until set)."""
@@ -31,5 +31,5 @@ class ClockQueries:
         """Add `delta` to the stored offset (atomically, whatever other processes added); return the new offset."""
         rows = list(await self.conn.execute_fetchall(
             "INSERT INTO shared_clock (id, offset_us) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
-            "offset_us=offset_us + excluded.offset_us RETURNING offset_us", (_micros(delta),)))
+            "offset_us=shared_clock.offset_us + excluded.offset_us RETURNING offset_us", (_micros(delta),)))
         return timedelta(microseconds=int(rows[0][0]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Generator, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,12 +39,16 @@ class DatabaseBusyError(StorageError):
 class Cursor:
     """The outcome of one statement: its rows (all fetched) and how many rows it changed."""
 
-    __slots__ = ("_rows", "lastrowid", "rowcount")
+    __slots__ = ("_rows", "rowcount")
 
-    def __init__(self, cursor: sqlite3.Cursor) -> None:
-        self._rows = cursor.fetchall()
-        self.rowcount = cursor.rowcount
-        self.lastrowid = cursor.lastrowid
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    @classmethod
+    def of(cls, cursor: sqlite3.Cursor) -> Cursor:
+        """Fetch what a sqlite3 cursor holds."""
+        return cls(cursor.fetchall(), cursor.rowcount)
 
     async def fetchone(self) -> Row | None:
         """Return the next row, or None."""
@@ -73,7 +78,35 @@ class Result:
         return None
 
 
-class Connection:
+class SqlConnection(ABC):
+    """What the repositories need of a connection: statements in SQLite's dialect with `?` parameters."""
+
+    @abstractmethod
+    def execute(self, sql: str, parameters: Params = ()) -> Result:
+        """Run one statement."""
+
+    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> list[Row]:
+        """Run one statement and return its rows."""
+        return await (await self.execute(sql, parameters)).fetchall()
+
+    @abstractmethod
+    async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        """Run one statement for each set of parameters."""
+
+    @abstractmethod
+    async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        """Start a write transaction."""
+
+    @abstractmethod
+    async def begin_snapshot(self) -> None:
+        """Start a read-only transaction on a consistent snapshot."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Close the connection."""
+
+
+class Connection(SqlConnection):
     """One SQLite connection: statements run on the loop (`direct`) or in the connection's own thread."""
 
     def __init__(self, raw: sqlite3.Connection, executor: ThreadPoolExecutor | None) -> None:
@@ -107,18 +140,14 @@ class Connection:
         return fn(*args)
 
     def _run(self, sql: str, parameters: Params) -> Cursor:
-        return Cursor(self.raw.execute(sql, parameters))
+        return Cursor.of(self.raw.execute(sql, parameters))
 
     def _run_many(self, sql: str, seq: Iterable[Params]) -> Cursor:
-        return Cursor(self.raw.executemany(sql, seq))
+        return Cursor.of(self.raw.executemany(sql, seq))
 
     def execute(self, sql: str, parameters: Params = ()) -> Result:
         """Run one statement."""
         return Result(lambda: self._call(self._run, sql, parameters))
-
-    async def execute_fetchall(self, sql: str, parameters: Params = ()) -> list[Row]:
-        """Run one statement and return its rows."""
-        return await (await self.execute(sql, parameters)).fetchall()
 
     async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
         """Run one statement for each set of parameters."""
@@ -138,6 +167,10 @@ class Connection:
                     raise DatabaseBusyError(f"the database stayed locked for {timeout_s:.0f} s") from exc
             await asyncio.sleep(wait_s)
             wait_s = min(wait_s * 2, _MAX_WAIT_S)
+
+    async def begin_snapshot(self) -> None:
+        """Start a read transaction (WAL: it reads the last commit until it ends)."""
+        await self.execute("BEGIN")
 
     async def close(self) -> None:
         """Close the connection (and its thread)."""

@@ -16,7 +16,7 @@ from storage.errors import MigrationError, StorageError
 from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
 from storage.schema import check_schema_version
-from storage.sqlite.connection import Connection
+from storage.sqlite.connection import Connection, SqlConnection
 from storage.sqlite.repository import SqliteRepository, WorkflowCache
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -50,13 +50,13 @@ class Database:
     (rendering messages, the Home tab, the API) never wait for a vote being counted, nor votes for them.
     """
 
-    def __init__(self, conn: Connection, path: str) -> None:
+    def __init__(self, conn: SqlConnection, path: str) -> None:
         self._conn = conn
         self._lock = asyncio.Lock()
         self._workflows = WorkflowCache()
-        self._readers: asyncio.Queue[Connection] = asyncio.Queue()
-        self._reader_conns: list[Connection] = []
-        self._pinger: Connection | None = None
+        self._readers: asyncio.Queue[SqlConnection] = asyncio.Queue()
+        self._reader_conns: list[SqlConnection] = []
+        self._pinger: SqlConnection | None = None
         self.path = path
         self.owner = new_owner()
 
@@ -215,15 +215,15 @@ async def _connect(path: str | Path, *, is_direct: bool) -> Connection:
 
 
 @asynccontextmanager
-async def _snapshot(conn: Connection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
-    await conn.execute("BEGIN")
+async def _snapshot(conn: SqlConnection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
+    await conn.begin_snapshot()
     try:
         yield SqliteRepository(conn, workflows)
     finally:
         await conn.execute("ROLLBACK")
 
 
-async def _apply(conn: Connection, number: int, script: str) -> None:
+async def _apply(conn: SqlConnection, number: int, script: str) -> None:
     try:
         for statement in _statements(script):
             await conn.execute(statement)

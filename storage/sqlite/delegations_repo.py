@@ -10,7 +10,7 @@ from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Contact, Record
 from storage.sqlite.codec import loads, parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 from storage.sqlite.rows import request_of, vote_of
 
 MAX_SQL_ARGS = 500
@@ -40,7 +40,7 @@ def _marks(count: int) -> str:
 class DelegationQueries:
     """Repository methods of delegations and of the tasks people see."""
 
-    conn: Connection
+    conn: SqlConnection
     _versions: dict[str, int]
 
     async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:

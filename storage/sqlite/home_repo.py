@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from storage.sqlite.codec import ts
-from storage.sqlite.connection import Connection
+from storage.sqlite.connection import SqlConnection
 
 CHUNK = 500
 
@@ -14,7 +14,7 @@ CHUNK = 500
 class HomeQueries:
     """Repository methods of the people who have a Home tab."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def add_home_users(self, users: Iterable[str], now: datetime) -> None:
         """Remember people whose Home tab was published (those known already are left as they are)."""

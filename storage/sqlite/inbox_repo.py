@@ -9,7 +9,7 @@ from storage.models import INBOX_FAILED as FAILED
 from storage.models import INBOX_QUEUED as QUEUED
 from storage.models import INBOX_SEEN as SEEN
 from storage.models import InboxEntry, InboxRow
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 CHUNK = 200
 
@@ -21,7 +21,7 @@ def _row(row: Row) -> InboxRow:
 class InboxQueries:
     """Repository methods of the inbox."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def accept_inbox(
         self, entries: Sequence[InboxEntry], owner: str, now_s: float, lease_s: float,

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from storage.models import ApprovalLink, SlackIdentity
 from storage.sqlite.codec import parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 
 def _moment(text: str) -> datetime:
@@ -23,7 +23,7 @@ def _link(row: Row) -> ApprovalLink:
 class LinksQueries:
     """Repository methods of approval links and Slack identities."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def add_approval_link(self, token_hash: str, link: ApprovalLink) -> None:
         """Store a new link under the hash of its token."""

@@ -8,7 +8,7 @@ from typing import Any
 from storage.errors import LeaseLostError, StorageError
 from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 
 def _item(row: Row) -> OutboxItem:
@@ -24,7 +24,7 @@ def _item(row: Row) -> OutboxItem:
 class OutboxQueries:
     """Repository methods of the outbox."""
 
-    conn: Connection
+    conn: SqlConnection
     owner: str
     doomed: StorageError | None
 
@@ -40,8 +40,8 @@ class OutboxQueries:
     ) -> bool:
         """Queue a message; a repeated idempotency key is ignored. Tell whether it was queued."""
         cursor = await self.conn.execute(
-            "INSERT OR IGNORE INTO outbox (key, kind, target, payload, not_before, created_at) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outbox (key, kind, target, payload, not_before, created_at) "
+            "VALUES (?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (key, kind, target, dumps(payload), ts(not_before or now), ts(now)),
         )
         return cursor.rowcount > 0

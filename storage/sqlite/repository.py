@@ -14,7 +14,7 @@ from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
 from storage.sqlite.clock_repo import ClockQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 from storage.sqlite.delegations_repo import DelegationQueries
 from storage.sqlite.home_repo import HomeQueries
 from storage.sqlite.inbox_repo import InboxQueries
@@ -77,7 +77,7 @@ class SqliteRepository(
     compare-and-set of `update_request`) and, once a compare-and-set failed, refuses to let it commit (`doomed`).
     """
 
-    def __init__(self, conn: Connection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
+    def __init__(self, conn: SqlConnection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
         self.conn = conn
         self.owner = owner
         self.doomed: StorageError | None = None
@@ -134,7 +134,8 @@ class SqliteRepository(
         if after is not None:
             sql, args = sql + " AND (type, id) > (?, ?)", [*args, *after]
         if reminded is not None:
-            sql += f" AND coalesce(json_extract(data, '$.reminder_count'), 0) {'>' if reminded else '='} 0"
+            count = "coalesce(CAST(json_extract(data, '$.reminder_count') AS INTEGER), 0)"
+            sql += f" AND {count} {'>' if reminded else '='} 0"
         rows = await self._all(sql + " ORDER BY type, id LIMIT ? OFFSET ?", (*args, limit, offset))
         return [Record.model_validate(loads(r["data"])) for r in rows]
 
@@ -300,8 +301,8 @@ class SqliteRepository(
         await self._index_approvers(request)
         for vote in request.votes:
             await self.conn.execute(
-                "INSERT OR IGNORE INTO votes (request_id, step_index, approver, decision, reason, "
-                "acted_by, at) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO votes (request_id, step_index, approver, decision, reason, "
+                "acted_by, at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 (request.id, vote.step_index, vote.approver, vote.decision.value, vote.reason,
                  vote.acted_by, ts(vote.at)),
             )
@@ -311,7 +312,7 @@ class SqliteRepository(
         await self.conn.execute("DELETE FROM request_approvers WHERE request_id=?", (request.id,))
         if request.status is RequestStatus.PENDING:
             await self.conn.executemany(
-                "INSERT OR IGNORE INTO request_approvers (approver, request_id) VALUES (?,?)",
+                "INSERT INTO request_approvers (approver, request_id) VALUES (?,?) ON CONFLICT DO NOTHING",
                 [(approver, request.id) for approver in request.step().approvers],
             )
 
@@ -360,9 +361,10 @@ class SqliteRepository(
     # Slack message copies
     async def add_message(self, ref: SlackMessageRef) -> None:
         """Remember a Slack message that shows a request."""
+        await self.conn.execute("DELETE FROM slack_messages WHERE channel=? AND ts=?", (ref.channel, ref.ts))
         await self.conn.execute(
-            "INSERT OR REPLACE INTO slack_messages (request_id, step_index, user_id, channel, ts) "
-            "VALUES (?,?,?,?,?)", (ref.request_id, ref.step_index, ref.user_id, ref.channel, ref.ts),
+            "INSERT INTO slack_messages (request_id, step_index, user_id, channel, ts) VALUES (?,?,?,?,?)",
+            (ref.request_id, ref.step_index, ref.user_id, ref.channel, ref.ts),
         )
 
     async def messages_for(self, request_id: str) -> list[SlackMessageRef]:

@@ -13,7 +13,7 @@ from engine.records import Contact, Record
 from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
 from storage.models import AuditLine, RecordKey
 from storage.sqlite.codec import dumps, loads, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
@@ -68,7 +68,7 @@ def _record_json(record: Record, updated_at: datetime) -> tuple[str, str, str, s
 class RulesQueries:
     """Repository methods of rules, pre-fill provenance and groups."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
@@ -134,7 +134,12 @@ class RulesQueries:
                 else:
                     deletes.append((key[0], key[1], name))
         await self.conn.executemany("DELETE FROM prefills WHERE record_type=? AND record_id=? AND field=?", deletes)
-        await self.conn.executemany("INSERT OR REPLACE INTO prefills VALUES (?,?,?,?,?,?,?,?,?,?)", upserts)
+        await self.conn.executemany(
+            "INSERT INTO prefills (record_type, record_id, field, rule_id, value, previous, competing, is_suggestion, "
+            "chosen_by, applied_at) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (record_type, record_id, field) DO UPDATE "
+            "SET rule_id=excluded.rule_id, value=excluded.value, previous=excluded.previous, "
+            "competing=excluded.competing, is_suggestion=excluded.is_suggestion, chosen_by=excluded.chosen_by, "
+            "applied_at=excluded.applied_at", upserts)
 
     async def records_open_to_prefill(self) -> list[Record]:
         """Return every record rules may still change (not approved or expired)."""
@@ -224,7 +229,7 @@ class RulesQueries:
                 [(group_id, source, m) for m in sorted(old - new)],
             )
             await self.conn.executemany(
-                "INSERT OR IGNORE INTO group_members (group_id, member_id, source) VALUES (?,?,?)",
+                "INSERT INTO group_members (group_id, member_id, source) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                 [(group_id, m, source) for m in sorted(new - old)],
             )
 
@@ -232,7 +237,7 @@ class RulesQueries:
         """Add or drop one automatic member."""
         if is_member:
             await self.conn.execute(
-                "INSERT OR IGNORE INTO group_members (group_id, member_id, source) VALUES (?,?,'auto')",
+                "INSERT INTO group_members (group_id, member_id, source) VALUES (?,?,'auto') ON CONFLICT DO NOTHING",
                 (group_id, member_id),
             )
         else:

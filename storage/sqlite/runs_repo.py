@@ -8,7 +8,7 @@ from typing import Any
 
 from storage.models import ReminderTask, RunFilter, WorkflowRun
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 
 def _moment(text: str) -> datetime:
@@ -42,7 +42,7 @@ def _where(flt: RunFilter) -> tuple[str, list[Any]]:
 class RunsQueries:
     """Repository methods of run history, reminder tasks and the company row."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def _run_rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:

@@ -11,7 +11,7 @@ from engine.planning import DueAction
 from engine.records import Contact, Record
 from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 from storage.sqlite.rows import request_of, vote_of
 
 CHUNK = 500
@@ -47,7 +47,7 @@ def _outbox_item(row: Row, attempts: int) -> OutboxItem:
 class SchedulerQueries:
     """Repository methods of the scheduler and of outbox delivery."""
 
-    conn: Connection
+    conn: SqlConnection
     owner: str
     _versions: dict[str, int]
 
@@ -200,7 +200,8 @@ class SchedulerQueries:
                 encoded[id(message.payload)] = dumps(message.payload)
         stamp = ts(now)
         await self.conn.executemany(
-            "INSERT OR IGNORE INTO outbox (key, kind, target, payload, not_before, created_at) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO outbox (key, kind, target, payload, not_before, created_at) VALUES (?,?,?,?,?,?) "
+            "ON CONFLICT DO NOTHING",
             [(m.key, m.kind, m.target, encoded[id(m.payload)], stamp, stamp) for m in messages],
         )
 
@@ -233,8 +234,8 @@ class SchedulerQueries:
         rows = await self._fetch(
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY target ORDER BY not_before, id) AS lane_rank "
             "FROM outbox WHERE ((status=? AND not_before<=?) OR (status=? AND lease_until<=?)) AND target NOT IN ("
-            "SELECT target FROM outbox WHERE status=? AND lease_until>? AND lease_owner IS NOT ?)) "
-            "WHERE lane_rank<=? ORDER BY not_before, id LIMIT ?",
+            "SELECT target FROM outbox WHERE status=? AND lease_until>? "
+            "AND (lease_owner IS NULL OR lease_owner <> ?))) AS due WHERE lane_rank<=? ORDER BY not_before, id LIMIT ?",
             (QUEUED, stamp, SENDING, stamp, SENDING, stamp, owner, per_target, limit),
         )
         claimed = [ClaimedItem(_outbox_item(r, r["attempts"] + 1), r["claimed_wall_s"]) for r in rows]
@@ -262,7 +263,8 @@ class SchedulerQueries:
         `owner` (default: this store's) still holds are given back.
         """
         await self.conn.executemany(
-            "UPDATE outbox SET status=?, attempts=max(0, attempts-1), not_before=?, lease_until=NULL, "
+            "UPDATE outbox SET status=?, attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
+            "not_before=?, lease_until=NULL, "
             "lease_owner=NULL, claimed_wall_s=?, last_error=coalesce(?, last_error) "
             "WHERE id=? AND status=? AND lease_owner=?",
             [(QUEUED, ts(not_before), c.uncertain_since, error, c.item.id, SENDING, owner or self.owner)
@@ -280,7 +282,7 @@ class SchedulerQueries:
                 f"WITH d (id, at, result) AS (VALUES {','.join('(?,?,?)' for _ in chunk)}) "
                 "UPDATE outbox SET status=?, sent_at=d.at, result=d.result, lease_until=NULL, lease_owner=NULL, "
                 "claimed_wall_s=NULL FROM d WHERE outbox.id=d.id AND outbox.status=? AND outbox.lease_owner=? "
-                "RETURNING id",
+                "RETURNING outbox.id",
                 [*(v for item_id, at, result in chunk for v in (item_id, ts(at), dumps(result or {}))),
                  SENT, SENDING, owner or self.owner],
             )
@@ -303,6 +305,6 @@ class SchedulerQueries:
         """Return when the next queued or leased item becomes claimable."""
         rows = await self._fetch(
             "SELECT min(t) FROM (SELECT min(not_before) AS t FROM outbox WHERE status=? "
-            "UNION ALL SELECT min(lease_until) FROM outbox WHERE status=?)", (QUEUED, SENDING),
+            "UNION ALL SELECT min(lease_until) FROM outbox WHERE status=?) AS due", (QUEUED, SENDING),
         )
         return parse_ts(rows[0][0]) if rows and rows[0][0] else None

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from storage.models import ApiToken
 from storage.sqlite.codec import parse_ts, ts
-from storage.sqlite.connection import Connection, Row
+from storage.sqlite.connection import Row, SqlConnection
 
 
 def _token(row: Row) -> ApiToken:
@@ -19,7 +19,7 @@ def _token(row: Row) -> ApiToken:
 class TokensQueries:
     """Repository methods of API tokens."""
 
-    conn: Connection
+    conn: SqlConnection
 
     async def add_api_token(self, name: str, role: str, token_hash: str, now: datetime) -> bool:
         """Store a new token under a name not used before; tell whether it was stored."""

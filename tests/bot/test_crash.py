@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.outbox.posts import METADATA_EVENT
 from bot.runtime import build_runtime
@@ -29,6 +30,7 @@ from bot.sandbox.workspace import Workspace
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Record
 from tests.support.harness import API_TOKEN, SIGNING_SECRET, settings_for
+from tests.support.postgres import fresh_database
 
 REQUESTS = 500
 APPROVERS = [f"U0CR{i:03d}" for i in range(100)]
@@ -47,7 +49,7 @@ def crash_workspace() -> Workspace:
     return workspace
 
 
-async def pending_approvals(database: Path, api_url: str) -> None:
+async def pending_approvals(database: str, api_url: str) -> None:
     """Store a workflow and REQUESTS pending approvals (five per approver) whose first reminder is due at REMIND_AT."""
     runtime = await build_runtime(settings_for(database, api_url))
     try:
@@ -87,12 +89,12 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(database: Path, webapi: WebApiServer, workdir: Path) -> AsyncIterator[Bot]:
+async def bot_process(database: str, webapi: WebApiServer, workdir: Path) -> AsyncIterator[Bot]:
     """Run `python -m bot.cli.main run` on the database against the sandbox; stop (or reap) it after."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_"))}
     env.update(SLACK_API_URL=webapi.url, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SIGNOFF_DATABASE=str(database), SIGNOFF_HOST="127.0.0.1", SIGNOFF_PORT=str(port),
+               SIGNOFF_DATABASE=database, SIGNOFF_HOST="127.0.0.1", SIGNOFF_PORT=str(port),
                SIGNOFF_API_TOKEN=API_TOKEN, SIGNOFF_TEST_CLOCK="1", SIGNOFF_TICK_SECONDS="3600")
     with (workdir / f"bot-{port}.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir,
@@ -130,10 +132,19 @@ def reminder_keys(workspace: Workspace) -> Counter[str]:
     return keys
 
 
-async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the bots keep their state: a SQLite file, or a database of the session's PostgreSQL cluster."""
+    if request.param == "sqlite":
+        return str(tmp_path / "bots.db")
+    return fresh_database(request.getfixturevalue("pg_cluster"), f"crash_{tmp_path.name.lower()}")
+
+
+async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(
+    tmp_path: Path, database: str,
+) -> None:
     workspace = crash_workspace()
     async with await start_webapi(workspace) as webapi:
-        database = tmp_path / "crash.db"
         await pending_approvals(database, webapi.url)
         async with bot_process(database, webapi, tmp_path) as bot:
             tick = asyncio.create_task(bot.tick_at(REMIND_AT))
@@ -156,10 +167,9 @@ async def test_a_bot_killed_mid_sweep_delivers_every_message_once_after_restart(
         assert outbox == {"sent": REQUESTS}
 
 
-async def test_two_bots_on_one_database_never_perform_an_action_twice(tmp_path: Path) -> None:
+async def test_two_bots_on_one_database_never_perform_an_action_twice(tmp_path: Path, database: str) -> None:
     workspace = crash_workspace()
     async with await start_webapi(workspace) as webapi:
-        database = tmp_path / "shared.db"
         await pending_approvals(database, webapi.url)
         async with bot_process(database, webapi, tmp_path) as one, bot_process(database, webapi, tmp_path) as two:
             first, second = await asyncio.gather(one.tick_at(REMIND_AT), two.tick_at(REMIND_AT))

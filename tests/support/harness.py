@@ -70,7 +70,7 @@ def make_workspace() -> Workspace:
     return workspace
 
 
-def settings_for(database: Path, api_url: str, **overrides: Any) -> Settings:
+def settings_for(database: Path | str, api_url: str, **overrides: Any) -> Settings:
     """Settings of a test Signoff (explicit values, nothing from the environment)."""
     values: dict[str, Any] = {
         "slack_bot_token": DEFAULT_TOKEN, "slack_signing_secret": SIGNING_SECRET,

@@ -65,10 +65,10 @@ def cluster() -> Iterator[str]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def fresh_database(url: str, name: str) -> str:
-    """Create an empty database in the cluster at `url`; return its URL."""
+def fresh_database(url: str, name: str, template: str | None = None) -> str:
+    """Create a database in the cluster at `url` (empty, or a copy of `template`); return its URL."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
     return url.rsplit("/", 1)[0] + f"/{name}"

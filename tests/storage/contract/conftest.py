@@ -17,8 +17,9 @@ from tests.storage.contract.backends import BACKENDS, Backend, make_backend
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
-    """The backend under test."""
-    return make_backend(request.param, tmp_path)
+    """The backend under test (PostgreSQL in the session's cluster, started on first use)."""
+    cluster_url = request.getfixturevalue("pg_cluster") if request.param == "postgresql" else None
+    return make_backend(request.param, tmp_path, cluster_url)
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""A PostgreSQL connection the repositories use as they use SQLite's: the same statements, translated once each.
+
+The repositories write portable SQL with SQLite's `?` parameters; what differs is rewritten here: parameters
+become `%s` (a literal `%` is doubled), `json_extract(col, '$.key')` becomes `(col::jsonb ->> 'key')`, a
+`CROSS JOIN … ON` (SQLite's way to fix the loop order) a plain join, and booleans are sent as integers, as SQLite
+stores them. The connection is in autocommit mode: the store opens
+and ends its transactions with explicit statements, as it does on SQLite.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, cast
+
+import psycopg
+
+from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection
+
+_JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
+_JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
+
+
+@functools.lru_cache(maxsize=2048)
+def translate(sql: str) -> str:
+    """Return a statement in SQLite's dialect as PostgreSQL reads it."""
+    sql = _JSON_FIELD.sub(r"(\1::jsonb ->> '\2')", sql.replace("%", "%%"))
+    sql = _JOIN_ORDERED.sub(r"JOIN \1 ON", sql)
+    return sql.replace("?", "%s")
+
+
+def adapt(parameters: Params) -> Sequence[Any]:
+    """Return the parameters as PostgreSQL should receive them (booleans as the integers SQLite keeps)."""
+    values = parameters.values() if isinstance(parameters, dict) else parameters
+    return [int(v) if isinstance(v, bool) else v for v in values]
+
+
+class PgRow(tuple[Any, ...]):
+    """A row read by position or by column name, like sqlite3.Row."""
+
+    _index: dict[str, int]
+
+    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> PgRow:
+        row = super().__new__(cls, values)
+        row._index = index
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._index[key] if isinstance(key, str) else key)
+
+    def keys(self) -> list[str]:
+        """Return the column names."""
+        return list(self._index)
+
+
+def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
+    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+    return lambda values: PgRow(values, index)
+
+
+class PgConnection(SqlConnection):
+    """One PostgreSQL connection (psycopg 3, autocommit) answering the repositories' statements."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        self.pg = conn
+
+    @classmethod
+    async def connect(cls, url: str) -> PgConnection:
+        """Open a connection to the database at `url`."""
+        return cls(await psycopg.AsyncConnection.connect(url, autocommit=True))
+
+    async def _run(self, sql: str, parameters: Params) -> Cursor:
+        async with self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
+            await cursor.execute(translate(sql), adapt(parameters))
+            rows = await cursor.fetchall() if cursor.description is not None else []
+            return Cursor(cast(list[Row], rows), cursor.rowcount)
+
+    def execute(self, sql: str, parameters: Params = ()) -> Result:
+        """Run one statement."""
+        return Result(lambda: self._run(sql, parameters))
+
+    async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
+        """Run one statement for each set of parameters."""
+        batch = [adapt(p) for p in seq]
+        if not batch:
+            return Cursor([], 0)
+        async with self.pg.cursor() as cursor:
+            await cursor.executemany(translate(sql), batch)
+            return Cursor([], cursor.rowcount)
+
+    async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        """Start a write transaction (READ COMMITTED: the repositories compare and set what they change)."""
+        await self._run("BEGIN", ())
+
+    async def begin_snapshot(self) -> None:
+        """Start a read-only transaction on one snapshot of the last commits."""
+        await self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self.pg.close()
