@@ -166,6 +166,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     deliverer.is_clicking = inbox.is_busy
     inbox.on_idle = deliverer.kick
     service.on_queued = deliverer.kick
+    db.on_committed_elsewhere(deliverer.kick)
     app = create_app(service, bolt, inbox)
     app.state.deliverer = deliverer
     scheduler = Scheduler(service, deliverer)

@@ -884,6 +884,13 @@ class Store(Protocol):
         """Within the block, no unit of work carries the task's hook (work done in several idempotent steps)."""
         ...
 
+    def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
+        """Call `callback` soon after another process commits a unit of work on this store.
+
+        Backends that cannot tell (SQLite) never call it: other processes' work is then found by polling.
+        """
+        ...
+
     async def ping(self) -> bool:
         """Tell whether the store answers (a migrated schema is readable)."""
         ...

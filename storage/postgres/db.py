@@ -1,16 +1,34 @@
-"""The PostgreSQL store: the same units of work, snapshots and repositories as SQLite's, over psycopg connections."""
+"""The PostgreSQL store: the same units of work, snapshots and repositories as SQLite's, over psycopg connections.
+
+Every unit of work ends with a NOTIFY on one channel, which PostgreSQL delivers only if it commits; each store
+LISTENs on its own connection and tells its subscribers when another process committed (its own commits it
+already knows of). Polling stays the fallback: a lost connection only delays work until the next poll.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
 
 import psycopg
 
 from storage.postgres.connection import PgConnection
 from storage.postgres.schema import migrate as apply_migrations
 from storage.sqlite.db import READERS, Database
+from storage.sqlite.repository import SqliteRepository
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "signoff_committed"
 
 
 class PgDatabase(Database):
     """An open PostgreSQL database: one writer connection per process, a few readers, and one to answer pings."""
+
+    _listener: asyncio.Task[None] | None = None
+    _subscribers: list[Callable[[], None]]
 
     @classmethod
     async def open_url(cls, url: str, *, migrate: bool = True) -> PgDatabase:
@@ -18,6 +36,7 @@ class PgDatabase(Database):
         async with await psycopg.AsyncConnection.connect(url) as migrating:
             await apply_migrations(migrating, migrate=migrate)
         db = cls(await PgConnection.connect(url), url)
+        db._subscribers = []
         try:
             for _ in range(READERS):
                 reader = await PgConnection.connect(url)
@@ -29,3 +48,39 @@ class PgDatabase(Database):
             await db.close()
             raise
         return db
+
+    async def _before_commit(self, repo: SqliteRepository) -> None:
+        """Tell the other processes, at commit, that this one committed."""
+        await repo.conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
+
+    def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process commits (LISTEN on a connection of its own, opened now)."""
+        self._subscribers.append(callback)
+        if self._listener is None:
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        try:
+            async with await psycopg.AsyncConnection.connect(self.path, autocommit=True) as conn:
+                await conn.execute(f"LISTEN {CHANNEL}")
+                async for notice in conn.notifies():
+                    if notice.payload != self.owner:
+                        self._tell_subscribers()
+        except (psycopg.Error, OSError):
+            log.warning("stopped listening for other processes' commits; their work is found by polling",
+                        exc_info=True)
+
+    def _tell_subscribers(self) -> None:
+        for callback in self._subscribers:
+            try:
+                callback()
+            except Exception:
+                log.exception("a subscriber to other processes' commits failed")
+
+    async def close(self) -> None:
+        """Stop listening, then close every connection."""
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await super().close()

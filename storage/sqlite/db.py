@@ -148,6 +148,7 @@ class Database:
                         await hook.run(repo)
                     if repo.doomed is not None:
                         raise repo.doomed
+                    await self._before_commit(repo)
                 except BaseException:
                     await self._conn.execute("ROLLBACK")
                     raise
@@ -158,6 +159,12 @@ class Database:
             _AFTER_COMMIT.reset(token)
         await _run_after_commit(after)
 
+
+    async def _before_commit(self, repo: SqliteRepository) -> None:
+        """Run as the last statement of every unit of work that commits (nothing on SQLite)."""
+
+    def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
+        """SQLite cannot tell when another process commits: others' work is found by polling."""
 
     def on_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the current task's write transaction commits (never if it rolls back)."""
