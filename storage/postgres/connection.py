@@ -2,9 +2,10 @@
 
 The repositories write portable SQL with SQLite's `?` parameters; what differs is rewritten here: parameters
 become `%s` (a literal `%` is doubled), `json_extract(col, '$.key')` becomes `(col::jsonb ->> 'key')`, a
-`CROSS JOIN … ON` (SQLite's way to fix the loop order) a plain join, and booleans are sent as integers, as SQLite
-stores them. The connection is in autocommit mode: the store opens
-and ends its transactions with explicit statements, as it does on SQLite.
+`CROSS JOIN … ON` (SQLite's way to fix the loop order) a plain join, a claim (`UPDATE … WHERE key IN (SELECT …
+LIMIT ?) RETURNING`) takes its rows `FOR UPDATE SKIP LOCKED` (so two processes claiming at once take different
+rows, neither waiting for the other), and booleans are sent as integers, as SQLite stores them. The connection
+is in autocommit mode: the store opens and ends its transactions with explicit statements, as it does on SQLite.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Ro
 
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
 _JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
+_CLAIM = re.compile(r"\bLIMIT \?\) RETURNING\b")
 
 
 @functools.lru_cache(maxsize=2048)
@@ -27,6 +29,7 @@ def translate(sql: str) -> str:
     """Return a statement in SQLite's dialect as PostgreSQL reads it."""
     sql = _JSON_FIELD.sub(r"(\1::jsonb ->> '\2')", sql.replace("%", "%%"))
     sql = _JOIN_ORDERED.sub(r"JOIN \1 ON", sql)
+    sql = _CLAIM.sub("LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING", sql)
     return sql.replace("?", "%s")
 
 
