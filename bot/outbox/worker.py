@@ -128,7 +128,11 @@ class Deliverer:
         return handled
 
     async def close(self, timeout_s: float) -> None:
-        """Stop claiming; let posts in flight finish within `timeout_s` (the others are checked when claimed again)."""
+        """Stop claiming; let posts in flight finish within `timeout_s`; the drain hands back the items not yet tried.
+
+        An item cut short stays leased (its post may have reached Slack: it is checked when claimed again); one
+        never tried is given back at once, so another process delivers it without waiting for the lease to end.
+        """
         self._stopping = True
         self._wake.set()
         lanes = [lane.task for lane in self._lanes.values() if lane.task is not None and not lane.task.done()]
@@ -137,8 +141,26 @@ class Deliverer:
             for task in unfinished:
                 task.cancel()
             await asyncio.wait(lanes)
+        await self._drain_ended(max(0.1, timeout_s))
         with contextlib.suppress(Exception):
             await self._record_delivered()
+
+    async def _drain_ended(self, timeout_s: float) -> None:
+        """Wait (at most `timeout_s`) for a drain under way to settle its lanes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drain_lock.acquire(), timeout=timeout_s)
+            self._drain_lock.release()
+
+
+    async def _hand_back(self, untried: list[ClaimedItem]) -> None:
+        """Give back items claimed here and never tried (not counted as attempts), for any process to take now."""
+        try:
+            async with self.service.db.unit_of_work() as repo:
+                await repo.release_outbox(untried, self.service.clock.now(), None, self.owner)
+        except Exception:
+            log.exception("could not hand back %d outbox items; they return when their lease ends", len(untried))
+            return
+        log.info("handed back %d outbox items not yet tried", len(untried))
 
     def _is_busy(self) -> bool:
         return any(lane.is_running() for lane in self._lanes.values())
@@ -149,13 +171,18 @@ class Deliverer:
         self._progress.clear()
 
     async def _settle(self) -> None:
-        """Wait for every lane; items a failed lane left behind go back to the store (after their lease)."""
+        """Wait for every lane. When stopping, what they never tried is handed back; items a failed lane left
+        behind go back to the store after their lease."""
+        untried: list[ClaimedItem] = []
         for lane in self._lanes.values():
             if lane.task is not None:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await lane.task
             self._held.difference_update(entry.item.id for entry in lane.queue)
+            untried += lane.queue
         self._lanes = {}
+        if self._stopping and untried:
+            await self._hand_back(untried)
 
     async def _next_due_in_s(self) -> float | None:
         """Return the seconds until the next item is due (a refresh held back: until its hold ends)."""
@@ -216,7 +243,7 @@ class Deliverer:
 
     async def _run_lane(self, lane: Lane) -> None:
         try:
-            while lane.queue:
+            while lane.queue and not self._stopping:
                 if self.yield_to is not None:
                     await self.yield_to(YIELD_MAX_S)
                 entry = lane.queue.popleft()

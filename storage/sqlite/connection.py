@@ -101,6 +101,14 @@ class SqlConnection(ABC):
     async def begin_snapshot(self) -> None:
         """Start a read-only transaction on a consistent snapshot."""
 
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        await self.execute("COMMIT")
+
+    async def rollback(self) -> None:
+        """Roll the transaction back; nothing happens when none is open (its start was cut short)."""
+        await self.execute("ROLLBACK")
+
     @abstractmethod
     async def close(self) -> None:
         """Close the connection."""
@@ -139,6 +147,28 @@ class Connection(SqlConnection):
             await asyncio.sleep(0)
         return fn(*args)
 
+    async def _control(self, statement: str) -> None:
+        """Run BEGIN, COMMIT or ROLLBACK (on the loop with no suspension point: a cancellation cannot cut it short)."""
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self.raw.execute, statement)
+        else:
+            self.raw.execute(statement)
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        await self._control("COMMIT")
+
+    async def rollback(self) -> None:
+        """Roll the transaction back; nothing happens when none is open (its start was cut short)."""
+        if self._executor is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._rollback_if_open)
+        else:
+            self._rollback_if_open()
+
+    def _rollback_if_open(self) -> None:
+        if self.raw.in_transaction:
+            self.raw.execute("ROLLBACK")
+
     def _run(self, sql: str, parameters: Params) -> Cursor:
         return Cursor.of(self.raw.execute(sql, parameters))
 
@@ -158,7 +188,7 @@ class Connection(SqlConnection):
         deadline_s, wait_s = time.monotonic() + timeout_s, _FIRST_WAIT_S
         while True:
             try:
-                await self._call(self.raw.execute, "BEGIN IMMEDIATE")
+                await self._control("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc):
@@ -170,7 +200,7 @@ class Connection(SqlConnection):
 
     async def begin_snapshot(self) -> None:
         """Start a read transaction (WAL: it reads the last commit until it ends)."""
-        await self.execute("BEGIN")
+        await self._control("BEGIN")
 
     async def close(self) -> None:
         """Close the connection (and its thread)."""

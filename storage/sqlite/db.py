@@ -150,9 +150,9 @@ class Database:
                         raise repo.doomed
                     await self._before_commit(repo)
                 except BaseException:
-                    await self._conn.execute("ROLLBACK")
+                    await self._conn.rollback()
                     raise
-                await self._conn.execute("COMMIT")
+                await self._conn.commit()
                 if hook is not None:
                     hook.is_committed = True
         finally:
@@ -223,11 +223,11 @@ async def _connect(path: str | Path, *, is_direct: bool) -> Connection:
 
 @asynccontextmanager
 async def _snapshot(conn: SqlConnection, workflows: WorkflowCache) -> AsyncIterator[SqliteRepository]:
-    await conn.begin_snapshot()
     try:
+        await conn.begin_snapshot()
         yield SqliteRepository(conn, workflows)
     finally:
-        await conn.execute("ROLLBACK")
+        await conn.rollback()
 
 
 async def _apply(conn: SqlConnection, number: int, script: str) -> None:

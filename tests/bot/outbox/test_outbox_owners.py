@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -55,3 +57,23 @@ async def test_an_item_taken_over_while_in_hand_is_not_recorded_twice(
     assert item is not None and item.status == "sent" and item.result == {"ts": "1.0"}
     assert any("another process took them over" in r.getMessage() for r in caplog.records)
     assert Counter(posted(signoff)) == Counter()
+
+
+async def test_items_never_tried_are_handed_back_at_shutdown_for_another_process(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA"] * 6)
+    deliverer = signoff.runtime.deliverer
+    draining = asyncio.create_task(deliverer.drain(wait_s=0))
+    await signoff.workspace.wait_for(lambda: len(posted(signoff)) >= 2, timeout_s=10)
+    await deliverer.close(timeout_s=0.1)
+    draining.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await draining
+    async with signoff.db.read() as repo:
+        items = await repo.outbox_items(limit=10)
+    queued = [i for i in items if i.status == "queued"]
+    assert len(posted(signoff)) + len(queued) >= len(texts) - 1, "at most the post cut short stays leased"
+    assert len(queued) >= 3
+    async with signoff.db.unit_of_work() as repo:
+        taken = await repo.claim_outbox(signoff.runtime.service.clock.now(), time.time(), 60.0, per_target=10,
+                                        limit=10, owner="elsewhere:2::0")
+    assert {c.item.id for c in taken} == {i.id for i in queued}

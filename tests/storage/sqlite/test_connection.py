@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -104,3 +105,29 @@ async def test_statements_answer_alike_on_the_loop_and_in_a_thread(tmp_path: Pat
         assert deleted.rowcount == 1
     finally:
         await conn.close()
+
+
+async def test_units_of_work_and_reads_cut_short_anywhere_leave_no_transaction_open(db: Database) -> None:
+    async def write() -> None:
+        async with db.unit_of_work() as repo:
+            for n in range(150):
+                await repo.set_clock_offset(timedelta(seconds=n))
+
+    async def read() -> None:
+        async with db.read() as repo:
+            for _ in range(5):
+                await repo.clock_offset()
+
+    for steps in range(0, 40):
+        for job in (write, read):
+            task = asyncio.create_task(job())
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    async with db.unit_of_work() as repo:
+        await repo.set_clock_offset(timedelta(seconds=7))
+    for _ in range(4):
+        async with db.read() as repo:
+            assert await repo.clock_offset() == timedelta(seconds=7)
