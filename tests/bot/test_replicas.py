@@ -1,9 +1,11 @@
-"""Three `signoff run` replicas on one PostgreSQL database: work spread across them, one SIGKILLed mid-burst.
+"""Three `signoff run` replicas on one PostgreSQL database: work spread across them, one killed or restarted.
 
 Documents are created through all three; every approval DM is posted once. Signed Approve clicks are sent to
 the three in turn, and one replica is killed at a seeded random moment of the burst. The two survivors take
 over what it had accepted: every click any replica answered 200 is counted as exactly one vote, and no
-message is posted twice (counted at the sandbox Slack).
+message is posted twice (counted at the sandbox Slack). Then Slack answers 429 beyond one post a second per
+conversation while the replicas post hundreds of asks, and one replica is restarted in the middle: every
+ask is posted exactly once.
 """
 
 from __future__ import annotations
@@ -50,8 +52,8 @@ async def replicas(database: str, webapi: WebApiServer, workdir: Path) -> AsyncI
         yield [await stack.enter_async_context(bot_process(database, webapi, workdir)) for _ in range(REPLICAS)]
 
 
-async def create_spread(bots: list[Bot]) -> None:
-    """Create a workflow per team, then the team's invoices, each through the next replica in turn."""
+async def create_spread(bots: list[Bot], per_team: int = RECORDS_PER_TEAM) -> None:
+    """Create a workflow per team, then `per_team` invoices each, each through the next replica in turn."""
     turn = 0
     for team in range(TEAMS):
         workflow = {"name": f"Team {team}", "record_type": "invoice", "trigger": "created",
@@ -60,7 +62,7 @@ async def create_spread(bots: list[Bot]) -> None:
                         {"approvers": [approver(team, s) for s in range(PER_TEAM)], "min_approvers": PER_TEAM}]}]}
         assert (await bots[team % REPLICAS].api.post("/api/v1/workflows", json=workflow)).status_code == 201
     for team in range(TEAMS):
-        for n in range(RECORDS_PER_TEAM):
+        for n in range(per_team):
             record = {"amount": "100.00", "currency": "EUR", "department": f"team-{team}", "source": "import",
                       "created_by": requester(team)}
             saved = await bots[turn % REPLICAS].api.put(f"/api/v1/records/invoice/INV-{team:02d}-{n}", json=record)
@@ -135,4 +137,27 @@ async def test_a_replica_killed_mid_burst_loses_no_vote_and_posts_nothing_twice(
         assert await until(lambda: acknowledged <= counted(database)[1], 60), "an acknowledged vote was lost"
     votes, _ = counted(database)
     assert set(votes.values()) == {1}
+    assert [key for key, n in posted_keys(workspace).items() if n > 1] == []
+
+
+async def test_a_replica_restarted_during_a_storm_of_429s_posts_every_message_once(
+    tmp_path: Path, pg_cluster: str,
+) -> None:
+    database = fresh_database(pg_cluster, f"storm_{tmp_path.name.lower()}")
+    workspace = click_workspace()
+    workspace.enforce_post_rate(per_channel_per_s=1.0, burst=2)
+    per_team = 6
+    expected = TEAMS * PER_TEAM * per_team
+    async with await start_webapi(workspace) as webapi, replicas(database, webapi, tmp_path) as bots:
+        await create_spread(bots, per_team)
+        assert await until(lambda: workspace.ratelimited_count() > 0 and len(approval_dms(workspace)) >= 60, 30)
+        bots[-1].process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bots[-1].process.wait(), timeout=20) == 0
+        posted_while_down = len(approval_dms(workspace))
+        async with bot_process(database, webapi, tmp_path):
+            assert await until(lambda: len(approval_dms(workspace)) >= expected, 90), (
+                f"{len(approval_dms(workspace))} of {expected} asks posted")
+    assert posted_while_down < expected, "the replica was restarted while messages were still being posted"
+    assert workspace.ratelimited_count() > 0
+    assert len(approval_dms(workspace)) == expected
     assert [key for key, n in posted_keys(workspace).items() if n > 1] == []
