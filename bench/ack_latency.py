@@ -213,10 +213,16 @@ async def quiet_answer(command: Command) -> dict[str, Any]:
 
 
 class VoteCounter:
-    """Counts votes and approved records straight from the SQLite file."""
+    """Counts votes and approved records straight from the database (a SQLite file, or a PostgreSQL URL)."""
 
-    def __init__(self, db_path: Path) -> None:
-        self.conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    def __init__(self, database: str | Path) -> None:
+        self.conn: Any
+        if str(database).startswith("postgresql://"):
+            import psycopg
+
+            self.conn = psycopg.connect(str(database), autocommit=True)
+        else:
+            self.conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30, check_same_thread=False)
 
     def votes(self) -> int:
         """Return how many votes are recorded."""
@@ -387,22 +393,22 @@ async def serve_sandbox(control: Control) -> None:
         await webapi.close()
 
 
-def signoff_settings(db_path: Path, api_url: str) -> Settings:
+def signoff_settings(database: str | Path, api_url: str) -> Settings:
     """Return the settings of the Signoff under test (nothing read from the environment)."""
     return Settings(  # type: ignore[call-arg]
         _env_file=None, slack_bot_token=DEFAULT_TOKEN, slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=api_url, database=str(db_path), host="127.0.0.1", port=0, api_token=API_TOKEN,
+        slack_api_url=api_url, database=str(database), host="127.0.0.1", port=0, api_token=API_TOKEN,
         admins_csv=ADMIN, test_clock=True, tick_seconds=3600,
     )
 
 
-async def serve_signoff(control: Control, db_path: Path, api_url: str) -> None:
-    """Run Signoff against the sandbox's Web API; answer settle/quit."""
-    runtime = await build_runtime(signoff_settings(db_path, api_url))
+async def serve_signoff(control: Control, database: str, api_url: str) -> None:
+    """Run Signoff on `database` (SQLite path or PostgreSQL URL) against the sandbox's Web API; answer settle/quit."""
+    runtime = await build_runtime(signoff_settings(database, api_url))
     try:
         await runtime.serve()
         freeze_startup_heap()
-        counter = VoteCounter(db_path)
+        counter = VoteCounter(database)
         control.reply({"url": runtime.url})
         await control.serve({"settle": counter.settle, **profiling_commands()})
     finally:
@@ -543,7 +549,7 @@ async def serve_main(argv: Sequence[str]) -> None:
         if argv[0] == "sandbox":
             await serve_sandbox(control)
         elif argv[0] == "signoff":
-            await serve_signoff(control, Path(argv[1]), argv[2])
+            await serve_signoff(control, argv[1], argv[2])
         elif argv[0] == "insert":
             await serve_insert_floor(control, Path(argv[1]), argv[2])
         elif argv[0] == "raw":
