@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from storage.errors import MigrationNeededError, SchemaTooNewError
+import re
+from importlib import resources
+
+from storage.errors import MigrationError, MigrationNeededError, SchemaTooNewError
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def numbered_migrations(package: str) -> list[tuple[int, str]]:
+    """Return the migration scripts `NNNN_name.sql` of a package, in order; refuse gaps and duplicates."""
+    found = []
+    for entry in resources.files(package).iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise MigrationError(f"migrations must be numbered from 0001 without gaps or duplicates: {numbers}")
+    return found
 
 
 def check_schema_version(current: int, latest: int, migrate: bool) -> None:

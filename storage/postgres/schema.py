@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import re
-from importlib import resources
 from typing import Any
 
 import psycopg
 
 from storage.errors import MigrationError
-from storage.schema import check_schema_version
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+from storage.schema import check_schema_version, numbered_migrations
 
 # Every process migrating a database takes this transaction-level advisory lock first, so they run one at a time.
 MIGRATION_LOCK = int.from_bytes(b"signoff\0", "big")
@@ -19,16 +15,7 @@ MIGRATION_LOCK = int.from_bytes(b"signoff\0", "big")
 
 def migrations() -> list[tuple[int, str]]:
     """Return the numbered migration scripts shipped with the package, in order."""
-    found = []
-    for entry in resources.files("storage.postgres.migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _ in found]
-    if numbers != list(range(1, len(numbers) + 1)):
-        raise MigrationError(f"migrations must be numbered from 0001 without gaps or duplicates: {numbers}")
-    return found
+    return numbered_migrations("storage.postgres.migrations")
 
 
 async def migrate(conn: psycopg.AsyncConnection[Any], *, migrate: bool) -> int:

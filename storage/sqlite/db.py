@@ -4,36 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
-from importlib import resources
 from pathlib import Path
 
 from storage.errors import MigrationError, StorageError
 from storage.owners import new_owner
 from storage.ports import AfterCommit, CommitHook, Repository
-from storage.schema import check_schema_version
+from storage.schema import check_schema_version, numbered_migrations
 from storage.sqlite.connection import Connection, SqlConnection
 from storage.sqlite.repository import SqliteRepository, WorkflowCache
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
 def migrations() -> list[tuple[int, str]]:
     """Return the numbered migration scripts shipped with the package, in order."""
-    found = []
-    for entry in resources.files("storage.sqlite.migrations").iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append((int(match.group(1)), entry.read_text(encoding="utf-8")))
-    found.sort()
-    numbers = [n for n, _ in found]
-    if len(set(numbers)) != len(numbers) or not numbers or numbers[0] != 1:
-        raise MigrationError(f"migrations must be uniquely numbered from 0001: {numbers}")
-    return found
+    return numbered_migrations("storage.sqlite.migrations")
 
 
 _CARRIED: ContextVar[CommitHook | None] = ContextVar("signoff_commit_hook", default=None)

@@ -84,17 +84,20 @@ class Burst:
     unanswered: int = 0
 
 
-async def fire(
-    url: str, workspace: Workspace, dms: list[tuple[str, str, str]],
-) -> tuple[Burst, list[asyncio.Task[None]]]:
-    """Send one signed Approve click per DM at once; return the burst's tally and the tasks sending them."""
-    factory, burst = RequestFactory(workspace, SIGNING_SECRET), Burst()
-    client = httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=CLICKS))
+def fire_at(
+    urls: list[str], workspace: Workspace, dms: list[tuple[str, str, str]], bursts: list[Burst],
+) -> list[asyncio.Task[None]]:
+    """Send one signed Approve click per DM at once, to the servers in turn (tallied in `bursts`, one per server);
+    return the tasks sending them."""
+    factory = RequestFactory(workspace, SIGNING_SECRET)
+    clients = [httpx.AsyncClient(base_url=url, timeout=10, limits=httpx.Limits(max_connections=CLICKS))
+               for url in urls]
 
-    async def click(user: str, channel: str, ts: str) -> None:
+    async def click(index: int, user: str, channel: str, ts: str) -> None:
         body, headers = factory.block_actions(user, channel, ts, "approve")
+        burst = bursts[index % len(urls)]
         try:
-            reply = await client.post("/slack/events", content=body, headers=headers)
+            reply = await clients[index % len(urls)].post("/slack/events", content=body, headers=headers)
         except httpx.HTTPError:
             burst.unanswered += 1
             return
@@ -103,13 +106,22 @@ async def fire(
         else:
             burst.refused += 1
 
-    clicks = [asyncio.create_task(click(*dm)) for dm in dms]
-    return burst, [*clicks, asyncio.create_task(_close_after(client, clicks))]
+    clicks = [asyncio.create_task(click(i, *dm)) for i, dm in enumerate(dms)]
+    return [*clicks, asyncio.create_task(_close_after(clients, clicks))]
 
 
-async def _close_after(client: httpx.AsyncClient, tasks: list[asyncio.Task[None]]) -> None:
+async def fire(
+    url: str, workspace: Workspace, dms: list[tuple[str, str, str]],
+) -> tuple[Burst, list[asyncio.Task[None]]]:
+    """Send one signed Approve click per DM at once; return the burst's tally and the tasks sending them."""
+    burst = Burst()
+    return burst, fire_at([url], workspace, dms, [burst])
+
+
+async def _close_after(clients: list[httpx.AsyncClient], tasks: list[asyncio.Task[None]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
-    await client.aclose()
+    for client in clients:
+        await client.aclose()
 
 
 def stored_votes(database: Path) -> Counter[tuple[str, str]]:

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+import storage.schema as shared_schema
 from storage.errors import MigrationError, MigrationNeededError, SchemaTooNewError
 from storage.postgres import schema
 from storage.postgres.schema import MIGRATION_LOCK, migrate, migrations
@@ -257,9 +258,9 @@ def test_the_migrations_are_sqlites_numbers_and_names() -> None:
 def test_gaps_and_duplicates_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, numbers: list[str]) -> None:
     for i, number in enumerate(numbers):
         tmp_path.joinpath(f"{number}_step_{i}.sql").write_text("SELECT 1;")
-    monkeypatch.setattr(schema.resources, "files", lambda _package: tmp_path)
+    monkeypatch.setattr(shared_schema.resources, "files", lambda _package: tmp_path)
     with pytest.raises(MigrationError, match="numbered"):
-        migrations()
+        shared_schema.numbered_migrations("storage.postgres.migrations")
 
 
 async def test_a_new_database_is_migrated_to_the_latest_version_once(pg_url: str) -> None:
