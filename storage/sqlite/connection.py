@@ -148,11 +148,15 @@ class Connection(SqlConnection):
         return fn(*args)
 
     async def _control(self, statement: str) -> None:
-        """Run BEGIN, COMMIT or ROLLBACK (on the loop with no suspension point: a cancellation cannot cut it short)."""
+        """Run BEGIN, COMMIT or ROLLBACK so that a cancellation cannot cut it short: on the loop with no suspension
+        point, or in the connection's thread shielded (its work queue keeps the order of what follows)."""
         if self._executor is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self.raw.execute, statement)
+            await self._in_thread(self.raw.execute, statement)
         else:
             self.raw.execute(statement)
+
+    async def _in_thread(self, fn: Callable[..., Any], *args: Any) -> None:
+        await asyncio.shield(asyncio.get_running_loop().run_in_executor(self._executor, fn, *args))
 
     async def commit(self) -> None:
         """Commit the transaction."""
@@ -161,7 +165,7 @@ class Connection(SqlConnection):
     async def rollback(self) -> None:
         """Roll the transaction back; nothing happens when none is open (its start was cut short)."""
         if self._executor is not None:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._rollback_if_open)
+            await self._in_thread(self._rollback_if_open)
         else:
             self._rollback_if_open()
 

@@ -131,3 +131,24 @@ async def test_units_of_work_and_reads_cut_short_anywhere_leave_no_transaction_o
     for _ in range(4):
         async with db.read() as repo:
             assert await repo.clock_offset() == timedelta(seconds=7)
+
+
+async def test_a_read_cut_short_while_its_rollback_waits_for_the_thread_still_rolls_back(db: Database) -> None:
+    ending = asyncio.Event()
+
+    async def read() -> None:
+        async with db.read() as repo:
+            await repo.clock_offset()
+            repo.conn._executor.submit(time.sleep, 0.3)  # type: ignore[attr-defined]  # the thread is busy
+            ending.set()
+
+    task = asyncio.create_task(read())
+    await ending.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    for _ in range(4):
+        async with db.read() as repo:
+            assert await repo.clock_offset() == timedelta(0)
+
