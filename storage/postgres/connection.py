@@ -10,6 +10,7 @@ is in autocommit mode: the store opens and ends its transactions with explicit s
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -92,13 +93,26 @@ class PgConnection(SqlConnection):
             await cursor.executemany(translate(sql), batch)
             return Cursor([], cursor.rowcount)
 
+    async def _control(self, statement: str) -> None:
+        """Run BEGIN, COMMIT or ROLLBACK to its end even when the caller is cancelled (the connection's lock keeps
+        whatever follows after it)."""
+        await asyncio.shield(self._run(statement, ()))
+
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Start a write transaction (READ COMMITTED: the repositories compare and set what they change)."""
-        await self._run("BEGIN", ())
+        await self._control("BEGIN")
 
     async def begin_snapshot(self) -> None:
         """Start a read-only transaction on one snapshot of the last commits."""
-        await self._run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", ())
+        await self._control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+
+    async def commit(self) -> None:
+        """Commit the transaction."""
+        await self._control("COMMIT")
+
+    async def rollback(self) -> None:
+        """Roll the transaction back (PostgreSQL only warns when none is open)."""
+        await self._control("ROLLBACK")
 
     async def close(self) -> None:
         """Close the connection."""
