@@ -89,13 +89,20 @@ class Bot:
 
 
 @contextlib.asynccontextmanager
-async def bot_process(database: str, webapi: WebApiServer, workdir: Path) -> AsyncIterator[Bot]:
-    """Run `python -m bot.cli.main run` on the database against the sandbox; stop (or reap) it after."""
+async def bot_process(
+    database: str, webapi: WebApiServer, workdir: Path, app_token: str | None = None,
+) -> AsyncIterator[Bot]:
+    """Run `python -m bot.cli.main run` on the database against the sandbox; stop (or reap) it after.
+
+    With `app_token` the process runs in Socket Mode, connecting to the sandbox's hub with that app-level token.
+    """
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SIGNOFF_", "SLACK_"))}
     env.update(SLACK_API_URL=webapi.url, SLACK_BOT_TOKEN=DEFAULT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                SIGNOFF_DATABASE=database, SIGNOFF_HOST="127.0.0.1", SIGNOFF_PORT=str(port),
                SIGNOFF_API_TOKEN=API_TOKEN, SIGNOFF_TEST_CLOCK="1", SIGNOFF_TICK_SECONDS="3600")
+    if app_token is not None:
+        env.update(SLACK_APP_TOKEN=app_token)
     with (workdir / f"bot-{port}.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir,
                                                        stdout=log, stderr=log)
