@@ -33,6 +33,7 @@ ENV_NAMES = {
     "shutdown_s": "SIGNOFF_SHUTDOWN_S",
     "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
     "outbox_retention": "SIGNOFF_OUTBOX_RETENTION",
+    "archive_after": "SIGNOFF_ARCHIVE_AFTER",
     "public_url": "SIGNOFF_PUBLIC_URL",
     "migrate": "SIGNOFF_MIGRATE",
 }
@@ -66,11 +67,12 @@ class Settings(BaseSettings):
     shutdown_s: float = Field(default=10, ge=0, le=3600, validation_alias=_env("shutdown_s"))
     delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
     outbox_retention: str = Field(default="P30D", validation_alias=_env("outbox_retention"))
+    archive_after: str = Field(default="P30D", validation_alias=_env("archive_after"))
     public_url: str = Field(default="", validation_alias=_env("public_url"))
     migrate: bool = Field(default=False, validation_alias=_env("migrate"))
     sandbox: bool = False
 
-    @field_validator("delivery_horizon", "outbox_retention")
+    @field_validator("delivery_horizon", "outbox_retention", "archive_after")
     @classmethod
     def _horizon_is_duration(cls, value: str) -> str:
         try:
@@ -105,6 +107,11 @@ class Settings(BaseSettings):
     def outbox_retention_s(self) -> float:
         """Return how long a delivered message stays in the outbox, in seconds."""
         return parse_duration(self.outbox_retention).total_seconds()
+
+    @property
+    def archive_after_s(self) -> float:
+        """Return how long after its last decision a document's closed approvals are archived, in seconds."""
+        return parse_duration(self.archive_after).total_seconds()
 
     @field_validator("timezone")
     @classmethod

@@ -11,7 +11,7 @@ is a bug of the caller: the backend's own error is raised and the unit of work i
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -490,11 +490,13 @@ class SchedulerRepo(Protocol):
 
     async def set_next_due(
         self, plans: Iterable[tuple[str, str, datetime | None]], owner: str | None = None,
+        forget: Collection[str] = (),
     ) -> None:
         """Store the next due time of watched subjects (None: nothing planned) and end their lease.
 
         With `owner`, only the subjects that owner still holds change (a sweep whose lease was taken over changes
-        nothing); without, every one listed. Unwatched subjects are ignored.
+        nothing); without, every one listed. Unwatched subjects are ignored. A subject of a kind in `forget` with
+        nothing planned stops being watched (a change to it, or `replan_invoices`, watches it again).
         """
         ...
 
@@ -516,6 +518,10 @@ class SchedulerRepo(Protocol):
 
     async def replan_all(self, kind: str, now: datetime) -> int:
         """Make every subject of a kind due at `now`; return how many."""
+        ...
+
+    async def replan_invoices(self, now: datetime) -> int:
+        """Watch every invoice again, due at `now` (those forgotten too); return how many."""
         ...
 
     async def claim_actions(self, actions: Sequence[DueAction], now: datetime) -> list[DueAction]:
@@ -602,6 +608,23 @@ class RunsRepo(Protocol):
 
     async def defaults_seeded_at(self) -> datetime | None:
         """Return when the default workflows were given to this company (None: never)."""
+        ...
+
+
+class ArchiveRepo(Protocol):
+    """The archive of closed approvals: history packed out of the live tables, still read by every read above.
+
+    `get_request`, `request_version`, `requests_for_record`, `count_votes`, `audit_trail`, `get_run` and
+    `list_runs` answer the same before and after a document is archived; `messages_for` answers nothing for an
+    archived request (its Slack cards are never updated again).
+    """
+
+    async def archive_closed(self, decided_before: datetime, now: datetime, limit: int = 100) -> int:
+        """Archive up to `limit` documents whose requests were all decided before `decided_before`; say how many.
+
+        A document with a pending request is left live; a request with an e-mail link unexpired at `now` waits.
+        Each request is archived once, even by concurrent callers (its row is claimed by an UPDATE).
+        """
         ...
 
 
@@ -825,7 +848,7 @@ class LinksRepo(Protocol):
 class Repository(
     SchemaRepo, RecordsRepo, ContactsRepo, RequestsRepo, MessagesRepo, WorkflowsRepo, AuditRepo, OutboxRepo,
     InboxRepo, SchedulerRepo, RunsRepo, RemindersRepo, RulesRepo, GroupsRepo, DelegationsRepo, TokensRepo,
-    LinksRepo, ClockRepo, HomeUsersRepo, Protocol,
+    LinksRepo, ClockRepo, HomeUsersRepo, ArchiveRepo, Protocol,
 ):
     """Everything a unit of work or a snapshot offers."""
 

@@ -28,7 +28,7 @@ from engine.invoice_reminders import (
     parse_reminder_settings,
 )
 from engine.lifecycle import customer_hold
-from engine.planning import DueAction, SubjectKind
+from engine.planning import DueAction
 from engine.records import Contact, Record, RecordType
 from messages.errors import TemplateInvalidError
 from messages.render import TEMPLATE_DIR, check_user_template
@@ -117,7 +117,7 @@ class InvoiceReminders:
         now = self.service.clock.now()
         async with self.service.deps.unit_of_work() as repo:
             await repo.put_setting(SETTINGS_NAME, settings.model_dump(mode="json"), now)
-            await repo.replan_all(SubjectKind.INVOICE, now)
+            await repo.replan_invoices(now)
             await repo.audit(now, None, "settings_changed", ("settings", SETTINGS_NAME), None,
                              "on" if settings.enabled else "off")
         return settings

@@ -19,6 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.service import Signoff
+from bot.jobs.archive import archive_closed
 from bot.jobs.sweep import Sweep
 from bot.outbox.worker import Deliverer
 from engine.cron import CronSpec
@@ -161,8 +162,9 @@ class Scheduler:
             await self.service.clock.sync(self.service.db)
             await self.follow_workflows()
             counts = await self.due.run(self.service.clock.now())
+            counts["archived"] = await archive_closed(self.service, self.service.clock.now())
         self.deliverer.kick()
         if self.metrics is not None:
             for kind, count in counts.items():
                 self.metrics.inc(f"signoff_scheduler_{kind}_total", count)
-        return {kind.value: counts.get(kind.value, 0) for kind in ActionKind}
+        return {**{kind.value: counts.get(kind.value, 0) for kind in ActionKind}, "archived": counts["archived"]}

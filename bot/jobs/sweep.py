@@ -108,7 +108,7 @@ class Sweep:
             await self._perform(batch, actions)
             planned = {(str(kind), subject_id): at for (kind, subject_id), at in plan.next_due}
             await repo.set_next_due(((r.kind, r.subject_id, planned.get((r.kind, r.subject_id))) for r in rows),
-                                    owner=self.owner)
+                                    owner=self.owner, forget=(SubjectKind.INVOICE,))
         return len(rows), Counter(a.kind.value for a in actions)
 
     async def _load(self, repo: Repository, rows: Sequence[DueRow], now: datetime) -> Batch:

@@ -11,7 +11,7 @@ from engine.delegation import Delegation
 from engine.records import Contact, Record
 from storage.sqlite.codec import loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, record_of, request_of, vote_of
 
 MAX_SQL_ARGS = 500
 
@@ -125,8 +125,8 @@ class DelegationQueries:
 
     async def records_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Record]:
         """Return the stored records among these (type, id) keys (read through the primary key)."""
-        rows = await self._by_key("SELECT data FROM records WHERE type=? AND id IN ({})", keys)
-        records = (Record.model_validate(loads(row["data"])) for row in rows)
+        rows = await self._by_key(f"SELECT {RECORD_COLUMNS} FROM records WHERE type=? AND id IN ({{}})", keys)
+        records = (record_of(row) for row in rows)
         return {record.key(): record for record in records}
 
     async def contacts_by_key(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Contact]:
@@ -150,10 +150,10 @@ class DelegationQueries:
         """Return a person's latest records (newest first, at most `limit`) and how many they created."""
         where = "WHERE json_extract(data, '$.created_by') = ?"
         rows = await self._delegation_rows(
-            f"SELECT data FROM records {where} ORDER BY created_at DESC, id LIMIT ?", [user, limit]
+            f"SELECT {RECORD_COLUMNS} FROM records {where} ORDER BY created_at DESC, id DESC LIMIT ?", [user, limit]
         )
         count = await self._delegation_rows(f"SELECT count(*) FROM records {where}", [user])
-        return [Record.model_validate(loads(r["data"])) for r in rows], int(count[0][0])
+        return [record_of(r) for r in rows], int(count[0][0])
 
     async def last_audit_of(
         self, subject_type: str, subject_ids: Sequence[str], actions: Sequence[str]

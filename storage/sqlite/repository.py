@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from engine.actions import ReminderState
-from engine.approvals import ApprovalRequest, RequestStatus, Step
+from engine.approvals import ApprovalRequest, RequestStatus, Step, Vote
 from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
+from storage.sqlite.archive_repo import History
 from storage.sqlite.clock_repo import ClockQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
@@ -20,7 +21,7 @@ from storage.sqlite.home_repo import HomeQueries
 from storage.sqlite.inbox_repo import InboxQueries
 from storage.sqlite.links_repo import LinksQueries
 from storage.sqlite.outbox_repo import OutboxQueries
-from storage.sqlite.rows import moment, request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, moment, record_data, record_of, request_of, vote_of
 from storage.sqlite.rules_repo import RulesQueries
 from storage.sqlite.runs_repo import RunsQueries
 from storage.sqlite.scheduler_repo import SchedulerQueries
@@ -28,7 +29,7 @@ from storage.sqlite.tokens_repo import TokensQueries
 
 
 def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
-    data = dumps(record.model_dump(by_alias=True))
+    data = record_data(record)
     return (record.type.value, record.id, record.approval_status.value, data,
             ts(record.created_at), ts(record.updated_at))
 
@@ -42,6 +43,19 @@ def task_of(row: Row) -> ReminderTask:
 def _steps_json(steps: Iterable[Step]) -> str:
     return dumps([{"index": s.index, "approvers": list(s.approvers),
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
+
+
+def _audit_entry(row: Row | dict[str, Any]) -> AuditEntry:
+    return AuditEntry(row["seq"], moment(row["at"]), row["actor"], row["action"], row["subject_type"],
+                      row["subject_id"], row["from_state"], row["to_state"], loads(row["detail"]))
+
+
+def _archived_requests(history: History) -> list[ApprovalRequest]:
+    """Return the requests of an archived history with their votes."""
+    votes: dict[str, list[Vote]] = {}
+    for row in history.votes:
+        votes.setdefault(row["request_id"], []).append(vote_of(row))
+    return [request_of(r, votes.get(r["id"], [])) for r in history.requests]
 
 
 class WorkflowCache:
@@ -84,6 +98,7 @@ class SqliteRepository(
         self._workflows = workflows
         self._wrote_workflows = False
         self._versions: dict[str, int] = {}
+        self._unpacked: dict[int, History] = {}
 
     def _doom(self, error: StorageError) -> StorageError:
         """Remember that this unit of work must roll back (even if the caller catches `error`); return it."""
@@ -106,8 +121,8 @@ class SqliteRepository(
     # records
     async def get_record(self, record_type: str, record_id: str) -> Record | None:
         """Return one record, or None."""
-        row = await self._one("SELECT data FROM records WHERE type=? AND id=?", (record_type, record_id))
-        return Record.model_validate(loads(row["data"])) if row else None
+        row = await self._one(f"SELECT {RECORD_COLUMNS} FROM records WHERE type=? AND id=?", (record_type, record_id))
+        return record_of(row) if row else None
 
     async def save_record(self, record: Record) -> None:
         """Insert or replace a record."""
@@ -126,7 +141,7 @@ class SqliteRepository(
 
         `after` (a type and id) starts the page after that record, read from the index at any depth (keyset).
         """
-        sql, args = "SELECT data FROM records WHERE 1=1", list[str]()
+        sql, args = f"SELECT {RECORD_COLUMNS} FROM records WHERE 1=1", list[str]()
         if record_type:
             sql, args = sql + " AND type=?", [*args, record_type]
         if approval_status:
@@ -137,7 +152,7 @@ class SqliteRepository(
             count = "coalesce(CAST(json_extract(data, '$.reminder_count') AS INTEGER), 0)"
             sql += f" AND {count} {'>' if reminded else '='} 0"
         rows = await self._all(sql + " ORDER BY type, id LIMIT ? OFFSET ?", (*args, limit, offset))
-        return [Record.model_validate(loads(r["data"])) for r in rows]
+        return [record_of(r) for r in rows]
 
     async def count_records(self) -> int:
         """Return how many records are stored."""
@@ -319,20 +334,29 @@ class SqliteRepository(
     async def request_version(self, request_id: str) -> int | None:
         """Return the stored version of a request (0 when inserted, + 1 per update), or None."""
         row = await self._one("SELECT version FROM approval_requests WHERE id=?", (request_id,))
-        return int(row[0]) if row else None
+        if row:
+            return int(row[0])
+        archived = [r for r in (await self.archived("request", request_id)).requests if r["id"] == request_id]
+        return int(archived[0]["version"]) if archived else None
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
-        """Return an approval request with its votes, or None."""
+        """Return an approval request with its votes (live or archived), or None."""
         row = await self._one("SELECT * FROM approval_requests WHERE id=?", (request_id,))
-        return await self._request_of(row) if row else None
+        if row:
+            return await self._request_of(row)
+        archived = _archived_requests(await self.archived("request", request_id))
+        return next((r for r in archived if r.id == request_id), None)
 
     async def requests_for_record(self, record_type: str, record_id: str) -> list[ApprovalRequest]:
-        """Return every approval request of a record, oldest first."""
+        """Return every approval request of a record (archived ones too), oldest first."""
         rows = await self._all(
             "SELECT * FROM approval_requests WHERE record_type=? AND record_id=? ORDER BY created_at, id",
             (record_type, record_id),
         )
-        return [await self._request_of(r) for r in rows]
+        live = [await self._request_of(r) for r in rows]
+        archived = [r for r in _archived_requests(await self.archived(record_type, record_id))
+                    if (r.record_type, r.record_id) == (record_type, record_id)]
+        return sorted(live + archived, key=lambda r: (r.created_at, r.id))
 
     async def open_request_for(self, record_type: str, record_id: str) -> ApprovalRequest | None:
         """Return the record's pending request, if any."""
@@ -356,7 +380,10 @@ class SqliteRepository(
     async def count_votes(self, request_id: str) -> int:
         """Return how many votes a request has."""
         row = await self._one("SELECT count(*) FROM votes WHERE request_id=?", (request_id,))
-        return int(row[0]) if row else 0
+        if row and row[0]:
+            return int(row[0])
+        request = await self.get_request(request_id)
+        return len(request.votes) if request else 0
 
     # Slack message copies
     async def add_message(self, ref: SlackMessageRef) -> None:
@@ -393,7 +420,8 @@ class SqliteRepository(
         rows = await self._all(
             "SELECT * FROM audit WHERE subject_type=? AND subject_id=? ORDER BY seq", (subject_type, subject_id)
         )
-        return [AuditEntry(r["seq"], moment(r["at"]), r["actor"], r["action"], r["subject_type"],
-                           r["subject_id"], r["from_state"], r["to_state"], loads(r["detail"])) for r in rows]
+        archived = [_audit_entry(r) for r in (await self.archived(subject_type, subject_id)).audit
+                    if r["subject_type"] == subject_type and r["subject_id"] == subject_id]
+        return sorted([*map(_audit_entry, rows), *archived], key=lambda entry: entry.seq)
 
 

@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
-from storage.sqlite.codec import loads, parse_ts
+from engine.records import Record
+from storage.sqlite.codec import dumps, loads, parse_ts
 from storage.sqlite.connection import Row
+
+RECORD_COLUMNS = "type, id, approval_status, created_at, updated_at, data"
+_IN_COLUMNS = frozenset(("type", "id", "approval_status", "created_at", "updated_at"))
+
+
+def record_data(record: Record) -> str:
+    """Return what `records.data` keeps of a record: its values but the ones in columns and the nulls."""
+    return dumps(record.model_dump(by_alias=True, exclude_none=True, exclude=set(_IN_COLUMNS)))
+
+
+def record_of(row: Row) -> Record:
+    """Rebuild a record from its row (the columns of RECORD_COLUMNS)."""
+    return Record.model_validate({**loads(row["data"]), **{name: row[name] for name in _IN_COLUMNS}})
 
 
 def moment(text: str) -> datetime:
@@ -17,13 +32,13 @@ def moment(text: str) -> datetime:
     return parsed
 
 
-def vote_of(row: Row) -> Vote:
+def vote_of(row: Row | dict[str, Any]) -> Vote:
     """Rebuild a vote from a `votes` row."""
     return Vote(row["step_index"], row["approver"], Decision(row["decision"]), moment(row["at"]),
                 row["reason"], row["acted_by"])
 
 
-def request_of(row: Row, votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
+def request_of(row: Row | dict[str, Any], votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
     """Rebuild an approval request from its `approval_requests` row and its votes.
 
     `seen` remembers the version first read of each request (what `update_request` compares against).

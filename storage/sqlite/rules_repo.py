@@ -14,6 +14,7 @@ from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
 from storage.models import AuditLine, RecordKey
 from storage.sqlite.codec import dumps, loads, ts
 from storage.sqlite.connection import Row, SqlConnection
+from storage.sqlite.rows import RECORD_COLUMNS, record_data, record_of
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
@@ -61,8 +62,7 @@ def _applied_of(row: Row) -> AppliedPrefill:
 
 
 def _record_json(record: Record, updated_at: datetime) -> tuple[str, str, str, str, str]:
-    data = {**record.model_dump(by_alias=True), "updated_at": updated_at}
-    return (record.approval_status.value, dumps(data), ts(updated_at), record.type.value, record.id)
+    return (record.approval_status.value, record_data(record), ts(updated_at), record.type.value, record.id)
 
 
 class RulesQueries:
@@ -144,8 +144,9 @@ class RulesQueries:
     async def records_open_to_prefill(self) -> list[Record]:
         """Return every record rules may still change (not approved or expired)."""
         marks = ",".join("?" * len(_OPEN_STATUSES))
-        rows = await self._rows(f"SELECT data FROM records WHERE approval_status IN ({marks})", _OPEN_STATUSES)
-        return [Record.model_validate_json(r["data"]) for r in rows]
+        rows = await self._rows(f"SELECT {RECORD_COLUMNS} FROM records WHERE approval_status IN ({marks})",
+                                _OPEN_STATUSES)
+        return [record_of(r) for r in rows]
 
     async def update_records(self, records: Iterable[Record], updated_at: datetime) -> None:
         """Store new versions of existing records, changed at `updated_at`, in one statement."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from storage.models import ReminderTask, RunFilter, WorkflowRun
+from storage.sqlite.archive_repo import MAX_SEQ, SPANS_PAGE, ArchiveQueries
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
 
@@ -17,7 +18,7 @@ def _moment(text: str) -> datetime:
     return moment
 
 
-def _run(row: Row) -> WorkflowRun:
+def _run(row: Row | dict[str, Any]) -> WorkflowRun:
     return WorkflowRun(row["id"], row["workflow_id"], row["workflow_name"], row["record_type"], row["record_id"],
                        row["cause"], row["outcome"], loads(row["actions"]), _moment(row["at"]), row["seq"],
                        row["event"], row["request_id"], row["actor"], row["on_behalf_of"], row["decision"],
@@ -39,8 +40,16 @@ def _where(flt: RunFilter) -> tuple[str, list[Any]]:
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
-class RunsQueries:
-    """Repository methods of run history, reminder tasks and the company row."""
+def _is_listed(run: dict[str, Any], flt: RunFilter, before_seq: int) -> bool:
+    """Tell whether an archived run passes a run filter."""
+    return run["seq"] < before_seq and all(
+        value is None or run[column] == value
+        for column, value in (("workflow_id", flt.workflow_id), ("record_type", flt.record_type),
+                              ("record_id", flt.record_id)))
+
+
+class RunsQueries(ArchiveQueries):
+    """Repository methods of run history (live and archived), reminder tasks and the company row."""
 
     conn: SqlConnection
 
@@ -70,13 +79,35 @@ class RunsQueries:
     async def get_run(self, run_id: str) -> WorkflowRun | None:
         """Return one run, or None."""
         rows = await self._run_rows("SELECT * FROM workflow_runs WHERE id=?", (run_id,))
-        return _run(rows[0]) if rows else None
+        if rows:
+            return _run(rows[0])
+        runs = (await self.archived("run", run_id)).runs
+        return next((_run(r) for r in runs if r["id"] == run_id), None)
 
     async def list_runs(self, flt: RunFilter) -> list[WorkflowRun]:
-        """Return runs matching the filter, newest first."""
+        """Return runs matching the filter, newest first, the archived ones merged in."""
         where, args = _where(flt)
         rows = await self._run_rows(f"SELECT * FROM workflow_runs{where} ORDER BY seq DESC LIMIT ?", [*args, flt.limit])
-        return [_run(r) for r in rows]
+        found = [_run(r) for r in rows] + await self._archived_runs(flt)
+        return sorted(found, key=lambda run: -run.seq)[: flt.limit]
+
+    async def _archived_runs(self, flt: RunFilter) -> list[WorkflowRun]:
+        """Return at least the newest `limit` archived runs matching the filter (more when spans overlap)."""
+        before = flt.before_seq if flt.before_seq is not None else MAX_SEQ
+        if flt.record_type is not None and flt.record_id is not None:
+            history = await self.archived(flt.record_type, flt.record_id)
+            return [_run(r) for r in history.runs if _is_listed(r, flt, before)]
+        found: list[WorkflowRun] = []
+        upper = MAX_SEQ
+        while True:
+            spans = await self.archived_spans(flt.workflow_id, before, upper)
+            for span in spans:
+                if len(found) >= flt.limit and span["last_seq"] < sorted(r.seq for r in found)[-flt.limit]:
+                    return found
+                found += [_run(r) for r in await self.archived_runs_of(span) if _is_listed(r, flt, before)]
+            if len(spans) < SPANS_PAGE:
+                return found
+            upper = int(spans[-1]["last_seq"])
 
     async def add_reminder_tasks(self, tasks: Iterable[ReminderTask]) -> None:
         """Store reminder tasks (their ids are assigned by the database)."""

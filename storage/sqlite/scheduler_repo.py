@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +12,7 @@ from engine.records import Contact, Record
 from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, record_of, request_of, vote_of
 
 CHUNK = 500
 
@@ -76,21 +76,25 @@ class SchedulerQueries:
 
     async def set_next_due(
         self, plans: Iterable[tuple[str, str, datetime | None]], owner: str | None = None,
+        forget: Collection[str] = (),
     ) -> None:
         """Store the next due time of planned subjects (None: nothing planned) and end their lease.
 
-        With `owner`, only the rows that owner still holds change (compare-and-set on the lease).
+        With `owner`, only the rows that owner still holds change (compare-and-set on the lease); kinds in
+        `forget` with nothing planned are deleted instead.
         """
-        if owner is None:
-            await self.conn.executemany(
-                "UPDATE due_work SET next_due_at=?, lease_owner=NULL, lease_until=NULL WHERE kind=? AND subject_id=?",
-                [(ts(at) if at else None, kind, subject_id) for kind, subject_id, at in plans],
-            )
-            return
+        plans = list(plans)
+        held = "" if owner is None else " AND lease_owner=?"
+        mine = () if owner is None else (owner,)
+        await self.conn.executemany(
+            f"DELETE FROM due_work WHERE kind=? AND subject_id=?{held}",
+            [(kind, subject_id, *mine) for kind, subject_id, at in plans if at is None and kind in forget],
+        )
         await self.conn.executemany(
             "UPDATE due_work SET next_due_at=?, lease_owner=NULL, lease_until=NULL "
-            "WHERE kind=? AND subject_id=? AND lease_owner=?",
-            [(ts(at) if at else None, kind, subject_id, owner) for kind, subject_id, at in plans],
+            f"WHERE kind=? AND subject_id=?{held}",
+            [(ts(at) if at else None, kind, subject_id, *mine) for kind, subject_id, at in plans
+             if at is not None or kind not in forget],
         )
 
     async def schedule_subject(self, kind: str, subject_id: str, at: datetime | None, spec: str | None) -> None:
@@ -114,6 +118,14 @@ class SchedulerQueries:
         """Count watched subjects by kind."""
         rows = await self._fetch("SELECT kind, count(*) FROM due_work GROUP BY kind")
         return {str(r[0]): int(r[1]) for r in rows}
+
+    async def replan_invoices(self, now: datetime) -> int:
+        """Watch every invoice again, due at `now` (those forgotten too); return how many."""
+        cursor = await self.conn.execute(
+            "INSERT INTO due_work (kind, subject_id, next_due_at) SELECT 'invoice', id, ? FROM records "
+            "WHERE type='invoice' ON CONFLICT (kind, subject_id) DO UPDATE SET next_due_at=excluded.next_due_at",
+            (ts(now),))
+        return cursor.rowcount
 
     async def replan_all(self, kind: str, now: datetime) -> int:
         """Make every subject of a kind due for planning again; return how many."""
@@ -139,9 +151,9 @@ class SchedulerQueries:
         """Return records of one type, by id."""
         found: dict[str, Record] = {}
         for chunk in _chunks(ids):
-            rows = await self._fetch(f"SELECT id, data FROM records WHERE type=? AND id IN ({_marks(chunk)})",
+            rows = await self._fetch(f"SELECT {RECORD_COLUMNS} FROM records WHERE type=? AND id IN ({_marks(chunk)})",
                                     (record_type, *chunk))
-            found.update({r["id"]: Record.model_validate(loads(r["data"])) for r in rows})
+            found.update({r["id"]: record_of(r) for r in rows})
         return found
 
     async def contacts_by_id(self, kind: str, ids: Sequence[str]) -> dict[str, Contact]:

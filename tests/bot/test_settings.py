@@ -17,7 +17,8 @@ BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SIGNOFF_TIMEZONE", "SIGNOFF_LOCALE",
-                 "SIGNOFF_PORT", "SIGNOFF_TICK_SECONDS", "SIGNOFF_ADMINS", "SIGNOFF_DATABASE"):
+                 "SIGNOFF_PORT", "SIGNOFF_TICK_SECONDS", "SIGNOFF_ADMINS", "SIGNOFF_DATABASE", "SIGNOFF_ARCHIVE_AFTER",
+                 "SIGNOFF_OUTBOX_RETENTION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -30,6 +31,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "./signoff.db", "127.0.0.1", 3000, "UTC", "en")
     assert settings.slack_api_url == "https://slack.com/api/" and settings.tick_seconds == 60
     assert not settings.is_socket_mode and settings.admins == frozenset()
+    assert settings.archive_after_s == settings.outbox_retention_s == 30 * 86400
 
 
 def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,6 +53,9 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SIGNOFF_PORT": "seventy"}, "SIGNOFF_PORT"),
         ({**BASE, "SIGNOFF_TICK_SECONDS": "0"}, "SIGNOFF_TICK_SECONDS"),
         ({**BASE, "SLACK_APP_TOKEN": "nope"}, "SLACK_APP_TOKEN"),
+        ({**BASE, "SIGNOFF_OUTBOX_RETENTION": "30 days"}, "SIGNOFF_OUTBOX_RETENTION"),
+        ({**BASE, "SIGNOFF_ARCHIVE_AFTER": "P0D"}, "SIGNOFF_ARCHIVE_AFTER"),
+        ({**BASE, "SIGNOFF_ARCHIVE_AFTER": "month"}, "SIGNOFF_ARCHIVE_AFTER"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:

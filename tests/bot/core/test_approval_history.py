@@ -96,3 +96,35 @@ async def test_a_delegate_decides_on_behalf_of_the_approver(signoff: Harness) ->
     assert (decision["event"], decision["actor"], decision["on_behalf_of"], decision["outcome"]) == (
         "approval_decision", BRUNO, ALICE, "approved")
     assert f"<@{BRUNO}> for <@{ALICE}> approved step 1" in await history_text(signoff, decision["workflow_id"])
+
+
+async def everything_shown(signoff: Harness, workflow_id: str) -> dict[str, Any]:
+    """Return what the API and `/signoff history` show of the three documents and their workflow."""
+    shown: dict[str, Any] = {"runs": await runs(signoff), "of workflow": await runs(signoff, workflow_id=workflow_id),
+                             "history": await history_text(signoff, workflow_id)}
+    for record_id in ("INV-1", "INV-2", "INV-3"):
+        shown[f"runs {record_id}"] = await runs(signoff, record_type="invoice", record_id=record_id)
+        shown[f"record {record_id}"] = (await signoff.api.get(f"/api/v1/records/invoice/{record_id}")).json()
+        shown[f"audit {record_id}"] = (await signoff.api.get(f"/api/v1/records/invoice/{record_id}/audit")).json()
+    run_id = shown["runs"][0]["id"]
+    response = await signoff.api.get(f"/api/v1/runs/{run_id}")
+    assert response.status_code == 200
+    shown["one run"] = response.json()
+    return shown
+
+
+async def test_closed_approvals_are_archived_after_a_month_and_read_the_same(signoff: Harness) -> None:
+    workflow_id = await create_workflow(signoff, TWO_STEPS)
+    await decide_all_ways(signoff)
+    for advance in ("P1DT1H", "P3D"):
+        await signoff.post("/api/v1/clock", {"advance": advance})
+        assert (await signoff.post("/api/v1/scheduler/tick")).json()["archived"] == 0
+    before = await everything_shown(signoff, workflow_id)
+    await signoff.post("/api/v1/clock", {"advance": "P30D"})
+    assert (await signoff.post("/api/v1/scheduler/tick")).json()["archived"] == 3
+    assert (await signoff.post("/api/v1/scheduler/tick")).json()["archived"] == 0
+    assert await everything_shown(signoff, workflow_id) == before
+    assert [r["approval"]["status"] for r in (before[f"record INV-{n}"] for n in (1, 2, 3))] == [
+        "rejected", "expired", "expired"]
+    async with signoff.runtime.db.read() as repo:
+        assert await repo.messages_for(before["record INV-1"]["approval"]["request_id"]) == []

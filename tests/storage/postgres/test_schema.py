@@ -27,7 +27,7 @@ LATEST = migrations()[-1][0]
 # A time stamp as the databases write them (strftime(...) || '000+00:00' in SQLite, to_char(...) in PostgreSQL).
 NOW = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00")
 T1, T2, T3, T4 = (f"2026-01-0{day}T09:00:00+00:00" for day in range(1, 5))
-PG_TYPES = {"text": "TEXT", "integer": "INTEGER", "bigint": "INTEGER", "double precision": "REAL"}
+PG_TYPES = {"text": "TEXT", "integer": "INTEGER", "bigint": "INTEGER", "double precision": "REAL", "bytea": "BLOB"}
 
 Row = tuple[Any, ...]
 
@@ -350,6 +350,21 @@ async def test_the_audit_is_append_only(both: Both, statement: str) -> None:
         await both.pg.execute(statement.encode())
     lite_rows, pg_rows_ = await both.rows("SELECT seq, actor FROM audit")
     assert lite_rows == pg_rows_ == [(1, None)]
+
+
+async def test_an_audit_line_leaves_only_once_its_subject_is_archived(both: Both) -> None:
+    for subject in ("r1", "r2"):
+        await both.run("INSERT INTO audit (at, action, subject_type, subject_id) VALUES (?, 'made', 'record', ?)",
+                       (T1, subject))
+    await both.run("INSERT INTO archived_subjects (subject_type, subject_id, part) VALUES ('record', 'r2', 1)", ())
+    both.lite.execute("DELETE FROM audit WHERE subject_id = 'r2'")
+    await both.pg.execute(b"DELETE FROM audit WHERE subject_id = 'r2'")
+    with pytest.raises(sqlite3.IntegrityError, match="audit is append-only"):
+        both.lite.execute("DELETE FROM audit")
+    with pytest.raises(psycopg.errors.RaiseException, match="audit is append-only"):
+        await both.pg.execute(b"DELETE FROM audit")
+    lite_rows, pg_rows_ = await both.rows("SELECT seq, subject_id FROM audit")
+    assert lite_rows == pg_rows_ == [(1, "r1")]
 
 
 WORKFLOW = "INSERT INTO workflows (id, record_type, data, created_at, updated_at) VALUES (?, 'bill', '{}', ?, ?)"

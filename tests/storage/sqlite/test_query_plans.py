@@ -22,7 +22,8 @@ async def db(tmp_path: Path) -> AsyncIterator[Database]:
     [
         ("SELECT r.* FROM (SELECT DISTINCT request_id FROM request_approvers WHERE approver IN (?)) a "
          "CROSS JOIN approval_requests r ON r.id = a.request_id WHERE r.status='pending'", "request_approvers"),
-        ("SELECT data FROM records WHERE json_extract(data, '$.created_by') = ? ORDER BY created_at DESC, id LIMIT 40",
+        ("SELECT data FROM records WHERE json_extract(data, '$.created_by') = ? "
+         "ORDER BY created_at DESC, id DESC LIMIT 40",
          "records_by_creator"),
         ("SELECT data FROM records WHERE type=? AND id IN (?,?)", "sqlite_autoindex_records"),
         ("SELECT data FROM contacts WHERE kind=? AND id IN (?,?)", "sqlite_autoindex_contacts"),
