@@ -11,6 +11,7 @@ import pytest
 from bot import clock as clocks
 from storage import open_store
 from storage.ports import Store
+from tests.support.harness import running_signoff
 
 
 @pytest.fixture
@@ -72,3 +73,12 @@ async def test_the_system_clock_shares_nothing(stores: tuple[Store, Store]) -> N
     clock = clocks.SystemClock()
     await clock.sync(stores[0])
     assert close_to(clock.now(), datetime.now(UTC))
+
+
+async def test_an_outbox_worker_follows_a_move_made_elsewhere_before_it_claims(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "one.db") as here, running_signoff(tmp_path / "one.db") as there:
+        target = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+        assert (await here.post("/api/v1/clock", {"now": target.isoformat()})).status_code == 200
+        assert close_to(there.runtime.service.clock.now(), datetime.now(UTC))
+        await there.runtime.deliverer.drain(wait_s=0.0)
+        assert close_to(there.runtime.service.clock.now(), target)
