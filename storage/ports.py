@@ -164,7 +164,11 @@ class RequestsRepo(Protocol):
         ...
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
-        """Return an approval request with its votes, or None."""
+        """Return an approval request with its votes, or None.
+
+        In a unit of work, no other writer changes the request until this one ends (its row is locked, or the
+        whole database is): a change read this way is written without losing a compare-and-set.
+        """
         ...
 
     async def requests_for_record(self, record_type: str, record_id: str) -> list[ApprovalRequest]:

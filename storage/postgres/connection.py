@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import psycopg
 
+from storage.errors import ConcurrentUpdateError
 from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection
 
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
@@ -63,11 +64,17 @@ def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
     return lambda values: PgRow(values, index)
 
 
+_CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
+
+
 class PgConnection(SqlConnection):
     """One PostgreSQL connection (psycopg 3, autocommit) answering the repositories' statements."""
 
+    lock_rows = " FOR UPDATE"
+
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.pg = conn
+        self.rows_changed = 0
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -76,9 +83,19 @@ class PgConnection(SqlConnection):
 
     async def _run(self, sql: str, parameters: Params) -> Cursor:
         async with self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
-            await cursor.execute(translate(sql), adapt(parameters))
+            try:
+                await cursor.execute(translate(sql), adapt(parameters))
+            except psycopg.errors.DeadlockDetected as exc:
+                raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
             rows = await cursor.fetchall() if cursor.description is not None else []
+            self._count_changes(cursor)
             return Cursor(cast(list[Row], rows), cursor.rowcount)
+
+    def _count_changes(self, cursor: psycopg.AsyncCursor[Any]) -> None:
+        """Add the rows an INSERT, UPDATE or DELETE changed to those of the transaction."""
+        verb = (cursor.statusmessage or "").partition(" ")[0]
+        if verb in _CHANGES and cursor.rowcount > 0:
+            self.rows_changed += cursor.rowcount
 
     def execute(self, sql: str, parameters: Params = ()) -> Result:
         """Run one statement."""
@@ -91,6 +108,7 @@ class PgConnection(SqlConnection):
             return Cursor([], 0)
         async with self.pg.cursor() as cursor:
             await cursor.executemany(translate(sql), batch)
+            self._count_changes(cursor)
             return Cursor([], cursor.rowcount)
 
     async def _control(self, statement: str) -> None:
@@ -100,6 +118,7 @@ class PgConnection(SqlConnection):
 
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Start a write transaction (READ COMMITTED: the repositories compare and set what they change)."""
+        self.rows_changed = 0
         await self._control("BEGIN")
 
     async def begin_snapshot(self) -> None:

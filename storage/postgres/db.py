@@ -1,8 +1,8 @@
 """The PostgreSQL store: the same units of work, snapshots and repositories as SQLite's, over psycopg connections.
 
-Every unit of work ends with a NOTIFY on one channel, which PostgreSQL delivers only if it commits; each store
-LISTENs on its own connection and tells its subscribers when another process committed (its own commits it
-already knows of). Polling stays the fallback: a lost connection only delays work until the next poll.
+Every unit of work that changed rows ends with a NOTIFY on one channel, which PostgreSQL delivers only if it
+commits; each store LISTENs on its own connection and tells its subscribers when another process committed (its
+own commits it already knows of). Polling stays the fallback: a lost connection only delays work until the next poll.
 """
 
 from __future__ import annotations
@@ -22,10 +22,14 @@ from storage.sqlite.repository import SqliteRepository
 log = logging.getLogger(__name__)
 
 CHANNEL = "signoff_committed"
+WRITERS = 4
 
 
 class PgDatabase(Database):
-    """An open PostgreSQL database: one writer connection per process, a few readers, and one to answer pings."""
+    """An open PostgreSQL database: WRITERS connections running units of work side by side, readers, a pinger.
+
+    Units of work of one process are as independent as those of several: they lock rows, not the database.
+    """
 
     _listener: asyncio.Task[None] | None = None
     _subscribers: list[Callable[[], None]]
@@ -38,6 +42,8 @@ class PgDatabase(Database):
         db = cls(await PgConnection.connect(url), url)
         db._subscribers = []
         try:
+            for _ in range(WRITERS - 1):
+                db._add_writer(await PgConnection.connect(url))
             for _ in range(READERS):
                 reader = await PgConnection.connect(url)
                 db._reader_conns.append(reader)
@@ -50,8 +56,13 @@ class PgDatabase(Database):
         return db
 
     async def _before_commit(self, repo: SqliteRepository) -> None:
-        """Tell the other processes, at commit, that this one committed."""
-        await repo.conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
+        """Tell the other processes, at commit, that this one changed rows.
+
+        A unit of work that changed nothing (a claim that found nothing due) wakes no one: replicas woken by each
+        other's empty claims would otherwise wake each other forever.
+        """
+        if isinstance(repo.conn, PgConnection) and repo.conn.rows_changed:
+            await repo.conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
 
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process commits (LISTEN on a connection of its own, opened now)."""

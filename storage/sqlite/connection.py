@@ -81,6 +81,10 @@ class Result:
 class SqlConnection(ABC):
     """What the repositories need of a connection: statements in SQLite's dialect with `?` parameters."""
 
+    #: What a write transaction appends to a SELECT of a row it will change, to hold it until commit (nothing
+    #: where the transaction already holds the whole database).
+    lock_rows = ""
+
     @abstractmethod
     def execute(self, sql: str, parameters: Params = ()) -> Result:
         """Run one statement."""

@@ -31,15 +31,18 @@ _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_t
 
 
 class Database:
-    """An open Signoff database: one writer connection behind a lock, and a few read-only connections.
+    """An open Signoff database: writer connections, each running one unit of work at a time, and readers.
 
-    In WAL mode a reader works on the last committed snapshot while the writer goes on, so reads
-    (rendering messages, the Home tab, the API) never wait for a vote being counted, nor votes for them.
+    SQLite has one writer (its transactions lock the whole database). In WAL mode a reader works on the last
+    committed snapshot while the writer goes on, so reads (rendering messages, the Home tab, the API) never wait
+    for a vote being counted, nor votes for them.
     """
 
     def __init__(self, conn: SqlConnection, path: str) -> None:
         self._conn = conn
-        self._lock = asyncio.Lock()
+        self._writers: asyncio.Queue[SqlConnection] = asyncio.Queue()
+        self._writers.put_nowait(conn)
+        self._writer_conns: list[SqlConnection] = [conn]
         self._workflows = WorkflowCache()
         self._readers: asyncio.Queue[SqlConnection] = asyncio.Queue()
         self._reader_conns: list[SqlConnection] = []
@@ -124,10 +127,10 @@ class Database:
         after: list[AfterCommit] = []
         token = _AFTER_COMMIT.set(after)
         try:
-            async with self._lock:
-                await self._conn.begin_immediate()
+            async with self._writer() as conn:
+                await conn.begin_immediate()
                 try:
-                    repo = SqliteRepository(self._conn, self._workflows, self.owner)
+                    repo = SqliteRepository(conn, self._workflows, self.owner, is_writing=True)
                     yield repo
                     if repo.doomed is not None:
                         raise repo.doomed
@@ -137,15 +140,29 @@ class Database:
                         raise repo.doomed
                     await self._before_commit(repo)
                 except BaseException:
-                    await self._conn.rollback()
+                    await conn.rollback()
                     raise
-                await self._conn.commit()
+                await conn.commit()
                 if hook is not None:
                     hook.is_committed = True
         finally:
             _AFTER_COMMIT.reset(token)
         await _run_after_commit(after)
 
+
+    @asynccontextmanager
+    async def _writer(self) -> AsyncIterator[SqlConnection]:
+        """Hold a writer connection for one transaction (waiting while all are busy)."""
+        conn = await self._writers.get()
+        try:
+            yield conn
+        finally:
+            self._writers.put_nowait(conn)
+
+    def _add_writer(self, conn: SqlConnection) -> None:
+        """Let units of work also run on another connection (a backend whose rows lock, not its whole database)."""
+        self._writer_conns.append(conn)
+        self._writers.put_nowait(conn)
 
     async def _before_commit(self, repo: SqliteRepository) -> None:
         """Run as the last statement of every unit of work that commits (nothing on SQLite)."""
@@ -164,7 +181,7 @@ class Database:
     async def read(self) -> AsyncIterator[SqliteRepository]:
         """Run a read-only snapshot (BEGIN DEFERRED) of the last commit, on a reader connection."""
         if not self._reader_conns:
-            async with self._lock, _snapshot(self._conn, self._workflows) as repo:
+            async with self._writer() as conn, _snapshot(conn, self._workflows) as repo:
                 yield repo
             return
         reader = await self._readers.get()
@@ -185,9 +202,10 @@ class Database:
 
     async def close(self) -> None:
         """Close every connection."""
-        for conn in (*self._reader_conns, self._conn):
+        for conn in (*self._reader_conns, *self._writer_conns):
             await conn.close()
         self._reader_conns.clear()
+        self._writer_conns.clear()
 
 
 async def _run_after_commit(callbacks: list[AfterCommit]) -> None:

@@ -91,8 +91,11 @@ class SqliteRepository(
     compare-and-set of `update_request`) and, once a compare-and-set failed, refuses to let it commit (`doomed`).
     """
 
-    def __init__(self, conn: SqlConnection, workflows: WorkflowCache | None = None, owner: str = "") -> None:
+    def __init__(
+        self, conn: SqlConnection, workflows: WorkflowCache | None = None, owner: str = "", is_writing: bool = False,
+    ) -> None:
         self.conn = conn
+        self._lock_rows = conn.lock_rows if is_writing else ""
         self.owner = owner
         self.doomed: StorageError | None = None
         self._workflows = workflows
@@ -340,8 +343,12 @@ class SqliteRepository(
         return int(archived[0]["version"]) if archived else None
 
     async def get_request(self, request_id: str) -> ApprovalRequest | None:
-        """Return an approval request with its votes (live or archived), or None."""
-        row = await self._one("SELECT * FROM approval_requests WHERE id=?", (request_id,))
+        """Return an approval request with its votes (live or archived), or None.
+
+        In a unit of work the request's row stays locked until commit (on PostgreSQL): another process changing it
+        waits for this one instead of losing the compare-and-set of `update_request` and starting over.
+        """
+        row = await self._one(f"SELECT * FROM approval_requests WHERE id=?{self._lock_rows}", (request_id,))
         if row:
             return await self._request_of(row)
         archived = _archived_requests(await self.archived("request", request_id))

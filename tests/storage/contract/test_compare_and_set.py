@@ -80,6 +80,9 @@ async def _awaiting(repo: Repository) -> object:
 async def test_a_request_changed_since_it_was_read_is_not_written_and_nothing_commits(
     store: Store, backend: Backend, read: Reader,
 ) -> None:
+    if read is _get and backend.name == "postgresql":
+        pytest.skip("there a request read in a unit of work is locked, so no other writer changes it meanwhile "
+                    "(test_a_request_read_in_a_unit_of_work_is_changed_by_no_one_else_meanwhile)")
     async with store.unit_of_work() as repo:
         await repo.insert_request(a_request())
     with pytest.raises(ConcurrentUpdateError) as raised:
@@ -93,13 +96,40 @@ async def test_a_request_changed_since_it_was_read_is_not_written_and_nothing_co
     assert request is not None and request.votes == () and audited == 0
 
 
+async def test_a_request_read_in_a_unit_of_work_is_changed_by_no_one_else_meanwhile(
+    store: Store, backend: Backend,
+) -> None:
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+    other = await backend.open()
+
+    async def vote_elsewhere() -> None:
+        async with other.unit_of_work() as theirs:
+            request = await theirs.get_request("AR-1")
+            assert request is not None
+            await theirs.update_request(decide(request, "UB", Decision.APPROVE, NOW).request)
+
+    try:
+        async with store.unit_of_work() as repo:
+            read = await repo.get_request("AR-1")
+            assert read is not None
+            elsewhere = asyncio.create_task(vote_elsewhere())
+            await asyncio.sleep(0.2)
+            assert not elsewhere.done()
+            await repo.update_request(decide(read, "UA", Decision.APPROVE, NOW).request)
+        await asyncio.wait_for(elsewhere, timeout=10)
+    finally:
+        await other.close()
+    request, _, _ = await stored(store)
+    assert request is not None and [v.approver for v in request.votes] == ["UA", "UB"]
+
+
 async def test_a_lost_compare_and_set_rolls_back_even_when_the_error_is_caught(store: Store, backend: Backend) -> None:
     async with store.unit_of_work() as repo:
         await repo.insert_request(a_request())
     with pytest.raises(ConcurrentUpdateError):
         async with store.unit_of_work() as repo:
-            read = await repo.get_request("AR-1")
-            assert read is not None
+            [read] = await repo.requests_for_record("invoice", "INV-1")
             await backend.update_elsewhere(repo, "AR-1")
             await repo.audit(NOW, "UA", "voted", ("test", "x"))
             with pytest.raises(ConcurrentUpdateError):
@@ -114,8 +144,7 @@ async def test_the_unit_of_work_run_again_reads_the_new_state_and_commits(store:
     for attempt in range(2):
         try:
             async with store.unit_of_work() as repo:
-                read = await repo.get_request("AR-1")
-                assert read is not None
+                [read] = await repo.requests_for_record("invoice", "INV-1")
                 if attempt == 0:
                     await backend.update_elsewhere(repo, "AR-1")
                 await repo.update_request(decide(read, "UA", Decision.APPROVE, NOW).request)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -36,8 +36,8 @@ async def listening(store: Store) -> list[int]:
     probe = await open_store(store.path)  # type: ignore[attr-defined]
     try:
         while not heard:
-            async with probe.unit_of_work():
-                pass
+            async with probe.unit_of_work() as repo:
+                await repo.set_company_name("")
             await asyncio.sleep(0.01)
     finally:
         await probe.close()
@@ -52,10 +52,23 @@ async def test_a_commit_elsewhere_is_heard_and_ones_own_is_not(two: tuple[Store,
         await repo.set_clock_offset(timedelta(seconds=1))
     async with second.unit_of_work() as repo:
         await repo.set_clock_offset(timedelta(seconds=2))
-    async with second.unit_of_work():
-        pass
+    async with second.unit_of_work() as repo:
+        await repo.set_company_name("")
     assert await heard_within(heard, 2)
     assert heard == [1, 1], "notices arrive in commit order: one's own commit, first, was not heard"
+
+
+async def test_a_unit_of_work_that_changed_nothing_wakes_no_one(two: tuple[Store, Store]) -> None:
+    first, second = two
+    heard = await asyncio.wait_for(listening(first), timeout=10)
+    async with second.unit_of_work():
+        pass
+    async with second.unit_of_work() as repo:
+        assert not await repo.complete_reminder(404, datetime.now(UTC))
+    async with second.unit_of_work() as repo:
+        await repo.set_company_name("")
+    assert await heard_within(heard, 1)
+    assert heard == [1], "notices arrive in commit order: the two units of work that changed nothing were not heard"
 
 
 async def test_a_rolled_back_unit_of_work_is_not_heard(two: tuple[Store, Store]) -> None:
@@ -65,7 +78,7 @@ async def test_a_rolled_back_unit_of_work_is_not_heard(two: tuple[Store, Store])
         async with second.unit_of_work() as repo:
             await repo.set_clock_offset(timedelta(seconds=2))
             raise RuntimeError("changed my mind")
-    async with second.unit_of_work():
-        pass
+    async with second.unit_of_work() as repo:
+        await repo.set_company_name("")
     assert await heard_within(heard, 1)
     assert heard == [1], "notices arrive in commit order: the rollback, first, was not heard"
