@@ -28,6 +28,7 @@ _CANDIDATES = (
     f"SELECT r.record_type, r.record_id FROM approval_requests r WHERE r.status IN {CLOSED} AND r.decided_at < ? "
     "AND NOT EXISTS (SELECT 1 FROM approval_requests p WHERE p.record_type = r.record_type "
     "AND p.record_id = r.record_id AND (p.status = 'pending' OR p.decided_at IS NULL OR p.decided_at >= ?)) "
+    "AND NOT EXISTS (SELECT 1 FROM approval_links l WHERE l.request_id = r.id AND l.expires_at > ?) "
     "ORDER BY r.status, r.decided_at LIMIT ?"
 )
 _CLAIM = (
@@ -111,7 +112,7 @@ class ArchiveQueries:
     # archiving
     async def archive_closed(self, decided_before: datetime, now: datetime, limit: int = 100) -> int:
         """Archive up to `limit` documents whose requests were all decided before `decided_before`; say how many."""
-        rows = await self._archive_rows(_CANDIDATES, (ts(decided_before), ts(decided_before), limit))
+        rows = await self._archive_rows(_CANDIDATES, (ts(decided_before), ts(decided_before), ts(now), limit))
         keys = list(dict.fromkeys((str(r[0]), str(r[1])) for r in rows))
         found = [(key, history) for key in keys if (history := await self._take(key, decided_before, now))]
         if not found:
