@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "signoff_committed"
 WRITERS = 4
+TELL_EVERY_S = 0.025
 
 
 class PgDatabase(Database):
@@ -33,6 +34,8 @@ class PgDatabase(Database):
 
     _listener: asyncio.Task[None] | None = None
     _subscribers: list[Callable[[], None]]
+    _telling: asyncio.TimerHandle | None = None
+    _missed = False
 
     @classmethod
     async def open_url(cls, url: str, *, migrate: bool = True) -> PgDatabase:
@@ -76,10 +79,27 @@ class PgDatabase(Database):
                 await conn.execute(f"LISTEN {CHANNEL}")
                 async for notice in conn.notifies():
                     if notice.payload != self.owner:
-                        self._tell_subscribers()
+                        self._heard()
         except (psycopg.Error, OSError):
             log.warning("stopped listening for other processes' commits; their work is found by polling",
                         exc_info=True)
+
+    def _heard(self) -> None:
+        """Tell the subscribers at once, then at most every TELL_EVERY_S while other processes' commits keep coming.
+
+        A burst of commits elsewhere wakes this process a few times, not once per commit.
+        """
+        if self._telling is not None:
+            self._missed = True
+            return
+        self._tell_subscribers()
+        self._telling = asyncio.get_running_loop().call_later(TELL_EVERY_S, self._told)
+
+    def _told(self) -> None:
+        self._telling = None
+        if self._missed:
+            self._missed = False
+            self._heard()
 
     def _tell_subscribers(self) -> None:
         for callback in self._subscribers:

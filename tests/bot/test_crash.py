@@ -30,6 +30,7 @@ from bot.sandbox.webapi import WebApiServer, start_webapi
 from bot.sandbox.workspace import Workspace
 from engine.approvals import ApprovalRequest, Step
 from engine.records import Record
+from storage.ports import Repository
 from tests.support.harness import API_TOKEN, SIGNING_SECRET, settings_for
 from tests.support.postgres import fresh_database
 
@@ -57,15 +58,18 @@ async def pending_approvals(database: str, api_url: str) -> None:
         workflow = await runtime.service.workflows.create(WORKFLOW)
         async with runtime.db.unit_of_work() as repo:
             for i in range(REQUESTS):
-                record = Record.model_validate({"type": "invoice", "id": f"INV-{i:04d}", "amount": "100.00",
-                                                "created_by": "U0REQ", "approval_status": "pending",
-                                                "created_at": STARTED, "updated_at": STARTED})
-                await repo.save_record(record)
-                step = Step(0, (APPROVERS[i % len(APPROVERS)],), 1)
-                await repo.insert_request(ApprovalRequest(f"AR-{i:04d}", "invoice", record.id, workflow.id, "U0REQ",
-                                                          (step,), STARTED, STARTED))
+                await store_pending(repo, f"{i:04d}", APPROVERS[i % len(APPROVERS)], workflow.id)
     finally:
         await runtime.close()
+
+
+async def store_pending(repo: Repository, number: str, approver: str, workflow_id: str) -> None:
+    """Store invoice INV-`number`, pending since STARTED on request AR-`number` to one approver."""
+    record = Record.model_validate({"type": "invoice", "id": f"INV-{number}", "amount": "100.00", "created_by": "U0REQ",
+                                    "approval_status": "pending", "created_at": STARTED, "updated_at": STARTED})
+    await repo.save_record(record)
+    await repo.insert_request(ApprovalRequest(f"AR-{number}", "invoice", record.id, workflow_id, "U0REQ",
+                                              (Step(0, (approver,), 1),), STARTED, STARTED))
 
 
 def free_port() -> int:

@@ -27,17 +27,15 @@ import pytest
 
 from bot.runtime import build_runtime
 from bot.sandbox.webapi import WebApiServer, start_webapi
-from engine.approvals import ApprovalRequest, Step
-from engine.records import Record
 from tests.bot.test_crash import (
     APPROVERS,
     REMIND_AT,
     REQUESTS,
-    STARTED,
     Bot,
     bot_process,
     crash_workspace,
     pending_approvals,
+    store_pending,
 )
 from tests.bot.test_crash_clicks import (
     CLICKS,
@@ -162,14 +160,8 @@ async def escalating_approvals(database: str, api_url: str) -> None:
                          "escalate_after": "PT10H", "escalate_to": [manager]}]}) for manager in MANAGERS]
         async with runtime.db.unit_of_work() as repo:
             for i in range(ESCALATING):
-                record = Record.model_validate({"type": "invoice", "id": f"INV-E{i:03d}", "amount": "100.00",
-                                                "created_by": "U0REQ", "approval_status": "pending",
-                                                "created_at": STARTED, "updated_at": STARTED})
-                await repo.save_record(record)
-                step = Step(0, (APPROVERS[i * 7 % len(APPROVERS)],), 1)
-                await repo.insert_request(ApprovalRequest(f"AR-E{i:03d}", "invoice", record.id,
-                                                          workflows[i % len(MANAGERS)].id, "U0REQ", (step,),
-                                                          STARTED, STARTED))
+                approver, workflow = APPROVERS[i * 7 % len(APPROVERS)], workflows[i % len(MANAGERS)]
+                await store_pending(repo, f"E{i:03d}", approver, workflow.id)
     finally:
         await runtime.close()
 

@@ -20,19 +20,24 @@ import aiohttp
 import httpx
 import pytest
 
-from bot.runtime import build_runtime
+from bot.runtime import Runtime, build_runtime
 from bot.sandbox.app_link.events import slash_command_fields
 from bot.sandbox.app_link.payloads import block_actions_payload
 from bot.sandbox.errors import AckTimeoutError
 from bot.sandbox.socket_mode import APP_TOKEN, MAX_CONNECTIONS, SOCKET_PATH, SocketModeHub
+from bot.sandbox.state.model import Message
 from bot.sandbox.webapi import start_webapi
 from bot.sandbox.workspace import Workspace
 from tests.bot.core.test_approval_flow import INVOICE, WORKFLOW
 from tests.support.harness import API_TOKEN, make_workspace, settings_for
 
 
-async def test_approval_click_and_command_over_socket_mode(tmp_path: Path) -> None:
-    workspace, hub = make_workspace(), SocketModeHub()
+@contextlib.asynccontextmanager
+async def asked_over_socket_mode(
+    tmp_path: Path, hub: SocketModeHub, record_id: str,
+) -> AsyncIterator[tuple[Workspace, Runtime, httpx.AsyncClient, Message]]:
+    """Run Signoff in Socket Mode on `hub`, submit one invoice; yield once its approver has the DM."""
+    workspace = make_workspace()
     webapi = await start_webapi(workspace, socket_mode=hub)
     settings = settings_for(tmp_path / "s.db", webapi.url, slack_app_token=APP_TOKEN, slack_signing_secret=None)
     runtime = await build_runtime(settings)
@@ -41,64 +46,56 @@ async def test_approval_click_and_command_over_socket_mode(tmp_path: Path) -> No
         await hub.wait_connected()
         async with httpx.AsyncClient(base_url=runtime.url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
             assert (await api.post("/api/v1/workflows", json=WORKFLOW)).status_code == 201
-            await api.put("/api/v1/records/invoice/INV-S", json=INVOICE)
-            await api.post("/api/v1/records/invoice/INV-S/submit")
+            await api.put(f"/api/v1/records/invoice/{record_id}", json=INVOICE)
+            await api.post(f"/api/v1/records/invoice/{record_id}/submit")
             dm = (await workspace.wait_for(lambda: workspace.dm_messages("U01AAA")))[0]
-            click = block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve")
-            await hub.send("interactive", click, envelope_id="env-click-1")
-            async with runtime.db.read() as repo:
-                assert (await repo.inbox_counts()).get("queued", 0) + (await repo.inbox_counts()).get("done", 0) == 1
-            await workspace.wait_for(lambda: workspace.message(dm.channel, dm.ts).edited)
-            await hub.send("interactive", click, envelope_id="env-click-1")
-            await hub.send("interactive", click, envelope_id="env-click-1-resent")
-            body = (await api.get("/api/v1/records/invoice/INV-S")).json()
-            assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
-            async with runtime.db.read() as repo:
-                assert await repo.inbox_counts() == {"done": 1}
-            assert not workspace.ephemerals("U01AAA"), "the redelivered envelopes were not run again"
-        ack = await hub.send("slash_commands", slash_command_fields(workspace, "U0OUT", "/signoff", "help"))
-        assert ack is not None and "/signoff" in str(ack)
+            yield workspace, runtime, api, dm
     finally:
         await runtime.close()
         await hub.close()
         await webapi.close()
+
+
+async def test_approval_click_and_command_over_socket_mode(tmp_path: Path) -> None:
+    hub = SocketModeHub()
+    async with asked_over_socket_mode(tmp_path, hub, "INV-S") as (workspace, runtime, api, dm):
+        click = block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve")
+        await hub.send("interactive", click, envelope_id="env-click-1")
+        async with runtime.db.read() as repo:
+            assert (await repo.inbox_counts()).get("queued", 0) + (await repo.inbox_counts()).get("done", 0) == 1
+        await workspace.wait_for(lambda: workspace.message(dm.channel, dm.ts).edited)
+        await hub.send("interactive", click, envelope_id="env-click-1")
+        await hub.send("interactive", click, envelope_id="env-click-1-resent")
+        body = (await api.get("/api/v1/records/invoice/INV-S")).json()
+        assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
+        async with runtime.db.read() as repo:
+            assert await repo.inbox_counts() == {"done": 1}
+        assert not workspace.ephemerals("U01AAA"), "the redelivered envelopes were not run again"
+        ack = await hub.send("slash_commands", slash_command_fields(workspace, "U0OUT", "/signoff", "help"))
+        assert ack is not None and "/signoff" in str(ack)
 
 
 async def test_a_click_whose_store_fails_is_left_unacknowledged_and_counted_once_when_resent(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    workspace, hub = make_workspace(), SocketModeHub(ack_timeout_s=1.0)
-    webapi = await start_webapi(workspace, socket_mode=hub)
-    settings = settings_for(tmp_path / "s.db", webapi.url, slack_app_token=APP_TOKEN, slack_signing_secret=None)
-    runtime = await build_runtime(settings)
-    await runtime.serve()
-    try:
-        await hub.wait_connected()
-        async with httpx.AsyncClient(base_url=runtime.url, headers={"Authorization": f"Bearer {API_TOKEN}"}) as api:
-            assert (await api.post("/api/v1/workflows", json=WORKFLOW)).status_code == 201
-            await api.put("/api/v1/records/invoice/INV-F", json=INVOICE)
-            await api.post("/api/v1/records/invoice/INV-F/submit")
-            dm = (await workspace.wait_for(lambda: workspace.dm_messages("U01AAA")))[0]
-            inbox, accept = runtime.inbox.inbox, runtime.inbox.inbox.accept
-            failures = [OSError("the database is unreachable")]
+    hub = SocketModeHub(ack_timeout_s=1.0)
+    async with asked_over_socket_mode(tmp_path, hub, "INV-F") as (workspace, runtime, api, dm):
+        inbox, accept = runtime.inbox.inbox, runtime.inbox.inbox.accept
+        failures = [OSError("the database is unreachable")]
 
-            async def failing_once(entry: Any) -> int | None:
-                if failures:
-                    raise failures.pop()
-                return await accept(entry)
+        async def failing_once(entry: Any) -> int | None:
+            if failures:
+                raise failures.pop()
+            return await accept(entry)
 
-            monkeypatch.setattr(inbox, "accept", failing_once)
-            click = block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve")
-            delivery = await hub.deliver("interactive", click)
-            assert [a.outcome for a in delivery.attempts] == ["timeout", "acked"]
-            await workspace.wait_for(lambda: workspace.message(dm.channel, dm.ts).edited)
-            body = (await api.get("/api/v1/records/invoice/INV-F")).json()
-            assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
-    finally:
-        await runtime.close()
-        await hub.close()
-        await webapi.close()
+        monkeypatch.setattr(inbox, "accept", failing_once)
+        click = block_actions_payload(workspace, "U01AAA", dm.channel, dm.ts, "approve")
+        delivery = await hub.deliver("interactive", click)
+        assert [a.outcome for a in delivery.attempts] == ["timeout", "acked"]
+        await workspace.wait_for(lambda: workspace.message(dm.channel, dm.ts).edited)
+        body = (await api.get("/api/v1/records/invoice/INV-F")).json()
+        assert [v["approver"] for v in body["approval"]["votes"]] == ["U01AAA"]
 
 
 async def test_wrong_app_token_is_refused(tmp_path: Path) -> None:
