@@ -803,7 +803,12 @@ class Run:
         to its DM updated; for the throughput burst, then send the same clicks to the INSERT floor."""
         clicks = await self.prepare(n)
         await self.sandbox.ask({"cmd": "watch", "dms": clicks.dms})
+        with_profile = is_throughput and bool(os.environ.get("SIGNOFF_BENCH_PROFILE"))
+        if with_profile:
+            await self.signoff.ask({"cmd": "profile_start"})
         timings, seen = await self.committing(self.signoff, self.db_path, clicks)
+        if with_profile:
+            await self.signoff.ask({"cmd": "profile_stop"})
         self.acked += clicks.keys
         updated = await self.wait_for_updates(clicks.dms)
         result = self.bursts[n]

@@ -252,9 +252,13 @@ class WorkflowDefinition(_Strict):
         """Tell whether the workflow is enabled and published."""
         return self.enabled and self.status is WorkflowStatus.PUBLISHED
 
+    def condition_group_refs(self) -> set[str]:
+        """Return the group names the workflow's conditions test membership of."""
+        return {c.value for c in self.conditions if c.op == "in_group" and isinstance(c.value, str)}
+
     def group_refs(self) -> set[str]:
         """Return every group name the workflow uses."""
-        names = {c.value for c in self.conditions if c.op == "in_group" and isinstance(c.value, str)}
+        names = self.condition_group_refs()
         for action in self.actions:
             refs = list(getattr(action, "to", [])) + list(getattr(action, "escalate_to", []))
             refs += [r for s in getattr(action, "steps", []) for r in s.approvers]

@@ -74,7 +74,7 @@ class Approvals:
         """Return the approval workflow a record matches now, or None."""
         workflows = await repo.list_workflows(record.type.value)
         facts = facts_of(record, await repo.contacts_of(record))
-        groups = await repo.contact_group_members({name for w in workflows for name in w.group_refs()})
+        groups = await repo.contact_group_members({name for w in workflows for name in w.condition_group_refs()})
         ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz, groups)
         return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 

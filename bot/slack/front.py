@@ -11,6 +11,7 @@ A stored identity, in any process on the database, refuses a replay of the reque
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import re
@@ -26,7 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.errors import error_body
 from bot.metrics import Metrics
 from bot.slack.inbox import InboxWorker
-from bot.slack.payload import shape_problem
+from bot.slack.payload import envelope_problem, shape_problem
 from storage.models import InboxEntry, InboxRow
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ TOO_LARGE_BODY = json.dumps(error_body("too_large", "the request is larger than 
 MAX_BODY_BYTES = 1024 * 1024
 HEAD_BYTES = 128
 LEADING_TYPE = re.compile(rb'\s*\{\s*"type"\s*:\s*"([a-z_]+)"')
+BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 CLICK = "click"
 SIGNATURE_PREFIX = "sig:"
 EVENT_PREFIX = "event:"
@@ -54,7 +56,7 @@ class ClickProcessor:
     async def __call__(self, row: InboxRow) -> bool:
         """Process one inbox row; tell whether it went through (a malformed payload goes nowhere, and is done)."""
         payload = form_payload(row.body.encode()) if row.kind == CLICK else _json_object(row.body)
-        problem = shape_problem(row.body.encode(), FORM_TYPE) if row.kind == CLICK else None
+        problem = envelope_problem(payload) if row.kind == CLICK and payload is not None else None
         if payload is None or problem is not None:
             log.warning("inbox row %s is not a click Slack would send (%s): %r", row.id,
                         problem or "no readable payload", row.body[:200])
@@ -172,9 +174,29 @@ def is_click(body: bytes, headers: dict[str, str]) -> bool:
 def form_payload(body: bytes) -> dict[str, Any] | None:
     """Return the JSON object in the `payload` field of a form body, or None when there is none."""
     try:
-        return _json_object(dict(parse_qsl(body.decode())).get("payload", ""))
+        return _json_object(form_fields(body).get("payload", ""))
     except UnicodeDecodeError:
         return None
+
+
+def form_fields(body: bytes) -> dict[str, str]:
+    """Decode an `application/x-www-form-urlencoded` body as `parse_qsl` does (blank values kept, UTF-8 strict).
+
+    Raises UnicodeDecodeError when a field is not UTF-8 once decoded.
+    """
+    if b"\\" in body or BAD_ESCAPE.search(body):
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
+    fields = {}
+    for part in body.split(b"&"):
+        if part:
+            name, _, value = part.partition(b"=")
+            fields[_unquote_plus(name)] = _unquote_plus(value)
+    return fields
+
+
+def _unquote_plus(text: bytes) -> str:
+    """Decode one form-encoded name or value with no backslash and only well-formed escapes (C speed)."""
+    return codecs.escape_decode(text.replace(b"+", b" ").replace(b"%", b"\\x"))[0].decode()
 
 
 def _json_object(text: str) -> dict[str, Any] | None:

@@ -121,16 +121,17 @@ def shape_problem(body: bytes, content_type: str) -> str | None:
     try:
         text_body = body.decode()
         if content_type.startswith("application/json"):
-            return _envelope_problem(json.loads(text_body) if text_body else {})
+            return envelope_problem(json.loads(text_body) if text_body else {})
         fields = dict(parse_qsl(text_body, keep_blank_values=True, errors="strict"))
-        return _envelope_problem(json.loads(fields["payload"])) if "payload" in fields else None
+        return envelope_problem(json.loads(fields["payload"])) if "payload" in fields else None
     except UnicodeDecodeError:
         return "the body is not UTF-8"
     except ValueError:
         return "the payload is not JSON"
 
 
-def _envelope_problem(envelope: Any) -> str | None:
+def envelope_problem(envelope: Any) -> str | None:
+    """Say why a decoded Slack payload is not shaped as Slack sends them (parts of the wrong type), or None."""
     if not isinstance(envelope, dict):
         return "the payload is not a JSON object"
     for name in OBJECT_PARTS:

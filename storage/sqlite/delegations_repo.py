@@ -11,7 +11,7 @@ from engine.delegation import Delegation
 from engine.records import Contact, Record
 from storage.sqlite.codec import loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import RECORD_COLUMNS, record_of, request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
 
 MAX_SQL_ARGS = 500
 
@@ -41,7 +41,7 @@ class DelegationQueries:
     """Repository methods of delegations and of the tasks people see."""
 
     conn: SqlConnection
-    _versions: dict[str, int]
+    _stored: StoredRequests
 
     async def _delegation_rows(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         async with self.conn.execute(sql, tuple(args)) as cursor:
@@ -111,7 +111,7 @@ class DelegationQueries:
             list(people),
         )
         votes = await self._task_votes([r["id"] for r in rows])
-        return [request_of(r, votes.get(r["id"], []), self._versions) for r in rows]
+        return [request_of(r, votes.get(r["id"], []), self._stored) for r in rows]
 
     async def _task_votes(self, request_ids: Sequence[str]) -> dict[str, list[Vote]]:
         found: dict[str, list[Vote]] = {}

@@ -49,9 +49,11 @@ class OutboxQueries:
     async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> bool:
         """Queue an item that renders its target's state when sent, unless one due as soon is still queued."""
         cursor = await self.conn.execute(
-            "INSERT INTO outbox (kind, target, payload, not_before, created_at) SELECT ?,?,?,?,? "
-            "WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind=? AND target=? AND status=? AND not_before<=?)",
-            (kind, target, dumps(payload), ts(now), ts(now), kind, target, QUEUED, ts(now)),
+            # The status is written out so the partial index `outbox_queued_by_target` answers (not a parameter).
+            f"INSERT INTO outbox (kind, target, payload, not_before, created_at) SELECT ?,?,?,?,? "
+            f"WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind=? AND target=? AND status='{QUEUED}' "
+            f"AND not_before<=?)",
+            (kind, target, dumps(payload), ts(now), ts(now), kind, target, ts(now)),
         )
         return cursor.rowcount > 0
 
@@ -63,8 +65,8 @@ class OutboxQueries:
         Queued, sending and dead items are kept.
         """
         cursor = await self.conn.execute(
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status=? AND sent_at<? LIMIT ?)",
-            (SENT, ts(sent_before), limit),
+            f"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE status='{SENT}' AND sent_at<? LIMIT ?)",
+            (ts(sent_before), limit),
         )
         return max(0, cursor.rowcount)
 

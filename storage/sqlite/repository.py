@@ -21,7 +21,7 @@ from storage.sqlite.home_repo import HomeQueries
 from storage.sqlite.inbox_repo import InboxQueries
 from storage.sqlite.links_repo import LinksQueries
 from storage.sqlite.outbox_repo import OutboxQueries
-from storage.sqlite.rows import RECORD_COLUMNS, moment, record_data, record_of, request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, moment, record_data, record_of, request_of, vote_of
 from storage.sqlite.rules_repo import RulesQueries
 from storage.sqlite.runs_repo import RunsQueries
 from storage.sqlite.scheduler_repo import SchedulerQueries
@@ -43,6 +43,11 @@ def task_of(row: Row) -> ReminderTask:
 def _steps_json(steps: Iterable[Step]) -> str:
     return dumps([{"index": s.index, "approvers": list(s.approvers),
                    "min_approvers": s.min_approvers, "name": s.name} for s in steps])
+
+
+def _asked(request: ApprovalRequest) -> tuple[str, ...]:
+    """Return who `request_approvers` lists for a request: its current step's approvers while it is pending."""
+    return request.step().approvers if request.status is RequestStatus.PENDING else ()
 
 
 def _audit_entry(row: Row | dict[str, Any]) -> AuditEntry:
@@ -100,7 +105,8 @@ class SqliteRepository(
         self.doomed: StorageError | None = None
         self._workflows = workflows
         self._wrote_workflows = False
-        self._versions: dict[str, int] = {}
+        self._listed: list[Workflow] | None = None
+        self._stored = StoredRequests()
         self._unpacked: dict[int, History] = {}
 
     def _doom(self, error: StorageError) -> StorageError:
@@ -242,25 +248,25 @@ class SqliteRepository(
     # workflows
     async def list_workflows(self, record_type: str | None = None) -> list[Workflow]:
         """List workflows, oldest first (validated once per committed version of the table)."""
-        if self._workflows is None:
-            return await self._load_workflows(record_type)
-        version = await self.workflows_version()
-        every = self._workflows.get(version)
-        if every is None:
-            every = await self._load_workflows(None)
-            if not self._wrote_workflows:
-                self._workflows.put(version, every)
-        return [w for w in every if record_type is None or w.record_type.value == record_type]
+        return [w for w in await self._every_workflow() if record_type is None or w.record_type.value == record_type]
 
-    async def _load_workflows(self, record_type: str | None) -> list[Workflow]:
-        sql = "SELECT data FROM workflows" + (" WHERE record_type=?" if record_type else "")
-        rows = await self._all(sql + " ORDER BY created_at, id", (record_type,) if record_type else ())
+    async def _every_workflow(self) -> list[Workflow]:
+        """Return every workflow: from the cache of the committed version, read once per unit of work."""
+        if self._workflows is None or self._wrote_workflows:
+            return await self._load_workflows()
+        if self._listed is None:
+            version = await self.workflows_version()
+            every = self._workflows.get(version)
+            self._listed = every if every is not None else self._workflows.put(version, await self._load_workflows())
+        return self._listed
+
+    async def _load_workflows(self) -> list[Workflow]:
+        rows = await self._all("SELECT data FROM workflows ORDER BY created_at, id")
         return [Workflow.model_validate(loads(r["data"])) for r in rows]
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
         """Return one workflow, or None."""
-        row = await self._one("SELECT data FROM workflows WHERE id=?", (workflow_id,))
-        return Workflow.model_validate(loads(row["data"])) if row else None
+        return next((w for w in await self._every_workflow() if w.id == workflow_id), None)
 
     async def save_workflow(self, workflow: Workflow) -> None:
         """Insert or replace a workflow."""
@@ -291,7 +297,7 @@ class SqliteRepository(
              ts(request.created_at), ts(request.step_started_at),
              ts(request.decided_at) if request.decided_at else None, request.reason),
         )
-        self._versions[request.id] = 0
+        self._stored.wrote(0, request)
         await self._index_approvers(request)
 
     async def update_request(self, request: ApprovalRequest) -> None:
@@ -300,7 +306,7 @@ class SqliteRepository(
         The version compared is the one first read in this unit of work (the current one when it was not read);
         a request changed since raises ConcurrentUpdateError and the unit of work rolls back.
         """
-        expected = self._versions.get(request.id)
+        expected = self._stored.versions.get(request.id)
         if expected is None:
             expected = await self.request_version(request.id)
             if expected is None:
@@ -315,14 +321,18 @@ class SqliteRepository(
         if cursor.rowcount != 1:
             raise self._doom(ConcurrentUpdateError(
                 f"approval request {request.id} changed since version {expected} was read"))
-        self._versions[request.id] = expected + 1
-        await self._index_approvers(request)
-        for vote in request.votes:
-            await self.conn.execute(
+        before = self._stored.states.get(request.id)
+        self._stored.wrote(expected + 1, request)
+        if before is None or _asked(before) != _asked(request):
+            await self._index_approvers(request)
+        stored = {(v.step_index, v.approver) for v in before.votes} if before is not None else set()
+        new_votes = [v for v in request.votes if (v.step_index, v.approver) not in stored]
+        if new_votes:
+            await self.conn.executemany(
                 "INSERT INTO votes (request_id, step_index, approver, decision, reason, "
                 "acted_by, at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
-                (request.id, vote.step_index, vote.approver, vote.decision.value, vote.reason,
-                 vote.acted_by, ts(vote.at)),
+                [(request.id, v.step_index, v.approver, v.decision.value, v.reason, v.acted_by, ts(v.at))
+                 for v in new_votes],
             )
 
     async def _index_approvers(self, request: ApprovalRequest) -> None:
@@ -382,7 +392,7 @@ class SqliteRepository(
 
     async def _request_of(self, row: Row) -> ApprovalRequest:
         votes = await self._all("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (row["id"],))
-        return request_of(row, [vote_of(v) for v in votes], self._versions)
+        return request_of(row, [vote_of(v) for v in votes], self._stored)
 
     async def count_votes(self, request_id: str) -> int:
         """Return how many votes a request has."""

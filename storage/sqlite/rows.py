@@ -38,18 +38,38 @@ def vote_of(row: Row | dict[str, Any]) -> Vote:
                 row["reason"], row["acted_by"])
 
 
-def request_of(row: Row | dict[str, Any], votes: Sequence[Vote], seen: dict[str, int] | None = None) -> ApprovalRequest:
-    """Rebuild an approval request from its `approval_requests` row and its votes.
+class StoredRequests:
+    """What one unit of work knows is stored of each request it read or wrote: the version and the state.
 
-    `seen` remembers the version first read of each request (what `update_request` compares against).
+    The version is the one first read (what `update_request` compares against); the state tells `update_request`
+    which votes and approver index rows are stored already, so it writes only what changed.
     """
-    if seen is not None:
-        seen.setdefault(row["id"], int(row["version"]))
+
+    def __init__(self) -> None:
+        self.versions: dict[str, int] = {}
+        self.states: dict[str, ApprovalRequest] = {}
+
+    def read(self, version: int, request: ApprovalRequest) -> None:
+        """Note a request as read (the first read of a request is the one kept)."""
+        self.versions.setdefault(request.id, version)
+        self.states.setdefault(request.id, request)
+
+    def wrote(self, version: int, request: ApprovalRequest) -> None:
+        """Note a request as written at `version`."""
+        self.versions[request.id] = version
+        self.states[request.id] = request
+
+
+def request_of(row: Row | dict[str, Any], votes: Sequence[Vote], seen: StoredRequests | None = None) -> ApprovalRequest:
+    """Rebuild an approval request from its `approval_requests` row and its votes; note it in `seen`."""
     steps = tuple(Step(s["index"], tuple(s["approvers"]), s["min_approvers"], s["name"]) for s in loads(row["steps"]))
-    return ApprovalRequest(
+    request = ApprovalRequest(
         id=row["id"], record_type=row["record_type"], record_id=row["record_id"], workflow_id=row["workflow_id"],
         requester=row["requester"], steps=steps, created_at=moment(row["created_at"]),
         step_started_at=moment(row["step_started_at"]), current_step=row["current_step"],
         status=RequestStatus(row["status"]), votes=tuple(votes), decided_at=parse_ts(row["decided_at"]),
         reason=row["reason"],
     )
+    if seen is not None:
+        seen.read(int(row["version"]), request)
+    return request

@@ -12,7 +12,7 @@ from engine.records import Contact, Record
 from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
 from storage.sqlite.codec import dumps, loads, parse_ts, ts
 from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import RECORD_COLUMNS, record_of, request_of, vote_of
+from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
 
 CHUNK = 500
 
@@ -49,7 +49,7 @@ class SchedulerQueries:
 
     conn: SqlConnection
     owner: str
-    _versions: dict[str, int]
+    _stored: StoredRequests
 
     async def _fetch(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
         return list(await self.conn.execute_fetchall(sql, tuple(args)))
@@ -144,7 +144,7 @@ class SchedulerQueries:
             by_request: dict[str, list[Vote]] = {}
             for vote in votes:
                 by_request.setdefault(vote["request_id"], []).append(vote_of(vote))
-            found.update({r["id"]: request_of(r, by_request.get(r["id"], ()), self._versions) for r in rows})
+            found.update({r["id"]: request_of(r, by_request.get(r["id"], ()), self._stored) for r in rows})
         return found
 
     async def records_by_id(self, record_type: str, ids: Sequence[str]) -> dict[str, Record]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 import pytest
@@ -25,7 +25,7 @@ from slack_bolt.authorization import AuthorizeResult
 from bot.metrics import Metrics
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.app_link.signing import sign
-from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, is_click
+from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, form_fields, is_click
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
 from storage.sqlite import Database
 
@@ -396,3 +396,23 @@ async def test_a_click_without_a_readable_payload_reaches_no_listener_and_is_don
 async def test_metrics_show_the_inbox(signoff: Any) -> None:
     text = (await signoff.api.get("/metrics")).text
     assert "signoff_inbox_queued 0" in text and "# TYPE signoff_inbox_failed gauge" in text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"", b"payload=", b"a=1&b=2&a=3", b"a&&b=", b"=x", b"a=b=c", b"t=a+b%2Bc", b"t=%e2%82%ac+%E2%82%AC",
+        "t=\u20ac raw".encode(), b"t=%", b"t=%4", b"t=%zz", b"t=%41%4", b"t=%5C%5Cx41", b"t=a\\x41", b"t=%0a%00",
+        b"t=a;b=c", b"t=%ff", b"t=%c3", b"%74=%76", click_body(),
+    ],
+)
+def test_form_fields_decode_as_parse_qsl_does(body: bytes) -> None:
+    try:
+        expected: Any = dict(parse_qsl(body.decode(), keep_blank_values=True, errors="strict"))
+    except UnicodeDecodeError:
+        expected = UnicodeDecodeError
+    try:
+        found: Any = form_fields(body)
+    except UnicodeDecodeError:
+        found = UnicodeDecodeError
+    assert found == expected

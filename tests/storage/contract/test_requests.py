@@ -98,3 +98,25 @@ async def test_tasks_follow_the_current_step_and_end_with_the_decision(store: St
     async with store.unit_of_work() as repo:
         await repo.update_request(replace(first, current_step=1, status=RequestStatus.APPROVED, decided_at=NOW))
     assert (await awaiting(store, "U3"), await awaiting(store, "U2")) == ([], ["AR-2"])
+
+
+async def test_votes_and_tasks_follow_every_update_of_a_request_read_in_the_same_unit_of_work(store: Store) -> None:
+    both_first = two_steps("AR-1", ("U1", "U2"), ("U3",))
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(replace(both_first, steps=(replace(both_first.steps[0], min_approvers=2),
+                                                             both_first.steps[1])))
+    async with store.unit_of_work() as repo:
+        read = await repo.get_request("AR-1")
+        assert read is not None
+        voted = decide(read, "U1", Decision.APPROVE, NOW).request
+        await repo.update_request(voted)
+        swapped = replace(voted, steps=(replace(voted.steps[0], approvers=("U1", "U4")), *voted.steps[1:]))
+        await repo.update_request(swapped)
+    assert (await awaiting(store, "U2"), await awaiting(store, "U4")) == ([], ["AR-1"])
+    async with store.unit_of_work() as repo:
+        read = await repo.get_request("AR-1")
+        assert read is not None and [v.approver for v in read.votes] == ["U1"]
+        advanced = decide(read, "U4", Decision.APPROVE, NOW + timedelta(minutes=1)).request
+        await repo.update_request(advanced)
+        assert await repo.count_votes("AR-1") == 2 and advanced.current_step == 1
+    assert (await awaiting(store, "U4"), await awaiting(store, "U3")) == ([], ["AR-1"])
