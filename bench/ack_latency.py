@@ -398,7 +398,7 @@ def signoff_settings(database: str | Path, api_url: str) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, slack_bot_token=DEFAULT_TOKEN, slack_signing_secret=SIGNING_SECRET,
         slack_api_url=api_url, database=str(database), host="127.0.0.1", port=0, api_token=API_TOKEN,
-        admins_csv=ADMIN, test_clock=True, tick_seconds=3600,
+        admins_csv=ADMIN, test_clock=False, tick_seconds=3600,
     )
 
 
@@ -430,7 +430,7 @@ def profiling_commands() -> dict[str, Handler]:
 
     async def stop(command: Command) -> dict[str, Any]:
         profiler.disable()
-        profiler.dump_stats(path)
+        profiler.dump_stats(command.get("path") or path)
         return {}
 
     return {"profile_start": start, "profile_stop": stop}

@@ -5,9 +5,13 @@ Each configuration gets a fresh database (a SQLite file, or a database of a thro
 started for the run with Debian's `initdb` / `pg_ctl`), a fresh sandbox Slack workspace process, and its
 Signoff server processes (`bench.ack_latency serve signoff DATABASE API_URL`). The workspace creates the
 pending invoices through the first replica's REST API and signs the clicks. Twenty warm-up clicks go to the
-replicas in turn, one at a time; then 200 clicks are sent at once, to the replicas in turn. A click's
-acknowledgement is its HTTP answer (each replica commits a click to its inbox before answering); votes/s is
-200 ÷ (first click sent → the 200th vote committed), the votes counted in the database every 2 ms.
+replicas in turn, one at a time; then, three times, once every replica and the workspace are idle (the last
+burst's messages sent), 200 clicks are sent at once, to the replicas in turn. A click's acknowledgement is its
+HTTP answer (each replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first
+click sent → its 200th vote committed), the votes counted in the database every 2 ms. Reported: the median
+burst's votes/s, and the p99 of all 600 acknowledgements. For that burst, where a vote's CPU went (the replicas,
+the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200) and how many votes/s the
+machine's cores allow at most at that cost: when a configuration runs at that bound, the cores are its limit.
 
 Targets (issue: several replicas): two PostgreSQL replicas at least 1.3× the votes/s of one, three no slower
 than two, and acknowledgement p99 under 100 ms in every configuration. On this 2-core machine the workspace,
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import statistics
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -35,6 +41,8 @@ from tests.support.postgres import cluster, fresh_database
 NAME = "replicas"
 WARMUP = 20
 BURST = 200
+BURSTS = 3
+CORES = os.cpu_count() or 1
 CONFIGS: tuple[tuple[str, int], ...] = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
 TARGET_SCALE_2 = 1.3
 TARGET_ACK_P99_MS = 100.0
@@ -78,24 +86,74 @@ async def fire(session: aiohttp.ClientSession, urls: Sequence[str],
 
 
 async def measure(database: str, count: int, tmp: Path) -> dict[str, float]:
-    """Run one configuration; return its votes/s and acknowledgement p99 (ms)."""
+    """Run one configuration; return its median votes/s over BURSTS bursts and the acknowledgement p99 (ms)."""
     async with server_process("sandbox", tmp) as sandbox, replicas(database, count, tmp, sandbox.url) as servers:
-        await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + BURST})
+        await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + BURSTS * BURST})
         urls, counter = [s.url for s in servers], VoteCounter(database)
         connector = aiohttp.TCPConnector(limit=BURST + 20)
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
             for index, request in enumerate(await signed(sandbox, WARMUP)):
                 await click(session, f"{urls[index % count]}/slack/events", request)
             await votes_reached(counter, WARMUP)
-            requests = await signed(sandbox, BURST)
-            for url in urls:
-                await open_connections(session, url, BURST // count + 2)
-            timings = await fire(session, urls, requests)
-            done_s = await votes_reached(counter, WARMUP + BURST)
+            rates, acks_ms, cpu_ms = [], [], []
+            await profiling(servers, "profile_start")
+            for burst_index in range(BURSTS):
+                await settled(sandbox, servers, WARMUP + burst_index * BURST)
+                requests = await signed(sandbox, BURST)
+                for url in urls:
+                    await open_connections(session, url, BURST // count + 2)
+                before = cpu_by_part(servers, sandbox)
+                timings = await fire(session, urls, requests)
+                done_s = await votes_reached(counter, WARMUP + (burst_index + 1) * BURST)
+                spent = {part: used - before[part] for part, used in cpu_by_part(servers, sandbox).items()}
+                rates.append(BURST / (done_s - min(sent for sent, _ in timings)))
+                cpu_ms.append({part: 1000 * used_s / BURST for part, used_s in spent.items()})
+                acks_ms += [(answered - sent) * 1000 for sent, answered in timings]
+            await profiling(servers, "profile_stop")
         counter.conn.close()
-    first_s = min(sent for sent, _ in timings)
-    return {"votes_per_s": BURST / (done_s - first_s),
-            "ack_p99_ms": percentile([(answered - sent) * 1000 for sent, answered in timings], 99)}
+    middle = cpu_ms[rates.index(statistics.median_low(rates))]
+    return {"votes_per_s": statistics.median(rates), "ack_p99_ms": percentile(acks_ms, 99),
+            **{f"cpu_ms_{part}": used_ms for part, used_ms in middle.items()}}
+
+
+def cpu_s(pid: int) -> float:
+    """Return the CPU seconds (user + system) a process has used, or 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[int]:
+    """Return the processes of the PostgreSQL server (its backends included)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().startswith("postgres"):
+                pids.append(int(entry.name))
+    return pids
+
+
+def cpu_by_part(servers: Sequence[Server], sandbox: Server) -> dict[str, float]:
+    """Return the CPU seconds used so far by the replicas, PostgreSQL, and the workspace with this client."""
+    return {"replicas": sum(cpu_s(s.process.pid) for s in servers),
+            "postgresql": sum(cpu_s(pid) for pid in postgres_pids()),
+            "slack_and_client": cpu_s(sandbox.process.pid) + cpu_s(os.getpid())}
+
+
+async def profiling(servers: Sequence[Server], cmd: str) -> None:
+    """Start or stop profiling every replica when $SIGNOFF_BENCH_PROFILE names a file (one per replica)."""
+    path = os.environ.get("SIGNOFF_BENCH_PROFILE")
+    for index, server in enumerate(servers if path else ()):
+        await server.ask({"cmd": cmd, "path": f"{path}.{len(servers)}-{index}"})
+
+
+async def settled(sandbox: Server, servers: Sequence[Server], votes: int) -> None:
+    """Wait until every replica counted `votes` and is idle (the last burst's messages sent), then the workspace."""
+    for server in servers:
+        await server.ask({"cmd": "settle", "votes": votes})
+    await sandbox.ask({"cmd": "settle"})
 
 
 async def measure_all() -> dict[tuple[str, int], dict[str, float]]:
@@ -118,10 +176,21 @@ def rows_of(results: dict[tuple[str, int], dict[str, float]]) -> list[Row]:
     for (kind, count), found in results.items():
         case = f"{BURST}-click burst, {kind}, {count} process{'es' if count > 1 else ''}"
         rows.append(_votes_row(case, found["votes_per_s"], kind, count, one, two))
+        rows.append(_cpu_row(case, found))
         p99_ms = found["ack_p99_ms"]
         rows.append({"benchmark": NAME, "case": f"{case}: acknowledgement p99", "value": round(p99_ms, 1),
                      "unit": "ms", "target": f"< {TARGET_ACK_P99_MS:g} ms", "ok": p99_ms < TARGET_ACK_P99_MS})
     return rows
+
+
+def _cpu_row(case: str, found: dict[str, float]) -> Row:
+    """Report where a vote's CPU went in the median burst, and what two cores would allow at most."""
+    replicas_ms, pg_ms, slack_ms = (found[f"cpu_ms_{part}"] for part in ("replicas", "postgresql", "slack_and_client"))
+    total_ms = replicas_ms + pg_ms + slack_ms
+    return {"benchmark": NAME, "case": f"{case}: CPU per vote, replicas / PostgreSQL / Slack + client",
+            "value": round(total_ms, 2), "unit": "ms",
+            "ratio": f"{replicas_ms:.2f} / {pg_ms:.2f} / {slack_ms:.2f} ms; {CORES} cores allow ≤ "
+                     f"{1000 * CORES / total_ms:.0f} votes/s"}
 
 
 def _votes_row(case: str, value: float, kind: str, count: int, one: float, two: float) -> Row:

@@ -59,12 +59,26 @@ class PgRow(tuple[Any, ...]):
         return list(self._index)
 
 
+@functools.lru_cache(maxsize=1024)
+def _column_index(names: tuple[bytes | None, ...]) -> dict[str, int]:
+    """Return where each named column of a result is (one dict per shape of result, shared by its rows)."""
+    return {(name or b"").decode(): i for i, name in enumerate(names)}
+
+
 def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
-    index = {column.name: i for i, column in enumerate(cursor.description or ())}
+    result = cursor.pgresult
+    names = tuple(result.fname(i) for i in range(result.nfields)) if result is not None else ()
+    index = _column_index(names)
     return lambda values: PgRow(values, index)
 
 
 _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
+TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+
+
+def _literal(text: str) -> str:
+    """Return `text` as a PostgreSQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
 
 
 class PgConnection(SqlConnection):
@@ -75,6 +89,7 @@ class PgConnection(SqlConnection):
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.pg = conn
         self.rows_changed = 0
+        self._notice: bytes | None = None
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -87,7 +102,8 @@ class PgConnection(SqlConnection):
                 await cursor.execute(translate(sql), adapt(parameters))
             except psycopg.errors.DeadlockDetected as exc:
                 raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
-            rows = await cursor.fetchall() if cursor.description is not None else []
+            result = cursor.pgresult
+            rows = await cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
             self._count_changes(cursor)
             return Cursor(cast(list[Row], rows), cursor.rowcount)
 
@@ -125,12 +141,25 @@ class PgConnection(SqlConnection):
         """Start a read-only transaction on one snapshot of the last commits."""
         await self._control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
+    def notify_at_commit(self, channel: str, payload: str) -> None:
+        """Have the transaction's COMMIT send a notification (in the same round trip)."""
+        self._notice = f"NOTIFY {channel}, {_literal(payload)}; ".encode()
+
     async def commit(self) -> None:
-        """Commit the transaction."""
-        await self._control("COMMIT")
+        """Commit the transaction (after its notification, if any)."""
+        notice, self._notice = self._notice, None
+        if notice is None:
+            await self._control("COMMIT")
+            return
+        await asyncio.shield(self._commit_telling(notice))
+
+    async def _commit_telling(self, notice: bytes) -> None:
+        async with self.pg.cursor() as cursor:
+            await cursor.execute(notice + b"COMMIT")
 
     async def rollback(self) -> None:
         """Roll the transaction back (PostgreSQL only warns when none is open)."""
+        self._notice = None
         await self._control("ROLLBACK")
 
     async def close(self) -> None:

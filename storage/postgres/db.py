@@ -65,7 +65,7 @@ class PgDatabase(Database):
         other's empty claims would otherwise wake each other forever.
         """
         if isinstance(repo.conn, PgConnection) and repo.conn.rows_changed:
-            await repo.conn.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
+            repo.conn.notify_at_commit(CHANNEL, self.owner)
 
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process commits (LISTEN on a connection of its own, opened now)."""
