@@ -4,8 +4,11 @@ The repositories write portable SQL with SQLite's `?` parameters; what differs i
 become `%s` (a literal `%` is doubled), `json_extract(col, '$.key')` becomes `(col::jsonb ->> 'key')`, a
 `CROSS JOIN … ON` (SQLite's way to fix the loop order) a plain join, a claim (`UPDATE … WHERE key IN (SELECT …
 LIMIT ?) RETURNING`) takes its rows `FOR UPDATE SKIP LOCKED` (so two processes claiming at once take different
-rows, neither waiting for the other), and booleans are sent as integers, as SQLite stores them. The connection
-is in autocommit mode: the store opens and ends its transactions with explicit statements, as it does on SQLite.
+rows, neither waiting for the other), and booleans are sent as integers, as SQLite stores them. So that one
+statement serves any number of values (PostgreSQL plans and prepares it once, the driver converts it once), a
+long `IN (?, …)` of strings becomes `= ANY(?)` with one array, and a many-row `VALUES` (or a one-row INSERT run
+for many rows) becomes `SELECT * FROM unnest(?::type[], …)`, one array per column. The connection is in
+autocommit mode: the store opens and ends its transactions with explicit statements, as it does on SQLite.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Ro
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
 _JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
 _CLAIM = re.compile(r"\bLIMIT \?\) RETURNING\b")
+_VALUES = re.compile(r"\bVALUES\s*(\(\?(?:\s*,\s*\?)*\)(?:\s*,\s*\(\?(?:\s*,\s*\?)*\))+)")
+_ONE_ROW = re.compile(r"\bVALUES\s*\(\?(?:\s*,\s*\?)*\)")
+_IN_LIST = re.compile(r"(\bNOT )?\bIN \((\?(?:\s*,\s*\?){7,})\)")
 
 
 @functools.lru_cache(maxsize=2048)
@@ -33,6 +39,90 @@ def translate(sql: str) -> str:
     sql = _JOIN_ORDERED.sub(r"JOIN \1 ON", sql)
     sql = _CLAIM.sub("LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING", sql)
     return sql.replace("?", "%s")
+
+
+@functools.lru_cache(maxsize=1024)
+def _text_lists(sql: str) -> tuple[tuple[int, int, int, int, bool], ...]:
+    """Return (start, end, first parameter, parameters, is negated) of each long `IN (?, ?, …)` of a statement."""
+    return tuple((m.start(), m.end(), sql.count("?", 0, m.start()), m.group(2).count("?"), bool(m.group(1)))
+                 for m in _IN_LIST.finditer(sql))
+
+
+def packed(sql: str, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+    """Turn each long `IN (?, ?, …)` of strings into `= ANY(?)` with one array: one statement whatever the count.
+
+    PostgreSQL then plans and prepares it once, and the driver converts it once, instead of once per length.
+    """
+    spans = _text_lists(sql)
+    if not spans or not all(isinstance(v, str) for *_, first, count, _ in spans for v in values[first:first + count]):
+        return sql, values
+    parts: list[str] = []
+    out: list[Any] = []
+    at_char = at_value = 0
+    for start, end, first, count, is_negated in spans:
+        parts += [sql[at_char:start], "<> ALL(?)" if is_negated else "= ANY(?)"]
+        out += [*values[at_value:first], list(values[first:first + count])]
+        at_char, at_value = end, first + count
+    return "".join([*parts, sql[at_char:]]), [*out, *values[at_value:]]
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows_list(sql: str) -> tuple[int, int, int, int, int] | None:
+    """Return (start, end, first parameter, rows, columns) of a statement's many-row `VALUES (?, …), (?, …)`."""
+    found = _VALUES.search(sql)
+    if found is None:
+        return None
+    rows = found.group(1).count("(")
+    columns = found.group(1).count("?") // rows
+    return found.start(), found.end(), sql.count("?", 0, found.start()), rows, columns
+
+
+def columnar(sql: str, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
+    """Turn a many-row `VALUES (?, …), …` into `SELECT * FROM unnest(?::type[], …)`: one array per column.
+
+    One statement whatever the number of rows, so PostgreSQL plans it once and the driver converts it once. Only
+    when every column holds text, integers or numbers (and is not all NULL); otherwise the statement is unchanged.
+    """
+    shape = _rows_list(sql)
+    if shape is None:
+        return sql, values
+    start, end, first, rows, columns = shape
+    cells = values[first:first + rows * columns]
+    arrays = [list(cells[c::columns]) for c in range(columns)]
+    types = [_array_type(a) for a in arrays]
+    if None in types:
+        return sql, values
+    unnest = "SELECT * FROM unnest(" + ", ".join(f"?::{t}[]" for t in types) + ")"
+    return sql[:start] + unnest + sql[end:], [*values[:first], *arrays, *values[first + rows * columns:]]
+
+
+@functools.lru_cache(maxsize=256)
+def _one_row(sql: str) -> tuple[int, int] | None:
+    """Return where the `VALUES (?, …)` of a one-row INSERT is (None for any other statement, or an upsert)."""
+    found = _ONE_ROW.search(sql)
+    is_insert = sql.lstrip().upper().startswith("INSERT") and "DO UPDATE" not in sql.upper()
+    return (found.start(), found.end()) if found is not None and is_insert else None
+
+
+def as_one_statement(sql: str, batch: Sequence[Sequence[Any]]) -> tuple[str, Sequence[Any]] | None:
+    """Return a one-row INSERT run for many rows as one `INSERT … SELECT * FROM unnest(…)`, or None when it is not
+    one (or a column holds values of no single type)."""
+    where = _one_row(sql)
+    if where is None or len(batch) < 2:
+        return None
+    arrays = [list(column) for column in zip(*batch, strict=True)]
+    types = [_array_type(a) for a in arrays]
+    if None in types:
+        return None
+    unnest = "SELECT * FROM unnest(" + ", ".join(f"?::{t}[]" for t in types) + ")"
+    return sql[:where[0]] + unnest + sql[where[1]:], arrays
+
+
+def _array_type(column: Sequence[Any]) -> str | None:
+    """Return the PostgreSQL type of an array holding a column's values, or None when there is no single one."""
+    kinds = {type(v) for v in column if v is not None}
+    return {frozenset({str}): "text", frozenset({int}): "bigint", frozenset({float}): "float8",
+            frozenset({int, float}): "float8"}.get(frozenset(kinds))
 
 
 def adapt(parameters: Params) -> Sequence[Any]:
@@ -99,7 +189,8 @@ class PgConnection(SqlConnection):
     async def _run(self, sql: str, parameters: Params) -> Cursor:
         async with self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
             try:
-                await cursor.execute(translate(sql), adapt(parameters))
+                statement, values = columnar(*packed(sql, adapt(parameters)))
+                await cursor.execute(translate(statement), values)
             except psycopg.errors.DeadlockDetected as exc:
                 raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
             result = cursor.pgresult
@@ -122,6 +213,9 @@ class PgConnection(SqlConnection):
         batch = [adapt(p) for p in seq]
         if not batch:
             return Cursor([], 0)
+        single = as_one_statement(sql, batch)
+        if single is not None:
+            return await self._run(*single)
         async with self.pg.cursor() as cursor:
             await cursor.executemany(translate(sql), batch)
             self._count_changes(cursor)

@@ -180,7 +180,12 @@ class SchedulerQueries:
         return fresh
 
     async def _insert_performed(self, keyed: Sequence[tuple[str, DueAction]], now: datetime) -> set[str]:
-        """Insert performed keys, existing ones left alone; return the keys inserted by this call."""
+        """Insert performed keys, existing ones left alone; return the keys inserted by this call.
+
+        Keys go in sorted: two processes claiming the same keys lock them in the same order, so never wait on
+        each other in a circle (a deadlock, on PostgreSQL).
+        """
+        keyed = sorted(keyed, key=lambda pair: pair[0])
         inserted: set[str] = set()
         stamp = ts(now)
         for start in range(0, len(keyed), CHUNK):
