@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from bot.sandbox.socket_mode import APP_TOKEN, MAX_CONNECTIONS, SOCKET_PATH, Soc
 from bot.sandbox.state.model import Message
 from bot.sandbox.webapi import start_webapi
 from bot.sandbox.workspace import Workspace
+from bot.slack.socket_mode import PatientSocketModeClient
 from tests.bot.core.test_approval_flow import INVOICE, WORKFLOW
 from tests.support.harness import API_TOKEN, make_workspace, settings_for
 
@@ -219,3 +221,32 @@ async def test_an_envelope_to_a_connection_that_reads_nothing_times_out_while_st
                 await asyncio.wait_for(hub.deliver("events_api", bulky), timeout=5)
             assert [a.outcome for a in hub.deliveries[0].attempts] == ["timeout", "timeout"]
         await hub.wait_for(lambda: not hub.connections)
+
+
+async def test_a_replica_turned_away_for_want_of_connections_waits_longer_each_time_then_connects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(PatientSocketModeClient, "first_wait_s", 0.2)
+    hub = SocketModeHub()
+    async with await start_webapi(make_workspace(), socket_mode=hub) as webapi, aiohttp.ClientSession() as session:
+        url = hub.open_connection(APP_TOKEN)[1]["url"]
+        peers = [Peer(await session.ws_connect(url)) for _ in range(MAX_CONNECTIONS)]
+        reading = [asyncio.create_task(peer.run()) for peer in peers]
+        await hub.wait_connected(count=MAX_CONNECTIONS)
+        settings = settings_for(tmp_path / "s.db", webapi.url, slack_app_token=APP_TOKEN, slack_signing_secret=None)
+        runtime = await build_runtime(settings)
+        try:
+            started_s = time.monotonic()
+            await runtime.serve()
+            await hub.wait_for(lambda: hub.refused >= 3)
+            assert time.monotonic() - started_s >= 0.2 + 0.4
+            waits = [r.getMessage() for r in caplog.records if "Socket Mode connection away" in r.getMessage()]
+            assert [w.rsplit(" ", 2)[-2] for w in waits[:3]] == ["0.2", "0.4", "0.8"]
+            await peers[0].ws.close()
+            client = runtime.socket_mode.client
+            await hub.wait_for(lambda: len(hub.connections) == MAX_CONNECTIONS and client.refusals == 0)
+            assert (await hub.deliver("events_api", {"event_id": "Ev1"})).is_acked
+        finally:
+            await runtime.close()
+            await hub.close()
+            await asyncio.gather(*reading, return_exceptions=True)
