@@ -65,6 +65,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs
@@ -228,6 +229,12 @@ class VoteCounter:
         """Return how many votes are recorded."""
         return int(self.conn.execute("SELECT count(*) FROM votes").fetchone()[0])
 
+    def last_vote_s(self) -> float:
+        """Return when the latest vote was decided (its `at`, written in the vote's own transaction), as wall-clock
+        seconds since the epoch."""
+        (at,) = self.conn.execute("SELECT max(at) FROM votes").fetchone()
+        return datetime.fromisoformat(at).timestamp()
+
     def approved(self) -> int:
         """Return how many records are approved."""
         sql = "SELECT count(*) FROM records WHERE approval_status = 'approved'"
@@ -388,7 +395,7 @@ async def serve_sandbox(control: Control) -> None:
     try:
         control.reply({"url": webapi.url})
         await control.serve({"populate": sandbox.populate, "prepare": sandbox.prepare,
-                             "watch": watch.watch, "updates": watch.updates})
+                             "watch": watch.watch, "updates": watch.updates, **profiling_commands()})
     finally:
         await webapi.close()
 

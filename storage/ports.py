@@ -141,7 +141,9 @@ class RequestsRepo(Protocol):
     Versions (compare-and-set): a stored request has a version, 0 when inserted and bumped by each `update_request`.
     A unit of work remembers the version of each request it read (any method returning requests; the first read
     counts) or inserted. `update_request` writes only if the stored version is still that one, else it raises
-    ConcurrentUpdateError and the unit of work is rolled back (it cannot commit even if the error is caught):
+    ConcurrentUpdateError (from the call itself, or from the unit of work's next statement or its end: a backend
+    over the network sends the write with what follows) and the unit of work is rolled back (it cannot commit
+    even if the error is caught):
     whatever the isolation level and the number of processes, two units of work that read one request never both
     write it. The caller re-runs its whole unit of work (it reads the new state and decides again).
     """
@@ -154,8 +156,9 @@ class RequestsRepo(Protocol):
         """Store a request's new state and every vote of it not stored yet (stored votes are left as they are).
 
         Compare-and-set on the version this unit of work read (the current one when it read none; then the version
-        is bumped and remembered): a request changed by another unit of work since raises ConcurrentUpdateError, a
-        request never stored NotFoundError; either way the unit of work is rolled back.
+        is bumped and remembered): a request changed by another unit of work since raises ConcurrentUpdateError (at
+        the latest from the unit of work's next statement or its end), a request never stored NotFoundError; either
+        way the unit of work is rolled back.
         """
         ...
 
@@ -417,6 +420,8 @@ class InboxRepo(Protocol):
       only leases the owner still holds; a lease lost (expired and claimed by another) is not renewed.
     - Completion: `complete_inbox` is a compare-and-set: it marks the row DONE only while `owner` holds it. Called in
       the unit of work that commits the work's effects, False means another owner has the row: roll back.
+      `finish_inbox` is the same compare-and-set without an answer: a row another owner has makes the unit of work
+      raise LeaseLostError, no later than its commit, and roll back (the answer costs no round trip of its own).
     """
 
     async def accept_inbox(
@@ -445,6 +450,11 @@ class InboxRepo(Protocol):
 
     async def complete_inbox(self, row_id: int, owner: str, now_s: float) -> bool:
         """Mark a row DONE if `owner` still holds it; tell whether it did (compare-and-set)."""
+        ...
+
+    async def finish_inbox(self, row_id: int, owner: str, now_s: float) -> None:
+        """Mark a row done in this unit of work if `owner` still holds it; else the unit of work raises
+        LeaseLostError (no later than its commit) and rolls back."""
         ...
 
     async def retry_inbox(self, row_id: int, owner: str, at_s: float, error: str) -> None:
@@ -870,7 +880,9 @@ class Store(Protocol):
 
     - A unit of work sees every commit before it and its own writes. It commits when its block ends normally
       and rolls back, whole, when the block raises (the error propagates), or when a compare-and-set of it failed
-      (ConcurrentUpdateError, LeaseLostError: raised at the block's end even if the block caught it).
+      (ConcurrentUpdateError, LeaseLostError: raised at the block's end even if the block caught it). A write whose
+      outcome the caller does not read may reach the database with the next statement or the commit, so its error
+      (a failed compare-and-set included) may be raised from there.
     - Units of work may run side by side (several processes, READ COMMITTED): code above storage/ relies only on
       the compare-and-sets and claims of the repositories (request versions, action keys, leases with owners),
       never on units of work being serialised (SQLite serialises them: a version read there never goes stale).

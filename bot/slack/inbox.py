@@ -192,8 +192,7 @@ class InboxWorker:
 
     def _completion(self, row_id: int) -> Callable[[Repository], Awaitable[None]]:
         async def complete(repo: Repository) -> None:
-            if not await repo.complete_inbox(row_id, self.owner, time.time()):
-                raise LeaseLostError(f"inbox row {row_id} is no longer held by {self.owner}")
+            await repo.finish_inbox(row_id, self.owner, time.time())
         return complete
 
     async def _failed(self, row: InboxRow, exc: Exception) -> None:

@@ -14,15 +14,16 @@ autocommit mode: the store opens and ends its transactions with explicit stateme
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import psycopg
 
 from storage.errors import ConcurrentUpdateError
-from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection
+from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection, UnexpectedRowsError
 
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
 _JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
@@ -166,13 +167,40 @@ _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 
 
+@contextlib.contextmanager
+def _deadlock_as_conflict() -> Iterator[None]:
+    try:
+        yield
+    except psycopg.errors.DeadlockDetected as exc:
+        raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
+
+
+def _unexpected() -> Exception:
+    return UnexpectedRowsError("a checked write changed another number of rows than expected")
+
+
 def _literal(text: str) -> str:
     """Return `text` as a PostgreSQL string literal."""
     return "'" + text.replace("'", "''") + "'"
 
 
+class _Write:
+    """A write waiting to be sent with the next statement or the commit."""
+
+    __slots__ = ("expect_rows", "fail", "sql", "values")
+
+    def __init__(self, sql: str, values: Sequence[Any] | None = None, expect_rows: int | None = None,
+                 fail: Callable[[], Exception] | None = None) -> None:
+        self.sql, self.values, self.expect_rows, self.fail = sql, values, expect_rows, fail
+
+
 class PgConnection(SqlConnection):
-    """One PostgreSQL connection (psycopg 3, autocommit) answering the repositories' statements."""
+    """One PostgreSQL connection (psycopg 3, autocommit) answering the repositories' statements.
+
+    Every exchange with the server costs both processes a wake-up, more than a small statement itself; so a
+    transaction's BEGIN and its writes whose outcome nobody reads wait, and go with the next statement, or the
+    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all.
+    """
 
     lock_rows = " FOR UPDATE"
 
@@ -180,23 +208,59 @@ class PgConnection(SqlConnection):
         self.pg = conn
         self.rows_changed = 0
         self._notice: bytes | None = None
+        self._waiting: list[_Write] = []
+        self._unsent_begin: str | None = None
+        self._is_open = False
+        self._busy = asyncio.Lock()
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
         """Open a connection to the database at `url`."""
         return cls(await psycopg.AsyncConnection.connect(url, autocommit=True))
 
+    @property
+    def has_changes(self) -> bool:
+        """Tell whether the transaction changed rows, or has writes waiting to be sent."""
+        return bool(self.rows_changed or self._waiting)
+
     async def _run(self, sql: str, parameters: Params) -> Cursor:
-        async with self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
-            try:
-                statement, values = columnar(*packed(sql, adapt(parameters)))
+        statement, values = columnar(*packed(sql, adapt(parameters)))
+        if self._waiting or self._unsent_begin:
+            return await self._send_waiting(_Write(translate(statement), values))
+        async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
+            with _deadlock_as_conflict():
                 await cursor.execute(translate(statement), values)
-            except psycopg.errors.DeadlockDetected as exc:
-                raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
-            result = cursor.pgresult
-            rows = await cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
+            return await self._answer(cursor)
+
+    async def _answer(self, cursor: psycopg.AsyncCursor[Any]) -> Cursor:
+        result = cursor.pgresult
+        rows = await cursor.fetchall() if result is not None and result.status == TUPLES_OK else []
+        self._count_changes(cursor)
+        return Cursor(cast(list[Row], rows), cursor.rowcount)
+
+    async def _send_waiting(self, last: _Write | None = None) -> Cursor:
+        """Send the waiting BEGIN and writes (and `last`, whose answer is returned) in one pipeline; check them."""
+        begin = [_Write(self._unsent_begin)] if self._unsent_begin else []
+        writes = [*begin, *self._waiting, *([last] if last is not None else [])]
+        self._waiting, self._unsent_begin = [], None
+        cursors = await asyncio.shield(self._pipeline(writes))
+        for write, cursor in zip(writes, cursors, strict=True):
             self._count_changes(cursor)
-            return Cursor(cast(list[Row], rows), cursor.rowcount)
+            if write.expect_rows is not None and cursor.rowcount != write.expect_rows:
+                raise (write.fail or _unexpected)()
+        return await self._answer(cursors[-1]) if last is not None else Cursor([], 0)
+
+    async def _pipeline(self, writes: Sequence[_Write]) -> list[psycopg.AsyncCursor[Any]]:
+        """Run the writes in one pipeline, to its end even when the caller is cancelled: what follows on this
+        connection (the caller's ROLLBACK) waits for it."""
+        cursors = []
+        with _deadlock_as_conflict():
+            async with self._busy, self.pg.pipeline():
+                for write in writes:
+                    cursor = self.pg.cursor(row_factory=cast(Any, _row_maker))
+                    await cursor.execute(write.sql, write.values)
+                    cursors.append(cursor)
+        return cursors
 
     def _count_changes(self, cursor: psycopg.AsyncCursor[Any]) -> None:
         """Add the rows an INSERT, UPDATE or DELETE changed to those of the transaction."""
@@ -216,45 +280,86 @@ class PgConnection(SqlConnection):
         single = as_one_statement(sql, batch)
         if single is not None:
             return await self._run(*single)
-        async with self.pg.cursor() as cursor:
+        if self._waiting or self._unsent_begin:
+            await self._send_waiting()
+        async with self._busy, self.pg.cursor() as cursor:
             await cursor.executemany(translate(sql), batch)
             self._count_changes(cursor)
             return Cursor([], cursor.rowcount)
+
+    async def write(self, sql: str, parameters: Params = (), *, expect_rows: int | None = None,
+                    fail: Callable[[], Exception] | None = None) -> None:
+        """Keep a write to send with the transaction's next statement or its commit (one round trip for all)."""
+        if not self._is_open:
+            await super().write(sql, parameters, expect_rows=expect_rows, fail=fail)
+            return
+        statement, values = columnar(*packed(sql, adapt(parameters)))
+        self._waiting.append(_Write(translate(statement), values, expect_rows, fail))
+
+    async def write_many(self, sql: str, seq: Iterable[Params]) -> None:
+        """Keep a write for each set of parameters (one statement for all when they fit in arrays)."""
+        batch = [adapt(p) for p in seq]
+        single = as_one_statement(sql, batch)
+        for statement, values in [single] if single is not None else [(sql, p) for p in batch]:
+            await self.write(statement, values)
 
     async def _control(self, statement: str) -> None:
         """Run BEGIN, COMMIT or ROLLBACK to its end even when the caller is cancelled (the connection's lock keeps
         whatever follows after it)."""
         await asyncio.shield(self._run(statement, ()))
 
-    async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        """Start a write transaction (READ COMMITTED: the repositories compare and set what they change)."""
+    def _begin(self, statement: str) -> None:
         self.rows_changed = 0
-        await self._control("BEGIN")
+        self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], statement, True
+
+    async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
+        """Start a write transaction (READ COMMITTED: the repositories compare and set what they change); its BEGIN
+        goes with the first statement."""
+        self._begin("BEGIN")
 
     async def begin_snapshot(self) -> None:
-        """Start a read-only transaction on one snapshot of the last commits."""
-        await self._control("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        """Start a read-only transaction on one snapshot of the last commits; its BEGIN goes with the first
+        statement (the snapshot is taken there)."""
+        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
     def notify_at_commit(self, channel: str, payload: str) -> None:
         """Have the transaction's COMMIT send a notification (in the same round trip)."""
-        self._notice = f"NOTIFY {channel}, {_literal(payload)}; ".encode()
+        self._notice = f"NOTIFY {channel}, {_literal(payload)}".encode()
 
     async def commit(self) -> None:
-        """Commit the transaction (after its notification, if any)."""
-        notice, self._notice = self._notice, None
-        if notice is None:
-            await self._control("COMMIT")
-            return
-        await asyncio.shield(self._commit_telling(notice))
+        """Send the waiting writes (those checked first, on their own), the notification if any, and COMMIT.
 
-    async def _commit_telling(self, notice: bytes) -> None:
-        async with self.pg.cursor() as cursor:
-            await cursor.execute(notice + b"COMMIT")
+        A failed write or check rolls the transaction back and raises; nothing is committed.
+        """
+        notice, self._notice, self._is_open = self._notice, None, False
+        if self._unsent_begin and not self._waiting:
+            self._unsent_begin = None
+            return
+        try:
+            if any(w.expect_rows is not None for w in self._waiting):
+                await self._send_waiting()
+            if self._waiting or self._unsent_begin:
+                self._waiting += [*([_Write(notice.decode())] if notice else []), _Write("COMMIT")]
+                await self._send_waiting()
+            elif notice is not None:
+                await asyncio.shield(self._commit_telling(notice + b"; COMMIT"))
+            else:
+                await self._control("COMMIT")
+        except BaseException:
+            await self.rollback()
+            raise
+
+    async def _commit_telling(self, statements: bytes) -> None:
+        async with self._busy, self.pg.cursor() as cursor:
+            await cursor.execute(statements)
 
     async def rollback(self) -> None:
-        """Roll the transaction back (PostgreSQL only warns when none is open)."""
-        self._notice = None
-        await self._control("ROLLBACK")
+        """Roll the transaction back (nothing is sent when it never reached the server; PostgreSQL only warns when
+        none is open)."""
+        never_sent = self._unsent_begin is not None
+        self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], None, False
+        if not never_sent:
+            await self._control("ROLLBACK")
 
     async def close(self) -> None:
         """Close the connection."""

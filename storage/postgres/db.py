@@ -64,7 +64,7 @@ class PgDatabase(Database):
         A unit of work that changed nothing (a claim that found nothing due) wakes no one: replicas woken by each
         other's empty claims would otherwise wake each other forever.
         """
-        if isinstance(repo.conn, PgConnection) and repo.conn.rows_changed:
+        if isinstance(repo.conn, PgConnection) and repo.conn.has_changes:
             repo.conn.notify_at_commit(CHANNEL, self.owner)
 
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:

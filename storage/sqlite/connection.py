@@ -36,6 +36,14 @@ class DatabaseBusyError(StorageError):
     """Another process held the database's write lock for longer than the busy timeout."""
 
 
+class UnexpectedRowsError(StorageError):
+    """A checked write changed another number of rows than expected."""
+
+
+def _unexpected_rows() -> Exception:
+    return UnexpectedRowsError("a checked write changed another number of rows than expected")
+
+
 class Cursor:
     """The outcome of one statement: its rows (all fetched) and how many rows it changed."""
 
@@ -96,6 +104,22 @@ class SqlConnection(ABC):
     @abstractmethod
     async def executemany(self, sql: str, seq: Iterable[Params]) -> Cursor:
         """Run one statement for each set of parameters."""
+
+    async def write(self, sql: str, parameters: Params = (), *, expect_rows: int | None = None,
+                    fail: Callable[[], Exception] | None = None) -> None:
+        """Run a write whose outcome the caller does not read, no later than the transaction's next statement or
+        its commit (a backend reached over the network sends such writes together, in one round trip).
+
+        With `expect_rows`, a write that changes another number of rows raises `fail()` (a compare-and-set): at
+        once, or from the statement or the commit that sent it, and then the transaction does not commit.
+        """
+        cursor = await self.execute(sql, parameters)
+        if expect_rows is not None and cursor.rowcount != expect_rows:
+            raise (fail or _unexpected_rows)()
+
+    async def write_many(self, sql: str, seq: Iterable[Params]) -> None:
+        """Run a write for each set of parameters, as `write` does (at once, or with the next statement)."""
+        await self.executemany(sql, seq)
 
     @abstractmethod
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:

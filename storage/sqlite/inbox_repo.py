@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from storage.errors import LeaseLostError, StorageError
 from storage.models import INBOX_DONE as DONE
 from storage.models import INBOX_FAILED as FAILED
 from storage.models import INBOX_QUEUED as QUEUED
@@ -22,6 +23,7 @@ class InboxQueries:
     """Repository methods of the inbox."""
 
     conn: SqlConnection
+    doomed: StorageError | None
 
     async def accept_inbox(
         self, entries: Sequence[InboxEntry], owner: str, now_s: float, lease_s: float,
@@ -89,6 +91,19 @@ class InboxQueries:
             "WHERE id=? AND status=? AND lease_owner=?", (DONE, now_s, row_id, QUEUED, owner),
         )
         return cursor.rowcount == 1
+
+    async def finish_inbox(self, row_id: int, owner: str, now_s: float) -> None:
+        """Mark a row done in this unit of work if `owner` still holds it; else the unit of work raises
+        LeaseLostError (no later than its commit) and rolls back."""
+        def lost() -> Exception:
+            error = LeaseLostError(f"inbox row {row_id} is no longer held by {owner}")
+            self.doomed = self.doomed or error
+            return error
+        await self.conn.write(
+            "UPDATE inbox SET status=?, done_s=?, lease_owner=NULL, lease_until=NULL "
+            "WHERE id=? AND status=? AND lease_owner=?", (DONE, now_s, row_id, QUEUED, owner),
+            expect_rows=1, fail=lost,
+        )
 
     async def retry_inbox(self, row_id: int, owner: str, at_s: float, error: str) -> None:
         """Hand a row back after a failed attempt, to be claimed again from `at_s`."""

@@ -99,34 +99,31 @@ class OutboxQueries:
     ) -> None:
         """Record a successful delivery, if `owner` (default: this store's) still holds the item."""
         owner = owner or self.owner
-        cursor = await self.conn.execute(
+        await self.conn.write(
             "UPDATE outbox SET status=?, sent_at=?, result=?, lease_until=NULL, lease_owner=NULL "
             "WHERE id=? AND status=? AND lease_owner=?",
             (SENT, ts(now), dumps(result or {}), item_id, SENDING, owner),
+            expect_rows=1, fail=lambda: self._lease_lost(item_id, owner),
         )
-        if cursor.rowcount != 1:
-            raise self._lease_lost(item_id, owner)
 
     async def mark_retry(self, item_id: int, not_before: datetime, error: str, owner: str | None = None) -> None:
         """Put an item `owner` (default: this store's) still holds back in the queue, to be tried again later."""
         owner = owner or self.owner
-        cursor = await self.conn.execute(
+        await self.conn.write(
             "UPDATE outbox SET status=?, not_before=?, last_error=?, lease_until=NULL, lease_owner=NULL "
             "WHERE id=? AND status=? AND lease_owner=?",
             (QUEUED, ts(not_before), error[:2000], item_id, SENDING, owner),
+            expect_rows=1, fail=lambda: self._lease_lost(item_id, owner),
         )
-        if cursor.rowcount != 1:
-            raise self._lease_lost(item_id, owner)
 
     async def mark_dead(self, item_id: int, error: str, owner: str | None = None) -> None:
         """Give up on an item `owner` (default: this store's) still holds; it stays visible as dead-lettered."""
         owner = owner or self.owner
-        cursor = await self.conn.execute(
+        await self.conn.write(
             "UPDATE outbox SET status=?, last_error=?, lease_until=NULL, lease_owner=NULL "
             "WHERE id=? AND status=? AND lease_owner=?", (DEAD, error[:2000], item_id, SENDING, owner),
+            expect_rows=1, fail=lambda: self._lease_lost(item_id, owner),
         )
-        if cursor.rowcount != 1:
-            raise self._lease_lost(item_id, owner)
 
     async def requeue_dead(self, item_id: int, now: datetime) -> bool:
         """Put a dead-lettered item back in the queue, due now; tell whether it was dead."""

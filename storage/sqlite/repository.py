@@ -311,16 +311,15 @@ class SqliteRepository(
             expected = await self.request_version(request.id)
             if expected is None:
                 raise self._doom(NotFoundError(f"approval request {request.id} is not stored"))
-        cursor = await self.conn.execute(
+        await self.conn.write(
             "UPDATE approval_requests SET status=?, current_step=?, steps=?, step_started_at=?, "
             "decided_at=?, reason=?, version=version+1 WHERE id=? AND version=?",
             (request.status.value, request.current_step, _steps_json(request.steps),
              ts(request.step_started_at), ts(request.decided_at) if request.decided_at else None,
              request.reason, request.id, expected),
+            expect_rows=1, fail=lambda: self._doom(ConcurrentUpdateError(
+                f"approval request {request.id} changed since version {expected} was read")),
         )
-        if cursor.rowcount != 1:
-            raise self._doom(ConcurrentUpdateError(
-                f"approval request {request.id} changed since version {expected} was read"))
         before = self._stored.states.get(request.id)
         self._stored.wrote(expected + 1, request)
         if before is None or _asked(before) != _asked(request):
@@ -328,7 +327,7 @@ class SqliteRepository(
         stored = {(v.step_index, v.approver) for v in before.votes} if before is not None else set()
         new_votes = [v for v in request.votes if (v.step_index, v.approver) not in stored]
         if new_votes:
-            await self.conn.executemany(
+            await self.conn.write_many(
                 "INSERT INTO votes (request_id, step_index, approver, decision, reason, "
                 "acted_by, at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                 [(request.id, v.step_index, v.approver, v.decision.value, v.reason, v.acted_by, ts(v.at))
@@ -337,9 +336,9 @@ class SqliteRepository(
 
     async def _index_approvers(self, request: ApprovalRequest) -> None:
         """Keep `request_approvers` to the approvers of the current step of a pending request (none otherwise)."""
-        await self.conn.execute("DELETE FROM request_approvers WHERE request_id=?", (request.id,))
+        await self.conn.write("DELETE FROM request_approvers WHERE request_id=?", (request.id,))
         if request.status is RequestStatus.PENDING:
-            await self.conn.executemany(
+            await self.conn.write_many(
                 "INSERT INTO request_approvers (approver, request_id) VALUES (?,?) ON CONFLICT DO NOTHING",
                 [(approver, request.id) for approver in request.step().approvers],
             )
@@ -426,7 +425,7 @@ class SqliteRepository(
         detail: dict[str, Any] | None = None,
     ) -> None:
         """Append one entry to the audit trail."""
-        await self.conn.execute(
+        await self.conn.write(
             "INSERT INTO audit (at, actor, action, subject_type, subject_id, from_state, to_state, detail) "
             "VALUES (?,?,?,?,?,?,?,?)",
             (ts(at), actor, action, subject[0], subject[1], from_state, to_state, dumps(detail or {})),

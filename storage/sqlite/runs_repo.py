@@ -63,7 +63,7 @@ class RunsQueries(ArchiveQueries):
 
     async def insert_runs(self, runs: Iterable[WorkflowRun]) -> None:
         """Store runs, in order."""
-        await self.conn.executemany(
+        await self.conn.write_many(
             "INSERT INTO workflow_runs (id, workflow_id, workflow_name, record_type, record_id, cause, outcome, "
             "actions, at, event, request_id, actor, on_behalf_of, decision, reason, step) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -279,7 +279,7 @@ class SchedulerQueries:
         An item keeps the doubt it was claimed with (`uncertain_since`): this claim did not post it. Only items
         `owner` (default: this store's) still holds are given back.
         """
-        await self.conn.executemany(
+        await self.conn.write_many(
             "UPDATE outbox SET status=?, attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END, "
             "not_before=?, lease_until=NULL, "
             "lease_owner=NULL, claimed_wall_s=?, last_error=coalesce(?, last_error) "

@@ -6,6 +6,7 @@ Problems are reported in Slack's own format, e.g.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,9 @@ from bot.sandbox.blockkit.limits import (
 )
 
 _ELEMENT_KEYS = ("elements", "accessory", "element")
+#: How many blocks found valid are remembered (by their exact JSON), so a block sent again is not checked again.
+PASSED_BLOCKS_KEPT = 4096
+_passed_blocks: set[str] = set()
 
 
 def validate_message(blocks: Any, text: str | None) -> list[str]:
@@ -94,10 +98,26 @@ def _check_blocks(checker: Checker, blocks: Any, max_blocks: int, pointer: str) 
             checker.fail(block_pointer, "must be an object")
             continue
         _check_block_id_unique(checker, block, seen_block_ids, block_pointer)
-        found_before = len(checker.problems)
-        check_block(checker, block, block_pointer)
-        if len(checker.problems) == found_before:
-            _sdk_check_block(checker, block, block_pointer)
+        _check_one_block(checker, block, block_pointer)
+
+
+def _check_one_block(checker: Checker, block: dict[str, Any], pointer: str) -> None:
+    """Check a block, unless the very same block (the same JSON) was found valid before: the checks depend on
+    nothing else."""
+    try:
+        seen_as = json.dumps(block, sort_keys=True)
+    except (TypeError, ValueError):
+        seen_as = None
+    if seen_as in _passed_blocks:
+        return
+    found_before = len(checker.problems)
+    check_block(checker, block, pointer)
+    if len(checker.problems) == found_before:
+        _sdk_check_block(checker, block, pointer)
+    if len(checker.problems) == found_before and seen_as is not None:
+        if len(_passed_blocks) >= PASSED_BLOCKS_KEPT:
+            _passed_blocks.clear()
+        _passed_blocks.add(seen_as)
 
 
 def _check_block_id_unique(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import copy
 import itertools
+import json
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -96,7 +96,7 @@ class WorkspaceCore:
         return f"{now_us // 1_000_000}.{now_us % 1_000_000:06d}"
 
     def _with_ids(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        filled = copy.deepcopy(blocks)
+        filled: list[dict[str, Any]] = json.loads(json.dumps(blocks))
         for block in filled:
             block.setdefault("block_id", self._short_id())
             for element in block_elements(block):

@@ -145,6 +145,16 @@ def test_well_formed_message_passes() -> None:
     assert validate_message(blocks, "Invoice 42") == []
 
 
+def test_a_block_seen_before_is_judged_the_same() -> None:
+    valid, invalid = section("*Invoice 42*", accessory=button("open")), section("x" * 3001)
+    for _ in range(3):
+        assert validate_message([valid], "Invoice 42") == []
+        assert validate_message([valid, invalid], "x") == [
+            "[ERROR] must be at most 3000 characters (got 3001) [json-pointer:/blocks/1/text/text]"
+        ]
+    assert validate_blocks([valid | {"accessory": {"type": "no_such_element"}}]) != []
+
+
 def test_problems_use_slack_format() -> None:
     (problem,) = validate_message([section("x" * 3001)], "x")
     assert problem == (

@@ -134,6 +134,7 @@ async def test_a_lost_compare_and_set_rolls_back_even_when_the_error_is_caught(s
             await repo.audit(NOW, "UA", "voted", ("test", "x"))
             with pytest.raises(ConcurrentUpdateError):
                 await repo.update_request(decide(read, "UA", Decision.APPROVE, NOW).request)
+                await repo.get_request("AR-1")  # the failed write is reported by the next statement at the latest
     request, _, audited = await stored(store)
     assert request is not None and request.votes == () and audited == 0
 

@@ -42,6 +42,7 @@ async def test_a_sender_whose_lease_was_taken_over_cannot_mark_the_item(store: S
             await repo.mark_sent(item.id, LATER, {"ts": "2"}, owner="B")
             with pytest.raises(LeaseLostError):
                 await repo.mark_sent(item.id, LATER, {"ts": "3"}, owner="B")
+                await repo.next_outbox_due()  # the failed write is reported by the next statement at the latest
     assert await statuses(store) == {"k": "sending"}
     async with store.unit_of_work() as repo:
         await repo.mark_sent(item.id, LATER, {"ts": "2"}, owner="B")
