@@ -212,6 +212,7 @@ class PgConnection(SqlConnection):
         self._unsent_begin: str | None = None
         self._is_open = False
         self._busy = asyncio.Lock()
+        self.round_trips = 0
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -228,6 +229,7 @@ class PgConnection(SqlConnection):
         if self._waiting or self._unsent_begin:
             return await self._send_waiting(_Write(translate(statement), values))
         async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
+            self.round_trips += 1
             with _deadlock_as_conflict():
                 await cursor.execute(translate(statement), values)
             return await self._answer(cursor)
@@ -256,6 +258,7 @@ class PgConnection(SqlConnection):
         cursors = []
         with _deadlock_as_conflict():
             async with self._busy, self.pg.pipeline():
+                self.round_trips += 1
                 for write in writes:
                     cursor = self.pg.cursor(row_factory=cast(Any, _row_maker))
                     await cursor.execute(write.sql, write.values)
@@ -283,6 +286,7 @@ class PgConnection(SqlConnection):
         if self._waiting or self._unsent_begin:
             await self._send_waiting()
         async with self._busy, self.pg.cursor() as cursor:
+            self.round_trips += 1
             await cursor.executemany(translate(sql), batch)
             self._count_changes(cursor)
             return Cursor([], cursor.rowcount)
@@ -351,6 +355,7 @@ class PgConnection(SqlConnection):
 
     async def _commit_telling(self, statements: bytes) -> None:
         async with self._busy, self.pg.cursor() as cursor:
+            self.round_trips += 1
             await cursor.execute(statements)
 
     async def rollback(self) -> None:

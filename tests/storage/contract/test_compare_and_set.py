@@ -139,6 +139,23 @@ async def test_a_lost_compare_and_set_rolls_back_even_when_the_error_is_caught(s
     assert request is not None and request.votes == () and audited == 0
 
 
+async def test_a_lost_compare_and_set_as_the_last_write_fails_the_commit(store: Store, backend: Backend) -> None:
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+    with pytest.raises(ConcurrentUpdateError):
+        async with store.unit_of_work() as repo:
+            [read] = await repo.requests_for_record("invoice", "INV-1")
+            await backend.update_elsewhere(repo, "AR-1")
+            await repo.audit(NOW, "UA", "voted", ("test", "x"))
+            await repo.update_request(decide(read, "UA", Decision.APPROVE, NOW).request)
+            await repo.audit(NOW, "UA", "voted again", ("test", "x"))
+    request, _, audited = await stored(store)
+    assert request is not None and request.votes == () and audited == 0
+    async with store.unit_of_work() as repo:
+        await repo.audit(NOW, "UA", "after", ("test", "x"))
+    assert (await stored(store))[2] == 1
+
+
 async def test_the_unit_of_work_run_again_reads_the_new_state_and_commits(store: Store, backend: Backend) -> None:
     async with store.unit_of_work() as repo:
         await repo.insert_request(a_request())

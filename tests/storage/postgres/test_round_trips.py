@@ -1,0 +1,85 @@
+"""On PostgreSQL a transaction's BEGIN and its unread writes travel with the next statement or the COMMIT."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import psycopg
+import pytest
+
+from engine.approvals import ApprovalRequest, Decision, Step, decide
+from storage import open_store
+from storage.errors import ConcurrentUpdateError
+from storage.ports import Repository
+from storage.postgres.connection import PgConnection
+from storage.postgres.db import PgDatabase
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def store(pg_url: str) -> AsyncIterator[PgDatabase]:
+    opened = await open_store(pg_url)
+    assert isinstance(opened, PgDatabase)
+    async with opened.unit_of_work() as repo:
+        await repo.insert_request(ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ",
+                                                  (Step(0, ("UA", "UB"), 2),), NOW, NOW))
+    yield opened
+    await opened.close()
+
+
+def trips(repo: Repository) -> int:
+    conn = cast(Any, repo).conn
+    assert isinstance(conn, PgConnection)
+    return conn.round_trips
+
+
+async def test_writes_wait_for_the_commit_which_sends_them_in_two_round_trips(store: PgDatabase) -> None:
+    async with store.unit_of_work() as repo:
+        before = trips(repo)
+        request = await repo.get_request("AR-1")  # the request, then its votes; BEGIN goes with the first
+        assert request is not None and trips(repo) == before + 2
+        await repo.update_request(decide(request, "UA", Decision.APPROVE, NOW).request)
+        await repo.audit(NOW, "UA", "voted", ("approval_request", "AR-1"))
+        assert trips(repo) == before + 2
+    assert trips(repo) == before + 4  # the writes (one is checked), then the notification with COMMIT
+    async with store.read() as repo:
+        stored = await repo.get_request("AR-1")
+        assert stored is not None and [v.approver for v in stored.votes] == ["UA"]
+
+
+async def test_unchecked_writes_go_with_the_commit(store: PgDatabase) -> None:
+    async with store.unit_of_work() as repo:
+        before = trips(repo)
+        await repo.audit(NOW, "UA", "one", ("approval_request", "AR-1"))
+        await repo.audit(NOW, "UA", "two", ("approval_request", "AR-1"))
+    assert trips(repo) == before + 1  # BEGIN, both writes, NOTIFY and COMMIT in one pipeline
+    async with store.read() as repo:
+        assert [e.action for e in await repo.audit_trail("approval_request", "AR-1")][-2:] == ["one", "two"]
+
+
+async def test_a_transaction_that_ran_nothing_sends_nothing(store: PgDatabase) -> None:
+    async with store.read() as repo:
+        before = trips(repo)
+    assert trips(repo) == before
+    async with store.unit_of_work() as repo:
+        before = trips(repo)
+    assert trips(repo) == before
+
+
+async def test_a_failed_check_sent_with_the_commit_rolls_everything_back(store: PgDatabase, pg_url: str) -> None:
+    with pytest.raises(ConcurrentUpdateError):
+        async with store.unit_of_work() as repo:
+            [read] = await repo.requests_for_record("invoice", "INV-1")
+            async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as other:
+                await other.execute("UPDATE approval_requests SET version = version + 1 WHERE id = 'AR-1'")
+            await repo.audit(NOW, "UA", "lost", ("approval_request", "AR-1"))
+            await repo.update_request(decide(read, "UA", Decision.APPROVE, NOW).request)
+    async with store.read() as repo:
+        stored = await repo.get_request("AR-1")
+        assert stored is not None and stored.votes == ()
+        assert "lost" not in [e.action for e in await repo.audit_trail("approval_request", "AR-1")]
+    async with store.unit_of_work() as repo:
+        await repo.audit(NOW, "UA", "after", ("approval_request", "AR-1"))
