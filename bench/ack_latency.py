@@ -80,7 +80,7 @@ from slack_bolt.adapter.fastapi.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bench.common import Row, is_quick, percentile, table_lines
-from bot.runtime import bind_socket, build_runtime, freeze_startup_heap, server_config
+from bot.runtime import Runtime, bind_socket, build_runtime, freeze_startup_heap, server_config
 from bot.sandbox.app_link.factory import RequestFactory
 from bot.sandbox.state.model import DEFAULT_TOKEN, Call
 from bot.sandbox.webapi import start_webapi
@@ -417,9 +417,18 @@ async def serve_signoff(control: Control, database: str, api_url: str) -> None:
         freeze_startup_heap()
         counter = VoteCounter(database)
         control.reply({"url": runtime.url})
-        await control.serve({"settle": counter.settle, **profiling_commands()})
+        await control.serve({"settle": counter.settle, "round_trips": round_trips_command(runtime),
+                             **profiling_commands()})
     finally:
         await runtime.close()
+
+
+def round_trips_command(runtime: Runtime) -> Handler:
+    """Return the `round_trips` command: how many exchanges with the database server the store has had (0 on
+    SQLite, which has no server)."""
+    async def round_trips(command: Command) -> dict[str, Any]:
+        return {"round_trips": getattr(runtime.service.db, "round_trips", 0)}
+    return round_trips
 
 
 def profiling_commands() -> dict[str, Handler]:

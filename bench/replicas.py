@@ -11,8 +11,9 @@ HTTP answer (each replica commits a click to its inbox before answering); a burs
 click sent → its 200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the
 benchmark checks every 20 ms so that counting costs the cores little). Reported: the median
 burst's votes/s, and the p99 of all 600 acknowledgements. For that burst, where a vote's CPU went (the replicas,
-the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200) and how many votes/s the
-machine's cores allow at most at that cost: when a configuration runs at that bound, the cores are its limit.
+the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200), how many votes/s the
+machine's cores allow at most at that cost (when a configuration runs at that bound, the cores are its limit),
+and how many round trips to the PostgreSQL server the replicas made per vote.
 
 Targets (issue: several replicas): two PostgreSQL replicas at least 1.3× the votes/s of one, three no slower
 than two, and acknowledgement p99 under 100 ms in every configuration. On this 2-core machine the workspace,
@@ -97,25 +98,43 @@ async def measure(database: str, count: int, tmp: Path) -> dict[str, float]:
             for index, request in enumerate(await signed(sandbox, WARMUP)):
                 await click(session, f"{urls[index % count]}/slack/events", request)
             await votes_reached(counter, WARMUP)
-            rates, acks_ms, cpu_ms = [], [], []
+            rates, acks_ms, per_vote = [], [], []
             await profiling(servers, sandbox, "profile_start")
             for burst_index in range(BURSTS):
                 await settled(sandbox, servers, WARMUP + burst_index * BURST)
-                requests = await signed(sandbox, BURST)
-                for url in urls:
-                    await open_connections(session, url, BURST // count + 2)
-                before = cpu_by_part(servers, sandbox)
-                timings = await fire(session, urls, requests)
-                done_s = await votes_reached(counter, WARMUP + (burst_index + 1) * BURST)
-                spent = {part: used - before[part] for part, used in cpu_by_part(servers, sandbox).items()}
-                rates.append(BURST / (done_s - min(sent for sent, _ in timings)))
-                cpu_ms.append({part: 1000 * used_s / BURST for part, used_s in spent.items()})
-                acks_ms += [(answered - sent) * 1000 for sent, answered in timings]
+                rate, burst_acks_ms, costs = await one_burst(session, sandbox, servers, counter,
+                                                             WARMUP + (burst_index + 1) * BURST)
+                rates.append(rate)
+                acks_ms += burst_acks_ms
+                per_vote.append(costs)
             await profiling(servers, sandbox, "profile_stop")
         counter.conn.close()
-    middle = cpu_ms[rates.index(statistics.median_low(rates))]
     return {"votes_per_s": statistics.median(rates), "ack_p99_ms": percentile(acks_ms, 99),
-            **{f"cpu_ms_{part}": used_ms for part, used_ms in middle.items()}}
+            **per_vote[rates.index(statistics.median_low(rates))]}
+
+
+async def one_burst(session: aiohttp.ClientSession, sandbox: Server, servers: Sequence[Server],
+                    counter: VoteCounter, votes_after: int) -> tuple[float, list[float], dict[str, float]]:
+    """Send BURST clicks at once, to the replicas in turn; return the votes/s, each acknowledgement (ms), and per
+    vote the CPU (ms) of each part and the replicas' round trips to the database server."""
+    requests = await signed(sandbox, BURST)
+    urls = [s.url for s in servers]
+    for url in urls:
+        await open_connections(session, url, BURST // len(urls) + 2)
+    cpu_before, trips_before = cpu_by_part(servers, sandbox), await round_trips(servers)
+    timings = await fire(session, urls, requests)
+    done_s = await votes_reached(counter, votes_after)
+    costs = {f"cpu_ms_{part}": 1000 * (used_s - cpu_before[part]) / BURST
+             for part, used_s in cpu_by_part(servers, sandbox).items()}
+    costs["round_trips"] = (await round_trips(servers) - trips_before) / BURST
+    rate = BURST / (done_s - min(sent for sent, _ in timings))
+    return rate, [(answered - sent) * 1000 for sent, answered in timings], costs
+
+
+async def round_trips(servers: Sequence[Server]) -> int:
+    """Return how many exchanges with the database server the replicas have had (0 on SQLite)."""
+    answers = [await server.ask({"cmd": "round_trips"}) for server in servers]
+    return sum(int(answer["round_trips"]) for answer in answers)
 
 
 def cpu_s(pid: int) -> float:
@@ -195,7 +214,11 @@ def _cpu_row(case: str, found: dict[str, float]) -> Row:
     return {"benchmark": NAME, "case": f"{case}: CPU per vote, replicas / PostgreSQL / Slack + client",
             "value": round(total_ms, 2), "unit": "ms",
             "ratio": f"{replicas_ms:.2f} / {pg_ms:.2f} / {slack_ms:.2f} ms; {CORES} cores allow ≤ "
-                     f"{1000 * CORES / total_ms:.0f} votes/s"}
+                     f"{1000 * CORES / total_ms:.0f} votes/s" + _trips(found)}
+
+
+def _trips(found: dict[str, float]) -> str:
+    return f"; {found['round_trips']:.1f} round trips to PostgreSQL" if found["round_trips"] else ""
 
 
 def _votes_row(case: str, value: float, kind: str, count: int, one: float, two: float) -> Row:

@@ -2,30 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest
 from engine.delegation import acted_by_steps
-from engine.rules import prefilled_fields
+from engine.records import Contact, Record
+from engine.rules import AppliedPrefill, prefilled_fields
 from messages.cards import approval_card
-from storage.ports import Store
+from storage.ports import Repository, Store
+
+
+@dataclass(frozen=True)
+class CardData:
+    """What a request's message shows, read in one snapshot: the request, its document, contact and pre-fills."""
+
+    request: ApprovalRequest
+    record: Record
+    contact: Contact | None
+    prefills: Mapping[str, AppliedPrefill]
+
+
+async def read_card_data(repo: Repository, request_id: str) -> CardData:
+    """Read what a request's message shows, in the caller's snapshot; raise when the request or document is gone."""
+    request = await repo.get_request(request_id)
+    if request is None:
+        raise UndeliverableError(f"no approval request {request_id}")
+    record = await repo.get_record(request.record_type, request.record_id)
+    if record is None:
+        raise UndeliverableError(f"no record for request {request_id}")
+    contacts = await repo.contacts_of(record)
+    prefills = await repo.prefills_of(request.record_type, request.record_id)
+    return CardData(request, record, next(iter(contacts.values()), None), prefills)
+
+
+def card_of(data: CardData, step_index: int | None) -> dict[str, Any]:
+    """Return what the message of a request shows (to the approvers of `step_index`, or to a channel)."""
+    card = approval_card(data.record, data.request, data.contact, step_index, prefilled_fields(data.prefills),
+                         data.prefills)
+    return {**card, "acted_by": acted_by_steps(data.request)}
 
 
 async def request_card(db: Store, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:
     """Return a request and what its message templates show, read in one snapshot; raise when it is gone."""
     async with db.read() as repo:
-        request = await repo.get_request(request_id)
-        if request is None:
-            raise UndeliverableError(f"no approval request {request_id}")
-        record = await repo.get_record(request.record_type, request.record_id)
-        if record is None:
-            raise UndeliverableError(f"no record for request {request_id}")
-        contacts = await repo.contacts_of(record)
-        prefills = await repo.prefills_of(request.record_type, request.record_id)
-    contact = next(iter(contacts.values()), None)
-    card = approval_card(record, request, contact, step_index, prefilled_fields(prefills), prefills)
-    return request, {**card, "acted_by": acted_by_steps(request)}
+        data = await read_card_data(repo, request_id)
+    return data.request, card_of(data, step_index)
 
 
 def approval_json(request: ApprovalRequest) -> dict[str, Any]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bot.core.cards import request_card
+from bot.core.cards import card_of, read_card_data, request_card
 from bot.core.deps import Deps
 from bot.senders.slack import Posted
+from engine.approvals import ApprovalRequest
 from engine.notify import is_slack_user
 from storage.models import SlackMessageRef
 
@@ -19,7 +20,8 @@ class RequestMessages:
 
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
-        self.after_refresh: list[Callable[[str], Awaitable[None]]] = []
+        #: Called with a request's id (and the request when it was just read) after its copies were refreshed.
+        self.after_refresh: list[Callable[[str, ApprovalRequest | None], Awaitable[None]]] = []
 
     async def card_for(self, request_id: str) -> dict[str, Any]:
         """Return the render data of a request (for modals)."""
@@ -42,15 +44,16 @@ class RequestMessages:
         """Re-render every copy of a request's message so it shows the current state."""
         async with self.deps.db.read() as repo:
             refs = await repo.messages_for(request_id)
+            data = await read_card_data(repo, request_id) if refs else None
         rendered: dict[int | None, Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
-            if step_index not in rendered:
-                _, card = await request_card(self.deps.db, request_id, step_index)
+            if step_index not in rendered and data is not None:
+                card = card_of(data, step_index)
                 rendered[step_index] = self.deps.renderer.json("approval_request.json.j2", card=card)
             await self.deps.slack.update(ref.channel, ref.ts, rendered[step_index])
         for hook in self.after_refresh:
-            await hook(request_id)
+            await hook(request_id, data.request if data is not None else None)
 
     async def tell_requester(self, request_id: str) -> Posted | None:
         """DM the requester the outcome of their request."""

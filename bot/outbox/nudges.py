@@ -65,5 +65,5 @@ class Nudges:
         async with self.service.db.unit_of_work() as repo:
             await repo.add_message(SlackMessageRef(request_id, step_index, user, posted.channel, posted.ts))
         for hook in self.service.messages.after_refresh:
-            await hook(request_id)
+            await hook(request_id, None)
         return posted

@@ -34,11 +34,12 @@ class HomeRefresher:
         self._pending: set[str] = set()
         self._is_flushing = False
 
-    async def on_request_changed(self, request_id: str) -> None:
-        """Refresh the Homes of everyone a request concerns (approvers, their delegates, the requester)."""
+    async def on_request_changed(self, request_id: str, request: ApprovalRequest | None = None) -> None:
+        """Refresh the Homes of everyone a request concerns (approvers, their delegates, the requester); the
+        request is read unless given."""
         try:
             async with self.service.db.read() as repo:
-                request = await repo.get_request(request_id)
+                request = request or await repo.get_request(request_id)
                 people = _people(request) if request else set()
                 delegates = await repo.delegates_of(people, self.service.clock.now())
         except Exception:

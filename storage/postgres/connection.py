@@ -164,6 +164,7 @@ def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
 
 
 _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
+END_IDLE_SNAPSHOT_S = 0.2
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 
 
@@ -199,7 +200,10 @@ class PgConnection(SqlConnection):
 
     Every exchange with the server costs both processes a wake-up, more than a small statement itself; so a
     transaction's BEGIN and its writes whose outcome nobody reads wait, and go with the next statement, or the
-    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all.
+    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all. A
+    read-only snapshot's ROLLBACK goes with the connection's next statement, or after END_IDLE_SNAPSHOT_S idle
+    (until then the snapshot holds back only the cleanup of rows deleted meanwhile; a write transaction's
+    COMMIT or ROLLBACK is never held back).
     """
 
     lock_rows = " FOR UPDATE"
@@ -213,6 +217,9 @@ class PgConnection(SqlConnection):
         self._is_open = False
         self._busy = asyncio.Lock()
         self.round_trips = 0
+        self._is_snapshot = False
+        self._unsent_rollback = False
+        self._ending: asyncio.Task[None] | None = None
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -226,8 +233,8 @@ class PgConnection(SqlConnection):
 
     async def _run(self, sql: str, parameters: Params) -> Cursor:
         statement, values = columnar(*packed(sql, adapt(parameters)))
-        if self._waiting or self._unsent_begin:
-            return await self._send_waiting(_Write(translate(statement), values))
+        if self._waiting or self._unsent_begin or self._unsent_rollback:
+            return (await self._send_waiting([_Write(translate(statement), values)]))[0]
         async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
             self.round_trips += 1
             with _deadlock_as_conflict():
@@ -240,17 +247,25 @@ class PgConnection(SqlConnection):
         self._count_changes(cursor)
         return Cursor(cast(list[Row], rows), cursor.rowcount)
 
-    async def _send_waiting(self, last: _Write | None = None) -> Cursor:
-        """Send the waiting BEGIN and writes (and `last`, whose answer is returned) in one pipeline; check them."""
+    async def _send_waiting(self, lasts: Sequence[_Write] = ()) -> list[Cursor]:
+        """Send the waiting BEGIN and writes, then `lasts` (whose answers are returned), in one pipeline; check the
+        writes."""
+        ending = [_Write("ROLLBACK")] if self._unsent_rollback else []
         begin = [_Write(self._unsent_begin)] if self._unsent_begin else []
-        writes = [*begin, *self._waiting, *([last] if last is not None else [])]
-        self._waiting, self._unsent_begin = [], None
-        cursors = await asyncio.shield(self._pipeline(writes))
-        for write, cursor in zip(writes, cursors, strict=True):
+        writes = [*ending, *begin, *self._waiting]
+        self._waiting, self._unsent_begin, self._unsent_rollback = [], None, False
+        cursors = await asyncio.shield(self._pipeline([*writes, *lasts]))
+        for write, cursor in zip(writes, cursors, strict=False):
             self._count_changes(cursor)
             if write.expect_rows is not None and cursor.rowcount != write.expect_rows:
                 raise (write.fail or _unexpected)()
-        return await self._answer(cursors[-1]) if last is not None else Cursor([], 0)
+        return [await self._answer(cursor) for cursor in cursors[len(writes):]]
+
+    async def fetch_each(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Run statements one after the other, in one round trip; return the rows of each."""
+        queries = [_Write(translate(sql), values)
+                   for sql, values in (columnar(*packed(sql, adapt(p))) for sql, p in statements)]
+        return [await cursor.fetchall() for cursor in await self._send_waiting(queries)]
 
     async def _pipeline(self, writes: Sequence[_Write]) -> list[psycopg.AsyncCursor[Any]]:
         """Run the writes in one pipeline, to its end even when the caller is cancelled: what follows on this
@@ -283,7 +298,7 @@ class PgConnection(SqlConnection):
         single = as_one_statement(sql, batch)
         if single is not None:
             return await self._run(*single)
-        if self._waiting or self._unsent_begin:
+        if self._waiting or self._unsent_begin or self._unsent_rollback:
             await self._send_waiting()
         async with self._busy, self.pg.cursor() as cursor:
             self.round_trips += 1
@@ -312,9 +327,10 @@ class PgConnection(SqlConnection):
         whatever follows after it)."""
         await asyncio.shield(self._run(statement, ()))
 
-    def _begin(self, statement: str) -> None:
+    def _begin(self, statement: str, *, is_snapshot: bool = False) -> None:
         self.rows_changed = 0
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], statement, True
+        self._is_snapshot = is_snapshot
 
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Start a write transaction (READ COMMITTED: the repositories compare and set what they change); its BEGIN
@@ -324,7 +340,7 @@ class PgConnection(SqlConnection):
     async def begin_snapshot(self) -> None:
         """Start a read-only transaction on one snapshot of the last commits; its BEGIN goes with the first
         statement (the snapshot is taken there)."""
-        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", is_snapshot=True)
 
     def notify_at_commit(self, channel: str, payload: str) -> None:
         """Have the transaction's COMMIT send a notification (in the same round trip)."""
@@ -363,9 +379,31 @@ class PgConnection(SqlConnection):
         none is open)."""
         never_sent = self._unsent_begin is not None
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], None, False
-        if not never_sent:
-            await self._control("ROLLBACK")
+        if never_sent:
+            return
+        if self._is_snapshot:
+            self._unsent_rollback = True
+            asyncio.get_running_loop().call_later(END_IDLE_SNAPSHOT_S, self._end_idle_snapshot)
+            return
+        await self._control("ROLLBACK")
+
+    def _end_idle_snapshot(self) -> None:
+        if self._unsent_rollback and (self._ending is None or self._ending.done()):
+            self._ending = asyncio.get_running_loop().create_task(self._send_unsent_rollback())
+
+    async def _send_unsent_rollback(self) -> None:
+        """End a snapshot left open since its read, unless the connection's next statement already did."""
+        async with self._busy:
+            if not self._unsent_rollback:
+                return
+            self._unsent_rollback = False
+            self.round_trips += 1
+            with contextlib.suppress(psycopg.Error):
+                await self.pg.execute("ROLLBACK")
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (which ends any snapshot left open)."""
+        self._unsent_rollback = False
+        if self._ending is not None:
+            await self._ending
         await self.pg.close()

@@ -1,8 +1,11 @@
 """The PostgreSQL store: the same units of work, snapshots and repositories as SQLite's, over psycopg connections.
 
-Every unit of work that changed rows ends with a NOTIFY on one channel, which PostgreSQL delivers only if it
+A unit of work that changed rows ends with a NOTIFY on one channel, which PostgreSQL delivers only if it
 commits; each store LISTENs on its own connection and tells its subscribers when another process committed (its
-own commits it already knows of). Polling stays the fallback: a lost connection only delays work until the next poll.
+own commits it already knows of). A process notifies at most every NOTIFY_EVERY_S: a commit within that time of
+the last notification is announced by one notification at its end (every listener, this process's own included,
+wakes for each notification, so a burst of commits would otherwise cost each replica a wake-up per commit).
+Polling stays the fallback: a lost connection only delays work until the next poll.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -24,6 +29,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "signoff_committed"
 WRITERS = 4
 TELL_EVERY_S = 0.025
+NOTIFY_EVERY_S = 0.025
 
 
 class PgDatabase(Database):
@@ -36,6 +42,9 @@ class PgDatabase(Database):
     _subscribers: list[Callable[[], None]]
     _telling: asyncio.TimerHandle | None = None
     _missed = False
+    _notified_at = -math.inf
+    _owed: asyncio.TimerHandle | None = None
+    _owing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open_url(cls, url: str, *, migrate: bool = True) -> PgDatabase:
@@ -64,8 +73,39 @@ class PgDatabase(Database):
         A unit of work that changed nothing (a claim that found nothing due) wakes no one: replicas woken by each
         other's empty claims would otherwise wake each other forever.
         """
-        if isinstance(repo.conn, PgConnection) and repo.conn.has_changes:
+        if not (isinstance(repo.conn, PgConnection) and repo.conn.has_changes):
+            return
+        now = time.monotonic()
+        if now - self._notified_at >= NOTIFY_EVERY_S:
+            self._notified_at = now
             repo.conn.notify_at_commit(CHANNEL, self.owner)
+        else:
+            self.on_commit(self._owe_notification)
+
+    def _owe_notification(self) -> None:
+        """Announce, once NOTIFY_EVERY_S has passed since the last notification, the commits made meanwhile."""
+        if self._owed is None:
+            self._owed = asyncio.get_running_loop().call_at(
+                self._notified_at + NOTIFY_EVERY_S, self._notify_owed)
+
+    def _notify_owed(self) -> None:
+        self._owed = None
+        self._notified_at = time.monotonic()
+        self._owing = asyncio.get_running_loop().create_task(self._send_notification())
+
+    async def _send_notification(self) -> None:
+        try:
+            if self._pinger is not None:
+                await self._pinger.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
+        except (psycopg.Error, OSError):
+            log.warning("could not tell the other processes of this one's commits; they find them by polling",
+                        exc_info=True)
+
+    @property
+    def round_trips(self) -> int:
+        """Return how many exchanges with the server this store's connections have had."""
+        conns = [*self._writer_conns, *self._reader_conns]
+        return sum(c.round_trips for c in conns if isinstance(c, PgConnection))
 
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process commits (LISTEN on a connection of its own, opened now)."""
@@ -110,6 +150,11 @@ class PgDatabase(Database):
 
     async def close(self) -> None:
         """Stop listening, then close every connection."""
+        if self._owed is not None:
+            self._owed.cancel()
+        if self._owing is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owing
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

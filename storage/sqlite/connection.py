@@ -117,6 +117,13 @@ class SqlConnection(ABC):
         if expect_rows is not None and cursor.rowcount != expect_rows:
             raise (fail or _unexpected_rows)()
 
+    async def fetch_each(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
+        """Run statements one after the other (each sees what the ones before it did); return the rows of each.
+
+        A backend reached over the network sends them together, in one round trip.
+        """
+        return [await self.execute_fetchall(sql, parameters) for sql, parameters in statements]
+
     async def write_many(self, sql: str, seq: Iterable[Params]) -> None:
         """Run a write for each set of parameters, as `write` does (at once, or with the next statement)."""
         await self.executemany(sql, seq)

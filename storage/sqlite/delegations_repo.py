@@ -77,11 +77,12 @@ class DelegationQueries:
 
     async def principals_of(self, delegate: str, now: datetime) -> tuple[str, ...]:
         """Return whom a person acts for at `now`: the approver e-mails Slack says are theirs, then the people away."""
-        emails = await self._delegation_rows(
-            "SELECT email FROM slack_identities WHERE user_id=? ORDER BY checked_at, email", [delegate]
-        )
-        away = (d.principal for d in await self.delegations_active_at(now, delegate=delegate))
-        return tuple(dict.fromkeys([*(str(r["email"]) for r in emails), *away]))
+        emails, away = await self.conn.fetch_each([
+            ("SELECT email FROM slack_identities WHERE user_id=? ORDER BY checked_at, email", (delegate,)),
+            (f"SELECT principal FROM delegations WHERE {_ACTIVE} AND delegate=? ORDER BY starts_at, seq",
+             (*[ts(now)] * 3, delegate)),
+        ])
+        return tuple(dict.fromkeys([*(str(r["email"]) for r in emails), *(str(r["principal"]) for r in away)]))
 
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""

@@ -86,6 +86,14 @@ class WorkflowCache:
         return workflows
 
 
+_VOTE_FIELDS = ("step_index", "approver", "decision", "reason", "acted_by", "at")
+#: A request and its votes in one statement (one row per vote, or one with no vote), votes in the order cast.
+_REQUEST_WITH_VOTES = (
+    "SELECT r.*, " + ", ".join(f"v.{k} AS vote_{k}" for k in _VOTE_FIELDS) + " FROM approval_requests r "
+    "LEFT JOIN votes v ON v.request_id = r.id WHERE r.id=? ORDER BY v.at, v.rowid"
+)
+
+
 class SqliteRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
     LinksQueries, ClockQueries, HomeQueries,
@@ -357,9 +365,16 @@ class SqliteRepository(
         In a unit of work the request's row stays locked until commit (on PostgreSQL): another process changing it
         waits for this one instead of losing the compare-and-set of `update_request` and starting over.
         """
-        row = await self._one(f"SELECT * FROM approval_requests WHERE id=?{self._lock_rows}", (request_id,))
-        if row:
-            return await self._request_of(row)
+        if self._lock_rows:
+            # Locked first, then read: a vote committed while this waited for the lock is read too.
+            rows, vote_rows = await self.conn.fetch_each([
+                (f"SELECT * FROM approval_requests WHERE id=?{self._lock_rows}", (request_id,)),
+                ("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (request_id,))])
+            if rows:
+                return request_of(rows[0], [vote_of(v) for v in vote_rows], self._stored)
+        elif rows := await self._all(_REQUEST_WITH_VOTES, (request_id,)):
+            votes = [vote_of({k: row[f"vote_{k}"] for k in _VOTE_FIELDS}) for row in rows if row["vote_approver"]]
+            return request_of(rows[0], votes, self._stored)
         archived = _archived_requests(await self.archived("request", request_id))
         return next((r for r in archived if r.id == request_id), None)
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from storage import open_store
 from storage.ports import Store
+from storage.postgres.db import CHANNEL
 
 QUIET_S = 0.3
 
@@ -103,3 +106,34 @@ async def test_a_rolled_back_unit_of_work_is_not_heard(two: tuple[Store, Store])
         await repo.set_company_name("")
     assert await heard_within(heard, 1)
 
+
+
+async def test_a_burst_of_commits_sends_a_few_notifications_the_last_after_the_last_commit(pg_url: str) -> None:
+    store = await open_store(pg_url)
+    received_at: list[float] = []
+
+    async def listen(ready: asyncio.Event) -> None:
+        async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {CHANNEL}")
+            ready.set()
+            async for _ in conn.notifies():
+                received_at.append(time.monotonic())
+
+    ready = asyncio.Event()
+    listener = asyncio.create_task(listen(ready))
+    try:
+        await asyncio.wait_for(ready.wait(), timeout=10)
+        for n in range(40):
+            async with store.unit_of_work() as repo:
+                await repo.set_company_name(f"Company {n}")
+        last_commit_at = time.monotonic()
+        deadline = last_commit_at + 5
+        while not (received_at and received_at[-1] >= last_commit_at) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert received_at and received_at[-1] >= last_commit_at
+        assert len(received_at) < 40
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -13,8 +15,9 @@ from engine.approvals import ApprovalRequest, Decision, Step, decide
 from storage import open_store
 from storage.errors import ConcurrentUpdateError
 from storage.ports import Repository
-from storage.postgres.connection import PgConnection
+from storage.postgres.connection import END_IDLE_SNAPSHOT_S, PgConnection
 from storage.postgres.db import PgDatabase
+from storage.sqlite.db import READERS
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -39,12 +42,12 @@ def trips(repo: Repository) -> int:
 async def test_writes_wait_for_the_commit_which_sends_them_in_two_round_trips(store: PgDatabase) -> None:
     async with store.unit_of_work() as repo:
         before = trips(repo)
-        request = await repo.get_request("AR-1")  # the request, then its votes; BEGIN goes with the first
-        assert request is not None and trips(repo) == before + 2
+        request = await repo.get_request("AR-1")  # BEGIN, the request locked, then its votes: one round trip
+        assert request is not None and trips(repo) == before + 1
         await repo.update_request(decide(request, "UA", Decision.APPROVE, NOW).request)
         await repo.audit(NOW, "UA", "voted", ("approval_request", "AR-1"))
-        assert trips(repo) == before + 2
-    assert trips(repo) == before + 4  # the writes (one is checked), then the notification with COMMIT
+        assert trips(repo) == before + 1
+    assert trips(repo) == before + 3  # the writes (one is checked), then the notification with COMMIT
     async with store.read() as repo:
         stored = await repo.get_request("AR-1")
         assert stored is not None and [v.approver for v in stored.votes] == ["UA"]
@@ -83,3 +86,29 @@ async def test_a_failed_check_sent_with_the_commit_rolls_everything_back(store: 
         assert "lost" not in [e.action for e in await repo.audit_trail("approval_request", "AR-1")]
     async with store.unit_of_work() as repo:
         await repo.audit(NOW, "UA", "after", ("approval_request", "AR-1"))
+
+
+async def test_a_read_after_a_commit_sees_it_though_the_last_snapshot_ended_late(store: PgDatabase) -> None:
+    for n in range(READERS * 3):
+        async with store.read() as repo:
+            before = await repo.company_name()
+        async with store.unit_of_work() as repo:
+            await repo.set_company_name(f"Company {n}")
+        async with store.read() as repo:
+            assert await repo.company_name() == f"Company {n}" != before
+
+
+async def test_an_idle_reader_ends_its_snapshot_soon(store: PgDatabase, pg_url: str) -> None:
+    async with store.read() as repo:
+        await repo.company_name()
+    deadline = time.monotonic() + 10 * END_IDLE_SNAPSHOT_S + 5
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as watcher:
+        while True:
+            cursor = await watcher.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state = 'idle in transaction'")
+            row = await cursor.fetchone()
+            if row is not None and row[0] == 0:
+                break
+            assert time.monotonic() < deadline, "a snapshot stayed open on an idle connection"
+            await asyncio.sleep(0.02)
