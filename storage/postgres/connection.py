@@ -164,6 +164,7 @@ def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
 
 
 _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "NOTIFY")
 END_IDLE_SNAPSHOT_S = 0.2
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 
@@ -174,6 +175,11 @@ def _deadlock_as_conflict() -> Iterator[None]:
         yield
     except psycopg.errors.DeadlockDetected as exc:
         raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
+
+
+def _prepare(sql: str) -> bool | None:
+    """Return whether to prepare a statement: never BEGIN, COMMIT, ROLLBACK or NOTIFY, else as the connection says."""
+    return False if sql.startswith(_CONTROL) else None
 
 
 def _unexpected() -> Exception:
@@ -200,10 +206,10 @@ class PgConnection(SqlConnection):
 
     Every exchange with the server costs both processes a wake-up, more than a small statement itself; so a
     transaction's BEGIN and its writes whose outcome nobody reads wait, and go with the next statement, or the
-    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all. A
-    read-only snapshot's ROLLBACK goes with the connection's next statement, or after END_IDLE_SNAPSHOT_S idle
-    (until then the snapshot holds back only the cleanup of rows deleted meanwhile; a write transaction's
-    COMMIT or ROLLBACK is never held back).
+    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all. The end
+    of a read-only snapshot, or of a unit of work that only read (no row changed or locked), goes with the
+    connection's next statement, or after END_IDLE_SNAPSHOT_S idle (until then it holds back only the cleanup of
+    rows deleted meanwhile); a transaction that changed or locked rows ends at once.
     """
 
     lock_rows = " FOR UPDATE"
@@ -218,6 +224,7 @@ class PgConnection(SqlConnection):
         self._busy = asyncio.Lock()
         self.round_trips = 0
         self._is_snapshot = False
+        self._holds_locks = False
         self._unsent_rollback = False
         self._ending: asyncio.Task[None] | None = None
 
@@ -237,8 +244,9 @@ class PgConnection(SqlConnection):
             return (await self._send_waiting([_Write(translate(statement), values)]))[0]
         async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
             self.round_trips += 1
+            self._note_locks(statement)
             with _deadlock_as_conflict():
-                await cursor.execute(translate(statement), values)
+                await cursor.execute(translate(statement), values, prepare=_prepare(statement))
             return await self._answer(cursor)
 
     async def _answer(self, cursor: psycopg.AsyncCursor[Any]) -> Cursor:
@@ -275,10 +283,15 @@ class PgConnection(SqlConnection):
             async with self._busy, self.pg.pipeline():
                 self.round_trips += 1
                 for write in writes:
+                    self._note_locks(write.sql)
                     cursor = self.pg.cursor(row_factory=cast(Any, _row_maker))
-                    await cursor.execute(write.sql, write.values)
+                    await cursor.execute(write.sql, write.values, prepare=_prepare(write.sql))
                     cursors.append(cursor)
         return cursors
+
+    def _note_locks(self, sql: str) -> None:
+        if " FOR UPDATE" in sql:
+            self._holds_locks = True
 
     def _count_changes(self, cursor: psycopg.AsyncCursor[Any]) -> None:
         """Add the rows an INSERT, UPDATE or DELETE changed to those of the transaction."""
@@ -330,7 +343,7 @@ class PgConnection(SqlConnection):
     def _begin(self, statement: str, *, is_snapshot: bool = False) -> None:
         self.rows_changed = 0
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], statement, True
-        self._is_snapshot = is_snapshot
+        self._is_snapshot, self._holds_locks = is_snapshot, False
 
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Start a write transaction (READ COMMITTED: the repositories compare and set what they change); its BEGIN
@@ -355,6 +368,9 @@ class PgConnection(SqlConnection):
         if self._unsent_begin and not self._waiting:
             self._unsent_begin = None
             return
+        if not (self._waiting or self.rows_changed or self._holds_locks or notice):
+            self._end_later()  # it read, and holds nothing: ended like a snapshot
+            return
         try:
             if any(w.expect_rows is not None for w in self._waiting):
                 await self._send_waiting()
@@ -372,7 +388,7 @@ class PgConnection(SqlConnection):
     async def _commit_telling(self, statements: bytes) -> None:
         async with self._busy, self.pg.cursor() as cursor:
             self.round_trips += 1
-            await cursor.execute(statements)
+            await cursor.execute(statements, prepare=False)
 
     async def rollback(self) -> None:
         """Roll the transaction back (nothing is sent when it never reached the server; PostgreSQL only warns when
@@ -382,10 +398,14 @@ class PgConnection(SqlConnection):
         if never_sent:
             return
         if self._is_snapshot:
-            self._unsent_rollback = True
-            asyncio.get_running_loop().call_later(END_IDLE_SNAPSHOT_S, self._end_idle_snapshot)
+            self._end_later()
             return
         await self._control("ROLLBACK")
+
+    def _end_later(self) -> None:
+        """End the transaction with the connection's next statement, or once idle for END_IDLE_SNAPSHOT_S."""
+        self._unsent_rollback = True
+        asyncio.get_running_loop().call_later(END_IDLE_SNAPSHOT_S, self._end_idle_snapshot)
 
     def _end_idle_snapshot(self) -> None:
         if self._unsent_rollback and (self._ending is None or self._ending.done()):

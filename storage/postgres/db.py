@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "signoff_committed"
 WRITERS = 4
-TELL_EVERY_S = 0.025
-NOTIFY_EVERY_S = 0.025
+TELL_EVERY_S = 0.1
+NOTIFY_EVERY_S = 0.1
 
 
 class PgDatabase(Database):

@@ -112,3 +112,23 @@ async def test_an_idle_reader_ends_its_snapshot_soon(store: PgDatabase, pg_url: 
                 break
             assert time.monotonic() < deadline, "a snapshot stayed open on an idle connection"
             await asyncio.sleep(0.02)
+
+
+async def test_a_unit_of_work_that_only_read_ends_with_the_next_statement(store: PgDatabase) -> None:
+    async with store.unit_of_work() as repo:
+        before = trips(repo)
+        assert await repo.company_name() is not None
+    assert trips(repo) == before + 1  # BEGIN with the read; nothing to commit
+    async with store.unit_of_work() as repo:
+        await repo.set_company_name("Next")  # the last one's end goes with this one's first statement
+    assert trips(repo) == before + 2
+    async with store.read() as repo:
+        assert await repo.company_name() == "Next"
+
+
+async def test_a_unit_of_work_that_locked_a_row_releases_it_at_once(store: PgDatabase, pg_url: str) -> None:
+    async with store.unit_of_work() as repo:
+        assert await repo.get_request("AR-1") is not None  # locks the request, changes nothing
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as other:
+        await other.execute("SET lock_timeout = '100ms'")
+        await other.execute("UPDATE approval_requests SET version = version + 1 WHERE id = 'AR-1'")
