@@ -185,6 +185,7 @@ async def measure_all() -> dict[tuple[str, int], dict[str, float]]:
     results: dict[tuple[str, int], dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="signoff-bench-replicas-") as tmp_dir, cluster() as cluster_url:
         for kind, count in CONFIGS:
+            os.sync()  # what earlier benchmarks left to write back must not stall this one's commits
             tmp = Path(tmp_dir) / f"{kind}-{count}"
             tmp.mkdir()
             database = str(tmp / "signoff.db") if kind == "sqlite" else fresh_database(cluster_url, f"bench_{count}")
