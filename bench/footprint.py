@@ -33,7 +33,7 @@ from bot.sandbox.workspace import Workspace
 from bot.settings import Settings
 from engine.approvals import Decision
 from engine.records import ApprovalStatus, RecordInput, RecordType
-from storage.sqlite.rows import RECORD_COLUMNS, record_of
+from storage.sql.rows import RECORD_COLUMNS, record_of
 
 NAME = "footprint"
 REQUESTER, APPROVERS = "U0REQ", ("U0APPROVE1", "U0APPROVE2")

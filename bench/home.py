@@ -31,7 +31,7 @@ from bench.scheduler import bench_settings, insert_documents, record_json
 from bot.runtime import Runtime, build_runtime
 from bot.slack.home_render import home_view
 from bot.slack.home_tasks import load_home
-from storage.sqlite.codec import dumps, ts
+from storage.sql.codec import dumps, ts
 
 NAME = "home"
 VIEWER = "U0VIEW"

@@ -29,7 +29,7 @@ from bot.runtime import Runtime, build_runtime, freeze_startup_heap
 from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.settings import Settings
 from engine.records import Record
-from storage.sqlite.codec import dumps, ts
+from storage.sql.codec import dumps, ts
 
 NAME = "scheduler"
 DUE = 1_000

@@ -23,7 +23,7 @@ from typing import Any, cast
 import psycopg
 
 from storage.errors import ConcurrentUpdateError
-from storage.sqlite.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection, UnexpectedRowsError
+from storage.sql.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection, UnexpectedRowsError
 
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
 _JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")

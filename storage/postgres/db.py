@@ -21,18 +21,19 @@ import psycopg
 
 from storage.postgres.connection import PgConnection
 from storage.postgres.schema import migrate as apply_migrations
-from storage.sqlite.db import READERS, Database
-from storage.sqlite.repository import SqliteRepository
+from storage.sql.repository import SqlRepository
+from storage.sql.store import SqlStore
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "signoff_committed"
 WRITERS = 4
+READERS = 2
 TELL_EVERY_S = 0.1
 NOTIFY_EVERY_S = 0.1
 
 
-class PgDatabase(Database):
+class PgDatabase(SqlStore):
     """An open PostgreSQL database: WRITERS connections running units of work side by side, readers, a pinger.
 
     Units of work of one process are as independent as those of several: they lock rows, not the database.
@@ -67,7 +68,7 @@ class PgDatabase(Database):
             raise
         return db
 
-    async def _before_commit(self, repo: SqliteRepository) -> None:
+    async def _before_commit(self, repo: SqlRepository) -> None:
         """Tell the other processes, at commit, that this one changed rows.
 
         A unit of work that changed nothing (a claim that found nothing due) wakes no one: replicas woken by each

@@ -16,8 +16,7 @@ from storage import open_store
 from storage.errors import ConcurrentUpdateError
 from storage.ports import Repository
 from storage.postgres.connection import END_IDLE_SNAPSHOT_S, PgConnection
-from storage.postgres.db import PgDatabase
-from storage.sqlite.db import READERS
+from storage.postgres.db import READERS, PgDatabase
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""The inbox on SQLite: identities as a UNIQUE column, leases as owner and expiry columns (see ports.InboxRepo)."""
+"""The inbox: identities as a UNIQUE column, leases as owner and expiry columns (see ports.InboxRepo)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from storage.models import INBOX_FAILED as FAILED
 from storage.models import INBOX_QUEUED as QUEUED
 from storage.models import INBOX_SEEN as SEEN
 from storage.models import InboxEntry, InboxRow
-from storage.sqlite.connection import Row, SqlConnection
+from storage.sql.connection import Row, SqlConnection
 
 CHUNK = 200
 

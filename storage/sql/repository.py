@@ -1,4 +1,4 @@
-"""The SQLite repository: every read and write of Signoff's state, inside one transaction."""
+"""The repository of both backends: every read and write of Signoff's state, inside one transaction."""
 
 from __future__ import annotations
 
@@ -12,20 +12,20 @@ from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
-from storage.sqlite.archive_repo import History
-from storage.sqlite.clock_repo import ClockQueries
-from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.delegations_repo import DelegationQueries
-from storage.sqlite.home_repo import HomeQueries
-from storage.sqlite.inbox_repo import InboxQueries
-from storage.sqlite.links_repo import LinksQueries
-from storage.sqlite.outbox_repo import OutboxQueries
-from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, moment, record_data, record_of, request_of, vote_of
-from storage.sqlite.rules_repo import RulesQueries
-from storage.sqlite.runs_repo import RunsQueries
-from storage.sqlite.scheduler_repo import SchedulerQueries
-from storage.sqlite.tokens_repo import TokensQueries
+from storage.sql.archive_repo import History
+from storage.sql.clock_repo import ClockQueries
+from storage.sql.codec import dumps, loads, parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
+from storage.sql.delegations_repo import DelegationQueries
+from storage.sql.home_repo import HomeQueries
+from storage.sql.inbox_repo import InboxQueries
+from storage.sql.links_repo import LinksQueries
+from storage.sql.outbox_repo import OutboxQueries
+from storage.sql.rows import RECORD_COLUMNS, StoredRequests, moment, record_data, record_of, request_of, vote_of
+from storage.sql.rules_repo import RulesQueries
+from storage.sql.runs_repo import RunsQueries
+from storage.sql.scheduler_repo import SchedulerQueries
+from storage.sql.tokens_repo import TokensQueries
 
 
 def _record_row(record: Record) -> tuple[str, str, str, str, str, str]:
@@ -94,11 +94,11 @@ _REQUEST_WITH_VOTES = (
 )
 
 
-class SqliteRepository(
+class SqlRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
     LinksQueries, ClockQueries, HomeQueries,
 ):
-    """The repositories of storage.ports over one SQLite connection; from `Database.unit_of_work()` or `read()`.
+    """The repositories of storage.ports over one connection; from `SqlStore.unit_of_work()` or `read()`.
 
     One instance lives as long as its unit of work: it remembers the version of each request read in it (the
     compare-and-set of `update_request`) and, once a compare-and-set failed, refuses to let it commit (`doomed`).

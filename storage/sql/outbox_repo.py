@@ -7,8 +7,8 @@ from typing import Any
 
 from storage.errors import LeaseLostError, StorageError
 from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
-from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
+from storage.sql.codec import dumps, loads, parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
 
 
 def _item(row: Row) -> OutboxItem:

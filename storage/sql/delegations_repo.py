@@ -9,9 +9,9 @@ from typing import Any
 from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Contact, Record
-from storage.sqlite.codec import loads, parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
+from storage.sql.codec import loads, parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
+from storage.sql.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
 
 MAX_SQL_ARGS = 500
 

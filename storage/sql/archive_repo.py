@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from storage.sqlite.codec import ts
-from storage.sqlite.connection import Row, SqlConnection
+from storage.sql.codec import ts
+from storage.sql.connection import Row, SqlConnection
 
 CLOSED = "('approved', 'rejected', 'expired', 'cancelled')"
 DICTIONARY_BYTES = 32 * 1024

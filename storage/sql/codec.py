@@ -1,4 +1,4 @@
-"""Encoding of domain values for SQLite: JSON with exact decimals and UTC ISO timestamps."""
+"""Encoding of domain values in the database: JSON with exact decimals and UTC ISO timestamps."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
-"""The shared test clock on SQLite: one row holding the offset from real time, in microseconds."""
+"""The shared test clock: one row holding the offset from real time, in microseconds."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from storage.sqlite.connection import SqlConnection
+from storage.sql.connection import SqlConnection
 
 
 def _micros(offset: timedelta) -> int:

@@ -8,8 +8,8 @@ from typing import Any
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote
 from engine.records import Record
-from storage.sqlite.codec import dumps, loads, parse_ts
-from storage.sqlite.connection import Row
+from storage.sql.codec import dumps, loads, parse_ts
+from storage.sql.connection import Row
 
 RECORD_COLUMNS = "type, id, approval_status, created_at, updated_at, data"
 _IN_COLUMNS = frozenset(("type", "id", "approval_status", "created_at", "updated_at"))

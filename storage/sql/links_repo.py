@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from storage.models import ApprovalLink, SlackIdentity
-from storage.sqlite.codec import parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
+from storage.sql.codec import parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
 
 
 def _moment(text: str) -> datetime:

@@ -1,12 +1,12 @@
-"""The people who have an App Home tab, on SQLite."""
+"""The people who have an App Home tab."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
 
-from storage.sqlite.codec import ts
-from storage.sqlite.connection import SqlConnection
+from storage.sql.codec import ts
+from storage.sql.connection import SqlConnection
 
 CHUNK = 500
 

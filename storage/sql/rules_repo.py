@@ -12,9 +12,9 @@ from engine.groups import Group, GroupKind, Membership
 from engine.records import Contact, Record
 from engine.rules import ABSENT, OPEN_TO_PREFILL, AppliedPrefill, Prefill, Rule
 from storage.models import AuditLine, RecordKey
-from storage.sqlite.codec import dumps, loads, ts
-from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import RECORD_COLUMNS, record_data, record_of
+from storage.sql.codec import dumps, loads, ts
+from storage.sql.connection import Row, SqlConnection
+from storage.sql.rows import RECORD_COLUMNS, record_data, record_of
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))

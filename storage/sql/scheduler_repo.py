@@ -10,9 +10,9 @@ from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
 from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
-from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
-from storage.sqlite.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
+from storage.sql.codec import dumps, loads, parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
+from storage.sql.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
 
 CHUNK = 500
 

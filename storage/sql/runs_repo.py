@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from storage.models import ReminderTask, RunFilter, WorkflowRun
-from storage.sqlite.archive_repo import MAX_SEQ, SPANS_PAGE, ArchiveQueries
-from storage.sqlite.codec import dumps, loads, parse_ts, ts
-from storage.sqlite.connection import Row, SqlConnection
+from storage.sql.archive_repo import MAX_SEQ, SPANS_PAGE, ArchiveQueries
+from storage.sql.codec import dumps, loads, parse_ts, ts
+from storage.sql.connection import Row, SqlConnection
 
 
 def _moment(text: str) -> datetime:

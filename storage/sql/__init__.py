@@ -1,0 +1,1 @@
+"""What both backends share: the connection interface, the store's transactions and the repositories' SQL."""
