@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -44,6 +45,16 @@ from storage.models import (
 )
 
 AfterCommit = Callable[[], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class VoteReads:
+    """What counting a vote reads first: the request, whom the voter acts for, the request's record and contacts."""
+
+    request: ApprovalRequest | None
+    principals: tuple[str, ...]
+    record: Record | None
+    contacts: dict[str, Contact]
 
 
 class SchemaRepo(Protocol):
@@ -174,6 +185,14 @@ class RequestsRepo(Protocol):
         """
         ...
 
+    async def read_vote(self, request_id: str, voter: str, now: datetime) -> VoteReads:
+        """Return, read together, what counting a vote needs: the request as `get_request` returns it (locked in a
+        unit of work), `principals_of(voter, now)`, and the request's record with its `contacts_of` (None and {}
+        when the request or its record is gone). The workflows' version is read with them: a `list_workflows` of
+        the same unit of work then reads nothing more while the cache holds that version.
+        """
+        ...
+
     async def requests_for_record(self, record_type: str, record_id: str) -> list[ApprovalRequest]:
         """Return every approval request of a record, oldest first (created_at, then id)."""
         ...
@@ -301,8 +320,11 @@ class OutboxRepo(Protocol):
         """Queue a message due at `not_before` (default now); tell whether it was queued (False: key stored)."""
         ...
 
-    async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> bool:
-        """Queue an item due now unless one of the same kind and target is queued and due by now; tell which."""
+    async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> None:
+        """Queue an item due now unless one of the same kind and target is queued and due by now.
+
+        Nothing is answered, so a backend may send it with the transaction's next statement or its commit.
+        """
         ...
 
     async def enqueue_many(self, messages: Sequence[NewMessage], now: datetime) -> None:

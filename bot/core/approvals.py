@@ -32,9 +32,9 @@ from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
 from engine.lifecycle import approval_workflow_for
 from engine.notify import needs_workflow, notices_of
-from engine.records import ApprovalStatus, Record
+from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
-from storage.ports import Repository
+from storage.ports import Repository, VoteReads
 
 CLOSED_STATUS = {
     RequestStatus.APPROVED: ApprovalStatus.APPROVED,
@@ -70,19 +70,24 @@ class Approvals:
         async with self.deps.db.read() as repo:
             return await repo.get_request(request_id)
 
-    async def governing(self, repo: Repository, record: Record) -> Workflow | None:
-        """Return the approval workflow a record matches now, or None."""
+    async def governing(
+        self, repo: Repository, record: Record, contacts: dict[str, Contact] | None = None,
+    ) -> Workflow | None:
+        """Return the approval workflow a record matches now, or None (`contacts`: the record's, when read)."""
         workflows = await repo.list_workflows(record.type.value)
-        facts = facts_of(record, await repo.contacts_of(record))
+        facts = facts_of(record, contacts if contacts is not None else await repo.contacts_of(record))
         groups = await repo.contact_group_members({name for w in workflows for name in w.condition_group_refs()})
         ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz, groups)
         return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 
-    async def is_matching(self, repo: Repository, request: ApprovalRequest, record: Record | None) -> bool:
+    async def is_matching(
+        self, repo: Repository, request: ApprovalRequest, record: Record | None,
+        contacts: dict[str, Contact] | None = None,
+    ) -> bool:
         """Tell whether a record is still governed by the workflow its approval follows."""
         if record is None:
             return False
-        governing = await self.governing(repo, record)
+        governing = await self.governing(repo, record, contacts)
         return is_still_governed(request, governing.id if governing is not None else None)
 
     async def start(
@@ -133,13 +138,12 @@ class Approvals:
     ) -> DecisionResult:
         """Count one approver's decision in one unit of work."""
         async with self.deps.unit_of_work() as repo:
-            request = await repo.get_request(request_id)
-            if request is None:
-                raise VoteRefusedError("This request no longer exists.", "not_found")
             now = self.deps.clock.now()
-            approver = acting_for(request, actor, await repo.principals_of(actor, now), on_behalf_of)
+            reads = await repo.read_vote(request_id, actor, now)
+            request = _existing(reads)
+            approver = acting_for(request, actor, reads.principals, on_behalf_of)
             if unless_forced and decision is Decision.APPROVE:
-                kind = await self._force_kind(repo, request, approver, actor)
+                kind = await self._force_kind(repo, reads, approver, actor)
                 if kind is not None:
                     return DecisionResult(request, False, kind)
             outcome = decide(request, approver, decision, now, reason, actor if approver != actor else None)
@@ -147,25 +151,23 @@ class Approvals:
                 await self.apply_outcome(repo, request, outcome, actor)
         return DecisionResult(outcome.request, outcome.is_counted)
 
-    async def _force_kind(
-        self, repo: Repository, request: ApprovalRequest, approver: str, actor: str
-    ) -> ForceKind | None:
-        """Tell whether the approver's approval of the request would be forced, and why."""
-        record = await repo.get_record(request.record_type, request.record_id)
+    async def _force_kind(self, repo: Repository, reads: VoteReads, approver: str, actor: str) -> ForceKind | None:
+        """Tell whether the approver's approval of the request read would be forced, and why."""
+        request = _existing(reads)
         return force_kind(request, approver, is_admin=self.deps.is_admin(actor),
-                          is_matching=await self.is_matching(repo, request, record))
+                          is_matching=await self.is_matching(repo, request, reads.record, reads.contacts))
 
     async def force_needed(self, request_id: str, actor: str, seat: str | None) -> ForceKind | None:
         """Tell whether an actor's approval of a request would be forced (so must be confirmed first)."""
         async with self.deps.db.read() as repo:
-            request = await repo.get_request(request_id)
-            if request is None:
+            reads = await repo.read_vote(request_id, actor, self.deps.clock.now())
+            if reads.request is None:
                 return None
             try:
-                approver = acting_for(request, actor, await repo.principals_of(actor, self.deps.clock.now()), seat)
+                approver = acting_for(reads.request, actor, reads.principals, seat)
             except VoteRefusedError:
                 return None
-            return await self._force_kind(repo, request, approver, actor)
+            return await self._force_kind(repo, reads, approver, actor)
 
     async def force(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
         """Approve despite the workflow after confirmation; audit it; raise VoteRefusedError when not allowed.
@@ -177,13 +179,11 @@ class Approvals:
     async def _force_once(self, request_id: str, actor: str, reason: str, seat: str | None) -> DecisionResult:
         """Approve despite the workflow in one unit of work."""
         async with self.deps.unit_of_work() as repo:
-            request = await repo.get_request(request_id)
-            if request is None:
-                raise VoteRefusedError("This request no longer exists.", "not_found")
             now, is_admin = self.deps.clock.now(), self.deps.is_admin(actor)
-            approver = acting_for(request, actor, await repo.principals_of(actor, now), seat)
-            record = await repo.get_record(request.record_type, request.record_id)
-            matching = await self.is_matching(repo, request, record)
+            reads = await repo.read_vote(request_id, actor, now)
+            request = _existing(reads)
+            approver = acting_for(request, actor, reads.principals, seat)
+            matching = await self.is_matching(repo, request, reads.record, reads.contacts)
             kind = force_kind(request, approver, is_admin=is_admin, is_matching=matching)
             outcome = force_approve(request, approver, now, reason, is_admin=is_admin,
                                     is_matching=matching, acted_by=actor if approver != actor else None)
@@ -236,3 +236,10 @@ class Approvals:
         await self.automation.on_outcome(repo, outcome, now)
         workflow = await repo.get_workflow(outcome.request.workflow_id) if needs_workflow(outcome) else None
         await enqueue_notices(repo, notices_of(outcome, workflow), now)
+
+
+def _existing(reads: VoteReads) -> ApprovalRequest:
+    """Return the request a vote read; refuse the vote when it no longer exists."""
+    if reads.request is None:
+        raise VoteRefusedError("This request no longer exists.", "not_found")
+    return reads.request

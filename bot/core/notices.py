@@ -21,4 +21,4 @@ async def enqueue_notices(repo: Repository, notices: Iterable[Notice], now: date
         if notice.is_coalesced:
             await repo.enqueue_coalesced(str(notice.kind), notice.target, notice.payload, now)
         else:
-            await repo.enqueue(str(notice.kind), notice.target, notice.payload, now, key=notice.key)
+            await repo.enqueue_many([as_message(notice)], now)

@@ -167,6 +167,7 @@ _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
 _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "NOTIFY")
 END_IDLE_SNAPSHOT_S = 0.2
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
+EXPECT_ROWS_FAILED = "SG001"
 
 
 @contextlib.contextmanager
@@ -192,13 +193,41 @@ def _literal(text: str) -> str:
 
 
 class _Write:
-    """A write waiting to be sent with the next statement or the commit."""
+    """A write waiting to be sent with the next statement or the commit; `is_checked_in_sql` when it counts its
+    rows in SQL (signoff_expect_rows) rather than here."""
 
-    __slots__ = ("expect_rows", "fail", "sql", "values")
+    __slots__ = ("expect_rows", "fail", "is_checked_in_sql", "sql", "values")
 
     def __init__(self, sql: str, values: Sequence[Any] | None = None, expect_rows: int | None = None,
                  fail: Callable[[], Exception] | None = None) -> None:
         self.sql, self.values, self.expect_rows, self.fail = sql, values, expect_rows, fail
+        self.is_checked_in_sql = False
+
+    @classmethod
+    def checked(cls, sql: str, values: Sequence[Any], expect_rows: int, fail: Callable[[], Exception] | None,
+                tag: int) -> _Write:
+        """Return a write that fails in SQL, naming `tag`, when it changes another number of rows than expected
+        (an INSERT, UPDATE or DELETE without RETURNING; any other is checked here, once sent)."""
+        if not _is_countable(sql):
+            return cls(sql, values, expect_rows, fail)
+        write = cls(f"WITH w AS ({sql} RETURNING 1) SELECT signoff_expect_rows(count(*), %s, %s) FROM w",
+                    [*values, expect_rows, tag], expect_rows, fail)
+        write.is_checked_in_sql = True
+        return write
+
+
+@functools.lru_cache(maxsize=256)
+def _is_countable(sql: str) -> bool:
+    """Tell whether a statement is an INSERT, UPDATE or DELETE that a CTE can count the rows of."""
+    return sql.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) and "RETURNING" not in sql.upper()
+
+
+def _failed_write(exc: psycopg.Error, writes: Sequence[_Write]) -> _Write | None:
+    """Return the write whose check in SQL raised `exc`, if it is one."""
+    if exc.sqlstate != EXPECT_ROWS_FAILED or not (exc.diag.message_detail or "").isdigit():
+        return None
+    tag = int(exc.diag.message_detail or "")
+    return writes[tag] if 0 <= tag < len(writes) else None
 
 
 class PgConnection(SqlConnection):
@@ -219,6 +248,7 @@ class PgConnection(SqlConnection):
         self.rows_changed = 0
         self._notice: bytes | None = None
         self._waiting: list[_Write] = []
+        self._tagged: list[_Write] = []
         self._unsent_begin: str | None = None
         self._is_open = False
         self._busy = asyncio.Lock()
@@ -262,8 +292,19 @@ class PgConnection(SqlConnection):
         begin = [_Write(self._unsent_begin)] if self._unsent_begin else []
         writes = [*ending, *begin, *self._waiting]
         self._waiting, self._unsent_begin, self._unsent_rollback = [], None, False
-        cursors = await asyncio.shield(self._pipeline([*writes, *lasts]))
+        try:
+            cursors = await asyncio.shield(self._pipeline([*writes, *lasts]))
+        except psycopg.Error as exc:
+            failed = _failed_write(exc, self._tagged)
+            if failed is None:
+                raise
+            raise (failed.fail or _unexpected)() from None
+        finally:
+            self._tagged = []
         for write, cursor in zip(writes, cursors, strict=False):
+            if write.is_checked_in_sql:
+                self.rows_changed += write.expect_rows or 0
+                continue
             self._count_changes(cursor)
             if write.expect_rows is not None and cursor.rowcount != write.expect_rows:
                 raise (write.fail or _unexpected)()
@@ -321,12 +362,18 @@ class PgConnection(SqlConnection):
 
     async def write(self, sql: str, parameters: Params = (), *, expect_rows: int | None = None,
                     fail: Callable[[], Exception] | None = None) -> None:
-        """Keep a write to send with the transaction's next statement or its commit (one round trip for all)."""
-        if not self._is_open:
+        """Keep a write to send with the transaction's next statement or its commit (one round trip for all); in a
+        snapshot, or outside a transaction, it runs at once (a snapshot's refusal is raised here)."""
+        if not self._is_open or self._is_snapshot:
             await super().write(sql, parameters, expect_rows=expect_rows, fail=fail)
             return
         statement, values = columnar(*packed(sql, adapt(parameters)))
-        self._waiting.append(_Write(translate(statement), values, expect_rows, fail))
+        if expect_rows is None:
+            self._waiting.append(_Write(translate(statement), values))
+            return
+        write = _Write.checked(translate(statement), values, expect_rows, fail, len(self._tagged))
+        self._tagged.append(write)
+        self._waiting.append(write)
 
     async def write_many(self, sql: str, seq: Iterable[Params]) -> None:
         """Keep a write for each set of parameters (one statement for all when they fit in arrays)."""
@@ -343,6 +390,7 @@ class PgConnection(SqlConnection):
     def _begin(self, statement: str, *, is_snapshot: bool = False) -> None:
         self.rows_changed = 0
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], statement, True
+        self._tagged = []
         self._is_snapshot, self._holds_locks = is_snapshot, False
 
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
@@ -360,7 +408,8 @@ class PgConnection(SqlConnection):
         self._notice = f"NOTIFY {channel}, {_literal(payload)}".encode()
 
     async def commit(self) -> None:
-        """Send the waiting writes (those checked first, on their own), the notification if any, and COMMIT.
+        """Send the waiting writes, the notification if any, and COMMIT, in one round trip (a write checked here,
+        not in SQL, is sent first, on its own).
 
         A failed write or check rolls the transaction back and raises; nothing is committed.
         """
@@ -372,7 +421,7 @@ class PgConnection(SqlConnection):
             self._end_later()  # it read, and holds nothing: ended like a snapshot
             return
         try:
-            if any(w.expect_rows is not None for w in self._waiting):
+            if any(w.expect_rows is not None and not w.is_checked_in_sql for w in self._waiting):
                 await self._send_waiting()
             if self._waiting or self._unsent_begin:
                 self._waiting += [*([_Write(notice.decode())] if notice else []), _Write("COMMIT")]
@@ -395,6 +444,7 @@ class PgConnection(SqlConnection):
         none is open)."""
         never_sent = self._unsent_begin is not None
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], None, False
+        self._tagged = []
         if never_sent:
             return
         if self._is_snapshot:

@@ -10,7 +10,7 @@ from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.records import Contact, Record
 from storage.sql.codec import loads, parse_ts, ts
-from storage.sql.connection import Row, SqlConnection
+from storage.sql.connection import Params, Row, SqlConnection
 from storage.sql.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
 
 MAX_SQL_ARGS = 500
@@ -77,12 +77,7 @@ class DelegationQueries:
 
     async def principals_of(self, delegate: str, now: datetime) -> tuple[str, ...]:
         """Return whom a person acts for at `now`: the approver e-mails Slack says are theirs, then the people away."""
-        emails, away = await self.conn.fetch_each([
-            ("SELECT email FROM slack_identities WHERE user_id=? ORDER BY checked_at, email", (delegate,)),
-            (f"SELECT principal FROM delegations WHERE {_ACTIVE} AND delegate=? ORDER BY starts_at, seq",
-             (*[ts(now)] * 3, delegate)),
-        ])
-        return tuple(dict.fromkeys([*(str(r["email"]) for r in emails), *(str(r["principal"]) for r in away)]))
+        return principals_from(*await self.conn.fetch_each(principals_queries(delegate, now)))
 
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""
@@ -169,3 +164,17 @@ class DelegationQueries:
             )
             found.update({r["subject_id"]: _moment(r["at"]) for r in rows})
         return found
+
+
+def principals_queries(delegate: str, now: datetime) -> list[tuple[str, Params]]:
+    """Return the two reads of `principals_of`: the person's approver e-mails, then whom they stand in for."""
+    return [
+        ("SELECT email FROM slack_identities WHERE user_id=? ORDER BY checked_at, email", (delegate,)),
+        (f"SELECT principal FROM delegations WHERE {_ACTIVE} AND delegate=? ORDER BY starts_at, seq",
+         (*[ts(now)] * 3, delegate)),
+    ]
+
+
+def principals_from(emails: list[Row], away: list[Row]) -> tuple[str, ...]:
+    """Return the principals the rows of `principals_queries` name, e-mails first, each once."""
+    return tuple(dict.fromkeys([*(str(r["email"]) for r in emails), *(str(r["principal"]) for r in away)]))

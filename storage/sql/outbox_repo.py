@@ -46,16 +46,15 @@ class OutboxQueries:
         )
         return cursor.rowcount > 0
 
-    async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> bool:
+    async def enqueue_coalesced(self, kind: str, target: str, payload: dict[str, Any], now: datetime) -> None:
         """Queue an item that renders its target's state when sent, unless one due as soon is still queued."""
-        cursor = await self.conn.execute(
+        await self.conn.write(
             # The status is written out so the partial index `outbox_queued_by_target` answers (not a parameter).
             f"INSERT INTO outbox (kind, target, payload, not_before, created_at) SELECT ?,?,?,?,? "
             f"WHERE NOT EXISTS (SELECT 1 FROM outbox WHERE kind=? AND target=? AND status='{QUEUED}' "
             f"AND not_before<=?)",
             (kind, target, dumps(payload), ts(now), ts(now), kind, target, ts(now)),
         )
-        return cursor.rowcount > 0
 
     async def compact_outbox(self, sent_before: datetime, limit: int = 5000) -> int:
         """Delete up to `limit` items delivered before `sent_before`; return how many were deleted.

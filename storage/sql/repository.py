@@ -12,18 +12,19 @@ from engine.records import Contact, Record
 from engine.workflows import Workflow
 from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
+from storage.ports import VoteReads
 from storage.sql.archive_repo import History
 from storage.sql.clock_repo import ClockQueries
 from storage.sql.codec import dumps, loads, parse_ts, ts
 from storage.sql.connection import Row, SqlConnection
-from storage.sql.delegations_repo import DelegationQueries
+from storage.sql.delegations_repo import DelegationQueries, principals_from, principals_queries
 from storage.sql.home_repo import HomeQueries
 from storage.sql.inbox_repo import InboxQueries
 from storage.sql.links_repo import LinksQueries
 from storage.sql.outbox_repo import OutboxQueries
 from storage.sql.rows import RECORD_COLUMNS, StoredRequests, moment, record_data, record_of, request_of, vote_of
 from storage.sql.rules_repo import RulesQueries
-from storage.sql.runs_repo import RunsQueries
+from storage.sql.runs_repo import WORKFLOWS_VERSION, RunsQueries
 from storage.sql.scheduler_repo import SchedulerQueries
 from storage.sql.tokens_repo import TokensQueries
 
@@ -94,6 +95,16 @@ _REQUEST_WITH_VOTES = (
 )
 
 
+_RECORD_KEY_OF_REQUEST = "(SELECT record_type, record_id FROM approval_requests WHERE id=?)"
+_RECORD_OF_REQUEST = f"SELECT {RECORD_COLUMNS} FROM records WHERE (type, id) = {_RECORD_KEY_OF_REQUEST}"
+_CONTACTS_OF_REQUEST = (
+    "SELECT kind, id, data FROM contacts WHERE (kind, id) IN ("
+    f"SELECT 'customer', json_extract(data, '$.customer') FROM records WHERE (type, id) = {_RECORD_KEY_OF_REQUEST} "
+    "UNION ALL SELECT 'vendor', json_extract(data, '$.vendor') FROM records "
+    f"WHERE (type, id) = {_RECORD_KEY_OF_REQUEST})"
+)
+
+
 class SqlRepository(
     InboxQueries, OutboxQueries, DelegationQueries, RulesQueries, RunsQueries, SchedulerQueries, TokensQueries,
     LinksQueries, ClockQueries, HomeQueries,
@@ -143,7 +154,7 @@ class SqlRepository(
 
     async def save_record(self, record: Record) -> None:
         """Insert or replace a record."""
-        await self.conn.execute(
+        await self.conn.write(
             "INSERT INTO records (type, id, approval_status, data, created_at, updated_at) "
             "VALUES (?,?,?,?,?,?) ON CONFLICT (type, id) DO UPDATE SET "
             "approval_status=excluded.approval_status, data=excluded.data, updated_at=excluded.updated_at",
@@ -378,6 +389,34 @@ class SqlRepository(
         archived = _archived_requests(await self.archived("request", request_id))
         return next((r for r in archived if r.id == request_id), None)
 
+    async def read_vote(self, request_id: str, voter: str, now: datetime) -> VoteReads:
+        """Return the request (locked in a unit of work), the voter's principals, the record and its contacts, and
+        learn the workflows' version: all in one round trip where the backend pipelines."""
+        requests, votes, records, contacts, version, *principals = await self.conn.fetch_each([
+            (f"SELECT * FROM approval_requests WHERE id=?{self._lock_rows}", (request_id,)),
+            ("SELECT * FROM votes WHERE request_id=? ORDER BY at, rowid", (request_id,)),
+            (_RECORD_OF_REQUEST, (request_id,)),
+            (_CONTACTS_OF_REQUEST, (request_id, request_id)),
+            (WORKFLOWS_VERSION, ()),
+            *principals_queries(voter, now),
+        ])
+        self._learn_workflows_version(version)
+        if not requests:
+            return await self._read_vote_archived(request_id, principals_from(*principals))
+        request = request_of(requests[0], [vote_of(v) for v in votes], self._stored)
+        found = {f"{r['kind']}:{r['id']}": Contact.model_validate(loads(r["data"])) for r in contacts}
+        return VoteReads(request, principals_from(*principals), record_of(records[0]) if records else None, found)
+
+    async def _read_vote_archived(self, request_id: str, principals: tuple[str, ...]) -> VoteReads:
+        request = await self.get_request(request_id)
+        record = await self.get_record(request.record_type, request.record_id) if request else None
+        return VoteReads(request, principals, record, await self.contacts_of(record) if record else {})
+
+    def _learn_workflows_version(self, rows: list[Row]) -> None:
+        """Take the cached workflows of the version just read, so this unit of work reads it no more."""
+        if self._workflows is not None and not self._wrote_workflows and self._listed is None:
+            self._listed = self._workflows.get(int(rows[0]["version"]) if rows else 0)
+
     async def requests_for_record(self, record_type: str, record_id: str) -> list[ApprovalRequest]:
         """Return every approval request of a record (archived ones too), oldest first."""
         rows = await self._all(
@@ -419,8 +458,8 @@ class SqlRepository(
     # Slack message copies
     async def add_message(self, ref: SlackMessageRef) -> None:
         """Remember a Slack message that shows a request."""
-        await self.conn.execute("DELETE FROM slack_messages WHERE channel=? AND ts=?", (ref.channel, ref.ts))
-        await self.conn.execute(
+        await self.conn.write("DELETE FROM slack_messages WHERE channel=? AND ts=?", (ref.channel, ref.ts))
+        await self.conn.write(
             "INSERT INTO slack_messages (request_id, step_index, user_id, channel, ts) VALUES (?,?,?,?,?)",
             (ref.request_id, ref.step_index, ref.user_id, ref.channel, ref.ts),
         )

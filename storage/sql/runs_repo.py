@@ -48,6 +48,8 @@ def _is_listed(run: dict[str, Any], flt: RunFilter, before_seq: int) -> bool:
                               ("record_id", flt.record_id)))
 
 
+WORKFLOWS_VERSION = "SELECT version FROM workflows_version WHERE id=1"
+
 class RunsQueries(ArchiveQueries):
     """Repository methods of run history (live and archived), reminder tasks and the company row."""
 
@@ -73,7 +75,7 @@ class RunsQueries(ArchiveQueries):
 
     async def workflows_version(self) -> int:
         """Return the version of the workflows table, bumped by every write to it (any process)."""
-        rows = await self._run_rows("SELECT version FROM workflows_version WHERE id=1")
+        rows = await self._run_rows(WORKFLOWS_VERSION)
         return int(rows[0]["version"]) if rows else 0
 
     async def get_run(self, run_id: str) -> WorkflowRun | None:

@@ -216,7 +216,7 @@ class SchedulerQueries:
             if id(message.payload) not in encoded:
                 encoded[id(message.payload)] = dumps(message.payload)
         stamp = ts(now)
-        await self.conn.executemany(
+        await self.conn.write_many(
             "INSERT INTO outbox (key, kind, target, payload, not_before, created_at) VALUES (?,?,?,?,?,?) "
             "ON CONFLICT DO NOTHING",
             [(m.key, m.kind, m.target, encoded[id(m.payload)], stamp, stamp) for m in messages],

@@ -339,7 +339,7 @@ async def test_refreshes_stay_queued_while_clicks_are_counted_for_at_most_two_se
     deliverer, clock = signoff.runtime.deliverer, signoff.runtime.service.clock
     deliverer.is_clicking = lambda: is_clicking
     async with signoff.db.unit_of_work() as repo:
-        assert await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, clock.now())
+        await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, clock.now())
     clock.advance(timedelta(seconds=waited_s))  # type: ignore[attr-defined]
     await deliverer.drain(wait_s=0.0)
     assert len(await refreshes_queued(signoff)) == (1 if is_held else 0)

@@ -6,8 +6,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, decide
-from storage.models import SlackMessageRef
-from storage.ports import Store
+from engine.delegation import Delegation
+from engine.records import Contact, ContactKind, Record, RecordType
+from storage.models import SlackIdentity, SlackMessageRef
+from storage.ports import Store, VoteReads
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -120,3 +122,36 @@ async def test_votes_and_tasks_follow_every_update_of_a_request_read_in_the_same
         await repo.update_request(advanced)
         assert await repo.count_votes("AR-1") == 2 and advanced.current_step == 1
     assert (await awaiting(store, "U4"), await awaiting(store, "U3")) == ([], ["AR-1"])
+
+
+async def test_a_vote_reads_its_request_principals_record_and_contacts_together(store: Store) -> None:
+    record = Record(type=RecordType.INVOICE, id="INV-1", created_by="U0REQ", customer="C1", vendor="V9",
+                    created_at=NOW, updated_at=NOW)
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+        await repo.update_request(decide(a_request(), "UA", Decision.APPROVE, NOW).request)
+        await repo.save_record(record)
+        await repo.save_contact(Contact(kind=ContactKind.CUSTOMER, id="C1", name="Acme"), NOW)
+        await repo.save_contact(Contact(kind=ContactKind.VENDOR, id="V1"), NOW)
+        await repo.save_slack_identity(SlackIdentity("ua@example.com", "UA", NOW, NOW + timedelta(days=1)))
+        await repo.start_delegation(Delegation("UB", "UA", NOW - timedelta(hours=1), NOW + timedelta(days=1)))
+    async with store.unit_of_work() as repo:
+        reads = await repo.read_vote("AR-1", "UA", NOW)
+        assert reads.request is not None and [v.approver for v in reads.request.votes] == ["UA"]
+        assert reads.principals == ("ua@example.com", "UB")
+        assert reads.record is not None and reads.record.id == "INV-1"
+        assert list(reads.contacts) == ["customer:C1"] and reads.contacts["customer:C1"].name == "Acme"
+        listed = await repo.list_workflows()
+        await repo.update_request(decide(reads.request, "UB", Decision.APPROVE, NOW).request)  # its version was read
+    async with store.read() as repo:
+        assert await repo.read_vote("AR-9", "UA", NOW) == VoteReads(None, ("ua@example.com", "UB"), None, {})
+        assert await repo.count_votes("AR-1") == 2
+        assert await repo.list_workflows() == listed
+
+
+async def test_a_vote_on_a_request_whose_record_is_gone_reads_no_record(store: Store) -> None:
+    async with store.unit_of_work() as repo:
+        await repo.insert_request(a_request())
+    async with store.read() as repo:
+        reads = await repo.read_vote("AR-1", "UC", NOW)
+    assert reads.request == a_request() and reads.principals == () and reads.record is None and reads.contacts == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ def trips(repo: Repository) -> int:
     return conn.round_trips
 
 
-async def test_writes_wait_for_the_commit_which_sends_them_in_two_round_trips(store: PgDatabase) -> None:
+async def test_writes_checked_or_not_wait_for_the_commit_and_go_with_it(store: PgDatabase) -> None:
     async with store.unit_of_work() as repo:
         before = trips(repo)
         request = await repo.get_request("AR-1")  # BEGIN, the request locked, then its votes: one round trip
@@ -46,10 +47,26 @@ async def test_writes_wait_for_the_commit_which_sends_them_in_two_round_trips(st
         await repo.update_request(decide(request, "UA", Decision.APPROVE, NOW).request)
         await repo.audit(NOW, "UA", "voted", ("approval_request", "AR-1"))
         assert trips(repo) == before + 1
-    assert trips(repo) == before + 3  # the writes (one is checked), then the notification with COMMIT
+    assert trips(repo) == before + 2  # the writes (one checked in SQL), the notification and COMMIT
     async with store.read() as repo:
         stored = await repo.get_request("AR-1")
         assert stored is not None and [v.approver for v in stored.votes] == ["UA"]
+
+
+async def test_a_vote_reads_in_one_round_trip_and_commits_in_another(store: PgDatabase) -> None:
+    async with store.read() as repo:
+        listed = await repo.list_workflows()  # the cache now holds this version
+    async with store.unit_of_work() as repo:
+        before = trips(repo)
+        reads = await repo.read_vote("AR-1", "UA", NOW)
+        assert reads.request is not None and await repo.list_workflows() == listed
+        await repo.update_request(decide(reads.request, "UA", Decision.APPROVE, NOW).request)
+        await repo.audit(NOW, "UA", "voted", ("approval_request", "AR-1"))
+        await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, NOW)
+        assert trips(repo) == before + 1
+    assert trips(repo) == before + 2
+    async with store.read() as repo:
+        assert [i.target for i in await repo.outbox_items("queued")] == ["AR-1"]
 
 
 async def test_unchecked_writes_go_with_the_commit(store: PgDatabase) -> None:
@@ -85,6 +102,37 @@ async def test_a_failed_check_sent_with_the_commit_rolls_everything_back(store: 
         assert "lost" not in [e.action for e in await repo.audit_trail("approval_request", "AR-1")]
     async with store.unit_of_work() as repo:
         await repo.audit(NOW, "UA", "after", ("approval_request", "AR-1"))
+
+
+class Failed(Exception):
+    """The error a test's checked write raises."""
+
+
+@pytest.mark.parametrize("failing", [0, 1, 2])
+async def test_the_write_whose_check_failed_raises_its_own_error_and_nothing_commits(
+    store: PgDatabase, failing: int,
+) -> None:
+    with pytest.raises(Failed, match=f"write {failing}"):
+        async with store.unit_of_work() as repo:
+            before = trips(repo)
+            for n in range(3):
+                await repo.conn.write("UPDATE approval_requests SET reason=? WHERE id=?", (f"w{n}", "AR-1"),
+                                      expect_rows=0 if n == failing else 1,
+                                      fail=functools.partial(Failed, f"write {n}"))
+    assert trips(repo) == before + 2  # every write with the COMMIT, then the ROLLBACK of the failed transaction
+    async with store.read() as repo:
+        stored = await repo.get_request("AR-1")
+        assert stored is not None and stored.reason is None
+
+
+async def test_a_write_sql_cannot_count_is_checked_once_sent(store: PgDatabase) -> None:
+    with pytest.raises(Failed):
+        async with store.unit_of_work() as repo:
+            await repo.conn.write("UPDATE approval_requests SET reason='x' WHERE id=? RETURNING id", ("AR-1",),
+                                  expect_rows=2, fail=lambda: Failed("two rows"))
+    async with store.read() as repo:
+        stored = await repo.get_request("AR-1")
+        assert stored is not None and stored.reason is None
 
 
 async def test_a_read_after_a_commit_sees_it_though_the_last_snapshot_ended_late(store: PgDatabase) -> None:

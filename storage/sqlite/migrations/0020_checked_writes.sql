@@ -1,0 +1,2 @@
+-- Nothing changes on SQLite, which checks the rows a write changed as it runs it. (On PostgreSQL a checked
+-- write is sent with the transaction's COMMIT and checks its count in SQL, through a function this adds.)
