@@ -462,6 +462,10 @@ class InboxRepo(Protocol):
         """Count the queued rows `claim_inbox` would take now."""
         ...
 
+    async def is_inbox_in_hand(self, now_s: float) -> bool:
+        """Tell whether some process holds a queued row under a live lease (requests being processed now)."""
+        ...
+
     async def inbox_owners(self) -> list[str]:
         """Return the owners holding queued rows."""
         ...

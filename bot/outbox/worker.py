@@ -10,8 +10,9 @@ the delivery horizon (`SIGNOFF_DELIVERY_HORIZON`); only then, or when retrying c
 
 Clicks come first: while the inbox has Slack requests in hand, a lane waits (at most `YIELD_MAX_S` per
 item) before its next delivery, and a refresh (which renders the request as it is when sent) stays queued
-for up to `HOLD_BACK_MAX_S`, so a burst of votes is counted before the messages it changes are refreshed,
-and the refreshes of one request coalesce into one.
+for up to `HOLD_BACK_MAX_S` while any process counts clicks, so a burst of votes (spread over replicas or
+not) is counted before the messages it changes are refreshed, and the refreshes of one request coalesce
+into one.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from engine.notify import NoticeKind
 from storage.errors import LeaseLostError
 from storage.models import ClaimedItem, OutboxItem
 from storage.owners import new_owner
+from storage.ports import Repository
 
 log = logging.getLogger(__name__)
 
@@ -207,9 +209,9 @@ class Deliverer:
             return idle_s
         return min(idle_s, max(MIN_SLEEP_S, (self._held_back_until - self.service.clock.now()).total_seconds()))
 
-    def _accepts(self) -> Callable[[OutboxItem], bool]:
+    def _accepts(self, is_clicking: bool) -> Callable[[OutboxItem], bool]:
         counts = {name: len(lane.queue) for name, lane in self._lanes.items()}
-        held_back_since = self._held_back_since()
+        held_back_since = self.service.clock.now() - timedelta(seconds=HOLD_BACK_MAX_S) if is_clicking else None
 
         def accept(item: OutboxItem) -> bool:
             """Tell whether to lease an item now: not held here, its lane not paused, nor full, nor held back."""
@@ -228,18 +230,20 @@ class Deliverer:
         if self._held_back_until is None or until < self._held_back_until:
             self._held_back_until = until
 
-    def _held_back_since(self) -> datetime | None:
-        """While clicks are being counted, refreshes queued since this time stay queued (and absorb later votes)."""
-        if self.is_clicking is None or not self.is_clicking():
-            return None
-        return self.service.clock.now() - timedelta(seconds=HOLD_BACK_MAX_S)
+    async def _is_clicking(self, repo: Repository) -> bool:
+        """Tell whether clicks are being counted, here or (as the inbox's live leases say) by another process:
+        refreshes queued within HOLD_BACK_MAX_S then stay queued, and absorb the later votes."""
+        if self.is_clicking is None:
+            return False
+        return self.is_clicking() or await repo.is_inbox_in_hand(time.time())
 
     async def _claim(self) -> int:
         """Lease due items into their lanes and start the lanes; return how many were leased."""
         now, self._held_back_until = self.service.clock.now(), None
         async with self.service.db.unit_of_work() as repo:
+            accept = self._accepts(await self._is_clicking(repo))
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
-                                              self._accepts(), self.owner)
+                                              accept, self.owner)
         if claimed and not self._held:
             self._renewed_s = time.monotonic()
         for entry in claimed:

@@ -68,6 +68,12 @@ class InboxQueries:
         )
         return int(next(iter(rows))[0])
 
+    async def is_inbox_in_hand(self, now_s: float) -> bool:
+        """Tell whether some process holds a queued row under a live lease."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT 1 FROM inbox WHERE status=? AND lease_until>? AND lease_owner IS NOT NULL LIMIT 1", (QUEUED, now_s))
+        return bool(rows)
+
     async def inbox_owners(self) -> list[str]:
         """Return the owners holding queued rows."""
         rows = await self.conn.execute_fetchall(

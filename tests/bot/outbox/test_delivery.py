@@ -14,7 +14,7 @@ import pytest
 from bot.outbox.errors import MAX_BACKOFF_S, backoff_s
 from bot.outbox.lanes import Gate, Pacer, lane_of
 from bot.outbox.posts import METADATA_EVENT
-from storage.models import OutboxItem
+from storage.models import InboxEntry, OutboxItem
 from tests.support.harness import Harness
 
 USERS = ("U01AAA", "U01BBB")
@@ -355,5 +355,19 @@ async def test_a_refresh_held_back_absorbs_the_later_ones(signoff: Harness) -> N
         clock.advance(timedelta(seconds=0.5))  # type: ignore[attr-defined]
     assert len(await refreshes_queued(signoff)) == 1
     deliverer.is_clicking = lambda: False
+    await deliverer.drain(wait_s=0.0)
+    assert await refreshes_queued(signoff) == []
+
+
+async def test_refreshes_stay_queued_while_another_process_counts_clicks(signoff: Harness) -> None:
+    deliverer, clock, other = signoff.runtime.deliverer, signoff.runtime.service.clock, "elsewhere:1:1:feedbeef"
+    deliverer.is_clicking = lambda: False
+    async with signoff.db.unit_of_work() as repo:
+        stored = await repo.accept_inbox([InboxEntry("sig:other", "click", "payload=%7B%7D")], other, time.time(), 30)
+        await repo.enqueue_coalesced("refresh", "AR-1", {"request_id": "AR-1"}, clock.now())
+    await deliverer.drain(wait_s=0.0)
+    assert len(await refreshes_queued(signoff)) == 1
+    async with signoff.db.unit_of_work() as repo:
+        await repo.finish_inbox(stored["sig:other"], other, time.time())
     await deliverer.drain(wait_s=0.0)
     assert await refreshes_queued(signoff) == []

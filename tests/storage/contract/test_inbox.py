@@ -100,3 +100,15 @@ async def test_claims_come_oldest_first_up_to_the_limit(store: Store) -> None:
         rest = await repo.claim_inbox("third", T0 + 31, 30.0, 10)
     assert [r.id for r in first] == [ids[f"sig:{n}"] for n in range(3)]
     assert [r.body for r in rest] == ["3", "4"]
+
+
+async def test_a_row_is_in_hand_while_a_live_lease_holds_it(store: Store) -> None:
+    ids = await accept(store, InboxEntry("sig:a", "click", "{}"), InboxEntry("sig:b", "click", "{}"),
+                       InboxEntry("sig:c", "request"))
+    async with store.read() as repo:
+        assert await repo.is_inbox_in_hand(T0 + 10) and not await repo.is_inbox_in_hand(T0 + 31)
+    async with store.unit_of_work() as repo:
+        await repo.finish_inbox(ids["sig:a"], "me", T0 + 1)
+        await repo.retry_inbox(ids["sig:b"], "me", T0 + 20, "failed")
+    async with store.read() as repo:
+        assert not await repo.is_inbox_in_hand(T0 + 10)  # one done, one waiting to be tried again by anyone
