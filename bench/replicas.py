@@ -6,26 +6,30 @@ started for the run with Debian's `initdb` / `pg_ctl`), a fresh sandbox Slack wo
 Signoff server processes (`bench.ack_latency serve signoff DATABASE API_URL`). The workspace creates the
 pending invoices through the first replica's REST API and signs the clicks. Twenty warm-up clicks go to the
 replicas in turn, one at a time; then, three times, once every replica and the workspace are idle (the last
-burst's messages sent), 200 clicks are sent at once, to the replicas in turn. A click's acknowledgement is its
-HTTP answer (each replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first
-click sent → its 200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the
-benchmark checks every 20 ms so that counting costs the cores little). Reported: the median
-burst's votes/s, and the p99 of all 600 acknowledgements. For that burst, where a vote's CPU went (the replicas,
-the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200), how many votes/s the
-machine's cores allow at most at that cost (when a configuration runs at that bound, the cores are its limit),
-and how many round trips to the PostgreSQL server the replicas made per vote.
+burst's messages sent), 200 clicks are sent at once, to the replicas in turn. The machine's speed drifts by a
+quarter from minute to minute, so the configurations are measured twice, in one order then in the reverse
+one (each time with a fresh database and processes): a drift then weighs on every configuration alike, and a
+ratio compares bursts measured around the same time. A click's acknowledgement is its HTTP answer (each
+replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first click sent → its
+200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the benchmark checks
+every 20 ms so that counting costs the cores little). Reported: the median of a configuration's six bursts'
+votes/s, and the p99 of all its 1,200 acknowledgements. For the median burst, where a vote's CPU went (the
+replicas, the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200), how many
+votes/s the machine's cores allow at most at that cost (when a configuration runs at that bound, the cores
+are its limit), and how many round trips to the PostgreSQL server the replicas made per vote.
 
 Targets (issue: several replicas): two PostgreSQL replicas at least 1.3× the votes/s of one, three no slower
 than two, and acknowledgement p99 under 100 ms in every configuration. On this 2-core machine the workspace,
 the client, PostgreSQL and every replica share the same two cores.
 
-Run with `python -m bench replicas`; `SIGNOFF_BENCH_QUICK=1` sends the same burst (it is already small).
+Run with `python -m bench replicas`; `SIGNOFF_BENCH_QUICK=1` measures each configuration once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import statistics
 import tempfile
@@ -37,13 +41,14 @@ from typing import Any
 import aiohttp
 
 from bench.ack_latency import Server, VoteCounter, click, open_connections, server_process
-from bench.common import Row, percentile
+from bench.common import Row, is_quick, percentile
 from tests.support.postgres import cluster, fresh_database
 
 NAME = "replicas"
 WARMUP = 20
 BURST = 200
 BURSTS = 3
+ROUNDS = 2
 CORES = os.cpu_count() or 1
 CONFIGS: tuple[tuple[str, int], ...] = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
 TARGET_SCALE_2 = 1.3
@@ -88,8 +93,22 @@ async def fire(session: aiohttp.ClientSession, urls: Sequence[str],
                                        for i, request in enumerate(requests))))
 
 
-async def measure(database: str, count: int, tmp: Path) -> dict[str, float]:
-    """Run one configuration; return its median votes/s over BURSTS bursts and the acknowledgement p99 (ms)."""
+@dataclasses.dataclass
+class Bursts:
+    """What the bursts of one configuration measured: each one's votes/s and per-vote costs, every ack (ms)."""
+
+    rates: list[float] = dataclasses.field(default_factory=list)
+    acks_ms: list[float] = dataclasses.field(default_factory=list)
+    per_vote: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        """Return the median votes/s, the acknowledgement p99, and the costs of the median burst."""
+        median = self.per_vote[self.rates.index(statistics.median_low(self.rates))]
+        return {"votes_per_s": statistics.median(self.rates), "ack_p99_ms": percentile(self.acks_ms, 99), **median}
+
+
+async def measure(database: str, count: int, tmp: Path, found: Bursts) -> None:
+    """Run one configuration's BURSTS bursts, adding what they measured to `found`."""
     async with server_process("sandbox", tmp) as sandbox, replicas(database, count, tmp, sandbox.url) as servers:
         await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + BURSTS * BURST})
         urls, counter = [s.url for s in servers], VoteCounter(database)
@@ -98,19 +117,16 @@ async def measure(database: str, count: int, tmp: Path) -> dict[str, float]:
             for index, request in enumerate(await signed(sandbox, WARMUP)):
                 await click(session, f"{urls[index % count]}/slack/events", request)
             await votes_reached(counter, WARMUP)
-            rates, acks_ms, per_vote = [], [], []
             await profiling(servers, sandbox, "profile_start")
             for burst_index in range(BURSTS):
                 await settled(sandbox, servers, WARMUP + burst_index * BURST)
                 rate, burst_acks_ms, costs = await one_burst(session, sandbox, servers, counter,
                                                              WARMUP + (burst_index + 1) * BURST)
-                rates.append(rate)
-                acks_ms += burst_acks_ms
-                per_vote.append(costs)
+                found.rates.append(rate)
+                found.acks_ms += burst_acks_ms
+                found.per_vote.append(costs)
             await profiling(servers, sandbox, "profile_stop")
         counter.conn.close()
-    return {"votes_per_s": statistics.median(rates), "ack_p99_ms": percentile(acks_ms, 99),
-            **per_vote[rates.index(statistics.median_low(rates))]}
 
 
 async def one_burst(session: aiohttp.ClientSession, sandbox: Server, servers: Sequence[Server],
@@ -181,16 +197,18 @@ async def settled(sandbox: Server, servers: Sequence[Server], votes: int) -> Non
 
 
 async def measure_all() -> dict[tuple[str, int], dict[str, float]]:
-    """Measure every configuration, PostgreSQL ones on one throwaway cluster."""
-    results: dict[tuple[str, int], dict[str, float]] = {}
+    """Measure every configuration, ROUNDS times in alternating order, PostgreSQL ones on one throwaway cluster."""
+    found = {config: Bursts() for config in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="signoff-bench-replicas-") as tmp_dir, cluster() as cluster_url:
-        for kind, count in CONFIGS:
-            os.sync()  # what earlier benchmarks left to write back must not stall this one's commits
-            tmp = Path(tmp_dir) / f"{kind}-{count}"
-            tmp.mkdir()
-            database = str(tmp / "signoff.db") if kind == "sqlite" else fresh_database(cluster_url, f"bench_{count}")
-            results[(kind, count)] = await measure(database, count, tmp)
-    return results
+        for round_index in range(1 if is_quick() else ROUNDS):
+            for kind, count in CONFIGS if round_index % 2 == 0 else CONFIGS[::-1]:
+                os.sync()  # what earlier benchmarks left to write back must not stall this one's commits
+                tmp = Path(tmp_dir) / f"{kind}-{count}-{round_index}"
+                tmp.mkdir()
+                database = (str(tmp / "signoff.db") if kind == "sqlite"
+                            else fresh_database(cluster_url, f"bench_{count}_{round_index}"))
+                await measure(database, count, tmp, found[(kind, count)])
+    return {config: bursts.summary() for config, bursts in found.items()}
 
 
 def rows_of(results: dict[tuple[str, int], dict[str, float]]) -> list[Row]:
