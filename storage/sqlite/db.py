@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -11,6 +14,8 @@ from storage.sql.connection import SqlConnection
 from storage.sql.store import SqlStore
 from storage.sqlite.connection import Connection
 
+log = logging.getLogger(__name__)
+
 
 def migrations() -> list[tuple[int, str]]:
     """Return the numbered migration scripts shipped with the package, in order."""
@@ -18,6 +23,7 @@ def migrations() -> list[tuple[int, str]]:
 
 
 READERS = 2
+CHECKPOINT_EVERY_S = 1.0
 _PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "busy_timeout=30000")
 
 
@@ -26,8 +32,12 @@ class Database(SqlStore):
 
     SQLite has one writer (its transactions lock the whole database). In WAL mode a reader works on the last
     committed snapshot while the writer goes on, so reads (rendering messages, the Home tab, the API) never wait
-    for a vote being counted, nor votes for them.
+    for a vote being counted, nor votes for them. The writer never checkpoints (copying the WAL into the
+    database file waits for the disk to sync it, and the writer runs on the event loop): a connection in its
+    own thread does, every CHECKPOINT_EVERY_S after a commit, without blocking the writer or the readers.
     """
+
+    _checkpointing: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Database:
@@ -56,6 +66,35 @@ class Database(SqlStore):
         self._pinger = await _connect(self.path, is_direct=True)
         await self._pinger.execute("PRAGMA query_only=ON")
         self._reader_conns.append(self._pinger)
+        checkpointer = await _connect(self.path, is_direct=False)
+        self._reader_conns.append(checkpointer)
+        await self._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self._checkpointing = asyncio.get_running_loop().create_task(self._checkpoint_forever(checkpointer))
+
+    async def _checkpoint_forever(self, checkpointer: SqlConnection) -> None:
+        """Copy committed WAL frames into the database file, in the checkpointer's thread, after each commit (and
+        once at first, for what the migrations wrote)."""
+        checkpointed = -1
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_S)
+            if self._changes() != checkpointed:
+                checkpointed = self._changes()
+                try:
+                    await checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:
+                    log.exception("the WAL checkpoint failed; the next one tries again")
+
+    def _changes(self) -> int:
+        """Return how many rows the writer has changed since it opened."""
+        return self._conn.raw.total_changes if isinstance(self._conn, Connection) else 0
+
+    async def close(self) -> None:
+        """Stop checkpointing, then close every connection (the last to close checkpoints what is left)."""
+        if self._checkpointing is not None:
+            self._checkpointing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._checkpointing
+        await super().close()
 
     async def _migrate(self, migrate: bool) -> None:
         scripts = migrations()

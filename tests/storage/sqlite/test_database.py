@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from storage import open_store
 from storage.errors import SchemaTooNewError, StorageError
 from storage.models import hash_token, new_token
 from storage.sqlite import Database
-from storage.sqlite.db import migrations
+from storage.sqlite.db import CHECKPOINT_EVERY_S, migrations
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -88,3 +91,29 @@ async def test_a_store_is_opened_from_a_path_or_a_sqlite_url(tmp_path: Path, for
 async def test_an_unknown_scheme_is_refused() -> None:
     with pytest.raises(StorageError, match="no storage backend for mysql"):
         await open_store("mysql://localhost/signoff")
+
+
+def in_database_file(path: Path, sql: str) -> list[tuple[object, ...]]:
+    """Read the database file alone, as if its WAL did not exist (what a checkpoint copied into it; nothing while
+    even the schema is only in the WAL)."""
+    with contextlib.closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as file_only:
+        try:
+            return list(file_only.execute(sql))
+        except sqlite3.OperationalError:
+            return []
+
+
+async def test_commits_reach_the_database_file_through_a_checkpoint_off_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "signoff.db"
+    db = await Database.open(path)
+    try:
+        assert (await db._conn.execute_fetchall("PRAGMA wal_autocheckpoint"))[0][0] == 0
+        async with db.unit_of_work() as repo:
+            await repo.save_record(a_record(id="INV-CHECKPOINTED"))
+        deadline = time.monotonic() + 10 * CHECKPOINT_EVERY_S
+        query = "SELECT id FROM records WHERE id = 'INV-CHECKPOINTED'"
+        while not in_database_file(path, query):
+            assert time.monotonic() < deadline, "the commit never reached the database file"
+            await asyncio.sleep(0.05)
+    finally:
+        await db.close()
