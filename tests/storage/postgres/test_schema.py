@@ -428,6 +428,15 @@ async def test_due_work_follows_requests_and_invoices_as_in_sqlite(both: Both) -
     }
 
 
+async def test_a_clicks_payload_is_compressed_with_lz4_and_requests_update_in_place(
+        pg: psycopg.AsyncConnection[Any]) -> None:
+    await pg.execute("INSERT INTO inbox (identity, kind, body, status, received_s) VALUES ('c1', 'click', "
+                     "repeat('payload=', 1000), 'queued', 0)")
+    assert await pg_rows(pg, "SELECT pg_column_compression(body) FROM inbox") == [("lz4",)]
+    options = await pg_rows(pg, "SELECT reloptions FROM pg_class WHERE relname = 'approval_requests'")
+    assert options == [(["fillfactor=80"],)]
+
+
 @pytest.mark.parametrize(("statement", "params"), [
     ("INSERT INTO company (id, name) VALUES (2, 'other')", ()),
     ("INSERT INTO workflows_version (id, version, changed_at) VALUES (2, 1, ?)", (T1,)),

@@ -1,0 +1,2 @@
+-- Nothing changes on SQLite. (On PostgreSQL a click's raw payload is compressed with LZ4 and a request's rows
+-- leave room on their pages for updates in place.)
