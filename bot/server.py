@@ -56,12 +56,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
-async def _inbox_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker) -> None:
-    """Refresh the inbox gauges (rows waiting, rows given up on) and the worker's counters."""
+async def _queue_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker) -> None:
+    """Refresh the gauges of the inbox and the outbox (read when scraped: counting costs a scan) and the inbox
+    worker's counters."""
     async with service.db.read() as repo:
-        counts = await repo.inbox_counts()
+        inbox_counts, outbox_counts = await repo.inbox_counts(), await repo.outbox_counts()
     for status in ("queued", "failed"):
-        metrics.set(f"signoff_inbox_{status}", counts.get(status, 0))
+        metrics.set(f"signoff_inbox_{status}", inbox_counts.get(status, 0))
+    for status in ("queued", "sending", "sent", "dead"):
+        metrics.set(f"signoff_outbox_{status}", outbox_counts.get(status, 0))
     for outcome, total in inbox.counts.items():
         metrics.counters[f"signoff_inbox_{outcome}_total"] = total
 
@@ -91,7 +94,7 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> PlainTextResponse:
-        await _inbox_metrics(app.state.metrics, service, inbox)
+        await _queue_metrics(app.state.metrics, service, inbox)
         return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
 
     app.include_router(api.router)

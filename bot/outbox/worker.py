@@ -127,7 +127,6 @@ class Deliverer:
             finally:
                 await self._settle()
                 await self._record_delivered()
-        await self._publish_counts()
         return handled
 
     async def _follow_clock(self) -> None:
@@ -362,11 +361,3 @@ class Deliverer:
     def _count(self, name: str) -> None:
         if self.metrics is not None:
             self.metrics.inc(name)
-
-    async def _publish_counts(self) -> None:
-        if self.metrics is None:
-            return
-        async with self.service.db.read() as repo:
-            counts = await repo.outbox_counts()
-        for status in ("queued", "sending", "sent", "dead"):
-            self.metrics.set(f"signoff_outbox_{status}", counts.get(status, 0))
