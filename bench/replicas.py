@@ -6,7 +6,9 @@ started for the run with Debian's `initdb` / `pg_ctl`), a fresh sandbox Slack wo
 Signoff server processes (`bench.ack_latency serve signoff DATABASE API_URL`). The workspace creates the
 pending invoices through the first replica's REST API and signs the clicks. Twenty warm-up clicks go to the
 replicas in turn, one at a time; then, three times, once every replica and the workspace are idle (the last
-burst's messages sent), 200 clicks are sent at once, to the replicas in turn. The machine's speed drifts by a
+burst's messages sent), 200 clicks are sent at once, to the replicas in turn, each on a connection of its own
+opened beforehand, by a lean HTTP client (`bench.raw_http`: requests serialized before the clock starts) so
+that the client's own CPU takes little from the cores the servers share. The machine's speed drifts by a
 quarter from minute to minute, so the configurations are measured twice, in one order then in the reverse
 one (each time with a fresh database and processes): a drift then weighs on every configuration alike, and a
 ratio compares bursts measured around the same time. A click's acknowledgement is its HTTP answer (each
@@ -38,9 +40,8 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
-from bench.ack_latency import Server, VoteCounter, click, open_connections, server_process
+from bench import raw_http
+from bench.ack_latency import Server, VoteCounter, server_process
 from bench.common import Row, is_quick, percentile
 from tests.support.postgres import cluster, fresh_database
 
@@ -86,13 +87,6 @@ async def signed(sandbox: Server, n: int) -> list[tuple[bytes, dict[str, str]]]:
     return [(body.encode(), headers) for body, headers in answer["requests"]]
 
 
-async def fire(session: aiohttp.ClientSession, urls: Sequence[str],
-               requests: Sequence[tuple[bytes, dict[str, str]]]) -> list[tuple[float, float]]:
-    """Send every click at once, to the replicas in turn; return (sent, answered) of each."""
-    return list(await asyncio.gather(*(click(session, f"{urls[i % len(urls)]}/slack/events", request)
-                                       for i, request in enumerate(requests))))
-
-
 @dataclasses.dataclass
 class Bursts:
     """What the bursts of one configuration measured: each one's votes/s and per-vote costs, every ack (ms)."""
@@ -111,35 +105,50 @@ async def measure(database: str, count: int, tmp: Path, found: Bursts) -> None:
     """Run one configuration's BURSTS bursts, adding what they measured to `found`."""
     async with server_process("sandbox", tmp) as sandbox, replicas(database, count, tmp, sandbox.url) as servers:
         await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + BURSTS * BURST})
-        urls, counter = [s.url for s in servers], VoteCounter(database)
-        connector = aiohttp.TCPConnector(limit=BURST + 20)
-        async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as session:
-            for index, request in enumerate(await signed(sandbox, WARMUP)):
-                await click(session, f"{urls[index % count]}/slack/events", request)
-            await votes_reached(counter, WARMUP)
-            await profiling(servers, sandbox, "profile_start")
-            for burst_index in range(BURSTS):
-                await settled(sandbox, servers, WARMUP + burst_index * BURST)
-                rate, burst_acks_ms, costs = await one_burst(session, sandbox, servers, counter,
-                                                             WARMUP + (burst_index + 1) * BURST)
-                found.rates.append(rate)
-                found.acks_ms += burst_acks_ms
-                found.per_vote.append(costs)
-            await profiling(servers, sandbox, "profile_stop")
+        counter = VoteCounter(database)
+        await warm_up(sandbox, servers)
+        await votes_reached(counter, WARMUP)
+        await profiling(servers, sandbox, "profile_start")
+        for burst_index in range(BURSTS):
+            await settled(sandbox, servers, WARMUP + burst_index * BURST)
+            rate, burst_acks_ms, costs = await one_burst(sandbox, servers, counter, WARMUP + (burst_index + 1) * BURST)
+            found.rates.append(rate)
+            found.acks_ms += burst_acks_ms
+            found.per_vote.append(costs)
+        await profiling(servers, sandbox, "profile_stop")
         counter.conn.close()
 
 
-async def one_burst(session: aiohttp.ClientSession, sandbox: Server, servers: Sequence[Server],
+async def warm_up(sandbox: Server, servers: Sequence[Server]) -> None:
+    """Send the WARMUP clicks one at a time, to the replicas in turn."""
+    urls = [f"{s.url}/slack/events" for s in servers]
+    conns = await raw_http.connections(urls, len(urls))
+    try:
+        for index, (body, headers) in enumerate(await signed(sandbox, WARMUP)):
+            url_index = index % len(urls)
+            status, _ = await conns[url_index].send(raw_http.prepared(urls[url_index], body, headers))
+            if status != 200:
+                raise RuntimeError(f"{urls[url_index]} answered a warm-up click with HTTP {status}")
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+async def one_burst(sandbox: Server, servers: Sequence[Server],
                     counter: VoteCounter, votes_after: int) -> tuple[float, list[float], dict[str, float]]:
     """Send BURST clicks at once, to the replicas in turn; return the votes/s, each acknowledgement (ms), and per
     vote the CPU (ms) of each part and the replicas' round trips to the database server."""
-    requests = await signed(sandbox, BURST)
-    urls = [s.url for s in servers]
-    for url in urls:
-        await open_connections(session, url, BURST // len(urls) + 2)
-    cpu_before, trips_before = cpu_by_part(servers, sandbox), await round_trips(servers)
-    timings = await fire(session, urls, requests)
-    done_s = await votes_reached(counter, votes_after)
+    urls = [f"{s.url}/slack/events" for s in servers]
+    requests = [raw_http.prepared(urls[i % len(urls)], body, headers)
+                for i, (body, headers) in enumerate(await signed(sandbox, BURST))]
+    conns = await raw_http.connections(urls, BURST)
+    try:
+        cpu_before, trips_before = cpu_by_part(servers, sandbox), await round_trips(servers)
+        timings = await raw_http.fire(conns, requests)
+        done_s = await votes_reached(counter, votes_after)
+    finally:
+        for conn in conns:
+            conn.close()
     costs = {f"cpu_ms_{part}": 1000 * (used_s - cpu_before[part]) / BURST
              for part, used_s in cpu_by_part(servers, sandbox).items()}
     costs["round_trips"] = (await round_trips(servers) - trips_before) / BURST
