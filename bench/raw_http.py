@@ -19,7 +19,8 @@ class HttpError(Exception):
 def prepared(url: str, body: bytes, headers: Mapping[str, str]) -> bytes:
     """Serialize one POST of `body` to `url` with `headers`, keeping the connection alive."""
     parts = urlsplit(url)
-    lines = [f"POST {parts.path or '/'} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {len(body)}",
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    lines = [f"POST {target} HTTP/1.1", f"Host: {parts.netloc}", f"Content-Length: {len(body)}",
              *(f"{name}: {value}" for name, value in headers.items() if name.lower() != "content-length")]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
