@@ -13,6 +13,9 @@ from storage.ports import Repository, Store
 log = logging.getLogger(__name__)
 
 Change = Callable[[Repository], Awaitable[timedelta]]
+# The test clock's range: every date the engine computes from it (expiries, archives, schedules) stays valid.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 class SystemClock:
@@ -50,20 +53,26 @@ class TestClock(SystemClock):
         return datetime.now(UTC) + self._offset
 
     def advance(self, delta: timedelta) -> datetime:
-        """Move the clock forward by `delta` and return the new time."""
+        """Move the clock forward by `delta` and return the new time; raise ValueError backwards or out of range."""
         if delta < timedelta(0):
             raise ValueError("the clock only moves forward")
+        try:
+            moved = self.now() + delta
+        except OverflowError:
+            moved = datetime.max.replace(tzinfo=UTC)
+        _check_range(moved)
         self._offset += delta
         self._moved(lambda repo: repo.advance_clock_offset(delta))
-        return self.now()
+        return moved
 
     def set(self, moment: datetime) -> datetime:
-        """Jump to an aware moment and return it."""
+        """Jump to an aware moment and return it; raise ValueError when it is naive or out of range."""
         if moment.tzinfo is None:
             raise ValueError("the time must include a UTC offset")
+        _check_range(moment)
         offset = self._offset = moment - datetime.now(UTC)
         self._moved(lambda repo: _set(repo, offset))
-        return self.now()
+        return moment
 
     async def sync(self, store: Store) -> None:
         """Follow the offset stored in `store` (first storing the moves made here), then read it again."""
@@ -115,6 +124,12 @@ class TestClock(SystemClock):
             if moves == self._moves and not self._changes:
                 self._offset = offset
         return True
+
+
+def _check_range(moment: datetime) -> None:
+    """Raise ValueError unless the test clock may show `moment`."""
+    if not EARLIEST <= moment <= LATEST:
+        raise ValueError(f"the test clock stays between {EARLIEST.year} and {LATEST.year}")
 
 
 async def _set(repo: Repository, offset: timedelta) -> timedelta:

@@ -21,6 +21,10 @@ class InvalidDurationError(EngineError):
     """An ISO 8601 duration could not be parsed."""
 
 
+class DurationTooLongError(InvalidDurationError):
+    """An ISO 8601 duration is longer than any Signoff accepts (MAX_DURATION)."""
+
+
 class VoteRefusedError(EngineError):
     """A decision on an approval was refused; the state is unchanged."""
 

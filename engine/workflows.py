@@ -13,7 +13,7 @@ from pydantic_core import PydanticCustomError
 from engine.conditions import Condition, validate_condition
 from engine.cron import CronSpec
 from engine.durations import parse_duration
-from engine.errors import InvalidDefinitionError, InvalidDurationError
+from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
 from engine.records import RecordType
 
@@ -21,6 +21,8 @@ MAX_APPROVERS_PER_STEP = 5
 SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GROUP = re.compile(r"^group:[A-Za-z0-9_.-]{1,64}$")
+# A workflow's reminders, escalations and expiries are at least a minute apart: the scheduler sweeps once a minute.
+MIN_DURATION = timedelta(minutes=1)
 CHANNEL = re.compile(r"^(#[a-z0-9_-]{1,80}|C[A-Z0-9]{2,20})$")
 
 
@@ -50,10 +52,14 @@ def _check_duration(value: str | None) -> str | None:
         return None
     try:
         delta = parse_duration(value)
+    except DurationTooLongError as exc:
+        raise problem("duration_too_long", str(exc), value=value) from exc
     except InvalidDurationError as exc:
         raise problem("duration_invalid", str(exc), value=value) from exc
     if delta <= timedelta(0):
         raise problem("duration_not_positive", "must be a positive duration", value=value)
+    if delta < MIN_DURATION:
+        raise problem("duration_too_short", "must be at least a minute", value=value)
     return value
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Request
 from bot.api.deps import require_token
 from bot.clock import TestClock
 from bot.errors import NotFound, Unprocessable
-from engine.durations import parse_duration
+from engine.durations import add_duration
 from engine.errors import InvalidDurationError
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
@@ -35,9 +35,17 @@ def _parse_now(value: Any) -> datetime:
 
 def _advance(clock: TestClock, value: Any) -> datetime:
     try:
-        return clock.advance(parse_duration(str(value)))
+        now = clock.now()
+        return clock.advance(add_duration(now, value) - now)
     except (InvalidDurationError, ValueError) as exc:
         raise Unprocessable(str(exc), [{"path": "advance", "message": str(exc)}]) from exc
+
+
+def _set(clock: TestClock, value: Any) -> datetime:
+    try:
+        return clock.set(_parse_now(value))
+    except ValueError as exc:
+        raise Unprocessable(str(exc), [{"path": "now", "message": str(exc)}]) from exc
 
 
 @router.post("/clock")
@@ -46,7 +54,7 @@ async def move_clock(request: Request, body: dict[str, Any] = Body(...)) -> dict
     clock = _test_clock(request)
     if set(body) not in ({"advance"}, {"now"}):
         raise Unprocessable("give exactly one of advance or now", [{"path": "(body)", "message": "advance | now"}])
-    moved = _advance(clock, body["advance"]) if "advance" in body else clock.set(_parse_now(body["now"]))
+    moved = _advance(clock, body["advance"]) if "advance" in body else _set(clock, body["now"])
     await clock.flush()
     return {"now": moved.isoformat()}
 

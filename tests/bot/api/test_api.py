@@ -139,10 +139,37 @@ async def test_openapi_and_health(signoff: Harness) -> None:
 async def test_test_clock(signoff: Harness) -> None:
     first = (await signoff.post("/api/v1/clock", {"advance": "P3DT2H"})).json()["now"]
     later = (await signoff.post("/api/v1/clock", {"now": "2027-01-01T09:00:00+00:00"})).json()["now"]
-    assert first < later and later.startswith("2027-01-01T09:00:0")
+    assert first < later and later == "2027-01-01T09:00:00+00:00"
     assert (await signoff.post("/api/v1/clock", {"advance": "soon"})).status_code == 422
     assert (await signoff.post("/api/v1/clock", {"now": "2027-01-01T09:00:00"})).status_code == 422
     assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+
+
+@pytest.mark.parametrize(("move", "expected"), [
+    ({"advance": "P1M"}, "2027-02-28T09:00:00"), ({"advance": "P1Y"}, "2028-01-31T09:00:00"),
+    ({"advance": "PT0.5H"}, "2027-01-31T09:30:00"), ({"advance": "P1,5D"}, "2027-02-01T21:00:00"),
+    ({"advance": "P1Y1M1DT1H1M1S"}, "2028-03-01T10:01:01"),
+])
+async def test_the_test_clock_advances_by_any_iso_8601_duration(signoff: Harness, move: dict[str, str],
+                                                                 expected: str) -> None:
+    await signoff.post("/api/v1/clock", {"now": "2027-01-31T09:00:00+00:00"})
+    moved = (await signoff.post("/api/v1/clock", move)).json()["now"]
+    assert moved.startswith(expected), moved
+
+
+@pytest.mark.parametrize("move", [
+    {"advance": "P99999999D"}, {"advance": "P9999999999999999999999D"}, {"advance": "P200Y"}, {"advance": "P0.5M"},
+    {"advance": "P1.5DT2H"}, {"advance": "-P1D"}, {"advance": 5}, {"advance": None},
+    {"now": "9999-12-31T23:59:59+00:00"}, {"now": "0001-01-01T00:00:00+00:00"}, {"now": "2027-01-01T09:00:00+25:00"},
+    {"now": "2027-02-30T09:00:00+00:00"}, {"now": 12}, {"advance": "P1D", "now": "2027-01-01T09:00:00+00:00"},
+])
+async def test_the_test_clock_refuses_what_it_cannot_show_and_stays_put(signoff: Harness,
+                                                                       move: dict[str, Any]) -> None:
+    await signoff.post("/api/v1/clock", {"now": "2027-01-31T09:00:00+00:00"})
+    answer = await signoff.post("/api/v1/clock", move)
+    assert answer.status_code == 422 and answer.json()["error"]["code"] == "invalid", answer.text
+    tick = await signoff.post("/api/v1/scheduler/tick")
+    assert tick.status_code == 200 and tick.json()["now"].startswith("2027-01-31T09:00")
 
 
 async def test_test_clock_is_404_when_off(tmp_path: Path) -> None:
