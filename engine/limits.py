@@ -25,6 +25,31 @@ MAX_FIELD_DEPTH = 3
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # The same, but tabs and line breaks are fine in multi-line text.
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# What no database stores in a text column: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def is_storable_text(text: str) -> bool:
+    """Tell whether every database can store `text`: it holds no NUL and no lone surrogate."""
+    return _UNSTORABLE.search(text) is None
+
+
+def unstorable_path(value: Any) -> str | None:
+    """Return the path (`a.b[2]`) of the first key or string in a JSON value that is not storable text, or None."""
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:
+        path, item = pending.pop()
+        if isinstance(item, str) and not is_storable_text(item):
+            return path or "(body)"
+        if isinstance(item, dict):
+            for key, child in item.items():
+                where = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and not is_storable_text(key):
+                    return path or "(body)"
+                pending.append((where, child))
+        elif isinstance(item, list):
+            pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
+    return None
 
 
 def to_decimal(value: Any) -> Decimal:
@@ -36,7 +61,8 @@ def to_decimal(value: Any) -> Decimal:
     result = value if isinstance(value, Decimal) else _parse_decimal(value)
     if not result.is_finite():
         raise ValueError("must be a finite decimal number")
-    if result and abs(result.adjusted()) > MAX_DECIMAL_EXPONENT:
+    exponent_of_zero = result.as_tuple().exponent if not result else 0
+    if abs(result.adjusted() if result else int(exponent_of_zero)) > MAX_DECIMAL_EXPONENT:
         raise ValueError(f"must be between 1e-{MAX_DECIMAL_EXPONENT} and 1e{MAX_DECIMAL_EXPONENT} in size")
     exponent = result.as_tuple().exponent
     return Decimal(format(result, "f")) if isinstance(exponent, int) and exponent > 0 else result

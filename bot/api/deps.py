@@ -13,6 +13,7 @@ from fastapi import Path, Request
 from bot.core.service import Signoff
 from bot.core.tokens import touch_token
 from bot.errors import ApiError
+from engine.limits import is_storable_text, unstorable_path
 from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
 from storage.ports import Repository
 
@@ -91,6 +92,7 @@ async def require_token(request: Request) -> AsyncIterator[Caller]:
     if caller.role not in allowed_roles(request):
         raise ApiError(403, "forbidden", f"a token with the {caller.role} role may not {request.method} "
                        f"{request.url.path}")
+    await _refuse_unstorable_text(request)
     if stored is not None:
         await touch_token(service_of(request).db, stored, datetime.now(UTC))
     request.state.caller = caller
@@ -99,6 +101,20 @@ async def require_token(request: Request) -> AsyncIterator[Caller]:
         return
     with service_of(request).db.carrying(_audit_write(request, caller)):
         yield caller
+
+
+async def _refuse_unstorable_text(request: Request) -> None:
+    """Refuse (422) a request whose path, query or JSON body holds text no database stores (NUL, lone surrogates)."""
+    params = [*request.path_params.items(), *request.query_params.multi_items()]
+    found = next((key for key, value in params if not is_storable_text(f"{key}{value}")), None)
+    if found is None and request.method not in READ_METHODS and await request.body():
+        try:
+            found = unstorable_path(await request.json())
+        except (ValueError, RecursionError):
+            return  # not JSON: the route refuses it as it reads it
+    if found is not None:
+        raise ApiError(422, "invalid", "text may hold neither NUL characters nor lone surrogates",
+                       [{"path": found, "message": "remove NUL characters and lone surrogates"}])
 
 
 def token_actor(request: Request) -> str:

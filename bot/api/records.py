@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 
 from bot.api.deps import RECORDS_READ, RECORDS_WRITE, Ref, require_token, service_of
 from bot.errors import Unprocessable
-from engine.limits import Id
+from engine.limits import Id, unstorable_path
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
 
 MAX_OFFSET = 1_000_000
@@ -55,7 +55,8 @@ def cursor_key(cursor: str) -> tuple[str, str]:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (binascii.Error, ValueError):
         key = None
-    if not (isinstance(key, list) and len(key) == 2 and all(isinstance(part, str) for part in key)):
+    if not (isinstance(key, list) and len(key) == 2 and unstorable_path(key) is None
+            and all(isinstance(part, str) for part in key)):
         raise Unprocessable("after is not a cursor this API gave", [{"path": "after", "message": "unknown cursor"}])
     return key[0], key[1]
 

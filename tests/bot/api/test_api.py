@@ -123,7 +123,7 @@ async def test_pages_follow_the_next_cursor_to_the_end_in_order(signoff: Harness
 
 
 @pytest.mark.parametrize("params", [{"after": "bm90IGEgY3Vyc29y"}, {"after": "%%%"}, {"after": "WyJhIl0"},
-                                    {"after": "WyJiaWxsIiwiQi0xIl0", "offset": 3}])
+                                    {"after": "WyJiaWxsIiwiQi0xIl0", "offset": 3}, {"after": "WyJcdWQ4MDAiLCJ4Il0"}])
 async def test_a_cursor_that_is_not_ours_is_422(signoff: Harness, params: dict[str, Any]) -> None:
     response = await signoff.api.get("/api/v1/records", params=params)
     assert response.status_code == 422 and response.json()["error"]["code"] == "invalid"

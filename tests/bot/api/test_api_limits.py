@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.support.harness import Harness
@@ -10,6 +11,7 @@ INVOICE = {"amount": "100.00", "currency": "EUR", "customer": "C-1", "memo": "ok
 HOSTILE = [
     ({"amount": "9e4999999"}, "amount"),
     ({"amount": "NaN"}, "amount"),
+    ({"amount": "0E-1000000"}, "amount"),
     ({"amount": "Infinity"}, "amount"),
     ({"amount": "1e15"}, "amount"),
     ({"amount": "1.00001"}, "amount"),
@@ -58,3 +60,40 @@ async def test_a_bad_contact_is_422_and_changes_nothing(signoff: Harness) -> Non
         assert field in [d["path"] for d in reply.json()["error"]["details"]]
     ok = await signoff.put("/api/v1/records/invoice/INV-2", {**INVOICE, "amount": "999999999999999.9999"})
     assert ok.status_code == 200 and ok.json()["amount"] == "999999999999999.9999"
+
+
+UNSTORABLE = ["\ud800", "a\u0000b", "\udfff tail"]
+WRITES = [
+    ("POST", "/api/v1/groups", lambda t: {"name": "gs", "kind": "customer",
+                                          "filters": [{"field": "state", "op": "eq", "value": t}]}, "filters[0].value"),
+    ("POST", "/api/v1/rules", lambda t: {"name": "R", "conditions": [{"field": "vendor", "op": "eq", "value": t}],
+                                         "results": {"category": "T"}}, "conditions[0].value"),
+    ("POST", "/api/v1/rules", lambda t: {"name": "R", "conditions": [{"field": "vendor", "op": "eq", "value": "V"}],
+                                         "results": {t: "T"}}, "results"),
+    ("POST", "/api/v1/workflows", lambda t: {"name": "W", "record_type": "bill", "trigger": "created",
+                                             "conditions": [{"field": "memo", "op": "contains", "value": t}],
+                                             "actions": [{"type": "update", "field": "memo", "value": "x"}]},
+     "conditions[0].value"),
+    ("PUT", "/api/v1/company", lambda t: {"name": t}, "name"),
+    ("PUT", "/api/v1/contacts/customer/C-9", lambda t: {"name": t}, "name"),
+]
+
+
+async def test_text_no_database_stores_is_422_wherever_it_is_and_changes_nothing(signoff: Harness) -> None:
+    before = {path: (await signoff.api.get(path)).json() for path in ("/api/v1/groups", "/api/v1/rules",
+                                                                      "/api/v1/workflows", "/api/v1/company")}
+    for method, path, body, field in WRITES:
+        for text in UNSTORABLE:
+            reply = await signoff.api.request(method, path, content=json.dumps(body(text)),
+                                              headers={"Content-Type": "application/json"})
+            assert reply.status_code == 422, (path, text, reply.text[:300])
+            assert [d["path"] for d in reply.json()["error"]["details"]] == [field], (path, reply.text[:300])
+    for path, seen in before.items():
+        assert (await signoff.api.get(path)).json() == seen
+
+
+async def test_text_no_database_stores_in_a_path_or_query_is_422(signoff: Harness) -> None:
+    for url in ("/api/v1/records/invoice/A%00B", "/api/v1/records?type=invoice&approval_status=%00",
+                "/api/v1/workflows/w%00", "/api/v1/rules/r%00"):
+        reply = await signoff.api.get(url)
+        assert reply.status_code == 422, (url, reply.text[:300])
