@@ -19,6 +19,7 @@ from bot.api import rules as api_rules
 from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
 from bot.api.errors import error_response
+from bot.asgi import BodyLimit
 from bot.core.service import Signoff
 from bot.errors import ApiError, Refused, error_body
 from bot.metrics import Metrics
@@ -79,6 +80,7 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, worker=inbox,
                        metrics=app.state.metrics)
+    app.add_middleware(BodyLimit, exempt=frozenset({SLACK_EVENTS_PATH}))
 
     @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:

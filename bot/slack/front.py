@@ -22,8 +22,9 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.asgi import read_body, replay, respond
 from bot.errors import error_body
 from bot.metrics import Metrics
 from bot.slack.inbox import InboxWorker
@@ -83,13 +84,13 @@ class SlackFront:
         if scope["type"] != "http" or scope["path"] != SLACK_EVENTS_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await _read_body(receive)
+        body = await read_body(receive, MAX_BODY_BYTES)
         if body is None:
-            await _respond(send, 413, TOO_LARGE_BODY, b"application/json")
+            await respond(send, 413, TOO_LARGE_BODY, b"application/json")
             return
         headers = _headers(scope)
         if not is_text(body):
-            await _respond(send, 400, MALFORMED_BODY, b"application/json")
+            await respond(send, 400, MALFORMED_BODY, b"application/json")
             return
         if not self.is_authentic(body, headers):
             await self._refuse(send)
@@ -97,32 +98,32 @@ class SlackFront:
         entry = inbox_entry(body, headers)
         problem = None if entry.kind == CLICK else shape_problem(body, headers.get("content-type", ""))
         if problem is not None:
-            await _respond(send, 400, _malformed(problem), b"application/json")
+            await respond(send, 400, _malformed(problem), b"application/json")
             return
         try:
             row_id = await self.inbox.accept(entry)
         except Exception:
-            await _respond(send, 503, UNAVAILABLE_BODY, b"application/json")
+            await respond(send, 503, UNAVAILABLE_BODY, b"application/json")
             return
         if row_id is None:
             await self._replayed(entry, send)
             return
         self.metrics.inc("signoff_slack_requests_total")
         if entry.body is None:
-            await self.app(scope, _replay(body, receive), send)
+            await self.app(scope, replay(body, receive), send)
             return
-        await _respond(send, 200, b"", b"text/plain;charset=utf-8")
+        await respond(send, 200, b"", b"text/plain;charset=utf-8")
         self.worker.submit(InboxRow(row_id, entry.identity, entry.kind, entry.body, 1, time.time()))
 
     async def _refuse(self, send: Send) -> None:
         self.metrics.inc("signoff_slack_requests_refused_total")
-        await _respond(send, 401, REFUSAL_BODY, b"application/json")
+        await respond(send, 401, REFUSAL_BODY, b"application/json")
 
     async def _replayed(self, entry: InboxEntry, send: Send) -> None:
         """A request stored before: Slack retrying an event is answered 200 (done already), a replay 401."""
         self.metrics.inc("signoff_slack_requests_replayed_total")
         if entry.identity.startswith(EVENT_PREFIX):
-            await _respond(send, 200, b"", b"text/plain;charset=utf-8")
+            await respond(send, 200, b"", b"text/plain;charset=utf-8")
         else:
             await self._refuse(send)
 
@@ -211,36 +212,3 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]}
 
 
-async def _read_body(receive: Receive) -> bytes | None:
-    """Return the whole body, or None when it is larger than any Slack request."""
-    chunks: list[bytes] = []
-    size, more = 0, True
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-        if size > MAX_BODY_BYTES:
-            return None
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """Return a `receive` giving the body already read, then whatever the connection says next."""
-    is_sent = False
-
-    async def replaying() -> Message:
-        nonlocal is_sent
-        if is_sent:
-            return await receive()
-        is_sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replaying
-
-
-async def _respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

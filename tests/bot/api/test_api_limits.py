@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from tests.support.harness import Harness
@@ -97,3 +98,19 @@ async def test_text_no_database_stores_in_a_path_or_query_is_422(signoff: Harnes
                 "/api/v1/workflows/w%00", "/api/v1/rules/r%00"):
         reply = await signoff.api.get(url)
         assert reply.status_code == 422, (url, reply.text[:300])
+
+
+async def test_a_body_larger_than_a_megabyte_is_413_and_changes_nothing(signoff: Harness) -> None:
+    huge = json.dumps({**INVOICE, "memo": "m" * (1024 * 1024)})
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for start in range(0, len(huge), 65536):
+            yield huge[start:start + 65536].encode()
+
+    for content in (huge, chunks()):
+        reply = await signoff.api.put("/api/v1/records/invoice/INV-9", content=content,
+                                      headers={"Content-Type": "application/json"})
+        assert reply.status_code == 413 and reply.json()["error"]["code"] == "too_large", reply.text[:300]
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-9")).status_code == 404
+    ok = await signoff.put("/api/v1/records/invoice/INV-9", {**INVOICE, "memo": "m" * 4000})
+    assert ok.status_code == 200

@@ -1,0 +1,81 @@
+"""What the ASGI middlewares share: reading a body up to a bound, handing it on, answering directly; and the bound
+on every request body but Slack's (which its front bounds itself)."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.errors import error_body
+
+# Far above any document, workflow, rule or group the API takes; a larger body is refused unread.
+MAX_API_BODY_BYTES = 1024 * 1024
+TOO_LARGE_API_BODY = json.dumps(error_body("too_large", f"the body is larger than {MAX_API_BODY_BYTES} bytes")).encode()
+
+
+async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
+    """Return the whole body, or None as soon as it is larger than `max_bytes`."""
+    chunks: list[bytes] = []
+    size, more = 0, True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+        if size > max_bytes:
+            return None
+    return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """Return a `receive` giving the body already read, then whatever the connection says next."""
+    is_sent = False
+
+    async def replaying() -> Message:
+        nonlocal is_sent
+        if is_sent:
+            return await receive()
+        is_sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replaying
+
+
+async def respond(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    """Answer a request directly."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodyLimit:
+    """ASGI middleware answering 413 to a request whose body is larger than MAX_API_BODY_BYTES, before any of it is
+    held in memory beyond the bound; paths in `exempt` (Slack's, bounded by its own front) pass untouched."""
+
+    def __init__(self, app: ASGIApp, *, exempt: frozenset[str]) -> None:
+        self.app = app
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass a request on with its body read once, or refuse it."""
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if _declared_length(scope) > MAX_API_BODY_BYTES:
+            await respond(send, 413, TOO_LARGE_API_BODY, b"application/json")
+            return
+        body = await read_body(receive, MAX_API_BODY_BYTES)
+        if body is None:
+            await respond(send, 413, TOO_LARGE_API_BODY, b"application/json")
+            return
+        await self.app(scope, replay(body, receive), send)
+
+
+def _declared_length(scope: Scope) -> int:
+    """Return the Content-Length a request declares (0 when none or unreadable: the body is counted as read)."""
+    for name, value in scope["headers"]:
+        if name.lower() == b"content-length":
+            return int(value) if value.isdigit() else 0
+    return 0
