@@ -8,6 +8,7 @@ from typing import Any
 from slack_bolt.response import BoltResponse
 
 from bot.core.service import Signoff
+from bot.errors import NotFound, Refused
 from bot.slack.payload import channel_id, user_id
 from engine.errors import PrefillChoiceError, VoteRefusedError
 
@@ -17,7 +18,8 @@ REFUSALS = (VoteRefusedError, PrefillChoiceError)
 
 
 class ListenerErrors:
-    """Tells the person why nothing changed; a failure that is no refusal stays a failure (the inbox retries it)."""
+    """Tells the person why nothing changed (a refusal of the engine or of an application service: a rule or group
+    removed meanwhile…); a failure that is no refusal stays a failure (the inbox retries it)."""
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
@@ -36,6 +38,9 @@ class ListenerErrors:
         user = user_id(body)
         if isinstance(error, REFUSALS) and user is not None:
             await self.refuse(body, user, error.code, str(error))
+            return BoltResponse(status=200)
+        if isinstance(error, Refused) and user is not None:
+            await self.refuse(body, user, "gone" if isinstance(error, NotFound) else "refused", error.message)
             return BoltResponse(status=200)
         log.exception("Failed to run listener function (error: %s)", error, exc_info=error)
         return None

@@ -28,7 +28,7 @@ from bot.asgi import read_body, replay, respond
 from bot.errors import error_body
 from bot.metrics import Metrics
 from bot.slack.inbox import InboxWorker
-from bot.slack.payload import envelope_problem, shape_problem
+from bot.slack.payload import envelope_problem, json_object, shape_problem
 from storage.models import InboxEntry, InboxRow
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ClickProcessor:
 
     async def __call__(self, row: InboxRow) -> bool:
         """Process one inbox row; tell whether it went through (a malformed payload goes nowhere, and is done)."""
-        payload = form_payload(row.body.encode()) if row.kind == CLICK else _json_object(row.body)
+        payload = form_payload(row.body.encode()) if row.kind == CLICK else json_object(row.body)
         problem = envelope_problem(payload) if row.kind == CLICK and payload is not None else None
         if payload is None or problem is not None:
             log.warning("inbox row %s is not a click Slack would send (%s): %r", row.id,
@@ -132,7 +132,7 @@ class SlackFront:
         if self.verifier is None:
             return False
         timestamp, signature = headers.get("x-slack-request-timestamp", ""), headers.get("x-slack-signature", "")
-        return timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
+        return timestamp.isascii() and timestamp.isdigit() and self.verifier.is_valid(body, timestamp, signature)
 
 
 def _malformed(problem: str) -> bytes:
@@ -145,7 +145,7 @@ def inbox_entry(body: bytes, headers: dict[str, str]) -> InboxEntry:
     if is_click(body, headers):
         return InboxEntry(signature, CLICK, body.decode())
     if headers.get("content-type", "").startswith("application/json"):
-        event_id = (_json_object(body.decode()) or {}).get("event_id")
+        event_id = (json_object(body.decode()) or {}).get("event_id")
         if isinstance(event_id, str) and event_id:
             return InboxEntry(EVENT_PREFIX + event_id[:200], "event")
     return InboxEntry(signature, "request")
@@ -175,7 +175,7 @@ def is_click(body: bytes, headers: dict[str, str]) -> bool:
 def form_payload(body: bytes) -> dict[str, Any] | None:
     """Return the JSON object in the `payload` field of a form body, or None when there is none."""
     try:
-        return _json_object(form_fields(body).get("payload", ""))
+        return json_object(form_fields(body).get("payload", ""))
     except UnicodeDecodeError:
         return None
 
@@ -198,14 +198,6 @@ def form_fields(body: bytes) -> dict[str, str]:
 def _unquote_plus(text: bytes) -> str:
     """Decode one form-encoded name or value with no backslash and only well-formed escapes (C speed)."""
     return codecs.escape_decode(text.replace(b"+", b" ").replace(b"%", b"\\x"))[0].decode()
-
-
-def _json_object(text: str) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

@@ -16,6 +16,7 @@ MAX_METADATA_CHARS = 3000
 # Parts of a payload or event envelope that Bolt itself reads as objects (or lists of objects) before any listener.
 OBJECT_PARTS = ("user", "team", "enterprise", "channel", "container", "view", "message", "state", "event")
 LIST_PARTS = ("actions", "authorizations")
+VIEW_EVENTS = frozenset({"view_submission", "view_closed"})
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def json_object(encoded: str | None) -> dict[str, Any] | None:
     """Decode a JSON object (as the app writes into button values), or None when it is anything else."""
     try:
         value = json.loads(encoded or "")
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
 
@@ -128,6 +129,9 @@ def shape_problem(body: bytes, content_type: str) -> str | None:
         return "the body is not UTF-8"
     except ValueError:
         return "the payload is not JSON"
+    except RecursionError:
+        return "the payload is nested too deeply"
+
 
 
 def envelope_problem(envelope: Any) -> str | None:
@@ -141,4 +145,7 @@ def envelope_problem(envelope: Any) -> str | None:
         items = envelope.get(name)
         if items is not None and not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
             return f"`{name}` is not a list of objects"
+    view = envelope.get("view")
+    if envelope.get("type") in VIEW_EVENTS and isinstance(view, dict) and not isinstance(view.get("type"), str):
+        return "`view` has no `type`"
     return None

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -108,6 +108,12 @@ NOT_CLICKS: dict[str, Callable[[], SlackRequest]] = {
     "unknown type": lambda: payload(interaction("made_up")),
     "view_submission without view": lambda: payload(interaction("view_submission")),
     "view_submission view a string": lambda: payload(interaction("view_submission", view="request_new")),
+    "view_submission view without type": lambda: payload(interaction("view_submission", view={
+        "id": "V1", "callback_id": "request_new", "state": {"values": {}}})),
+    "JSON body nested deeply": lambda: raw(b'{"type": "event_callback", "a": ' + b"[" * 100_000 + b"]" * 100_000
+                                           + b"}", "application/json"),
+    "payload nested deeply": lambda: raw(b"payload=" + quote('{"type": "view_submission", "x": '
+                                                             + "[" * 100_000 + "]" * 100_000 + "}").encode()),
     "request modal without state": lambda: submission("request_new"),
     "request modal with state null": lambda: submission("request_new", {"state": None}),
     "request modal values a list": lambda: submission("request_new", {"state": {"values": []}}),
@@ -231,7 +237,8 @@ CLICKS: dict[str, Callable[[], SlackRequest]] = {
 # which `bot.slack.payload.shape_problem` decides.
 FRONT_DOOR = ("payload not JSON", "payload a JSON array", "payload a JSON string", "payload a number",
               "non-UTF-8 percent-encoded payload", "JSON body not JSON", "JSON body an array",
-              "view_submission view a string", "event a string")
+              "view_submission view a string", "event a string", "view_submission view without type",
+              "JSON body nested deeply", "payload nested deeply")
 UNREADABLE_CLICKS = ("approve with actions a dict", "approve with action a string", "approve with user a string",
                      "batch view a string")
 # Bodies the listeners cope with, but that are no Slack request either: the front door refuses them too.
@@ -275,3 +282,32 @@ async def test_a_malformed_click_is_answered_without_error_or_change(
     assert reply.status < 500, reply.text()[:300]
     await inbox_settled(tmp_path / "signoff.db")
     assert snapshot(tmp_path / "signoff.db") == before
+
+
+def inbox_rows(database: Path) -> list[tuple[str, int]]:
+    """Return the status and attempts of every inbox row."""
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+        return [(str(status), int(attempts)) for status, attempts in db.execute(
+            "SELECT status, attempts FROM inbox WHERE kind = 'click' ORDER BY id")]
+
+
+async def test_a_click_nested_too_deeply_is_done_at_once_not_retried(signoff: Harness, tmp_path: Path) -> None:
+    deep = {"x": json.loads("[" * 500 + "]" * 500)}
+    deep_click = raw(b"payload=" + quote(json.dumps(interaction("block_actions", actions=[], **deep))[:-1]
+                                         + ', "y": ' + "[" * 100_000 + "]" * 100_000 + "}").encode())
+    reply = await deliver(f"{signoff.runtime.url}/slack/events", deep_click)
+    assert reply.status == 200
+    await inbox_settled(tmp_path / "signoff.db")
+    assert inbox_rows(tmp_path / "signoff.db") == [("done", 1)]
+
+
+@pytest.mark.parametrize("action_id", ["rule_edit", "rule_publish", "rule_delete", "group_edit", "group_delete"])
+async def test_a_click_on_something_removed_meanwhile_is_told_and_done(signoff: Harness, tmp_path: Path,
+                                                                      action_id: str) -> None:
+    admin = {"id": "U0ADMIN", "username": "admin", "team_id": TEAM_ID}
+    reply = await deliver(f"{signoff.runtime.url}/slack/events", click(action_id, {"value": "gone-1"}, user=admin))
+    assert reply.status == 200
+    told = await signoff.workspace.wait_for(lambda: signoff.workspace.dm_messages("U0ADMIN"))
+    assert "no longer exists" in told[-1].text
+    await inbox_settled(tmp_path / "signoff.db")
+    assert inbox_rows(tmp_path / "signoff.db") == [("done", 1)]

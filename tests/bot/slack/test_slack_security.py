@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -52,3 +53,16 @@ async def test_tampered_body_is_401(signoff: Harness) -> None:
     reply = await deliver(f"{signoff.runtime.url}/slack/events", (forged, headers))
     assert reply.status == 401
     assert (await record(signoff))["approval"]["votes"] == []
+
+
+@pytest.mark.parametrize("timestamp", [b"\xb2", b"1\xb9", "١٢٣".encode(), b"-5", b""])
+async def test_a_timestamp_of_other_digits_is_401_not_500(signoff: Harness, timestamp: bytes) -> None:
+    host, port = signoff.runtime.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = b"payload=%7B%7D"
+    writer.write(b"POST /slack/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                 b"X-Slack-Request-Timestamp: " + timestamp + b"\r\nX-Slack-Signature: v0=00\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    status_line = await reader.readline()
+    writer.close()
+    assert status_line.split()[1] == b"401", status_line
