@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core.admin import dismiss_reminder
 from bot.core.digests import digest_message, parse_page_value
 from bot.core.service import Signoff
-from bot.slack.payload import action_value, first_action, mapping, text, user_id
+from bot.slack.payload import action_value, first_action, mapping, small_int, text, user_id
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +29,10 @@ class DigestListeners:
         """Dismiss one document's reminder (only the clicker's own), then show the page again."""
         await ack()
         user, value = user_id(body), action_value(body)
-        task_id = (value or "").partition("|")[0]
-        if user is None or not task_id.isdigit():
+        task_id = small_int((value or "").partition("|")[0])
+        if user is None or task_id is None:
             return
-        await dismiss_reminder(self.service.deps, user, int(task_id))
+        await dismiss_reminder(self.service.deps, user, task_id)
         await self.show(body, user, parse_page_value(value))
         if self.on_done is not None:
             await self.on_done([user])

@@ -28,7 +28,7 @@ from bot.asgi import read_body, replay, respond
 from bot.errors import error_body
 from bot.metrics import Metrics
 from bot.slack.inbox import InboxWorker
-from bot.slack.payload import envelope_problem, json_object, shape_problem
+from bot.slack.payload import click_problem, json_object, shape_problem
 from storage.models import InboxEntry, InboxRow
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ class ClickProcessor:
     async def __call__(self, row: InboxRow) -> bool:
         """Process one inbox row; tell whether it went through (a malformed payload goes nowhere, and is done)."""
         payload = form_payload(row.body.encode()) if row.kind == CLICK else json_object(row.body)
-        problem = envelope_problem(payload) if row.kind == CLICK and payload is not None else None
+        problem = click_problem(payload) if row.kind == CLICK and payload is not None else None
         if payload is None or problem is not None:
             log.warning("inbox row %s is not a click Slack would send (%s): %r", row.id,
                         problem or "no readable payload", row.body[:200])

@@ -11,6 +11,8 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+from engine.limits import unstorable_path
+
 MAX_VALUE_CHARS = 2000
 MAX_METADATA_CHARS = 3000
 # Parts of a payload or event envelope that Bolt itself reads as objects (or lists of objects) before any listener.
@@ -149,3 +151,10 @@ def envelope_problem(envelope: Any) -> str | None:
     if envelope.get("type") in VIEW_EVENTS and isinstance(view, dict) and not isinstance(view.get("type"), str):
         return "`view` has no `type`"
     return None
+
+
+def click_problem(payload: dict[str, Any]) -> str | None:
+    """Say why a stored click is not one Slack would send (as `envelope_problem`, or text no database stores)."""
+    problem = envelope_problem(payload)
+    where = unstorable_path(payload) if problem is None else None
+    return f"`{where}` holds a NUL character or a lone surrogate" if where is not None else problem

@@ -207,6 +207,9 @@ CLICKS: dict[str, Callable[[], SlackRequest]] = {
     "reject without trigger": lambda: click("reject", {"value": "AR-1"}, trigger_id=None),
     "reminder done value text": lambda: click("reminder_done", {"value": "abc"}),
     "reminder done value huge": lambda: click("reminder_done", {"value": "9" * 500}),
+    "digest done value huge": lambda: click("digest_done", {"value": "99999999999999999999999"}),
+    "approve value a lone surrogate": lambda: click("approve", {"value": "\ud800"}),
+    "reject value with NUL": lambda: click("reject", {"value": "AR-1\u0000"}),
     "reminder done without value": lambda: click("reminder_done"),
     "page next without value": lambda: click("page_next"),
     "page next value not JSON": lambda: click("page_next", {"value": "{"}),
@@ -309,5 +312,13 @@ async def test_a_click_on_something_removed_meanwhile_is_told_and_done(signoff: 
     assert reply.status == 200
     told = await signoff.workspace.wait_for(lambda: signoff.workspace.dm_messages("U0ADMIN"))
     assert "no longer exists" in told[-1].text
+    await inbox_settled(tmp_path / "signoff.db")
+    assert inbox_rows(tmp_path / "signoff.db") == [("done", 1)]
+
+
+@pytest.mark.parametrize("name", ["approve value a lone surrogate", "reject value with NUL", "digest done value huge"])
+async def test_a_click_slack_would_not_send_is_done_at_once(signoff: Harness, tmp_path: Path, name: str) -> None:
+    reply = await deliver(f"{signoff.runtime.url}/slack/events", CLICKS[name]())
+    assert reply.status == 200
     await inbox_settled(tmp_path / "signoff.db")
     assert inbox_rows(tmp_path / "signoff.db") == [("done", 1)]
