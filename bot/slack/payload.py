@@ -124,9 +124,9 @@ def shape_problem(body: bytes, content_type: str) -> str | None:
     try:
         text_body = body.decode()
         if content_type.startswith("application/json"):
-            return envelope_problem(json.loads(text_body) if text_body else {})
+            return click_problem(json.loads(text_body) if text_body else {})
         fields = dict(parse_qsl(text_body, keep_blank_values=True, errors="strict"))
-        return envelope_problem(json.loads(fields["payload"])) if "payload" in fields else None
+        return click_problem(json.loads(fields["payload"])) if "payload" in fields else None
     except UnicodeDecodeError:
         return "the body is not UTF-8"
     except ValueError:
@@ -153,8 +153,8 @@ def envelope_problem(envelope: Any) -> str | None:
     return None
 
 
-def click_problem(payload: dict[str, Any]) -> str | None:
-    """Say why a stored click is not one Slack would send (as `envelope_problem`, or text no database stores)."""
+def click_problem(payload: Any) -> str | None:
+    """Say why a payload is not one Slack would send: as `envelope_problem`, or it holds text no database stores."""
     problem = envelope_problem(payload)
     where = unstorable_path(payload) if problem is None else None
     return f"`{where}` holds a NUL character or a lone surrogate" if where is not None else problem

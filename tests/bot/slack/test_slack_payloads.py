@@ -142,6 +142,9 @@ NOT_CLICKS: dict[str, Callable[[], SlackRequest]] = {
         vendor={"vendor": {"type": "plain_text_input", "value": ""}},
         description={"description": {"type": "plain_text_input", "value": "\x1b[2J" * 2000}})),
     "reject reason without state": lambda: submission("reject_reason", {"private_metadata": "AR-1"}),
+    "reject reason metadata a lone surrogate": lambda: submission("reject_reason", {
+        "private_metadata": "\ud800",
+        "state": {"values": {"reason": {"reason": {"type": "plain_text_input", "value": "too expensive"}}}}}),
     "reject reason without metadata": lambda: submission("reject_reason", {"state": {"values": {
         "reason": {"reason": {"type": "plain_text_input", "value": "too expensive"}}}}}),
     "reject reason metadata a dict": lambda: submission("reject_reason", {"private_metadata": {"a": 1}, "state": {
@@ -245,7 +248,8 @@ FRONT_DOOR = ("payload not JSON", "payload a JSON array", "payload a JSON string
 UNREADABLE_CLICKS = ("approve with actions a dict", "approve with action a string", "approve with user a string",
                      "batch view a string")
 # Bodies the listeners cope with, but that are no Slack request either: the front door refuses them too.
-ALSO_REFUSED = ("non-UTF-8 form", "non-UTF-8 JSON body", "request modal user a string")
+ALSO_REFUSED = ("non-UTF-8 form", "non-UTF-8 JSON body", "request modal user a string", "request modal vendor with NUL",
+                "reject reason metadata a lone surrogate", "approve value a lone surrogate", "reject value with NUL")
 
 
 @pytest.mark.parametrize("name", [*FRONT_DOOR, *UNREADABLE_CLICKS, *ALSO_REFUSED])
