@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
@@ -37,6 +38,35 @@ ENV_NAMES = {
     "public_url": "SIGNOFF_PUBLIC_URL",
     "migrate": "SIGNOFF_MIGRATE",
 }
+
+
+DEFAULT_SENDER = "signoff@localhost"
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how to send e-mail."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    use_tls: bool = False
+    sender: str = DEFAULT_SENDER
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        """Parse `smtp://user:pass@host:port?from=a@b` (or `smtps://` for implicit TLS)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise SettingsError("SIGNOFF_SMTP_URL is invalid: expected smtp://user:pass@host:port")
+        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+        return cls(
+            host=parts.hostname, port=parts.port or (465 if parts.scheme == "smtps" else 25),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=parts.scheme == "smtps", sender=unquote(query.get("from", DEFAULT_SENDER)),
+        )
 
 
 def _env(name: str) -> AliasChoices:
@@ -82,6 +112,24 @@ class Settings(BaseSettings):
         if horizon <= timedelta(0):
             raise ValueError("must be longer than zero")
         return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_url_shape(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                SmtpConfig.from_url(value)
+            except SettingsError as exc:
+                raise ValueError("expected smtp://user:pass@host:port (or smtps://), optionally ?from=ADDRESS") from exc
+        return value or None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url_shape(cls, value: str | None) -> str | None:
+        parts = urlsplit(value or "")
+        if value and (parts.scheme not in ("http", "https") or not parts.hostname):
+            raise ValueError("expected an http(s) URL like https://hooks.example.com/signoff")
+        return value or None
 
     @field_validator("public_url")
     @classmethod

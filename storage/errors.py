@@ -7,6 +7,10 @@ class StorageError(Exception):
     """Root of every storage error."""
 
 
+class DatabaseUnavailableError(StorageError):
+    """The database cannot be opened or reached: a file that cannot be created, a server refusing connections."""
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer Signoff than this one."""
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.deps import Deps
-from bot.senders.email import Email, SmtpConfig
+from bot.senders.email import Email
+from bot.settings import SmtpConfig
 from engine.actions import Company, Planned, PostMessage, RemindPeople, SendEmail, SetField, Skipped, apply_fields
 from engine.records import Record
 from engine.workflows import Workflow

@@ -14,9 +14,9 @@ from typing import Any
 from bot.clock import SystemClock
 from bot.core.service import Signoff
 from bot.errors import Conflict, NotFound, Refused, SettingsError, Unprocessable
-from bot.senders.email import Email, SmtpConfig
+from bot.senders.email import Email
 from bot.senders.slack import SlackOut, make_client
-from bot.settings import load_settings
+from bot.settings import SmtpConfig, load_settings
 from engine.actions import record_context, sample_contact, sample_record
 from engine.errors import InvalidDefinitionError
 from engine.invoice_reminders import (

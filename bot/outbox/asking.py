@@ -20,7 +20,8 @@ from bot.core.cards import request_card
 from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.outbox.errors import Permanent
-from bot.senders.email import Email, SmtpConfig, send_email
+from bot.senders.email import Email, send_email
+from bot.settings import SmtpConfig
 from engine.approvals import ApprovalRequest, is_waiting_on
 from engine.durations import wait_parts
 from engine.notify import (

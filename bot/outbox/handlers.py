@@ -15,8 +15,9 @@ from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
 from bot.outbox.errors import Permanent
 from bot.outbox.nudges import Nudges
 from bot.outbox.webhooks import WebhookPoster
-from bot.senders.email import Email, SmtpConfig, send_email
+from bot.senders.email import Email, send_email
 from bot.senders.slack import Posted
+from bot.settings import SmtpConfig
 from engine.notify import is_slack_user
 from storage.models import OutboxItem
 

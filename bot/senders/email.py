@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formataddr, make_msgid
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
-from bot.errors import SettingsError
+from bot.settings import SmtpConfig
 
-DEFAULT_SENDER = "signoff@localhost"
 # every character that ends a line somewhere (CR, LF, and the others str.splitlines knows)
 LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 
@@ -21,32 +19,6 @@ LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 def header_text(value: str) -> str:
     """Return a header value on one line: line breaks become spaces, so data can never add a header."""
     return LINE_BREAKS.sub(" ", value).strip()
-
-
-@dataclass(frozen=True)
-class SmtpConfig:
-    """Where and how to send e-mail."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    use_tls: bool = False
-    sender: str = DEFAULT_SENDER
-
-    @classmethod
-    def from_url(cls, url: str) -> SmtpConfig:
-        """Parse `smtp://user:pass@host:port?from=a@b` (or `smtps://` for implicit TLS)."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
-            raise SettingsError("SIGNOFF_SMTP_URL is invalid: expected smtp://user:pass@host:port")
-        query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
-        return cls(
-            host=parts.hostname, port=parts.port or (465 if parts.scheme == "smtps" else 25),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            use_tls=parts.scheme == "smtps", sender=unquote(query.get("from", DEFAULT_SENDER)),
-        )
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,11 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
+from storage.errors import DatabaseUnavailableError
 from storage.postgres.connection import PgConnection
 from storage.postgres.schema import migrate as apply_migrations
 from storage.sql.repository import SqlRepository
@@ -50,7 +52,13 @@ class PgDatabase(SqlStore):
     @classmethod
     async def open_url(cls, url: str, *, migrate: bool = True) -> PgDatabase:
         """Connect to the database at `url`: a new one is created, an older one migrated if `migrate`, else refused."""
-        async with await psycopg.AsyncConnection.connect(url) as migrating:
+        try:
+            migrating = await psycopg.AsyncConnection.connect(url)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            where = _without_password(url)
+            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL at {where}: {reason}") from exc
+        async with migrating:
             await apply_migrations(migrating, migrate=migrate)
         db = cls(await PgConnection.connect(url), url)
         db._subscribers = []
@@ -161,3 +169,11 @@ class PgDatabase(SqlStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         await super().close()
+
+
+def _without_password(url: str) -> str:
+    """Return a connection URL fit for a log line: its password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))

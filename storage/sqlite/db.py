@@ -8,7 +8,7 @@ import logging
 import sqlite3
 from pathlib import Path
 
-from storage.errors import MigrationError
+from storage.errors import DatabaseUnavailableError, MigrationError
 from storage.schema import check_schema_version, numbered_migrations
 from storage.sql.connection import SqlConnection
 from storage.sql.store import SqlStore
@@ -46,7 +46,11 @@ class Database(SqlStore):
         Raises SchemaTooNewError for a database of a newer Signoff, MigrationNeededError for an older one when
         not told to migrate, MigrationError when a migration fails (it is rolled back whole).
         """
-        db = cls(await _connect(path, is_direct=True), str(path))
+        try:
+            first = await _connect(path, is_direct=True)
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailableError(f"cannot open the SQLite database {path}: {exc}") from exc
+        db = cls(first, str(path))
         try:
             await db._migrate(migrate)
             await db._open_readers()

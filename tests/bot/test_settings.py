@@ -18,7 +18,7 @@ BASE = {"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_SIGNING_SECRET": "s"}
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "SIGNOFF_TIMEZONE", "SIGNOFF_LOCALE",
                  "SIGNOFF_PORT", "SIGNOFF_TICK_SECONDS", "SIGNOFF_ADMINS", "SIGNOFF_DATABASE", "SIGNOFF_ARCHIVE_AFTER",
-                 "SIGNOFF_OUTBOX_RETENTION"):
+                 "SIGNOFF_OUTBOX_RETENTION", "SIGNOFF_SMTP_URL", "SIGNOFF_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
 
@@ -56,6 +56,12 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SIGNOFF_OUTBOX_RETENTION": "30 days"}, "SIGNOFF_OUTBOX_RETENTION"),
         ({**BASE, "SIGNOFF_ARCHIVE_AFTER": "P0D"}, "SIGNOFF_ARCHIVE_AFTER"),
         ({**BASE, "SIGNOFF_ARCHIVE_AFTER": "month"}, "SIGNOFF_ARCHIVE_AFTER"),
+        ({**BASE, "SIGNOFF_ARCHIVE_AFTER": "P99999999999D"}, "SIGNOFF_ARCHIVE_AFTER"),
+        ({**BASE, "SIGNOFF_SMTP_URL": "http://x"}, "SIGNOFF_SMTP_URL"),
+        ({**BASE, "SIGNOFF_SMTP_URL": "smtp://"}, "SIGNOFF_SMTP_URL"),
+        ({**BASE, "SIGNOFF_SMTP_URL": "smtp://mail.example.com:99999"}, "SIGNOFF_SMTP_URL"),
+        ({**BASE, "SIGNOFF_WEBHOOK_URL": "notaurl"}, "SIGNOFF_WEBHOOK_URL"),
+        ({**BASE, "SIGNOFF_WEBHOOK_URL": "ftp://hooks.example.com/x"}, "SIGNOFF_WEBHOOK_URL"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
@@ -78,3 +84,17 @@ def test_run_exits_2_with_one_line(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SIGNOFF_TIMEZONE" in lines[0]
+
+
+@pytest.mark.parametrize(("database", "says"), [
+    ("/nonexistent/dir/x.db", "cannot open the SQLite database /nonexistent/dir/x.db"),
+    ("postgresql://signoff:s3cret@127.0.0.1:1/signoff", "cannot connect to PostgreSQL at "
+                                                         "postgresql://signoff:***@127.0.0.1:1/signoff"),
+])
+def test_a_database_that_cannot_be_opened_stops_run_with_one_line(tmp_path: Path, database: str, says: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SIGNOFF_DATABASE": database, **BASE}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "s3cret" not in result.stderr, result.stderr[-2000:]

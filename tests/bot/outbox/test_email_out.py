@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SettingsError
-from bot.senders.email import Email, SmtpConfig, build_message, send_email
+from bot.senders.email import Email, build_message, send_email
+from bot.settings import SmtpConfig
 from tests.support.harness import running_signoff
 from tests.support.smtp import Inbox
 
