@@ -19,9 +19,6 @@ from engine.workflows import details_from
 MAX_SCHEDULES = 3
 MAX_OFFSET_DAYS = 10
 SEND_AT_HOUR = 9
-# A reminder whose moment passed longer ago than this (the bot was down, the invoice arrived late)
-# is not sent any more: the customer gets the next one on time instead of a stale one.
-LATE_LIMIT = timedelta(days=3)
 CLOSED_STATUSES = frozenset({DocStatus.PAID, DocStatus.VOID})
 FINALISED_STATUSES = frozenset({DocStatus.OPEN, DocStatus.SENT})
 
@@ -102,9 +99,10 @@ def reminder_moments(due_date: date, settings: InvoiceReminderSettings, tz: Zone
     return sorted(moments, key=lambda m: m.at)
 
 
-def is_fresh(moment: ReminderMoment, now: datetime) -> bool:
-    """Tell whether a reminder that fell due is still worth sending now."""
-    return moment.at <= now and now - moment.at <= LATE_LIMIT
+def is_owed(moment: ReminderMoment, known_since: datetime, now: datetime) -> bool:
+    """Tell whether a reminder is owed now: it fell due, however long ago (the bot was down: nothing is lost), but
+    not before the invoice was known (one imported already overdue gets no reminder of the past)."""
+    return known_since <= moment.at <= now
 
 
 def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:

@@ -21,7 +21,7 @@ from engine.cron import CronSpec
 from engine.dates import add_calendar_days, require_aware
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinitionError, InvalidDurationError
-from engine.invoice_reminders import InvoiceReminderSettings, is_fresh, is_payable, reminder_moments
+from engine.invoice_reminders import InvoiceReminderSettings, is_owed, is_payable, reminder_moments
 from engine.lifecycle import customer_hold
 from engine.records import Record
 from engine.workflows import ApprovalAction, Trigger, Workflow
@@ -241,7 +241,7 @@ def plan_request(
 def plan_invoice(
     state: InvoiceState, settings: InvoiceReminderSettings, now: datetime, tz: ZoneInfo,
 ) -> tuple[list[DueAction], datetime | None]:
-    """Plan one invoice: the latest reminder that fell due (when still fresh) and when the next one falls.
+    """Plan one invoice: the latest reminder owed (one only, however late) and when the next one falls.
 
     A finalised invoice that is not approved yet gets no e-mail: its reminder is planned as skipped, with why.
     """
@@ -249,11 +249,11 @@ def plan_invoice(
     if not settings.enabled or not is_payable(record) or record.due_date is None:
         return [], None
     moments = reminder_moments(record.due_date, settings, tz)
-    past = [m for m in moments if m.at <= now]
+    owed = [m for m in moments if is_owed(m, record.created_at, now)]
     nxt = next((m.at for m in moments if m.at > now), None)
-    if not past or not is_fresh(past[-1], now) or not state.email:
+    if not owed or not state.email:
         return [], nxt
-    latest = past[-1]
+    latest = owed[-1]
     data = {"invoice_id": record.id, "schedule_index": latest.index, "offset_days": latest.schedule.offset_days,
             "email": state.email, "due_date": record.due_date.isoformat()}
     key = f"invoice-reminder:{record.id}:{record.due_date.isoformat()}:{latest.schedule.offset_days:+d}"

@@ -14,7 +14,7 @@ from engine.invoice_reminders import (
     ReminderMoment,
     ReminderSchedule,
     days_until_due,
-    is_fresh,
+    is_owed,
     is_remindable,
     parse_reminder_settings,
     reminder_moments,
@@ -101,13 +101,15 @@ def test_moments_are_nine_in_the_morning_company_time_across_dst() -> None:
 
 
 @pytest.mark.parametrize(
-    ("late", "expected"),
-    [(timedelta(0), True), (timedelta(days=2, hours=23), True), (timedelta(days=3, seconds=1), False),
-     (-timedelta(seconds=1), False)],
+    ("known_since", "now", "expected"),
+    [(NOW - timedelta(days=1), NOW, True), (NOW - timedelta(days=1), NOW + timedelta(days=300), True),
+     (NOW, NOW, True), (NOW + timedelta(seconds=1), NOW + timedelta(days=1), False),
+     (NOW - timedelta(days=1), NOW - timedelta(seconds=1), False)],
 )
-def test_a_reminder_stays_fresh_three_days(late: timedelta, expected: bool) -> None:
+def test_a_reminder_is_owed_however_late_once_the_invoice_was_known(known_since: datetime, now: datetime,
+                                                                     expected: bool) -> None:
     moment = ReminderMoment(0, ReminderSchedule(offset_days=0), NOW)
-    assert is_fresh(moment, NOW + late) is expected
+    assert is_owed(moment, known_since, now) is expected
 
 
 @pytest.mark.parametrize(

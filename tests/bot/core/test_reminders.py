@@ -114,6 +114,24 @@ async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness
     assert len(smtp.messages) == 2
 
 
+async def test_after_an_outage_the_latest_reminder_owed_is_sent_once(billing: Harness, smtp: Inbox) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert (await at(billing, datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)))["invoice_reminder"] == 1
+    assert (await at(billing, datetime(2026, 11, 27, 10, 0, tzinfo=PARIS)))["invoice_reminder"] == 0
+    (late,) = await mails(smtp, 1)
+    assert late["Subject"] == "Pay INV-7 today"
+    assert [e["detail"]["offset_days"] for e in await history(billing)] == [0]
+
+
+async def test_an_invoice_arriving_overdue_gets_no_reminder_of_the_past(billing: Harness, smtp: Inbox) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert (await at(billing, datetime(2026, 11, 2, 9, 0, tzinfo=PARIS)))["invoice_reminder"] == 1  # INV-7's
+    assert (await billing.put("/api/v1/records/invoice/INV-8", INVOICE)).status_code == 200
+    assert (await at(billing, datetime(2026, 11, 3, 10, 0, tzinfo=PARIS)))["invoice_reminder"] == 0
+    events = (await billing.api.get("/api/v1/records/invoice/INV-8/audit")).json()["events"]
+    assert [e for e in events if e["action"] == "reminded"] == [] and len(await mails(smtp, 1)) == 1
+
+
 @pytest.mark.parametrize(
     ("change", "contact"),
     [({"status": "paid", "balance": None}, None), ({"balance": "0"}, None), ({"status": "void"}, None),
