@@ -12,9 +12,9 @@ from engine.notify import Notice, NoticeKind, is_email, is_slack_user, nudge_loo
 from engine.planning import DueAction
 
 
-def waited_s(action: DueAction) -> float:
-    """Return how long the step had waited, in seconds, when the action fell due."""
-    return (action.due_at - datetime.fromisoformat(action.data["since"])).total_seconds()
+def waited_s(action: DueAction, now: datetime) -> float:
+    """Return how long the step has waited, in seconds, when the action is carried out (late after an outage)."""
+    return (max(now, action.due_at) - datetime.fromisoformat(action.data["since"])).total_seconds()
 
 
 def routes_for(
@@ -44,7 +44,7 @@ def reminder_notices(
     """Return a due reminder's messages: a DM to each Slack approver (or delegate), a lookup for each e-mail."""
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
-               "waited_s": waited_s(action)}
+               "waited_s": waited_s(action, now)}
     routes = routes_for(request, [p for p in data["to"] if is_slack_user(p)], delegations, now)
     notices = [Notice(NoticeKind.REMIND, r.person, {**payload, **behalf_of(r)}, f"{action.key}:{p}")
                for p, r in routes.items()]
@@ -73,7 +73,7 @@ def escalation_notices(
     """Return an escalation's messages (`request` as escalated): buttons to targets, notices to who did not act."""
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
-               "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action)}
+               "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action, now)}
     targets, told = escalation_targets(data), escalation_told(data)
     routes = routes_for(request, [*targets, *told], delegations, now)
     kind = NoticeKind.ESCALATE

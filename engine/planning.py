@@ -206,19 +206,19 @@ def _escalation(
     if not targets:
         return None, None
     start, step = request.step_started_at, request.current_step
-    level, at, nxt = period.bracket(start, now, tz)
-    if level == 0:
-        return None, nxt
-    data = {"request_id": request.id, "step_index": step, "level": level, "to": targets,
+    at = period.after(start, 1, tz)
+    if now < at:
+        return None, at
+    data = {"request_id": request.id, "step_index": step, "level": 1, "to": targets,
             "waiting_on": waiting_on(request), "since": start.isoformat()}
-    key = f"escalate:{request.id}:{step}:{level}"
-    return DueAction(ActionKind.ESCALATE, key, (SubjectKind.APPROVAL, request.id), at, data), nxt
+    key = f"escalate:{request.id}:{step}:1"
+    return DueAction(ActionKind.ESCALATE, key, (SubjectKind.APPROVAL, request.id), at, data), None
 
 
 def plan_request(
     state: ApprovalState, now: datetime, tz: ZoneInfo, people_groups: Mapping[str, tuple[str, ...]] | None = None,
 ) -> tuple[list[DueAction], datetime | None]:
-    """Plan one open approval request: expiry first, else its escalation level and reminder number."""
+    """Plan one open approval request: expiry first, else its escalation (once per step) and reminder number."""
     request, policy = state.request, state.policy
     if not request.is_open():
         return [], None

@@ -127,7 +127,8 @@ def test_reminded_seat(payload: dict[str, Any], target: str, expected: str) -> N
 
 
 def test_small_parts() -> None:
-    assert waited_s(remind(())) == WAITED
+    assert waited_s(remind(()), NOW) == waited_s(remind(()), NOW - timedelta(hours=1)) == WAITED
+    assert waited_s(remind(()), NOW + timedelta(days=25)) == WAITED + 25 * 86400
     assert behalf_of(Recipient("U01BBB")) == {}
     assert behalf_of(Recipient("U01DEL", "U01AAA", UNTIL)) == {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}
     assert reminded_people([remind(("U01AAA",)), remind(("U01BBB", "U01AAA"))]) == {"U01AAA", "U01BBB"}
