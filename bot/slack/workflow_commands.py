@@ -148,7 +148,7 @@ def _run_view(run: WorkflowRun) -> dict[str, Any]:
 
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Show the latest workflow runs and approval events, of every workflow or of one."""
-    workflow = await find_workflow(ctx.service, args[0]) if args else None
+    workflow = await find_workflow(ctx.service, " ".join(args)) if args else None
     async with ctx.service.db.read() as repo:
         runs = await repo.list_runs(RunFilter(workflow.id if workflow else None, limit=RUNS_SHOWN))
     pager = ctx.pager(len(runs), RUNS_PER_PAGE)
@@ -183,6 +183,6 @@ SUBCOMMANDS = (
     command("workflow", workflow_command, admin=True, help_key="workflow", usage=WORKFLOW_USAGE),
     command("templates", templates_command, admin=True, help_key="templates", usage="templates [CATEGORY]"),
     command("new", new_command, admin=True, help_key="new", usage="new [TEMPLATE]"),
-    command("history", history_command, admin=True, help_key="history", usage="history [ID]"),
+    command("history", history_command, admin=True, help_key="history", usage="history [NAME-OR-ID]"),
     command("remind", remind_command, admin=True, help_key="remind", usage=REMIND_USAGE),
 )

@@ -189,6 +189,7 @@ async def test_history_shows_the_latest_runs(signoff: Harness) -> None:
     text = (await run(signoff, ADMIN, "history")).all_text()
     assert "*Tell finance* → Invoice INV-9" in text and "document created" in text and "notification ✓" in text
     assert "Runs of Tell finance" in (await run(signoff, ADMIN, f"history {workflow_id}")).all_text()
+    assert "Runs of Tell finance" in (await run(signoff, ADMIN, "history Tell finance")).all_text()
     assert "Not found" in (await run(signoff, ADMIN, "history wf_nothing_like_this")).all_text()
 
 
