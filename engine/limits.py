@@ -27,24 +27,26 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What no database stores in a text column: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def is_storable_text(text: str) -> bool:
-    """Tell whether every database can store `text`: it holds no NUL and no lone surrogate."""
-    return _UNSTORABLE.search(text) is None
+def is_storable_text(text: str, *, allow_nul: bool = False) -> bool:
+    """Tell whether every database can store `text`: it holds no lone surrogate, nor NUL unless `allow_nul` (the
+    caller refuses or strips NUL itself, field by field)."""
+    return (_LONE_SURROGATE if allow_nul else _UNSTORABLE).search(text) is None
 
 
-def unstorable_path(value: Any) -> str | None:
+def unstorable_path(value: Any, *, allow_nul: bool = False) -> str | None:
     """Return the path (`a.b[2]`) of the first key or string in a JSON value that is not storable text, or None."""
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:
         path, item = pending.pop()
-        if isinstance(item, str) and not is_storable_text(item):
+        if isinstance(item, str) and not is_storable_text(item, allow_nul=allow_nul):
             return path or "(body)"
         if isinstance(item, dict):
             for key, child in item.items():
                 where = f"{path}.{key}" if path else str(key)
-                if isinstance(key, str) and not is_storable_text(key):
+                if isinstance(key, str) and not is_storable_text(key, allow_nul=allow_nul):
                     return path or "(body)"
                 pending.append((where, child))
         elif isinstance(item, list):

@@ -124,9 +124,9 @@ def shape_problem(body: bytes, content_type: str) -> str | None:
     try:
         text_body = body.decode()
         if content_type.startswith("application/json"):
-            return click_problem(json.loads(text_body) if text_body else {})
+            return _request_problem(json.loads(text_body) if text_body else {})
         fields = dict(parse_qsl(text_body, keep_blank_values=True, errors="strict"))
-        return click_problem(json.loads(fields["payload"])) if "payload" in fields else None
+        return _request_problem(json.loads(fields["payload"])) if "payload" in fields else None
     except UnicodeDecodeError:
         return "the body is not UTF-8"
     except ValueError:
@@ -154,7 +154,16 @@ def envelope_problem(envelope: Any) -> str | None:
 
 
 def click_problem(payload: Any) -> str | None:
-    """Say why a payload is not one Slack would send: as `envelope_problem`, or it holds text no database stores."""
+    """Say why a stored click is not one Slack would send: as `envelope_problem`, or it holds text no database
+    stores (its values are the app's own: a NUL or a lone surrogate in one was never Slack's)."""
     problem = envelope_problem(payload)
     where = unstorable_path(payload) if problem is None else None
     return f"`{where}` holds a NUL character or a lone surrogate" if where is not None else problem
+
+
+def _request_problem(payload: Any) -> str | None:
+    """Say why a request's payload is not one Slack would send: as `envelope_problem`, or it holds a lone surrogate
+    (a NUL typed into a form is the form's to refuse, on its field)."""
+    problem = envelope_problem(payload)
+    where = unstorable_path(payload, allow_nul=True) if problem is None else None
+    return f"`{where}` holds a lone surrogate" if where is not None else problem
