@@ -76,6 +76,8 @@ def _parse_decimal(value: Any) -> Decimal:
         raise ValueError(f"{type(value).__name__} is not a decimal number")
     if len(text) > MAX_DECIMAL_CHARS:
         raise ValueError(f"a decimal number has at most {MAX_DECIMAL_CHARS} characters")
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"{text!r} is not a decimal number: write it with the digits 0-9, without separators")
     try:
         return Decimal(text.strip())
     except InvalidOperation as exc:

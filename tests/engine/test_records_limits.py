@@ -113,6 +113,18 @@ def test_a_huge_exponent_is_refused_before_it_is_expanded() -> None:
     assert time.perf_counter() - started < 0.1
 
 
+@pytest.mark.parametrize("text", ["1_000", "\u0661\u0662\u0663", "\uff11\uff12", "1\u00a0000", "0E-1000000"])
+def test_a_decimal_is_written_with_ascii_digits_and_a_sane_exponent(text: str) -> None:
+    with pytest.raises(ValueError):
+        to_decimal(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [(" 12.50 ", "12.50"), ("-0.01", "-0.01"), ("1E+3", "1000"),
+                                                 ("0.00", "0.00"), ("0E-30", "0E-30")])
+def test_a_decimal_keeps_its_digits(text: str, expected: str) -> None:
+    assert str(to_decimal(text)) == expected
+
+
 VALID_RECORDS = [
     {"amount": "999999999999999.9999"},
     {"amount": "-999999999999999.9999", "balance": "-10"},

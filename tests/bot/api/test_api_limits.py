@@ -13,6 +13,8 @@ HOSTILE = [
     ({"amount": "9e4999999"}, "amount"),
     ({"amount": "NaN"}, "amount"),
     ({"amount": "0E-1000000"}, "amount"),
+    ({"amount": "1_000"}, "amount"),
+    ({"amount": "\u0661\u0662\u0663"}, "amount"),
     ({"amount": "Infinity"}, "amount"),
     ({"amount": "1e15"}, "amount"),
     ({"amount": "1.00001"}, "amount"),
