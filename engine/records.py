@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -58,6 +59,8 @@ class Source(StrEnum):
     SLACK = "slack"
 
 
+# A calendar date as documents carry it (a time of day, or a number of seconds, is not one).
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 AUTO_SUBMIT_SOURCES = frozenset(
     {Source.APP, Source.IMPORT, Source.RECEIPT_CAPTURE, Source.SPREADSHEET_SYNC}
 )
@@ -101,6 +104,15 @@ class RecordInput(BaseModel):
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
         return None if value is None else check_money(to_decimal(value))
+
+    @field_validator("txn_date", "due_date", mode="before")
+    @classmethod
+    def _calendar_date(cls, value: Any) -> Any:
+        if value is None or isinstance(value, date):
+            return value
+        if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
+            raise ValueError("must be a date written YYYY-MM-DD")
+        return value
 
     @field_validator("balance")
     @classmethod
