@@ -52,18 +52,12 @@ def is_triggered(workflow: Workflow, is_new: bool, changed: frozenset[str]) -> b
 
 
 def approval_workflow_for(
-    record: Record, workflows: Iterable[Workflow], matches: Callable[[Workflow], bool], *, is_new: bool = False,
+    record: Record, workflows: Iterable[Workflow], matches: Callable[[Workflow], bool]
 ) -> Workflow | None:
-    """Pick the live approval workflow that governs a record: most conditions, then oldest.
-
-    A record being created is not governed by a workflow triggered by updates only; any other save is governed by
-    every trigger (a change to an approved record is judged again, and raising an amount past a threshold after
-    creation cannot escape approval).
-    """
+    """Pick the live approval workflow that governs a record: most conditions, then oldest."""
     candidates = [
         w for w in workflows
-        if w.is_live() and w.record_type == record.type and w.approval() is not None
-        and not (is_new and w.trigger is Trigger.UPDATED) and matches(w)
+        if w.is_live() and w.record_type == record.type and w.approval() is not None and matches(w)
     ]
     candidates.sort(key=lambda w: (-len(w.conditions), w.created_at, w.id))
     return candidates[0] if candidates else None

@@ -71,15 +71,14 @@ class Approvals:
             return await repo.get_request(request_id)
 
     async def governing(
-        self, repo: Repository, record: Record, contacts: dict[str, Contact] | None = None, *, is_new: bool = False,
+        self, repo: Repository, record: Record, contacts: dict[str, Contact] | None = None,
     ) -> Workflow | None:
-        """Return the approval workflow a record matches now, or None (`contacts`: the record's, when read;
-        `is_new`: the record is being created)."""
+        """Return the approval workflow a record matches now, or None (`contacts`: the record's, when read)."""
         workflows = await repo.list_workflows(record.type.value)
         facts = facts_of(record, contacts if contacts is not None else await repo.contacts_of(record))
         groups = await repo.contact_group_members({name for w in workflows for name in w.condition_group_refs()})
         ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz, groups)
-        return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx), is_new=is_new)
+        return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
 
     async def is_matching(
         self, repo: Repository, request: ApprovalRequest, record: Record | None,

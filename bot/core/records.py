@@ -45,7 +45,7 @@ class Records:
             after = await apply_prefills(repo, after, now, self.deps.settings.tz)
             if before is not None and _same(before, after):
                 return before
-            governing = await self.approvals.governing(repo, after, is_new=before is None)
+            governing = await self.approvals.governing(repo, after)
             decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by))
             after = after.model_copy(update={"approval_status": decision.approval_status})
             await repo.save_record(after)

@@ -181,14 +181,3 @@ def test_most_specific_approval_workflow_governs() -> None:
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
     assert chosen is not None and chosen.id == "wf2"
     assert approval_workflow_for(record(type=RecordType.BILL), [broad], lambda w: True) is None
-
-
-@pytest.mark.parametrize(("trigger", "is_new", "governs"), [
-    ("created", True, True), ("created", False, True), ("created_or_updated", True, True),
-    ("created_or_updated", False, True), ("updated", True, False), ("updated", False, True),
-])
-def test_a_workflow_triggered_by_updates_only_does_not_govern_a_creation(trigger: str, is_new: bool,
-                                                                         governs: bool) -> None:
-    candidate = Workflow(**{**workflow().model_dump(), "trigger": trigger})
-    chosen = approval_workflow_for(record(), [candidate], lambda w: True, is_new=is_new)
-    assert (chosen is not None) is governs
