@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.limits import MAX_FIELD_KEY_CHARS
 from engine.records import Contact, Record
 
 RECORD_FIELD_TYPES: dict[str, str] = {
@@ -52,18 +51,13 @@ def field_type(path: str) -> str | None:
     if path in RECORD_FIELD_TYPES:
         return RECORD_FIELD_TYPES[path]
     head, _, rest = path.partition(".")
-    if head == "fields":
-        return "any" if _is_custom_field_name(rest) else None
+    if head == "fields" and rest:
+        return "any"
     if head in CONTACT_PREFIXES and rest:
-        if rest.startswith("fields."):
-            return "any" if _is_custom_field_name(rest[len("fields."):]) else None
+        if rest.startswith("fields.") and len(rest) > len("fields."):
+            return "any"
         return CONTACT_FIELD_TYPES.get(rest)
     return None
-
-
-def _is_custom_field_name(name: str) -> bool:
-    """Tell whether a custom field may have this name (what documents and contacts accept)."""
-    return 0 < len(name) <= MAX_FIELD_KEY_CHARS
 
 
 def _contact_facts(prefix: str, contact: Contact | None, out: dict[str, Any]) -> None:

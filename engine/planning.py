@@ -105,6 +105,17 @@ class Period:
         return n, at, nxt
 
 
+def _period(text: str | None) -> Period | None:
+    """Return a policy's period; None when it has none, or holds one no save accepts any more (a workflow stored
+    under older rules: that step then never falls due, rather than stopping every sweep)."""
+    if not text:
+        return None
+    try:
+        return Period.parse(text)
+    except InvalidDurationError:
+        return None
+
+
 @lru_cache(maxsize=256)
 def _parse_period(text: str) -> Period:
     return Period._parse(text)
@@ -222,16 +233,15 @@ def plan_request(
     request, policy = state.request, state.policy
     if not request.is_open():
         return [], None
-    expire_at = Period.parse(policy.expire_after).after(request.created_at, 1, tz)
-    if now >= expire_at:
+    expiry, remind, escalate = (_period(p) for p in (policy.expire_after, policy.remind_every, policy.escalate_after))
+    expire_at = expiry.after(request.created_at, 1, tz) if expiry else None
+    if expire_at is not None and now >= expire_at:
         data = {"request_id": request.id, "expire_after": policy.expire_after, "waiting_on": waiting_on(request)}
         return [DueAction(ActionKind.EXPIRE, f"expire:{request.id}", (SubjectKind.APPROVAL, request.id),
                           expire_at, data)], None
-    reminder, next_reminder = (_reminder(request, Period.parse(policy.remind_every), now, tz)
-                               if policy.remind_every else (None, None))
+    reminder, next_reminder = _reminder(request, remind, now, tz) if remind else (None, None)
     targets = resolve_step_approvers(list(policy.escalate_to), people_groups or {}, request.requester)
-    escalation, next_escalation = (_escalation(request, Period.parse(policy.escalate_after), targets, now, tz)
-                                   if policy.escalate_after else (None, None))
+    escalation, next_escalation = _escalation(request, escalate, targets, now, tz) if escalate else (None, None)
     if escalation and reminder and escalation.due_at >= reminder.due_at:
         escalation, reminder = replace(escalation, covers=(reminder.key,)), None
     actions = sorted((a for a in (escalation, reminder) if a is not None), key=lambda a: a.due_at)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from engine.conditions import Condition, validate_condition
@@ -45,6 +45,16 @@ class WorkflowStatus(StrEnum):
 def is_approver_ref(ref: str) -> bool:
     """Tell whether a string names an approver: a Slack user id, an e-mail or `group:NAME`."""
     return bool(SLACK_ID.match(ref) or EMAIL.match(ref) or GROUP.match(ref))
+
+
+# The validation context of a workflow read back from storage: it was checked when saved, under the rules of then
+# (a later, stricter bound must not make it unreadable).
+STORED: dict[str, bool] = {"stored": True}
+
+
+def is_stored(info: ValidationInfo) -> bool:
+    """Tell whether a model is being read back from storage (validated with the STORED context)."""
+    return isinstance(info.context, dict) and info.context.get("stored") is True
 
 
 def _check_duration(value: str | None) -> str | None:
@@ -118,8 +128,8 @@ class ApprovalAction(_Strict):
 
     @field_validator("remind_every", "escalate_after", "expire_after")
     @classmethod
-    def _valid_duration(cls, value: str | None) -> str | None:
-        return _check_duration(value)
+    def _valid_duration(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return value if is_stored(info) else _check_duration(value)
 
     @field_validator("escalate_to")
     @classmethod

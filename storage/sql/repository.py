@@ -9,7 +9,7 @@ from typing import Any
 from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, RequestStatus, Step, Vote
 from engine.records import Contact, Record
-from engine.workflows import Workflow
+from engine.workflows import STORED, Workflow
 from storage.errors import ConcurrentUpdateError, NotFoundError, StorageError
 from storage.models import AuditEntry, ReminderTask, SlackMessageRef
 from storage.ports import VoteReads
@@ -281,7 +281,7 @@ class SqlRepository(
 
     async def _load_workflows(self) -> list[Workflow]:
         rows = await self._all("SELECT data FROM workflows ORDER BY created_at, id")
-        return [Workflow.model_validate(loads(r["data"])) for r in rows]
+        return [Workflow.model_validate(loads(r["data"]), context=STORED) for r in rows]
 
     async def get_workflow(self, workflow_id: str) -> Workflow | None:
         """Return one workflow, or None."""

@@ -482,8 +482,6 @@ VALUE = "conditions[1].value"
         ({"field": "nope", "op": "eq", "value": 1}, "conditions[1].field", "unknown field 'nope'"),
         ({"field": "customer.nope", "op": "eq", "value": 1}, "conditions[1].field", "unknown"),
         ({"field": "fields.", "op": "eq", "value": 1}, "conditions[1].field", "unknown field"),
-        ({"field": "fields." + "f" * 65, "op": "eq", "value": 1}, "conditions[1].field", "unknown field"),
-        ({"field": "vendor.fields." + "f" * 65, "op": "eq", "value": 1}, "conditions[1].field", "unknown field"),
         ({"op": "eq", "value": 1}, "conditions[1].field", "required"),
         ({"field": 3, "op": "eq", "value": 1}, "conditions[1].field", "required"),
         ({"field": "amount", "op": "bogus", "value": 1}, "conditions[1].op", "unknown op 'bogus'"),

@@ -282,3 +282,9 @@ def test_an_approved_invoice_gets_the_reminder_its_hold_did_not_send() -> None:
     sent, _ = plan_invoice(InvoiceState(invoice(approval_status="approved"), "ap@acme.test"), SETTINGS,
                            nine(DUE, 2), PARIS)
     assert held[0].key != sent[0].key and "skipped" not in sent[0].data
+
+
+def test_a_policy_stored_under_older_rules_still_plans_and_never_stops_a_sweep() -> None:
+    stored = policy(remind_every="PT30S", escalate_after="P99999999999D", expire_after="P99999999D")
+    actions, next_due = plan_request(ApprovalState(request(), stored), at(1), PARIS)
+    assert [a.key for a in actions] == ["remind:AR-1:0:2880"] and next_due == at(1) + timedelta(seconds=30)

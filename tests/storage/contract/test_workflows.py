@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from engine.workflows import Workflow
+from engine.workflows import STORED, Workflow
 from storage.ports import Store
 from tests.storage.contract.backends import Backend
 
@@ -89,3 +89,18 @@ async def test_the_version_moves_with_every_committed_write_and_not_with_a_rolle
             raise RuntimeError("rolled back")
     async with store.read() as repo:
         assert await repo.workflows_version() == saved and await repo.get_workflow("wf_a") is not None
+
+
+async def test_a_workflow_saved_under_older_rules_is_read_back(store: Store) -> None:
+    stored = {"id": "wf_old", "name": "Old", "record_type": "bill", "trigger": "created", "enabled": True,
+              "status": "published", "created_at": NOW, "updated_at": NOW,
+              "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}], "remind_every": "PT30S",
+                           "expire_after": "P99999999D"}]}
+    with pytest.raises(ValueError, match="duration_too_short"):
+        Workflow.model_validate(stored)
+    async with store.unit_of_work() as repo:
+        await repo.save_workflow(Workflow.model_validate(stored, context=STORED))
+    async with store.read() as repo:
+        (old,) = [w for w in await repo.list_workflows("bill") if w.id == "wf_old"]
+    approval = old.approval()
+    assert approval is not None and (approval.remind_every, approval.expire_after) == ("PT30S", "P99999999D")
