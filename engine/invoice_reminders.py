@@ -19,6 +19,11 @@ from engine.workflows import details_from
 MAX_SCHEDULES = 3
 MAX_OFFSET_DAYS = 10
 SEND_AT_HOUR = 9
+# A reminder is owed once it fell due, but never one that fell before the invoice was known (one imported overdue).
+# One that fell due in the last FRESH_FOR is sent even if reminders were off or set otherwise then; an older one
+# only if it fell due under the settings saved now (the bot was down: an outage of any length loses nothing, yet
+# turning reminders on does not send every open invoice a reminder of the past).
+FRESH_FOR = timedelta(days=3)
 CLOSED_STATUSES = frozenset({DocStatus.PAID, DocStatus.VOID})
 FINALISED_STATUSES = frozenset({DocStatus.OPEN, DocStatus.SENT})
 
@@ -46,6 +51,8 @@ class InvoiceReminderSettings(BaseModel):
 
     enabled: bool = Field(default=False, strict=True)
     schedules: list[ReminderSchedule] = Field(default_factory=_default_schedules, max_length=MAX_SCHEDULES)
+    # When these settings were saved (stored beside them, never shown): no reminder is owed from before.
+    since: datetime | None = Field(default=None, exclude=True)
 
     @field_validator("schedules")
     @classmethod
@@ -99,10 +106,11 @@ def reminder_moments(due_date: date, settings: InvoiceReminderSettings, tz: Zone
     return sorted(moments, key=lambda m: m.at)
 
 
-def is_owed(moment: ReminderMoment, known_since: datetime, now: datetime) -> bool:
-    """Tell whether a reminder is owed now: it fell due, however long ago (the bot was down: nothing is lost), but
-    not before the invoice was known (one imported already overdue gets no reminder of the past)."""
-    return known_since <= moment.at <= now
+def is_owed(moment: ReminderMoment, record: Record, settings: InvoiceReminderSettings, now: datetime) -> bool:
+    """Tell whether a reminder that fell due is owed now (see FRESH_FOR)."""
+    if not record.created_at <= moment.at <= now:
+        return False
+    return now - moment.at <= FRESH_FOR or (settings.since is not None and moment.at >= settings.since)
 
 
 def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:

@@ -259,7 +259,7 @@ def plan_invoice(
     if not settings.enabled or not is_payable(record) or record.due_date is None:
         return [], None
     moments = reminder_moments(record.due_date, settings, tz)
-    owed = [m for m in moments if is_owed(m, record.created_at, now)]
+    owed = [m for m in moments if is_owed(m, record, settings, now)]
     nxt = next((m.at for m in moments if m.at > now), None)
     if not owed or not state.email:
         return [], nxt

@@ -116,7 +116,7 @@ class InvoiceReminders:
         self._check_templates(settings)
         now = self.service.clock.now()
         async with self.service.deps.unit_of_work() as repo:
-            await repo.put_setting(SETTINGS_NAME, settings.model_dump(mode="json"), now)
+            await repo.put_setting(SETTINGS_NAME, {**settings.model_dump(mode="json"), "since": now.isoformat()}, now)
             await repo.replan_invoices(now)
             await repo.audit(now, None, "settings_changed", ("settings", SETTINGS_NAME), None,
                              "on" if settings.enabled else "off")

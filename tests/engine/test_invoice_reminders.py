@@ -21,6 +21,8 @@ from engine.invoice_reminders import (
 )
 from engine.records import Record
 
+DAY = timedelta(days=1)
+
 PARIS = ZoneInfo("Europe/Paris")
 NOW = datetime(2026, 10, 20, 9, tzinfo=PARIS)
 
@@ -101,15 +103,21 @@ def test_moments_are_nine_in_the_morning_company_time_across_dst() -> None:
 
 
 @pytest.mark.parametrize(
-    ("known_since", "now", "expected"),
-    [(NOW - timedelta(days=1), NOW, True), (NOW - timedelta(days=1), NOW + timedelta(days=300), True),
-     (NOW, NOW, True), (NOW + timedelta(seconds=1), NOW + timedelta(days=1), False),
-     (NOW - timedelta(days=1), NOW - timedelta(seconds=1), False)],
+    ("created", "since", "late", "expected"),
+    [(-DAY, None, timedelta(0), True), (-DAY, None, timedelta(days=2, hours=23), True),
+     (-DAY, None, timedelta(days=3, seconds=1), False), (-DAY, -DAY, timedelta(days=300), True),
+     (-DAY, DAY, timedelta(days=300), False), (-DAY, DAY, timedelta(days=2), True),
+     (timedelta(seconds=1), None, timedelta(days=1), False), (timedelta(seconds=1), -DAY, timedelta(days=5), False),
+     (-DAY, None, -timedelta(seconds=1), False)],
 )
-def test_a_reminder_is_owed_however_late_once_the_invoice_was_known(known_since: datetime, now: datetime,
-                                                                     expected: bool) -> None:
+def test_a_reminder_is_owed_fresh_or_under_the_current_settings(created: timedelta, since: timedelta | None,
+                                                                late: timedelta, expected: bool) -> None:
+    """`created`, `since`: when the invoice and the settings came, from the moment; `late`: now, from it."""
     moment = ReminderMoment(0, ReminderSchedule(offset_days=0), NOW)
-    assert is_owed(moment, known_since, now) is expected
+    record = Record.model_validate({"type": "invoice", "id": "INV-1", "created_at": NOW + created,
+                                    "updated_at": NOW + created})
+    settings = InvoiceReminderSettings(since=NOW + since if since is not None else None)
+    assert is_owed(moment, record, settings, NOW + late) is expected
 
 
 @pytest.mark.parametrize(

@@ -215,6 +215,9 @@ SETTINGS = InvoiceReminderSettings(enabled=True, schedules=[ReminderSchedule(off
                                                             ReminderSchedule(offset_days=0),
                                                             ReminderSchedule(offset_days=7)])
 DUE = date(2026, 10, 27)
+# Saved before every reminder of INV-9 fell due; saved after them all (turned on late).
+SAVED = SETTINGS.model_copy(update={"since": START})
+SAVED_LATE = SETTINGS.model_copy(update={"since": datetime(2026, 11, 30, tzinfo=PARIS)})
 
 
 def nine(day: date, hours: float = 0) -> datetime:
@@ -230,14 +233,18 @@ def nine(day: date, hours: float = 0) -> datetime:
         (invoice(), "ap@acme.test", SETTINGS, nine(DUE, 0.5), "invoice-reminder:INV-9:2026-10-27:+0",
          nine(DUE + 7 * DAY)),
         (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 7 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
-        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 11 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
-        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 4 * DAY), "invoice-reminder:INV-9:2026-10-27:+0",
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 11 * DAY), None, None),
+        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 4 * DAY), None, nine(DUE + 7 * DAY)),
+        (invoice(), "ap@acme.test", SAVED, nine(DUE + 11 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
+        (invoice(), "ap@acme.test", SAVED, nine(DUE + 4 * DAY), "invoice-reminder:INV-9:2026-10-27:+0",
          nine(DUE + 7 * DAY)),
-        (invoice(), "ap@acme.test", SETTINGS, nine(DUE + 90 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
-        (invoice(created_at=nine(DUE + 8 * DAY)), "ap@acme.test", SETTINGS, nine(DUE + 11 * DAY), None, None),
-        (invoice(created_at=nine(DUE + 2 * DAY)), "ap@acme.test", SETTINGS, nine(DUE + 9 * DAY),
+        (invoice(), "ap@acme.test", SAVED, nine(DUE + 90 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
+        (invoice(), "ap@acme.test", SAVED_LATE, nine(DUE + 90 * DAY), None, None),
+        (invoice(), "ap@acme.test", SAVED_LATE, nine(DUE + 8 * DAY), "invoice-reminder:INV-9:2026-10-27:+7", None),
+        (invoice(created_at=nine(DUE + 8 * DAY)), "ap@acme.test", SAVED, nine(DUE + 11 * DAY), None, None),
+        (invoice(created_at=nine(DUE + 2 * DAY)), "ap@acme.test", SAVED, nine(DUE + 9 * DAY),
          "invoice-reminder:INV-9:2026-10-27:+7", None),
-        (invoice(created_at=nine(DUE + 2 * DAY)), "ap@acme.test", SETTINGS, nine(DUE + 3 * DAY), None,
+        (invoice(created_at=nine(DUE + 2 * DAY)), "ap@acme.test", SAVED, nine(DUE + 3 * DAY), None,
          nine(DUE + 7 * DAY)),
         (invoice(), None, SETTINGS, nine(DUE, 1), None, nine(DUE + 7 * DAY)),
         (invoice(status="paid"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),

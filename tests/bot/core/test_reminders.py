@@ -123,6 +123,15 @@ async def test_after_an_outage_the_latest_reminder_owed_is_sent_once(billing: Ha
     assert [e["detail"]["offset_days"] for e in await history(billing)] == [0]
 
 
+async def test_turning_reminders_on_sends_no_reminder_of_the_past(billing: Harness, smtp: Inbox) -> None:
+    await at(billing, datetime(2026, 11, 20, 9, 0, tzinfo=PARIS))
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    shown = (await billing.api.get("/api/v1/settings/invoice-reminders")).json()
+    assert "since" not in shown
+    assert (await at(billing, datetime(2026, 11, 20, 10, 0, tzinfo=PARIS)))["invoice_reminder"] == 0
+    assert await history(billing) == [] and smtp.messages == []
+
+
 async def test_an_invoice_arriving_overdue_gets_no_reminder_of_the_past(billing: Harness, smtp: Inbox) -> None:
     await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
     assert (await at(billing, datetime(2026, 11, 2, 9, 0, tzinfo=PARIS)))["invoice_reminder"] == 1  # INV-7's

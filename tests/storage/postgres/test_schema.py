@@ -336,6 +336,23 @@ async def test_data_migrations_change_old_rows_as_sqlites(tmp_path: Path, pg_url
     lite.close()
 
 
+async def test_reminder_settings_saved_before_their_since_count_as_saved_at_the_upgrade(tmp_path: Path,
+                                                                                       pg_url: str) -> None:
+    lite = sqlite_database(tmp_path / "old.db", version=21)
+    await pg_database_at(pg_url, 21)
+    settings = ("INSERT INTO scheduler_settings (name, data, updated_at) VALUES ('invoice_reminders', ?, ?)",
+                ('{"enabled": true, "schedules": [{"offset_days": 3}]}', T1))
+    async with await psycopg.AsyncConnection.connect(pg_url, autocommit=True) as pg:
+        await Both(lite, pg).run(*settings)
+        sqlite_upgrade(lite, 22)
+        assert await migrate(pg, migrate=True) == LATEST
+        (in_pg,), (in_sqlite,) = await pg_rows(pg, "SELECT data FROM scheduler_settings"), lite.execute(
+            "SELECT data FROM scheduler_settings").fetchall()
+    for data in (json.loads(in_pg[0]), json.loads(in_sqlite[0])):
+        assert data["enabled"] is True and NOW.fullmatch(data["since"]), data
+    lite.close()
+
+
 # -- 3. triggers -------------------------------------------------------------------------------------------------
 
 
