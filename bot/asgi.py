@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import error_body
@@ -15,11 +16,13 @@ TOO_LARGE_API_BODY = json.dumps(error_body("too_large", f"the body is larger tha
 
 
 async def read_body(receive: Receive, max_bytes: int) -> bytes | None:
-    """Return the whole body, or None as soon as it is larger than `max_bytes`."""
+    """Return the whole body, or None once it is larger than `max_bytes`; raise ClientDisconnect if the client left."""
     chunks: list[bytes] = []
     size, more = 0, True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
         chunk = message.get("body", b"")
         size += len(chunk)
         chunks.append(chunk)
@@ -51,8 +54,7 @@ async def respond(send: Send, status: int, body: bytes, content_type: bytes) -> 
 
 
 class BodyLimit:
-    """ASGI middleware answering 413 to a request whose body is larger than MAX_API_BODY_BYTES, before any of it is
-    held in memory beyond the bound; paths in `exempt` (Slack's, bounded by its own front) pass untouched."""
+    """ASGI middleware answering 413 to a body larger than MAX_API_BODY_BYTES (paths in `exempt` pass untouched)."""
 
     def __init__(self, app: ASGIApp, *, exempt: frozenset[str]) -> None:
         self.app = app
@@ -63,17 +65,20 @@ class BodyLimit:
         if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
-        if _declared_length(scope) > MAX_API_BODY_BYTES:
+        if _declared_length_bytes(scope) > MAX_API_BODY_BYTES:
             await respond(send, 413, TOO_LARGE_API_BODY, b"application/json")
             return
-        body = await read_body(receive, MAX_API_BODY_BYTES)
+        try:
+            body = await read_body(receive, MAX_API_BODY_BYTES)
+        except ClientDisconnect:
+            return  # nobody is left to answer, and nothing is done on half a body
         if body is None:
             await respond(send, 413, TOO_LARGE_API_BODY, b"application/json")
             return
         await self.app(scope, replay(body, receive), send)
 
 
-def _declared_length(scope: Scope) -> int:
+def _declared_length_bytes(scope: Scope) -> int:
     """Return the Content-Length a request declares (0 when none or unreadable: the body is counted as read)."""
     for name, value in scope["headers"]:
         if name.lower() == b"content-length":

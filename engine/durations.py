@@ -11,7 +11,7 @@ from engine.errors import DurationTooLongError, InvalidDurationError
 
 # Longer than any reminder, escalation, expiry or retention needs, short enough that no date overflows.
 MAX_DURATION = timedelta(days=36525)
-_NUMBER = r"\d+(?:[.,]\d+)?"
+_NUMBER = r"[0-9]+(?:[.,][0-9]+)?"
 _PATTERN = re.compile(
     rf"^P(?:(?P<years>{_NUMBER})Y)?(?:(?P<months>{_NUMBER})M)?(?:(?P<weeks>{_NUMBER})W)?(?:(?P<days>{_NUMBER})D)?"
     rf"(?:T(?:(?P<hours>{_NUMBER})H)?(?:(?P<minutes>{_NUMBER})M)?(?:(?P<seconds>{_NUMBER})S)?)?$"
@@ -43,8 +43,7 @@ def _clock_part(parts: dict[str, float], text: object) -> timedelta:
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse an ISO 8601 duration made of weeks, days, hours, minutes and seconds (the last may have a fraction);
-    raise InvalidDurationError for anything else, months and years included, or longer than MAX_DURATION."""
+    """Parse a duration of weeks, days, hours, minutes, seconds; raise InvalidDurationError (DurationTooLongError)."""
     parts = _parts(text)
     if any(unit in parts for unit in _CALENDAR_UNITS):
         raise InvalidDurationError(f"{text!r}: months and years vary in length; give weeks or days (P4W, P30D)")
@@ -52,8 +51,7 @@ def parse_duration(text: str) -> timedelta:
 
 
 def add_duration(moment: datetime, text: str) -> datetime:
-    """Move an aware moment forward by an ISO 8601 duration: years and months on the calendar (the day kept, or the
-    month's last when shorter), then the rest; raise InvalidDurationError as `parse_duration` does."""
+    """Move a moment forward by an ISO 8601 duration, its years and months on the calendar (day kept or clamped)."""
     parts = _parts(text)
     months = parts.pop("years", 0) * 12 + parts.pop("months", 0)
     if months != int(months):

@@ -31,13 +31,12 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def is_storable_text(text: str, *, allow_nul: bool = False) -> bool:
-    """Tell whether every database can store `text`: it holds no lone surrogate, nor NUL unless `allow_nul` (the
-    caller refuses or strips NUL itself, field by field)."""
+    """Tell whether every database can store `text`: no lone surrogate, and no NUL unless `allow_nul`."""
     return (_LONE_SURROGATE if allow_nul else _UNSTORABLE).search(text) is None
 
 
 def unstorable_path(value: Any, *, allow_nul: bool = False) -> str | None:
-    """Return the path (`a.b[2]`) of the first key or string in a JSON value that is not storable text, or None."""
+    """Return the path (`a.b[2]`) of a key or string in a JSON value that is not storable text, or None."""
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:
         path, item = pending.pop()

@@ -106,8 +106,7 @@ class Period:
 
 
 def _period(text: str | None) -> Period | None:
-    """Return a policy's period; None when it has none, or holds one no save accepts any more (a workflow stored
-    under older rules: that step then never falls due, rather than stopping every sweep)."""
+    """Return a policy's period; None when it has none, or one no save accepts any more (it never falls due)."""
     if not text:
         return None
     try:

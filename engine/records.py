@@ -108,7 +108,7 @@ class RecordInput(BaseModel):
     @field_validator("txn_date", "due_date", mode="before")
     @classmethod
     def _calendar_date(cls, value: Any) -> Any:
-        if value is None or isinstance(value, date):
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
             return value
         if not (isinstance(value, str) and ISO_DATE.fullmatch(value)):
             raise ValueError("must be a date written YYYY-MM-DD")

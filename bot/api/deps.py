@@ -92,7 +92,6 @@ async def require_token(request: Request) -> AsyncIterator[Caller]:
     if caller.role not in allowed_roles(request):
         raise ApiError(403, "forbidden", f"a token with the {caller.role} role may not {request.method} "
                        f"{request.url.path}")
-    await _refuse_unstorable_text(request)
     if stored is not None:
         await touch_token(service_of(request).db, stored, datetime.now(UTC))
     request.state.caller = caller
@@ -103,7 +102,7 @@ async def require_token(request: Request) -> AsyncIterator[Caller]:
         yield caller
 
 
-async def _refuse_unstorable_text(request: Request) -> None:
+async def refuse_unstorable_text(request: Request) -> None:
     """Refuse (422) a request whose path, query or JSON body holds text no database stores (NUL, lone surrogates)."""
     params = [*request.path_params.items(), *request.query_params.multi_items()]
     found = next((key for key, value in params if not is_storable_text(f"{key}{value}")), None)

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import RECORDS_READ, RECORDS_WRITE, Ref, require_token, service_of
+from bot.api.deps import RECORDS_READ, RECORDS_WRITE, Ref, refuse_unstorable_text, require_token, service_of
 from bot.errors import Unprocessable
 from engine.limits import Id, unstorable_path
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
@@ -23,7 +23,7 @@ def record_json(record: Record) -> dict[str, Any]:
     return {**record.model_dump(mode="json", by_alias=True), "reminded": record.reminded()}
 
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
 
 
 @router.put("/records/{record_type}/{record_id}", openapi_extra=RECORDS_WRITE)
@@ -53,7 +53,7 @@ def cursor_key(cursor: str) -> tuple[str, str]:
     """Return the (type, id) a cursor points after; one that is not a cursor of this API is 422."""
     try:
         key = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         key = None
     if not (isinstance(key, list) and len(key) == 2 and unstorable_path(key) is None
             and all(isinstance(part, str) for part in key)):

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.asgi import read_body, replay, respond
@@ -84,7 +85,10 @@ class SlackFront:
         if scope["type"] != "http" or scope["path"] != SLACK_EVENTS_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body = await read_body(receive, MAX_BODY_BYTES)
+        try:
+            body = await read_body(receive, MAX_BODY_BYTES)
+        except ClientDisconnect:
+            return  # the request never arrived whole: nothing is stored, nobody waits for an answer
         if body is None:
             await respond(send, 413, TOO_LARGE_BODY, b"application/json")
             return

@@ -154,16 +154,14 @@ def envelope_problem(envelope: Any) -> str | None:
 
 
 def click_problem(payload: Any) -> str | None:
-    """Say why a stored click is not one Slack would send: as `envelope_problem`, or it holds text no database
-    stores (its values are the app's own: a NUL or a lone surrogate in one was never Slack's)."""
+    """Say why a stored click is not Slack's: as `envelope_problem`, or it holds a NUL or a lone surrogate."""
     problem = envelope_problem(payload)
     where = unstorable_path(payload) if problem is None else None
     return f"`{where}` holds a NUL character or a lone surrogate" if where is not None else problem
 
 
 def _request_problem(payload: Any) -> str | None:
-    """Say why a request's payload is not one Slack would send: as `envelope_problem`, or it holds a lone surrogate
-    (a NUL typed into a form is the form's to refuse, on its field)."""
+    """Say why a request's payload is not Slack's: as `envelope_problem`, or it holds a lone surrogate."""
     problem = envelope_problem(payload)
     where = unstorable_path(payload, allow_nul=True) if problem is None else None
     return f"`{where}` holds a lone surrogate" if where is not None else problem

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from pydantic import ValidationError
 
 from bot.slack.payload import input_state, mapping
-from engine.records import Record, RecordInput, RecordType, Source
+from engine.limits import to_decimal
+from engine.records import ISO_DATE, Record, RecordInput, RecordType, Source
 from engine.resubmission import editable_fields
 
 KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
 MAX_AMOUNT = Decimal("1000000000")
 MAX_AMOUNT_CHARS = 40
-ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
                 "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
                 "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
@@ -61,8 +60,8 @@ def _amount(text: str) -> Decimal | None:
     if len(text) > MAX_AMOUNT_CHARS:
         return None
     try:
-        amount = Decimal(text.replace(",", ".").replace(" ", ""))
-    except InvalidOperation:
+        amount = to_decimal(text.replace(",", ".").replace(" ", ""))
+    except ValueError:
         return None
     is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
     return amount if is_valid else None

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
@@ -54,7 +55,7 @@ class PgDatabase(SqlStore):
         """Connect to the database at `url`: a new one is created, an older one migrated if `migrate`, else refused."""
         try:
             migrating = await psycopg.AsyncConnection.connect(url)
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             where = _without_password(url)
             raise DatabaseUnavailableError(f"cannot connect to PostgreSQL at {where}: {reason}") from exc
@@ -172,8 +173,10 @@ class PgDatabase(SqlStore):
 
 
 def _without_password(url: str) -> str:
-    """Return a connection URL fit for a log line: its password replaced by `***`."""
+    """Return a connection URL fit for a log line: its password, in the user part or the query, as `***`."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1)))
+    netloc = parts.netloc
+    if parts.password is not None:
+        netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+    query = re.sub(r"(^|&)password=[^&]*", r"\1password=***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

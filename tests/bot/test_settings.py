@@ -90,6 +90,9 @@ def test_run_exits_2_with_one_line(tmp_path: Path) -> None:
     ("/nonexistent/dir/x.db", "cannot open the SQLite database /nonexistent/dir/x.db"),
     ("postgresql://signoff:s3cret@127.0.0.1:1/signoff", "cannot connect to PostgreSQL at "
                                                          "postgresql://signoff:***@127.0.0.1:1/signoff"),
+    ("postgresql://signoff@127.0.0.1:1/signoff?password=s3cret&sslmode=disable",
+     "postgresql://signoff@127.0.0.1:1/signoff?password=***&sslmode=disable"),
+    ("postgresql://signoff@127.0.0.1:1/signoff?sslmode=bogus", "cannot connect to PostgreSQL"),
 ])
 def test_a_database_that_cannot_be_opened_stops_run_with_one_line(tmp_path: Path, database: str, says: str) -> None:
     env = {"PATH": "/usr/bin:/bin", "SIGNOFF_DATABASE": database, **BASE}

@@ -26,6 +26,10 @@ def refused_at(model: type[Any], data: dict[str, Any]) -> set[str]:
 
 
 HOSTILE_RECORDS = [
+    ({"due_date": datetime(2026, 12, 1, tzinfo=UTC)}, "due_date"),
+    ({"txn_date": "2026-12-01T00:00:00"}, "txn_date"),
+    ({"due_date": 1798675200}, "due_date"),
+    ({"due_date": "2026-\u0661\u0662-01"}, "due_date"),
     ({"amount": "9e4999999"}, "amount"),
     ({"amount": "-9e4999999"}, "amount"),
     ({"amount": "1e-4999999"}, "amount"),

@@ -99,7 +99,7 @@ async def test_text_no_database_stores_is_422_wherever_it_is_and_changes_nothing
 
 
 async def test_text_no_database_stores_in_a_path_or_query_is_422(signoff: Harness) -> None:
-    for url in ("/api/v1/records/invoice/A%00B", "/api/v1/records?type=invoice&approval_status=%00",
+    for url in ("/api/v1/records/invoice/A%00B", "/api/v1/runs?workflow_id=wf%00",
                 "/api/v1/workflows/w%00", "/api/v1/rules/r%00"):
         reply = await signoff.api.get(url)
         assert reply.status_code == 422, (url, reply.text[:300])

@@ -16,7 +16,7 @@ import pytest
 from bot.sandbox.app_link.link import deliver
 from bot.sandbox.app_link.signing import VERIFICATION_TOKEN, SlackRequest, form_request, interaction_request, sign
 from bot.sandbox.state.model import TEAM_ID
-from bot.slack.payload import shape_problem
+from bot.slack.payload import click_problem, shape_problem
 from tests.bot.core.test_approval_flow import approval_dm, submitted_invoice
 from tests.support.harness import SIGNING_SECRET, Harness
 
@@ -326,3 +326,10 @@ async def test_a_click_slack_would_not_send_is_done_at_once(signoff: Harness, tm
     assert reply.status == 200
     await inbox_settled(tmp_path / "signoff.db")
     assert inbox_rows(tmp_path / "signoff.db") == [("done", 1)]
+
+
+@pytest.mark.parametrize(("value", "refused"), [("AR-1", False), ("AR-1\u0000", True), ("\ud800", True),
+                                               ("AR-\U0001f600", False)])
+def test_a_stored_click_holding_text_no_database_stores_is_not_slacks(value: str, refused: bool) -> None:
+    data = interaction("block_actions", actions=[{"action_id": "approve", "value": value}])
+    assert (click_problem(data) is not None) is refused
