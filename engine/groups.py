@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from engine.conditions import Condition, EvalContext, Op, evaluate, validate_condition
 from engine.errors import InvalidDefinitionError
 from engine.facts import CONTACT_FIELD_TYPES
+from engine.limits import check_storable
 from engine.records import Contact
 from engine.workflows import SLACK_ID, details_from
 
@@ -119,6 +120,7 @@ def parse_group(data: Any) -> GroupDefinition:
     """Validate a group definition; raise InvalidDefinitionError naming every bad field path."""
     if not isinstance(data, Mapping):
         raise InvalidDefinitionError("a group must be an object", [_detail("(root)", "expected an object")])
+    check_storable(data, "group")
     problems = _filters_problems(data.get("filters"), data.get("kind"))
     candidate = {**data, "filters": []} if problems else dict(data)
     try:

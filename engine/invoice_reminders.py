@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from engine.dates import at_local_time, days_between, local_date
 from engine.errors import InvalidDefinitionError
 from engine.lifecycle import customer_hold, may_reach_contact
+from engine.limits import check_storable
 from engine.records import Contact, DocStatus, Record, RecordType
 from engine.workflows import details_from
 
@@ -68,6 +69,7 @@ def parse_reminder_settings(data: Any) -> InvoiceReminderSettings:
     if not isinstance(data, dict):
         details = [{"path": "(root)", "message": "expected an object"}]
         raise InvalidDefinitionError("invoice reminder settings must be an object", details)
+    check_storable(data, "settings")
     try:
         return InvoiceReminderSettings.model_validate(data)
     except ValidationError as exc:

@@ -8,6 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator
 
+from engine.errors import InvalidDefinitionError
+
 MAX_ID_CHARS = 64
 MAX_TEXT_CHARS = 255
 MAX_MEMO_CHARS = 4000
@@ -51,6 +53,14 @@ def unstorable_path(value: Any, *, allow_nul: bool = False) -> str | None:
         elif isinstance(item, list):
             pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
     return None
+
+
+def check_storable(data: Any, what: str) -> None:
+    """Raise InvalidDefinitionError when a definition holds text no database stores (a NUL, a lone surrogate)."""
+    where = unstorable_path(data)
+    if where is not None:
+        raise InvalidDefinitionError(f"invalid {what}: {where}: holds a NUL character or a lone surrogate",
+                                     [{"path": where, "message": "remove NUL characters and lone surrogates"}])
 
 
 def to_decimal(value: Any) -> Decimal:

@@ -24,6 +24,7 @@ from engine.conditions import (
 )
 from engine.errors import InvalidDefinitionError, PrefillChoiceError
 from engine.facts import facts_of
+from engine.limits import check_storable
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import details_from
 
@@ -168,6 +169,7 @@ def parse_rule(data: Any) -> RuleDefinition:
     """Validate a rule definition; raise InvalidDefinitionError naming every bad field path."""
     if not isinstance(data, Mapping):
         raise InvalidDefinitionError("a rule must be an object", [_detail("(root)", "expected an object")])
+    check_storable(data, "rule")
     problems = _condition_problems(data.get("conditions")) + _result_problems(data.get("results"))
     candidate = {**data, "conditions": [], "results": {}} if problems else dict(data)
     try:

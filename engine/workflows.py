@@ -15,6 +15,7 @@ from engine.cron import CronSpec
 from engine.durations import parse_duration
 from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
+from engine.limits import check_storable
 from engine.records import RecordType
 
 MAX_APPROVERS_PER_STEP = 5
@@ -352,6 +353,7 @@ def parse_definition(data: Any) -> WorkflowDefinition:
     if not isinstance(data, dict):
         details = [{"path": "(root)", "message": "expected an object"}]
         raise InvalidDefinitionError("a workflow must be an object", details)
+    check_storable(data, "workflow")
     data = one_meaning_of_enabled(data)
     problems: list[dict[str, Any]] = [*_condition_problems(data.get("conditions"))]
     candidate = {**data, "conditions": []} if problems else data

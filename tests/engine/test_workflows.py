@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 
 from engine.errors import InvalidDefinitionError
+from engine.groups import parse_group
+from engine.invoice_reminders import parse_reminder_settings
 from engine.lifecycle import Plan, approval_workflow_for, changed_fields, decide_on_save, is_triggered
 from engine.records import ApprovalStatus, Record, RecordType, Source
+from engine.rules import parse_rule
 from engine.workflows import Workflow, parse_definition
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -181,3 +184,18 @@ def test_most_specific_approval_workflow_governs() -> None:
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
     assert chosen is not None and chosen.id == "wf2"
     assert approval_workflow_for(record(type=RecordType.BILL), [broad], lambda w: True) is None
+
+
+@pytest.mark.parametrize(("parse", "data", "path"), [
+    (parse_definition, {"name": "W\ud800", "record_type": "bill", "trigger": "created", "actions": []}, "name"),
+    (parse_rule, {"name": "R", "conditions": [{"field": "vendor", "op": "eq", "value": "a\u0000"}],
+                  "results": {"category": "T"}}, "conditions[0].value"),
+    (parse_group, {"name": "G", "kind": "customer", "filters": [], "members": ["\udfff"]}, "members[0]"),
+    (parse_reminder_settings, {"enabled": True, "schedules": [{"offset_days": 1, "subject": "\ud800"}]},
+     "schedules[0].subject"),
+])
+def test_a_definition_holding_text_no_database_stores_is_refused(parse: Any, data: dict[str, Any],
+                                                                 path: str) -> None:
+    with pytest.raises(InvalidDefinitionError) as caught:
+        parse(data)
+    assert [d["path"] for d in caught.value.details] == [path]
