@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import functools
 import re
+import socket
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
@@ -192,6 +193,36 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+_TCP_CORK: int | None = getattr(socket, "TCP_CORK", None)
+
+
+def tcp_family(fd: int) -> int | None:
+    """Return the address family of the TCP socket `fd` when the system can cork it (None for a Unix socket, or
+    where corking does not exist)."""
+    if _TCP_CORK is None:
+        return None
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError:
+        return None
+    try:
+        return sock.family if sock.family in (socket.AF_INET, socket.AF_INET6) else None
+    finally:
+        sock.detach()
+
+
+def set_corked(fd: int, family: int, is_corked: bool) -> None:
+    """Hold back (or release) what is written to the TCP socket `fd` until it is uncorked: the statements of a
+    pipeline then reach the server together, waking it once rather than once per statement."""
+    sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, cast(int, _TCP_CORK), int(is_corked))
+    except OSError:
+        pass  # a closed connection: the pipeline reports it
+    finally:
+        sock.detach()
+
+
 class _Write:
     """A write waiting to be sent with the next statement or the commit; `is_checked_in_sql` when it counts its
     rows in SQL (signoff_expect_rows) rather than here."""
@@ -235,10 +266,12 @@ class PgConnection(SqlConnection):
 
     Every exchange with the server costs both processes a wake-up, more than a small statement itself; so a
     transaction's BEGIN and its writes whose outcome nobody reads wait, and go with the next statement, or the
-    COMMIT, in one pipeline: one round trip. A transaction that ran no statement sends nothing at all. The end
-    of a read-only snapshot, or of a unit of work that only read (no row changed or locked), goes with the
-    connection's next statement, or after END_IDLE_SNAPSHOT_S idle (until then it holds back only the cleanup of
-    rows deleted meanwhile); a transaction that changed or locked rows ends at once.
+    COMMIT, in one pipeline: one round trip, its statements written to a corked TCP socket so that they arrive
+    together (the driver writes each as it comes; each write would wake the server). A transaction that ran no
+    statement sends nothing at all. The end of a read-only snapshot, or of a unit of work that only read (no row
+    changed or locked), goes with the connection's next statement, or after END_IDLE_SNAPSHOT_S idle (until then
+    it holds back only the cleanup of rows deleted meanwhile); a transaction that changed or locked rows ends at
+    once.
     """
 
     lock_rows = " FOR UPDATE"
@@ -257,6 +290,7 @@ class PgConnection(SqlConnection):
         self._holds_locks = False
         self._unsent_rollback = False
         self._ending: asyncio.Task[None] | None = None
+        self._family = tcp_family(conn.pgconn.socket)
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -323,12 +357,27 @@ class PgConnection(SqlConnection):
         with _deadlock_as_conflict():
             async with self._busy, self.pg.pipeline():
                 self.round_trips += 1
-                for write in writes:
-                    self._note_locks(write.sql)
-                    cursor = self.pg.cursor(row_factory=cast(Any, _row_maker))
-                    await cursor.execute(write.sql, write.values, prepare=_prepare(write.sql))
-                    cursors.append(cursor)
+                with self._corked():
+                    for write in writes:
+                        self._note_locks(write.sql)
+                        cursor = self.pg.cursor(row_factory=cast(Any, _row_maker))
+                        await cursor.execute(write.sql, write.values, prepare=_prepare(write.sql))
+                        cursors.append(cursor)
         return cursors
+
+    @contextlib.contextmanager
+    def _corked(self) -> Iterator[None]:
+        """Cork the connection's socket while a pipeline is written (the driver writes each statement as it comes);
+        uncork it once the pipeline's end is written too, at the driver's first wait for the answers."""
+        if self._family is None:
+            yield
+            return
+        fd = self.pg.pgconn.socket
+        set_corked(fd, self._family, True)
+        try:
+            yield
+        finally:
+            asyncio.get_running_loop().call_soon(set_corked, fd, self._family, False)
 
     def _note_locks(self, sql: str) -> None:
         if " FOR UPDATE" in sql:
