@@ -30,7 +30,7 @@ from storage.sql.store import SqlStore
 log = logging.getLogger(__name__)
 
 CHANNEL = "signoff_committed"
-WRITERS = 4
+WRITERS = 2
 READERS = 2
 TELL_EVERY_S = 0.1
 NOTIFY_EVERY_S = 0.1
@@ -39,7 +39,9 @@ NOTIFY_EVERY_S = 0.1
 class PgDatabase(SqlStore):
     """An open PostgreSQL database: WRITERS connections running units of work side by side, readers, a pinger.
 
-    Units of work of one process are as independent as those of several: they lock rows, not the database.
+    Units of work of one process are as independent as those of several: they lock rows, not the database. Two
+    writers let one unit of work go on while another waits for a row; more would only add server processes
+    contending for the same hot pages and cores.
     """
 
     _listener: asyncio.Task[None] | None = None

@@ -28,7 +28,7 @@ class SqlStore:
 
     def __init__(self, conn: SqlConnection, path: str) -> None:
         self._conn = conn
-        self._writers: asyncio.Queue[SqlConnection] = asyncio.Queue()
+        self._writers: asyncio.Queue[SqlConnection] = asyncio.LifoQueue()  # the last used first: its server is warm
         self._writers.put_nowait(conn)
         self._writer_conns: list[SqlConnection] = [conn]
         self._workflows = WorkflowCache()

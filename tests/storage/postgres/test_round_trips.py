@@ -166,11 +166,16 @@ async def test_a_unit_of_work_that_only_read_ends_with_the_next_statement(store:
         before = trips(repo)
         assert await repo.company_name() is not None
     assert trips(repo) == before + 1  # BEGIN with the read; nothing to commit
+    conn = cast(Any, repo).conn
     async with store.unit_of_work() as repo:
+        assert cast(Any, repo).conn is conn  # the last used writer first
         await repo.set_company_name("Next")  # the last one's end goes with this one's first statement
-    assert trips(repo) == before + 2
+    with_end = trips(repo) - before - 1
+    async with store.unit_of_work() as repo:
+        await repo.set_company_name("Again")  # nothing left to end
+    assert trips(repo) - before - 1 - with_end == with_end
     async with store.read() as repo:
-        assert await repo.company_name() == "Next"
+        assert await repo.company_name() == "Again"
 
 
 async def test_a_unit_of_work_that_locked_a_row_releases_it_at_once(store: PgDatabase, pg_url: str) -> None:
