@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -110,6 +110,18 @@ class Outcome:
     is_counted: bool = True
 
 
+def is_same_person(ref: str | None, other: str | None) -> bool:
+    """Tell whether two references name the same person: one Slack id, or one e-mail address in any case."""
+    if not ref or not other:
+        return False
+    return ref == other or ("@" in ref and "@" in other and ref.casefold() == other.casefold())
+
+
+def is_requester(request: ApprovalRequest, actor: str, actor_emails: Iterable[str] = ()) -> bool:
+    """Tell whether a person (named by `actor`, or by an e-mail Slack knows them by) requested the document."""
+    return any(is_same_person(ref, request.requester) for ref in (actor, *actor_emails))
+
+
 def resolve_step_approvers(
     refs: list[str], groups: Mapping[str, tuple[str, ...]], requester: str | None
 ) -> tuple[str, ...]:
@@ -117,7 +129,7 @@ def resolve_step_approvers(
     people: list[str] = []
     for ref in refs:
         members = groups.get(ref.removeprefix("group:"), ()) if ref.startswith("group:") else (ref,)
-        people.extend(m for m in members if m != requester and m not in people)
+        people.extend(m for m in members if not is_same_person(m, requester) and m not in people)
     return tuple(people)
 
 
@@ -150,7 +162,7 @@ def _resolve_steps(
         people = resolve_step_approvers(spec.approvers, groups, requester)
         if not people:
             people = resolve_step_approvers(action.escalate_to, groups, requester) or tuple(
-                p for p in fallback if p != requester
+                p for p in fallback if not is_same_person(p, requester)
             )
         steps.append(Step(index, people, max(1, min(spec.min_approvers, len(people))), spec.name))
     return tuple(steps)
@@ -158,7 +170,7 @@ def _resolve_steps(
 
 def is_eligible(request: ApprovalRequest, actor: str) -> bool:
     """Tell whether a person may decide on the request's current step."""
-    return request.is_open() and actor in request.step().approvers and actor != request.requester
+    return request.is_open() and actor in request.step().approvers and not is_same_person(actor, request.requester)
 
 
 def decide(
@@ -209,7 +221,7 @@ def check_may_decide(
     """Raise VoteRefusedError when this person may not take this decision now."""
     if not request.is_open():
         raise VoteRefusedError(f"This request is already {request.status.value}.", "request_closed")
-    if approver == request.requester:
+    if is_same_person(approver, request.requester):
         raise VoteRefusedError("You cannot approve a document you requested.", "own_record")
     if approver not in request.step().approvers:
         raise VoteRefusedError("You are not an approver of the current step.", "not_an_approver")
@@ -255,7 +267,7 @@ class ForceKind(StrEnum):
 
 def force_kind(request: ApprovalRequest, actor: str, *, is_admin: bool, is_matching: bool) -> ForceKind | None:
     """Tell whether approving the current step now is a forced approval, and why (None: a normal vote)."""
-    if not request.is_open() or actor == request.requester:
+    if not request.is_open() or is_same_person(actor, request.requester):
         return None
     is_approver = actor in request.step().approvers
     if is_admin and not is_approver:
@@ -296,7 +308,8 @@ def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outco
     if not request.is_open():
         return Outcome(request, (), is_counted=False)
     current = request.step()
-    added = tuple(p for p in dict.fromkeys(to) if p not in current.approvers and p != request.requester)
+    added = tuple(p for p in dict.fromkeys(to)
+                  if p not in current.approvers and not is_same_person(p, request.requester))
     if not added:
         return Outcome(request, (), is_counted=False)
     steps = tuple(replace(s, approvers=(*s.approvers, *added)) if s.index == current.index else s

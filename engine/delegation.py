@@ -9,7 +9,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from engine.approvals import ApprovalRequest, is_eligible
+from engine.approvals import ApprovalRequest, is_eligible, is_requester, is_same_person
 from engine.dates import require_aware, resolve_wall_time
 from engine.errors import VoteRefusedError
 
@@ -97,7 +97,7 @@ def _may_sit_for(request: ApprovalRequest, actor: str, principal: str) -> bool:
 
 def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) -> str | None:
     """Return whose undecided seat a person would take on the current step, or None."""
-    if not request.is_open() or actor == request.requester:
+    if not request.is_open() or is_same_person(actor, request.requester):
         return None
     if is_eligible(request, actor):
         return None if request.has_voted(actor) else actor
@@ -107,11 +107,13 @@ def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) ->
 
 
 def acting_for(
-    request: ApprovalRequest, actor: str, principals: Iterable[str], on_behalf_of: str | None = None
+    request: ApprovalRequest, actor: str, principals: Iterable[str], on_behalf_of: str | None = None,
+    actor_emails: Iterable[str] = (),
 ) -> str:
-    """Return whose vote a click counts as: the actor's own, or an away principal's seat."""
+    """Return whose vote a click counts as: the actor's own, or an away principal's seat (never the requester's,
+    whether named by their Slack id or by an e-mail Slack knows them by)."""
     principals = tuple(principals)
-    if actor == request.requester and request.is_open():
+    if is_requester(request, actor, actor_emails) and request.is_open():
         raise VoteRefusedError("You cannot approve a document you requested.", "own_record")
     if on_behalf_of and on_behalf_of != actor:
         if on_behalf_of not in principals:

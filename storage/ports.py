@@ -55,6 +55,7 @@ class VoteReads:
     principals: tuple[str, ...]
     record: Record | None
     contacts: dict[str, Contact]
+    voter_emails: tuple[str, ...] = ()
 
 
 class SchemaRepo(Protocol):
@@ -188,8 +189,9 @@ class RequestsRepo(Protocol):
     async def read_vote(self, request_id: str, voter: str, now: datetime) -> VoteReads:
         """Return, read together, what counting a vote needs: the request as `get_request` returns it (locked in a
         unit of work), `principals_of(voter, now)`, and the request's record with its `contacts_of` (None and {}
-        when the request or its record is gone). The workflows' version is read with them: a `list_workflows` of
-        the same unit of work then reads nothing more while the cache holds that version.
+        when the request or its record is gone), and in `voter_emails` the e-mails Slack is known to give the voter
+        (`slack_identities`). The workflows' version is read with them: a `list_workflows` of the same unit of work
+        then reads nothing more while the cache holds that version.
         """
         ...
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.asking import email_of
 from bot.core.automation import Automation
 from bot.core.deps import Deps
 from bot.core.history import record_history
@@ -31,9 +32,10 @@ from engine.errors import VoteRefusedError
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
 from engine.lifecycle import approval_workflow_for
-from engine.notify import needs_workflow, notices_of
+from engine.notify import identity_expiry, is_email, is_slack_user, needs_workflow, notices_of
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
+from storage.models import SlackIdentity
 from storage.ports import Repository, VoteReads
 
 CLOSED_STATUS = {
@@ -129,19 +131,37 @@ class Approvals:
         confirmed first. A unit of work that lost a race (the request changed since it was read) is run again:
         it reads the new state and decides anew (a second vote of the same approver is then not counted).
         """
-        return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
-                                                        unless_forced))
+        try:
+            return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
+                                                            unless_forced))
+        except _VoterEmailUnknownError:
+            await self.learn_email(actor)
+            return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
+                                                            unless_forced, may_learn=False))
+
+    async def learn_email(self, user_id: str) -> None:
+        """Remember the e-mail of a Slack user's profile (as a lookup of it would), so that a document they
+        requested by that e-mail is known as theirs."""
+        email = await email_of(self.deps.slack, user_id)
+        if email is None:
+            return
+        now = self.deps.clock.now()
+        async with self.deps.unit_of_work() as repo:
+            await repo.save_slack_identity(SlackIdentity(email, user_id, now, identity_expiry(user_id, now)))
 
     async def _decide_once(
         self, request_id: str, actor: str, decision: Decision, reason: str | None,
-        on_behalf_of: str | None, unless_forced: bool,
+        on_behalf_of: str | None, unless_forced: bool, *, may_learn: bool = True,
     ) -> DecisionResult:
-        """Count one approver's decision in one unit of work."""
+        """Count one approver's decision in one unit of work (raise _VoterEmailUnknownError, once, when the
+        document was requested by an e-mail and Slack was never asked the voter's)."""
         async with self.deps.unit_of_work() as repo:
             now = self.deps.clock.now()
             reads = await repo.read_vote(request_id, actor, now)
             request = _existing(reads)
-            approver = acting_for(request, actor, reads.principals, on_behalf_of)
+            if may_learn and is_requested_by_email(request) and is_slack_user(actor) and not reads.voter_emails:
+                raise _VoterEmailUnknownError(actor)
+            approver = acting_for(request, actor, reads.principals, on_behalf_of, reads.voter_emails)
             if unless_forced and decision is Decision.APPROVE:
                 kind = await self._force_kind(repo, reads, approver, actor)
                 if kind is not None:
@@ -164,7 +184,7 @@ class Approvals:
             if reads.request is None:
                 return None
             try:
-                approver = acting_for(reads.request, actor, reads.principals, seat)
+                approver = acting_for(reads.request, actor, reads.principals, seat, reads.voter_emails)
             except VoteRefusedError:
                 return None
             return await self._force_kind(repo, reads, approver, actor)
@@ -182,7 +202,7 @@ class Approvals:
             now, is_admin = self.deps.clock.now(), self.deps.is_admin(actor)
             reads = await repo.read_vote(request_id, actor, now)
             request = _existing(reads)
-            approver = acting_for(request, actor, reads.principals, seat)
+            approver = acting_for(request, actor, reads.principals, seat, reads.voter_emails)
             matching = await self.is_matching(repo, request, reads.record, reads.contacts)
             kind = force_kind(request, approver, is_admin=is_admin, is_matching=matching)
             outcome = force_approve(request, approver, now, reason, is_admin=is_admin,
@@ -236,6 +256,15 @@ class Approvals:
         await self.automation.on_outcome(repo, outcome, now)
         workflow = await repo.get_workflow(outcome.request.workflow_id) if needs_workflow(outcome) else None
         await enqueue_notices(repo, notices_of(outcome, workflow), now)
+
+
+class _VoterEmailUnknownError(Exception):
+    """The voter's e-mail is needed (the document was requested by an e-mail) and was never asked of Slack."""
+
+
+def is_requested_by_email(request: ApprovalRequest) -> bool:
+    """Tell whether a request's requester is named by an e-mail address."""
+    return request.requester is not None and is_email(request.requester)
 
 
 def _existing(reads: VoteReads) -> ApprovalRequest:

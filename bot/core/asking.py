@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import logging
 
+from slack_sdk.errors import SlackApiError
+
 from bot.senders.slack import SlackOut
 from engine.notify import is_slack_user
 
 log = logging.getLogger(__name__)
+NOT_IN_SLACK = frozenset({"users_not_found", "user_not_found"})
 
 
 async def display_name(slack: SlackOut, ref: str | None) -> str:
@@ -25,3 +28,15 @@ async def display_name(slack: SlackOut, ref: str | None) -> str:
         return ref
     user = info.get("user") or {}
     return str(user.get("real_name") or user.get("name") or ref)
+
+
+async def email_of(slack: SlackOut, user_id: str) -> str | None:
+    """Return the e-mail of a Slack user's profile, if Slack shows it (None for a user Slack does not know)."""
+    try:
+        info = await slack.client.users_info(user=user_id)
+    except SlackApiError as exc:
+        if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
+            raise
+        return None
+    email = ((info.get("user") or {}).get("profile") or {}).get("email")
+    return str(email) if email else None

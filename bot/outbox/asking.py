@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.core.asking import display_name
+from bot.core.asking import NOT_IN_SLACK, display_name, email_of
 from bot.core.cards import request_card
 from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
@@ -43,7 +43,6 @@ from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
-NOT_IN_SLACK = frozenset({"users_not_found", "user_not_found"})
 
 
 def new_link_token() -> str:
@@ -98,14 +97,7 @@ class Asking:
 
     async def email_of(self, user_id: str) -> str | None:
         """Return the e-mail of a Slack user's profile, if Slack shows it."""
-        try:
-            info = await self.deps.slack.client.users_info(user=user_id)
-        except SlackApiError as exc:
-            if (exc.response.get("error") if exc.response else None) not in NOT_IN_SLACK:
-                raise
-            return None
-        email = ((info.get("user") or {}).get("profile") or {}).get("email")
-        return str(email) if email else None
+        return await email_of(self.deps.slack, user_id)
 
     async def send(self, item: OutboxItem) -> dict[str, Any]:
         """Mint an approver's approve and reject links and e-mail them with the document."""

@@ -401,16 +401,19 @@ class SqlRepository(
             *principals_queries(voter, now),
         ])
         self._learn_workflows_version(version)
+        emails = tuple(str(r["email"]) for r in principals[0])
         if not requests:
-            return await self._read_vote_archived(request_id, principals_from(*principals))
+            return await self._read_vote_archived(request_id, principals_from(*principals), emails)
         request = request_of(requests[0], [vote_of(v) for v in votes], self._stored)
         found = {f"{r['kind']}:{r['id']}": Contact.model_validate(loads(r["data"])) for r in contacts}
-        return VoteReads(request, principals_from(*principals), record_of(records[0]) if records else None, found)
+        return VoteReads(request, principals_from(*principals), record_of(records[0]) if records else None, found,
+                         emails)
 
-    async def _read_vote_archived(self, request_id: str, principals: tuple[str, ...]) -> VoteReads:
+    async def _read_vote_archived(self, request_id: str, principals: tuple[str, ...],
+                                  emails: tuple[str, ...]) -> VoteReads:
         request = await self.get_request(request_id)
         record = await self.get_record(request.record_type, request.record_id) if request else None
-        return VoteReads(request, principals, record, await self.contacts_of(record) if record else {})
+        return VoteReads(request, principals, record, await self.contacts_of(record) if record else {}, emails)
 
     def _learn_workflows_version(self, rows: list[Row]) -> None:
         """Take the cached workflows of the version just read, so this unit of work reads it no more."""

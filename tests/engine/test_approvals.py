@@ -13,8 +13,11 @@ from engine.approvals import (
     Step,
     close,
     decide,
+    is_requester,
+    is_same_person,
     resolve_step_approvers,
 )
+from engine.delegation import acting_for
 from engine.errors import VoteRefusedError
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected, StepApproved, VoteRecorded
 
@@ -82,6 +85,47 @@ def test_requester_on_a_step_cannot_approve_their_own_record() -> None:
     request = two_step(requester="UA")
     with pytest.raises(VoteRefusedError):
         decide(request, "UA", A, NOW)
+
+
+@pytest.mark.parametrize(("ref", "other", "same"), [
+    ("UA", "UA", True),
+    ("UA", "ua", False),  # Slack ids are exact
+    ("boss@corp.example", "Boss@Corp.Example", True),
+    ("boss@corp.example", "boss@corp.example.org", False),
+    ("UA", "ua@corp.example", False),
+    ("", "", False),
+    (None, "UA", False),
+])
+def test_a_person_is_one_slack_id_or_one_email_in_any_case(ref, other, same) -> None:
+    assert is_same_person(ref, other) is same
+
+
+@pytest.mark.parametrize(("requester", "actor", "emails", "is_theirs"), [
+    ("Boss@Corp.Example", "boss@corp.example", (), True),
+    ("uapp1@corp.example", "UAPP1", ("UAPP1@corp.example",), True),
+    ("uapp1@corp.example", "UAPP1", ("other@corp.example",), False),
+    ("UAPP9", "UAPP9", (), True),
+    ("UAPP9", "UA", ("uapp9@corp.example",), False),
+])
+def test_the_requester_is_known_by_any_of_their_names(requester, actor, emails, is_theirs) -> None:
+    assert is_requester(two_step(requester=requester), actor, emails) is is_theirs
+
+
+def test_a_requester_named_by_email_in_another_case_is_not_asked_nor_may_approve() -> None:
+    assert resolve_step_approvers(["boss@corp.example", "UA"], {}, "Boss@Corp.Example") == ("UA",)
+    request = ApprovalRequest("AR-1", "expense", "X4", "wf", "Boss@Corp.Example",
+                              (Step(0, ("boss@corp.example", "UA"), 1),), NOW, NOW)
+    with pytest.raises(VoteRefusedError) as info:
+        decide(request, "boss@corp.example", A, NOW)
+    assert info.value.code == "own_record"
+
+
+def test_a_slack_user_known_by_the_requesters_email_may_not_vote() -> None:
+    request = two_step(requester="ua@corp.example")
+    with pytest.raises(VoteRefusedError) as info:
+        acting_for(request, "UA", (), None, ("UA@corp.example",))
+    assert info.value.code == "own_record"
+    assert acting_for(request, "UB", (), None, ("ub@corp.example",)) == "UB"
 
 
 def test_second_click_of_same_approver_is_not_counted() -> None:

@@ -221,3 +221,28 @@ async def test_the_page_speaks_the_company_language(tmp_path: Path, smtp: Inbox)
         async with httpx.AsyncClient() as web:
             page = await web.get(links_of(mail)["reject"])
     assert page.status_code == 200 and 'lang="fr"' in page.text and "Pourquoi refusez-vous" in page.text
+
+
+async def test_a_requester_named_by_their_slack_email_may_not_approve_in_slack(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", workflow(["U01CCC", "U01AAA"]))).status_code == 201
+    record = {**INVOICE, "created_by": "Chloe@Example.com"}
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", record)).status_code == 200
+    assert (await signoff.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
+    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U01CCC")), None))
+    await signoff.click("U01CCC", ask, "approve")
+    refusal = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U01CCC"))
+    assert "requested" in refusal[0].all_text()
+    body = await approval(signoff)
+    assert body["approval_status"] == "pending" and body["approval"]["votes"] == []
+    await signoff.click("U01AAA", await signoff.wait_for(lambda: next(iter(signoff.dm("U01AAA")), None)), "approve")
+    assert [v["approver"] for v in await votes(signoff, 1)] == ["U01AAA"]
+
+
+async def test_a_requester_named_by_email_in_another_case_is_not_asked(mailing: Harness, smtp: Inbox) -> None:
+    assert (await mailing.post("/api/v1/workflows", workflow([OUTSIDER, "U01AAA"]))).status_code == 201
+    record = {**INVOICE, "created_by": OUTSIDER.upper()}
+    assert (await mailing.put("/api/v1/records/invoice/INV-1", record)).status_code == 200
+    assert (await mailing.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
+    assert (await approval(mailing))["approval"]["steps"][0]["approvers"] == ["U01AAA"]
+    await mailing.wait_for(lambda: mailing.dm("U01AAA"))
+    assert not [m for m in smtp.parsed() if OUTSIDER in m["To"]]

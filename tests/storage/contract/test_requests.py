@@ -138,13 +138,14 @@ async def test_a_vote_reads_its_request_principals_record_and_contacts_together(
     async with store.unit_of_work() as repo:
         reads = await repo.read_vote("AR-1", "UA", NOW)
         assert reads.request is not None and [v.approver for v in reads.request.votes] == ["UA"]
-        assert reads.principals == ("ua@example.com", "UB")
+        assert reads.principals == ("ua@example.com", "UB") and reads.voter_emails == ("ua@example.com",)
         assert reads.record is not None and reads.record.id == "INV-1"
         assert list(reads.contacts) == ["customer:C1"] and reads.contacts["customer:C1"].name == "Acme"
         listed = await repo.list_workflows()
         await repo.update_request(decide(reads.request, "UB", Decision.APPROVE, NOW).request)  # its version was read
     async with store.read() as repo:
-        assert await repo.read_vote("AR-9", "UA", NOW) == VoteReads(None, ("ua@example.com", "UB"), None, {})
+        assert await repo.read_vote("AR-9", "UA", NOW) == VoteReads(None, ("ua@example.com", "UB"), None, {},
+                                                                          ("ua@example.com",))
         assert await repo.count_votes("AR-1") == 2
         assert await repo.list_workflows() == listed
 
