@@ -19,6 +19,10 @@ MAX_METADATA_CHARS = 3000
 OBJECT_PARTS = ("user", "team", "enterprise", "channel", "container", "view", "message", "state", "event")
 LIST_PARTS = ("actions", "authorizations")
 VIEW_EVENTS = frozenset({"view_submission", "view_closed"})
+# Who and where, as Bolt reads them at every level of an envelope: an id, or an object whose `id` is one.
+IDENTITY_PARTS = ("user", "channel", "team", "enterprise")
+ID_PARTS = ("user_id", "channel_id", "team_id", "enterprise_id", "api_app_id")
+NESTED_PARTS = ("event", "message", "previous_message")
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -150,7 +154,42 @@ def envelope_problem(envelope: Any) -> str | None:
     view = envelope.get("view")
     if envelope.get("type") in VIEW_EVENTS and isinstance(view, dict) and not isinstance(view.get("type"), str):
         return "`view` has no `type`"
-    return None
+    return _actions_problem(envelope) or next(filter(None, map(_identity_problem, _levels(envelope))), None)
+
+
+def _levels(envelope: dict[str, Any], where: str = "") -> list[tuple[str, dict[str, Any]]]:
+    """Return the envelope and the objects nested in it that Bolt reads ids from (`event.message`…)."""
+    found = [(where, envelope)]
+    for name in NESTED_PARTS:
+        inner = envelope.get(name)
+        if isinstance(inner, dict) and where.count(".") < 2:
+            found += _levels(inner, f"{where}{name}.")
+    return found
+
+
+def _identity_problem(level: tuple[str, dict[str, Any]]) -> str | None:
+    """Say which id of one level of an envelope is neither a string nor an object with a string `id`."""
+    where, part = level
+    for name in IDENTITY_PARTS:
+        value = part.get(name)
+        is_id = value is None or isinstance(value, str) or (isinstance(value, dict)
+                                                             and isinstance(value.get("id", ""), str))
+        if not is_id:
+            return f"`{where}{name}` is neither an id nor an object with one"
+    bad = next((name for name in ID_PARTS if part.get(name) is not None and not isinstance(part[name], str)), None)
+    return f"`{where}{bad}` is not a string" if bad else None
+
+
+def _actions_problem(envelope: dict[str, Any]) -> str | None:
+    """Say why a `block_actions` payload's actions are not Slack's: none, or one without a string `action_id`."""
+    if envelope.get("type") != "block_actions":
+        return None
+    actions = envelope.get("actions")
+    if "actions" in envelope and not actions:
+        return "`actions` is empty"
+    is_named = all(isinstance(a.get("action_id"), str) and isinstance(a.get("block_id") or "", str)
+                   for a in actions or ())
+    return None if is_named else "an action has no string `action_id` or `block_id`"
 
 
 def click_problem(payload: Any) -> str | None:

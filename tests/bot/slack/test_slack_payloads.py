@@ -188,6 +188,12 @@ NOT_CLICKS: dict[str, Callable[[], SlackRequest]] = {
     "home opened without user": lambda: event({"type": "app_home_opened", "tab": "home"}),
     "home opened user a dict": lambda: event({"type": "app_home_opened", "tab": "home", "user": {"id": 1}}),
     "home opened tab a list": lambda: event({"type": "app_home_opened", "tab": [], "user": "U01AAA"}),
+    "home opened user a number": lambda: event({"type": "app_home_opened", "tab": "home", "user": 5}),
+    "message event channel a number": lambda: event({"type": "message", "channel": 5, "user": "U01AAA"}),
+    "edited message user a list": lambda: event({"type": "message", "subtype": "message_changed",
+                                                 "message": {"user": ["U01AAA"]}}),
+    "event team id a number": lambda: raw(json.dumps({"type": "event_callback", "team_id": 7, "event": {
+        "type": "app_home_opened", "tab": "home", "user": "U01AAA"}}).encode(), "application/json"),
 }
 
 
@@ -195,6 +201,9 @@ CLICKS: dict[str, Callable[[], SlackRequest]] = {
     "approve without actions": lambda: payload(interaction("block_actions")),
     "approve with empty actions": lambda: payload(interaction("block_actions", actions=[])),
     "approve with actions a dict": lambda: payload(interaction("block_actions", actions={"action_id": "approve"})),
+    "approve with actions null": lambda: payload({**interaction("block_actions"), "actions": None}),
+    "approve with action id a number": lambda: click(5, {"value": "AR-1"}),  # type: ignore[arg-type]
+    "approve with channel id a list": lambda: click("approve", {"value": "AR-1"}, channel={"id": ["D0X"]}),
     "approve with action a string": lambda: payload(interaction("block_actions", actions=["approve"])),
     "approve without value": lambda: click("approve"),
     "approve with value null": lambda: click("approve", {"value": None}),
@@ -246,10 +255,14 @@ FRONT_DOOR = ("payload not JSON", "payload a JSON array", "payload a JSON string
               "view_submission view a string", "event a string", "view_submission view without type",
               "JSON body nested deeply", "payload nested deeply")
 UNREADABLE_CLICKS = ("approve with actions a dict", "approve with action a string", "approve with user a string",
-                     "batch view a string")
+                     "batch view a string", "home opened user a number", "approve with action id a number",
+                     "approve with actions null", "message event channel a number", "edited message user a list",
+                     "event team id a number", "approve with channel id a list")
 # Bodies the listeners cope with, but that are no Slack request either: the front door refuses them too.
 ALSO_REFUSED = ("non-UTF-8 form", "non-UTF-8 JSON body", "request modal user a string",
-                "reject reason metadata a lone surrogate", "approve value a lone surrogate")
+                "reject reason metadata a lone surrogate", "approve value a lone surrogate",
+                "approve with empty actions", "approve with user id a number", "prefill block a number",
+                "home opened user a dict")
 
 
 @pytest.mark.parametrize("name", [*FRONT_DOOR, *UNREADABLE_CLICKS, *ALSO_REFUSED])
