@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -13,7 +14,15 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_currency, format_decimal
-from jinja2 import ChainableUndefined, FileSystemLoader, StrictUndefined, Template, TemplateSyntaxError
+from jinja2 import (
+    ChainableUndefined,
+    FileSystemLoader,
+    StrictUndefined,
+    Template,
+    TemplateSyntaxError,
+    pass_context,
+)
+from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
@@ -23,6 +32,8 @@ from messages.i18n import translations
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 LOCALES = {"en": "en_US", "fr": "fr_FR"}
+DOCUMENT_NAMES = ("record", "invoice", "document")
+CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
 def escape_mrkdwn(text: Any) -> str:
@@ -48,11 +59,12 @@ class Formatter:
         self.number(1)
 
     def money(self, amount: Any, currency: str = "USD") -> str:
-        """Format a decimal amount in a currency: `€12,500.00` or `12 500,00 €`."""
+        """Format a decimal amount in a currency: `€12,500.00` or `12 500,00 €`; never rounded (an amount with
+        more decimals than the currency's shows them all)."""
         if amount is None or amount == "":
             return "—"
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-        return str(format_currency(value, currency, locale=self.babel_locale))
+        return str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=False))
 
     def number(self, value: Any) -> str:
         """Format a number for the locale."""
@@ -73,6 +85,16 @@ class Formatter:
         if value is None:
             return "—"
         return str(format_datetime(value.astimezone(self.tz), format="medium", locale=self.babel_locale))
+
+
+def document_currency(context: Mapping[str, Any]) -> str:
+    """Return the currency of the document a template speaks of (`record`, `invoice`), else USD."""
+    for name in DOCUMENT_NAMES:
+        document = context.get(name)
+        found = document.get("currency") if isinstance(document, Mapping) else getattr(document, "currency", None)
+        if isinstance(found, str) and CURRENCY_CODE.match(found):
+            return found
+    return "USD"
 
 
 def slack_user(ref: Any) -> str:
@@ -103,8 +125,13 @@ def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.globals["locale"] = locale  # English defaults of coded problems are shown only to English readers
     fmt = Formatter(locale, tz)
+
+    @pass_context
+    def money(context: Context, amount: Any, currency: str | None = None) -> str:
+        return fmt.money(amount, currency or document_currency(context))
+
     env.filters.update(
-        money=lambda amount, currency="USD": fmt.money(amount, currency),
+        money=money,
         number=fmt.number, day=fmt.day, moment=fmt.moment,
         q=_jsonq, plain=_plainq, slack_user=slack_user, mrkdwn=escape_mrkdwn, truncate_to=truncate,
     )

@@ -101,13 +101,27 @@ def test_the_compiled_catalog_serves_every_entry() -> None:
     [
         ("fr", "12500.00", "EUR", "12\u202f500,00\xa0€"),
         ("fr", "0.5", "USD", "0,50\xa0$US"),
-        ("fr", "-1234567.891", "EUR", "-1\u202f234\u202f567,89\xa0€"),
+        ("fr", "-1234567.891", "EUR", "-1\u202f234\u202f567,891\xa0€"),  # never rounded
+        ("en", "1234.5678", "USD", "$1,234.5678"),
+        ("en", "999999999999999.9999", "JPY", "¥999,999,999,999,999.9999"),
         ("en", "12500.00", "EUR", "€12,500.00"),
         ("en", "1234.5", "USD", "$1,234.50"),
     ],
 )
 def test_money_is_formatted_for_the_locale(locale: str, amount: str, currency: str, expected: str) -> None:
     assert Renderer(locale, "Europe/Paris").fmt.money(Decimal(amount), currency) == expected
+
+
+@pytest.mark.parametrize(("context", "expected"), [
+    ({"record": {"amount": "12500.10", "currency": "EUR"}}, "€12,500.10"),
+    ({"invoice": {"amount": "12500.10", "currency": "GBP"}, "record": None}, "£12,500.10"),
+    ({"record": {"amount": "12500.10", "currency": "not a code"}}, "$12,500.10"),
+    ({"record": {"amount": "12500.10"}}, "$12,500.10"),
+])
+def test_money_without_a_currency_takes_the_documents(context: dict[str, object], expected: str) -> None:
+    amount = "{{ (record or invoice).amount | money }}"
+    assert Renderer("en").user_text(amount, **context) == expected
+    assert Renderer("en").slack_text(amount, **context) == expected
 
 
 @pytest.mark.parametrize(
