@@ -88,6 +88,15 @@ class Period:
         moved = add_calendar_days(start, self.days * times, tz) if self.days else start
         return moved.astimezone(UTC) + self.clock * times
 
+    def half(self) -> timedelta:
+        """Return half the period's nominal length (a day counted as 24 hours)."""
+        return (timedelta(days=self.days) + self.clock) / 2
+
+    def first_at_or_after(self, start: datetime, moment: datetime, tz: ZoneInfo) -> datetime:
+        """Return the first time the period falls from `start` that is not before `moment`."""
+        _, at, nxt = self.bracket(start, moment, tz)
+        return at if at >= moment.astimezone(UTC) and at > start.astimezone(UTC) else nxt
+
     def count(self, start: datetime, now: datetime, tz: ZoneInfo) -> int:
         """Return how many whole periods have elapsed from `start` to `now` (0 before the first)."""
         return self.bracket(start, now, tz)[0]
@@ -143,6 +152,7 @@ class ApprovalState:
 
     request: ApprovalRequest
     policy: ApprovalPolicy
+    nudged_at: datetime | None = None  # the last reminder or escalation sent on the current step
 
 
 @dataclass(frozen=True)
@@ -198,12 +208,16 @@ def waiting_on(request: ApprovalRequest) -> tuple[str, ...]:
 
 
 def _reminder(
-    request: ApprovalRequest, period: Period, now: datetime, tz: ZoneInfo,
+    request: ApprovalRequest, period: Period, now: datetime, tz: ZoneInfo, nudged_at: datetime | None = None,
 ) -> tuple[DueAction | None, datetime]:
+    """Plan the reminder the timetable owes now, if any (one, however many were missed); one owed sooner than half
+    a period after the last reminder or escalation (sent late, after an outage) waits for the next one."""
     start, step = request.step_started_at, request.current_step
     n, at, nxt = period.bracket(start, now, tz)
     if n == 0:
         return None, nxt
+    if nudged_at is not None and at < nudged_at + period.half():
+        return None, period.first_at_or_after(start, nudged_at + period.half(), tz)
     data = {"request_id": request.id, "step_index": step, "n": n, "to": waiting_on(request),
             "since": start.isoformat()}
     key = f"remind:{request.id}:{step}:{n}"
@@ -238,7 +252,7 @@ def plan_request(
         data = {"request_id": request.id, "expire_after": policy.expire_after, "waiting_on": waiting_on(request)}
         return [DueAction(ActionKind.EXPIRE, f"expire:{request.id}", (SubjectKind.APPROVAL, request.id),
                           expire_at, data)], None
-    reminder, next_reminder = _reminder(request, remind, now, tz) if remind else (None, None)
+    reminder, next_reminder = _reminder(request, remind, now, tz, state.nudged_at) if remind else (None, None)
     targets = resolve_step_approvers(list(policy.escalate_to), people_groups or {}, request.requester)
     escalation, next_escalation = _escalation(request, escalate, targets, now, tz) if escalate else (None, None)
     if escalation and reminder and escalation.due_at >= reminder.due_at:

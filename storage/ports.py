@@ -584,6 +584,11 @@ class SchedulerRepo(Protocol):
         """Count performed action keys, optionally of one kind."""
         ...
 
+    async def last_nudges(self, request_ids: Sequence[str]) -> dict[str, dict[int, datetime]]:
+        """Return, by request and then by step, when a reminder or an escalation of it was last claimed (requests
+        and steps never nudged are absent)."""
+        ...
+
     async def get_setting(self, name: str) -> dict[str, Any] | None:
         """Return a stored settings document, or None."""
         ...

@@ -117,7 +117,9 @@ class Sweep:
             ids.setdefault(row.kind, []).append(row.subject_id)
         requests = await repo.requests_by_id(ids[SubjectKind.APPROVAL])
         workflows = {w.id: w for w in await repo.list_workflows()}
-        approvals = [ApprovalState(r, ApprovalPolicy.of(_approval_of(workflows.get(r.workflow_id))))
+        nudges = await repo.last_nudges([r.id for r in requests.values() if r.is_open()])
+        approvals = [ApprovalState(r, ApprovalPolicy.of(_approval_of(workflows.get(r.workflow_id))),
+                                   nudges.get(r.id, {}).get(r.current_step))
                      for r in requests.values() if r.is_open()]
         needs_groups = any(ref.startswith("group:") for a in approvals for ref in a.policy.escalate_to)
         invoices, settings = await self._invoices(repo, ids[SubjectKind.INVOICE])

@@ -44,6 +44,12 @@ def _outbox_item(row: Row, attempts: int) -> OutboxItem:
     )
 
 
+def _step_of(key: str) -> int | None:
+    """Return the step of a reminder's or an escalation's key (`remind:ID:STEP:N`), or None."""
+    step = key.rsplit(":", 2)[-2] if key.count(":") >= 3 else ""
+    return int(step) if step.isascii() and step.isdigit() else None
+
+
 class SchedulerQueries:
     """Repository methods of the scheduler and of outbox delivery."""
 
@@ -201,6 +207,22 @@ class SchedulerQueries:
     async def is_performed(self, key: str) -> bool:
         """Tell whether an action was performed."""
         return bool(await self._fetch("SELECT 1 FROM performed_actions WHERE key=?", (key,)))
+
+    async def last_nudges(self, request_ids: Sequence[str]) -> dict[str, dict[int, datetime]]:
+        """Return, by request and step, when a reminder or an escalation of it was last claimed."""
+        found: dict[str, dict[int, datetime]] = {}
+        for chunk in _chunks(list(request_ids)):
+            rows = await self._fetch(
+                "SELECT subject_id, key, performed_at FROM performed_actions WHERE subject_id IN ("
+                + ",".join("?" for _ in chunk) + ") AND kind IN ('remind', 'escalate') AND subject_type='approval'",
+                chunk)
+            for subject_id, key, performed_at in rows:
+                step = _step_of(str(key))
+                if step is not None:
+                    steps = found.setdefault(str(subject_id), {})
+                    at = _moment(str(performed_at))
+                    steps[step] = max(at, steps.get(step, at))
+        return found
 
     async def count_performed(self, kind: str | None = None) -> int:
         """Count performed actions, optionally of one kind."""

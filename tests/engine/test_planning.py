@@ -118,6 +118,32 @@ def test_plan_request(
     assert nxt == next_due
 
 
+@pytest.mark.parametrize(
+    ("nudged_at", "now", "overrides", "expected", "next_due"),
+    [
+        # on time: the last reminder was sent at its slot, the next slot is owed as usual
+        (at(1, 0.01), at(2), {}, ["remind:AR-1:0:2"], at(3)),
+        # sent late (the 1st, at 08:59 the next day): the 2nd, owed at 09:00, waits for the next slot
+        (at(1, 23.98), at(2, 0.02), {}, [], at(3)),
+        (at(1, 23.98), at(3), {}, ["remind:AR-1:0:3"], at(4)),
+        # every 12 hours: a catch-up at 21:59 skips the 21:00 slot... and the 09:00 one comes 11 hours later
+        (at(0, 12.98), at(0, 13.02), {"remind_every": "PT12H"}, [], at(1)),
+        # an escalation sent late counts too: the reminder half an hour later waits
+        (at(3, 5.5), at(3, 6), {"remind_every": "PT6H", "escalate_after": "P3D"}, [], at(3, 12)),
+        # a step never nudged follows the timetable
+        (None, at(2, 0.02), {}, ["remind:AR-1:0:2"], at(3)),
+    ],
+)
+def test_a_reminder_owed_soon_after_one_sent_late_waits_for_the_next_slot(
+    nudged_at: datetime | None, now: datetime, overrides: dict[str, Any], expected: list[str],
+    next_due: datetime | None,
+) -> None:
+    timing = {"escalate_after": None, "escalate_to": (), **overrides}
+    actions, nxt = plan_request(ApprovalState(request(), policy(**timing), nudged_at), now, PARIS)
+    assert [a.key for a in actions if a.kind is ActionKind.REMIND] == expected
+    assert nxt == next_due
+
+
 def test_reminders_go_to_approvers_who_have_not_decided() -> None:
     voted = (Vote(0, "U1", Decision.APPROVE, START),)
     actions, _ = plan_request(ApprovalState(request(votes=voted), policy()), at(1, 1), PARIS)

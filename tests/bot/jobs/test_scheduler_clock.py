@@ -91,6 +91,21 @@ async def test_a_late_sweep_sends_one_reminder_not_a_burst(tmp_path: Path) -> No
         assert len(reminders) == 2 and "5 days" in reminders[0] and "6 days" in reminders[1]
 
 
+async def test_a_reminder_sent_late_is_not_followed_by_another_minutes_later(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "catchup.db", timezone="Europe/Paris") as signoff:
+        workflow = {**WORKFLOW, "actions": [{**WORKFLOW["actions"][0], "remind_every": "PT12H",
+                                             "escalate_after": None, "escalate_to": []}]}
+        await pending_invoice(signoff, workflow)
+        # down from before the 21:00 reminder until a minute before the next morning's 09:00 one
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 8, 59)) == {"remind": 1}
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 9, 1)) == {}
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 20, 59)) == {}
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 21, 1)) == {"remind": 1}
+        assert await tick_at(signoff, paris(START + timedelta(days=2), 9, 1)) == {"remind": 1}
+        reminders = [m.text for m in signoff.dm("U01AAA") if "Reminder" in m.text]
+        assert len(reminders) == 3
+
+
 async def test_a_reminder_shows_on_the_app_home(tmp_path: Path) -> None:
     async with running_signoff(tmp_path / "home.db", timezone="Europe/Paris") as signoff:
         await pending_invoice(signoff)

@@ -57,6 +57,23 @@ async def test_an_action_is_claimed_once_with_what_it_covers(store: Store) -> No
     assert [a.key for a in again] == ["remind:AR-1:0:2"]
 
 
+async def test_the_last_nudge_of_each_step_is_when_its_latest_reminder_or_escalation_was_claimed(
+        store: Store) -> None:
+    def nudge(key: str, subject: str = "AR-1", kind: ActionKind = ActionKind.REMIND) -> DueAction:
+        return DueAction(kind, key, ("approval", subject), NOW, {})
+
+    async with store.unit_of_work() as repo:
+        await repo.claim_actions([nudge("remind:AR-1:0:1"), nudge("remind:AR-2:1:4", "AR-2")], NOW)
+    async with store.unit_of_work() as repo:
+        await repo.claim_actions([nudge("escalate:AR-1:0:1", kind=ActionKind.ESCALATE),
+                                  nudge("remind:AR-1:1:1"), nudge("expire:AR-1", kind=ActionKind.EXPIRE)],
+                                 NOW + timedelta(hours=2))
+    async with store.read() as repo:
+        assert await repo.last_nudges(["AR-1", "AR-2", "AR-3"]) == {
+            "AR-1": {0: NOW + timedelta(hours=2), 1: NOW + timedelta(hours=2)}, "AR-2": {1: NOW}}
+        assert await repo.last_nudges([]) == {}
+
+
 async def test_a_rolled_back_claim_leaves_the_action_to_do(store: Store) -> None:
     with pytest.raises(RuntimeError):
         async with store.unit_of_work() as repo:
