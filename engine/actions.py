@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -13,12 +15,14 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 
 from engine.dates import local_date
+from engine.facts import facts_of
 from engine.lifecycle import customer_hold
 from engine.records import Contact, ContactKind, Record, RecordType
 from engine.workflows import (
     NotificationAction,
     ReminderAction,
     SendAction,
+    Trigger,
     UpdateAction,
     Workflow,
     WorkflowDefinition,
@@ -66,7 +70,8 @@ class RemindPeople:
 
 @dataclass(frozen=True)
 class SendEmail:
-    """E-mail the document to its contact; the record is then marked sent."""
+    """E-mail the document to its contact; the record is then marked sent. With `once_key` (a scheduled
+    workflow's e-mail), only when that key was never claimed."""
 
     action_index: int
     to: str
@@ -74,6 +79,7 @@ class SendEmail:
     subject_template: str
     body_template: str
     context: Mapping[str, Any] = field(repr=False)
+    once_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,8 @@ class Planner:
     sender: str | None
     is_email_on: bool
     reminder_states: Mapping[str, ReminderState] = field(default_factory=dict)
+    once_prefix: str | None = None
+    once_fields: tuple[str, ...] = ()
 
     def notification(self, index: int, action: NotificationAction) -> list[Planned]:
         """Plan a message to the channel and every person named."""
@@ -233,10 +241,21 @@ class Planner:
             return [Skipped(index, "send", "e-mail is off")]
         cc = (self.sender,) if action.copy_sender and self.sender and self.sender != to else ()
         return [
-            SendEmail(index, to, cc, action.subject, action.body, self.context),
+            SendEmail(index, to, cc, action.subject, action.body, self.context, self._once_key(index)),
             SetField(index, "email_status", "sent", self.record.email_status.value),
             SetField(index, "sent_at", self.now, self.record.sent_at),
         ]
+
+    def _once_key(self, index: int) -> str | None:
+        """Return the key that lets a scheduled workflow e-mail a document once for the values its conditions read
+        (a new due date or balance makes it due again), or None for other workflows."""
+        if self.once_prefix is None:
+            return None
+        contacts = {f"{self.contact.kind.value}:{self.contact.id}": self.contact} if self.contact else {}
+        facts = facts_of(self.record, contacts)
+        read = json.dumps([[name, str(facts.get(name))] for name in self.once_fields])
+        digest = hashlib.sha256(read.encode()).hexdigest()[:20]
+        return f"{self.once_prefix}:{index}:{self.record.type.value}:{self.record.id}:{digest}"
 
     def update(self, index: int, action: UpdateAction) -> list[Planned]:
         """Plan setting one field."""
@@ -266,8 +285,10 @@ def plan_actions(
 ) -> list[Planned]:
     """Return, in order, what each non-approval action of the workflow does to this record."""
     context = template_context(record, contact, workflow, company, now)
+    is_scheduled = workflow.trigger is Trigger.SCHEDULED
     planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on,
-                      reminder_states or {})
+                      reminder_states or {}, f"send:{getattr(workflow, 'id', None) or workflow.name}"
+                      if is_scheduled else None, tuple(sorted({c.field for c in workflow.conditions})))
     planned: list[Planned] = []
     for index, action in enumerate(workflow.actions):
         step = _STEPS.get(type(action))

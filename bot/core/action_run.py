@@ -12,6 +12,7 @@ from bot.core.deps import Deps
 from bot.senders.email import Email
 from bot.settings import SmtpConfig
 from engine.actions import Company, Planned, PostMessage, RemindPeople, SendEmail, SetField, Skipped, apply_fields
+from engine.planning import ActionKind, DueAction
 from engine.records import Record
 from engine.workflows import Workflow
 from messages.errors import TemplateInvalidError
@@ -19,6 +20,7 @@ from messages.render import Renderer
 from storage.models import ReminderTask, WorkflowRun
 from storage.ports import Repository
 
+ALREADY_SENT = "already e-mailed for these values of the document"
 SLACK_TARGET = re.compile(r"^([UW][A-Z0-9]{2,20}|#[a-z0-9_-]{1,80}|C[A-Z0-9]{2,20})$")
 SLACK_PERSON = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
@@ -89,6 +91,7 @@ class ActionRun:
     tasks: list[ReminderTask] = field(default_factory=list)
     fields: list[SetField] = field(default_factory=list)
     failed_actions: set[int] = field(default_factory=set)
+    skipped_actions: set[int] = field(default_factory=set)
     queued: int = 0
 
     def kind_of(self, index: int) -> str:
@@ -158,7 +161,11 @@ class ActionRun:
             await self.repo.retext_reminders(self.workflow.id, self.record.key(), still_open, text.plain())
 
     async def email(self, item: SendEmail) -> None:
-        """Queue the document's e-mail to its contact."""
+        """Queue the document's e-mail to its contact (a scheduled workflow's: once for the values it reads)."""
+        if item.once_key is not None and not await self._is_first(item.once_key):
+            self.skipped_actions.add(item.action_index)
+            self.entry(item.action_index, "skipped", to=item.to, reason=ALREADY_SENT)
+            return
         subject = self.texts.render_text(item.subject_template, item.context, slack=False)
         body = self.texts.render_text(item.body_template, item.context, slack=False)
         sender = self.company.name or "Signoff"
@@ -166,9 +173,14 @@ class ActionRun:
         await self.enqueue("email", item.to, email.to_json())
         self.entry(item.action_index, "queued", to=item.to, cc=list(item.cc), subject=email.subject)
 
+    async def _is_first(self, key: str) -> bool:
+        """Claim a scheduled e-mail's key; tell whether it was never claimed before."""
+        marker = DueAction(ActionKind.FIRE_WORKFLOW, key, ("record", "{}:{}".format(*self.record.key())), self.now)
+        return bool(await self.repo.claim_actions([marker], self.now))
+
     def set_field(self, item: SetField) -> None:
-        """Remember a field to set once every item is performed (not when its action failed)."""
-        if item.action_index in self.failed_actions:
+        """Remember a field to set once every item is performed (not when its action failed or was skipped)."""
+        if item.action_index in self.failed_actions or item.action_index in self.skipped_actions:
             return
         self.fields.append(item)
         if self.kind_of(item.action_index) == "update":

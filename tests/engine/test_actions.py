@@ -223,3 +223,34 @@ def test_template_sources_name_their_paths() -> None:
                   {"type": "notification", "channel": "#finance", "message": "n"})
     assert template_sources(wf) == [("actions[0].message", "r"), ("actions[1].subject", "s"),
                                     ("actions[1].body", "b"), ("actions[2].message", "n")]
+
+
+def scheduled(*conditions: dict[str, Any]) -> Workflow:
+    definition = parse_definition({"name": "Due soon", "record_type": "invoice", "trigger": "scheduled",
+                                   "schedule": "0 9 * * *", "conditions": list(conditions), "actions": [SEND]})
+    return Workflow(**definition.model_dump(), id="wf9", created_at=NOW, updated_at=NOW)
+
+
+def once_key(wf: Workflow, rec: Record) -> str | None:
+    [email] = [item for item in plan(wf, rec, contact()) if isinstance(item, SendEmail)]
+    return email.once_key
+
+
+DUE_SOON = ({"field": "due_date", "op": "due_within_days", "value": 3}, {"field": "balance", "op": "gt", "value": "0"})
+
+
+@pytest.mark.parametrize(("first", "second", "is_same"), [
+    ({"due_date": "2026-11-25"}, {"due_date": "2026-11-25", "memo": "changed"}, True),  # not a value it reads
+    ({"due_date": "2026-11-25"}, {"due_date": "2026-11-26"}, False),
+    ({"due_date": "2026-11-25", "balance": "10"}, {"due_date": "2026-11-25", "balance": "5"}, False),
+    ({"due_date": "2026-11-25"}, {"due_date": "2026-11-25", "id": "INV-2"}, False),
+])
+def test_a_scheduled_email_is_keyed_by_the_values_its_conditions_read(
+        first: dict[str, Any], second: dict[str, Any], is_same: bool) -> None:
+    keys = [once_key(scheduled(*DUE_SOON), record(**values)) for values in (first, second)]
+    assert all(k is not None and k.startswith("send:wf9:0:invoice:") for k in keys)
+    assert (keys[0] == keys[1]) is is_same
+
+
+def test_an_email_of_a_workflow_run_by_an_event_is_not_keyed() -> None:
+    assert once_key(workflow(SEND), record()) is None

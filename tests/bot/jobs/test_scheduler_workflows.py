@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from bot.jobs.scheduler import CronWake
 from engine.cron import CronSpec
 from tests.support.harness import Harness, running_signoff
+from tests.support.smtp import Inbox
 
 PARIS = ZoneInfo("Europe/Paris")
 DIGEST: dict[str, Any] = {
@@ -120,3 +121,29 @@ async def test_the_interval_job_sweeps_by_itself(tmp_path: Path) -> None:
         await signoff.post("/api/v1/clock", {"advance": "PT1H1M"})
         reminder = await signoff.wait_for(lambda: [m for m in signoff.dm("U01AAA") if "Reminder" in m.text])
         assert len(reminder) == 1
+
+
+async def test_a_scheduled_email_goes_once_for_the_values_its_conditions_read(tmp_path: Path, smtp: Inbox) -> None:
+    flow = {"name": "Payment due soon", "record_type": "invoice", "trigger": "scheduled", "schedule": "0 9 * * *",
+            "conditions": [{"field": "due_date", "op": "due_within_days", "value": 3},
+                           {"field": "balance", "op": "gt", "value": "0"}],
+            "actions": [{"type": "send", "subject": "Invoice {{ record.id }} is due {{ record.due_date }}",
+                         "body": "Please pay {{ record.balance | money }}."}]}
+    url = f"{smtp.url}?from=billing@signoff.example"
+    async with running_signoff(tmp_path / "send.db", timezone="Europe/Paris", smtp_url=url) as signoff:
+        await at(signoff, paris(19, 7))
+        assert (await signoff.put("/api/v1/contacts/customer/C-ACME", {"email": "ap@acme.example"})).status_code == 200
+        invoice = {**INVOICE, "due_date": "2026-10-22", "balance": "100.00", "status": "open"}
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", invoice)).status_code == 200
+        assert (await signoff.post("/api/v1/workflows", flow)).status_code == 201
+        assert [await at(signoff, paris(day, 9, 5)) for day in range(19, 23)] == [1, 1, 1, 1]
+        await signoff.wait_for(lambda: len(smtp.messages) >= 1)
+        moved = {**invoice, "due_date": "2026-10-24"}  # a new due date: due again
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", moved)).status_code == 200
+        assert [await at(signoff, paris(day, 9, 5)) for day in range(23, 25)] == [1, 1]
+        await signoff.wait_for(lambda: len(smtp.messages) >= 2)
+        assert [m["Subject"] for m in smtp.parsed()] == ["Invoice INV-1 is due 2026-10-22",
+                                                          "Invoice INV-1 is due 2026-10-24"]
+        runs = (await signoff.api.get("/api/v1/runs")).json()
+        skipped = [a for r in runs["runs"] for a in r["actions"] if a["result"] == "skipped"]
+        assert len(skipped) == 4 and all("already e-mailed" in a["reason"] for a in skipped)
