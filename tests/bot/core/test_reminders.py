@@ -177,6 +177,17 @@ async def test_a_manual_reminder_is_sent_at_any_time(billing: Harness, smtp: Inb
     assert (await billing.post("/api/v1/records/invoice/INV-7/remind", {"schedule": 5})).status_code == 422
 
 
+async def test_a_manual_reminder_of_an_invoice_without_due_date_invents_none(billing: Harness, smtp: Inbox) -> None:
+    undated = {k: v for k, v in INVOICE.items() if k != "due_date"}
+    assert (await billing.put("/api/v1/records/invoice/INV-8", undated)).status_code == 200
+    assert (await billing.post("/api/v1/records/invoice/INV-8/remind")).status_code == 200
+    message = (await mails(smtp, 1))[0]
+    assert message["Subject"] == "Reminder: invoice INV-8"
+    text = body(message)
+    assert "INV-8 still has €450.00 to pay.\n\nIf you have already paid" in text
+    assert "due date" not in text.lower() and "—" not in text
+
+
 async def test_manual_reminder_needs_email_to_be_on(signoff: Harness) -> None:
     await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)
     response = await signoff.post("/api/v1/records/invoice/INV-7/remind")
