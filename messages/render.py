@@ -33,6 +33,7 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 LOCALES = {"en": "en_US", "fr": "fr_FR"}
 DOCUMENT_NAMES = ("record", "invoice", "document")
+RENDERS_NOTHING = "renders to nothing on a sample document: check the names it uses"
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
@@ -217,9 +218,16 @@ def describe(exc: TemplateInvalidError) -> str:
 
 
 def check_user_template(source: str, sample: dict[str, Any], renderer: Renderer | None = None) -> str | None:
-    """Return None when a user template compiles and renders on sample data, else the problem (with its line)."""
+    """Return None when a user template compiles and renders on sample data to some text, else the problem (with
+    its line)."""
     try:
-        (renderer or Renderer()).user_text(source, **sample)
+        return None if (renderer or Renderer()).user_text(source, **sample).strip() else RENDERS_NOTHING
     except TemplateInvalidError as exc:
         return describe(exc)
-    return None
+
+
+def non_blank(text: str, what: str) -> str:
+    """Return a rendered text that says something; raise TemplateInvalidError when it is blank."""
+    if not text.strip():
+        raise TemplateInvalidError(f"the {what} renders to nothing")
+    return text

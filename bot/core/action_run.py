@@ -16,7 +16,7 @@ from engine.planning import ActionKind, DueAction
 from engine.records import Record
 from engine.workflows import Workflow
 from messages.errors import TemplateInvalidError
-from messages.render import Renderer
+from messages.render import Renderer, non_blank
 from storage.models import ReminderTask, WorkflowRun
 from storage.ports import Repository
 
@@ -162,12 +162,12 @@ class ActionRun:
 
     async def email(self, item: SendEmail) -> None:
         """Queue the document's e-mail to its contact (a scheduled workflow's: once for the values it reads)."""
+        subject = non_blank(self.texts.render_text(item.subject_template, item.context, slack=False), "subject")
+        body = non_blank(self.texts.render_text(item.body_template, item.context, slack=False), "body")
         if item.once_key is not None and not await self._is_first(item.once_key):
             self.skipped_actions.add(item.action_index)
             self.entry(item.action_index, "skipped", to=item.to, reason=ALREADY_SENT)
             return
-        subject = self.texts.render_text(item.subject_template, item.context, slack=False)
-        body = self.texts.render_text(item.body_template, item.context, slack=False)
         sender = self.company.name or "Signoff"
         email = Email(to=[item.to], subject=" ".join(subject.split()), body=body, cc=list(item.cc), sender_name=sender)
         await self.enqueue("email", item.to, email.to_json())

@@ -31,7 +31,7 @@ from engine.lifecycle import customer_hold
 from engine.planning import DueAction
 from engine.records import Contact, Record, RecordType
 from messages.errors import TemplateInvalidError
-from messages.render import TEMPLATE_DIR, check_user_template
+from messages.render import TEMPLATE_DIR, check_user_template, non_blank
 from storage import open_store
 from storage.ports import Repository
 
@@ -145,7 +145,8 @@ class InvoiceReminders:
                  for part in TEXT_PARTS}
         body = renderer.text("invoice_reminder_email.txt.j2", greeting=texts["greeting"], body=texts["body"],
                              invoice=context["invoice"])
-        subject = " ".join(texts["subject"].split())[:300]
+        subject = " ".join(non_blank(texts["subject"], "subject").split())[:300]
+        non_blank(texts["body"], "message")
         return Email(to=[contact.email or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact))
 
     def _copy_to(self, schedule: ReminderSchedule, contact: Contact) -> list[str]:
