@@ -16,7 +16,7 @@ from engine.durations import parse_duration
 from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
 from engine.limits import check_storable
-from engine.records import RecordType
+from engine.records import RecordInput, RecordType
 
 MAX_APPROVERS_PER_STEP = 5
 SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
@@ -219,6 +219,24 @@ class UpdateAction(_Strict):
         if value not in writable and not value.startswith("fields."):
             message = f"{value!r} cannot be set; use one of {sorted(writable)} or fields.NAME"
             raise problem("field_not_writable", message, value=value)
+        return value
+
+    @field_validator("value")
+    @classmethod
+    def _fits(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse a value the field cannot hold (a status that does not exist…), as a run would; a stored
+        workflow still loads."""
+        field = info.data.get("field")
+        if field is None or is_stored(info):
+            return value
+        name = field.removeprefix("fields.")
+        written = {"fields": {name: value}} if field.startswith("fields.") else {field: value}
+        try:
+            RecordInput.model_validate(written)
+        except ValidationError as exc:
+            shown = str(value)[:80]
+            raise problem("value_not_fitting", f"{field} cannot be {shown!r}: {exc.errors()[0]['msg']}",
+                          value=shown, field=field) from None
         return value
 
 

@@ -14,7 +14,7 @@ from engine.invoice_reminders import parse_reminder_settings
 from engine.lifecycle import Plan, approval_workflow_for, changed_fields, decide_on_save, is_triggered
 from engine.records import ApprovalStatus, Record, RecordType, Source
 from engine.rules import parse_rule
-from engine.workflows import Workflow, parse_definition
+from engine.workflows import STORED, Workflow, WorkflowDefinition, parse_definition
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -92,6 +92,9 @@ def test_spec_example_is_valid() -> None:
         ({"actions": [{"type": "notification", "message": "hi"}]}, "actions[0]"),
         ({"trigger": "scheduled"}, "schedule"),
         ({"colour": "red"}, "colour"),
+        ({"actions": [{"type": "update", "field": "status", "value": "bogus"}]}, "actions[0].value"),
+        ({"actions": [{"type": "update", "field": "email_status", "value": 3}]}, "actions[0].value"),
+        ({"actions": [{"type": "update", "field": "memo", "value": "x" * 5000}]}, "actions[0].value"),
     ],
 )
 def test_invalid_definitions_name_the_path(changes: dict[str, Any], path: str) -> None:
@@ -119,6 +122,12 @@ def test_triggers(trigger: str, fields: list[str], is_new: bool, changed: set[st
     extra = {"schedule": "0 9 * * 1-5"} if trigger == "scheduled" else {}
     wf = workflow(trigger=trigger, trigger_fields=fields, **extra)
     assert is_triggered(wf, is_new, frozenset(changed)) is expected
+
+
+def test_an_update_value_no_save_accepts_any_more_still_loads_from_storage() -> None:
+    data = definition(actions=[{"type": "update", "field": "status", "value": "bogus"}])
+    stored = WorkflowDefinition.model_validate(data, context=STORED)
+    assert stored.actions[0].value == "bogus"
 
 
 WF = workflow()
