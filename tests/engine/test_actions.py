@@ -29,7 +29,7 @@ from engine.actions import (
     template_sources,
 )
 from engine.records import Contact, Record, RecordType
-from engine.workflows import Workflow, parse_definition
+from engine.workflows import STORED, Workflow, parse_definition
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 COMPANY = Company("Acme Corp", "Europe/Paris")
@@ -175,7 +175,10 @@ def test_reminders_lapse_for_documents_that_stopped_matching() -> None:
     ],
 )
 def test_update(field: str, value: Any, expected: tuple[Any, ...]) -> None:
-    assert shape(plan(workflow({"type": "update", "field": field, "value": value}))) == [expected]
+    data = {"name": "W", "record_type": "invoice", "actions": [{"type": "update", "field": field, "value": value}]}
+    flow = Workflow.model_validate({**data, "id": "wf1", "created_at": NOW, "updated_at": NOW},
+                                   context=STORED)  # saved before its value was checked at save
+    assert shape(plan(flow)) == [expected]
 
 
 def test_actions_keep_their_index_and_approval_is_left_out() -> None:
