@@ -55,11 +55,14 @@ def record_view(
     }
 
 
+CLOSED_ICONS = {RequestStatus.EXPIRED: "⌛", RequestStatus.CANCELLED: "🚫"}
+
+
 def _step_icon(request: ApprovalRequest, index: int) -> str:
     if index < request.current_step or request.status is RequestStatus.APPROVED:
         return "✅"
     if index == request.current_step:
-        return "⏳" if request.is_open() else "❌"
+        return "⏳" if request.is_open() else CLOSED_ICONS.get(request.status, "❌")
     return "▫️"
 
 

@@ -303,3 +303,15 @@ def test_a_home_with_500_tasks_says_how_many_are_not_shown() -> None:
         check_view(view)
         assert expected in str(view["blocks"])
         assert sum(1 for b in view["blocks"] if str(b.get("block_id", "")).startswith("task:")) == 40
+
+
+@pytest.mark.parametrize(("changes", "words", "icon"), [
+    ({"status": RequestStatus.EXPIRED}, "Expired", "⌛"),
+    ({"status": RequestStatus.CANCELLED, "reason": "workflow deleted"}, "Cancelled", "🚫"),
+    ({"status": RequestStatus.REJECTED, "reason": "wrong amount"}, "Rejected", "❌"),
+])
+def test_a_closed_request_says_so_in_its_notification_text_and_step_icon(
+        changes: dict[str, Any], words: str, icon: str) -> None:
+    message = Renderer().json("approval_request.json.j2", card=card(False, **changes))
+    assert "needs your approval" not in message["text"] and words in message["text"]
+    assert icon in str(message["blocks"])
