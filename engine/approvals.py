@@ -161,11 +161,37 @@ def _resolve_steps(
     for index, spec in enumerate(action.steps):
         people = resolve_step_approvers(spec.approvers, groups, requester)
         if not people:
-            people = resolve_step_approvers(action.escalate_to, groups, requester) or tuple(
-                p for p in fallback if not is_same_person(p, requester)
-            )
+            people = stand_ins(action, requester, groups, fallback)
         steps.append(Step(index, people, max(1, min(spec.min_approvers, len(people))), spec.name))
     return tuple(steps)
+
+
+def stand_ins(
+    action: ApprovalAction | None, requester: str | None,
+    groups: Mapping[str, tuple[str, ...]], fallback: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Return who decides a step left without approvers: its escalation targets, else `fallback` (the admins)."""
+    targets = resolve_step_approvers(list(action.escalate_to), groups, requester) if action is not None else ()
+    return targets or tuple(p for p in fallback if not is_same_person(p, requester))
+
+
+def unseat_requester(request: ApprovalRequest, seat: str, stand_in: tuple[str, ...], now: datetime) -> Outcome:
+    """Take off the current step a seat found to be the requester's (Slack gives them its e-mail): the quorum shrinks
+    to the seats left (the step completes if its votes now reach it); a step left empty goes to `stand_in`, who
+    are asked. Uncounted when the seat is not on the open step, or nobody could take it."""
+    if not request.is_open() or seat not in request.step().approvers:
+        return Outcome(request, (), is_counted=False)
+    current = request.step()
+    left = tuple(p for p in current.approvers if p != seat)
+    asked = () if left else tuple(p for p in dict.fromkeys(stand_in) if not is_same_person(p, request.requester))
+    if not (left or asked):
+        return Outcome(request, (), is_counted=False)
+    seats = left or asked
+    step = replace(current, approvers=seats, min_approvers=max(1, min(current.min_approvers, len(seats))))
+    changed = replace(request, steps=tuple(step if s.index == step.index else s for s in request.steps))
+    if len(changed.approvals_on(step.index)) >= step.min_approvers:
+        return _step_completed(changed, now)
+    return Outcome(changed, (ApprovalRequested(request.id, step.index, asked, now),) if asked else ())
 
 
 def is_eligible(request: ApprovalRequest, actor: str) -> bool:
@@ -293,14 +319,14 @@ def force_approve(
     return _step_completed(replace(request, votes=votes), now, recorded)
 
 
-def _step_completed(request: ApprovalRequest, now: datetime, recorded: Event) -> Outcome:
+def _step_completed(request: ApprovalRequest, now: datetime, *recorded: Event) -> Outcome:
     step = request.step()
     done = StepApproved(request.id, step.index, request.approvals_on(step.index), now)
     if step.index + 1 == len(request.steps):
         closed = replace(request, status=RequestStatus.APPROVED, decided_at=now)
-        return Outcome(closed, (recorded, done, RecordApproved(request.id, now)))
+        return Outcome(closed, (*recorded, done, RecordApproved(request.id, now)))
     nxt = replace(request, current_step=step.index + 1, step_started_at=now)
-    return Outcome(nxt, (recorded, done, ApprovalRequested(request.id, nxt.current_step, nxt.step().approvers, now)))
+    return Outcome(nxt, (*recorded, done, ApprovalRequested(request.id, nxt.current_step, nxt.step().approvers, now)))
 
 
 def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outcome:

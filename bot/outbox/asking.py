@@ -15,6 +15,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.core.approvals import Approvals
 from bot.core.asking import NOT_IN_SLACK, display_name, email_of
 from bot.core.cards import request_card
 from bot.core.deps import Deps
@@ -22,7 +23,7 @@ from bot.core.notices import enqueue_notices
 from bot.outbox.errors import Permanent
 from bot.senders.email import Email, send_email
 from bot.settings import SmtpConfig
-from engine.approvals import ApprovalRequest, is_waiting_on
+from engine.approvals import ApprovalRequest, is_requester, is_waiting_on, stand_ins, unseat_requester
 from engine.durations import wait_parts
 from engine.notify import (
     LINK_DECISIONS,
@@ -53,11 +54,13 @@ def new_link_token() -> str:
 class Asking:
     """The outbox handlers of approver lookups and approval e-mails."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, approvals: Approvals) -> None:
         self.deps = deps
+        self.approvals = approvals
 
     async def lookup(self, item: OutboxItem) -> dict[str, Any]:
-        """Find how to reach an approver, then queue what the engine decides for them."""
+        """Find how to reach an approver, then queue what the engine decides for them (an approver Slack shows to
+        be the requester is taken off the step instead)."""
         request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
                                             item.payload["approver"])
         reach = await self.reach(approver)
@@ -67,9 +70,21 @@ class Asking:
             if not is_waiting_on(request, step_index, approver):
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
+            if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
+                await self.unseat(repo, request, approver, now)
+                return {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
             await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
+
+    async def unseat(self, repo: Repository, request: ApprovalRequest, seat: str, now: datetime) -> None:
+        """Take the requester's seat off the step; an empty step goes to its escalation targets, else the admins."""
+        workflow = await repo.get_workflow(request.workflow_id)
+        fallback = stand_ins(workflow.approval() if workflow else None, request.requester,
+                             await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
+        outcome = unseat_requester(request, seat, fallback, now)
+        if outcome.is_counted:
+            await self.approvals.apply_outcome(repo, request, outcome, None)
 
     async def reach(self, approver: str) -> Reach:
         """Return an approver's Slack user and e-mail, asking Slack what the name does not say."""

@@ -75,7 +75,7 @@ class Messages:
 
 def handler_table(service: Signoff) -> dict[str, Handler]:
     """Return the handler of each outbox kind, bound to the service's dependencies."""
-    messages, asking, nudges = Messages(service), Asking(service.deps), Nudges(service)
+    messages, asking, nudges = Messages(service), Asking(service.deps, service.approvals), Nudges(service)
     return {
         "ask": messages.ask, "channel_copy": messages.channel_copy, "refresh": messages.refresh,
         "outcome": messages.outcome, "message": messages.message, "email": messages.email,

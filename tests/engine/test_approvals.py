@@ -11,11 +11,13 @@ from engine.approvals import (
     Decision,
     RequestStatus,
     Step,
+    Vote,
     close,
     decide,
     is_requester,
     is_same_person,
     resolve_step_approvers,
+    unseat_requester,
 )
 from engine.delegation import acting_for
 from engine.errors import VoteRefusedError
@@ -174,3 +176,30 @@ def test_close_expires_an_open_request_once() -> None:
     expired = close(two_step(), RequestStatus.EXPIRED, NOW, "expired after 30 days")
     again = close(expired.request, RequestStatus.EXPIRED, NOW, "again")
     assert expired.request.status is RequestStatus.EXPIRED and not again.is_counted
+
+
+def one_step(approvers: tuple[str, ...], quorum: int, votes: tuple[Vote, ...] = ()) -> ApprovalRequest:
+    return ApprovalRequest("AR-1", "deposit", "DEP-1", "wf", "UAPP1", (Step(0, approvers, quorum), Step(1, ("UD",), 1)),
+                           NOW, NOW, votes=votes)
+
+
+@pytest.mark.parametrize(("request_", "stand_in", "step", "events", "current"), [
+    # the only approver was the requester: the stand-ins take the step and are asked
+    (one_step(("app1@example.com",), 1), ("U0ADMIN", "UAPP1"), (("U0ADMIN",), 1), [ApprovalRequested], 0),
+    # others are left: the quorum shrinks to them, nobody new is asked
+    (one_step(("app1@example.com", "UB"), 2), ("U0ADMIN",), (("UB",), 1), [], 0),
+    # the votes already cast now reach the smaller quorum: the step completes
+    (one_step(("app1@example.com", "UB"), 2, (Vote(0, "UB", Decision.APPROVE, NOW),)), ("U0ADMIN",),
+     (("UB",), 1), [StepApproved, ApprovalRequested], 1),
+])
+def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, step, events, current) -> None:
+    outcome = unseat_requester(request_, "app1@example.com", stand_in, NOW)
+    changed = outcome.request.steps[0]
+    assert outcome.is_counted and (changed.approvers, changed.min_approvers) == step
+    assert [type(e) for e in outcome.events] == events and outcome.request.current_step == current
+
+
+def test_nothing_changes_when_nobody_could_take_the_seat_or_it_is_not_on_the_step() -> None:
+    alone = one_step(("app1@example.com",), 1)
+    assert not unseat_requester(alone, "app1@example.com", ("UAPP1",), NOW).is_counted
+    assert not unseat_requester(alone, "UB", ("U0ADMIN",), NOW).is_counted

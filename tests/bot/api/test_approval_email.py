@@ -246,3 +246,16 @@ async def test_a_requester_named_by_email_in_another_case_is_not_asked(mailing: 
     assert (await approval(mailing))["approval"]["steps"][0]["approvers"] == ["U01AAA"]
     await mailing.wait_for(lambda: mailing.dm("U01AAA"))
     assert not [m for m in smtp.parsed() if OUTSIDER in m["To"]]
+
+
+async def test_an_approver_slack_shows_to_be_the_requester_is_replaced_by_the_admins(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", workflow(["chloe@example.com"]))).status_code == 201
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", {**INVOICE, "created_by": "U01CCC"})).status_code == 200
+    assert (await signoff.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
+    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
+    assert ask.action_ids() == ["approve", "reject"]
+    assert (await approval(signoff))["approval"]["steps"][0]["approvers"] == ["U0ADMIN"]
+    assert not [m for m in signoff.dm("U01CCC") if "approve" in m.action_ids()]
+    await signoff.click("U0ADMIN", ask, "approve")
+    await signoff.wait_for(lambda: signoff.dm("U01CCC"))  # the requester hears the outcome
+    assert (await approval(signoff))["approval_status"] == "approved"
