@@ -48,9 +48,11 @@ class Ask:
     home: bool = False
 
 
-def needs_lookup(approver: str, notify: Iterable[str]) -> bool:
-    """Tell whether asking an approver needs Slack first: to find the user of an e-mail, or the e-mail of a user."""
-    return is_email(approver) or (is_slack_user(approver) and "email" in notify)
+def needs_lookup(approver: str, notify: Iterable[str], requester: str | None = None) -> bool:
+    """Tell whether asking an approver needs Slack first: to find the user of an e-mail, or the e-mail of a user
+    (to e-mail them, or to tell whether they are the requester named by an e-mail)."""
+    wants_email = "email" in notify or (requester is not None and is_email(requester))
+    return is_email(approver) or (is_slack_user(approver) and wants_email)
 
 
 def reach_without_lookup(approver: str) -> Reach:
@@ -173,7 +175,7 @@ def step_asks(event: ApprovalRequested, notify: Iterable[str], requester: str | 
     notify = list(notify)
     notices: list[Notice] = []
     for approver in event.approvers:
-        if needs_lookup(approver, notify):
+        if needs_lookup(approver, notify, requester):
             notices.append(lookup_notice(event.request_id, event.step_index, approver))
         else:
             ask = plan_ask(reach_without_lookup(approver), notify, requester)

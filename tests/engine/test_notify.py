@@ -57,6 +57,8 @@ def test_lookups_are_needed_for_emails_and_for_emailing_slack_users() -> None:
     assert needs_lookup("ext@partner.example", ["dm"])
     assert needs_lookup("U01AAA", ["dm", "email"])
     assert not needs_lookup("U01AAA", ["dm", "home"])
+    assert not needs_lookup("U01AAA", ["dm"], "U0REQ")
+    assert needs_lookup("U01AAA", ["dm"], "req@corp.example")  # is the approver the requester, by e-mail?
     assert reach_without_lookup("U01AAA") == Reach("U01AAA", slack_user="U01AAA")
 
 

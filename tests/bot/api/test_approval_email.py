@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from engine.approvals import Decision
+from engine.errors import VoteRefusedError
 from tests.bot.conftest import free_port
 from tests.bot.slack.test_home import task_blocks
 from tests.support.harness import Harness, running_signoff
@@ -228,13 +231,14 @@ async def test_a_requester_named_by_their_slack_email_may_not_approve_in_slack(s
     record = {**INVOICE, "created_by": "Chloe@Example.com"}
     assert (await signoff.put("/api/v1/records/invoice/INV-1", record)).status_code == 200
     assert (await signoff.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
-    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U01CCC")), None))
-    await signoff.click("U01CCC", ask, "approve")
-    refusal = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U01CCC"))
-    assert "requested" in refusal[0].all_text()
+    await signoff.wait_for(lambda: next(iter(signoff.dm("U01AAA")), None))
     body = await approval(signoff)
-    assert body["approval_status"] == "pending" and body["approval"]["votes"] == []
-    await signoff.click("U01AAA", await signoff.wait_for(lambda: next(iter(signoff.dm("U01AAA")), None)), "approve")
+    assert body["approval"]["steps"][0]["approvers"] == ["U01AAA"]  # Chloe is not asked
+    assert not [m for m in signoff.dm("U01CCC") if "approve" in m.action_ids()]
+    with pytest.raises(VoteRefusedError) as refused:  # a click of hers (Slack is asked her e-mail) changes nothing
+        await signoff.runtime.service.approvals.decide(body["approval"]["request_id"], "U01CCC", Decision.APPROVE)
+    assert refused.value.code == "own_record"
+    await signoff.click("U01AAA", signoff.dm("U01AAA")[0], "approve")
     assert [v["approver"] for v in await votes(signoff, 1)] == ["U01AAA"]
 
 
@@ -259,3 +263,14 @@ async def test_an_approver_slack_shows_to_be_the_requester_is_replaced_by_the_ad
     await signoff.click("U0ADMIN", ask, "approve")
     await signoff.wait_for(lambda: signoff.dm("U01CCC"))  # the requester hears the outcome
     assert (await approval(signoff))["approval_status"] == "approved"
+
+
+async def test_a_slack_approver_whose_email_requested_the_document_is_not_asked(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", workflow(["U01CCC"]))).status_code == 201
+    record = {**INVOICE, "created_by": "Chloe@Example.com"}
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", record)).status_code == 200
+    assert (await signoff.post("/api/v1/records/invoice/INV-1/submit")).json()["approval_status"] == "pending"
+    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
+    assert ask.action_ids() == ["approve", "reject"]
+    assert (await approval(signoff))["approval"]["steps"][0]["approvers"] == ["U0ADMIN"]
+    assert not [m for m in signoff.dm("U01CCC") if "approve" in m.action_ids()]
