@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
@@ -39,6 +40,8 @@ def is_storable_text(text: str, *, allow_nul: bool = False) -> bool:
 
 def unstorable_path(value: Any, *, allow_nul: bool = False) -> str | None:
     """Return the path (`a.b[2]`) of a key or string in a JSON value that is not storable text, or None."""
+    if _is_surely_storable(value, allow_nul):
+        return None
     pending: list[tuple[str, Any]] = [("", value)]
     while pending:
         path, item = pending.pop()
@@ -53,6 +56,17 @@ def unstorable_path(value: Any, *, allow_nul: bool = False) -> str | None:
         elif isinstance(item, list):
             pending.extend((f"{path}[{index}]", child) for index, child in enumerate(item))
     return None
+
+
+def _is_surely_storable(value: Any, allow_nul: bool) -> bool:
+    """Tell, in one pass over the value written as JSON, that no key or string in it holds unstorable text (False:
+    maybe some does, so look where)."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        text.encode()  # JSON written without ASCII escaping keeps a lone surrogate, which UTF-8 cannot encode
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return allow_nul or "\\u0000" not in text  # the escape JSON writes a NUL as
 
 
 def check_storable(data: Any, what: str) -> None:

@@ -12,7 +12,7 @@ Clicks come first: while the inbox has Slack requests in hand, a lane waits (at 
 item) before its next delivery, and a refresh (which renders the request as it is when sent) stays queued
 for up to `HOLD_BACK_MAX_S` while any process counts clicks, so a burst of votes (spread over replicas or
 not) is counted before the messages it changes are refreshed, and the refreshes of one request coalesce
-into one.
+into one. Meanwhile every commit wakes the worker, so it claims at most every `CLICKING_CLAIM_EVERY_S`.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ POLL_S = 0.2
 MIN_SLEEP_S = 0.05
 YIELD_MAX_S = 1.0
 HOLD_BACK_MAX_S = 2.0
+CLICKING_CLAIM_EVERY_S = 0.1
 COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 COMPACT_EVERY_S = 300.0
 
@@ -73,6 +74,7 @@ class Deliverer:
         self.yield_to: Callable[[float], Awaitable[None]] | None = None
         self.is_clicking: Callable[[], bool] | None = None
         self._held_back_until: datetime | None = None
+        self._clicking_seen_s: float | None = None
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -84,6 +86,7 @@ class Deliverer:
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._wait_s(idle_s))
+            await self._paced()
             self._wake.clear()
             try:
                 await self.drain(wait_s=0.0)
@@ -92,6 +95,15 @@ class Deliverer:
                     await self.compact()
             except Exception:
                 log.exception("outbox drain failed")
+
+    async def _paced(self) -> None:
+        """While clicks are being counted, claim at most every CLICKING_CLAIM_EVERY_S: every commit wakes this
+        worker, and what those commits queue waits for the clicks anyway (held back, or behind a yielding lane)."""
+        if self._clicking_seen_s is None or self._stopping:
+            return
+        wait_s = self._clicking_seen_s + CLICKING_CLAIM_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            await asyncio.sleep(wait_s)
 
     async def compact(self) -> int:
         """Delete the items delivered longer ago than the retention; return how many."""
@@ -240,9 +252,11 @@ class Deliverer:
         """Lease due items into their lanes and start the lanes; return how many were leased."""
         now, self._held_back_until = self.service.clock.now(), None
         async with self.service.db.unit_of_work() as repo:
-            accept = self._accepts(await self._is_clicking(repo))
+            is_clicking = await self._is_clicking(repo)
+            accept = self._accepts(is_clicking)
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
                                               accept, self.owner)
+        self._clicking_seen_s = time.monotonic() if is_clicking else None
         if claimed and not self._held:
             self._renewed_s = time.monotonic()
         for entry in claimed:

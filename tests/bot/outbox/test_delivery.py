@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections import Counter
@@ -14,6 +15,7 @@ import pytest
 from bot.outbox.errors import MAX_BACKOFF_S, backoff_s
 from bot.outbox.lanes import Gate, Pacer, lane_of
 from bot.outbox.posts import METADATA_EVENT
+from bot.outbox.worker import CLICKING_CLAIM_EVERY_S
 from storage.models import InboxEntry, OutboxItem
 from tests.support.harness import Harness
 
@@ -371,3 +373,25 @@ async def test_refreshes_stay_queued_while_another_process_counts_clicks(signoff
         await repo.finish_inbox(stored["sig:other"], other, time.time())
     await deliverer.drain(wait_s=0.0)
     assert await refreshes_queued(signoff) == []
+
+
+@pytest.mark.parametrize("is_clicking", [True, False])
+async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_tenth_of_a_second(
+    signoff: Harness, is_clicking: bool,
+) -> None:
+    deliverer, claims = signoff.runtime.deliverer, []
+    deliverer.is_clicking = lambda: is_clicking
+    claim = deliverer._claim
+
+    async def counted() -> int:
+        claims.append(time.monotonic())
+        return await claim()
+
+    deliverer._claim = counted  # type: ignore[method-assign]
+    until_s = time.monotonic() + 0.5
+    while time.monotonic() < until_s:
+        deliverer.kick()
+        await asyncio.sleep(0.002)
+    gaps_s = [b - a for a, b in itertools.pairwise(claims)]
+    assert len(claims) >= 3
+    assert (min(gaps_s) >= 0.9 * CLICKING_CLAIM_EVERY_S) is is_clicking
