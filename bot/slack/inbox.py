@@ -1,7 +1,8 @@
 """The inbox of verified Slack requests: committed before they are acknowledged, then processed exactly once.
 
 A request whose work runs after its acknowledgement (a button click) is stored first; requests arriving
-together share one commit (group commit), so the acknowledgement costs one write for a whole burst.
+together share one commit (group commit), so the acknowledgement costs one write for a whole burst, and
+processing waits (at most `ACKS_FIRST_MAX_S`) while acknowledgements are being committed.
 Its row is leased to this process, which processes it at once; the row becomes `done` in the transaction
 that commits the work's effects (`Database.carrying`). A process that dies leaves its rows leased: a
 process on the same host sees that the owner is gone and takes them at once, any other process when the
@@ -35,6 +36,7 @@ KEEP_S = 3600.0
 MAX_ATTEMPTS = 5
 CONCURRENCY = 8
 IN_HAND = 64
+ACKS_FIRST_MAX_S = 0.1
 
 Process = Callable[[InboxRow], Awaitable[bool]]
 
@@ -78,16 +80,31 @@ class Inbox:
         self.lease_s = lease_s
         self._pending: list[tuple[InboxEntry, asyncio.Future[int | None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._is_quiet = asyncio.Event()
+        self._is_quiet.set()
 
     async def accept(self, entry: InboxEntry) -> int | None:
         """Commit a request; return its row id, or None when its identity was stored before (a replay)."""
         future: asyncio.Future[int | None] = asyncio.get_running_loop().create_future()
         self._pending.append((entry, future))
+        self._is_quiet.clear()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         return await asyncio.shield(future)
 
+    async def until_quiet(self, max_wait_s: float) -> None:
+        """Wait until no request waits for its commit (at most `max_wait_s`): acknowledgements go first."""
+        if not self._is_quiet.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._is_quiet.wait(), timeout=max_wait_s)
+
     async def _flush(self) -> None:
+        try:
+            await self._flush_pending()
+        finally:
+            self._is_quiet.set()
+
+    async def _flush_pending(self) -> None:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
@@ -164,6 +181,7 @@ class InboxWorker:
 
     async def _run(self, row: InboxRow) -> None:
         try:
+            await self.inbox.until_quiet(ACKS_FIRST_MAX_S)
             async with self.slots:
                 await self._attempt(row)
         except LeaseLostError:

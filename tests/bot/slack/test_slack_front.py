@@ -27,6 +27,7 @@ from bot.runtime import bind_socket, server_config
 from bot.sandbox.app_link.signing import sign
 from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, form_fields, is_click
 from bot.slack.inbox import Inbox, InboxWorker, process_owner
+from storage.models import InboxEntry
 from storage.sqlite import Database
 
 SECRET = "front-signing-secret-0123456789abcdef"
@@ -279,6 +280,26 @@ async def test_work_behind_the_inbox_waits_while_clicks_are_in_hand_but_never_lo
         assert await effects(front.db) == ["U01AAA"]
 
 
+async def test_processing_waits_for_the_acknowledgements_under_way_but_never_longer_than_its_bound(
+    tmp_path: Path,
+) -> None:
+    db = await Database.open(tmp_path / "s.db")
+    inbox = Inbox(db, process_owner())
+    try:
+        async with db.unit_of_work():  # the only writer is busy: the click's commit waits
+            accepting = asyncio.create_task(inbox.accept(InboxEntry("sig:1", "click", "payload=%7B%7D")))
+            await asyncio.sleep(0.01)
+            started_s = time.monotonic()
+            await inbox.until_quiet(0.2)
+            assert time.monotonic() - started_s >= 0.19
+        assert await accepting is not None
+        started_s = time.monotonic()
+        await inbox.until_quiet(5.0)
+        assert time.monotonic() - started_s < 1.0
+    finally:
+        await db.close()
+
+
 async def test_without_a_signing_secret_http_requests_are_refused(tmp_path: Path) -> None:
     async with served_front(tmp_path / "s.db", secret=None) as front:
         assert (await post(front, click_body(), signed(click_body()))).status_code == 401
@@ -351,8 +372,6 @@ async def test_rows_of_a_process_that_died_on_this_host_are_taken_at_once(tmp_pa
 
 
 def _entry(body: bytes) -> Any:
-    from storage.models import InboxEntry
-
     return InboxEntry(f"sig:{hash(body)}", "click", body.decode())
 
 
