@@ -165,6 +165,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     deliverer.yield_to = inbox.until_idle
     deliverer.is_clicking = inbox.is_busy
     inbox.on_idle = deliverer.kick
+    inbox.share_with_peers()
     service.on_queued = deliverer.kick
     db.on_committed_elsewhere(deliverer.kick)
     app = create_app(service, bolt, inbox)

@@ -497,6 +497,11 @@ class InboxRepo(Protocol):
         """Hand back every queued row `owner` holds, claimable at once; return how many."""
         ...
 
+    async def share_inbox(self, owner: str, ids: Sequence[int]) -> int:
+        """Hand back those of these queued rows `owner` holds (it has not started them), claimable at once; the
+        claim that takes one counts no attempt for it. Return how many were handed back."""
+        ...
+
     async def purge_inbox(self, before_s: float) -> int:
         """Forget DONE and SEEN rows received before `before_s` (their identities may be stored again)."""
         ...
@@ -961,6 +966,15 @@ class Store(Protocol):
 
         Backends that cannot tell (SQLite) never call it: other processes' work is then found by polling.
         """
+        ...
+
+    async def tell_peers(self, news: str) -> None:
+        """Tell the other processes on this store `news` (one word) at once, on a backend that can (never raises:
+        news is a hint, and a peer that misses it finds the work by polling)."""
+        ...
+
+    def on_peer_news(self, news: str, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process tells `news` (never for this process's own)."""
         ...
 
     async def ping(self) -> bool:

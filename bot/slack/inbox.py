@@ -7,6 +7,11 @@ Its row is leased to this process, which processes it at once; the row becomes `
 that commits the work's effects (`Database.carrying`). A process that dies leaves its rows leased: a
 process on the same host sees that the owner is gone and takes them at once, any other process when the
 lease expires. Every stored identity refuses its replay, in any process, until it is purged.
+
+Replicas share a backlog: a process that has started every row it holds tells its peers it is ready for
+more; a peer with rows it has not started yet hands the newest half back to the inbox and tells its peers so;
+a ready process claims them. A request therefore waits behind the busiest process only while every process
+has work waiting.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ MAX_ATTEMPTS = 5
 CONCURRENCY = 8
 IN_HAND = 64
 ACKS_FIRST_MAX_S = 0.1
+SHARE_MIN = 4
+READY_TELL_EVERY_S = 0.05
+PEER_BUSY_S = 1.0
+READY = "inbox-ready"
+SHARED = "inbox-shared"
 
 Process = Callable[[InboxRow], Awaitable[bool]]
 
@@ -161,13 +171,86 @@ class InboxWorker:
         self._idle = asyncio.Event()
         self._idle.set()
         self.on_idle: Callable[[], None] | None = None
+        self._unstarted: dict[int, InboxRow] = {}
+        self._chores: set[asyncio.Task[None]] = set()
+        self._told_ready_s = -READY_TELL_EVERY_S
+        self._peer_committed_s = -PEER_BUSY_S
+        self._ready_owed: asyncio.TimerHandle | None = None
 
     def submit(self, row: InboxRow) -> None:
         """Process a row this process holds the lease of."""
         if self._stopping or row.id in self._held:
             return
+        self._unstarted[row.id] = row
         self._held[row.id] = asyncio.get_running_loop().create_task(self._run(row))
         self._idle.clear()
+
+    def share_with_peers(self) -> None:
+        """Trade backlogs with the other processes on the store: hand rows to ready ones, take those handed back."""
+        self.db.on_peer_news(READY, self.share)
+        self.db.on_peer_news(SHARED, self.take_shared)
+        self.db.on_committed_elsewhere(self._peer_committed)
+
+    def _peer_committed(self) -> None:
+        self._peer_committed_s = time.monotonic()
+
+    def share(self) -> None:
+        """Hand the newest half of the rows not started yet back to the inbox, for a ready peer to claim (when
+        at least SHARE_MIN wait)."""
+        if self._stopping or len(self._unstarted) < SHARE_MIN:
+            return
+        given = [self._unstarted.pop(row_id) for row_id in sorted(self._unstarted)[len(self._unstarted) // 2:]]
+        for row in given:
+            self._held.pop(row.id).cancel()
+        self._chore(self._hand_back(given))
+
+    async def _hand_back(self, rows: list[InboxRow]) -> None:
+        """Hand rows back; on failure leave them to the sweeps (whether the hand-back committed is then unknown, so
+        processing them here could run them twice): any process claims them once handed back or once their lease
+        ends."""
+        try:
+            async with self.db.unit_of_work() as repo:
+                shared = await repo.share_inbox(self.owner, [row.id for row in rows])
+        except Exception:
+            log.exception("could not hand %d waiting requests to a peer; they are claimed when their lease ends",
+                          len(rows))
+            return
+        self._count("shared", shared)
+        await self.db.tell_peers(SHARED)
+
+    def take_shared(self) -> None:
+        """Claim rows a peer handed back, when this process has started every row it holds."""
+        if not self._unstarted and not self._stopping:
+            self._chore(self._claim_logged(time.time()))
+
+    def _chore(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
+    async def _claim_logged(self, now_s: float) -> None:
+        try:
+            await self._claim(now_s, what="requests a peer handed back")
+        except Exception:
+            log.exception("could not claim the requests a peer handed back; the sweep will")
+
+    def _tell_ready(self) -> None:
+        """Tell the peers this process has started every row it holds, at most every READY_TELL_EVERY_S (within
+        that time, at its end if it is still so); only while a peer commits, as one with work waiting does."""
+        if self._ready_owed is not None or self._unstarted or self._stopping:
+            return
+        if time.monotonic() - self._peer_committed_s > PEER_BUSY_S:
+            return
+        wait_s = self._told_ready_s + READY_TELL_EVERY_S - time.monotonic()
+        if wait_s > 0:
+            self._ready_owed = asyncio.get_running_loop().call_later(wait_s, self._ready_due)
+            return
+        self._told_ready_s = time.monotonic()
+        self._chore(self.db.tell_peers(READY))
+
+    def _ready_due(self) -> None:
+        self._ready_owed = None
+        self._tell_ready()
 
     def is_busy(self) -> bool:
         """Tell whether a request is in hand."""
@@ -183,6 +266,9 @@ class InboxWorker:
         try:
             await self.inbox.until_quiet(ACKS_FIRST_MAX_S)
             async with self.slots:
+                if self._unstarted.pop(row.id, None) is None:
+                    return  # handed back while it waited
+                self._tell_ready()
                 await self._attempt(row)
         except LeaseLostError:
             self._count("lost")
@@ -190,7 +276,8 @@ class InboxWorker:
         except Exception as exc:
             await self._failed(row, exc)
         finally:
-            self._held.pop(row.id, None)
+            if self._held.get(row.id) is asyncio.current_task():
+                del self._held[row.id]
             if not self._held:
                 self._idle.set()
                 if self.on_idle is not None:
@@ -225,8 +312,8 @@ class InboxWorker:
                 await repo.retry_inbox(row.id, self.owner, time.time() + backoff_s(row.attempts), error)
         self._count("failed" if is_last else "retried")
 
-    def _count(self, outcome: str) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+    def _count(self, outcome: str, n: int = 1) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + n
 
     async def run_forever(self, poll_s: float = POLL_S) -> None:
         """Keep leases alive, take over rows left behind, forget old rows; until cancelled."""
@@ -250,7 +337,7 @@ class InboxWorker:
             self._purged_s = now_s
         return await self._claim(now_s)
 
-    async def _claim(self, now_s: float) -> int:
+    async def _claim(self, now_s: float, what: str = "unfinished Slack requests") -> int:
         free = IN_HAND - len(self._held)
         if free <= 0 or self._stopping:
             return 0
@@ -261,7 +348,7 @@ class InboxWorker:
         async with self.db.unit_of_work() as repo:
             rows = await repo.claim_inbox(self.owner, now_s, self.inbox.lease_s, free, dead)
         if rows:
-            log.info("took over %d unfinished Slack requests from the inbox", len(rows))
+            log.info("took %d %s from the inbox", len(rows), what)
         for row in rows:
             self.submit(row)
         return len(rows)
@@ -269,6 +356,10 @@ class InboxWorker:
     async def close(self, timeout_s: float) -> None:
         """Stop taking work, let rows in hand finish within `timeout_s`, hand the others back."""
         self._stopping = True
+        if self._ready_owed is not None:
+            self._ready_owed.cancel()
+        if self._chores:
+            await asyncio.wait(set(self._chores), timeout=max(0.0, timeout_s))
         tasks = set(self._held.values())
         if tasks:
             _, unfinished = await asyncio.wait(tasks, timeout=max(0.0, timeout_s))

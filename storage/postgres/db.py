@@ -2,7 +2,8 @@
 
 A unit of work that changed rows ends with a NOTIFY on one channel, which PostgreSQL delivers only if it
 commits; each store LISTENs on its own connection and tells its subscribers when another process committed (its
-own commits it already knows of). A process notifies at most every NOTIFY_EVERY_S: a commit within that time of
+own commits it already knows of). The same channel carries news a process tells its peers ("<news> <owner>"),
+heard at once by those subscribed to it. A process notifies at most every NOTIFY_EVERY_S: a commit within that time of
 the last notification is announced by one notification at its end (every listener, this process's own included,
 wakes for each notification, so a burst of commits would otherwise cost each replica a wake-up per commit).
 Polling stays the fallback: a lost connection only delays work until the next poll.
@@ -16,7 +17,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -46,6 +47,7 @@ class PgDatabase(SqlStore):
 
     _listener: asyncio.Task[None] | None = None
     _subscribers: list[Callable[[], None]]
+    _news: dict[str, list[Callable[[], None]]]
     _telling: asyncio.TimerHandle | None = None
     _missed = False
     _notified_at = -math.inf
@@ -64,7 +66,7 @@ class PgDatabase(SqlStore):
         async with migrating:
             await apply_migrations(migrating, migrate=migrate)
         db = cls(await PgConnection.connect(url), url)
-        db._subscribers = []
+        db._subscribers, db._news = [], {}
         try:
             for _ in range(WRITERS - 1):
                 db._add_writer(await PgConnection.connect(url))
@@ -122,6 +124,22 @@ class PgDatabase(SqlStore):
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process commits (LISTEN on a connection of its own, opened now)."""
         self._subscribers.append(callback)
+        self._start_listening()
+
+    def on_peer_news(self, news: str, callback: Callable[[], None]) -> None:
+        """Call `callback` as soon as another process tells `news` (LISTEN on a connection of its own)."""
+        self._news.setdefault(news, []).append(callback)
+        self._start_listening()
+
+    async def tell_peers(self, news: str) -> None:
+        """Tell the other processes `news` at once, in a notification of its own."""
+        try:
+            if self._pinger is not None:
+                await self._pinger.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{news} {self.owner}"))
+        except (psycopg.Error, OSError):
+            log.warning("could not tell the other processes %r; they find the work by polling", news, exc_info=True)
+
+    def _start_listening(self) -> None:
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
@@ -130,7 +148,12 @@ class PgDatabase(SqlStore):
             async with await psycopg.AsyncConnection.connect(self.path, autocommit=True) as conn:
                 await conn.execute(f"LISTEN {CHANNEL}")
                 async for notice in conn.notifies():
-                    if notice.payload != self.owner:
+                    news, _, owner = notice.payload.rpartition(" ")
+                    if owner == self.owner:
+                        continue
+                    if news:
+                        _call_all(self._news.get(news, ()), f"a subscriber to {news!r}")
+                    else:
                         self._heard()
         except (psycopg.Error, OSError):
             log.warning("stopped listening for other processes' commits; their work is found by polling",
@@ -154,11 +177,7 @@ class PgDatabase(SqlStore):
             self._heard()
 
     def _tell_subscribers(self) -> None:
-        for callback in self._subscribers:
-            try:
-                callback()
-            except Exception:
-                log.exception("a subscriber to other processes' commits failed")
+        _call_all(self._subscribers, "a subscriber to other processes' commits")
 
     async def close(self) -> None:
         """Stop listening, then close every connection."""
@@ -172,6 +191,15 @@ class PgDatabase(SqlStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
         await super().close()
+
+
+def _call_all(callbacks: Iterable[Callable[[], None]], what: str) -> None:
+    """Call every callback; one that fails is logged and the others still run."""
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            log.exception("%s failed", what)
 
 
 def _without_password(url: str) -> str:

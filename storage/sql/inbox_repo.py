@@ -131,6 +131,19 @@ class InboxQueries:
             "UPDATE inbox SET lease_owner=NULL, lease_until=NULL WHERE lease_owner=? AND status=?", (owner, QUEUED))
         return cursor.rowcount
 
+    async def share_inbox(self, owner: str, ids: Sequence[int]) -> int:
+        """Hand back these rows `owner` holds, claimable at once, their attempt uncounted; return how many."""
+        shared = 0
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start:start + CHUNK]
+            cursor = await self.conn.execute(
+                "UPDATE inbox SET lease_owner=NULL, lease_until=NULL, "
+                "attempts=CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END "
+                f"WHERE lease_owner=? AND status=? AND id IN ({','.join('?' * len(chunk))})", (owner, QUEUED, *chunk),
+            )
+            shared += cursor.rowcount
+        return shared
+
     async def purge_inbox(self, before_s: float) -> int:
         """Forget finished rows received before `before_s` (older than any replay Slack would sign)."""
         cursor = await self.conn.execute(

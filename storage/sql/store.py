@@ -120,6 +120,12 @@ class SqlStore:
     def on_committed_elsewhere(self, callback: Callable[[], None]) -> None:
         """Call `callback` when another process commits, on a backend that can tell (others' work is polled for)."""
 
+    async def tell_peers(self, news: str) -> None:
+        """Tell the other processes `news`, on a backend that can (this one cannot: they poll)."""
+
+    def on_peer_news(self, news: str, callback: Callable[[], None]) -> None:
+        """Call `callback` when another process tells `news`, on a backend that can hear it."""
+
     def on_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the current task's write transaction commits (never if it rolls back)."""
         after = _AFTER_COMMIT.get()

@@ -112,3 +112,16 @@ async def test_a_row_is_in_hand_while_a_live_lease_holds_it(store: Store) -> Non
         await repo.retry_inbox(ids["sig:b"], "me", T0 + 20, "failed")
     async with store.read() as repo:
         assert not await repo.is_inbox_in_hand(T0 + 10)  # one done, one waiting to be tried again by anyone
+
+
+async def test_sharing_hands_back_only_the_rows_named_that_the_owner_holds_and_counts_no_attempt(
+    store: Store,
+) -> None:
+    ids = list((await accept(store, *(InboxEntry(f"sig:{n}", "click", "{}") for n in range(4)))).values())
+    await accept(store, InboxEntry("sig:theirs", "click", "{}"), owner="other")
+    async with store.unit_of_work() as repo:
+        assert await repo.complete_inbox(ids[0], "me", T0)
+        assert await repo.share_inbox("me", [ids[0], ids[2], ids[3], 404]) == 2  # done and unknown rows stay
+        assert await repo.share_inbox("someone", [ids[1]]) == 0
+        rows = await repo.claim_inbox("peer", T0 + 1, 30.0, 10)
+    assert [(r.id, r.attempts) for r in rows] == [(ids[2], 1), (ids[3], 1)]

@@ -137,3 +137,18 @@ async def test_a_burst_of_commits_sends_a_few_notifications_the_last_after_the_l
         with contextlib.suppress(asyncio.CancelledError):
             await listener
         await store.close()
+
+
+async def test_news_is_heard_by_the_other_stores_subscribed_to_it_and_never_as_a_commit(
+    two: tuple[Store, Store],
+) -> None:
+    first, second = two
+    heard = await asyncio.wait_for(listening(first), timeout=10)
+    ready: list[int] = []
+    first.on_peer_news("ready", lambda: ready.append(1))
+    second.on_peer_news("ready", lambda: ready.append(2))
+    await second.tell_peers("ready")
+    await second.tell_peers("other-news")
+    assert await heard_within(ready, 1)
+    assert await nothing_heard(heard)
+    assert ready == [1]
