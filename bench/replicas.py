@@ -5,26 +5,29 @@ Each configuration gets a fresh database (a SQLite file, or a database of a thro
 started for the run with Debian's `initdb` / `pg_ctl`), a fresh sandbox Slack workspace process, and its
 Signoff server processes (`bench.ack_latency serve signoff DATABASE API_URL`). The workspace creates the
 pending invoices through the first replica's REST API and signs the clicks. Twenty warm-up clicks go to the
-replicas in turn, one at a time; then, three times, once every replica and the workspace are idle (the last
-burst's messages sent), 200 clicks are sent at once, to the replicas in turn, each on a connection of its own
-opened beforehand, by a lean HTTP client (`bench.raw_http`: requests serialized before the clock starts) so
-that the client's own CPU takes little from the cores the servers share. The machine's speed drifts by a
-quarter from minute to minute, so the configurations are measured twice, in one order then in the reverse
-one (each time with a fresh database and processes): a drift then weighs on every configuration alike, and a
-ratio compares bursts measured around the same time. A click's acknowledgement is its HTTP answer (each
-replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first click sent → its
-200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the benchmark checks
-every 20 ms so that counting costs the cores little). Reported: the median of a configuration's six bursts'
-votes/s, and the p99 of all its 1,200 acknowledgements. For the median burst, where a vote's CPU went (the
-replicas, the PostgreSQL server, the workspace with this client: CPU seconds from /proc ÷ 200), how many
-votes/s the machine's cores allow at most at that cost (when a configuration runs at that bound, the cores
-are its limit), and how many round trips to the PostgreSQL server the replicas made per vote.
+replicas in turn, one at a time. Every configuration is then up at once, paused (SIGSTOP) but for the one
+measured, so that idle ones take nothing from the cores: the machine's speed drifts by a third from minute
+to minute, so the configurations take turns, one burst each, in one order then in the reverse one, six
+bursts each. A burst is sent once the configuration's replicas and
+workspace are idle (its last burst's messages sent): 200 clicks at once, to the replicas in turn, each on a
+connection of its own opened beforehand, by a lean HTTP client (`bench.raw_http`: requests serialized before
+the clock starts) so that the client's own CPU takes little from the cores the servers share; the next
+configuration's burst waits until this one's messages are sent. A click's acknowledgement is its HTTP answer
+(each replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first click sent →
+its 200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the benchmark
+checks every 20 ms so that counting costs the cores little). Reported: the median of a configuration's six
+bursts' votes/s, and the p99 of all its 1,200 acknowledgements. A ratio between two configurations is the
+median of the ratios of their bursts taken in the same turn (measured seconds apart, on the same burst of
+their equal workloads). For the median burst, where a vote's CPU went (the replicas, the PostgreSQL server,
+the workspace with this client: CPU seconds from /proc ÷ 200), how many votes/s the machine's cores allow
+at most at that cost (when a configuration runs at that bound, the cores are its limit), and how many round
+trips to the PostgreSQL server the replicas made per vote.
 
 Targets (issue: several replicas): two PostgreSQL replicas at least 1.3× the votes/s of one, three no slower
 than two, and acknowledgement p99 under 100 ms in every configuration. On this 2-core machine the workspace,
 the client, PostgreSQL and every replica share the same two cores.
 
-Run with `python -m bench replicas`; `SIGNOFF_BENCH_QUICK=1` measures each configuration once.
+Run with `python -m bench replicas`; `SIGNOFF_BENCH_QUICK=1` measures three bursts per configuration.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import asyncio
 import contextlib
 import dataclasses
 import os
+import signal
 import statistics
 import tempfile
 import time
@@ -48,8 +52,8 @@ from tests.support.postgres import cluster, fresh_database
 NAME = "replicas"
 WARMUP = 20
 BURST = 200
-BURSTS = 3
-ROUNDS = 2
+BURSTS = 6
+QUICK_BURSTS = 3
 CORES = os.cpu_count() or 1
 CONFIGS: tuple[tuple[str, int], ...] = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
 TARGET_SCALE_2 = 1.3
@@ -89,34 +93,73 @@ async def signed(sandbox: Server, n: int) -> list[tuple[bytes, dict[str, str]]]:
 
 @dataclasses.dataclass
 class Bursts:
-    """What the bursts of one configuration measured: each one's votes/s and per-vote costs, every ack (ms)."""
+    """What the bursts of one configuration measured, in turn order: each one's votes/s and per-vote costs, every
+    ack (ms)."""
 
     rates: list[float] = dataclasses.field(default_factory=list)
     acks_ms: list[float] = dataclasses.field(default_factory=list)
     per_vote: list[dict[str, float]] = dataclasses.field(default_factory=list)
 
-    def summary(self) -> dict[str, float]:
-        """Return the median votes/s, the acknowledgement p99, and the costs of the median burst."""
+    def summary(self, one: Bursts, two: Bursts) -> dict[str, float]:
+        """Return the median votes/s, the median ratios to one and to two replicas of the bursts of each turn, the
+        acknowledgement p99, and the costs of the median burst."""
         median = self.per_vote[self.rates.index(statistics.median_low(self.rates))]
-        return {"votes_per_s": statistics.median(self.rates), "ack_p99_ms": percentile(self.acks_ms, 99), **median}
+        return {"votes_per_s": statistics.median(self.rates), "vs_one": self.paired(one), "vs_two": self.paired(two),
+                "ack_p99_ms": percentile(self.acks_ms, 99), **median}
+
+    def paired(self, other: Bursts) -> float:
+        """Return the median ratio of this configuration's votes/s to `other`'s, burst by burst of a turn."""
+        return statistics.median(mine / theirs for mine, theirs in zip(self.rates, other.rates, strict=True))
 
 
-async def measure(database: str, count: int, tmp: Path, found: Bursts) -> None:
-    """Run one configuration's BURSTS bursts, adding what they measured to `found`."""
+@dataclasses.dataclass
+class Running:
+    """A configuration up and warmed: its workspace, its replicas, its vote counter, the votes committed so far."""
+
+    sandbox: Server
+    servers: list[Server]
+    counter: VoteCounter
+    votes: int = WARMUP
+
+    def pause(self, is_paused: bool = True) -> None:
+        """Stop (or continue) every process of the configuration."""
+        for server in (*self.servers, self.sandbox):
+            if server.process.returncode is None:
+                os.kill(server.process.pid, signal.SIGSTOP if is_paused else signal.SIGCONT)
+
+
+@contextlib.asynccontextmanager
+async def running(database: str, count: int, tmp: Path, bursts: int) -> AsyncIterator[Running]:
+    """Start a configuration, populate its workspace for `bursts` bursts, and warm it up."""
     async with server_process("sandbox", tmp) as sandbox, replicas(database, count, tmp, sandbox.url) as servers:
-        await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + BURSTS * BURST})
+        await sandbox.ask({"cmd": "populate", "signoff_url": servers[0].url, "clicks": WARMUP + bursts * BURST})
         counter = VoteCounter(database)
-        await warm_up(sandbox, servers)
-        await votes_reached(counter, WARMUP)
-        await profiling(servers, sandbox, "profile_start")
-        for burst_index in range(BURSTS):
-            await settled(sandbox, servers, WARMUP + burst_index * BURST)
-            rate, burst_acks_ms, costs = await one_burst(sandbox, servers, counter, WARMUP + (burst_index + 1) * BURST)
-            found.rates.append(rate)
-            found.acks_ms += burst_acks_ms
-            found.per_vote.append(costs)
-        await profiling(servers, sandbox, "profile_stop")
-        counter.conn.close()
+        up = Running(sandbox, servers, counter)
+        try:
+            await warm_up(sandbox, servers)
+            await votes_reached(counter, WARMUP)
+            await profiling(servers, sandbox, "profile_start")
+            yield up
+            up.pause(False)
+            await profiling(servers, sandbox, "profile_stop")
+        finally:
+            up.pause(False)  # a stopped process could not be stopped for good
+            counter.conn.close()
+
+
+async def measure(config: Running, found: Bursts) -> None:
+    """Continue a configuration, send it one burst once it is idle, add what it measured to `found`, let it settle
+    and pause it."""
+    config.pause(False)
+    await settled(config.sandbox, config.servers, config.votes)
+    rate, burst_acks_ms, costs = await one_burst(config.sandbox, config.servers, config.counter,
+                                                 config.votes + BURST)
+    config.votes += BURST
+    found.rates.append(rate)
+    found.acks_ms += burst_acks_ms
+    found.per_vote.append(costs)
+    await settled(config.sandbox, config.servers, config.votes)
+    config.pause()
 
 
 async def warm_up(sandbox: Server, servers: Sequence[Server]) -> None:
@@ -206,28 +249,34 @@ async def settled(sandbox: Server, servers: Sequence[Server], votes: int) -> Non
 
 
 async def measure_all() -> dict[tuple[str, int], dict[str, float]]:
-    """Measure every configuration, ROUNDS times in alternating order, PostgreSQL ones on one throwaway cluster."""
+    """Start every configuration (PostgreSQL ones on one throwaway cluster), then have them take turns, one burst
+    each, in alternating order."""
+    bursts = QUICK_BURSTS if is_quick() else BURSTS
     found = {config: Bursts() for config in CONFIGS}
     with tempfile.TemporaryDirectory(prefix="signoff-bench-replicas-") as tmp_dir, cluster() as cluster_url:
-        for round_index in range(1 if is_quick() else ROUNDS):
-            for kind, count in CONFIGS if round_index % 2 == 0 else CONFIGS[::-1]:
-                os.sync()  # what earlier benchmarks left to write back must not stall this one's commits
-                tmp = Path(tmp_dir) / f"{kind}-{count}-{round_index}"
+        async with contextlib.AsyncExitStack() as stack:
+            configs = {}
+            for kind, count in CONFIGS:
+                tmp = Path(tmp_dir) / f"{kind}-{count}"
                 tmp.mkdir()
                 database = (str(tmp / "signoff.db") if kind == "sqlite"
-                            else fresh_database(cluster_url, f"bench_{count}_{round_index}"))
-                await measure(database, count, tmp, found[(kind, count)])
-    return {config: bursts.summary() for config, bursts in found.items()}
+                            else fresh_database(cluster_url, f"bench_{count}"))
+                configs[(kind, count)] = await stack.enter_async_context(running(database, count, tmp, bursts))
+                configs[(kind, count)].pause()
+            os.sync()  # what the set-up left to write back must not stall the bursts' commits
+            for turn in range(bursts):
+                for config in CONFIGS if turn % 2 == 0 else CONFIGS[::-1]:
+                    await measure(configs[config], found[config])
+    one, two = found[("postgresql", 1)], found[("postgresql", 2)]
+    return {config: bursts_found.summary(one, two) for config, bursts_found in found.items()}
 
 
 def rows_of(results: dict[tuple[str, int], dict[str, float]]) -> list[Row]:
     """Report each configuration, with the scaling targets on the PostgreSQL ones."""
-    one = results[("postgresql", 1)]["votes_per_s"]
-    two = results[("postgresql", 2)]["votes_per_s"]
     rows: list[Row] = []
     for (kind, count), found in results.items():
         case = f"{BURST}-click burst, {kind}, {count} process{'es' if count > 1 else ''}"
-        rows.append(_votes_row(case, found["votes_per_s"], kind, count, one, two))
+        rows.append(_votes_row(case, found, kind, count))
         rows.append(_cpu_row(case, found))
         p99_ms = found["ack_p99_ms"]
         rows.append({"benchmark": NAME, "case": f"{case}: acknowledgement p99", "value": round(p99_ms, 1),
@@ -249,13 +298,15 @@ def _trips(found: dict[str, float]) -> str:
     return f"; {found['round_trips']:.1f} round trips to PostgreSQL" if found["round_trips"] else ""
 
 
-def _votes_row(case: str, value: float, kind: str, count: int, one: float, two: float) -> Row:
+def _votes_row(case: str, found: dict[str, float], kind: str, count: int) -> Row:
+    value = found["votes_per_s"]
     row: dict[str, Any] = {"benchmark": NAME, "case": f"{case}: votes/s", "value": round(value, 1), "unit": "votes/s",
-                           "ratio": f"{value / one:.2f}× one PostgreSQL replica"}
+                           "ratio": f"{found['vs_one']:.2f}× one PostgreSQL replica"}
     if kind == "postgresql" and count == 2:
-        row.update(target=f"≥ {TARGET_SCALE_2}× one replica", ok=value >= TARGET_SCALE_2 * one)
+        row.update(target=f"≥ {TARGET_SCALE_2}× one replica", ok=found["vs_one"] >= TARGET_SCALE_2)
     if kind == "postgresql" and count == 3:
-        row.update(target="no slower than two", ok=value >= two)
+        row.update(ratio=f"{row['ratio']}, {found['vs_two']:.2f}× two", target="no slower than two",
+                   ok=found["vs_two"] >= 1.0)
     return row
 
 

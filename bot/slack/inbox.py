@@ -9,9 +9,9 @@ process on the same host sees that the owner is gone and takes them at once, any
 lease expires. Every stored identity refuses its replay, in any process, until it is purged.
 
 Replicas share a backlog: a process that has started every row it holds tells its peers it is ready for
-more; a peer with rows it has not started yet hands the newest half back to the inbox and tells its peers so;
-a ready process claims them. A request therefore waits behind the busiest process only while every process
-has work waiting.
+more; a peer with rows in line for a slot (past their acknowledgements' wait) hands the newest half back to
+the inbox and tells its peers so; a ready process claims them. A request therefore waits behind the busiest
+process only while every process has work waiting.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ MAX_ATTEMPTS = 5
 CONCURRENCY = 8
 IN_HAND = 64
 ACKS_FIRST_MAX_S = 0.1
-SHARE_MIN = 4
+SHARE_MIN = 8
 READY_TELL_EVERY_S = 0.05
 PEER_BUSY_S = 1.0
 READY = "inbox-ready"
@@ -172,6 +172,7 @@ class InboxWorker:
         self._idle.set()
         self.on_idle: Callable[[], None] | None = None
         self._unstarted: dict[int, InboxRow] = {}
+        self._in_line: set[int] = set()
         self._chores: set[asyncio.Task[None]] = set()
         self._told_ready_s = -READY_TELL_EVERY_S
         self._peer_committed_s = -PEER_BUSY_S
@@ -195,12 +196,13 @@ class InboxWorker:
         self._peer_committed_s = time.monotonic()
 
     def share(self) -> None:
-        """Hand the newest half of the rows not started yet back to the inbox, for a ready peer to claim (when
-        at least SHARE_MIN wait)."""
-        if self._stopping or len(self._unstarted) < SHARE_MIN:
+        """Hand the newest half of the rows in line for a slot back to the inbox, for a ready peer to claim (when
+        at least SHARE_MIN are in line)."""
+        if self._stopping or len(self._in_line) < SHARE_MIN:
             return
-        given = [self._unstarted.pop(row_id) for row_id in sorted(self._unstarted)[len(self._unstarted) // 2:]]
+        given = [self._unstarted.pop(row_id) for row_id in sorted(self._in_line)[len(self._in_line) // 2:]]
         for row in given:
+            self._in_line.discard(row.id)
             self._held.pop(row.id).cancel()
         self._chore(self._hand_back(given))
 
@@ -221,18 +223,26 @@ class InboxWorker:
     def take_shared(self) -> None:
         """Claim rows a peer handed back, when this process has started every row it holds."""
         if not self._unstarted and not self._stopping:
-            self._chore(self._claim_logged(time.time()))
+            self._chore(self._claim_shared())
 
     def _chore(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
         self._chores.add(task)
         task.add_done_callback(self._chores.discard)
 
-    async def _claim_logged(self, now_s: float) -> None:
+    async def _claim_shared(self) -> None:
+        """Claim what is claimable now, in one statement (rows handed back have no lease left to check)."""
+        free = IN_HAND - len(self._held)
+        if free <= 0:
+            return
         try:
-            await self._claim(now_s, what="requests a peer handed back")
+            async with self.db.unit_of_work() as repo:
+                rows = await repo.claim_inbox(self.owner, time.time(), self.inbox.lease_s, free)
         except Exception:
             log.exception("could not claim the requests a peer handed back; the sweep will")
+            return
+        for row in rows:
+            self.submit(row)
 
     def _tell_ready(self) -> None:
         """Tell the peers this process has started every row it holds, at most every READY_TELL_EVERY_S (within
@@ -252,6 +262,10 @@ class InboxWorker:
         self._ready_owed = None
         self._tell_ready()
 
+    def rows_in_line(self) -> int:
+        """Count the rows waiting for a slot (their acknowledgements' wait over): those `share` may hand back."""
+        return len(self._in_line)
+
     def is_busy(self) -> bool:
         """Tell whether a request is in hand."""
         return not self._idle.is_set()
@@ -265,7 +279,9 @@ class InboxWorker:
     async def _run(self, row: InboxRow) -> None:
         try:
             await self.inbox.until_quiet(ACKS_FIRST_MAX_S)
+            self._in_line.add(row.id)
             async with self.slots:
+                self._in_line.discard(row.id)
                 if self._unstarted.pop(row.id, None) is None:
                     return  # handed back while it waited
                 self._tell_ready()
@@ -337,7 +353,7 @@ class InboxWorker:
             self._purged_s = now_s
         return await self._claim(now_s)
 
-    async def _claim(self, now_s: float, what: str = "unfinished Slack requests") -> int:
+    async def _claim(self, now_s: float) -> int:
         free = IN_HAND - len(self._held)
         if free <= 0 or self._stopping:
             return 0
@@ -348,7 +364,7 @@ class InboxWorker:
         async with self.db.unit_of_work() as repo:
             rows = await repo.claim_inbox(self.owner, now_s, self.inbox.lease_s, free, dead)
         if rows:
-            log.info("took %d %s from the inbox", len(rows), what)
+            log.info("took over %d unfinished Slack requests from the inbox", len(rows))
         for row in rows:
             self.submit(row)
         return len(rows)

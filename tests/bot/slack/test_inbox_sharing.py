@@ -70,6 +70,14 @@ async def accepted(worker: InboxWorker, count: int) -> list[int]:
     return ids
 
 
+async def in_line(worker: InboxWorker, count: int, *, started: int = 2) -> list[int]:
+    """Accept `count` clicks on a worker whose `started` slots are taken; return their ids once the rest are in
+    line for a slot."""
+    ids = await accepted(worker, count)
+    await until(lambda: _async(worker.rows_in_line() == count - started))
+    return ids
+
+
 async def statuses(db: Store) -> dict[str, int]:
     async with db.read() as repo:
         return await repo.inbox_counts()
@@ -109,28 +117,28 @@ async def sqlite(tmp_path: Path) -> AsyncIterator[Store]:
     await db.close()
 
 
-async def test_the_newest_half_of_the_rows_waiting_goes_to_a_ready_peer_and_each_is_processed_once(
+async def test_the_newest_half_of_the_rows_in_line_goes_to_a_ready_peer_and_each_is_processed_once(
     sqlite: Store,
 ) -> None:
     processing = Processing()
     async with workers(sqlite, sqlite, processing=processing) as (a, b):
-        ids = await accepted(a, 10)
+        ids = await in_line(a, 2 + 10)  # two started, ten in line
         a.share()
-        await until(lambda: _is_claimable(sqlite, 4))
+        await until(lambda: _is_claimable(sqlite, 5))
         b.take_shared()
-        await until(lambda: _async(len(processing.rows_of("b")) == 4))
-        assert processing.rows_of("b") == ids[-4:] and a.counts["shared"] == 4
+        await until(lambda: _async(len(processing.rows_of("b")) == 5))
+        assert processing.rows_of("b") == ids[-5:] and a.counts["shared"] == 5
         processing.release("a")
-        await until(lambda: _async(len(processing.done) == 10))
+        await until(lambda: _async(len(processing.done) == 12))
         await until(lambda: _async(not a.is_busy() and not b.is_busy()))
-        assert processing.rows_of("a") == ids[:6]
-        assert await statuses(sqlite) == {"done": 10}
+        assert processing.rows_of("a") == ids[:7]
+        assert await statuses(sqlite) == {"done": 12}
 
 
 async def test_fewer_rows_waiting_than_are_worth_sharing_stay(sqlite: Store) -> None:
     processing = Processing()
     async with workers(sqlite, sqlite, processing=processing) as (a, _):
-        await accepted(a, 2 + SHARE_MIN - 1)  # two started, the rest waiting
+        await in_line(a, 2 + SHARE_MIN - 1)  # two started, the rest in line
         a.share()
         await asyncio.sleep(0.1)
         assert "shared" not in a.counts and not await _is_claimable(sqlite, 1)
@@ -139,28 +147,29 @@ async def test_fewer_rows_waiting_than_are_worth_sharing_stay(sqlite: Store) -> 
 async def test_a_row_handed_back_counts_no_attempt_and_its_owner_may_claim_it_again(sqlite: Store) -> None:
     processing = Processing()
     async with workers(sqlite, sqlite, processing=processing) as (a, _):
-        ids = await accepted(a, 8)
+        ids = await in_line(a, 2 + SHARE_MIN)
         a.share()
-        await until(lambda: _is_claimable(sqlite, 3))
-        assert await attempts_of(sqlite, "someone", ids[-3:]) == [1, 1, 1]
-        assert await a.sweep() == 3  # its own process takes them back, as any would
+        given = SHARE_MIN - SHARE_MIN // 2
+        await until(lambda: _is_claimable(sqlite, given))
+        assert await attempts_of(sqlite, "someone", ids[-given:]) == [1] * given
+        assert await a.sweep() == given  # its own process takes them back, as any would
         processing.release("a")
-        await until(lambda: _async(len(processing.done) == 8))
+        await until(lambda: _async(len(processing.done) == len(ids)))
         await until(lambda: _async(not a.is_busy()))
         assert sorted(row_id for _, row_id in processing.done) == ids
-        assert await statuses(sqlite) == {"done": 8}
+        assert await statuses(sqlite) == {"done": len(ids)}
 
 
 async def test_a_busy_process_can_take_nothing_handed_back(sqlite: Store) -> None:
     processing = Processing()
     async with workers(sqlite, sqlite, processing=processing, held=("a", "b")) as (a, b):
-        await accepted(b, 6)  # b has rows waiting of its own
-        await accepted(a, 8)
+        await in_line(b, 6)  # b has rows in line of its own
+        await in_line(a, 2 + SHARE_MIN)
         a.share()
-        await until(lambda: _is_claimable(sqlite, 3))
+        await until(lambda: _is_claimable(sqlite, SHARE_MIN // 2))
         b.take_shared()
         await asyncio.sleep(0.1)
-        assert await _is_claimable(sqlite, 3)
+        assert await _is_claimable(sqlite, SHARE_MIN // 2)
 
 
 class RefusingShares:
@@ -196,11 +205,12 @@ async def test_rows_a_failed_hand_back_left_are_processed_once_when_their_lease_
     a = InboxWorker(Inbox(cast(Store, RefusingShares(sqlite)), "owner-a", lease_s=0.3),
                     processing.for_worker("a", is_held=True), 2)
     try:
-        ids = await accepted(a, 8)
+        ids = await in_line(a, 2 + SHARE_MIN)
+        given = SHARE_MIN - SHARE_MIN // 2
         a.share()
-        await until(lambda: _async("could not hand 3 waiting requests" in caplog.text))
+        await until(lambda: _async(f"could not hand {given} waiting requests" in caplog.text))
         processing.release("a")
-        await until(lambda: _async(len(processing.done) == 5))
+        await until(lambda: _async(len(processing.done) == len(ids) - given))
         await until(lambda: _async(not a.is_busy()))
         claimed: list[int] = []
 
@@ -209,8 +219,8 @@ async def test_rows_a_failed_hand_back_left_are_processed_once_when_their_lease_
             return sum(claimed) >= 3
 
         await until(swept)
-        assert sum(claimed) == 3
-        await until(lambda: _async(len(processing.done) == 8))
+        assert sum(claimed) == given
+        await until(lambda: _async(len(processing.done) == len(ids)))
         assert sorted(row_id for _, row_id in processing.done) == ids
     finally:
         await a.close(5.0)
@@ -222,7 +232,7 @@ async def test_replicas_on_postgresql_trade_a_backlog_through_news(pg_cluster: s
     processing = Processing()
     try:
         async with workers(first, second, processing=processing) as (a, b):
-            ids = await accepted(a, 12)  # two started and held, ten waiting; a's commits tell b a peer is busy
+            ids = await in_line(a, 2 + 10)  # two started and held, ten in line; a's commits tell b a peer is busy
             own = []
             deadline = time.monotonic() + DEADLINE_S
             while "shared" not in a.counts:  # b, having started all it holds, tells it is ready
