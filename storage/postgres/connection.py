@@ -32,15 +32,20 @@ _CLAIM = re.compile(r"\bLIMIT \?\) RETURNING\b")
 _VALUES = re.compile(r"\bVALUES\s*(\(\?(?:\s*,\s*\?)*\)(?:\s*,\s*\(\?(?:\s*,\s*\?)*\))+)")
 _ONE_ROW = re.compile(r"\bVALUES\s*\(\?(?:\s*,\s*\?)*\)")
 _IN_LIST = re.compile(r"(\bNOT )?\bIN \((\?(?:\s*,\s*\?){7,})\)")
+_ARRAY = re.compile(r"(?<!%)%s(::\w+\[\])")
 
 
 @functools.lru_cache(maxsize=2048)
 def translate(sql: str) -> str:
-    """Return a statement in SQLite's dialect as PostgreSQL reads it."""
+    """Return a statement in SQLite's dialect as PostgreSQL reads it.
+
+    An array parameter cast to its type (`?::text[]`) is sent in binary: in text each element is searched for
+    characters to quote and escaped, which costs about 150 µs per 3 KB click body.
+    """
     sql = _JSON_FIELD.sub(r"(\1::jsonb ->> '\2')", sql.replace("%", "%%"))
     sql = _JOIN_ORDERED.sub(r"JOIN \1 ON", sql)
     sql = _CLAIM.sub("LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING", sql)
-    return sql.replace("?", "%s")
+    return _ARRAY.sub(r"%b\1", sql.replace("?", "%s"))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -90,10 +95,10 @@ def columnar(sql: str, values: Sequence[Any]) -> tuple[str, Sequence[Any]]:
         return sql, values
     start, end, first, rows, columns = shape
     cells = values[first:first + rows * columns]
-    arrays = [list(cells[c::columns]) for c in range(columns)]
-    types = [_array_type(a) for a in arrays]
-    if None in types:
+    typed = _typed_arrays([list(cells[c::columns]) for c in range(columns)])
+    if typed is None:
         return sql, values
+    types, arrays = typed
     unnest = "SELECT * FROM unnest(" + ", ".join(f"?::{t}[]" for t in types) + ")"
     return sql[:start] + unnest + sql[end:], [*values[:first], *arrays, *values[first + rows * columns:]]
 
@@ -112,12 +117,23 @@ def as_one_statement(sql: str, batch: Sequence[Sequence[Any]]) -> tuple[str, Seq
     where = _one_row(sql)
     if where is None or len(batch) < 2:
         return None
-    arrays = [list(column) for column in zip(*batch, strict=True)]
-    types = [_array_type(a) for a in arrays]
-    if None in types:
+    typed = _typed_arrays([list(column) for column in zip(*batch, strict=True)])
+    if typed is None:
         return None
+    types, arrays = typed
     unnest = "SELECT * FROM unnest(" + ", ".join(f"?::{t}[]" for t in types) + ")"
     return sql[:where[0]] + unnest + sql[where[1]:], arrays
+
+
+def _typed_arrays(columns: list[list[Any]]) -> tuple[list[str], list[list[Any]]] | None:
+    """Return the PostgreSQL type of each column's array and the arrays (integers among floats as floats, as the
+    server would cast them; binary arrays hold one type), or None when a column has no single type."""
+    types = [_array_type(column) for column in columns]
+    if None in types:
+        return None
+    arrays = [[float(v) if isinstance(v, int) else v for v in column] if kind == "float8" else column
+              for kind, column in zip(types, columns, strict=True)]
+    return cast(list[str], types), arrays
 
 
 def _array_type(column: Sequence[Any]) -> str | None:

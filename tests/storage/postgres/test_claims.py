@@ -35,6 +35,8 @@ async def store(pg_url: str) -> AsyncIterator[Store]:
      "SELECT data FROM r WHERE (data::jsonb ->> 'created_by') = %s AND memo LIKE '50%%'"),
     ("SELECT r.* FROM (SELECT x FROM a) a CROSS JOIN requests r ON r.id = a.x",
      "SELECT r.* FROM (SELECT x FROM a) a JOIN requests r ON r.id = a.x"),
+    ("INSERT INTO t (a, b) SELECT * FROM unnest(?::text[], ?::bigint[]) WHERE c = ?",
+     "INSERT INTO t (a, b) SELECT * FROM unnest(%b::text[], %b::bigint[]) WHERE c = %s"),
 ])
 def test_statements_are_translated(sql: str, expected: str) -> None:
     assert translate(sql) == expected

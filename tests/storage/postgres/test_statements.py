@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from storage.postgres.connection import as_one_statement, columnar, packed
+from storage.postgres.connection import PgConnection, as_one_statement, columnar, packed, translate
 
 EIGHT = ",".join("?" * 8)
 
@@ -62,3 +62,20 @@ def test_a_one_row_insert_of_many_rows_is_one_statement(
     sql: str, batch: list[tuple[Any, ...]], expected: tuple[str, list[Any]] | None,
 ) -> None:
     assert as_one_statement(sql, batch) == expected
+
+
+def test_integers_among_floats_are_sent_as_floats() -> None:
+    _, values = columnar("INSERT INTO t (a) VALUES (?),(?)", [1, 2.5])
+    assert [type(v) for v in values[0]] == [float, float]
+
+
+async def test_rows_sent_as_binary_arrays_read_back_exactly(pg_url: str) -> None:
+    conn = await PgConnection.connect(pg_url)
+    try:
+        await conn.execute("CREATE TABLE t (a float8, b bigint, c text)")
+        rows = [(1, 2, 'quote " brace {} comma , backslash \\'), (2.5, None, None), (None, 10**15, "é\u2028🙂 NULL")]
+        await conn.execute("INSERT INTO t (a, b, c) VALUES (?,?,?),(?,?,?),(?,?,?)", [v for r in rows for v in r])
+        assert [tuple(r) for r in await conn.execute_fetchall("SELECT a, b, c FROM t ORDER BY a NULLS LAST")] == rows
+        assert "%b::text[]" in translate(columnar("INSERT INTO t (c) VALUES (?),(?)", ["x", "y"])[0])
+    finally:
+        await conn.close()
