@@ -8,11 +8,12 @@ pending invoices through the first replica's REST API and signs the clicks. Twen
 replicas in turn, one at a time. Every configuration is then up at once, paused (SIGSTOP) but for the one
 measured, so that idle ones take nothing from the cores: the machine's speed drifts by a third from minute
 to minute, so the configurations take turns, one burst each, in one order then in the reverse one, six
-bursts each. A burst is sent once the configuration's replicas and
-workspace are idle (its last burst's messages sent): 200 clicks at once, to the replicas in turn, each on a
-connection of its own opened beforehand, by a lean HTTP client (`bench.raw_http`: requests serialized before
-the clock starts) so that the client's own CPU takes little from the cores the servers share; the next
-configuration's burst waits until this one's messages are sent. A click's acknowledgement is its HTTP answer
+bursts each. A burst is sent a second after its configuration is continued (the timers that fell due while
+it was paused run first), once its replicas and workspace are idle (its last burst's messages sent): 200
+clicks at once, to the replicas in turn, each on a connection of its own opened beforehand, by a lean HTTP
+client (`bench.raw_http`: requests serialized before the clock starts) so that the client's own CPU takes
+little from the cores the servers share; the next configuration's burst waits until this one's messages are
+sent. A click's acknowledgement is its HTTP answer
 (each replica commits a click to its inbox before answering); a burst's votes/s is 200 ÷ (first click sent →
 its 200th vote decided: the latest `at` of the votes, read once all 200 are committed, which the benchmark
 checks every 20 ms so that counting costs the cores little). Reported: the median of a configuration's six
@@ -59,6 +60,7 @@ CONFIGS: tuple[tuple[str, int], ...] = (("sqlite", 1), ("postgresql", 1), ("post
 TARGET_SCALE_2 = 1.3
 TARGET_ACK_P99_MS = 100.0
 COUNT_POLL_S = 0.02
+RESUMED_S = 1.0
 WAIT_S = 120.0
 
 
@@ -151,6 +153,7 @@ async def measure(config: Running, found: Bursts) -> None:
     """Continue a configuration, send it one burst once it is idle, add what it measured to `found`, let it settle
     and pause it."""
     config.pause(False)
+    await asyncio.sleep(RESUMED_S)  # timers that fell due while it was paused run now, not in the burst
     await settled(config.sandbox, config.servers, config.votes)
     rate, burst_acks_ms, costs = await one_burst(config.sandbox, config.servers, config.counter,
                                                  config.votes + BURST)
