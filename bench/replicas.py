@@ -24,6 +24,11 @@ the workspace with this client: CPU seconds from /proc ÷ 200), how many votes/s
 at most at that cost (when a configuration runs at that bound, the cores are its limit), and how many round
 trips to the PostgreSQL server the replicas made per vote.
 
+In the same turns, after the configurations, the raw floor (`bench.pg_floor`: one, two and three plain Python
+processes doing per unit about a replica's CPU per vote and one pipelined transaction, on the same cluster,
+without Signoff) gets a burst of 200 units each: how its units/s change from one process to two and three is
+what these cores allow any design of that shape, and is shown beside the replicas' ratios.
+
 Targets (issue: several replicas): two PostgreSQL replicas at least 1.3× the votes/s of one, three no slower
 than two, and acknowledgement p99 under 100 ms in every configuration. On this 2-core machine the workspace,
 the client, PostgreSQL and every replica share the same two cores.
@@ -45,7 +50,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import raw_http
+from bench import pg_floor, raw_http
 from bench.ack_latency import Server, VoteCounter, server_process
 from bench.common import Row, is_quick, percentile
 from tests.support.postgres import cluster, fresh_database
@@ -57,6 +62,7 @@ BURSTS = 6
 QUICK_BURSTS = 3
 CORES = os.cpu_count() or 1
 CONFIGS: tuple[tuple[str, int], ...] = (("sqlite", 1), ("postgresql", 1), ("postgresql", 2), ("postgresql", 3))
+FLOOR_COUNTS = (1, 2, 3)
 TARGET_SCALE_2 = 1.3
 TARGET_ACK_P99_MS = 100.0
 COUNT_POLL_S = 0.02
@@ -108,6 +114,13 @@ class Bursts:
         median = self.per_vote[self.rates.index(statistics.median_low(self.rates))]
         return {"votes_per_s": statistics.median(self.rates), "vs_one": self.paired(one), "vs_two": self.paired(two),
                 "ack_p99_ms": percentile(self.acks_ms, 99), **median}
+
+    def floor_summary(self, one: Bursts, two: Bursts) -> dict[str, float]:
+        """Return the raw floor's median units/s, its paired ratios to one and two processes, and the costs of its
+        median burst."""
+        median = self.per_vote[self.rates.index(statistics.median_low(self.rates))]
+        return {"votes_per_s": statistics.median(self.rates), "vs_one": self.paired(one), "vs_two": self.paired(two),
+                **median}
 
     def paired(self, other: Bursts) -> float:
         """Return the median ratio of this configuration's votes/s to `other`'s, burst by burst of a turn."""
@@ -266,20 +279,39 @@ async def measure_all() -> dict[tuple[str, int], dict[str, float]]:
                             else fresh_database(cluster_url, f"bench_{count}"))
                 configs[(kind, count)] = await stack.enter_async_context(running(database, count, tmp, bursts))
                 configs[(kind, count)].pause()
+            floor_url = fresh_database(cluster_url, "bench_floor")
+            pg_floor.prepare(floor_url)
+            floors = {n: await stack.enter_async_context(pg_floor.floor(floor_url, n)) for n in FLOOR_COUNTS}
+            floor_found = {n: Bursts() for n in FLOOR_COUNTS}
             os.sync()  # what the set-up left to write back must not stall the bursts' commits
             for turn in range(bursts):
                 for config in CONFIGS if turn % 2 == 0 else CONFIGS[::-1]:
                     await measure(configs[config], found[config])
+                for n in FLOOR_COUNTS if turn % 2 else FLOOR_COUNTS[::-1]:
+                    await measure_floor(floors[n], floor_found[n])
     one, two = found[("postgresql", 1)], found[("postgresql", 2)]
-    return {config: bursts_found.summary(one, two) for config, bursts_found in found.items()}
+    results = {config: bursts_found.summary(one, two) for config, bursts_found in found.items()}
+    return results | {("floor", n): floor_found[n].floor_summary(floor_found[1], floor_found[2]) for n in FLOOR_COUNTS}
+
+
+async def measure_floor(the_floor: pg_floor.Floor, found: Bursts) -> None:
+    """Send the raw floor one burst of BURST units; add its units/s and CPU per unit to `found`."""
+    before = [sum(cpu_s(pid) for pid in the_floor.pids()), sum(cpu_s(pid) for pid in postgres_pids())]
+    found.rates.append(await the_floor.burst(BURST))
+    after = [sum(cpu_s(pid) for pid in the_floor.pids()), sum(cpu_s(pid) for pid in postgres_pids())]
+    found.per_vote.append({"cpu_ms_processes": 1000 * (after[0] - before[0]) / BURST,
+                           "cpu_ms_postgresql": 1000 * (after[1] - before[1]) / BURST})
 
 
 def rows_of(results: dict[tuple[str, int], dict[str, float]]) -> list[Row]:
     """Report each configuration, with the scaling targets on the PostgreSQL ones."""
     rows: list[Row] = []
     for (kind, count), found in results.items():
+        if kind == "floor":
+            rows.append(_floor_row(count, found))
+            continue
         case = f"{BURST}-click burst, {kind}, {count} process{'es' if count > 1 else ''}"
-        rows.append(_votes_row(case, found, kind, count))
+        rows.append(_votes_row(case, found, kind, count, results.get(("floor", count))))
         rows.append(_cpu_row(case, found))
         p99_ms = found["ack_p99_ms"]
         rows.append({"benchmark": NAME, "case": f"{case}: acknowledgement p99", "value": round(p99_ms, 1),
@@ -301,7 +333,7 @@ def _trips(found: dict[str, float]) -> str:
     return f"; {found['round_trips']:.1f} round trips to PostgreSQL" if found["round_trips"] else ""
 
 
-def _votes_row(case: str, found: dict[str, float], kind: str, count: int) -> Row:
+def _votes_row(case: str, found: dict[str, float], kind: str, count: int, floor: dict[str, float] | None) -> Row:
     value = found["votes_per_s"]
     row: dict[str, Any] = {"benchmark": NAME, "case": f"{case}: votes/s", "value": round(value, 1), "unit": "votes/s",
                            "ratio": f"{found['vs_one']:.2f}× one PostgreSQL replica"}
@@ -310,7 +342,18 @@ def _votes_row(case: str, found: dict[str, float], kind: str, count: int) -> Row
     if kind == "postgresql" and count == 3:
         row.update(ratio=f"{row['ratio']}, {found['vs_two']:.2f}× two", target="no slower than two",
                    ok=found["vs_two"] >= 1.0)
+    if kind == "postgresql" and count > 1 and floor is not None:
+        vs = "vs_one" if count == 2 else "vs_two"
+        row["ratio"] += f" (raw floor: {floor[vs]:.2f}× {'one' if count == 2 else 'two'})"
     return row
+
+
+def _floor_row(count: int, found: dict[str, float]) -> Row:
+    """Report the raw floor with `count` processes: units/s, scaling, and CPU per unit."""
+    return {"benchmark": NAME, "case": f"raw floor, {count} process{'es' if count > 1 else ''}: units/s",
+            "value": round(found["votes_per_s"], 1), "unit": "units/s",
+            "ratio": f"{found['vs_one']:.2f}× one process, {found['vs_two']:.2f}× two; CPU per unit "
+                     f"{found['cpu_ms_processes']:.2f} / {found['cpu_ms_postgresql']:.2f} ms (processes / PostgreSQL)"}
 
 
 async def abench() -> list[Row]:

@@ -45,3 +45,19 @@ def test_targets_hold_on_the_paired_ratios(
     verdicts = {row["case"]: row.get("ok") for row in rows if "target" in row and "votes/s" in row["case"]}
     assert verdicts == {"200-click burst, postgresql, 2 processes: votes/s": two_ok,
                         "200-click burst, postgresql, 3 processes: votes/s": three_ok}
+
+
+def test_the_raw_floor_is_reported_beside_the_replicas_without_a_target() -> None:
+    found = {("postgresql", 1): bursts(300, 300), ("postgresql", 2): bursts(420, 420),
+             ("postgresql", 3): bursts(400, 400)}
+    floor = {1: bursts(380, 380), 2: bursts(700, 700), 3: bursts(693, 693)}
+    for b in floor.values():
+        b.per_vote = [{"cpu_ms_processes": 2.5, "cpu_ms_postgresql": 0.2}] * 2
+    results = {config: b.summary(found[("postgresql", 1)], found[("postgresql", 2)]) for config, b in found.items()}
+    results |= {("floor", n): b.floor_summary(floor[1], floor[2]) for n, b in floor.items()}
+    rows = {row["case"]: row for row in rows_of(results)}
+    three = rows["200-click burst, postgresql, 3 processes: votes/s"]
+    assert "0.95× two (raw floor: 0.99× two)" in three["ratio"]
+    assert "(raw floor: 1.84× one)" in rows["200-click burst, postgresql, 2 processes: votes/s"]["ratio"]
+    assert rows["raw floor, 3 processes: units/s"]["value"] == 693
+    assert "target" not in rows["raw floor, 3 processes: units/s"]
