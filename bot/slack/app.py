@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.service import Signoff
@@ -22,7 +22,7 @@ from bot.slack import (
     rules,
     workflow_commands,
 )
-from bot.slack.command_kit import CommandRegistry
+from bot.slack.command_kit import CommandRegistry, run_command
 from bot.slack.errors import ListenerErrors
 from bot.slack.home import HomeListeners
 from bot.slack.home_refresh import HomeRefresher
@@ -30,6 +30,7 @@ from bot.slack.home_tasks import parse_task_value
 from bot.slack.payload import (
     action_value,
     input_text,
+    is_in_ephemeral,
     private_metadata,
     state_values,
     trigger_id,
@@ -43,12 +44,14 @@ log = logging.getLogger(__name__)
 class Listeners:
     """The Approve / Reject handlers, wherever the buttons are (messages, Home tab, /signoff pending)."""
 
-    def __init__(self, service: Signoff, home_listeners: HomeListeners, errors: ListenerErrors) -> None:
+    def __init__(self, service: Signoff, home_listeners: HomeListeners, errors: ListenerErrors,
+                 commands: CommandRegistry) -> None:
         self.service = service
         self.home = home_listeners
         self.refuse = errors.refuse
+        self.commands = commands
 
-    async def on_approve(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def on_approve(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Approve button: count the approval, or ask for a confirmation first when it would be forced."""
         await ack()
         value, user = action_value(body), user_id(body)
@@ -59,8 +62,21 @@ class Listeners:
                                                      unless_forced=True)
         if result.forced is not None:
             await self.home.ask_confirmation(body, [value])
-        elif not result.is_counted:
+            return
+        if not result.is_counted:
             await self.refuse(body, user, "already_voted")
+        if is_in_ephemeral(body):
+            await self._pending_again(user, respond)
+
+    async def _pending_again(self, user: str, respond: AsyncRespond) -> None:
+        """Replace the `/signoff pending` answer clicked in with the list as it is now (best effort: the vote is
+        counted whatever becomes of it; its `response_url` may have expired)."""
+        try:
+            listing = await run_command(self.service, self.commands, user, "pending")
+            if listing is not None:
+                await respond(replace_original=True, **listing.message)
+        except Exception:
+            log.info("could not refresh a /signoff pending answer", exc_info=True)
 
     async def on_reject(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """Reject button: check the clicker may decide (maybe for someone away), then ask for the reason."""
@@ -120,7 +136,7 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRe
     errors = ListenerErrors(service)
     app.error(errors.on_error)
     homes = HomeRefresher(service)
-    listeners = Listeners(service, HomeListeners(service, homes), errors)
+    listeners = Listeners(service, HomeListeners(service, homes), errors, registry)
     # Bolt tries listeners in registration order: the busiest buttons first spares every click the other matchers.
     app.action("approve")(listeners.on_approve)
     app.action("reject")(listeners.on_reject)

@@ -56,6 +56,12 @@ def channel_id(body: Any) -> str | None:
     return text(container.get("channel_id"), 64) or text(channel.get("id"), 64)
 
 
+def is_in_ephemeral(body: Any) -> bool:
+    """Tell whether a click came from an ephemeral message its `response_url` can replace."""
+    container = mapping(mapping(body).get("container"))
+    return container.get("is_ephemeral") is True and text(mapping(body).get("response_url"), 2000) is not None
+
+
 def first_action(body: Any) -> dict[str, Any]:
     """Return the first action of a `block_actions` payload, or an empty object."""
     actions = mapping(body).get("actions")

@@ -226,6 +226,20 @@ async def test_pending_lists_my_approvals_with_buttons_for_everyone(signoff: Har
     assert "Nothing is waiting for your approval" in nothing.all_text()
 
 
+async def test_an_approval_from_the_pending_list_replaces_the_list_with_what_is_left(signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    await pending_invoices(signoff, 3)
+    mine = await run(signoff, ALICE, "pending")
+    first = mine.blocks[1]["block_id"]
+    await signoff.link.click(ALICE, mine.channel, mine.ts, "approve")
+    now = await signoff.wait_for(
+        lambda: [m for m in signoff.workspace.ephemerals(ALICE) if "Waiting for your approval (2)" in m.all_text()])
+    assert now[-1].ts == mine.ts and now[-1].action_ids().count("approve") == 2
+    assert first not in [b.get("block_id") for b in now[-1].blocks]
+    assert validate_message(now[-1].blocks, now[-1].text) == []
+    assert len(signoff.workspace.ephemerals(ALICE)) == 1
+
+
 async def test_request_and_away_are_for_everyone(signoff: Harness) -> None:
     for user in (ADMIN, MEMBER):
         await signoff.link.command(user, "/signoff", "request")
