@@ -29,8 +29,8 @@ from bot.slack.home_refresh import HomeRefresher
 from bot.slack.home_tasks import parse_task_value
 from bot.slack.payload import (
     action_value,
+    ephemeral_reply_url,
     input_text,
-    is_in_ephemeral,
     private_metadata,
     state_values,
     trigger_id,
@@ -65,12 +65,12 @@ class Listeners:
             return
         if not result.is_counted:
             await self.refuse(body, user, "already_voted")
-        if is_in_ephemeral(body):
+        if ephemeral_reply_url(body) is not None:
             await self._pending_again(user, respond)
 
     async def _pending_again(self, user: str, respond: AsyncRespond) -> None:
-        """Replace the `/signoff pending` answer clicked in with the list as it is now (best effort: the vote is
-        counted whatever becomes of it; its `response_url` may have expired)."""
+        """Replace the `/signoff pending` answer a decision was taken in with the list as it is now (best effort:
+        the decision is recorded whatever becomes of it; its `response_url` may have expired)."""
         try:
             listing = await run_command(self.service, self.commands, user, "pending")
             if listing is not None:
@@ -91,7 +91,8 @@ class Listeners:
             return
         approver = await delegation.acting_as(self.service, request, user, seat)
         check_may_decide(request, approver, Decision.APPROVE)
-        card = {**await self.service.messages.card_for(request_id), "task_value": value}
+        card = {**await self.service.messages.card_for(request_id), "task_value": value,
+                "reply_url": ephemeral_reply_url(body)}
         view = self.service.renderer.json("reject_modal.json.j2", card=card)
         await self.service.slack.open_view(trigger, view)
 
@@ -107,8 +108,11 @@ class Listeners:
             await ack(response_action="errors", errors={"reason": message})
             return
         await ack()
+        task, _, reply_url = task.partition("\n")
         request_id, seat = parse_task_value(task)
         await self.service.approvals.decide(request_id, user, Decision.REJECT, reason, on_behalf_of=seat)
+        if reply_url:
+            await self._pending_again(user, AsyncRespond(response_url=reply_url))
 
 
 def command_registry() -> CommandRegistry:

@@ -15,6 +15,7 @@ from engine.limits import unstorable_path
 
 MAX_VALUE_CHARS = 2000
 MAX_METADATA_CHARS = 3000
+MAX_URL_CHARS = 500
 # Parts of a payload or event envelope that Bolt itself reads as objects (or lists of objects) before any listener.
 OBJECT_PARTS = ("user", "team", "enterprise", "channel", "container", "view", "message", "state", "event")
 LIST_PARTS = ("actions", "authorizations")
@@ -56,10 +57,12 @@ def channel_id(body: Any) -> str | None:
     return text(container.get("channel_id"), 64) or text(channel.get("id"), 64)
 
 
-def is_in_ephemeral(body: Any) -> bool:
-    """Tell whether a click came from an ephemeral message its `response_url` can replace."""
-    container = mapping(mapping(body).get("container"))
-    return container.get("is_ephemeral") is True and text(mapping(body).get("response_url"), 2000) is not None
+def ephemeral_reply_url(body: Any) -> str | None:
+    """Return the `response_url` that can replace the ephemeral message a click came from, or None."""
+    if mapping(mapping(body).get("container")).get("is_ephemeral") is not True:
+        return None
+    url = text(mapping(body).get("response_url"), MAX_URL_CHARS)
+    return url if url is not None and "\n" not in url else None
 
 
 def first_action(body: Any) -> dict[str, Any]:

@@ -50,6 +50,9 @@ REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "currency_invalid", 
 REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit")
 
 
+REPLY_URL = "https://hooks.slack.com/actions/T1/1/"
+
+
 def history_run(n: int, big: bool) -> dict[str, Any]:
     """One line of /signoff history: a workflow run, or an approval event."""
     event = HISTORY_EVENTS[n % len(HISTORY_EVENTS)]
@@ -176,6 +179,9 @@ def cases() -> Iterator[Case]:
                lambda r, big: request_modal(service(r), "purchase_order"))
     yield Case("reject_modal", "reject_modal.json.j2", "view", lambda r, big: r.json(
         "reject_modal.json.j2", card={**card(big), "task_value": "AR-1|U01AAA"}))
+    yield Case("reject_modal_from_pending", "reject_modal.json.j2", "view", lambda r, big: r.json(
+        "reject_modal.json.j2", card={**card(big), "task_value": "AR-1|U01AAA",
+                                      "reply_url": REPLY_URL + "x" * (400 if big else 9)}))
     for template in catalog():
         yield Case(f"new_modal:{template.slug}", "commands_new_modal.json.j2", "view",
                    lambda r, big, t=template: new_workflow_modal(service(r), t))

@@ -240,6 +240,32 @@ async def test_an_approval_from_the_pending_list_replaces_the_list_with_what_is_
     assert len(signoff.workspace.ephemerals(ALICE)) == 1
 
 
+async def test_a_rejection_from_the_pending_list_replaces_the_list_once_its_reason_is_given(
+        signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    await pending_invoices(signoff, 2)
+    mine = await run(signoff, ALICE, "pending")
+    await signoff.link.click(ALICE, mine.channel, mine.ts, "reject")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals(ALICE))
+    assert "Waiting for your approval (2)" in mine.all_text()
+    await signoff.link.submit(ALICE, {"reason": "Wrong amount"})
+    now = await signoff.wait_for(
+        lambda: [m for m in signoff.workspace.ephemerals(ALICE) if "Waiting for your approval (1)" in m.all_text()])
+    assert now[-1].ts == mine.ts and now[-1].action_ids().count("reject") == 1
+
+
+async def test_a_decision_from_a_direct_message_leaves_the_message_to_its_card_refresh(signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    await pending_invoices(signoff, 1)
+    [dm] = await signoff.wait_for(lambda: [m for m in signoff.workspace.messages_in(
+        signoff.workspace.dm_channel_id(ALICE)) if "approve" in m.action_ids()])
+    await signoff.link.click(ALICE, dm.channel, dm.ts, "reject")
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(ALICE))
+    assert "\n" not in modal["private_metadata"]
+    await signoff.link.submit(ALICE, {"reason": "Wrong amount"})
+    assert signoff.workspace.ephemerals(ALICE) == []
+
+
 async def test_request_and_away_are_for_everyone(signoff: Harness) -> None:
     for user in (ADMIN, MEMBER):
         await signoff.link.command(user, "/signoff", "request")
