@@ -25,7 +25,7 @@ from engine.conditions import (
 from engine.errors import InvalidDefinitionError, PrefillChoiceError
 from engine.facts import facts_of
 from engine.limits import check_storable
-from engine.records import ApprovalStatus, Contact, Record
+from engine.records import ApprovalStatus, Contact, Record, RecordInput
 from engine.workflows import details_from
 
 PREFILL_FIELDS: Final = ("category", "location", "department", "class")
@@ -145,7 +145,19 @@ def _value_problem(name: str, value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return "needs a non-empty value"
     limit = MAX_CUSTOM_TEXT if is_custom else MAX_FIELD_TEXT
-    return f"is longer than {limit} characters" if len(value) > limit else None
+    if len(value) > limit:
+        return f"is longer than {limit} characters"
+    return _refused_by_records(name, value)
+
+
+def _refused_by_records(name: str, value: Any) -> str | None:
+    """Return why a document would refuse this value in this field (what a rule writes, a document accepts)."""
+    data = {"fields": {name.removeprefix("fields."): value}} if name.startswith("fields.") else {name: value}
+    try:
+        RecordInput.model_validate(data)
+    except ValidationError as exc:
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    return None
 
 
 def _result_problems(raw: Any) -> list[dict[str, str]]:

@@ -171,6 +171,10 @@ def test_resolution_does_not_depend_on_rule_order() -> None:
         ({"results": {"category": 12}}, "results.category"),
         ({"results": {"category": "  "}}, "results.category"),
         ({"results": {"category": "x" * 201}}, "results.category"),
+        ({"results": {"category": "line1\nline2"}}, "results.category"),     # a document would refuse it
+        ({"results": {"department": "a\u0007b"}}, "results.department"),
+        ({"results": {"class": "tab\there"}}, "results.class"),
+        ({"results": {"fields.vat": "FR\u000020"}}, "results.fields.vat"),
         ({"results": {"fields.vat": ""}}, "results.fields.vat"),
         ({"results": {"fields.": "x"}}, "results.fields."),
         ({"results": {"fields.vat": ["FR20"]}}, "results.fields.vat"),

@@ -129,6 +129,7 @@ async def test_competing_values_are_kept_with_the_prefill(signoff: Harness) -> N
         ({"conditions": [{"field": "amount", "op": "gt", "value": "lots"}]}, "conditions[0].value"),
         ({"results": {"amount": "1"}}, "results.amount"),
         ({"results": {}}, "results"),
+        ({"results": {"category": "Travel\n"}}, "results.category"),
         ({"status": "live"}, "status"),
     ],
 )
