@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import Ref, refuse_unstorable_text, require_token, service_of
+from bot.api.deps import Ref, refuse_unstorable_text, require_token, service_of, token_actor
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.errors import Unprocessable
 from storage.models import OutboxItem
@@ -55,7 +55,7 @@ async def remind_invoice(
     if schedule is not None and (isinstance(schedule, bool) or not isinstance(schedule, int)):
         raise Unprocessable("schedule must be a schedule number", [{"path": "schedule", "message": "an integer"}])
     own = OwnText.parse(body.get("subject"), body.get("message"))
-    return await _reminders(request).send_now(invoice_id, body.get("actor"), schedule, own)
+    return await _reminders(request).send_now(invoice_id, token_actor(request), schedule, own)
 
 
 @router.get("/outbox")
