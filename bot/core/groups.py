@@ -23,6 +23,7 @@ from engine.groups import (
 )
 from engine.records import Contact
 from messages.errors import TemplateInvalidError
+from messages.render import non_blank
 from storage.ports import Repository
 
 MAX_SUBJECT = 300
@@ -124,6 +125,17 @@ class GroupsService:
                     for i, member in enumerate(ids) if await repo.get_contact(kind.value, member) is None]
         _raise_members(problems)
 
+    async def _check_removable(
+        self, repo: Repository, kind: GroupKind, ids: Sequence[str], before: Membership,
+    ) -> None:
+        """Refuse removing someone who is neither a member nor (in a contact group) a known contact: a typo would
+        otherwise be kept as an exclusion nobody sees, waiting for a contact of that id."""
+        listed = before.members() | before.added | before.removed
+        problems = [{"path": f"remove[{i}]", "message": f"{member!r} is not a member"}
+                    for i, member in enumerate(ids) if member not in listed
+                    and (kind is GroupKind.PEOPLE or await repo.get_contact(kind.value, member) is None)]
+        _raise_members(problems)
+
     async def _matches(self, repo: Repository, group: Group) -> frozenset[str]:
         if not group.is_contact_group() or not group.filters:
             return frozenset()
@@ -152,6 +164,7 @@ class GroupsService:
                             for m in sorted(set(add) & set(remove))])
             await self._check_contacts_exist(repo, group.kind, add, "add")
             before = await repo.membership(group.id)
+            await self._check_removable(repo, group.kind, remove, before)
             after = before.with_added(add).with_removed(remove)
             await repo.save_membership(group.id, before, after)
             await repo.audit(self.deps.clock.now(), actor, "group_members_changed", ("group", group.id), None, None,
@@ -190,15 +203,17 @@ class GroupsService:
                 skipped.append(contact.id)
                 continue
             context = {"contact": contact.model_dump(mode="json"), "group": {"name": group.name}}
-            emails.append(Email(to=[contact.email], subject=self._render(subject, "subject", context).strip(),
+            emails.append(Email(to=[contact.email], subject=" ".join(self._render(subject, "subject", context).split()),
                                 body=self._render(message, "message", context)))
         return emails, skipped
 
     def _render(self, source: str, path: str, context: dict[str, Any]) -> str:
+        """Render a text for one member; 422 (nothing queued) when it fails or renders to nothing for anyone."""
         try:
-            return self.deps.renderer.user_text(source, **context)
+            return non_blank(self.deps.renderer.user_text(source, **context), path)
         except TemplateInvalidError as exc:
-            raise Unprocessable(f"{path}: {exc}", [{"path": path, "message": str(exc)}]) from exc
+            message = f"{exc} (for {context['contact']['id']})"
+            raise Unprocessable(f"{path}: {message}", [{"path": path, "message": message}]) from exc
 
 
 def _raise_members(problems: list[dict[str, str]]) -> None:

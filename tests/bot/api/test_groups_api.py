@@ -68,6 +68,20 @@ async def test_a_manual_removal_survives_automatic_updates(signoff: Harness) -> 
     assert body == {"members": ["C2"], "auto": ["C1"], "added": ["C2"], "removed": ["C1"]}
 
 
+async def test_removing_someone_unknown_is_422_and_changes_nothing(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    group = await create_group(signoff)
+    url = f"/api/v1/groups/{group['id']}/members"
+    typo = await signoff.post(url, {"remove": ["C-NEVER-EXISTED"]})
+    assert typo.status_code == 422 and typo.json()["error"]["details"][0]["path"] == "remove[0]"
+    assert (await signoff.api.get(url)).json()["removed"] == []
+    assert (await signoff.post(url, {"remove": ["C1"]})).status_code == 200
+    assert (await signoff.post(url, {"remove": ["C1"]})).status_code == 200  # again: already removed, still fine
+    leads = await create_group(signoff, {"name": "leads", "kind": "people", "members": ["U01BBB"]})
+    stranger = await signoff.post(f"/api/v1/groups/{leads['id']}/members", {"remove": ["U01ZZZ"]})
+    assert stranger.status_code == 422 and (await members(signoff, "leads")) == ["U01BBB"]
+
+
 async def test_a_group_without_automatic_updates_keeps_its_members_until_its_filters_change(signoff: Harness) -> None:
     await put_customer(signoff, "C1")
     group = await create_group(signoff, {**CA_MID, "auto_update": False})
@@ -162,6 +176,12 @@ async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, 
         await signoff.post(f"/api/v1/groups/{group['id']}/members", {"add": ["C2"]})
         bad = await signoff.post(f"/api/v1/groups/{group['id']}/email", {"subject": "", "message": "{{ oops"})
         assert bad.status_code == 422 and {d["path"] for d in bad.json()["error"]["details"]} == {"subject"}
+        for path, texts in (("subject", {"subject": "{{ contact.__class__ }}", "message": "y"}),
+                            ("message", {"subject": "ok", "message": "{{ x.y.z }}"}),
+                            ("message", {"subject": "ok", "message": "{{ contact.email if contact.id == 'X' }}"})):
+            blank = await signoff.post(f"/api/v1/groups/{group['id']}/email", texts)
+            assert blank.status_code == 422 and blank.json()["error"]["details"][0]["path"] == path, texts
+            assert "renders to nothing (for C1)" in blank.json()["error"]["details"][0]["message"]
         sent = await signoff.post(f"/api/v1/groups/{group['id']}/email",
                                   {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"})
         assert sent.status_code == 202 and sent.json() == {"queued": 1, "skipped": ["C2"], "recipients": ["C1", "C2"]}
@@ -170,6 +190,7 @@ async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, 
                 break
             await asyncio.sleep(0.02)
         message = smtp.parsed()[0]
+        assert len(smtp.messages) == 1  # none of the refused ones went
         assert message["To"] == "c1@example.com" and message["Subject"] == "Hello C1"
         assert "Dear C1," in message.get_payload(decode=True).decode()
 
