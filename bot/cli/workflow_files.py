@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from bot.core.template_checks import check_templates
 from bot.core.workflows import save_definitions
-from bot.errors import SettingsError
+from bot.errors import Refused, SettingsError
 from bot.settings import ENV_NAMES, Settings
 from engine.errors import InvalidDefinitionError
 from engine.workflows import Workflow, WorkflowDefinition, parse_definition
@@ -227,8 +227,8 @@ def run_workflow_command(args: argparse.Namespace) -> int:
     except (SettingsError, StorageError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
-    except InvalidDefinitionError as exc:
+    except (InvalidDefinitionError, Refused) as exc:
         for problem in exc.details:
-            print(f"signoff: {problem['where']}: {problem['path']}: {problem['message']}", file=sys.stderr)
+            print(f"signoff: {problem.get('where', '-')}: {problem['path']}: {problem['message']}", file=sys.stderr)
         print("signoff: nothing was saved", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ from typing import Any
 from bot.core.deps import Deps
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
-from engine.conditions import EvalContext
+from engine.conditions import Condition, EvalContext, Op
 from engine.errors import InvalidDefinitionError
 from engine.groups import (
     Group,
@@ -29,6 +29,22 @@ from storage.ports import Repository
 MAX_SUBJECT = 300
 MAX_MESSAGE = 20000
 MAX_RECIPIENTS = 1000
+
+
+async def check_condition_groups(repo: Repository, conditions: Sequence[Condition]) -> None:
+    """Refuse (422) `in_group` conditions naming no group, or a group of another kind than their field."""
+    problems = []
+    for index, condition in enumerate(conditions):
+        if condition.op != Op.IN_GROUP:
+            continue
+        group = await repo.group_named(str(condition.value))
+        if group is None:
+            problems.append({"path": f"conditions[{index}].value", "message": f"no group {condition.value!r}"})
+        elif group.kind.value != condition.field:
+            problems.append({"path": f"conditions[{index}].value",
+                             "message": f"{group.name!r} is a {group.kind.value} group, not a {condition.field} one"})
+    if problems:
+        raise Unprocessable(f"invalid condition: {problems[0]['path']}: {problems[0]['message']}", problems)
 
 
 async def group_users(repo: Repository, name: str) -> list[dict[str, str]]:

@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from bot.core.deps import Deps
+from bot.core.groups import check_condition_groups
 from bot.core.prefill import PrefillStep, choose_in, plan_for_rule, recompute_for_rule
 from bot.errors import Conflict, NotFound, Unprocessable
 from engine.errors import InvalidDefinitionError
@@ -111,6 +112,7 @@ class RulesService:
         self, repo: Repository, old: Rule | None, definition: RuleDefinition, actor: str | None
     ) -> RuleResult:
         await self._check_name_free(repo, definition.name, old.id if old else None)
+        await check_condition_groups(repo, definition.conditions)
         rule = Rule.model_validate(_definition_changes(old, definition, self.deps.clock.now()))
         await repo.save_rule(rule)
         action = "rule_created" if old is None else _status_action(old, rule)

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.approvals import Approvals, new_id
 from bot.core.deps import Deps
+from bot.core.groups import check_condition_groups
 from bot.core.retry import retrying
 from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
@@ -22,7 +23,9 @@ MAX_OPEN_REQUESTS = 1_000_000
 async def store_workflow(
     repo: Repository, workflow: Workflow, action: str, actor: str | None, now: datetime, to_state: str | None,
 ) -> None:
-    """Save a workflow and audit it: the one write path of workflow definitions."""
+    """Save a workflow and audit it: the one write path of workflow definitions (422 when a condition names no
+    group of its kind)."""
+    await check_condition_groups(repo, workflow.conditions)
     await repo.save_workflow(workflow)
     await repo.audit(now, actor, action, ("workflow", workflow.id), None, to_state)
 
@@ -48,8 +51,14 @@ async def save_definitions(
                                 created_at=existing.created_at if existing else stamp, updated_at=stamp)
             verb = "updated" if existing else "created"
             outcomes.append((verb, workflow.id, definition.name))
-            if not dry_run:
-                await store_workflow(repo, workflow, f"workflow_{verb}", actor, now, workflow.status.value)
+            try:
+                if dry_run:
+                    await check_condition_groups(repo, workflow.conditions)
+                else:
+                    await store_workflow(repo, workflow, f"workflow_{verb}", actor, now, workflow.status.value)
+            except Unprocessable as exc:
+                raise Unprocessable(f"workflow {definition.name!r}: {exc.message}",
+                                    [{**d, "where": f"workflow {definition.name!r}"} for d in exc.details]) from exc
     return outcomes
 
 

@@ -153,6 +153,28 @@ async def test_a_group_used_by_a_rule_cannot_be_deleted(signoff: Harness) -> Non
     assert in_use.status_code == 409 and "CA mid is retail" in in_use.json()["error"]["message"]
 
 
+@pytest.mark.parametrize(("path", "field", "value", "message"), [
+    ("/api/v1/rules", "customer", "no-such-group", "no group 'no-such-group'"),
+    ("/api/v1/rules", "vendor", "ca-mid", "'ca-mid' is a customer group, not a vendor one"),
+    ("/api/v1/rules", "customer", "leads", "'leads' is a people group, not a customer one"),
+    ("/api/v1/workflows", "customer", "nope-group", "no group 'nope-group'"),
+    ("/api/v1/workflows", "vendor", "ca-mid", "'ca-mid' is a customer group, not a vendor one"),
+])
+async def test_a_condition_on_a_group_that_is_not_there_or_not_of_its_kind_is_422(
+    signoff: Harness, path: str, field: str, value: str, message: str,
+) -> None:
+    await create_group(signoff)
+    await create_group(signoff, {"name": "leads", "kind": "people", "members": ["U01BBB"]})
+    condition = [{"field": field, "op": "in_group", "value": value}]
+    body = ({"name": "In group", "conditions": condition, "results": {"class": "Retail"}} if "rules" in path
+            else {"name": "In group", "record_type": "invoice", "conditions": condition,
+                  "actions": [{"type": "notification", "channel": "#finance", "message": "{{ record.id }}"}]})
+    refused = await signoff.post(path, body)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"] == [{"path": "conditions[0].value", "message": message}]
+    assert "In group" not in [item["name"] for item in (await signoff.api.get(path)).json()[path.rsplit("/", 1)[1]]]
+
+
 async def test_people_groups_approve_and_contact_groups_select_workflows(signoff: Harness) -> None:
     await create_group(signoff, {"name": "finance-leads", "kind": "people", "members": ["U01BBB", "U01CCC"]})
     await put_customer(signoff, "C1")

@@ -167,3 +167,15 @@ def test_cli_reports_every_problem_and_fails(tmp_path: Path, capsys: pytest.Capt
     assert f"{bad}: document 2: actions[0].steps[0].approvers:" in err and "nothing was saved" in err
     assert main(["workflows", "apply", str(tmp_path / "missing.yml"), "--database", str(tmp_path / "cli.db")]) == 1
     assert "missing.yml" in capsys.readouterr().err
+
+
+def test_cli_refuses_a_condition_on_a_missing_group_even_in_a_dry_run(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    in_group = {**BILLS, "conditions": [{"field": "vendor", "op": "in_group", "value": "travel-vendors"}]}
+    path = write(tmp_path, "group.yml", yaml.safe_dump(in_group))
+    for dry_run in (["--dry-run"], []):
+        assert main(["workflows", "apply", str(path), *dry_run, "--database", str(tmp_path / "cli.db")]) == 1
+        err = capsys.readouterr().err
+        assert "workflow 'Bills': conditions[0].value: no group 'travel-vendors'" in err and "nothing was saved" in err
+    assert main(["workflows", "export", "--database", str(tmp_path / "cli.db")]) == 0
+    assert "Bills" not in capsys.readouterr().out
