@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -186,11 +187,24 @@ def parse_rule(data: Any) -> RuleDefinition:
     candidate = {**data, "conditions": [], "results": {}} if problems else dict(data)
     try:
         definition = RuleDefinition.model_validate(candidate)
+        problems += _repeated_conditions(definition.conditions)
     except ValidationError as exc:
         problems += details_from(exc)
     if problems:
         raise InvalidDefinitionError(f"invalid rule: {problems[0]['path']}: {problems[0]['message']}", problems)
     return definition
+
+
+def _repeated_conditions(conditions: Sequence[Condition]) -> list[dict[str, str]]:
+    """Refuse a condition given twice: it would count twice towards "more conditions wins"."""
+    first_at: dict[str, int] = {}
+    problems = []
+    for index, condition in enumerate(conditions):
+        key = json.dumps(condition.model_dump(mode="json"), sort_keys=True)
+        if key in first_at:
+            problems.append(_detail(f"conditions[{index}]", f"repeats conditions[{first_at[key]}]"))
+        first_at.setdefault(key, index)
+    return problems
 
 
 # reading and writing the fields rules fill

@@ -165,6 +165,7 @@ def test_resolution_does_not_depend_on_rule_order() -> None:
         ({"conditions": [{"field": "amount", "op": "near", "value": "1"}]}, "conditions[0].op"),
         ({"conditions": [VENDOR, {"field": "amount", "op": "gt", "value": "lots"}]}, "conditions[1].value"),
         ({"conditions": [{"field": "amount", "op": "gt", "value": "1", "extra": 1}]}, "conditions[0].extra"),
+        ({"conditions": [VENDOR, {"field": "amount", "op": "gt", "value": "0"}, VENDOR]}, "conditions[2]"),  # twice
         ({"results": {}}, "results"),
         ({"results": {"amount": "5"}}, "results.amount"),
         ({"results": {"memo": "x"}}, "results.memo"),
