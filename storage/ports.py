@@ -115,6 +115,11 @@ class RecordsRepo(Protocol):
         """Return every record rules may still change (approval status neither approved nor expired)."""
         ...
 
+    async def records_open_to_prefill_of(self, kind: str, contact_ids: Iterable[str]) -> list[Record]:
+        """Return the records rules may still change whose `kind` (customer or vendor) is one of `contact_ids`,
+        by (type, id); any other kind raises ValueError."""
+        ...
+
 
 class ContactsRepo(Protocol):
     """Customers and vendors, keyed by (kind, id)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.core.deps import Deps
+from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
 from engine.conditions import Condition, EvalContext, Op
@@ -118,8 +119,18 @@ class GroupsService:
             if needs_recompute(old, group):
                 after = Membership(await self._matches(repo, group), before.added, before.removed)
                 await repo.save_membership(group.id, before, after)
+                await self._members_changed(repo, group, before, after, actor)
             await repo.audit(now, actor, "group_updated", ("group", group.id))
         return group, after
+
+    async def _members_changed(
+        self, repo: Repository, group: Group, before: Membership, after: Membership, actor: str | None,
+    ) -> None:
+        """Have the pre-fills of the documents of those who joined or left the group follow."""
+        moved = before.members() ^ after.members()
+        if group.is_contact_group() and moved:
+            await recompute_for_contacts(repo, group.kind.value, moved, self.deps.settings.tz,
+                                         PrefillStep(self.deps.clock.now(), actor, "prefilled"))
 
     async def _check_group_change(self, repo: Repository, old: Group, new: GroupDefinition) -> None:
         if new.kind is not old.kind:
@@ -183,6 +194,7 @@ class GroupsService:
             await self._check_removable(repo, group.kind, remove, before)
             after = before.with_added(add).with_removed(remove)
             await repo.save_membership(group.id, before, after)
+            await self._members_changed(repo, group, before, after, actor)
             await repo.audit(self.deps.clock.now(), actor, "group_members_changed", ("group", group.id), None, None,
                              {"added": sorted(add), "removed": sorted(remove)})
         return group, after

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -116,6 +116,30 @@ async def recompute_for_rule(
     """Re-run the published rules on every not-yet-approved record a rule change concerns."""
     rules = await repo.list_rules(RuleStatus.PUBLISHED.value)
     plans = await plan_for_rule(repo, change, rules, step.now, tz)
+    await _store_plans(repo, plans, step)
+    return plans
+
+
+def _reads_contacts_or_groups(rules: Sequence[Rule]) -> bool:
+    return _reads_contacts(rules) or any(r.group_refs() for r in rules)
+
+
+async def recompute_for_contacts(
+    repo: Repository, kind: str, contact_ids: Iterable[str], tz: ZoneInfo, step: PrefillStep,
+) -> list[tuple[RecordKey, PrefillPlan]]:
+    """Re-run the published rules on the not-yet-approved records of these customers (or vendors): what rules
+    reading a contact's fields or groups pre-fill follows a change of those."""
+    ids = set(contact_ids)
+    rules = await repo.list_rules(RuleStatus.PUBLISHED.value)
+    if not ids or not _reads_contacts_or_groups(rules):
+        return []
+    ctx = await _context(repo, rules, step.now, tz)
+    plans = []
+    for record in await repo.records_open_to_prefill_of(kind, ids):
+        applied = await repo.prefills_of(*record.key())
+        plan = plan_prefills(record, applied, rules, await repo.contacts_of(record), ctx)
+        if plan.is_change():
+            plans.append((record.key(), plan))
     await _store_plans(repo, plans, step)
     return plans
 

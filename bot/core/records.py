@@ -8,7 +8,7 @@ from bot.core.approvals import Approvals
 from bot.core.automation import Automation
 from bot.core.cards import approval_json
 from bot.core.deps import Deps
-from bot.core.prefill import apply_prefills, on_contact_saved
+from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound
 from engine.lifecycle import Plan, decide_on_save
@@ -62,11 +62,14 @@ class Records:
         return after
 
     async def put_contact(self, contact: Contact) -> None:
-        """Create or update a customer or vendor (groups whose members follow a rule follow it)."""
+        """Create or update a customer or vendor: groups whose members follow a rule follow it, and so do the
+        pre-fills of its not-yet-approved documents."""
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             await repo.save_contact(contact, now)
             await on_contact_saved(repo, contact, now, self.deps.settings.tz)
+            await recompute_for_contacts(repo, contact.kind.value, [contact.id], self.deps.settings.tz,
+                                         PrefillStep(now, None, "prefilled"))
 
     async def confirm_to_requester(self, record: Record) -> None:
         """Queue the requester's confirmation DM, which links back to the record."""

@@ -18,6 +18,8 @@ from storage.sql.rows import RECORD_COLUMNS, record_data, record_of
 
 _SOURCES = ("auto", "added", "removed")
 _OPEN_STATUSES = tuple(sorted(s.value for s in OPEN_TO_PREFILL))
+_CONTACT_KINDS = frozenset({"customer", "vendor"})
+_CHUNK = 500
 
 
 def _json(value: Any) -> str:
@@ -147,6 +149,20 @@ class RulesQueries:
         rows = await self._rows(f"SELECT {RECORD_COLUMNS} FROM records WHERE approval_status IN ({marks})",
                                 _OPEN_STATUSES)
         return [record_of(r) for r in rows]
+
+    async def records_open_to_prefill_of(self, kind: str, contact_ids: Iterable[str]) -> list[Record]:
+        """Return the records rules may still change whose customer (or vendor) is one of `contact_ids`."""
+        if kind not in _CONTACT_KINDS:
+            raise ValueError(f"no contact kind {kind!r}")
+        ids, found = sorted(set(contact_ids)), []
+        statuses = ",".join("?" * len(_OPEN_STATUSES))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            rows = await self._rows(
+                f"SELECT {RECORD_COLUMNS} FROM records WHERE json_extract(data, '$.{kind}') IN "
+                f"({','.join('?' * len(chunk))}) AND approval_status IN ({statuses})", (*chunk, *_OPEN_STATUSES))
+            found += [record_of(r) for r in rows]
+        return sorted(found, key=lambda r: (r.type.value, r.id))
 
     async def update_records(self, records: Iterable[Record], updated_at: datetime) -> None:
         """Store new versions of existing records, changed at `updated_at`, in one statement."""

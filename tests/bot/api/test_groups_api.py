@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import create_token
+from engine.records import ApprovalStatus
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
 
@@ -266,3 +267,51 @@ async def test_only_admin_tokens_create_change_delete_or_email_groups_and_rules(
             assert response.status_code == 403, (role, method, path, response.text)
     assert [g["name"] for g in (await signoff.api.get("/api/v1/groups")).json()["groups"]] == ["ca-mid"]
     assert (await signoff.api.get("/api/v1/rules")).json()["rules"] == []
+
+
+async def location_of(signoff: Harness, invoice_id: str) -> str | None:
+    return (await signoff.api.get(f"/api/v1/records/invoice/{invoice_id}")).json().get("location")
+
+
+async def test_pre_fills_follow_the_groups_and_contacts_their_rules_read(signoff: Harness) -> None:
+    for cid in ("C-CA", "C-NY", "C-NEW"):
+        await put_customer(signoff, cid, state="NY" if cid != "C-CA" else "CA")
+    group = await create_group(signoff)
+    url = f"/api/v1/groups/{group['id']}/members"
+    assert (await signoff.post(url, {"add": ["C-NY"]})).status_code == 200
+    west = {"name": "west", "status": "published", "results": {"location": "WEST"},
+            "conditions": [{"field": "customer", "op": "in_group", "value": "ca-mid"}]}
+    assert (await signoff.post("/api/v1/rules", west)).status_code == 201
+    for invoice, cid in (("INV-CA", "C-CA"), ("INV-NY", "C-NY"), ("INV-NEW", "C-NEW")):
+        await signoff.put(f"/api/v1/records/invoice/{invoice}", {"amount": "10", "customer": cid})
+    assert [await location_of(signoff, i) for i in ("INV-CA", "INV-NY", "INV-NEW")] == ["WEST", "WEST", None]
+
+    assert (await signoff.post(url, {"remove": ["C-NY"], "add": ["C-NEW"]})).status_code == 200
+    assert [await location_of(signoff, i) for i in ("INV-NY", "INV-NEW")] == [None, "WEST"]
+    await put_customer(signoff, "C-CA", state="TX")  # leaves the group by its filter
+    assert await location_of(signoff, "INV-CA") is None
+    await put_customer(signoff, "C-CA", state="CA")
+    assert await location_of(signoff, "INV-CA") == "WEST"
+    narrower = {**CA_MID, "filters": [*CA_MID["filters"], {"field": "balance", "op": "gt", "value": "900"}]}
+    assert (await signoff.put(f"/api/v1/groups/{group['id']}", narrower)).status_code == 200
+    assert await location_of(signoff, "INV-CA") is None
+    audit = (await signoff.api.get("/api/v1/records/invoice/INV-CA/audit")).json()["events"]
+    assert [e["action"] for e in audit].count("prefilled") == 4
+
+
+async def test_a_persons_value_and_approved_documents_stay_when_a_contact_changes(signoff: Harness) -> None:
+    await signoff.put("/api/v1/contacts/vendor/V-1", {"name": "V-1", "state": "CA"})
+    by_state = {"name": "ca dept", "status": "published", "results": {"department": "CA-DEPT"},
+                "conditions": [{"field": "vendor.state", "op": "eq", "value": "CA"}]}
+    assert (await signoff.post("/api/v1/rules", by_state)).status_code == 201
+    await signoff.put("/api/v1/records/bill/N-1", {"amount": "10", "vendor": "V-1"})
+    await signoff.put("/api/v1/records/bill/N-2", {"amount": "10", "vendor": "V-1", "department": "Ops"})
+    async with signoff.db.unit_of_work() as repo:
+        approved = await repo.get_record("bill", "N-2")
+        assert approved is not None
+        await repo.save_record(approved.model_copy(update={"id": "N-3", "department": "CA-DEPT",
+                                                           "approval_status": ApprovalStatus.APPROVED}))
+    await signoff.put("/api/v1/contacts/vendor/V-1", {"name": "V-1", "state": "NV"})
+    departments = [(await signoff.api.get(f"/api/v1/records/bill/{b}")).json().get("department")
+                   for b in ("N-1", "N-2", "N-3")]
+    assert departments == [None, "Ops", "CA-DEPT"]

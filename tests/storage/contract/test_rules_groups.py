@@ -91,6 +91,23 @@ async def test_only_records_not_yet_approved_are_open_to_prefill(store: Store) -
     assert found == {"B-none", "B-approval_required", "B-pending", "B-rejected"}
 
 
+async def test_records_open_to_prefill_are_found_by_customer_or_vendor(store: Store) -> None:
+    rows = [("B-2", "approved", "V-1"), ("B-1", "none", "V-1"), ("A-0", "pending", "V-1"), ("B-3", "none", "V-2"),
+            ("B-4", "none", None)]
+    async with store.unit_of_work() as repo:
+        for record_id, status, vendor in rows:
+            await repo.save_record(a_record(record_id, status).model_copy(update={"vendor": vendor}))
+        await repo.save_record(a_record("B-5").model_copy(update={"customer": "V-1"}))
+    async with store.read() as repo:
+        assert [r.id for r in await repo.records_open_to_prefill_of("vendor", ["V-1", "V-9"])] == ["A-0", "B-1"]
+        assert [r.id for r in await repo.records_open_to_prefill_of("vendor", iter(["V-2", "V-1"]))] == [
+            "A-0", "B-1", "B-3"]
+        assert [r.id for r in await repo.records_open_to_prefill_of("customer", ["V-1"])] == ["B-5"]
+        assert await repo.records_open_to_prefill_of("vendor", []) == []
+        with pytest.raises(ValueError, match="no contact kind"):
+            await repo.records_open_to_prefill_of("people", ["V-1"])
+
+
 async def test_bulk_updates_and_audit(store: Store) -> None:
     async with store.unit_of_work() as repo:
         await repo.save_record(a_record("B-1"))
