@@ -41,6 +41,12 @@ async def put_invoice_reminders(request: Request, data: dict[str, Any] = Body(..
     return settings_json(await _reminders(request).save(data), request.app.state.service.settings.locale)
 
 
+@router.patch("/settings/invoice-reminders")
+async def patch_invoice_reminders(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    """Change some of the invoice payment reminder settings (e.g. `{"enabled": false}`), keeping the others."""
+    return settings_json(await _reminders(request).change(data), request.app.state.service.settings.locale)
+
+
 @router.post("/records/invoice/{invoice_id}/remind")
 async def remind_invoice(
     invoice_id: Ref, request: Request, body: dict[str, Any] | None = Body(default=None),

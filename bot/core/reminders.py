@@ -109,18 +109,35 @@ class InvoiceReminders:
 
     async def save(self, data: Any) -> InvoiceReminderSettings:
         """Validate and store new settings, then plan every invoice again; 422 and no change when invalid."""
+        settings = self._checked(data)
+        async with self.service.deps.unit_of_work() as repo:
+            await self._store(repo, settings)
+        return settings
+
+    async def change(self, changes: Any) -> InvoiceReminderSettings:
+        """Change some settings (top-level keys: `enabled`, `schedules`…), keeping the others as stored."""
+        if not isinstance(changes, dict):
+            raise Unprocessable("settings changes must be an object", [{"path": "(root)", "message": "an object"}])
+        async with self.service.deps.unit_of_work() as repo:
+            stored = (await self.load(repo)).model_dump(mode="json")
+            settings = self._checked({**stored, **changes})
+            await self._store(repo, settings)
+        return settings
+
+    def _checked(self, data: Any) -> InvoiceReminderSettings:
         try:
             settings = parse_reminder_settings(data)
         except InvalidDefinitionError as exc:
             raise Unprocessable(str(exc), exc.details) from exc
         self._check_templates(settings)
-        now = self.service.clock.now()
-        async with self.service.deps.unit_of_work() as repo:
-            await repo.put_setting(SETTINGS_NAME, {**settings.model_dump(mode="json"), "since": now.isoformat()}, now)
-            await repo.replan_invoices(now)
-            await repo.audit(now, None, "settings_changed", ("settings", SETTINGS_NAME), None,
-                             "on" if settings.enabled else "off")
         return settings
+
+    async def _store(self, repo: Repository, settings: InvoiceReminderSettings) -> None:
+        now = self.service.clock.now()
+        await repo.put_setting(SETTINGS_NAME, {**settings.model_dump(mode="json"), "since": now.isoformat()}, now)
+        await repo.replan_invoices(now)
+        await repo.audit(now, None, "settings_changed", ("settings", SETTINGS_NAME), None,
+                         "on" if settings.enabled else "off")
 
     def _check_templates(self, settings: InvoiceReminderSettings) -> None:
         now, tz = self.service.clock.now(), self.service.settings.tz

@@ -94,6 +94,20 @@ async def test_bad_settings_are_a_422_naming_the_field_and_change_nothing(
     assert (await signoff.api.get("/api/v1/settings/invoice-reminders")).json()["enabled"] is False
 
 
+async def test_a_patch_changes_only_what_it_names(signoff: Harness) -> None:
+    url = "/api/v1/settings/invoice-reminders"
+    assert (await signoff.api.put(url, json=SETTINGS)).status_code == 200
+    before = (await signoff.api.get(url)).json()
+    off = await signoff.api.patch(url, json={"enabled": False})
+    assert off.status_code == 200 and off.json() == {**before, "enabled": False}
+    too_late = {"schedules": [{"offset_days": 11}]}
+    for bad, path in (({"enabled": "no"}, "enabled"), (too_late, "schedules[0].offset_days")):
+        refused = await signoff.api.patch(url, json=bad)
+        assert refused.status_code == 422 and refused.json()["error"]["details"][0]["path"] == path, refused.text
+    assert (await signoff.api.patch(url, json=["enabled"])).status_code == 422
+    assert (await signoff.api.get(url)).json() == {**before, "enabled": False}
+
+
 async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness, smtp: Inbox) -> None:
     saved = await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
     assert saved.status_code == 200 and saved.json()["schedules"][1]["subject"] == SETTINGS["schedules"][1]["subject"]
