@@ -12,12 +12,16 @@ from engine.workflows import Trigger, Workflow
 UNTRACKED_CHANGES = frozenset({"source", "created_by"})
 
 
+DECIDED_FIELDS = frozenset({"amount", "currency", "customer", "vendor"})
+
+
 class Plan(StrEnum):
     """What the bot must do with the record's approval after a save."""
 
     NOTHING = "nothing"
     START = "start"
     CANCEL = "cancel"
+    RESTART = "restart"
 
 
 @dataclass(frozen=True)
@@ -72,7 +76,7 @@ def decide_on_save(
     if not is_new and not changed_fields(before, after):
         return SaveDecision(status, Plan.NOTHING)
     if status is ApprovalStatus.PENDING:
-        return _while_pending(governing)
+        return _while_pending(governing, changed_fields(before, after) if before else frozenset())
     if status is ApprovalStatus.APPROVED and after.source is Source.APP:
         return SaveDecision(status, Plan.NOTHING)
     if governing is None:
@@ -84,9 +88,13 @@ def decide_on_save(
     return SaveDecision(ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING, governing)
 
 
-def _while_pending(governing: Workflow | None) -> SaveDecision:
+def _while_pending(governing: Workflow | None, changed: frozenset[str]) -> SaveDecision:
+    """A pending document that changed: cancelled when no workflow governs it any more; asked again from the
+    first step when what the approvers approve (its amount, currency, customer or vendor) changed."""
     if governing is None:
         return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL)
+    if changed & DECIDED_FIELDS:
+        return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing)
     return SaveDecision(ApprovalStatus.PENDING, Plan.NOTHING, governing)
 
 

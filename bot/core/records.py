@@ -59,6 +59,9 @@ class Records:
                 await self.approvals.start(repo, after, decision.workflow, cause=cause)
             elif decision.plan is Plan.CANCEL:
                 await self.approvals.cancel_open(repo, after, "the document no longer matches its workflow")
+            elif decision.plan is Plan.RESTART and decision.workflow is not None:
+                await self.approvals.cancel_open(repo, after, "the document changed: it is asked for approval again")
+                await self.approvals.start(repo, after, decision.workflow, cause="updated")
         return after
 
     async def put_contact(self, contact: Contact) -> None:

@@ -165,6 +165,9 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "approved"}, {}, WF, False, APPROVED, Plan.NOTHING),
         ({"approval_status": "pending"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.CANCEL),
         ({"approval_status": "pending"}, {"memo": "x"}, WF, False, PENDING, Plan.NOTHING),
+        ({"approval_status": "pending"}, {"amount": "95000"}, WF, False, PENDING, Plan.RESTART),  # asked again
+        ({"approval_status": "pending"}, {"currency": "USD"}, WF, False, PENDING, Plan.RESTART),
+        ({"approval_status": "pending"}, {"customer": "C-OTHER"}, WF, False, PENDING, Plan.RESTART),
     ],
 )
 def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> None:

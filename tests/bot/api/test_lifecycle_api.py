@@ -96,3 +96,27 @@ async def test_pending_record_that_no_longer_matches_cancels_its_request(signoff
     await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app", "amount": "10"})
     body = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
     assert body["approval_status"] == "none" and body["approval"]["status"] == "cancelled"
+
+
+async def test_a_pending_record_whose_amount_changes_is_asked_again_without_the_earlier_votes(
+        signoff: Harness) -> None:
+    two_steps = {**WORKFLOW, "actions": [{"type": "approval",
+                                          "steps": [{"approvers": ["U01AAA"]}, {"approvers": ["U01BBB"]}]}]}
+    await signoff.post("/api/v1/workflows", two_steps)
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app"})
+    first = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    await signoff.click("U01AAA", await approval_dm(signoff, "U01AAA"), "approve")
+    await signoff.wait_for(lambda: signoff.dm("U01BBB"))
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app", "amount": "95000"})
+    changed = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    assert changed["approval_status"] == "pending"
+    assert changed["approval"]["request_id"] != first["approval"]["request_id"]
+    assert changed["approval"]["current_step"] == 0
+    assert changed["approval"]["votes"] == []
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app", "amount": "95000", "memo": "PO 12"})
+    memo = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    # a note changes nothing approvers decided on
+    assert memo["approval"]["request_id"] == changed["approval"]["request_id"]
+    async with signoff.db.read() as repo:
+        old = await repo.get_request(first["approval"]["request_id"])
+    assert old is not None and old.status.value == "cancelled"
