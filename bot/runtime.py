@@ -41,9 +41,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     # Naming IPPROTO_TCP lets asyncio set TCP_NODELAY on every accepted connection: without it each
     # response on a kept-alive connection waits for the client's delayed ACK (about 40 ms).
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -10,6 +12,8 @@ import pytest
 
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
+
+PORT_ATTEMPTS = 5
 
 
 def free_port() -> int:
@@ -22,5 +26,16 @@ def free_port() -> int:
 @pytest.fixture
 async def mailing(tmp_path: Path, smtp: Inbox) -> AsyncIterator[Harness]:
     """A running Signoff that sends e-mail to the test SMTP server, its links pointing back at itself."""
-    async with running_signoff(tmp_path / "s.db", port=free_port(), smtp_url=smtp.url) as harness:
-        yield harness
+    for attempt in range(PORT_ATTEMPTS):  # another process may take the free port before Signoff binds it
+        stack = contextlib.AsyncExitStack()
+        try:
+            harness = await stack.enter_async_context(
+                running_signoff(tmp_path / f"s{attempt}.db", port=free_port(), smtp_url=smtp.url))
+        except OSError as exc:
+            await stack.aclose()
+            if exc.errno != errno.EADDRINUSE or attempt == PORT_ATTEMPTS - 1:
+                raise
+            continue
+        async with stack:
+            yield harness
+        return

@@ -89,7 +89,12 @@ async def running_signoff(
     workspace = workspace or make_workspace()
     webapi = await start_webapi(workspace)
     runtime = await build_runtime(settings_for(database, webapi.url, **overrides))
-    await runtime.serve()
+    try:
+        await runtime.serve()
+    except BaseException:
+        await runtime.close()
+        await webapi.close()
+        raise
     headers = {"Authorization": f"Bearer {API_TOKEN}"}
     api = httpx.AsyncClient(base_url=runtime.url, headers=headers, timeout=30)
     link = AppLink(workspace, f"{runtime.url}/slack/events", SIGNING_SECRET)
