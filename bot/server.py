@@ -26,6 +26,8 @@ from bot.metrics import Metrics
 from bot.slack.front import SLACK_EVENTS_PATH, SlackFront
 from bot.slack.inbox import InboxWorker
 
+HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
+
 
 def _path_of(loc: tuple[Any, ...]) -> str:
     parts = [p for p in loc if p not in ("body", "query", "path")]
@@ -53,7 +55,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}.get(exc.status_code, "error")
+        code = HTTP_CODES.get(exc.status_code, "error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
 
@@ -84,7 +86,10 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
 
     @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
-        return await handler.handle(request)
+        response = await handler.handle(request)
+        if response.status_code == 404:  # no listener matched: a request this app never asks Slack to send
+            return JSONResponse(error_body("bad_request", "no part of Signoff handles this Slack request"), 400)
+        return response
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:

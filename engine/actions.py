@@ -234,7 +234,7 @@ class Planner:
         hold = customer_hold(self.record)
         if hold is not None:
             return [Skipped(index, "send", hold)]
-        to = self.contact.email if self.contact else None
+        to = self.contact.mail_address() if self.contact else None
         if not to:
             return [Skipped(index, "send", NO_EMAIL)]
         if not self.is_email_on:

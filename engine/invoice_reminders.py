@@ -131,7 +131,7 @@ def manual_reminder_refusal(record: Record, contact: Contact | None) -> str | No
         return f"{hold}: nothing is sent to the customer before approval"
     if record.effective_balance() <= 0:
         return f"invoice {record.id} has no balance left to pay"
-    if contact is None or not contact.email:
+    if contact is None or not contact.mail_address():
         return f"invoice {record.id} has no customer e-mail address"
     return None
 

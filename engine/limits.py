@@ -31,6 +31,12 @@ _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\ud
 # What no database stores in a text column: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def is_email(ref: str) -> bool:
+    """Tell whether a string is an e-mail address (`name@domain.tld`, no spaces)."""
+    return bool(EMAIL.match(ref))
 
 
 def is_storable_text(text: str, *, allow_nul: bool = False) -> bool:

@@ -11,17 +11,13 @@ from typing import Any
 from engine.approvals import Outcome
 from engine.dates import require_aware
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
-from engine.workflows import DEFAULT_NOTIFY, EMAIL, SLACK_ID, Workflow
+from engine.limits import is_email
+from engine.workflows import DEFAULT_NOTIFY, SLACK_ID, Workflow
 
 IDENTITY_TTL = timedelta(days=7)
 NO_IDENTITY_TTL = timedelta(days=1)
 MAX_LINK_LIFE = timedelta(days=30)
 LINK_DECISIONS = ("approve", "reject")
-
-
-def is_email(ref: str) -> bool:
-    """Tell whether an approver is named by an e-mail address."""
-    return bool(EMAIL.match(ref))
 
 
 def is_slack_user(ref: str | None) -> bool:

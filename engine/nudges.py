@@ -8,7 +8,8 @@ from typing import Any
 
 from engine.approvals import ApprovalRequest
 from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
-from engine.notify import Notice, NoticeKind, is_email, is_slack_user, nudge_lookup
+from engine.limits import is_email
+from engine.notify import Notice, NoticeKind, is_slack_user, nudge_lookup
 from engine.planning import DueAction
 
 

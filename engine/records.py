@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from engine.currencies import CURRENCIES
-from engine.limits import Id, Memo, Text, check_fields, check_money
+from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
 from engine.limits import to_decimal as to_decimal
 
 
@@ -197,9 +197,28 @@ class ContactInput(BaseModel):
     def _exact_decimal(cls, value: Any) -> Any:
         return check_money(to_decimal(value))
 
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        """Refuse what no e-mail can be sent to; a blank address is no address."""
+        address = (value or "").strip()
+        if address and not is_email(address):
+            raise ValueError("not an e-mail address (name@example.com)")
+        return address or None
+
 
 class Contact(ContactInput):
     """A stored customer or vendor."""
 
     kind: ContactKind
     id: Id
+
+    @field_validator("email")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        """Read back an address as stored (one kept before addresses were checked is only never mailed)."""
+        return value
+
+    def mail_address(self) -> str | None:
+        """Return the address e-mail to this contact goes to, or None when it has none that can be mailed."""
+        return self.email if self.email and is_email(self.email) else None

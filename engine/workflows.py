@@ -15,12 +15,11 @@ from engine.cron import CronSpec
 from engine.durations import parse_duration
 from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
-from engine.limits import check_storable
+from engine.limits import check_storable, is_email
 from engine.records import RecordInput, RecordType
 
 MAX_APPROVERS_PER_STEP = 5
 SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 GROUP = re.compile(r"^group:[A-Za-z0-9_.-]{1,64}$")
 # A workflow's reminders, escalations and expiries are at least a minute apart: the scheduler sweeps once a minute.
 MIN_DURATION = timedelta(minutes=1)
@@ -45,7 +44,7 @@ class WorkflowStatus(StrEnum):
 
 def is_approver_ref(ref: str) -> bool:
     """Tell whether a string names an approver: a Slack user id, an e-mail or `group:NAME`."""
-    return bool(SLACK_ID.match(ref) or EMAIL.match(ref) or GROUP.match(ref))
+    return bool(SLACK_ID.match(ref) or is_email(ref) or GROUP.match(ref))
 
 
 # The validation context of a workflow read back from storage: it was checked when saved, under the rules of then

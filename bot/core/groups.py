@@ -227,11 +227,12 @@ class GroupsService:
     ) -> tuple[list[Email], list[str]]:
         emails, skipped = [], []
         for contact in contacts:
-            if not contact.email:
+            address = contact.mail_address()
+            if not address:
                 skipped.append(contact.id)
                 continue
             context = {"contact": contact.model_dump(mode="json"), "group": {"name": group.name}}
-            emails.append(Email(to=[contact.email], subject=" ".join(self._render(subject, "subject", context).split()),
+            emails.append(Email(to=[address], subject=" ".join(self._render(subject, "subject", context).split()),
                                 body=self._render(message, "message", context)))
         return emails, skipped
 

@@ -164,12 +164,12 @@ class InvoiceReminders:
                              invoice=context["invoice"])
         subject = " ".join(non_blank(texts["subject"], "subject").split())[:300]
         non_blank(texts["body"], "message")
-        return Email(to=[contact.email or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact))
+        return Email(to=[contact.mail_address() or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact))
 
     def _copy_to(self, schedule: ReminderSchedule, contact: Contact) -> list[str]:
         url = self.service.settings.smtp_url
         sender = SmtpConfig.from_url(url).sender if url and schedule.copy_sender else None
-        return [sender] if sender and sender != contact.email else []
+        return [sender] if sender and sender != contact.mail_address() else []
 
     async def queue(
         self, repo: Repository, record: Record, contact: Contact, schedule: ReminderSchedule, key: str,
@@ -197,7 +197,7 @@ class InvoiceReminders:
                              {"schedule": index, "offset_days": action.data["offset_days"], "reason": hold})
             return False
         contact = await repo.get_contact("customer", record.customer)
-        if contact is None or not contact.email:
+        if contact is None or not contact.mail_address():
             return False
         detail = {"schedule": index, "offset_days": action.data["offset_days"], "manual": False}
         try:

@@ -137,7 +137,7 @@ class Sweep:
             return [], settings
         records = await repo.records_by_id("invoice", ids)
         customers = await repo.contacts_by_id("customer", sorted({r.customer for r in records.values() if r.customer}))
-        return [InvoiceState(r, customers[r.customer].email if r.customer in customers else None)
+        return [InvoiceState(r, customers[r.customer].mail_address() if r.customer in customers else None)
                 for r in records.values()], settings
 
     async def _perform(self, batch: Batch, actions: Sequence[DueAction]) -> None:

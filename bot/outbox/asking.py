@@ -25,6 +25,7 @@ from bot.senders.email import Email, send_email
 from bot.settings import SmtpConfig
 from engine.approvals import ApprovalRequest, is_requester, is_waiting_on, stand_ins, unseat_requester
 from engine.durations import wait_parts
+from engine.limits import is_email
 from engine.notify import (
     LINK_DECISIONS,
     Notice,
@@ -32,7 +33,6 @@ from engine.notify import (
     Reach,
     ask_notices,
     identity_expiry,
-    is_email,
     link_expiry,
     notify_options,
     nudge_notices,

@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, check_id, to_decimal
-from engine.records import ContactInput, DocStatus, Record, RecordInput
+from engine.records import Contact, ContactInput, DocStatus, Record, RecordInput
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -194,6 +194,10 @@ def test_good_record_ids_pass(record_id: str) -> None:
         ({"name": "Acme\x00"}, "name"),
         ({"name": "n" * 256}, "name"),
         ({"email": "a@b.c\n"}, "email"),
+        ({"email": "not an email"}, "email"),
+        ({"email": "ap@acme"}, "email"),
+        ({"email": "two@@acme.com"}, "email"),
+        ({"email": "a b@acme.com"}, "email"),
         ({"city": "x" * 300}, "city"),
         ({"balance": "9e4999999"}, "balance"),
         ({"balance": "NaN"}, "balance"),
@@ -203,3 +207,15 @@ def test_good_record_ids_pass(record_id: str) -> None:
 )
 def test_a_hostile_contact_is_refused_at_its_field(data: dict[str, Any], path: str) -> None:
     assert refused_at(ContactInput, data) == {path}
+
+
+@pytest.mark.parametrize(("typed", "stored"), [(" ap@acme.com ", "ap@acme.com"), ("", None), ("  ", None), (None, None),
+                                               ("Ap.Team+eu@acme.co.uk", "Ap.Team+eu@acme.co.uk")])
+def test_a_contact_address_is_trimmed_and_blank_is_none(typed: str | None, stored: str | None) -> None:
+    assert ContactInput.model_validate({"email": typed}).email == stored
+
+
+@pytest.mark.parametrize(("stored", "mailed"), [("bogus", None), ("ap@acme.com", "ap@acme.com"), (None, None)])
+def test_a_stored_contact_reads_back_and_only_a_real_address_is_mailed(stored: str | None, mailed: str | None) -> None:
+    contact = Contact.model_validate({"kind": "customer", "id": "C-1", "email": stored})
+    assert (contact.email, contact.mail_address()) == (stored, mailed)

@@ -6,6 +6,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
+
 from tests.support.harness import Harness
 
 INVOICE = {"amount": "100.00", "currency": "EUR", "customer": "C-1", "memo": "ok"}
@@ -60,7 +62,8 @@ async def test_a_bad_record_id_in_the_path_is_422_not_500(signoff: Harness) -> N
 
 async def test_a_bad_contact_is_422_and_changes_nothing(signoff: Harness) -> None:
     for path, body, field in (("C" * 65, {"name": "Acme"}, "contact_id"), ("C-1", {"name": "A\u0000"}, "name"),
-                              ("C-1", {"balance": "NaN"}, "balance"), ("C-1", {"city": "x" * 300}, "city")):
+                              ("C-1", {"balance": "NaN"}, "balance"), ("C-1", {"city": "x" * 300}, "city"),
+                              ("C-1", {"email": "not an email"}, "email")):
         reply = await signoff.put(f"/api/v1/contacts/customer/{path}", body)
         assert reply.status_code == 422, reply.text[:300]
         assert field in [d["path"] for d in reply.json()["error"]["details"]]
@@ -119,3 +122,13 @@ async def test_a_body_larger_than_a_megabyte_is_413_and_changes_nothing(signoff:
     assert (await signoff.api.get("/api/v1/records/invoice/INV-9")).status_code == 404
     ok = await signoff.put("/api/v1/records/invoice/INV-9", {**INVOICE, "memo": "m" * 4000})
     assert ok.status_code == 200
+
+
+@pytest.mark.parametrize("content", [b'{"amount": "1\xff"}', b'{"amount": ',
+                                     b"[" * 10_000 + b"]" * 10_000])
+async def test_a_body_that_is_no_json_is_400_and_changes_nothing(signoff: Harness, content: bytes) -> None:
+    reply = await signoff.api.put("/api/v1/records/invoice/INV-9", content=content,
+                                  headers={"Content-Type": "application/json"})
+    assert reply.status_code in (400, 422), reply.text[:300]
+    assert reply.json()["error"]["code"] == ("bad_request" if reply.status_code == 400 else "invalid")
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-9")).status_code == 404

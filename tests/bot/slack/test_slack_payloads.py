@@ -346,3 +346,19 @@ async def test_a_click_slack_would_not_send_is_done_at_once(signoff: Harness, tm
 def test_a_stored_click_holding_text_no_database_stores_is_not_slacks(value: str, refused: bool) -> None:
     data = interaction("block_actions", actions=[{"action_id": "approve", "value": value}])
     assert (click_problem(data) is not None) is refused
+
+
+UNHANDLED = {
+    "a command of another app": lambda: command(command="/expenses", text="help"),
+    "a shortcut nobody defined": lambda: payload(interaction("shortcut", callback_id="no_such_shortcut")),
+    "a modal nobody opened": lambda: payload(interaction("view_submission", view={
+        "id": "V1", "type": "modal", "callback_id": "no_such_modal", "state": {"values": {}},
+        "private_metadata": ""})),
+}
+
+
+@pytest.mark.parametrize("name", list(UNHANDLED))
+async def test_a_signed_request_nothing_handles_is_400_in_the_envelope(signoff: Harness, name: str) -> None:
+    reply = await deliver(f"{signoff.runtime.url}/slack/events", UNHANDLED[name]())
+    assert reply.status == 400, reply.text()[:300]
+    assert reply.json()["error"]["code"] == "bad_request"
