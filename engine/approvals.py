@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-from engine.errors import VoteRefusedError
+from engine.errors import NoApproverError, VoteRefusedError
 from engine.events import (
     ApprovalRequested,
     Event,
@@ -141,10 +141,14 @@ def plan_approval(
     groups: Mapping[str, tuple[str, ...]] | None = None,
     fallback: tuple[str, ...] = (),
 ) -> Outcome:
-    """Build the approval request for a record that matched an approval workflow."""
+    """Build the approval request for a record that matched an approval workflow; raise NoApproverError when a
+    step would have nobody to decide it (a requester never approves their own record)."""
     action = workflow.approval()
     assert action is not None, "plan_approval needs a workflow with an approval action"
     steps = _resolve_steps(action, record.created_by, groups or {}, fallback)
+    empty = next((step for step in steps if not step.approvers), None)
+    if empty is not None:
+        raise NoApproverError(empty.index, empty.name)
     request = ApprovalRequest(
         id=request_id, record_type=record.type.value, record_id=record.id,
         workflow_id=workflow.id, requester=record.created_by, steps=steps,

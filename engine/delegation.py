@@ -10,7 +10,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from engine.approvals import ApprovalRequest, is_eligible, is_requester, is_same_person
-from engine.dates import require_aware, resolve_wall_time
+from engine.dates import local_date, require_aware, resolve_wall_time
 from engine.errors import VoteRefusedError
 
 MAX_AWAY_DAYS = 366
@@ -56,6 +56,11 @@ def parse_until(text: str, tz: ZoneInfo) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo is not None else resolve_wall_time(moment, tz)
+
+
+def example_return_day(now: datetime, tz: ZoneInfo) -> date:
+    """Return the day a usage example names as UNTIL: a week from today, company time (never a past date)."""
+    return local_date(now, tz) + timedelta(days=7)
 
 
 def delegation_problem(

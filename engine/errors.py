@@ -33,6 +33,17 @@ class VoteRefusedError(EngineError):
         self.code = code
 
 
+class NoApproverError(EngineError):
+    """A step of an approval has nobody who may decide it: its approvers are the requester alone, and nobody
+    (escalation target or admin) can stand in."""
+
+    def __init__(self, step_index: int, step_name: str | None) -> None:
+        label = f"step {step_index + 1}" + (f" ({step_name})" if step_name else "")
+        super().__init__(f"nobody but the requester can approve {label}: add approvers to the workflow, an "
+                         "escalate_to, or an admin")
+        self.step_index = step_index
+
+
 class InvalidTransitionError(EngineError):
     """A record cannot move between the two approval states asked for."""
 

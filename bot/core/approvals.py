@@ -28,11 +28,12 @@ from engine.approvals import (
 )
 from engine.conditions import EvalContext, evaluate
 from engine.delegation import acting_for
-from engine.errors import VoteRefusedError
+from engine.errors import NoApproverError, VoteRefusedError
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
 from engine.lifecycle import approval_workflow_for
-from engine.notify import identity_expiry, is_email, is_slack_user, needs_workflow, notices_of
+from engine.limits import is_email
+from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
 from storage.models import SlackIdentity
@@ -108,6 +109,18 @@ class Approvals:
         await record_history(repo, [started(outcome.request, cause, actor or record.created_by)], now)
         await self._enqueue(repo, outcome)
         return pending
+
+    async def start_or_hold(self, repo: Repository, record: Record, workflow: Workflow, *, cause: str) -> Record:
+        """Start the approval a save calls for; when a step would have nobody to decide it, keep the record
+        `approval_required` instead (submitted once the workflow has approvers), with why in its audit trail."""
+        try:
+            return await self.start(repo, record, workflow, cause=cause)
+        except NoApproverError as exc:
+            held = record.model_copy(update={"approval_status": ApprovalStatus.APPROVAL_REQUIRED})
+            await repo.save_record(held)
+            await repo.audit(self.deps.clock.now(), None, "not_submitted", record.key(), None,
+                             held.approval_status.value, {"workflow_id": workflow.id, "reason": str(exc)})
+            return held
 
     async def cancel_open(self, repo: Repository, record: Record, reason: str) -> None:
         """Cancel the open approval request of a record, if any."""

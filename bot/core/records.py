@@ -11,6 +11,7 @@ from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound
+from engine.errors import NoApproverError
 from engine.lifecycle import Plan, decide_on_save
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
 from messages.cards import record_view
@@ -56,12 +57,12 @@ class Records:
                              after.approval_status.value)
             if decision.plan is Plan.START and decision.workflow is not None:
                 cause = "created" if before is None else "updated"
-                await self.approvals.start(repo, after, decision.workflow, cause=cause)
+                after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause=cause)
             elif decision.plan is Plan.CANCEL:
                 await self.approvals.cancel_open(repo, after, "the document no longer matches its workflow")
             elif decision.plan is Plan.RESTART and decision.workflow is not None:
                 await self.approvals.cancel_open(repo, after, "the document changed: it is asked for approval again")
-                await self.approvals.start(repo, after, decision.workflow, cause="updated")
+                after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause="updated")
         return after
 
     async def put_contact(self, contact: Contact) -> None:
@@ -106,7 +107,10 @@ class Records:
             governing = await self.approvals.governing(repo, record)
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
-            record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
+            try:
+                record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
+            except NoApproverError as exc:
+                raise Conflict(f"{record_type.value} {record_id} cannot be submitted: {exc}") from exc
         return record
 
     async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:

@@ -60,5 +60,6 @@ class RequestMessages:
         request, card = await request_card(self.deps.db, request_id, None)
         if not is_slack_user(request.requester):
             return None
-        message = self.deps.renderer.json("approval_outcome.json.j2", card=card)
+        message = self.deps.renderer.json("approval_outcome.json.j2", card=card,
+                                          may_remind=self.deps.is_admin(request.requester))
         return await self.deps.slack.dm(request.requester or "", message)

@@ -18,6 +18,7 @@ from engine.delegation import (
     DelegationProblem,
     acting_for,
     delegation_problem,
+    example_return_day,
     parse_until,
     plan_delegation,
 )
@@ -78,7 +79,8 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
     delegate = parse_person(args[0])
     problem, until = await _problem(ctx, delegate, args[1])
     if problem is not None:
-        return ctx.note("away_problem", problem=problem.value)
+        return ctx.note("away_problem", problem=problem.value,
+                        example=example_return_day(ctx.now, ctx.service.settings.tz).isoformat())
     delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
     ended = await start_away(ctx.service.deps, ctx.user, delegation)
     await ctx.refresh_homes([ctx.user, delegate, *(d.delegate for d in ended)])

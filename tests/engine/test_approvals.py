@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -16,12 +17,15 @@ from engine.approvals import (
     decide,
     is_requester,
     is_same_person,
+    plan_approval,
     resolve_step_approvers,
     unseat_requester,
 )
 from engine.delegation import acting_for
-from engine.errors import VoteRefusedError
+from engine.errors import NoApproverError, VoteRefusedError
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+from engine.records import Record, RecordType
+from engine.workflows import Workflow
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 A, R = Decision.APPROVE, Decision.REJECT
@@ -203,3 +207,42 @@ def test_nothing_changes_when_nobody_could_take_the_seat_or_it_is_not_on_the_ste
     alone = one_step(("app1@example.com",), 1)
     assert not unseat_requester(alone, "app1@example.com", ("UAPP1",), NOW).is_counted
     assert not unseat_requester(alone, "UB", ("U0ADMIN",), NOW).is_counted
+
+
+def approval_workflow(steps: list[dict[str, object]], escalate_to: list[str] | None = None) -> Workflow:
+    action: dict[str, object] = {"type": "approval", "steps": steps}
+    if escalate_to is not None:
+        action["escalate_to"] = escalate_to
+    return Workflow.model_validate({"id": "wf", "name": "W", "record_type": "invoice", "trigger": "created",
+                                    "actions": [action], "created_at": NOW, "updated_at": NOW})
+
+
+INVOICE_BY_REQ = Record(type=RecordType.INVOICE, id="INV-1", amount=Decimal("10"), created_by="U0REQ",
+                        created_at=NOW, updated_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("steps", "escalate_to", "admins", "groups", "empty_step"),
+    [
+        ([{"approvers": ["U0REQ"]}], None, (), {}, 0),
+        ([{"approvers": ["U0REQ"]}], None, ("U0REQ",), {}, 0),
+        ([{"approvers": ["U01AAA"]}, {"approvers": ["group:leads"], "name": "Leads"}], None, (), {"leads": ("U0REQ",)},
+         1),
+        ([{"approvers": ["group:nobody"]}], ["U0REQ"], ("U0REQ",), {}, 0),
+        ([{"approvers": ["U0REQ"]}], None, ("U0ADMIN",), {}, None),
+        ([{"approvers": ["U0REQ"]}], ["U01AAA"], (), {}, None),
+        ([{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}], None, (), {}, None),
+    ],
+)
+def test_a_step_nobody_but_the_requester_could_decide_is_refused_before_anything_starts(
+    steps: list[dict[str, object]], escalate_to: list[str] | None, admins: tuple[str, ...],
+    groups: dict[str, tuple[str, ...]], empty_step: int | None,
+) -> None:
+    workflow = approval_workflow(steps, escalate_to)
+    if empty_step is None:
+        request = plan_approval("AR-1", INVOICE_BY_REQ, workflow, NOW, groups, admins).request
+        assert all(step.approvers and "U0REQ" not in step.approvers for step in request.steps)
+        return
+    with pytest.raises(NoApproverError) as refused:
+        plan_approval("AR-1", INVOICE_BY_REQ, workflow, NOW, groups, admins)
+    assert refused.value.step_index == empty_step and f"step {empty_step + 1}" in str(refused.value)

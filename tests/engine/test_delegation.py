@@ -16,6 +16,7 @@ from engine.delegation import (
     acted_by_steps,
     acting_for,
     delegation_problem,
+    example_return_day,
     parse_until,
     plan_delegation,
     principals_of,
@@ -218,3 +219,13 @@ def test_recipients_on_a_step_never_seat_a_delegate_twice_or_on_their_own_reques
     steps: tuple[tuple[str, ...], ...], requester: str, approvers: list[str], expected: dict[str, Recipient],
 ) -> None:
     assert recipients_on_step(request(steps, requester=requester), approvers, [AWAY], NOW) == expected
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "example"),
+    [(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), "Europe/Paris", "2026-12-03"),
+     (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "Europe/Paris", "2027-01-08"),
+     (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), "America/New_York", "2027-01-07")],
+)
+def test_the_usage_example_names_a_day_a_week_ahead_in_company_time(now: datetime, zone: str, example: str) -> None:
+    assert example_return_day(now, ZoneInfo(zone)).isoformat() == example

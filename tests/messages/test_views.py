@@ -163,7 +163,7 @@ def note_details(big: bool) -> dict[str, Any]:
     view = workflow_view(workflow(big))
     return {"command": text, "usage": text, "message": text, "details": [{"path": text, "message": text}] * 20,
             "workflow": view, "source": view, "delegate": "U01BBB", "until": NOW, "problem": "in_past",
-            "record_type": "bill", "invoice": text, "to": text, "subject": text}
+            "example": "2026-12-24", "record_type": "bill", "invoice": text, "to": text, "subject": text}
 
 
 def cases() -> Iterator[Case]:
@@ -241,7 +241,8 @@ def cases() -> Iterator[Case]:
     for status in ("approved", "rejected", "expired", "cancelled"):
         for name in ("approval_request", "approval_outcome"):
             yield Case(f"{name}:{status}", f"{name}.json.j2", "message", lambda r, big, s=status, t=name: r.json(
-                f"{t}.json.j2", card=card(big, votes, status=RequestStatus(s), reason=LONG if big else "Wrong VAT")))
+                f"{t}.json.j2", card=card(big, votes, status=RequestStatus(s), reason=LONG if big else "Wrong VAT"),
+                may_remind=True))
     for code in REFUSALS:
         yield Case(f"refusal:{code}", "refusal.txt.j2", "text",
                    lambda r, big, c=code: r.text("refusal.txt.j2", code=c, detail=LONG if big else "no"))

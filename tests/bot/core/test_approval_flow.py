@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
-from tests.support.harness import Harness
+from tests.support.harness import Harness, running_signoff
 
 WORKFLOW: dict[str, Any] = {
     "name": "Large invoices need two approvals",
@@ -73,6 +74,7 @@ async def test_two_step_approval_end_to_end(signoff: Harness) -> None:
     await signoff.click("U01DDD", step2, "approve")
     outcome = await signoff.wait_for(lambda: signoff.dm("U0REQ"))
     assert "approved" in outcome[0].all_text()
+    assert "invoice_remind" not in outcome[0].action_ids()  # only admins may send a customer a reminder
     body = await record(signoff)
     assert body["approval_status"] == "approved" and body["amount"] == "12500.00"
     for user in ("U01AAA", "U01BBB", "U01CCC", "U01DDD"):
@@ -83,6 +85,16 @@ async def test_two_step_approval_end_to_end(signoff: Harness) -> None:
             )
         )
         assert copy.action_ids() == []
+
+
+async def test_an_admin_requester_may_send_a_reminder_from_the_outcome(signoff: Harness) -> None:
+    one_step = {**WORKFLOW, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}]}
+    assert (await signoff.post("/api/v1/workflows", one_step)).status_code == 201
+    created = await signoff.put("/api/v1/records/invoice/INV-7", {**INVOICE, "created_by": "U0ADMIN", "source": "app"})
+    assert created.json()["approval_status"] == "pending"  # an app's document is asked for at once
+    await signoff.click("U01AAA", await approval_dm(signoff, "U01AAA"), "approve")
+    outcome = await signoff.wait_for(lambda: signoff.dm("U0ADMIN"))
+    assert "approved" in outcome[0].all_text() and "invoice_remind" in outcome[0].action_ids()
 
 
 async def test_rejection_with_reason(signoff: Harness) -> None:
@@ -155,3 +167,20 @@ async def test_requester_who_is_an_approver_is_left_out(signoff: Harness) -> Non
     assert signoff.dm("U0REQ") == []
     body = await record(signoff, "INV-7")
     assert body["approval"]["steps"][0] == {"approvers": ["U01AAA"], "min_approvers": 1, "approved_by": []}
+
+
+async def test_a_document_only_its_requester_could_approve_is_not_asked_for_and_says_why(tmp_path: Path) -> None:
+    solo = {**WORKFLOW, "actions": [{"type": "approval", "steps": [{"approvers": ["U0REQ"], "name": "Review"}]}]}
+    async with running_signoff(tmp_path / "signoff.db", admins_csv="") as signoff:
+        assert (await signoff.post("/api/v1/workflows", solo)).status_code == 201
+        await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)
+        refused = await signoff.post("/api/v1/records/invoice/INV-1/submit")
+        assert refused.status_code == 409 and "nobody but the requester can approve step 1 (Review)" in refused.text
+        assert (await record(signoff, "INV-1"))["approval_status"] == "approval_required"
+        imported = await signoff.put("/api/v1/records/invoice/INV-2", {**INVOICE, "source": "import"})
+        assert imported.json()["approval_status"] == "approval_required"
+        trail = (await signoff.api.get("/api/v1/records/invoice/INV-2/audit")).json()
+        assert "not_submitted" in [entry["action"] for entry in trail["events"]]
+        async with signoff.db.read() as repo:
+            assert await repo.requests_for_record("invoice", "INV-1") == []
+            assert await repo.requests_for_record("invoice", "INV-2") == []
