@@ -99,13 +99,18 @@ class ReminderMoment:
 
 
 def reminder_moments(due_date: date, settings: InvoiceReminderSettings, tz: ZoneInfo) -> list[ReminderMoment]:
-    """Return each schedule's moment (UTC) for a due date: 09:00 company time on its day, earliest first."""
-    moments = [
-        ReminderMoment(i, s, at_local_time(due_date + timedelta(days=s.offset_days), SEND_AT_HOUR, 0, tz)
-                       .astimezone(UTC))
-        for i, s in enumerate(settings.schedules)
-    ]
+    """Return each schedule's moment (UTC) for a due date: 09:00 company time on its day, earliest first (none for a
+    day beyond the calendar's ends, as a due date near year 1 or 9999 gives)."""
+    moments = [ReminderMoment(i, s, at) for i, s in enumerate(settings.schedules)
+               if (at := _moment_of(due_date, s.offset_days, tz)) is not None]
     return sorted(moments, key=lambda m: m.at)
+
+
+def _moment_of(due_date: date, offset_days: int, tz: ZoneInfo) -> datetime | None:
+    try:
+        return at_local_time(due_date + timedelta(days=offset_days), SEND_AT_HOUR, 0, tz).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def is_owed(moment: ReminderMoment, record: Record, settings: InvoiceReminderSettings, now: datetime) -> bool:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from engine.records import AUTO_SUBMIT_SOURCES, ApprovalStatus, Record, RecordInput, Source
+from engine.records import AUTO_SUBMIT_SOURCES, ApprovalStatus, DocStatus, Record, RecordInput, Source
 from engine.workflows import Trigger, Workflow
 
 UNTRACKED_CHANGES = frozenset({"source", "created_by"})
@@ -24,13 +25,20 @@ class Plan(StrEnum):
     RESTART = "restart"
 
 
+NO_LONGER_MATCHES = "the document no longer matches its workflow"
+CHANGED = "the document changed: it is asked for approval again"
+VOIDED = "the document was voided"
+
+
 @dataclass(frozen=True)
 class SaveDecision:
-    """The approval status a saved record takes and what to do about its request."""
+    """The approval status a saved record takes, what to do about its request, and why its open request ends
+    (`reason`, for a cancel or a restart)."""
 
     approval_status: ApprovalStatus
     plan: Plan
     workflow: Workflow | None = None
+    reason: str | None = None
 
 
 def changed_fields(before: Record | None, after: RecordInput) -> frozenset[str]:
@@ -41,6 +49,12 @@ def changed_fields(before: Record | None, after: RecordInput) -> frozenset[str]:
     return frozenset(
         ("class" if n == "class_" else n) for n in names if getattr(before, n) != getattr(after, n)
     )
+
+
+def field_changes(before: Record, after: Record) -> dict[str, list[Any]]:
+    """Return, for the audit trail, each writable field a save changed as `[before, after]` JSON values."""
+    old, new = before.model_dump(mode="json", by_alias=True), after.model_dump(mode="json", by_alias=True)
+    return {name: [old.get(name), new.get(name)] for name in sorted(changed_fields(before, after))}
 
 
 def is_triggered(workflow: Workflow, is_new: bool, changed: frozenset[str]) -> bool:
@@ -75,6 +89,8 @@ def decide_on_save(
     is_new = before is None
     if not is_new and not changed_fields(before, after):
         return SaveDecision(status, Plan.NOTHING)
+    if after.status is DocStatus.VOID:
+        return _voided(status)
     if status is ApprovalStatus.PENDING:
         return _while_pending(governing, changed_fields(before, after) if before else frozenset())
     if status is ApprovalStatus.APPROVED and after.source is Source.APP:
@@ -92,10 +108,19 @@ def _while_pending(governing: Workflow | None, changed: frozenset[str]) -> SaveD
     """A pending document that changed: cancelled when no workflow governs it any more; asked again from the
     first step when what the approvers approve (its amount, currency, customer or vendor) changed."""
     if governing is None:
-        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL)
+        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL, reason=NO_LONGER_MATCHES)
     if changed & DECIDED_FIELDS:
-        return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing)
+        return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, CHANGED)
     return SaveDecision(ApprovalStatus.PENDING, Plan.NOTHING, governing)
+
+
+def _voided(status: ApprovalStatus) -> SaveDecision:
+    """A void document is asked of nobody: its open request is cancelled, and one awaiting submission needs none."""
+    if status is ApprovalStatus.PENDING:
+        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL, reason=VOIDED)
+    if status is ApprovalStatus.APPROVAL_REQUIRED:
+        return SaveDecision(ApprovalStatus.NONE, Plan.NOTHING)
+    return SaveDecision(status, Plan.NOTHING)
 
 
 def is_submittable(record: Record) -> bool:

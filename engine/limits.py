@@ -83,12 +83,25 @@ def check_storable(data: Any, what: str) -> None:
                                      [{"path": where, "message": "remove NUL characters and lone surrogates"}])
 
 
+class JsonNumber(float):
+    """A JSON number with a fraction or an exponent, read as a float that keeps the text it was written as: a decimal
+    is read from those digits (`99999999999999.99` is no binary float)."""
+
+    literal: str
+
+    def __new__(cls, literal: str) -> JsonNumber:
+        """Read `literal` (as `json.loads(..., parse_float=JsonNumber)` hands it over)."""
+        number = super().__new__(cls, literal)
+        number.literal = literal
+        return number
+
+
 def to_decimal(value: Any) -> Decimal:
     """Convert a JSON number or string to a finite Decimal, never through binary floats nor a huge expansion."""
     if isinstance(value, bool):
         raise ValueError("must be a decimal number, not a boolean")
     if isinstance(value, float):
-        value = repr(value)
+        value = value.literal if isinstance(value, JsonNumber) else repr(value)
     result = value if isinstance(value, Decimal) else _parse_decimal(value)
     if not result.is_finite():
         raise ValueError("must be a finite decimal number")

@@ -78,11 +78,14 @@ def plan_ask(reach: Reach, notify: Iterable[str], requester: str | None) -> Ask 
     return Ask(reach.approver, dm_to=user if dm else None, email_to=email_to, home=home)
 
 
-def plan_nudge(reach: Reach) -> Ask | None:
-    """Decide how a reminder or an escalation reaches an approver: a DM to their Slack user, else fresh e-mail links."""
-    if reach.slack_user is not None:
-        return Ask(reach.approver, dm_to=reach.slack_user)
-    return Ask(reach.approver, email_to=reach.email) if reach.email else None
+def plan_nudge(reach: Reach, notify: Iterable[str] = DEFAULT_NOTIFY) -> Ask | None:
+    """Decide how a reminder or an escalation reaches an approver, as their ask did: e-mail with fresh links when
+    `notify` lists email (always without Slack), a DM to their Slack user when it lists dm or no e-mail reaches them."""
+    if reach.slack_user is None:
+        return Ask(reach.approver, email_to=reach.email) if reach.email else None
+    email_to = reach.email if "email" in notify else None
+    is_dm = "dm" in notify or email_to is None
+    return Ask(reach.approver, dm_to=reach.slack_user if is_dm else None, email_to=email_to)
 
 
 def identity_expiry(user_id: str | None, now: datetime) -> datetime:

@@ -11,6 +11,7 @@ from engine.delegation import Delegation, Recipient, recipient_for, recipients_o
 from engine.limits import is_email
 from engine.notify import Notice, NoticeKind, is_slack_user, nudge_lookup
 from engine.planning import DueAction
+from engine.workflows import DEFAULT_NOTIFY
 
 
 def waited_s(action: DueAction, now: datetime) -> float:
@@ -39,18 +40,33 @@ def reminded_people(actions: Iterable[DueAction]) -> set[str]:
     return {p for action in actions for p in action.data["to"]}
 
 
+def notify_of(data: Mapping[str, Any]) -> list[str]:
+    """Return how the approvers of a reminder's or an escalation's step are asked (`notify`; the default before
+    actions carried it)."""
+    return list(data.get("notify", DEFAULT_NOTIFY))
+
+
+def is_mailed(recipient: Recipient, notify: Sequence[str]) -> bool:
+    """Tell whether a Slack user's nudge goes through a lookup of their e-mail (`notify` lists email), not straight to
+    a DM; a delegate standing in is always sent a DM."""
+    return "email" in notify and recipient.on_behalf_of is None
+
+
 def reminder_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
 ) -> list[Notice]:
-    """Return a due reminder's messages: a DM to each Slack approver (or delegate), a lookup for each e-mail."""
-    data = action.data
+    """Return a due reminder's messages, by the channels of the step's asks: a DM to each Slack approver (or
+    delegate), a lookup for each e-mail and for each Slack approver who is e-mailed too."""
+    data, notify = action.data, notify_of(action.data)
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
                "waited_s": waited_s(action, now)}
+    nudge = {**payload, "kind": NoticeKind.REMIND.value, "notify": notify}
     routes = routes_for(request, [p for p in data["to"] if is_slack_user(p)], delegations, now)
     notices = [Notice(NoticeKind.REMIND, r.person, {**payload, **behalf_of(r)}, f"{action.key}:{p}")
-               for p, r in routes.items()]
-    return notices + [nudge_lookup(p, {**payload, "kind": NoticeKind.REMIND.value}, f"{action.key}:{p}")
-                      for p in data["to"] if is_email(p)]
+               for p, r in routes.items() if not is_mailed(r, notify)]
+    mailed = [p for p, r in routes.items() if is_mailed(r, notify)]
+    return notices + [nudge_lookup(p, nudge, f"{action.key}:{p}")
+                      for p in [*mailed, *(p for p in data["to"] if is_email(p))]]
 
 
 def escalation_targets(data: Mapping[str, Any]) -> list[str]:
@@ -75,17 +91,20 @@ def escalation_notices(
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
                "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action, now)}
-    targets, told = escalation_targets(data), escalation_told(data)
+    targets, told, notify = escalation_targets(data), escalation_told(data), notify_of(data)
     routes = routes_for(request, [*targets, *told], delegations, now)
     kind = NoticeKind.ESCALATE
     notices = [Notice(kind, routes[p].person, {**payload, "role": "target", **behalf_of(routes[p])},
-                      f"{action.key}:{p}") for p in targets]
+                      f"{action.key}:{p}") for p in targets if not is_mailed(routes[p], notify)]
     notices += [Notice(kind, routes[p].person, {**payload, "role": "notice", **behalf_of(routes[p])},
-                       f"{action.key}:notice:{p}") for p in told]
-    notices += [nudge_lookup(p, {**payload, "kind": kind.value, "role": "target"}, f"{action.key}:{p}")
-                for p in data["to"] if is_email(p)]
-    notices += [nudge_lookup(p, {**payload, "kind": kind.value, "role": "notice"}, f"{action.key}:notice:{p}")
-                for p in data["waiting_on"] if is_email(p) and p not in data["to"]]
+                       f"{action.key}:notice:{p}") for p in told if not is_mailed(routes[p], notify)]
+    nudge = {**payload, "kind": kind.value, "notify": notify}
+    mailed_targets = [p for p in targets if is_mailed(routes[p], notify)]
+    mailed_told = [p for p in told if is_mailed(routes[p], notify)]
+    notices += [nudge_lookup(p, {**nudge, "role": "target"}, f"{action.key}:{p}")
+                for p in [*mailed_targets, *(p for p in data["to"] if is_email(p))]]
+    notices += [nudge_lookup(p, {**nudge, "role": "notice"}, f"{action.key}:notice:{p}")
+                for p in [*mailed_told, *(p for p in data["waiting_on"] if is_email(p) and p not in data["to"])]]
     return notices
 
 

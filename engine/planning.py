@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.approvals import ApprovalRequest, resolve_step_approvers
+from engine.approvals import ApprovalRequest, is_same_person, resolve_step_approvers
 from engine.cron import CronSpec
 from engine.dates import add_calendar_days, require_aware
 from engine.durations import parse_duration
@@ -24,7 +24,7 @@ from engine.errors import InvalidDefinitionError, InvalidDurationError
 from engine.invoice_reminders import InvoiceReminderSettings, is_owed, is_payable, reminder_moments
 from engine.lifecycle import customer_hold
 from engine.records import Record
-from engine.workflows import ApprovalAction, Trigger, Workflow
+from engine.workflows import DEFAULT_NOTIFY, ApprovalAction, Trigger, Workflow
 
 DEFAULT_EXPIRE_AFTER = "P30D"
 
@@ -131,19 +131,22 @@ def _parse_period(text: str) -> Period:
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
-    """The timing of an approval: reminders, escalation and expiry (from the workflow's approval action)."""
+    """The timing of an approval: reminders, escalation and expiry, and how approvers are reached (`notify`), from
+    the workflow's approval action."""
 
     remind_every: str | None = None
     escalate_after: str | None = None
     escalate_to: tuple[str, ...] = ()
     expire_after: str = DEFAULT_EXPIRE_AFTER
+    notify: tuple[str, ...] = DEFAULT_NOTIFY
 
     @classmethod
     def of(cls, action: ApprovalAction | None) -> ApprovalPolicy:
         """Return the policy of an approval action (the defaults when the workflow is gone)."""
         if action is None:
             return cls()
-        return cls(action.remind_every, action.escalate_after, tuple(action.escalate_to), action.expire_after)
+        return cls(action.remind_every, action.escalate_after, tuple(action.escalate_to), action.expire_after,
+                   tuple(action.notify))
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,7 @@ class SweepState:
     workflows: Sequence[WorkflowState] = ()
     reminder_settings: InvoiceReminderSettings = field(default_factory=InvoiceReminderSettings)
     people_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    admins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,8 +243,21 @@ def _escalation(
     return DueAction(ActionKind.ESCALATE, key, (SubjectKind.APPROVAL, request.id), at, data), None
 
 
+def escalated_to(
+    request: ApprovalRequest, policy: ApprovalPolicy, people_groups: Mapping[str, tuple[str, ...]],
+    admins: tuple[str, ...],
+) -> tuple[str, ...]:
+    """Return who a step is escalated to: `escalate_to` without the requester; when that leaves nobody, the admins
+    who are neither the requester nor on the step already (as a step left empty goes to them)."""
+    targets = resolve_step_approvers(list(policy.escalate_to), people_groups, request.requester)
+    if targets or not policy.escalate_to:
+        return targets
+    return tuple(p for p in admins if not is_same_person(p, request.requester) and p not in request.step().approvers)
+
+
 def plan_request(
     state: ApprovalState, now: datetime, tz: ZoneInfo, people_groups: Mapping[str, tuple[str, ...]] | None = None,
+    admins: tuple[str, ...] = (),
 ) -> tuple[list[DueAction], datetime | None]:
     """Plan one open approval request: expiry first, else its escalation (once per step) and reminder number."""
     request, policy = state.request, state.policy
@@ -253,11 +270,12 @@ def plan_request(
         return [DueAction(ActionKind.EXPIRE, f"expire:{request.id}", (SubjectKind.APPROVAL, request.id),
                           expire_at, data)], None
     reminder, next_reminder = _reminder(request, remind, now, tz, state.nudged_at) if remind else (None, None)
-    targets = resolve_step_approvers(list(policy.escalate_to), people_groups or {}, request.requester)
+    targets = escalated_to(request, policy, people_groups or {}, admins)
     escalation, next_escalation = _escalation(request, escalate, targets, now, tz) if escalate else (None, None)
     if escalation and reminder and escalation.due_at >= reminder.due_at:
         escalation, reminder = replace(escalation, covers=(reminder.key,)), None
-    actions = sorted((a for a in (escalation, reminder) if a is not None), key=lambda a: a.due_at)
+    actions = sorted((replace(a, data={**a.data, "notify": list(policy.notify)})
+                      for a in (escalation, reminder) if a is not None), key=lambda a: a.due_at)
     return actions, _earliest(next_reminder, next_escalation, expire_at)
 
 
@@ -321,7 +339,7 @@ def plan_sweep(state: SweepState, now: datetime) -> SweepPlan:
     actions: list[DueAction] = []
     next_due: list[tuple[Subject, datetime | None]] = []
     for approval in state.approvals:
-        found, nxt = plan_request(approval, now, state.tz, state.people_groups)
+        found, nxt = plan_request(approval, now, state.tz, state.people_groups, state.admins)
         actions += found
         next_due.append(((SubjectKind.APPROVAL, approval.request.id), nxt))
     for invoice in state.invoices:

@@ -7,13 +7,14 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api.deps import refuse_unstorable_text, require_token
+from bot.api.deps import ExactNumbersRoute, refuse_unstorable_text, require_token
 from bot.clock import TestClock
 from bot.errors import NotFound, Unprocessable
 from engine.durations import add_duration
 from engine.errors import InvalidDurationError
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 
 
 def _test_clock(request: Request) -> TestClock:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator, Awaitable, Callable
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Path, Request
+from fastapi import Path, Request, Response
+from fastapi.routing import APIRoute
 
 from bot.core.service import Signoff
 from bot.core.tokens import touch_token
 from bot.errors import ApiError
-from engine.limits import is_storable_text, unstorable_path
+from engine.limits import JsonNumber, is_storable_text, unstorable_path
 from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
 from storage.ports import Repository
 
@@ -24,6 +26,29 @@ MAX_REF_CHARS = 200
 
 # A path id of something to read or act on; `Id` (engine.limits) is what a new document or contact may use.
 Ref = Annotated[str, Path(min_length=1, max_length=MAX_REF_CHARS)]
+
+
+class ExactNumbersRequest(Request):
+    """A request whose JSON body keeps each number as it was written (a decimal is read from its digits)."""
+
+    async def json(self) -> Any:
+        """Return the parsed body; a number with a fraction or an exponent is a `JsonNumber`."""
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=JsonNumber)
+        return self._json
+
+
+class ExactNumbersRoute(APIRoute):
+    """A REST route that reads its JSON body with `ExactNumbersRequest`: money sent as a JSON number stays exact."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap FastAPI's handler so that it reads the body exactly."""
+        handler = super().get_route_handler()
+
+        async def exact(request: Request) -> Response:
+            return await handler(ExactNumbersRequest(request.scope, request.receive))
+
+        return exact
 
 
 def service_of(request: Request) -> Signoff:

@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Path, Request
 
-from bot.api.deps import refuse_unstorable_text, require_token, service_of
+from bot.api.deps import ExactNumbersRoute, refuse_unstorable_text, require_token, service_of
 from bot.api.scheduler import outbox_json
 from bot.core.admin import retry_dead_letter
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 
 
 

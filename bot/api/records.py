@@ -9,7 +9,16 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import RECORDS_READ, RECORDS_WRITE, Ref, refuse_unstorable_text, require_token, service_of
+from bot.api.deps import (
+    RECORDS_READ,
+    RECORDS_WRITE,
+    ExactNumbersRoute,
+    Ref,
+    refuse_unstorable_text,
+    require_token,
+    service_of,
+    token_actor,
+)
 from bot.errors import Unprocessable
 from engine.limits import Id, unstorable_path
 from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
@@ -23,7 +32,8 @@ def record_json(record: Record) -> dict[str, Any]:
     return {**record.model_dump(mode="json", by_alias=True), "reminded": record.reminded()}
 
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 
 
 @router.put("/records/{record_type}/{record_id}", openapi_extra=RECORDS_WRITE)
@@ -31,7 +41,7 @@ async def put_record(
     record_type: RecordType, record_id: Id, request: Request, data: RecordInput = Body(...)
 ) -> dict[str, Any]:
     """Create or update a document (idempotent)."""
-    record = await service_of(request).records.put_record(record_type, record_id, data)
+    record = await service_of(request).records.put_record(record_type, record_id, data, token_actor(request))
     return record_json(record)
 
 

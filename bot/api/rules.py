@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api.deps import RECORDS_READ, Ref, refuse_unstorable_text, require_token, token_actor
+from bot.api.deps import RECORDS_READ, ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, token_actor
 from bot.core.groups import GroupsService, membership_json
 from bot.core.prefill import prefill_json
 from bot.core.rules import RuleResult, RulesService, apply_rules_yaml, rules_to_yaml
@@ -17,7 +17,8 @@ from engine.rules import Rule, RuleStatus
 
 __all__ = ["apply_rules_yaml", "router", "rules_to_yaml"]
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 
 
 def _rules(request: Request) -> RulesService:

@@ -6,12 +6,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import Ref, refuse_unstorable_text, require_token, service_of, token_actor
+from bot.api.deps import ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, service_of, token_actor
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.errors import Unprocessable
 from storage.models import OutboxItem
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 
 OutboxStatus = Literal["queued", "sending", "sent", "dead"]
 

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import MAX_REF_CHARS, Ref, refuse_unstorable_text, require_token, service_of
+from bot.api.deps import MAX_REF_CHARS, ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, service_of
 from bot.core.admin import set_company_name
 from bot.errors import NotFound, Unprocessable
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
@@ -15,7 +15,8 @@ from engine.records import RecordType
 from messages.catalog_text import localized
 from storage.models import RunFilter
 
-router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)])
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
+                   route_class=ExactNumbersRoute)
 MAX_COMPANY_NAME = 200
 MAX_CURSOR_DIGITS = 18
 QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]

@@ -246,7 +246,8 @@ class Approvals:
         vote = after.votes[-1] if len(after.votes) > len(before.votes) else None
         if vote is not None:
             await repo.audit(now, actor, f"vote_{vote.decision.value}", subject, None, None,
-                             {"step": vote.step_index, "reason": vote.reason})
+                             {"step": vote.step_index, "reason": vote.reason, "approver": vote.approver,
+                              "acted_by": vote.acted_by})
         if after.current_step != before.current_step:
             await repo.audit(now, actor, "step_advanced", subject, str(before.current_step), str(after.current_step))
         if not after.is_open():

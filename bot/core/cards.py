@@ -60,5 +60,5 @@ def approval_json(request: ApprovalRequest) -> dict[str, Any]:
         "steps": [{"approvers": list(s.approvers), "min_approvers": s.min_approvers,
                    "approved_by": list(request.approvals_on(s.index))} for s in request.steps],
         "votes": [{"step": v.step_index, "approver": v.approver, "decision": v.decision.value,
-                   "reason": v.reason, "at": v.at.isoformat()} for v in request.votes],
+                   "reason": v.reason, "at": v.at.isoformat(), "acted_by": v.acted_by} for v in request.votes],
     }

@@ -12,7 +12,7 @@ from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, reco
 from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound
 from engine.errors import NoApproverError
-from engine.lifecycle import Plan, decide_on_save
+from engine.lifecycle import Plan, decide_on_save, field_changes
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
 from messages.cards import record_view
 
@@ -29,11 +29,16 @@ class Records:
         self.automation = automation
         self.approvals = approvals
 
-    async def put_record(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
-        """Create or update a record and start its approval when the lifecycle says so (again if a race is lost)."""
-        return await retrying(lambda: self._put_once(record_type, record_id, data))
+    async def put_record(
+        self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None = None,
+    ) -> Record:
+        """Create or update a record and start its approval when the lifecycle says so (again if a race is lost);
+        the audit trail names `actor` (else the document's creator) and what changed."""
+        return await retrying(lambda: self._put_once(record_type, record_id, data, actor))
 
-    async def _put_once(self, record_type: RecordType, record_id: str, data: RecordInput) -> Record:
+    async def _put_once(
+        self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,
+    ) -> Record:
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             before = await repo.get_record(record_type.value, record_id)
@@ -52,16 +57,17 @@ class Records:
             await repo.save_record(after)
             await self.automation.on_record_saved(repo, before, after, now)
             after = await repo.get_record(*after.key()) or after
-            await repo.audit(now, after.created_by, "created" if before is None else "updated",
+            await repo.audit(now, actor or after.created_by, "created" if before is None else "updated",
                              after.key(), before.approval_status.value if before else None,
-                             after.approval_status.value)
+                             after.approval_status.value,
+                             {"changes": field_changes(before, after)} if before is not None else None)
             if decision.plan is Plan.START and decision.workflow is not None:
                 cause = "created" if before is None else "updated"
                 after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause=cause)
             elif decision.plan is Plan.CANCEL:
-                await self.approvals.cancel_open(repo, after, "the document no longer matches its workflow")
+                await self.approvals.cancel_open(repo, after, decision.reason or "")
             elif decision.plan is Plan.RESTART and decision.workflow is not None:
-                await self.approvals.cancel_open(repo, after, "the document changed: it is asked for approval again")
+                await self.approvals.cancel_open(repo, after, decision.reason or "")
                 after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause="updated")
         return after
 

@@ -126,7 +126,8 @@ class Sweep:
         scheduled = [WorkflowState(r.subject_id, workflows.get(r.subject_id), r.next_due_at or now)
                      for r in rows if r.kind == SubjectKind.WORKFLOW]
         state = SweepState(self.tz, approvals, invoices, scheduled, settings,
-                           await repo.people_groups() if needs_groups else {})
+                           await repo.people_groups() if needs_groups else {},
+                           tuple(sorted(self.service.settings.admins)))
         return Batch(repo, now, state, requests)
 
     async def _invoices(

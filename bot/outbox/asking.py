@@ -39,6 +39,7 @@ from engine.notify import (
     plan_ask,
     plan_nudge,
 )
+from engine.nudges import notify_of
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
 from storage.ports import Repository
 
@@ -168,7 +169,8 @@ async def _notices(repo: Repository, item: OutboxItem, request: ApprovalRequest,
     """Return what the engine decides to send an approver it can now reach: a nudge, or the ask of their step."""
     nudge = item.payload.get("nudge")
     if nudge:
-        return nudge_notices(plan_nudge(reach), nudge, item.key or f"outbox:{item.id}")
+        return nudge_notices(plan_nudge(reach, notify_of(nudge)), nudge,
+                             item.key or f"outbox:{item.id}")
     workflow = await repo.get_workflow(request.workflow_id)
     ask = plan_ask(reach, notify_options(workflow), request.requester)
     return ask_notices(ask, item.payload["request_id"], item.payload["step_index"])

@@ -103,6 +103,16 @@ def test_moments_are_nine_in_the_morning_company_time_across_dst() -> None:
 
 
 @pytest.mark.parametrize(
+    ("due", "zone", "indexes"),
+    [(date(9999, 12, 31), "Europe/Paris", [1]), (date(9999, 12, 29), "Europe/Paris", [1]),
+     (date(1, 1, 1), "Europe/Paris", [0]), (date(1, 1, 2), "America/New_York", [0])],
+)
+def test_a_moment_beyond_the_calendar_is_left_out_not_raised(due: date, zone: str, indexes: list[int]) -> None:
+    settings = InvoiceReminderSettings(schedules=[ReminderSchedule(offset_days=3), ReminderSchedule(offset_days=-3)])
+    assert [m.index for m in reminder_moments(due, settings, ZoneInfo(zone))] == indexes
+
+
+@pytest.mark.parametrize(
     ("created", "since", "late", "expected"),
     [(-DAY, None, timedelta(0), True), (-DAY, None, timedelta(days=2, hours=23), True),
      (-DAY, None, timedelta(days=3, seconds=1), False), (-DAY, -DAY, timedelta(days=300), True),

@@ -94,3 +94,18 @@ def test_slack_answers_are_kept_a_week_and_a_day_without_a_user() -> None:
 def test_a_reminder_goes_to_slack_when_it_knows_the_approver_else_by_e_mail(reach: Reach, expected: Ask | None) -> None:
     assert plan_nudge(reach) == expected
 
+
+@pytest.mark.parametrize(
+    ("notify", "reach", "expected"),
+    [
+        (["email"], Reach("U01AAA", slack_user="U01AAA", email="a@x.example"), Ask("U01AAA", email_to="a@x.example")),
+        (["dm", "email"], Reach("U01AAA", slack_user="U01AAA", email="a@x.example"),
+         Ask("U01AAA", dm_to="U01AAA", email_to="a@x.example")),
+        (["email"], Reach("U01AAA", slack_user="U01AAA"), Ask("U01AAA", dm_to="U01AAA")),
+        (["home"], Reach("U01AAA", slack_user="U01AAA", email="a@x.example"), Ask("U01AAA", dm_to="U01AAA")),
+        (["dm"], Reach("a@x.example", email="a@x.example"), Ask("a@x.example", email_to="a@x.example")),
+    ],
+)
+def test_a_reminder_takes_the_channels_of_the_ask(notify: list[str], reach: Reach, expected: Ask) -> None:
+    assert plan_nudge(reach, notify) == expected
+

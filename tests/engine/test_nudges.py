@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -65,7 +66,36 @@ def test_who_is_reminded(
 def test_an_emailed_approver_is_reminded_through_a_lookup_carrying_the_reminder() -> None:
     (notice,) = reminder_notices(remind(("a@x.example",)), REQUEST, [], NOW)
     assert notice.payload["nudge"] == {"request_id": "AR-1", "step_index": 0, "n": 1, "waited_s": WAITED,
-                                       "kind": "remind"}
+                                       "kind": "remind", "notify": ["dm", "home"]}
+
+
+@pytest.mark.parametrize(
+    ("notify", "delegations", "expected"),
+    [
+        (["email"], [], [("approver_lookup", "U01AAA"), ("approver_lookup", "U01BBB"),
+                         ("approver_lookup", "a@x.example")]),
+        (["dm", "email"], [AWAY], [("remind", "U01DEL"), ("approver_lookup", "U01BBB"),
+                                   ("approver_lookup", "a@x.example")]),
+        (["home"], [], [("remind", "U01AAA"), ("remind", "U01BBB"), ("approver_lookup", "a@x.example")]),
+    ],
+)
+def test_a_reminder_follows_the_channels_of_the_ask(
+    notify: list[str], delegations: list[Delegation], expected: list[tuple[str, str]],
+) -> None:
+    action = remind(("U01AAA", "U01BBB", "a@x.example"))
+    action = replace(action, data={**action.data, "notify": notify})
+    notices = reminder_notices(action, REQUEST, delegations, NOW)
+    assert [(n.kind, n.target) for n in notices] == expected
+    assert all(n.payload["nudge"]["notify"] == notify for n in notices if n.kind == "approver_lookup")
+
+
+def test_an_escalation_follows_the_channels_of_the_ask() -> None:
+    action = escalate(("U01EEE",), ("U01AAA", "a@x.example"))
+    action = replace(action, data={**action.data, "notify": ["email"]})
+    notices = escalation_notices(action, REQUEST, [AWAY], NOW)
+    assert [(n.kind, n.target, n.key) for n in notices] == [
+        ("escalate", "U01DEL", "esc:notice:U01AAA"), ("approver_lookup", "U01EEE", "esc:U01EEE"),
+        ("approver_lookup", "a@x.example", "esc:notice:a@x.example")]
 
 
 @pytest.mark.parametrize(

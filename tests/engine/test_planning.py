@@ -156,6 +156,24 @@ def test_escalation_resolves_groups_and_names_who_did_not_act() -> None:
     assert actions[0].data["to"] == ("U5", "U6") and actions[0].data["waiting_on"] == ("U1", "U2")
 
 
+@pytest.mark.parametrize(
+    ("escalate_to", "admins", "expected"),
+    [
+        (("U0REQ",), ("U0ADMIN", "U0REQ", "U1"), ("U0ADMIN",)),  # only the requester: the admins stand in
+        (("group:leads",), ("U0ADMIN",), ("U0ADMIN",)),  # a group of the requester alone
+        (("U0REQ",), ("U0REQ", "U1"), None),  # no admin who is not the requester or on the step: no escalation
+        (("U5",), ("U0ADMIN",), ("U5",)),
+    ],
+)
+def test_an_escalation_the_requester_cannot_take_goes_to_the_admins(
+    escalate_to: tuple[str, ...], admins: tuple[str, ...], expected: tuple[str, ...] | None,
+) -> None:
+    state = ApprovalState(request(), policy(escalate_to=escalate_to, remind_every=None))
+    actions, _ = plan_request(state, at(3, 1), PARIS, {"leads": ("U0REQ",)}, admins)
+    escalations = [a.data["to"] for a in actions if a.kind is ActionKind.ESCALATE]
+    assert escalations == ([expected] if expected is not None else [])
+
+
 def test_a_new_step_starts_its_own_reminders() -> None:
     moved = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ", request().steps, START, at(2, 5),
                             current_step=1)

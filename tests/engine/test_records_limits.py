@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, check_id, to_decimal
+from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, JsonNumber, check_id, to_decimal
 from engine.records import Contact, ContactInput, DocStatus, Record, RecordInput
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -127,6 +128,17 @@ def test_a_decimal_is_written_with_ascii_digits_and_a_sane_exponent(text: str) -
                                                  ("0.00", "0.00"), ("0E-30", "0E-30")])
 def test_a_decimal_keeps_its_digits(text: str, expected: str) -> None:
     assert str(to_decimal(text)) == expected
+
+
+@pytest.mark.parametrize(("literal", "expected"), [("99999999999999.99", "99999999999999.99"), ("1200.00", "1200.00"),
+                                                    ("1e400", None), ("2.5E-31", None)])
+def test_a_json_number_is_read_from_the_digits_it_was_written_with(literal: str, expected: str | None) -> None:
+    number = json.loads(f'{{"n": {literal}}}', parse_float=JsonNumber)["n"]
+    if expected is None:
+        with pytest.raises(ValueError):
+            to_decimal(number)
+        return
+    assert str(to_decimal(number)) == expected
 
 
 VALID_RECORDS = [

@@ -168,6 +168,13 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "pending"}, {"amount": "95000"}, WF, False, PENDING, Plan.RESTART),  # asked again
         ({"approval_status": "pending"}, {"currency": "USD"}, WF, False, PENDING, Plan.RESTART),
         ({"approval_status": "pending"}, {"customer": "C-OTHER"}, WF, False, PENDING, Plan.RESTART),
+        ({"approval_status": "pending"}, {"status": "void"}, WF, False, ApprovalStatus.NONE, Plan.CANCEL),
+        ({"approval_status": "pending", "source": "app"}, {"status": "void"}, WF, False, ApprovalStatus.NONE,
+         Plan.CANCEL),
+        ({"approval_status": "approval_required"}, {"status": "void"}, WF, False, ApprovalStatus.NONE, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"status": "void"}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "rejected"}, {"status": "void"}, WF, False, ApprovalStatus.REJECTED, Plan.NOTHING),
+        (None, {"status": "void", "source": "import"}, WF, False, ApprovalStatus.NONE, Plan.NOTHING),
     ],
 )
 def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> None:

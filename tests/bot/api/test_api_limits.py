@@ -132,3 +132,23 @@ async def test_a_body_that_is_no_json_is_400_and_changes_nothing(signoff: Harnes
     assert reply.status_code in (400, 422), reply.text[:300]
     assert reply.json()["error"]["code"] == ("bad_request" if reply.status_code == 400 else "invalid")
     assert (await signoff.api.get("/api/v1/records/invoice/INV-9")).status_code == 404
+
+
+@pytest.mark.parametrize(("number", "stored"), [("99999999999999.99", "99999999999999.99"),
+                                                ("12345678901234.5678", "12345678901234.5678"),
+                                                ("1200.00", "1200.00"), ("0.1", "0.1"), ("1.5E3", "1500"),
+                                                ("-0.30", "-0.30")])
+async def test_money_sent_as_a_json_number_is_stored_as_written(signoff: Harness, number: str, stored: str) -> None:
+    body = f'{{"amount": {number}, "balance": {number}, "currency": "USD", "fields": {{"rate": 1.25}}}}'
+    reply = await signoff.api.put("/api/v1/records/expense/EXP-1", content=body,
+                                  headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200, reply.text[:300]
+    assert (reply.json()["amount"], reply.json()["balance"], reply.json()["fields"]) == (stored, stored, {"rate": 1.25})
+    read = (await signoff.api.get("/api/v1/records/expense/EXP-1")).json()
+    assert (read["amount"], read["balance"]) == (stored, stored)
+
+
+async def test_a_contact_balance_sent_as_a_json_number_is_exact(signoff: Harness) -> None:
+    reply = await signoff.api.put("/api/v1/contacts/customer/C-1", content='{"balance": 99999999999999.99}',
+                                  headers={"Content-Type": "application/json"})
+    assert reply.status_code == 200 and reply.json()["balance"] == "99999999999999.99", reply.text[:300]

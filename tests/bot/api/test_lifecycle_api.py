@@ -120,3 +120,15 @@ async def test_a_pending_record_whose_amount_changes_is_asked_again_without_the_
     async with signoff.db.read() as repo:
         old = await repo.get_request(first["approval"]["request_id"])
     assert old is not None and old.status.value == "cancelled"
+
+
+async def test_the_audit_trail_says_who_changed_what(signoff: Harness) -> None:
+    await signoff.put("/api/v1/records/expense/EXP-1", {"amount": "100.00", "currency": "USD", "memo": "a",
+                                                        "department": "Ops"})
+    await signoff.put("/api/v1/records/expense/EXP-1", {"amount": "250.00", "currency": "EUR", "memo": "a"})
+    events = (await signoff.api.get("/api/v1/records/expense/EXP-1/audit")).json()["events"]
+    created, updated = events
+    assert (created["action"], created["detail"]) == ("created", {}) and created["actor"].startswith("token:")
+    assert updated["action"] == "updated" and updated["actor"] == created["actor"]
+    assert updated["detail"] == {"changes": {"amount": ["100.00", "250.00"], "currency": ["USD", "EUR"],
+                                             "department": ["Ops", None]}}

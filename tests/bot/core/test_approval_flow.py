@@ -184,3 +184,16 @@ async def test_a_document_only_its_requester_could_approve_is_not_asked_for_and_
         async with signoff.db.read() as repo:
             assert await repo.requests_for_record("invoice", "INV-1") == []
             assert await repo.requests_for_record("invoice", "INV-2") == []
+
+
+async def test_voiding_a_pending_document_cancels_its_approval(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dm = await approval_dm(signoff, "U01AAA")
+    voided = await signoff.put("/api/v1/records/invoice/INV-1001", {**INVOICE, "status": "void"})
+    assert voided.status_code == 200 and voided.json()["approval_status"] == "none"
+    told = await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    assert "cancelled" in told[0].all_text() and "the document was voided" in told[0].all_text()
+    await signoff.wait_for(lambda: "approve" not in signoff.workspace.message(dm.channel, dm.ts).action_ids())
+    async with signoff.db.read() as repo:
+        [request] = await repo.requests_for_record("invoice", "INV-1001")
+    assert request.status.value == "cancelled" and request.reason == "the document was voided"

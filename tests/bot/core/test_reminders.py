@@ -128,6 +128,15 @@ async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness
     assert len(smtp.messages) == 2
 
 
+async def test_invoices_due_at_the_calendar_ends_stop_no_sweep(billing: Harness, smtp: Inbox) -> None:
+    assert (await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)).status_code == 200
+    for invoice_id, due in (("INV-MAX", "9999-12-31"), ("INV-MIN", "0001-01-01")):
+        saved = await billing.put(f"/api/v1/records/invoice/{invoice_id}", {**INVOICE, "due_date": due})
+        assert saved.status_code == 200
+    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+    assert [m["Subject"] for m in await mails(smtp, 1)] == ["Reminder: invoice INV-7 is due on Oct 27, 2026"]
+
+
 async def test_after_an_outage_the_latest_reminder_owed_is_sent_once(billing: Harness, smtp: Inbox) -> None:
     await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
     assert (await at(billing, datetime(2026, 11, 26, 10, 0, tzinfo=PARIS)))["invoice_reminder"] == 1

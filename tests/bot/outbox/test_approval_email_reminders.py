@@ -88,3 +88,34 @@ async def test_a_reminder_is_not_e_mailed_once_the_outsider_has_decided(mailing:
     assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
     await mailing.wait_for(lambda: [m for m in mailing.dm("U01AAA") if "Reminder" in m.text])
     assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 1
+
+
+async def test_a_slack_approver_asked_by_e_mail_is_reminded_and_escalated_by_e_mail(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    alice, alice_email = "U01AAA", "alice@example.com"
+    await pending(mailing, workflow([alice], remind_every="P1D", escalate_after="P2D", escalate_to=[CHLOE],
+                                    notify=["email"]))
+    await mail_to(smtp, alice_email)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
+    reminder = (await mail_to(smtp, alice_email, 2))[1]
+    assert reminder["Subject"].startswith("Reminder: Invoice INV-1")
+    assert (await tick_at(mailing, paris(START + timedelta(days=2), 9, 30))).get("escalate") == 1
+    escalated = (await mail_to(smtp, CHLOE_EMAIL))[0]
+    assert escalated["Subject"].startswith("Escalated to you: Invoice INV-1")
+    told = (await mail_to(smtp, alice_email, 3))[2]
+    assert told["Subject"].startswith("Escalated: Invoice INV-1")
+    await mailing.runtime.deliverer.drain()
+    assert mailing.dm(alice) == [] and mailing.dm(CHLOE) == []
+    async with httpx.AsyncClient() as web:
+        done = await web.post(links_of(escalated)["approve"])
+    assert done.status_code == 200, done.text
+    assert [v["approver"] for v in await votes(mailing, 1)] == [CHLOE]
+
+
+async def test_a_slack_approver_asked_by_dm_and_e_mail_is_reminded_both_ways(mailing: Harness, smtp: Inbox) -> None:
+    await pending(mailing, workflow(["U01AAA"], remind_every="P1D", notify=["dm", "email"]))
+    await mail_to(smtp, "alice@example.com")
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
+    await mail_to(smtp, "alice@example.com", 2)
+    await mailing.wait_for(lambda: next((m for m in mailing.dm("U01AAA") if "Reminder" in m.text), None))
