@@ -16,7 +16,7 @@ from engine.events import (
     StepApproved,
     VoteRecorded,
 )
-from engine.limits import clean_text
+from engine.limits import clean_text, is_email
 from engine.records import Record
 from engine.workflows import ApprovalAction, Workflow
 
@@ -179,10 +179,10 @@ def stand_ins(
     return targets or tuple(p for p in fallback if not is_same_person(p, requester))
 
 
-def unseat_requester(request: ApprovalRequest, seat: str, stand_in: tuple[str, ...], now: datetime) -> Outcome:
-    """Take off the current step a seat found to be the requester's (Slack gives them its e-mail): the quorum shrinks
-    to the seats left (the step completes if its votes now reach it); a step left empty goes to `stand_in`, who
-    are asked. Uncounted when the seat is not on the open step, or nobody could take it."""
+def unseat(request: ApprovalRequest, seat: str, stand_in: tuple[str, ...], now: datetime) -> Outcome:
+    """Take a seat off the current step: the requester's (Slack gives them its e-mail), or a second seat of one
+    person. The quorum shrinks to the seats left (the step completes if its votes now reach it); a step left empty
+    goes to `stand_in`, who are asked. Uncounted when the seat is not on the open step, or nobody could take it."""
     if not request.is_open() or seat not in request.step().approvers:
         return Outcome(request, (), is_counted=False)
     current = request.step()
@@ -196,6 +196,15 @@ def unseat_requester(request: ApprovalRequest, seat: str, stand_in: tuple[str, .
     if len(changed.approvals_on(step.index)) >= step.min_approvers:
         return _step_completed(changed, now)
     return Outcome(changed, (ApprovalRequested(request.id, step.index, asked, now),) if asked else ())
+
+
+def second_seat(request: ApprovalRequest, approver: str, slack_user: str | None, email: str | None) -> str | None:
+    """Return the e-mail seat of the current step that Slack shows to be the same person as another seat (an
+    approver listed by Slack id and by e-mail), or None; `slack_user` and `email` are what Slack says of `approver`."""
+    seats = request.step().approvers
+    if is_email(approver) and slack_user is not None and slack_user in seats:
+        return approver
+    return next((s for s in seats if s != approver and is_email(s) and is_same_person(s, email)), None)
 
 
 def is_eligible(request: ApprovalRequest, actor: str) -> bool:

@@ -25,6 +25,7 @@ class DelegationProblem(StrEnum):
     BAD_UNTIL = "bad_until"
     IN_PAST = "in_past"
     TOO_LONG = "too_long"
+    DELEGATE_AWAY = "delegate_away"
 
 
 @dataclass(frozen=True)
@@ -64,9 +65,10 @@ def example_return_day(now: datetime, tz: ZoneInfo) -> date:
 
 
 def delegation_problem(
-    principal: str, delegate: str, until: datetime | None, now: datetime
+    principal: str, delegate: str, until: datetime | None, now: datetime, *, is_delegate_away: bool = False,
 ) -> DelegationProblem | None:
-    """Return what is wrong with `principal away, delegate acts until UNTIL`, or None."""
+    """Return what is wrong with `principal away, delegate acts until UNTIL`, or None (a delegate who is away
+    would act for nobody: delegations do not chain)."""
     if not SLACK_USER_ID.match(delegate):
         return DelegationProblem.BAD_DELEGATE
     if delegate == principal:
@@ -77,6 +79,8 @@ def delegation_problem(
         return DelegationProblem.IN_PAST
     if until - now > timedelta(days=MAX_AWAY_DAYS):
         return DelegationProblem.TOO_LONG
+    if is_delegate_away:
+        return DelegationProblem.DELEGATE_AWAY
     return None
 
 

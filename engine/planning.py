@@ -321,16 +321,22 @@ def first_run(workflow: Workflow | None, now: datetime, tz: ZoneInfo) -> datetim
 
 
 def plan_workflow(state: WorkflowState, now: datetime, tz: ZoneInfo) -> tuple[list[DueAction], datetime | None]:
-    """Plan one scheduled workflow: one run for its due time, however late, then the next run after now."""
+    """Plan one scheduled workflow: one run for its due time, however late, then the next run after now; a run
+    missed by half a period or more that would now come less than half a period before the next one is left to
+    that one (two runs within minutes would tell the same twice)."""
     spec = schedule_of(state.workflow)
     if spec is None:
         return [], None
     if state.due_at > now:
         return [], state.due_at
+    upcoming = spec.next_after(now, tz)
+    half_period = (spec.next_after(upcoming, tz) - upcoming) / 2
+    if now - state.due_at >= half_period and upcoming - now < half_period:
+        return [], upcoming
     data = {"workflow_id": state.workflow_id, "run_at": state.due_at.isoformat()}
     key = f"fire:{state.workflow_id}:{stamp(state.due_at)}"
     action = DueAction(ActionKind.FIRE_WORKFLOW, key, (SubjectKind.WORKFLOW, state.workflow_id), state.due_at, data)
-    return [action], spec.next_after(now, tz)
+    return [action], upcoming
 
 
 def plan_sweep(state: SweepState, now: datetime) -> SweepPlan:

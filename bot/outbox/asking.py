@@ -23,7 +23,7 @@ from bot.core.notices import enqueue_notices
 from bot.outbox.errors import Permanent
 from bot.senders.email import Email, send_email
 from bot.settings import SmtpConfig
-from engine.approvals import ApprovalRequest, is_requester, is_waiting_on, stand_ins, unseat_requester
+from engine.approvals import ApprovalRequest, is_requester, is_waiting_on, second_seat, stand_ins, unseat
 from engine.durations import wait_parts
 from engine.limits import is_email
 from engine.notify import (
@@ -61,7 +61,7 @@ class Asking:
 
     async def lookup(self, item: OutboxItem) -> dict[str, Any]:
         """Find how to reach an approver, then queue what the engine decides for them (an approver Slack shows to
-        be the requester is taken off the step instead)."""
+        be the requester, or to sit on the step under another name, is taken off the step instead)."""
         request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
                                             item.payload["approver"])
         reach = await self.reach(approver)
@@ -72,18 +72,24 @@ class Asking:
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
             if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
-                await self.unseat(repo, request, approver, now)
+                await self.take_off(repo, request, approver, now)
                 return {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
+            twin = second_seat(request, approver, reach.slack_user, reach.email)
+            if twin is not None:
+                await self.take_off(repo, request, twin, now)
+            if twin == approver:
+                return {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
             await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
-    async def unseat(self, repo: Repository, request: ApprovalRequest, seat: str, now: datetime) -> None:
-        """Take the requester's seat off the step; an empty step goes to its escalation targets, else the admins."""
+    async def take_off(self, repo: Repository, request: ApprovalRequest, seat: str, now: datetime) -> None:
+        """Take a seat off the step (the requester's, or a second one of a person); an empty step goes to its
+        escalation targets, else the admins."""
         workflow = await repo.get_workflow(request.workflow_id)
         fallback = stand_ins(workflow.approval() if workflow else None, request.requester,
                              await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
-        outcome = unseat_requester(request, seat, fallback, now)
+        outcome = unseat(request, seat, fallback, now)
         if outcome.is_counted:
             await self.approvals.apply_outcome(repo, request, outcome, None)
 

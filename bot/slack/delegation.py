@@ -56,10 +56,12 @@ def read_until(text: str, tz: ZoneInfo) -> datetime | None:
 
 async def _problem(ctx: CommandContext, delegate: str, until_text: str) -> tuple[DelegationProblem | None, Any]:
     until = read_until(until_text, ctx.service.settings.tz)
-    problem = delegation_problem(ctx.user, delegate, until, ctx.now)
+    async with ctx.service.db.read() as repo:
+        away = await repo.delegations_active_at(ctx.now, principal=delegate)
+    problem = delegation_problem(ctx.user, delegate, until, ctx.now, is_delegate_away=bool(away))
     if problem is None and not await is_person(ctx.service, delegate):
         problem = DelegationProblem.BAD_DELEGATE
-    return problem, until
+    return problem, away[-1].end() if away else until
 
 
 async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
@@ -79,7 +81,7 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
     delegate = parse_person(args[0])
     problem, until = await _problem(ctx, delegate, args[1])
     if problem is not None:
-        return ctx.note("away_problem", problem=problem.value,
+        return ctx.note("away_problem", problem=problem.value, delegate=delegate, until=until,
                         example=example_return_day(ctx.now, ctx.service.settings.tz).isoformat())
     delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
     ended = await start_away(ctx.service.deps, ctx.user, delegation)

@@ -19,7 +19,8 @@ from engine.approvals import (
     is_same_person,
     plan_approval,
     resolve_step_approvers,
-    unseat_requester,
+    second_seat,
+    unseat,
 )
 from engine.delegation import acting_for
 from engine.errors import NoApproverError, VoteRefusedError
@@ -197,7 +198,7 @@ def one_step(approvers: tuple[str, ...], quorum: int, votes: tuple[Vote, ...] = 
      (("UB",), 1), [StepApproved, ApprovalRequested], 1),
 ])
 def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, step, events, current) -> None:
-    outcome = unseat_requester(request_, "app1@example.com", stand_in, NOW)
+    outcome = unseat(request_, "app1@example.com", stand_in, NOW)
     changed = outcome.request.steps[0]
     assert outcome.is_counted and (changed.approvers, changed.min_approvers) == step
     assert [type(e) for e in outcome.events] == events and outcome.request.current_step == current
@@ -205,8 +206,8 @@ def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, s
 
 def test_nothing_changes_when_nobody_could_take_the_seat_or_it_is_not_on_the_step() -> None:
     alone = one_step(("app1@example.com",), 1)
-    assert not unseat_requester(alone, "app1@example.com", ("UAPP1",), NOW).is_counted
-    assert not unseat_requester(alone, "UB", ("U0ADMIN",), NOW).is_counted
+    assert not unseat(alone, "app1@example.com", ("UAPP1",), NOW).is_counted
+    assert not unseat(alone, "UB", ("U0ADMIN",), NOW).is_counted
 
 
 def approval_workflow(steps: list[dict[str, object]], escalate_to: list[str] | None = None) -> Workflow:
@@ -246,3 +247,31 @@ def test_a_step_nobody_but_the_requester_could_decide_is_refused_before_anything
     with pytest.raises(NoApproverError) as refused:
         plan_approval("AR-1", INVOICE_BY_REQ, workflow, NOW, groups, admins)
     assert refused.value.step_index == empty_step and f"step {empty_step + 1}" in str(refused.value)
+
+
+TWINS = ApprovalRequest(id="AR-1", record_type="invoice", record_id="INV-1", workflow_id="wf", requester="U0REQ",
+                        steps=(Step(0, ("cara@example.com", "U0CARA", "U0BOB"), 3),), created_at=NOW,
+                        step_started_at=NOW)
+
+
+@pytest.mark.parametrize(
+    ("approver", "slack_user", "email", "expected"),
+    [
+        ("cara@example.com", "U0CARA", "cara@example.com", "cara@example.com"),  # the e-mail seat is Cara's Slack seat
+        ("U0CARA", "U0CARA", "Cara@Example.com", "cara@example.com"),  # Cara's profile shows the e-mail seat
+        ("U0BOB", "U0BOB", "bob@example.com", None),
+        ("cara@example.com", None, "cara@example.com", None),  # Slack does not know the address
+        ("U0BOB", "U0BOB", None, None),
+    ],
+)
+def test_a_person_on_a_step_twice_is_found_by_their_e_mail_seat(
+    approver: str, slack_user: str | None, email: str | None, expected: str | None,
+) -> None:
+    assert second_seat(TWINS, approver, slack_user, email) == expected
+
+
+def test_taking_off_a_second_seat_shrinks_the_quorum_to_the_people_left() -> None:
+    voted = decide(decide(TWINS, "U0CARA", A, NOW).request, "U0BOB", A, NOW)
+    assert voted.request.is_open()
+    outcome = unseat(voted.request, "cara@example.com", (), NOW)
+    assert outcome.request.status is RequestStatus.APPROVED

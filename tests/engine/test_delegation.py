@@ -78,6 +78,14 @@ def test_delegation_problems(principal: str, delegate: str, until: datetime | No
     assert delegation_problem(principal, delegate, until, NOW) == problem
 
 
+@pytest.mark.parametrize(
+    ("until", "problem"),
+    [(NOW + timedelta(days=3), DelegationProblem.DELEGATE_AWAY), (NOW, DelegationProblem.IN_PAST)],
+)
+def test_a_delegate_who_is_away_is_refused(until: datetime, problem: DelegationProblem) -> None:
+    assert delegation_problem("U01A", "U01B", until, NOW, is_delegate_away=True) == problem
+
+
 def test_plan_refuses_what_the_problem_check_refuses() -> None:
     until = NOW + timedelta(days=1)
     assert plan_delegation("U01A", "U01B", until, NOW) == Delegation("U01A", "U01B", NOW, until)

@@ -236,6 +236,11 @@ def workflow(**overrides: Any) -> Workflow:
         (workflow(), at(1, 0), at(0, 2), None, at(1)),
         (workflow(), at(1, 0), at(5, 1), "fire:wf_1:20261021T070000Z", at(6)),
         (workflow(), at(4, 0), at(4, 1), "fire:wf_1:20261024T070000Z", at(6)),
+        # a run missed by half a day, caught up less than half a day before the next: that one reports instead
+        (workflow(), at(1, 0), at(1, 23.98), None, at(2)),
+        (workflow(), at(1, 0), at(1, 13), None, at(2)),
+        (workflow(), at(1, 0), at(1, 11), "fire:wf_1:20261021T070000Z", at(2)),
+        (workflow(schedule="*/5 * * * *"), at(1, 0), at(1, 0.02), "fire:wf_1:20261021T070000Z", at(1, 1 / 12)),
         (workflow(enabled=False), at(1, 0), at(1, 1), None, None),
         (workflow(trigger="created", schedule=None), at(1, 0), at(1, 1), None, None),
         (None, at(1, 0), at(1, 1), None, None),

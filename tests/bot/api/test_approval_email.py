@@ -274,3 +274,16 @@ async def test_a_slack_approver_whose_email_requested_the_document_is_not_asked(
     assert ask.action_ids() == ["approve", "reject"]
     assert (await approval(signoff))["approval"]["steps"][0]["approvers"] == ["U0ADMIN"]
     assert not [m for m in signoff.dm("U01CCC") if "approve" in m.action_ids()]
+
+
+async def test_an_approver_listed_by_slack_id_and_by_e_mail_holds_one_seat(signoff: Harness) -> None:
+    await submitted(signoff, workflow(["chloe@example.com", "U01CCC", "U01AAA"], 3))
+    ask = await signoff.wait_for(lambda: next(iter(signoff.dm("U01CCC")), None))
+    await signoff.runtime.deliverer.drain()
+    assert len(signoff.dm("U01CCC")) == 1
+    await signoff.click("U01CCC", ask, "approve")
+    await signoff.click("U01AAA", await signoff.wait_for(lambda: next(iter(signoff.dm("U01AAA")), None)), "approve")
+    await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    body = await approval(signoff)
+    assert body["approval_status"] == "approved"
+    assert sorted(v["approver"] for v in body["approval"]["votes"]) == ["U01AAA", "U01CCC"]

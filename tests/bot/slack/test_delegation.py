@@ -148,6 +148,17 @@ async def test_away_refuses_what_it_cannot_do_and_changes_nothing(signoff: Harne
     assert signoff.dm(BRUNO) == [] and signoff.dm(CHLOE) == []
 
 
+async def test_nobody_hands_approvals_to_someone_away(signoff: Harness) -> None:
+    until = day_after(signoff, 10)
+    assert "You are away until" in (await run(signoff, BRUNO, f"away <@{CHLOE}> {until}")).all_text()
+    for user, delegate in ((ALICE, BRUNO), (CHLOE, BRUNO)):
+        answer = await run(signoff, user, f"away <@{delegate}> {until}")
+        assert "is away too, until" in answer.all_text() and "name someone who is here" in answer.all_text()
+    async with signoff.db.read() as repo:
+        active = await repo.delegations_active_at(signoff.runtime.service.clock.now())
+    assert [(d.principal, d.delegate) for d in active] == [(BRUNO, CHLOE)]
+
+
 async def test_a_new_away_replaces_the_previous_delegate(signoff: Harness) -> None:
     await run(signoff, ALICE, f"away <@{BRUNO}> {day_after(signoff, 2)}")
     await run(signoff, ALICE, f"away <@{CHLOE}> {day_after(signoff, 4)}")
