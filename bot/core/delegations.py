@@ -7,7 +7,8 @@ from engine.delegation import Delegation
 
 
 async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list[Delegation]:
-    """Store the delegation (ending the earlier one), audit it and tell the delegate; return what it ended."""
+    """Store the delegation (ending the earlier one), audit it and tell the delegate, and the people this principal
+    stands in for that their approvals wait for them meanwhile; return what it ended."""
     now = deps.clock.now()
     notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=delegation.end(),
                                 is_started=True)
@@ -17,6 +18,10 @@ async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list
         await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
                          {"until": delegation.end().isoformat()})
         await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+        for standing_in in await repo.delegations_active_at(now, delegate=principal):
+            told = deps.renderer.json("delegate_away_notice.json.j2", delegate=principal, until=standing_in.end(),
+                                      back=delegation.end())
+            await repo.enqueue("message", standing_in.principal, {"message": told}, now)
     return ended
 
 

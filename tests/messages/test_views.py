@@ -226,6 +226,8 @@ def cases() -> Iterator[Case]:
     for code in NOTE_CODES:
         yield Case(f"note:{code}", "commands_note.json.j2", "message",
                    lambda r, big, c=code: r.json("commands_note.json.j2", code=c, detail=note_details(big)))
+    yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
+               lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
     for started in (True, False):
         yield Case(f"delegation_notice:{started}", "delegation_notice.json.j2", "message",
                    lambda r, big, s=started: r.json("delegation_notice.json.j2", principal="U01AAA", until=NOW,

@@ -159,6 +159,13 @@ async def test_nobody_hands_approvals_to_someone_away(signoff: Harness) -> None:
     assert [(d.principal, d.delegate) for d in active] == [(BRUNO, CHLOE)]
 
 
+async def test_those_a_delegate_stands_in_for_are_told_when_the_delegate_goes_away(signoff: Harness) -> None:
+    await run(signoff, BRUNO, f"away <@{CHLOE}> {day_after(signoff, 10)}")
+    assert "You are away until" in (await run(signoff, CHLOE, f"away <@{ALICE}> {day_after(signoff, 3)}")).all_text()
+    told = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "is away too" in m.all_text()])
+    assert "your approvals wait for them" in told[0].all_text() and "/signoff away" in told[0].all_text()
+
+
 async def test_a_new_away_replaces_the_previous_delegate(signoff: Harness) -> None:
     await run(signoff, ALICE, f"away <@{BRUNO}> {day_after(signoff, 2)}")
     await run(signoff, ALICE, f"away <@{CHLOE}> {day_after(signoff, 4)}")
