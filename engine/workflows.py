@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -290,6 +291,17 @@ class WorkflowDefinition(_Strict):
         """Return the group names the workflow's conditions test membership of."""
         return {c.value for c in self.conditions if c.op == "in_group" and isinstance(c.value, str)}
 
+    def people_group_paths(self) -> list[tuple[str, str]]:
+        """Return each `group:NAME` the actions name, as (path, NAME), in order (`actions[0].steps[1].approvers[0]`)."""
+        found = []
+        for i, action in enumerate(self.actions):
+            lists = [(f"actions[{i}].{key}", list(getattr(action, key, []))) for key in ("to", "escalate_to")]
+            steps = getattr(action, "steps", [])
+            lists += [(f"actions[{i}].steps[{k}].approvers", step.approvers) for k, step in enumerate(steps)]
+            found += [(f"{path}[{j}]", ref.removeprefix("group:"))
+                      for path, refs in lists for j, ref in enumerate(refs) if ref.startswith("group:")]
+        return found
+
     def group_refs(self) -> set[str]:
         """Return every group name the workflow uses."""
         names = self.condition_group_refs()
@@ -385,3 +397,13 @@ def parse_definition(data: Any) -> WorkflowDefinition:
     if problems:
         raise InvalidDefinitionError(f"invalid workflow: {problems[0]['path']}: {problems[0]['message']}", problems)
     return definition
+
+
+def unknown_group_warnings(
+    definition: WorkflowDefinition, people_groups: Mapping[str, Sequence[str]],
+) -> list[dict[str, str]]:
+    """Return a warning for each `group:NAME` that names no people group with members: until it has some, an
+    approval step goes to `escalate_to` or the admins, and a message to the admins."""
+    return [{"path": path, "group": name,
+             "message": f"no people group {name!r} with members: escalate_to or the admins stand in"}
+            for path, name in definition.people_group_paths() if not people_groups.get(name)]

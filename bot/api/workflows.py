@@ -12,6 +12,7 @@ from bot.errors import NotFound, Unprocessable
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
+from engine.workflows import Workflow
 from messages.catalog_text import localized
 from storage.models import RunFilter
 
@@ -56,7 +57,12 @@ async def create_from_template(
             data.pop("enabled", None)  # a draft asked for without saying enabled is saved disabled
     except InvalidDefinitionError as exc:
         raise Unprocessable(str(exc), exc.details) from exc
-    return (await service_of(request).workflows.create(data)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.create(data))
+
+
+async def _shown(request: Request, workflow: Workflow) -> dict[str, Any]:
+    """Return a workflow as the API shows it: its definition and what in it will not work as written today."""
+    return {**workflow.model_dump(mode="json"), "warnings": await service_of(request).workflows.warnings(workflow)}
 
 
 def _before_seq(cursor: str | None) -> int | None:
@@ -143,19 +149,19 @@ async def list_workflows(request: Request) -> dict[str, Any]:
 @router.post("/workflows", status_code=201)
 async def create_workflow(request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Create a workflow from its definition."""
-    return (await service_of(request).workflows.create(data)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.create(data))
 
 
 @router.get("/workflows/{workflow_id}")
 async def get_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Return one workflow."""
-    return (await service_of(request).workflows.get(workflow_id)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.get(workflow_id))
 
 
 @router.put("/workflows/{workflow_id}")
 async def update_workflow(workflow_id: Ref, request: Request, data: dict[str, Any] = Body(...)) -> dict[str, Any]:
     """Replace a workflow's definition."""
-    return (await service_of(request).workflows.update(workflow_id, data)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.update(workflow_id, data))
 
 
 @router.delete("/workflows/{workflow_id}", status_code=204)
@@ -167,16 +173,16 @@ async def delete_workflow(workflow_id: Ref, request: Request) -> None:
 @router.post("/workflows/{workflow_id}/enable")
 async def enable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Enable a workflow."""
-    return (await service_of(request).workflows.set_enabled(workflow_id, True)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.set_enabled(workflow_id, True))
 
 
 @router.post("/workflows/{workflow_id}/disable")
 async def disable_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Disable a workflow."""
-    return (await service_of(request).workflows.set_enabled(workflow_id, False)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.set_enabled(workflow_id, False))
 
 
 @router.post("/workflows/{workflow_id}/copy", status_code=201)
 async def copy_workflow(workflow_id: Ref, request: Request) -> dict[str, Any]:
     """Copy a workflow as a disabled draft."""
-    return (await service_of(request).workflows.copy(workflow_id)).model_dump(mode="json")
+    return await _shown(request, await service_of(request).workflows.copy(workflow_id))

@@ -266,7 +266,9 @@ class WorkflowModalListeners:
             await ack(response_action="errors", errors=_error_texts(self.service, found))
             return
         await ack()
-        note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow))
+        missing = list(dict.fromkeys(w["group"] for w in await self.service.workflows.warnings(workflow)))
+        note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow),
+                                          missing_groups=missing)
         await self.service.slack.dm(user, note)
 
     async def _store(self, draft: dict[str, Any]) -> tuple[Workflow, str]:

@@ -226,6 +226,10 @@ def cases() -> Iterator[Case]:
     for code in NOTE_CODES:
         yield Case(f"note:{code}", "commands_note.json.j2", "message",
                    lambda r, big, c=code: r.json("commands_note.json.j2", code=c, detail=note_details(big)))
+    for code in ("workflow_created", "workflow_updated"):
+        yield Case(f"workflow_note:{code}", "workflow_note.json.j2", "message",
+                   lambda r, big, c=code: r.json("workflow_note.json.j2", code=c, workflow=workflow_view(workflow(big)),
+                                                 missing_groups=[LONG] * 12 if big else ["finance-leads"]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
     for started in (True, False):

@@ -149,3 +149,17 @@ async def test_company_name(signoff: Harness) -> None:
     assert (await signoff.api.put("/api/v1/company", json={"name": " Acme "})).json()["name"] == "Acme"
     assert (await signoff.api.get("/api/v1/company")).json()["name"] == "Acme"
     assert (await signoff.api.put("/api/v1/company", json={"nom": "x"})).status_code == 422
+
+
+async def test_a_group_with_no_members_is_a_warning_until_it_has_some(signoff: Harness) -> None:
+    grouped = {**BASE, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]},
+                                                                  {"approvers": ["group:leads"]}],
+                                    "escalate_after": "P2D", "escalate_to": ["group:cfo"]}]}
+    created = await signoff.post("/api/v1/workflows", grouped)
+    assert created.status_code == 201
+    assert [(w["path"], w["group"]) for w in created.json()["warnings"]] == [
+        ("actions[0].escalate_to[0]", "cfo"), ("actions[0].steps[1].approvers[0]", "leads")]
+    made = await signoff.post("/api/v1/groups", {"name": "leads", "kind": "people", "members": ["U01BBB"]})
+    assert made.status_code == 201, made.text
+    shown = (await signoff.api.get(f"/api/v1/workflows/{created.json()['id']}")).json()
+    assert [w["group"] for w in shown["warnings"]] == ["cfo"]
