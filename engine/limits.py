@@ -133,7 +133,7 @@ def check_money(value: Decimal) -> Decimal:
     exponent = value.normalize().as_tuple().exponent
     if isinstance(exponent, int) and exponent < -MAX_MONEY_DECIMALS:
         raise ValueError(f"has at most {MAX_MONEY_DECIMALS} decimal places")
-    return value
+    return value.copy_abs() if value.is_zero() else value  # no "-0.00" on any document
 
 
 def check_text(value: str, max_chars: int = MAX_TEXT_CHARS, *, multiline: bool = False) -> str:

@@ -170,6 +170,12 @@ def test_records_at_the_limits_are_accepted(data: dict[str, Any]) -> None:
     assert refused_at(RecordInput, data) == set()
 
 
+@pytest.mark.parametrize("zero", ["-0", "-0.00", -0.0, "0E-3"])
+def test_a_zero_amount_is_never_negative(zero: object) -> None:
+    record = RecordInput.model_validate({"amount": zero, "balance": zero})
+    assert not record.amount.is_signed() and record.balance is not None and not record.balance.is_signed()
+
+
 def test_decimals_stay_exact_and_currencies_upper_case() -> None:
     record = RecordInput.model_validate({"amount": "1E+3", "balance": 0.1, "currency": "eur"})
     assert (record.amount, record.balance, record.currency) == (Decimal("1000"), Decimal("0.1"), "EUR")
