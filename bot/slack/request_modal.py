@@ -65,9 +65,14 @@ def request_modal(
         "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
         currency=currency, form=_prefill(record) if record else None,
         fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS,
-        editing={"type": record.type.value, "id": record.id} if record else None,
+        editing=_editing(record) if record else None,
         choices=_menus(record, choices or {}))
     return view
+
+
+def _editing(record: Record) -> dict[str, str]:
+    """Return what an edit modal keeps of its document: its key, and the version it was opened on."""
+    return {"type": record.type.value, "id": record.id, "version": record.updated_at.isoformat()}
 
 
 def _menus(record: Record | None, choices: Mapping[str, Sequence[Contact]]) -> dict[str, list[dict[str, str]]]:
@@ -139,10 +144,14 @@ class RequestListeners:
 
     async def on_edit_submit(self, ack: AsyncAck, body: dict[str, Any], view: dict[str, Any]) -> None:
         """The edited document: check it, save the changes as the API does, then submit it again."""
-        user, values, key = user_id(body), state_values(view), record_key(private_metadata(view))
+        metadata, _, version = (private_metadata(view) or "").partition("\n")
+        user, values, key = user_id(body), state_values(view), record_key(metadata)
         record = await self._own_record({}, user, key, RESUBMITTABLE) if values is not None else None
         if record is None or user is None or values is None:
             await ack()
+            return
+        if record.updated_at.isoformat() != version:
+            await ack(response_action="errors", errors=self._errors({"amount": "changed_meanwhile"}))
             return
         data = read_edit(values, record)
         if isinstance(data, dict):

@@ -78,12 +78,18 @@ def template_draft(template: CatalogTemplate) -> dict[str, Any]:
 def workflow_draft(workflow: Workflow) -> dict[str, Any]:
     """Return the draft that edits a stored workflow."""
     data = workflow.definition().model_dump(mode="json", exclude={"enabled", "status", "description"})
-    return {**data, "id": workflow.id, "publish": "publish" if workflow.is_live() else "draft"}
+    return {**data, "id": workflow.id, "version": version_of(workflow),
+            "publish": "publish" if workflow.is_live() else "draft"}
+
+
+def version_of(workflow: Workflow) -> str:
+    """Return the version an edit starts from: when the workflow was last changed."""
+    return workflow.updated_at.isoformat()
 
 
 def definition_of(draft: dict[str, Any], previous: Workflow | None = None) -> dict[str, Any]:
     """Return the workflow definition a draft saves (keeping an edited workflow's description)."""
-    data = {k: v for k, v in draft.items() if k not in ("id", "publish", "template")}
+    data = {k: v for k, v in draft.items() if k not in ("id", "version", "publish", "template")}
     live = draft.get("publish") != "draft"
     data.update(enabled=live, status="published" if live else "draft")
     if previous is not None and previous.description:

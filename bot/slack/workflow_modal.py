@@ -254,6 +254,10 @@ class WorkflowModalListeners:
         await self._save(ack, user or "", draft)
 
     async def _save(self, ack: AsyncAck, user: str, draft: dict[str, Any]) -> None:
+        if await self._is_changed_meanwhile(draft):
+            changed = {checks.block_for("name", draft): {"code": "changed_meanwhile"}}
+            await ack(response_action="errors", errors=_error_texts(self.service, changed))
+            return
         try:
             workflow, code = await self._store(draft)
         except Refused as exc:
@@ -270,6 +274,14 @@ class WorkflowModalListeners:
         note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow),
                                           missing_groups=missing)
         await self.service.slack.dm(user, note)
+
+    async def _is_changed_meanwhile(self, draft: dict[str, Any]) -> bool:
+        """Tell whether the workflow an edit started from was changed since (saving would undo that change)."""
+        if not draft.get("id"):
+            return False
+        async with self.service.db.read() as repo:
+            current = await repo.get_workflow(str(draft["id"]))
+        return current is not None and drafts.version_of(current) != draft.get("version")
 
     async def _store(self, draft: dict[str, Any]) -> tuple[Workflow, str]:
         if draft.get("id"):

@@ -117,6 +117,19 @@ async def test_an_unchanged_resubmission_is_not_sent_again(signoff: Harness) -> 
     assert (await record_json(signoff, record["id"], "expense"))["approval_status"] == "rejected"
 
 
+async def test_a_resubmission_never_undoes_a_change_made_after_the_form_opened(signoff: Harness) -> None:
+    record = await reject_request(signoff)
+    [dm] = await signoff.wait_for(lambda: rejection(signoff))
+    await signoff.click(REQ, dm, "request_edit")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    corrected = {**{k: v for k, v in record.items() if k in ("amount", "currency", "vendor", "created_by")},
+                 "memo": "Corrected by accounting", "source": "slack"}
+    assert (await signoff.put(f"/api/v1/records/expense/{record['id']}", corrected)).status_code == 200
+    reply = await signoff.link.submit(REQ, {**FORM, "category": "Travel"})
+    assert reply.json()["response_action"] == "errors" and "changed since you opened" in reply.json()["errors"]["amount"]
+    assert (await record_json(signoff, record["id"], "expense"))["memo"] == "Corrected by accounting"
+
+
 @pytest.mark.parametrize("locale", ["en", "fr"])
 async def test_new_views_are_valid_in_each_locale(tmp_path: Any, locale: str) -> None:
     async with running_signoff(tmp_path / "db.sqlite", locale=locale) as h:

@@ -156,6 +156,17 @@ async def test_edit_prefills_the_modal_and_saves_the_same_workflow(signoff: Harn
     assert len(await workflows(signoff)) == 3
 
 
+async def test_saving_an_edit_never_undoes_a_change_made_after_it_opened(signoff: Harness) -> None:
+    workflow_id = await create_workflow(signoff, BIG_INVOICES)
+    await open_modal(signoff, "workflow edit big invoices")
+    changed = await signoff.put(f"/api/v1/workflows/{workflow_id}", {**BIG_INVOICES, "name": "Changed meanwhile"})
+    assert changed.status_code == 200
+    reply = await signoff.link.submit(ADMIN, {"name": "Big invoices", "a0_s0_people": [ALICE, BRUNO]})
+    assert reply.json()["response_action"] == "errors"
+    assert "changed since you opened this form" in reply.json()["errors"]["name"]
+    assert (await signoff.api.get(f"/api/v1/workflows/{workflow_id}")).json()["name"] == "Changed meanwhile"
+
+
 async def test_workflows_are_named_by_name_or_id(signoff: Harness) -> None:
     first = await create_workflow(signoff, BIG_INVOICES)
     await create_workflow(signoff, {**BIG_INVOICES, "name": "Big invoices abroad"})
