@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from bot.core import yaml_text
 from bot.core.template_checks import check_templates
 from bot.core.workflows import save_definitions
 from bot.errors import Refused, SettingsError
@@ -89,7 +90,7 @@ def _raise(problems: list[dict[str, str]]) -> None:
 def read_documents(text: str, file: str) -> list[Document]:
     """Split a YAML text into definitions; raise InvalidDefinitionError naming the file and line."""
     try:
-        raw = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        raw = [doc for doc in yaml_text.load_all(text) if doc is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else "(file)"

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from bot.core import yaml_text
 from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.prefill import PrefillStep, choose_in, plan_for_rule, recompute_for_rule
@@ -183,7 +184,7 @@ def rules_to_yaml(rules: Iterable[Rule]) -> str:
 
 def _definitions_from_yaml(text: str) -> list[RuleDefinition]:
     try:
-        data = yaml.safe_load(text)
+        data = yaml_text.load(text)
     except yaml.YAMLError as exc:
         raise Unprocessable(f"not valid YAML: {exc}", [{"path": "(yaml)", "message": str(exc)}]) from exc
     items = data.get("rules") if isinstance(data, dict) and "rules" in data else data

@@ -117,6 +117,9 @@ SIX = {**BILLS, "actions": [{"type": "approval", "steps": [{"approvers": ["U1AA"
                                                                          "U5AA", "U6AA"]}]}]}
 
 
+BILLS_LINES = len(yaml.safe_dump(BILLS).splitlines())
+
+
 @pytest.mark.parametrize(
     ("text", "where", "path", "message"),
     [
@@ -130,6 +133,10 @@ SIX = {**BILLS, "actions": [{"type": "approval", "steps": [{"approvers": ["U1AA"
         (yaml.safe_dump_all([{**BILLS, "id": "wf_x"}, {**BILLS, "id": "wf_x"}]), "document 2", "id", "twice"),
         ("- just a string\n", "document 1", "(root)", "expected an object"),
         ("name: [unclosed\n", "bad.yml", "line 2", "expected"),
+        (yaml.safe_dump(BILLS) + "record_type: invoice\n", "bad.yml", f"line {BILLS_LINES + 1}",
+         "the key 'record_type' is given twice"),
+        (yaml.safe_dump(BILLS) + yaml.safe_dump({**BILLS, "name": "Second, with no --- before it"}), "bad.yml",
+         f"line {BILLS_LINES + 1}", "given twice"),
     ],
 )
 async def test_an_invalid_definition_saves_nothing(
