@@ -6,7 +6,7 @@ from typing import Any
 
 from bot.core.groups import GroupsService
 from bot.core.rules import RulesService
-from bot.slack.command_kit import CommandContext, Reply, command
+from bot.slack.command_kit import CommandContext, Reply, command, parse_person
 from engine.rules import RuleStatus
 
 GROUP_USAGE = ("group create NAME customer|vendor|people [MEMBER …] | group add|remove NAME MEMBER … | "
@@ -34,10 +34,11 @@ async def group_command(ctx: CommandContext, args: list[str]) -> Reply:
     service = GroupsService(ctx.service.deps)
     if op == "create" and len(rest) >= 2 and rest[1].lower() in GROUP_KINDS:
         group, membership = await service.create_group(
-            {"name": rest[0], "kind": rest[1].lower(), "members": rest[2:]}, ctx.user)
+            {"name": rest[0], "kind": rest[1].lower(), "members": [parse_person(m) for m in rest[2:]]}, ctx.user)
         return rules_note(ctx, "group_created", name=group.name, id=group.id, members=len(membership.members()))
     if op in ("add", "remove") and len(rest) >= 2:
-        add, remove = (rest[1:], []) if op == "add" else ([], rest[1:])
+        named = [parse_person(m) for m in rest[1:]]
+        add, remove = (named, []) if op == "add" else ([], named)
         group, membership = await service.change_members(rest[0], add, remove, ctx.user)
         return rules_note(ctx, "group_changed", name=group.name, members=len(membership.members()))
     if op == "delete" and len(rest) == 1:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shlex
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -15,6 +16,15 @@ from bot.errors import NotFound, Refused
 from bot.slack.home_refresh import HomeRefresher
 
 Handler = Callable[["CommandContext", list[str]], Awaitable["Reply | None"]]
+
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def parse_person(text: str) -> str:
+    """Return the user id in `<@U123|name>` (how Slack sends an @mention), `<@U123>` or `U123` (anything else is
+    returned as is)."""
+    match = MENTION.match(text.strip())
+    return match.group(1) if match else text.strip().lstrip("@")
 
 
 @dataclass(frozen=True)

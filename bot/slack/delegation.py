@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,7 +11,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.delegations import end_away, start_away
 from bot.core.service import Signoff
-from bot.slack.command_kit import CommandContext, Reply, command
+from bot.slack.command_kit import CommandContext, Reply, command, parse_person
 from engine.approvals import ApprovalRequest
 from engine.delegation import (
     DelegationProblem,
@@ -25,16 +24,9 @@ from engine.delegation import (
 
 log = logging.getLogger(__name__)
 
-MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 OFF_WORDS = frozenset({"off", "back", "end", "stop"})
 USAGE = "away @delegate UNTIL | away off"
 MAX_UNTIL_CHARS = 64
-
-
-def parse_person(text: str) -> str:
-    """Return the user id in `<@U123|name>`, `<@U123>` or `U123` (anything else is returned as is)."""
-    match = MENTION.match(text.strip())
-    return match.group(1) if match else text.strip().lstrip("@")
 
 
 async def is_person(service: Signoff, user_id: str) -> bool:

@@ -71,6 +71,14 @@ async def test_an_admin_creates_changes_and_deletes_groups_from_slack(signoff: H
     assert "Usage" in (await run(signoff, ADMIN, "group create vips planets")).all_text()
 
 
+async def test_people_are_named_by_mention_as_slack_sends_it(signoff: Harness) -> None:
+    made = (await run(signoff, ADMIN, "group create leads people <@U01AAA|alice> <@U01BBB>")).all_text()
+    assert "It has 2 members." in made
+    assert "It has 3 members." in (await run(signoff, ADMIN, "group add leads <@U01CCC|chloe>")).all_text()
+    assert "It has 2 members." in (await run(signoff, ADMIN, "group remove leads <@U01AAA|alice>")).all_text()
+    assert (await groups(signoff))[0]["members"] == ["U01BBB", "U01CCC"]
+
+
 async def test_an_admin_applies_publishes_and_deletes_rules_from_slack(signoff: Harness) -> None:
     assert "Rules saved: Air France is travel" in (await run(signoff, ADMIN, f"rule apply {RULES_YAML}")).all_text()
     [rule] = await rules(signoff)
