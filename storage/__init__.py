@@ -7,18 +7,19 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import cast
 
-from storage.errors import StorageError
+from storage.errors import DatabaseMissingError, StorageError
 from storage.ports import Store
 
 # URL scheme -> the backend module, whose `open_store(target)` opens a store; a plain path is a SQLite file
 BACKENDS = {"sqlite": "storage.sqlite", "postgresql": "storage.postgres", "postgres": "storage.postgres"}
 
 
-async def open_store(url_or_path: str | Path, *, migrate: bool = True) -> Store:
+async def open_store(url_or_path: str | Path, *, migrate: bool = True, create: bool = True) -> Store:
     """Open the store a URL names (`sqlite:///path`), or a SQLite file path.
 
-    A new store is created. One whose schema is older is migrated when `migrate`, else refused
-    (MigrationNeededError); one of a newer Signoff is refused (SchemaTooNewError).
+    A new store is created, unless `create` is False: then a SQLite file that does not exist is refused
+    (DatabaseMissingError) and nothing is written. One whose schema is older is migrated when `migrate`, else
+    refused (MigrationNeededError); one of a newer Signoff is refused (SchemaTooNewError).
     """
     text = str(url_or_path)
     scheme, separator, rest = text.partition("://")
@@ -30,4 +31,11 @@ async def open_store(url_or_path: str | Path, *, migrate: bool = True) -> Store:
     opener = cast(Callable[..., Awaitable[Store]], backend.open_store)
     if scheme != "sqlite":
         return await opener(text, migrate=migrate)
-    return await opener(rest[1:] if rest.startswith("/") else rest, migrate=migrate)
+    path = rest[1:] if rest.startswith("/") else rest
+    if not create and not _is_memory(path) and not Path(path).is_file():
+        raise DatabaseMissingError(f"no Signoff database at {path} (`signoff migrate` or `signoff run` creates one)")
+    return await opener(path, migrate=migrate)
+
+
+def _is_memory(path: str) -> bool:
+    return path == ":memory:" or path.startswith("file::memory:")

@@ -11,6 +11,10 @@ class DatabaseUnavailableError(StorageError):
     """The database cannot be opened or reached: a file that cannot be created, a server refusing connections."""
 
 
+class DatabaseMissingError(DatabaseUnavailableError):
+    """No database exists where one was to be opened without creating it (a mistyped path, most likely)."""
+
+
 class SchemaTooNewError(StorageError):
     """The database was written by a newer Signoff than this one."""
 

@@ -27,8 +27,8 @@ async def _version(db: Store) -> int:
         return await repo.schema_version()
 
 
-async def _open(database: str, *, migrate: bool) -> int:
-    db = await open_store(database, migrate=migrate)
+async def _open(database: str, *, migrate: bool, create: bool = True) -> int:
+    db = await open_store(database, migrate=migrate, create=create)
     try:
         return await _version(db)
     finally:
@@ -38,7 +38,7 @@ async def _open(database: str, *, migrate: bool) -> int:
 async def migrate(database: str, *, check: bool) -> tuple[int, str]:
     """Migrate (or only check) the database; return the exit status and what to print."""
     try:
-        version = await _open(database, migrate=False)
+        version = await _open(database, migrate=False, create=not check)
     except MigrationNeededError as exc:
         if check:
             return 1, f"migrations pending: the database is at version {exc.current}, this Signoff needs {exc.latest}"

@@ -59,7 +59,7 @@ async def _command(args: argparse.Namespace, db: Store) -> str:
 
 
 async def _run(args: argparse.Namespace) -> str:
-    db = await open_store(file_settings(args.database).database, migrate=False)
+    db = await open_store(file_settings(args.database).database, migrate=False, create=False)
     try:
         return await _command(args, db)
     finally:

@@ -204,7 +204,7 @@ def add_workflow_commands(sub: Any) -> None:
 
 
 async def _command(args: argparse.Namespace, settings: Settings) -> int:
-    db = await open_store(settings.database, migrate=False)
+    db = await open_store(settings.database, migrate=False, create=False)
     try:
         if args.workflows_command == "export":
             text = await export_workflows(db)

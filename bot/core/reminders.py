@@ -33,6 +33,7 @@ from engine.records import Contact, Record, RecordType
 from messages.errors import TemplateInvalidError
 from messages.render import TEMPLATE_DIR, check_user_template, non_blank
 from storage import open_store
+from storage.errors import StorageError
 from storage.ports import Repository
 
 SETTINGS_NAME = "invoice_reminders"
@@ -274,7 +275,7 @@ def add_remind_command(sub: Any) -> None:
 
 async def _remind(record_id: str, schedule: int | None) -> dict[str, Any]:
     settings = load_settings()
-    db = await open_store(settings.database)
+    db = await open_store(settings.database, create=False)
     try:
         service = Signoff(db, settings, SlackOut(make_client(settings.slack_bot_token, settings.slack_api_url)),
                           SystemClock())
@@ -287,7 +288,7 @@ def run_remind_command(args: argparse.Namespace) -> int:
     """Run `signoff remind invoice ID`: queue the e-mail (the running bot sends it); print what was queued."""
     try:
         sent = asyncio.run(_remind(args.record_id, args.schedule))
-    except SettingsError as exc:
+    except (SettingsError, StorageError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
     except Refused as exc:

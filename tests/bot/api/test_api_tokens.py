@@ -120,6 +120,8 @@ async def test_writes_are_audited_with_the_token_name(
 
 async def test_revoked_tokens_are_refused_and_last_use_is_kept(tmp_path: Path, capsys: Any) -> None:
     database = tmp_path / "signoff.db"
+    assert await asyncio.to_thread(main, ["migrate", "--database", str(database)]) == 0
+    capsys.readouterr()
     assert await asyncio.to_thread(main, ["tokens", "create", "erp", "--role", "integration", "--database",
                                           str(database)]) == 0
     token = capsys.readouterr().out.strip()
@@ -138,6 +140,9 @@ async def test_revoked_tokens_are_refused_and_last_use_is_kept(tmp_path: Path, c
 
 def test_the_cli_refuses_taken_and_reserved_names(tmp_path: Path, capsys: Any) -> None:
     database = str(tmp_path / "signoff.db")
+    assert main(["tokens", "create", "erp", "--role", "read", "--database", database]) == 2
+    assert "no Signoff database at" in capsys.readouterr().err and not Path(database).exists()
+    assert main(["migrate", "--database", database]) == 0
     assert main(["tokens", "create", "erp", "--role", "read", "--database", database]) == 0
     assert main(["tokens", "create", "erp", "--role", "admin", "--database", database]) == 1
     assert main(["tokens", "create", "env", "--role", "admin", "--database", database]) == 1

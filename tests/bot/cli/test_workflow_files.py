@@ -154,6 +154,7 @@ async def test_an_invalid_definition_saves_nothing(
 
 def test_cli_apply_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     database = str(tmp_path / "cli.db")
+    assert main(["migrate", "--database", database]) == 0
     spec = write(tmp_path, "spec.yml", SPEC_EXAMPLE)
     assert main(["workflows", "apply", str(spec), "--dry-run", "--database", database]) == 0
     assert "would be created" in capsys.readouterr().out
@@ -169,6 +170,7 @@ def test_cli_apply_and_export(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_cli_reports_every_problem_and_fails(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = write(tmp_path, "bad.yml", yaml.safe_dump_all([BILLS, SIX]))
+    assert main(["migrate", "--database", str(tmp_path / "cli.db")]) == 0
     assert main(["workflows", "apply", str(bad), "--database", str(tmp_path / "cli.db")]) == 1
     err = capsys.readouterr().err
     assert f"{bad}: document 2: actions[0].steps[0].approvers:" in err and "nothing was saved" in err
@@ -176,10 +178,20 @@ def test_cli_reports_every_problem_and_fails(tmp_path: Path, capsys: pytest.Capt
     assert "missing.yml" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["workflows", "export"], ["workflows", "apply", "--dry-run", "x.yml"],
+                                     ["workflows", "apply", "x.yml"], ["tokens", "list"], ["migrate", "--check"]])
+def test_a_mistyped_database_is_refused_and_not_created(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]) -> None:
+    typo = tmp_path / "signof.db"
+    assert main([*command, "--database", str(typo)]) == 2
+    assert "no Signoff database at" in capsys.readouterr().err and not typo.exists()
+
+
 def test_cli_refuses_a_condition_on_a_missing_group_even_in_a_dry_run(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     in_group = {**BILLS, "conditions": [{"field": "vendor", "op": "in_group", "value": "travel-vendors"}]}
     path = write(tmp_path, "group.yml", yaml.safe_dump(in_group))
+    assert main(["migrate", "--database", str(tmp_path / "cli.db")]) == 0
     for dry_run in (["--dry-run"], []):
         assert main(["workflows", "apply", str(path), *dry_run, "--database", str(tmp_path / "cli.db")]) == 1
         err = capsys.readouterr().err
