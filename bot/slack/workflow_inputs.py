@@ -169,14 +169,20 @@ def _absorb_nothing(action: dict[str, Any], values: dict[str, Any], prefix: str)
     """Leave an action the modal does not edit as it is."""
 
 
+def merged_people(current: list[str], people: Any, groups: Any) -> list[str]:
+    """Return who a list names once its people and group pickers are read (a picker not sent keeps its part); the
+    e-mail addresses no picker shows are kept."""
+    kept_people = [a for a in current if is_slack_user(a)] if people is None else list(people)
+    kept_groups = [a for a in current if a.startswith("group:")] if groups is None else list(groups)
+    others = [a for a in current if not is_slack_user(a) and not a.startswith("group:")]
+    return [*kept_people, *others, *kept_groups]
+
+
 def _absorb_approval(action: dict[str, Any], values: dict[str, Any], prefix: str) -> None:
     for index, step in enumerate(action.get("steps", [])):
         people, groups = _picked(values, f"{prefix}s{index}_people"), _picked(values, f"{prefix}s{index}_groups")
         if people is not None or groups is not None:
-            kept_people = [a for a in step["approvers"] if is_slack_user(a)] if people is None else people
-            kept_groups = [a for a in step["approvers"] if a.startswith("group:")] if groups is None else groups
-            others = [a for a in step["approvers"] if not is_slack_user(a) and not a.startswith("group:")]
-            step["approvers"] = [*kept_people, *others, *kept_groups]
+            step["approvers"] = merged_people(step["approvers"], people, groups)
         minimum = _picked(values, f"{prefix}s{index}_min")
         if isinstance(minimum, str) and minimum.strip():
             step["min_approvers"] = int(minimum) if minimum.strip().isdigit() else minimum.strip()
@@ -184,7 +190,9 @@ def _absorb_approval(action: dict[str, Any], values: dict[str, Any], prefix: str
         number, unit = _picked(values, f"{prefix}{name}_n"), _picked(values, f"{prefix}{name}_u")
         if number is not None or unit is not None:
             action[key] = _duration(number, unit, action.get(key))
-    _set(action, "escalate_to", _picked(values, prefix + "escalate_to"))
+    people, groups = _picked(values, prefix + "escalate_to"), _picked(values, prefix + "escalate_groups")
+    if people is not None or groups is not None:
+        action["escalate_to"] = merged_people(action.get("escalate_to", []), people, groups)
 
 
 def _absorb_message(action: dict[str, Any], values: dict[str, Any], prefix: str) -> None:

@@ -117,7 +117,11 @@ def _action_view(index: int, action: dict[str, Any], ctx: Choices, previews: dic
         view["steps_view"] = [_step_view(i, s, ctx) for i, s in enumerate(action.get("steps", []))]
         view["durations"] = {name: _duration_view(action.get(key)) for name, key in
                              (("remind", "remind_every"), ("escalate", "escalate_after"), ("expire", "expire_after"))}
-        view["escalate_people"] = [a for a in action.get("escalate_to", []) if is_slack_user(a)]
+        escalate_to = action.get("escalate_to", [])
+        view["escalate_people"] = [a for a in escalate_to if is_slack_user(a)]
+        view["escalate_groups"] = [a.removeprefix("group:") for a in escalate_to if a.startswith("group:")]
+        view["escalate_others"] = [a for a in escalate_to if not is_slack_user(a) and not a.startswith("group:")]
+        view["group_options"] = sorted(set(ctx.people_groups) | set(view["escalate_groups"]))
     if action.get("type") in ("reminder", "notification"):
         to = action.get("to", [])
         view["people"] = [t for t in to if is_slack_user(t)]

@@ -32,6 +32,21 @@ _STATE_KEYS = {
     "multi_external_select": "selected_options",
     "checkboxes": "selected_options",
 }
+# where an element holds its initial value, by the state key Slack reports the value under
+_INITIAL_KEYS = {
+    "value": "initial_value",
+    "selected_date": "initial_date",
+    "selected_time": "initial_time",
+    "selected_date_time": "initial_date_time",
+    "selected_user": "initial_user",
+    "selected_users": "initial_users",
+    "selected_conversation": "initial_conversation",
+    "selected_conversations": "initial_conversations",
+    "selected_channel": "initial_channel",
+    "selected_channels": "initial_channels",
+    "selected_option": "initial_option",
+    "selected_options": "initial_options",
+}
 _MULTI_KEYS = frozenset(
     {
         "selected_users",
@@ -102,11 +117,17 @@ def submitted_values(view: dict[str, Any], values: Mapping[str, Any]) -> dict[st
             entry = state_entry(element, values[key])
             unused.discard(key)
         else:
-            entry = stored.get(block_id, {}).get(action_id) or state_entry(element, None)
+            entry = stored.get(block_id, {}).get(action_id) or initial_entry(element)
         state[block_id] = {action_id: entry}
     if unused:
         raise InputNotFoundError(f"no input {sorted(unused)} in view {view['id']}")
     return state
+
+
+def initial_entry(element: dict[str, Any]) -> dict[str, Any]:
+    """Return the entry Slack reports for an input nobody touched: its initial value, if it has one."""
+    key = _STATE_KEYS.get(element.get("type", ""), "value")
+    return state_entry(element, copy.deepcopy(element.get(_INITIAL_KEYS.get(key, "initial_value"))))
 
 
 def state_entry(element: dict[str, Any], value: Any) -> dict[str, Any]:

@@ -6,9 +6,11 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.sandbox.app_link.payloads import block_actions_payload, view_actions_payload, view_submission_payload
+from bot.sandbox.blockkit.state_values import initial_entry
 from bot.sandbox.mailbox import Mailbox, parse_mail
 from bot.sandbox.ui.page_data import escape_mentions
 from bot.sandbox.webapi import WebApiServer
@@ -120,3 +122,25 @@ async def test_the_catcher_keeps_what_an_smtp_client_sends() -> None:
     finally:
         await mailbox.close()
     assert seen == ["Hello"] and mailbox.as_json()[0]["to"] == ["b@x.example"]
+
+
+OPTION_B = MENU["options"][1]
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        ({"type": "plain_text_input", "action_id": "x", "initial_value": "Acme"}, {"value": "Acme"}),
+        ({"type": "plain_text_input", "action_id": "x"}, {"value": None}),
+        ({"type": "multi_users_select", "action_id": "x", "initial_users": ["U1"]}, {"selected_users": ["U1"]}),
+        ({"type": "multi_users_select", "action_id": "x"}, {"selected_users": []}),
+        ({**MENU, "initial_option": OPTION_B}, {"selected_option": OPTION_B}),
+        ({**MENU, "type": "multi_static_select", "initial_options": [OPTION_B]}, {"selected_options": [OPTION_B]}),
+        ({"type": "datepicker", "action_id": "x", "initial_date": "2026-12-24"}, {"selected_date": "2026-12-24"}),
+    ],
+)
+def test_an_untouched_input_reports_its_initial_value_as_slack_does(
+    element: dict[str, Any], expected: dict[str, Any],
+) -> None:
+    entry = initial_entry(element)
+    assert {k: v for k, v in entry.items() if k != "type"} == expected and entry["type"] == element["type"]

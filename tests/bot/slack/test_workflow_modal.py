@@ -306,3 +306,14 @@ def test_definition_problems_land_on_their_inputs() -> None:
     assert checks.block_for("actions[1].message", draft) == "a1_message"
     assert checks.block_for("conditions[2].value", draft) == "c2_value"
     assert checks.block_for("schedule", draft) == "sched_days"
+
+
+async def test_a_template_escalating_to_a_group_saves_as_it_is(signoff: Harness) -> None:
+    modal = await open_modal(signoff, "new large-invoice-two-step-approval")
+    assert not validate_view(modal)
+    escalate_groups = block(modal, "a0_escalate_groups")["element"]
+    assert [o["value"] for o in escalate_groups["initial_options"]] == ["group:finance-leads"]
+    reply = await signoff.link.submit(ADMIN, {"name": "Two-step invoices"})
+    assert reply.json() is None, reply.text()
+    saved = await named(signoff, "Two-step invoices")
+    assert saved["actions"][0]["escalate_to"] == ["group:finance-leads"]
