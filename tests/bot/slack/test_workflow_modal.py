@@ -174,6 +174,7 @@ async def test_workflows_are_named_by_name_or_id(signoff: Harness) -> None:
     assert "Big invoices" in (await command(signoff, ADMIN, f"workflow show {first}")).all_text()
     both = (await command(signoff, ADMIN, "workflow show big inv")).all_text()
     assert "fits several workflows" in both and first in both and "Big invoices abroad" in both
+    assert both.count("\n• *Big invoices") == 2  # one workflow per line
     assert "Not found" in (await command(signoff, ADMIN, "workflow show nothing like it")).all_text()
     shown = (await command(signoff, ADMIN, "workflow disable big invoices abroad")).all_text()
     assert "is disabled" in shown
