@@ -92,6 +92,8 @@ async def test_workflow_show_renders_conditions_and_actions_readably(signoff: Ha
         assert line in text
     short = (await run(signoff, ADMIN, f"workflow show {workflow_id[:8]}")).all_text()
     assert "Amount is greater than 5,000" in short
+    unsent = (await run(signoff, ADMIN, "workflow show wf_default_unsent_invoice_reminder")).all_text()
+    assert "E-mail status is “not sent”" in unsent and "no approval needed”" in unsent and "not_sent" not in unsent
 
 
 async def test_workflow_enable_disable_copy_delete(signoff: Harness) -> None:
