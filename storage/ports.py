@@ -108,7 +108,8 @@ class RecordsRepo(Protocol):
         ...
 
     async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:
-        """Return a person's latest records (created_at descending, then id; at most `limit`) and their count."""
+        """Return a person's records: those `approval_required` (waiting for them to submit) first, then by
+        created_at descending, then id descending; at most `limit`; and how many they created in all."""
         ...
 
     async def records_open_to_prefill(self) -> list[Record]:

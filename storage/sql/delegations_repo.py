@@ -143,10 +143,12 @@ class DelegationQueries:
         return found
 
     async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:
-        """Return a person's latest records (newest first, at most `limit`) and how many they created."""
+        """Return a person's records waiting for them to submit, then their latest (newest first; at most `limit`
+        in all), and how many they created."""
         where = "WHERE json_extract(data, '$.created_by') = ?"
         rows = await self._delegation_rows(
-            f"SELECT {RECORD_COLUMNS} FROM records {where} ORDER BY created_at DESC, id DESC LIMIT ?", [user, limit]
+            f"SELECT {RECORD_COLUMNS} FROM records {where} ORDER BY CASE WHEN approval_status = ? THEN 0 ELSE 1 END, "
+            "created_at DESC, id DESC LIMIT ?", [user, "approval_required", limit]
         )
         count = await self._delegation_rows(f"SELECT count(*) FROM records {where}", [user])
         return [record_of(r) for r in rows], int(count[0][0])

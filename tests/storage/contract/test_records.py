@@ -73,6 +73,17 @@ async def test_records_in_bulk_by_id_key_and_creator(store: Store) -> None:
     assert [r.id for r in latest] == ["B-1199", "B-1197", "B-1195"] and count == 600 and missing is None
 
 
+async def test_a_creators_records_waiting_for_them_to_submit_come_first(store: Store) -> None:
+    async with store.unit_of_work() as repo:
+        for n in range(6):
+            status = "approval_required" if n in (0, 2) else "pending"
+            await repo.save_record(a_record("bill", f"B-{n}", created_by="U1", approval_status=status,
+                                            created_at=NOW + timedelta(minutes=n)))
+    async with store.read() as repo:
+        shown, count = await repo.records_created_by("U1", 4)
+    assert [r.id for r in shown] == ["B-2", "B-0", "B-5", "B-4"] and count == 6
+
+
 async def test_contacts_round_trip_and_are_read_one_by_one_or_in_bulk(store: Store) -> None:
     async with store.unit_of_work() as repo:
         await repo.save_contact(a_contact("C2"), NOW)
