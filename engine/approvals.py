@@ -207,6 +207,13 @@ def second_seat(request: ApprovalRequest, approver: str, slack_user: str | None,
     return next((s for s in seats if s != approver and is_email(s) and is_same_person(s, email)), None)
 
 
+def forced_votes(request: ApprovalRequest, step_index: int) -> tuple[Vote, ...]:
+    """Return a step's approvals that were forced: confirmed with a reason (an admin completing the step, or an
+    approver overriding what the workflow says), in order."""
+    return tuple(v for v in request.votes
+                 if v.step_index == step_index and v.decision is Decision.APPROVE and v.reason)
+
+
 def is_eligible(request: ApprovalRequest, actor: str) -> bool:
     """Tell whether a person may decide on the request's current step."""
     return request.is_open() and actor in request.step().approvers and not is_same_person(actor, request.requester)

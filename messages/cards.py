@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, forced_votes
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, is_blank, prefill_choices, read_field, selected_option
 
@@ -87,7 +87,8 @@ def approval_card(
     """Return everything an approval message, modal or outcome DM needs to render."""
     steps = [
         {"number": s.index + 1, "name": s.name, "min_approvers": s.min_approvers,
-         "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index)}
+         "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index),
+         "forced": [{"by": v.acted_by or v.approver, "reason": v.reason} for v in forced_votes(request, s.index)]}
         for s in request.steps
     ]
     is_current = step_index is None or step_index == request.current_step

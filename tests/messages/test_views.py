@@ -244,6 +244,9 @@ def cases() -> Iterator[Case]:
              Vote(0, "U01CCC", Decision.REJECT, NOW, LONG, None))
     yield Case("approval_request", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1])))
+    forced = (Vote(0, "U0ADMIN", Decision.APPROVE, NOW, LONG, None),)
+    yield Case("approval_request:forced", "approval_request.json.j2", "message",
+               lambda r, big: r.json("approval_request.json.j2", card=card(big, forced)))
     for status in ("approved", "rejected", "expired", "cancelled"):
         for name in ("approval_request", "approval_outcome"):
             yield Case(f"{name}:{status}", f"{name}.json.j2", "message", lambda r, big, s=status, t=name: r.json(

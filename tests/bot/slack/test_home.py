@@ -215,6 +215,11 @@ async def test_an_admin_overrides_a_step_from_the_channel_post_after_confirming(
     await signoff.click("U0OUT", post, "approve")
     refusal = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U0OUT"))
     assert "not an approver" in refusal[0].all_text()
+    forced = "Step 1 was approved by force by <@U0ADMIN>: “CFO said yes by phone”"
+    await signoff.wait_for(lambda: forced in signoff.workspace.message(post.channel, post.ts).all_text())
+    first_dm = signoff.dm(ALICE)[0]
+    await signoff.wait_for(lambda: forced in signoff.workspace.message(first_dm.channel, first_dm.ts).all_text())
+    assert forced in signoff.dm(DIMITRI)[0].all_text()
 
 
 async def test_five_hundred_tasks_render_within_limits_and_say_how_many_are_hidden(signoff: Harness) -> None:
