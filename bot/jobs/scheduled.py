@@ -7,6 +7,7 @@ of the documents still to act on (not one per document).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from engine.records import Record
 from engine.scheduled import select_scheduled
 from engine.workflows import Workflow
 from messages.errors import TemplateInvalidError
-from storage.models import NewMessage
+from storage.models import NewMessage, WorkflowRun
 from storage.ports import Repository
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class ScheduledRuns:
                                                            digest=people)
         known = await repo.reminded_documents(workflow.id)
         await repo.end_reminders(workflow.id, lapsed_reminders(known, (r.key() for r, _ in selected)), now)
+        if channels:
+            await repo.insert_run(digest_run(workflow, channels, len(selected), now))
         digested = await self._person_digests(repo, now, workflow, sorted(people), action)
         await repo.audit(now, None, "workflow_fired", ("workflow", workflow.id), None, None,
                          {"run_at": action.data["run_at"], "count": len(selected), "channels": channels,
@@ -114,6 +117,13 @@ class ScheduledRuns:
                 continue
             lines.append(digest_line(text))
         return lines
+
+
+def digest_run(workflow: Workflow, channels: list[str], count: int, now: datetime) -> WorkflowRun:
+    """Return the run-history line of a scheduled firing that posted digests to channels (and how many documents)."""
+    actions = [{"type": "digest", "channels": channels, "count": count, "result": "queued"}]
+    return WorkflowRun(f"run_{uuid.uuid4().hex[:16]}", workflow.id, workflow.name, workflow.record_type.value, "",
+                       "scheduled", "done", actions, now, event="digest")
 
 
 async def _records(repo: Repository, workflow: Workflow) -> list[Record]:

@@ -63,6 +63,11 @@ async def test_a_weekday_digest_posts_once_per_run_to_the_channel(tmp_path: Path
         text = posts[0].all_text()
         assert "Unsent invoices" in text and "2 documents" in text
         assert "Invoice INV-1 for €100.00 is not sent" in text and "INV-3" not in text
+        runs = (await signoff.api.get("/api/v1/runs", params={"workflow_id": created.json()["id"]})).json()["runs"]
+        assert len(runs) == 7 and runs[0]["event"] == "digest" and runs[0]["cause"] == "scheduled"
+        assert runs[0]["actions"] == [{"type": "digest", "channels": ["#finance"], "count": 2, "result": "queued"}]
+        history = await signoff.link.command("U0ADMIN", "/signoff", f"history {created.json()['id']}")
+        assert "Digest of 2 documents posted to #finance" in history.text()
 
 
 async def test_people_get_one_digest_of_the_documents_and_updates_apply(tmp_path: Path) -> None:
