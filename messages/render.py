@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_datetime
+from babel import Locale
+from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     ChainableUndefined,
@@ -54,6 +55,7 @@ class Formatter:
     def __init__(self, locale: str, tz: ZoneInfo) -> None:
         self.babel_locale = LOCALES.get(locale, "en_US")
         self.tz = tz
+        self.moment_pattern = str(Locale.parse(self.babel_locale).datetime_formats["medium"])  # "{1}, {0}"
         # Babel loads a locale's data on first use: load it now, so no render budget is charged with it.
         self.money(Decimal("1"), "EUR")
         self.moment(datetime(2026, 1, 1, tzinfo=UTC))
@@ -82,10 +84,13 @@ class Formatter:
         return str(format_date(value, format="medium", locale=self.babel_locale))
 
     def moment(self, value: datetime | None) -> str:
-        """Format an aware datetime in the company zone."""
+        """Format an aware datetime in the company zone: its date, and its time to the minute."""
         if value is None:
             return "—"
-        return str(format_datetime(value.astimezone(self.tz), format="medium", locale=self.babel_locale))
+        local = value.astimezone(self.tz)
+        day = format_date(local, format="medium", locale=self.babel_locale)
+        time = format_time(local, format="short", locale=self.babel_locale)
+        return self.moment_pattern.replace("{1}", str(day)).replace("{0}", str(time))
 
 
 def document_currency(context: Mapping[str, Any]) -> str:
