@@ -107,6 +107,14 @@ class ClaimedItem:
 
 
 @dataclass(frozen=True)
+class OutboxHold:
+    """Items of these kinds due after `queued_after` are held back: a claim neither reads nor leases them."""
+
+    kinds: tuple[str, ...]
+    queued_after: datetime
+
+
+@dataclass(frozen=True)
 class NewMessage:
     """An outbox item to queue."""
 

@@ -35,6 +35,7 @@ from storage.models import (
     InboxEntry,
     InboxRow,
     NewMessage,
+    OutboxHold,
     OutboxItem,
     RecordKey,
     ReminderTask,
@@ -350,15 +351,20 @@ class OutboxRepo(Protocol):
 
     async def claim_outbox(
         self, now: datetime, wall_s: float, lease_s: float, per_target: int, limit: int,
-        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None,
+        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None, hold: OutboxHold | None = None,
     ) -> list[ClaimedItem]:
         """Lease due items to `owner`, at most `per_target` per target (the earliest of each), `limit` in all.
 
-        Returned items are SENDING with attempts already counted. `accept(item)` may refuse some: they stay as
-        they were. A target with an item under another owner's live lease is left to that owner (one sender per
-        conversation at a time). `uncertain_since` is None unless an earlier claim was neither released nor
-        recorded by `mark_sent_many`: then it is that claim's `wall_s` (an earlier sender may have posted it).
+        Returned items are SENDING with attempts already counted. Items `hold` holds back are not read. `accept(item)`
+        may refuse some: they stay as they were. A target with an item under another owner's live lease is left to
+        that owner (one sender per conversation at a time). `uncertain_since` is None unless an earlier claim was
+        neither released nor recorded by `mark_sent_many`: then it is that claim's `wall_s` (an earlier sender may
+        have posted it).
         """
+        ...
+
+    async def first_held_outbox(self, hold: OutboxHold) -> datetime | None:
+        """Return the earliest `not_before` of the queued items `hold` holds back, or None."""
         ...
 
     async def release_outbox(

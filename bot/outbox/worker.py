@@ -32,7 +32,7 @@ from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
 from bot.outbox.posts import Mark, delivering, outbox_key
 from engine.notify import NoticeKind
 from storage.errors import LeaseLostError
-from storage.models import ClaimedItem, OutboxItem
+from storage.models import ClaimedItem, OutboxHold, OutboxItem
 from storage.owners import new_owner
 from storage.ports import Repository
 
@@ -220,22 +220,29 @@ class Deliverer:
             return idle_s
         return min(idle_s, max(MIN_SLEEP_S, (self._held_back_until - self.service.clock.now()).total_seconds()))
 
-    def _accepts(self, is_clicking: bool) -> Callable[[OutboxItem], bool]:
+    def _accepts(self) -> Callable[[OutboxItem], bool]:
         counts = {name: len(lane.queue) for name, lane in self._lanes.items()}
-        held_back_since = self.service.clock.now() - timedelta(seconds=HOLD_BACK_MAX_S) if is_clicking else None
 
         def accept(item: OutboxItem) -> bool:
-            """Tell whether to lease an item now: not held here, its lane not paused, nor full, nor held back."""
+            """Tell whether to lease an item now: not held here, its lane neither paused nor full."""
             lane = lane_of(item)
             if item.id in self._held or self.pacer.is_paused(lane) or counts.get(lane, 0) >= PER_LANE_CLAIM:
-                return False
-            if held_back_since is not None and item.kind in COALESCED_KINDS and item.not_before > held_back_since:
-                self._hold_back(item.not_before + timedelta(seconds=HOLD_BACK_MAX_S))
                 return False
             counts[lane] = counts.get(lane, 0) + 1
             return True
 
         return accept
+
+    async def _held_back(self, repo: Repository, now: datetime, is_clicking: bool) -> OutboxHold | None:
+        """While clicks are counted, hold back refreshes queued within HOLD_BACK_MAX_S (a claim does not even read
+        them), and note when the first of them may go."""
+        if not is_clicking:
+            return None
+        hold = OutboxHold(tuple(sorted(COALESCED_KINDS)), now - timedelta(seconds=HOLD_BACK_MAX_S))
+        first = await repo.first_held_outbox(hold)
+        if first is not None:
+            self._hold_back(first + timedelta(seconds=HOLD_BACK_MAX_S))
+        return hold
 
     def _hold_back(self, until: datetime) -> None:
         if self._held_back_until is None or until < self._held_back_until:
@@ -253,9 +260,9 @@ class Deliverer:
         now, self._held_back_until = self.service.clock.now(), None
         async with self.service.db.unit_of_work() as repo:
             is_clicking = await self._is_clicking(repo)
-            accept = self._accepts(is_clicking)
+            hold = await self._held_back(repo, now, is_clicking)
             claimed = await repo.claim_outbox(now, time.time(), self.lease_s, PER_LANE_CLAIM, self.batch_size,
-                                              accept, self.owner)
+                                              self._accepts(), self.owner, hold)
         self._clicking_seen_s = time.monotonic() if is_clicking else None
         if claimed and not self._held:
             self._renewed_s = time.monotonic()

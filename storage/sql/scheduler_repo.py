@@ -9,7 +9,7 @@ from typing import Any
 from engine.approvals import ApprovalRequest, Vote
 from engine.planning import DueAction
 from engine.records import Contact, Record
-from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxItem
+from storage.models import QUEUED, SENDING, SENT, ClaimedItem, DueRow, NewMessage, OutboxHold, OutboxItem
 from storage.sql.codec import dumps, loads, parse_ts, ts
 from storage.sql.connection import Row, SqlConnection
 from storage.sql.rows import RECORD_COLUMNS, StoredRequests, record_of, request_of, vote_of
@@ -42,6 +42,14 @@ def _outbox_item(row: Row, attempts: int) -> OutboxItem:
         _moment(row["not_before"]), _moment(row["created_at"]), row["last_error"],
         loads(row["result"]) if row["result"] else None, parse_ts(row["requeued_at"]),
     )
+
+
+def _held_clause(hold: OutboxHold | None) -> tuple[str, tuple[str, ...]]:
+    """Return the SQL (and its arguments) leaving out the items `hold` holds back; nothing without a hold."""
+    if hold is None or not hold.kinds:
+        return "", ()
+    return (f" AND NOT (kind IN ({_marks(hold.kinds)}) AND not_before>?)",
+            (*hold.kinds, ts(hold.queued_after)))
 
 
 def _step_of(key: str) -> int | None:
@@ -260,22 +268,23 @@ class SchedulerQueries:
     # outbox delivery
     async def claim_outbox(
         self, now: datetime, wall_s: float, lease_s: float, per_target: int, limit: int,
-        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None,
+        accept: Callable[[OutboxItem], bool] | None = None, owner: str | None = None, hold: OutboxHold | None = None,
     ) -> list[ClaimedItem]:
         """Lease due items to `owner` (default: this store's), at most `per_target` per target.
 
-        `accept(item)` may refuse some (left queued). A target with an item under another owner's live lease is
-        left to that owner (its lane). The lease is taken by a compare-and-set: an item another claim took
-        meanwhile is not returned.
+        Items `hold` holds back are not read. `accept(item)` may refuse some (left queued). A target with an item
+        under another owner's live lease is left to that owner (its lane). The lease is taken by a compare-and-set:
+        an item another claim took meanwhile is not returned.
         """
         owner = owner or self.owner
         stamp = ts(now)
+        held, held_args = _held_clause(hold)
         rows = await self._fetch(
             "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY target ORDER BY not_before, id) AS lane_rank "
-            "FROM outbox WHERE ((status=? AND not_before<=?) OR (status=? AND lease_until<=?)) AND target NOT IN ("
-            "SELECT target FROM outbox WHERE status=? AND lease_until>? "
+            f"FROM outbox WHERE ((status=? AND not_before<=?) OR (status=? AND lease_until<=?)){held} "
+            "AND target NOT IN (SELECT target FROM outbox WHERE status=? AND lease_until>? "
             "AND (lease_owner IS NULL OR lease_owner <> ?))) AS due WHERE lane_rank<=? ORDER BY not_before, id LIMIT ?",
-            (QUEUED, stamp, SENDING, stamp, SENDING, stamp, owner, per_target, limit),
+            (QUEUED, stamp, SENDING, stamp, *held_args, SENDING, stamp, owner, per_target, limit),
         )
         claimed = [ClaimedItem(_outbox_item(r, r["attempts"] + 1), r["claimed_wall_s"]) for r in rows]
         claimed = [c for c in claimed if accept is None or accept(c.item)]
@@ -291,6 +300,14 @@ class SchedulerQueries:
             )
             taken |= {int(r[0]) for r in rows}
         return [c for c in claimed if c.item.id in taken]
+
+    async def first_held_outbox(self, hold: OutboxHold) -> datetime | None:
+        """Return the earliest `not_before` of the queued items `hold` holds back, or None."""
+        rows = await self._fetch(
+            f"SELECT min(not_before) FROM outbox WHERE status=? AND kind IN ({_marks(hold.kinds)}) AND not_before>?",
+            (QUEUED, *hold.kinds, ts(hold.queued_after)),
+        )
+        return parse_ts(rows[0][0]) if rows and rows[0][0] else None
 
     async def release_outbox(
         self, claimed: Sequence[ClaimedItem], not_before: datetime, error: str | None = None,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from storage.errors import LeaseLostError
+from storage.models import OutboxHold
 from storage.ports import Store
 from tests.storage.contract.backends import Backend
 
@@ -141,3 +142,18 @@ async def test_storing_the_next_due_time_without_an_owner_ends_any_lease(store: 
         await repo.set_next_due([(row.kind, row.subject_id, NOW)])
         again = await repo.claim_due_rows(NOW, 10, "B", 60)
     assert [r.subject_id for r in again] == ["U2", "U3", "U1"]
+
+
+async def test_a_hold_keeps_recent_items_of_its_kinds_out_of_a_claim(store: Store) -> None:
+    async with store.unit_of_work() as repo:
+        await repo.enqueue("refresh", "C1", {"n": 1}, NOW - timedelta(seconds=5), key="old refresh")
+        await repo.enqueue("refresh", "C1", {"n": 2}, NOW - timedelta(seconds=1), key="new refresh")
+        await repo.enqueue("message", "C2", {}, NOW - timedelta(seconds=1), key="message")
+    hold = OutboxHold(("refresh",), NOW - timedelta(seconds=2))
+    async with store.unit_of_work() as repo:
+        assert await repo.first_held_outbox(hold) == NOW - timedelta(seconds=1)
+        claimed = await repo.claim_outbox(NOW, 1000.0, 60, per_target=5, limit=10, owner="A", hold=hold)
+    assert sorted(c.item.key or "" for c in claimed) == ["message", "old refresh"]
+    assert await statuses(store) == {"old refresh": "sending", "new refresh": "queued", "message": "sending"}
+    async with store.unit_of_work() as repo:
+        assert await repo.first_held_outbox(OutboxHold(("refresh",), NOW)) is None
