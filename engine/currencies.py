@@ -31,3 +31,15 @@ CURRENCIES: frozenset[str] = frozenset({
 def is_currency(code: str) -> bool:
     """Tell whether a code is the ISO 4217 code of a currency documents may be in."""
     return code in CURRENCIES
+
+# ISO 4217 minor units of the currencies above that do not have two decimal places.
+_MINOR_UNITS: dict[str, int] = {
+    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+                     "XAF", "XOF", "XPF"), 0),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def minor_units(code: str) -> int:
+    """Return how many decimal places an amount in a currency may have (ISO 4217: JPY 0, USD 2, KWD 3)."""
+    return _MINOR_UNITS.get(code, 2)

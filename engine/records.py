@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from engine.currencies import CURRENCIES
+from engine.currencies import CURRENCIES, minor_units
 from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
 from engine.limits import to_decimal as to_decimal
 
@@ -82,9 +82,9 @@ class RecordInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    currency: str = Field(default="USD", min_length=3, max_length=3)
     amount: Decimal = Decimal("0")
     balance: Decimal | None = None
-    currency: str = Field(default="USD", min_length=3, max_length=3)
     customer: Id | None = None
     vendor: Id | None = None
     location: Text | None = None
@@ -104,6 +104,21 @@ class RecordInput(BaseModel):
     @classmethod
     def _exact_decimal(cls, value: Any) -> Any:
         return None if value is None else check_money(to_decimal(value))
+
+    @field_validator("amount", "balance")
+    @classmethod
+    def _in_minor_units(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        """Refuse cents on a yen amount: no more decimal places than the currency has (what is stored is read as
+        it was written)."""
+        currency = info.data.get("currency")
+        if value is None or currency is None or (info.context or {}).get("stored"):
+            return value
+        places = minor_units(currency)
+        exponent = value.normalize().as_tuple().exponent
+        if isinstance(exponent, int) and exponent < -places:
+            raise ValueError(f"{currency} amounts have at most {places} decimal places" if places
+                             else f"{currency} amounts have no decimal places")
+        return value
 
     @field_validator("txn_date", "due_date", mode="before")
     @classmethod

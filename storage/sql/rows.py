@@ -22,7 +22,8 @@ def record_data(record: Record) -> str:
 
 def record_of(row: Row) -> Record:
     """Rebuild a record from its row (the columns of RECORD_COLUMNS)."""
-    return Record.model_validate({**loads(row["data"]), **{name: row[name] for name in _IN_COLUMNS}})
+    return Record.model_validate({**loads(row["data"]), **{name: row[name] for name in _IN_COLUMNS}},
+                                 context={"stored": True})
 
 
 def moment(text: str) -> datetime:

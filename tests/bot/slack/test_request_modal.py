@@ -101,6 +101,7 @@ async def test_the_home_button_opens_the_request_modal(signoff: Harness) -> None
         ({"vendor": "  "}, {"vendor"}),
         ({"amount": "-3"}, {"amount"}),
         ({"amount": "12.345"}, {"amount"}),
+        ({"amount": "1250.50", "currency": "JPY"}, {"amount"}),
         ({"amount": "abc"}, {"amount"}),
         ({"amount": "1000000000"}, {"amount"}),
         ({"vendor": "", "amount": "0"}, {"vendor", "amount"}),
