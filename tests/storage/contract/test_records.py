@@ -101,3 +101,12 @@ async def test_contacts_round_trip_and_are_read_one_by_one_or_in_bulk(store: Sto
     assert of_record == {"customer:C1": one, "vendor:V1": a_contact("V1", "vendor")}
     assert list(by_id) == ["C1"] and list(by_key) == [("vendor", "V1")]
     assert every == [("customer", "C1"), ("customer", "C2"), ("vendor", "V1")] and customers == ["C1"]
+
+
+async def test_a_record_stored_before_a_rule_tightened_is_read_as_it_was_written(store: Store) -> None:
+    written = Record.model_validate({"type": "invoice", "id": "JPY-1", "amount": "1250.5", "currency": "JPY",
+                                     "created_at": NOW, "updated_at": NOW}, context={"stored": True})
+    async with store.unit_of_work() as repo:
+        await repo.save_record(written)
+    async with store.read() as repo:
+        assert await repo.get_record("invoice", "JPY-1") == written
