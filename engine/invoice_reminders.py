@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -27,6 +28,8 @@ SEND_AT_HOUR = 9
 FRESH_FOR = timedelta(days=3)
 CLOSED_STATUSES = frozenset({DocStatus.PAID, DocStatus.VOID})
 FINALISED_STATUSES = frozenset({DocStatus.OPEN, DocStatus.SENT})
+PAYMENT_URL_FIELD = "payment_url"
+WEB_ADDRESS = re.compile(r"https?://[^\s<>\"]{1,2000}")
 
 
 class ReminderSchedule(BaseModel):
@@ -118,6 +121,21 @@ def is_owed(moment: ReminderMoment, record: Record, settings: InvoiceReminderSet
     if not record.created_at <= moment.at <= now:
         return False
     return now - moment.at <= FRESH_FOR or (settings.since is not None and moment.at >= settings.since)
+
+
+def payment_url(record: Record) -> str | None:
+    """Return the web address where the customer views and pays the invoice (its `payment_url` field), if any."""
+    url = record.fields.get(PAYMENT_URL_FIELD)
+    return url if isinstance(url, str) and WEB_ADDRESS.fullmatch(url) else None
+
+
+def automatic_reminder_hold(contact: Contact) -> str | None:
+    """Return why a customer gets no scheduled payment reminders (None: they do); one sent by hand still goes."""
+    if not contact.active:
+        return f"customer {contact.id} is inactive"
+    if not contact.reminders:
+        return f"customer {contact.id} gets no automatic reminders"
+    return None
 
 
 def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:

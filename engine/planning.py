@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from engine.approvals import ApprovalRequest, is_same_person, resolve_step_approvers
 from engine.cron import CronSpec
-from engine.dates import add_calendar_days, require_aware
+from engine.dates import add_calendar_days, local_date, require_aware
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinitionError, InvalidDurationError
 from engine.invoice_reminders import InvoiceReminderSettings, is_owed, is_payable, reminder_moments
@@ -27,6 +27,8 @@ from engine.records import Record
 from engine.workflows import DEFAULT_NOTIFY, ApprovalAction, Trigger, Workflow
 
 DEFAULT_EXPIRE_AFTER = "P30D"
+# An invoice reminder sent this late would reach the customer hours before the next one, which says the same.
+SUPERSEDED_WITHIN = timedelta(days=1)
 
 
 class ActionKind(StrEnum):
@@ -292,7 +294,7 @@ def plan_invoice(
     moments = reminder_moments(record.due_date, settings, tz)
     owed = [m for m in moments if is_owed(m, record, settings, now)]
     nxt = next((m.at for m in moments if m.at > now), None)
-    if not owed or not state.email:
+    if not owed:
         return [], nxt
     latest = owed[-1]
     data = {"invoice_id": record.id, "schedule_index": latest.index, "offset_days": latest.schedule.offset_days,
@@ -301,7 +303,21 @@ def plan_invoice(
     hold = customer_hold(record)
     if hold is not None:
         data, key = {**data, "skipped": hold}, f"{key}:held:{record.approval_status.value}"
+    elif (skipped := _reminder_skipped(record, latest.at, nxt, now, tz, state.email)) is not None:
+        data, key = {**data, "skipped": skipped}, f"{key}:skipped"
     return [DueAction(ActionKind.INVOICE_REMINDER, key, (SubjectKind.INVOICE, record.id), latest.at, data)], nxt
+
+
+def _reminder_skipped(
+    record: Record, due_at: datetime, next_at: datetime | None, now: datetime, tz: ZoneInfo, email: str | None,
+) -> str | None:
+    """Return why an owed reminder is not e-mailed: the customer has no address, or it is so late that the next one
+    is nearer and due within a day (two e-mails hours apart would say the same); None when it goes."""
+    if not email:
+        return f"customer {record.customer} has no e-mail address" if record.customer else "it names no customer"
+    if next_at is not None and now - due_at >= (next_at - due_at) / 2 and next_at - now < SUPERSEDED_WITHIN:
+        return f"late: the next reminder goes on {local_date(next_at, tz).isoformat()}"
+    return None
 
 
 def schedule_of(workflow: Workflow | None) -> CronSpec | None:

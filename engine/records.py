@@ -204,6 +204,7 @@ class ContactInput(BaseModel):
     country: Text | None = None
     city: Text | None = None
     active: bool = True
+    reminders: bool = True
     balance: Decimal = Decimal("0")
     fields: Annotated[dict[str, Any], AfterValidator(check_fields)] = Field(default_factory=dict)
 

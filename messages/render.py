@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -21,6 +21,7 @@ from jinja2 import (
     StrictUndefined,
     Template,
     TemplateSyntaxError,
+    meta,
     pass_context,
 )
 from jinja2.runtime import Context
@@ -193,6 +194,16 @@ class Renderer:
         """Render a shipped plain-text template."""
         return _shipped(self.locale, self.timezone).get_template(name).render(**context).strip()
 
+    def unknown_names(self, source: str, known: Iterable[str]) -> list[str]:
+        """Return the top-level names an admin-written template reads that are neither `known` nor built in (a
+        misspelt `{{ comapny.name }}` would render as nothing); [] when it does not parse (rendering says why)."""
+        env = _user(self.locale, self.timezone)
+        try:
+            names = meta.find_undeclared_variables(env.parse(source))
+        except TemplateSyntaxError:
+            return []
+        return sorted(names - set(known) - set(env.globals))
+
     def user_text(self, source: str, **context: Any) -> str:
         """Render an admin-written template as plain text (e-mail), sandboxed and within its budget."""
         return self._user_render(_user(self.locale, self.timezone), source, context)
@@ -225,10 +236,15 @@ def describe(exc: TemplateInvalidError) -> str:
 def check_user_template(source: str, sample: dict[str, Any], renderer: Renderer | None = None) -> str | None:
     """Return None when a user template compiles and renders on sample data to some text, else the problem (with
     its line)."""
+    renderer = renderer or Renderer()
     try:
-        return None if (renderer or Renderer()).user_text(source, **sample).strip() else RENDERS_NOTHING
+        rendered = renderer.user_text(source, **sample)
     except TemplateInvalidError as exc:
         return describe(exc)
+    unknown = renderer.unknown_names(source, sample)
+    if unknown:
+        return f"unknown name {unknown[0]!r} (a template knows {', '.join(sorted(sample))})"
+    return None if rendered.strip() else RENDERS_NOTHING
 
 
 def non_blank(text: str, what: str) -> str:

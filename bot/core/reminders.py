@@ -10,22 +10,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.clock import SystemClock
 from bot.core.service import Signoff
+from bot.core.template_checks import SAMPLE_COMPANY
 from bot.errors import Conflict, NotFound, Refused, SettingsError, Unprocessable
 from bot.senders.email import Email
 from bot.senders.slack import SlackOut, make_client
 from bot.settings import SmtpConfig, load_settings
 from engine.actions import record_context, sample_contact, sample_record
+from engine.dates import local_date
 from engine.errors import InvalidDefinitionError
 from engine.invoice_reminders import (
     InvoiceReminderSettings,
     ReminderSchedule,
+    automatic_reminder_hold,
     days_until_due,
     manual_reminder_refusal,
     manual_schedule,
     parse_reminder_settings,
+    payment_url,
 )
 from engine.lifecycle import customer_hold
 from engine.planning import DueAction
@@ -84,11 +89,15 @@ def settings_json(settings: InvoiceReminderSettings, locale: str = "en") -> dict
     return data
 
 
-def reminder_context(record: Record, contact: Contact | None, now: datetime, tz: Any) -> dict[str, Any]:
-    """Return what reminder templates see: invoice (also as record), customer, days until and past due."""
+def reminder_context(
+    record: Record, contact: Contact | None, now: datetime, tz: ZoneInfo, company_name: str = "",
+) -> dict[str, Any]:
+    """Return what reminder templates see: invoice (also as record), customer, company, today, days until and past
+    due."""
     invoice = record_context(record)
     days = days_until_due(record.due_date, now, tz) if record.due_date else 0
     return {"invoice": invoice, "record": invoice, "customer": contact.model_dump() if contact else {},
+            "company": {"name": company_name, "timezone": tz.key}, "today": local_date(now, tz),
             "days_until_due": days, "days_overdue": max(0, -days)}
 
 
@@ -143,7 +152,7 @@ class InvoiceReminders:
     def _check_templates(self, settings: InvoiceReminderSettings) -> None:
         now, tz = self.service.clock.now(), self.service.settings.tz
         sample = reminder_context(sample_record(RecordType.INVOICE, now, tz), sample_contact(RecordType.INVOICE),
-                                  now, tz)
+                                  now, tz, SAMPLE_COMPANY)
         problems = []
         for index, schedule in enumerate(settings.schedules):
             for part in TEXT_PARTS:
@@ -154,15 +163,18 @@ class InvoiceReminders:
         if problems:
             raise Unprocessable(f"invalid template: {problems[0]['path']}: {problems[0]['message']}", problems)
 
-    def compose(self, record: Record, contact: Contact, schedule: ReminderSchedule, now: datetime) -> Email:
+    def compose(
+        self, record: Record, contact: Contact, schedule: ReminderSchedule, now: datetime, company_name: str = "",
+    ) -> Email:
         """Render one reminder e-mail for an invoice; raise TemplateInvalidError when a template fails."""
         renderer = self.service.renderer
-        context = reminder_context(record, contact, now, self.service.settings.tz)
+        context = reminder_context(record, contact, now, self.service.settings.tz, company_name)
         locale = self.service.settings.locale
         texts = {part: renderer.user_text(getattr(schedule, part) or default_text(part, locale), **context).strip()
                  for part in TEXT_PARTS}
         body = renderer.text("invoice_reminder_email.txt.j2", greeting=texts["greeting"], body=texts["body"],
-                             invoice=context["invoice"])
+                             invoice=context["invoice"], company=context["company"],
+                             payment_url=payment_url(record))
         subject = " ".join(non_blank(texts["subject"], "subject").split())[:300]
         non_blank(texts["body"], "message")
         return Email(to=[contact.mail_address() or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact))
@@ -178,7 +190,7 @@ class InvoiceReminders:
     ) -> Email:
         """Queue one reminder e-mail and write `reminded` in the invoice's history, in the caller's transaction."""
         now = self.service.clock.now()
-        email = self.compose(record, contact, schedule, now)
+        email = self.compose(record, contact, schedule, now, await repo.company_name())
         await repo.enqueue("email", email.to[0], email.to_json(), now, key=key)
         stamped = await repo.mark_reminded(*record.key(), now)
         await repo.audit(now, actor, "reminded", record.key(), None, None,
@@ -190,14 +202,15 @@ class InvoiceReminders:
         """Send a scheduled reminder the planner found due; tell whether one was queued."""
         record = await repo.get_record(RecordType.INVOICE.value, action.data["invoice_id"])
         index = action.data["schedule_index"]
-        if record is None or not record.customer or index >= len(settings.schedules):
+        if record is None or index >= len(settings.schedules):
             return False
-        hold = action.data.get("skipped") or customer_hold(record)
+        contact = await repo.get_contact("customer", record.customer) if record.customer else None
+        hold = (action.data.get("skipped") or customer_hold(record)
+                or (automatic_reminder_hold(contact) if contact else None))
         if hold is not None:
             await repo.audit(self.service.clock.now(), None, "reminder_skipped", record.key(), None, None,
                              {"schedule": index, "offset_days": action.data["offset_days"], "reason": hold})
             return False
-        contact = await repo.get_contact("customer", record.customer)
         if contact is None or not contact.mail_address():
             return False
         detail = {"schedule": index, "offset_days": action.data["offset_days"], "manual": False}
@@ -226,7 +239,8 @@ class InvoiceReminders:
             contact = await self._recipient(repo, record)
             settings = await self.load(repo)
             chosen, index = self._schedule_for(record, settings, schedule)
-            chosen = self._with_own_text(chosen, own, record, contact) if own else chosen
+            company_name = await repo.company_name()
+            chosen = self._with_own_text(chosen, own, record, contact, company_name) if own else chosen
             key = f"invoice-manual:{record.id}:{uuid.uuid4().hex[:12]}"
             detail = {"schedule": index, "manual": True, "own_text": own is not None}
             try:
@@ -236,11 +250,11 @@ class InvoiceReminders:
         return {"invoice_id": record.id, "to": email.to, "cc": email.cc, "subject": email.subject, "queued": True}
 
     def _with_own_text(
-        self, schedule: ReminderSchedule, own: OwnText, record: Record, contact: Contact,
+        self, schedule: ReminderSchedule, own: OwnText, record: Record, contact: Contact, company_name: str,
     ) -> ReminderSchedule:
         """Return the schedule's texts with the reminder's own subject and/or message; 422 when one fails."""
         now, tz = self.service.clock.now(), self.service.settings.tz
-        context = reminder_context(record, contact, now, tz)
+        context = reminder_context(record, contact, now, tz, company_name)
         for path, source in (("subject", own.subject), ("message", own.message)):
             problem = check_user_template(source, context, self.service.renderer) if source else None
             if problem is not None:

@@ -267,6 +267,8 @@ DUE = date(2026, 10, 27)
 # Saved before every reminder of INV-9 fell due; saved after them all (turned on late).
 SAVED = SETTINGS.model_copy(update={"since": START})
 SAVED_LATE = SETTINGS.model_copy(update={"since": datetime(2026, 11, 30, tzinfo=PARIS)})
+NEXT_DAY = InvoiceReminderSettings(enabled=True, since=START, schedules=[ReminderSchedule(offset_days=0),
+                                                                        ReminderSchedule(offset_days=1)])
 
 
 def nine(day: date, hours: float = 0) -> datetime:
@@ -295,7 +297,15 @@ def nine(day: date, hours: float = 0) -> datetime:
          "invoice-reminder:INV-9:2026-10-27:+7", None),
         (invoice(created_at=nine(DUE + 2 * DAY)), "ap@acme.test", SAVED, nine(DUE + 3 * DAY), None,
          nine(DUE + 7 * DAY)),
-        (invoice(), None, SETTINGS, nine(DUE, 1), None, nine(DUE + 7 * DAY)),
+        (invoice(), None, SETTINGS, nine(DUE, 1), "invoice-reminder:INV-9:2026-10-27:+0:skipped", nine(DUE + 7 * DAY)),
+        (invoice(customer=None), None, SETTINGS, nine(DUE, 1), "invoice-reminder:INV-9:2026-10-27:+0:skipped",
+         nine(DUE + 7 * DAY)),
+        (invoice(), "ap@acme.test", SAVED, nine(DUE, -1), "invoice-reminder:INV-9:2026-10-27:-3:skipped", nine(DUE)),
+        (invoice(), "ap@acme.test", SAVED, nine(DUE - DAY), "invoice-reminder:INV-9:2026-10-27:-3", nine(DUE)),
+        (invoice(), "ap@acme.test", NEXT_DAY, nine(DUE, 0.01), "invoice-reminder:INV-9:2026-10-27:+0",
+         nine(DUE + DAY)),
+        (invoice(), "ap@acme.test", NEXT_DAY, nine(DUE, 12.5), "invoice-reminder:INV-9:2026-10-27:+0:skipped",
+         nine(DUE + DAY)),
         (invoice(status="paid"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
         (invoice(status="void"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),
         (invoice(status="draft"), "ap@acme.test", SETTINGS, nine(DUE, 1), None, None),

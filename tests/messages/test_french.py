@@ -179,11 +179,12 @@ def _group_and_rule_views() -> Iterator[Case]:
 def _reminder_email(renderer: Renderer, days: int) -> str:
     """The invoice reminder e-mail as a customer gets it, from the shipped default texts."""
     record_ = sample_record(RecordType.INVOICE, NOW, renderer.fmt.tz)
-    context = reminder_context(record_, sample_contact(RecordType.INVOICE), NOW, renderer.fmt.tz)
+    context = reminder_context(record_, sample_contact(RecordType.INVOICE), NOW, renderer.fmt.tz, "Northwind")
     context["days_until_due"], context["days_overdue"] = days, max(0, -days)
     texts = {part: renderer.user_text(default_text(part, renderer.locale), **context) for part in TEXT_PARTS}
     body = renderer.text("invoice_reminder_email.txt.j2", greeting=texts["greeting"], body=texts["body"],
-                         invoice=context["invoice"])
+                         invoice=context["invoice"], company=context["company"],
+                         payment_url="https://pay.example/INV-1")
     return texts["subject"] + "\n" + body
 
 

@@ -15,7 +15,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from messages.i18n import LOCALE_DIR, translations
-from messages.render import Renderer
+from messages.render import Renderer, check_user_template
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXTS = frozenset({"f", "m", "grammatical gender"})
@@ -173,3 +173,14 @@ def test_french_questions_use_the_article_of_the_document_type(record_type: str,
             "request_id": "AR-1"}
     view = Renderer("fr", "Europe/Paris").json("reject_modal.json.j2", card=card)
     assert expected in json.dumps(view, ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("source", "problem"), [
+    ("{{ comapny.name }} {{ record.id }}", "unknown name 'comapny'"),
+    ("{% set total = record.amount %}{{ total }} {{ _('Invoice') }} {{ locale }}", None),
+    ("{% for i in range(2) %}{{ i }}{% endfor %}{{ record.nothing.deeper }}", None),
+    ("{{ record.id }} {% if recrod %}x{% endif %}", "unknown name 'recrod'"),
+])
+def test_a_template_reading_a_name_it_does_not_know_is_refused(source: str, problem: str | None) -> None:
+    found = check_user_template(source, {"record": {"id": "INV-1", "amount": 1}, "company": {"name": "N"}})
+    assert (found or "").startswith(problem or "") and (found is None) == (problem is None)

@@ -176,10 +176,62 @@ async def test_no_reminder_for_paid_void_settled_or_unreachable_invoices(
     await billing.put("/api/v1/records/invoice/INV-7", {**INVOICE, **change})
     if contact is not None:
         await billing.put("/api/v1/contacts/customer/C-ACME", contact)
-    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
+    skipped = (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"]
     manual = await billing.post("/api/v1/records/invoice/INV-7/remind")
     assert manual.status_code == 409 and manual.json()["error"]["code"] == "conflict"
     assert await history(billing) == [] and smtp.messages == []
+    assert [e["detail"]["reason"] for e in await trail(billing, "reminder_skipped")] == (
+        ["customer C-ACME has no e-mail address"] if contact else []) and skipped == (1 if contact else 0)
+
+
+async def trail(signoff: Harness, action: str, invoice_id: str = "INV-7") -> list[dict[str, Any]]:
+    events = (await signoff.api.get(f"/api/v1/records/invoice/{invoice_id}/audit")).json()["events"]
+    return [e for e in events if e["action"] == action]
+
+
+@pytest.mark.parametrize("contact", [{"name": "Acme SAS", "email": "ap@acme.example", "active": False},
+                                     {"name": "Acme SAS", "email": "ap@acme.example", "reminders": False}])
+async def test_a_customer_kept_out_of_reminders_gets_only_those_sent_by_hand(
+    billing: Harness, smtp: Inbox, contact: dict[str, Any],
+) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert (await billing.put("/api/v1/contacts/customer/C-ACME", contact)).status_code == 200
+    assert (await at(billing, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+    reason = "customer C-ACME is inactive" if "active" in contact else "customer C-ACME gets no automatic reminders"
+    assert [e["detail"]["reason"] for e in await trail(billing, "reminder_skipped")] == [reason]
+    assert smtp.messages == []
+    assert (await billing.post("/api/v1/records/invoice/INV-7/remind")).status_code == 200
+    assert len(await mails(smtp, 1)) == 1
+
+
+async def test_a_reminder_too_late_to_be_useful_gives_way_to_the_next(billing: Harness, smtp: Inbox) -> None:
+    await billing.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)
+    assert (await at(billing, datetime(2026, 10, 27, 8, 0, tzinfo=PARIS)))["invoice_reminder"] == 1
+    assert (await at(billing, datetime(2026, 10, 27, 9, 5, tzinfo=PARIS)))["invoice_reminder"] == 1
+    assert [m["Subject"] for m in await mails(smtp, 1)] == ["Pay INV-7 today"]
+    assert [e["detail"]["reason"] for e in await trail(billing, "reminder_skipped")] == [
+        "late: the next reminder goes on 2026-10-27"]
+
+
+async def test_a_reminder_is_signed_by_the_company_and_links_to_its_payment_page(
+    billing: Harness, smtp: Inbox,
+) -> None:
+    assert (await billing.put("/api/v1/company", {"name": "Northwind Finance"})).status_code == 200
+    fields = {"fields": {"payment_url": "https://pay.example/INV-7"}}
+    assert (await billing.put("/api/v1/records/invoice/INV-7", {**INVOICE, **fields})).status_code == 200
+    own = {"subject": "{{ company.name }}: invoice {{ invoice.id }}"}
+    assert (await billing.post("/api/v1/records/invoice/INV-7/remind", own)).status_code == 200
+    (message,) = await mails(smtp, 1)
+    assert message["Subject"] == "Northwind Finance: invoice INV-7"
+    assert body(message).rstrip().endswith("View and pay online: https://pay.example/INV-7\n\nNorthwind Finance")
+
+
+@pytest.mark.parametrize("texts", [{"subject": "{{ comapny.name }} {{ invoice.id }}"},
+                                   {"greeting": "Hello {{ customer.name }} {{ recrod.id }}"}])
+async def test_a_misspelt_name_in_a_reminder_text_is_refused(billing: Harness, texts: dict[str, str]) -> None:
+    schedule = {"offset_days": 0, **texts}
+    response = await billing.put("/api/v1/settings/invoice-reminders", {"enabled": True, "schedules": [schedule]})
+    assert response.status_code == 422 and "unknown name" in response.text
 
 
 async def test_turning_reminders_off_stops_them(billing: Harness, smtp: Inbox) -> None:
