@@ -26,6 +26,7 @@ class Plan(StrEnum):
 
 
 NO_LONGER_MATCHES = "the document no longer matches its workflow"
+MOVED = "the document now falls under another workflow: it is asked for approval again"
 CHANGED = "the document changed: it is asked for approval again"
 VOIDED = "the document was voided"
 
@@ -82,9 +83,11 @@ def approval_workflow_for(
 
 
 def decide_on_save(
-    before: Record | None, after: Record, governing: Workflow | None, is_admin_author: bool
+    before: Record | None, after: Record, governing: Workflow | None, is_admin_author: bool,
+    asked_under: str | None = None,
 ) -> SaveDecision:
-    """Decide the approval status of a record that was just created or changed."""
+    """Decide the approval status of a record that was just created or changed (`asked_under`: the workflow its open
+    approval request follows, if any)."""
     status = before.approval_status if before else ApprovalStatus.NONE
     is_new = before is None
     if not is_new and not changed_fields(before, after):
@@ -92,7 +95,7 @@ def decide_on_save(
     if after.status is DocStatus.VOID:
         return _voided(status)
     if status is ApprovalStatus.PENDING:
-        return _while_pending(governing, changed_fields(before, after) if before else frozenset())
+        return _while_pending(governing, changed_fields(before, after) if before else frozenset(), asked_under)
     if status is ApprovalStatus.APPROVED and after.source is Source.APP:
         return SaveDecision(status, Plan.NOTHING)
     if governing is None:
@@ -104,13 +107,25 @@ def decide_on_save(
     return SaveDecision(ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING, governing)
 
 
-def _while_pending(governing: Workflow | None, changed: frozenset[str]) -> SaveDecision:
-    """A pending document that changed: cancelled when no workflow governs it any more; asked again from the
-    first step when what the approvers approve (its amount, currency, customer or vendor) changed."""
-    if governing is None:
-        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL, reason=NO_LONGER_MATCHES)
+def _while_pending(governing: Workflow | None, changed: frozenset[str], asked_under: str | None) -> SaveDecision:
+    """A pending document that changed: re-routed as `decide_on_reroute` says; else asked again from the first step
+    when what the approvers approve (its amount, currency, customer or vendor) changed."""
+    rerouted = decide_on_reroute(governing, asked_under)
+    if rerouted.plan is not Plan.NOTHING or governing is None:
+        return rerouted
     if changed & DECIDED_FIELDS:
         return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, CHANGED)
+    return rerouted
+
+
+def decide_on_reroute(governing: Workflow | None, asked_under: str | None) -> SaveDecision:
+    """A pending document, after it or what its workflows read changed: cancelled when no workflow governs it any
+    more, asked again under the workflow that governs it now when that is another one (`asked_under`: the
+    workflow its open request follows; None when unknown), else left as it is."""
+    if governing is None:
+        return SaveDecision(ApprovalStatus.NONE, Plan.CANCEL, reason=NO_LONGER_MATCHES)
+    if asked_under is not None and governing.id != asked_under:
+        return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, MOVED)
     return SaveDecision(ApprovalStatus.PENDING, Plan.NOTHING, governing)
 
 

@@ -22,11 +22,11 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depen
 
 
 def _rules(request: Request) -> RulesService:
-    return RulesService(request.app.state.service.deps)
+    return request.app.state.service.rules
 
 
 def _groups(request: Request) -> GroupsService:
-    return GroupsService(request.app.state.service.deps)
+    return request.app.state.service.groups
 
 
 def rule_json(rule: Rule) -> dict[str, Any]:

@@ -21,9 +21,7 @@ from bot.cli.demo_data import (
     RULES,
     DemoDocument,
 )
-from bot.core.groups import GroupsService
 from bot.core.reminders import InvoiceReminders
-from bot.core.rules import RulesService
 from bot.core.service import Signoff
 from bot.core.workflows import save_definitions
 from engine.catalog import DEFAULT_SLUGS, customize, default_workflow_id, find_template
@@ -64,7 +62,7 @@ async def seed(service: Signoff, settle: Settle | None = None) -> SeedReport:
 
 
 async def _seed_rules(service: Signoff) -> list[str]:
-    rules = RulesService(service.deps)
+    rules = service.rules
     existing = {rule.name.casefold() for rule in await rules.list_rules()}
     created = []
     for definition in RULES:
@@ -103,7 +101,7 @@ async def _seed_contacts(service: Signoff) -> int:
 
 
 async def _seed_groups(service: Signoff) -> list[str]:
-    groups = GroupsService(service.deps)
+    groups = service.groups
     existing = {group.name for group, _ in await groups.list_groups()}
     created = []
     for definition in GROUPS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -31,7 +32,7 @@ from engine.delegation import acting_for
 from engine.errors import NoApproverError, VoteRefusedError
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, started
-from engine.lifecycle import approval_workflow_for
+from engine.lifecycle import Plan, SaveDecision, approval_workflow_for, decide_on_reroute
 from engine.limits import is_email
 from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of
 from engine.records import ApprovalStatus, Contact, Record
@@ -121,6 +122,41 @@ class Approvals:
             await repo.audit(self.deps.clock.now(), None, "not_submitted", record.key(), None,
                              held.approval_status.value, {"workflow_id": workflow.id, "reason": str(exc)})
             return held
+
+    async def asked_under(self, repo: Repository, record: Record | None) -> str | None:
+        """Return the workflow a pending record's open request follows (None when it has none)."""
+        if record is None or record.approval_status is not ApprovalStatus.PENDING:
+            return None
+        request = await repo.open_request_for(record.type.value, record.id)
+        return request.workflow_id if request else None
+
+    async def carry_out(self, repo: Repository, record: Record, decision: SaveDecision, *, cause: str) -> Record:
+        """Start, cancel or restart a saved record's approval as the decision says; return the record."""
+        if decision.plan is Plan.START and decision.workflow is not None:
+            return await self.start_or_hold(repo, record, decision.workflow, cause=cause)
+        if decision.plan in (Plan.CANCEL, Plan.RESTART):
+            await self.cancel_open(repo, record, decision.reason or "")
+        if decision.plan is Plan.RESTART and decision.workflow is not None:
+            return await self.start_or_hold(repo, record, decision.workflow, cause="updated")
+        return record
+
+    async def reroute(self, repo: Repository, keys: Iterable[tuple[str, str]]) -> None:
+        """After what workflows read changed without a save of the documents (a rule's pre-fill, a contact, a group),
+        ask pending ones again under the workflow that governs them now, or cancel those none governs."""
+        for key in keys:
+            record = await repo.get_record(*key)
+            if record is None or record.approval_status is not ApprovalStatus.PENDING:
+                continue
+            asked_under = await self.asked_under(repo, record)
+            if asked_under is None:
+                continue
+            decision = decide_on_reroute(await self.governing(repo, record), asked_under)
+            if decision.plan is Plan.NOTHING:
+                continue
+            if decision.approval_status is not record.approval_status:
+                record = record.model_copy(update={"approval_status": decision.approval_status})
+                await repo.save_record(record)
+            await self.carry_out(repo, record, decision, cause="updated")
 
     async def cancel_open(self, repo: Repository, record: Record, reason: str) -> None:
         """Cancel the open approval request of a record, if any."""

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from bot.core.approvals import Approvals
 from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
@@ -60,9 +61,10 @@ async def group_users(repo: Repository, name: str) -> list[dict[str, str]]:
 class GroupsService:
     """Groups and their members, for the REST API, Slack and the CLI."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, approvals: Approvals) -> None:
         self.deps = deps
         self.db = deps.db
+        self.approvals = approvals
 
     async def list_groups(self) -> list[tuple[Group, Membership]]:
         """Return every group with its membership."""
@@ -126,11 +128,14 @@ class GroupsService:
     async def _members_changed(
         self, repo: Repository, group: Group, before: Membership, after: Membership, actor: str | None,
     ) -> None:
-        """Have the pre-fills of the documents of those who joined or left the group follow."""
+        """Have the pre-fills of the documents of those who joined or left the group follow, and the workflows their
+        approvals follow."""
         moved = before.members() ^ after.members()
         if group.is_contact_group() and moved:
             await recompute_for_contacts(repo, group.kind.value, moved, self.deps.settings.tz,
                                          PrefillStep(self.deps.clock.now(), actor, "prefilled"))
+            await self.approvals.reroute(repo, [r.key() for r in await repo.records_open_to_prefill_of(
+                group.kind.value, moved)])
 
     async def _check_group_change(self, repo: Repository, old: Group, new: GroupDefinition) -> None:
         if new.kind is not old.kind:

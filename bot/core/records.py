@@ -12,7 +12,7 @@ from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, reco
 from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound
 from engine.errors import NoApproverError
-from engine.lifecycle import Plan, decide_on_save, field_changes
+from engine.lifecycle import decide_on_save, field_changes
 from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
 from messages.cards import record_view
 
@@ -52,7 +52,8 @@ class Records:
             if before is not None and _same(before, after):
                 return before
             governing = await self.approvals.governing(repo, after)
-            decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by))
+            decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by),
+                                      await self.approvals.asked_under(repo, before))
             after = after.model_copy(update={"approval_status": decision.approval_status})
             await repo.save_record(after)
             await self.automation.on_record_saved(repo, before, after, now)
@@ -61,25 +62,21 @@ class Records:
                              after.key(), before.approval_status.value if before else None,
                              after.approval_status.value,
                              {"changes": field_changes(before, after)} if before is not None else None)
-            if decision.plan is Plan.START and decision.workflow is not None:
-                cause = "created" if before is None else "updated"
-                after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause=cause)
-            elif decision.plan is Plan.CANCEL:
-                await self.approvals.cancel_open(repo, after, decision.reason or "")
-            elif decision.plan is Plan.RESTART and decision.workflow is not None:
-                await self.approvals.cancel_open(repo, after, decision.reason or "")
-                after = await self.approvals.start_or_hold(repo, after, decision.workflow, cause="updated")
+            after = await self.approvals.carry_out(repo, after, decision, cause="created" if before is None
+                                                   else "updated")
         return after
 
     async def put_contact(self, contact: Contact) -> None:
         """Create or update a customer or vendor: groups whose members follow a rule follow it, and so do the
-        pre-fills of its not-yet-approved documents."""
+        pre-fills of its not-yet-approved documents and the workflows their approvals follow."""
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             await repo.save_contact(contact, now)
             await on_contact_saved(repo, contact, now, self.deps.settings.tz)
             await recompute_for_contacts(repo, contact.kind.value, [contact.id], self.deps.settings.tz,
                                          PrefillStep(now, None, "prefilled"))
+            await self.approvals.reroute(repo, [r.key() for r in await repo.records_open_to_prefill_of(
+                contact.kind.value, [contact.id])])
 
     async def confirm_to_requester(self, record: Record) -> None:
         """Queue the requester's confirmation DM, which links back to the record."""

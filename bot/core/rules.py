@@ -11,6 +11,7 @@ from typing import Any
 import yaml
 
 from bot.core import yaml_text
+from bot.core.approvals import Approvals
 from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.prefill import PrefillStep, choose_in, plan_for_rule, recompute_for_rule
@@ -52,9 +53,10 @@ def _definition_changes(old: Rule | None, definition: RuleDefinition, now: datet
 class RulesService:
     """Pre-fill rules, for the REST API, Slack and the CLI."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, approvals: Approvals) -> None:
         self.deps = deps
         self.db = deps.db
+        self.approvals = approvals
 
     async def list_rules(self) -> list[Rule]:
         """Return every rule, oldest first."""
@@ -132,6 +134,7 @@ class RulesService:
         subject = new or old
         step = PrefillStep(self.deps.clock.now(), actor, action, subject.id if subject else None)
         plans = await recompute_for_rule(repo, change, self.deps.settings.tz, step)
+        await self.approvals.reroute(repo, [key for key, plan in plans if plan.changed_values])
         return preview_of(plans).count
 
     async def preview_status(self, rule_id: str, status: RuleStatus) -> tuple[Rule, ChangePreview]:

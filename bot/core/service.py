@@ -8,8 +8,10 @@ from bot.clock import SystemClock
 from bot.core.approvals import Approvals
 from bot.core.automation import Automation
 from bot.core.deps import Deps
+from bot.core.groups import GroupsService
 from bot.core.records import Records
 from bot.core.request_messages import RequestMessages
+from bot.core.rules import RulesService
 from bot.core.workflows import Workflows
 from bot.senders.slack import SlackOut
 from bot.settings import Settings
@@ -26,6 +28,8 @@ class Signoff:
         self.automation = Automation(self.deps)
         self.approvals = Approvals(self.deps, self.automation)
         self.records = Records(self.deps, self.automation, self.approvals)
+        self.rules = RulesService(self.deps, self.approvals)
+        self.groups = GroupsService(self.deps, self.approvals)
         self.workflows = Workflows(self.deps, self.approvals)
         self.messages = RequestMessages(self.deps)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.groups import GroupsService
-from bot.core.rules import RulesService
 from bot.slack.command_kit import CommandContext, Reply, command, parse_person
 from engine.rules import RuleStatus
 
@@ -31,7 +29,7 @@ async def group_command(ctx: CommandContext, args: list[str]) -> Reply:
     if refusal is not None:
         return refusal
     op, rest = (args[0].lower(), args[1:]) if args else ("", [])
-    service = GroupsService(ctx.service.deps)
+    service = ctx.service.groups
     if op == "create" and len(rest) >= 2 and rest[1].lower() in GROUP_KINDS:
         group, membership = await service.create_group(
             {"name": rest[0], "kind": rest[1].lower(), "members": [parse_person(m) for m in rest[2:]]}, ctx.user)
@@ -54,7 +52,7 @@ async def rule_command(ctx: CommandContext, args: list[str]) -> Reply:
     if refusal is not None:
         return refusal
     op = args[0].lower() if args else ""
-    service = RulesService(ctx.service.deps)
+    service = ctx.service.rules
     if op == "apply" and len(args) > 1:
         results = await service.apply_yaml(ctx.args_text.partition(" ")[2].strip().strip("`"), ctx.user)
         return rules_note(ctx, "rules_applied", names=[r.rule.name for r in results if r.rule],

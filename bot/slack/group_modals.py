@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bot.core.groups import GroupsService, group_users
+from bot.core.groups import group_users
 from bot.core.service import Signoff
 from bot.slack.admin_forms import (
     MAX_FORM_ROWS,
@@ -123,7 +123,7 @@ def add_block(added: int) -> str:
 
 async def members_modal(service: Signoff, ref: str, page: int, added: int = 0) -> dict[str, Any]:
     """Render one page of a group's members, with Remove buttons and a field to add members."""
-    group, membership = await GroupsService(service.deps).get_group(ref)
+    group, membership = await service.groups.get_group(ref)
     members = sorted(membership.members())
     pages = max(1, -(-len(members) // MEMBERS_PER_PAGE))
     page = min(max(page, 0), pages - 1)
@@ -138,7 +138,7 @@ async def members_modal(service: Signoff, ref: str, page: int, added: int = 0) -
 
 async def email_modal(service: Signoff, ref: str) -> dict[str, Any]:
     """Render the modal that e-mails a group: members to pick (all ticked), subject and message."""
-    group, membership = await GroupsService(service.deps).get_group(ref)
+    group, membership = await service.groups.get_group(ref)
     members = await recipients(service, group, sorted(membership.members())[:EMAIL_CHOICES])
     chunks = [members[i:i + CHECKBOXES_PER_BLOCK] for i in range(0, len(members), CHECKBOXES_PER_BLOCK)]
     view: dict[str, Any] = service.renderer.json(
@@ -157,7 +157,7 @@ async def recipients(service: Signoff, group: Group, members: list[str]) -> list
 
 async def delete_modal(service: Signoff, ref: str) -> dict[str, Any]:
     """Render the delete confirmation; a group in use shows what uses it and cannot be deleted."""
-    group, membership = await GroupsService(service.deps).get_group(ref)
+    group, membership = await service.groups.get_group(ref)
     async with service.db.read() as repo:
         users = await group_users(repo, group.name)
     view: dict[str, Any] = service.renderer.json(

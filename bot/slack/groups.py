@@ -6,7 +6,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.core.groups import GroupsService
 from bot.core.service import Signoff
 from bot.errors import Refused
 from bot.slack.admin_forms import (
@@ -41,7 +40,7 @@ GROUP_FORM_ACTIONS = ("group_form_field", "group_form_op", "group_form_add_filte
 
 async def groups_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List customer, vendor and people groups with their size, with buttons to manage them."""
-    groups = await GroupsService(ctx.service.deps).list_groups()
+    groups = await ctx.service.groups.list_groups()
     pager = ctx.pager(len(groups), GROUPS_PER_PAGE)
     shown = [group_view(g, m) for g, m in pager.window(groups)]
     return ctx.reply("commands_groups.json.j2", groups=shown, pager=pager.view())
@@ -52,7 +51,7 @@ class GroupListeners:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.groups = GroupsService(service.deps)
+        self.groups = service.groups
 
     async def _admin_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> str | None:
         await ack()

@@ -6,7 +6,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
-from bot.core.rules import RulesService
 from bot.core.service import Signoff
 from bot.slack.errors import ListenerErrors
 from bot.slack.payload import first_action, selected_value, user_id
@@ -30,7 +29,7 @@ class PrefillChoiceListener:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.rules = RulesService(service.deps)
+        self.rules = service.rules
         self.refuse = ListenerErrors(service).refuse
 
     async def on_choice(self, ack: AsyncAck, body: dict[str, Any]) -> None:

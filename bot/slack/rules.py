@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.core.rules import RuleResult, RulesService
+from bot.core.rules import RuleResult
 from bot.core.service import Signoff
 from bot.errors import Refused
 from bot.slack.admin_forms import (
@@ -32,7 +32,7 @@ RULE_FORM_ACTIONS = ("rule_form_field", "rule_form_op", "rule_form_add_condition
 
 async def rules_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the pre-fill rules: status, conditions in words, results, with buttons to change them."""
-    rules = await RulesService(ctx.service.deps).list_rules()
+    rules = await ctx.service.rules.list_rules()
     pager = ctx.pager(len(rules), RULES_PER_PAGE)
     return ctx.reply("commands_rules.json.j2", rules=[rule_view(r) for r in pager.window(rules)], pager=pager.view())
 
@@ -42,7 +42,7 @@ class RuleListeners:
 
     def __init__(self, service: Signoff) -> None:
         self.service = service
-        self.rules = RulesService(service.deps)
+        self.rules = service.rules
 
     async def _admin_click(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> str | None:
         await ack()

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
-from bot.core.groups import GroupsService
 from bot.errors import Refused
 from bot.slack import workflow_checks as checks
 from bot.slack import workflow_draft as drafts
@@ -50,7 +49,7 @@ class Choices:
 async def choices(service: Signoff) -> Choices:
     """Load the groups and contacts the pickers list."""
     found = Choices()
-    for group, _members in await GroupsService(service.deps).list_groups():
+    for group, _members in await service.groups.list_groups():
         if group.kind is GroupKind.PEOPLE:
             found.people_groups.append(group.name)
         else:

@@ -11,7 +11,16 @@ import pytest
 from engine.errors import InvalidDefinitionError
 from engine.groups import parse_group
 from engine.invoice_reminders import parse_reminder_settings
-from engine.lifecycle import Plan, approval_workflow_for, changed_fields, decide_on_save, is_triggered
+from engine.lifecycle import (
+    CHANGED,
+    MOVED,
+    Plan,
+    approval_workflow_for,
+    changed_fields,
+    decide_on_reroute,
+    decide_on_save,
+    is_triggered,
+)
 from engine.records import ApprovalStatus, Record, RecordType, Source
 from engine.rules import parse_rule
 from engine.workflows import STORED, Workflow, WorkflowDefinition, parse_definition
@@ -182,6 +191,33 @@ def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> N
     saved = record(**{**(before or {}), **after})
     decision = decide_on_save(previous, saved, governing, is_admin)
     assert (decision.approval_status, decision.plan) == (status, plan)
+
+
+@pytest.mark.parametrize(
+    ("changes", "asked_under", "status", "plan", "reason"),
+    [
+        ({"memo": "x"}, WF.id, PENDING, Plan.NOTHING, None),
+        ({"memo": "x"}, None, PENDING, Plan.NOTHING, None),
+        ({"department": "IT"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
+        ({"amount": "95000"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
+        ({"amount": "95000"}, WF.id, PENDING, Plan.RESTART, CHANGED),
+    ],
+)
+def test_a_pending_document_follows_the_workflow_that_governs_it(changes, asked_under, status, plan, reason) -> None:
+    before = record(approval_status="pending")
+    decision = decide_on_save(before, record(**{"approval_status": "pending", **changes}), WF, False, asked_under)
+    assert (decision.approval_status, decision.plan, decision.reason) == (status, plan, reason)
+
+
+@pytest.mark.parametrize(
+    ("governing", "asked_under", "status", "plan"),
+    [(WF, WF.id, PENDING, Plan.NOTHING), (WF, "wf_other", PENDING, Plan.RESTART),
+     (None, WF.id, ApprovalStatus.NONE, Plan.CANCEL), (WF, None, PENDING, Plan.NOTHING)],
+)
+def test_rerouting_after_what_workflows_read_changed(governing, asked_under, status, plan) -> None:
+    decision = decide_on_reroute(governing, asked_under)
+    assert (decision.approval_status, decision.plan) == (status, plan)
+    assert decision.workflow is (governing if plan is not Plan.CANCEL else None)
 
 
 def test_changed_fields_ignores_source() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.rules import RulesService, apply_rules_yaml, rules_to_yaml
+from bot.core.rules import apply_rules_yaml, rules_to_yaml
 from bot.errors import Unprocessable
 from engine.records import Record
 from tests.support.harness import Harness
@@ -154,7 +154,7 @@ async def test_rule_errors_use_the_json_envelope(signoff: Harness) -> None:
 
 
 async def test_yaml_export_and_apply_round_trip(signoff: Harness) -> None:
-    service = RulesService(signoff.runtime.service.deps)
+    service = signoff.runtime.service.rules
     await seed(signoff, bill("B-1"))
     await create(signoff)
     text = rules_to_yaml(await service.list_rules())
