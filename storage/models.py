@@ -97,6 +97,10 @@ class OutboxItem:
         """Return when this item's delivery horizon started: its creation, or its last requeue by an admin."""
         return max(self.created_at, self.requeued_at) if self.requeued_at else self.created_at
 
+    def lasting_ref(self) -> str:
+        """Return what names this item at every attempt and never another one: its id and creation instant (µs)."""
+        return f"{self.id}.{int(self.created_at.timestamp() * 1_000_000)}"
+
 
 @dataclass(frozen=True)
 class ClaimedItem:

@@ -130,7 +130,7 @@ class Asking:
         if tokens is None:
             return {"skipped": "step no longer waits for this approver"}
         email = await self.compose(item, tokens)
-        message_id = await send_email(email, SmtpConfig.from_url(smtp_url))
+        message_id = await send_email(email, SmtpConfig.from_url(smtp_url), item.lasting_ref())
         return {"message_id": message_id}
 
     async def mint(self, item: OutboxItem) -> dict[str, str] | None:

@@ -69,7 +69,7 @@ class Messages:
         smtp_url = self.service.settings.smtp_url
         if not smtp_url:
             raise Permanent("e-mail is off: SIGNOFF_SMTP_URL is not set")
-        message_id = await send_email(Email.from_json(item.payload), SmtpConfig.from_url(smtp_url))
+        message_id = await send_email(Email.from_json(item.payload), SmtpConfig.from_url(smtp_url), item.lasting_ref())
         return {"message_id": message_id}
 
 

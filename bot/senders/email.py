@@ -52,8 +52,9 @@ class Email:
         return cls(**data)
 
 
-def build_message(email: Email, config: SmtpConfig) -> EmailMessage:
-    """Build the MIME message."""
+def build_message(email: Email, config: SmtpConfig, ref: str | None = None) -> EmailMessage:
+    """Build the MIME message; with `ref` (what identifies this e-mail for good: its outbox row) its Message-ID is
+    the same at every attempt, so a copy sent again after a crash mid-send is known as the same message."""
     message = EmailMessage()
     message["From"] = formataddr((email.sender_name, config.sender))
     message["To"] = ", ".join(email.to)
@@ -62,14 +63,15 @@ def build_message(email: Email, config: SmtpConfig) -> EmailMessage:
     if email.reply_to:
         message["Reply-To"] = email.reply_to
     message["Subject"] = email.subject
-    message["Message-ID"] = make_msgid(domain=config.sender.rpartition("@")[2] or "localhost")
+    domain = config.sender.rpartition("@")[2] or "localhost"
+    message["Message-ID"] = f"<signoff.{ref}@{domain}>" if ref else make_msgid(domain=domain)
     message.set_content(email.body)
     return message
 
 
-async def send_email(email: Email, config: SmtpConfig) -> str:
-    """Send one e-mail; return its Message-ID."""
-    message = build_message(email, config)
+async def send_email(email: Email, config: SmtpConfig, ref: str | None = None) -> str:
+    """Send one e-mail (`ref`: see `build_message`); return its Message-ID."""
+    message = build_message(email, config, ref)
     await aiosmtplib.send(
         message, hostname=config.host, port=config.port, username=config.username,
         password=config.password, use_tls=config.use_tls, timeout=30,

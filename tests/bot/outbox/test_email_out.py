@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from email import message_from_bytes
 from pathlib import Path
 
@@ -59,6 +60,15 @@ async def test_outbox_email_is_delivered_once(tmp_path: Path, smtp: Inbox) -> No
             await asyncio.sleep(0.05)
         await signoff.runtime.deliverer.drain()
         assert len(inbox.messages) == 1
+        assert re.fullmatch(r"<signoff\.\d+\.\d{16}@[^>]+>", message_from_bytes(inbox.messages[0][2])["Message-ID"])
+
+
+def test_an_e_mail_sent_again_after_a_crash_keeps_its_message_id() -> None:
+    email, config = Email(to=["ap@acme.example"], subject="Hello", body="Body"), SmtpConfig("h", 25, sender="b@x.io")
+    ref = "7.1795745558092461"
+    first, again = build_message(email, config, ref), build_message(email, config, ref)
+    assert first["Message-ID"] == again["Message-ID"] == "<signoff.7.1795745558092461@x.io>"
+    assert build_message(email, config)["Message-ID"] != build_message(email, config)["Message-ID"]
 
 
 @pytest.mark.parametrize(
