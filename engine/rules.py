@@ -247,6 +247,13 @@ def is_same_value(a: Any, b: Any) -> bool:
     return type(a) is type(b) and bool(a == b)
 
 
+def kept_prefills(record: Record, applied: Mapping[str, AppliedPrefill]) -> Record:
+    """Return a record rules no longer change with the values they filled back where a save left them blank: an
+    integration re-sending an approved document without the coding it never knew does not erase it."""
+    return write_fields(record, {name: a.prefill.value for name, a in applied.items()
+                                 if not a.prefill.is_suggestion and is_blank(read_field(record, name))})
+
+
 def is_open_to_prefill(record: Record) -> bool:
     """Tell whether rules may still change the record: it is not approved (or expired) yet."""
     return record.approval_status in OPEN_TO_PREFILL

@@ -25,6 +25,7 @@ from engine.rules import (
     RuleStatus,
     choose_prefill,
     is_open_to_prefill,
+    kept_prefills,
     plan_prefills,
     plan_rule_change,
     prefill_choices,
@@ -145,9 +146,10 @@ async def recompute_for_contacts(
 
 
 async def apply_prefills(repo: Repository, record: Record, now: datetime, tz: ZoneInfo = UTC_ZONE) -> Record:
-    """Apply the published rules to a record being saved; a person's value stays and the rule's is suggested."""
+    """Apply the published rules to a record being saved; a person's value stays and the rule's is suggested (once
+    approved, what rules filled stays where the save leaves it blank)."""
     if not is_open_to_prefill(record):
-        return record
+        return kept_prefills(record, await repo.prefills_of(*record.key()))
     rules = await repo.list_rules(RuleStatus.PUBLISHED.value)
     applied = await repo.prefills_of(*record.key())
     if not rules and not applied:

@@ -18,6 +18,7 @@ from engine.rules import (
     Prefill,
     Rule,
     choose_prefill,
+    kept_prefills,
     parse_rule,
     plan_prefills,
     prefill_choices,
@@ -337,3 +338,21 @@ def test_read_field_knows_class_and_custom_fields() -> None:
     item = record(**{"class": "K1"}, fields={"vat": "FR20"})
     assert read_field(item, "class") == "K1" and read_field(item, "fields.vat") == "FR20"
     assert read_field(item, "fields.none") is ABSENT
+
+
+FILLED = AppliedPrefill("category", Prefill("Travel", "r1"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "applied", "expected"),
+    [
+        ({}, {"category": FILLED}, {"category": "Travel"}),
+        ({"category": " "}, {"category": FILLED}, {"category": "Travel"}),
+        ({"category": "Meals"}, {"category": FILLED}, {"category": "Meals"}),
+        ({}, {"category": AppliedPrefill("category", Prefill("Travel", "r1", is_suggestion=True))}, {"category": None}),
+        ({}, {"fields.vat": AppliedPrefill("fields.vat", Prefill("FR20", "r1"))}, {"fields.vat": "FR20"}),
+    ],
+)
+def test_what_rules_filled_stays_on_a_closed_document_saved_without_it(changes, applied, expected) -> None:
+    kept = kept_prefills(record(**changes), applied)
+    assert {name: read_field(kept, name) for name in expected} == expected

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.rules import apply_rules_yaml, rules_to_yaml
 from bot.errors import Unprocessable
-from engine.records import Record
+from engine.records import ApprovalStatus, Record
 from tests.support.harness import Harness
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -95,6 +95,21 @@ async def test_saved_documents_get_prefills_and_a_persons_value_stays(signoff: H
     assert edited["category"] == "Meals" and (await prefills(signoff, "B-1"))["category"]["is_suggestion"]
     elsewhere = (await signoff.put("/api/v1/records/bill/B-2", {**body, "vendor": "V-RAIL"})).json()
     assert elsewhere["category"] is None and await prefills(signoff, "B-2") == {}
+
+
+async def test_an_approved_document_sent_again_without_its_coding_keeps_what_rules_filled(signoff: Harness) -> None:
+    await create(signoff, {**RULE, "status": "published"})
+    body = {"amount": "80", "currency": "EUR", "vendor": "V-AIR", "created_by": "U0REQ", "source": "app"}
+    assert (await signoff.put("/api/v1/records/bill/B-1", body)).json()["category"] == "Travel"
+    async with signoff.db.unit_of_work() as repo:
+        stored = await repo.get_record("bill", "B-1")
+        assert stored is not None
+        await repo.save_record(stored.model_copy(update={"approval_status": ApprovalStatus.APPROVED}))
+    resent = (await signoff.put("/api/v1/records/bill/B-1", {**body, "memo": "ERP sync"})).json()
+    assert (resent["category"], resent["fields"], resent["memo"]) == ("Travel", {"vat": "FR20"}, "ERP sync")
+    recoded = (await signoff.put("/api/v1/records/bill/B-1", {**body, "category": "Meals"})).json()
+    assert recoded["category"] == "Meals" and recoded["approval_status"] == "approved"
+    assert (await prefills(signoff, "B-1"))["category"]["value"] == "Travel"
 
 
 async def test_editing_and_deleting_a_published_rule_follow_through(signoff: Harness) -> None:
