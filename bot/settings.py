@@ -11,6 +11,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import SettingsError
+from engine.currencies import is_currency
 from engine.durations import parse_duration
 from engine.errors import InvalidDurationError
 
@@ -26,6 +27,7 @@ ENV_NAMES = {
     "admins_csv": "SIGNOFF_ADMINS",
     "timezone": "SIGNOFF_TIMEZONE",
     "locale": "SIGNOFF_LOCALE",
+    "currency": "SIGNOFF_CURRENCY",
     "tick_seconds": "SIGNOFF_TICK_SECONDS",
     "test_clock": "SIGNOFF_TEST_CLOCK",
     "smtp_url": "SIGNOFF_SMTP_URL",
@@ -89,6 +91,7 @@ class Settings(BaseSettings):
     admins_csv: str = Field(default="", validation_alias=_env("admins_csv"))
     timezone: str = Field(default="UTC", validation_alias=_env("timezone"))
     locale: str = Field(default="en", pattern="^(en|fr)$", validation_alias=_env("locale"))
+    currency: str | None = Field(default=None, validation_alias=_env("currency"))
     tick_seconds: float = Field(default=60, gt=0, validation_alias=_env("tick_seconds"))
     test_clock: bool = Field(default=False, validation_alias=_env("test_clock"))
     smtp_url: str | None = Field(default=None, validation_alias=_env("smtp_url"))
@@ -169,6 +172,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    @field_validator("currency")
+    @classmethod
+    def _home_currency(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not is_currency(value.upper()):
+            raise ValueError("must be the ISO 4217 code of a currency in use, such as USD or EUR")
+        return value.upper()
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -12,6 +12,7 @@ RECORD_FIELD_TYPES: dict[str, str] = {
     "id": "string",
     "amount": "decimal",
     "balance": "decimal",
+    "exchange_rate": "decimal",
     "currency": "string",
     "customer": "string",
     "vendor": "string",
@@ -73,7 +74,8 @@ def facts_of(record: Record, contacts: Mapping[str, Contact] | None = None) -> d
     """Return every field of the record (and its customer/vendor) keyed by condition path."""
     out: dict[str, Any] = {name: getattr(record, name) for name in RECORD_FIELD_TYPES if name != "class"}
     out["class"] = record.class_
-    out["balance"] = record.effective_balance()
+    out["amount"] = record.in_home_currency(record.amount)
+    out["balance"] = record.in_home_currency(record.effective_balance())
     for name, value in record.fields.items():
         out[f"fields.{name}"] = value
     contacts = contacts or {}

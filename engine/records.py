@@ -85,6 +85,7 @@ class RecordInput(BaseModel):
     currency: str = Field(default="USD", min_length=3, max_length=3)
     amount: Decimal = Decimal("0")
     balance: Decimal | None = None
+    exchange_rate: Decimal | None = None
     customer: Id | None = None
     vendor: Id | None = None
     location: Text | None = None
@@ -120,6 +121,16 @@ class RecordInput(BaseModel):
                              else f"{currency} amounts have no decimal places")
         return value
 
+    @field_validator("exchange_rate", mode="before")
+    @classmethod
+    def _positive_rate(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        rate = to_decimal(value)
+        if not Decimal("1e-9") <= rate <= Decimal("1e9"):
+            raise ValueError("must be a positive number of the company's currency per unit, 1e-9 to 1e9")
+        return rate
+
     @field_validator("txn_date", "due_date", mode="before")
     @classmethod
     def _calendar_date(cls, value: Any) -> Any:
@@ -153,6 +164,20 @@ class RecordInput(BaseModel):
         return value
 
 
+def exchange_rate_problem(data: RecordInput, home: str | None) -> str | None:
+    """Return why a document cannot be compared in the company's currency `home` (None: it can, or no currency is
+    set): another currency needs its exchange rate; the company's own has none."""
+    if home is None:
+        return None
+    if data.currency == home:
+        is_unit = data.exchange_rate is None or data.exchange_rate == 1
+        return None if is_unit else f"a {home} document has no exchange rate: {home} is the company's currency"
+    if data.exchange_rate is None:
+        return (f"a {data.currency} document needs its exchange rate ({home} for one {data.currency}): the "
+                f"company's amounts are compared in {home}")
+    return None
+
+
 class Record(RecordInput):
     """A stored document with its identity and approval state."""
 
@@ -178,6 +203,10 @@ class Record(RecordInput):
     def contact_id(self) -> str | None:
         """Return the customer or vendor this document concerns."""
         return self.customer or self.vendor
+
+    def in_home_currency(self, amount: Decimal) -> Decimal:
+        """Return an amount of the document in the company's currency (as written when it carries no rate)."""
+        return amount if self.exchange_rate is None else amount * self.exchange_rate
 
     def effective_balance(self) -> Decimal:
         """Return the open balance, defaulting to the amount (to nothing once the document is paid)."""

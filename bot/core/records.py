@@ -10,10 +10,10 @@ from bot.core.cards import approval_json
 from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, NotFound, Unprocessable
 from engine.errors import NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
-from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType
+from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, exchange_rate_problem
 from messages.cards import record_view
 
 
@@ -33,7 +33,11 @@ class Records:
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None = None,
     ) -> Record:
         """Create or update a record and start its approval when the lifecycle says so (again if a race is lost);
-        the audit trail names `actor` (else the document's creator) and what changed."""
+        the audit trail names `actor` (else the document's creator) and what changed. Unprocessable when the
+        document cannot be compared in the company's currency."""
+        problem = exchange_rate_problem(data, self.deps.settings.currency)
+        if problem is not None:
+            raise Unprocessable(problem, [{"path": "exchange_rate", "message": problem}])
         return await retrying(lambda: self._put_once(record_type, record_id, data, actor))
 
     async def _put_once(

@@ -20,7 +20,7 @@ MAX_AMOUNT = Decimal("1000000000")
 MAX_AMOUNT_CHARS = 40
 FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
                 "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
-                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount"}
+                "txn_date": "txn_date", "created_by": "vendor", "balance": "amount", "exchange_rate": "exchange_rate"}
 NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
 DATE_FIELDS = ("txn_date", "due_date")
 
@@ -99,17 +99,38 @@ def _form_errors(
     return errors
 
 
-def read_form(values: dict[str, Any], user: str) -> RequestForm | dict[str, str]:
-    """Turn the modal's state into a record, or return `{block_id: error code}`."""
-    errors = _form_errors(values)
+def _rate_errors(values: dict[str, Any], home: str | None) -> dict[str, str]:
+    """Return the error of the exchange rate: needed for another currency than the company's, and a number."""
+    currency, text = _value(values, "currency") or "USD", _value(values, "exchange_rate")
+    if home is None or currency == home:
+        return {}
+    if not text:
+        return {"exchange_rate": "rate_required"}
+    return {} if _rate(text) is not None else {"exchange_rate": "rate_invalid"}
+
+
+def _rate(text: str) -> Decimal | None:
+    try:
+        rate = to_decimal(text.replace(",", ".").replace(" ", "")) if len(text) <= MAX_AMOUNT_CHARS else None
+    except ValueError:
+        return None
+    return rate if rate is not None and Decimal(0) < rate else None
+
+
+def read_form(values: dict[str, Any], user: str, home: str | None = None) -> RequestForm | dict[str, str]:
+    """Turn the modal's state into a record, or return `{block_id: error code}` (`home`: the company's currency, in
+    which amounts are compared; another currency then needs its exchange rate)."""
+    errors = _form_errors(values) | _rate_errors(values, home)
     if errors:
         return errors
+    currency = _value(values, "currency") or "USD"
     try:
         data = RecordInput(
-            amount=_amount(_value(values, "amount")), currency=_value(values, "currency") or "USD",
+            amount=_amount(_value(values, "amount")), currency=currency,
             vendor=_value(values, "vendor"), category=_value(values, "category") or None,
             memo=_value(values, "description") or None, due_date=_date(_value(values, "due_date")),
             source=Source.SLACK, created_by=user,
+            exchange_rate=_rate(_value(values, "exchange_rate")) if home and currency != home else None,
         )
     except ValidationError as exc:
         return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}

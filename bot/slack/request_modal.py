@@ -60,11 +60,13 @@ def request_modal(
 
     `choices` gives, per contact field, the contacts a menu offers instead of a text input.
     """
-    currency = record.currency if record else DEFAULT_CURRENCY.get(service.settings.locale, "USD")
+    home = service.settings.currency
+    currency = record.currency if record else home or DEFAULT_CURRENCY.get(service.settings.locale, "USD")
     view: dict[str, Any] = service.renderer.json(
         "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
         currency=currency, form=_prefill(record) if record else None,
-        fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS,
+        fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS + (("exchange_rate",) if home else ()),
+        home=home,
         editing=_editing(record) if record else None,
         choices=_menus(record, choices or {}))
     return view
@@ -198,7 +200,7 @@ class RequestListeners:
         if user is None or values is None:
             await ack()
             return
-        form = read_form(values, user)
+        form = read_form(values, user, self.service.settings.currency)
         if isinstance(form, dict):
             await ack(response_action="errors", errors=self._errors(form))
             return

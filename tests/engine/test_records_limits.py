@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.facts import facts_of
 from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, JsonNumber, check_id, to_decimal
-from engine.records import Contact, ContactInput, DocStatus, Record, RecordInput
+from engine.records import Contact, ContactInput, DocStatus, Record, RecordInput, exchange_rate_problem
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -243,3 +244,25 @@ def test_a_contact_address_is_trimmed_and_blank_is_none(typed: str | None, store
 def test_a_stored_contact_reads_back_and_only_a_real_address_is_mailed(stored: str | None, mailed: str | None) -> None:
     contact = Contact.model_validate({"kind": "customer", "id": "C-1", "email": stored})
     assert (contact.email, contact.mail_address()) == (stored, mailed)
+
+
+@pytest.mark.parametrize(("data", "home", "problem"), [
+    ({"currency": "KWD", "amount": "1"}, "USD", "a KWD document needs its exchange rate"),
+    ({"currency": "KWD", "amount": "1", "exchange_rate": "3.25"}, "USD", None),
+    ({"currency": "USD", "amount": "1", "exchange_rate": "1.000"}, "USD", None),
+    ({"currency": "USD", "amount": "1", "exchange_rate": "0.9"}, "USD", "a USD document has no exchange rate"),
+    ({"currency": "KWD", "amount": "1"}, None, None),
+])
+def test_a_document_compared_in_the_companys_currency_needs_its_rate(
+    data: dict[str, Any], home: str | None, problem: str | None,
+) -> None:
+    found = exchange_rate_problem(RecordInput.model_validate(data), home)
+    assert (found or "").startswith(problem or "") and (found is None) == (problem is None)
+
+
+def test_conditions_read_amounts_in_the_companys_currency() -> None:
+    record = Record.model_validate({"type": "invoice", "id": "I-1", "amount": "999.000", "balance": "100.000",
+                                    "currency": "KWD", "exchange_rate": "3.25", "created_at": NOW, "updated_at": NOW})
+    facts = facts_of(record)
+    assert (facts["amount"], facts["balance"], facts["currency"]) == (Decimal("3246.75"), Decimal("325"), "KWD")
+    assert record.amount == Decimal("999.000")

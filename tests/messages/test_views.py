@@ -155,7 +155,7 @@ def replace_reminded(t: Task) -> Task:
 
 
 def service(renderer: Renderer) -> Any:
-    return SimpleNamespace(renderer=renderer, settings=SimpleNamespace(locale=renderer.locale))
+    return SimpleNamespace(renderer=renderer, settings=SimpleNamespace(locale=renderer.locale, currency="USD"))
 
 
 def note_details(big: bool) -> dict[str, Any]:
