@@ -399,6 +399,19 @@ def parse_definition(data: Any) -> WorkflowDefinition:
     return definition
 
 
+def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
+    """Return a warning for each reminder or escalation delay not shorter than the expiry: it would never happen."""
+    found = []
+    for index, action in enumerate(definition.actions):
+        if not isinstance(action, ApprovalAction):
+            continue
+        for name, delay_s in (("remind_every", action.remind_every_s()), ("escalate_after", action.escalate_after_s())):
+            if delay_s is not None and delay_s >= action.expire_after_s():
+                found.append({"path": f"actions[{index}].{name}", "message": f"{name} {getattr(action, name)} is not "
+                              f"shorter than expire_after {action.expire_after}: the request expires first"})
+    return found
+
+
 def unknown_group_warnings(
     definition: WorkflowDefinition, people_groups: Mapping[str, Sequence[str]],
 ) -> list[dict[str, str]]:

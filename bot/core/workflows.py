@@ -14,7 +14,14 @@ from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
 from engine.errors import InvalidDefinitionError
-from engine.workflows import Workflow, WorkflowDefinition, parse_definition, switched, unknown_group_warnings
+from engine.workflows import (
+    Workflow,
+    WorkflowDefinition,
+    parse_definition,
+    switched,
+    timing_warnings,
+    unknown_group_warnings,
+)
 from storage.ports import Repository, Store
 
 MAX_OPEN_REQUESTS = 1_000_000
@@ -97,9 +104,10 @@ class Workflows:
         return workflow
 
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
-        """Return what in a workflow will not work as written today (a `group:NAME` with no members)."""
+        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a reminder or
+        an escalation that would come after the expiry)."""
         async with self.deps.db.read() as repo:
-            return unknown_group_warnings(workflow, await repo.people_groups())
+            return unknown_group_warnings(workflow, await repo.people_groups()) + timing_warnings(workflow)
 
     async def list_all(self) -> list[Workflow]:
         """Return every workflow."""

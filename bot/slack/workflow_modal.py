@@ -273,7 +273,8 @@ class WorkflowModalListeners:
             await ack(response_action="errors", errors=_error_texts(self.service, found))
             return
         await ack()
-        missing = list(dict.fromkeys(w["group"] for w in await self.service.workflows.warnings(workflow)))
+        warnings = await self.service.workflows.warnings(workflow)
+        missing = list(dict.fromkeys(w["group"] for w in warnings if "group" in w))
         note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow),
                                           missing_groups=missing)
         await self.service.slack.dm(user, note)

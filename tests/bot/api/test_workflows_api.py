@@ -163,3 +163,14 @@ async def test_a_group_with_no_members_is_a_warning_until_it_has_some(signoff: H
     assert made.status_code == 201, made.text
     shown = (await signoff.api.get(f"/api/v1/workflows/{created.json()['id']}")).json()
     assert [w["group"] for w in shown["warnings"]] == ["cfo"]
+
+
+async def test_a_reminder_or_escalation_after_the_expiry_is_a_warning(signoff: Harness) -> None:
+    late = {**BASE, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}], "remind_every": "P5D",
+                                 "escalate_after": "P3D", "escalate_to": ["U01BBB"], "expire_after": "P2D"}]}
+    created = await signoff.post("/api/v1/workflows", late)
+    assert created.status_code == 201, created.text
+    assert [w["path"] for w in created.json()["warnings"]] == ["actions[0].remind_every", "actions[0].escalate_after"]
+    assert "the request expires first" in created.json()["warnings"][0]["message"]
+    timely = {**late, "actions": [{**late["actions"][0], "remind_every": "P1D", "escalate_after": "PT36H"}]}
+    assert (await signoff.post("/api/v1/workflows", timely)).json()["warnings"] == []
