@@ -111,6 +111,13 @@ async def record_audit(record_type: RecordType, record_id: Ref, request: Request
     return {"events": await service_of(request).records.audit_of(record_type.value, record_id)}
 
 
+@router.get("/contacts/{kind}/{contact_id}", openapi_extra=RECORDS_READ)
+async def get_contact(kind: ContactKind, contact_id: Id, request: Request) -> dict[str, Any]:
+    """Return a customer or vendor, with the names of the groups it is in now."""
+    contact, groups = await service_of(request).records.get_contact(kind.value, contact_id)
+    return {**contact.model_dump(mode="json"), "groups": groups}
+
+
 @router.put("/contacts/{kind}/{contact_id}", openapi_extra=RECORDS_WRITE)
 async def put_contact(
     kind: ContactKind, contact_id: Id, request: Request, data: ContactInput = Body(...)

@@ -91,6 +91,15 @@ class Records:
             message = self.deps.renderer.json("request_confirmation.json.j2", record=record_view(record, contact))
             await repo.enqueue("message", user, {"message": message}, now, key=key)
 
+    async def get_contact(self, kind: str, contact_id: str) -> tuple[Contact, list[str]]:
+        """Return a customer or vendor and the names of the groups it is in now, or raise NotFound."""
+        async with self.deps.db.read() as repo:
+            contact = await repo.get_contact(kind, contact_id)
+            if contact is None:
+                raise NotFound(f"no {kind} {contact_id!r}")
+            members = await repo.contact_group_members([g.name for g in await repo.list_groups() if g.kind == kind])
+        return contact, sorted(name for name, ids in members.items() if contact_id in ids)
+
     async def get_record(self, record_type: str, record_id: str) -> Record:
         """Return a record or raise NotFound."""
         async with self.deps.db.read() as repo:

@@ -315,3 +315,15 @@ async def test_a_persons_value_and_approved_documents_stay_when_a_contact_change
     departments = [(await signoff.api.get(f"/api/v1/records/bill/{b}")).json().get("department")
                    for b in ("N-1", "N-2", "N-3")]
     assert departments == [None, "Ops", "CA-DEPT"]
+
+
+async def test_a_contact_reads_back_with_the_groups_it_is_in(signoff: Harness) -> None:
+    await put_customer(signoff, "C1")
+    await create_group(signoff)
+    shown = await signoff.api.get("/api/v1/contacts/customer/C1")
+    assert shown.status_code == 200
+    assert (shown.json()["name"], shown.json()["balance"], shown.json()["groups"]) == ("C1", "500", ["ca-mid"])
+    await put_customer(signoff, "C1", balance="5")
+    assert (await signoff.api.get("/api/v1/contacts/customer/C1")).json()["groups"] == []
+    assert (await signoff.api.get("/api/v1/contacts/vendor/C1")).status_code == 404
+    assert (await signoff.api.get("/api/v1/contacts/customer/NOPE")).json()["error"]["code"] == "not_found"
