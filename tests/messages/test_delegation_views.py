@@ -40,3 +40,14 @@ def test_messages_to_a_delegate_say_for_whom_and_act_for_them(locale: str, big: 
     assert "U01AAA>, " not in own["text"] and validate_message(own["blocks"], own["text"]) == []
     own_values = {e["value"] for b in own["blocks"] if b["type"] == "actions" for e in b["elements"]}
     assert own_values <= {card(big)["request_id"]}
+
+
+@pytest.mark.parametrize(("locale", "waited", "said"), [
+    ("en", {"days": 1, "hours": 20}, "for 1 day 20 hours."), ("en", {"days": 2, "hours": 0}, "for 2 days."),
+    ("en", {"days": 9, "hours": 5}, "for 9 days."), ("en", {"days": 0, "hours": 4}, "for 4 hours."),
+    ("fr", {"days": 1, "hours": 20}, "1 jour 20 heures"),
+])
+def test_a_reminder_says_how_long_to_the_hour_in_its_first_week(locale: str, waited: dict[str, int], said: str) -> None:
+    message = Renderer(locale, "UTC").json("approval_reminder.json.j2", card=card(False),
+                                           reminder={"n": 2, "waited": waited}, behalf=None, value=None)
+    assert said in message["text"]
