@@ -90,9 +90,11 @@ async def preview(service: Signoff, schedule: dict[str, Any] | None, slot: int =
                             "error": None, "subject": None, "body": None, "to": None, "slot": slot}
     if schedule is None:
         return view
+    async with service.db.read() as repo:
+        company_name = await repo.company_name()
     try:
         email: Email = InvoiceReminders(service).compose(record, contact, ReminderSchedule.model_validate(schedule),
-                                                         service.clock.now())
+                                                         service.clock.now(), company_name)
     except ValidationError as exc:
         return {**view, "error": details_from(exc)[0]["message"]}
     except TemplateInvalidError as exc:

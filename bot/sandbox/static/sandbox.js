@@ -419,38 +419,44 @@
       ui.modalKey = key;
       var before = root.firstChild;
       var after = modalNode(modal.view, ctx, !!before && before.viewId === modal.view.id);
-      if (before && before.viewId === modal.view.id) keepWhatWasTyped(before, after);
+      var refocused = before && before.viewId === modal.view.id ? keepWhatWasTyped(before, after) : null;
       root.textContent = "";
       root.appendChild(after);
+      if (refocused) refocused();
     }
     showErrors(root, modal.errors || {});
   }
 
   /* Slack keeps what was entered in input blocks whose block_id, action_id and type survive an update: so does
-     the page, including what was typed while the update was on its way, the focus, the caret and the scroll. */
+     the page, including what was typed while the update was on its way, the focus, the caret and the scroll.
+     Returns what gives the focus back, to be called as soon as the new modal is in the page: a key pressed after
+     the old one left would otherwise be lost. */
   function keepWhatWasTyped(before, after) {
     var live = {};
     before.inputs.forEach(function (i) { live[[i.block_id, i.action_id, i.type].join("\u0000")] = i; });
     var focused = document.activeElement;
+    var refocused = null;
     after.inputs.forEach(function (i) {
       var old = live[[i.block_id, i.action_id, i.type].join("\u0000")];
       if (!old || !old.control.getValue || !i.control.setValue) return;
       i.control.setValue(old.control.getValue());
-      if (focused && old.control.contains(focused)) refocus(focused, i.control);
+      if (focused && old.control.contains(focused)) refocused = refocus(focused, i.control);
     });
     var scrolled = before.querySelector(".modal-body");
     if (scrolled) after.keptScroll = scrolled.scrollTop;
+    return refocused;
   }
 
   function refocus(focused, control) {
     var target = control.matches("input, textarea, select") ? control : control.querySelector("input, textarea, select");
-    if (!target) return;
-    setTimeout(function () {
+    if (!target) return null;
+    var start = focused.selectionStart, end = focused.selectionEnd;
+    return function () {
       target.focus();
-      if (typeof focused.selectionStart === "number" && typeof target.setSelectionRange === "function") {
-        try { target.setSelectionRange(focused.selectionStart, focused.selectionEnd); } catch (e) { /* not a text box */ }
+      if (typeof start === "number" && typeof target.setSelectionRange === "function") {
+        try { target.setSelectionRange(start, end); } catch (e) { /* not a text box */ }
       }
-    }, 0);
+    };
   }
 
   function modalNode(view, ctx, isRedraw) {
