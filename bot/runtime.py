@@ -29,8 +29,9 @@ from bot.settings import Settings
 from bot.slack.app import build_bolt_app, command_registry
 from bot.slack.command_kit import CommandRegistry
 from bot.slack.front import ClickProcessor
-from bot.slack.inbox import Inbox, InboxWorker, process_owner
+from bot.slack.inbox import Inbox, InboxWorker
 from storage import open_store
+from storage.owners import new_owner
 from storage.ports import Store
 
 log = logging.getLogger(__name__)
@@ -164,7 +165,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
         log.exception("could not reword the default workflows in the company language; they stay as they are")
     commands = command_registry()
     bolt = build_bolt_app(service, client, commands)
-    inbox = InboxWorker(Inbox(db, process_owner()), ClickProcessor(bolt))
+    inbox = InboxWorker(Inbox(db, new_owner()), ClickProcessor(bolt))
     deliverer = Deliverer(service, handler_table(service))
     deliverer.yield_to = inbox.until_idle
     deliverer.is_clicking = inbox.is_busy

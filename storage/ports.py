@@ -437,6 +437,18 @@ class OutboxRepo(Protocol):
         """Count outbox items by status (statuses without items are left out)."""
         ...
 
+    async def outbox_owners(self, now: datetime) -> list[str]:
+        """Return the owners holding SENDING items under a live lease (one that ends after `now`)."""
+        ...
+
+    async def end_outbox_leases(self, owners: Sequence[str], now: datetime) -> int:
+        """End at `now` the live leases these owners hold (owners known to be dead); return how many.
+
+        The items stay SENDING, their attempts and doubt (`uncertain_since`) kept: the next claim takes them as it
+        takes an item whose lease ran out.
+        """
+        ...
+
     async def next_due_at(self) -> datetime | None:
         """Return when the next queued item becomes due (None: nothing queued)."""
         ...

@@ -33,7 +33,7 @@ from bot.outbox.posts import Mark, delivering, outbox_key
 from engine.notify import NoticeKind
 from storage.errors import LeaseLostError
 from storage.models import ClaimedItem, OutboxHold, OutboxItem
-from storage.owners import new_owner
+from storage.owners import is_gone_process, new_owner
 from storage.ports import Repository
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ HOLD_BACK_MAX_S = 2.0
 CLICKING_CLAIM_EVERY_S = 0.1
 COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 COMPACT_EVERY_S = 300.0
+TAKE_OVER_EVERY_S = 10.0
 
 
 class Deliverer:
@@ -75,6 +76,7 @@ class Deliverer:
         self.is_clicking: Callable[[], bool] | None = None
         self._held_back_until: datetime | None = None
         self._clicking_seen_s: float | None = None
+        self._took_over_s = -TAKE_OVER_EVERY_S
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -105,6 +107,21 @@ class Deliverer:
         if wait_s > 0:
             await asyncio.sleep(wait_s)
 
+    async def _take_over_dead(self) -> None:
+        """End the leases of processes of this host that died while sending (at most every TAKE_OVER_EVERY_S), so
+        their items go now rather than when their leases run out; a doubtful one is reconciled before a re-post."""
+        if time.monotonic() - self._took_over_s < TAKE_OVER_EVERY_S:
+            return
+        self._took_over_s = time.monotonic()
+        now = self.service.clock.now()
+        async with self.service.db.read() as repo:
+            dead = [owner for owner in await repo.outbox_owners(now) if is_gone_process(owner)]
+        if not dead:
+            return
+        async with self.service.db.unit_of_work() as repo:
+            ended = await repo.end_outbox_leases(dead, now)
+        log.info("took over %d outbox items from %d processes that died while sending", ended, len(dead))
+
     async def compact(self) -> int:
         """Delete the items delivered longer ago than the retention; return how many."""
         sent_before = self.service.clock.now() - timedelta(seconds=self.service.settings.outbox_retention_s)
@@ -124,6 +141,7 @@ class Deliverer:
         handled = 0
         async with self._drain_lock:
             await self._follow_clock()
+            await self._take_over_dead()
             try:
                 while not self._stopping:
                     await self._record_delivered()

@@ -19,15 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from storage.errors import LeaseLostError
 from storage.models import InboxEntry, InboxRow
+from storage.owners import is_dead_owner
 from storage.ports import Repository
 from storage.ports import Store as Database
 
@@ -49,36 +46,6 @@ READY = "inbox-ready"
 SHARED = "inbox-shared"
 
 Process = Callable[[InboxRow], Awaitable[bool]]
-
-
-def _started(pid: int) -> str | None:
-    """Return a process's start time in clock ticks ("" when unknown), or None when it is not running."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return ""
-    return stat.rsplit(")", 1)[-1].split()[19]
-
-
-def process_owner() -> str:
-    """Return this process's lease owner name: host, pid, start time and a random part."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_started(os.getpid()) or ''}:{uuid.uuid4().hex[:8]}"
-
-
-def is_dead_owner(owner: str, me: str) -> bool:
-    """Tell whether an owner is a process of this host that no longer runs (its leases can be taken at once)."""
-    host, _, rest = owner.partition(":")
-    pid_text, _, rest = rest.partition(":")
-    started, _, _ = rest.partition(":")
-    if owner == me or host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return True
-    now_started = _started(pid)
-    return now_started is None or (bool(started) and bool(now_started) and now_started != started)
 
 
 class Inbox:

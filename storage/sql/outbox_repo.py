@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -148,6 +149,22 @@ class OutboxQueries:
         """Count outbox items by status."""
         async with self.conn.execute("SELECT status, count(*) FROM outbox GROUP BY status") as cursor:
             return {row[0]: int(row[1]) for row in await cursor.fetchall()}
+
+    async def outbox_owners(self, now: datetime) -> list[str]:
+        """Return the owners holding SENDING items under a live lease."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT DISTINCT lease_owner FROM outbox WHERE status=? AND lease_until>? AND lease_owner IS NOT NULL",
+            (SENDING, ts(now)))
+        return [str(r[0]) for r in rows]
+
+    async def end_outbox_leases(self, owners: Sequence[str], now: datetime) -> int:
+        """End at `now` the live leases these owners hold; return how many."""
+        if not owners:
+            return 0
+        cursor = await self.conn.execute(
+            f"UPDATE outbox SET lease_until=? WHERE status=? AND lease_until>? AND lease_owner IN "
+            f"({','.join('?' * len(owners))})", (ts(now), SENDING, ts(now), *owners))
+        return max(0, cursor.rowcount)
 
     async def next_due_at(self) -> datetime | None:
         """Return when the next queued item becomes due."""

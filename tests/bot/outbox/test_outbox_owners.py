@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import Counter
 
 import pytest
 
+from storage.owners import new_owner
 from tests.support.harness import Harness
 
 
@@ -77,3 +79,23 @@ async def test_items_never_tried_are_handed_back_at_shutdown_for_another_process
         taken = await repo.claim_outbox(signoff.runtime.service.clock.now(), time.time(), 60.0, per_target=10,
                                         limit=10, owner="elsewhere:2::0")
     assert {c.item.id for c in taken} == {i.id for i in queued}
+
+
+def _gone_owner() -> str:
+    """Return the owner name of a process of this host that no longer runs."""
+    host, _, started, rand = new_owner().split(":")
+    return f"{host}:999999999:{started}:{rand}"
+
+
+async def test_items_of_a_process_of_this_host_that_died_while_sending_go_at_once(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA", "U01BBB"])
+    now = signoff.runtime.service.clock.now()
+    async with signoff.db.unit_of_work() as repo:
+        await repo.claim_outbox(now, time.time(), 600.0, per_target=1, limit=1, owner=_gone_owner())
+        await repo.claim_outbox(now, time.time(), 600.0, per_target=1, limit=1, owner="elsewhere:1::0")
+    deliverer = signoff.runtime.deliverer
+    deliverer._took_over_s = -math.inf
+    await deliverer.drain(wait_s=0)
+    assert posted(signoff) == [texts[0]]
+    async with signoff.db.read() as repo:
+        assert await repo.outbox_counts() == {"sent": 1, "sending": 1}

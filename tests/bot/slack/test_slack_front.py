@@ -26,8 +26,9 @@ from bot.metrics import Metrics
 from bot.runtime import bind_socket, server_config
 from bot.sandbox.app_link.signing import sign
 from bot.slack.front import MAX_BODY_BYTES, ClickProcessor, SlackFront, form_fields, is_click
-from bot.slack.inbox import Inbox, InboxWorker, process_owner
+from bot.slack.inbox import Inbox, InboxWorker
 from storage.models import InboxEntry
+from storage.owners import new_owner
 from storage.sqlite import Database
 
 SECRET = "front-signing-secret-0123456789abcdef"
@@ -102,7 +103,7 @@ async def served_front(path: Path, secret: str | None = SECRET, concurrency: int
     db = await Database.open(path)
     state: dict[str, Any] = {"release": asyncio.Event(), "clicked": []}
     passed_on: list[bytes] = []
-    worker = InboxWorker(Inbox(db, process_owner()), ClickProcessor(click_bolt(state, db)), concurrency)
+    worker = InboxWorker(Inbox(db, new_owner()), ClickProcessor(click_bolt(state, db)), concurrency)
     metrics = Metrics()
     app = FastAPI()
 
@@ -284,7 +285,7 @@ async def test_processing_waits_for_the_acknowledgements_under_way_but_never_lon
     tmp_path: Path,
 ) -> None:
     db = await Database.open(tmp_path / "s.db")
-    inbox = Inbox(db, process_owner())
+    inbox = Inbox(db, new_owner())
     try:
         async with db.unit_of_work():  # the only writer is busy: the click's commit waits
             accepting = asyncio.create_task(inbox.accept(InboxEntry("sig:1", "click", "payload=%7B%7D")))
@@ -360,7 +361,7 @@ async def test_rows_of_a_process_that_died_on_this_host_are_taken_at_once(tmp_pa
         await front.worker.close(0.0)
     async with served_front(tmp_path / "s.db") as front:
         front.release.set()
-        dead = process_owner().split(":")
+        dead = new_owner().split(":")
         dead[1], dead[2] = "999999999", "1"
         async with front.db.unit_of_work() as repo:
             stored = await repo.accept_inbox([_entry(click_body())], ":".join(dead), time.time(), 3600.0)

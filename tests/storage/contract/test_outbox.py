@@ -129,3 +129,21 @@ async def test_compaction_forgets_the_keys_of_what_it_deletes(store: Store) -> N
         assert await repo.compact_outbox(NOW + timedelta(seconds=1)) == 1
         assert await repo.outbox_item(item.id) is None
         assert await repo.enqueue("message", "U1", {}, NOW, key="k")
+
+
+async def test_the_live_leases_of_dead_owners_end_at_once_and_keep_their_doubt(store: Store) -> None:
+    async with store.unit_of_work() as repo:
+        for target in ("U1", "U2", "U3"):
+            await repo.enqueue("message", target, {"message": {"text": target}}, NOW)
+        [dead] = await repo.claim_outbox(NOW, 100.0, 60, per_target=1, limit=1, owner="host:1:1:dead")
+        [live] = await repo.claim_outbox(NOW, 100.0, 60, per_target=1, limit=1, owner="host:2:2:live")
+        [ended] = await repo.claim_outbox(NOW, 100.0, 1, per_target=1, limit=1, owner="host:3:3:ended")
+    async with store.read() as repo:
+        assert sorted(await repo.outbox_owners(NOW + timedelta(seconds=5))) == ["host:1:1:dead", "host:2:2:live"]
+    async with store.unit_of_work() as repo:
+        assert await repo.end_outbox_leases([], NOW) == 0
+        assert await repo.end_outbox_leases(["host:1:1:dead", "host:9:9:none"], NOW + timedelta(seconds=5)) == 1
+    async with store.unit_of_work() as repo:
+        taken = await repo.claim_outbox(NOW + timedelta(seconds=5), 200.0, 60, per_target=1, limit=5, owner="me")
+    assert {(c.item.id, c.uncertain_since) for c in taken} == {(dead.item.id, 100.0), (ended.item.id, 100.0)}
+    assert live.item.id not in {c.item.id for c in taken}
