@@ -20,6 +20,7 @@ class HistoryEvent(StrEnum):
     ESCALATED = "approval_escalated"
     EXPIRED = "approval_expired"
     CANCELLED = "approval_cancelled"
+    PASSED_OVER = "approval_passed_over"
 
 
 # a request closed without a decision: expired by the scheduler, or cancelled because its document changed
@@ -40,6 +41,12 @@ class HistoryEntry:
     reason: str | None = None
     step: int | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    workflow_id: str | None = None
+
+    @property
+    def run_workflow_id(self) -> str:
+        """Return the workflow whose history the line belongs to: the request's, or one it was preferred to."""
+        return self.workflow_id or self.request.workflow_id
 
     @property
     def outcome(self) -> str:
@@ -56,6 +63,14 @@ def started(request: ApprovalRequest, cause: str, actor: str | None) -> HistoryE
     """Return the line of an approval that starts: who is asked first."""
     return HistoryEntry(HistoryEvent.STARTED, request, cause, actor, step=request.current_step,
                         detail={"approvers": list(request.step().approvers)})
+
+
+def passed_over(request: ApprovalRequest, workflow_id: str, governing_name: str, cause: str,
+                actor: str | None) -> HistoryEntry:
+    """Return the line, in the history of another approval workflow the document matched, that says it follows the
+    request's workflow instead (the one with more conditions, or the older)."""
+    return HistoryEntry(HistoryEvent.PASSED_OVER, request, cause, actor, workflow_id=workflow_id,
+                        detail={"governed_by": request.workflow_id, "governed_by_name": governing_name})
 
 
 def _new_vote(before: ApprovalRequest, after: ApprovalRequest) -> Vote | None:

@@ -74,12 +74,22 @@ def approval_workflow_for(
     record: Record, workflows: Iterable[Workflow], matches: Callable[[Workflow], bool]
 ) -> Workflow | None:
     """Pick the live approval workflow that governs a record: most conditions, then oldest."""
-    candidates = [
-        w for w in workflows
-        if w.is_live() and w.record_type == record.type and w.approval() is not None and matches(w)
-    ]
-    candidates.sort(key=lambda w: (-len(w.conditions), w.created_at, w.id))
+    candidates = approval_workflows_for(record, workflows, matches)
     return candidates[0] if candidates else None
+
+
+def approval_workflows_for(
+    record: Record, workflows: Iterable[Workflow], matches: Callable[[Workflow], bool]
+) -> list[Workflow]:
+    """Return every live approval workflow a record matches, the one that governs it first (most conditions, then
+    oldest); the others are passed over."""
+    candidates = [w for w in workflows if is_approval_candidate(w, record) and matches(w)]
+    return sorted(candidates, key=lambda w: (-len(w.conditions), w.created_at, w.id))
+
+
+def is_approval_candidate(workflow: Workflow, record: Record) -> bool:
+    """Tell whether a workflow is a live approval workflow of the record's type (its conditions aside)."""
+    return workflow.is_live() and workflow.record_type == record.type and workflow.approval() is not None
 
 
 def decide_on_save(

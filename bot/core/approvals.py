@@ -31,8 +31,8 @@ from engine.conditions import EvalContext, evaluate
 from engine.delegation import acting_for
 from engine.errors import NoApproverError, VoteRefusedError
 from engine.facts import facts_of
-from engine.history import cancelled_or_decided, started
-from engine.lifecycle import Plan, SaveDecision, approval_workflow_for, decide_on_reroute
+from engine.history import cancelled_or_decided, passed_over, started
+from engine.lifecycle import Plan, SaveDecision, approval_workflows_for, decide_on_reroute, is_approval_candidate
 from engine.limits import is_email
 from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of
 from engine.records import ApprovalStatus, Contact, Record
@@ -78,11 +78,23 @@ class Approvals:
         self, repo: Repository, record: Record, contacts: dict[str, Contact] | None = None,
     ) -> Workflow | None:
         """Return the approval workflow a record matches now, or None (`contacts`: the record's, when read)."""
-        workflows = await repo.list_workflows(record.type.value)
+        matching = await self.matching(repo, record, await repo.list_workflows(record.type.value), contacts)
+        return matching[0] if matching else None
+
+    async def matching(
+        self, repo: Repository, record: Record, workflows: list[Workflow], contacts: dict[str, Contact] | None = None,
+    ) -> list[Workflow]:
+        """Return the approval workflows among `workflows` a record matches now, the governing one first."""
         facts = facts_of(record, contacts if contacts is not None else await repo.contacts_of(record))
         groups = await repo.contact_group_members({name for w in workflows for name in w.condition_group_refs()})
         ctx = EvalContext.at(self.deps.clock.now(), self.deps.settings.tz, groups)
-        return approval_workflow_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
+        return approval_workflows_for(record, workflows, lambda w: evaluate(w.conditions, facts, ctx))
+
+    async def also_matching(self, repo: Repository, record: Record, chosen: Workflow) -> list[Workflow]:
+        """Return the other live approval workflows a record matches, which its approval under `chosen` passes over."""
+        others = [w for w in await repo.list_workflows(record.type.value)
+                  if w.id != chosen.id and is_approval_candidate(w, record)]
+        return await self.matching(repo, record, others) if others else []
 
     async def is_matching(
         self, repo: Repository, request: ApprovalRequest, record: Record | None,
@@ -104,10 +116,14 @@ class Approvals:
         await repo.insert_request(outcome.request)
         pending = record.model_copy(update={"approval_status": ApprovalStatus.PENDING, "updated_at": now})
         await repo.save_record(pending)
+        others = [w.id for w in await self.also_matching(repo, record, workflow)]
         await repo.audit(now, actor or record.created_by, "submitted", record.key(),
                          record.approval_status.value, "pending",
-                         {"workflow_id": workflow.id, "request_id": outcome.request.id})
-        await record_history(repo, [started(outcome.request, cause, actor or record.created_by)], now)
+                         {"workflow_id": workflow.id, "request_id": outcome.request.id}
+                         | ({"passed_over": others} if others else {}))
+        await record_history(repo, [started(outcome.request, cause, actor or record.created_by),
+                                    *(passed_over(outcome.request, other, workflow.name, cause,
+                                                  actor or record.created_by) for other in others)], now)
         await self._enqueue(repo, outcome)
         return pending
 

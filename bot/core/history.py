@@ -16,12 +16,12 @@ async def record_history(repo: Repository, entries: Sequence[HistoryEntry], now:
     names: dict[str, str] = {}
     runs = []
     for entry in entries:
-        request = entry.request
-        if request.workflow_id not in names:
-            workflow = await repo.get_workflow(request.workflow_id)
-            names[request.workflow_id] = workflow.name if workflow else request.workflow_id
+        request, workflow_id = entry.request, entry.run_workflow_id
+        if workflow_id not in names:
+            workflow = await repo.get_workflow(workflow_id)
+            names[workflow_id] = workflow.name if workflow else workflow_id
         runs.append(WorkflowRun(
-            f"run_{uuid.uuid4().hex[:16]}", request.workflow_id, names[request.workflow_id], request.record_type,
+            f"run_{uuid.uuid4().hex[:16]}", workflow_id, names[workflow_id], request.record_type,
             request.record_id, entry.cause, entry.outcome, entry.actions(), now, event=entry.event.value,
             request_id=request.id, actor=entry.actor, on_behalf_of=entry.on_behalf_of, decision=entry.decision,
             reason=entry.reason, step=entry.step))

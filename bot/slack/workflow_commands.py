@@ -144,7 +144,8 @@ def _run_view(run: WorkflowRun) -> dict[str, Any]:
             "event": run.event, "actor": run.actor, "on_behalf_of": run.on_behalf_of, "decision": run.decision,
             "reason": run.reason, "step": run.step, "forced": first.get("forced"),
             "approvers": list(first.get("approvers", []))[:10], "escalated_to": list(first.get("to", []))[:10],
-            "channels": list(first.get("channels", []))[:10], "count": first.get("count", 0)}
+            "channels": list(first.get("channels", []))[:10], "count": first.get("count", 0),
+            "governed_by_name": str(first.get("governed_by_name", ""))}
 
 
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:

@@ -16,6 +16,7 @@ from engine.lifecycle import (
     MOVED,
     Plan,
     approval_workflow_for,
+    approval_workflows_for,
     changed_fields,
     decide_on_reroute,
     decide_on_save,
@@ -239,6 +240,9 @@ def test_most_specific_approval_workflow_governs() -> None:
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
     assert chosen is not None and chosen.id == "wf2"
     assert approval_workflow_for(record(type=RecordType.BILL), [broad], lambda w: True) is None
+    assert [w.id for w in approval_workflows_for(record(), [broad, disabled, narrow], lambda w: True)] == [
+        "wf2", broad.id]
+    assert [w.id for w in approval_workflows_for(record(), [broad, narrow], lambda w: w.id != "wf2")] == [broad.id]
 
 
 @pytest.mark.parametrize(("parse", "data", "path"), [

@@ -84,6 +84,24 @@ async def test_history_tells_every_approval_event(signoff: Harness) -> None:
         assert line in text, (line, text)
 
 
+async def test_a_workflow_the_document_also_matched_tells_it_was_passed_over(signoff: Harness) -> None:
+    broad = await create_workflow(signoff, approval_workflow("Over 1,000", [
+        {"field": "amount", "op": "gt", "value": "1000"}], steps=[[CHLOE]]))
+    narrow = await create_workflow(signoff, {**TWO_STEPS, "conditions": [
+        *TWO_STEPS["conditions"], {"field": "currency", "op": "eq", "value": "EUR"}]})
+    assert (await signoff.put("/api/v1/records/invoice/INV-9", invoice())).status_code == 200
+    [line] = await runs(signoff, workflow_id=broad)
+    assert (line["event"], line["record_id"], line["outcome"]) == ("approval_passed_over", "INV-9", "pending")
+    assert line["actions"][0]["governed_by"] == narrow and line["actions"][0]["governed_by_name"] == "Two steps"
+    assert [r["event"] for r in await runs(signoff, workflow_id=narrow)] == ["approval_started"]
+    audit = (await signoff.api.get("/api/v1/records/invoice/INV-9/audit")).json()
+    [submitted] = [e for e in audit["events"] if e["action"] == "submitted"]
+    assert submitted["detail"]["passed_over"] == [broad]
+    assert "Not applied" in await history_text(signoff, broad) and "Two steps" in await history_text(signoff, broad)
+    assert (await signoff.put("/api/v1/records/invoice/INV-10", invoice("2000.00"))).status_code == 200
+    assert [r["record_id"] for r in await runs(signoff, workflow_id=broad)] == ["INV-9", "INV-10"]
+
+
 async def test_a_delegate_decides_on_behalf_of_the_approver(signoff: Harness) -> None:
     await create_workflow(signoff, approval_workflow("Alice approves", [], steps=[[ALICE]]))
     until = (signoff.runtime.service.clock.now() + timedelta(days=2)).date().isoformat()
