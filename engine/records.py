@@ -61,6 +61,7 @@ class Source(StrEnum):
 
 # A calendar date as documents carry it (a time of day, or a number of seconds, is not one).
 ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+MAX_IMPORT_ROWS = 1000
 AUTO_SUBMIT_SOURCES = frozenset(
     {Source.APP, Source.IMPORT, Source.RECEIPT_CAPTURE, Source.SPREADSHEET_SYNC}
 )
@@ -177,6 +178,35 @@ def exchange_rate_problem(data: RecordInput, home: str | None) -> str | None:
                 f"company's amounts are compared in {home}")
     return None
 
+
+
+class ImportRow(RecordInput):
+    """One document of an import: its id and its writable fields (its source is `import` unless it says another)."""
+
+    id: Id
+    source: Source = Source.IMPORT
+
+    def record_input(self) -> RecordInput:
+        """Return the writable fields, as a save takes them (already validated)."""
+        return RecordInput.model_construct(**{name: getattr(self, name) for name in RecordInput.model_fields})
+
+
+class RecordImport(BaseModel):
+    """Documents of one type imported together: every one is checked before any is saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[ImportRow] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
+
+    def repeated_ids(self) -> list[int]:
+        """Return the positions of rows whose id an earlier row of the import has."""
+        seen: set[str] = set()
+        repeated = []
+        for index, row in enumerate(self.records):
+            if row.id in seen:
+                repeated.append(index)
+            seen.add(row.id)
+        return repeated
 
 class Record(RecordInput):
     """A stored document with its identity and approval state."""

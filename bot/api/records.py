@@ -21,7 +21,16 @@ from bot.api.deps import (
 )
 from bot.errors import Unprocessable
 from engine.limits import Id, unstorable_path
-from engine.records import ApprovalStatus, Contact, ContactInput, ContactKind, Record, RecordInput, RecordType
+from engine.records import (
+    ApprovalStatus,
+    Contact,
+    ContactInput,
+    ContactKind,
+    Record,
+    RecordImport,
+    RecordInput,
+    RecordType,
+)
 
 MAX_OFFSET = 1_000_000
 MAX_CURSOR_CHARS = 400
@@ -43,6 +52,15 @@ async def put_record(
     """Create or update a document (idempotent)."""
     record = await service_of(request).records.put_record(record_type, record_id, data, token_actor(request))
     return record_json(record)
+
+
+@router.post("/imports/{record_type}", openapi_extra=RECORDS_WRITE)
+async def import_records(record_type: RecordType, request: Request, data: RecordImport = Body(...)) -> dict[str, Any]:
+    """Create or update up to 1,000 documents of one type (each as PUT would; from source `import` unless a row says
+    another): every row is checked before any is saved, and a refused import saves nothing."""
+    report = await service_of(request).records.import_records(record_type, data, token_actor(request))
+    return {"type": record_type.value, **report.counts,
+            "records": [{"id": r.id, "approval_status": r.approval_status.value} for r in report.records]}
 
 
 @router.get("/records/{record_type}/{record_id}", openapi_extra=RECORDS_READ)

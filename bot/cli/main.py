@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 
+from bot.cli.imports import add_import_command, run_import_command
 from bot.cli.migrate import add_migrate_command, run_migrate_command
 from bot.cli.tokens import add_tokens_command, run_tokens_command
 from bot.cli.workflow_files import add_workflow_commands, run_workflow_command
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     add_remind_command(sub)
     add_tokens_command(sub)
     add_migrate_command(sub)
+    add_import_command(sub)
     args = parser.parse_args(argv)
     if args.command == "workflows":
         return run_workflow_command(args)
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_tokens_command(args)
     if args.command == "migrate":
         return run_migrate_command(args)
+    if args.command == "import":
+        return run_import_command(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "run":
         return _run_or_refuse(_settings_or_exit())

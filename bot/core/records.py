@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from bot.core.approvals import Approvals
@@ -13,12 +16,39 @@ from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound, Unprocessable
 from engine.errors import NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
-from engine.records import ApprovalStatus, Contact, Record, RecordInput, RecordType, exchange_rate_problem
+from engine.records import (
+    ApprovalStatus,
+    Contact,
+    ImportRow,
+    Record,
+    RecordImport,
+    RecordInput,
+    RecordType,
+    exchange_rate_problem,
+)
 from messages.cards import record_view
+from storage.ports import Repository
+
+CREATED, UPDATED, UNCHANGED = "created", "updated", "unchanged"
+IMPORT_CHUNK = 50
 
 
 def _same(before: Record, after: Record) -> bool:
     return before.model_dump(exclude={"updated_at"}) == after.model_dump(exclude={"updated_at"})
+
+
+@dataclass
+class ImportReport:
+    """What an import did: each document saved, in order, and how many were created, updated or unchanged."""
+
+    records: list[Record] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {CREATED: 0, UPDATED: 0, UNCHANGED: 0})
+
+    def add(self, saved: Sequence[tuple[Record, str]]) -> None:
+        """Count the documents of one saved chunk."""
+        for record, change in saved:
+            self.records.append(record)
+            self.counts[change] += 1
 
 
 class Records:
@@ -40,35 +70,66 @@ class Records:
             raise Unprocessable(problem, [{"path": "exchange_rate", "message": problem}])
         return await retrying(lambda: self._put_once(record_type, record_id, data, actor))
 
+    async def import_records(self, record_type: RecordType, batch: RecordImport, actor: str | None) -> ImportReport:
+        """Create or update many documents of one type as `put_record` does each: every row is checked first (a
+        repeated id, a missing exchange rate: Unprocessable, nothing saved), then saved IMPORT_CHUNK rows per unit
+        of work, so that the clicks committed meanwhile wait for one chunk at most. Saving again is harmless: each
+        row is idempotent."""
+        problems = [{"path": f"records.{i}.id", "message": "an earlier row has this id"} for i in batch.repeated_ids()]
+        for index, row in enumerate(batch.records):
+            if (problem := exchange_rate_problem(row, self.deps.settings.currency)) is not None:
+                problems.append({"path": f"records.{index}.exchange_rate", "message": problem})
+        if problems:
+            raise Unprocessable("the import was refused; nothing was saved", problems)
+        report = ImportReport()
+        for start in range(0, len(batch.records), IMPORT_CHUNK):
+            chunk = batch.records[start:start + IMPORT_CHUNK]
+            report.add(await retrying(partial(self._import_chunk, record_type, chunk, actor)))
+        return report
+
+    async def _import_chunk(
+        self, record_type: RecordType, rows: Sequence[ImportRow], actor: str | None,
+    ) -> list[tuple[Record, str]]:
+        async with self.deps.unit_of_work() as repo:
+            return [await self._put_in(repo, record_type, row.id, row.record_input(), actor) for row in rows]
+
     async def _put_once(
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,
     ) -> Record:
-        now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
-            before = await repo.get_record(record_type.value, record_id)
-            after = Record(**data.model_dump(), type=record_type, id=record_id,
-                           approval_status=before.approval_status if before else ApprovalStatus.NONE,
-                           created_at=before.created_at if before else now, updated_at=now,
-                           sent_at=before.sent_at if before else None,
-                           reminded_at=before.reminded_at if before else None,
-                           reminder_count=before.reminder_count if before else 0)
-            after = await apply_prefills(repo, after, now, self.deps.settings.tz)
-            if before is not None and _same(before, after):
-                return before
-            governing = await self.approvals.governing(repo, after)
-            decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by),
-                                      await self.approvals.asked_under(repo, before))
-            after = after.model_copy(update={"approval_status": decision.approval_status})
-            await repo.save_record(after)
-            await self.automation.on_record_saved(repo, before, after, now)
-            after = await repo.get_record(*after.key()) or after
-            await repo.audit(now, actor or after.created_by, "created" if before is None else "updated",
-                             after.key(), before.approval_status.value if before else None,
-                             after.approval_status.value,
-                             {"changes": field_changes(before, after)} if before is not None else None)
-            after = await self.approvals.carry_out(repo, after, decision, cause="created" if before is None
-                                                   else "updated")
-        return after
+            record, _ = await self._put_in(repo, record_type, record_id, data, actor)
+        return record
+
+    async def _put_in(
+        self, repo: Repository, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,
+    ) -> tuple[Record, str]:
+        """Save one document in the caller's unit of work; return it and whether it was created, updated or
+        unchanged."""
+        now = self.deps.clock.now()
+        before = await repo.get_record(record_type.value, record_id)
+        after = Record(**data.model_dump(), type=record_type, id=record_id,
+                       approval_status=before.approval_status if before else ApprovalStatus.NONE,
+                       created_at=before.created_at if before else now, updated_at=now,
+                       sent_at=before.sent_at if before else None,
+                       reminded_at=before.reminded_at if before else None,
+                       reminder_count=before.reminder_count if before else 0)
+        after = await apply_prefills(repo, after, now, self.deps.settings.tz)
+        if before is not None and _same(before, after):
+            return before, UNCHANGED
+        governing = await self.approvals.governing(repo, after)
+        decision = decide_on_save(before, after, governing, self.deps.is_admin(after.created_by),
+                                  await self.approvals.asked_under(repo, before))
+        after = after.model_copy(update={"approval_status": decision.approval_status})
+        await repo.save_record(after)
+        await self.automation.on_record_saved(repo, before, after, now)
+        after = await repo.get_record(*after.key()) or after
+        await repo.audit(now, actor or after.created_by, "created" if before is None else "updated",
+                         after.key(), before.approval_status.value if before else None,
+                         after.approval_status.value,
+                         {"changes": field_changes(before, after)} if before is not None else None)
+        after = await self.approvals.carry_out(repo, after, decision, cause="created" if before is None
+                                               else "updated")
+        return after, CREATED if before is None else UPDATED
 
     async def put_contact(self, contact: Contact) -> None:
         """Create or update a customer or vendor: groups whose members follow a rule follow it, and so do the

@@ -68,3 +68,14 @@ async def test_the_request_form_asks_the_rate_of_another_currency(in_usd: Harnes
         while not (found := await requests_of(in_usd)):
             await asyncio.sleep(0.02)
     assert (found[0]["exchange_rate"], found[0]["approval_status"]) == ("1.08", "pending")
+
+
+async def test_an_import_names_every_row_that_lacks_its_exchange_rate_and_saves_none(in_usd: Harness) -> None:
+    rows = [{"id": "INV-1", "amount": "10.00", "currency": "USD"}, {"id": "INV-2", "amount": "10.00", "currency": "EUR"},
+            {"id": "INV-3", "amount": "10.00", "currency": "EUR", "exchange_rate": "1.08"}]
+    refused = await in_usd.post("/api/v1/imports/invoice", {"records": rows})
+    assert refused.status_code == 422
+    assert [d["path"] for d in refused.json()["error"]["details"]] == ["records.1.exchange_rate"]
+    assert (await in_usd.api.get("/api/v1/records/invoice/INV-1")).status_code == 404
+    saved = await in_usd.post("/api/v1/imports/invoice", {"records": [rows[0], rows[2]]})
+    assert saved.status_code == 200 and saved.json()["created"] == 2

@@ -1,0 +1,172 @@
+"""`signoff import TYPE FILE`: documents from a CSV or JSON file, each saved as the REST API's PUT saves it.
+
+CSV: a header row names the columns as the API names the fields (`id`, `amount`, `currency`, `customer`,
+`due_date`…; `fields.NAME` for a custom field); an empty cell leaves its field out; commas, semicolons or tabs
+separate the cells. JSON: a list of documents, or `{"records": [...]}`. A document's source is `import` unless its
+row names another. Every row is checked before any is saved: one invalid row saves nothing, and every problem is
+printed with its line (CSV) or its position (JSON). The running bot then sends the approvals they start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from bot.clock import SystemClock
+from bot.core.records import CREATED, UNCHANGED, UPDATED, ImportReport
+from bot.core.service import Signoff
+from bot.errors import Refused, SettingsError
+from bot.senders.slack import SlackOut, make_client
+from bot.settings import load_settings
+from engine.records import MAX_IMPORT_ROWS, ImportRow, RecordImport, RecordType, exchange_rate_problem
+from storage import open_store
+from storage.errors import StorageError
+
+ACTOR = "cli"
+FIELDS_PREFIX = "fields."
+DELIMITERS = ",;\t"
+ROWS = TypeAdapter(ImportRow)
+
+
+class ImportFileError(Exception):
+    """A file that cannot be read as documents: its problems, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def add_import_command(sub: Any) -> None:
+    """Register `signoff import TYPE FILE` on the command line parser."""
+    parser = sub.add_parser("import", help="create or update documents from a CSV or JSON file")
+    parser.add_argument("record_type", choices=[t.value for t in RecordType], help="the type of every document")
+    parser.add_argument("file", help="a .csv file with a header row, or a .json file")
+    parser.add_argument("--database", help="SQLite file or PostgreSQL URL (default: SIGNOFF_DATABASE)")
+
+
+def read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Return each document of a file with where it is (`line N` or `record N`); raise ImportFileError."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ImportFileError([f"{path}: cannot be read as UTF-8 text ({exc})"]) from exc
+    return _json_rows(path, text) if path.suffix.lower() == ".json" else _csv_rows(text)
+
+
+def _json_rows(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise ImportFileError([f"{path}: not JSON ({exc})"]) from exc
+    records = data.get("records") if isinstance(data, dict) else data
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise ImportFileError([f"{path}: expected a list of documents, or {{\"records\": [...]}}"])
+    return [(f"record {n}", r) for n, r in enumerate(records, start=1)]
+
+
+def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
+    lines = text.splitlines()
+    if not lines or not lines[0].strip():
+        raise ImportFileError(["the file has no header row"])
+    try:
+        dialect: Any = csv.Sniffer().sniff(lines[0], delimiters=DELIMITERS)
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(lines, dialect=dialect)
+    rows = []
+    for row in reader:
+        if None in row:
+            raise ImportFileError([f"line {reader.line_num}: more cells than the header has columns"])
+        cells = {name.strip(): value for name, value in row.items() if value not in (None, "")}
+        if cells:
+            rows.append((f"line {reader.line_num}", _nested(cells)))
+    return rows
+
+
+def _nested(cells: dict[str, str]) -> dict[str, Any]:
+    """Gather `fields.NAME` columns into the document's custom fields."""
+    document: dict[str, Any] = {k: v for k, v in cells.items() if not k.startswith(FIELDS_PREFIX)}
+    custom = {k.removeprefix(FIELDS_PREFIX): v for k, v in cells.items() if k.startswith(FIELDS_PREFIX)}
+    if custom:
+        document["fields"] = custom
+    return document
+
+
+def checked(rows: Sequence[tuple[str, dict[str, Any]]], home_currency: str | None = None) -> list[RecordImport]:
+    """Validate every row (its exchange rate too, when the company has a currency), refuse repeated ids, and split
+    the rows into imports the API would take; raise ImportFileError with every problem."""
+    problems: list[str] = []
+    valid: list[ImportRow] = []
+    seen: dict[str, str] = {}
+    for where, data in rows:
+        try:
+            row = ROWS.validate_python(data)
+        except ValidationError as exc:
+            problems += [f"{where}: {'.'.join(map(str, e['loc'])) or '(row)'}: {e['msg'].removeprefix('Value error, ')}"
+                         for e in exc.errors()]
+            continue
+        if (problem := exchange_rate_problem(row, home_currency)) is not None:
+            problems.append(f"{where}: exchange_rate: {problem}")
+        if row.id in seen:
+            problems.append(f"{where}: id {row.id!r} is already on {seen[row.id]}")
+        seen.setdefault(row.id, where)
+        valid.append(row)
+    if not rows:
+        problems.append("the file holds no document")
+    if problems:
+        raise ImportFileError(problems)
+    return [RecordImport.model_construct(records=valid[i:i + MAX_IMPORT_ROWS])
+            for i in range(0, len(valid), MAX_IMPORT_ROWS)]
+
+
+async def _import(record_type: RecordType, path: Path, database: str | None) -> ImportReport:
+    settings = load_settings(**({"database": database} if database else {}))
+    batches = checked(read_rows(path), settings.currency)
+    db = await open_store(settings.database, create=False)
+    try:
+        service = Signoff(db, settings, SlackOut(make_client(settings.slack_bot_token, settings.slack_api_url)),
+                          SystemClock())
+        report = ImportReport()
+        for batch in batches:
+            saved = await service.records.import_records(record_type, batch, ACTOR)
+            report.records += saved.records
+            for change, count in saved.counts.items():
+                report.counts[change] += count
+        return report
+    finally:
+        await db.close()
+
+
+def summary(record_type: RecordType, report: ImportReport) -> str:
+    """Return what an import did, in one line."""
+    pending = sum(1 for r in report.records if r.approval_status.value == "pending")
+    return (f"imported {len(report.records)} {record_type.value} documents: {report.counts[CREATED]} created, "
+            f"{report.counts[UPDATED]} updated, {report.counts[UNCHANGED]} unchanged; {pending} pending approval")
+
+
+def run_import_command(args: argparse.Namespace) -> int:
+    """Run `signoff import TYPE FILE`; print what it did, or every problem (nothing saved)."""
+    record_type = RecordType(args.record_type)
+    try:
+        report = asyncio.run(_import(record_type, Path(args.file), args.database))
+    except ImportFileError as exc:
+        print("\n".join(f"signoff: {args.file}: {p}" for p in exc.problems), file=sys.stderr)
+        print("signoff: nothing was imported", file=sys.stderr)
+        return 1
+    except (SettingsError, StorageError) as exc:
+        print(f"signoff: {exc}", file=sys.stderr)
+        return 2
+    except Refused as exc:
+        details = [f"signoff: {d.get('path', '')}: {d.get('message', '')}" for d in exc.details or []]
+        print("\n".join([f"signoff: {exc.message}", *details]), file=sys.stderr)
+        return 1
+    print(summary(record_type, report))
+    return 0

@@ -1,0 +1,77 @@
+"""Imports: many documents of one type in one request, each saved as PUT saves it; a refused import saves nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from bot.core.records import IMPORT_CHUNK
+from bot.core.tokens import create_token
+from engine.records import MAX_IMPORT_ROWS
+from tests.bot.slack.test_home import ALICE, BIG_INVOICES, create_workflow
+from tests.support.harness import Harness
+
+
+def row(record_id: str, amount: str = "120.00", **fields: Any) -> dict[str, Any]:
+    return {"id": record_id, "amount": amount, "currency": "EUR", "customer": "C-ACME", "created_by": "U0REQ",
+            **fields}
+
+
+async def record(signoff: Harness, record_id: str) -> dict[str, Any] | None:
+    response = await signoff.api.get(f"/api/v1/records/invoice/{record_id}")
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_an_import_saves_each_document_as_put_does_and_says_what_it_did(signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    rows = [row("INV-1"), row("INV-2", "9000.00"), row("INV-3", source="spreadsheet_sync", memo="Q4")]
+    response = await signoff.post("/api/v1/imports/invoice", {"records": rows})
+    assert response.status_code == 200, response.text
+    assert response.json() == {"type": "invoice", "created": 3, "updated": 0, "unchanged": 0, "records": [
+        {"id": "INV-1", "approval_status": "none"}, {"id": "INV-2", "approval_status": "pending"},
+        {"id": "INV-3", "approval_status": "none"}]}
+    saved = [await record(signoff, f"INV-{n}") for n in (1, 2, 3)]
+    assert [(r or {}).get("source") for r in saved] == ["import", "import", "spreadsheet_sync"]
+    await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "INV-2" in m.all_text()])
+    again = await signoff.post("/api/v1/imports/invoice", {"records": [rows[0], {**rows[2], "memo": "Q1"}]})
+    assert (again.json()["created"], again.json()["updated"], again.json()["unchanged"]) == (0, 1, 1)
+    assert (await record(signoff, "INV-3") or {})["memo"] == "Q1"
+
+
+async def test_one_bad_row_refuses_the_whole_import_with_each_problem_named(signoff: Harness) -> None:
+    rows = [row("INV-1"), row("INV-2", "12.345"), row("INV-1"), {**row("INV-4"), "colour": "red"}]
+    response = await signoff.post("/api/v1/imports/invoice", {"records": rows})
+    assert response.status_code == 422, response.text
+    paths = {d["path"] for d in response.json()["error"]["details"]}
+    assert paths == {"records.1.amount", "records.3.colour"}
+    repeated = await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1"), row("INV-2"), row("INV-1")]})
+    assert repeated.status_code == 422
+    assert [d["path"] for d in repeated.json()["error"]["details"]] == ["records.2.id"]
+    assert "nothing was saved" in repeated.json()["error"]["message"]
+    for body in ({"records": []}, {"records": [row(f"I-{n}") for n in range(MAX_IMPORT_ROWS + 1)]},
+                 {"records": [row("INV-1")], "extra": 1}, {"records": [{"amount": "1.00"}]}, [row("INV-1")]):
+        assert (await signoff.api.post("/api/v1/imports/invoice", json=body)).status_code == 422
+    assert (await signoff.post("/api/v1/imports/unicorn", {"records": [row("INV-1")]})).status_code == 422
+    assert [await record(signoff, f"INV-{n}") for n in (1, 2, 4)] == [None, None, None]
+
+
+async def test_an_import_larger_than_a_unit_of_work_saves_every_row_in_order(signoff: Harness) -> None:
+    rows = [row(f"INV-{n:04d}", f"{n}.00") for n in range(IMPORT_CHUNK * 2 + 7)]
+    response = await signoff.post("/api/v1/imports/invoice", {"records": rows})
+    assert response.status_code == 200 and response.json()["created"] == len(rows)
+    assert [r["id"] for r in response.json()["records"]] == [r["id"] for r in rows]
+    listed = (await signoff.api.get("/api/v1/records", params={"type": "invoice", "limit": 500})).json()
+    assert len(listed["records"]) == len(rows)
+
+
+async def test_only_tokens_that_write_documents_import(signoff: Harness) -> None:
+    for role, expected in (("read", 403), ("integration", 200)):
+        token = await create_token(signoff.db, f"{role}-bot", role, datetime.now(UTC))
+        async with httpx.AsyncClient(base_url=signoff.runtime.url, timeout=30,
+                                     headers={"Authorization": f"Bearer {token}"}) as client:
+            response = await client.post("/api/v1/imports/invoice", json={"records": [row(f"INV-{role}")]})
+        assert response.status_code == expected, response.text
+    audit = (await signoff.api.get("/api/v1/records/invoice/INV-integration/audit")).json()["events"]
+    assert audit[0]["actor"] == "token:integration-bot"

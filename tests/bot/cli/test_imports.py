@@ -1,0 +1,94 @@
+"""`signoff import TYPE FILE`: documents from CSV or JSON, every row checked before any is saved."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.cli.imports import ImportFileError, checked, read_rows
+from bot.cli.main import main
+from tests.bot.slack.test_home import ALICE, BIG_INVOICES, create_workflow
+from tests.support.harness import Harness
+
+CSV = """id;amount;currency;customer;due_date;created_by;fields.po_number;memo
+INV-1;120.00;EUR;C-ACME;2026-12-20;U0REQ;PO-7;
+INV-2;9000.00;EUR;C-ACME;2026-12-20;U0REQ;;"Rush, please"
+"""
+
+
+@pytest.fixture
+def cli_env(signoff: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The settings a `signoff` command run next to the test bot reads."""
+    settings = signoff.runtime.service.settings
+    for name, value in (("SIGNOFF_DATABASE", settings.database), ("SLACK_BOT_TOKEN", settings.slack_bot_token),
+                        ("SLACK_SIGNING_SECRET", "secret"), ("SLACK_API_URL", settings.slack_api_url),
+                        ("SIGNOFF_API_TOKEN", "token")):
+        monkeypatch.setenv(name, str(value))
+
+
+async def record(signoff: Harness, record_id: str) -> dict[str, Any] | None:
+    response = await signoff.api.get(f"/api/v1/records/invoice/{record_id}")
+    return response.json() if response.status_code == 200 else None
+
+
+async def test_a_csv_file_is_imported_and_its_approvals_are_sent_by_the_bot(
+    signoff: Harness, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    path = tmp_path / "invoices.csv"
+    path.write_text("\ufeff" + CSV, encoding="utf-8")
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "imported 2 invoice documents: 2 created, 0 updated, 0 unchanged; 1 pending approval")
+    first, second = await record(signoff, "INV-1"), await record(signoff, "INV-2")
+    assert first is not None and first["fields"] == {"po_number": "PO-7"} and first["memo"] is None
+    assert second is not None and second["memo"] == "Rush, please" and second["source"] == "import"
+    await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "INV-2" in m.all_text()], timeout_s=20)
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 0
+    assert "0 created, 0 updated, 2 unchanged" in capsys.readouterr().out
+
+
+async def test_a_file_with_bad_rows_imports_nothing_and_names_every_problem(
+    signoff: Harness, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"records": [
+        {"id": "INV-1", "amount": "10.00"}, {"id": "INV-2", "amount": "1.001"}, {"id": "INV-1"}, {"amount": "1"}]}))
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "record 2: amount: USD amounts have at most 2 decimal places" in err
+    assert "record 3: id 'INV-1' is already on record 1" in err and "record 4: id: Field required" in err
+    assert "nothing was imported" in err
+    assert await record(signoff, "INV-1") is None
+
+
+@pytest.mark.parametrize(("text", "suffix", "problem"), [
+    ("", ".csv", "no header row"),
+    ("id,amount\n", ".csv", "holds no document"),
+    ("id,amount\nINV-1,1.00,extra\n", ".csv", "line 2: more cells than the header has columns"),
+    ("{", ".json", "not JSON"),
+    ('{"rows": []}', ".json", "expected a list of documents"),
+    ("id,amount,colour\nINV-1,1.00,red\n", ".csv", "line 2: colour: Extra inputs are not permitted"),
+    ("id\tamount\tdue_date\nINV-1\t1.00\t20/12/2026\n", ".csv", "line 2: due_date: must be a date written YYYY-MM-DD"),
+])
+def test_files_that_are_not_documents_are_refused_with_where(
+    tmp_path: Path, text: str, suffix: str, problem: str,
+) -> None:
+    path = tmp_path / f"f{suffix}"
+    path.write_text(text)
+    with pytest.raises(ImportFileError) as refused:
+        checked(read_rows(path))
+    assert any(problem in p for p in refused.value.problems), refused.value.problems
+
+
+def test_a_large_file_is_split_into_imports_the_api_would_take(tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    path.write_text("id,amount\n" + "".join(f"INV-{n},{n}.00\n" for n in range(2500)))
+    batches = checked(read_rows(path))
+    assert [len(b.records) for b in batches] == [1000, 1000, 500]
+    with pytest.raises(ImportFileError, match="exchange_rate"):
+        checked(read_rows(path), "EUR")
