@@ -71,7 +71,8 @@ async def test_the_request_form_asks_the_rate_of_another_currency(in_usd: Harnes
 
 
 async def test_an_import_names_every_row_that_lacks_its_exchange_rate_and_saves_none(in_usd: Harness) -> None:
-    rows = [{"id": "INV-1", "amount": "10.00", "currency": "USD"}, {"id": "INV-2", "amount": "10.00", "currency": "EUR"},
+    rows = [{"id": "INV-1", "amount": "10.00", "currency": "USD"},
+            {"id": "INV-2", "amount": "10.00", "currency": "EUR"},
             {"id": "INV-3", "amount": "10.00", "currency": "EUR", "exchange_rate": "1.08"}]
     refused = await in_usd.post("/api/v1/imports/invoice", {"records": rows})
     assert refused.status_code == 422
