@@ -101,7 +101,14 @@ def principals_of(delegations: Iterable[Delegation], delegate: str, now: datetim
 
 def _may_sit_for(request: ApprovalRequest, actor: str, principal: str) -> bool:
     """Tell whether a delegate may take a principal's seat on the current step."""
-    return actor not in request.step().approvers and is_eligible(request, principal)
+    return not is_on_request(request, actor) and is_eligible(request, principal)
+
+
+def is_on_request(request: ApprovalRequest, person: str) -> bool:
+    """Tell whether a person decides on some step of a request, or decided on one (for themselves or for someone):
+    they never also sit for someone away, so that one person never decides two steps of one approval."""
+    return (any(person in step.approvers for step in request.steps)
+            or any(person in (vote.approver, vote.acted_by) for vote in request.votes))
 
 
 def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) -> str | None:
@@ -129,6 +136,8 @@ def acting_for(
             raise VoteRefusedError("You no longer act for this person.", "not_a_delegate")
         if request.is_open() and actor in request.step().approvers:
             raise VoteRefusedError("You decide on this step yourself, not for someone else.", "double_seat")
+        if request.is_open() and is_on_request(request, actor):
+            raise VoteRefusedError("You decide on another step of this request, not for someone else.", "other_step")
         return on_behalf_of
     if is_eligible(request, actor):
         return actor
@@ -166,8 +175,8 @@ def recipient_for(
     """Return who gets an approver's reminders, escalations and Home tasks at `now`.
 
     While the approver is away it is their latest active delegate, for them (delegations do not chain);
-    it stays the approver when that delegate may not take their seat (`cannot_sit`: the step's own
-    approvers and the requester) and once the delegation has ended.
+    it stays the approver when that delegate may not take their seat (`cannot_sit`: the people who decide
+    on a step of the request or decided on one, and the requester) and once the delegation has ended.
     """
     active = [d for d in delegations if d.principal == approver and d.is_active(now)]
     if not active:
@@ -183,5 +192,7 @@ def recipients_on_step(
 ) -> dict[str, Recipient]:
     """Return, for each of these approvers of the request's current step, who is told at `now`."""
     delegations = tuple(delegations)
-    cannot_sit = {*request.step().approvers, *([request.requester] if request.requester else [])}
+    people = {*(p for step in request.steps for p in step.approvers),
+              *(v.acted_by or v.approver for v in request.votes)}
+    cannot_sit = {*people, *([request.requester] if request.requester else [])}
     return {a: recipient_for(a, delegations, now, cannot_sit) for a in dict.fromkeys(approvers)}

@@ -121,6 +121,11 @@ def test_principals_are_the_active_delegations_in_start_order() -> None:
     assert principals_of(delegations, "UB", NOW + timedelta(days=2)) == ()
 
 
+# step 1 decided by UX standing in for UA; UD decides step 2
+AT_SECOND_STEP = replace(request(), current_step=1,
+                         votes=(Vote(0, "UA", Decision.APPROVE, NOW, acted_by="UX"),))
+
+
 @pytest.mark.parametrize(
     ("req", "actor", "principals", "seat"),
     [
@@ -129,11 +134,13 @@ def test_principals_are_the_active_delegations_in_start_order() -> None:
         (request(), "UX", ("UA",), "UA"),
         (request(), "UX", ("UZ", "UB"), "UB"),
         (request(), "UX", (), None),
-        (request(), "UD", ("UA",), "UA"),
+        (request(), "UD", ("UA",), None),
         (request(votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), "UX", ("UA", "UB"), "UB"),
         (request(votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), "UA", (), None),
         (request(requester="UX"), "UX", ("UA",), None),
         (request(status=RequestStatus.APPROVED), "UA", (), None),
+        (AT_SECOND_STEP, "UX", ("UD",), None),
+        (AT_SECOND_STEP, "UY", ("UD",), "UD"),
     ],
 )
 def test_seat_for(req: ApprovalRequest, actor: str, principals: tuple[str, ...], seat: str | None) -> None:
@@ -148,7 +155,7 @@ def test_seat_for(req: ApprovalRequest, actor: str, principals: tuple[str, ...],
         (request(), "UX", ("UA",), "UA", "UA"),
         (request(), "UX", ("UD", "UB"), None, "UB"),
         (request(), "UX", (), None, "UX"),
-        (request(), "UD", ("UA",), None, "UA"),
+        (request(), "UD", ("UA",), None, "UD"),
         (request(status=RequestStatus.REJECTED), "UX", ("UA",), None, "UX"),
     ],
 )
@@ -163,6 +170,8 @@ def test_acting_for(req: ApprovalRequest, actor: str, principals: tuple[str, ...
         (request(requester="UX"), "UX", ("UA",), None, "own_record"),
         (request(), "UX", (), "UA", "not_a_delegate"),
         (request(), "UB", ("UA",), "UA", "double_seat"),
+        (request(), "UD", ("UA",), "UA", "other_step"),
+        (AT_SECOND_STEP, "UX", ("UD",), "UD", "other_step"),
     ],
 )
 def test_acting_for_refusals(req: ApprovalRequest, actor: str, principals: tuple[str, ...], wanted: str | None,
@@ -220,8 +229,9 @@ def test_who_receives_an_approvers_reminders_escalations_and_tasks(
         ((("UA", "UB"),), "UREQ", ["UA"], {"UA": Recipient("UA")}),
         ((("UA",),), "UB", ["UA"], {"UA": Recipient("UA")}),
         ((("UA",),), "UB", ["UA", "UA"], {"UA": Recipient("UA")}),
+        ((("UA",), ("UB",)), "UREQ", ["UA"], {"UA": Recipient("UA")}),
     ],
-    ids=["delegate-off-step", "delegate-on-step", "delegate-is-requester", "duplicates"],
+    ids=["delegate-off-step", "delegate-on-step", "delegate-is-requester", "duplicates", "delegate-on-later-step"],
 )
 def test_recipients_on_a_step_never_seat_a_delegate_twice_or_on_their_own_request(
     steps: tuple[tuple[str, ...], ...], requester: str, approvers: list[str], expected: dict[str, Recipient],

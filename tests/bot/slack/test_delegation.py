@@ -114,6 +114,24 @@ async def test_a_delegate_who_sits_on_the_step_decides_only_for_themselves(signo
     assert refused.value.code == "double_seat"
 
 
+async def test_one_person_never_approves_two_steps_through_a_delegation(signoff: Harness) -> None:
+    await create_workflow(signoff, approval_workflow("Two people", [{"field": "amount", "op": "gt", "value": "5000"}],
+                                                     steps=[[BRUNO], [CHLOE]]))
+    [invoice] = await pending_invoices(signoff, 1)
+    async with signoff.db.read() as repo:
+        [request] = await repo.requests_for_record("invoice", invoice)
+    await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE)
+    await run(signoff, CHLOE, f"away <@{BRUNO}> {day_after(signoff, 2)}")
+    home = await home_with(signoff, BRUNO, lambda v: "You approve for" in view_text(v))
+    assert task_blocks(home) == []
+    with pytest.raises(VoteRefusedError) as refused:
+        await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE, on_behalf_of=CHLOE)
+    assert refused.value.code == "other_step"
+    with pytest.raises(VoteRefusedError):
+        await signoff.runtime.service.approvals.decide(request.id, BRUNO, Decision.APPROVE)
+    assert await votes_of(signoff, "invoice", invoice) == [(BRUNO, None, "approve")]
+
+
 async def test_a_requester_cannot_approve_their_own_document_as_a_delegate(signoff: Harness) -> None:
     await create_workflow(signoff, ALICE_INVOICES)
     await run(signoff, ALICE, f"away <@{REQ}> {day_after(signoff, 2)}")
