@@ -16,13 +16,15 @@ from engine.resubmission import editable_fields
 
 KINDS = {"expense": RecordType.EXPENSE, "purchase_order": RecordType.PURCHASE_ORDER}
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK")
-MAX_AMOUNT = Decimal("1000000000")
+MAX_AMOUNT = Decimal("1e15")
 MAX_AMOUNT_CHARS = 40
+MAX_FORM_TEXT_CHARS = 3000  # the longest value Slack lets a plain_text_input hold
 FIELD_BLOCKS = {"vendor": "vendor", "customer": "customer", "amount": "amount", "currency": "currency",
                 "category": "category", "department": "department", "memo": "description", "due_date": "due_date",
                 "txn_date": "txn_date", "created_by": "vendor", "balance": "amount", "exchange_rate": "exchange_rate"}
 NEW_REQUEST_FIELDS = ("vendor", "amount", "currency", "category", "memo", "due_date")
 DATE_FIELDS = ("txn_date", "due_date")
+MONEY = ("amount", "balance")
 
 
 def offered_currencies(record: Record | None) -> tuple[str, ...]:
@@ -63,7 +65,7 @@ def _amount(text: str) -> Decimal | None:
         amount = to_decimal(text.replace(",", ".").replace(" ", ""))
     except ValueError:
         return None
-    is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 2
+    is_valid = amount.is_finite() and Decimal("0") < amount < MAX_AMOUNT and -amount.as_tuple().exponent <= 3
     return amount if is_valid else None
 
 
@@ -133,8 +135,19 @@ def read_form(values: dict[str, Any], user: str, home: str | None = None) -> Req
             exchange_rate=_rate(_value(values, "exchange_rate")) if home and currency != home else None,
         )
     except ValidationError as exc:
-        return {FIELD_BLOCKS.get(str(e["loc"][0]), "vendor"): "text_invalid" for e in exc.errors() if e["loc"]}
+        return _validation_errors(exc, "vendor")
     return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
+
+
+def _validation_errors(exc: ValidationError, default_block: str) -> dict[str, str]:
+    """Return the form's error codes of a document the API's rules refuse: an amount with more decimals than its
+    currency has, or a text too long or with control characters."""
+    errors = {}
+    for error in exc.errors():
+        if error["loc"]:
+            name = str(error["loc"][0])
+            errors[FIELD_BLOCKS.get(name, default_block)] = "amount_decimals" if name in MONEY else "text_invalid"
+    return errors
 
 
 def _edited_value(values: dict[str, Any], name: str) -> Any:
@@ -146,17 +159,25 @@ def _edited_value(values: dict[str, Any], name: str) -> Any:
 
 
 def read_edit(values: dict[str, Any], record: Record) -> RecordInput | dict[str, str]:
-    """Turn the edit modal's state into the document's new values (its other fields kept), or `{block_id: code}`."""
-    fields = editable_fields(record.type)
+    """Turn the edit modal's state into the document's new values, or `{block_id: code}`: its other fields, and those
+    the form could not hold (`form_kept`), are kept as they are."""
+    fields = tuple(name for name in editable_fields(record.type) if name not in form_kept(record))
     errors = _form_errors(values, fields, offered_currencies(record))
     if errors:
         return errors
     data = record.model_dump(include=set(RecordInput.model_fields))
     changes = {name: _edited_value(values, name) for name in fields}
-    changes["currency"] = changes["currency"] or record.currency
+    changes["currency"] = changes.get("currency") or record.currency
     if record.balance == record.amount:
         changes["balance"] = changes["amount"] if record.balance is not None else None
     try:
         return RecordInput.model_validate({**data, **changes})
     except ValidationError as exc:
-        return {FIELD_BLOCKS.get(str(e["loc"][0]), "amount"): "text_invalid" for e in exc.errors() if e["loc"]}
+        return _validation_errors(exc, "amount")
+
+
+def form_kept(record: Record) -> tuple[str, ...]:
+    """Return the editable fields whose value is longer than Slack lets a form input hold: the edit form leaves them
+    out, and they are kept as they are."""
+    memo_fits = record.memo is None or len(record.memo) <= MAX_FORM_TEXT_CHARS
+    return () if memo_fits else ("memo",)

@@ -28,6 +28,7 @@ from bot.slack.request_form import (
     KINDS,
     NEW_REQUEST_FIELDS,
     RequestForm,
+    form_kept,
     offered_currencies,
     read_edit,
     read_form,
@@ -65,11 +66,16 @@ def request_modal(
     view: dict[str, Any] = service.renderer.json(
         "request_modal.json.j2", kind=kind if kind in KINDS else "expense", currencies=offered_currencies(record),
         currency=currency, form=_prefill(record) if record else None,
-        fields=editable_fields(record.type) if record else NEW_REQUEST_FIELDS + (("exchange_rate",) if home else ()),
-        home=home,
+        fields=_edited_fields(record) if record else NEW_REQUEST_FIELDS + (("exchange_rate",) if home else ()),
+        kept=form_kept(record) if record else (), home=home,
         editing=_editing(record) if record else None,
         choices=_menus(record, choices or {}))
     return view
+
+
+def _edited_fields(record: Record) -> tuple[str, ...]:
+    """Return the fields the edit form asks: the editable ones whose value an input can hold."""
+    return tuple(name for name in editable_fields(record.type) if name not in form_kept(record))
 
 
 def _editing(record: Record) -> dict[str, str]:

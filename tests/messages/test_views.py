@@ -41,12 +41,13 @@ NOTE_CODES = ("unknown_command", "admin_only", "usage", "not_found", "failed", "
               "workflow_disabled", "workflow_copied", "workflow_deleted", "workflow_created", "away_set", "away_ended",
               "away_none", "away_problem", "remind_invoices_only", "reminded", "error")
 REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required", "force_reason_required",
-            "already_voted", "not_found", "not_a_delegate", "double_seat", "other_step", "needs_confirmation", "not_forced", "other")
+            "already_voted", "not_found", "not_a_delegate", "double_seat", "other_step", "needs_confirmation",
+            "not_forced", "other")
 
 
 HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",
                   "approval_expired", "approval_cancelled", "digest")
-REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "currency_invalid", "kind_invalid")
+REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "amount_decimals", "currency_invalid", "kind_invalid")
 REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit")
 
 

@@ -103,7 +103,7 @@ async def test_the_home_button_opens_the_request_modal(signoff: Harness) -> None
         ({"amount": "12.345"}, {"amount"}),
         ({"amount": "1250.50", "currency": "JPY"}, {"amount"}),
         ({"amount": "abc"}, {"amount"}),
-        ({"amount": "1000000000"}, {"amount"}),
+        ({"amount": "1000000000000000"}, {"amount"}),
         ({"vendor": "", "amount": "0"}, {"vendor", "amount"}),
         ({"due_date": "31/12/2026"}, {"due_date"}),
         ({"due_date": "2026-02-30"}, {"due_date"}),

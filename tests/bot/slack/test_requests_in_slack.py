@@ -224,6 +224,26 @@ async def test_a_rejected_bill_asks_for_its_vendor_and_only_its_requester_may_ed
     assert (await record_json(signoff, "BILL-ALICE", "bill"))["approval_status"] == "rejected"
 
 
+async def test_an_edit_holds_every_value_the_api_takes_and_keeps_what_slack_cannot_show(signoff: Harness) -> None:
+    await create_workflow(signoff, INVOICES)
+    memo, department = ("Scope: " + "x" * 3993), "D" * 255
+    dm = await rejected_over_rest(signoff, "invoice", "INV-BIG", {
+        **INVOICE, "amount": "123456789012.34", "balance": None, "memo": memo, "department": department})
+    await signoff.click(REQ, dm, "request_edit")
+    [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    assert validate_view(modal) == []
+    inputs = blocks_by_id(modal)
+    assert "description" not in inputs and "3,000 characters" in json.dumps(modal)
+    assert inputs["department"]["element"]["initial_value"] == department
+    assert inputs["amount"]["element"]["initial_value"] == "123456789012.34"
+    form = {"customer": "C-ACME", "amount": "123456789000.00", "currency": "GBP", "department": department}
+    assert (await signoff.link.submit(REQ, {**form, "amount": "1.005"})).json()["errors"] == {
+        "amount": "This amount has more decimals than its currency has (JPY has none, USD two, KWD three)."}
+    assert (await signoff.link.submit(REQ, form)).json() is None
+    body = await status_becomes(signoff, "INV-BIG", "pending")
+    assert (body["amount"], body["memo"], body["department"]) == ("123456789000.00", memo, department)
+
+
 @pytest.mark.parametrize("locale", ["en", "fr"])
 async def test_the_edit_modal_of_each_type_is_valid_in_each_locale(tmp_path: Any, locale: str) -> None:
     async with running_signoff(tmp_path / "db.sqlite", locale=locale) as h:
