@@ -1,9 +1,11 @@
 """Delivering status webhooks: POST one queued event to SIGNOFF_WEBHOOK_URL, signed.
 
-Each POST carries the JSON `{id, event, record, approval, at}` and the headers
+Each POST carries the JSON `{id, event, record, approval, at, sequence}` and the headers
 `X-Signoff-Timestamp` (Unix seconds) and `X-Signoff-Signature: sha256=HEX`, the HMAC-SHA256 of
 `f"{timestamp}.{body}"` keyed with SIGNOFF_WEBHOOK_SECRET. A 2xx answer delivers it; 408, 429,
-5xx and network errors are retried with backoff; any other 4xx is final.
+5xx and network errors are retried with backoff; any other 4xx is final. `sequence` is the event's place in the
+outbox: the events of one document are queued in the order they happened, so a receiver that got them out of order
+(a retried one overtaken by a later one) orders them by it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class WebhookPoster:
 
     async def deliver(self, item: OutboxItem) -> dict[str, Any]:
         """POST one queued event, signed; raise to have the outbox retry (Permanent: never retry)."""
-        body = json.dumps(item.payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        body = json.dumps(item.payload | {"sequence": item.id}, separators=(",", ":"), sort_keys=True,
+                          ensure_ascii=False)
         headers = self.headers(item, body)
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=TIMEOUT_S)) as session, \
                 session.post(item.target, data=body.encode(), headers=headers, allow_redirects=False) as response:

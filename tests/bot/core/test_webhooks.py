@@ -8,7 +8,7 @@ import json
 import socket
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,8 @@ from aiohttp import web
 
 from bot.core.webhooks import event_name
 from bot.outbox.webhooks import sign
-from engine.events import ApprovalRequested, RecordApproved, RecordRejected, VoteRecorded
+from engine.approvals import ApprovalRequest, Decision, Step, Vote
+from engine.events import ApprovalRequested, RecordApproved, RecordRejected, StepApproved, VoteRecorded
 from tests.bot.core.test_approval_flow import approval_dm
 from tests.support.harness import Harness, running_signoff
 
@@ -98,7 +99,8 @@ async def test_events_are_signed_and_retried_after_a_failure(tmp_path: Path, rec
     delivered = {p["event"]: p for status, p in receiver.received if status == 200}
     assert set(delivered) == {"record.created", "approval.requested", "approval.approved", "record.updated"}
     approved = delivered["approval.approved"]
-    assert set(approved) == {"id", "event", "record", "approval", "at"}
+    assert set(approved) == {"id", "event", "record", "approval", "at", "sequence"}
+    assert approved["at"].endswith("Z") and approved["record"]["created_at"].endswith("Z")
     assert approved["record"]["id"] == "B-1" and approved["record"]["amount"] == "900"
     assert approved["approval"]["status"] == "approved" and approved["approval"]["votes"][0]["approver"] == "U01AAA"
     assert delivered["record.updated"]["record"]["memo"] == "changed"
@@ -139,19 +141,52 @@ def test_signature_is_hmac_of_timestamp_and_body() -> None:
     assert sign("k", "1700000000", "{}") == f"sha256={expected}"
 
 
+TWO_STEPS = ApprovalRequest(id="AR", record_type="bill", record_id="B-1", workflow_id="wf", requester="U0REQ",
+                            steps=(Step(0, ("U1",), 1), Step(1, ("U2",), 1)), created_at=time_zero,
+                            step_started_at=time_zero)
+VOTED = replace(TWO_STEPS, current_step=1, votes=(Vote(0, "U1", Decision.APPROVE, time_zero),))
+
+
 @pytest.mark.parametrize(
-    ("event", "name"),
+    ("event", "approval", "name"),
     [
-        (ApprovalRequested("AR", 0, ("U1",), time_zero), "approval.requested"),
-        (RecordApproved("AR", time_zero), "approval.approved"),
-        (RecordRejected("AR", "U1", "no", time_zero), "approval.rejected"),
-        (RecordRejected("AR", None, "late", time_zero, "expired"), "approval.expired"),
-        (RecordRejected("AR", None, "gone", time_zero, "cancelled"), "approval.cancelled"),
-        (VoteRecorded("AR", 0, "U1", "approve", time_zero), None),
+        (ApprovalRequested("AR", 0, ("U1",), time_zero), TWO_STEPS, "approval.requested"),
+        (ApprovalRequested("AR", 1, ("U2",), time_zero), VOTED, None),
+        (StepApproved("AR", 0, ("U1",), time_zero), VOTED, "approval.step_approved"),
+        (StepApproved("AR", 1, ("U2",), time_zero), VOTED, None),
+        (RecordApproved("AR", time_zero), VOTED, "approval.approved"),
+        (RecordRejected("AR", "U1", "no", time_zero), TWO_STEPS, "approval.rejected"),
+        (RecordRejected("AR", None, "late", time_zero, "expired"), TWO_STEPS, "approval.expired"),
+        (RecordRejected("AR", None, "gone", time_zero, "cancelled"), TWO_STEPS, "approval.cancelled"),
+        (VoteRecorded("AR", 0, "U1", "approve", time_zero), TWO_STEPS, None),
     ],
 )
-def test_event_names(event: Any, name: str | None) -> None:
-    assert event_name(event) == name
+def test_event_names(event: Any, approval: ApprovalRequest, name: str | None) -> None:
+    assert event_name(event, approval) == name
+
+
+async def test_a_receiver_that_was_down_orders_a_documents_events_by_sequence(
+    tmp_path: Path, receiver: Receiver,
+) -> None:
+    two_steps = {**WORKFLOW, "actions": [{"type": "approval", "steps": [
+        {"approvers": ["U01AAA"]}, {"approvers": ["U01BBB"]}]}]}
+    async with running_signoff(tmp_path / "w.db", webhook_url=receiver.url, webhook_secret=SECRET) as signoff:
+        assert (await signoff.post("/api/v1/workflows", two_steps)).status_code == 201
+        receiver.statuses = [500] * 3
+        for amount in ("50.00", "60.00", "70.00"):
+            await signoff.put("/api/v1/records/bill/W-1", {**BILL, "amount": amount, "source": "manual"})
+        await signoff.runtime.deliverer.drain(wait_s=0)
+        for _ in range(4):
+            await tick(signoff, "PT1M")
+        received = [p for status, p in receiver.received if status == 200]
+        assert [p["record"]["amount"] for p in sorted(received, key=lambda p: p["sequence"])] == [
+            "50.00", "60.00", "70.00"]
+        await signoff.put("/api/v1/records/bill/W-2", BILL)
+        await signoff.click("U01AAA", await approval_dm(signoff, "U01AAA"), "approve")
+        await signoff.wait_for(lambda: "approval.step_approved" in receiver.delivered() or None)
+    events = [(p["event"], p.get("step")) for _, p in sorted(receiver.received, key=lambda r: r[1]["sequence"])
+              if p["record"]["id"] == "W-2"]
+    assert events == [("record.created", None), ("approval.requested", 0), ("approval.step_approved", 0)]
 
 
 async def test_record_events_carry_the_fields_workflows_set(tmp_path: Path, receiver: Receiver) -> None:
