@@ -17,6 +17,10 @@ class InvalidDefinitionError(EngineError):
         self.details = details or []
 
 
+class InvalidChangeError(InvalidDefinitionError):
+    """A change to a document would leave it invalid; `details` names each field path."""
+
+
 class InvalidDurationError(EngineError):
     """An ISO 8601 duration could not be parsed."""
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from engine.currencies import CURRENCIES, minor_units
+from engine.errors import InvalidChangeError
 from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
 from engine.limits import to_decimal as to_decimal
 
@@ -178,6 +180,18 @@ def exchange_rate_problem(data: RecordInput, home: str | None) -> str | None:
                 f"company's amounts are compared in {home}")
     return None
 
+
+
+def patched_input(record: Record, changes: Mapping[str, Any]) -> RecordInput:
+    """Return a document's writable fields with `changes` applied (a field set to null is cleared, one left out is
+    kept), checked as a whole; raise InvalidChangeError naming each field a change makes invalid."""
+    current = record.model_dump(include=set(RecordInput.model_fields), by_alias=True)
+    try:
+        return RecordInput.model_validate({**current, **changes})
+    except ValidationError as exc:
+        details = [{"path": ".".join(str(p) for p in e["loc"]) or "(body)",
+                    "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
+        raise InvalidChangeError("the change would leave the document invalid", details) from exc
 
 
 class ImportRow(RecordInput):

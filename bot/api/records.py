@@ -54,6 +54,16 @@ async def put_record(
     return record_json(record)
 
 
+@router.patch("/records/{record_type}/{record_id}", openapi_extra=RECORDS_WRITE)
+async def patch_record(
+    record_type: RecordType, record_id: Id, request: Request,
+    changes: dict[str, Any] = Body(..., description="The fields to change, as PUT names them; null clears one"),
+) -> dict[str, Any]:
+    """Change some fields of a document (those left out are kept; PUT replaces the whole document)."""
+    record = await service_of(request).records.patch_record(record_type, record_id, changes, token_actor(request))
+    return record_json(record)
+
+
 @router.post("/imports/{record_type}", openapi_extra=RECORDS_WRITE)
 async def import_records(record_type: RecordType, request: Request, data: RecordImport = Body(...)) -> dict[str, Any]:
     """Create or update up to 1,000 documents of one type (each as PUT would; from source `import` unless a row says

@@ -14,7 +14,7 @@ from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
 from bot.errors import Conflict, NotFound, Unprocessable
-from engine.errors import NoApproverError
+from engine.errors import InvalidChangeError, NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
 from engine.records import (
     ApprovalStatus,
@@ -25,6 +25,7 @@ from engine.records import (
     RecordInput,
     RecordType,
     exchange_rate_problem,
+    patched_input,
 )
 from messages.cards import record_view
 from storage.ports import Repository
@@ -69,6 +70,29 @@ class Records:
         if problem is not None:
             raise Unprocessable(problem, [{"path": "exchange_rate", "message": problem}])
         return await retrying(lambda: self._put_once(record_type, record_id, data, actor))
+
+    async def patch_record(
+        self, record_type: RecordType, record_id: str, changes: dict[str, Any], actor: str | None = None,
+    ) -> Record:
+        """Change some fields of a stored document (null clears one; those left out are kept), then save it as
+        `put_record` does. NotFound when there is no such document; Unprocessable when the result is invalid."""
+        return await retrying(lambda: self._patch_once(record_type, record_id, changes, actor))
+
+    async def _patch_once(
+        self, record_type: RecordType, record_id: str, changes: dict[str, Any], actor: str | None,
+    ) -> Record:
+        async with self.deps.unit_of_work() as repo:
+            before = await repo.get_record(record_type.value, record_id)
+            if before is None:
+                raise NotFound(f"no {record_type.value} {record_id!r}")
+            try:
+                data = patched_input(before, changes)
+            except InvalidChangeError as exc:
+                raise Unprocessable(str(exc), exc.details) from exc
+            if (problem := exchange_rate_problem(data, self.deps.settings.currency)) is not None:
+                raise Unprocessable(problem, [{"path": "exchange_rate", "message": problem}])
+            record, _ = await self._put_in(repo, record_type, record_id, data, actor)
+        return record
 
     async def import_records(self, record_type: RecordType, batch: RecordImport, actor: str | None) -> ImportReport:
         """Create or update many documents of one type as `put_record` does each: every row is checked first (a

@@ -75,3 +75,25 @@ async def test_only_tokens_that_write_documents_import(signoff: Harness) -> None
         assert response.status_code == expected, response.text
     audit = (await signoff.api.get("/api/v1/records/invoice/INV-integration/audit")).json()["events"]
     assert audit[0]["actor"] == "token:integration-bot"
+
+
+async def test_patch_changes_only_the_fields_it_names(signoff: Harness) -> None:
+    full = row("INV-1", "70.50", memo="Q4", department="Sales", due_date="2026-12-20")
+    del full["id"]
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", full)).status_code == 200
+    patched = await signoff.api.patch("/api/v1/records/invoice/INV-1", json={"memo": "only memo", "department": None})
+    assert patched.status_code == 200, patched.text
+    body = patched.json()
+    assert (body["amount"], body["currency"], body["customer"], body["memo"], body["department"], body["due_date"]) == (
+        "70.50", "EUR", "C-ACME", "only memo", None, "2026-12-20")
+    audit = (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
+    assert set(audit[-1]["detail"]["changes"]) == {"memo", "department"}
+    for changes, path in (({"amount": "1.001"}, "amount"), ({"colour": "red"}, "colour"), ({"id": "X"}, "id"),
+                          ({"balance": "80.00"}, "balance"), ({"currency": "JPY"}, "amount")):
+        refused = await signoff.api.patch("/api/v1/records/invoice/INV-1", json=changes)
+        assert refused.status_code == 422 and path in [d["path"] for d in refused.json()["error"]["details"]], (
+            changes, refused.text)
+    assert (await record(signoff, "INV-1") or {})["memo"] == "only memo"
+    missing = await signoff.api.patch("/api/v1/records/invoice/INV-404", json={"memo": "x"})
+    assert missing.status_code == 404
+    assert (await signoff.api.patch("/api/v1/records/invoice/INV-1", json=["memo"])).status_code == 422
