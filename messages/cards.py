@@ -49,6 +49,7 @@ def record_view(
         "currency": record.currency, "balance": record.effective_balance(),
         "contact_kind": "customer" if record.customer else "vendor",
         "contact_name": (contact.name if contact and contact.name else record.contact_id()) or "—",
+        "has_contact": bool(record.contact_id()),
         "due_date": record.due_date, "memo": record.memo, "status": record.status.value,
         "approval_status": record.approval_status.value, "created_by": record.created_by,
         "extra_fields": _extra_fields(record, prefilled, prefills),
@@ -95,6 +96,6 @@ def approval_card(
     return {
         "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
         "requester": request.requester, "steps": steps,
-        "is_actionable": request.is_open() and is_current,
+        "is_actionable": request.is_open() and is_current, "is_shared_copy": step_index is None,
         "outcome": _outcome(request, step_index),
     }

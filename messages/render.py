@@ -39,15 +39,26 @@ RENDERS_NOTHING = "renders to nothing on a sample document: check the names it u
 CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 
 
+CODE_BEFORE_DIGIT = re.compile(r"^(-?[A-Za-z]+)(?=\d)")
+ENTITIES = ("&amp;", "&lt;", "&gt;")
+ENTITY_START = re.compile(r"&[a-z]{0,3}$")
+
+
 def escape_mrkdwn(text: Any) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def truncate(value: Any, limit: int) -> str:
-    """Cut text to `limit` characters, marking the cut with an ellipsis."""
+    """Cut text to `limit` characters, marking the cut with an ellipsis; never inside an escaped `&amp;`, `&lt;` or
+    `&gt;` (half of one would show as `&l…`)."""
     text = str(value)
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+    if len(text) <= limit:
+        return text
+    head = text[: max(0, limit - 1)]
+    if (partial := ENTITY_START.search(head)) and text.startswith(ENTITIES, partial.start()):
+        head = head[: partial.start()]
+    return head + "…"
 
 
 class Formatter:
@@ -68,7 +79,8 @@ class Formatter:
         if amount is None or amount == "":
             return "—"
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-        return str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=False))
+        text = str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=False))
+        return CODE_BEFORE_DIGIT.sub("\\1\u00a0", text)  # CLDR's currency spacing: `CHF 2,000.05`, not `CHF2,000.05`
 
     def number(self, value: Any) -> str:
         """Format a number for the locale."""

@@ -28,7 +28,7 @@ from engine.delegation import Delegation, acted_by_steps
 from engine.records import ApprovalStatus, Contact, ContactKind, Record, RecordType
 from engine.workflows import Workflow, parse_definition
 from messages.cards import approval_card, record_view
-from messages.render import TEMPLATE_DIR, Renderer
+from messages.render import TEMPLATE_DIR, Renderer, truncate
 from storage.models import ReminderTask
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -332,3 +332,29 @@ def test_a_closed_request_says_so_in_its_notification_text_and_step_icon(
     message = Renderer().json("approval_request.json.j2", card=card(False, **changes))
     assert "needs your approval" not in message["text"] and words in message["text"]
     assert icon in str(message["blocks"])
+
+
+def test_the_channel_copy_names_nobody_as_you_and_empty_fields_are_left_out() -> None:
+    bare = record(False).model_copy(update={"customer": None, "due_date": None})
+    shared = {**approval_card(bare, request(False), None, None), "acted_by": {}}
+    message = Renderer().json("approval_request.json.j2", card=shared)
+    assert message["text"] == "Invoice INV-10010 for €12,500.00 awaits approval"
+    fields = [f["text"] for b in message["blocks"] if b.get("block_id") == "record_fields" for f in b["fields"]]
+    assert fields[0].startswith("*Amount")
+    assert not any(f.startswith(("*Customer*", "*Vendor*", "*Due*")) for f in fields)
+    french = Renderer("fr").json("approval_request.json.j2", card=shared)
+    assert french["text"].endswith("attend une approbation")
+
+
+@pytest.mark.parametrize(("text", "limit", "cut"), [
+    ("abcdef", 10, "abcdef"),
+    ("abcdef", 4, "abc…"),
+    ("ab&lt;cd", 4, "ab…"),
+    ("ab&lt;cd", 5, "ab…"),
+    ("ab&lt;cd", 7, "ab&lt;…"),
+    ("abc&amp;", 7, "abc…"),
+    ("a&b&gt", 4, "a&b…"),
+    ("AT&T rocks", 5, "AT&T…"),
+])
+def test_a_cut_never_splits_an_escaped_character(text: str, limit: int, cut: str) -> None:
+    assert truncate(text, limit) == cut
