@@ -48,7 +48,7 @@ class Nudges:
             return {"skipped": "the request moved on"}
         card = await self.service.messages.card_for(p["request_id"])
         escalation = {"level": p["level"], "to": p["to"], "waiting_on": p["waiting_on"],
-                      "waited": wait_parts(p["waited_s"])}
+                      "waited": wait_parts(p["waited_s"]), "seat": reminded_seat(p, item.target)}
         behalf = behalf_context(item)
         if p["role"] == "notice":
             notice = self.service.renderer.json("escalation_notice.json.j2", card=card, escalation=escalation,

@@ -51,3 +51,17 @@ def test_a_reminder_says_how_long_to_the_hour_in_its_first_week(locale: str, wai
     message = Renderer(locale, "UTC").json("approval_reminder.json.j2", card=card(False),
                                            reminder={"n": 2, "waited": waited}, behalf=None, value=None)
     assert said in message["text"]
+
+
+@pytest.mark.parametrize("locale", ["en", "fr"])
+def test_a_target_already_on_the_step_is_asked_to_decide_not_told_they_now_may(locale: str) -> None:
+    renderer = Renderer(locale, "UTC")
+    on_step = {**ESCALATION, "to": ["U01AAA"], "waiting_on": ["U01BBB", "U01AAA"], "seat": "U01AAA"}
+    text = str(renderer.json("escalation.json.j2", card=card(False), escalation=on_step)["blocks"])
+    assert "<@U01BBB>" in text and "<@U01AAA>" not in text
+    assert ("please decide" if locale == "en" else "merci de décider") in text
+    assert "You can now approve" not in text
+    solo = renderer.json("escalation.json.j2", card=card(False), escalation={**on_step, "waiting_on": ["U01AAA"]})
+    assert "<@U01AAA>" not in str(solo["blocks"]) and validate_message(solo["blocks"], solo["text"]) == []
+    new = str(renderer.json("escalation.json.j2", card=card(False), escalation={**ESCALATION, "seat": "U01DDD"}))
+    assert "<@U01AAA>" in new and ("You can now approve" in new) is (locale == "en")
