@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from engine.errors import NoApproverError, VoteRefusedError
 from engine.events import (
@@ -261,15 +262,29 @@ def is_valid_reason(reason: str | None) -> bool:
     return reason is not None and len(reason) >= MIN_REASON_CHARS
 
 
+def closed_params(request: ApprovalRequest, decision: Decision, reason: str | None) -> dict[str, Any]:
+    """Return what a refusal on a closed request says: how it ended, who decided it, and the reason the refused
+    rejection carried (so that it is not lost)."""
+    deciding = Decision.APPROVE if request.status is RequestStatus.APPROVED else Decision.REJECT
+    by = [v.acted_by or v.approver for v in request.votes if v.decision is deciding]
+    if request.status is RequestStatus.REJECTED:
+        by = by[-1:]
+    typed = reason if decision is Decision.REJECT and reason else None
+    return {"status": request.status.value, "by": list(dict.fromkeys(by)), "reason": typed}
+
+
 def check_may_decide(
     request: ApprovalRequest, approver: str, decision: Decision, reason: str | None = None
 ) -> None:
     """Raise VoteRefusedError when this person may not take this decision now."""
     if not request.is_open():
-        raise VoteRefusedError(f"This request is already {request.status.value}.", "request_closed")
+        raise VoteRefusedError(f"This request is already {request.status.value}.", "request_closed",
+                               closed_params(request, decision, reason))
     if is_same_person(approver, request.requester):
         raise VoteRefusedError("You cannot approve a document you requested.", "own_record")
     if approver not in request.step().approvers:
+        if any(approver in (v.approver, v.acted_by) for v in request.votes):
+            raise VoteRefusedError("Your decision was already counted; the request has moved on.", "already_voted")
         raise VoteRefusedError("You are not an approver of the current step.", "not_an_approver")
     if decision is Decision.REJECT and not (reason or "").strip():
         raise VoteRefusedError("A rejection needs a reason.", "reason_required")

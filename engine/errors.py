@@ -30,11 +30,12 @@ class DurationTooLongError(InvalidDurationError):
 
 
 class VoteRefusedError(EngineError):
-    """A decision on an approval was refused; the state is unchanged."""
+    """A decision on an approval was refused; the state is unchanged (`params`: what the refusal's wording names)."""
 
-    def __init__(self, reason: str, code: str) -> None:
+    def __init__(self, reason: str, code: str, params: dict[str, Any] | None = None) -> None:
         super().__init__(reason)
         self.code = code
+        self.params = params or {}
 
 
 class NoApproverError(EngineError):

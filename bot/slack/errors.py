@@ -24,9 +24,11 @@ class ListenerErrors:
     def __init__(self, service: Signoff) -> None:
         self.service = service
 
-    async def refuse(self, body: dict[str, Any], user: str, code: str, detail: str = "") -> None:
+    async def refuse(
+        self, body: dict[str, Any], user: str, code: str, detail: str = "", params: dict[str, Any] | None = None,
+    ) -> None:
         """Tell the clicking user, and only them, why nothing changed."""
-        text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail)
+        text = self.service.renderer.text("refusal.txt.j2", code=code, detail=detail, params=params or {})
         channel = channel_id(body)
         if channel:
             await self.service.slack.ephemeral(channel, user, text)
@@ -37,7 +39,7 @@ class ListenerErrors:
         """Bolt's error handler: answer a refusal (the request is done), log anything else (it failed)."""
         user = user_id(body)
         if isinstance(error, REFUSALS) and user is not None:
-            await self.refuse(body, user, error.code, str(error))
+            await self.refuse(body, user, error.code, str(error), getattr(error, "params", None))
             return BoltResponse(status=200)
         if isinstance(error, Refused) and user is not None:
             await self.refuse(body, user, "gone" if isinstance(error, NotFound) else "refused", error.message)

@@ -69,7 +69,8 @@ def test_decisions_move_the_request(clicks, status, step, votes) -> None:
     [
         ([], "UX", A, "not_an_approver"),
         ([], "UD", A, "not_an_approver"),
-        ([("UA", A), ("UB", A)], "UA", A, "not_an_approver"),
+        ([("UA", A), ("UB", A)], "UA", A, "already_voted"),
+        ([("UA", A), ("UB", A)], "UC", A, "not_an_approver"),
         ([("UB", R)], "UA", A, "request_closed"),
         ([], "U0REQ", A, "own_record"),
     ],
@@ -79,6 +80,21 @@ def test_refusals_change_nothing(clicks, who, decision, code) -> None:
     with pytest.raises(VoteRefusedError) as info:
         decide(before, who, decision, NOW)
     assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    ("clicks", "decision", "reason", "params"),
+    [
+        ([("UA", A), ("UB", A), ("UD", A)], R, "too late", {"status": "approved", "by": ["UA", "UB", "UD"],
+                                                            "reason": "too late"}),
+        ([("UA", A), ("UB", R)], A, None, {"status": "rejected", "by": ["UB"], "reason": None}),
+    ],
+)
+def test_a_refusal_on_a_closed_request_says_who_decided_and_keeps_the_reason(clicks, decision, reason,
+                                                                             params) -> None:
+    with pytest.raises(VoteRefusedError) as info:
+        decide(play(two_step(), clicks), "UC", decision, NOW, reason)
+    assert (info.value.code, info.value.params) == ("request_closed", params)
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])

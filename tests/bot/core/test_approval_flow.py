@@ -113,6 +113,24 @@ async def test_rejection_with_reason(signoff: Harness) -> None:
     assert updated[0].action_ids() == []
 
 
+async def test_a_late_click_says_what_happened_and_a_lost_rejection_keeps_its_reason(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dms = {u: await approval_dm(signoff, u) for u in ("U01AAA", "U01BBB", "U01CCC")}
+    await signoff.click("U01CCC", dms["U01CCC"], "reject")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals("U01CCC"))
+    await signoff.click("U01AAA", dms["U01AAA"], "approve")
+    await signoff.click("U01BBB", dms["U01BBB"], "approve")
+    await signoff.click("U01AAA", dms["U01AAA"], "approve")
+    again = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U01AAA"))
+    assert "already counted" in again[0].all_text() and "not an approver" not in again[0].all_text()
+    await signoff.click("U01DDD", await approval_dm(signoff, "U01DDD"), "approve")
+    await signoff.wait_for(lambda: signoff.dm("U0REQ"))
+    await signoff.link.submit("U01CCC", {"reason": "The VAT is wrong"})
+    [late] = await signoff.wait_for(lambda: signoff.workspace.ephemerals("U01CCC") or signoff.dm("U01CCC")[1:])
+    text = late.all_text()
+    assert "already approved by <@U01AAA>, <@U01BBB>, <@U01DDD>" in text and "“The VAT is wrong”" in text
+
+
 async def test_empty_reason_is_refused_in_the_modal(signoff: Harness) -> None:
     await submitted_invoice(signoff)
     dm = await approval_dm(signoff, "U01AAA")
