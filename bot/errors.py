@@ -39,6 +39,10 @@ class Conflict(Refused):
     code = "conflict"
 
 
+class NobodyToAskError(Conflict):
+    """A document cannot be sent for approval: nobody but its requester could approve one of its steps."""
+
+
 class Unprocessable(Refused):
     """The input is well-formed but its content is invalid."""
 

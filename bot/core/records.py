@@ -13,7 +13,7 @@ from bot.core.cards import approval_json
 from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
-from bot.errors import Conflict, NotFound, Unprocessable
+from bot.errors import Conflict, NobodyToAskError, NotFound, Unprocessable
 from engine.errors import InvalidChangeError, NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
 from engine.records import (
@@ -211,7 +211,7 @@ class Records:
             try:
                 record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
             except NoApproverError as exc:
-                raise Conflict(f"{record_type.value} {record_id} cannot be submitted: {exc}") from exc
+                raise NobodyToAskError(f"{record_type.value} {record_id} cannot be submitted: {exc}") from exc
         return record
 
     async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core.service import Signoff
-from bot.errors import Refused
+from bot.errors import NobodyToAskError, Refused
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home_refresh import HomeRefresher
 from bot.slack.payload import (
@@ -178,6 +178,10 @@ class RequestListeners:
             return
         try:
             record = await self.service.records.submit(record.type, record.id, user)
+        except NobodyToAskError:
+            note = self.service.renderer.text("request_note.txt.j2", code="no_approver", type=record.type.value,
+                                              id=record.id, status=record.approval_status.value)
+            await self.service.slack.ephemeral(channel_id(body) or user, user, note)
         except Refused as exc:
             await self._failed(user, exc)
         else:

@@ -17,6 +17,7 @@ from slack_sdk.models.views import View
 
 from bot.sandbox.blockkit.validation import validate_message, validate_view
 from bot.slack.command_kit import Pager
+from bot.slack.home_pages import HomePages
 from bot.slack.home_render import home_view
 from bot.slack.home_tasks import HomeData, Task
 from bot.slack.request_modal import request_modal
@@ -48,7 +49,7 @@ REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required"
 HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",
                   "approval_expired", "approval_cancelled", "digest")
 REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "amount_decimals", "currency_invalid", "kind_invalid")
-REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit")
+REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit", "no_approver")
 
 
 REPLY_URL = "https://hooks.slack.com/actions/T1/1/"
@@ -147,8 +148,33 @@ def home_data(big: bool) -> HomeData:
     requests = [record(big, n, status) for n in range(count) for status in (ApprovalStatus.APPROVED,)]
     away = Delegation("U01AAA", "U01DDD", NOW, NOW + timedelta(days=3))
     covering = [Delegation(p, "U01AAA", NOW, NOW + timedelta(days=2)) for p in PEOPLE]
-    notice = {"kind": "batch", "approved": 19, "forced": 1, "refused": 2 if big else 0, "codes": ["request_closed"]}
+    skipped = [skip(big, n) for n in range(len(SKIPS))]
+    notice = {"kind": "batch", "approved": 19, "forced": 1, "refused": len(skipped) + (30 if big else 0),
+              "codes": sorted({s["code"] for s in skipped}), "skipped": skipped, "skipped_hidden": 30 if big else 0}
     return HomeData("U01AAA", NOW, tasks, count, reminders, reminder_tasks, requests, count, away, covering, notice)
+
+
+# Why a batch skips a task: (refusal code, status of its request, who decided it)
+SKIPS = (("request_closed", "approved", "U01BBB"), ("request_closed", "approved", "U01AAA"),
+         ("request_closed", "rejected", "U01CCC"), ("request_closed", "expired", None),
+         ("request_closed", "cancelled", None), ("request_closed", "pending", None), ("already_voted", "pending", None),
+         ("not_an_approver", "pending", None), ("not_a_delegate", "pending", None), ("double_seat", "pending", None),
+         ("other_step", "pending", None), ("needs_confirmation", "pending", None), ("own_record", "pending", None),
+         ("not_found", None, None), ("other", "pending", None))
+
+
+def skip(big: bool, n: int) -> dict[str, Any]:
+    code, status, by = SKIPS[n]
+    return {"type": "" if status is None else "invoice", "id": (ID if big else "INV-1001") + str(n), "code": code,
+            "status": status, "by": by}
+
+
+def paged(big: bool, pages: HomePages) -> HomeData:
+    """The Home of `home_data` on other pages: its tasks and requests those of these pages."""
+    data = home_data(big)
+    tasks, requests = data.tasks[pages.tasks * 40:][:40], data.requests[pages.requests * 10:][:10]
+    return HomeData(data.user, NOW, tasks, data.tasks_total, data.reminders, data.reminder_tasks, requests,
+                    data.requests_total, data.away, data.covering, data.notice, 50, pages=pages)
 
 
 def replace_reminded(t: Task) -> Task:
@@ -171,6 +197,10 @@ def cases() -> Iterator[Case]:
     yield Case("home", "home.json.j2", "view", lambda r, big: home_view(service(r), home_data(big)))
     yield Case("home_empty", "home.json.j2", "view",
                lambda r, big: home_view(service(r), HomeData("U01AAA", NOW, [], 0)))
+    yield Case("home_middle_pages", "home.json.j2", "view",
+               lambda r, big: home_view(service(r), paged(big, HomePages(1, 1) if big else HomePages())))
+    yield Case("home_last_pages", "home.json.j2", "view",
+               lambda r, big: home_view(service(r), paged(big, HomePages(12, 49) if big else HomePages())))
     yield Case("home_confirm", "home_confirm.json.j2", "view", lambda r, big: r.json(
         "home_confirm.json.j2", total=40, metadata='["' + "AR-x|U01AAA" * (90 if big else 1) + '"]',
         forced=[{"kind": ["stale", "override"][n % 2], "record": record_view(record(big, n), None)}
@@ -314,12 +344,58 @@ def test_the_cases_cover_every_template_of_the_slack_surface() -> None:
     assert mine - covered == {"help.txt.j2"}
 
 
-def test_a_home_with_500_tasks_says_how_many_are_not_shown() -> None:
-    for locale, expected in (("en", "460 more approvals are waiting"), ("fr", "460 autres approbations attendent")):
-        view = home_view(service(Renderer(locale, "UTC")), home_data(True))
-        check_view(view)
-        assert expected in str(view["blocks"])
-        assert sum(1 for b in view["blocks"] if str(b.get("block_id", "")).startswith("task:")) == 40
+def buttons(view: dict[str, Any], block_id: str) -> dict[str, str]:
+    """Return the action id → value of the buttons of one block of a view."""
+    [block] = [b for b in view["blocks"] if b.get("block_id") == block_id]
+    return {e["action_id"]: e["value"] for e in block["elements"]}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_home_with_500_tasks_shows_them_by_pages_of_40_with_next_and_previous(locale: str) -> None:
+    words = {"en": ("page 1 of 13", "page 2 of 13", "page 13 of 13", "page 1 of 50"),
+             "fr": ("page 1 sur 13", "page 2 sur 13", "page 13 sur 13", "page 1 sur 50")}[locale]
+    first = home_view(service(Renderer(locale, "UTC")), home_data(True))
+    check_view(first)
+    assert sum(1 for b in first["blocks"] if str(b.get("block_id", "")).startswith("task:")) == 40
+    assert words[0] in str(first["blocks"]) and words[3] in str(first["blocks"])
+    assert HomePages.decode(first["private_metadata"]) == HomePages(0, 0)
+    assert {k: HomePages.decode(v) for k, v in buttons(first, "tasks_pager").items()} == {
+        "home_tasks_next": HomePages(1, 0)}
+    assert {k: HomePages.decode(v) for k, v in buttons(first, "requests_pager").items()} == {
+        "home_requests_next": HomePages(0, 1)}
+    middle = home_view(service(Renderer(locale, "UTC")), paged(True, HomePages(1, 1)))
+    assert words[1] in str(middle["blocks"]) and HomePages.decode(middle["private_metadata"]) == HomePages(1, 1)
+    assert {k: HomePages.decode(v) for k, v in buttons(middle, "tasks_pager").items()} == {
+        "home_tasks_previous": HomePages(0, 1), "home_tasks_next": HomePages(2, 1)}
+    last = home_view(service(Renderer(locale, "UTC")), paged(True, HomePages(12, 49)))
+    check_view(last)
+    assert sum(1 for b in last["blocks"] if str(b.get("block_id", "")).startswith("task:")) == 20
+    assert words[2] in str(last["blocks"]) and list(buttons(last, "tasks_pager")) == ["home_tasks_previous"]
+
+
+def test_a_home_of_one_page_has_no_pager() -> None:
+    view = home_view(service(Renderer("en", "UTC")), home_data(False))
+    assert not [b for b in view["blocks"] if str(b.get("block_id", "")).endswith("_pager")]
+    assert "page 1 of" not in str(view["blocks"])
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_batch_notice_says_what_was_approved_and_why_each_skipped_task_was_skipped(locale: str) -> None:
+    view = home_view(service(Renderer(locale, "UTC")), home_data(False))
+    [notice] = [b["text"]["text"] for b in view["blocks"] if b.get("block_id") == "notice"]
+    lines = notice.splitlines()
+    assert len(lines) == 2 + len(SKIPS) and len(set(lines[2:])) == len(SKIPS)
+    expected = {"en": ("19 documents approved", "15 documents were skipped:",
+                       "*Invoice INV-10010* — already approved by <@U01BBB>", "*INV-100113* — it no longer exists"),
+                "fr": ("19 documents approuvés", "15 documents laissés de côté :",
+                       "*Facture INV-10010* — approbation déjà donnée par <@U01BBB>", "*INV-100113* — n’existe plus")}
+    assert all(words in notice for words in expected[locale]), notice
+
+
+def test_a_notice_of_many_skipped_tasks_says_how_many_more_and_fits() -> None:
+    view = home_view(service(Renderer("en", "UTC")), home_data(True))
+    [notice] = [b["text"]["text"] for b in view["blocks"] if b.get("block_id") == "notice"]
+    assert "45 documents were skipped:" in notice and notice.endswith("and 30 more") and len(notice) <= 3000
 
 
 @pytest.mark.parametrize(("changes", "words", "icon"), [
