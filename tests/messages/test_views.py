@@ -434,3 +434,16 @@ def test_the_channel_copy_names_nobody_as_you_and_empty_fields_are_left_out() ->
 ])
 def test_a_cut_never_splits_an_escaped_character(text: str, limit: int, cut: str) -> None:
     assert truncate(text, limit) == cut
+
+
+def test_the_requester_hears_who_approved_and_what_an_expiry_still_lacked() -> None:
+    approved = card(False, (Vote(0, "U01AAA", Decision.APPROVE, NOW), Vote(0, "U01BBB", Decision.APPROVE, NOW),
+                            Vote(1, "U01CCC", Decision.APPROVE, NOW)), status=RequestStatus.APPROVED)
+    text = Renderer().json("approval_outcome.json.j2", card=approved, may_remind=False)["text"]
+    assert "was approved by <@U01AAA>, <@U01BBB>, <@U01CCC>." in text
+    expired = card(False, (Vote(0, "U01AAA", Decision.APPROVE, NOW),), status=RequestStatus.EXPIRED)
+    text = Renderer("fr").json("approval_outcome.json.j2", card=expired, may_remind=False)["text"]
+    assert "avant d’avoir reçu toutes les approbations" in text and "<@U01AAA>" in text
+    silent = Renderer().json("approval_outcome.json.j2", card=card(False, status=RequestStatus.EXPIRED),
+                             may_remind=False)["text"]
+    assert "nobody decided in time" in silent
