@@ -96,14 +96,16 @@ class Formatter:
             value = value.astimezone(self.tz).date()
         return str(format_date(value, format="medium", locale=self.babel_locale))
 
-    def moment(self, value: datetime | None) -> str:
-        """Format an aware datetime in the company zone: its date, and its time to the minute."""
+    def moment(self, value: datetime | None, zone: bool = False) -> str:
+        """Format an aware datetime in the company zone: its date, and its time to the minute (with the zone's
+        abbreviation when `zone`: for readers who may live elsewhere, such as an outside approver)."""
         if value is None:
             return "—"
         local = value.astimezone(self.tz)
         day = format_date(local, format="medium", locale=self.babel_locale)
         time = format_time(local, format="short", locale=self.babel_locale)
-        return self.moment_pattern.replace("{1}", str(day)).replace("{0}", str(time))
+        text = self.moment_pattern.replace("{1}", str(day)).replace("{0}", str(time))
+        return f"{text} {local.tzname()}" if zone and local.tzname() else text
 
 
 def document_currency(context: Mapping[str, Any]) -> str:

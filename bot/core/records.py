@@ -215,11 +215,14 @@ class Records:
         return record
 
     async def audit_of(self, record_type: str, record_id: str) -> list[dict[str, Any]]:
-        """Return the audit trail of a record and of its approval requests, in order."""
+        """Return the audit trail of a record and of its approval requests, in order; NotFound when there is neither
+        such a document nor any trail of one."""
         async with self.deps.db.read() as repo:
             entries = await repo.audit_trail(record_type, record_id)
             for request in await repo.requests_for_record(record_type, record_id):
                 entries += await repo.audit_trail("request", request.id)
+            if not entries and await repo.get_record(record_type, record_id) is None:
+                raise NotFound(f"no {record_type} {record_id!r}")
         entries.sort(key=lambda e: e.seq)
         return [
             {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,

@@ -112,6 +112,15 @@ def test_money_is_formatted_for_the_locale(locale: str, amount: str, currency: s
     assert Renderer(locale, "Europe/Paris").fmt.money(Decimal(amount), currency) == expected
 
 
+@pytest.mark.parametrize(("locale", "currency", "expected"), [
+    ("en", "CHF", "CHF\u00a02,000.05"), ("en", "KWD", "KWD\u00a01,500.125"), ("en", "USD", "$2,000.05"),
+    ("fr", "CHF", "2\u202f000,05\u00a0CHF"),
+])
+def test_a_currency_code_is_spaced_from_its_amount(locale: str, currency: str, expected: str) -> None:
+    amount = Decimal("1500.125") if currency == "KWD" else Decimal("2000.05")
+    assert Renderer(locale).fmt.money(amount, currency) == expected
+
+
 @pytest.mark.parametrize(("context", "expected"), [
     ({"record": {"amount": "12500.10", "currency": "EUR"}}, "€12,500.10"),
     ({"invoice": {"amount": "12500.10", "currency": "GBP"}, "record": None}, "£12,500.10"),
@@ -133,6 +142,8 @@ def test_dates_are_formatted_for_the_locale_in_the_company_zone(locale: str, exp
     fmt = Renderer(locale, "Europe/Paris").fmt
     assert fmt.day(date(2026, 12, 20)) == expected_day
     assert fmt.moment(datetime(2026, 12, 20, 9, 0, tzinfo=UTC)) == expected_moment
+    assert fmt.moment(datetime(2026, 12, 20, 9, 0, tzinfo=UTC), zone=True) == f"{expected_moment} CET"
+    assert fmt.moment(datetime(2026, 7, 20, 9, 0, tzinfo=UTC), zone=True).endswith(" CEST")
 
 
 def test_a_french_message_reads_in_french_with_french_money() -> None:

@@ -97,3 +97,9 @@ async def test_patch_changes_only_the_fields_it_names(signoff: Harness) -> None:
     missing = await signoff.api.patch("/api/v1/records/invoice/INV-404", json={"memo": "x"})
     assert missing.status_code == 404
     assert (await signoff.api.patch("/api/v1/records/invoice/INV-1", json=["memo"])).status_code == 422
+
+
+async def test_the_audit_trail_of_a_document_that_never_existed_is_not_found(signoff: Harness) -> None:
+    assert (await signoff.api.get("/api/v1/records/invoice/NOPE-1/audit")).status_code == 404
+    assert (await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1")]})).status_code == 200
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"][0]["action"] == "created"
