@@ -21,7 +21,7 @@ from bot.api.deps import service_of
 from bot.core.asking import display_name
 from bot.core.service import Signoff
 from bot.errors import UndeliverableError
-from engine.approvals import MAX_REASON_CHARS, Decision, valid_reason
+from engine.approvals import MAX_REASON_CHARS, Decision, closed_params, valid_reason
 from engine.errors import VoteRefusedError
 from engine.notify import LinkProblem, link_problem
 from messages.pages import render_page
@@ -98,12 +98,18 @@ async def _described(service: Signoff, link: ApprovalLink, state: str) -> Page:
     return Page(state, link.decision, card, link.step_index, name)
 
 
-def _refusal(service: Signoff, code: str, detail: str = "") -> str:
-    return service.renderer.text("refusal.txt.j2", code=code, detail=detail)
+def _refusal(service: Signoff, code: str, detail: str = "", params: dict[str, Any] | None = None) -> str:
+    return service.renderer.text("refusal.txt.j2", code=code, detail=detail, params=params or {})
 
 
-async def _page_of(service: Signoff, link: ApprovalLink | None) -> Page:
-    """Return the page a link shows before any decision: the form, or why it cannot be used."""
+async def _named(service: Signoff, params: dict[str, Any]) -> dict[str, Any]:
+    """Return a refusal's params with the people who decided named as a page names them (not as Slack ids)."""
+    return params | {"by": [await display_name(service.slack, who) for who in params.get("by") or []]}
+
+
+async def _page_of(service: Signoff, link: ApprovalLink | None, typed: str | None = None) -> Page:
+    """Return the page a link shows before any decision: the form, or why it cannot be used (`typed`: the reason a
+    refused rejection carried, given back)."""
     if link is None:
         return Page(LinkProblem.NOT_FOUND.value)
     problem = link_problem(link.used_at, link.expires_at, service.clock.now())
@@ -112,7 +118,8 @@ async def _page_of(service: Signoff, link: ApprovalLink | None) -> Page:
     if page.state != "form" or request is None:
         return page
     if not request.is_open():
-        return replace(page, state="refused", message=_refusal(service, "request_closed"))
+        params = await _named(service, closed_params(request, Decision(link.decision), typed))
+        return replace(page, state="refused", message=_refusal(service, "request_closed", params=params))
     if request.current_step != link.step_index or link.approver not in request.step().approvers:
         return replace(page, state="refused", message=_refusal(service, "not_an_approver"))
     return page
@@ -168,7 +175,7 @@ async def submit(token: str, request: Request) -> HTMLResponse:
     form = await _form(request)
     if form is None:
         return _html(service, Page("too_large"))
-    page = await _page_of(service, await _link(service, token))
+    page = await _page_of(service, await _link(service, token), form.get("reason"))
     if page.state == "refused" and (used := await _problem_now(service, token)) is not None:
         page = replace(page, state=used.value, message=None)  # another link of the seat decided meanwhile
     if page.state != "form":
@@ -194,7 +201,8 @@ async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str]
         used = await _problem_now(service, token)
         if used is not None:
             return replace(page, state=used.value)
-        return replace(page, state="refused", message=_refusal(service, exc.code, str(exc)))
+        return replace(page, state="refused",
+                       message=_refusal(service, exc.code, str(exc), await _named(service, exc.params)))
     message = None if result.is_counted else _refusal(service, "already_voted")
     return replace(page, state="done", message=message)
 

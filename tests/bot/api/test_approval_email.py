@@ -155,6 +155,22 @@ async def test_a_used_link_says_so_and_changes_nothing(mailing: Harness, smtp: I
     assert after["approval"]["votes"] == before["approval"]["votes"] and after["approval_status"] == "pending"
 
 
+async def test_a_link_of_a_cancelled_or_decided_request_says_how_it_ended(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER, "U01AAA"], 1))
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    assert (await mailing.put("/api/v1/records/invoice/INV-1", {**INVOICE, "amount": "13000.00"})).status_code == 200
+    async with httpx.AsyncClient() as web:
+        cancelled = await web.get(links["approve"])
+    assert cancelled.status_code == 409 and "cancelled" in cancelled.text and "already decided" not in cancelled.text
+    fresh = links_of((await mail_to(smtp, OUTSIDER, 2))[1])
+    ask = await mailing.wait_for(lambda: [m for m in mailing.dm("U01AAA") if "13,000.00" in m.all_text()])
+    await mailing.click("U01AAA", ask[-1], "approve")
+    await mailing.wait_for(lambda: mailing.dm("U0REQ"))
+    async with httpx.AsyncClient() as web:
+        decided = await web.post(fresh["reject"], data={"reason": "Too late to say no"})
+    assert decided.status_code == 409 and "already approved by" in decided.text and "Too late to say no" in decided.text
+
+
 async def test_simultaneous_posts_of_one_email_decide_once(mailing: Harness, smtp: Inbox) -> None:
     await submitted(mailing, workflow([OUTSIDER, "U01AAA"], 2))
     links = links_of((await mail_to(smtp, OUTSIDER))[0])
