@@ -46,7 +46,7 @@ def record_view(
     """Return the record's fields as templates show them."""
     return {
         "type": record.type.value, "id": record.id, "amount": record.amount,
-        "currency": record.currency, "balance": record.effective_balance(),
+        "currency": record.currency, "balance": record.effective_balance(), "exchange_rate": record.exchange_rate,
         "contact_kind": "customer" if record.customer else "vendor",
         "contact_name": (contact.name if contact and contact.name else record.contact_id()) or "—",
         "has_contact": bool(record.contact_id()),

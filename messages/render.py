@@ -73,13 +73,13 @@ class Formatter:
         self.moment(datetime(2026, 1, 1, tzinfo=UTC))
         self.number(1)
 
-    def money(self, amount: Any, currency: str = "USD") -> str:
+    def money(self, amount: Any, currency: str = "USD", rounded: bool = False) -> str:
         """Format a decimal amount in a currency: `€12,500.00` or `12 500,00 €`; never rounded (an amount with
-        more decimals than the currency's shows them all)."""
+        more decimals than the currency's shows them all) unless `rounded` (a converted amount)."""
         if amount is None or amount == "":
             return "—"
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
-        text = str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=False))
+        text = str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=rounded))
         return CODE_BEFORE_DIGIT.sub("\\1\u00a0", text)  # CLDR's currency spacing: `CHF 2,000.05`, not `CHF2,000.05`
 
     def number(self, value: Any) -> str:
@@ -148,8 +148,8 @@ def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
     fmt = Formatter(locale, tz)
 
     @pass_context
-    def money(context: Context, amount: Any, currency: str | None = None) -> str:
-        return fmt.money(amount, currency or document_currency(context))
+    def money(context: Context, amount: Any, currency: str | None = None, rounded: bool = False) -> str:
+        return fmt.money(amount, currency or document_currency(context), rounded)
 
     env.filters.update(
         money=money,
@@ -191,14 +191,17 @@ def template_line(exc: BaseException) -> int | None:
 class Renderer:
     """Renders every shipped message, modal and Home view, and user-written templates."""
 
-    def __init__(self, locale: str = "en", timezone: str = "UTC") -> None:
+    def __init__(self, locale: str = "en", timezone: str = "UTC", home_currency: str | None = None) -> None:
         self.locale = locale
         self.timezone = timezone
+        self.home_currency = home_currency
         self.fmt = Formatter(locale, ZoneInfo(timezone))
 
     def json(self, name: str, **context: Any) -> Any:
-        """Render a shipped `.json.j2` template and parse it."""
-        text = _shipped(self.locale, self.timezone).get_template(name).render(**context)
+        """Render a shipped `.json.j2` template and parse it (every template knows `home_currency`: the company's
+        currency, or None)."""
+        text = _shipped(self.locale, self.timezone).get_template(name).render(home_currency=self.home_currency,
+                                                                             **context)
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
@@ -206,7 +209,8 @@ class Renderer:
 
     def text(self, name: str, **context: Any) -> str:
         """Render a shipped plain-text template."""
-        return _shipped(self.locale, self.timezone).get_template(name).render(**context).strip()
+        return _shipped(self.locale, self.timezone).get_template(name).render(home_currency=self.home_currency,
+                                                                              **context).strip()
 
     def unknown_names(self, source: str, known: Iterable[str]) -> list[str]:
         """Return the top-level names an admin-written template reads that are neither `known` nor built in (a

@@ -27,7 +27,7 @@ class Deps:
     @classmethod
     def of(cls, db: Store, settings: Settings, slack: SlackOut, clock: SystemClock) -> Deps:
         """Build the dependencies, with a renderer in the company's language and time zone."""
-        return cls(db, settings, slack, clock, Renderer(settings.locale, settings.timezone))
+        return cls(db, settings, slack, clock, Renderer(settings.locale, settings.timezone, settings.currency))
 
     def is_admin(self, user: str | None) -> bool:
         """Tell whether a Slack user is an admin."""

@@ -3,6 +3,7 @@ passes the sandbox's Block Kit validation and slack_sdk.models validation."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -447,3 +448,16 @@ def test_the_requester_hears_who_approved_and_what_an_expiry_still_lacked() -> N
     silent = Renderer().json("approval_outcome.json.j2", card=card(False, status=RequestStatus.EXPIRED),
                              may_remind=False)["text"]
     assert "nobody decided in time" in silent
+
+
+@pytest.mark.parametrize(("locale", "expected"), [("en", "≈ $1,111,110.75 at 0.9"),
+                                                   ("fr", "≈ 1\u202f111\u202f110,75\u00a0$US au taux de 0,9")])
+def test_a_foreign_amount_shows_its_worth_in_the_companys_currency(locale: str, expected: str) -> None:
+    foreign = record(False).model_copy(update={"amount": Decimal("1234567.50"), "currency": "EUR",
+                                               "exchange_rate": Decimal("0.9")})
+    shown = {**approval_card(foreign, request(False), None, 0), "acted_by": {}}
+    for template in ("approval_request.json.j2", "escalation.json.j2"):
+        extra = {"escalation": {"level": 1, "to": [], "waiting_on": [], "waited": {"days": 1, "hours": 0}}}
+        message = Renderer(locale, "UTC", "USD").json(template, card=shown, **extra)
+        assert expected in json.dumps(message["blocks"], ensure_ascii=False), template
+        assert "≈" not in str(Renderer(locale, "UTC").json(template, card=shown, **extra)["blocks"])
