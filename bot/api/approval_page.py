@@ -36,6 +36,7 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")
 MAX_FORM_BYTES = 16_384
 SAME_SITE = frozenset({"same-origin", "none"})
 # the one place a page's state becomes an HTTP status
+MAX_USER_AGENT_CHARS = 300
 STATUS = {"form": 200, "done": 200, "invalid": 422, "refused": 409, "forbidden": 403, "too_large": 413,
           LinkProblem.NOT_FOUND.value: 404, LinkProblem.USED.value: 410, LinkProblem.EXPIRED.value: 410}
 HEADERS = {
@@ -180,10 +181,16 @@ async def submit(token: str, request: Request) -> HTMLResponse:
         page = replace(page, state=used.value, message=None)  # another link of the seat decided meanwhile
     if page.state != "form":
         return _html(service, page)
-    return _html(service, await _decide(service, token, page, form))
+    return _html(service, await _decide(service, token, page, form, _clicked_from(request)))
 
 
-async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str]) -> Page:
+def _clicked_from(request: Request) -> dict[str, str]:
+    """Return what the audit keeps of where a link was used: the client's address and its browser."""
+    return {"client": request.client.host if request.client else "", "user_agent":
+            request.headers.get("user-agent", "")[:MAX_USER_AGENT_CHARS]}
+
+
+async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str], clicked: dict[str, str]) -> Page:
     reason = _reason(form) if page.decision == "reject" else None
     if page.decision == "reject" and reason is None:
         typed = form.get("reason", "")[:MAX_REASON_CHARS]
@@ -192,7 +199,7 @@ async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str]
         link = await repo.approval_link(hash_link_token(token))
     assert link is not None
     try:
-        with service.db.carrying(lambda repo: _use(service, repo, token, link)):
+        with service.db.carrying(lambda repo: _use(service, repo, token, link, clicked)):
             result = await service.approvals.decide(link.request_id, link.approver, Decision(link.decision), reason)
     except LinkUnusableError as exc:
         return replace(page, state=exc.problem.value)
@@ -216,7 +223,7 @@ async def _problem_now(service: Signoff, token: str) -> LinkProblem | None:
     return link_problem(current.used_at, current.expires_at, service.clock.now())
 
 
-async def _use(service: Signoff, repo: Repository, token: str, link: ApprovalLink) -> None:
+async def _use(service: Signoff, repo: Repository, token: str, link: ApprovalLink, clicked: dict[str, str]) -> None:
     """Use the link (compare-and-set) and audit it, in the vote's transaction; raise to roll the vote back."""
     now = service.clock.now()
     if not await repo.use_approval_link(hash_link_token(token), now):
@@ -226,4 +233,4 @@ async def _use(service: Signoff, repo: Repository, token: str, link: ApprovalLin
     if not await repo.has_vote(link.request_id, link.step_index, link.approver):
         raise VoteRefusedError("You are not an approver of the current step.", "not_an_approver")
     await repo.audit(now, link.approver, "approval_link_used", ("request", link.request_id), None, None,
-                     {"step": link.step_index, "decision": link.decision})
+                     {"step": link.step_index, "decision": link.decision, **clicked})

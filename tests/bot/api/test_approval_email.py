@@ -107,7 +107,7 @@ async def test_post_approve_counts_the_vote_and_refreshes_every_copy(mailing: Ha
     await mailing.click("U01AAA", dm, "approve")
     await votes(mailing, 1)
     links = links_of((await mail_to(smtp, OUTSIDER))[0])
-    async with httpx.AsyncClient() as web:
+    async with httpx.AsyncClient(headers={"User-Agent": "Finance-Browser/1.0"}) as web:
         done = await web.post(links["approve"])
     assert done.status_code == 200, done.text
     assert "your approval was recorded" in done.text
@@ -123,6 +123,9 @@ async def test_post_approve_counts_the_vote_and_refreshes_every_copy(mailing: Ha
         assert "Approved" in updated.all_text()
     actions = await audit_actions(mailing)
     assert "approval_link_used" in actions and actions.count("vote_approve") == 2
+    events = (await mailing.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
+    [used] = [e["detail"] for e in events if e["action"] == "approval_link_used"]
+    assert (used["client"], used["user_agent"]) == ("127.0.0.1", "Finance-Browser/1.0")
 
 
 async def test_reject_needs_a_reason_of_three_characters(mailing: Harness, smtp: Inbox) -> None:
