@@ -18,6 +18,7 @@ from bot.api import records as api
 from bot.api import rules as api_rules
 from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
+from bot.api.deps import declare_roles
 from bot.api.errors import error_response
 from bot.asgi import BodyLimit
 from bot.core.service import Signoff
@@ -104,11 +105,8 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
         await _queue_metrics(app.state.metrics, service, inbox)
         return PlainTextResponse(app.state.metrics.text(), media_type="text/plain; version=0.0.4")
 
-    app.include_router(api.router)
-    app.include_router(api_clock.router)
-    app.include_router(api_rules.router)
-    app.include_router(api_workflows.router)
-    app.include_router(api_scheduler.router)
-    app.include_router(api_outbox.router)
-    app.include_router(approval_page.router)
+    for router in (api.router, api_clock.router, api_rules.router, api_workflows.router, api_scheduler.router,
+                   api_outbox.router, approval_page.router):
+        declare_roles(router.routes)
+        app.include_router(router)
     return app

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Request, Response
 from fastapi.routing import APIRoute
+from starlette.routing import BaseRoute
 
 from bot.core.service import Signoff
 from bot.core.tokens import touch_token
@@ -20,6 +21,7 @@ from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
 from storage.ports import Repository
 
 ROLES_KEY = "x-signoff-roles"
+API_PREFIX = "/api/v1/"
 READ_METHODS = frozenset({"GET", "HEAD"})
 MAX_TOKEN_CHARS = 200
 MAX_REF_CHARS = 200
@@ -79,12 +81,25 @@ RECORDS_READ = allow("integration", "read")
 RECORDS_WRITE = allow("integration")
 
 
+def default_roles(methods: Iterable[str]) -> list[str]:
+    """Return who may call an operation that names no roles: admin, and read for a GET."""
+    return ["admin", "read"] if set(methods) <= READ_METHODS else ["admin"]
+
+
+def declare_roles(routes: Iterable[BaseRoute]) -> None:
+    """Name in each REST operation's OpenAPI entry (`x-signoff-roles`) the roles that may call it."""
+    for route in routes:
+        if isinstance(route, APIRoute) and route.path.startswith(API_PREFIX):
+            extra = route.openapi_extra or {}
+            route.openapi_extra = extra if ROLES_KEY in extra else {**extra, ROLES_KEY: default_roles(route.methods)}
+
+
 def allowed_roles(request: Request) -> list[str]:
     """Return the roles that may call the request's operation: admin, and read for GETs, unless widened."""
     extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
     if ROLES_KEY in extra:
         return list(extra[ROLES_KEY])
-    return ["admin", "read"] if request.method in READ_METHODS else ["admin"]
+    return default_roles([request.method])
 
 
 async def _authenticate(request: Request) -> tuple[Caller, ApiToken | None]:

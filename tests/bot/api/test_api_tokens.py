@@ -155,6 +155,11 @@ async def test_the_openapi_document_names_the_roles_of_each_operation(signoff: H
     spec = (await signoff.api.get("/api/v1/openapi.json")).json()
     put_record = spec["paths"]["/api/v1/records/{record_type}/{record_id}"]["put"]
     assert put_record["x-signoff-roles"] == ["admin", "integration"]
+    operations = {(path, method): op for path, item in spec["paths"].items() for method, op in item.items()}
+    assert all("x-signoff-roles" in op for op in operations.values()), [k for k, op in operations.items()
+                                                                        if "x-signoff-roles" not in op]
+    assert operations[("/api/v1/workflows", "get")]["x-signoff-roles"] == ["admin", "read"]
+    assert operations[("/api/v1/workflows", "post")]["x-signoff-roles"] == ["admin"]
 
 
 @pytest.mark.parametrize(
