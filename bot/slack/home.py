@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from bot.core.service import Signoff
 from bot.slack import digests
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.home_batch import MAX_BATCH, approve_many, confirm_view, selected_values
+from bot.slack.home_pages import HomePages
 from bot.slack.home_refresh import HomeRefresher
 from bot.slack.home_render import task_view
 from bot.slack.home_tasks import described, open_tasks
@@ -30,6 +32,12 @@ from bot.slack.payload import (
 from engine.approvals import valid_reason
 
 PENDING_PER_PAGE = 8
+PAGE_ACTIONS = re.compile(r"^home_(tasks|requests)_(previous|next)$")
+
+
+def shown_pages(body: dict[str, Any]) -> HomePages | None:
+    """Return the pages of the Home view a click came from (kept in its private metadata), or None."""
+    return HomePages.decode(private_metadata(mapping(body).get("view")))
 
 
 class HomeListeners:
@@ -50,11 +58,18 @@ class HomeListeners:
         await ack()
 
     async def on_refresh(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """The Refresh button."""
+        """The Refresh button: republish the Home on the pages it shows."""
         await ack()
         user = user_id(body)
         if user is not None:
-            await self.refresher.publish(user)
+            await self.refresher.publish(user, pages=shown_pages(body))
+
+    async def on_page(self, ack: AsyncAck, body: dict[str, Any]) -> None:
+        """A Previous / Next button of the tasks or the requests: publish the Home on the pages its value names."""
+        await ack()
+        user, pages = user_id(body), HomePages.decode(action_value(body))
+        if user is not None and pages is not None:
+            await self.refresher.publish(user, pages=pages)
 
     async def on_reminder_done(self, ack: AsyncAck, body: dict[str, Any]) -> None:
         """A reminder's Done button: dismiss it if it is the clicker's (until its document matches anew), refresh."""
@@ -63,21 +78,22 @@ class HomeListeners:
         if user is None or task_id is None:
             return
         await dismiss_reminder(self.service.deps, user, task_id)
-        await self.refresher.publish(user)
+        await self.refresher.publish(user, pages=shown_pages(body))
 
     async def on_batch(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Approve selected: confirm first when a forced approval is involved, else approve at once."""
+        """Approve selected (ticked on the page shown): confirm first when a forced approval is involved, else approve
+        at once; then tell on the Home what was approved and what was skipped, and why."""
         await ack()
         user, values = user_id(body), selected_values(mapping(body).get("view"))
         if user is None:
             return
         if not values:
-            await self.refresher.publish(user, {"kind": "nothing_selected"})
+            await self.refresher.publish(user, {"kind": "nothing_selected"}, shown_pages(body))
             return
         if await self.ask_confirmation(body, values):
             return
         result = await approve_many(self.service, user, values)
-        await self.refresher.publish(user, result.notice())
+        await self.refresher.publish(user, result.notice(), shown_pages(body))
 
     async def ask_confirmation(self, body: dict[str, Any], values: Sequence[str]) -> bool:
         """Open the forced-approval confirmation when needed; tell whether it was needed (opened if it could be)."""
@@ -111,6 +127,7 @@ def register(app: AsyncApp, service: Signoff, refresher: HomeRefresher) -> HomeL
     app.event("app_home_opened")(listeners.on_home_opened)
     app.action("task_select")(listeners.on_select)
     app.action("home_refresh")(listeners.on_refresh)
+    app.action(PAGE_ACTIONS)(listeners.on_page)
     app.action("batch_approve")(listeners.on_batch)
     app.action("reminder_done")(listeners.on_reminder_done)
     digests.register(app, service, listeners.refresher.refresh)

@@ -46,20 +46,21 @@ def _delegation_view(delegation: Delegation | None) -> dict[str, Any] | None:
 
 
 def home_context(data: HomeData) -> dict[str, Any]:
-    """Return the Home template's context, within Slack's limits."""
+    """Return the Home template's context, within Slack's limits: one page of the tasks and of the requests."""
     contacts = [*data.request_contacts, *[None] * len(data.requests)]
     requests = [{"record": record_view(r, c)} for r, c in zip(data.requests[:MAX_HOME_LINES], contacts, strict=False)]
+    tasks = [task_view(t, data.user, data.now) for t in data.tasks[:MAX_HOME_TASKS]]
     return {
-        "user": data.user, "notice": data.notice,
-        "tasks": [task_view(t, data.user, data.now) for t in data.tasks[:MAX_HOME_TASKS]],
-        "tasks_total": data.tasks_total,
-        "tasks_hidden": max(0, data.tasks_total - min(len(data.tasks), MAX_HOME_TASKS)),
+        "user": data.user, "notice": data.notice, "pages": data.pages.encode(),
+        "tasks": tasks, "tasks_total": data.tasks_total,
+        "tasks_pager": data.pages.pager("tasks", max(data.tasks_total, len(tasks)), MAX_HOME_TASKS, len(tasks)),
         "reminders": [task_view(t, data.user, data.now) for t in data.reminders[:MAX_HOME_LINES]],
         "reminder_tasks": [_reminder_task_view(t) for t in data.reminder_tasks[:MAX_HOME_REMINDER_TASKS]],
         "reminder_tasks_hidden": max(0, max(data.reminder_tasks_total, len(data.reminder_tasks))
                                      - len(data.reminder_tasks[:MAX_HOME_REMINDER_TASKS])),
         "requests": requests, "requests_total": data.requests_total,
-        "requests_hidden": max(0, data.requests_total - len(requests)),
+        "requests_pager": data.pages.pager("requests", max(data.requests_total, len(requests)), MAX_HOME_LINES,
+                                           len(requests)),
         "away": _delegation_view(data.away), "covering": [_delegation_view(d) for d in data.covering[:5]],
     }
 

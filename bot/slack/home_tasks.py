@@ -8,14 +8,15 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.service import Signoff
+from bot.slack.home_pages import HomePages, page_count
 from engine.approvals import ApprovalRequest, ForceKind, force_kind
 from engine.delegation import Delegation, recipients_on_step, seat_for
 from engine.records import Contact, Record
 from storage.models import ReminderTask
 from storage.ports import Repository
 
-MAX_HOME_TASKS = 40
-MAX_HOME_LINES = 10
+MAX_HOME_TASKS = 40  # the tasks on one page of the Home tab (two blocks each, of Slack's 100)
+MAX_HOME_LINES = 10  # the requests on one page, and the reminded approvals shown
 MAX_HOME_REMINDER_TASKS = 4
 REMINDER_ACTIONS = ("reminded", "reminder_sent", "escalated")
 
@@ -61,6 +62,7 @@ class HomeData:
     notice: dict[str, Any] | None = None
     reminder_tasks_total: int = 0
     request_contacts: list[Contact | None] = field(default_factory=list)
+    pages: HomePages = field(default_factory=HomePages)
 
 
 async def open_tasks(repo: Repository, user: str, now: datetime) -> list[Task]:
@@ -107,20 +109,38 @@ async def _reminded(repo: Repository, tasks: Sequence[Task]) -> list[Task]:
     return sorted(found, key=lambda t: t.reminded_at or t.request.created_at, reverse=True)
 
 
-async def load_home(service: Signoff, user: str, notice: dict[str, Any] | None = None) -> HomeData:
-    """Read everything a person's Home tab shows."""
-    now = service.clock.now()
+async def load_home(
+    service: Signoff, user: str, notice: dict[str, Any] | None = None, pages: HomePages | None = None
+) -> HomeData:
+    """Read everything a person's Home tab shows, on these pages of its lists (the last one of a shorter list)."""
+    now, asked = service.clock.now(), pages or HomePages()
     async with service.db.read() as repo:
         tasks = await open_tasks(repo, user, now)
-        shown = await described(service, repo, tasks[:MAX_HOME_TASKS], user)
+        tasks_page = min(asked.tasks, page_count(len(tasks), MAX_HOME_TASKS) - 1)
+        shown = await described(service, repo, _window(tasks, tasks_page, MAX_HOME_TASKS), user)
         reminders = await described(service, repo, (await _reminded(repo, tasks))[:MAX_HOME_LINES], user)
-        requests, requests_total = await repo.records_created_by(user, MAX_HOME_LINES)
+        requests, requests_page, requests_total = await _requests_page(repo, user, asked.requests)
         request_contacts = [await _contact_of(repo, r) for r in requests]
         reminder_tasks, reminder_total = await repo.open_reminders(user, MAX_HOME_REMINDER_TASKS)
         away = await repo.delegations_active_at(now, principal=user)
         covering = await repo.delegations_active_at(now, delegate=user)
     return HomeData(user, now, shown, len(tasks), reminders, reminder_tasks, requests, requests_total,
-                    away[-1] if away else None, covering, notice, reminder_total, request_contacts)
+                    away[-1] if away else None, covering, notice, reminder_total, request_contacts,
+                    HomePages(tasks_page, requests_page))
+
+
+def _window(items: Sequence[Any], page: int, per_page: int) -> list[Any]:
+    return list(items[page * per_page:(page + 1) * per_page])
+
+
+async def _requests_page(repo: Repository, user: str, page: int) -> tuple[list[Record], int, int]:
+    """Return one page of a person's requests (the last one when `page` is past it), that page, and their total.
+
+    The repository reads a person's requests from the first, so this reads the pages before it too.
+    """
+    requests, total = await repo.records_created_by(user, (page + 1) * MAX_HOME_LINES)
+    page = min(page, page_count(total, MAX_HOME_LINES) - 1)
+    return _window(requests, page, MAX_HOME_LINES), page, total
 
 
 async def _contact_of(repo: Repository, record: Record) -> Contact | None:

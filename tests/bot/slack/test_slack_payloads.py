@@ -243,6 +243,11 @@ CLICKS: dict[str, Callable[[], SlackRequest]] = {
     "batch options malformed": lambda: click("batch_approve", view={
         "blocks": [{"block_id": "t"}, "x"], "state": {"values": {"t": {"task_select": {"selected_options": [{}]}}}}}),
     "refresh without user": lambda: click("home_refresh", user=None),
+    "home tasks next without value": lambda: click("home_tasks_next"),
+    "home tasks next value not JSON": lambda: click("home_tasks_next", {"value": "{"}),
+    "home tasks previous value a list": lambda: click("home_tasks_previous", {"value": "[0, 0]"}),
+    "home requests next page negative": lambda: click("home_requests_next", {"value": '{"t": -1, "r": 0}'}),
+    "home requests previous page huge": lambda: click("home_requests_previous", {"value": '{"t": 0, "r": 1e308}'}),
     "home new request without trigger": lambda: click("home_new_request", trigger_id=None),
     "unknown action": lambda: click("made_up_action", {"value": "x"}),
 }
