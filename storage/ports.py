@@ -108,9 +108,10 @@ class RecordsRepo(Protocol):
         """Return the stored records among these (type, id) keys (missing ones left out)."""
         ...
 
-    async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:
+    async def records_created_by(self, user: str, limit: int, offset: int = 0) -> tuple[list[Record], int]:
         """Return a person's records: those `approval_required` (waiting for them to submit) first, then by
-        created_at descending, then id descending; at most `limit`; and how many they created in all."""
+        created_at descending, then id descending; at most `limit` after skipping `offset`; and how many they created
+        in all."""
         ...
 
     async def records_open_to_prefill(self) -> list[Record]:

@@ -134,13 +134,13 @@ def _window(items: Sequence[Any], page: int, per_page: int) -> list[Any]:
 
 
 async def _requests_page(repo: Repository, user: str, page: int) -> tuple[list[Record], int, int]:
-    """Return one page of a person's requests (the last one when `page` is past it), that page, and their total.
-
-    The repository reads a person's requests from the first, so this reads the pages before it too.
-    """
-    requests, total = await repo.records_created_by(user, (page + 1) * MAX_HOME_LINES)
-    page = min(page, page_count(total, MAX_HOME_LINES) - 1)
-    return _window(requests, page, MAX_HOME_LINES), page, total
+    """Return one page of a person's requests (the last one when `page` is past it), that page, and their total."""
+    requests, total = await repo.records_created_by(user, MAX_HOME_LINES, page * MAX_HOME_LINES)
+    last = page_count(total, MAX_HOME_LINES) - 1
+    if page > last:
+        page = last
+        requests, total = await repo.records_created_by(user, MAX_HOME_LINES, page * MAX_HOME_LINES)
+    return requests, page, total
 
 
 async def _contact_of(repo: Repository, record: Record) -> Contact | None:

@@ -142,13 +142,13 @@ class DelegationQueries:
                 found += await self._delegation_rows(sql.format(_marks(len(chunk))), [kind, *chunk])
         return found
 
-    async def records_created_by(self, user: str, limit: int) -> tuple[list[Record], int]:
+    async def records_created_by(self, user: str, limit: int, offset: int = 0) -> tuple[list[Record], int]:
         """Return a person's records waiting for them to submit, then their latest (newest first; at most `limit`
-        in all), and how many they created."""
+        after `offset`), and how many they created."""
         where = "WHERE json_extract(data, '$.created_by') = ?"
         rows = await self._delegation_rows(
             f"SELECT {RECORD_COLUMNS} FROM records {where} ORDER BY CASE WHEN approval_status = ? THEN 0 ELSE 1 END, "
-            "created_at DESC, id DESC LIMIT ?", [user, "approval_required", limit]
+            "created_at DESC, id DESC LIMIT ? OFFSET ?", [user, "approval_required", limit, offset]
         )
         count = await self._delegation_rows(f"SELECT count(*) FROM records {where}", [user])
         return [record_of(r) for r in rows], int(count[0][0])

@@ -81,7 +81,10 @@ async def test_a_creators_records_waiting_for_them_to_submit_come_first(store: S
                                             created_at=NOW + timedelta(minutes=n)))
     async with store.read() as repo:
         shown, count = await repo.records_created_by("U1", 4)
+        second, _ = await repo.records_created_by("U1", 4, offset=4)
+        past, total = await repo.records_created_by("U1", 4, offset=8)
     assert [r.id for r in shown] == ["B-2", "B-0", "B-5", "B-4"] and count == 6
+    assert [r.id for r in second] == ["B-3", "B-1"] and (past, total) == ([], 6)
 
 
 async def test_contacts_round_trip_and_are_read_one_by_one_or_in_bulk(store: Store) -> None:
