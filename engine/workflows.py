@@ -293,13 +293,16 @@ class WorkflowDefinition(_Strict):
 
     def people_group_paths(self) -> list[tuple[str, str]]:
         """Return each `group:NAME` the actions name, as (path, NAME), in order (`actions[0].steps[1].approvers[0]`)."""
+        return [(path, ref.removeprefix("group:")) for path, ref in self.people_paths() if ref.startswith("group:")]
+
+    def people_paths(self) -> list[tuple[str, str]]:
+        """Return each person or `group:NAME` the actions name, as (path, reference), in order."""
         found = []
         for i, action in enumerate(self.actions):
             lists = [(f"actions[{i}].{key}", list(getattr(action, key, []))) for key in ("to", "escalate_to")]
             steps = getattr(action, "steps", [])
             lists += [(f"actions[{i}].steps[{k}].approvers", step.approvers) for k, step in enumerate(steps)]
-            found += [(f"{path}[{j}]", ref.removeprefix("group:"))
-                      for path, refs in lists for j, ref in enumerate(refs) if ref.startswith("group:")]
+            found += [(f"{path}[{j}]", ref) for path, refs in lists for j, ref in enumerate(refs)]
         return found
 
     def group_refs(self) -> set[str]:
@@ -399,6 +402,10 @@ def parse_definition(data: Any) -> WorkflowDefinition:
     return definition
 
 
+UNREACHABLE = {"not_found": "is not a user of this Slack workspace", "deactivated": "is deactivated in Slack",
+               "bot": "is a bot, not a person"}
+
+
 def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
     """Return a warning for each reminder or escalation delay not shorter than the expiry: it would never happen."""
     found = []
@@ -409,6 +416,20 @@ def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
             if delay_s is not None and delay_s >= action.expire_after_s():
                 found.append({"path": f"actions[{index}].{name}", "message": f"{name} {getattr(action, name)} is not "
                               f"shorter than expire_after {action.expire_after}: the request expires first"})
+    return found
+
+
+def unreachable_people_warnings(
+    definition: WorkflowDefinition, people_groups: Mapping[str, Sequence[str]], problems: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """Return a warning for each Slack user the workflow names, directly or through a people group, whom Slack
+    cannot reach (`problems`: user id → `not_found`, `deactivated` or `bot`): they are asked in vain."""
+    found = []
+    for path, ref in definition.people_paths():
+        members = people_groups.get(ref.removeprefix("group:"), ()) if ref.startswith("group:") else (ref,)
+        found += [{"path": path, "user": user, "message": f"{user} {UNREACHABLE.get(problems[user], 'is unknown')}"
+                   + (f" (a member of {ref})" if ref != user else "") + ": Slack cannot ask them"}
+                  for user in members if user in problems]
     return found
 
 

@@ -40,3 +40,17 @@ async def email_of(slack: SlackOut, user_id: str) -> str | None:
         return None
     email = ((info.get("user") or {}).get("profile") or {}).get("email")
     return str(email) if email else None
+
+
+async def person_problem(slack: SlackOut, user_id: str) -> str | None:
+    """Return why Slack would not let this user id decide: `not_found`, `deactivated` or `bot`; None for a person,
+    or when Slack could not say (a lookup that failed is no evidence against them)."""
+    try:
+        info = await slack.client.users_info(user=user_id)
+    except SlackApiError as exc:
+        return "not_found" if (exc.response.get("error") if exc.response else None) in NOT_IN_SLACK else None
+    except Exception:
+        log.info("could not look %s up in Slack", user_id, exc_info=True)
+        return None
+    user = info.get("user") or {}
+    return "deactivated" if user.get("deleted") else "bot" if user.get("is_bot") else None

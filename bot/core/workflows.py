@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.approvals import Approvals, new_id
+from bot.core.asking import person_problem
 from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.retry import retrying
@@ -14,6 +15,7 @@ from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
 from engine.errors import InvalidDefinitionError
+from engine.notify import is_slack_user
 from engine.workflows import (
     Workflow,
     WorkflowDefinition,
@@ -21,10 +23,12 @@ from engine.workflows import (
     switched,
     timing_warnings,
     unknown_group_warnings,
+    unreachable_people_warnings,
 )
 from storage.ports import Repository, Store
 
 MAX_OPEN_REQUESTS = 1_000_000
+MAX_LOOKUPS = 50
 
 
 async def store_workflow(
@@ -104,10 +108,24 @@ class Workflows:
         return workflow
 
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
-        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a reminder or
-        an escalation that would come after the expiry)."""
+        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a person Slack
+        cannot reach, a reminder or an escalation that would come after the expiry)."""
         async with self.deps.db.read() as repo:
-            return unknown_group_warnings(workflow, await repo.people_groups()) + timing_warnings(workflow)
+            groups = await repo.people_groups()
+        problems = await self._unreachable(workflow, groups)
+        return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
+                + timing_warnings(workflow))
+
+    async def _unreachable(
+        self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],
+    ) -> dict[str, str]:
+        """Look up in Slack (at most MAX_LOOKUPS) the user ids a workflow names; return those it cannot reach."""
+        refs = [ref for _, ref in workflow.people_paths()]
+        people = [p for ref in refs
+                  for p in (groups.get(ref.removeprefix("group:"), ()) if ref.startswith("group:") else (ref,))]
+        ids = [p for p in dict.fromkeys(people) if is_slack_user(p)][:MAX_LOOKUPS]
+        found = {user: await person_problem(self.deps.slack, user) for user in ids}
+        return {user: problem for user, problem in found.items() if problem is not None}
 
     async def list_all(self) -> list[Workflow]:
         """Return every workflow."""

@@ -7,8 +7,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_sdk.errors import SlackApiError
-
+from bot.core.asking import person_problem
 from bot.core.delegations import end_away, start_away
 from bot.core.service import Signoff
 from bot.slack.command_kit import CommandContext, Reply, command, parse_person
@@ -31,11 +30,7 @@ MAX_UNTIL_CHARS = 64
 
 async def is_person(service: Signoff, user_id: str) -> bool:
     """Tell whether Slack knows this user as a person (not a bot, not deactivated)."""
-    try:
-        info = (await service.slack.client.users_info(user=user_id))["user"]
-    except SlackApiError:
-        return False
-    return not (info.get("is_bot") or info.get("deleted"))
+    return await person_problem(service.slack, user_id) is None
 
 
 def read_until(text: str, tz: ZoneInfo) -> datetime | None:

@@ -24,7 +24,7 @@ from engine.lifecycle import (
 )
 from engine.records import ApprovalStatus, Record, RecordType, Source
 from engine.rules import parse_rule
-from engine.workflows import STORED, Workflow, WorkflowDefinition, parse_definition
+from engine.workflows import STORED, Workflow, WorkflowDefinition, parse_definition, unreachable_people_warnings
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -258,3 +258,15 @@ def test_a_definition_holding_text_no_database_stores_is_refused(parse: Any, dat
     with pytest.raises(InvalidDefinitionError) as caught:
         parse(data)
     assert [d["path"] for d in caught.value.details] == [path]
+
+
+def test_people_slack_cannot_reach_are_warned_of_where_the_workflow_names_them() -> None:
+    definition = parse_definition({"name": "W", "record_type": "bill", "trigger": "created", "actions": [
+        {"type": "approval", "steps": [{"approvers": ["U0AAA1", "group:board"]}], "escalate_after": "P1D",
+         "escalate_to": ["U0AAA3"]}]})
+    warned = unreachable_people_warnings(definition, {"board": ["U0AAA2", "U0AAA4"]},
+                                         {"U0AAA2": "deactivated", "U0AAA3": "bot", "U0AAA9": "not_found"})
+    assert [(w["path"], w["user"]) for w in warned] == [("actions[0].escalate_to[0]", "U0AAA3"),
+                                                        ("actions[0].steps[0].approvers[1]", "U0AAA2")]
+    assert "deactivated" in warned[1]["message"] and "group:board" in warned[1]["message"]
+    assert unreachable_people_warnings(definition, {}, {}) == []

@@ -174,3 +174,17 @@ async def test_a_reminder_or_escalation_after_the_expiry_is_a_warning(signoff: H
     assert "the request expires first" in created.json()["warnings"][0]["message"]
     timely = {**late, "actions": [{**late["actions"][0], "remind_every": "P1D", "escalate_after": "PT36H"}]}
     assert (await signoff.post("/api/v1/workflows", timely)).json()["warnings"] == []
+
+
+async def test_a_person_slack_cannot_reach_is_a_warning(signoff: Harness) -> None:
+    made = await signoff.post("/api/v1/groups", {"name": "board", "kind": "people", "members": ["U01BBB", "U0GHOST2"]})
+    assert made.status_code == 201, made.text
+    ghostly = {**BASE, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA", "U0GHOST1"]},
+                                                                  {"approvers": ["group:board"]}]}]}
+    created = await signoff.post("/api/v1/workflows", ghostly)
+    assert created.status_code == 201, created.text
+    warned = [(w["path"], w["user"]) for w in created.json()["warnings"]]
+    assert warned == [("actions[0].steps[0].approvers[1]", "U0GHOST1"),
+                      ("actions[0].steps[1].approvers[0]", "U0GHOST2")]
+    assert "not a user of this Slack workspace" in created.json()["warnings"][1]["message"]
+    assert "group:board" in created.json()["warnings"][1]["message"]
