@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from engine.approvals import ApprovalRequest, is_same_person, resolve_step_approvers
 from engine.cron import CronSpec
 from engine.dates import add_calendar_days, local_date, require_aware
+from engine.delegation import Delegation
 from engine.durations import parse_duration
 from engine.errors import InvalidDefinitionError, InvalidDurationError
 from engine.invoice_reminders import InvoiceReminderSettings, is_owed, is_payable, reminder_moments
@@ -39,6 +40,7 @@ class ActionKind(StrEnum):
     EXPIRE = "expire"
     FIRE_WORKFLOW = "fire_workflow"
     INVOICE_REMINDER = "invoice_reminder"
+    AWAY_ENDED = "away_ended"
 
 
 class SubjectKind(StrEnum):
@@ -47,6 +49,7 @@ class SubjectKind(StrEnum):
     APPROVAL = "approval"
     INVOICE = "invoice"
     WORKFLOW = "workflow"
+    DELEGATION = "delegation"
 
 
 Subject = tuple[str, str]
@@ -188,6 +191,7 @@ class SweepState:
     reminder_settings: InvoiceReminderSettings = field(default_factory=InvoiceReminderSettings)
     people_groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     admins: tuple[str, ...] = ()
+    delegations: Sequence[Delegation] = ()
 
 
 @dataclass(frozen=True)
@@ -355,6 +359,18 @@ def plan_workflow(state: WorkflowState, now: datetime, tz: ZoneInfo) -> tuple[li
     return [action], upcoming
 
 
+def plan_away_end(delegation: Delegation, now: datetime) -> tuple[list[DueAction], datetime | None]:
+    """Plan the announcement that a principal's latest delegation ran out (one ended by hand was announced then)."""
+    end = delegation.end()
+    if delegation.ended_at is not None and delegation.ended_at < delegation.ends_at:
+        return [], None
+    if now < end:
+        return [], end
+    data = {"principal": delegation.principal, "delegate": delegation.delegate, "until": end.isoformat()}
+    key = f"away_ended:{delegation.principal}:{end.isoformat()}"
+    return [DueAction(ActionKind.AWAY_ENDED, key, (SubjectKind.DELEGATION, delegation.principal), end, data)], None
+
+
 def plan_sweep(state: SweepState, now: datetime) -> SweepPlan:
     """Plan everything due at `now` for the subjects in the state, oldest due first."""
     require_aware(now, "now")
@@ -372,5 +388,9 @@ def plan_sweep(state: SweepState, now: datetime) -> SweepPlan:
         found, nxt = plan_workflow(scheduled, now, state.tz)
         actions += found
         next_due.append(((SubjectKind.WORKFLOW, scheduled.workflow_id), nxt))
+    for delegation in state.delegations:
+        found, nxt = plan_away_end(delegation, now)
+        actions += found
+        next_due.append(((SubjectKind.DELEGATION, delegation.principal), nxt))
     actions.sort(key=lambda a: a.due_at)
     return SweepPlan(tuple(actions), tuple(next_due))

@@ -867,6 +867,10 @@ class DelegationsRepo(Protocol):
         """Return the delegations of these principals active at `now`, oldest start first."""
         ...
 
+    async def latest_delegations(self, principals: Iterable[str]) -> list[Delegation]:
+        """Return each of these principals' latest delegation (the one started last), active or not."""
+        ...
+
 
 class TokensRepo(Protocol):
     """REST API tokens: only their SHA-256 hash (models.hash_token) is stored, under a unique name."""

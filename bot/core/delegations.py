@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
 from bot.core.deps import Deps
 from engine.delegation import Delegation
+from engine.planning import SubjectKind
+from storage.ports import Repository
+
+AWAY_SUBJECT = SubjectKind.DELEGATION.value
 
 
 async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list[Delegation]:
@@ -15,6 +23,7 @@ async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list
     async with deps.unit_of_work() as repo:
         ended = await repo.end_delegations(principal, now)
         await repo.start_delegation(delegation)
+        await repo.schedule_subject(AWAY_SUBJECT, principal, delegation.end(), None)
         await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
                          {"until": delegation.end().isoformat()})
         await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
@@ -36,3 +45,16 @@ async def end_away(deps: Deps, principal: str) -> list[Delegation]:
             await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
             await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
     return ended
+
+
+async def away_ended(deps: Deps, repo: Repository, data: Mapping[str, Any]) -> None:
+    """Announce, in the sweep's unit of work, that an away period ran out: the principal is welcomed back and the
+    delegate told they no longer approve for them."""
+    now, until = deps.clock.now(), datetime.fromisoformat(data["until"])
+    principal, delegate = data["principal"], data["delegate"]
+    back = deps.renderer.json("commands_note.json.j2", code="away_ended", detail={"delegate": delegate})
+    notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=until, is_started=False)
+    await repo.enqueue("message", principal, {"message": back}, now, key=f"away_ended:{principal}:{data['until']}")
+    await repo.enqueue("message", delegate, {"message": notice}, now,
+                       key=f"away_ended:{principal}:{data['until']}:delegate")
+    await repo.audit(now, None, "delegation_ended", ("user", principal), delegate, None, {"until": data["until"]})

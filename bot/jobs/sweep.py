@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.core.delegations import away_ended
 from bot.core.history import record_history
 from bot.core.notices import as_message
 from bot.core.reminders import InvoiceReminders
@@ -108,7 +109,7 @@ class Sweep:
             await self._perform(batch, actions)
             planned = {(str(kind), subject_id): at for (kind, subject_id), at in plan.next_due}
             await repo.set_next_due(((r.kind, r.subject_id, planned.get((r.kind, r.subject_id))) for r in rows),
-                                    owner=self.owner, forget=(SubjectKind.INVOICE,))
+                                    owner=self.owner, forget=(SubjectKind.INVOICE, SubjectKind.DELEGATION))
         return len(rows), Counter(a.kind.value for a in actions)
 
     async def _load(self, repo: Repository, rows: Sequence[DueRow], now: datetime) -> Batch:
@@ -125,9 +126,10 @@ class Sweep:
         invoices, settings = await self._invoices(repo, ids[SubjectKind.INVOICE])
         scheduled = [WorkflowState(r.subject_id, workflows.get(r.subject_id), r.next_due_at or now)
                      for r in rows if r.kind == SubjectKind.WORKFLOW]
+        delegations = await repo.latest_delegations(ids[SubjectKind.DELEGATION]) if ids[SubjectKind.DELEGATION] else []
         state = SweepState(self.tz, approvals, invoices, scheduled, settings,
                            await repo.people_groups() if needs_groups else {},
-                           tuple(sorted(self.service.settings.admins)))
+                           tuple(sorted(self.service.settings.admins)), delegations)
         return Batch(repo, now, state, requests)
 
     async def _invoices(
@@ -152,6 +154,8 @@ class Sweep:
                 await self.reminders.perform(batch.repo, action, batch.state.reminder_settings)
             elif action.kind is ActionKind.FIRE_WORKFLOW:
                 await self.scheduled.fire(batch.repo, action, batch.now)
+            elif action.kind is ActionKind.AWAY_ENDED:
+                await away_ended(self.service.deps, batch.repo, action.data)
         await self._remind(batch, [a for a in actions if a.kind is ActionKind.REMIND])
 
     async def _remind(self, batch: Batch, actions: Sequence[DueAction]) -> None:

@@ -94,6 +94,16 @@ class DelegationQueries:
             found += [_delegation(r) for r in rows]
         return sorted(found, key=lambda d: d.starts_at)
 
+    async def latest_delegations(self, principals: Iterable[str]) -> list[Delegation]:
+        """Return each principal's delegation started last, active or not."""
+        latest: dict[str, Delegation] = {}
+        for chunk in _chunks(sorted(set(principals))):
+            rows = await self._delegation_rows(
+                f"SELECT * FROM delegations WHERE principal IN ({_marks(len(chunk))}) ORDER BY starts_at, seq",
+                list(chunk))
+            latest |= {d.principal: d for d in map(_delegation, rows)}
+        return list(latest.values())
+
     async def open_requests_awaiting(self, people: Sequence[str]) -> list[ApprovalRequest]:
         """Return pending requests whose current step lists any of these people, longest waiting first."""
         if not people:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote, escalate
+from engine.delegation import Delegation
 from engine.errors import InvalidDurationError
 from engine.invoice_reminders import InvoiceReminderSettings, ReminderSchedule
 from engine.planning import (
@@ -20,6 +21,7 @@ from engine.planning import (
     Period,
     SweepState,
     WorkflowState,
+    plan_away_end,
     plan_invoice,
     plan_request,
     plan_sweep,
@@ -354,3 +356,27 @@ def test_a_policy_stored_under_older_rules_still_plans_and_never_stops_a_sweep()
     stored = policy(remind_every="PT30S", escalate_after="P99999999999D", expire_after="P99999999D")
     actions, next_due = plan_request(ApprovalState(request(), stored), at(1), PARIS)
     assert [a.key for a in actions] == ["remind:AR-1:0:2880"] and next_due == at(1) + timedelta(seconds=30)
+
+
+UNTIL = datetime(2026, 12, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("ended_at", "now", "kinds", "next_due"), [
+    (None, UNTIL - timedelta(hours=1), [], UNTIL),
+    (None, UNTIL, [ActionKind.AWAY_ENDED], None),
+    (None, UNTIL + timedelta(days=3), [ActionKind.AWAY_ENDED], None),
+    (UNTIL - timedelta(days=1), UNTIL, [], None),
+    (UNTIL + timedelta(days=1), UNTIL, [ActionKind.AWAY_ENDED], None),
+], ids=["running", "ran-out", "announced-late", "ended-by-hand", "ended-after-it-ran-out"])
+def test_an_away_period_that_runs_out_is_announced_once(
+    ended_at: datetime | None, now: datetime, kinds: list[ActionKind], next_due: datetime | None,
+) -> None:
+    away = Delegation("U0CARA", "U0BOB", UNTIL - timedelta(days=7), UNTIL, ended_at)
+    actions, nxt = plan_away_end(away, now)
+    assert ([a.kind for a in actions], nxt) == (kinds, next_due)
+    if actions:
+        assert actions[0].key == f"away_ended:U0CARA:{UNTIL.isoformat()}"
+        assert actions[0].data == {"principal": "U0CARA", "delegate": "U0BOB", "until": UNTIL.isoformat()}
+        plan = plan_sweep(SweepState(ZoneInfo("UTC"), delegations=[away]), now)
+        assert [a.key for a in plan.actions] == [actions[0].key]
+        assert plan.next_due == ((("delegation", "U0CARA"), None),)

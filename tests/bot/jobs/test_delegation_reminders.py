@@ -103,6 +103,8 @@ async def test_reminders_escalations_and_tasks_of_the_away_go_to_their_delegate_
         assert await tick_at(signoff, paris(BACK + timedelta(days=1), 9, 30)) == {"remind": 1}  # escalated once
         await signoff.wait_for(lambda: [m for m in new_dms(signoff, DIMITRI, seen) if "Reminder" in m.text])
         await signoff.wait_for(lambda: [m for m in new_dms(signoff, ALICE, seen) if "Reminder" in m.text])
-        assert new_dms(signoff, BRUNO, seen) == [] and new_dms(signoff, CHLOE, seen) == []
+        for delegate, principal in ((BRUNO, ALICE), (CHLOE, DIMITRI)):  # the away periods ran out: told once
+            told_back = [m.text for m in new_dms(signoff, delegate, seen)]
+            assert told_back == [f"👋 <@{principal}> is back: you no longer approve in their place."]
         home = await home_with(signoff, BRUNO, lambda v: "who is away" not in view_text(v))
         assert task_blocks(home) == []

@@ -195,3 +195,20 @@ async def test_a_new_away_replaces_the_previous_delegate(signoff: Harness) -> No
         assert await repo.principals_of(CHLOE, now) == (ALICE,)
         events = await repo.audit_trail("user", ALICE)
     assert [e.action for e in events] == ["delegation_started", "delegation_started"]
+
+
+async def test_an_away_period_that_runs_out_welcomes_the_principal_back_and_tells_the_delegate(
+    signoff: Harness,
+) -> None:
+    assert "You are away" in (await run(signoff, ALICE, f"away <@{BRUNO}> {day_after(signoff, 2)}")).all_text()
+    assert "You are away" in (await run(signoff, CHLOE, f"away <@{BRUNO}> {day_after(signoff, 2)}")).all_text()
+    assert "Welcome back" in (await run(signoff, CHLOE, "away off")).all_text()
+    for _ in range(2):
+        assert (await signoff.post("/api/v1/clock", {"advance": "P3D"})).status_code == 200
+        assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+    welcomed = [m for m in signoff.dm(ALICE) if "Welcome back" in m.all_text()]
+    told = [m for m in signoff.dm(BRUNO) if f"<@{ALICE}> is back" in m.all_text()]
+    assert len(welcomed) == 1 and f"<@{BRUNO}> no longer approves for you" in welcomed[0].all_text()
+    assert len(told) == 1
+    assert [m for m in signoff.dm(CHLOE) if "Welcome back" in m.all_text()] == []
+    assert len([m for m in signoff.dm(BRUNO) if f"<@{CHLOE}> is back" in m.all_text()]) == 1

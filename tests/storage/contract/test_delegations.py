@@ -40,6 +40,19 @@ async def test_delegations_start_replace_end_and_expire(store: Store) -> None:
         assert [d.principal for d in await repo.delegations_active_at(later)] == ["U0C"]
 
 
+async def test_the_latest_delegation_of_each_principal_active_or_not(store: Store) -> None:
+    async with store.unit_of_work() as repo:
+        await repo.start_delegation(Delegation("UA", "UB", NOW, NOW + timedelta(days=1)))
+        await repo.start_delegation(Delegation("UA", "UC", NOW + timedelta(hours=2), NOW + timedelta(days=2)))
+        await repo.start_delegation(Delegation("UD", "UB", NOW - timedelta(days=9), NOW - timedelta(days=8)))
+    async with store.read() as repo:
+        latest = {d.principal: d for d in await repo.latest_delegations(["UA", "UD", "UX"])}
+        assert await repo.latest_delegations([]) == []
+    assert sorted(latest) == ["UA", "UD"]
+    assert (latest["UA"].delegate, latest["UA"].ended_at) == ("UC", None)
+    assert latest["UD"].end() == NOW - timedelta(days=8)
+
+
 async def test_open_requests_awaiting_people_on_the_current_step_only(store: Store) -> None:
     async with store.unit_of_work() as repo:
         for n, approvers, step in ((1, ("U0A", "U0B"), 0), (2, ("U0B",), 0), (3, ("U0A",), 1), (4, ("U0C",), 0)):
