@@ -9,7 +9,7 @@ from typing import Any
 from engine.actions import has_side_actions
 from engine.workflows import CHANNEL, NotificationAction, ReminderAction, Workflow
 
-DIGEST_LINES = 10
+DIGEST_LINES = 40  # shown in sections of ten lines (Slack's 3,000 characters a section, 300 a line)
 DIGEST_PAGE = 20
 
 

@@ -36,7 +36,7 @@ STAMP = {"type": "update", "field": "memo", "value": "OVERDUE"}
 
 @pytest.mark.parametrize(
     ("count", "shown", "more"),
-    [(0, 0, 0), (1, 1, 0), (DIGEST_LINES, 10, 0), (DIGEST_LINES + 1, 10, 1), (25, 10, 15)],
+    [(0, 0, 0), (1, 1, 0), (DIGEST_LINES, 40, 0), (DIGEST_LINES + 1, 40, 1), (55, 40, 15)],
 )
 def test_a_channel_digest_shows_ten_lines_and_counts_the_rest(count: int, shown: int, more: int) -> None:
     digest = channel_digest(workflow(REMIND_CHANNEL), count, [f"line {i}" for i in range(count)], is_reminder=True)
