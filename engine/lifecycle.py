@@ -14,6 +14,8 @@ UNTRACKED_CHANGES = frozenset({"source", "created_by"})
 
 
 DECIDED_FIELDS = frozenset({"amount", "currency", "customer", "vendor"})
+# What follows an approved document's life after its approval (sent, paid) rather than what was approved.
+BOOKKEEPING_FIELDS = frozenset({"status", "email_status", "balance"})
 
 
 class Plan(StrEnum):
@@ -106,7 +108,8 @@ def decide_on_save(
         return _voided(status)
     if status is ApprovalStatus.PENDING:
         return _while_pending(governing, changed_fields(before, after) if before else frozenset(), asked_under)
-    if status is ApprovalStatus.APPROVED and after.source is Source.APP:
+    if status is ApprovalStatus.APPROVED and (after.source is Source.APP
+                                             or changed_fields(before, after) <= BOOKKEEPING_FIELDS):
         return SaveDecision(status, Plan.NOTHING)
     if governing is None:
         return SaveDecision(ApprovalStatus.NONE, Plan.NOTHING)

@@ -198,6 +198,7 @@ class ImportRow(RecordInput):
     """One document of an import: its id and its writable fields (its source is `import` unless it says another)."""
 
     id: Id
+    amount: Decimal  # a document imported without its amount is a mistake, not a zero
     source: Source = Source.IMPORT
 
     def record_input(self) -> RecordInput:

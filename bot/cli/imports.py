@@ -12,9 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import io
 import json
 import sys
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,7 @@ def read_rows(path: Path) -> list[tuple[str, dict[str, Any]]]:
 
 def _json_rows(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=Decimal, parse_constant=_not_a_number)  # money stays as written
     except ValueError as exc:
         raise ImportFileError([f"{path}: not JSON ({exc})"]) from exc
     records = data.get("records") if isinstance(data, dict) else data
@@ -72,23 +74,36 @@ def _json_rows(path: Path, text: str) -> list[tuple[str, dict[str, Any]]]:
     return [(f"record {n}", r) for n, r in enumerate(records, start=1)]
 
 
+def _not_a_number(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a document can hold")
+
+
 def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
-    lines = text.splitlines()
-    if not lines or not lines[0].strip():
+    header = text.partition("\n")[0]
+    if not header.strip():
         raise ImportFileError(["the file has no header row"])
     try:
-        dialect: Any = csv.Sniffer().sniff(lines[0], delimiters=DELIMITERS)
+        dialect: Any = csv.Sniffer().sniff(header, delimiters=DELIMITERS)
     except csv.Error:
         dialect = csv.excel
-    reader = csv.DictReader(lines, dialect=dialect)
-    rows = []
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    _check_header([name.strip() for name in reader.fieldnames or []])
+    rows, start = [], reader.line_num + 1
     for row in reader:
-        if None in row:
-            raise ImportFileError([f"line {reader.line_num}: more cells than the header has columns"])
-        cells = {name.strip(): value for name, value in row.items() if value not in (None, "")}
+        where, start = f"line {start}", reader.line_num + 1  # a quoted cell may hold line breaks
+        if None in row or None in row.values():  # a cell past the header's columns, or a column without one
+            raise ImportFileError([f"{where}: {'more' if None in row else 'fewer'} cells than the header has columns"])
+        cells = {str(name).strip(): value for name, value in row.items() if value != ""}
         if cells:
-            rows.append((f"line {reader.line_num}", _nested(cells)))
+            rows.append((where, _nested(cells)))
     return rows
+
+
+def _check_header(names: list[str]) -> None:
+    """Refuse a header that names a column twice (which value would count?)."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ImportFileError([f"line 1: the header names {', '.join(repeated)} more than once"])
 
 
 def _nested(cells: dict[str, str]) -> dict[str, Any]:

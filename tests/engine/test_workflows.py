@@ -173,6 +173,13 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "approved"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.NOTHING),
         ({"approval_status": "approved"}, {"amount": "13000", "source": "app"}, WF, False, APPROVED, Plan.NOTHING),
         ({"approval_status": "approved"}, {}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"status": "sent", "email_status": "sent"}, WF, False, APPROVED,
+         Plan.NOTHING),  # sending it, or recording a payment, is not a change to what was approved
+        ({"approval_status": "approved", "source": "import"}, {"balance": "500"}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "approved", "source": "import"}, {"status": "paid", "balance": "0"}, WF, False, APPROVED,
+         Plan.NOTHING),
+        ({"approval_status": "approved", "source": "import"}, {"memo": "x"}, WF, False, PENDING, Plan.START),
+        ({"approval_status": "approved"}, {"memo": "x"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
         ({"approval_status": "pending"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.CANCEL),
         ({"approval_status": "pending"}, {"memo": "x"}, WF, False, PENDING, Plan.NOTHING),
         ({"approval_status": "pending"}, {"amount": "95000"}, WF, False, PENDING, Plan.RESTART),  # asked again

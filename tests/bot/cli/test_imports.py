@@ -57,7 +57,8 @@ async def test_a_file_with_bad_rows_imports_nothing_and_names_every_problem(
 ) -> None:
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"records": [
-        {"id": "INV-1", "amount": "10.00"}, {"id": "INV-2", "amount": "1.001"}, {"id": "INV-1"}, {"amount": "1"}]}))
+        {"id": "INV-1", "amount": "10.00"}, {"id": "INV-2", "amount": "1.001"}, {"id": "INV-1", "amount": "3.00"},
+        {"amount": "1"}]}))
     assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 1
     err = capsys.readouterr().err
     assert "record 2: amount: USD amounts have at most 2 decimal places" in err
@@ -74,6 +75,11 @@ async def test_a_file_with_bad_rows_imports_nothing_and_names_every_problem(
     ('{"rows": []}', ".json", "expected a list of documents"),
     ("id,amount,colour\nINV-1,1.00,red\n", ".csv", "line 2: colour: Extra inputs are not permitted"),
     ("id\tamount\tdue_date\nINV-1\t1.00\t20/12/2026\n", ".csv", "line 2: due_date: must be a date written YYYY-MM-DD"),
+    ("id,amount,customer\nSHORT-1\n", ".csv", "line 2: fewer cells than the header has columns"),
+    ("id,amount\nNO-AMOUNT,\n", ".csv", "line 2: amount: Field required"),
+    ("id,amount,amount\nDC-1,1,2\n", ".csv", "line 1: the header names amount more than once"),
+    ('id,memo,amount\nM-1,"two\nlines",1.001\n', ".csv", "line 2: amount: USD amounts have at most 2 decimal places"),
+    ('[{"id": "N-1", "amount": NaN}]', ".json", "not JSON"),
 ])
 def test_files_that_are_not_documents_are_refused_with_where(
     tmp_path: Path, text: str, suffix: str, problem: str,
@@ -92,3 +98,15 @@ def test_a_large_file_is_split_into_imports_the_api_would_take(tmp_path: Path) -
     assert [len(b.records) for b in batches] == [1000, 1000, 500]
     with pytest.raises(ImportFileError, match="exchange_rate"):
         checked(read_rows(path), "EUR")
+
+
+def test_a_file_keeps_money_and_line_breaks_as_written(tmp_path: Path) -> None:
+    as_json = tmp_path / "exact.json"
+    as_json.write_text('[{"id": "FL-1", "amount": 99999999999999.99}, {"id": "FL-2", "amount": 5.10}]')
+    [batch] = checked(read_rows(as_json))
+    assert [str(r.amount) for r in batch.records] == ["99999999999999.99", "5.10"]
+    as_csv = tmp_path / "lines.csv"
+    as_csv.write_bytes(b'id,memo,amount\r\nCSV-1,"line1\r\nline2, with comma",1200.50\r\nCSV-2,plain,3.00\r\n')
+    [batch] = checked(read_rows(as_csv))
+    assert [(r.id, r.memo, str(r.amount)) for r in batch.records] == [
+        ("CSV-1", "line1\nline2, with comma", "1200.50"), ("CSV-2", "plain", "3.00")]
