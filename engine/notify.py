@@ -124,7 +124,6 @@ class NoticeKind(StrEnum):
     OUTCOME = "outcome"
     CHANNEL_COPY = "channel_copy"
     REMIND = "remind"
-    REMIND_DIGEST = "remind_digest"
     ESCALATE = "escalate"
 
 
