@@ -124,6 +124,7 @@ class NoticeKind(StrEnum):
     OUTCOME = "outcome"
     CHANNEL_COPY = "channel_copy"
     REMIND = "remind"
+    REMIND_DIGEST = "remind_digest"
     ESCALATE = "escalate"
 
 

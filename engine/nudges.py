@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,8 @@ from engine.limits import is_email
 from engine.notify import Notice, NoticeKind, is_slack_user, nudge_lookup
 from engine.planning import DueAction
 from engine.workflows import DEFAULT_NOTIFY
+
+DIGEST_FROM = 4  # reminders of this many documents to one person at once make one message listing them
 
 
 def waited_s(action: DueAction, now: datetime) -> float:
@@ -111,3 +114,22 @@ def escalation_notices(
 def reminded_seat(payload: Mapping[str, Any], target: str) -> str:
     """Return whose seat a queued reminder is about: the away approver's, the approver's, or its recipient's."""
     return str(payload.get("on_behalf_of") or payload.get("approver") or target)
+
+
+def digested(notices: Sequence[Notice], digest_from: int = DIGEST_FROM) -> list[Notice]:
+    """Return reminders as they are sent: a person reminded of `digest_from` or more documents at once gets one
+    message listing them (keyed by the reminders it stands for) instead of one message each."""
+    by_person: dict[str, list[Notice]] = {}
+    for notice in notices:
+        if notice.kind is NoticeKind.REMIND:
+            by_person.setdefault(notice.target, []).append(notice)
+    many = {person: found for person, found in by_person.items() if len(found) >= digest_from}
+    kept = [n for n in notices if not (n.kind is NoticeKind.REMIND and n.target in many)]
+    return kept + [_digest(person, found) for person, found in many.items()]
+
+
+def _digest(person: str, reminders: Sequence[Notice]) -> Notice:
+    keys = sorted(str(n.key) for n in reminders)
+    key = "remind_digest:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
+    return Notice(NoticeKind.REMIND_DIGEST, person, {"items": [dict(n.payload) for n in reminders], "covers": keys},
+                  key)

@@ -28,6 +28,7 @@ from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
 from engine.nudges import (
+    digested,
     escalation_notices,
     escalation_people,
     reminded_people,
@@ -161,8 +162,8 @@ class Sweep:
     async def _remind(self, batch: Batch, actions: Sequence[DueAction]) -> None:
         """Queue a reminder DM to every approver still to decide (their delegate while away), note it in the history."""
         delegations = await batch.repo.delegations_of(reminded_people(actions), batch.now)
-        messages = [as_message(n) for a in actions for n in reminder_notices(
-            a, batch.requests.get(a.data["request_id"]), delegations, batch.now)]
+        messages = [as_message(n) for n in digested([n for a in actions for n in reminder_notices(
+            a, batch.requests.get(a.data["request_id"]), delegations, batch.now)])]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 

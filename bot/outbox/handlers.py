@@ -81,5 +81,5 @@ def handler_table(service: Signoff) -> dict[str, Handler]:
         "outcome": messages.outcome, "message": messages.message, "email": messages.email,
         "webhook": WebhookPoster(service.settings).deliver,
         LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send,
-        "remind": nudges.remind, "escalate": nudges.escalate,
+        "remind": nudges.remind, "remind_digest": nudges.remind_digest, "escalate": nudges.escalate,
     }

@@ -40,6 +40,24 @@ class Nudges:
         posted = await self.post_tracked(p["request_id"], p["step_index"], item.target, message)
         return {"channel": posted.channel, "ts": posted.ts}
 
+    async def remind_digest(self, item: OutboxItem) -> dict[str, Any]:
+        """DM one message listing the documents a person was reminded of at once, those still waiting for them."""
+        waiting = [entry for entry in [await self._still_waiting(p, item.target) for p in item.payload["items"]]
+                   if entry is not None]
+        if not waiting:
+            return {"skipped": "no longer waiting on this approver"}
+        message = self.service.renderer.json("approval_reminder_digest.json.j2", items=waiting)
+        posted = await self.service.slack.dm(item.target, message)
+        return {"channel": posted.channel, "ts": posted.ts, "documents": len(waiting)}
+
+    async def _still_waiting(self, p: dict[str, Any], target: str) -> dict[str, Any] | None:
+        """Return one reminded document as the digest lists it, or None when the approver acted since."""
+        request = await self.service.approvals.request(p["request_id"])
+        if request is None or not is_waiting_on(request, p["step_index"], reminded_seat(p, target)):
+            return None
+        card = await self.service.messages.card_for(p["request_id"])
+        return {"record": card["record"], "waited": wait_parts(p["waited_s"]), "on_behalf_of": p.get("on_behalf_of")}
+
     async def escalate(self, item: OutboxItem) -> dict[str, Any]:
         """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
         p = item.payload

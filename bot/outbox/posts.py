@@ -1,6 +1,7 @@
 """Slack posts made by the outbox: each carries its outbox key, and a post that may have been made is found first.
 
-Posts carry Slack message metadata naming their outbox key. An item whose earlier attempt may have
+Posts carry Slack message metadata naming their outbox key (and, for one message standing for several, such
+as a reminder listing documents, the keys it covers). An item whose earlier attempt may have
 reached Slack (the process died, or the call timed out) is looked up in `conversations.history`
 before it is posted again, so it is delivered once.
 """
@@ -45,6 +46,7 @@ class Mark:
     lane: str
     pacer: Pacer
     gate: Gate
+    covers: tuple[str, ...] = ()
 
 
 _CURRENT: ContextVar[Mark | None] = ContextVar("signoff_outbox_item", default=None)
@@ -73,7 +75,7 @@ class OutboxSlack(SlackOut):
             if found is not None:
                 log.info("outbox %s was already delivered as %s %s", mark.key, found.channel, found.ts)
                 return found
-        metadata = {"event_type": METADATA_EVENT, "event_payload": {"key": mark.key}}
+        metadata = {"event_type": METADATA_EVENT, "event_payload": _tag(mark)}
         await mark.pacer.acquire(mark.lane)
         try:
             async with mark.gate.slot(mark.pacer.is_fresh(mark.lane)):
@@ -111,6 +113,11 @@ class OutboxSlack(SlackOut):
             if found is not None or cursor is None:
                 return found
         return None
+
+
+def _tag(mark: Mark) -> dict[str, Any]:
+    """Return the metadata payload of a post: its outbox key, and the keys of the items it stands for, if any."""
+    return {"key": mark.key, "covers": list(mark.covers)} if mark.covers else {"key": mark.key}
 
 
 def _tagged(messages: list[dict[str, Any]], channel: str, key: str) -> Posted | None:

@@ -312,7 +312,8 @@ class Deliverer:
 
     async def _perform(self, entry: ClaimedItem, lane: Lane) -> None:
         item = entry.item
-        mark = Mark(outbox_key(item), entry.uncertain_since, lane.name, self.pacer, self._gate)
+        mark = Mark(outbox_key(item), entry.uncertain_since, lane.name, self.pacer, self._gate,
+                    tuple(item.payload.get("covers") or ()))
         try:
             with delivering(mark):
                 result = await self._handle(item)

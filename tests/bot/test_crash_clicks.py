@@ -149,6 +149,17 @@ def posted_keys(workspace: Workspace) -> Counter[str]:
     return keys
 
 
+def covered_keys(workspace: Workspace) -> Counter[str]:
+    """Count what the bot's messages delivered, by outbox key: a message standing for several (a reminder listing
+    documents) counts the keys it covers instead of its own."""
+    keys: Counter[str] = Counter()
+    for call in workspace.calls("chat.postMessage"):
+        metadata = call.params.get("metadata") or {}
+        if call.status == 200 and isinstance(metadata, dict) and metadata.get("event_type") == METADATA_EVENT:
+            keys.update(metadata["event_payload"].get("covers") or [metadata["event_payload"]["key"]])
+    return keys
+
+
 async def until(predicate: object, timeout_s: float) -> bool:
     """Poll `predicate()` until it holds or the deadline passes; tell whether it held."""
     deadline = time.monotonic() + timeout_s

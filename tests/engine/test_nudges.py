@@ -10,8 +10,10 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Step
 from engine.delegation import Delegation, Recipient
+from engine.notify import Notice, NoticeKind
 from engine.nudges import (
     behalf_of,
+    digested,
     escalation_notices,
     escalation_people,
     reminded_people,
@@ -162,3 +164,28 @@ def test_small_parts() -> None:
     assert behalf_of(Recipient("U01BBB")) == {}
     assert behalf_of(Recipient("U01DEL", "U01AAA", UNTIL)) == {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}
     assert reminded_people([remind(("U01AAA",)), remind(("U01BBB", "U01AAA"))]) == {"U01AAA", "U01BBB"}
+
+
+def _reminder(person: str, n: int) -> Notice:
+    return Notice(NoticeKind.REMIND, person, {"request_id": f"AR-{n}", "step_index": 0}, f"remind:AR-{n}:0:1:{person}")
+
+
+@pytest.mark.parametrize(("counts", "digests", "singles"), [
+    ({"UA": 3}, {}, 3),
+    ({"UA": 4}, {"UA": 4}, 0),
+    ({"UA": 5, "UB": 1}, {"UA": 5}, 1),
+    ({"UA": 4, "UB": 4}, {"UA": 4, "UB": 4}, 0),
+])
+def test_many_reminders_to_one_person_at_once_become_one_digest(counts: dict[str, int], digests: dict[str, int],
+                                                                 singles: int) -> None:
+    notices = [_reminder(p, n) for p, count in counts.items() for n in range(count)]
+    other = Notice(NoticeKind.ESCALATE, "UA", {}, "escalate:1")
+    sent = digested([*notices, other])
+    found = {n.target: len(n.payload["items"]) for n in sent if n.kind is NoticeKind.REMIND_DIGEST}
+    assert found == digests and other in sent
+    assert sum(1 for n in sent if n.kind is NoticeKind.REMIND) == singles
+    for digest in (n for n in sent if n.kind is NoticeKind.REMIND_DIGEST):
+        covered = sorted(str(n.key) for n in notices if n.target == digest.target)
+        assert digest.payload["covers"] == covered, "the message names the reminders it stands for"
+    keys = {n.key for n in sent if n.kind is NoticeKind.REMIND_DIGEST}
+    assert {n.key for n in digested(notices[::-1]) if n.kind is NoticeKind.REMIND_DIGEST} == keys

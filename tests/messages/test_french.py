@@ -106,6 +106,10 @@ def _approval_nudges() -> Iterator[Case]:
         yield Case(f"escalation_notice:{bool(behalf)}", "escalation_notice.json.j2", "message",
                    lambda r, big, b=behalf: r.json("escalation_notice.json.j2", card=card(big), escalation=escalation,
                                                    behalf=b))
+    yield Case("approval_reminder_digest", "approval_reminder_digest.json.j2", "message",
+               lambda r, big: r.json("approval_reminder_digest.json.j2", items=[
+                   {"record": card(big)["record"], "waited": {"days": n, "hours": 5},
+                    "on_behalf_of": "U01AAA" if n % 2 else None} for n in range(40 if big else 4)]))
 
 
 def _digests() -> Iterator[Case]:

@@ -142,3 +142,22 @@ async def test_reminder_clicks_decide_like_the_original_message(tmp_path: Path) 
         assert record
         refreshed = signoff.workspace.message(reminder.channel, reminder.ts)
         await signoff.wait_for(lambda: refreshed.action_ids() == [] or None)
+
+
+async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "digest.db", timezone="Europe/Paris") as signoff:
+        await pending_invoice(signoff)
+        for n in range(2, 7):
+            assert (await signoff.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+            assert (await signoff.post(f"/api/v1/records/invoice/INV-{n}/submit")).status_code == 200
+        ask = await signoff.wait_for(lambda: [m for m in signoff.dm("U01AAA") if "INV-6" in m.all_text()])
+        await signoff.click("U01AAA", next(m for m in signoff.dm("U01AAA") if "INV-2" in m.all_text()), "approve")
+        await signoff.wait_for(lambda: [m for m in signoff.dm("U0REQ") if "INV-2" in m.all_text()])
+        assert ask and await tick_at(signoff, paris(START + timedelta(days=1), 9, 30)) == {"remind": 5}
+        reminders = [m for m in signoff.dm("U01AAA") if "Reminder" in m.text]
+        assert len(reminders) == 1 and reminders[0].text == "⏰ Reminder: 5 documents are waiting for your decision."
+        listed = reminders[0].all_text()
+        assert all(f"INV-{n}" in listed for n in (1, 3, 4, 5, 6)) and "INV-2" not in listed
+        assert "1 day" in listed and "/signoff pending" in listed
+        events = (await signoff.api.get("/api/v1/records/invoice/INV-4/audit")).json()["events"]
+        assert "reminded" in [e["action"] for e in events]
