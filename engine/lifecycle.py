@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -86,7 +87,12 @@ def approval_workflows_for(
     """Return every live approval workflow a record matches, the one that governs it first (most conditions, then
     oldest); the others are passed over."""
     candidates = [w for w in workflows if is_approval_candidate(w, record) and matches(w)]
-    return sorted(candidates, key=lambda w: (-len(w.conditions), w.created_at, w.id))
+    return sorted(candidates, key=governing_order)
+
+
+def governing_order(workflow: Workflow) -> tuple[int, datetime, str]:
+    """Return where a workflow stands among approval workflows a document matches (the first governs it)."""
+    return (-len(workflow.conditions), workflow.created_at, workflow.id)
 
 
 def is_approval_candidate(workflow: Workflow, record: Record) -> bool:

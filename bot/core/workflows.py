@@ -16,6 +16,7 @@ from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
 from engine.errors import InvalidDefinitionError
 from engine.notify import is_slack_user
+from engine.overlaps import overlap_warnings
 from engine.workflows import (
     Workflow,
     WorkflowDefinition,
@@ -109,12 +110,15 @@ class Workflows:
 
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
         """Return what in a workflow will not work as written today (a `group:NAME` with no members, a person Slack
-        cannot reach, a reminder or an escalation that would come after the expiry)."""
+        cannot reach, a reminder or an escalation that would come after the expiry, another approval workflow a
+        document could match as well)."""
         async with self.deps.db.read() as repo:
             groups = await repo.people_groups()
+            workflows = await repo.list_workflows()
         problems = await self._unreachable(workflow, groups)
+        own = workflow if isinstance(workflow, Workflow) else None
         return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
-                + timing_warnings(workflow))
+                + timing_warnings(workflow) + overlap_warnings(workflow, workflows, own))
 
     async def _unreachable(
         self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],

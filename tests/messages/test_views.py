@@ -261,7 +261,10 @@ def cases() -> Iterator[Case]:
     for code in ("workflow_created", "workflow_updated"):
         yield Case(f"workflow_note:{code}", "workflow_note.json.j2", "message",
                    lambda r, big, c=code: r.json("workflow_note.json.j2", code=c, workflow=workflow_view(workflow(big)),
-                                                 missing_groups=[LONG] * 12 if big else ["finance-leads"]))
+                                                 missing_groups=[LONG] * 12 if big else ["finance-leads"],
+                                                 overlaps=[{"workflow_id": f"wf_{i}", "workflow_name": LONG if big
+                                                            else "Large invoices", "follows": ("this", "other")[i % 2]}
+                                                           for i in range(12 if big else 2)]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
     for started in (True, False):

@@ -172,8 +172,26 @@ async def test_a_reminder_or_escalation_after_the_expiry_is_a_warning(signoff: H
     assert created.status_code == 201, created.text
     assert [w["path"] for w in created.json()["warnings"]] == ["actions[0].remind_every", "actions[0].escalate_after"]
     assert "the request expires first" in created.json()["warnings"][0]["message"]
-    timely = {**late, "actions": [{**late["actions"][0], "remind_every": "P1D", "escalate_after": "PT36H"}]}
+    timely = {**late, "record_type": "bill",
+              "actions": [{**late["actions"][0], "remind_every": "P1D", "escalate_after": "PT36H"}]}
     assert (await signoff.post("/api/v1/workflows", timely)).json()["warnings"] == []
+
+
+async def test_another_approval_workflow_a_document_could_match_as_well_is_a_warning(signoff: Harness) -> None:
+    small = {**BASE, "name": "Small", "conditions": [{"field": "amount", "op": "lte", "value": "1000"}]}
+    large = {**BASE, "name": "Large", "conditions": [{"field": "amount", "op": "gt", "value": "1000"}]}
+    first = await signoff.post("/api/v1/workflows", small)
+    assert first.json()["warnings"] == []
+    assert (await signoff.post("/api/v1/workflows", large)).json()["warnings"] == [], "tiers that cannot meet"
+    urgent = {**BASE, "name": "Urgent", "conditions": [{"field": "amount", "op": "gt", "value": "500"},
+                                                       {"field": "memo", "op": "contains", "value": "urgent"}]}
+    made = await signoff.post("/api/v1/workflows", urgent)
+    found = {w["workflow_name"]: w["follows"] for w in made.json()["warnings"]}
+    assert found == {"Small": "this", "Large": "this"}, made.text
+    shown = (await signoff.api.get(f"/api/v1/workflows/{first.json()['id']}")).json()
+    assert [(w["workflow_name"], w["follows"]) for w in shown["warnings"]] == [("Urgent", "other")]
+    assert (await signoff.api.post(f"/api/v1/workflows/{made.json()['id']}/disable")).status_code == 200
+    assert (await signoff.api.get(f"/api/v1/workflows/{first.json()['id']}")).json()["warnings"] == []
 
 
 async def test_a_person_slack_cannot_reach_is_a_warning(signoff: Harness) -> None:

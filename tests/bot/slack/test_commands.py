@@ -137,6 +137,10 @@ async def test_templates_page_and_open_the_new_workflow_modal(signoff: Harness) 
 
 
 async def test_new_from_a_template_with_people_pickers_publishes_a_workflow(signoff: Harness) -> None:
+    every = await signoff.api.post("/api/v1/workflows", json={
+        "name": "Every invoice", "record_type": "invoice",
+        "actions": [{"type": "approval", "steps": [{"approvers": [DIMITRI]}]}]})
+    assert every.status_code == 201, every.text
     await run_modal(signoff, "new large-invoice-two-step-approval")
     modal = signoff.workspace.open_modals(ADMIN)[-1]
     kinds = {b["block_id"]: b["element"]["type"] for b in modal["blocks"] if b["type"] == "input"}
@@ -150,6 +154,8 @@ async def test_new_from_a_template_with_people_pickers_publishes_a_workflow(sign
     assert reply.json() is None
     note = await signoff.wait_for(lambda: signoff.dm(ADMIN))
     assert "Huge invoices" in note[0].all_text() and "published and enabled" in note[0].all_text()
+    assert "can match both this workflow and *Every invoice*" in note[0].all_text()
+    assert "it follows this one" in note[0].all_text()
     [created] = [w for w in (await signoff.api.get("/api/v1/workflows")).json()["workflows"]
                  if w["name"] == "Huge invoices"]
     approval = created["actions"][0]
