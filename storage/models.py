@@ -12,6 +12,8 @@ RecordKey = tuple[str, str]
 
 # outbox statuses: queued -> sending (leased) -> sent | dead (or back to queued for a retry)
 QUEUED, SENDING, SENT, DEAD = "queued", "sending", "sent", "dead"
+# How the `last_error` of an outbox item a rate limit put back (Slack's 429 and its Retry-After) begins.
+THROTTLED_ERROR = "rate limited"
 
 # inbox statuses: queued (work leased to an owner) -> done | failed; seen (stored only to refuse replays)
 INBOX_QUEUED, INBOX_DONE, INBOX_SEEN, INBOX_FAILED = "queued", "done", "seen", "failed"

@@ -442,6 +442,14 @@ class OutboxRepo(Protocol):
         """Return the owners holding SENDING items under a live lease (one that ends after `now`)."""
         ...
 
+    async def retry_outbox_now(self, now: datetime) -> int:
+        """Make due at `now` the queued items waiting to be retried after a failed attempt; return how many.
+
+        Items a rate limit put back (their `last_error` begins with THROTTLED_ERROR) keep their time: Slack said
+        when to come back. Items never tried, leased or delivered are left alone.
+        """
+        ...
+
     async def end_outbox_leases(self, owners: Sequence[str], now: datetime) -> int:
         """End at `now` the live leases these owners hold (owners known to be dead); return how many.
 

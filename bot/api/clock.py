@@ -62,11 +62,13 @@ async def move_clock(request: Request, body: dict[str, Any] = Body(...)) -> dict
 
 @router.post("/scheduler/tick")
 async def tick(request: Request) -> dict[str, Any]:
-    """Run one full sweep and drain the outbox before answering."""
+    """Run one full sweep and drain the outbox before answering: what waits for a retry after a failure is tried
+    now (what Slack asked to wait for, with Retry-After, still waits)."""
     clock = _test_clock(request)
     summary: dict[str, Any] = {"now": clock.now().isoformat()}
     sweep = getattr(request.app.state, "sweep", None)
     if sweep is not None:
         summary.update(await sweep())
+    await request.app.state.deliverer.retry_now()
     summary["delivered"] = await request.app.state.deliverer.drain()
     return summary

@@ -59,7 +59,6 @@ async def run_demo(base: Settings) -> None:
 
 def main(base: Settings) -> int:
     """Run `signoff demo`; return the exit status."""
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("mail.log").setLevel(logging.WARNING)  # the SMTP catcher's every command
     try:
         asyncio.run(run_demo(base))

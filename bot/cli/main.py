@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "import":
         return run_import_command(args)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # two lines a second for the watch job otherwise
     if args.command == "run":
         return _run_or_refuse(_settings_or_exit())
     if args.command == "demo":

@@ -32,7 +32,7 @@ from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
 from bot.outbox.posts import Mark, delivering, outbox_key
 from engine.notify import NoticeKind
 from storage.errors import LeaseLostError
-from storage.models import ClaimedItem, OutboxHold, OutboxItem
+from storage.models import THROTTLED_ERROR, ClaimedItem, OutboxHold, OutboxItem
 from storage.owners import is_gone_process, new_owner
 from storage.ports import Repository
 
@@ -50,6 +50,7 @@ CLICKING_CLAIM_EVERY_S = 0.1
 COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 COMPACT_EVERY_S = 300.0
 TAKE_OVER_EVERY_S = 10.0
+GIVE_UP_AFTER = 3
 
 
 class Deliverer:
@@ -77,6 +78,8 @@ class Deliverer:
         self._held_back_until: datetime | None = None
         self._clicking_seen_s: float | None = None
         self._took_over_s = -TAKE_OVER_EVERY_S
+        self._failed_n = 0
+        self._sent_n = 0
 
     def kick(self) -> None:
         """Wake the worker: new work was queued."""
@@ -136,9 +139,19 @@ class Deliverer:
             log.info("deleted %d outbox items delivered before %s", deleted, sent_before.isoformat())
         return deleted
 
+    async def retry_now(self) -> int:
+        """Make the items waiting to be retried after a failure due now (not those Slack asked to wait); return how
+        many."""
+        async with self.service.db.unit_of_work() as repo:
+            return await repo.retry_outbox_now(self.service.clock.now())
+
     async def drain(self, wait_s: float = DRAIN_WAIT_S) -> int:
-        """Deliver every item due now, and those due within `wait_s` (pauses, retries); return how many."""
-        handled = 0
+        """Deliver every item due now, and those due within `wait_s` (pauses, retries); return how many.
+
+        Retries are waited for only while they may succeed: once GIVE_UP_AFTER attempts of this drain failed and
+        none succeeded (Slack or the mail server is down), the drain ends and the items wait for their retry.
+        """
+        handled, failed_from, sent_from = 0, self._failed_n, self._sent_n
         async with self._drain_lock:
             await self._follow_clock()
             await self._take_over_dead()
@@ -151,7 +164,8 @@ class Deliverer:
                         await self._await_progress()
                         continue
                     delay_s = await self._next_due_in_s()
-                    if delay_s is None or delay_s > wait_s:
+                    is_down = self._failed_n - failed_from >= GIVE_UP_AFTER and self._sent_n == sent_from
+                    if delay_s is None or delay_s > wait_s or (delay_s > 0 and is_down):
                         break
                     await asyncio.sleep(min(max(delay_s, MIN_SLEEP_S), POLL_S))
             finally:
@@ -321,6 +335,7 @@ class Deliverer:
             await self._not_delivered(entry, lane, exc)
             return
         self._delivered.append((item.id, self.service.clock.now(), result))
+        self._sent_n += 1
         self._count("signoff_outbox_delivered_total")
 
     async def _handle(self, item: OutboxItem) -> dict[str, Any] | None:
@@ -334,6 +349,7 @@ class Deliverer:
         if isinstance(verdict, Throttled):
             await self._throttled(entry, lane, verdict)
         else:
+            self._failed_n += 1
             await self._failed(entry.item, exc, verdict)
             self._held.discard(entry.item.id)
 
@@ -373,7 +389,8 @@ class Deliverer:
         lane.queue.clear()
         later = self.service.clock.now() + timedelta(seconds=wait_s)
         async with self.service.db.unit_of_work() as repo:
-            await repo.release_outbox(held, later, f"{throttled}: retry after {wait_s:g} s", self.owner)
+            await repo.release_outbox(held, later, f"{THROTTLED_ERROR}: retry after {wait_s:g} s ({throttled})",
+                                      self.owner)
         for other in held:
             self._held.discard(other.item.id)
         self._count("signoff_outbox_ratelimited_total")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.errors import LeaseLostError, StorageError
-from storage.models import DEAD, QUEUED, SENDING, SENT, OutboxItem
+from storage.models import DEAD, QUEUED, SENDING, SENT, THROTTLED_ERROR, OutboxItem
 from storage.sql.codec import dumps, loads, parse_ts, ts
 from storage.sql.connection import Row, SqlConnection
 
@@ -156,6 +156,13 @@ class OutboxQueries:
             "SELECT DISTINCT lease_owner FROM outbox WHERE status=? AND lease_until>? AND lease_owner IS NOT NULL",
             (SENDING, ts(now)))
         return [str(r[0]) for r in rows]
+
+    async def retry_outbox_now(self, now: datetime) -> int:
+        """Make due at `now` the queued items waiting to be retried after a failed attempt; return how many."""
+        cursor = await self.conn.execute(
+            "UPDATE outbox SET not_before=? WHERE status=? AND attempts>0 AND not_before>? "
+            "AND (last_error IS NULL OR last_error NOT LIKE ?)", (ts(now), QUEUED, ts(now), THROTTLED_ERROR + "%"))
+        return max(0, cursor.rowcount)
 
     async def end_outbox_leases(self, owners: Sequence[str], now: datetime) -> int:
         """End at `now` the live leases these owners hold; return how many."""

@@ -395,3 +395,27 @@ async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_te
     gaps_s = [b - a for a, b in itertools.pairwise(claims)]
     assert len(claims) >= 3
     assert (min(gaps_s) >= 0.9 * CLICKING_CLAIM_EVERY_S) is is_clicking
+
+
+async def test_a_tick_while_slack_is_down_does_not_wait_for_retries_and_the_first_tick_after_it_delivers_at_once(
+    signoff: Harness,
+) -> None:
+    texts = await queue(signoff, ["U01AAA", "U01BBB", FINANCE])
+    signoff.workspace.fail_next("chat.postMessage", status=503, times=10_000, text="<html>down</html>")
+    assert (await signoff.api.post("/api/v1/scheduler/tick")).status_code == 200
+    tried = len(signoff.workspace.calls("chat.postMessage"))
+    assert 3 <= tried <= 6, "once everything tried had failed, the tick answered instead of waiting for retries"
+    assert (await signoff.api.post("/api/v1/scheduler/tick")).status_code == 200
+    assert len(signoff.workspace.calls("chat.postMessage")) > tried, "a tick tries again what waits for a retry"
+    assert (await outbox(signoff))["counts"] == {"queued": 3}
+    signoff.workspace._failures.clear()
+    assert (await signoff.api.post("/api/v1/scheduler/tick")).status_code == 200
+    assert posted_texts(signoff) == Counter(texts), "the clock was not moved: the retries went at once"
+    assert (await outbox(signoff))["counts"] == {"sent": 3}
+
+
+async def test_a_tick_waits_for_one_failure_to_be_retried(signoff: Harness) -> None:
+    texts = await queue(signoff, ["U01AAA"])
+    signoff.workspace.fail_next("chat.postMessage", status=500)
+    assert (await signoff.api.post("/api/v1/scheduler/tick")).status_code == 200
+    assert posted_texts(signoff) == Counter(texts)

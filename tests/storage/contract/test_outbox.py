@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from storage.models import NewMessage
+from storage.models import THROTTLED_ERROR, NewMessage
 from storage.ports import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -147,3 +147,23 @@ async def test_the_live_leases_of_dead_owners_end_at_once_and_keep_their_doubt(s
         taken = await repo.claim_outbox(NOW + timedelta(seconds=5), 200.0, 60, per_target=1, limit=5, owner="me")
     assert {(c.item.id, c.uncertain_since) for c in taken} == {(dead.item.id, 100.0), (ended.item.id, 100.0)}
     assert live.item.id not in {c.item.id for c in taken}
+
+
+async def test_items_waiting_after_a_failure_are_due_at_once_when_asked_and_those_a_rate_limit_put_back_are_not(
+    store: Store,
+) -> None:
+    async with store.unit_of_work() as repo:
+        for target in ("U1", "U2", "U3", "U4"):
+            await repo.enqueue("message", target, {"message": {"text": target}}, NOW)
+        await repo.enqueue("message", "U5", {}, NOW, not_before=NOW + timedelta(hours=1))
+        failed, throttled, sent, leased = await repo.claim_outbox(NOW, 100.0, 60, per_target=1, limit=4, owner="A")
+        await repo.mark_retry(failed.item.id, NOW + timedelta(minutes=1), "SlackApiError: 503", owner="A")
+        await repo.release_outbox([throttled], NOW + timedelta(seconds=30), f"{THROTTLED_ERROR}: retry after 30 s",
+                                  owner="A")
+        await repo.mark_sent(sent.item.id, NOW, owner="A")
+    async with store.unit_of_work() as repo:
+        assert await repo.retry_outbox_now(NOW + timedelta(seconds=1)) == 1
+    async with store.unit_of_work() as repo:
+        due = await repo.claim_outbox(NOW + timedelta(seconds=1), 101.0, 60, per_target=1, limit=10, owner="B")
+    assert [c.item.target for c in due] == [failed.item.target], "the throttled, leased, sent and later wait"
+    assert leased.item.target not in {c.item.target for c in due}
