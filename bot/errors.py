@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import sys
 from typing import Any
+
+from storage.errors import DatabaseUnavailableError
 
 
 class BotError(Exception):
@@ -67,3 +71,13 @@ class UndeliverableError(BotError):
 def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Return the JSON error envelope of every refused HTTP request (REST API and Slack front)."""
     return {"error": {"code": code, "message": message, "details": details or []}}
+
+
+def log_failure(logger: logging.Logger, message: str, *args: Any) -> None:
+    """Log the failure being handled of work done again later: one line while the database cannot be reached (the
+    outage, not each try, is the news), else with its traceback."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, DatabaseUnavailableError):
+        logger.warning(message + " (%s)", *args, exc)
+    else:
+        logger.exception(message, *args)

@@ -26,6 +26,7 @@ from bot.errors import ApiError, Refused, error_body
 from bot.metrics import Metrics
 from bot.slack.front import SLACK_EVENTS_PATH, SlackFront
 from bot.slack.inbox import InboxWorker
+from storage.errors import DatabaseUnavailableError
 
 HTTP_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}
 
@@ -53,6 +54,11 @@ def install_error_handlers(app: FastAPI) -> None:
         is_json_error = any(e["type"] == "json_invalid" for e in exc.errors())
         status, code = (400, "bad_request") if is_json_error else (422, "invalid")
         return JSONResponse(error_body(code, "the request is not valid", details), status_code=status)
+
+    @app.exception_handler(DatabaseUnavailableError)
+    async def _unavailable(request: Request, exc: DatabaseUnavailableError) -> JSONResponse:
+        return JSONResponse(error_body("unavailable", "the database cannot be reached now; try again"),
+                            status_code=503, headers={"Retry-After": "1"})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -19,6 +19,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.core.service import Signoff
+from bot.errors import log_failure
 from bot.jobs.archive import archive_closed
 from bot.jobs.sweep import Sweep
 from bot.outbox.worker import Deliverer
@@ -97,7 +98,7 @@ class Scheduler:
         try:
             await self.sweep()
         except Exception:
-            log.exception("scheduler sweep failed")
+            log_failure(log, "scheduler sweep failed")
 
     # workflows on a schedule
     async def _workflows_changed(self) -> None:
@@ -110,7 +111,7 @@ class Scheduler:
         try:
             await self.follow_workflows()
         except Exception:
-            log.exception("could not check the workflows for changes (checked again at the next tick)")
+            log_failure(log, "could not check the workflows for changes (checked again at the next tick)")
 
     async def follow_workflows(self) -> bool:
         """Reload the scheduled workflows when any process changed a workflow since the last load; tell whether."""

@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.service import Signoff
+from bot.errors import log_failure
 from bot.outbox.errors import Permanent, Retry, Throttled, classify
 from bot.outbox.handlers import Handler
 from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
@@ -99,7 +100,7 @@ class Deliverer:
                     compacted_s = time.monotonic()
                     await self.compact()
             except Exception:
-                log.exception("outbox drain failed")
+                log_failure(log, "outbox drain failed")
 
     async def _paced(self) -> None:
         """While clicks are being counted, claim at most every CLICKING_CLAIM_EVERY_S: every commit wakes this

@@ -22,6 +22,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.errors import log_failure
 from storage.errors import LeaseLostError
 from storage.models import InboxEntry, InboxRow
 from storage.owners import is_dead_owner
@@ -304,7 +305,7 @@ class InboxWorker:
             try:
                 await self.sweep()
             except Exception:
-                log.exception("the inbox sweep failed")
+                log_failure(log, "the inbox sweep failed")
             await asyncio.sleep(poll_s)
 
     async def sweep(self) -> int:

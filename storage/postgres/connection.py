@@ -16,15 +16,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import re
 import socket
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import psycopg
 
-from storage.errors import ConcurrentUpdateError
+from storage.errors import ConcurrentUpdateError, DatabaseUnavailableError
 from storage.sql.connection import BUSY_TIMEOUT_S, Cursor, Params, Result, Row, SqlConnection, UnexpectedRowsError
+
+log = logging.getLogger(__name__)
 
 _JSON_FIELD = re.compile(r"json_extract\((\w+), '\$\.(\w+)'\)")
 _JOIN_ORDERED = re.compile(r"\bCROSS JOIN (\w+ \w+) ON\b")
@@ -183,6 +187,8 @@ def _row_maker(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
 _CHANGES = frozenset(("INSERT", "UPDATE", "DELETE"))
 _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "NOTIFY")
 END_IDLE_SNAPSHOT_S = 0.2
+RECONNECT_TIMEOUT_S = 5
+RECONNECT_EVERY_S = 0.5
 TUPLES_OK = psycopg.pq.ExecStatus.TUPLES_OK
 EXPECT_ROWS_FAILED = "SG001"
 
@@ -193,6 +199,12 @@ def _deadlock_as_conflict() -> Iterator[None]:
         yield
     except psycopg.errors.DeadlockDetected as exc:
         raise ConcurrentUpdateError(f"two transactions waited on each other's rows: {exc}") from exc
+
+
+def first_line(exc: BaseException) -> str:
+    """Return the first line of an error's message (psycopg's run over several), or its type's name."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _prepare(sql: str) -> bool | None:
@@ -230,11 +242,14 @@ def tcp_family(fd: int) -> int | None:
 def set_corked(fd: int, family: int, is_corked: bool) -> None:
     """Hold back (or release) what is written to the TCP socket `fd` until it is uncorked: the statements of a
     pipeline then reach the server together, waking it once rather than once per statement."""
-    sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM, 0, fd)
+    except OSError:
+        return  # a closed connection: the pipeline reports it
     try:
         sock.setsockopt(socket.IPPROTO_TCP, cast(int, _TCP_CORK), int(is_corked))
     except OSError:
-        pass  # a closed connection: the pipeline reports it
+        pass
     finally:
         sock.detach()
 
@@ -291,6 +306,8 @@ class PgConnection(SqlConnection):
     """
 
     lock_rows = " FOR UPDATE"
+    url: str | None = None
+    _retry_at_s = 0.0
 
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.pg = conn
@@ -310,8 +327,42 @@ class PgConnection(SqlConnection):
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
-        """Open a connection to the database at `url`."""
-        return cls(await psycopg.AsyncConnection.connect(url, autocommit=True))
+        """Open a connection to the database at `url` (opened again there whenever the server drops it)."""
+        conn = cls(await psycopg.AsyncConnection.connect(url, autocommit=True))
+        conn.url = url
+        return conn
+
+    @property
+    def is_dropped(self) -> bool:
+        """Tell whether the server is gone from this connection (restarted, failed over, or the session killed)."""
+        return bool(self.pg.closed or self.pg.broken)
+
+    async def _reopened(self) -> None:
+        """Between transactions, replace a connection the server dropped by a new one; raise
+        DatabaseUnavailableError while the server cannot be reached."""
+        if not self.is_dropped or self.url is None:
+            return
+        if time.monotonic() < self._retry_at_s:
+            raise DatabaseUnavailableError("PostgreSQL cannot be reached (tried again in a moment)")
+        try:
+            pg = await psycopg.AsyncConnection.connect(self.url, autocommit=True, connect_timeout=RECONNECT_TIMEOUT_S)
+        except psycopg.Error as exc:
+            self._retry_at_s = time.monotonic() + RECONNECT_EVERY_S
+            raise DatabaseUnavailableError(f"PostgreSQL cannot be reached: {first_line(exc)}") from exc
+        with contextlib.suppress(psycopg.Error):
+            await self.pg.close()
+        self.pg, self._family, self._unsent_rollback = pg, tcp_family(pg.pgconn.socket), False
+        log.warning("connected to PostgreSQL again after losing the connection")
+
+    @contextlib.contextmanager
+    def _dropped_as_unavailable(self) -> Iterator[None]:
+        """Raise DatabaseUnavailableError when the server drops the connection during a statement."""
+        try:
+            yield
+        except psycopg.OperationalError as exc:
+            if not self.is_dropped:
+                raise
+            raise DatabaseUnavailableError(f"the connection to PostgreSQL was lost: {first_line(exc)}") from exc
 
     @property
     def has_changes(self) -> bool:
@@ -322,12 +373,23 @@ class PgConnection(SqlConnection):
         statement, values = columnar(*packed(sql, adapt(parameters)))
         if self._waiting or self._unsent_begin or self._unsent_rollback:
             return (await self._send_waiting([_Write(translate(statement), values)]))[0]
-        async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
-            self.round_trips += 1
-            self._note_locks(statement)
-            with _deadlock_as_conflict():
-                await cursor.execute(translate(statement), values, prepare=_prepare(statement))
-            return await self._answer(cursor)
+        if self._is_open:
+            return await self._run_now(statement, values)
+        await self._reopened()
+        try:
+            return await self._run_now(statement, values)
+        except DatabaseUnavailableError:  # outside a transaction: found dropped, run again on a new connection
+            await self._reopened()
+            return await self._run_now(statement, values)
+
+    async def _run_now(self, statement: str, values: Sequence[Any]) -> Cursor:
+        with self._dropped_as_unavailable():
+            async with self._busy, self.pg.cursor(row_factory=cast(Any, _row_maker)) as cursor:
+                self.round_trips += 1
+                self._note_locks(statement)
+                with _deadlock_as_conflict():
+                    await cursor.execute(translate(statement), values, prepare=_prepare(statement))
+                return await self._answer(cursor)
 
     async def _answer(self, cursor: psycopg.AsyncCursor[Any]) -> Cursor:
         result = cursor.pgresult
@@ -343,7 +405,7 @@ class PgConnection(SqlConnection):
         writes = [*ending, *begin, *self._waiting]
         self._waiting, self._unsent_begin, self._unsent_rollback = [], None, False
         try:
-            cursors = await asyncio.shield(self._pipeline([*writes, *lasts]))
+            cursors = await self._sent([*writes, *lasts], is_first=bool(begin))
         except psycopg.Error as exc:
             failed = _failed_write(exc, self._tagged)
             if failed is None:
@@ -360,6 +422,17 @@ class PgConnection(SqlConnection):
                 raise (write.fail or _unexpected)()
         return [await self._answer(cursor) for cursor in cursors[len(writes):]]
 
+    async def _sent(self, statements: list[_Write], *, is_first: bool) -> list[psycopg.AsyncCursor[Any]]:
+        """Run a pipeline; the first of a transaction that commits nothing is run again on a new connection when
+        the server had dropped this one (nothing of it can have been kept)."""
+        try:
+            return await asyncio.shield(self._pipeline(statements))
+        except DatabaseUnavailableError:
+            if not is_first or any(w.sql == "COMMIT" for w in statements):
+                raise
+        await self._reopened()
+        return await asyncio.shield(self._pipeline(statements))
+
     async def fetch_each(self, statements: Sequence[tuple[str, Params]]) -> list[list[Row]]:
         """Run statements one after the other, in one round trip; return the rows of each."""
         queries = [_Write(translate(sql), values)
@@ -370,7 +443,7 @@ class PgConnection(SqlConnection):
         """Run the writes in one pipeline, to its end even when the caller is cancelled: what follows on this
         connection (the caller's ROLLBACK) waits for it."""
         cursors = []
-        with _deadlock_as_conflict():
+        with self._dropped_as_unavailable(), _deadlock_as_conflict():
             async with self._busy, self.pg.pipeline():
                 self.round_trips += 1
                 with self._corked():
@@ -461,11 +534,13 @@ class PgConnection(SqlConnection):
     async def begin_immediate(self, timeout_s: float = BUSY_TIMEOUT_S) -> None:
         """Start a write transaction (READ COMMITTED: the repositories compare and set what they change); its BEGIN
         goes with the first statement."""
+        await self._reopened()
         self._begin("BEGIN")
 
     async def begin_snapshot(self) -> None:
         """Start a read-only transaction on one snapshot of the last commits; its BEGIN goes with the first
         statement (the snapshot is taken there)."""
+        await self._reopened()
         self._begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", is_snapshot=True)
 
     def notify_at_commit(self, channel: str, payload: str) -> None:
@@ -500,9 +575,10 @@ class PgConnection(SqlConnection):
             raise
 
     async def _commit_telling(self, statements: bytes) -> None:
-        async with self._busy, self.pg.cursor() as cursor:
-            self.round_trips += 1
-            await cursor.execute(statements, prepare=False)
+        with self._dropped_as_unavailable():
+            async with self._busy, self.pg.cursor() as cursor:
+                self.round_trips += 1
+                await cursor.execute(statements, prepare=False)
 
     async def rollback(self) -> None:
         """Roll the transaction back (nothing is sent when it never reached the server; PostgreSQL only warns when
@@ -510,6 +586,9 @@ class PgConnection(SqlConnection):
         never_sent = self._unsent_begin is not None
         self._notice, self._waiting, self._unsent_begin, self._is_open = None, [], None, False
         self._tagged = []
+        if self.is_dropped:  # a dropped connection's transactions ended with it
+            self._unsent_rollback = False
+            return
         if never_sent:
             return
         if self._is_snapshot:

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from storage.errors import DatabaseUnavailableError
-from storage.postgres.connection import PgConnection
+from storage.postgres.connection import RECONNECT_TIMEOUT_S, PgConnection, first_line
 from storage.postgres.schema import migrate as apply_migrations
 from storage.sql.repository import SqlRepository
 from storage.sql.store import SqlStore
@@ -35,6 +35,8 @@ WRITERS = 2
 READERS = 2
 TELL_EVERY_S = 0.1
 NOTIFY_EVERY_S = 0.1
+LISTEN_AGAIN_S = 1.0
+LISTEN_AGAIN_MAX_S = 30.0
 
 
 class PgDatabase(SqlStore):
@@ -60,9 +62,8 @@ class PgDatabase(SqlStore):
         try:
             migrating = await psycopg.AsyncConnection.connect(url)
         except psycopg.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             where = _without_password(url)
-            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL at {where}: {reason}") from exc
+            raise DatabaseUnavailableError(f"cannot connect to PostgreSQL at {where}: {first_line(exc)}") from exc
         async with migrating:
             await apply_migrations(migrating, migrate=migrate)
         db = cls(await PgConnection.connect(url), url)
@@ -111,9 +112,9 @@ class PgDatabase(SqlStore):
         try:
             if self._pinger is not None:
                 await self._pinger.execute("SELECT pg_notify(?, ?)", (CHANNEL, self.owner))
-        except (psycopg.Error, OSError):
-            log.warning("could not tell the other processes of this one's commits; they find them by polling",
-                        exc_info=True)
+        except (psycopg.Error, OSError, DatabaseUnavailableError) as exc:
+            log.warning("could not tell the other processes of this one's commits (%s); they find them by polling",
+                        first_line(exc))
 
     @property
     def round_trips(self) -> int:
@@ -136,28 +137,44 @@ class PgDatabase(SqlStore):
         try:
             if self._pinger is not None:
                 await self._pinger.execute("SELECT pg_notify(?, ?)", (CHANNEL, f"{news} {self.owner}"))
-        except (psycopg.Error, OSError):
-            log.warning("could not tell the other processes %r; they find the work by polling", news, exc_info=True)
+        except (psycopg.Error, OSError, DatabaseUnavailableError) as exc:
+            log.warning("could not tell the other processes %r (%s); they find the work by polling", news,
+                        first_line(exc))
 
     def _start_listening(self) -> None:
         if self._listener is None:
             self._listener = asyncio.get_running_loop().create_task(self._listen())
 
     async def _listen(self) -> None:
-        try:
-            async with await psycopg.AsyncConnection.connect(self.path, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {CHANNEL}")
-                async for notice in conn.notifies():
-                    news, _, owner = notice.payload.rpartition(" ")
-                    if owner == self.owner:
-                        continue
-                    if news:
-                        _call_all(self._news.get(news, ()), f"a subscriber to {news!r}")
-                    else:
-                        self._heard()
-        except (psycopg.Error, OSError):
-            log.warning("stopped listening for other processes' commits; their work is found by polling",
-                        exc_info=True)
+        """LISTEN for other processes' commits and news; when the connection is lost, find the work by polling and
+        LISTEN again (after LISTEN_AGAIN_S, doubled while it fails, at most LISTEN_AGAIN_MAX_S)."""
+        wait_s, is_lost = LISTEN_AGAIN_S, False
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.path, autocommit=True,
+                                                                 connect_timeout=RECONNECT_TIMEOUT_S) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    if is_lost:
+                        log.warning("listening for other processes' commits again")
+                        self._tell_subscribers()  # what they committed meanwhile was not heard of
+                    wait_s, is_lost = LISTEN_AGAIN_S, False
+                    async for notice in conn.notifies():
+                        self._notified(notice.payload)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("stopped listening for other processes' commits (%s); their work is found by polling "
+                            "until this listens again, in %g s", first_line(exc), wait_s)
+            is_lost = True
+            await asyncio.sleep(wait_s)
+            wait_s = min(2 * wait_s, LISTEN_AGAIN_MAX_S)
+
+    def _notified(self, payload: str) -> None:
+        news, _, owner = payload.rpartition(" ")
+        if owner == self.owner:
+            return
+        if news:
+            _call_all(self._news.get(news, ()), f"a subscriber to {news!r}")
+        else:
+            self._heard()
 
     def _heard(self) -> None:
         """Tell the subscribers at once, then at most every TELL_EVERY_S while other processes' commits keep coming.
