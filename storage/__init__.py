@@ -17,9 +17,10 @@ BACKENDS = {"sqlite": "storage.sqlite", "postgresql": "storage.postgres", "postg
 async def open_store(url_or_path: str | Path, *, migrate: bool = True, create: bool = True) -> Store:
     """Open the store a URL names (`sqlite:///path`), or a SQLite file path.
 
-    A new store is created, unless `create` is False: then a SQLite file that does not exist is refused
-    (DatabaseMissingError) and nothing is written. One whose schema is older is migrated when `migrate`, else
-    refused (MigrationNeededError); one of a newer Signoff is refused (SchemaTooNewError).
+    A new store is created, unless `create` is False: then a SQLite file that does not exist, or a PostgreSQL
+    database without Signoff's schema, is refused (DatabaseMissingError) and nothing is written. One whose schema
+    is older is migrated when `migrate`, else refused (MigrationNeededError); one of a newer Signoff is refused
+    (SchemaTooNewError).
     """
     text = str(url_or_path)
     scheme, separator, rest = text.partition("://")
@@ -30,7 +31,7 @@ async def open_store(url_or_path: str | Path, *, migrate: bool = True, create: b
     backend = importlib.import_module(BACKENDS[scheme])
     opener = cast(Callable[..., Awaitable[Store]], backend.open_store)
     if scheme != "sqlite":
-        return await opener(text, migrate=migrate)
+        return await opener(text, migrate=migrate, create=create)
     path = rest[1:] if rest.startswith("/") else rest
     if not create and not _is_memory(path) and not Path(path).is_file():
         raise DatabaseMissingError(f"no Signoff database at {path} (`signoff migrate` or `signoff run` creates one)")

@@ -55,9 +55,10 @@ async def move_clock(request: Request, body: dict[str, Any] = Body(...)) -> dict
     clock = _test_clock(request)
     if set(body) not in ({"advance"}, {"now"}):
         raise Unprocessable("give exactly one of advance or now", [{"path": "(body)", "message": "advance | now"}])
+    await clock.sync(request.app.state.service.db)  # another process may have moved it: advance from there
     moved = _advance(clock, body["advance"]) if "advance" in body else _set(clock, body["now"])
     await clock.flush()
-    return {"now": moved.isoformat()}
+    return {"now": (moved if "now" in body else clock.now()).isoformat()}
 
 
 @router.post("/scheduler/tick")
@@ -65,6 +66,7 @@ async def tick(request: Request) -> dict[str, Any]:
     """Run one full sweep and drain the outbox before answering: what waits for a retry after a failure is tried
     now (what Slack asked to wait for, with Retry-After, still waits)."""
     clock = _test_clock(request)
+    await clock.sync(request.app.state.service.db)  # the time another process set is the time of this sweep
     summary: dict[str, Any] = {"now": clock.now().isoformat()}
     sweep = getattr(request.app.state, "sweep", None)
     if sweep is not None:

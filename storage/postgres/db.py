@@ -22,8 +22,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
-from storage.errors import DatabaseUnavailableError
+from storage.errors import DatabaseMissingError, DatabaseUnavailableError
 from storage.postgres.connection import RECONNECT_TIMEOUT_S, PgConnection, first_line
+from storage.postgres.schema import has_schema
 from storage.postgres.schema import migrate as apply_migrations
 from storage.sql.repository import SqlRepository
 from storage.sql.store import SqlStore
@@ -57,14 +58,18 @@ class PgDatabase(SqlStore):
     _owing: asyncio.Task[None] | None = None
 
     @classmethod
-    async def open_url(cls, url: str, *, migrate: bool = True) -> PgDatabase:
-        """Connect to the database at `url`: a new one is created, an older one migrated if `migrate`, else refused."""
+    async def open_url(cls, url: str, *, migrate: bool = True, create: bool = True) -> PgDatabase:
+        """Connect to the database at `url`: a new one gets the schema (unless not `create`: refused, unchanged), an
+        older one is migrated if `migrate`, else refused."""
         try:
             migrating = await psycopg.AsyncConnection.connect(url)
         except psycopg.Error as exc:
             where = _without_password(url)
             raise DatabaseUnavailableError(f"cannot connect to PostgreSQL at {where}: {first_line(exc)}") from exc
         async with migrating:
+            if not create and not await has_schema(migrating):
+                raise DatabaseMissingError(f"no Signoff schema in the PostgreSQL database at {_without_password(url)} "
+                                           "(`signoff migrate` or `signoff run` creates it)")
             await apply_migrations(migrating, migrate=migrate)
         db = cls(await PgConnection.connect(url), url)
         db._subscribers, db._news = [], {}

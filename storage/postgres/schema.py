@@ -37,6 +37,13 @@ async def migrate(conn: psycopg.AsyncConnection[Any], *, migrate: bool) -> int:
     return scripts[-1][0]
 
 
+async def has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Tell whether the database holds a Signoff schema (its schema_version table, with a version)."""
+    cursor = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cursor.fetchone()
+    return bool(row and row[0]) and await schema_version(conn) > 0
+
+
 async def schema_version(conn: psycopg.AsyncConnection[Any]) -> int:
     """Return the applied schema version (0 for a new database, whose schema_version table is empty)."""
     cursor = await conn.execute("SELECT max(version) FROM schema_version")

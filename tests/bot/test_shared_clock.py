@@ -82,3 +82,13 @@ async def test_an_outbox_worker_follows_a_move_made_elsewhere_before_it_claims(t
         assert close_to(there.runtime.service.clock.now(), datetime.now(UTC))
         await there.runtime.deliverer.drain(wait_s=0.0)
         assert close_to(there.runtime.service.clock.now(), target)
+
+
+async def test_a_tick_or_a_move_right_after_a_move_elsewhere_starts_from_it(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "one.db") as here, running_signoff(tmp_path / "one.db") as there:
+        for n in range(1, 4):
+            moved = (await here.api.post("/api/v1/clock", json={"advance": "PT1M"})).json()["now"]
+            ticked = (await there.api.post("/api/v1/scheduler/tick")).json()["now"]
+            assert datetime.fromisoformat(ticked) >= datetime.fromisoformat(moved), f"move {n}"
+        after = (await there.api.post("/api/v1/clock", json={"advance": "PT1H"})).json()["now"]
+        assert datetime.fromisoformat(after) >= datetime.fromisoformat(moved) + timedelta(hours=1)

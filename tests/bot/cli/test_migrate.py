@@ -104,3 +104,22 @@ async def test_start_up_told_to_migrate_migrates(tmp_path: Path) -> None:
     runtime = await build_runtime(settings)
     await runtime.close()
     assert version_of(path) == LATEST
+
+
+def test_check_refuses_an_empty_postgresql_database_and_writes_nothing(
+    pg_cluster: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    import uuid
+
+    import psycopg
+
+    from tests.support.postgres import fresh_database
+
+    url = fresh_database(pg_cluster, f"empty_{uuid.uuid4().hex}")
+    assert main(["migrate", "--check", "--database", url]) == 2
+    assert "no Signoff schema" in capsys.readouterr().err
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname='public'").fetchone() == (0,)
+    assert main(["migrate", "--database", url]) == 0
+    assert main(["migrate", "--check", "--database", url]) == 0
+    assert f"up to date (version {LATEST})" in capsys.readouterr().out
