@@ -4,6 +4,7 @@ on every request body but Slack's (which its front bounds itself)."""
 from __future__ import annotations
 
 import json
+from urllib.parse import unquote_to_bytes
 
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,3 +85,37 @@ def _declared_length_bytes(scope: Scope) -> int:
         if name.lower() == b"content-length":
             return int(value) if value.isdigit() else 0
     return 0
+
+
+INVALID_PATH = json.dumps(error_body("invalid", "the path is not valid", [
+    {"path": "(path)", "message": "percent-encoded bytes that are not UTF-8"}])).encode()
+
+
+class ApiQueries:
+    """ASGI middleware for the REST API: a path whose percent-encoded bytes are not UTF-8 is refused (422; decoded,
+    they would all read as U+FFFD and name one document), and a query parameter given empty (`?type=`) is no filter.
+    """
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass an API request on with its empty query values left out, or refuse its path."""
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        if not _is_utf8(unquote_to_bytes(scope.get("raw_path") or scope["path"].encode())):
+            await respond(send, 422, INVALID_PATH, b"application/json")
+            return
+        pairs = scope.get("query_string", b"").split(b"&")
+        kept = b"&".join(p for p in pairs if p.partition(b"=")[2])
+        await self.app({**scope, "query_string": kept}, receive, send)
+
+
+def _is_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True

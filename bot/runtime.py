@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from bot.clock import SystemClock, TestClock
 from bot.core.default_workflows import localize_defaults
 from bot.core.service import Signoff
+from bot.errors import SettingsError
 from bot.jobs.scheduler import Scheduler
 from bot.outbox.handlers import handler_table
 from bot.outbox.posts import OutboxSlack
@@ -46,9 +47,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
         sock.listen(2048)
-    except OSError:
+    except OSError as exc:
         sock.close()
-        raise
+        reason = exc.strerror or str(exc)
+        raise SettingsError(f"SIGNOFF_HOST / SIGNOFF_PORT: cannot listen on {host}:{port}: {reason}") from exc
     sock.setblocking(False)
     return sock
 
@@ -95,12 +97,12 @@ class Runtime:
 
     async def serve(self) -> None:
         """Start the outbox worker and serve HTTP in the background; return once ready."""
+        self.sock = bind_socket(self.settings.host, self.settings.port)
         self.tasks.append(asyncio.create_task(self.inbox.run_forever()))
         if self.deliverer is not None:
             self.tasks.append(asyncio.create_task(self.deliverer.run_forever()))
         if self.scheduler is not None:
             await self.scheduler.start()
-        self.sock = bind_socket(self.settings.host, self.settings.port)
         config = server_config(self.app, self.settings.shutdown_s)
         self.server = QuietServer(config)
         self.tasks.append(asyncio.create_task(self.server.serve(sockets=[self.sock])))

@@ -20,7 +20,7 @@ from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
 from bot.api.deps import declare_roles
 from bot.api.errors import error_response
-from bot.asgi import BodyLimit
+from bot.asgi import ApiQueries, BodyLimit
 from bot.core.service import Signoff
 from bot.errors import ApiError, Refused, error_body
 from bot.metrics import Metrics
@@ -82,7 +82,7 @@ async def _queue_metrics(metrics: Metrics, service: Signoff, inbox: InboxWorker)
 def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
     """Assemble the FastAPI application around the service, the Bolt app and the inbox worker."""
     app = FastAPI(title="Signoff", version="0.1.0", openapi_url="/api/v1/openapi.json", docs_url=None,
-                  redoc_url=None)
+                  redoc_url=None, redirect_slashes=False)
     app.state.service = service
     app.state.metrics = Metrics()
     handler = AsyncSlackRequestHandler(bolt)
@@ -90,6 +90,7 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
     app.add_middleware(SlackFront, signing_secret=service.settings.slack_signing_secret, worker=inbox,
                        metrics=app.state.metrics)
     app.add_middleware(BodyLimit, exempt=frozenset({SLACK_EVENTS_PATH}))
+    app.add_middleware(ApiQueries, prefix="/api/v1/")
 
     @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -43,6 +44,7 @@ ENV_NAMES = {
 
 
 DEFAULT_SENDER = "signoff@localhost"
+ADMIN_ID = re.compile(r"[A-Z0-9]+")  # what a Slack user id is made of (its exact shape is Slack's)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", validation_alias=_env("timezone"))
     locale: str = Field(default="en", pattern="^(en|fr)$", validation_alias=_env("locale"))
     currency: str | None = Field(default=None, validation_alias=_env("currency"))
-    tick_seconds: float = Field(default=60, gt=0, validation_alias=_env("tick_seconds"))
+    tick_seconds: float = Field(default=60, gt=0, le=86400, allow_inf_nan=False, validation_alias=_env("tick_seconds"))
     test_clock: bool = Field(default=False, validation_alias=_env("test_clock"))
     smtp_url: str | None = Field(default=None, validation_alias=_env("smtp_url"))
     webhook_url: str | None = Field(default=None, validation_alias=_env("webhook_url"))
@@ -163,6 +165,33 @@ class Settings(BaseSettings):
     def archive_after_s(self) -> float:
         """Return how long after its last decision a document's closed approvals are archived, in seconds."""
         return parse_duration(self.archive_after).total_seconds()
+
+    @field_validator("database")
+    @classmethod
+    def _database_shape(cls, value: str) -> str:
+        value = value.strip()
+        path = value.removeprefix("sqlite://").removeprefix("/") if value.startswith("sqlite://") else value
+        if not path:
+            raise ValueError("expected a SQLite file path or a postgresql:// URL")
+        if path == ":memory:" or path.startswith("file::memory:"):
+            raise ValueError("an in-memory database keeps nothing and is not shared: give a file path")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _slack_api_url_shape(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected an http(s) URL like https://slack.com/api/")
+        return value
+
+    @field_validator("admins_csv")
+    @classmethod
+    def _admins_are_slack_users(cls, value: str) -> str:
+        wrong = [a.strip() for a in value.split(",") if a.strip() and not ADMIN_ID.fullmatch(a.strip())]
+        if wrong:
+            raise ValueError(f"{wrong[0]!r} is not a Slack user id (like U01ABCDEF); separate ids with commas")
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -49,7 +49,7 @@ def _run_or_refuse(settings: Settings) -> int:
     """Run the bot; a database it cannot use (out of date, too new) is refused with a clear message (exit 2)."""
     try:
         asyncio.run(_run(settings))
-    except StorageError as exc:
+    except (StorageError, SettingsError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)
         return 2
     return 0

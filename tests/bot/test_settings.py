@@ -62,6 +62,13 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SIGNOFF_SMTP_URL": "smtp://mail.example.com:99999"}, "SIGNOFF_SMTP_URL"),
         ({**BASE, "SIGNOFF_WEBHOOK_URL": "notaurl"}, "SIGNOFF_WEBHOOK_URL"),
         ({**BASE, "SIGNOFF_WEBHOOK_URL": "ftp://hooks.example.com/x"}, "SIGNOFF_WEBHOOK_URL"),
+        ({**BASE, "SIGNOFF_DATABASE": ""}, "SIGNOFF_DATABASE"),
+        ({**BASE, "SIGNOFF_DATABASE": "sqlite:///"}, "SIGNOFF_DATABASE"),
+        ({**BASE, "SIGNOFF_DATABASE": ":memory:"}, "SIGNOFF_DATABASE"),
+        ({**BASE, "SIGNOFF_TICK_SECONDS": "inf"}, "SIGNOFF_TICK_SECONDS"),
+        ({**BASE, "SIGNOFF_TICK_SECONDS": "1e308"}, "SIGNOFF_TICK_SECONDS"),
+        ({**BASE, "SLACK_API_URL": "notaurl"}, "SLACK_API_URL"),
+        ({**BASE, "SIGNOFF_ADMINS": "U01ADA,bad id"}, "SIGNOFF_ADMINS"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
@@ -69,6 +76,16 @@ def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: d
         monkeypatch.setenv(key, value)
     with pytest.raises(SettingsError, match=named):
         load_settings()
+
+
+@pytest.mark.parametrize("host", ["999.1.1.1", "no.such.host.invalid"])
+def test_an_address_it_cannot_listen_on_stops_run_with_one_line(tmp_path: Path, host: str) -> None:
+    env = {"PATH": "/usr/bin:/bin", "SIGNOFF_HOST": host, "SIGNOFF_PORT": "0", **BASE}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.strip().splitlines() if " WARNING " not in line]
+    assert len(lines) == 1 and "SIGNOFF_HOST" in lines[0] and host in lines[0], result.stderr[-2000:]
 
 
 def test_settings_are_read_from_dotenv(tmp_path: Path) -> None:

@@ -155,3 +155,23 @@ async def test_a_contact_balance_sent_as_a_json_number_is_exact(signoff: Harness
     reply = await signoff.api.put("/api/v1/contacts/customer/C-1", content='{"balance": 99999999999999.99}',
                                   headers={"Content-Type": "application/json"})
     assert reply.status_code == 200 and reply.json()["balance"] == "99999999999999.99", reply.text[:300]
+
+
+async def test_path_bytes_that_are_not_utf8_are_422_and_never_name_another_document(signoff: Harness) -> None:
+    for raw in ("Z%FFZ", "Z%FEZ", "%ED%A0%80"):
+        answer = await signoff.api.put(f"/api/v1/records/deposit/{raw}", json={"amount": "1.00"})
+        assert answer.status_code == 422 and answer.json()["error"]["details"][0]["path"] == "(path)"
+    assert (await signoff.api.get("/api/v1/records", params={"type": "deposit"})).json()["records"] == []
+    assert (await signoff.api.put("/api/v1/records/deposit/Z%C3%A9Z", json={"amount": "1.00"})).json()["id"] == "ZéZ"
+
+
+async def test_an_empty_query_value_is_no_filter_and_a_trailing_slash_is_404_not_a_redirect(signoff: Harness) -> None:
+    assert (await signoff.api.put("/api/v1/records/invoice/I-1", json={"amount": "1.00"})).status_code == 200
+    for query in ("type=&approval_status=", "type=invoice&approval_status=", "type=&limit=5"):
+        listed = await signoff.api.get(f"/api/v1/records?{query}")
+        assert listed.status_code == 200 and [r["id"] for r in listed.json()["records"]] == ["I-1"], query
+    every = (await signoff.api.get("/api/v1/runs")).json()["runs"]
+    assert (await signoff.api.get("/api/v1/runs?workflow_id=")).json()["runs"] == every
+    for path in ("/api/v1/workflows/", "/api/v1/records/invoice/I-1/"):
+        answer = await signoff.api.get(path)
+        assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
