@@ -234,6 +234,18 @@ def _reminder(
     return DueAction(ActionKind.REMIND, key, (SubjectKind.APPROVAL, request.id), at, data), nxt
 
 
+def manual_reminder(request: ApprovalRequest, policy: ApprovalPolicy, now: datetime) -> DueAction | None:
+    """Return the reminder an admin asks for now to the approvers of the current step still to decide (None when the
+    request is decided or nobody is left to decide); keyed by its moment, it never stands in for a scheduled one."""
+    if not request.is_open() or not waiting_on(request):
+        return None
+    step = request.current_step
+    data = {"request_id": request.id, "step_index": step, "n": 0, "to": waiting_on(request),
+            "since": request.step_started_at.isoformat(), "notify": list(policy.notify)}
+    key = f"remind:{request.id}:{step}:by{now.astimezone(UTC):%Y%m%dT%H%M%S%fZ}"
+    return DueAction(ActionKind.REMIND, key, (SubjectKind.APPROVAL, request.id), now, data)
+
+
 def _escalation(
     request: ApprovalRequest, period: Period, targets: tuple[str, ...], now: datetime, tz: ZoneInfo,
 ) -> tuple[DueAction | None, datetime | None]:

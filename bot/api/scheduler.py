@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from bot.api.deps import ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, service_of, token_actor
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.errors import Unprocessable
+from engine.records import RecordType
 from storage.models import OutboxItem
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
@@ -63,6 +64,14 @@ async def remind_invoice(
         raise Unprocessable("schedule must be a schedule number", [{"path": "schedule", "message": "an integer"}])
     own = OwnText.parse(body.get("subject"), body.get("message"))
     return await _reminders(request).send_now(invoice_id, token_actor(request), schedule, own)
+
+
+@router.post("/records/{record_type}/{record_id}/remind-approvers")
+async def remind_approvers(record_type: RecordType, record_id: Ref, request: Request) -> dict[str, Any]:
+    """Remind the approvers of a document's current step still to decide, now (a Slack DM with the buttons, to a
+    delegate while they are away, an e-mail where the step says so); 409 when no approval waits."""
+    return await service_of(request).approver_reminders.remind_now(record_type.value, record_id,
+                                                                     token_actor(request))
 
 
 @router.get("/outbox")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from bot.clock import SystemClock
 from bot.core.approvals import Approvals
+from bot.core.approver_reminders import ApproverReminders
 from bot.core.automation import Automation
 from bot.core.deps import Deps
 from bot.core.groups import GroupsService
@@ -31,6 +32,7 @@ class Signoff:
         self.rules = RulesService(self.deps, self.approvals)
         self.groups = GroupsService(self.deps, self.approvals)
         self.workflows = Workflows(self.deps, self.approvals)
+        self.approver_reminders = ApproverReminders(self.deps)
         self.messages = RequestMessages(self.deps)
 
     @property

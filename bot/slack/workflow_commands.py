@@ -13,6 +13,7 @@ from bot.slack import workflow_modal
 from bot.slack.command_kit import CommandContext, Reply, command
 from bot.slack.workflow_words import with_previews, workflow_view
 from engine.catalog import CatalogTemplate, catalog, find_template
+from engine.records import RecordType
 from engine.workflows import Workflow
 from messages.catalog_text import localized
 from storage.models import RunFilter, WorkflowRun
@@ -158,15 +159,25 @@ async def history_command(ctx: CommandContext, args: list[str]) -> Reply:
                      pager=pager.view(), workflow=workflow_view(workflow) if workflow else None)
 
 
-REMIND_USAGE = 'remind invoice ID ["SUBJECT" ["MESSAGE"]]'
+RECORD_TYPES = frozenset(t.value for t in RecordType)
+REMIND_USAGE = 'remind TYPE ID | remind invoice ID ["SUBJECT" ["MESSAGE"]]'
 
 
 async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
-    """E-mail a payment reminder for an invoice now, with its own subject and message if given (quoted)."""
+    """Remind the approvers of a document waiting for approval now; for an invoice that is not, e-mail its customer a
+    payment reminder now, with its own subject and message if given (quoted)."""
     if not 2 <= len(args) <= 4:
         return ctx.note("usage", usage=REMIND_USAGE)
-    if args[0].lower() != "invoice":
-        return ctx.note("remind_invoices_only", record_type=args[0])
+    record_type = args[0].lower()
+    if record_type not in RECORD_TYPES:
+        return ctx.note("unknown_type", record_type=args[0], types=sorted(RECORD_TYPES))
+    async with ctx.service.db.read() as repo:
+        is_waiting = await repo.open_request_for(record_type, args[1]) is not None
+    if is_waiting and len(args) == 2:
+        sent = await ctx.service.approver_reminders.remind_now(record_type, args[1], ctx.user)
+        return ctx.note("reminded_approvers", record_type=record_type, record_id=args[1], approvers=sent["to"])
+    if record_type != RecordType.INVOICE.value:
+        return ctx.note("remind_nothing_waiting", record_type=record_type, record_id=args[1])
     own = OwnText.parse(args[2] if len(args) > 2 else None, args[3] if len(args) > 3 else None)
     sent = await InvoiceReminders(ctx.service).send_now(args[1], actor=ctx.user, own=own)
     return ctx.note("reminded", invoice=sent["invoice_id"], to=", ".join(sent["to"]), subject=sent["subject"])

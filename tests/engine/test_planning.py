@@ -21,6 +21,7 @@ from engine.planning import (
     Period,
     SweepState,
     WorkflowState,
+    manual_reminder,
     plan_away_end,
     plan_invoice,
     plan_request,
@@ -380,3 +381,20 @@ def test_an_away_period_that_runs_out_is_announced_once(
         plan = plan_sweep(SweepState(ZoneInfo("UTC"), delegations=[away]), now)
         assert [a.key for a in plan.actions] == [actions[0].key]
         assert plan.next_due == ((("delegation", "U0CARA"), None),)
+
+
+@pytest.mark.parametrize(("asked", "to"), [
+    (request(), ("U1", "U2")),
+    (request(votes=(Vote(0, "U1", Decision.APPROVE, START),)), ("U2",)),
+    (request(status=RequestStatus.APPROVED), None),
+])
+def test_a_reminder_asked_for_by_hand_goes_to_who_has_not_decided_under_a_key_of_its_own(
+    asked: ApprovalRequest, to: tuple[str, ...] | None,
+) -> None:
+    found = manual_reminder(asked, policy(notify=("dm", "email")), at(2))
+    if to is None:
+        assert found is None
+        return
+    assert found is not None and found.data["to"] == to and found.data["notify"] == ["dm", "email"]
+    assert found.key.startswith("remind:AR-1:0:by") and found.due_at == at(2)
+    assert manual_reminder(asked, policy(), at(2, 0.0001)).key != found.key  # type: ignore[union-attr]

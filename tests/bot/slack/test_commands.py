@@ -218,9 +218,28 @@ async def test_groups_and_rules_are_listed(signoff: Harness) -> None:
 
 async def test_remind_needs_an_invoice_and_e_mail(signoff: Harness) -> None:
     assert "Usage" in (await run(signoff, ADMIN, "remind invoice")).all_text()
-    assert "Only invoices have payment reminders" in (await run(signoff, ADMIN, "remind bill B-1")).all_text()
+    assert "waits for no approval" in (await run(signoff, ADMIN, "remind bill B-1")).all_text()
+    assert "There is no document type `banana`" in (await run(signoff, ADMIN, "remind banana B-1")).all_text()
     answer = (await run(signoff, ADMIN, "remind invoice INV-404")).all_text()
     assert "That did not work" in answer and "e-mail is off" in answer
+
+
+async def test_remind_reminds_the_approvers_of_a_document_waiting_for_approval_now(signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    [record_id] = await pending_invoices(signoff, 1)
+    asked = len(await signoff.wait_for(lambda: signoff.dm(ALICE)))
+    answer = (await run(signoff, ADMIN, f"remind invoice {record_id}")).all_text()
+    assert f"<@{ALICE}>, <@{BRUNO}> reminded of Invoice {record_id}" in answer, answer
+    reminders = await signoff.wait_for(lambda: signoff.dm(ALICE)[asked:])
+    assert "Reminder" in reminders[0].all_text() and "approve" in reminders[0].action_ids()
+    by_api = await signoff.api.post(f"/api/v1/records/invoice/{record_id}/remind-approvers")
+    assert by_api.status_code == 200 and by_api.json()["to"] == [ALICE, BRUNO]
+    await signoff.wait_for(lambda: len(signoff.dm(ALICE)) >= asked + 2)
+    audit = (await signoff.api.get(f"/api/v1/records/invoice/{record_id}/audit")).json()
+    assert [e["detail"]["manual"] for e in audit["events"] if e["action"] == "reminded"] == [True, True]
+    assert (await signoff.api.post("/api/v1/records/bill/B-404/remind-approvers")).status_code == 404
+    await signoff.link.click(ALICE, reminders[0].channel, reminders[0].ts, "approve")
+    assert (await signoff.api.post(f"/api/v1/records/invoice/{record_id}/remind-approvers")).status_code == 409
 
 
 async def test_pending_lists_my_approvals_with_buttons_for_everyone(signoff: Harness) -> None:
