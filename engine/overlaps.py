@@ -118,8 +118,9 @@ def overlap_warnings(definition: WorkflowDefinition, workflows: Iterable[Workflo
         winner = "this workflow" if is_first else f'"{other.name}"'
         found.append({"path": "conditions", "workflow_id": other.id, "workflow_name": other.name,
                       "follows": "this" if is_first else "other",
-                      "message": f'a {definition.record_type} can match both this workflow and "{other.name}" '
-                                 f"({other.id}): it follows {winner} (more conditions, then the older) only"})
+                      "message": f'a document ({definition.record_type}) can match both this workflow and '
+                                 f'"{other.name}" ({other.id}): it follows {winner} only (more conditions, then the '
+                                 "older)"})
     return found
 
 

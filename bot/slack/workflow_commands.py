@@ -172,7 +172,10 @@ async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
     if record_type not in RECORD_TYPES:
         return ctx.note("unknown_type", record_type=args[0], types=sorted(RECORD_TYPES))
     async with ctx.service.db.read() as repo:
+        is_stored = await repo.get_record(record_type, args[1]) is not None
         is_waiting = await repo.open_request_for(record_type, args[1]) is not None
+    if not is_stored:
+        return ctx.note("not_found", message=f"{record_type} {args[1]}")
     if is_waiting and len(args) == 2:
         sent = await ctx.service.approver_reminders.remind_now(record_type, args[1], ctx.user)
         return ctx.note("reminded_approvers", record_type=record_type, record_id=args[1], approvers=sent["to"])

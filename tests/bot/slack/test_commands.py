@@ -218,9 +218,13 @@ async def test_groups_and_rules_are_listed(signoff: Harness) -> None:
 
 async def test_remind_needs_an_invoice_and_e_mail(signoff: Harness) -> None:
     assert "Usage" in (await run(signoff, ADMIN, "remind invoice")).all_text()
+    assert "Not found: bill B-1" in (await run(signoff, ADMIN, "remind bill B-1")).all_text()
+    assert (await signoff.put("/api/v1/records/bill/B-1", {"amount": "10.00"})).status_code == 200
     assert "waits for no approval" in (await run(signoff, ADMIN, "remind bill B-1")).all_text()
     assert "There is no document type `banana`" in (await run(signoff, ADMIN, "remind banana B-1")).all_text()
-    answer = (await run(signoff, ADMIN, "remind invoice INV-404")).all_text()
+    assert "Not found: invoice INV-404" in (await run(signoff, ADMIN, "remind invoice INV-404")).all_text()
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", {"amount": "10.00"})).status_code == 200
+    answer = (await run(signoff, ADMIN, "remind invoice INV-1")).all_text()
     assert "That did not work" in answer and "e-mail is off" in answer
 
 
