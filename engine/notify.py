@@ -225,12 +225,13 @@ def nudge_lookup(approver: str, nudge: Mapping[str, Any], key: str) -> Notice:
 
 
 def nudge_notices(ask: Ask | None, nudge: Mapping[str, Any], key: str) -> list[Notice]:
-    """Return a reminder or an escalation as planned: the Slack DM of its kind, or the e-mail with fresh links."""
+    """Return a reminder or an escalation as planned: the Slack DM of its kind (unless the nudge says it was queued
+    without waiting for the lookup), or the e-mail with fresh links."""
     if ask is None:
         return []
     notices = []
-    if ask.dm_to:
-        payload = {k: v for k, v in nudge.items() if k != "kind"}
+    if ask.dm_to and not nudge.get("is_dm_queued"):
+        payload = {k: v for k, v in nudge.items() if k not in ("kind", "is_dm_queued")}
         notices.append(Notice(nudge["kind"], ask.dm_to, {**payload, "approver": ask.approver}, f"{key}:dm"))
     if ask.email_to:
         payload = {"request_id": nudge["request_id"], "step_index": nudge["step_index"], "approver": ask.approver,

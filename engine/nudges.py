@@ -59,16 +59,18 @@ def reminder_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
 ) -> list[Notice]:
     """Return a due reminder's messages, by the channels of the step's asks: a DM to each Slack approver (or
-    delegate), a lookup for each e-mail and for each Slack approver who is e-mailed too."""
+    delegate) the step DMs, a lookup for each e-mail and for each Slack approver who is e-mailed too (which only
+    e-mails when the DM is queued here: so the DMs of many reminders at once can be grouped)."""
     data, notify = action.data, notify_of(action.data)
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
                "waited_s": waited_s(action, now)}
     nudge = {**payload, "kind": NoticeKind.REMIND.value, "notify": notify}
     routes = routes_for(request, [p for p in data["to"] if is_slack_user(p)], delegations, now)
-    notices = [Notice(NoticeKind.REMIND, r.person, {**payload, **behalf_of(r)}, f"{action.key}:{p}")
-               for p, r in routes.items() if not is_mailed(r, notify)]
+    direct = [p for p, r in routes.items() if not is_mailed(r, notify) or "dm" in notify]
+    notices = [Notice(NoticeKind.REMIND, routes[p].person, {**payload, **behalf_of(routes[p])}, f"{action.key}:{p}")
+               for p in direct]
     mailed = [p for p, r in routes.items() if is_mailed(r, notify)]
-    return notices + [nudge_lookup(p, nudge, f"{action.key}:{p}")
+    return notices + [nudge_lookup(p, {**nudge, "is_dm_queued": p in direct}, f"{action.key}:{p}")
                       for p in [*mailed, *(p for p in data["to"] if is_email(p))]]
 
 

@@ -145,3 +145,10 @@ def test_a_nudge_by_lookup_carries_the_nudge() -> None:
     assert (notice.kind, notice.target, notice.key) == (NoticeKind.LOOKUP, "a@x.example", "k")
     assert notice.payload == {"request_id": "AR-1", "step_index": 0, "approver": "a@x.example", "nudge": NUDGE}
     assert refresh_notice("AR-9") == Notice("refresh", "AR-9", {"request_id": "AR-9"}, is_coalesced=True)
+
+
+def test_a_nudge_whose_dm_was_queued_already_only_e_mails() -> None:
+    both = Ask("U01AAA", dm_to="U01AAA", email_to="a@x.example")
+    queued = {**NUDGE, "is_dm_queued": True}
+    assert [n.kind for n in nudge_notices(both, queued, "k")] == ["approval_email"]
+    assert nudge_notices(Ask("U01AAA", dm_to="U01AAA"), queued, "k") == []

@@ -68,7 +68,7 @@ def test_who_is_reminded(
 def test_an_emailed_approver_is_reminded_through_a_lookup_carrying_the_reminder() -> None:
     (notice,) = reminder_notices(remind(("a@x.example",)), REQUEST, [], NOW)
     assert notice.payload["nudge"] == {"request_id": "AR-1", "step_index": 0, "n": 1, "waited_s": WAITED,
-                                       "kind": "remind", "notify": ["dm", "home"]}
+                                       "kind": "remind", "notify": ["dm", "home"], "is_dm_queued": False}
 
 
 @pytest.mark.parametrize(
@@ -76,7 +76,7 @@ def test_an_emailed_approver_is_reminded_through_a_lookup_carrying_the_reminder(
     [
         (["email"], [], [("approver_lookup", "U01AAA"), ("approver_lookup", "U01BBB"),
                          ("approver_lookup", "a@x.example")]),
-        (["dm", "email"], [AWAY], [("remind", "U01DEL"), ("approver_lookup", "U01BBB"),
+        (["dm", "email"], [AWAY], [("remind", "U01DEL"), ("remind", "U01BBB"), ("approver_lookup", "U01BBB"),
                                    ("approver_lookup", "a@x.example")]),
         (["home"], [], [("remind", "U01AAA"), ("remind", "U01BBB"), ("approver_lookup", "a@x.example")]),
     ],
@@ -89,6 +89,8 @@ def test_a_reminder_follows_the_channels_of_the_ask(
     notices = reminder_notices(action, REQUEST, delegations, NOW)
     assert [(n.kind, n.target) for n in notices] == expected
     assert all(n.payload["nudge"]["notify"] == notify for n in notices if n.kind == "approver_lookup")
+    dms = {n.target for n in notices if n.kind == "remind"}
+    assert all(n.payload["nudge"]["is_dm_queued"] is (n.target in dms) for n in notices if n.kind == "approver_lookup")
 
 
 def test_an_escalation_follows_the_channels_of_the_ask() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.outbox.lanes import Pacer
 from tests.support.harness import Harness, running_signoff
 
@@ -144,9 +146,11 @@ async def test_reminder_clicks_decide_like_the_original_message(tmp_path: Path) 
         await signoff.wait_for(lambda: refreshed.action_ids() == [] or None)
 
 
-async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path: Path) -> None:
+@pytest.mark.parametrize("notify", [["dm", "home"], ["dm", "home", "email"]])
+async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path: Path, notify: list[str]) -> None:
+    workflow = {**WORKFLOW, "actions": [{**WORKFLOW["actions"][0], "notify": notify}]}
     async with running_signoff(tmp_path / "digest.db", timezone="Europe/Paris") as signoff:
-        await pending_invoice(signoff)
+        await pending_invoice(signoff, workflow)
         for n in range(2, 7):
             assert (await signoff.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
             assert (await signoff.post(f"/api/v1/records/invoice/INV-{n}/submit")).status_code == 200
