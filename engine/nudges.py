@@ -70,7 +70,8 @@ def reminder_notices(
     notices = [Notice(NoticeKind.REMIND, routes[p].person, {**payload, **behalf_of(routes[p])}, f"{action.key}:{p}")
                for p in direct]
     mailed = [p for p, r in routes.items() if is_mailed(r, notify)]
-    return notices + [nudge_lookup(p, {**nudge, "is_dm_queued": p in direct}, f"{action.key}:{p}")
+    return notices + [nudge_lookup(p, {**nudge, "is_dm_queued": p in direct},
+                                   f"{action.key}:{p}:mail" if p in direct else f"{action.key}:{p}")
                       for p in [*mailed, *(p for p in data["to"] if is_email(p))]]
 
 

@@ -90,6 +90,7 @@ def test_a_reminder_follows_the_channels_of_the_ask(
     assert [(n.kind, n.target) for n in notices] == expected
     assert all(n.payload["nudge"]["notify"] == notify for n in notices if n.kind == "approver_lookup")
     dms = {n.target for n in notices if n.kind == "remind"}
+    assert len({n.key for n in notices}) == len(notices), "each message its own key: none is dropped as a repeat"
     assert all(n.payload["nudge"]["is_dm_queued"] is (n.target in dms) for n in notices if n.kind == "approver_lookup")
 
 
