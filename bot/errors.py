@@ -64,6 +64,12 @@ class ApiError(BotError):
         self.details = details or []
 
 
+class FormTooLate(Refused):
+    """A form could not open: Slack lets a click open one for 3 seconds only, and that time had passed."""
+
+    code = "form_too_late"
+
+
 class UndeliverableError(BotError):
     """An outbox item cannot be delivered as things stand (e-mail is off, its request is gone): dead-letter it."""
 

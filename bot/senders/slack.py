@@ -10,7 +10,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.errors import FormTooLate
+
 log = logging.getLogger(__name__)
+# What views.open answers a click whose trigger is more than 3 seconds old (or was never issued).
+EXPIRED_TRIGGER = frozenset({"expired_trigger_id", "invalid_trigger_id"})
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,13 @@ class SlackOut:
             await self.dm(user_id, {"text": text})
 
     async def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
-        """Open a modal."""
-        await self.client.views_open(trigger_id=trigger_id, view=view)
+        """Open a modal; raise FormTooLate when the click's trigger has expired (nothing opens, whatever the tries)."""
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            if (exc.response.get("error") if exc.response else None) in EXPIRED_TRIGGER:
+                raise FormTooLate("the form could not open in time; click again") from exc
+            raise
 
     async def update_view(self, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
         """Redraw an open modal, guarded by its hash; on `hash_conflict` (an earlier redraw won) redraw anyway."""

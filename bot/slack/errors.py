@@ -42,7 +42,7 @@ class ListenerErrors:
             await self.refuse(body, user, error.code, str(error), getattr(error, "params", None))
             return BoltResponse(status=200)
         if isinstance(error, Refused) and user is not None:
-            await self.refuse(body, user, "gone" if isinstance(error, NotFound) else "refused", error.message)
+            await self.refuse(body, user, "gone" if isinstance(error, NotFound) else error.code, error.message)
             return BoltResponse(status=200)
         log.exception("Failed to run listener function (error: %s)", error, exc_info=error)
         return None

@@ -45,7 +45,7 @@ NOTE_CODES = ("unknown_command", "admin_only", "usage", "not_found", "failed", "
               "error")
 REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required", "force_reason_required",
             "already_voted", "not_found", "not_a_delegate", "double_seat", "other_step", "needs_confirmation",
-            "not_forced", "other")
+            "not_forced", "form_too_late", "other")
 
 
 HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -323,3 +324,26 @@ async def test_other_modules_can_add_subcommands_to_the_registry(signoff: Harnes
         registry.remove("ping")
     assert "ping" not in [c.name for c in registry]
     assert "ping" in (await run(signoff, MEMBER, "ping")).all_text()  # now unknown, and said so
+
+
+async def test_a_reject_form_that_slack_no_longer_lets_open_is_told_to_the_clicker_once(signoff: Harness) -> None:
+    await create_workflow(signoff, BIG_INVOICES)
+    await pending_invoices(signoff, 1)
+    dm = (await signoff.wait_for(lambda: signoff.dm(ALICE)))[0]
+    signoff.workspace.trigger_ttl_s = 0.0  # every trigger has expired by the time it is used
+    await signoff.link.click(ALICE, dm.channel, dm.ts, "reject")
+    told = await signoff.wait_for(lambda: signoff.workspace.ephemerals(ALICE))
+    assert "could not open in time" in told[-1].text and "click again" in told[-1].text
+
+    async def inbox_counts() -> dict[str, int]:
+        async with signoff.db.read() as repo:
+            return dict(await repo.inbox_counts())
+
+    deadline = asyncio.get_running_loop().time() + 10
+    while (await inbox_counts()).get("queued"):
+        assert asyncio.get_running_loop().time() < deadline, "the click was never done with"
+        await asyncio.sleep(0.05)
+    assert "failed" not in await inbox_counts()
+    assert len(signoff.workspace.calls("views.open")) == 1, "opening again cannot help: it was not retried"
+    assert signoff.workspace.open_modals(ALICE) == []
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-000")).json()["approval_status"] == "pending"
