@@ -119,3 +119,32 @@ def _is_utf8(raw: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+class Drain:
+    """Whether this process is draining: about to stop, it still serves every request while the load balancer,
+    told by `/healthz`, sends the next ones elsewhere."""
+
+    is_draining: bool = False
+
+
+class ClosingWhileDraining:
+    """ASGI middleware: while draining, every response closes its connection (`Connection: close`), so no client
+    keeps one alive to a process about to stop and sends its next request on it as it closes."""
+
+    def __init__(self, app: ASGIApp, *, drain: Drain) -> None:
+        self.app = app
+        self.drain = drain
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; while draining, mark its response's connection to close."""
+        if scope["type"] != "http" or not self.drain.is_draining:
+            await self.app(scope, receive, send)
+            return
+
+        async def closing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+            await send(message)
+
+        await self.app(scope, receive, closing)

@@ -119,6 +119,13 @@ class Runtime:
         self.socket_mode = InboxSocketModeHandler(self.bolt, self.settings.slack_app_token, self.inbox)
         await self.socket_mode.connect_async()
 
+    async def drain(self, drain_s: float, cut_short: asyncio.Event) -> None:
+        """Serve on for `drain_s` (or until `cut_short` is set) while `/healthz` answers 503 and every response
+        closes its connection: the load balancer sends the next requests to the other replicas meanwhile."""
+        self.app.state.drain.is_draining = True
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(cut_short.wait(), timeout=drain_s)
+
     async def close(self, shutdown_s: float | None = None) -> None:
         """Stop accepting, let work in hand finish within `shutdown_s` (what does not stays queued), close all."""
         deadline = time.monotonic() + (self.settings.shutdown_s if shutdown_s is None else shutdown_s)

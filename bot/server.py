@@ -20,7 +20,7 @@ from bot.api import scheduler as api_scheduler
 from bot.api import workflows as api_workflows
 from bot.api.deps import declare_roles
 from bot.api.errors import error_response
-from bot.asgi import ApiQueries, BodyLimit
+from bot.asgi import ApiQueries, BodyLimit, ClosingWhileDraining, Drain
 from bot.core.service import Signoff
 from bot.errors import ApiError, Refused, error_body
 from bot.metrics import Metrics
@@ -91,6 +91,8 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
                        metrics=app.state.metrics)
     app.add_middleware(BodyLimit, exempt=frozenset({SLACK_EVENTS_PATH}))
     app.add_middleware(ApiQueries, prefix="/api/v1/")
+    app.state.drain = Drain()
+    app.add_middleware(ClosingWhileDraining, drain=app.state.drain)
 
     @app.post(SLACK_EVENTS_PATH, include_in_schema=False)
     async def slack_events(request: Request) -> Response:
@@ -101,6 +103,8 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> JSONResponse:
+        if app.state.drain.is_draining:
+            return JSONResponse({"ok": False, "draining": True}, status_code=503)
         try:
             ok = await service.db.ping()
         except Exception:

@@ -39,6 +39,11 @@ async def _run(settings: Settings) -> None:
         freeze_startup_heap()
         logging.getLogger("signoff").warning("Signoff listening on %s", runtime.url)
         await stop.wait()
+        if settings.drain_s > 0:
+            logging.getLogger("signoff").warning("Signoff draining for %g s: /healthz answers 503, requests are still "
+                                                 "served (signal again to stop now)", settings.drain_s)
+            stop.clear()
+            await runtime.drain(settings.drain_s, stop)
         logging.getLogger("signoff").warning("Signoff stopping (up to %g s for work in hand)", settings.shutdown_s)
     finally:
         await runtime.close()

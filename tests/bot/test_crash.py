@@ -96,9 +96,10 @@ class Bot:
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    database: str, webapi: WebApiServer, workdir: Path, app_token: str | None = None,
+    database: str, webapi: WebApiServer, workdir: Path, app_token: str | None = None, **settings: str,
 ) -> AsyncIterator[Bot]:
-    """Run `python -m bot.cli.main run` on the database against the sandbox; stop (or reap) it after.
+    """Run `python -m bot.cli.main run` on the database against the sandbox, with more `settings` (environment
+    variables); stop (or reap) it after.
 
     With `app_token` the process runs in Socket Mode, connecting to the sandbox's hub with that app-level token.
     """
@@ -109,6 +110,7 @@ async def bot_process(
                SIGNOFF_API_TOKEN=API_TOKEN, SIGNOFF_TEST_CLOCK="1", SIGNOFF_TICK_SECONDS="3600")
     if app_token is not None:
         env.update(SLACK_APP_TOKEN=app_token)
+    env.update(settings)
     with (workdir / f"bot-{port}.log").open("wb") as log:
         process = await asyncio.create_subprocess_exec(sys.executable, "-m", "bot.cli", "run", env=env, cwd=workdir,
                                                        stdout=log, stderr=log)

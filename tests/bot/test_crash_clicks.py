@@ -222,3 +222,23 @@ async def test_sigterm_after_a_burst_exits_0_and_loses_no_acknowledged_vote(tmp_
             assert await asyncio.wait_for(bot.process.wait(), timeout=20) == 0
         assert len(burst.acknowledged) == CLICKS
         await check_after_restart(tmp_path, workspace, webapi, burst)
+
+
+async def test_a_draining_bot_answers_every_click_and_closes_the_connections_it_kept_alive(tmp_path: Path) -> None:
+    workspace = click_workspace()
+    async with await start_webapi(workspace) as webapi:
+        dms = await prepared(tmp_path, workspace, webapi)
+        async with bot_process(tmp_path / "clicks.db", webapi, tmp_path, SIGNOFF_DRAIN_S="60") as bot:
+            assert (await bot.api.get("/healthz")).headers.get("connection") != "close"
+            bot.process.send_signal(signal.SIGTERM)
+            while (health := await bot.api.get("/healthz")).status_code == 200:  # on the connection kept alive
+                await asyncio.sleep(0.05)
+            assert (health.status_code, health.json()) == (503, {"ok": False, "draining": True})
+            assert health.headers["connection"] == "close"
+            burst, tasks = await fire(str(bot.api.base_url), workspace, dms)
+            await asyncio.gather(*tasks)
+            assert (len(burst.acknowledged), burst.refused, burst.unanswered) == (CLICKS, 0, 0)
+            assert bot.process.returncode is None, "the bot stopped before its drain ended"
+            bot.process.send_signal(signal.SIGTERM)  # a second signal cuts the drain short
+            assert await asyncio.wait_for(bot.process.wait(), timeout=20) == 0
+        await check_after_restart(tmp_path, workspace, webapi, burst)

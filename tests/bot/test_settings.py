@@ -69,6 +69,8 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SIGNOFF_TICK_SECONDS": "1e308"}, "SIGNOFF_TICK_SECONDS"),
         ({**BASE, "SLACK_API_URL": "notaurl"}, "SLACK_API_URL"),
         ({**BASE, "SIGNOFF_ADMINS": "U01ADA,bad id"}, "SIGNOFF_ADMINS"),
+        ({**BASE, "SIGNOFF_DRAIN_S": "-1"}, "SIGNOFF_DRAIN_S"),
+        ({**BASE, "SIGNOFF_DRAIN_S": "nan"}, "SIGNOFF_DRAIN_S"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
