@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, forced_votes
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Vote, forced_votes
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, is_blank, prefill_choices, read_field, selected_option
 
@@ -83,9 +83,10 @@ def _outcome(request: ApprovalRequest, step_index: int | None) -> dict[str, Any]
 def approval_card(
     record: Record, request: ApprovalRequest, contact: Contact | None,
     step_index: int | None = None, prefilled: frozenset[str] = frozenset(),
-    prefills: Mapping[str, AppliedPrefill] | None = None,
+    prefills: Mapping[str, AppliedPrefill] | None = None, earlier_rejection: Vote | None = None,
 ) -> dict[str, Any]:
-    """Return everything an approval message, modal or outcome DM needs to render."""
+    """Return everything an approval message, modal or outcome DM needs to render (`earlier_rejection`: the vote
+    that rejected the document before it was resubmitted)."""
     steps = [
         {"number": s.index + 1, "name": s.name, "min_approvers": s.min_approvers,
          "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index),
@@ -97,5 +98,12 @@ def approval_card(
         "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
         "requester": request.requester, "steps": steps,
         "is_actionable": request.is_open() and is_current, "is_shared_copy": step_index is None,
-        "outcome": _outcome(request, step_index),
+        "outcome": _outcome(request, step_index), "earlier_rejection": _rejection(earlier_rejection),
     }
+
+
+def _rejection(vote: Vote | None) -> dict[str, Any] | None:
+    """Return who rejected the document before it was resubmitted, when, and why."""
+    if vote is None:
+        return None
+    return {"by": vote.acted_by or vote.approver, "at": vote.at, "reason": vote.reason}

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from engine.actions import ReminderState
-from engine.approvals import ApprovalRequest
+from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.groups import Group, Membership
 from engine.planning import DueAction
@@ -209,6 +209,12 @@ class RequestsRepo(Protocol):
 
     async def open_request_for(self, record_type: str, record_id: str) -> ApprovalRequest | None:
         """Return the record's pending request, if any."""
+        ...
+
+    async def earlier_rejection(self, request: ApprovalRequest) -> Vote | None:
+        """Return the vote that rejected the latest earlier request of the same record (created before this one, or
+        at the same time with a smaller id), or None: the document was then resubmitted. Archived requests are not
+        looked at."""
         ...
 
     async def open_requests(self, limit: int = 1000) -> list[ApprovalRequest]:

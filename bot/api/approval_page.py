@@ -18,7 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from bot.api.deps import service_of
-from bot.core.asking import display_name
+from bot.core.asking import display_name, with_names
 from bot.core.service import Signoff
 from bot.errors import UndeliverableError
 from engine.approvals import MAX_REASON_CHARS, Decision, closed_params, valid_reason
@@ -96,7 +96,7 @@ async def _described(service: Signoff, link: ApprovalLink, state: str) -> Page:
         return Page(LinkProblem.NOT_FOUND.value)
     request = await service.approvals.request(link.request_id)
     name = await display_name(service.slack, request.requester if request else None)
-    return Page(state, link.decision, card, link.step_index, name)
+    return Page(state, link.decision, await with_names(service.slack, card), link.step_index, name)
 
 
 def _refusal(service: Signoff, code: str, detail: str = "", params: dict[str, Any] | None = None) -> str:

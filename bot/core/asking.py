@@ -7,6 +7,7 @@ Asking approvers (Slack DMs, Home tasks, e-mails with single-use links) is queue
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -28,6 +29,15 @@ async def display_name(slack: SlackOut, ref: str | None) -> str:
         return ref
     user = info.get("user") or {}
     return str(user.get("real_name") or user.get("name") or ref)
+
+
+async def with_names(slack: SlackOut, card: dict[str, Any]) -> dict[str, Any]:
+    """Return a request's card as an e-mail or a page shows it: whoever rejected it before it was resubmitted is
+    named (`display_name`), not mentioned."""
+    earlier = card.get("earlier_rejection")
+    if not earlier:
+        return card
+    return {**card, "earlier_rejection": {**earlier, "by": await display_name(slack, earlier["by"])}}
 
 
 async def email_of(slack: SlackOut, user_id: str) -> str | None:

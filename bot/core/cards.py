@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import UndeliverableError
-from engine.approvals import ApprovalRequest
+from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import acted_by_steps
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, prefilled_fields
@@ -17,12 +17,14 @@ from storage.ports import Repository, Store
 
 @dataclass(frozen=True)
 class CardData:
-    """What a request's message shows, read in one snapshot: the request, its document, contact and pre-fills."""
+    """What a request's message shows, read in one snapshot: the request, its document, contact and pre-fills, and
+    the vote that rejected the document before it was resubmitted."""
 
     request: ApprovalRequest
     record: Record
     contact: Contact | None
     prefills: Mapping[str, AppliedPrefill]
+    earlier_rejection: Vote | None = None
 
 
 async def read_card_data(repo: Repository, request_id: str) -> CardData:
@@ -35,13 +37,14 @@ async def read_card_data(repo: Repository, request_id: str) -> CardData:
         raise UndeliverableError(f"no record for request {request_id}")
     contacts = await repo.contacts_of(record)
     prefills = await repo.prefills_of(request.record_type, request.record_id)
-    return CardData(request, record, next(iter(contacts.values()), None), prefills)
+    earlier = await repo.earlier_rejection(request)
+    return CardData(request, record, next(iter(contacts.values()), None), prefills, earlier)
 
 
 def card_of(data: CardData, step_index: int | None) -> dict[str, Any]:
     """Return what the message of a request shows (to the approvers of `step_index`, or to a channel)."""
     card = approval_card(data.record, data.request, data.contact, step_index, prefilled_fields(data.prefills),
-                         data.prefills)
+                         data.prefills, data.earlier_rejection)
     return {**card, "acted_by": acted_by_steps(data.request)}
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.core.approvals import Approvals
-from bot.core.asking import NOT_IN_SLACK, display_name, email_of
+from bot.core.asking import NOT_IN_SLACK, display_name, email_of, with_names
 from bot.core.cards import request_card
 from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
@@ -156,6 +156,7 @@ class Asking:
         """Render the approval e-mail: the document, who asked, the step, and the two links."""
         service = self.deps
         _, card = await request_card(service.db, item.payload["request_id"], None)
+        card = await with_names(service.slack, card)
         base = service.settings.public_url
         context = {"card": card, "step_index": item.payload["step_index"],
                    "requester_name": await display_name(service.slack, card.get("requester")),

@@ -431,6 +431,17 @@ class SqlRepository(
                     if (r.record_type, r.record_id) == (record_type, record_id)]
         return sorted(live + archived, key=lambda r: (r.created_at, r.id))
 
+    async def earlier_rejection(self, request: ApprovalRequest) -> Vote | None:
+        """Return the vote that rejected the latest earlier live request of the same record, or None."""
+        row = await self._one(
+            "SELECT v.* FROM votes v JOIN approval_requests r ON r.id = v.request_id "
+            "WHERE r.record_type=? AND r.record_id=? AND r.status='rejected' AND v.decision='reject' "
+            "AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?)) "
+            "ORDER BY r.created_at DESC, r.id DESC, v.at DESC LIMIT 1",
+            (request.record_type, request.record_id, ts(request.created_at), ts(request.created_at), request.id),
+        )
+        return vote_of(row) if row else None
+
     async def open_request_for(self, record_type: str, record_id: str) -> ApprovalRequest | None:
         """Return the record's pending request, if any."""
         row = await self._one(

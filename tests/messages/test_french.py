@@ -67,6 +67,9 @@ def _renderer_cases() -> Iterator[Case]:
     yield Case("approval_email", "approval_email.txt.j2", "text", lambda r, big: r.text(
         "approval_email.txt.j2", card=card(big), step_index=0, requester_name="Jane Doe",
         approve_url="https://signoff.example/a/x", reject_url="https://signoff.example/r/x", expires_at=NOW))
+    yield Case("approval_email:resubmitted", "approval_email.txt.j2", "text", lambda r, big: r.text(
+        "approval_email.txt.j2", card=resubmitted(big), step_index=0, requester_name="Jane Doe",
+        approve_url="https://signoff.example/a/x", reject_url="https://signoff.example/r/x", expires_at=NOW))
     yield Case("approval_email_subject", "approval_email_subject.txt.j2", "text",
                lambda r, big: r.text("approval_email_subject.txt.j2", card=card(big)))
     for kind, role in (("remind", "target"), ("escalate", "target"), ("escalate", "notice")):
@@ -220,10 +223,15 @@ def _page_cases() -> Iterator[Case]:
                        lambda r, big, s=state, d=decision: _page(r, s, d))
 
 
+def resubmitted(big: bool) -> dict[str, Any]:
+    """Return a card of a document resubmitted after Jane Doe rejected it."""
+    return {**card(big), "earlier_rejection": {"by": "Jane Doe", "at": NOW, "reason": "Wrong VAT"}}
+
+
 def _page(renderer: Renderer, state: str, decision: str) -> str:
     refused, missing = (renderer.text("refusal.txt.j2", code=c, detail="") for c in ("request_closed",
                                                                                     "reason_required"))
-    page = {"state": state, "decision": decision, "card": None if state == "not_found" else card(False),
+    page = {"state": state, "decision": decision, "card": None if state == "not_found" else resubmitted(False),
             "step_index": 0, "requester_name": "Jane Doe", "reason": "", "lang": renderer.locale,
             "error": missing if decision == "reject" else None, "message": refused if state == "refused" else None}
     return render_page("approval_page.html.j2", renderer.locale, renderer.timezone, page=page)

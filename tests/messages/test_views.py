@@ -282,6 +282,10 @@ def cases() -> Iterator[Case]:
              Vote(0, "U01CCC", Decision.REJECT, NOW, LONG, None))
     yield Case("approval_request", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1])))
+    for by in ("U01CCC", "ap@example.com"):
+        yield Case(f"approval_request:resubmitted:{by}", "approval_request.json.j2", "message",
+                   lambda r, big, b=by: r.json("approval_request.json.j2", card={
+                       **card(big), "earlier_rejection": {"by": b, "at": NOW, "reason": LONG if big else "Wrong VAT"}}))
     forced = (Vote(0, "U0ADMIN", Decision.APPROVE, NOW, LONG, None),)
     yield Case("approval_request:forced", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, forced)))

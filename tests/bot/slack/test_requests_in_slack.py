@@ -104,6 +104,9 @@ async def test_edit_and_resubmit_from_the_rejection_dm(signoff: Harness) -> None
     assert (body["amount"], body["memo"], body["approval_status"]) == ("640.00", "The cheaper flight", "pending")
     asked = await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "640.00" in m.all_text()])
     assert record["id"] in asked[-1].all_text()
+    assert f"Resubmitted after <@{BRUNO}> rejected it on " in asked[-1].all_text()
+    assert "“Book the cheaper flight”" in asked[-1].all_text()
+    assert validate_message(asked[-1].blocks, asked[-1].text) == []
 
 
 async def test_an_unchanged_resubmission_is_not_sent_again(signoff: Harness) -> None:

@@ -86,6 +86,30 @@ async def test_requests_of_a_record_and_pending_ones(store: Store) -> None:
     assert by_id == {"AR-1": rejected, "AR-3": a_request("AR-3", "INV-3", age_h=2)}
 
 
+def rejected_by(request: ApprovalRequest, approver: str, reason: str, at: datetime) -> ApprovalRequest:
+    """Return a request rejected by one approver of its first step."""
+    return decide(request, approver, Decision.REJECT, at, reason).request
+
+
+async def test_the_rejection_before_a_resubmission_is_the_latest_earlier_one(store: Store) -> None:
+    asked = [a_request("AR-1", age_h=5), a_request("AR-2", age_h=3), a_request("AR-3", age_h=1),
+             a_request("AR-4", "INV-2", age_h=2), a_request("AR-5", age_h=0)]
+    first = rejected_by(asked[0], "UA", "Wrong vendor", NOW - timedelta(hours=4))
+    second = rejected_by(asked[1], "UB", "Too high", NOW - timedelta(hours=2))
+    other_record = rejected_by(asked[3], "UC", "Other", NOW - timedelta(hours=1))
+    later = rejected_by(asked[4], "UC", "Later", NOW)
+    async with store.unit_of_work() as repo:
+        for request in asked:
+            await repo.insert_request(request)
+        for request in (first, second, other_record, later):
+            await repo.update_request(request)
+    async with store.read() as repo:
+        assert await repo.earlier_rejection(asked[2]) == second.votes[0]
+        assert await repo.earlier_rejection(second) == first.votes[0]
+        assert await repo.earlier_rejection(first) is None
+        assert await repo.earlier_rejection(other_record) is None
+
+
 async def test_tasks_follow_the_current_step_and_end_with_the_decision(store: Store) -> None:
     first = two_steps("AR-1", ("U1", "U2"), ("U3",), age_h=2)
     async with store.unit_of_work() as repo:
