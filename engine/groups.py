@@ -55,7 +55,7 @@ class GroupDefinition(BaseModel):
     kind: GroupKind
     description: str | None = Field(default=None, max_length=2000)
     filters: list[GroupFilter] = Field(default_factory=list, max_length=MAX_FILTERS)
-    auto_update: bool = True
+    auto_update: bool = Field(default=True, strict=True)
 
     @model_validator(mode="after")
     def _people_are_manual(self) -> GroupDefinition:

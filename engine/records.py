@@ -277,8 +277,8 @@ class ContactInput(BaseModel):
     state: Text | None = None
     country: Text | None = None
     city: Text | None = None
-    active: bool = True
-    reminders: bool = True
+    active: bool = Field(default=True, strict=True)
+    reminders: bool = Field(default=True, strict=True)
     balance: Decimal = Decimal("0")
     fields: Annotated[dict[str, Any], AfterValidator(check_fields)] = Field(default_factory=dict)
 

@@ -202,7 +202,7 @@ class SendAction(_Strict):
     type: Literal["send"] = "send"
     subject: str = Field(min_length=1, max_length=300)
     body: str = Field(min_length=1, max_length=20000)
-    copy_sender: bool = False
+    copy_sender: bool = Field(default=False, strict=True)
 
 
 class UpdateAction(_Strict):
@@ -257,7 +257,7 @@ class WorkflowDefinition(_Strict):
     schedule: str | None = None
     conditions: list[Condition] = Field(default_factory=list)
     actions: list[Action] = Field(min_length=1)
-    enabled: bool = True
+    enabled: bool = Field(default=True, strict=True)
     status: WorkflowStatus = WorkflowStatus.PUBLISHED
 
     @field_validator("schedule")

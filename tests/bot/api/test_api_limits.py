@@ -175,3 +175,26 @@ async def test_an_empty_query_value_is_no_filter_and_a_trailing_slash_is_404_not
     for path in ("/api/v1/workflows/", "/api/v1/records/invoice/I-1/"):
         answer = await signoff.api.get(path)
         assert answer.status_code == 404 and answer.json()["error"]["code"] == "not_found"
+
+
+SEND = {"type": "send", "subject": "S", "body": "B"}
+BOOLEAN_WRITES = [
+    ("POST", "/api/v1/workflows", {"name": "W", "record_type": "bill", "trigger": "created", "enabled": "yes",
+                                   "actions": [{"type": "update", "field": "memo", "value": "x"}]}, "enabled"),
+    ("POST", "/api/v1/workflows", {"name": "W", "record_type": "bill", "trigger": "created",
+                                   "actions": [{**SEND, "copy_sender": 1}]}, "actions[0].copy_sender"),
+    ("POST", "/api/v1/groups", {"name": "gs", "kind": "customer", "auto_update": "true"}, "auto_update"),
+    ("PUT", "/api/v1/contacts/customer/C-9", {"name": "Acme", "reminders": "no"}, "reminders"),
+    ("PUT", "/api/v1/contacts/customer/C-9", {"name": "Acme", "active": 0}, "active"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "field"), BOOLEAN_WRITES)
+async def test_a_yes_or_no_that_is_not_a_json_boolean_is_422_at_its_field(
+    signoff: Harness, method: str, path: str, body: dict[str, Any], field: str,
+) -> None:
+    reply = await signoff.api.request(method, path, json=body)
+    assert reply.status_code == 422, reply.text[:300]
+    assert field in [d["path"] for d in reply.json()["error"]["details"]], reply.text[:300]
+    fixed = {**body, field: True} if "." not in field else {**body, "actions": [{**SEND, "copy_sender": True}]}
+    assert (await signoff.api.request(method, path, json=fixed)).status_code in (200, 201)
