@@ -9,7 +9,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from engine.currencies import CURRENCIES, minor_units
 from engine.errors import InvalidChangeError
@@ -258,6 +267,51 @@ class Record(RecordInput):
         if self.balance is not None:
             return self.balance
         return Decimal(0) if self.status is DocStatus.PAID else self.amount
+
+
+# What GET adds to a document's writable fields: a body sent back as it was read repeats them.
+ECHOED = ("type", "id", "approval_status", "created_at", "updated_at", "sent_at", "reminded_at", "reminder_count",
+          "reminded", "approval")
+
+
+class RecordEcho(RecordInput):
+    """A document to save: its writable fields, and the read-only ones GET returns, which a body sent back as it was
+    read repeats (`echo_problems` says which it may not; the others are ignored)."""
+
+    type: RecordType | None = Field(default=None, json_schema_extra={"readOnly": True})
+    id: Id | None = Field(default=None, json_schema_extra={"readOnly": True})
+    approval_status: ApprovalStatus | None = Field(default=None, json_schema_extra={"readOnly": True})
+    created_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    updated_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    sent_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    reminded_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
+    reminder_count: int | None = Field(default=None, ge=0, json_schema_extra={"readOnly": True})
+    reminded: bool | None = Field(default=None, strict=True, json_schema_extra={"readOnly": True})
+    approval: dict[str, Any] | None = Field(default=None, json_schema_extra={"readOnly": True})
+
+    def writable(self) -> RecordInput:
+        """Return the writable fields, as a save takes them (already validated)."""
+        return RecordInput.model_construct(**{name: getattr(self, name) for name in RecordInput.model_fields})
+
+    def echoed(self) -> dict[str, Any]:
+        """Return the read-only keys the body repeats."""
+        return {name: getattr(self, name) for name in ECHOED if getattr(self, name) is not None}
+
+
+def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id: str,
+                  stored: Record | None) -> list[dict[str, str]]:
+    """Return why read-only keys a body repeats cannot be taken back: they name another document than the path, or
+    an approval status other than the stored one (it changes through approvals only). Other ones are ignored."""
+    problems = []
+    if echoed.get("type") not in (None, record_type.value):
+        problems.append({"path": "type", "message": f"is {record_type.value}, as the path says"})
+    if echoed.get("id") not in (None, record_id):
+        problems.append({"path": "id", "message": f"is {record_id}, as the path says"})
+    status = echoed.get("approval_status")
+    if status is not None and (stored is None or stored.approval_status.value != status):
+        now = f"it is {stored.approval_status.value}" if stored else "the document is new"
+        problems.append({"path": "approval_status", "message": f"changes through approvals only ({now})"})
+    return problems
 
 
 class ContactKind(StrEnum):

@@ -27,8 +27,8 @@ from engine.records import (
     ContactInput,
     ContactKind,
     Record,
+    RecordEcho,
     RecordImport,
-    RecordInput,
     RecordType,
 )
 
@@ -47,10 +47,12 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depen
 
 @router.put("/records/{record_type}/{record_id}", openapi_extra=RECORDS_WRITE)
 async def put_record(
-    record_type: RecordType, record_id: Id, request: Request, data: RecordInput = Body(...)
+    record_type: RecordType, record_id: Id, request: Request, data: RecordEcho = Body(...)
 ) -> dict[str, Any]:
-    """Create or update a document (idempotent)."""
-    record = await service_of(request).records.put_record(record_type, record_id, data, token_actor(request))
+    """Create or update a document (idempotent). A body sent back as GET returned it is taken: its read-only keys
+    must name this document and its approval status, the others are ignored."""
+    record = await service_of(request).records.put_record(record_type, record_id, data.writable(),
+                                                          token_actor(request), data.echoed())
     return record_json(record)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -17,6 +17,7 @@ from bot.errors import Conflict, NobodyToAskError, NotFound, Unprocessable
 from engine.errors import InvalidChangeError, NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
 from engine.records import (
+    ECHOED,
     ApprovalStatus,
     Contact,
     ImportRow,
@@ -24,6 +25,7 @@ from engine.records import (
     RecordImport,
     RecordInput,
     RecordType,
+    echo_problems,
     exchange_rate_problem,
     patched_input,
 )
@@ -62,14 +64,16 @@ class Records:
 
     async def put_record(
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None = None,
+        echoed: Mapping[str, Any] | None = None,
     ) -> Record:
         """Create or update a record and start its approval when the lifecycle says so (again if a race is lost);
         the audit trail names `actor` (else the document's creator) and what changed. Unprocessable when the
-        document cannot be compared in the company's currency."""
+        document cannot be compared in the company's currency, or when the read-only keys `echoed` (as GET returned
+        them) cannot be taken back."""
         problem = exchange_rate_problem(data, self.deps.settings.currency)
         if problem is not None:
             raise Unprocessable(problem, [{"path": "exchange_rate", "message": problem}])
-        return await retrying(lambda: self._put_once(record_type, record_id, data, actor))
+        return await retrying(lambda: self._put_once(record_type, record_id, data, actor, echoed or {}))
 
     async def patch_record(
         self, record_type: RecordType, record_id: str, changes: dict[str, Any], actor: str | None = None,
@@ -85,8 +89,9 @@ class Records:
             before = await repo.get_record(record_type.value, record_id)
             if before is None:
                 raise NotFound(f"no {record_type.value} {record_id!r}")
+            _refuse_echo(changes, record_type, record_id, before)
             try:
-                data = patched_input(before, changes)
+                data = patched_input(before, {k: v for k, v in changes.items() if k not in ECHOED})
             except InvalidChangeError as exc:
                 raise Unprocessable(str(exc), exc.details) from exc
             if (problem := exchange_rate_problem(data, self.deps.settings.currency)) is not None:
@@ -119,8 +124,11 @@ class Records:
 
     async def _put_once(
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,
+        echoed: Mapping[str, Any],
     ) -> Record:
         async with self.deps.unit_of_work() as repo:
+            if echoed:
+                _refuse_echo(echoed, record_type, record_id, await repo.get_record(record_type.value, record_id))
             record, _ = await self._put_in(repo, record_type, record_id, data, actor)
         return record
 
@@ -236,3 +244,10 @@ class Records:
         async with self.deps.db.read() as repo:
             requests = await repo.requests_for_record(record.type.value, record.id)
         return approval_json(requests[-1]) if requests else None
+
+
+def _refuse_echo(echoed: Mapping[str, Any], record_type: RecordType, record_id: str, stored: Record | None) -> None:
+    """Raise Unprocessable when read-only keys a body repeats cannot be taken back (`echo_problems`)."""
+    problems = echo_problems(echoed, record_type, record_id, stored)
+    if problems:
+        raise Unprocessable("read-only keys differ from the document's", problems)

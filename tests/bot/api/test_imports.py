@@ -99,6 +99,30 @@ async def test_patch_changes_only_the_fields_it_names(signoff: Harness) -> None:
     assert (await signoff.api.patch("/api/v1/records/invoice/INV-1", json=["memo"])).status_code == 422
 
 
+async def test_a_document_sent_back_as_get_returned_it_is_saved_and_its_read_only_keys_checked(
+    signoff: Harness,
+) -> None:
+    full = row("INV-2", "70.50", memo="Q4")
+    del full["id"]
+    assert (await signoff.put("/api/v1/records/invoice/INV-2", full)).status_code == 200
+    read = (await signoff.api.get("/api/v1/records/invoice/INV-2")).json()
+    assert {"type", "id", "approval_status", "created_at", "approval", "reminded"} <= set(read)
+    saved = await signoff.api.put("/api/v1/records/invoice/INV-2", json={**read, "memo": "Q4, revised"})
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["memo"], saved.json()["created_at"]) == ("Q4, revised", read["created_at"])
+    patched = await signoff.api.patch("/api/v1/records/invoice/INV-2", json={**read, "memo": "Q4, patched"})
+    assert patched.status_code == 200 and patched.json()["memo"] == "Q4, patched", patched.text
+    for method in ("PUT", "PATCH"):
+        for changes, path in (({"approval_status": "approved"}, "approval_status"), ({"type": "bill"}, "type"),
+                              ({"id": "INV-3"}, "id")):
+            refused = await signoff.api.request(method, "/api/v1/records/invoice/INV-2", json={**read, **changes})
+            assert refused.status_code == 422 and [d["path"] for d in refused.json()["error"]["details"]] == [path], (
+                changes, refused.text)
+    new = await signoff.api.put("/api/v1/records/invoice/INV-3", json={**full, "approval_status": "none"})
+    assert new.status_code == 422 and "new" in new.text
+    assert (await record(signoff, "INV-2") or {})["memo"] == "Q4, patched" and await record(signoff, "INV-3") is None
+
+
 async def test_the_audit_trail_of_a_document_that_never_existed_is_not_found(signoff: Harness) -> None:
     assert (await signoff.api.get("/api/v1/records/invoice/NOPE-1/audit")).status_code == 404
     assert (await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1")]})).status_code == 200
