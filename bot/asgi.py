@@ -137,13 +137,14 @@ class ClosingWhileDraining:
         self.drain = drain
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; while draining, mark its response's connection to close."""
-        if scope["type"] != "http" or not self.drain.is_draining:
+        """Pass the request on; when its response starts while draining (it may have begun before), mark the
+        response's connection to close."""
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
         async def closing(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and self.drain.is_draining:
                 message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 

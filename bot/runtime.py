@@ -55,10 +55,11 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def server_config(app: FastAPI, graceful_s: float = 2.0) -> uvicorn.Config:
+def server_config(app: FastAPI, graceful_s: float = 2.0, keep_alive_s: float = 5.0) -> uvicorn.Config:
     """Return the uvicorn settings Signoff serves with (the latency benchmark serves its floor alike)."""
     return uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                          timeout_graceful_shutdown=max(1, round(graceful_s)))
+                          timeout_graceful_shutdown=max(1, round(graceful_s)),
+                          timeout_keep_alive=max(1, round(keep_alive_s)))
 
 
 class QuietServer(uvicorn.Server):
@@ -103,7 +104,7 @@ class Runtime:
             self.tasks.append(asyncio.create_task(self.deliverer.run_forever()))
         if self.scheduler is not None:
             await self.scheduler.start()
-        config = server_config(self.app, self.settings.shutdown_s)
+        config = server_config(self.app, self.settings.shutdown_s, self.settings.keep_alive_s)
         self.server = QuietServer(config)
         self.tasks.append(asyncio.create_task(self.server.serve(sockets=[self.sock])))
         while not self.server.started:

@@ -36,6 +36,7 @@ ENV_NAMES = {
     "webhook_secret": "SIGNOFF_WEBHOOK_SECRET",
     "shutdown_s": "SIGNOFF_SHUTDOWN_S",
     "drain_s": "SIGNOFF_DRAIN_S",
+    "keep_alive_s": "SIGNOFF_KEEP_ALIVE_S",
     "delivery_horizon": "SIGNOFF_DELIVERY_HORIZON",
     "outbox_retention": "SIGNOFF_OUTBOX_RETENTION",
     "archive_after": "SIGNOFF_ARCHIVE_AFTER",
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     webhook_secret: str | None = Field(default=None, validation_alias=_env("webhook_secret"))
     shutdown_s: float = Field(default=10, ge=0, le=3600, validation_alias=_env("shutdown_s"))
     drain_s: float = Field(default=0, ge=0, le=3600, validation_alias=_env("drain_s"))
+    keep_alive_s: float = Field(default=5, ge=1, le=3600, validation_alias=_env("keep_alive_s"))
     delivery_horizon: str = Field(default="P1D", validation_alias=_env("delivery_horizon"))
     outbox_retention: str = Field(default="P30D", validation_alias=_env("outbox_retention"))
     archive_after: str = Field(default="P30D", validation_alias=_env("archive_after"))

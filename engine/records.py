@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -281,13 +280,14 @@ class RecordEcho(RecordInput):
     type: RecordType | None = Field(default=None, json_schema_extra={"readOnly": True})
     id: Id | None = Field(default=None, json_schema_extra={"readOnly": True})
     approval_status: ApprovalStatus | None = Field(default=None, json_schema_extra={"readOnly": True})
-    created_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    updated_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    sent_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    reminded_at: AwareDatetime | None = Field(default=None, json_schema_extra={"readOnly": True})
-    reminder_count: int | None = Field(default=None, ge=0, json_schema_extra={"readOnly": True})
-    reminded: bool | None = Field(default=None, strict=True, json_schema_extra={"readOnly": True})
-    approval: dict[str, Any] | None = Field(default=None, json_schema_extra={"readOnly": True})
+    # Ignored, whatever they hold (PATCH ignores them too): what GET showed of them is not for a save to change.
+    created_at: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    updated_at: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    sent_at: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    reminded_at: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    reminder_count: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    reminded: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    approval: Any = Field(default=None, json_schema_extra={"readOnly": True})
 
     def writable(self) -> RecordInput:
         """Return the writable fields, as a save takes them (already validated)."""

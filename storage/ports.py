@@ -213,8 +213,9 @@ class RequestsRepo(Protocol):
 
     async def earlier_rejection(self, request: ApprovalRequest) -> Vote | None:
         """Return the vote that rejected the latest earlier request of the same record (created before this one, or
-        at the same time with a smaller id), or None: the document was then resubmitted. Archived requests are not
-        looked at."""
+        at the same time with a smaller id; cancelled ones left out), or None when there is none or it was approved
+        or expired: when it returns a vote, the document was resubmitted after that rejection. Archived requests are
+        not looked at."""
         ...
 
     async def open_requests(self, limit: int = 1000) -> list[ApprovalRequest]:

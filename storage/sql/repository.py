@@ -432,12 +432,13 @@ class SqlRepository(
         return sorted(live + archived, key=lambda r: (r.created_at, r.id))
 
     async def earlier_rejection(self, request: ApprovalRequest) -> Vote | None:
-        """Return the vote that rejected the latest earlier live request of the same record, or None."""
+        """Return the vote that rejected the latest earlier live request of the same record (cancelled ones left
+        out), or None when there is none or it was not rejected."""
         row = await self._one(
-            "SELECT v.* FROM votes v JOIN approval_requests r ON r.id = v.request_id "
-            "WHERE r.record_type=? AND r.record_id=? AND r.status='rejected' AND v.decision='reject' "
-            "AND (r.created_at < ? OR (r.created_at = ? AND r.id < ?)) "
-            "ORDER BY r.created_at DESC, r.id DESC, v.at DESC LIMIT 1",
+            "SELECT v.* FROM (SELECT id, status FROM approval_requests WHERE record_type=? AND record_id=? "
+            "AND status<>'cancelled' AND (created_at < ? OR (created_at = ? AND id < ?)) "
+            "ORDER BY created_at DESC, id DESC LIMIT 1) r JOIN votes v ON v.request_id = r.id "
+            "WHERE r.status='rejected' AND v.decision='reject' ORDER BY v.at DESC LIMIT 1",
             (request.record_type, request.record_id, ts(request.created_at), ts(request.created_at), request.id),
         )
         return vote_of(row) if row else None

@@ -71,6 +71,7 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SIGNOFF_ADMINS": "U01ADA,bad id"}, "SIGNOFF_ADMINS"),
         ({**BASE, "SIGNOFF_DRAIN_S": "-1"}, "SIGNOFF_DRAIN_S"),
         ({**BASE, "SIGNOFF_DRAIN_S": "nan"}, "SIGNOFF_DRAIN_S"),
+        ({**BASE, "SIGNOFF_KEEP_ALIVE_S": "0"}, "SIGNOFF_KEEP_ALIVE_S"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:

@@ -216,7 +216,7 @@ async def test_rows_a_failed_hand_back_left_are_processed_once_when_their_lease_
 
         async def swept() -> bool:  # once the lease of the rows left ends, a sweep takes them
             claimed.append(await a.sweep())
-            return sum(claimed) >= 3
+            return sum(claimed) >= given
 
         await until(swept)
         assert sum(claimed) == given

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, decide
 from engine.delegation import Delegation
 from engine.records import Contact, ContactKind, Record, RecordType
@@ -108,6 +110,22 @@ async def test_the_rejection_before_a_resubmission_is_the_latest_earlier_one(sto
         assert await repo.earlier_rejection(second) == first.votes[0]
         assert await repo.earlier_rejection(first) is None
         assert await repo.earlier_rejection(other_record) is None
+
+
+@pytest.mark.parametrize(("between", "is_told"), [(RequestStatus.APPROVED, False), (RequestStatus.EXPIRED, False),
+                                                  (RequestStatus.CANCELLED, True)])
+async def test_a_rejection_is_told_only_when_it_was_the_last_decision_before(
+    store: Store, between: RequestStatus, is_told: bool,
+) -> None:
+    asked = [a_request("AR-1", age_h=5), a_request("AR-2", age_h=3), a_request("AR-3", age_h=1)]
+    rejected = rejected_by(asked[0], "UA", "Wrong vendor", NOW - timedelta(hours=4))
+    async with store.unit_of_work() as repo:
+        for request in asked:
+            await repo.insert_request(request)
+        await repo.update_request(rejected)
+        await repo.update_request(replace(asked[1], status=between, decided_at=NOW - timedelta(hours=2)))
+    async with store.read() as repo:
+        assert await repo.earlier_rejection(asked[2]) == (rejected.votes[0] if is_told else None)
 
 
 async def test_tasks_follow_the_current_step_and_end_with_the_decision(store: Store) -> None:
