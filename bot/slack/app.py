@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.service import Signoff
@@ -123,6 +124,18 @@ def command_registry() -> CommandRegistry:
                             *reminders.SUBCOMMANDS])
 
 
+class TokenCarriedByClient(logging.Filter):
+    """Leaves out Bolt's warning, at each start, that the bot token it read from SLACK_BOT_TOKEN is unused: the client
+    Signoff gives it carries that token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Tell whether to log the record: anything but that warning."""
+        return record.getMessage() != warning_client_prioritized_and_token_skipped()
+
+
+TOKEN_CARRIED = TokenCarriedByClient()
+
+
 def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRegistry) -> AsyncApp:
     """Create the Bolt app with every listener registered; it finishes each listener before it answers.
 
@@ -130,6 +143,9 @@ def build_bolt_app(service: Signoff, client: AsyncWebClient, registry: CommandRe
     come from the inbox, where they were committed first; everything else is done by the time it is answered.
     """
     settings = service.settings
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    if TOKEN_CARRIED not in bolt_log.filters:
+        bolt_log.addFilter(TOKEN_CARRIED)
     app = AsyncApp(
         client=client,
         signing_secret=settings.slack_signing_secret or "unused-in-socket-mode",
