@@ -101,7 +101,7 @@ def create_app(service: Signoff, bolt: AsyncApp, inbox: InboxWorker) -> FastAPI:
             return JSONResponse(error_body("bad_request", "no part of Signoff handles this Slack request"), 400)
         return response
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz() -> JSONResponse:
         if app.state.drain.is_draining:
             return JSONResponse({"ok": False, "draining": True}, status_code=503)

@@ -294,8 +294,8 @@ class RecordEcho(RecordInput):
         return RecordInput.model_construct(**{name: getattr(self, name) for name in RecordInput.model_fields})
 
     def echoed(self) -> dict[str, Any]:
-        """Return the read-only keys the body repeats."""
-        return {name: getattr(self, name) for name in ECHOED if getattr(self, name) is not None}
+        """Return the read-only keys the body repeats (null ones too)."""
+        return {name: getattr(self, name) for name in ECHOED if name in self.model_fields_set}
 
 
 def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id: str,
@@ -303,12 +303,11 @@ def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id:
     """Return why read-only keys a body repeats cannot be taken back: they name another document than the path, or
     an approval status other than the stored one (it changes through approvals only). Other ones are ignored."""
     problems = []
-    if echoed.get("type") not in (None, record_type.value):
+    if "type" in echoed and echoed["type"] != record_type.value:
         problems.append({"path": "type", "message": f"is {record_type.value}, as the path says"})
-    if echoed.get("id") not in (None, record_id):
+    if "id" in echoed and echoed["id"] != record_id:
         problems.append({"path": "id", "message": f"is {record_id}, as the path says"})
-    status = echoed.get("approval_status")
-    if status is not None and (stored is None or stored.approval_status.value != status):
+    if "approval_status" in echoed and (stored is None or stored.approval_status.value != echoed["approval_status"]):
         now = f"it is {stored.approval_status.value}" if stored else "the document is new"
         problems.append({"path": "approval_status", "message": f"changes through approvals only ({now})"})
     return problems

@@ -6,6 +6,9 @@ from engine.actions import contact_kind_for
 from engine.records import ApprovalStatus, Record, RecordType
 
 RESUBMITTABLE = frozenset({ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED, ApprovalStatus.APPROVAL_REQUIRED})
+# What may be sent for approval as it stands: a document not yet submitted, or one nobody decided on in time. A
+# rejected one goes again only once changed (saving the change sends it).
+SUBMITTABLE = frozenset({ApprovalStatus.APPROVAL_REQUIRED, ApprovalStatus.EXPIRED})
 DUE_TYPES = frozenset(
     {RecordType.INVOICE, RecordType.BILL, RecordType.PURCHASE_ORDER, RecordType.EXPENSE, RecordType.ESTIMATE}
 )

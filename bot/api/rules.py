@@ -167,7 +167,15 @@ async def change_members(
 async def email_group(
     group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
-    """E-mail the members of a customer or vendor group that have an address: all, or those listed in `to`."""
+    """E-mail the members of a customer or vendor group that have an address: all, or those listed in `to` (an
+    unknown key, a misspelt `to` say, is refused rather than read as "all")."""
     body = _object(data)
+    unknown = sorted(set(body) - {"subject", "message", "to"})
+    if unknown:
+        details = [{"path": key, "message": "unknown key; use subject, message and to"} for key in unknown]
+        raise Unprocessable(f"unknown key {unknown[0]!r}", details)
+    if "to" in body and body["to"] is None:
+        raise Unprocessable("to is null", [{"path": "to", "message": "list the members to e-mail, or leave to out "
+                                                                     "to e-mail them all"}])
     return await _groups(request).email_group(group_id, body.get("subject"), body.get("message"), actor,
                                               body.get("to"))

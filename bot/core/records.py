@@ -29,6 +29,7 @@ from engine.records import (
     exchange_rate_problem,
     patched_input,
 )
+from engine.resubmission import SUBMITTABLE
 from messages.cards import record_view
 from storage.ports import Repository
 
@@ -202,7 +203,7 @@ class Records:
         return record
 
     async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
-        """Send an `approval_required` record for approval (again if a race is lost)."""
+        """Send an `approval_required` record, or an expired one as it is, for approval (again if a race is lost)."""
         return await retrying(lambda: self._submit_once(record_type, record_id, actor))
 
     async def _submit_once(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
@@ -210,9 +211,9 @@ class Records:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:
                 raise NotFound(f"no {record_type.value} {record_id!r}")
-            if record.approval_status is not ApprovalStatus.APPROVAL_REQUIRED:
+            if record.approval_status not in SUBMITTABLE:
                 raise Conflict(f"{record_type.value} {record_id} is {record.approval_status.value}, "
-                               "only approval_required documents can be submitted")
+                               "only approval_required or expired documents can be submitted")
             governing = await self.approvals.governing(repo, record)
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")

@@ -35,7 +35,7 @@ from bot.slack.request_form import (
     record_key,
 )
 from engine.records import ApprovalStatus, Contact, Record, RecordType
-from engine.resubmission import RESUBMITTABLE, editable_fields, resubmit_refusal
+from engine.resubmission import RESUBMITTABLE, SUBMITTABLE, editable_fields, resubmit_refusal
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ async def create_request(service: Signoff, form: RequestForm, record_id: str | N
     """Store the request as a record (new, or `record_id` updated) and submit it when a workflow governs it."""
     record_id = record_id or new_record_id(form.record_type, service.clock.now())
     record = await service.records.put_record(form.record_type, record_id, form.data)
-    if record.approval_status is ApprovalStatus.APPROVAL_REQUIRED:
+    if record.approval_status in SUBMITTABLE:
         record = await service.records.submit(form.record_type, record_id, form.data.created_by)
     return record
 
@@ -231,7 +231,7 @@ class RequestListeners:
         except Refused as exc:
             await self._failed(user, exc)
             return
-        if key is not None and record.approval_status in (ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED):
+        if key is not None and record.approval_status is ApprovalStatus.REJECTED:
             note = self.service.renderer.text("request_note.txt.j2", code="unchanged", type=key[0].value, id=key[1],
                                               status=record.approval_status.value)
             await self.service.slack.dm(user, {"text": note})

@@ -133,6 +133,8 @@ async def test_openapi_and_health(signoff: Harness) -> None:
     spec = (await signoff.api.get("/api/v1/openapi.json")).json()
     assert "/api/v1/records/{record_type}/{record_id}" in spec["paths"]
     assert (await signoff.api.get("/healthz")).json() == {"ok": True}
+    head = await signoff.api.head("/healthz")  # what some load balancers send
+    assert (head.status_code, head.content) == (200, b"")
     assert (await signoff.api.get("/metrics")).status_code == 200
 
 

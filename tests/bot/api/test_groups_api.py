@@ -242,8 +242,11 @@ async def test_emailing_a_group_can_pick_recipients_among_its_members(tmp_path: 
         text = {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"}
         stranger = await signoff.post(url, {**text, "to": ["C1", "C9"]})
         assert stranger.status_code == 422 and stranger.json()["error"]["details"][0]["path"] == "to[1]"
-        for bad in ([], "C1", [""], [1]):
+        for bad in ([], "C1", [""], [1], None):
             assert (await signoff.post(url, {**text, "to": bad})).status_code == 422
+        for key in ("To", "copy_sender"):  # a misspelt key would otherwise e-mail every member
+            misspelt = await signoff.post(url, {**text, key: ["C1"]})
+            assert misspelt.status_code == 422 and misspelt.json()["error"]["details"][0]["path"] == key
         assert await received(smtp, 1) == []
         sent = await signoff.post(url, {**text, "to": ["C3", "C1", "C3"]})
         assert sent.status_code == 202 and sent.json() == {"queued": 2, "skipped": [], "recipients": ["C3", "C1"]}

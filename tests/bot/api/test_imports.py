@@ -114,7 +114,8 @@ async def test_a_document_sent_back_as_get_returned_it_is_saved_and_its_read_onl
     assert patched.status_code == 200 and patched.json()["memo"] == "Q4, patched", patched.text
     for method in ("PUT", "PATCH"):
         for changes, path in (({"approval_status": "approved"}, "approval_status"), ({"type": "bill"}, "type"),
-                              ({"id": "INV-3"}, "id")):
+                              ({"id": "INV-3"}, "id"), ({"approval_status": None}, "approval_status"),
+                              ({"type": None}, "type"), ({"id": None}, "id")):
             refused = await signoff.api.request(method, "/api/v1/records/invoice/INV-2", json={**read, **changes})
             assert refused.status_code == 422 and [d["path"] for d in refused.json()["error"]["details"]] == [path], (
                 changes, refused.text)

@@ -111,6 +111,20 @@ async def test_rejection_with_reason(signoff: Harness) -> None:
         lambda: [m for m in (signoff.workspace.message(dm.channel, dm.ts),) if "Wrong VAT rate" in m.all_text()]
     )
     assert updated[0].action_ids() == []
+    refused = await signoff.post("/api/v1/records/invoice/INV-1001/submit")
+    assert refused.status_code == 409 and "rejected" in refused.text, "a rejected document goes again once changed"
+
+
+async def test_an_expired_document_is_sent_for_approval_again_as_it_is(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    assert (await signoff.post("/api/v1/clock", {"advance": "P31D"})).status_code == 200
+    assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+    assert (await record(signoff))["approval_status"] == "expired"
+    asked_before = len(signoff.dm("U01AAA"))
+    again = await signoff.post("/api/v1/records/invoice/INV-1001/submit")
+    assert again.status_code == 200 and again.json()["approval_status"] == "pending", again.text
+    asked = await signoff.wait_for(lambda: signoff.dm("U01AAA")[asked_before:])
+    assert asked[0].action_ids() == ["approve", "reject"] and "Resubmitted after" not in asked[0].all_text()
 
 
 async def test_a_late_click_says_what_happened_and_a_lost_rejection_keeps_its_reason(signoff: Harness) -> None:

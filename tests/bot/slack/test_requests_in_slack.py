@@ -120,6 +120,22 @@ async def test_an_unchanged_resubmission_is_not_sent_again(signoff: Harness) -> 
     assert (await record_json(signoff, record["id"], "expense"))["approval_status"] == "rejected"
 
 
+async def test_an_expired_request_is_resubmitted_as_it_is(signoff: Harness) -> None:
+    await create_workflow(signoff, EXPENSES)
+    await open_by_shortcut(signoff, REQ)
+    await signoff.link.submit(REQ, FORM)
+    [record] = await created(signoff)
+    await signoff.wait_for(lambda: signoff.dm(BRUNO))
+    assert (await signoff.post("/api/v1/clock", {"advance": "P31D"})).status_code == 200
+    assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+    [dm] = await signoff.wait_for(lambda: [m for m in signoff.dm(REQ) if "request_edit" in m.action_ids()])
+    await signoff.click(REQ, dm, "request_edit")
+    await signoff.wait_for(lambda: signoff.workspace.open_modals(REQ))
+    await signoff.link.submit(REQ, FORM)
+    await status_becomes(signoff, record["id"], "pending", "expense")
+    assert [m for m in signoff.dm(REQ) if "Nothing was changed" in m.text] == []
+
+
 async def test_a_resubmission_never_undoes_a_change_made_after_the_form_opened(signoff: Harness) -> None:
     record = await reject_request(signoff)
     [dm] = await signoff.wait_for(lambda: rejection(signoff))
