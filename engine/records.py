@@ -202,35 +202,6 @@ def patched_input(record: Record, changes: Mapping[str, Any]) -> RecordInput:
         raise InvalidChangeError("the change would leave the document invalid", details) from exc
 
 
-class ImportRow(RecordInput):
-    """One document of an import: its id and its writable fields (its source is `import` unless it says another)."""
-
-    id: Id
-    amount: Decimal  # a document imported without its amount is a mistake, not a zero
-    source: Source = Source.IMPORT
-
-    def record_input(self) -> RecordInput:
-        """Return the writable fields, as a save takes them (already validated)."""
-        return RecordInput.model_construct(**{name: getattr(self, name) for name in RecordInput.model_fields})
-
-
-class RecordImport(BaseModel):
-    """Documents of one type imported together: every one is checked before any is saved."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    records: list[ImportRow] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
-
-    def repeated_ids(self) -> list[int]:
-        """Return the positions of rows whose id an earlier row of the import has."""
-        seen: set[str] = set()
-        repeated = []
-        for index, row in enumerate(self.records):
-            if row.id in seen:
-                repeated.append(index)
-            seen.add(row.id)
-        return repeated
-
 class Record(RecordInput):
     """A stored document with its identity and approval state."""
 
@@ -311,6 +282,44 @@ def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id:
         now = f"it is {stored.approval_status.value}" if stored else "the document is new"
         problems.append({"path": "approval_status", "message": f"changes through approvals only ({now})"})
     return problems
+
+
+class ImportRow(RecordEcho):
+    """One document of an import: its id and its writable fields (its source is `import` unless it says another),
+    and the read-only keys GET returns, which a row exported as it was read repeats (checked as PUT checks them)."""
+
+    id: Id
+    amount: Decimal  # a document imported without its amount is a mistake, not a zero
+    source: Source = Source.IMPORT
+
+
+class RecordImport(BaseModel):
+    """Documents of one type imported together: every one is checked before any is saved."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: list[ImportRow] = Field(min_length=1, max_length=MAX_IMPORT_ROWS)
+
+    def repeated_ids(self) -> list[int]:
+        """Return the positions of rows whose id an earlier row of the import has."""
+        seen: set[str] = set()
+        repeated = []
+        for index, row in enumerate(self.records):
+            if row.id in seen:
+                repeated.append(index)
+            seen.add(row.id)
+        return repeated
+
+    def echo_problems(self, record_type: RecordType, stored: Mapping[str, Record]) -> list[dict[str, str]]:
+        """Return, path by row, why read-only keys the rows repeat cannot be taken back (`echo_problems`), each row
+        against its `stored` document by id."""
+        return [{"path": f"records.{index}.{problem['path']}", "message": problem["message"]}
+                for index, row in enumerate(self.records)
+                for problem in echo_problems(row.echoed(), record_type, row.id, stored.get(row.id))]
+
+    def is_echoing_status(self) -> bool:
+        """Return whether a row repeats its approval status (checked against the stored document)."""
+        return any("approval_status" in row.model_fields_set for row in self.records)
 
 
 class ContactKind(StrEnum):

@@ -14,6 +14,7 @@ import asyncio
 import csv
 import io
 import json
+import re
 import sys
 from collections.abc import Sequence
 from decimal import Decimal
@@ -144,12 +145,18 @@ def checked(rows: Sequence[tuple[str, dict[str, Any]]], home_currency: str | Non
 
 async def _import(record_type: RecordType, path: Path, database: str | None) -> ImportReport:
     settings = load_settings(**({"database": database} if database else {}))
-    batches = checked(read_rows(path), settings.currency)
+    rows = read_rows(path)
+    batches = checked(rows, settings.currency)
     db = await open_store(settings.database, create=False)
     try:
         service = Signoff(db, settings, SlackOut(make_client(settings.slack_bot_token, settings.slack_api_url)),
                           SystemClock())
         report = ImportReport()
+        for number, batch in enumerate(batches):  # every row is checked before any is saved
+            try:
+                await service.records.check_import(record_type, batch)
+            except Refused as exc:
+                raise ImportFileError(located(exc, rows[number * MAX_IMPORT_ROWS:])) from exc
         for batch in batches:
             saved = await service.records.import_records(record_type, batch, ACTOR)
             report.records += saved.records
@@ -158,6 +165,19 @@ async def _import(record_type: RecordType, path: Path, database: str | None) -> 
         return report
     finally:
         await db.close()
+
+
+def located(refusal: Refused, rows: Sequence[tuple[str, Any]]) -> list[str]:
+    """Return the problems of a refused import, each at its row's place in the file (`records.N.KEY`: `line M: KEY`)."""
+    problems = []
+    for detail in refusal.details or [{"message": refusal.message}]:
+        path, message = detail.get("path", ""), detail.get("message", "")
+        match = re.fullmatch(r"records\.(\d+)\.(.+)", path)
+        if match and int(match[1]) < len(rows):
+            problems.append(f"{rows[int(match[1])][0]}: {match[2]}: {message}")
+        else:
+            problems.append(f"{path}: {message}" if path else message)
+    return problems
 
 
 def summary(record_type: RecordType, report: ImportReport) -> str:

@@ -101,27 +101,37 @@ class Records:
         return record
 
     async def import_records(self, record_type: RecordType, batch: RecordImport, actor: str | None) -> ImportReport:
-        """Create or update many documents of one type as `put_record` does each: every row is checked first (a
-        repeated id, a missing exchange rate: Unprocessable, nothing saved), then saved IMPORT_CHUNK rows per unit
+        """Create or update many documents of one type as `put_record` does each: every row is checked first
+        (`check_import`: Unprocessable, nothing saved), then saved IMPORT_CHUNK rows per unit
         of work, so that the clicks committed meanwhile wait for one chunk at most. Saving again is harmless: each
         row is idempotent."""
-        problems = [{"path": f"records.{i}.id", "message": "an earlier row has this id"} for i in batch.repeated_ids()]
-        for index, row in enumerate(batch.records):
-            if (problem := exchange_rate_problem(row, self.deps.settings.currency)) is not None:
-                problems.append({"path": f"records.{index}.exchange_rate", "message": problem})
-        if problems:
-            raise Unprocessable("the import was refused; nothing was saved", problems)
+        await self.check_import(record_type, batch)
         report = ImportReport()
         for start in range(0, len(batch.records), IMPORT_CHUNK):
             chunk = batch.records[start:start + IMPORT_CHUNK]
             report.add(await retrying(partial(self._import_chunk, record_type, chunk, actor)))
         return report
 
+    async def check_import(self, record_type: RecordType, batch: RecordImport) -> None:
+        """Raise Unprocessable, naming every row's problem, when an import cannot be saved: a repeated id, a missing
+        exchange rate, a read-only key a row may not repeat (`echo_problems`)."""
+        problems = [{"path": f"records.{i}.id", "message": "an earlier row has this id"} for i in batch.repeated_ids()]
+        for index, row in enumerate(batch.records):
+            if (problem := exchange_rate_problem(row, self.deps.settings.currency)) is not None:
+                problems.append({"path": f"records.{index}.exchange_rate", "message": problem})
+        stored: dict[str, Record] = {}
+        if batch.is_echoing_status():
+            async with self.deps.db.read() as repo:
+                stored = await repo.records_by_id(record_type.value, [row.id for row in batch.records])
+        problems += batch.echo_problems(record_type, stored)
+        if problems:
+            raise Unprocessable("the import was refused; nothing was saved", problems)
+
     async def _import_chunk(
         self, record_type: RecordType, rows: Sequence[ImportRow], actor: str | None,
     ) -> list[tuple[Record, str]]:
         async with self.deps.unit_of_work() as repo:
-            return [await self._put_in(repo, record_type, row.id, row.record_input(), actor) for row in rows]
+            return [await self._put_in(repo, record_type, row.id, row.writable(), actor) for row in rows]
 
     async def _put_once(
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,

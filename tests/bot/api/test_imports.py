@@ -124,6 +124,27 @@ async def test_a_document_sent_back_as_get_returned_it_is_saved_and_its_read_onl
     assert (await record(signoff, "INV-2") or {})["memo"] == "Q4, patched" and await record(signoff, "INV-3") is None
 
 
+async def test_documents_imported_as_get_returned_them_are_saved_and_their_read_only_keys_checked(
+    signoff: Harness,
+) -> None:
+    await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1"), row("INV-2", memo="Q4")]})
+    listed = [await record(signoff, f"INV-{n}") or {} for n in (1, 2)]
+    assert {"type", "id", "approval_status", "created_at", "approval", "reminded"} <= set(listed[0])
+    again = await signoff.post("/api/v1/imports/invoice", {"records": [{**listed[0], "memo": "new"}, listed[1]]})
+    assert again.status_code == 200, again.text
+    assert (again.json()["updated"], again.json()["unchanged"]) == (1, 1)
+    assert (await record(signoff, "INV-1") or {})["created_at"] == listed[0]["created_at"]
+    for changes, path in (({"approval_status": "approved"}, "approval_status"), ({"type": "bill"}, "type"),
+                          ({"type": None}, "type"), ({"approval_status": None}, "approval_status")):
+        rows = [{**listed[0], "memo": "refused"}, {**listed[1], **changes}]
+        refused = await signoff.post("/api/v1/imports/invoice", {"records": rows})
+        assert refused.status_code == 422, (changes, refused.text)
+        assert [d["path"] for d in refused.json()["error"]["details"]] == [f"records.1.{path}"], refused.text
+    new = await signoff.post("/api/v1/imports/invoice", {"records": [{**listed[0], "id": "INV-9"}]})
+    assert new.status_code == 422 and "new" in new.text
+    assert (await record(signoff, "INV-1") or {})["memo"] == "new" and await record(signoff, "INV-9") is None
+
+
 async def test_the_audit_trail_of_a_document_that_never_existed_is_not_found(signoff: Harness) -> None:
     assert (await signoff.api.get("/api/v1/records/invoice/NOPE-1/audit")).status_code == 404
     assert (await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1")]})).status_code == 200

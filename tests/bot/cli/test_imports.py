@@ -67,6 +67,24 @@ async def test_a_file_with_bad_rows_imports_nothing_and_names_every_problem(
     assert await record(signoff, "INV-1") is None
 
 
+async def test_a_file_of_documents_as_the_api_returned_them_is_checked_against_the_stored_ones(
+    signoff: Harness, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    await signoff.post("/api/v1/imports/invoice", {"records": [
+        {"id": f"INV-{n}", "amount": "10.00", "created_by": "U0REQ"} for n in (1, 2)]})
+    read = [(await signoff.api.get(f"/api/v1/records/invoice/INV-{n}")).json() for n in (1, 2)]
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps([{**read[0], "memo": "kept"}, {**read[1], "approval_status": "approved"}]))
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "record 2: approval_status: changes through approvals only (it is none)" in err, err
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()["memo"] is None
+    path.write_text(json.dumps([{**read[0], "memo": "kept"}, read[1]]))
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 0
+    assert "1 updated, 1 unchanged" in capsys.readouterr().out
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()["memo"] == "kept"
+
+
 @pytest.mark.parametrize(("text", "suffix", "problem"), [
     ("", ".csv", "no header row"),
     ("id,amount\n", ".csv", "holds no document"),
