@@ -20,6 +20,7 @@ from pydantic import (
 )
 
 from engine.currencies import CURRENCIES, minor_units
+from engine.echo import differing
 from engine.errors import InvalidChangeError
 from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
 from engine.limits import to_decimal as to_decimal
@@ -273,11 +274,7 @@ def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id:
                   stored: Record | None) -> list[dict[str, str]]:
     """Return why read-only keys a body repeats cannot be taken back: they name another document than the path, or
     an approval status other than the stored one (it changes through approvals only). Other ones are ignored."""
-    problems = []
-    if "type" in echoed and echoed["type"] != record_type.value:
-        problems.append({"path": "type", "message": f"is {record_type.value}, as the path says"})
-    if "id" in echoed and echoed["id"] != record_id:
-        problems.append({"path": "id", "message": f"is {record_id}, as the path says"})
+    problems = differing(echoed, {"type": record_type.value, "id": record_id}, "is {expected}, as the path says")
     if "approval_status" in echoed and (stored is None or stored.approval_status.value != echoed["approval_status"]):
         now = f"it is {stored.approval_status.value}" if stored else "the document is new"
         problems.append({"path": "approval_status", "message": f"changes through approvals only ({now})"})
@@ -374,3 +371,20 @@ class Contact(ContactInput):
     def mail_address(self) -> str | None:
         """Return the address e-mail to this contact goes to, or None when it has none that can be mailed."""
         return self.email if self.email and is_email(self.email) else None
+
+
+class ContactEcho(ContactInput):
+    """A customer or vendor to save: its writable fields, and the read-only keys GET returns, which a body sent back
+    as it was read repeats (`kind` and `id` must be the path's; `groups` is ignored: rules decide it)."""
+
+    kind: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    id: Any = Field(default=None, json_schema_extra={"readOnly": True})
+    groups: Any = Field(default=None, json_schema_extra={"readOnly": True})
+
+    def contact(self, kind: ContactKind, contact_id: str) -> Contact:
+        """Return the contact to save at this path; raise InvalidChangeError when `kind` or `id` name another."""
+        echoed = self.model_dump(include={"kind", "id"} & self.model_fields_set)
+        problems = differing(echoed, {"kind": kind.value, "id": contact_id}, "is {expected}, as the path says")
+        if problems:
+            raise InvalidChangeError("read-only keys differ from the contact's", problems)
+        return Contact(**self.model_dump(include=set(ContactInput.model_fields)), kind=kind, id=contact_id)

@@ -315,6 +315,10 @@ class WorkflowDefinition(_Strict):
         return names
 
 
+# What GET adds to a workflow's definition: a body sent back as it was read repeats them.
+ECHOED = ("id", "created_at", "updated_at", "warnings")
+
+
 class Workflow(WorkflowDefinition):
     """A stored workflow."""
 

@@ -23,8 +23,7 @@ from bot.errors import Unprocessable
 from engine.limits import Id, unstorable_path
 from engine.records import (
     ApprovalStatus,
-    Contact,
-    ContactInput,
+    ContactEcho,
     ContactKind,
     Record,
     RecordEcho,
@@ -150,9 +149,8 @@ async def get_contact(kind: ContactKind, contact_id: Id, request: Request) -> di
 
 @router.put("/contacts/{kind}/{contact_id}", openapi_extra=RECORDS_WRITE)
 async def put_contact(
-    kind: ContactKind, contact_id: Id, request: Request, data: ContactInput = Body(...)
+    kind: ContactKind, contact_id: Id, request: Request, data: ContactEcho = Body(...)
 ) -> dict[str, Any]:
-    """Create or update a customer or vendor."""
-    contact = Contact(**data.model_dump(), kind=kind, id=contact_id)
-    await service_of(request).records.put_contact(contact)
+    """Create or update a customer or vendor (a body as GET returned it too: `kind` and `id` must be the path's)."""
+    contact = await service_of(request).records.put_contact(kind, contact_id, data)
     return contact.model_dump(mode="json")

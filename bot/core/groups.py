@@ -12,13 +12,16 @@ from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
 from engine.conditions import Condition, EvalContext, Op
+from engine.echo import split_echo
 from engine.errors import InvalidDefinitionError
 from engine.groups import (
+    ECHOED,
     Group,
     GroupDefinition,
     GroupKind,
     Membership,
     auto_members,
+    echo_problems,
     member_problems,
     needs_recompute,
     parse_group,
@@ -108,15 +111,19 @@ class GroupsService:
         return group, membership
 
     async def update_group(self, ref: str, data: Any, actor: str | None = None) -> tuple[Group, Membership]:
-        """Replace a group's definition; filters that change (or turning automatic on) recompute it."""
-        definition = self._parse_group(data)
+        """Replace a group's definition; filters that change (or turning automatic on) recompute it. A body as GET
+        returned it may repeat its read-only keys (`echo_problems` says which must be as they are: Unprocessable)."""
+        body, echoed = split_echo(data, ECHOED)
+        definition = self._parse_group(body)
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             old = await self._group(repo, ref)
+            before = await repo.membership(old.id)
+            if problems := echo_problems(echoed, old.id, before):
+                raise Unprocessable("read-only keys differ from the group's", problems)
             await self._check_group_change(repo, old, definition)
             group = Group(**definition.model_dump(), id=old.id, created_at=old.created_at, updated_at=now)
             await repo.save_group(group)
-            before = await repo.membership(group.id)
             after = before
             if needs_recompute(old, group):
                 after = Membership(await self._matches(repo, group), before.added, before.removed)

@@ -20,6 +20,8 @@ from engine.records import (
     ECHOED,
     ApprovalStatus,
     Contact,
+    ContactEcho,
+    ContactKind,
     ImportRow,
     Record,
     RecordImport,
@@ -174,9 +176,14 @@ class Records:
                                                else "updated")
         return after, CREATED if before is None else UPDATED
 
-    async def put_contact(self, contact: Contact) -> None:
+    async def put_contact(self, kind: ContactKind, contact_id: str, data: ContactEcho) -> Contact:
         """Create or update a customer or vendor: groups whose members follow a rule follow it, and so do the
-        pre-fills of its not-yet-approved documents and the workflows their approvals follow."""
+        pre-fills of its not-yet-approved documents and the workflows their approvals follow. Unprocessable when the
+        read-only keys the body repeats name another contact."""
+        try:
+            contact = data.contact(kind, contact_id)
+        except InvalidChangeError as exc:
+            raise Unprocessable(str(exc), exc.details) from exc
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             await repo.save_contact(contact, now)
@@ -185,6 +192,7 @@ class Records:
                                          PrefillStep(now, None, "prefilled"))
             await self.approvals.reroute(repo, [r.key() for r in await repo.records_open_to_prefill_of(
                 contact.kind.value, [contact.id])])
+        return contact
 
     async def confirm_to_requester(self, record: Record) -> None:
         """Queue the requester's confirmation DM, which links back to the record."""

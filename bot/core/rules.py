@@ -16,8 +16,10 @@ from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.prefill import PrefillStep, choose_in, plan_for_rule, recompute_for_rule
 from bot.errors import Conflict, NotFound, Unprocessable
+from engine.echo import differing, split_echo
 from engine.errors import InvalidDefinitionError
 from engine.rules import (
+    ECHOED,
     AppliedPrefill,
     ChangePreview,
     Rule,
@@ -89,10 +91,16 @@ class RulesService:
         return result
 
     async def update_rule(self, rule_id: str, data: Any, actor: str | None = None) -> RuleResult:
-        """Replace a rule's definition; documents follow when it is (or was) published."""
-        definition = self.parse(data)
+        """Replace a rule's definition; documents follow when it is (or was) published. A body as GET returned it may
+        repeat its read-only keys (`ECHOED`): its `id` that of the rule addressed (else Unprocessable), the others
+        ignored."""
+        body, echoed = split_echo(data, ECHOED)
+        definition = self.parse(body)
         async with self.deps.unit_of_work() as repo:
-            result = await self._put(repo, await self._rule(repo, rule_id), definition, actor)
+            old = await self._rule(repo, rule_id)
+            if problems := differing(echoed, {"id": old.id}, "is {expected}, the rule's id"):
+                raise Unprocessable("read-only keys differ from the rule's", problems)
+            result = await self._put(repo, old, definition, actor)
         return result
 
     async def set_status(self, rule_id: str, status: RuleStatus, actor: str | None = None) -> RuleResult:

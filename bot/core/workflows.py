@@ -14,10 +14,12 @@ from bot.core.retry import retrying
 from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
+from engine.echo import differing, split_echo
 from engine.errors import InvalidDefinitionError
 from engine.notify import is_slack_user
 from engine.overlaps import overlap_warnings
 from engine.workflows import (
+    ECHOED,
     Workflow,
     WorkflowDefinition,
     parse_definition,
@@ -137,21 +139,27 @@ class Workflows:
             return await repo.list_workflows()
 
     async def update(self, workflow_id: str, data: Any) -> Workflow:
-        """Replace a workflow's definition."""
-        definition = self._parse(data)
-        return await self._change(workflow_id, definition.model_dump(), "workflow_updated")
+        """Replace a workflow's definition; a body as GET returned it may repeat its read-only keys (`ECHOED`), its
+        `id` that of the workflow addressed (else Unprocessable), the others ignored."""
+        body, echoed = split_echo(data, ECHOED)
+        definition = self._parse(body)
+        return await self._change(workflow_id, definition.model_dump(), "workflow_updated", echoed)
 
     async def set_enabled(self, workflow_id: str, enabled: bool) -> Workflow:
         """Enable a workflow, which makes it live (a draft is published), or disable it."""
         action = "workflow_enabled" if enabled else "workflow_disabled"
         return await self._change(workflow_id, switched(enabled), action)
 
-    async def _change(self, workflow_id: str, changes: dict[str, Any], action: str) -> Workflow:
+    async def _change(
+        self, workflow_id: str, changes: dict[str, Any], action: str, echoed: Mapping[str, Any] | None = None,
+    ) -> Workflow:
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             current = await repo.get_workflow(workflow_id)
             if current is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
+            if problems := differing(echoed or {}, {"id": current.id}, "is {expected}, the workflow's id"):
+                raise Unprocessable("read-only keys differ from the workflow's", problems)
             updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
             await store_workflow(repo, updated, action, None, now, None)
         await self._changed()

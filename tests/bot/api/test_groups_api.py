@@ -330,3 +330,32 @@ async def test_a_contact_reads_back_with_the_groups_it_is_in(signoff: Harness) -
     assert (await signoff.api.get("/api/v1/contacts/customer/C1")).json()["groups"] == []
     assert (await signoff.api.get("/api/v1/contacts/vendor/C1")).status_code == 404
     assert (await signoff.api.get("/api/v1/contacts/customer/NOPE")).json()["error"]["code"] == "not_found"
+
+
+async def test_a_group_or_a_contact_sent_back_as_get_returned_it_is_saved_and_its_read_only_keys_checked(
+    signoff: Harness,
+) -> None:
+    await put_customer(signoff, "C1")
+    await put_customer(signoff, "C2", state="NY")
+    group = await create_group(signoff)
+    await signoff.post(f"/api/v1/groups/{group['id']}/members", {"add": ["C2"]})
+    read = (await signoff.api.get(f"/api/v1/groups/{group['id']}")).json()
+    assert (read["members"], read["added"]) == (["C1", "C2"], ["C2"])
+    saved = await signoff.api.put(f"/api/v1/groups/{group['id']}", json={**read, "description": "Mid-size CA",
+                                                                         "members": ["C2", "C1"]})
+    assert saved.status_code == 200 and saved.json()["description"] == "Mid-size CA", saved.text
+    for changes, path in (({"id": "g-other"}, "id"), ({"members": ["C1"]}, "members"), ({"added": []}, "added"),
+                          ({"removed": ["C1"]}, "removed"), ({"members": None}, "members")):
+        refused = await signoff.api.put(f"/api/v1/groups/{group['id']}", json={**read, **changes})
+        assert refused.status_code == 422, (changes, refused.text)
+        assert [d["path"] for d in refused.json()["error"]["details"]] == [path], refused.text
+    assert await members(signoff, "ca-mid") == ["C1", "C2"]
+    contact = (await signoff.api.get("/api/v1/contacts/customer/C1")).json()
+    assert contact["groups"] == ["ca-mid"]
+    back = await signoff.api.put("/api/v1/contacts/customer/C1", json={**contact, "city": "Fresno", "groups": []})
+    assert back.status_code == 200 and back.json()["city"] == "Fresno", back.text
+    for changes, path in (({"kind": "vendor"}, "kind"), ({"id": "C9"}, "id"), ({"id": None}, "id")):
+        refused = await signoff.api.put("/api/v1/contacts/customer/C1", json={**contact, **changes})
+        assert refused.status_code == 422, (changes, refused.text)
+        assert [d["path"] for d in refused.json()["error"]["details"]] == [path], refused.text
+    assert (await signoff.api.get("/api/v1/contacts/customer/C1")).json()["city"] == "Fresno"

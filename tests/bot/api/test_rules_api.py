@@ -184,3 +184,13 @@ async def test_yaml_export_and_apply_round_trip(signoff: Harness) -> None:
     assert len(await service.list_rules()) == 1
     with pytest.raises(Unprocessable):
         await apply_rules_yaml(service, "rules: [unclosed")
+
+
+async def test_a_rule_sent_back_as_get_returned_it_is_saved_and_its_id_checked(signoff: Harness) -> None:
+    rule = await create(signoff, RULE)
+    read = (await signoff.api.get(f"/api/v1/rules/{rule['id']}")).json()
+    saved = await signoff.api.put(f"/api/v1/rules/{rule['id']}", json={**read, "description": "Flights"})
+    assert saved.status_code == 200, saved.text
+    refused = await signoff.api.put(f"/api/v1/rules/{rule['id']}", json={**read, "id": "rule_other"})
+    assert refused.status_code == 422 and [d["path"] for d in refused.json()["error"]["details"]] == ["id"]
+    assert (await signoff.api.get(f"/api/v1/rules/{rule['id']}")).json()["description"] == "Flights"

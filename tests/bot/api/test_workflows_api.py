@@ -117,6 +117,20 @@ async def test_updates_are_checked_too(signoff: Harness) -> None:
     assert (await signoff.api.get(f"/api/v1/workflows/{wid}")).json()["actions"][1]["message"] == "ok {{ record.id }}"
 
 
+async def test_a_workflow_sent_back_as_get_returned_it_is_saved_and_its_id_checked(signoff: Harness) -> None:
+    wid = (await signoff.post("/api/v1/workflows", BASE)).json()["id"]
+    read = (await signoff.api.get(f"/api/v1/workflows/{wid}")).json()
+    assert {"id", "created_at", "updated_at", "warnings"} <= set(read)
+    saved = await signoff.api.put(f"/api/v1/workflows/{wid}", json={**read, "name": "Renamed", "warnings": []})
+    assert saved.status_code == 200, saved.text
+    assert (saved.json()["name"], saved.json()["created_at"]) == ("Renamed", read["created_at"])
+    for changes in ({"id": "wf-other"}, {"id": None}):
+        refused = await signoff.api.put(f"/api/v1/workflows/{wid}", json={**read, **changes})
+        assert refused.status_code == 422 and [d["path"] for d in refused.json()["error"]["details"]] == ["id"]
+    assert (await signoff.api.get(f"/api/v1/workflows/{wid}")).json()["name"] == "Renamed"
+    assert (await signoff.post("/api/v1/workflows", read)).status_code == 422  # a new workflow gets its own id
+
+
 async def test_runs_are_filtered_and_paged(signoff: Harness) -> None:
     notify = {"name": "N", "record_type": "invoice", "trigger": "created_or_updated",
               "actions": [{"type": "notification", "channel": "#finance", "message": "{{ record.id }}"}]}
