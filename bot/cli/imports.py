@@ -83,21 +83,28 @@ def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
     header = text.partition("\n")[0]
     if not header.strip():
         raise ImportFileError(["the file has no header row"])
-    try:
-        dialect: Any = csv.Sniffer().sniff(header, delimiters=DELIMITERS)
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    _check_header([name.strip() for name in reader.fieldnames or []])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header))  # cells quoted as RFC 4180 says
+    names = [name.strip() for name in next(reader)]
+    _check_header(names)
     rows, start = [], reader.line_num + 1
-    for row in reader:
+    for cells in reader:
         where, start = f"line {start}", reader.line_num + 1  # a quoted cell may hold line breaks
-        if None in row or None in row.values():  # a cell past the header's columns, or a column without one
-            raise ImportFileError([f"{where}: {'more' if None in row else 'fewer'} cells than the header has columns"])
-        cells = {str(name).strip(): value for name, value in row.items() if value != ""}
-        if cells:
-            rows.append((where, _nested(cells)))
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(names):
+            raise ImportFileError([f"{where}: {'more' if len(cells) > len(names) else 'fewer'} cells than the header "
+                                   "has columns"])
+        document = {name: value for name, value in zip(names, cells, strict=True) if value != ""}
+        rows.append((where, _nested(document)))
     return rows
+
+
+def _delimiter(header: str) -> str:
+    """Return the delimiter the header row uses (a comma when it names a single column)."""
+    try:
+        return csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        return ","
 
 
 def _check_header(names: list[str]) -> None:

@@ -98,6 +98,9 @@ async def test_a_file_of_documents_as_the_api_returned_them_is_checked_against_t
     ("id,amount,amount\nDC-1,1,2\n", ".csv", "line 1: the header names amount more than once"),
     ('id,memo,amount\nM-1,"two\nlines",1.001\n', ".csv", "line 2: amount: USD amounts have at most 2 decimal places"),
     ('[{"id": "N-1", "amount": NaN}]', ".json", "not JSON"),
+    ("id,amount,currency\nL-1,10.00,USD\n\n\nL-2,1.001,USD\n", ".csv", "line 5: amount: USD amounts have at most"),
+    ("id,amount\r\nL-1,1\r\n\r\nL-2,1.001\r\n", ".csv", "line 4: amount: USD amounts have at most"),
+    ('id,memo,amount\nQ-1,"a ""b""\nc",1\n  \nQ-2,x,1.001\n', ".csv", "line 5: amount: USD amounts have at most"),
 ])
 def test_files_that_are_not_documents_are_refused_with_where(
     tmp_path: Path, text: str, suffix: str, problem: str,
@@ -128,3 +131,16 @@ def test_a_file_keeps_money_and_line_breaks_as_written(tmp_path: Path) -> None:
     [batch] = checked(read_rows(as_csv))
     assert [(r.id, r.memo, str(r.amount)) for r in batch.records] == [
         ("CSV-1", "line1\nline2, with comma", "1200.50"), ("CSV-2", "plain", "3.00")]
+
+
+def test_a_csv_cell_keeps_its_doubled_quotes_as_one_and_blank_lines_are_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "quotes.csv"
+    path.write_text('id,amount,currency,memo\nQ-1,10.00,USD,"Order ""ABC"", rush"\n   \n'
+                    'Q-2,10.00,USD,"say ""hi"""\n\nQ-3,10.00,USD,"say ""hi""\nsecond line"\n,,,\n')
+    [batch] = checked(read_rows(path))
+    assert [(r.id, r.memo) for r in batch.records] == [
+        ("Q-1", 'Order "ABC", rush'), ("Q-2", 'say "hi"'), ("Q-3", 'say "hi"\nsecond line')]
+    semicolons = tmp_path / "semicolons.csv"
+    semicolons.write_text('id;amount;memo\nS-1;"1.50";"a ""b"" c"\n')
+    [batch] = checked(read_rows(semicolons))
+    assert [(r.id, str(r.amount), r.memo) for r in batch.records] == [("S-1", "1.50", 'a "b" c')]
