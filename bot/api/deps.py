@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute
 
 from bot.core.service import Signoff
 from bot.core.tokens import touch_token
-from bot.errors import ApiError
+from bot.errors import ApiError, Unprocessable
 from engine.limits import JsonNumber, is_storable_text, unstorable_path
 from storage.models import ENV_TOKEN_NAME, ApiToken, hash_token
 from storage.ports import Repository
@@ -160,3 +160,21 @@ def token_actor(request: Request) -> str:
     """Return the audit actor of the request's token (`token:NAME`)."""
     caller: Caller = request.state.caller
     return caller.actor
+
+
+def json_object(data: Any) -> dict[str, Any]:
+    """Return a body that must be a JSON object; Unprocessable otherwise."""
+    if not isinstance(data, dict):
+        raise Unprocessable("expected a JSON object", [{"path": "(body)", "message": "expected an object"}])
+    return data
+
+
+def known_keys(data: Any, allowed: Sequence[str]) -> dict[str, Any]:
+    """Return a body that must be a JSON object holding only `allowed` keys; Unprocessable otherwise (a misspelt key is
+    refused rather than read as one left out)."""
+    unknown = sorted(set(json_object(data)) - set(allowed))
+    if unknown:
+        use = f"use {', '.join(allowed[:-1])} and {allowed[-1]}" if len(allowed) > 1 else f"use {allowed[0]}"
+        details = [{"path": key, "message": f"unknown key; {use}"} for key in unknown]
+        raise Unprocessable(f"unknown key {unknown[0]!r}", details)
+    return data

@@ -6,7 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
-from bot.api.deps import RECORDS_READ, ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, token_actor
+from bot.api.deps import (
+    RECORDS_READ,
+    ExactNumbersRoute,
+    Ref,
+    json_object,
+    known_keys,
+    refuse_unstorable_text,
+    require_token,
+    token_actor,
+)
 from bot.core.groups import GroupsService, membership_json
 from bot.core.prefill import prefill_json
 from bot.core.rules import RuleResult, RulesService, apply_rules_yaml, rules_to_yaml
@@ -42,12 +51,6 @@ def _result_json(result: RuleResult) -> dict[str, Any]:
 def group_json(group: Group, membership: Membership) -> dict[str, Any]:
     """Serialise a group with its members for the API."""
     return {**group.model_dump(mode="json"), **membership_json(membership)}
-
-
-def _object(data: Any, path: str = "(body)") -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise Unprocessable("expected a JSON object", [{"path": path, "message": "expected an object"}])
-    return data
 
 
 # rules
@@ -119,7 +122,7 @@ async def create_group(
     request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Create a group; `members` are manual additions."""
-    return group_json(*await _groups(request).create_group(_object(data), actor))
+    return group_json(*await _groups(request).create_group(json_object(data), actor))
 
 
 @router.get("/groups/{group_id}")
@@ -154,11 +157,7 @@ async def change_members(
     group_id: Ref, request: Request, data: Any = Body(...), actor: str = Depends(token_actor)
 ) -> dict[str, Any]:
     """Add (`add`) and remove (`remove`) members by hand."""
-    body = _object(data)
-    unknown = sorted(set(body) - {"add", "remove"})
-    if unknown:
-        details = [{"path": key, "message": "unknown key; use add and remove"} for key in unknown]
-        raise Unprocessable(f"unknown key {unknown[0]!r}", details)
+    body = known_keys(data, ("add", "remove"))
     _, membership = await _groups(request).change_members(group_id, body.get("add"), body.get("remove"), actor)
     return membership_json(membership)
 
@@ -169,11 +168,7 @@ async def email_group(
 ) -> dict[str, Any]:
     """E-mail the members of a customer or vendor group that have an address: all, or those listed in `to` (an
     unknown key, a misspelt `to` say, is refused rather than read as "all")."""
-    body = _object(data)
-    unknown = sorted(set(body) - {"subject", "message", "to"})
-    if unknown:
-        details = [{"path": key, "message": "unknown key; use subject, message and to"} for key in unknown]
-        raise Unprocessable(f"unknown key {unknown[0]!r}", details)
+    body = known_keys(data, ("subject", "message", "to"))
     if "to" in body and body["to"] is None:
         raise Unprocessable("to is null", [{"path": "to", "message": "list the members to e-mail, or leave to out "
                                                                      "to e-mail them all"}])

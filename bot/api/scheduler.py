@@ -6,7 +6,15 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
-from bot.api.deps import ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, service_of, token_actor
+from bot.api.deps import (
+    ExactNumbersRoute,
+    Ref,
+    known_keys,
+    refuse_unstorable_text,
+    require_token,
+    service_of,
+    token_actor,
+)
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.errors import Unprocessable
 from engine.records import RecordType
@@ -58,7 +66,7 @@ async def remind_invoice(
     Body (all optional): `schedule` N picks whose texts to use; `subject` and `message` are the reminder's own
     texts (templates, like a schedule's: `{{ invoice.id }}`, `{{ customer.name }}`…) instead of the schedule's.
     """
-    body = body or {}
+    body = known_keys(body or {}, ("schedule", "subject", "message"))
     schedule = body.get("schedule")
     if schedule is not None and (isinstance(schedule, bool) or not isinstance(schedule, int)):
         raise Unprocessable("schedule must be a schedule number", [{"path": "schedule", "message": "an integer"}])

@@ -243,11 +243,14 @@ async def test_turning_reminders_off_stops_them(billing: Harness, smtp: Inbox) -
 
 
 async def test_a_manual_reminder_is_sent_at_any_time(billing: Harness, smtp: Inbox) -> None:
-    response = await billing.post("/api/v1/records/invoice/INV-7/remind", {"actor": "U0ADMIN"})
+    # a key the endpoint does not know (an `actor` to impersonate, a misspelt `subjet`) sends nothing
+    for unknown in ({"actor": "U0ADMIN"}, {"subjet": "Final notice", "mesage": "Call us"}):
+        refused = await billing.post("/api/v1/records/invoice/INV-7/remind", unknown)
+        assert refused.status_code == 422 and "unknown key" in refused.text, refused.text
+    response = await billing.post("/api/v1/records/invoice/INV-7/remind", {})
     assert response.status_code == 200 and response.json()["to"] == ["ap@acme.example"]
     message = (await mails(smtp, 1))[0]
     assert message["Subject"] == "Reminder: invoice INV-7 is due on Oct 27, 2026"
-    # an `actor` in the body grants nothing: the token's name is on record
     assert [(e["actor"], e["detail"]["manual"]) for e in await history(billing)] == [("token:env", True)]
     assert (await billing.post("/api/v1/records/invoice/NOPE/remind")).status_code == 404
     assert (await billing.post("/api/v1/records/invoice/INV-7/remind", {"schedule": 5})).status_code == 422
