@@ -12,11 +12,13 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.dates import local_date
+from engine.echo import differing
 from engine.facts import facts_of
 from engine.lifecycle import customer_hold
+from engine.limits import check_text
 from engine.records import Contact, ContactKind, Record, RecordType
 from engine.workflows import (
     NotificationAction,
@@ -104,12 +106,38 @@ class Skipped:
 Planned = PostMessage | RemindPeople | SendEmail | SetField | Skipped
 
 
+MAX_COMPANY_NAME = 200
+
+
 @dataclass(frozen=True)
 class Company:
     """What templates know of the company."""
 
     name: str
     timezone: str
+
+
+class CompanyInput(BaseModel):
+    """What an admin sets of the company: its name (its time zone is a setting, which a body as GET returned it
+    repeats: `time_zone_problems` checks it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    timezone: Any = Field(default=None, json_schema_extra={"readOnly": True})
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        name = check_text(value.strip(), MAX_COMPANY_NAME)
+        if not name:
+            raise ValueError("must not be blank")
+        return name
+
+    def time_zone_problems(self, timezone: str) -> list[dict[str, str]]:
+        """Return why the time zone the body repeats cannot be taken: another than the company's setting."""
+        echoed = {"timezone": self.timezone} if "timezone" in self.model_fields_set else {}
+        return differing(echoed, {"timezone": timezone}, "is {expected}, as SIGNOFF_TIMEZONE sets it")
 
 
 def contact_kind_for(record_type: RecordType) -> ContactKind:

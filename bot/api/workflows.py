@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request
 
 from bot.api.deps import MAX_REF_CHARS, ExactNumbersRoute, Ref, refuse_unstorable_text, require_token, service_of
-from bot.core.admin import set_company_name
+from bot.core.admin import set_company
 from bot.errors import NotFound, Unprocessable
+from engine.actions import CompanyInput
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
@@ -18,7 +19,6 @@ from storage.models import RunFilter
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depends(refuse_unstorable_text)],
                    route_class=ExactNumbersRoute)
-MAX_COMPANY_NAME = 200
 MAX_CURSOR_DIGITS = 18
 QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]
 
@@ -128,15 +128,11 @@ async def get_company(request: Request) -> dict[str, Any]:
 
 
 @router.put("/company")
-async def put_company(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-    """Set the company name that templates show as `{{ company.name }}`."""
-    name = body.get("name")
-    if set(body) != {"name"} or not isinstance(name, str) or len(name.strip()) > MAX_COMPANY_NAME:
-        raise Unprocessable("give the company name", [{"path": "name", "message": f"text of at most "
-                                                       f"{MAX_COMPANY_NAME} characters"}])
+async def put_company(request: Request, data: CompanyInput = Body(...)) -> dict[str, Any]:
+    """Set the company name that templates show as `{{ company.name }}` (a body as GET returned it too)."""
     service = service_of(request)
-    await set_company_name(service.deps, name.strip())
-    return {"name": name.strip(), "timezone": service.settings.timezone}
+    await set_company(service.deps, data)
+    return {"name": data.name, "timezone": service.settings.timezone}
 
 
 @router.get("/workflows")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.core.deps import Deps
-from bot.errors import Conflict, NotFound
+from bot.errors import Conflict, NotFound, Unprocessable
+from engine.actions import CompanyInput
 from storage.models import OutboxItem
 
 
@@ -20,10 +21,13 @@ async def retry_dead_letter(deps: Deps, item_id: int) -> OutboxItem:
     return requeued
 
 
-async def set_company_name(deps: Deps, name: str) -> None:
-    """Set the company name templates show as `{{ company.name }}`."""
+async def set_company(deps: Deps, data: CompanyInput) -> None:
+    """Set the company name templates show as `{{ company.name }}`; Unprocessable when the body repeats another time
+    zone than the company's (a setting)."""
+    if problems := data.time_zone_problems(deps.settings.timezone):
+        raise Unprocessable("the time zone is a setting", problems)
     async with deps.unit_of_work() as repo:
-        await repo.set_company_name(name)
+        await repo.set_company_name(data.name)
 
 
 async def dismiss_reminder(deps: Deps, user: str, task_id: int) -> bool:

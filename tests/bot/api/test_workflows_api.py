@@ -162,7 +162,16 @@ async def test_company_name(signoff: Harness) -> None:
     assert (await signoff.api.get("/api/v1/company")).json() == {"name": "", "timezone": "UTC"}
     assert (await signoff.api.put("/api/v1/company", json={"name": " Acme "})).json()["name"] == "Acme"
     assert (await signoff.api.get("/api/v1/company")).json()["name"] == "Acme"
-    assert (await signoff.api.put("/api/v1/company", json={"nom": "x"})).status_code == 422
+    read = (await signoff.api.get("/api/v1/company")).json()
+    assert (await signoff.api.put("/api/v1/company", json={**read, "name": "Acme Books"})).status_code == 200
+    for body, path in (({"nom": "x"}, "name"), ({"name": "Acme", "nme": "typo"}, "nme"), ({"name": "   "}, "name"),
+                       ({"name": "Acme\u0007Books"}, "name"), ({"name": "x" * 201}, "name"), ({"name": 5}, "name"),
+                       ({"name": "Acme", "timezone": "Europe/Paris"}, "timezone"), ({**read, "timezone": None},
+                                                                                    "timezone")):
+        refused = await signoff.api.put("/api/v1/company", json=body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert path in [d["path"] for d in refused.json()["error"]["details"]], (body, refused.text)
+    assert (await signoff.api.get("/api/v1/company")).json()["name"] == "Acme Books"
 
 
 async def test_a_group_with_no_members_is_a_warning_until_it_has_some(signoff: Harness) -> None:
