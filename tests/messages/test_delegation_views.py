@@ -45,9 +45,13 @@ def test_messages_to_a_delegate_say_for_whom_and_act_for_them(locale: str, big: 
 @pytest.mark.parametrize(("locale", "waited", "said"), [
     ("en", {"days": 1, "hours": 20}, "for 1 day 20 hours."), ("en", {"days": 2, "hours": 0}, "for 2 days."),
     ("en", {"days": 9, "hours": 5}, "for 9 days."), ("en", {"days": 0, "hours": 4}, "for 4 hours."),
+    ("en", {"days": 7, "hours": 23}, "for 8 days."), ("en", {"days": 7, "hours": 12}, "for 8 days."),
+    ("en", {"days": 6, "hours": 23}, "for 6 days 23 hours."), ("en", {"days": 7, "hours": 11}, "for 7 days."),
     ("fr", {"days": 1, "hours": 20}, "1 jour 20 heures"),
 ])
-def test_a_reminder_says_how_long_to_the_hour_in_its_first_week(locale: str, waited: dict[str, int], said: str) -> None:
+def test_a_reminder_says_how_long_to_the_hour_in_its_first_week_then_to_the_nearest_day(
+    locale: str, waited: dict[str, int], said: str,
+) -> None:
     message = Renderer(locale, "UTC").json("approval_reminder.json.j2", card=card(False),
                                            reminder={"n": 2, "waited": waited}, behalf=None, value=None)
     assert said in message["text"]
