@@ -262,15 +262,19 @@ def is_valid_reason(reason: str | None) -> bool:
     return reason is not None and len(reason) >= MIN_REASON_CHARS
 
 
-def closed_params(request: ApprovalRequest, decision: Decision, reason: str | None) -> dict[str, Any]:
-    """Return what a refusal on a closed request says: how it ended, who decided it, and the reason the refused
-    rejection carried (so that it is not lost)."""
+def closed_params(
+    request: ApprovalRequest, decision: Decision, reason: str | None, latest: ApprovalRequest | None = None,
+) -> dict[str, Any]:
+    """Return what a refusal on a closed request says: how it ended, who decided it, the reason the refused
+    rejection carried (so that it is not lost), and how the document's `latest` request stands when it went for
+    approval again since (`again`)."""
     deciding = Decision.APPROVE if request.status is RequestStatus.APPROVED else Decision.REJECT
     by = [v.acted_by or v.approver for v in request.votes if v.decision is deciding]
     if request.status is RequestStatus.REJECTED:
         by = by[-1:]
     typed = reason if decision is Decision.REJECT and reason else None
-    return {"status": request.status.value, "by": list(dict.fromkeys(by)), "reason": typed}
+    again = latest.status.value if latest is not None and latest.id != request.id else None
+    return {"status": request.status.value, "by": list(dict.fromkeys(by)), "reason": typed, "again": again}
 
 
 def check_may_decide(

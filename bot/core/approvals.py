@@ -74,6 +74,12 @@ class Approvals:
         async with self.deps.db.read() as repo:
             return await repo.get_request(request_id)
 
+    async def latest_request(self, record_type: str, record_id: str) -> ApprovalRequest | None:
+        """Return a document's newest approval request, or None."""
+        async with self.deps.db.read() as repo:
+            requests = await repo.requests_for_record(record_type, record_id)
+        return requests[-1] if requests else None
+
     async def governing(
         self, repo: Repository, record: Record, contacts: dict[str, Contact] | None = None,
     ) -> Workflow | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from engine.approvals import (
     Step,
     Vote,
     close,
+    closed_params,
     decide,
     is_requester,
     is_same_person,
@@ -86,8 +88,8 @@ def test_refusals_change_nothing(clicks, who, decision, code) -> None:
     ("clicks", "decision", "reason", "params"),
     [
         ([("UA", A), ("UB", A), ("UD", A)], R, "too late", {"status": "approved", "by": ["UA", "UB", "UD"],
-                                                            "reason": "too late"}),
-        ([("UA", A), ("UB", R)], A, None, {"status": "rejected", "by": ["UB"], "reason": None}),
+                                                            "reason": "too late", "again": None}),
+        ([("UA", A), ("UB", R)], A, None, {"status": "rejected", "by": ["UB"], "reason": None, "again": None}),
     ],
 )
 def test_a_refusal_on_a_closed_request_says_who_decided_and_keeps_the_reason(clicks, decision, reason,
@@ -95,6 +97,16 @@ def test_a_refusal_on_a_closed_request_says_who_decided_and_keeps_the_reason(cli
     with pytest.raises(VoteRefusedError) as info:
         decide(play(two_step(), clicks), "UC", decision, NOW, reason)
     assert (info.value.code, info.value.params) == ("request_closed", params)
+
+
+@pytest.mark.parametrize(("latest_status", "latest_id", "again"), [
+    (RequestStatus.PENDING, "AR-2", "pending"), (RequestStatus.APPROVED, "AR-2", "approved"),
+    (RequestStatus.REJECTED, "AR-1", None), (None, None, None),
+])
+def test_a_refusal_on_a_closed_request_says_how_a_newer_one_stands(latest_status, latest_id, again) -> None:
+    closed = play(two_step(), [("UA", A), ("UB", R)])
+    latest = None if latest_id is None else replace(closed, id=latest_id, status=latest_status)
+    assert closed_params(closed, A, None, latest)["again"] == again
 
 
 @pytest.mark.parametrize("reason", [None, "", "   "])

@@ -165,6 +165,7 @@ async def test_a_link_of_a_cancelled_or_decided_request_says_how_it_ended(mailin
     async with httpx.AsyncClient() as web:
         cancelled = await web.get(links["approve"])
     assert cancelled.status_code == 409 and "cancelled" in cancelled.text and "already decided" not in cancelled.text
+    assert "sent for approval again since: use the newest approval message" in cancelled.text
     fresh = links_of((await mail_to(smtp, OUTSIDER, 2))[1])
     ask = await mailing.wait_for(lambda: [m for m in mailing.dm("U01AAA") if "13,000.00" in m.all_text()])
     await mailing.click("U01AAA", ask[-1], "approve")
@@ -172,6 +173,10 @@ async def test_a_link_of_a_cancelled_or_decided_request_says_how_it_ended(mailin
     async with httpx.AsyncClient() as web:
         decided = await web.post(fresh["reject"], data={"reason": "Too late to say no"})
     assert decided.status_code == 409 and "already approved by" in decided.text and "Too late to say no" in decided.text
+    assert "sent for approval again" not in decided.text  # the newest request
+    async with httpx.AsyncClient() as web:
+        oldest = await web.get(links["reject"])
+    assert "cancelled" in oldest.text and "The document has been sent for approval again since." in oldest.text
 
 
 async def test_simultaneous_posts_of_one_email_decide_once(mailing: Harness, smtp: Inbox) -> None:
