@@ -70,8 +70,10 @@ def test_admins_and_socket_mode(monkeypatch: pytest.MonkeyPatch) -> None:
         ({**BASE, "SLACK_API_URL": "notaurl"}, "SLACK_API_URL"),
         ({**BASE, "SIGNOFF_ADMINS": "U01ADA,bad id"}, "SIGNOFF_ADMINS"),
         ({**BASE, "SIGNOFF_DRAIN_S": "-1"}, "SIGNOFF_DRAIN_S"),
-        ({**BASE, "SIGNOFF_DRAIN_S": "nan"}, "SIGNOFF_DRAIN_S"),
+        ({**BASE, "SIGNOFF_DRAIN_S": "nan"}, "SIGNOFF_DRAIN_S is invalid: Input should be a finite number"),
+        ({**BASE, "SIGNOFF_SHUTDOWN_S": "inf"}, "SIGNOFF_SHUTDOWN_S is invalid: Input should be a finite number"),
         ({**BASE, "SIGNOFF_KEEP_ALIVE_S": "0"}, "SIGNOFF_KEEP_ALIVE_S"),
+        ({**BASE, "SIGNOFF_KEEP_ALIVE_S": "nan"}, "SIGNOFF_KEEP_ALIVE_S is invalid: Input should be a finite number"),
     ],
 )
 def test_bad_or_missing_setting_is_named(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], named: str) -> None:
