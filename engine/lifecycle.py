@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +26,7 @@ class Plan(StrEnum):
     START = "start"
     CANCEL = "cancel"
     RESTART = "restart"
+    REFRESH = "refresh"  # the request goes on; its messages show the changed document
 
 
 NO_LONGER_MATCHES = "the document no longer matches its workflow"
@@ -128,13 +129,14 @@ def decide_on_save(
 
 def _while_pending(governing: Workflow | None, changed: frozenset[str], asked_under: str | None) -> SaveDecision:
     """A pending document that changed: re-routed as `decide_on_reroute` says; else asked again from the first step
-    when what the approvers approve (its amount, currency, customer or vendor) changed."""
+    when what the approvers approve (its amount, currency, customer or vendor) changed, its request's messages
+    refreshed when another field did."""
     rerouted = decide_on_reroute(governing, asked_under)
     if rerouted.plan is not Plan.NOTHING or governing is None:
         return rerouted
     if changed & DECIDED_FIELDS:
         return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, CHANGED)
-    return rerouted
+    return replace(rerouted, plan=Plan.REFRESH) if changed else rerouted
 
 
 def decide_on_reroute(governing: Workflow | None, asked_under: str | None) -> SaveDecision:

@@ -34,7 +34,7 @@ from engine.facts import facts_of
 from engine.history import cancelled_or_decided, passed_over, started
 from engine.lifecycle import Plan, SaveDecision, approval_workflows_for, decide_on_reroute, is_approval_candidate
 from engine.limits import is_email
-from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of
+from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of, refresh_notice
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
 from storage.models import SlackIdentity
@@ -160,6 +160,8 @@ class Approvals:
             await self.cancel_open(repo, record, decision.reason or "")
         if decision.plan is Plan.RESTART and decision.workflow is not None:
             return await self.start_or_hold(repo, record, decision.workflow, cause="updated")
+        if decision.plan is Plan.REFRESH and (request := await repo.open_request_for(*record.key())) is not None:
+            await enqueue_notices(repo, [refresh_notice(request.id)], self.deps.clock.now())
         return record
 
     async def reroute(self, repo: Repository, keys: Iterable[tuple[str, str]]) -> None:

@@ -181,7 +181,10 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "approved", "source": "import"}, {"memo": "x"}, WF, False, PENDING, Plan.START),
         ({"approval_status": "approved"}, {"memo": "x"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING),
         ({"approval_status": "pending"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.CANCEL),
-        ({"approval_status": "pending"}, {"memo": "x"}, WF, False, PENDING, Plan.NOTHING),
+        ({"approval_status": "pending"}, {"memo": "x"}, WF, False, PENDING, Plan.REFRESH),  # the cards show it
+        ({"approval_status": "pending"}, {"due_date": "2027-01-02", "department": "Ops"}, WF, False, PENDING,
+         Plan.REFRESH),
+        ({"approval_status": "pending"}, {}, WF, False, PENDING, Plan.NOTHING),
         ({"approval_status": "pending"}, {"amount": "95000"}, WF, False, PENDING, Plan.RESTART),  # asked again
         ({"approval_status": "pending"}, {"currency": "USD"}, WF, False, PENDING, Plan.RESTART),
         ({"approval_status": "pending"}, {"customer": "C-OTHER"}, WF, False, PENDING, Plan.RESTART),
@@ -204,8 +207,8 @@ def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> N
 @pytest.mark.parametrize(
     ("changes", "asked_under", "status", "plan", "reason"),
     [
-        ({"memo": "x"}, WF.id, PENDING, Plan.NOTHING, None),
-        ({"memo": "x"}, None, PENDING, Plan.NOTHING, None),
+        ({"memo": "x"}, WF.id, PENDING, Plan.REFRESH, None),
+        ({"memo": "x"}, None, PENDING, Plan.REFRESH, None),
         ({"department": "IT"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
         ({"amount": "95000"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
         ({"amount": "95000"}, WF.id, PENDING, Plan.RESTART, CHANGED),

@@ -229,3 +229,20 @@ async def test_voiding_a_pending_document_cancels_its_approval(signoff: Harness)
     async with signoff.db.read() as repo:
         [request] = await repo.requests_for_record("invoice", "INV-1001")
     assert request.status.value == "cancelled" and request.reason == "the document was voided"
+
+
+async def test_an_edit_that_keeps_the_request_shows_on_every_card_at_once(signoff: Harness) -> None:
+    await submitted_invoice(signoff)
+    dm = await approval_dm(signoff, "U01AAA")
+    [post] = await signoff.wait_for(lambda: signoff.workspace.messages_in("C0FINANCE"))
+    assert "3 YEARS" not in dm.all_text()
+    edited = await signoff.put("/api/v1/records/invoice/INV-1001",
+                               {**INVOICE, "memo": "Support renewal, NOW 3 YEARS", "due_date": "2026-12-01"})
+    assert edited.status_code == 200 and edited.json()["approval_status"] == "pending"
+    for channel, ts in ((dm.channel, dm.ts), (post.channel, post.ts)):
+        shown = await signoff.wait_for(lambda c=channel, t=ts: next(
+            (m for m in [signoff.workspace.message(c, t)] if "NOW 3 YEARS" in m.all_text()), None))
+        assert "Dec 1, 2026" in shown.all_text() and shown.action_ids() == ["approve", "reject"]
+    async with signoff.db.read() as repo:
+        [request] = await repo.requests_for_record("invoice", "INV-1001")
+    assert request.status.value == "pending"
