@@ -2,9 +2,10 @@
 
 CSV: a header row names the columns as the API names the fields (`id`, `amount`, `currency`, `customer`,
 `due_date`…; `fields.NAME` for a custom field); an empty cell leaves its field out; commas, semicolons or tabs
-separate the cells. JSON: a list of documents, or `{"records": [...]}`. A document's source is `import` unless its
-row names another. Every row is checked before any is saved: one invalid row saves nothing, and every problem is
-printed with its line (CSV) or its position (JSON). The running bot then sends the approvals they start.
+separate the cells. JSON: a list of documents, or `{"records": [...]}`, as the API's GET returns them too (their
+read-only keys checked against the database as PUT checks them). A document's source is `import` unless its row
+names another. Every row is checked before any is saved: one invalid row saves nothing, and every problem is printed
+with its line (CSV) or its position (JSON). The running bot then sends the approvals they start.
 """
 
 from __future__ import annotations
@@ -37,14 +38,17 @@ ACTOR = "cli"
 FIELDS_PREFIX = "fields."
 DELIMITERS = ",;\t"
 ROWS = TypeAdapter(ImportRow)
+PARTLY = ("rows before it may have been imported; once it is fixed, importing the file again finishes the import "
+          "(rows imported already come out unchanged)")
 
 
 class ImportFileError(Exception):
     """A file that cannot be read as documents: its problems, one line each."""
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], outcome: str = "nothing was imported") -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+        self.outcome = outcome
 
 
 def add_import_command(sub: Any) -> None:
@@ -83,28 +87,37 @@ def _csv_rows(text: str) -> list[tuple[str, dict[str, Any]]]:
     header = text.partition("\n")[0]
     if not header.strip():
         raise ImportFileError(["the file has no header row"])
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(header))  # cells quoted as RFC 4180 says
+    # cells quoted as RFC 4180 says (a doubled quote is one), whatever the header looks like
+    reader = csv.reader(io.StringIO(text, newline=""), doublequote=True, quotechar='"', strict=True, **_dialect(header))
     names = [name.strip() for name in next(reader)]
     _check_header(names)
     rows, start = [], reader.line_num + 1
-    for cells in reader:
-        where, start = f"line {start}", reader.line_num + 1  # a quoted cell may hold line breaks
-        if not any(cell.strip() for cell in cells):
-            continue
-        if len(cells) != len(names):
-            raise ImportFileError([f"{where}: {'more' if len(cells) > len(names) else 'fewer'} cells than the header "
-                                   "has columns"])
-        document = {name: value for name, value in zip(names, cells, strict=True) if value != ""}
-        rows.append((where, _nested(document)))
+    try:
+        for cells in reader:
+            where, start = f"line {start}", reader.line_num + 1  # a quoted cell may hold line breaks
+            if any(cell.strip() for cell in cells):
+                rows.append((where, _document(where, names, cells)))
+    except csv.Error as exc:
+        raise ImportFileError([f"line {start}: not CSV as a spreadsheet writes it ({exc})"]) from exc
     return rows
 
 
-def _delimiter(header: str) -> str:
-    """Return the delimiter the header row uses (a comma when it names a single column)."""
+def _dialect(header: str) -> dict[str, Any]:
+    """Return the delimiter the header row uses (a comma when it names a single column) and whether a space follows
+    each."""
     try:
-        return csv.Sniffer().sniff(header, delimiters=DELIMITERS).delimiter
+        sniffed = csv.Sniffer().sniff(header, delimiters=DELIMITERS)
     except csv.Error:
-        return ","
+        return {"delimiter": ","}
+    return {"delimiter": sniffed.delimiter, "skipinitialspace": sniffed.skipinitialspace}
+
+
+def _document(where: str, names: list[str], cells: list[str]) -> dict[str, Any]:
+    """Return the document of a row's cells (an empty cell leaves its field out)."""
+    if len(cells) != len(names):
+        raise ImportFileError([f"{where}: {'more' if len(cells) > len(names) else 'fewer'} cells than the header has "
+                               "columns"])
+    return _nested({name: value for name, value in zip(names, cells, strict=True) if value != ""})
 
 
 def _check_header(names: list[str]) -> None:
@@ -158,20 +171,32 @@ async def _import(record_type: RecordType, path: Path, database: str | None) -> 
     try:
         service = Signoff(db, settings, SlackOut(make_client(settings.slack_bot_token, settings.slack_api_url)),
                           SystemClock())
+        await _check_all(service, record_type, batches, rows)
         report = ImportReport()
-        for number, batch in enumerate(batches):  # every row is checked before any is saved
+        for number, batch in enumerate(batches):
             try:
-                await service.records.check_import(record_type, batch)
-            except Refused as exc:
-                raise ImportFileError(located(exc, rows[number * MAX_IMPORT_ROWS:])) from exc
-        for batch in batches:
-            saved = await service.records.import_records(record_type, batch, ACTOR)
+                saved = await service.records.import_records(record_type, batch, ACTOR)
+            except Refused as exc:  # a document changed since it was checked
+                raise ImportFileError(located(exc, rows[number * MAX_IMPORT_ROWS:]), PARTLY) from exc
             report.records += saved.records
             for change, count in saved.counts.items():
                 report.counts[change] += count
         return report
     finally:
         await db.close()
+
+
+async def _check_all(service: Signoff, record_type: RecordType, batches: Sequence[RecordImport],
+                     rows: Sequence[tuple[str, Any]]) -> None:
+    """Check every row against the database before any is saved; raise ImportFileError with every problem."""
+    problems = []
+    for number, batch in enumerate(batches):
+        try:
+            await service.records.check_import(record_type, batch)
+        except Refused as exc:
+            problems += located(exc, rows[number * MAX_IMPORT_ROWS:])
+    if problems:
+        raise ImportFileError(problems)
 
 
 def located(refusal: Refused, rows: Sequence[tuple[str, Any]]) -> list[str]:
@@ -201,7 +226,7 @@ def run_import_command(args: argparse.Namespace) -> int:
         report = asyncio.run(_import(record_type, Path(args.file), args.database))
     except ImportFileError as exc:
         print("\n".join(f"signoff: {args.file}: {p}" for p in exc.problems), file=sys.stderr)
-        print("signoff: nothing was imported", file=sys.stderr)
+        print(f"signoff: {exc.outcome}", file=sys.stderr)
         return 1
     except (SettingsError, StorageError) as exc:
         print(f"signoff: {exc}", file=sys.stderr)

@@ -111,7 +111,7 @@ class Records:
         report = ImportReport()
         for start in range(0, len(batch.records), IMPORT_CHUNK):
             chunk = batch.records[start:start + IMPORT_CHUNK]
-            report.add(await retrying(partial(self._import_chunk, record_type, chunk, actor)))
+            report.add(await retrying(partial(self._import_chunk, record_type, chunk, actor, start)))
         return report
 
     async def check_import(self, record_type: RecordType, batch: RecordImport) -> None:
@@ -130,10 +130,22 @@ class Records:
             raise Unprocessable("the import was refused; nothing was saved", problems)
 
     async def _import_chunk(
-        self, record_type: RecordType, rows: Sequence[ImportRow], actor: str | None,
+        self, record_type: RecordType, rows: Sequence[ImportRow], actor: str | None, start: int,
     ) -> list[tuple[Record, str]]:
+        """Save rows `start`… of an import in one unit of work, each checked again against the document it reads
+        (Unprocessable, this chunk rolled back, when one changed since the import was checked)."""
         async with self.deps.unit_of_work() as repo:
-            return [await self._put_in(repo, record_type, row.id, row.writable(), actor) for row in rows]
+            saved = []
+            for index, row in enumerate(rows, start):
+                if "approval_status" in row.model_fields_set:
+                    stored = await repo.get_record(record_type.value, row.id)
+                    if problems := echo_problems(row.echoed(), record_type, row.id, stored):
+                        kept = f"the rows before records.{start} are saved" if start else "nothing was saved"
+                        raise Unprocessable(f"a document changed since the import was checked; {kept}", [
+                                                {"path": f"records.{index}.{p['path']}", "message": p["message"]}
+                                                for p in problems])
+                saved.append(await self._put_in(repo, record_type, row.id, row.writable(), actor))
+            return saved
 
     async def _put_once(
         self, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.core.records import IMPORT_CHUNK
 from bot.core.tokens import create_token
@@ -149,3 +150,20 @@ async def test_the_audit_trail_of_a_document_that_never_existed_is_not_found(sig
     assert (await signoff.api.get("/api/v1/records/invoice/NOPE-1/audit")).status_code == 404
     assert (await signoff.post("/api/v1/imports/invoice", {"records": [row("INV-1")]})).status_code == 200
     assert (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"][0]["action"] == "created"
+
+
+async def test_a_document_that_changed_after_the_import_was_checked_stops_it_at_its_chunk(
+    signoff: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def checked_long_ago(*_: Any) -> None:  # as if the document changed right after the check
+        return None
+
+    monkeypatch.setattr(signoff.runtime.service.records, "check_import", checked_long_ago)
+    rows = [row(f"INV-{n}") for n in range(IMPORT_CHUNK + 10)]
+    rows[IMPORT_CHUNK + 5]["approval_status"] = "approved"
+    response = await signoff.post("/api/v1/imports/invoice", {"records": rows})
+    assert response.status_code == 422, response.text
+    assert f"the rows before records.{IMPORT_CHUNK} are saved" in response.json()["error"]["message"]
+    assert [d["path"] for d in response.json()["error"]["details"]] == [f"records.{IMPORT_CHUNK + 5}.approval_status"]
+    assert await record(signoff, f"INV-{IMPORT_CHUNK - 1}") is not None
+    assert await record(signoff, f"INV-{IMPORT_CHUNK}") is None

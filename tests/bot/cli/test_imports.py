@@ -144,3 +144,34 @@ def test_a_csv_cell_keeps_its_doubled_quotes_as_one_and_blank_lines_are_skipped(
     semicolons.write_text('id;amount;memo\nS-1;"1.50";"a ""b"" c"\n')
     [batch] = checked(read_rows(semicolons))
     assert [(r.id, str(r.amount), r.memo) for r in batch.records] == [("S-1", "1.50", 'a "b" c')]
+
+
+def test_a_csv_written_with_a_space_after_each_comma_is_read_as_written(tmp_path: Path) -> None:
+    path = tmp_path / "spaced.csv"
+    path.write_text('id, amount, customer, memo\nA-1, 10.00, C1, "x, y"\nA-2, 3.00, C1, plain\n')
+    [batch] = checked(read_rows(path))
+    assert [(r.id, str(r.amount), r.customer, r.memo) for r in batch.records] == [
+        ("A-1", "10.00", "C1", "x, y"), ("A-2", "3.00", "C1", "plain")]
+    unclosed = tmp_path / "unclosed.csv"
+    unclosed.write_text('id,amount,memo\nU-1,1.00,"never closed\nU-2,2.00,x\n')
+    with pytest.raises(ImportFileError, match="line 2: not CSV as a spreadsheet writes it"):
+        read_rows(unclosed)
+
+
+async def test_every_batch_of_a_large_file_is_checked_against_the_database_before_any_is_saved(
+    signoff: Harness, cli_env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("bot.cli.imports.MAX_IMPORT_ROWS", 2)
+    await signoff.post("/api/v1/imports/invoice", {"records": [{"id": f"INV-{n}", "amount": "1.00"} for n in (1, 5)]})
+    read = {n: (await signoff.api.get(f"/api/v1/records/invoice/INV-{n}")).json() for n in (1, 5)}
+    rows = [read[1], {"id": "INV-2", "amount": "2.00"}, {"id": "INV-3", "amount": "3.00"},
+            {"id": "INV-4", "amount": "4.00", "approval_status": "none"}, {**read[5], "approval_status": "approved"}]
+    path = tmp_path / "five.json"
+    path.write_text(json.dumps(rows))
+    assert await asyncio.to_thread(main, ["import", "invoice", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "record 4: approval_status: changes through approvals only (the document is new)" in err, err
+    assert "record 5: approval_status: changes through approvals only (it is none)" in err, err
+    assert "nothing was imported" in err
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-2")).status_code == 404
