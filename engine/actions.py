@@ -106,7 +106,7 @@ class Skipped:
 Planned = PostMessage | RemindPeople | SendEmail | SetField | Skipped
 
 
-MAX_COMPANY_NAME = 200
+MAX_COMPANY_NAME_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -118,8 +118,8 @@ class Company:
 
 
 class CompanyInput(BaseModel):
-    """What an admin sets of the company: its name (its time zone is a setting, which a body as GET returned it
-    repeats: `time_zone_problems` checks it)."""
+    """What an admin sets of the company: its name (blank: none); the time zone a body as GET returned it repeats is
+    a setting (`time_zone_problems`)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -129,10 +129,7 @@ class CompanyInput(BaseModel):
     @field_validator("name")
     @classmethod
     def _a_name(cls, value: str) -> str:
-        name = check_text(value.strip(), MAX_COMPANY_NAME)
-        if not name:
-            raise ValueError("must not be blank")
-        return name
+        return check_text(value.strip(), MAX_COMPANY_NAME_CHARS)
 
     def time_zone_problems(self, timezone: str) -> list[dict[str, str]]:
         """Return why the time zone the body repeats cannot be taken: another than the company's setting."""

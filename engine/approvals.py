@@ -273,8 +273,14 @@ def closed_params(
     if request.status is RequestStatus.REJECTED:
         by = by[-1:]
     typed = reason if decision is Decision.REJECT and reason else None
-    again = latest.status.value if latest is not None and latest.id != request.id else None
-    return {"status": request.status.value, "by": list(dict.fromkeys(by)), "reason": typed, "again": again}
+    return {"status": request.status.value, "by": list(dict.fromkeys(by)), "reason": typed,
+            "again": asked_again(request, latest)}
+
+
+def asked_again(request: ApprovalRequest, latest: ApprovalRequest | None) -> str | None:
+    """Return how the document's `latest` request stands when it is not `request` (it went for approval again
+    since), else None."""
+    return latest.status.value if latest is not None and latest.id != request.id else None
 
 
 def check_may_decide(

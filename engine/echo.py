@@ -23,5 +23,10 @@ def differing(echoed: Mapping[str, Any], expected: Mapping[str, Any], message: s
             for key, value in expected.items() if key in echoed and echoed[key] != value]
 
 
+def identity_problems(echoed: Mapping[str, Any], identity: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Return a problem for each repeated identity key (`id`, `type`, `kind`) naming another than the one addressed."""
+    return differing(echoed, identity, "must be {expected}, the one the path names")
+
+
 def _shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)

@@ -12,7 +12,7 @@ from typing import Any, Final
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from engine.conditions import Condition, EvalContext, Op, evaluate, validate_condition
-from engine.echo import differing
+from engine.echo import differing, identity_problems
 from engine.errors import InvalidDefinitionError
 from engine.facts import CONTACT_FIELD_TYPES
 from engine.limits import check_storable
@@ -176,13 +176,11 @@ ECHOED = ("id", "created_at", "updated_at", "members", "auto", "added", "removed
 
 
 def echo_problems(echoed: Mapping[str, Any], group_id: str, membership: Membership) -> list[dict[str, str]]:
-    """Return why read-only keys a group's body repeats cannot be taken back: an id other than the group's, members
-    (or those added or removed by hand) other than its own, which change by adding or removing members only; the
-    others are ignored."""
-    held = {"members": sorted(membership.members()), "added": sorted(membership.added),
-            "removed": sorted(membership.removed)}
+    """Return why read-only keys a group's body repeats cannot be taken back: another id, or people added or removed
+    by hand other than its own (they change through its members only); derived ones are ignored."""
+    held = {"added": sorted(membership.added), "removed": sorted(membership.removed)}
     repeated = {key: sorted(value) if _is_id_list(value) else value for key, value in echoed.items() if key in held}
-    return (differing(echoed, {"id": group_id}, "is {expected}, the group's id")
+    return (identity_problems(echoed, {"id": group_id})
             + differing(repeated, held, "changes by adding or removing members only (it is {expected})"))
 
 

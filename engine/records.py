@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from engine.currencies import CURRENCIES, minor_units
-from engine.echo import differing
+from engine.echo import identity_problems
 from engine.errors import InvalidChangeError
 from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
 from engine.limits import to_decimal as to_decimal
@@ -274,7 +274,7 @@ def echo_problems(echoed: Mapping[str, Any], record_type: RecordType, record_id:
                   stored: Record | None) -> list[dict[str, str]]:
     """Return why read-only keys a body repeats cannot be taken back: they name another document than the path, or
     an approval status other than the stored one (it changes through approvals only). Other ones are ignored."""
-    problems = differing(echoed, {"type": record_type.value, "id": record_id}, "is {expected}, as the path says")
+    problems = identity_problems(echoed, {"type": record_type.value, "id": record_id})
     if "approval_status" in echoed and (stored is None or stored.approval_status.value != echoed["approval_status"]):
         now = f"it is {stored.approval_status.value}" if stored else "the document is new"
         problems.append({"path": "approval_status", "message": f"changes through approvals only ({now})"})
@@ -384,7 +384,7 @@ class ContactEcho(ContactInput):
     def contact(self, kind: ContactKind, contact_id: str) -> Contact:
         """Return the contact to save at this path; raise InvalidChangeError when `kind` or `id` name another."""
         echoed = self.model_dump(include={"kind", "id"} & self.model_fields_set)
-        problems = differing(echoed, {"kind": kind.value, "id": contact_id}, "is {expected}, as the path says")
+        problems = identity_problems(echoed, {"kind": kind.value, "id": contact_id})
         if problems:
             raise InvalidChangeError("read-only keys differ from the contact's", problems)
         return Contact(**self.model_dump(include=set(ContactInput.model_fields)), kind=kind, id=contact_id)

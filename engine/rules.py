@@ -115,8 +115,8 @@ class RuleDefinition(BaseModel):
         return {str(c.value) for c in self.conditions if c.op is Op.IN_GROUP}
 
 
-# What GET adds to a rule's definition: a body sent back as it was read repeats them.
-ECHOED = ("id", "created_at", "updated_at")
+# What GET (and a write's answer) adds to a rule's definition: a body sent back as it was read repeats them.
+ECHOED = ("id", "created_at", "updated_at", "records_changed")
 
 
 class Rule(RuleDefinition):

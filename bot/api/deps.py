@@ -170,11 +170,11 @@ def json_object(data: Any) -> dict[str, Any]:
 
 
 def known_keys(data: Any, allowed: Sequence[str]) -> dict[str, Any]:
-    """Return a body that must be a JSON object holding only `allowed` keys; Unprocessable otherwise (a misspelt key is
-    refused rather than read as one left out)."""
-    unknown = sorted(set(json_object(data)) - set(allowed))
+    """Return a body that must be a JSON object of `allowed` keys only: a misspelt key is 422, not read as left out."""
+    body = json_object(data)
+    unknown = sorted(set(body) - set(allowed))
     if unknown:
-        use = f"use {', '.join(allowed[:-1])} and {allowed[-1]}" if len(allowed) > 1 else f"use {allowed[0]}"
+        use = f"use {', '.join(allowed[:-1])} and {allowed[-1]}" if len(allowed) > 1 else f"use {''.join(allowed)}"
         details = [{"path": key, "message": f"unknown key; {use}"} for key in unknown]
         raise Unprocessable(f"unknown key {unknown[0]!r}", details)
-    return data
+    return body

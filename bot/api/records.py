@@ -14,6 +14,7 @@ from bot.api.deps import (
     RECORDS_WRITE,
     ExactNumbersRoute,
     Ref,
+    known_keys,
     refuse_unstorable_text,
     require_token,
     service_of,
@@ -129,7 +130,7 @@ async def submit_record(
     body: dict[str, Any] | None = Body(default=None),
 ) -> dict[str, Any]:
     """Send an approval_required document for approval."""
-    actor = (body or {}).get("actor")
+    actor = known_keys(body or {}, ("actor",)).get("actor")
     record = await service_of(request).records.submit(record_type, record_id, actor)
     return record_json(record)
 

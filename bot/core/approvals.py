@@ -19,6 +19,7 @@ from engine.approvals import (
     ForceKind,
     Outcome,
     RequestStatus,
+    asked_again,
     close,
     decide,
     force_approve,
@@ -205,12 +206,24 @@ class Approvals:
         it reads the new state and decides anew (a second vote of the same approver is then not counted).
         """
         try:
-            return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
-                                                            unless_forced))
-        except _VoterEmailUnknownError:
-            await self.learn_email(actor)
-            return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
-                                                            unless_forced, may_learn=False))
+            try:
+                return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
+                                                                unless_forced))
+            except _VoterEmailUnknownError:
+                await self.learn_email(actor)
+                return await retrying(lambda: self._decide_once(request_id, actor, decision, reason, on_behalf_of,
+                                                                unless_forced, may_learn=False))
+        except VoteRefusedError as exc:
+            if exc.code == "request_closed":
+                exc.params["again"] = await self._asked_again(request_id)
+            raise
+
+    async def _asked_again(self, request_id: str) -> str | None:
+        """Return how a closed request's document stands when it went for approval again since, else None."""
+        async with self.deps.db.read() as repo:
+            request = await repo.get_request(request_id)
+            requests = await repo.requests_for_record(request.record_type, request.record_id) if request else []
+        return asked_again(request, requests[-1]) if request and requests else None
 
     async def learn_email(self, user_id: str) -> None:
         """Remember the e-mail of a Slack user's profile (as a lookup of it would), so that a document they

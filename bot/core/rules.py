@@ -16,7 +16,7 @@ from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.prefill import PrefillStep, choose_in, plan_for_rule, recompute_for_rule
 from bot.errors import Conflict, NotFound, Unprocessable
-from engine.echo import differing, split_echo
+from engine.echo import identity_problems, split_echo
 from engine.errors import InvalidDefinitionError
 from engine.rules import (
     ECHOED,
@@ -98,7 +98,7 @@ class RulesService:
         definition = self.parse(body)
         async with self.deps.unit_of_work() as repo:
             old = await self._rule(repo, rule_id)
-            if problems := differing(echoed, {"id": old.id}, "is {expected}, the rule's id"):
+            if problems := identity_problems(echoed, {"id": old.id}):
                 raise Unprocessable("read-only keys differ from the rule's", problems)
             result = await self._put(repo, old, definition, actor)
         return result

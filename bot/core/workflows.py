@@ -14,7 +14,7 @@ from bot.core.retry import retrying
 from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
 from engine.approvals import ApprovalRequest, RequestStatus, close
-from engine.echo import differing, split_echo
+from engine.echo import identity_problems, split_echo
 from engine.errors import InvalidDefinitionError
 from engine.notify import is_slack_user
 from engine.overlaps import overlap_warnings
@@ -158,7 +158,7 @@ class Workflows:
             current = await repo.get_workflow(workflow_id)
             if current is None:
                 raise NotFound(f"no workflow {workflow_id!r}")
-            if problems := differing(echoed or {}, {"id": current.id}, "is {expected}, the workflow's id"):
+            if problems := identity_problems(echoed or {}, {"id": current.id}):
                 raise Unprocessable("read-only keys differ from the workflow's", problems)
             updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
             await store_workflow(repo, updated, action, None, now, None)

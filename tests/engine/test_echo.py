@@ -42,10 +42,11 @@ def test_a_repeated_key_must_hold_what_it_holds(echoed: dict[str, Any], paths: l
     ({"id": "g-1", "members": ["C3", "C1"], "auto": ["anything"], "created_at": "x"}, []),
     ({"added": ["C3"], "removed": ["C2"]}, []),
     ({"id": "g-9"}, ["id"]),
-    ({"members": ["C1", "C2", "C3"]}, ["members"]),
+    ({"members": ["C1", "C2", "C3"], "auto": []}, []),
     ({"added": []}, ["added"]),
     ({"removed": None}, ["removed"]),
-    ({"members": ["C1", 3]}, ["members"]),
+    ({"added": ["C3", 3]}, ["added"]),
+    ({"id": "g-9", "removed": ["C1"]}, ["id", "removed"]),
 ])
-def test_a_group_body_repeats_its_id_and_members_as_they_are(echoed: dict[str, Any], paths: list[str]) -> None:
+def test_a_group_body_repeats_its_id_and_manual_members_as_they_are(echoed: dict[str, Any], paths: list[str]) -> None:
     assert [p["path"] for p in echo_problems(echoed, "g-1", MEMBERSHIP)] == paths

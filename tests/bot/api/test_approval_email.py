@@ -165,7 +165,7 @@ async def test_a_link_of_a_cancelled_or_decided_request_says_how_it_ended(mailin
     async with httpx.AsyncClient() as web:
         cancelled = await web.get(links["approve"])
     assert cancelled.status_code == 409 and "cancelled" in cancelled.text and "already decided" not in cancelled.text
-    assert "sent for approval again since: use the newest approval message" in cancelled.text
+    assert "sent for approval again since: if you are asked again, use the newest approval message" in cancelled.text
     fresh = links_of((await mail_to(smtp, OUTSIDER, 2))[1])
     ask = await mailing.wait_for(lambda: [m for m in mailing.dm("U01AAA") if "13,000.00" in m.all_text()])
     await mailing.click("U01AAA", ask[-1], "approve")

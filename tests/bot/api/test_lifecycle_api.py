@@ -132,3 +132,14 @@ async def test_the_audit_trail_says_who_changed_what(signoff: Harness) -> None:
     assert updated["action"] == "updated" and updated["actor"] == created["actor"]
     assert updated["detail"] == {"changes": {"amount": ["100.00", "250.00"], "currency": ["USD", "EUR"],
                                              "department": ["Ops", None]}}
+
+
+async def test_a_submit_with_a_key_it_does_not_know_is_refused_and_submits_nothing(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", BASE)).json()["approval_status"] == "approval_required"
+    for body in ({"actr": "U0REQ"}, ["actor"]):
+        refused = await signoff.post("/api/v1/records/invoice/INV-1/submit", body)
+        assert refused.status_code == 422, refused.text
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()["approval_status"] == "approval_required"
+    submitted = await signoff.post("/api/v1/records/invoice/INV-1/submit", {"actor": "U0REQ"})
+    assert submitted.status_code == 200 and submitted.json()["approval_status"] == "pending"

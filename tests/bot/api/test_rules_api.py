@@ -191,6 +191,8 @@ async def test_a_rule_sent_back_as_get_returned_it_is_saved_and_its_id_checked(s
     read = (await signoff.api.get(f"/api/v1/rules/{rule['id']}")).json()
     saved = await signoff.api.put(f"/api/v1/rules/{rule['id']}", json={**read, "description": "Flights"})
     assert saved.status_code == 200, saved.text
+    assert "records_changed" in saved.json()
+    assert (await signoff.api.put(f"/api/v1/rules/{rule['id']}", json=saved.json())).status_code == 200
     refused = await signoff.api.put(f"/api/v1/rules/{rule['id']}", json={**read, "id": "rule_other"})
     assert refused.status_code == 422 and [d["path"] for d in refused.json()["error"]["details"]] == ["id"]
     assert (await signoff.api.get(f"/api/v1/rules/{rule['id']}")).json()["description"] == "Flights"

@@ -6,6 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from engine.approvals import Decision
+from engine.errors import VoteRefusedError
 from tests.support.harness import Harness, running_signoff
 
 WORKFLOW: dict[str, Any] = {
@@ -246,3 +250,17 @@ async def test_an_edit_that_keeps_the_request_shows_on_every_card_at_once(signof
     async with signoff.db.read() as repo:
         [request] = await repo.requests_for_record("invoice", "INV-1001")
     assert request.status.value == "pending"
+
+
+async def test_a_decision_on_a_request_replaced_since_says_the_document_went_for_approval_again(
+    signoff: Harness,
+) -> None:
+    await submitted_invoice(signoff)
+    await approval_dm(signoff, "U01AAA")
+    async with signoff.db.read() as repo:
+        [old] = await repo.requests_for_record("invoice", "INV-1001")
+    assert (await signoff.put("/api/v1/records/invoice/INV-1001", {**INVOICE, "amount": "13000.00"})).status_code == 200
+    with pytest.raises(VoteRefusedError) as refused:
+        await signoff.runtime.service.approvals.decide(old.id, "U01AAA", Decision.APPROVE)
+    assert (refused.value.code, refused.value.params["status"], refused.value.params["again"]) == (
+        "request_closed", "cancelled", "pending")
