@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -258,8 +259,11 @@ def valid_reason(typed: str | None) -> str | None:
 
 
 def is_valid_reason(reason: str | None) -> bool:
-    """Tell whether a (cleaned) reason of a rejection or a forced approval is long enough to count."""
-    return reason is not None and len(reason) >= MIN_REASON_CHARS
+    """Tell whether a (cleaned) reason of a rejection or a forced approval is long enough to count, invisible
+    characters (zero-width spaces, joiners, direction marks) left out."""
+    if reason is None:
+        return False
+    return len("".join(ch for ch in reason if unicodedata.category(ch) != "Cf").strip()) >= MIN_REASON_CHARS
 
 
 def closed_params(
@@ -296,7 +300,7 @@ def check_may_decide(
         if any(approver in (v.approver, v.acted_by) for v in request.votes):
             raise VoteRefusedError("Your decision was already counted; the request has moved on.", "already_voted")
         raise VoteRefusedError("You are not an approver of the current step.", "not_an_approver")
-    if decision is Decision.REJECT and not (reason or "").strip():
+    if decision is Decision.REJECT and not is_valid_reason(reason):
         raise VoteRefusedError("A rejection needs a reason.", "reason_required")
 
 

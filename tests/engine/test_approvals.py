@@ -109,7 +109,7 @@ def test_a_refusal_on_a_closed_request_says_how_a_newer_one_stands(latest_status
     assert closed_params(closed, A, None, latest)["again"] == again
 
 
-@pytest.mark.parametrize("reason", [None, "", "   "])
+@pytest.mark.parametrize("reason", [None, "", "   ", "\u200b\u200b\u200b", " \u200d\u2060\ufeff ", "ok", "o\u200bk"])
 def test_rejection_needs_a_reason(reason) -> None:
     with pytest.raises(VoteRefusedError) as info:
         decide(two_step(), "UA", R, NOW, reason)
