@@ -33,8 +33,15 @@ class NotFound(Refused):
 
     code = "not_found"
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, kind: str = "", ref: str = "") -> None:
         super().__init__(message)
+        self.kind = kind
+        self.ref = ref
+
+    @classmethod
+    def no(cls, kind: str, ref: object) -> NotFound:
+        """Return the refusal of a `kind` of thing (a group, an invoice…) that nothing named `ref` is."""
+        return cls(f"no {kind.replace('_', ' ')} {ref!r}", kind, str(ref))
 
 
 class Conflict(Refused):

@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.conditions import Condition, EvalContext, Op, evaluate, validate_condition
 from engine.echo import differing, identity_problems
@@ -17,7 +17,7 @@ from engine.errors import InvalidDefinitionError
 from engine.facts import CONTACT_FIELD_TYPES
 from engine.limits import check_storable
 from engine.records import Contact
-from engine.workflows import SLACK_ID, details_from
+from engine.workflows import SLACK_ID, details_from, problem
 
 GROUP_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_FILTERS = 50
@@ -52,11 +52,19 @@ class GroupDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(pattern=GROUP_NAME.pattern)
+    name: str
     kind: GroupKind
     description: str | None = Field(default=None, max_length=2000)
     filters: list[GroupFilter] = Field(default_factory=list, max_length=MAX_FILTERS)
     auto_update: bool = Field(default=True, strict=True)
+
+    @field_validator("name")
+    @classmethod
+    def _a_name(cls, value: str) -> str:
+        if not GROUP_NAME.match(value):
+            raise problem("group_name_invalid", "use letters, digits, '.', '_' or '-' only, at most 64 of them",
+                          value=value[:100])
+        return value
 
     @model_validator(mode="after")
     def _people_are_manual(self) -> GroupDefinition:

@@ -28,7 +28,7 @@ QueryRef = Annotated[str | None, Query(max_length=MAX_REF_CHARS)]
 def _template(slug: str, request: Request) -> CatalogTemplate:
     template = find_template(slug)
     if template is None:
-        raise NotFound(f"no template {slug!r}; GET /api/v1/templates lists them")
+        raise NotFound(f"no template {slug!r}; GET /api/v1/templates lists them", "template", slug)
     return localized(template, service_of(request).settings.locale)
 
 
@@ -96,7 +96,7 @@ async def get_run(run_id: Ref, request: Request) -> dict[str, Any]:
     async with service_of(request).db.read() as repo:
         run = await repo.get_run(run_id)
     if run is None:
-        raise NotFound(f"no run {run_id!r}")
+        raise NotFound.no("run", run_id)
     return run.as_json()
 
 

@@ -14,7 +14,7 @@ async def retry_dead_letter(deps: Deps, item_id: int) -> OutboxItem:
         if not await repo.requeue_dead(item_id, deps.clock.now()):
             item = await repo.outbox_item(item_id)
             if item is None:
-                raise NotFound(f"no outbox item {item_id}")
+                raise NotFound.no("outbox_item", item_id)
             raise Conflict(f"outbox item {item_id} is {item.status}; only dead letters can be retried")
         requeued = await repo.outbox_item(item_id)
     assert requeued is not None

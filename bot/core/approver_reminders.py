@@ -27,7 +27,7 @@ class ApproverReminders:
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             if await repo.get_record(record_type, record_id) is None:
-                raise NotFound(f"no {record_type} {record_id!r}")
+                raise NotFound.no(record_type, record_id)
             request = await repo.open_request_for(record_type, record_id)
             if request is None:
                 raise Conflict(f"{record_type} {record_id} has no approval waiting")

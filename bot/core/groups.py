@@ -83,7 +83,7 @@ class GroupsService:
     async def _group(self, repo: Repository, ref: str) -> Group:
         group = await repo.get_group(ref) or await repo.group_named(ref)
         if group is None:
-            raise NotFound(f"no group {ref!r}")
+            raise NotFound.no("group", ref)
         return group
 
     def _parse_group(self, data: Any) -> GroupDefinition:

@@ -91,7 +91,7 @@ class Records:
         async with self.deps.unit_of_work() as repo:
             before = await repo.get_record(record_type.value, record_id)
             if before is None:
-                raise NotFound(f"no {record_type.value} {record_id!r}")
+                raise NotFound.no(record_type.value, record_id)
             _refuse_echo(changes, record_type, record_id, before)
             try:
                 data = patched_input(before, {k: v for k, v in changes.items() if k not in ECHOED})
@@ -220,7 +220,7 @@ class Records:
         async with self.deps.db.read() as repo:
             contact = await repo.get_contact(kind, contact_id)
             if contact is None:
-                raise NotFound(f"no {kind} {contact_id!r}")
+                raise NotFound.no(kind, contact_id)
             members = await repo.contact_group_members([g.name for g in await repo.list_groups() if g.kind == kind])
         return contact, sorted(name for name, ids in members.items() if contact_id in ids)
 
@@ -229,7 +229,7 @@ class Records:
         async with self.deps.db.read() as repo:
             record = await repo.get_record(record_type, record_id)
         if record is None:
-            raise NotFound(f"no {record_type} {record_id!r}")
+            raise NotFound.no(record_type, record_id)
         return record
 
     async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
@@ -240,7 +240,7 @@ class Records:
         async with self.deps.unit_of_work() as repo:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:
-                raise NotFound(f"no {record_type.value} {record_id!r}")
+                raise NotFound.no(record_type.value, record_id)
             if record.approval_status not in SUBMITTABLE:
                 raise Conflict(f"{record_type.value} {record_id} is {record.approval_status.value}, "
                                "only approval_required or expired documents can be submitted")
@@ -261,7 +261,7 @@ class Records:
             for request in await repo.requests_for_record(record_type, record_id):
                 entries += await repo.audit_trail("request", request.id)
             if not entries and await repo.get_record(record_type, record_id) is None:
-                raise NotFound(f"no {record_type} {record_id!r}")
+                raise NotFound.no(record_type, record_id)
         entries.sort(key=lambda e: e.seq)
         return [
             {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,

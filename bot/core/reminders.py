@@ -235,7 +235,7 @@ class InvoiceReminders:
         async with self.service.deps.unit_of_work() as repo:
             record = await repo.get_record(RecordType.INVOICE.value, invoice_id)
             if record is None:
-                raise NotFound(f"no invoice {invoice_id!r}")
+                raise NotFound.no("invoice", invoice_id)
             contact = await self._recipient(repo, record)
             settings = await self.load(repo)
             chosen, index = self._schedule_for(record, settings, schedule)

@@ -73,7 +73,7 @@ class RulesService:
     async def _rule(self, repo: Repository, rule_id: str) -> Rule:
         rule = await repo.get_rule(rule_id)
         if rule is None:
-            raise NotFound(f"no rule {rule_id!r}")
+            raise NotFound.no("rule", rule_id)
         return rule
 
     def parse(self, data: Any) -> RuleDefinition:

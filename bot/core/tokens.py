@@ -36,7 +36,7 @@ async def revoke_token(db: Store, name: str, now: datetime) -> None:
     """Revoke the active token named `name`."""
     async with db.unit_of_work() as repo:
         if not await repo.revoke_api_token(name, now):
-            raise NotFound(f"no active token named {name!r}")
+            raise NotFound(f"no active token named {name!r}", "token", name)
 
 
 async def touch_token(db: Store, token: ApiToken, now: datetime) -> None:

@@ -107,7 +107,7 @@ class Workflows:
         async with self.deps.db.read() as repo:
             workflow = await repo.get_workflow(workflow_id)
         if workflow is None:
-            raise NotFound(f"no workflow {workflow_id!r}")
+            raise NotFound.no("workflow", workflow_id)
         return workflow
 
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
@@ -157,7 +157,7 @@ class Workflows:
         async with self.deps.unit_of_work() as repo:
             current = await repo.get_workflow(workflow_id)
             if current is None:
-                raise NotFound(f"no workflow {workflow_id!r}")
+                raise NotFound.no("workflow", workflow_id)
             if problems := identity_problems(echoed or {}, {"id": current.id}):
                 raise Unprocessable("read-only keys differ from the workflow's", problems)
             updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
@@ -180,7 +180,7 @@ class Workflows:
         async with self.deps.unit_of_work() as repo:
             workflow = await repo.get_workflow(workflow_id)
             if workflow is None:
-                raise NotFound(f"no workflow {workflow_id!r}")
+                raise NotFound.no("workflow", workflow_id)
             pending = [r for r in await repo.open_requests(MAX_OPEN_REQUESTS) if r.workflow_id == workflow_id]
             reason, now = f"the workflow {workflow.name} was deleted", self.deps.clock.now()
             for request in pending:

@@ -181,7 +181,7 @@ async def run_command(
     try:
         return await command.handler(ctx, split_args(rest))
     except NotFound as exc:
-        return ctx.note("not_found", message=exc.message)
+        return ctx.note("not_found", kind=exc.kind, ref=exc.ref)
     except Refused as exc:
         return ctx.note("failed", message=exc.message, details=exc.details[:5])
 

@@ -106,7 +106,7 @@ class CommandListeners:
             workflow = await self.service.workflows.get(workflow_id)
         except NotFound as exc:
             reply = Reply(self.service.renderer.json("commands_note.json.j2", code="not_found",
-                                                     detail={"message": exc.message}))
+                                                     detail={"kind": exc.kind, "ref": exc.ref}))
             await respond(replace_original=True, **reply.message)
             return
         kept = first_action(body).get("action_id") == "workflow_delete_keep"

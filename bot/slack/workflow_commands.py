@@ -49,7 +49,7 @@ async def find_workflow(service: Signoff, ref: str) -> Workflow:
     """Return the workflow named by id, name (any case) or unique prefix; raise NotFound (AmbiguousWorkflow)."""
     found = match_workflows(await service.workflows.list_all(), ref)
     if not found:
-        raise NotFound(f"no workflow {ref!r}")
+        raise NotFound.no("workflow", ref)
     if len(found) > 1:
         raise AmbiguousWorkflow(ref, found)
     return found[0]
@@ -131,7 +131,7 @@ async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:
         return ctx.note("usage", usage="new [TEMPLATE]")
     template = find_template(args[0].lower()) if args else None
     if args and template is None:
-        return ctx.note("not_found", message=f"template {args[0]!r} (`/signoff templates` lists them)")
+        return ctx.note("not_found", kind="template", ref=args[0])
     await workflow_modal.open_new(ctx.service, ctx.trigger_id or "", template)
     return None
 
@@ -175,7 +175,7 @@ async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
         is_stored = await repo.get_record(record_type, args[1]) is not None
         is_waiting = await repo.open_request_for(record_type, args[1]) is not None
     if not is_stored:
-        return ctx.note("not_found", message=f"{record_type} {args[1]}")
+        return ctx.note("not_found", kind=record_type, ref=args[1])
     if is_waiting and len(args) == 2:
         sent = await ctx.service.approver_reminders.remind_now(record_type, args[1], ctx.user)
         return ctx.note("reminded_approvers", record_type=record_type, record_id=args[1], approvers=sent["to"])

@@ -69,6 +69,10 @@ async def test_an_admin_creates_changes_and_deletes_groups_from_slack(signoff: H
     assert "is deleted" in (await run(signoff, ADMIN, "group delete vips")).all_text()
     assert await groups(signoff) == []
     assert "Usage" in (await run(signoff, ADMIN, "group create vips planets")).all_text()
+    for name in ("<!channel>", "café", "x" * 65):
+        refused = (await run(signoff, ADMIN, f"group create {name} people")).all_text()
+        assert "letters, digits, “.”, “_” or “-” only, at most 64" in refused and "pattern" not in refused, refused
+    assert await groups(signoff) == []
 
 
 async def test_people_are_named_by_mention_as_slack_sends_it(signoff: Harness) -> None:
