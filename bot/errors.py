@@ -22,10 +22,15 @@ class Refused(BotError):
 
     code = "refused"
 
-    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
+    def __init__(
+        self, message: str, details: list[dict[str, str]] | None = None, why: str = "",
+        params: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
+        self.why = why  # the wording of the refusal in every language (messages/templates/_refusals.j2), if any
+        self.params = params or {}
 
 
 class NotFound(Refused):

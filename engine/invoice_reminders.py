@@ -143,19 +143,28 @@ def days_until_due(due_date: date, now: datetime, tz: ZoneInfo) -> int:
     return days_between(local_date(now, tz), due_date)
 
 
-def manual_reminder_refusal(record: Record, contact: Contact | None) -> str | None:
+@dataclass(frozen=True)
+class ReminderRefusal:
+    """Why an invoice cannot get a reminder sent by hand now: a code for its wording, and its English one."""
+
+    code: str
+    message: str
+
+
+def manual_reminder_refusal(record: Record, contact: Contact | None) -> ReminderRefusal | None:
     """Tell why an invoice cannot get a reminder sent by hand now (None: it can); `contact` is its customer."""
     if record.status in CLOSED_STATUSES:
-        return f"invoice {record.id} is {record.status.value}: nothing to remind"
+        return ReminderRefusal("closed", f"invoice {record.id} is {record.status.value}: nothing to remind")
     if record.status not in FINALISED_STATUSES:
-        return f"invoice {record.id} is a {record.status.value}: only finalised invoices get reminders"
+        return ReminderRefusal("not_finalised", f"invoice {record.id} is a {record.status.value}: only finalised "
+                                                "invoices get reminders")
     hold = customer_hold(record)
     if hold is not None:
-        return f"{hold}: nothing is sent to the customer before approval"
+        return ReminderRefusal("not_approved", f"{hold}: nothing is sent to the customer before approval")
     if record.effective_balance() <= 0:
-        return f"invoice {record.id} has no balance left to pay"
+        return ReminderRefusal("paid", f"invoice {record.id} has no balance left to pay")
     if contact is None or not contact.mail_address():
-        return f"invoice {record.id} has no customer e-mail address"
+        return ReminderRefusal("no_address", f"invoice {record.id} has no customer e-mail address")
     return None
 
 

@@ -155,7 +155,8 @@ class GroupsService:
     async def _check_group_name_free(self, repo: Repository, name: str, own_id: str | None) -> None:
         clash = await repo.group_named(name)
         if clash is not None and clash.id != own_id:
-            raise Conflict(f"a group named {name!r} already exists ({clash.id})")
+            raise Conflict(f"a group named {name!r} already exists ({clash.id})", why="name_taken",
+                           params={"kind": "group", "name": name})
 
     async def _check_contacts_exist(self, repo: Repository, kind: GroupKind, ids: Sequence[str], path: str) -> None:
         if kind is GroupKind.PEOPLE:
@@ -218,7 +219,7 @@ class GroupsService:
         _check_email_texts(subject, message)
         _check_recipients(to)
         if not self.deps.settings.smtp_url:
-            raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL")
+            raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL", why="email_off")
         async with self.deps.unit_of_work() as repo:
             group = await self._group(repo, ref)
             if not group.is_contact_group():

@@ -231,7 +231,7 @@ class InvoiceReminders:
         Raise NotFound, Conflict (e-mail off, nothing to remind, not approved) or Unprocessable (bad texts).
         """
         if not self.service.settings.smtp_url:
-            raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL to send reminders")
+            raise Conflict("e-mail is off: set SIGNOFF_SMTP_URL to send reminders", why="email_off")
         async with self.service.deps.unit_of_work() as repo:
             record = await repo.get_record(RecordType.INVOICE.value, invoice_id)
             if record is None:
@@ -265,8 +265,10 @@ class InvoiceReminders:
     async def _recipient(self, repo: Repository, record: Record) -> Contact:
         contact = await repo.get_contact("customer", record.customer) if record.customer else None
         refusal = manual_reminder_refusal(record, contact)
-        if refusal is not None or contact is None:
-            raise Conflict(refusal or f"invoice {record.id} has no customer e-mail address")
+        if refusal is not None:
+            raise Conflict(refusal.message, why=f"reminder_{refusal.code}",
+                           params={"status": record.status.value, "approval_status": record.approval_status.value})
+        assert contact is not None  # a reminder to nobody is refused above
         return contact
 
     def _schedule_for(

@@ -134,7 +134,8 @@ class RulesService:
     async def _check_name_free(self, repo: Repository, name: str, own_id: str | None) -> None:
         clash = next((r for r in await repo.list_rules() if r.name == name and r.id != own_id), None)
         if clash is not None:
-            raise Conflict(f"a rule named {name!r} already exists ({clash.id})")
+            raise Conflict(f"a rule named {name!r} already exists ({clash.id})", why="name_taken",
+                           params={"kind": "rule", "name": name})
 
     async def _follow(self, repo: Repository, old: Rule | None, new: Rule | None, actor: str | None) -> int:
         change = rule_change(old, new)

@@ -183,7 +183,18 @@ async def run_command(
     except NotFound as exc:
         return ctx.note("not_found", kind=exc.kind, ref=exc.ref)
     except Refused as exc:
-        return ctx.note("failed", message=exc.message, details=exc.details[:5])
+        return ctx.note("failed", **failed_detail(exc))
+
+
+def failed_detail(refusal: Refused) -> dict[str, Any]:
+    """Return what a "failed" note shows of a refusal: its message, its first problems, its wording's key."""
+    return {"message": refusal.message, "details": refusal.details[:5], "why": refusal.why, "params": refusal.params}
+
+
+async def dm_failed(service: Signoff, user: str, refusal: Refused) -> None:
+    """DM an admin why what a modal asked for was refused."""
+    await service.slack.dm(user, service.renderer.json("commands_note.json.j2", code="failed",
+                                                       detail=failed_detail(refusal)))
 
 
 def ack_body(reply: Reply | None) -> dict[str, Any]:

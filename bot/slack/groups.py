@@ -19,7 +19,7 @@ from bot.slack.admin_forms import (
     update_view,
     with_picked,
 )
-from bot.slack.command_kit import CommandContext, Reply, command
+from bot.slack.command_kit import CommandContext, Reply, command, dm_failed
 from bot.slack.group_modals import (
     GroupForm,
     add_block,
@@ -208,8 +208,7 @@ class GroupListeners:
             group, _ = await self.groups.get_group(ref)
             await self.groups.delete_group(ref, user)
         except Refused as exc:
-            await self.service.slack.dm(user, self.service.renderer.json(
-                "commands_note.json.j2", code="failed", detail={"message": exc.message, "details": exc.details[:5]}))
+            await dm_failed(self.service, user, exc)
             return
         await dm_note(self.service, user, "group_deleted", name=group.name, id=group.id)
 

@@ -197,7 +197,8 @@ class ReminderListeners:
         try:
             sent = await self.reminders.send_now(invoice_id, actor=user)
         except Refused as exc:
-            await self._tell(where, user, "failed", invoice=invoice_id, message=exc.message)
+            await self._tell(where, user, "failed", invoice=invoice_id, message=exc.message, why=exc.why,
+                             params=exc.params)
             return
         await self._tell(where, user, "sent", invoice=sent["invoice_id"], to=", ".join(sent["to"]),
                          subject=sent["subject"])

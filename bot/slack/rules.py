@@ -20,7 +20,7 @@ from bot.slack.admin_forms import (
     update_view,
     with_picked,
 )
-from bot.slack.command_kit import CommandContext, Reply, command
+from bot.slack.command_kit import CommandContext, Reply, command, dm_failed
 from bot.slack.payload import action_value, first_action, trigger_id, user_id
 from bot.slack.rule_modal import RuleForm, preview_view, rule_modal, rule_view
 from engine.rules import RuleStatus
@@ -128,8 +128,7 @@ class RuleListeners:
         try:
             await self._apply(view.get("callback_id"), rule_id, RuleStatus(status), user)
         except Refused as exc:
-            await self.service.slack.dm(user, self.service.renderer.json(
-                "commands_note.json.j2", code="failed", detail={"message": exc.message, "details": exc.details[:5]}))
+            await dm_failed(self.service, user, exc)
 
     async def _apply(self, callback: Any, rule_id: str, status: RuleStatus, user: str) -> None:
         if callback == RULE_DELETE:

@@ -25,25 +25,28 @@ def invoice(**overrides: Any) -> Record:
 
 
 @pytest.mark.parametrize(
-    ("record", "contact", "expected"),
+    ("record", "contact", "code", "expected"),
     [
-        (invoice(), CUSTOMER, None),
-        (invoice(status="sent"), CUSTOMER, None),
-        (invoice(status="paid"), CUSTOMER, "invoice INV-1 is paid: nothing to remind"),
-        (invoice(status="void"), CUSTOMER, "invoice INV-1 is void: nothing to remind"),
-        (invoice(status="draft"), CUSTOMER, "invoice INV-1 is a draft: only finalised invoices get reminders"),
-        (invoice(approval_status="pending"), CUSTOMER, "not approved"),
-        (invoice(balance="0.00"), CUSTOMER, "invoice INV-1 has no balance left to pay"),
-        (invoice(), None, "invoice INV-1 has no customer e-mail address"),
-        (invoice(), NO_EMAIL, "invoice INV-1 has no customer e-mail address"),
+        (invoice(), CUSTOMER, None, None),
+        (invoice(status="sent"), CUSTOMER, None, None),
+        (invoice(status="paid"), CUSTOMER, "closed", "invoice INV-1 is paid: nothing to remind"),
+        (invoice(status="void"), CUSTOMER, "closed", "invoice INV-1 is void: nothing to remind"),
+        (invoice(status="draft"), CUSTOMER, "not_finalised",
+         "invoice INV-1 is a draft: only finalised invoices get reminders"),
+        (invoice(approval_status="pending"), CUSTOMER, "not_approved", "not approved"),
+        (invoice(balance="0.00"), CUSTOMER, "paid", "invoice INV-1 has no balance left to pay"),
+        (invoice(), None, "no_address", "invoice INV-1 has no customer e-mail address"),
+        (invoice(), NO_EMAIL, "no_address", "invoice INV-1 has no customer e-mail address"),
     ],
 )
-def test_which_invoices_may_be_reminded_by_hand(record: Record, contact: Contact | None, expected: str | None) -> None:
+def test_which_invoices_may_be_reminded_by_hand(
+    record: Record, contact: Contact | None, code: str | None, expected: str | None,
+) -> None:
     refusal = manual_reminder_refusal(record, contact)
     if expected is None or refusal is None:
         assert refusal == expected
     else:
-        assert refusal.startswith(expected)
+        assert refusal.code == code and refusal.message.startswith(expected)
 
 
 SETTINGS = InvoiceReminderSettings.model_validate(

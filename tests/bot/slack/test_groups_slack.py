@@ -291,3 +291,20 @@ async def test_a_redraw_refused_for_a_stale_hash_is_drawn_from_the_newer_choices
     assert "between" in [o["value"] for o in op_block["element"]["options"]]
     updates = signoff.workspace.calls("views.update")
     assert [c.params.get("hash") is not None for c in updates] == [True, False]
+
+
+async def test_a_french_admin_is_told_in_french_what_is_missing_or_refused(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "fr.db", locale="fr", smtp_url="smtp://127.0.0.1:9") as h:
+        await customers(h, "C1")
+        for command, said in (("group delete nosuch", "Introuvable : groupe « nosuch »"),
+                              ("workflow show nosuch", "Introuvable : workflow « nosuch »"),
+                              ("remind invoice INV-404", "Introuvable : facture INV-404")):
+            answer = (await run(h, ADMIN, command)).all_text()
+            assert said in answer and "no " not in answer, answer
+        assert "est créé" in (await run(h, ADMIN, "group create vips customer C1")).all_text()
+        taken = (await run(h, ADMIN, "group create vips customer C1")).all_text()
+        assert "un groupe nommé « vips » existe déjà" in taken, taken
+        assert (await h.put("/api/v1/records/invoice/INV-1", {"amount": "10.00", "customer": "C1",
+                                                              "created_by": "U0REQ"})).status_code == 200
+        held = (await run(h, ADMIN, "remind invoice INV-1")).all_text()
+        assert "le client n’a pas d’adresse e-mail" in held, held
