@@ -418,8 +418,9 @@ def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
             continue
         for name, delay_s in (("remind_every", action.remind_every_s()), ("escalate_after", action.escalate_after_s())):
             if delay_s is not None and delay_s >= action.expire_after_s():
-                found.append({"path": f"actions[{index}].{name}", "message": f"{name} {getattr(action, name)} is not "
-                              f"shorter than expire_after {action.expire_after}: the request expires first"})
+                found.append({"path": f"actions[{index}].{name}", "delay": name, "message": f"{name} "
+                              f"{getattr(action, name)} is not shorter than expire_after {action.expire_after}: the "
+                              "request expires first"})
     return found
 
 
@@ -431,7 +432,8 @@ def unreachable_people_warnings(
     found = []
     for path, ref in definition.people_paths():
         members = people_groups.get(ref.removeprefix("group:"), ()) if ref.startswith("group:") else (ref,)
-        found += [{"path": path, "user": user, "message": f"{user} {UNREACHABLE.get(problems[user], 'is unknown')}"
+        found += [{"path": path, "user": user, "problem": problems[user],
+                   "message": f"{user} {UNREACHABLE.get(problems[user], 'is unknown')}"
                    + (f" (a member of {ref})" if ref != user else "") + ": Slack cannot ask them"}
                   for user in members if user in problems]
     return found

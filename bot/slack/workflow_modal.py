@@ -275,9 +275,10 @@ class WorkflowModalListeners:
         await ack()
         warnings = await self.service.workflows.warnings(workflow)
         missing = list(dict.fromkeys(w["group"] for w in warnings if "group" in w))
-        overlaps = [w for w in warnings if "workflow_id" in w]
         note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow),
-                                          missing_groups=missing, overlaps=overlaps)
+                                          missing_groups=missing, overlaps=[w for w in warnings if "workflow_id" in w],
+                                          unreachable=[w for w in warnings if "user" in w],
+                                          late=[w["delay"] for w in warnings if "delay" in w])
         await self.service.slack.dm(user, note)
 
     async def _is_changed_meanwhile(self, draft: dict[str, Any]) -> bool:

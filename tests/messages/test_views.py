@@ -267,7 +267,10 @@ def cases() -> Iterator[Case]:
                                                  missing_groups=[LONG] * 12 if big else ["finance-leads"],
                                                  overlaps=[{"workflow_id": f"wf_{i}", "workflow_name": LONG if big
                                                             else "Large invoices", "follows": ("this", "other")[i % 2]}
-                                                           for i in range(12 if big else 2)]))
+                                                           for i in range(12 if big else 2)],
+                                                 unreachable=[{"user": f"U0{i}BOT", "problem": p} for i, p in
+                                                              enumerate(("bot", "deactivated", "not_found") * 4)],
+                                                 late=["remind_every", "escalate_after"]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
     for started in (True, False):

@@ -347,3 +347,19 @@ async def test_a_reject_form_that_slack_no_longer_lets_open_is_told_to_the_click
     assert len(signoff.workspace.calls("views.open")) == 1, "opening again cannot help: it was not retried"
     assert signoff.workspace.open_modals(ALICE) == []
     assert (await signoff.api.get("/api/v1/records/invoice/INV-000")).json()["approval_status"] == "pending"
+
+
+async def test_the_workflow_saved_from_slack_warns_of_people_slack_cannot_ask_and_timers_that_never_fire(
+    signoff: Harness,
+) -> None:
+    await run_modal(signoff, "new large-invoice-two-step-approval")
+    reply = await signoff.link.submit(ADMIN, {
+        "name": "Ghostly", "c0_value": "50000", "a0_s0_people": [ALICE], "a0_s0_groups": [], "a0_s0_min": "1",
+        "a0_s1_people": ["U0GHOST1"], "a0_s1_groups": [], "a0_remind_n": "2", "a0_remind_u": "weeks",
+        "a0_escalate_u": "never", "a0_escalate_to": [], "a0_expire_n": "1", "a0_expire_u": "weeks",
+        "publish": "publish"})
+    assert reply.json() is None
+    [note] = await signoff.wait_for(lambda: signoff.dm(ADMIN))
+    assert "U0GHOST1" in note.all_text() and "not a user of this Slack workspace" in note.all_text(), note.all_text()
+    assert "The reminder comes no sooner than the expiry" in note.all_text()
+    assert validate_message(note.blocks, note.text) == []
