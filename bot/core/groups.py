@@ -161,7 +161,8 @@ class GroupsService:
     async def _check_contacts_exist(self, repo: Repository, kind: GroupKind, ids: Sequence[str], path: str) -> None:
         if kind is GroupKind.PEOPLE:
             return
-        problems = [{"path": f"{path}[{i}]", "message": f"no {kind.value} {member!r}"}
+        problems = [{"path": f"{path}[{i}]", "message": f"no {kind.value} {member!r}", "code": "no_contact",
+                     "params": {"kind": kind.value, "value": member}}
                     for i, member in enumerate(ids) if await repo.get_contact(kind.value, member) is None]
         _raise_members(problems)
 
@@ -171,7 +172,8 @@ class GroupsService:
         """Refuse removing someone who is neither a member nor (in a contact group) a known contact: a typo would
         otherwise be kept as an exclusion nobody sees, waiting for a contact of that id."""
         listed = before.members() | before.added | before.removed
-        problems = [{"path": f"remove[{i}]", "message": f"{member!r} is not a member"}
+        problems = [{"path": f"remove[{i}]", "message": f"{member!r} is not a member", "code": "not_a_member",
+                     "params": {"value": member, "kind": kind.value}}
                     for i, member in enumerate(ids) if member not in listed
                     and (kind is GroupKind.PEOPLE or await repo.get_contact(kind.value, member) is None)]
         _raise_members(problems)
@@ -278,7 +280,8 @@ def chosen_members(members: Sequence[str], to: Sequence[str] | None) -> list[str
     if to is None:
         return list(members)
     known = set(members)
-    problems = [{"path": f"to[{i}]", "message": f"{m!r} is not a member of the group"}
+    problems = [{"path": f"to[{i}]", "message": f"{m!r} is not a member of the group", "code": "not_a_member",
+                 "params": {"value": m, "kind": "contact"}}
                 for i, m in enumerate(to) if m not in known]
     _raise_members(problems)
     return list(dict.fromkeys(to))

@@ -308,3 +308,14 @@ async def test_a_french_admin_is_told_in_french_what_is_missing_or_refused(tmp_p
                                                               "created_by": "U0REQ"})).status_code == 200
         held = (await run(h, ADMIN, "remind invoice INV-1")).all_text()
         assert "le client n’a pas d’adresse e-mail" in held, held
+
+
+async def test_a_french_admin_is_told_in_french_which_member_is_wrong(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "fr.db", locale="fr") as h:
+        await customers(h, "C1")
+        assert "est créé" in (await run(h, ADMIN, "group create leads people <@U01AAA|alice>")).all_text()
+        not_member = (await run(h, ADMIN, "group remove leads <@U01BBB|bob>")).all_text()
+        assert "n’est pas membre de ce groupe" in not_member and "U01BBB" in not_member, not_member
+        assert "est créé" in (await run(h, ADMIN, "group create vips customer C1")).all_text()
+        unknown = (await run(h, ADMIN, "group add vips C-NOPE")).all_text()
+        assert "Il n’y a pas de client « C-NOPE »" in unknown, unknown
