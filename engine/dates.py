@@ -18,6 +18,11 @@ def require_aware(moment: datetime, what: str = "datetime") -> datetime:
     return moment
 
 
+def utc_iso(moment: datetime) -> str:
+    """Return a moment as the API writes times: UTC ISO 8601 ending in `Z`, as pydantic writes them."""
+    return require_aware(moment).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def local_date(now: datetime, tz: ZoneInfo) -> date:
     """Return the calendar date of an aware moment in the given time zone."""
     return require_aware(now, "now").astimezone(tz).date()

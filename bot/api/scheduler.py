@@ -17,6 +17,7 @@ from bot.api.deps import (
 )
 from bot.core.reminders import InvoiceReminders, OwnText, settings_json
 from bot.errors import Unprocessable
+from engine.dates import utc_iso
 from engine.records import RecordType
 from storage.models import OutboxItem
 
@@ -35,8 +36,8 @@ def _reminders(request: Request) -> InvoiceReminders:
 def outbox_json(item: OutboxItem) -> dict[str, Any]:
     """Return an outbox item as the API shows it."""
     return {"id": item.id, "key": item.key, "kind": item.kind, "target": item.target, "status": item.status,
-            "attempts": item.attempts, "not_before": item.not_before.isoformat(),
-            "created_at": item.created_at.isoformat(), "last_error": item.last_error, "payload": item.payload}
+            "attempts": item.attempts, "not_before": utc_iso(item.not_before),
+            "created_at": utc_iso(item.created_at), "last_error": item.last_error, "payload": item.payload}
 
 
 @router.get("/settings/invoice-reminders")

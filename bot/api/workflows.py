@@ -11,6 +11,7 @@ from bot.core.admin import set_company
 from bot.errors import NotFound, Unprocessable
 from engine.actions import CompanyInput
 from engine.catalog import CatalogTemplate, catalog, customize, find_template
+from engine.dates import utc_iso
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
 from engine.workflows import Workflow
@@ -113,7 +114,7 @@ async def list_reminders(
     return {"reminders": [
         {"id": t.id, "run_id": t.run_id, "assignee": t.assignee, "workflow_id": t.workflow_id,
          "record_type": t.record_type, "record_id": t.record_id, "text": t.text,
-         "created_at": t.created_at.isoformat(), "done_at": t.done_at.isoformat() if t.done_at else None}
+         "created_at": utc_iso(t.created_at), "done_at": utc_iso(t.done_at) if t.done_at else None}
         for t in tasks
     ]}
 

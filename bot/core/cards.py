@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Vote
+from engine.dates import utc_iso
 from engine.delegation import acted_by_steps
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, prefilled_fields
@@ -63,5 +64,5 @@ def approval_json(request: ApprovalRequest) -> dict[str, Any]:
         "steps": [{"approvers": list(s.approvers), "min_approvers": s.min_approvers,
                    "approved_by": list(request.approvals_on(s.index))} for s in request.steps],
         "votes": [{"step": v.step_index, "approver": v.approver, "decision": v.decision.value,
-                   "reason": v.reason, "at": v.at.isoformat(), "acted_by": v.acted_by} for v in request.votes],
+                   "reason": v.reason, "at": utc_iso(v.at), "acted_by": v.acted_by} for v in request.votes],
     }

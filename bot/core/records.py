@@ -14,6 +14,7 @@ from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, apply_prefills, on_contact_saved, recompute_for_contacts
 from bot.core.retry import retrying
 from bot.errors import Conflict, NobodyToAskError, NotFound, Unprocessable
+from engine.dates import utc_iso
 from engine.errors import InvalidChangeError, NoApproverError
 from engine.lifecycle import decide_on_save, field_changes
 from engine.records import (
@@ -264,7 +265,7 @@ class Records:
                 raise NotFound.no(record_type, record_id)
         entries.sort(key=lambda e: e.seq)
         return [
-            {"at": e.at.isoformat(), "actor": e.actor, "action": e.action,
+            {"at": utc_iso(e.at), "actor": e.actor, "action": e.action,
              "subject": f"{e.subject_type}:{e.subject_id}", "from": e.from_state, "to": e.to_state,
              "detail": e.detail}
             for e in entries

@@ -15,6 +15,7 @@ from engine.dates import (
     local_date,
     require_aware,
     resolve_wall_time,
+    utc_iso,
 )
 from engine.errors import EngineError, NaiveDatetimeError
 
@@ -148,3 +149,11 @@ def test_naive_datetimes_are_rejected(call: Callable[[datetime], object]) -> Non
 def test_at_local_time_rejects_impossible_clock() -> None:
     with pytest.raises(ValueError):
         at_local_time(date(2026, 3, 29), 24, 0, PARIS)
+
+
+@pytest.mark.parametrize(("moment", "written"), [
+    (datetime(2026, 12, 7, 13, 49, 49, 552579, tzinfo=UTC), "2026-12-07T13:49:49.552579Z"),
+    (datetime(2026, 12, 7, 14, 0, tzinfo=ZoneInfo("Europe/Paris")), "2026-12-07T13:00:00Z"),
+])
+def test_a_moment_is_written_in_utc_ending_in_z(moment: datetime, written: str) -> None:
+    assert utc_iso(moment) == written

@@ -187,6 +187,9 @@ async def test_a_receiver_that_was_down_orders_a_documents_events_by_sequence(
     events = [(p["event"], p.get("step")) for _, p in sorted(receiver.received, key=lambda r: r[1]["sequence"])
               if p["record"]["id"] == "W-2"]
     assert events == [("record.created", None), ("approval.requested", 0), ("approval.step_approved", 0)]
+    [stepped] = [p for _, p in receiver.received if p["event"] == "approval.step_approved"]
+    times = [stepped["at"], stepped["record"]["created_at"], *(v["at"] for v in stepped["approval"]["votes"])]
+    assert len(times) == 3 and all(t.endswith("Z") for t in times), times  # UTC ISO 8601 ending in Z, as documented
 
 
 async def test_record_events_carry_the_fields_workflows_set(tmp_path: Path, receiver: Receiver) -> None:
