@@ -197,10 +197,11 @@ class SandboxClient:
     # tools
 
     async def advance_clock(self, advance: str) -> dict[str, Any]:
-        """Move the test clock through the REST API, then run one scheduler sweep."""
+        """Move the test clock through the REST API, then run one scheduler sweep; its messages arrive as the outbox
+        sends them (paced as Slack wants), not before the answer."""
         rest = self._rest()
         moved = await rest.call("POST", "/api/v1/clock", {"advance": advance})
-        tick = await rest.call("POST", "/api/v1/scheduler/tick", None)
+        tick = await rest.call("POST", "/api/v1/scheduler/tick?drain=false", None)
         return {"ok": True, "now": moved.get("now", self.clock.now().isoformat()), "tick": tick}
 
     def sandbox_settings(self) -> dict[str, Any]:

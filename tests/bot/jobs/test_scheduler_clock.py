@@ -165,3 +165,17 @@ async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path:
         assert "1 day" in listed and "/signoff pending" in listed
         events = (await signoff.api.get("/api/v1/records/invoice/INV-4/audit")).json()["events"]
         assert "reminded" in [e["action"] for e in events]
+
+
+async def test_a_tick_told_not_to_drain_answers_after_the_sweep_and_the_worker_sends_the_reminder(
+    tmp_path: Path,
+) -> None:
+    async with running_signoff(tmp_path / "nodrain.db", timezone="Europe/Paris") as signoff:
+        await pending_invoice(signoff)
+        moved = await signoff.post("/api/v1/clock", {"now": paris(START + timedelta(days=1), 9, 30)})
+        assert moved.status_code == 200
+        answer = (await signoff.post("/api/v1/scheduler/tick?drain=false")).json()
+        assert answer["remind"] == 1 and "delivered" not in answer
+        await signoff.wait_for(lambda: [m for m in signoff.dm("U01AAA") if "Reminder" in m.text])
+        drained = (await signoff.post("/api/v1/scheduler/tick")).json()
+        assert drained["remind"] == 0 and "delivered" in drained
