@@ -52,11 +52,14 @@ async def check_condition_groups(repo: Repository, conditions: Sequence[Conditio
         raise Unprocessable(f"invalid condition: {problems[0]['path']}: {problems[0]['message']}", problems)
 
 
-async def group_users(repo: Repository, name: str) -> list[dict[str, str]]:
+async def group_users(repo: Repository, name: str) -> list[dict[str, Any]]:
     """Return, as error details, every workflow and rule that uses a group."""
-    found = [{"path": f"workflows.{w.id}", "message": f"used by workflow {w.name!r}"}
-             for w in await repo.list_workflows() if name in w.group_refs()]
-    found += [{"path": f"rules.{r.id}", "message": f"used by rule {r.name!r}"}
+    found: list[dict[str, Any]] = [
+        {"path": f"workflows.{w.id}", "message": f"used by workflow {w.name!r}", "code": "used_by",
+         "params": {"kind": "workflow", "value": w.name}}
+        for w in await repo.list_workflows() if name in w.group_refs()]
+    found += [{"path": f"rules.{r.id}", "message": f"used by rule {r.name!r}", "code": "used_by",
+               "params": {"kind": "rule", "value": r.name}}
               for r in await repo.list_rules() if name in r.group_refs()]
     return found
 
@@ -150,7 +153,8 @@ class GroupsService:
         await self._check_group_name_free(repo, new.name, old.id)
         users = await group_users(repo, old.name) if new.name != old.name else []
         if users:
-            raise Conflict(f"group {old.name!r} cannot be renamed: it is {users[0]['message']}", users)
+            raise Conflict(f"group {old.name!r} cannot be renamed: it is {users[0]['message']}", users,
+                           why="group_in_use", params={"name": old.name})
 
     async def _check_group_name_free(self, repo: Repository, name: str, own_id: str | None) -> None:
         clash = await repo.group_named(name)
@@ -190,7 +194,8 @@ class GroupsService:
             group = await self._group(repo, ref)
             users = await group_users(repo, group.name)
             if users:
-                raise Conflict(f"group {group.name!r} cannot be deleted: it is {users[0]['message']}", users)
+                raise Conflict(f"group {group.name!r} cannot be deleted: it is {users[0]['message']}", users,
+                               why="group_in_use", params={"name": group.name})
             await repo.delete_group(group.id)
             await repo.audit(self.deps.clock.now(), actor, "group_deleted", ("group", group.id), group.kind.value, None)
 

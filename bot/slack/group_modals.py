@@ -161,7 +161,7 @@ async def delete_modal(service: Signoff, ref: str) -> dict[str, Any]:
     async with service.db.read() as repo:
         users = await group_users(repo, group.name)
     view: dict[str, Any] = service.renderer.json(
-        "group_delete.json.j2", group=group_view(group, membership), users=[u["message"] for u in users[:10]],
+        "group_delete.json.j2", group=group_view(group, membership), users=users[:10],
         metadata=form_metadata(id=group.id))
     return view
 

@@ -165,7 +165,8 @@ def _group_and_rule_views() -> Iterator[Case]:
                                {"id": "C2", "name": "Globex", "email": None}]], more=3, metadata="{}"))
     yield Case("group_saved", "group_saved.json.j2", "message", lambda r, big: r.json("group_saved.json.j2",
                                                                                    group=group))
-    for users in ([], ["Tell finance"]):
+    for users in ([], [{"path": "workflows.wf_1", "message": "used by workflow 'Tell finance'", "code": "used_by",
+                        "params": {"kind": "workflow", "value": "Tell finance"}}]):
         yield Case(f"group_delete:{bool(users)}", "group_delete.json.j2", "view", lambda r, big, u=users: r.json(
             "group_delete.json.j2", group=group, users=u, metadata="{}"))
     rule_rows = (FormRow("due_date", "due_within_days", "5"), FormRow("memo", "contains", "x"), FormRow())

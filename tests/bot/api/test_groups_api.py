@@ -131,7 +131,8 @@ async def test_deleting_a_group_in_use_is_409_and_by_a_non_admin_token_403(signo
     in_use = await signoff.api.delete(f"/api/v1/groups/{group['id']}", headers=admin)
     assert in_use.status_code == 409 and "Leads approve" in in_use.json()["error"]["message"]
     assert in_use.json()["error"]["details"] == [{"path": f"workflows.{workflow['id']}",
-                                                  "message": "used by workflow 'Leads approve'"}]
+                                                  "message": "used by workflow 'Leads approve'", "code": "used_by",
+                                                  "params": {"kind": "workflow", "value": "Leads approve"}}]
     renamed = await signoff.put(f"/api/v1/groups/{group['id']}", {"name": "leads", "kind": "people"})
     assert renamed.status_code == 409
     assert (await signoff.api.get(f"/api/v1/groups/{group['id']}")).json() == group

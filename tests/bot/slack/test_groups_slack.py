@@ -319,3 +319,9 @@ async def test_a_french_admin_is_told_in_french_which_member_is_wrong(tmp_path: 
         assert "est créé" in (await run(h, ADMIN, "group create vips customer C1")).all_text()
         unknown = (await run(h, ADMIN, "group add vips C-NOPE")).all_text()
         assert "Il n’y a pas de client « C-NOPE »" in unknown, unknown
+        workflow = {"name": "Leads approve", "record_type": "bill",
+                    "actions": [{"type": "approval", "steps": [{"approvers": ["group:leads"]}]}]}
+        assert (await h.post("/api/v1/workflows", workflow)).status_code == 201
+        in_use = (await run(h, ADMIN, "group delete leads")).all_text()
+        assert "le groupe « leads » est utilisé" in in_use and "utilisé par le workflow « Leads approve »" in in_use, (
+            in_use)
