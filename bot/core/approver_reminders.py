@@ -30,11 +30,11 @@ class ApproverReminders:
                 raise NotFound.no(record_type, record_id)
             request = await repo.open_request_for(record_type, record_id)
             if request is None:
-                raise Conflict(f"{record_type} {record_id} has no approval waiting")
+                raise Conflict(f"{record_type} {record_id} has no approval waiting", why="no_approval_waiting")
             workflow = await repo.get_workflow(request.workflow_id)
             action = manual_reminder(request, ApprovalPolicy.of(workflow.approval() if workflow else None), now)
             if action is None:
-                raise Conflict(f"nobody is left to decide on {record_type} {record_id}")
+                raise Conflict(f"nobody is left to decide on {record_type} {record_id}", why="nobody_left")
             delegations = await repo.delegations_of(action.data["to"], now)
             await repo.enqueue_many([as_message(n) for n in reminder_notices(action, request, delegations, now)], now)
             detail = {"step_index": action.data["step_index"], "to": list(action.data["to"]), "key": action.key,

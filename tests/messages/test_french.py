@@ -94,6 +94,29 @@ def _renderer_cases() -> Iterator[Case]:
     yield from _digests()
     yield from _workflow_answers()
     yield from _group_and_rule_views()
+    yield from _refusals()
+
+
+REFUSALS = ("name_taken", "group_in_use", "email_off", "nobody_left", "no_approval_waiting", "reminder_closed",
+            "reminder_not_finalised", "reminder_not_approved", "reminder_paid", "reminder_no_address")
+PROBLEMS = (("not_a_member", {"value": "U01AAA", "kind": "people"}), ("no_contact", {"value": "C9", "kind": "vendor"}),
+            ("used_by", {"value": "Tell finance", "kind": "rule"}), ("group_name_invalid", {"value": "x y"}))
+
+
+def _refusals() -> Iterator[Case]:
+    """Every refusal and problem worded in templates, as a /signoff answer and a reminder answer."""
+    params = {"kind": "group", "name": "vips", "status": "draft", "approval_status": "pending"}
+    for why in REFUSALS:
+        detail = {"message": "english", "why": why, "params": params, "details": [
+            {"path": "x", "message": "english", "code": code, "params": p} for code, p in PROBLEMS]}
+        yield Case(f"refusal:{why}", "commands_note.json.j2", "message",
+                   lambda r, big, d=detail: r.json("commands_note.json.j2", code="failed", detail=d))
+        yield Case(f"reminder_refusal:{why}", "reminders_note.json.j2", "message", lambda r, big, d=detail: r.json(
+            "reminders_note.json.j2", code="failed", detail={**d, "invoice": "INV-1001"}))
+    for kind in ("group", "workflow", "rule", "template", "customer", "vendor", "run", "outbox_item", "token",
+                 "invoice"):
+        yield Case(f"not_found:{kind}", "commands_note.json.j2", "message", lambda r, big, k=kind: r.json(
+            "commands_note.json.j2", code="not_found", detail={"kind": k, "ref": "vips"}))
 
 
 def _approval_nudges() -> Iterator[Case]:
