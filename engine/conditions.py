@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from engine.currencies import is_currency
 from engine.dates import days_between, local_date, require_aware
 from engine.errors import InvalidDefinitionError
 from engine.facts import field_type
@@ -228,9 +229,19 @@ def _scalar(name: str, kind: str, op: Op, value: Any, where: str) -> Any:
     """Parse one operand for the field's type, or raise a _Problem located at `where`."""
     parse = _parse_decimal if kind == "any" and op in _ORDERING else _SCALAR_PARSERS[kind]
     try:
-        return parse(name, value)
+        parsed = parse(name, value)
     except (TypeError, ValueError) as exc:
         raise _Problem(where, str(exc)) from None
+    return parsed.upper() if name == "currency" and isinstance(parsed, str) else parsed  # as documents store it
+
+
+def _unknown_currencies(op: Op, value: Any) -> list[str]:
+    """Return where a currency condition names a code ISO 4217 does not know (it would never match)."""
+    if op in _TEXT:
+        return []
+    values = value if isinstance(value, list) else [value]
+    return [f"value[{i}]" if isinstance(value, list) else "value"
+            for i, code in enumerate(values) if isinstance(code, str) and not is_currency(code)]
 
 
 def _no_value(name: str, kind: str, op: Op, value: Any) -> None:
@@ -414,10 +425,13 @@ def validate_condition(cond: Condition | Mapping[str, Any], path: str) -> list[d
     if problems:
         return problems
     try:
-        _normalize(item["field"], item["op"], item.get("value"))
+        value = _normalize(item["field"], item["op"], item.get("value"))
     except _Problem as problem:
         return [_detail(f"{path}.{problem.where}", problem.message)]
-    return []
+    if item["field"] != "currency":
+        return []
+    return [_detail(f"{path}.{where}", "not an ISO 4217 currency code such as EUR")
+            for where in _unknown_currencies(Op(item["op"]), value)]
 
 
 def validate_conditions(

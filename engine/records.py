@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    field_serializer,
     field_validator,
 )
 
@@ -142,6 +143,10 @@ class RecordInput(BaseModel):
         if not Decimal("1e-9") <= rate <= Decimal("1e9"):
             raise ValueError("must be a positive number of the company's currency per unit, 1e-9 to 1e9")
         return rate
+
+    @field_serializer("exchange_rate", when_used="json")
+    def _rate_as_written(self, rate: Decimal | None) -> str | None:
+        return None if rate is None else format(rate, "f")  # 0.000000001, not 1E-9
 
     @field_validator("txn_date", "due_date", mode="before")
     @classmethod

@@ -83,8 +83,8 @@ class Formatter:
         return CODE_BEFORE_DIGIT.sub("\\1\u00a0", text)  # CLDR's currency spacing: `CHF 2,000.05`, not `CHF2,000.05`
 
     def number(self, value: Any) -> str:
-        """Format a number for the locale."""
-        return str(format_decimal(value, locale=self.babel_locale))
+        """Format a number for the locale, every digit it has (an exchange rate of 0.0066667 is not 0.007)."""
+        return str(format_decimal(value, locale=self.babel_locale, decimal_quantization=False))
 
     def day(self, value: Any) -> str:
         """Format a date (or datetime, in the company zone) as a medium date."""

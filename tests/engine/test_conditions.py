@@ -550,6 +550,8 @@ VALUE = "conditions[1].value"
         ({"field": "fields.x", "op": "in", "value": [{"a": 1}]}, "conditions[1].value[0]", "text"),
         ({"field": "amount", "op": "in", "value": ["1"] * 1001}, VALUE, "at most"),
         ({**OK, "extra": 1}, "conditions[1].extra", "unknown key"),
+        ({"field": "currency", "op": "eq", "value": "EURO"}, VALUE, "ISO 4217"),
+        ({"field": "currency", "op": "in", "value": ["eur", "gbpx"]}, "conditions[1].value[1]", "ISO 4217"),
         ("amount > 5", "conditions[1]", "must be an object"),
         (None, "conditions[1]", "must be an object"),
     ],
@@ -928,3 +930,17 @@ def test_random_conditions_cover_every_op() -> None:
     cases = Cases(rng, at("2026-03-29T10:00:00+02:00"))
     seen = {cases.condition().op for _ in range(3000)}
     assert seen == set(Op)
+
+
+@pytest.mark.parametrize(("cond", "currency", "expected"), [
+    ({"field": "currency", "op": "eq", "value": "eur"}, "EUR", True),
+    ({"field": "currency", "op": "in", "value": ["eur", "gbp"]}, "GBP", True),
+    ({"field": "currency", "op": "not_in", "value": ["usd"]}, "USD", False),
+    ({"field": "currency", "op": "starts_with", "value": "e"}, "EUR", True),
+    ({"field": "currency", "op": "ne", "value": "Eur"}, "EUR", False),
+])
+def test_a_currency_condition_is_read_in_upper_case_as_documents_store_it(
+    cond: dict[str, Any], currency: str, expected: bool,
+) -> None:
+    [parsed] = parse_conditions([cond])
+    assert is_satisfied(parsed, {"currency": currency}) is expected

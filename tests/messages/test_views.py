@@ -474,3 +474,14 @@ def test_a_foreign_amount_shows_its_worth_in_the_companys_currency(locale: str, 
         message = Renderer(locale, "UTC", "USD").json(template, card=shown, **extra)
         assert expected in json.dumps(message["blocks"], ensure_ascii=False), template
         assert "≈" not in str(Renderer(locale, "UTC").json(template, card=shown, **extra)["blocks"])
+
+
+@pytest.mark.parametrize(("rate", "expected"), [("0.0066667", "at 0.0066667"), ("0.000000001", "at 0.000000001"),
+                                                ("1.123456789012345", "at 1.123456789012345")])
+def test_a_foreign_amount_shows_the_rate_as_booked(rate: str, expected: str) -> None:
+    foreign = record(False).model_copy(update={"amount": Decimal("150000"), "currency": "JPY",
+                                               "exchange_rate": Decimal(rate)})
+    shown = {**approval_card(foreign, request(False), None, 0), "acted_by": {}}
+    message = Renderer("en", "UTC", "USD").json("approval_request.json.j2", card=shown)
+    assert expected in json.dumps(message["blocks"], ensure_ascii=False)
+    assert foreign.model_dump(mode="json")["exchange_rate"] == rate
