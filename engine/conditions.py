@@ -526,8 +526,28 @@ def _scalar_of(value: Any) -> Any:
     return value if number is None else number
 
 
-def _folded(value: Any) -> str | None:
+def _folded(value: Any) -> str | tuple[str, ...] | None:
+    """Read a fact as text for contains / starts_with: a list-valued custom field as the texts of its items."""
+    if isinstance(value, list | tuple):
+        return tuple(item.casefold() for item in value if isinstance(item, str))
     return value.casefold() if isinstance(value, str) else None
+
+
+def _scalars_of(value: Any) -> Any:
+    """Read a custom-field value for equality and membership: each item of a list as `_scalar_of` reads it."""
+    return tuple(_scalar_of(item) for item in value) if isinstance(value, list | tuple) else _scalar_of(value)
+
+
+def _has_text(subject: str | tuple[str, ...] | None, text: str, is_prefix: bool) -> bool:
+    """Tell whether a text (or one item of a list) contains, or starts with, a folded text."""
+    items = subject if isinstance(subject, tuple) else (() if subject is None else (subject,))
+    return any(item.startswith(text) if is_prefix else text in item for item in items)
+
+
+def _has_member(subject: Any, values: tuple[Any, ...]) -> bool:
+    """Tell whether a value (or one item of a list) is among the listed values."""
+    items = subject if isinstance(subject, tuple) else (subject,)
+    return any(item in values for item in items)
 
 
 def _local_day_in(tz: ZoneInfo) -> Callable[[Any], date | None]:
@@ -581,12 +601,21 @@ _PRESENCE_TEMPLATES: dict[tuple[Op, str], str] = {
     (Op.IS_NOT_EMPTY, "any"): "not _is_blank({get})",
 }
 _PRESENCE_FAMILY = {"string": "text", "enum": "text", "any": "any"}
+# A custom field may hold a list: these hold when one of its items does.
+_ANY_TEMPLATES: dict[Op, str] = {
+    Op.CONTAINS: "_has_text({get}, {c}, False)",
+    Op.STARTS_WITH: "_has_text({get}, {c}, True)",
+    Op.IN: "_has_member({get}, {c})",
+    Op.NOT_IN: "not _has_member({get}, {c})",
+}
 _ROLES = ("k", "c", "lo", "hi", "cv", "x")
 
 
 def _template(op: Op, kind: str) -> str:
     if op in _PRESENCE:
         return _PRESENCE_TEMPLATES[(op, _PRESENCE_FAMILY.get(kind, "value"))]
+    if kind == "any" and op in _ANY_TEMPLATES:
+        return _ANY_TEMPLATES[op]
     return _TEMPLATES[op]
 
 
@@ -620,7 +649,7 @@ def _converter(cond: Condition, kind: str, tz: ZoneInfo) -> Callable[[Any], Any]
     if cond.op in _TEXT:
         return _folded
     if kind == "any":
-        return _number_of if cond.op in _ORDERING else _scalar_of
+        return _number_of if cond.op in _ORDERING else _scalars_of if cond.op in _MEMBERSHIP else _scalar_of
     if kind == "datetime" and _is_day_value(cond.value):
         return _local_day_in(tz)
     return None
@@ -661,6 +690,8 @@ def _generate(conditions: Sequence[Condition], tz: ZoneInfo) -> Predicate:
     namespace: dict[str, Any] = {
         "__builtins__": {},
         "_is_blank": _is_blank,
+        "_has_text": _has_text,
+        "_has_member": _has_member,
         "_NO_MEMBERS": frozenset(),
     }
     exec(compile(_source(texts, constants, uses_today), "<conditions>", "exec"), namespace)
@@ -724,14 +755,22 @@ def _reference_day(raw: Any, tz: ZoneInfo) -> date:
 def _reference_subject(cond: Condition, kind: str, raw: Any, ctx: EvalContext) -> Any:
     if cond.op in DATE_OPS:
         return days_between(ctx.today, _reference_day(raw, ctx.tz))
+    if cond.op in _TEXT and isinstance(raw, list):
+        return tuple(item.casefold() for item in raw if isinstance(item, str))
     if cond.op in _TEXT:
         return raw.casefold() if isinstance(raw, str) else None
+    if kind == "any" and cond.op in _MEMBERSHIP and isinstance(raw, list):
+        return tuple(_reference_any(cond, item) for item in raw)
     if kind == "any":
-        number = None if isinstance(raw, bool) else _reference_number(raw)
-        return number if number is not None or cond.op in _ORDERING else raw
+        return _reference_any(cond, raw)
     if kind == "datetime" and _is_day_value(cond.value):
         return _reference_day(raw, ctx.tz)
     return raw
+
+
+def _reference_any(cond: Condition, raw: Any) -> Any:
+    number = None if isinstance(raw, bool) else _reference_number(raw)
+    return number if number is not None or cond.op in _ORDERING else raw
 
 
 def _reference_number(raw: Any) -> Decimal | None:
@@ -746,14 +785,15 @@ def _reference_number(raw: Any) -> Decimal | None:
 
 _REFERENCE_TESTS: dict[Op, Callable[[Any, Any], bool]] = {
     Op.EQ: lambda s, v: bool(s == v),
-    Op.IN: lambda s, v: any(s == item for item in v),
+    Op.IN: lambda s, v: any(x == item for x in (s if isinstance(s, tuple) else (s,)) for item in v),
     Op.GT: lambda s, v: bool(s > v),
     Op.GTE: lambda s, v: bool(s >= v),
     Op.LT: lambda s, v: bool(s < v),
     Op.LTE: lambda s, v: bool(s <= v),
     Op.BETWEEN: lambda s, v: bool(v[0] <= s and s <= v[1]),
-    Op.CONTAINS: lambda s, v: v.casefold() in s,
-    Op.STARTS_WITH: lambda s, v: s[: len(v.casefold())] == v.casefold(),
+    Op.CONTAINS: lambda s, v: any(v.casefold() in x for x in (s if isinstance(s, tuple) else (s,))),
+    Op.STARTS_WITH: lambda s, v: any(x[: len(v.casefold())] == v.casefold() for x in (s if isinstance(s, tuple)
+                                                                                       else (s,))),
     Op.DUE_WITHIN_DAYS: lambda days, n: 0 <= days <= n,
     Op.OVERDUE_BY_DAYS: lambda days, n: -days >= n and days < 0,
     Op.DAYS_SINCE_AT_LEAST: lambda days, n: -days >= n,

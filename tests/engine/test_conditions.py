@@ -246,7 +246,7 @@ CUSTOM_CASES = [
     ("fields.code", "ne", "A1", ["A1"], True),
     ("fields.code", "in", ["A1", "B2"], "B2", True),
     ("fields.code", "in", [1, 2], 2.0, True),
-    ("fields.code", "in", ["A1"], ["A1"], False),
+    ("fields.code", "in", ["A1"], ["A1"], True),  # a list: one of its items
     ("fields.code", "not_in", ["A1"], {"a": 1}, True),
     ("fields.note", "contains", "rush", "RUSH order", True),
     ("fields.note", "contains", "rush", 5, False),
@@ -944,3 +944,25 @@ def test_a_currency_condition_is_read_in_upper_case_as_documents_store_it(
 ) -> None:
     [parsed] = parse_conditions([cond])
     assert is_satisfied(parsed, {"currency": currency}) is expected
+
+
+@pytest.mark.parametrize(("op", "value", "fact", "expected"), [
+    ("contains", "capex", ["capex", "it"], True),
+    ("contains", "CAP", ["capex", "it"], True),
+    ("contains", "ops", ["capex", "it"], False),
+    ("starts_with", "i", ["capex", "it"], True),
+    ("in", ["capex"], ["capex", "it"], True),
+    ("in", ["ops", "hr"], ["capex", "it"], False),
+    ("in", [3], ["3", "x"], True),
+    ("not_in", ["capex"], ["capex", "it"], False),
+    ("not_in", ["ops"], ["capex", "it"], True),
+    ("not_in", ["ops"], [], True),
+    ("contains", "capex", [], False),
+    ("contains", "capex", "capex, it", True),
+    ("in", ["capex"], "capex", True),
+])
+def test_a_list_valued_custom_field_holds_when_one_of_its_items_does(
+    op: str, value: Any, fact: Any, expected: bool,
+) -> None:
+    [parsed] = parse_conditions([{"field": "fields.tags", "op": op, "value": value}])
+    assert is_satisfied(parsed, {"fields.tags": fact}) is expected
