@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from jinja2 import (
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
+from engine.currencies import minor_units
 from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
 from messages.errors import RenderError, TemplateBudgetError, TemplateInvalidError
 from messages.i18n import translations
@@ -79,6 +80,8 @@ class Formatter:
         if amount is None or amount == "":
             return "—"
         value = amount if isinstance(amount, Decimal) else Decimal(str(amount))
+        if rounded:  # half up, as accounts round: €1.01 at 0.5 is $0.51
+            value = value.quantize(Decimal(1).scaleb(-minor_units(currency)), ROUND_HALF_UP)
         text = str(format_currency(value, currency, locale=self.babel_locale, decimal_quantization=rounded))
         return CODE_BEFORE_DIGIT.sub("\\1\u00a0", text)  # CLDR's currency spacing: `CHF 2,000.05`, not `CHF2,000.05`
 

@@ -195,3 +195,11 @@ def test_french_questions_use_the_article_of_the_document_type(record_type: str,
 def test_a_template_reading_a_name_it_does_not_know_is_refused(source: str, problem: str | None) -> None:
     found = check_user_template(source, {"record": {"id": "INV-1", "amount": 1}, "company": {"name": "N"}})
     assert (found or "").startswith(problem or "") and (found is None) == (problem is None)
+
+
+@pytest.mark.parametrize(("amount", "currency", "expected"), [
+    ("0.505", "USD", "$0.51"), ("0.504", "USD", "$0.50"), ("1000.005", "USD", "$1,000.01"),
+    ("-0.505", "USD", "-$0.51"), ("149.5", "JPY", "¥150"), ("1.0005", "KWD", "KWD\u00a01.001"),
+])
+def test_a_converted_amount_is_rounded_half_up_as_accounts_round(amount: str, currency: str, expected: str) -> None:
+    assert Renderer("en").fmt.money(Decimal(amount), currency, rounded=True) == expected
