@@ -194,5 +194,7 @@ async def test_a_socket_mode_replica_frozen_past_the_ack_timeout_does_not_run_th
         print(f"frozen={frozen} after {after_acks} acks: resent={len(resent)}")
         assert all(d.is_acked for d in resent), "what the frozen replica held was acknowledged by another"
         await counted_once(database, workspace, hub)
-        assert hub.connections == list(range(REPLICAS)), "the replica woke up on the connection it had"
+        # Another replica may reconnect when a loaded machine delays a heartbeat; the frozen one keeps its own.
+        assert frozen in hub.connections, "the replica woke up on the connection it had"
+        await hub.wait_for(lambda: len(hub.connections) == REPLICAS, timeout_s=20)
     assert [key for key, n in posted_keys(workspace).items() if n > 1] == []
