@@ -351,9 +351,13 @@ def sample_record(record_type: RecordType, now: datetime, tz: ZoneInfo) -> Recor
 
 def sample_contact(record_type: RecordType) -> Contact:
     """Return a representative customer or vendor for a document type."""
-    return Contact(kind=contact_kind_for(record_type), id="C-SAMPLE", name="Sample Company Ltd",
-                   email="accounts@example.com", state="CA", country="US", city="San Francisco",
-                   balance=Decimal("1250.00"))
+    return sample_contact_of(contact_kind_for(record_type))
+
+
+def sample_contact_of(kind: ContactKind) -> Contact:
+    """Return a representative customer or vendor, every field filled, for template checks."""
+    return Contact(kind=kind, id="C-SAMPLE", name="Sample Company Ltd", email="accounts@example.com", state="CA",
+                   country="US", city="San Francisco", balance=Decimal("1250.00"))
 
 
 def template_sources(workflow: WorkflowDefinition) -> list[tuple[str, str]]:

@@ -166,8 +166,8 @@ def _resolve_steps(
     steps = []
     for index, spec in enumerate(action.steps):
         people = resolve_step_approvers(spec.approvers, groups, requester)
-        if not people:
-            people = stand_ins(action, requester, groups, fallback)
+        if len(people) < spec.min_approvers:  # the requester taken off, a group grown smaller: the quorum holds
+            people = (*people, *(p for p in stand_ins(action, requester, groups, fallback) if p not in people))
         steps.append(Step(index, people, max(1, min(spec.min_approvers, len(people))), spec.name))
     return tuple(steps)
 
@@ -183,16 +183,18 @@ def stand_ins(
 
 def unseat(request: ApprovalRequest, seat: str, stand_in: tuple[str, ...], now: datetime) -> Outcome:
     """Take a seat off the current step: the requester's (Slack gives them its e-mail), or a second seat of one
-    person. The quorum shrinks to the seats left (the step completes if its votes now reach it); a step left empty
-    goes to `stand_in`, who are asked. Uncounted when the seat is not on the open step, or nobody could take it."""
+    person. A step left with fewer seats than its quorum gets `stand_in` too, who are asked; only when there are
+    too few of them does the quorum shrink to the seats there are (the step completes if its votes now reach it).
+    Uncounted when the seat is not on the open step, or nobody could take it."""
     if not request.is_open() or seat not in request.step().approvers:
         return Outcome(request, (), is_counted=False)
     current = request.step()
     left = tuple(p for p in current.approvers if p != seat)
-    asked = () if left else tuple(p for p in dict.fromkeys(stand_in) if not is_same_person(p, request.requester))
+    asked = () if len(left) >= current.min_approvers else tuple(
+        p for p in dict.fromkeys(stand_in) if p not in left and p != seat and not is_same_person(p, request.requester))
     if not (left or asked):
         return Outcome(request, (), is_counted=False)
-    seats = left or asked
+    seats = (*left, *asked)
     step = replace(current, approvers=seats, min_approvers=max(1, min(current.min_approvers, len(seats))))
     changed = replace(request, steps=tuple(step if s.index == step.index else s for s in request.steps))
     if len(changed.approvals_on(step.index)) >= step.min_approvers:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -12,9 +11,9 @@ from zoneinfo import ZoneInfo
 from engine.approvals import ApprovalRequest, is_eligible, is_requester, is_same_person
 from engine.dates import local_date, require_aware, resolve_wall_time
 from engine.errors import VoteRefusedError
+from engine.limits import SLACK_ID
 
 MAX_AWAY_DAYS = 366
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 class DelegationProblem(StrEnum):
@@ -69,7 +68,7 @@ def delegation_problem(
 ) -> DelegationProblem | None:
     """Return what is wrong with `principal away, delegate acts until UNTIL`, or None (a delegate who is away
     would act for nobody: delegations do not chain)."""
-    if not SLACK_USER_ID.match(delegate):
+    if not SLACK_ID.match(delegate):
         return DelegationProblem.BAD_DELEGATE
     if delegate == principal:
         return DelegationProblem.SELF

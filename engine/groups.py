@@ -15,9 +15,9 @@ from engine.conditions import Condition, EvalContext, Op, evaluate, validate_con
 from engine.echo import differing, identity_problems
 from engine.errors import InvalidDefinitionError
 from engine.facts import CONTACT_FIELD_TYPES
-from engine.limits import check_storable
+from engine.limits import SLACK_ID, check_storable
 from engine.records import Contact
-from engine.workflows import SLACK_ID, details_from, problem
+from engine.workflows import details_from, problem
 
 GROUP_NAME: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_FILTERS = 50

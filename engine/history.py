@@ -21,6 +21,14 @@ class HistoryEvent(StrEnum):
     EXPIRED = "approval_expired"
     CANCELLED = "approval_cancelled"
     PASSED_OVER = "approval_passed_over"
+    SEAT_REMOVED = "approval_seat_removed"
+
+
+class SeatRemoval(StrEnum):
+    """Why a seat was taken off a step once Slack said who it was."""
+
+    REQUESTER = "requester"  # the requester, named by an e-mail
+    SAME_PERSON = "same_person"  # a second seat of one person, named by Slack id and by e-mail
 
 
 # a request closed without a decision: expired by the scheduler, or cancelled because its document changed
@@ -108,3 +116,12 @@ def escalated(request: ApprovalRequest, to: Sequence[str], level: int, waiting_o
     """Return the line of a step escalated to more people after waiting on some approvers."""
     return HistoryEntry(HistoryEvent.ESCALATED, request, "schedule", step=request.current_step,
                         detail={"to": list(to), "level": level, "waiting_on": list(waiting_on)})
+
+
+def seat_removed(before: ApprovalRequest, after: ApprovalRequest, seat: str, why: SeatRemoval) -> HistoryEntry:
+    """Return the line of a seat taken off the current step: whose, why, who was asked in its place and the quorum
+    that holds now."""
+    step = after.steps[before.current_step]
+    asked = [p for p in step.approvers if p not in before.step().approvers]
+    return HistoryEntry(HistoryEvent.SEAT_REMOVED, after, "lookup", step=before.current_step,
+                        detail={"seat": seat, "why": why.value, "to": asked, "min_approvers": step.min_approvers})

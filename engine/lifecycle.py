@@ -32,6 +32,7 @@ class Plan(StrEnum):
 NO_LONGER_MATCHES = "the document no longer matches its workflow"
 MOVED = "the document now falls under another workflow: it is asked for approval again"
 CHANGED = "the document changed: it is asked for approval again"
+REQUESTER_CHANGED = "the document's requester changed: it is asked for approval again"
 VOIDED = "the document was voided"
 
 
@@ -57,9 +58,16 @@ def changed_fields(before: Record | None, after: RecordInput) -> frozenset[str]:
 
 
 def field_changes(before: Record, after: Record) -> dict[str, list[Any]]:
-    """Return, for the audit trail, each writable field a save changed as `[before, after]` JSON values."""
+    """Return, for the audit trail, each writable field a save changed as `[before, after]` JSON values (its
+    `source` and `created_by` too, though they alone change nothing to an approval)."""
     old, new = before.model_dump(mode="json", by_alias=True), after.model_dump(mode="json", by_alias=True)
-    return {name: [old.get(name), new.get(name)] for name in sorted(changed_fields(before, after))}
+    names = changed_fields(before, after) | {n for n in UNTRACKED_CHANGES if old.get(n) != new.get(n)}
+    return {name: [old.get(name), new.get(name)] for name in sorted(names)}
+
+
+def is_requester_changed(before: Record | None, after: Record) -> bool:
+    """Tell whether a save names another requester (`created_by`) than the document had."""
+    return before is not None and before.created_by != after.created_by
 
 
 def is_triggered(workflow: Workflow, is_new: bool, changed: frozenset[str]) -> bool:
@@ -109,12 +117,14 @@ def decide_on_save(
     approval request follows, if any)."""
     status = before.approval_status if before else ApprovalStatus.NONE
     is_new = before is None
-    if not is_new and not changed_fields(before, after):
+    changed = changed_fields(before, after) if before else frozenset()
+    is_new_requester = status is ApprovalStatus.PENDING and is_requester_changed(before, after)
+    if not is_new and not changed and not is_new_requester:
         return SaveDecision(status, Plan.NOTHING)
     if after.status is DocStatus.VOID:
         return _voided(status)
     if status is ApprovalStatus.PENDING:
-        return _while_pending(governing, changed_fields(before, after) if before else frozenset(), asked_under)
+        return _while_pending(governing, changed, asked_under, is_new_requester=is_new_requester)
     if status is ApprovalStatus.APPROVED and (after.source is Source.APP
                                              or changed_fields(before, after) <= BOOKKEEPING_FIELDS):
         return SaveDecision(status, Plan.NOTHING)
@@ -127,15 +137,20 @@ def decide_on_save(
     return SaveDecision(ApprovalStatus.APPROVAL_REQUIRED, Plan.NOTHING, governing)
 
 
-def _while_pending(governing: Workflow | None, changed: frozenset[str], asked_under: str | None) -> SaveDecision:
+def _while_pending(
+    governing: Workflow | None, changed: frozenset[str], asked_under: str | None, *, is_new_requester: bool = False,
+) -> SaveDecision:
     """A pending document that changed: re-routed as `decide_on_reroute` says; else asked again from the first step
-    when what the approvers approve (its amount, currency, customer or vendor) changed, its request's messages
-    refreshed when another field did."""
+    when what the approvers approve (its amount, currency, customer or vendor) or who requested it changed (the
+    request's requester never approves it, whoever the document names now), its request's messages refreshed
+    when another field did."""
     rerouted = decide_on_reroute(governing, asked_under)
     if rerouted.plan is not Plan.NOTHING or governing is None:
         return rerouted
     if changed & DECIDED_FIELDS:
         return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, CHANGED)
+    if is_new_requester:
+        return SaveDecision(ApprovalStatus.PENDING, Plan.RESTART, governing, REQUESTER_CHANGED)
     return replace(rerouted, plan=Plan.REFRESH) if changed else rerouted
 
 

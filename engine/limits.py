@@ -7,7 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidationInfo
 
 from engine.errors import InvalidDefinitionError
 
@@ -31,12 +31,21 @@ _CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\ud
 # What no database stores in a text column: NUL (PostgreSQL refuses it) and lone surrogates (not UTF-8).
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# An address as people write it: no spaces, no display name or `mailto:` around it (`<>()[]\\,;:"` are out),
+# a domain of dot-separated labels, none empty (no trailing dot).
+_ADDRESS_CHAR = r'[^@\s<>()\[\]\\,;:"]'
+EMAIL = re.compile(rf"^{_ADDRESS_CHAR}+@(?:[^.@\s<>()\[\]\\,;:\"]+\.)+[^.@\s<>()\[\]\\,;:\"]+$")
+SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 def is_email(ref: str) -> bool:
-    """Tell whether a string is an e-mail address (`name@domain.tld`, no spaces)."""
+    """Tell whether a string is an e-mail address (`name@domain.tld`, no spaces, nothing around it)."""
     return bool(EMAIL.match(ref))
+
+
+def is_person_ref(ref: str) -> bool:
+    """Tell whether a string names one person as documents do: a Slack user id or an e-mail address."""
+    return bool(SLACK_ID.match(ref)) or is_email(ref)
 
 
 def is_storable_text(text: str, *, allow_nul: bool = False) -> bool:
@@ -145,13 +154,21 @@ def check_text(value: str, max_chars: int = MAX_TEXT_CHARS, *, multiline: bool =
     return value
 
 
-def check_id(value: str) -> str:
-    """Refuse an id that is empty, too long, has control characters, a `/` or surrounding spaces."""
+def check_id(value: str, *, is_stored: bool = False) -> str:
+    """Refuse an id that is empty, too long, has control characters, a `/`, `<` or `>` (Slack would read
+    `<!here>` in a message naming the document as a ping), or surrounding spaces; what was stored before stays
+    readable."""
     if not value or value != value.strip():
         raise ValueError("must be non-empty, without leading or trailing spaces")
     if "/" in value:
         raise ValueError("must not contain '/'")
+    if ("<" in value or ">" in value) and not is_stored:
+        raise ValueError("must not contain '<' or '>'")
     return check_text(value, MAX_ID_CHARS)
+
+
+def _id_as_read(value: str, info: ValidationInfo) -> str:
+    return check_id(value, is_stored=isinstance(info.context, dict) and info.context.get("stored") is True)
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -205,7 +222,7 @@ def _in_field(key: str, check: Any, *args: Any, **kwargs: Any) -> None:
         raise ValueError(f"{key}: {exc}") from None
 
 
-Id = Annotated[str, AfterValidator(check_id)]
+Id = Annotated[str, AfterValidator(_id_as_read)]
 Text = Annotated[str, AfterValidator(check_text)]
 Memo = Annotated[str, AfterValidator(lambda value: check_text(value, MAX_MEMO_CHARS, multiline=True))]
 

@@ -11,8 +11,8 @@ from typing import Any
 from engine.approvals import Outcome
 from engine.dates import require_aware
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
-from engine.limits import is_email
-from engine.workflows import DEFAULT_NOTIFY, SLACK_ID, Workflow
+from engine.limits import SLACK_ID, is_email
+from engine.workflows import DEFAULT_NOTIFY, Workflow
 
 IDENTITY_TTL = timedelta(days=7)
 NO_IDENTITY_TTL = timedelta(days=1)

@@ -23,7 +23,7 @@ from pydantic import (
 from engine.currencies import CURRENCIES, minor_units
 from engine.echo import identity_problems
 from engine.errors import InvalidChangeError
-from engine.limits import Id, Memo, Text, check_fields, check_money, is_email
+from engine.limits import Id, Memo, Text, check_fields, check_money, is_email, is_person_ref
 from engine.limits import to_decimal as to_decimal
 
 
@@ -147,6 +147,15 @@ class RecordInput(BaseModel):
     @field_serializer("exchange_rate", when_used="json")
     def _rate_as_written(self, rate: Decimal | None) -> str | None:
         return None if rate is None else format(rate, "f")  # 0.000000001, not 1E-9
+
+    @field_validator("created_by")
+    @classmethod
+    def _one_person(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Refuse a requester written any other way than a Slack user id or an e-mail address: who may not approve
+        their own document is found by it."""
+        if value is None or (info.context or {}).get("stored") or is_person_ref(value):
+            return value
+        raise ValueError("must be a Slack user id (such as U0123ABCD) or an e-mail address (name@example.com)")
 
     @field_validator("txn_date", "due_date", mode="before")
     @classmethod

@@ -16,11 +16,10 @@ from engine.cron import CronSpec
 from engine.durations import parse_duration
 from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
-from engine.limits import check_storable, is_email
+from engine.limits import SLACK_ID, check_storable, is_email
 from engine.records import RecordInput, RecordType
 
 MAX_APPROVERS_PER_STEP = 5
-SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 GROUP = re.compile(r"^group:[A-Za-z0-9_.-]{1,64}$")
 # A workflow's reminders, escalations and expiries are at least a minute apart: the scheduler sweeps once a minute.
 MIN_DURATION = timedelta(minutes=1)

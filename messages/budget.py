@@ -386,6 +386,9 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
         return tree
 
     def _finalize(self, value: Any) -> str:
+        """Print a value (a field a document leaves empty, None, prints as nothing), counted and escaped."""
+        if value is None:
+            return ""
         text = value if isinstance(value, str) else str(check_size(value, "a printed value"))
         budget = _CURRENT.get()
         if budget is not None:

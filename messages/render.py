@@ -28,12 +28,12 @@ from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
 from engine.currencies import minor_units
+from engine.limits import SLACK_ID
 from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
 from messages.errors import RenderError, TemplateBudgetError, TemplateInvalidError
 from messages.i18n import translations
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 LOCALES = {"en": "en_US", "fr": "fr_FR"}
 DOCUMENT_NAMES = ("record", "invoice", "document")
 RENDERS_NOTHING = "renders to nothing on a sample document: check the names it uses"
@@ -124,7 +124,17 @@ def document_currency(context: Mapping[str, Any]) -> str:
 def slack_user(ref: Any) -> str:
     """Mention a Slack user id as `<@U…>`; show anything else (an e-mail) as plain text."""
     text = str(ref)
-    return f"<@{text}>" if SLACK_USER_ID.match(text) else escape_mrkdwn(text)
+    return f"<@{text}>" if SLACK_ID.match(text) else escape_mrkdwn(text)
+
+
+BLANK_RUN = re.compile(r"\n\s*\n(\s*\n)+")
+
+
+def quoted(value: Any) -> str:
+    """Quote text people typed in a plain-text e-mail: each line after `> `, runs of blank lines made one, so that
+    nothing in it passes for the e-mail's own lines."""
+    text = BLANK_RUN.sub("\n\n", str(value).strip())
+    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
 
 
 def _jsonq(value: Any, limit: int = 3000) -> str:
@@ -157,7 +167,7 @@ def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
     env.filters.update(
         money=money,
         number=fmt.number, day=fmt.day, moment=fmt.moment,
-        q=_jsonq, plain=_plainq, slack_user=slack_user, mrkdwn=escape_mrkdwn, truncate_to=truncate,
+        q=_jsonq, plain=_plainq, slack_user=slack_user, mrkdwn=escape_mrkdwn, truncate_to=truncate, quoted=quoted,
     )
 
 
@@ -167,9 +177,11 @@ def _shipped(locale: str, timezone: str) -> SandboxedEnvironment:
 
 
 @lru_cache(maxsize=8)
-def _user(locale: str, timezone: str, slack: bool = False) -> BudgetedEnvironment:
-    """The sandbox of admin-written templates: budgeted; for Slack, data is escaped for mrkdwn."""
-    env = BudgetedEnvironment(escape=escape_mrkdwn if slack else None, **{**_OPTIONS, "undefined": ChainableUndefined})
+def _user(locale: str, timezone: str, slack: bool = False, strict: bool = False) -> BudgetedEnvironment:
+    """The sandbox of admin-written templates: budgeted; for Slack, data is escaped for mrkdwn. A name or field
+    nothing has prints as nothing, but `strict` (checking a template on sample data) refuses it."""
+    undefined = StrictUndefined if strict else ChainableUndefined
+    env = BudgetedEnvironment(escape=escape_mrkdwn if slack else None, **{**_OPTIONS, "undefined": undefined})
     _install(env, locale, ZoneInfo(timezone))
     env.filters.update(slack_user=lambda ref: Mrkdwn(slack_user(ref)), mrkdwn=lambda text: Mrkdwn(escape_mrkdwn(text)))
     env.guard_filters()
@@ -229,6 +241,17 @@ class Renderer:
         """Render an admin-written template as plain text (e-mail), sandboxed and within its budget."""
         return self._user_render(_user(self.locale, self.timezone), source, context)
 
+    def strict_problem(self, source: str, sample: Mapping[str, Any]) -> str | None:
+        """Return the first field a template reads that the sample does not have (a misspelt `{{ record.amout }}`
+        would print nothing for everyone), or None; custom `fields` a document may lack are not counted."""
+        try:
+            self._user_render(_user(self.locale, self.timezone, strict=True), source, _open_fields(sample))
+        except TemplateInvalidError as exc:
+            missing = NO_ATTRIBUTE.search(str(exc))
+            return f"unknown field {missing.group(1)!r}" + (f" (line {exc.line})" if exc.line else "") if missing \
+                else None
+        return None
+
     def slack_text(self, source: str, **context: Any) -> str:
         """Render an admin-written template for Slack: data it inserts is escaped for mrkdwn, the rest kept."""
         return self._user_render(_user(self.locale, self.timezone, True), source, context)
@@ -248,6 +271,24 @@ class Renderer:
             raise TemplateInvalidError(f"cannot render: {exc}", template_line(exc)) from exc
 
 
+NO_ATTRIBUTE = re.compile(r"has no attribute '([^']{1,100})'")
+
+
+class _OpenFields(dict[str, Any]):
+    """A document's custom fields while a template is checked: one the sample lacks may be on real documents."""
+
+    def __missing__(self, key: str) -> None:
+        return None
+
+
+def _open_fields(value: Any) -> Any:
+    """Return sample data with every `fields` mapping open (see _OpenFields)."""
+    if not isinstance(value, Mapping):
+        return value
+    return {key: _OpenFields(item) if key == "fields" and isinstance(item, Mapping) else _open_fields(item)
+            for key, item in value.items()}
+
+
 def describe(exc: TemplateInvalidError) -> str:
     """Return a template problem as an admin reads it, with its line when known."""
     text = str(exc)
@@ -265,6 +306,8 @@ def check_user_template(source: str, sample: dict[str, Any], renderer: Renderer 
     unknown = renderer.unknown_names(source, sample)
     if unknown:
         return f"unknown name {unknown[0]!r} (a template knows {', '.join(sorted(sample))})"
+    if (missing := renderer.strict_problem(source, sample)) is not None:
+        return missing
     return None if rendered.strip() else RENDERS_NOTHING
 
 

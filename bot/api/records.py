@@ -130,8 +130,9 @@ async def submit_record(
     body: dict[str, Any] | None = Body(default=None),
 ) -> dict[str, Any]:
     """Send an approval_required document for approval."""
-    actor = known_keys(body or {}, ("actor",)).get("actor")
-    record = await service_of(request).records.submit(record_type, record_id, actor)
+    stated = known_keys(body or {}, ("actor",)).get("actor")
+    record = await service_of(request).records.submit(record_type, record_id, token_actor(request),
+                                                      stated_by=stated if isinstance(stated, str) else None)
     return record_json(record)
 
 

@@ -34,7 +34,7 @@ from engine.errors import NoApproverError, VoteRefusedError
 from engine.facts import facts_of
 from engine.history import cancelled_or_decided, passed_over, started
 from engine.lifecycle import Plan, SaveDecision, approval_workflows_for, decide_on_reroute, is_approval_candidate
-from engine.limits import is_email
+from engine.limits import is_email, is_person_ref
 from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of, refresh_notice
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
@@ -115,8 +115,10 @@ class Approvals:
 
     async def start(
         self, repo: Repository, record: Record, workflow: Workflow, actor: str | None = None, *, cause: str = "created",
+        stated_by: str | None = None,
     ) -> Record:
-        """Open a record's approval request under a workflow and queue its first asks; return the pending record."""
+        """Open a record's approval request under a workflow and queue its first asks; return the pending record
+        (`stated_by`: who an API caller says submitted it, kept in the audit as said)."""
         now = self.deps.clock.now()
         outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=await repo.people_groups(),
                                 fallback=tuple(sorted(self.deps.settings.admins)))
@@ -127,10 +129,12 @@ class Approvals:
         await repo.audit(now, actor or record.created_by, "submitted", record.key(),
                          record.approval_status.value, "pending",
                          {"workflow_id": workflow.id, "request_id": outcome.request.id}
-                         | ({"passed_over": others} if others else {}))
-        await record_history(repo, [started(outcome.request, cause, actor or record.created_by),
-                                    *(passed_over(outcome.request, other, workflow.name, cause,
-                                                  actor or record.created_by) for other in others)], now)
+                         | ({"passed_over": others} if others else {})
+                         | ({"stated_by": stated_by} if stated_by else {}))
+        person = stated_by or (actor if actor and is_person_ref(actor) else None) or record.created_by
+        await record_history(repo, [started(outcome.request, cause, person),
+                                    *(passed_over(outcome.request, other, workflow.name, cause, person)
+                                      for other in others)], now)
         await self._enqueue(repo, outcome)
         return pending
 

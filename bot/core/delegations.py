@@ -15,13 +15,16 @@ AWAY_SUBJECT = SubjectKind.DELEGATION.value
 
 
 async def start_away(deps: Deps, principal: str, delegation: Delegation) -> list[Delegation]:
-    """Store the delegation (ending the earlier one), audit it and tell the delegate, and the people this principal
-    stands in for that their approvals wait for them meanwhile; return what it ended."""
+    """Store the delegation (ending the earlier one, whose delegate is told, as when it ends by hand), audit it and
+    tell the delegate, and the people this principal stands in for that their approvals wait for them meanwhile;
+    return what it ended."""
     now = deps.clock.now()
     notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=delegation.end(),
                                 is_started=True)
     async with deps.unit_of_work() as repo:
         ended = await repo.end_delegations(principal, now)
+        await _tell_ended(deps, repo, principal, [d for d in ended if d.delegate != delegation.delegate], now,
+                          replaced_by=delegation.delegate)
         await repo.start_delegation(delegation)
         await repo.schedule_subject(AWAY_SUBJECT, principal, delegation.end(), None)
         await repo.audit(now, principal, "delegation_started", ("user", principal), None, delegation.delegate,
@@ -39,12 +42,21 @@ async def end_away(deps: Deps, principal: str) -> list[Delegation]:
     now = deps.clock.now()
     async with deps.unit_of_work() as repo:
         ended = await repo.end_delegations(principal, now)
-        for delegation in ended:
-            notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=now,
-                                        is_started=False)
-            await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
-            await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
+        await _tell_ended(deps, repo, principal, ended, now)
     return ended
+
+
+async def _tell_ended(
+    deps: Deps, repo: Repository, principal: str, ended: list[Delegation], now: datetime,
+    replaced_by: str | None = None,
+) -> None:
+    """Audit each delegation ended by hand and tell its delegate they no longer approve for the principal (who is
+    back, or has `replaced_by` approve instead)."""
+    for delegation in ended:
+        notice = deps.renderer.json("delegation_notice.json.j2", principal=principal, until=now, is_started=False,
+                                    replaced_by=replaced_by)
+        await repo.audit(now, principal, "delegation_ended", ("user", principal), delegation.delegate, None)
+        await repo.enqueue("message", delegation.delegate, {"message": notice}, now)
 
 
 async def away_ended(deps: Deps, repo: Repository, data: Mapping[str, Any]) -> None:

@@ -11,6 +11,7 @@ from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
 from bot.senders.email import Email
+from engine.actions import sample_contact_of
 from engine.conditions import Condition, EvalContext, Op
 from engine.echo import split_echo
 from engine.errors import InvalidDefinitionError
@@ -26,9 +27,9 @@ from engine.groups import (
     needs_recompute,
     parse_group,
 )
-from engine.records import Contact
+from engine.records import Contact, ContactKind
 from messages.errors import TemplateInvalidError
-from messages.render import non_blank
+from messages.render import check_user_template, non_blank
 from storage.ports import Repository
 
 MAX_SUBJECT = 300
@@ -232,6 +233,7 @@ class GroupsService:
             if not group.is_contact_group():
                 raise Unprocessable("only customer and vendor groups can be e-mailed",
                                     [{"path": "(group)", "message": "a people group has no e-mail addresses"}])
+            self._check_texts(group, {"subject": subject, "message": message})
             members = chosen_members(sorted((await repo.membership(group.id)).members()), to)
             contacts = [await repo.get_contact(group.kind.value, m) for m in members]
             emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message)
@@ -255,6 +257,16 @@ class GroupsService:
             emails.append(Email(to=[address], subject=" ".join(self._render(subject, "subject", context).split()),
                                 body=self._render(message, "message", context)))
         return emails, skipped
+
+    def _check_texts(self, group: Group, sources: Mapping[str, str]) -> None:
+        """Refuse (422, nothing queued) a subject or message that reads a name or field a member does not have: a
+        misspelt `{{ contact.nmae }}` would print nothing in every e-mail."""
+        sample = {"contact": sample_contact_of(ContactKind(group.kind.value)).model_dump(mode="json"),
+                  "group": {"name": group.name}}
+        problems = [{"path": path, "message": problem} for path, source in sources.items()
+                    if (problem := check_user_template(source, sample, self.deps.renderer)) is not None]
+        if problems:
+            raise Unprocessable(f"{problems[0]['path']}: {problems[0]['message']}", problems)
 
     def _render(self, source: str, path: str, context: dict[str, Any]) -> str:
         """Render a text for one member; 422 (nothing queued) when it fails or renders to nothing for anyone."""

@@ -233,11 +233,16 @@ class Records:
             raise NotFound.no(record_type, record_id)
         return record
 
-    async def submit(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
-        """Send an `approval_required` record, or an expired one as it is, for approval (again if a race is lost)."""
-        return await retrying(lambda: self._submit_once(record_type, record_id, actor))
+    async def submit(
+        self, record_type: RecordType, record_id: str, actor: str | None, *, stated_by: str | None = None,
+    ) -> Record:
+        """Send an `approval_required` record, or an expired one as it is, for approval (again if a race is lost);
+        `stated_by` is who an API caller says submitted it, audited beside the caller as a claim."""
+        return await retrying(lambda: self._submit_once(record_type, record_id, actor, stated_by))
 
-    async def _submit_once(self, record_type: RecordType, record_id: str, actor: str | None) -> Record:
+    async def _submit_once(
+        self, record_type: RecordType, record_id: str, actor: str | None, stated_by: str | None,
+    ) -> Record:
         async with self.deps.unit_of_work() as repo:
             record = await repo.get_record(record_type.value, record_id)
             if record is None:
@@ -249,7 +254,8 @@ class Records:
             if governing is None:
                 raise Conflict(f"{record_type.value} {record_id} no longer matches an approval workflow")
             try:
-                record = await self.approvals.start(repo, record, governing, actor, cause="submitted")
+                record = await self.approvals.start(repo, record, governing, actor, cause="submitted",
+                                                    stated_by=stated_by)
             except NoApproverError as exc:
                 raise NobodyToAskError(f"{record_type.value} {record_id} cannot be submitted: {exc}") from exc
         return record

@@ -19,12 +19,14 @@ from bot.core.approvals import Approvals
 from bot.core.asking import NOT_IN_SLACK, display_name, email_of, with_names
 from bot.core.cards import request_card
 from bot.core.deps import Deps
+from bot.core.history import record_history
 from bot.core.notices import enqueue_notices
 from bot.outbox.errors import Permanent
 from bot.senders.email import Email, send_email
 from bot.settings import SmtpConfig
 from engine.approvals import ApprovalRequest, is_requester, is_waiting_on, second_seat, stand_ins, unseat
 from engine.durations import wait_parts
+from engine.history import SeatRemoval, seat_removed
 from engine.limits import is_email
 from engine.notify import (
     LINK_DECISIONS,
@@ -72,25 +74,28 @@ class Asking:
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
             if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
-                await self.take_off(repo, request, approver, now)
+                await self.take_off(repo, request, approver, SeatRemoval.REQUESTER, now)
                 return {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
             twin = second_seat(request, approver, reach.slack_user, reach.email)
             if twin is not None:
-                await self.take_off(repo, request, twin, now)
+                await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, now)
             if twin == approver:
                 return {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
             await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None}
 
-    async def take_off(self, repo: Repository, request: ApprovalRequest, seat: str, now: datetime) -> None:
-        """Take a seat off the step (the requester's, or a second one of a person); an empty step goes to its
-        escalation targets, else the admins."""
+    async def take_off(
+        self, repo: Repository, request: ApprovalRequest, seat: str, why: SeatRemoval, now: datetime,
+    ) -> None:
+        """Take a seat off the step (the requester's, or a second one of a person), into the run history; a step
+        left short of its quorum gets its escalation targets, else the admins."""
         workflow = await repo.get_workflow(request.workflow_id)
         fallback = stand_ins(workflow.approval() if workflow else None, request.requester,
                              await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
         outcome = unseat(request, seat, fallback, now)
         if outcome.is_counted:
+            await record_history(repo, [seat_removed(request, outcome.request, seat, why)], now)
             await self.approvals.apply_outcome(repo, request, outcome, None)
 
     async def reach(self, approver: str) -> Reach:

@@ -146,7 +146,8 @@ def _run_view(run: WorkflowRun) -> dict[str, Any]:
             "reason": run.reason, "step": run.step, "forced": first.get("forced"),
             "approvers": list(first.get("approvers", []))[:10], "escalated_to": list(first.get("to", []))[:10],
             "channels": list(first.get("channels", []))[:10], "count": first.get("count", 0),
-            "governed_by_name": str(first.get("governed_by_name", ""))}
+            "governed_by_name": str(first.get("governed_by_name", "")), "seat": str(first.get("seat", "")),
+            "why": str(first.get("why", "")), "min_approvers": first.get("min_approvers", 0)}
 
 
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:

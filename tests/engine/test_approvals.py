@@ -219,10 +219,14 @@ def one_step(approvers: tuple[str, ...], quorum: int, votes: tuple[Vote, ...] = 
 @pytest.mark.parametrize(("request_", "stand_in", "step", "events", "current"), [
     # the only approver was the requester: the stand-ins take the step and are asked
     (one_step(("app1@example.com",), 1), ("U0ADMIN", "UAPP1"), (("U0ADMIN",), 1), [ApprovalRequested], 0),
-    # others are left: the quorum shrinks to them, nobody new is asked
-    (one_step(("app1@example.com", "UB"), 2), ("U0ADMIN",), (("UB",), 1), [], 0),
-    # the votes already cast now reach the smaller quorum: the step completes
-    (one_step(("app1@example.com", "UB"), 2, (Vote(0, "UB", Decision.APPROVE, NOW),)), ("U0ADMIN",),
+    # too few are left for the quorum: a stand-in takes the seat and is asked, the quorum holds
+    (one_step(("app1@example.com", "UB"), 2), ("U0ADMIN",), (("UB", "U0ADMIN"), 2), [ApprovalRequested], 0),
+    # a stand-in already on the step, or the requester, takes no seat: the quorum shrinks to the seats there are
+    (one_step(("app1@example.com", "UB"), 2), ("UB", "UAPP1"), (("UB",), 1), [], 0),
+    # enough are left for the quorum: nobody new is asked
+    (one_step(("app1@example.com", "UB", "UC"), 2), ("U0ADMIN",), (("UB", "UC"), 2), [], 0),
+    # the votes already cast reach the quorum of the seats left: the step completes
+    (one_step(("app1@example.com", "UB"), 2, (Vote(0, "UB", Decision.APPROVE, NOW),)), ("UB",),
      (("UB",), 1), [StepApproved, ApprovalRequested], 1),
 ])
 def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, step, events, current) -> None:
@@ -275,6 +279,30 @@ def test_a_step_nobody_but_the_requester_could_decide_is_refused_before_anything
     with pytest.raises(NoApproverError) as refused:
         plan_approval("AR-1", INVOICE_BY_REQ, workflow, NOW, groups, admins)
     assert refused.value.step_index == empty_step and f"step {empty_step + 1}" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("steps", "escalate_to", "admins", "groups", "seats"),
+    [
+        # the requester taken off a two-person step: an escalation target takes their seat, two must still approve
+        ([{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}], ["U01DDD"], ("U0ADMIN",), {},
+         (("U01AAA", "U01DDD"), 2)),
+        # without escalation targets, the admins
+        ([{"approvers": ["group:pair"], "min_approvers": 2}], None, ("U0ADMIN",), {"pair": ("U0REQ", "U01AAA")},
+         (("U01AAA", "U0ADMIN"), 2)),
+        # nobody else could: the quorum is what there is
+        ([{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}], ["U01AAA"], ("U0REQ",), {}, (("U01AAA",), 1)),
+        # the requester not on the step: as written
+        ([{"approvers": ["U01AAA", "U01BBB"], "min_approvers": 2}], ["U01DDD"], (), {}, (("U01AAA", "U01BBB"), 2)),
+    ],
+)
+def test_a_step_left_short_of_its_quorum_by_the_requester_gets_stand_ins(
+    steps: list[dict[str, object]], escalate_to: list[str] | None, admins: tuple[str, ...],
+    groups: dict[str, tuple[str, ...]], seats: tuple[tuple[str, ...], int],
+) -> None:
+    workflow = approval_workflow(steps, escalate_to)
+    step = plan_approval("AR-1", INVOICE_BY_REQ, workflow, NOW, groups, admins).request.step()
+    assert (step.approvers, step.min_approvers) == seats
 
 
 TWINS = ApprovalRequest(id="AR-1", record_type="invoice", record_id="INV-1", workflow_id="wf", requester="U0REQ",

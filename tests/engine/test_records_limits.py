@@ -88,6 +88,14 @@ HOSTILE_RECORDS = [
     ({"location": "\x7f"}, "location"),
     ({"department": "\x85"}, "department"),
     ({"created_by": "U1\r\n"}, "created_by"),
+    ({"created_by": "<@U0DAN>"}, "created_by"),
+    ({"created_by": "u0dan"}, "created_by"),
+    ({"created_by": "Dan Okafor <dan@example.com>"}, "created_by"),
+    ({"created_by": "mailto:dan@example.com"}, "created_by"),
+    ({"created_by": "dan@example.com."}, "created_by"),
+    ({"created_by": "Dan"}, "created_by"),
+    ({"customer": "<!here>"}, "customer"),
+    ({"vendor": "<mailto:pay@evil.example|V-1>"}, "vendor"),
     ({"fields": {f"f{i}": i for i in range(51)}}, "fields"),
     ({"fields": {"k" * 65: 1}}, "fields"),
     ({"fields": {"": 1}}, "fields"),
@@ -200,7 +208,8 @@ def test_a_paid_document_has_nothing_left_to_pay(status: DocStatus, balance: str
 
 @pytest.mark.parametrize(
     "record_id",
-    ["", " INV-1", "INV-1 ", "a/b", "../etc", "I" * (MAX_ID_CHARS + 1), "I" * 5000, "INV\x00", "INV\n1", "\ud800"],
+    ["", " INV-1", "INV-1 ", "a/b", "../etc", "I" * (MAX_ID_CHARS + 1), "I" * 5000, "INV\x00", "INV\n1", "\ud800",
+     "<!here>", "INV <@U0ADA>"],
 )
 def test_a_bad_record_id_is_refused(record_id: str) -> None:
     with pytest.raises(ValueError):
@@ -266,3 +275,14 @@ def test_conditions_read_amounts_in_the_companys_currency() -> None:
     facts = facts_of(record)
     assert (facts["amount"], facts["balance"], facts["currency"]) == (Decimal("3246.75"), Decimal("325"), "KWD")
     assert record.amount == Decimal("999.000")
+
+
+@pytest.mark.parametrize("requester", ["U0DAN", "W0123ABCD", "dan@example.com", "o'brien+ap@example.co.uk"])
+def test_a_requester_is_a_slack_user_id_or_an_e_mail_address(requester: str) -> None:
+    assert RecordInput.model_validate({"created_by": requester}).created_by == requester
+
+
+def test_a_document_stored_before_the_stricter_limits_still_reads() -> None:
+    data = {"created_by": "Dan Okafor", "customer": "<C-1>"}
+    stored = RecordInput.model_validate(data, context={"stored": True})
+    assert (stored.created_by, stored.customer) == ("Dan Okafor", "<C-1>")

@@ -12,7 +12,7 @@ from engine.resubmission import editable_fields, resubmit_refusal
 NOW = datetime(2026, 11, 25, tzinfo=UTC)
 
 
-def record(status: ApprovalStatus, created_by: str | None = "U1") -> Record:
+def record(status: ApprovalStatus, created_by: str | None = "U01") -> Record:
     return Record(type=RecordType.INVOICE, id="INV-1", amount="10.00", customer="C1", approval_status=status,
                   created_by=created_by, created_at=NOW, updated_at=NOW)
 
@@ -28,12 +28,12 @@ def test_each_kind_of_document_offers_its_own_fields(record_type: RecordType, fi
 
 
 @pytest.mark.parametrize(("status", "user", "created_by", "refusal"), [
-    (ApprovalStatus.REJECTED, "U1", "U1", None),
-    (ApprovalStatus.EXPIRED, "U1", "U1", None),
-    (ApprovalStatus.APPROVAL_REQUIRED, "U1", "U1", None),
-    (ApprovalStatus.PENDING, "U1", "U1", "wrong_status"),
-    (ApprovalStatus.APPROVED, "U1", "U1", "wrong_status"),
-    (ApprovalStatus.REJECTED, "U2", "U1", "not_yours"),
+    (ApprovalStatus.REJECTED, "U01", "U01", None),
+    (ApprovalStatus.EXPIRED, "U01", "U01", None),
+    (ApprovalStatus.APPROVAL_REQUIRED, "U01", "U01", None),
+    (ApprovalStatus.PENDING, "U01", "U01", "wrong_status"),
+    (ApprovalStatus.APPROVED, "U01", "U01", "wrong_status"),
+    (ApprovalStatus.REJECTED, "U02", "U01", "not_yours"),
     (ApprovalStatus.REJECTED, "", None, "not_yours"),
 ])
 def test_only_the_requester_resubmits_a_refused_or_unsent_document(

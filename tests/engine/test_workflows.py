@@ -14,12 +14,14 @@ from engine.invoice_reminders import parse_reminder_settings
 from engine.lifecycle import (
     CHANGED,
     MOVED,
+    REQUESTER_CHANGED,
     Plan,
     approval_workflow_for,
     approval_workflows_for,
     changed_fields,
     decide_on_reroute,
     decide_on_save,
+    field_changes,
     is_triggered,
 )
 from engine.records import ApprovalStatus, Record, RecordType, Source
@@ -173,6 +175,8 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "approved"}, {"amount": "100"}, None, False, ApprovalStatus.NONE, Plan.NOTHING),
         ({"approval_status": "approved"}, {"amount": "13000", "source": "app"}, WF, False, APPROVED, Plan.NOTHING),
         ({"approval_status": "approved"}, {}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "approved"}, {"created_by": "U0DAN"}, WF, False, APPROVED, Plan.NOTHING),
+        ({"approval_status": "rejected"}, {"created_by": "U0DAN"}, WF, False, ApprovalStatus.REJECTED, Plan.NOTHING),
         ({"approval_status": "approved"}, {"status": "sent", "email_status": "sent"}, WF, False, APPROVED,
          Plan.NOTHING),  # sending it, or recording a payment, is not a change to what was approved
         ({"approval_status": "approved", "source": "import"}, {"balance": "500"}, WF, False, APPROVED, Plan.NOTHING),
@@ -212,6 +216,9 @@ def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> N
         ({"department": "IT"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
         ({"amount": "95000"}, "wf_marketing", PENDING, Plan.RESTART, MOVED),
         ({"amount": "95000"}, WF.id, PENDING, Plan.RESTART, CHANGED),
+        ({"created_by": "U0DAN"}, WF.id, PENDING, Plan.RESTART, REQUESTER_CHANGED),  # the new one never approves it
+        ({"created_by": "U0DAN", "memo": "mine now"}, WF.id, PENDING, Plan.RESTART, REQUESTER_CHANGED),
+        ({"source": "app"}, WF.id, PENDING, Plan.NOTHING, None),
     ],
 )
 def test_a_pending_document_follows_the_workflow_that_governs_it(changes, asked_under, status, plan, reason) -> None:
@@ -280,3 +287,10 @@ def test_people_slack_cannot_reach_are_warned_of_where_the_workflow_names_them()
                                                         ("actions[0].steps[0].approvers[1]", "U0AAA2")]
     assert "deactivated" in warned[1]["message"] and "group:board" in warned[1]["message"]
     assert unreachable_people_warnings(definition, {}, {}) == []
+
+
+def test_the_audit_of_a_save_names_every_field_it_changed_its_requester_and_source_too() -> None:
+    before = record(approval_status="approved")
+    after = record(approval_status="approved", amount="50000.00", source="app", created_by="U0DAN")
+    assert field_changes(before, after) == {"amount": ["12500.00", "50000.00"], "created_by": ["U0REQ", "U0DAN"],
+                                            "source": ["manual", "app"]}

@@ -189,11 +189,15 @@ def test_french_questions_use_the_article_of_the_document_type(record_type: str,
 @pytest.mark.parametrize(("source", "problem"), [
     ("{{ comapny.name }} {{ record.id }}", "unknown name 'comapny'"),
     ("{% set total = record.amount %}{{ total }} {{ _('Invoice') }} {{ locale }}", None),
-    ("{% for i in range(2) %}{{ i }}{% endfor %}{{ record.nothing.deeper }}", None),
+    ("{% for i in range(2) %}{{ i }}{% endfor %}{{ record.nothing.deeper }}", "unknown field 'nothing'"),
+    ("{{ record.amout }}", "unknown field 'amout' (line 1)"),
+    ("{{ record.fields.po_number }} {{ record.id }}", None),  # a custom field some documents have
+    ("{% if record.memo is defined %}{{ record.memo }}{% endif %}{{ record.id }}", None),
     ("{{ record.id }} {% if recrod %}x{% endif %}", "unknown name 'recrod'"),
 ])
 def test_a_template_reading_a_name_it_does_not_know_is_refused(source: str, problem: str | None) -> None:
-    found = check_user_template(source, {"record": {"id": "INV-1", "amount": 1}, "company": {"name": "N"}})
+    sample = {"record": {"id": "INV-1", "amount": 1, "fields": {}}, "company": {"name": "N"}}
+    found = check_user_template(source, sample)
     assert (found or "").startswith(problem or "") and (found is None) == (problem is None)
 
 

@@ -49,7 +49,7 @@ REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required"
 
 
 HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",
-                  "approval_expired", "approval_cancelled", "digest")
+                  "approval_expired", "approval_cancelled", "digest", "approval_seat_removed")
 REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "amount_decimals", "currency_invalid", "kind_invalid")
 REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit", "no_approver")
 
@@ -67,7 +67,9 @@ def history_run(n: int, big: bool) -> dict[str, Any]:
             "event": event, "actor": "U01AAA", "on_behalf_of": "U01BBB" if n % 2 else None,
             "decision": ["approve", "reject"][n % 2], "reason": LONG[:1000] if big else "too high", "step": 1,
             "forced": "admin_override" if event == "approval_forced" else None, "approvers": ["U01AAA", "U01BBB"],
-            "escalated_to": ["U01DDD"], "channels": ["#finance"] * (10 if big else 1), "count": n}
+            "escalated_to": ["U01DDD"], "channels": ["#finance"] * (10 if big else 1), "count": n,
+            "seat": "c" * 200 + "@example.com" if big else "cara@example.com",
+            "why": ["requester", "same_person"][n % 2], "min_approvers": 2}
 
 
 @dataclass(frozen=True)

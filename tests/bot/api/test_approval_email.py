@@ -308,7 +308,16 @@ async def test_an_approver_listed_by_slack_id_and_by_e_mail_holds_one_seat(signo
     assert len(signoff.dm("U01CCC")) == 1
     await signoff.click("U01CCC", ask, "approve")
     await signoff.click("U01AAA", await signoff.wait_for(lambda: next(iter(signoff.dm("U01AAA")), None)), "approve")
+    # three people must approve: the admin takes the seat Chloe held twice, and is asked
+    stand_in = await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
+    assert (await approval(signoff))["approval_status"] == "pending"
+    await signoff.click("U0ADMIN", stand_in, "approve")
     await signoff.wait_for(lambda: signoff.dm("U0REQ"))
     body = await approval(signoff)
     assert body["approval_status"] == "approved"
-    assert sorted(v["approver"] for v in body["approval"]["votes"]) == ["U01AAA", "U01CCC"]
+    assert sorted(v["approver"] for v in body["approval"]["votes"]) == ["U01AAA", "U01CCC", "U0ADMIN"]
+    runs = (await signoff.api.get("/api/v1/runs", params={"record_id": "INV-1"})).json()["runs"]
+    removed = [r for r in runs if r["event"] == "approval_seat_removed"]
+    assert [r["actions"][0] | {"type": None} for r in removed] == [
+        {"type": None, "result": "seat_removed", "seat": "chloe@example.com", "why": "same_person",
+         "to": ["U0ADMIN"], "min_approvers": 3}]

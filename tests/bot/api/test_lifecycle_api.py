@@ -143,3 +143,34 @@ async def test_a_submit_with_a_key_it_does_not_know_is_refused_and_submits_nothi
     assert (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()["approval_status"] == "approval_required"
     submitted = await signoff.post("/api/v1/records/invoice/INV-1/submit", {"actor": "U0REQ"})
     assert submitted.status_code == 200 and submitted.json()["approval_status"] == "pending"
+
+
+async def test_a_submit_is_audited_as_the_token_and_the_person_it_names_as_said(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+    await signoff.put("/api/v1/records/invoice/INV-1", BASE)
+    assert (await signoff.post("/api/v1/records/invoice/INV-1/submit", {"actor": "U01BBB"})).status_code == 200
+    events = (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
+    submitted = next(e for e in events if e["action"] == "submitted")
+    assert submitted["actor"].startswith("token:") and submitted["detail"]["stated_by"] == "U01BBB"
+
+
+async def test_naming_another_requester_while_pending_asks_again_without_them(signoff: Harness) -> None:
+    two = {**WORKFLOW, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA", "U01BBB"]}]}]}
+    assert (await signoff.post("/api/v1/workflows", two)).status_code == 201
+    await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "source": "app"})
+    first = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+    assert first["approval"]["steps"][0]["approvers"] == ["U01AAA", "U01BBB"]
+    moved = await signoff.api.patch("/api/v1/records/invoice/INV-1", json={"created_by": "U01BBB"})
+    assert moved.status_code == 200, moved.text
+    again = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()["approval"]
+    assert again["request_id"] != first["approval"]["request_id"] and "U01BBB" not in again["steps"][0]["approvers"]
+    events = (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
+    updated = next(e for e in events if e["action"] == "updated")
+    assert updated["detail"]["changes"] == {"created_by": ["U0REQ", "U01BBB"]}
+
+
+@pytest.mark.parametrize("requester", ["<@U0REQ>", "u0req", "Dan <dan@example.com>", "mailto:dan@example.com"])
+async def test_a_requester_written_any_other_way_is_refused(signoff: Harness, requester: str) -> None:
+    refused = await signoff.put("/api/v1/records/invoice/INV-1", {**BASE, "created_by": requester})
+    assert refused.status_code == 422 and refused.json()["error"]["details"][0]["path"] == "created_by"
+    assert (await signoff.api.get("/api/v1/records/invoice/INV-1")).status_code == 404

@@ -191,7 +191,7 @@ async def test_three_simultaneous_approvers_on_two_of_three(signoff: Harness) ->
     assert len(signoff.dm("U01DDD")) == 1
 
 
-async def test_requester_who_is_an_approver_is_left_out(signoff: Harness) -> None:
+async def test_requester_who_is_an_approver_is_left_out_and_an_admin_takes_the_seat(signoff: Harness) -> None:
     workflow = {
         **WORKFLOW,
         "actions": [{"type": "approval", "steps": [{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}]}],
@@ -201,8 +201,9 @@ async def test_requester_who_is_an_approver_is_left_out(signoff: Harness) -> Non
     await signoff.post("/api/v1/records/invoice/INV-7/submit")
     await approval_dm(signoff, "U01AAA")
     assert signoff.dm("U0REQ") == []
+    await approval_dm(signoff, "U0ADMIN")  # two must still approve: the admin stands in for the requester
     body = await record(signoff, "INV-7")
-    assert body["approval"]["steps"][0] == {"approvers": ["U01AAA"], "min_approvers": 1, "approved_by": []}
+    assert body["approval"]["steps"][0] == {"approvers": ["U01AAA", "U0ADMIN"], "min_approvers": 2, "approved_by": []}
 
 
 async def test_a_document_only_its_requester_could_approve_is_not_asked_for_and_says_why(tmp_path: Path) -> None:

@@ -194,7 +194,9 @@ async def test_a_new_away_replaces_the_previous_delegate(signoff: Harness) -> No
         assert await repo.principals_of(BRUNO, now) == ()
         assert await repo.principals_of(CHLOE, now) == (ALICE,)
         events = await repo.audit_trail("user", ALICE)
-    assert [e.action for e in events] == ["delegation_started", "delegation_started"]
+    assert [e.action for e in events] == ["delegation_started", "delegation_ended", "delegation_started"]
+    told = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "you no longer do" in m.all_text()])
+    assert f"<@{CHLOE}>" in told[0].all_text()
 
 
 async def test_an_away_period_that_runs_out_welcomes_the_principal_back_and_tells_the_delegate(

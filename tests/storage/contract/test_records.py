@@ -59,14 +59,14 @@ async def test_records_list_in_type_and_id_order_with_filters_and_keyset_pages(s
 async def test_records_in_bulk_by_id_key_and_creator(store: Store) -> None:
     async with store.unit_of_work() as repo:
         for n in range(1200):
-            await repo.save_record(a_record("bill", f"B-{n:04d}", created_by="U1" if n % 2 else "U2",
+            await repo.save_record(a_record("bill", f"B-{n:04d}", created_by="U01" if n % 2 else "U02",
                                             created_at=NOW + timedelta(minutes=n)))
-        await repo.update_records([a_record("bill", "B-0001", amount="7", created_by="U1"), a_record("bill", "B-9999")],
-                                  NOW)
+        await repo.update_records([a_record("bill", "B-0001", amount="7", created_by="U01"),
+                                   a_record("bill", "B-9999")], NOW)
     async with store.read() as repo:
         by_id = await repo.records_by_id("bill", [f"B-{n:04d}" for n in range(0, 1300, 2)])
         by_key = await repo.records_by_key([("bill", "B-0001"), ("invoice", "B-0001"), ("bill", "B-0001")])
-        latest, count = await repo.records_created_by("U1", 3)
+        latest, count = await repo.records_created_by("U01", 3)
         missing = await repo.get_record("bill", "B-9999")
     assert sorted(by_id) == [f"B-{n:04d}" for n in range(0, 1200, 2)]
     assert list(by_key) == [("bill", "B-0001")] and by_key[("bill", "B-0001")].amount == Decimal("7")
@@ -77,12 +77,12 @@ async def test_a_creators_records_waiting_for_them_to_submit_come_first(store: S
     async with store.unit_of_work() as repo:
         for n in range(6):
             status = "approval_required" if n in (0, 2) else "pending"
-            await repo.save_record(a_record("bill", f"B-{n}", created_by="U1", approval_status=status,
+            await repo.save_record(a_record("bill", f"B-{n}", created_by="U01", approval_status=status,
                                             created_at=NOW + timedelta(minutes=n)))
     async with store.read() as repo:
-        shown, count = await repo.records_created_by("U1", 4)
-        second, _ = await repo.records_created_by("U1", 4, offset=4)
-        past, total = await repo.records_created_by("U1", 4, offset=8)
+        shown, count = await repo.records_created_by("U01", 4)
+        second, _ = await repo.records_created_by("U01", 4, offset=4)
+        past, total = await repo.records_created_by("U01", 4, offset=8)
     assert [r.id for r in shown] == ["B-2", "B-0", "B-5", "B-4"] and count == 6
     assert [r.id for r in second] == ["B-3", "B-1"] and (past, total) == ([], 6)
 
