@@ -25,10 +25,11 @@ class HistoryEvent(StrEnum):
 
 
 class SeatRemoval(StrEnum):
-    """Why a seat was taken off a step once Slack said who it was."""
+    """Why a seat was taken off a step once Slack said who, or what, it was."""
 
     REQUESTER = "requester"  # the requester, named by an e-mail
     SAME_PERSON = "same_person"  # a second seat of one person, named by Slack id and by e-mail
+    UNREACHABLE = "unreachable"  # Slack refuses to DM them: deactivated, a bot, not in the workspace
 
 
 # a request closed without a decision: expired by the scheduler, or cancelled because its document changed

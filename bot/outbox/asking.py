@@ -47,6 +47,8 @@ from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
+# What Slack answers a DM to someone it will never let decide: deactivated, a bot, not in the workspace.
+UNREACHABLE_ERRORS = frozenset({"user_disabled", "cannot_dm_bot", "user_not_found"})
 
 
 def new_link_token() -> str:
@@ -87,9 +89,10 @@ class Asking:
 
     async def take_off(
         self, repo: Repository, request: ApprovalRequest, seat: str, why: SeatRemoval, now: datetime,
-    ) -> None:
-        """Take a seat off the step (the requester's, or a second one of a person), into the run history; a step
-        left short of its quorum gets its escalation targets, else the admins."""
+    ) -> bool:
+        """Take a seat off the step (the requester's, a second one of a person, one Slack cannot reach), into the
+        run history; a step left short of its quorum gets its escalation targets, else the admins. Return whether
+        it was taken off (not when nobody else could decide)."""
         workflow = await repo.get_workflow(request.workflow_id)
         fallback = stand_ins(workflow.approval() if workflow else None, request.requester,
                              await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
@@ -97,6 +100,22 @@ class Asking:
         if outcome.is_counted:
             await record_history(repo, [seat_removed(request, outcome.request, seat, why)], now)
             await self.approvals.apply_outcome(repo, request, outcome, None)
+        return outcome.is_counted
+
+    async def unreachable(self, item: OutboxItem, error: str) -> dict[str, Any]:
+        """Take off the step an approver Slack refused to DM (`error`), so the request does not wait in vain for
+        its escalation or expiry; Permanent (dead-lettered, as before) when the DM was to a delegate standing in,
+        the step moved on, or nobody else could decide."""
+        request_id, step_index, person = item.payload["request_id"], item.payload["step_index"], item.target
+        async with self.deps.db.unit_of_work() as repo:
+            request = await repo.get_request(request_id)
+            if not is_waiting_on(request, step_index, person):
+                raise Permanent(error)
+            assert request is not None
+            if not await self.take_off(repo, request, person, SeatRemoval.UNREACHABLE, self.deps.clock.now()):
+                raise Permanent(error)
+        self.deps.wake_delivery()
+        return {"skipped": f"Slack cannot reach the approver ({error}): taken off the step"}
 
     async def reach(self, approver: str) -> Reach:
         """Return an approver's Slack user and e-mail, asking Slack what the name does not say."""

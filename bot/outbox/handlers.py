@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from slack_sdk.errors import SlackApiError
+
 from bot.core.service import Signoff
-from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
-from bot.outbox.errors import Permanent
+from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, UNREACHABLE_ERRORS, Asking
+from bot.outbox.errors import Permanent, slack_error
 from bot.outbox.nudges import Nudges
 from bot.outbox.webhooks import WebhookPoster
 from bot.senders.email import Email, send_email
@@ -32,14 +34,21 @@ def posted_json(posted: Posted) -> dict[str, Any]:
 class Messages:
     """The outbox handlers of request messages (asks, channel copies, refreshes, outcomes), messages and e-mails."""
 
-    def __init__(self, service: Signoff) -> None:
+    def __init__(self, service: Signoff, asking: Asking) -> None:
         self.service = service
+        self.asking = asking
 
     async def ask(self, item: OutboxItem) -> dict[str, Any]:
-        """DM an approver their copy of the request message."""
+        """DM an approver their copy of the request message; one Slack cannot DM (deactivated, a bot, gone) is
+        taken off the step instead, which gets stand-ins when it falls short of its quorum."""
         payload = item.payload
         messages = self.service.messages
-        posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
+        try:
+            posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
+        except SlackApiError as exc:
+            if slack_error(exc) not in UNREACHABLE_ERRORS:
+                raise
+            return await self.asking.unreachable(item, slack_error(exc) or "")
         return posted_json(posted)
 
     async def channel_copy(self, item: OutboxItem) -> dict[str, Any]:
@@ -75,7 +84,8 @@ class Messages:
 
 def handler_table(service: Signoff) -> dict[str, Handler]:
     """Return the handler of each outbox kind, bound to the service's dependencies."""
-    messages, asking, nudges = Messages(service), Asking(service.deps, service.approvals), Nudges(service)
+    asking = Asking(service.deps, service.approvals)
+    messages, nudges = Messages(service, asking), Nudges(service)
     return {
         "ask": messages.ask, "channel_copy": messages.channel_copy, "refresh": messages.refresh,
         "outcome": messages.outcome, "message": messages.message, "email": messages.email,

@@ -20,7 +20,8 @@ _TYPE_KINDS: dict[str, ConversationKind] = {
 
 
 def open_conversation(workspace: Messages, params: Params) -> dict[str, Any]:
-    """Answer conversations.open: a channel, or the bot's DM with one person (opened on first use)."""
+    """Answer conversations.open: a channel, or the bot's DM with one person (opened on first use); a deactivated
+    user is `user_disabled`, a bot `cannot_dm_bot`."""
     if params.has("channel"):
         conversation = workspace.conversation(params.required("channel"))
         return {"channel": conversation.as_slack()}
@@ -28,6 +29,7 @@ def open_conversation(workspace: Messages, params: Params) -> dict[str, Any]:
     user_ids = [user_id.strip() for user_id in listed.split(",")]
     if len(user_ids) != 1:
         raise SlackCallError("invalid_arguments", detail="group DMs are not supported")
+    workspace.check_can_dm(user_ids[0])
     already_open = workspace.has_dm(user_ids[0])
     conversation = workspace.conversation(workspace.dm_channel_id(user_ids[0]))
     shown = conversation.as_slack() if params.flag("return_im") else {"id": conversation.id}

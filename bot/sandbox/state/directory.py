@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.sandbox.errors import DuplicateIdError, UnknownConversationError, UnknownUserError
+from bot.sandbox.errors import DuplicateIdError, SlackCallError, UnknownConversationError, UnknownUserError
 from bot.sandbox.state.core import WorkspaceCore
 from bot.sandbox.state.model import BOT_USER_ID, Conversation, ConversationKind, User
 
@@ -106,6 +106,15 @@ class Directory(WorkspaceCore):
             self._dms[user.id] = dm.id
             self._notify("dm_opened", channel=dm.id, user=user.id)
         return self._dms[user.id]
+
+    def check_can_dm(self, user_id: str) -> None:
+        """Refuse a DM with someone Slack would not let the bot write to: `user_disabled` when deactivated,
+        `cannot_dm_bot` for a bot."""
+        user = self.user(user_id)
+        if user.deleted:
+            raise SlackCallError("user_disabled")
+        if user.is_bot:
+            raise SlackCallError("cannot_dm_bot")
 
     def has_dm(self, user_id: str) -> bool:
         """Tell whether the bot's DM with a user (id, ``@name`` or name) is open."""

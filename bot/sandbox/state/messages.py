@@ -76,9 +76,11 @@ class Messages(Directory):
         return text, self._with_ids(blocks) if blocks else None
 
     def check_can_post(self, conversation: Conversation) -> None:
-        """Refuse a post to an archived conversation or one the bot is not in."""
+        """Refuse a post to an archived conversation, one the bot is not in, or a DM with someone deactivated."""
         if conversation.is_archived:
             raise SlackCallError("is_archived")
+        if conversation.kind == "im" and conversation.user:
+            self.check_can_dm(conversation.user)
         if BOT_USER_ID not in conversation.members:
             raise SlackCallError("not_in_channel")
 

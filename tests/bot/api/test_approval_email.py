@@ -15,7 +15,7 @@ from engine.approvals import Decision
 from engine.errors import VoteRefusedError
 from tests.bot.conftest import free_port
 from tests.bot.slack.test_home import task_blocks
-from tests.support.harness import Harness, running_signoff
+from tests.support.harness import Harness, make_workspace, running_signoff
 from tests.support.smtp import Inbox
 
 OUTSIDER = "ext.approver@partner.example"
@@ -321,3 +321,23 @@ async def test_an_approver_listed_by_slack_id_and_by_e_mail_holds_one_seat(signo
     assert [r["actions"][0] | {"type": None} for r in removed] == [
         {"type": None, "result": "seat_removed", "seat": "chloe@example.com", "why": "same_person",
          "to": ["U0ADMIN"], "min_approvers": 3}]
+
+
+async def test_an_approver_slack_cannot_reach_is_taken_off_and_the_admins_decide_in_their_place(
+    tmp_path: Path,
+) -> None:
+    workspace = make_workspace()
+    workspace.add_user("gone", "Gone", email="gone@example.com", user_id="U0GONE").deleted = True
+    async with running_signoff(tmp_path / "gone.db", workspace) as signoff:
+        await submitted(signoff, workflow(["U0GONE"], 1, notify=["dm"]))
+        stand_in = await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
+        body = await approval(signoff)
+        assert body["approval"]["steps"][0]["approvers"] == ["U0ADMIN"]
+        runs = (await signoff.api.get("/api/v1/runs", params={"record_id": "INV-1"})).json()["runs"]
+        removed = [r["actions"][0] for r in runs if r["event"] == "approval_seat_removed"]
+        assert [(a["seat"], a["why"], a["to"]) for a in removed] == [("U0GONE", "unreachable", ["U0ADMIN"])]
+        await signoff.click("U0ADMIN", stand_in, "approve")
+        assert (await signoff.wait_for(lambda: signoff.dm("U0REQ")))
+        assert (await approval(signoff))["approval_status"] == "approved"
+        dead = (await signoff.api.get("/api/v1/outbox", params={"status": "dead"})).json()
+        assert dead["items"] == [], "the ask Slack refused is not a dead letter: its seat went to the admins"
