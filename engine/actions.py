@@ -19,7 +19,7 @@ from engine.echo import differing
 from engine.facts import facts_of
 from engine.lifecycle import customer_hold
 from engine.limits import check_text
-from engine.records import Contact, ContactKind, Record, RecordType
+from engine.records import Contact, ContactKind, Record, RecordType, kept_context
 from engine.workflows import (
     NotificationAction,
     ReminderAction,
@@ -188,7 +188,7 @@ def with_field(record: Record, name: str, value: Any) -> Record:
     else:
         data[name] = value
     try:
-        return Record.model_validate(data)
+        return Record.model_validate(data, context=kept_context(record))
     except ValidationError as exc:
         raise ValueError(f"{name} cannot be {value!r}: {exc.errors()[0]['msg']}") from None
 

@@ -164,34 +164,54 @@ def _resolve_steps(
     groups: Mapping[str, tuple[str, ...]], fallback: tuple[str, ...],
 ) -> tuple[Step, ...]:
     steps = []
+    fillers = stand_ins(action, requester, groups, fallback)
     for index, spec in enumerate(action.steps):
         people = resolve_step_approvers(spec.approvers, groups, requester)
         if len(people) < spec.min_approvers:  # the requester taken off, a group grown smaller: the quorum holds
-            people = (*people, *(p for p in stand_ins(action, requester, groups, fallback) if p not in people))
+            people = (*people, *fillers.joining(people, spec.min_approvers))
         steps.append(Step(index, people, max(1, min(spec.min_approvers, len(people))), spec.name))
     return tuple(steps)
+
+
+@dataclass(frozen=True)
+class StandIns:
+    """Who takes the seats a step lacks: its escalation targets first, then the admins (never the requester)."""
+
+    targets: tuple[str, ...]
+    admins: tuple[str, ...]
+
+    def joining(self, seats: tuple[str, ...], quorum: int, gone: str | None = None) -> tuple[str, ...]:
+        """Return who joins `seats` (without `gone`) so that the step can reach `quorum`: the targets not seated,
+        and the admins too while that is not enough."""
+        def usable(people: tuple[str, ...]) -> list[str]:
+            return [p for p in dict.fromkeys(people) if p not in seats and p != gone]
+        added = usable(self.targets)
+        if len(seats) + len(added) < quorum:
+            added += [p for p in usable(self.admins) if p not in added]
+        return tuple(added)
 
 
 def stand_ins(
     action: ApprovalAction | None, requester: str | None,
     groups: Mapping[str, tuple[str, ...]], fallback: tuple[str, ...],
-) -> tuple[str, ...]:
-    """Return who decides a step left without approvers: its escalation targets, else `fallback` (the admins)."""
+) -> StandIns:
+    """Return the stand-ins of a request's steps: its escalation targets, then `fallback` (the admins)."""
     targets = resolve_step_approvers(list(action.escalate_to), groups, requester) if action is not None else ()
-    return targets or tuple(p for p in fallback if not is_same_person(p, requester))
+    return StandIns(targets, tuple(p for p in fallback if not is_same_person(p, requester)))
 
 
-def unseat(request: ApprovalRequest, seat: str, stand_in: tuple[str, ...], now: datetime) -> Outcome:
-    """Take a seat off the current step: the requester's (Slack gives them its e-mail), or a second seat of one
-    person. A step left with fewer seats than its quorum gets `stand_in` too, who are asked; only when there are
-    too few of them does the quorum shrink to the seats there are (the step completes if its votes now reach it).
+def unseat(request: ApprovalRequest, seat: str, stand_in: StandIns, now: datetime) -> Outcome:
+    """Take a seat off the current step: the requester's (Slack gives them its e-mail), a second seat of one
+    person, or one Slack cannot reach. A step left short of its quorum gets stand-ins, who are asked; only when
+    there are too few does the quorum shrink to the seats there are (the step completes if its votes reach it).
     Uncounted when the seat is not on the open step, or nobody could take it."""
     if not request.is_open() or seat not in request.step().approvers:
         return Outcome(request, (), is_counted=False)
     current = request.step()
     left = tuple(p for p in current.approvers if p != seat)
-    asked = () if len(left) >= current.min_approvers else tuple(
-        p for p in dict.fromkeys(stand_in) if p not in left and p != seat and not is_same_person(p, request.requester))
+    short = len(left) < current.min_approvers
+    asked = tuple(p for p in stand_in.joining(left, current.min_approvers, seat)
+                  if not is_same_person(p, request.requester)) if short else ()
     if not (left or asked):
         return Outcome(request, (), is_counted=False)
     seats = (*left, *asked)

@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from engine.approvals import is_same_person
 from engine.records import AUTO_SUBMIT_SOURCES, ApprovalStatus, DocStatus, Record, RecordInput, Source
 from engine.workflows import Trigger, Workflow
 
@@ -66,8 +67,10 @@ def field_changes(before: Record, after: Record) -> dict[str, list[Any]]:
 
 
 def is_requester_changed(before: Record | None, after: Record) -> bool:
-    """Tell whether a save names another requester (`created_by`) than the document had."""
-    return before is not None and before.created_by != after.created_by
+    """Tell whether a save names another requester (`created_by`) than the document had (not the same e-mail in
+    other letter case)."""
+    return before is not None and before.created_by != after.created_by and not is_same_person(
+        before.created_by, after.created_by)
 
 
 def is_triggered(workflow: Workflow, is_new: bool, changed: frozenset[str]) -> bool:

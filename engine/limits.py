@@ -154,21 +154,29 @@ def check_text(value: str, max_chars: int = MAX_TEXT_CHARS, *, multiline: bool =
     return value
 
 
-def check_id(value: str, *, is_stored: bool = False) -> str:
-    """Refuse an id that is empty, too long, has control characters, a `/`, `<` or `>` (Slack would read
-    `<!here>` in a message naming the document as a ping), or surrounding spaces; what was stored before stays
-    readable."""
+def check_id(value: str, *, is_new: bool = False) -> str:
+    """Refuse an id that is empty, too long, has control characters, a `/` or surrounding spaces; a new one
+    (`is_new`) also `<` or `>`: Slack would read `<!here>` in a message naming the document as a ping."""
     if not value or value != value.strip():
         raise ValueError("must be non-empty, without leading or trailing spaces")
     if "/" in value:
         raise ValueError("must not contain '/'")
-    if ("<" in value or ">" in value) and not is_stored:
+    if is_new and ("<" in value or ">" in value):
         raise ValueError("must not contain '<' or '>'")
     return check_text(value, MAX_ID_CHARS)
 
 
-def _id_as_read(value: str, info: ValidationInfo) -> str:
-    return check_id(value, is_stored=isinstance(info.context, dict) and info.context.get("stored") is True)
+def is_kept(value: Any, info: ValidationInfo) -> bool:
+    """Tell whether a value is read back from storage, or left as stored by a change of other fields (context
+    `{"kept": {field: value}}`): it was checked under the rules of its day, and a stricter rule must not refuse it."""
+    context = info.context if isinstance(info.context, dict) else {}
+    kept = context.get("kept")
+    return context.get("stored") is True or (isinstance(kept, dict) and info.field_name is not None
+                                             and info.field_name in kept and kept[info.field_name] == value)
+
+
+def _new_id(value: str, info: ValidationInfo) -> str:
+    return check_id(value, is_new=not is_kept(value, info))
 
 
 def check_fields(fields: dict[str, Any]) -> dict[str, Any]:
@@ -222,7 +230,9 @@ def _in_field(key: str, check: Any, *args: Any, **kwargs: Any) -> None:
         raise ValueError(f"{key}: {exc}") from None
 
 
-Id = Annotated[str, AfterValidator(_id_as_read)]
+Id = Annotated[str, AfterValidator(check_id)]
+# An id as a caller gives it to create or name a document or contact (the rules of ids stored before aside).
+NewId = Annotated[str, AfterValidator(_new_id)]
 Text = Annotated[str, AfterValidator(check_text)]
 Memo = Annotated[str, AfterValidator(lambda value: check_text(value, MAX_MEMO_CHARS, multiline=True))]
 

@@ -157,7 +157,8 @@ def ask_notices(ask: Ask | None, request_id: str, step_index: int) -> list[Notic
     payload = {"request_id": request_id, "step_index": step_index}
     notices = []
     if ask.dm_to:
-        notices.append(Notice(NoticeKind.ASK, ask.dm_to, payload, f"ask:{request_id}:{step_index}:{ask.dm_to}"))
+        notices.append(Notice(NoticeKind.ASK, ask.dm_to, {**payload, "approver": ask.approver},
+                              f"ask:{request_id}:{step_index}:{ask.dm_to}"))
     if ask.email_to:
         notices.append(Notice(NoticeKind.APPROVAL_EMAIL, ask.email_to, {**payload, "approver": ask.approver},
                               f"mail:{request_id}:{step_index}:{ask.approver}"))

@@ -23,7 +23,7 @@ from pydantic import (
 from engine.currencies import CURRENCIES, minor_units
 from engine.echo import identity_problems
 from engine.errors import InvalidChangeError
-from engine.limits import Id, Memo, Text, check_fields, check_money, is_email, is_person_ref
+from engine.limits import Id, Memo, NewId, Text, check_fields, check_money, is_email, is_kept, is_person_ref
 from engine.limits import to_decimal as to_decimal
 
 
@@ -99,8 +99,8 @@ class RecordInput(BaseModel):
     amount: Decimal = Decimal("0")
     balance: Decimal | None = None
     exchange_rate: Decimal | None = None
-    customer: Id | None = None
-    vendor: Id | None = None
+    customer: NewId | None = None
+    vendor: NewId | None = None
     location: Text | None = None
     department: Text | None = None
     class_: Text | None = Field(default=None, alias="class")
@@ -153,7 +153,7 @@ class RecordInput(BaseModel):
     def _one_person(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Refuse a requester written any other way than a Slack user id or an e-mail address: who may not approve
         their own document is found by it."""
-        if value is None or (info.context or {}).get("stored") or is_person_ref(value):
+        if value is None or is_kept(value, info) or is_person_ref(value):
             return value
         raise ValueError("must be a Slack user id (such as U0123ABCD) or an e-mail address (name@example.com)")
 
@@ -205,12 +205,17 @@ def exchange_rate_problem(data: RecordInput, home: str | None) -> str | None:
 
 
 
+def kept_context(record: Record) -> dict[str, Any]:
+    """Return the validation context of a change to a stored document: the values it keeps pass as stored."""
+    return {"kept": record.model_dump(include={"id", "created_by", "customer", "vendor"})}
+
+
 def patched_input(record: Record, changes: Mapping[str, Any]) -> RecordInput:
     """Return a document's writable fields with `changes` applied (a field set to null is cleared, one left out is
     kept), checked as a whole; raise InvalidChangeError naming each field a change makes invalid."""
     current = record.model_dump(include=set(RecordInput.model_fields), by_alias=True)
     try:
-        return RecordInput.model_validate({**current, **changes})
+        return RecordInput.model_validate({**current, **changes}, context=kept_context(record))
     except ValidationError as exc:
         details = [{"path": ".".join(str(p) for p in e["loc"]) or "(body)",
                     "message": e["msg"].removeprefix("Value error, ")} for e in exc.errors()]
@@ -299,7 +304,7 @@ class ImportRow(RecordEcho):
     """One document of an import: its id and its writable fields (its source is `import` unless it says another),
     and the read-only keys GET returns, which a row exported as it was read repeats (checked as PUT checks them)."""
 
-    id: Id
+    id: NewId
     amount: Decimal  # a document imported without its amount is a mistake, not a zero
     source: Source = Source.IMPORT
 

@@ -73,7 +73,10 @@ def _check_duration(value: str | None) -> str | None:
     return value
 
 
-def _check_refs(refs: list[str], allow_channels: bool = False) -> list[str]:
+def _check_refs(refs: list[str], info: ValidationInfo, allow_channels: bool = False) -> list[str]:
+    """Refuse a ref that names no person, group (or channel); what was stored under older rules stays readable."""
+    if is_stored(info):
+        return refs
     for ref in refs:
         if not (is_approver_ref(ref) or (allow_channels and CHANNEL.match(ref))):
             kind = "a Slack user id, an e-mail, group:NAME" + (" or a channel" if allow_channels else "")
@@ -95,10 +98,10 @@ class ApprovalStep(_Strict):
 
     @field_validator("approvers")
     @classmethod
-    def _valid_refs(cls, value: list[str]) -> list[str]:
+    def _valid_refs(cls, value: list[str], info: ValidationInfo) -> list[str]:
         if len(set(value)) != len(value):
             raise problem("approver_twice", "lists an approver twice")
-        return _check_refs(value)
+        return _check_refs(value, info)
 
     @model_validator(mode="after")
     def _quorum_fits(self) -> ApprovalStep:
@@ -133,8 +136,8 @@ class ApprovalAction(_Strict):
 
     @field_validator("escalate_to")
     @classmethod
-    def _valid_escalation(cls, value: list[str]) -> list[str]:
-        return _check_refs(value)
+    def _valid_escalation(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _check_refs(value, info)
 
     @model_validator(mode="after")
     def _escalation_has_target(self) -> ApprovalAction:
@@ -164,8 +167,8 @@ class ReminderAction(_Strict):
 
     @field_validator("to")
     @classmethod
-    def _valid_targets(cls, value: list[str]) -> list[str]:
-        return _check_refs(value, allow_channels=True)
+    def _valid_targets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _check_refs(value, info, allow_channels=True)
 
 
 class NotificationAction(_Strict):
@@ -178,8 +181,8 @@ class NotificationAction(_Strict):
 
     @field_validator("to")
     @classmethod
-    def _valid_targets(cls, value: list[str]) -> list[str]:
-        return _check_refs(value, allow_channels=True)
+    def _valid_targets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        return _check_refs(value, info, allow_channels=True)
 
     @field_validator("channel")
     @classmethod

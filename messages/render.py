@@ -277,8 +277,8 @@ NO_ATTRIBUTE = re.compile(r"has no attribute '([^']{1,100})'")
 class _OpenFields(dict[str, Any]):
     """A document's custom fields while a template is checked: one the sample lacks may be on real documents."""
 
-    def __missing__(self, key: str) -> None:
-        return None
+    def __missing__(self, key: str) -> ChainableUndefined:
+        return ChainableUndefined(name=key)
 
 
 def _open_fields(value: Any) -> Any:

@@ -21,7 +21,7 @@ from bot.api.deps import (
     token_actor,
 )
 from bot.errors import Unprocessable
-from engine.limits import Id, unstorable_path
+from engine.limits import Id, NewId, is_person_ref, unstorable_path
 from engine.records import (
     ApprovalStatus,
     ContactEcho,
@@ -47,7 +47,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token), Depen
 
 @router.put("/records/{record_type}/{record_id}", openapi_extra=RECORDS_WRITE)
 async def put_record(
-    record_type: RecordType, record_id: Id, request: Request, data: RecordEcho = Body(...)
+    record_type: RecordType, record_id: NewId, request: Request, data: RecordEcho = Body(...)
 ) -> dict[str, Any]:
     """Create or update a document (idempotent). A body sent back as GET returned it is taken: its read-only keys
     must name this document and its approval status, the others are ignored."""
@@ -131,8 +131,10 @@ async def submit_record(
 ) -> dict[str, Any]:
     """Send an approval_required document for approval."""
     stated = known_keys(body or {}, ("actor",)).get("actor")
-    record = await service_of(request).records.submit(record_type, record_id, token_actor(request),
-                                                      stated_by=stated if isinstance(stated, str) else None)
+    if stated is not None and not (isinstance(stated, str) and is_person_ref(stated)):
+        raise Unprocessable("actor: a Slack user id or an e-mail address",
+                            [{"path": "actor", "message": "must be a Slack user id or an e-mail address"}])
+    record = await service_of(request).records.submit(record_type, record_id, token_actor(request), stated_by=stated)
     return record_json(record)
 
 
@@ -151,7 +153,7 @@ async def get_contact(kind: ContactKind, contact_id: Id, request: Request) -> di
 
 @router.put("/contacts/{kind}/{contact_id}", openapi_extra=RECORDS_WRITE)
 async def put_contact(
-    kind: ContactKind, contact_id: Id, request: Request, data: ContactEcho = Body(...)
+    kind: ContactKind, contact_id: NewId, request: Request, data: ContactEcho = Body(...)
 ) -> dict[str, Any]:
     """Create or update a customer or vendor (a body as GET returned it too: `kind` and `id` must be the path's)."""
     contact = await service_of(request).records.put_contact(kind, contact_id, data)

@@ -47,8 +47,6 @@ from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
-# What Slack answers a DM to someone it will never let decide: deactivated, a bot, not in the workspace.
-UNREACHABLE_ERRORS = frozenset({"user_disabled", "cannot_dm_bot", "user_not_found"})
 
 
 def new_link_token() -> str:
@@ -94,19 +92,20 @@ class Asking:
         run history; a step left short of its quorum gets its escalation targets, else the admins. Return whether
         it was taken off (not when nobody else could decide)."""
         workflow = await repo.get_workflow(request.workflow_id)
-        fallback = stand_ins(workflow.approval() if workflow else None, request.requester,
-                             await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
-        outcome = unseat(request, seat, fallback, now)
+        fillers = stand_ins(workflow.approval() if workflow else None, request.requester,
+                            await repo.people_groups(), tuple(sorted(self.deps.settings.admins)))
+        outcome = unseat(request, seat, fillers, now)
         if outcome.is_counted:
             await record_history(repo, [seat_removed(request, outcome.request, seat, why)], now)
             await self.approvals.apply_outcome(repo, request, outcome, None)
         return outcome.is_counted
 
     async def unreachable(self, item: OutboxItem, error: str) -> dict[str, Any]:
-        """Take off the step an approver Slack refused to DM (`error`), so the request does not wait in vain for
-        its escalation or expiry; Permanent (dead-lettered, as before) when the DM was to a delegate standing in,
-        the step moved on, or nobody else could decide."""
-        request_id, step_index, person = item.payload["request_id"], item.payload["step_index"], item.target
+        """Take off the step the seat of an approver Slack refused to DM (`error`: by Slack id, or by the e-mail
+        Slack knows them by), so the request does not wait in vain; Permanent when the step moved on or nobody else
+        could decide."""
+        request_id, step_index = item.payload["request_id"], item.payload["step_index"]
+        person = str(item.payload.get("approver") or item.target)
         async with self.deps.db.unit_of_work() as repo:
             request = await repo.get_request(request_id)
             if not is_waiting_on(request, step_index, person):

@@ -20,6 +20,10 @@ PERMANENT_SLACK_ERRORS = frozenset({
     "is_archived", "invalid_arguments", "cannot_dm_bot", "user_disabled", "message_not_found",
 })
 
+# What Slack answers a DM asking someone it will never let decide: deactivated, a bot, not in the workspace (a
+# user id that names nobody is no conversation either).
+UNREACHABLE_ERRORS = frozenset({"user_disabled", "cannot_dm_bot", "user_not_found", "channel_not_found"})
+
 
 class Permanent(BotError):
     """Retrying cannot help (e-mail is off, Slack refuses the conversation): the item is dead-lettered."""

@@ -13,8 +13,8 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 
 from bot.core.service import Signoff
-from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, UNREACHABLE_ERRORS, Asking
-from bot.outbox.errors import Permanent, slack_error
+from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
+from bot.outbox.errors import UNREACHABLE_ERRORS, Permanent, slack_error
 from bot.outbox.nudges import Nudges
 from bot.outbox.webhooks import WebhookPoster
 from bot.senders.email import Email, send_email
@@ -46,9 +46,10 @@ class Messages:
         try:
             posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
         except SlackApiError as exc:
-            if slack_error(exc) not in UNREACHABLE_ERRORS:
+            error = slack_error(exc)
+            if error is None or error not in UNREACHABLE_ERRORS:
                 raise
-            return await self.asking.unreachable(item, slack_error(exc) or "")
+            return await self.asking.unreachable(item, error)
         return posted_json(posted)
 
     async def channel_copy(self, item: OutboxItem) -> dict[str, Any]:

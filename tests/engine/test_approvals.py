@@ -12,6 +12,7 @@ from engine.approvals import (
     ApprovalRequest,
     Decision,
     RequestStatus,
+    StandIns,
     Step,
     Vote,
     close,
@@ -218,15 +219,22 @@ def one_step(approvers: tuple[str, ...], quorum: int, votes: tuple[Vote, ...] = 
 
 @pytest.mark.parametrize(("request_", "stand_in", "step", "events", "current"), [
     # the only approver was the requester: the stand-ins take the step and are asked
-    (one_step(("app1@example.com",), 1), ("U0ADMIN", "UAPP1"), (("U0ADMIN",), 1), [ApprovalRequested], 0),
+    (one_step(("app1@example.com",), 1), StandIns((), ("U0ADMIN", "UAPP1")), (("U0ADMIN",), 1), [ApprovalRequested], 0),
     # too few are left for the quorum: a stand-in takes the seat and is asked, the quorum holds
-    (one_step(("app1@example.com", "UB"), 2), ("U0ADMIN",), (("UB", "U0ADMIN"), 2), [ApprovalRequested], 0),
+    (one_step(("app1@example.com", "UB"), 2), StandIns((), ("U0ADMIN",)), (("UB", "U0ADMIN"), 2),
+     [ApprovalRequested], 0),
+    # the escalation targets are on the step already: the admins stand in
+    (one_step(("app1@example.com", "UB"), 2), StandIns(("UB",), ("U0ADMIN",)), (("UB", "U0ADMIN"), 2),
+     [ApprovalRequested], 0),
+    # an escalation target enough for the quorum: the admins are not asked
+    (one_step(("app1@example.com", "UB"), 2), StandIns(("UE",), ("U0ADMIN",)), (("UB", "UE"), 2),
+     [ApprovalRequested], 0),
     # a stand-in already on the step, or the requester, takes no seat: the quorum shrinks to the seats there are
-    (one_step(("app1@example.com", "UB"), 2), ("UB", "UAPP1"), (("UB",), 1), [], 0),
+    (one_step(("app1@example.com", "UB"), 2), StandIns(("UB",), ("UAPP1",)), (("UB",), 1), [], 0),
     # enough are left for the quorum: nobody new is asked
-    (one_step(("app1@example.com", "UB", "UC"), 2), ("U0ADMIN",), (("UB", "UC"), 2), [], 0),
+    (one_step(("app1@example.com", "UB", "UC"), 2), StandIns((), ("U0ADMIN",)), (("UB", "UC"), 2), [], 0),
     # the votes already cast reach the quorum of the seats left: the step completes
-    (one_step(("app1@example.com", "UB"), 2, (Vote(0, "UB", Decision.APPROVE, NOW),)), ("UB",),
+    (one_step(("app1@example.com", "UB"), 2, (Vote(0, "UB", Decision.APPROVE, NOW),)), StandIns(("UB",), ()),
      (("UB",), 1), [StepApproved, ApprovalRequested], 1),
 ])
 def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, step, events, current) -> None:
@@ -238,8 +246,9 @@ def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, s
 
 def test_nothing_changes_when_nobody_could_take_the_seat_or_it_is_not_on_the_step() -> None:
     alone = one_step(("app1@example.com",), 1)
-    assert not unseat(alone, "app1@example.com", ("UAPP1",), NOW).is_counted
-    assert not unseat(alone, "UB", ("U0ADMIN",), NOW).is_counted
+    assert not unseat(alone, "app1@example.com", StandIns((), ("UAPP1",)), NOW).is_counted
+    assert not unseat(alone, "app1@example.com", StandIns(("app1@example.com",), ()), NOW).is_counted
+    assert not unseat(alone, "UB", StandIns((), ("U0ADMIN",)), NOW).is_counted
 
 
 def approval_workflow(steps: list[dict[str, object]], escalate_to: list[str] | None = None) -> Workflow:
@@ -290,6 +299,9 @@ def test_a_step_nobody_but_the_requester_could_decide_is_refused_before_anything
         # without escalation targets, the admins
         ([{"approvers": ["group:pair"], "min_approvers": 2}], None, ("U0ADMIN",), {"pair": ("U0REQ", "U01AAA")},
          (("U01AAA", "U0ADMIN"), 2)),
+        # the escalation target already sits on the step: the admins stand in
+        ([{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}], ["U01AAA"], ("U0ADMIN",), {},
+         (("U01AAA", "U0ADMIN"), 2)),
         # nobody else could: the quorum is what there is
         ([{"approvers": ["U0REQ", "U01AAA"], "min_approvers": 2}], ["U01AAA"], ("U0REQ",), {}, (("U01AAA",), 1)),
         # the requester not on the step: as written
@@ -326,8 +338,14 @@ def test_a_person_on_a_step_twice_is_found_by_their_e_mail_seat(
     assert second_seat(TWINS, approver, slack_user, email) == expected
 
 
-def test_taking_off_a_second_seat_shrinks_the_quorum_to_the_people_left() -> None:
+def test_taking_off_a_second_seat_with_nobody_to_stand_in_shrinks_the_quorum_to_the_people_left() -> None:
     voted = decide(decide(TWINS, "U0CARA", A, NOW).request, "U0BOB", A, NOW)
     assert voted.request.is_open()
-    outcome = unseat(voted.request, "cara@example.com", (), NOW)
+    outcome = unseat(voted.request, "cara@example.com", StandIns((), ()), NOW)
     assert outcome.request.status is RequestStatus.APPROVED
+
+
+def test_taking_off_a_second_seat_asks_a_stand_in_and_the_quorum_holds() -> None:
+    voted = decide(decide(TWINS, "U0CARA", A, NOW).request, "U0BOB", A, NOW)
+    outcome = unseat(voted.request, "cara@example.com", StandIns((), ("U0ADMIN",)), NOW)
+    assert outcome.request.is_open() and outcome.request.step().approvers == ("U0CARA", "U0BOB", "U0ADMIN")

@@ -11,9 +11,19 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from engine.errors import InvalidChangeError
 from engine.facts import facts_of
 from engine.limits import MAX_ID_CHARS, MAX_MEMO_CHARS, JsonNumber, check_id, to_decimal
-from engine.records import Contact, ContactInput, DocStatus, Record, RecordInput, exchange_rate_problem
+from engine.records import (
+    Contact,
+    ContactInput,
+    DocStatus,
+    ImportRow,
+    Record,
+    RecordInput,
+    exchange_rate_problem,
+    patched_input,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -208,13 +218,20 @@ def test_a_paid_document_has_nothing_left_to_pay(status: DocStatus, balance: str
 
 @pytest.mark.parametrize(
     "record_id",
-    ["", " INV-1", "INV-1 ", "a/b", "../etc", "I" * (MAX_ID_CHARS + 1), "I" * 5000, "INV\x00", "INV\n1", "\ud800",
-     "<!here>", "INV <@U0ADA>"],
+    ["", " INV-1", "INV-1 ", "a/b", "../etc", "I" * (MAX_ID_CHARS + 1), "I" * 5000, "INV\x00", "INV\n1", "\ud800"],
 )
 def test_a_bad_record_id_is_refused(record_id: str) -> None:
     with pytest.raises(ValueError):
         check_id(record_id)
     assert refused_at(Record, {"type": "invoice", "id": record_id, "created_at": NOW, "updated_at": NOW}) == {"id"}
+
+
+@pytest.mark.parametrize("record_id", ["<!here>", "INV <@U0ADA>", "<mailto:x@evil.example|INV-1>"])
+def test_a_new_id_that_slack_would_read_as_a_ping_or_a_link_is_refused(record_id: str) -> None:
+    with pytest.raises(ValueError):
+        check_id(record_id, is_new=True)
+    assert refused_at(ImportRow, {"id": record_id, "amount": "1"}) == {"id"}
+    assert check_id(record_id) == record_id  # one stored before the rule still reads
 
 
 @pytest.mark.parametrize("record_id", ["INV-1", "I" * MAX_ID_CHARS, "2026 Q4 #12", "INV_ü-1"])
@@ -282,7 +299,13 @@ def test_a_requester_is_a_slack_user_id_or_an_e_mail_address(requester: str) -> 
     assert RecordInput.model_validate({"created_by": requester}).created_by == requester
 
 
-def test_a_document_stored_before_the_stricter_limits_still_reads() -> None:
+def test_a_document_stored_before_the_stricter_limits_still_reads_and_changes() -> None:
     data = {"created_by": "Dan Okafor", "customer": "<C-1>"}
     stored = RecordInput.model_validate(data, context={"stored": True})
     assert (stored.created_by, stored.customer) == ("Dan Okafor", "<C-1>")
+    record = Record.model_validate({**data, "type": "invoice", "id": "<INV-1>", "created_at": NOW, "updated_at": NOW},
+                                   context={"stored": True})
+    assert patched_input(record, {"memo": "kept as it was"}).customer == "<C-1>"
+    with pytest.raises(InvalidChangeError):
+        patched_input(record, {"created_by": "Ada Lovelace"})  # a new value meets today's rules
+    assert refused_at(Contact, {"kind": "customer", "id": "<C-1>"}) == set()

@@ -219,6 +219,7 @@ def test_record_lifecycle(before, after, governing, is_admin, status, plan) -> N
         ({"created_by": "U0DAN"}, WF.id, PENDING, Plan.RESTART, REQUESTER_CHANGED),  # the new one never approves it
         ({"created_by": "U0DAN", "memo": "mine now"}, WF.id, PENDING, Plan.RESTART, REQUESTER_CHANGED),
         ({"source": "app"}, WF.id, PENDING, Plan.NOTHING, None),
+        ({"created_by": "U0REQ@EXAMPLE.COM"}, WF.id, PENDING, Plan.RESTART, REQUESTER_CHANGED),
     ],
 )
 def test_a_pending_document_follows_the_workflow_that_governs_it(changes, asked_under, status, plan, reason) -> None:
@@ -294,3 +295,19 @@ def test_the_audit_of_a_save_names_every_field_it_changed_its_requester_and_sour
     after = record(approval_status="approved", amount="50000.00", source="app", created_by="U0DAN")
     assert field_changes(before, after) == {"amount": ["12500.00", "50000.00"], "created_by": ["U0REQ", "U0DAN"],
                                             "source": ["manual", "app"]}
+
+
+def test_a_workflow_stored_before_the_stricter_address_rule_still_reads() -> None:
+    action = {"type": "approval", "steps": [{"approvers": ["mailto:dan@example.com"]}], "escalate_to": ["x@y.z."]}
+    data = {"id": "wf", "name": "W", "record_type": "invoice", "trigger": "created", "actions": [action],
+            "created_at": NOW, "updated_at": NOW}
+    assert Workflow.model_validate(data, context=STORED).actions[0].steps[0].approvers == ["mailto:dan@example.com"]
+    with pytest.raises(ValueError):
+        Workflow.model_validate(data)
+
+
+def test_the_same_requester_in_other_letter_case_keeps_the_request() -> None:
+    before = record(approval_status="pending", created_by="dan@example.com")
+    decision = decide_on_save(before, record(approval_status="pending", created_by="DAN@Example.com"), WF, False,
+                              WF.id)
+    assert decision.plan is Plan.NOTHING

@@ -192,6 +192,7 @@ def test_french_questions_use_the_article_of_the_document_type(record_type: str,
     ("{% for i in range(2) %}{{ i }}{% endfor %}{{ record.nothing.deeper }}", "unknown field 'nothing'"),
     ("{{ record.amout }}", "unknown field 'amout' (line 1)"),
     ("{{ record.fields.po_number }} {{ record.id }}", None),  # a custom field some documents have
+    ("{{ record.fields.address.city }} {{ record.id }}", None),  # custom fields nest
     ("{% if record.memo is defined %}{{ record.memo }}{% endif %}{{ record.id }}", None),
     ("{{ record.id }} {% if recrod %}x{% endif %}", "unknown name 'recrod'"),
 ])

@@ -341,3 +341,13 @@ async def test_an_approver_slack_cannot_reach_is_taken_off_and_the_admins_decide
         assert (await approval(signoff))["approval_status"] == "approved"
         dead = (await signoff.api.get("/api/v1/outbox", params={"status": "dead"})).json()
         assert dead["items"] == [], "the ask Slack refused is not a dead letter: its seat went to the admins"
+
+
+async def test_an_approver_named_by_e_mail_whom_slack_cannot_reach_gives_up_their_seat_too(tmp_path: Path) -> None:
+    workspace = make_workspace()
+    workspace.add_user("gone", "Gone", email="gone@example.com", user_id="U0GONE").deleted = True
+    async with running_signoff(tmp_path / "gone.db", workspace) as signoff:
+        await submitted(signoff, workflow(["gone@example.com", "U01AAA"], 2, notify=["dm"]))
+        await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
+        step = (await approval(signoff))["approval"]["steps"][0]
+        assert (step["approvers"], step["min_approvers"]) == (["U01AAA", "U0ADMIN"], 2)

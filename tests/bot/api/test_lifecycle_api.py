@@ -148,6 +148,8 @@ async def test_a_submit_with_a_key_it_does_not_know_is_refused_and_submits_nothi
 async def test_a_submit_is_audited_as_the_token_and_the_person_it_names_as_said(signoff: Harness) -> None:
     assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
     await signoff.put("/api/v1/records/invoice/INV-1", BASE)
+    for claim in ("<@U01BBB>", "<!channel>", 42):
+        assert (await signoff.post("/api/v1/records/invoice/INV-1/submit", {"actor": claim})).status_code == 422
     assert (await signoff.post("/api/v1/records/invoice/INV-1/submit", {"actor": "U01BBB"})).status_code == 200
     events = (await signoff.api.get("/api/v1/records/invoice/INV-1/audit")).json()["events"]
     submitted = next(e for e in events if e["action"] == "submitted")
