@@ -49,7 +49,7 @@ def asked(step: int, *approvers: str) -> ApprovalRequested:
 REFRESH = Notice("refresh", "AR-1", {"request_id": "AR-1"}, None, is_coalesced=True)
 STEP0 = {"request_id": "AR-1", "step_index": 0}
 STEP1 = {"request_id": "AR-1", "step_index": 1}
-ASK_A = Notice("ask", "U01AAA", STEP0, "ask:AR-1:0:U01AAA")
+ASK_A = Notice("ask", "U01AAA", {**STEP0, "approver": "U01AAA"}, "ask:AR-1:0:U01AAA")
 COPY = Notice("channel_copy", "#finance", STEP0, "copy:AR-1")
 OUTCOME = Notice("outcome", "U0REQ", {"request_id": "AR-1"}, "outcome:AR-1")
 LOOKUP_EXT = Notice("approver_lookup", "ext@partner.example", {**STEP0, "approver": "ext@partner.example"},
@@ -67,7 +67,7 @@ LOOKUP_EXT = Notice("approver_lookup", "ext@partner.example", {**STEP0, "approve
         ((asked(0, "ext@partner.example"),), workflow(), "U0REQ", [REFRESH, LOOKUP_EXT]),
         ((asked(0, "U0REQ"),), workflow(), "U0REQ", [REFRESH]),
         ((asked(1, "U01AAA"),), workflow("#finance"), "U0REQ",
-         [REFRESH, Notice("ask", "U01AAA", STEP1, "ask:AR-1:1:U01AAA")]),
+         [REFRESH, Notice("ask", "U01AAA", {**STEP1, "approver": "U01AAA"}, "ask:AR-1:1:U01AAA")]),
         ((VoteRecorded("AR-1", 0, "U01AAA", "approve", NOW),), workflow(), "U0REQ", [REFRESH]),
         ((StepApproved("AR-1", 0, ("U01AAA",), NOW), RecordApproved("AR-1", NOW)), workflow(), "U0REQ",
          [REFRESH, OUTCOME]),
