@@ -130,11 +130,15 @@ def slack_user(ref: Any) -> str:
 BLANK_RUN = re.compile(r"\n\s*\n(\s*\n)+")
 
 
+def tight(value: Any) -> str:
+    """Return text people typed without its runs of blank lines (one is kept) or surrounding blank space."""
+    return BLANK_RUN.sub("\n\n", str(value).strip())
+
+
 def quoted(value: Any) -> str:
     """Quote text people typed in a plain-text e-mail: each line after `> `, runs of blank lines made one, so that
     nothing in it passes for the e-mail's own lines."""
-    text = BLANK_RUN.sub("\n\n", str(value).strip())
-    return "\n".join(f"> {line}".rstrip() for line in text.splitlines())
+    return "\n".join(f"> {line}".rstrip() for line in tight(value).splitlines())
 
 
 def _jsonq(value: Any, limit: int = 3000) -> str:
@@ -168,6 +172,7 @@ def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
         money=money,
         number=fmt.number, day=fmt.day, moment=fmt.moment,
         q=_jsonq, plain=_plainq, slack_user=slack_user, mrkdwn=escape_mrkdwn, truncate_to=truncate, quoted=quoted,
+        tight=tight,
     )
 
 

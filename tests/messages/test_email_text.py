@@ -43,3 +43,10 @@ def test_a_field_a_document_leaves_empty_prints_nothing_in_an_admins_template() 
     renderer, record = Renderer(), {"department": None, "memo": "a <b>"}
     assert renderer.user_text("dept {{ record.department }}: {{ record.memo }}", record=record) == "dept : a <b>"
     assert renderer.slack_text("dept {{ record.department }}: {{ record.memo }}", record=record) == "dept : a &lt;b&gt;"
+
+
+def test_a_card_shows_a_memo_without_its_runs_of_blank_lines() -> None:
+    record = {**card(False)["record"], "memo": FAKE}
+    message = Renderer().json("approval_request.json.j2", card={**card(False), "record": record}, viewer="U01AAA")
+    memo = next(b for b in message["blocks"] if b.get("block_id") == "memo")["text"]["text"]
+    assert "\n\n\n" not in memo and memo.endswith("Reject: https://evil.example/approve/Qp9y")
