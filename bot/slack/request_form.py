@@ -139,14 +139,18 @@ def read_form(values: dict[str, Any], user: str, home: str | None = None) -> Req
     return RequestForm(KINDS[_value(values, "kind") or "expense"], data)
 
 
+REFS = frozenset({"vendor", "customer"})
+
+
 def _validation_errors(exc: ValidationError, default_block: str) -> dict[str, str]:
     """Return the form's error codes of a document the API's rules refuse: an amount with more decimals than its
-    currency has, or a text too long or with control characters."""
+    currency has, a vendor or customer an id cannot name, or a text too long or with control characters."""
     errors = {}
     for error in exc.errors():
         if error["loc"]:
             name = str(error["loc"][0])
-            errors[FIELD_BLOCKS.get(name, default_block)] = "amount_decimals" if name in MONEY else "text_invalid"
+            code = "amount_decimals" if name in MONEY else "ref_invalid" if name in REFS else "text_invalid"
+            errors[FIELD_BLOCKS.get(name, default_block)] = code
     return errors
 
 

@@ -50,7 +50,8 @@ REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required"
 
 HISTORY_EVENTS = ("actions", "approval_started", "approval_decision", "approval_forced", "approval_escalated",
                   "approval_expired", "approval_cancelled", "digest", "approval_seat_removed")
-REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "amount_decimals", "currency_invalid", "kind_invalid")
+REQUEST_ERROR_CODES = ("vendor_required", "amount_invalid", "amount_decimals", "currency_invalid", "kind_invalid",
+                       "ref_invalid", "text_invalid")
 REQUEST_NOTE_CODES = ("not_found", "not_yours", "not_editable", "unchanged", "nothing_to_submit", "no_approver")
 
 

@@ -111,6 +111,7 @@ async def test_the_home_button_opens_the_request_modal(signoff: Harness) -> None
         ({"amount": "NaN"}, {"amount"}),
         ({"vendor": "Air\x00France"}, {"vendor"}),
         ({"vendor": "V" * 65}, {"vendor"}),
+        ({"vendor": "<!here>"}, {"vendor"}),
         ({"category": "c" * 256}, {"category"}),
         ({"description": "\x1b[2J"}, {"description"}),
     ],
@@ -121,6 +122,8 @@ async def test_a_bad_form_is_refused_in_the_modal_and_creates_nothing(
     await open_by_shortcut(signoff, REQUESTER)
     reply = await signoff.link.submit(REQUESTER, {**FORM, **changes})
     assert reply.json()["response_action"] == "errors" and set(reply.json()["errors"]) == errors
+    if changes.get("vendor", "").startswith("<"):
+        assert "without /, < or >" in reply.json()["errors"]["vendor"]
     assert await requests_of(signoff) == []
 
 
