@@ -135,6 +135,14 @@ def resolve_step_approvers(
     return tuple(people)
 
 
+def listed_on_step(workflow: Workflow, step_index: int, groups: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Return who a workflow names on one of its approval steps, groups expanded (the requester too)."""
+    action = workflow.approval()
+    if action is None or step_index >= len(action.steps):
+        return ()
+    return resolve_step_approvers(action.steps[step_index].approvers, groups, None)
+
+
 def plan_approval(
     request_id: str,
     record: Record,

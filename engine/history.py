@@ -68,10 +68,15 @@ class HistoryEntry:
         return [{"type": "approval", "result": result, **self.detail}]
 
 
-def started(request: ApprovalRequest, cause: str, actor: str | None) -> HistoryEntry:
-    """Return the line of an approval that starts: who is asked first."""
-    return HistoryEntry(HistoryEvent.STARTED, request, cause, actor, step=request.current_step,
-                        detail={"approvers": list(request.step().approvers)})
+def started(request: ApprovalRequest, cause: str, actor: str | None, listed: Sequence[str] = ()) -> HistoryEntry:
+    """Return the line of an approval that starts: who is asked first, and how many must approve; with `listed`
+    (who the workflow names on the step), who was left out (the requester) and who stands in for them."""
+    step = request.step()
+    detail: dict[str, Any] = {"approvers": list(step.approvers), "min_approvers": step.min_approvers}
+    left_out = [p for p in listed if p not in step.approvers]
+    if left_out:
+        detail |= {"left_out": left_out, "stand_ins": [p for p in step.approvers if p not in listed]}
+    return HistoryEntry(HistoryEvent.STARTED, request, cause, actor, step=request.current_step, detail=detail)
 
 
 def passed_over(request: ApprovalRequest, workflow_id: str, governing_name: str, cause: str,

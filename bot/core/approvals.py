@@ -26,6 +26,7 @@ from engine.approvals import (
     force_kind,
     forced_label,
     is_still_governed,
+    listed_on_step,
     plan_approval,
 )
 from engine.conditions import EvalContext, evaluate
@@ -120,7 +121,8 @@ class Approvals:
         """Open a record's approval request under a workflow and queue its first asks; return the pending record
         (`stated_by`: who an API caller says submitted it, kept in the audit as said)."""
         now = self.deps.clock.now()
-        outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=await repo.people_groups(),
+        groups = await repo.people_groups()
+        outcome = plan_approval(new_id("AR-"), record, workflow, now, groups=groups,
                                 fallback=tuple(sorted(self.deps.settings.admins)))
         await repo.insert_request(outcome.request)
         pending = record.model_copy(update={"approval_status": ApprovalStatus.PENDING, "updated_at": now})
@@ -132,7 +134,8 @@ class Approvals:
                          | ({"passed_over": others} if others else {})
                          | ({"stated_by": stated_by} if stated_by else {}))
         person = stated_by or (actor if actor and is_person_ref(actor) else None) or record.created_by
-        await record_history(repo, [started(outcome.request, cause, person),
+        listed = listed_on_step(workflow, 0, groups)
+        await record_history(repo, [started(outcome.request, cause, person, listed),
                                     *(passed_over(outcome.request, other, workflow.name, cause, person)
                                       for other in others)], now)
         await self._enqueue(repo, outcome)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, close, decide, force_approve
 from engine.history import HistoryEvent, cancelled_or_decided, escalated, started
 from engine.workflows import WorkflowStatus, one_meaning_of_enabled, switched
@@ -16,10 +18,19 @@ def two_step() -> ApprovalRequest:
     return ApprovalRequest("AR-1", "invoice", "INV-1", "wf_1", "UR", steps, NOW, NOW)
 
 
-def test_a_start_names_who_is_asked() -> None:
-    entry = started(two_step(), "created", "UR")
-    assert (entry.event, entry.outcome, entry.actions()) == (
-        HistoryEvent.STARTED, "pending", [{"type": "approval", "result": "started", "approvers": ["UA", "UB"]}])
+@pytest.mark.parametrize(("listed", "extra"), [
+    ((), {}),
+    (("UA", "UB"), {}),
+    (("UR", "UA"), {"left_out": ["UR"], "stand_ins": ["UB"]}),  # the requester left out, UB stands in
+])
+def test_a_start_names_who_is_asked_how_many_must_approve_and_who_stands_in(
+    listed: tuple[str, ...], extra: dict[str, list[str]],
+) -> None:
+    entry = started(two_step(), "created", "UR", listed)
+    step = two_step().step()
+    assert (entry.event, entry.outcome, entry.actions()) == (HistoryEvent.STARTED, "pending", [
+        {"type": "approval", "result": "started", "approvers": ["UA", "UB"], "min_approvers": step.min_approvers,
+         **extra}])
 
 
 def test_a_delegates_vote_is_for_the_approver() -> None:

@@ -70,7 +70,8 @@ def history_run(n: int, big: bool) -> dict[str, Any]:
             "forced": "admin_override" if event == "approval_forced" else None, "approvers": ["U01AAA", "U01BBB"],
             "escalated_to": ["U01DDD"], "channels": ["#finance"] * (10 if big else 1), "count": n,
             "seat": "c" * 200 + "@example.com" if big else "cara@example.com",
-            "why": ["requester", "same_person", "unreachable"][n % 3], "min_approvers": 2}
+            "why": ["requester", "same_person", "unreachable"][n % 3], "min_approvers": 2,
+            "left_out": ["U01EEE"] if n % 2 else [], "stand_ins": ["U01DDD"] * (n % 3)}
 
 
 @dataclass(frozen=True)

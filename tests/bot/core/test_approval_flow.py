@@ -204,6 +204,10 @@ async def test_requester_who_is_an_approver_is_left_out_and_an_admin_takes_the_s
     await approval_dm(signoff, "U0ADMIN")  # two must still approve: the admin stands in for the requester
     body = await record(signoff, "INV-7")
     assert body["approval"]["steps"][0] == {"approvers": ["U01AAA", "U0ADMIN"], "min_approvers": 2, "approved_by": []}
+    runs = (await signoff.api.get("/api/v1/runs", params={"record_id": "INV-7"})).json()["runs"]
+    started = next(r["actions"][0] for r in runs if r["event"] == "approval_started")
+    assert started == {"type": "approval", "result": "started", "approvers": ["U01AAA", "U0ADMIN"],
+                       "min_approvers": 2, "left_out": ["U0REQ"], "stand_ins": ["U0ADMIN"]}
 
 
 async def test_a_document_only_its_requester_could_approve_is_not_asked_for_and_says_why(tmp_path: Path) -> None:
