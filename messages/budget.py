@@ -21,6 +21,7 @@ from jinja2 import Template, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
+from messages.bidi import without_bidi_controls
 from messages.errors import TemplateBudgetError
 
 
@@ -386,10 +387,11 @@ class BudgetedEnvironment(ImmutableSandboxedEnvironment):
         return tree
 
     def _finalize(self, value: Any) -> str:
-        """Print a value (a field a document leaves empty, None, prints as nothing), counted and escaped."""
+        """Print a value (a field a document leaves empty, None, prints as nothing), counted and escaped, without
+        bidirectional-text controls."""
         if value is None:
             return ""
-        text = value if isinstance(value, str) else str(check_size(value, "a printed value"))
+        text = without_bidi_controls(value if isinstance(value, str) else str(check_size(value, "a printed value")))
         budget = _CURRENT.get()
         if budget is not None:
             budget.print(len(text))

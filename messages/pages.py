@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
+from messages.bidi import without_bidi_controls
 from messages.i18n import translations
 from messages.render import TEMPLATE_DIR, Formatter
 
@@ -17,6 +18,7 @@ from messages.render import TEMPLATE_DIR, Formatter
 def _pages(locale: str, timezone: str) -> SandboxedEnvironment:
     env = SandboxedEnvironment(
         loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined, autoescape=True,
+        finalize=without_bidi_controls,
         extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]

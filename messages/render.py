@@ -29,6 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.currencies import minor_units
 from engine.limits import SLACK_ID
+from messages.bidi import without_bidi_controls
 from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
 from messages.errors import RenderError, TemplateBudgetError, TemplateInvalidError
 from messages.i18n import translations
@@ -150,7 +151,7 @@ def _plainq(value: Any, limit: int = 3000) -> str:
 
 
 def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=loader, **_OPTIONS)
+    env = SandboxedEnvironment(loader=loader, finalize=without_bidi_controls, **_OPTIONS)
     _install(env, locale, tz)
     return env
 
