@@ -29,7 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from engine.currencies import minor_units
 from engine.limits import SLACK_ID
-from messages.bidi import without_bidi_controls
+from messages.bidi import may_hold_bidi_controls, shown_without_bidi_controls, without_bidi_controls
 from messages.budget import BudgetedEnvironment, Mrkdwn, compile_within, render_within
 from messages.errors import RenderError, TemplateBudgetError, TemplateInvalidError
 from messages.i18n import translations
@@ -150,8 +150,10 @@ def _plainq(value: Any, limit: int = 3000) -> str:
     return json.dumps(truncate("" if value is None else value, limit), ensure_ascii=False)
 
 
-def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(loader=loader, finalize=without_bidi_controls, **_OPTIONS)
+def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None, shown: bool) -> SandboxedEnvironment:
+    """A shipped templates' environment; a `shown` one (plain text: e-mails, notes) prints every value without
+    bidirectional-text controls (Block Kit JSON drops them from its texts once parsed: ids in values stay whole)."""
+    env = SandboxedEnvironment(loader=loader, finalize=without_bidi_controls if shown else None, **_OPTIONS)
     _install(env, locale, tz)
     return env
 
@@ -178,8 +180,8 @@ def _install(env: SandboxedEnvironment, locale: str, tz: ZoneInfo) -> None:
 
 
 @lru_cache(maxsize=8)
-def _shipped(locale: str, timezone: str) -> SandboxedEnvironment:
-    return _environment(locale, ZoneInfo(timezone), FileSystemLoader(str(TEMPLATE_DIR)))
+def _shipped(locale: str, timezone: str, shown: bool = False) -> SandboxedEnvironment:
+    return _environment(locale, ZoneInfo(timezone), FileSystemLoader(str(TEMPLATE_DIR)), shown)
 
 
 @lru_cache(maxsize=8)
@@ -224,14 +226,14 @@ class Renderer:
         text = _shipped(self.locale, self.timezone).get_template(name).render(home_currency=self.home_currency,
                                                                              **context)
         try:
-            return json.loads(text)
+            return shown_without_bidi_controls(json.loads(text)) if may_hold_bidi_controls(text) else json.loads(text)
         except json.JSONDecodeError as exc:
             raise RenderError(f"{name} rendered invalid JSON: {exc}") from exc
 
     def text(self, name: str, **context: Any) -> str:
         """Render a shipped plain-text template."""
-        return _shipped(self.locale, self.timezone).get_template(name).render(home_currency=self.home_currency,
-                                                                              **context).strip()
+        return _shipped(self.locale, self.timezone, True).get_template(name).render(
+            home_currency=self.home_currency, **context).strip()
 
     def unknown_names(self, source: str, known: Iterable[str]) -> list[str]:
         """Return the top-level names an admin-written template reads that are neither `known` nor built in (a

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from messages.bidi import without_bidi_controls
+from messages.bidi import shown_without_bidi_controls, without_bidi_controls
 from messages.budget import Mrkdwn
 from messages.pages import render_page
 from messages.render import Renderer
@@ -59,3 +59,22 @@ def test_a_spoofing_memo_shows_in_reading_order_on_cards_e_mails_pages_and_admin
     shown = shown_everywhere()[where]
     assert "gnp.exe" in shown
     assert not any(c in shown for c in CONTROLS)
+
+
+def test_a_modal_shows_a_name_without_controls_but_carries_its_value_whole() -> None:
+    view = Renderer().json("group_delete.json.j2", group={"name": SPOOF, "members": 2}, users=[],
+                           metadata='{"group": "g\u202e1"}')
+    assert view["private_metadata"] == '{"group": "g\u202e1"}'
+    assert "Acme gnp.exe Ltd" in view["blocks"][0]["text"]["text"]
+
+
+@pytest.mark.parametrize(("blocks", "shown"), [
+    ({"text": "a\u202eb"}, {"text": "ab"}),
+    ({"type": "mrkdwn", "text": "a\u2067b"}, {"type": "mrkdwn", "text": "ab"}),
+    ([{"type": "button", "value": "a\u202eb", "text": {"type": "plain_text", "text": "x\u202ey"}}],
+     [{"type": "button", "value": "a\u202eb", "text": {"type": "plain_text", "text": "xy"}}]),
+    ({"type": "plain_text_input", "initial_value": "a\u202eb"},
+     {"type": "plain_text_input", "initial_value": "a\u202eb"}),
+])
+def test_block_kit_texts_lose_their_controls_and_values_keep_them(blocks: Any, shown: Any) -> None:
+    assert shown_without_bidi_controls(blocks) == shown
