@@ -297,6 +297,12 @@ class WorkflowDefinition(_Strict):
         """Return each `group:NAME` the actions name, as (path, NAME), in order (`actions[0].steps[1].approvers[0]`)."""
         return [(path, ref.removeprefix("group:")) for path, ref in self.people_paths() if ref.startswith("group:")]
 
+    def channel_paths(self) -> list[tuple[str, str]]:
+        """Return each channel the actions post to, as (path, channel): their `channel`, then channels in `to`."""
+        found = [(f"actions[{i}].channel", str(getattr(a, "channel", ""))) for i, a in enumerate(self.actions)
+                 if getattr(a, "channel", None)]
+        return found + [(path, ref) for path, ref in self.people_paths() if CHANNEL.match(ref)]
+
     def people_paths(self) -> list[tuple[str, str]]:
         """Return each person or `group:NAME` the actions name, as (path, reference), in order."""
         found = []
@@ -439,6 +445,21 @@ def unreachable_people_warnings(
                    + (f" (a member of {ref})" if ref != user else "") + ": Slack cannot ask them"}
                   for user in members if user in problems]
     return found
+
+
+CHANNEL_PROBLEMS = {"not_found": "is no channel of this Slack workspace", "archived": "is archived",
+                    "no_public": "names no public channel of this Slack workspace (only a private one Signoff is in "
+                                 "would do)"}
+
+
+def unreachable_channel_warnings(
+    definition: WorkflowDefinition, problems: Mapping[str, str],
+) -> list[dict[str, str]]:
+    """Return a warning for each channel the workflow posts to where Slack would refuse the post (`problems`:
+    channel → `not_found`, `archived` or `no_public`): each such post would be a dead letter."""
+    return [{"path": path, "channel": channel, "problem": problems[channel],
+             "message": f"{channel} {CHANNEL_PROBLEMS[problems[channel]]}: posts to it would fail"}
+            for path, channel in definition.channel_paths() if channel in problems]
 
 
 def unknown_group_warnings(

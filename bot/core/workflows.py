@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.core.approvals import Approvals, new_id
 from bot.core.asking import person_problem
+from bot.core.channels import channel_problems
 from bot.core.deps import Deps
 from bot.core.groups import check_condition_groups
 from bot.core.retry import retrying
@@ -26,6 +27,7 @@ from engine.workflows import (
     switched,
     timing_warnings,
     unknown_group_warnings,
+    unreachable_channel_warnings,
     unreachable_people_warnings,
 )
 from storage.ports import Repository, Store
@@ -111,16 +113,18 @@ class Workflows:
         return workflow
 
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
-        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a person Slack
-        cannot reach, a reminder or an escalation that would come after the expiry, another approval workflow a
-        document could match as well)."""
+        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a person or a
+        channel Slack cannot reach, a reminder or an escalation that would come after the expiry, another approval
+        workflow a document could match as well)."""
         async with self.deps.db.read() as repo:
             groups = await repo.people_groups()
             workflows = await repo.list_workflows()
         problems = await self._unreachable(workflow, groups)
+        channels = await channel_problems(self.deps.slack, [channel for _, channel in workflow.channel_paths()])
         own = workflow if isinstance(workflow, Workflow) else None
         return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
-                + timing_warnings(workflow) + overlap_warnings(workflow, workflows, own))
+                + unreachable_channel_warnings(workflow, channels) + timing_warnings(workflow)
+                + overlap_warnings(workflow, workflows, own))
 
     async def _unreachable(
         self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],

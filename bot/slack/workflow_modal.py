@@ -278,6 +278,7 @@ class WorkflowModalListeners:
         note = self.service.renderer.json("workflow_note.json.j2", code=code, workflow=workflow_view(workflow),
                                           missing_groups=missing, overlaps=[w for w in warnings if "workflow_id" in w],
                                           unreachable=[w for w in warnings if "user" in w],
+                                          channels=[w for w in warnings if "channel" in w],
                                           late=[w["delay"] for w in warnings if "delay" in w])
         await self.service.slack.dm(user, note)
 

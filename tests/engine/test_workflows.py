@@ -26,7 +26,14 @@ from engine.lifecycle import (
 )
 from engine.records import ApprovalStatus, Record, RecordType, Source
 from engine.rules import parse_rule
-from engine.workflows import STORED, Workflow, WorkflowDefinition, parse_definition, unreachable_people_warnings
+from engine.workflows import (
+    STORED,
+    Workflow,
+    WorkflowDefinition,
+    parse_definition,
+    unreachable_channel_warnings,
+    unreachable_people_warnings,
+)
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -288,6 +295,22 @@ def test_people_slack_cannot_reach_are_warned_of_where_the_workflow_names_them()
                                                         ("actions[0].steps[0].approvers[1]", "U0AAA2")]
     assert "deactivated" in warned[1]["message"] and "group:board" in warned[1]["message"]
     assert unreachable_people_warnings(definition, {}, {}) == []
+
+
+def test_channels_slack_would_refuse_posts_in_are_warned_of_where_the_workflow_names_them() -> None:
+    definition = parse_definition({"name": "W", "record_type": "bill", "trigger": "created", "actions": [
+        {"type": "approval", "steps": [{"approvers": ["U0AAA1"]}], "channel": "#gone"},
+        {"type": "notification", "channel": "#finance", "to": ["U0AAA1", "C0OLD", "#finance"], "message": "Hi"},
+        {"type": "reminder", "to": ["#gone"], "message": "Chase it"}]})
+    assert definition.channel_paths() == [("actions[0].channel", "#gone"), ("actions[1].channel", "#finance"),
+                                          ("actions[1].to[1]", "C0OLD"), ("actions[1].to[2]", "#finance"),
+                                          ("actions[2].to[0]", "#gone")]
+    warned = unreachable_channel_warnings(definition, {"#gone": "no_public", "C0OLD": "archived"})
+    assert [(w["path"], w["problem"]) for w in warned] == [("actions[0].channel", "no_public"),
+                                                           ("actions[1].to[1]", "archived"),
+                                                           ("actions[2].to[0]", "no_public")]
+    assert "C0OLD is archived: posts to it would fail" in warned[1]["message"]
+    assert unreachable_channel_warnings(definition, {}) == []
 
 
 def test_the_audit_of_a_save_names_every_field_it_changed_its_requester_and_source_too() -> None:

@@ -274,6 +274,9 @@ def cases() -> Iterator[Case]:
                                                            for i in range(12 if big else 2)],
                                                  unreachable=[{"user": f"U0{i}BOT", "problem": p} for i, p in
                                                               enumerate(("bot", "deactivated", "not_found") * 4)],
+                                                 channels=[{"channel": "#" + "x" * 80 if big else "#finanse",
+                                                            "problem": p} for p in
+                                                           ("not_found", "archived", "no_public") * 4],
                                                  late=["remind_every", "escalate_after"]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bot.core import channels
 from engine.catalog import DEFAULT_SLUGS, catalog, default_workflow_id, find_template
 from tests.support.harness import Harness, running_signoff
 
@@ -230,3 +231,32 @@ async def test_a_person_slack_cannot_reach_is_a_warning(signoff: Harness) -> Non
                       ("actions[0].steps[1].approvers[0]", "U0GHOST2")]
     assert "not a user of this Slack workspace" in created.json()["warnings"][1]["message"]
     assert "group:board" in created.json()["warnings"][1]["message"]
+
+
+async def test_a_channel_slack_would_refuse_posts_in_is_a_warning(signoff: Harness) -> None:
+    signoff.workspace.add_channel("old-news").is_archived = True
+    posting = {**BASE, "actions": [{"type": "notification", "channel": "#finanse", "message": "New {{ record.id }}",
+                                    "to": ["#old-news", "C0NOPE", "#finance", "U01AAA"]}]}
+    created = await signoff.post("/api/v1/workflows", posting)
+    assert created.status_code == 201, created.text
+    warned = [(w["path"], w["channel"], w["problem"]) for w in created.json()["warnings"]]
+    assert warned == [("actions[0].channel", "#finanse", "no_public"), ("actions[0].to[0]", "#old-news", "archived"),
+                      ("actions[0].to[1]", "C0NOPE", "not_found")]
+    assert "posts to it would fail" in created.json()["warnings"][0]["message"]
+    fixed = {**posting, "actions": [{**posting["actions"][0], "channel": "#finance", "to": ["U01AAA"]}]}
+    assert (await signoff.api.put(f"/api/v1/workflows/{created.json()['id']}", json=fixed)).json()["warnings"] == []
+
+
+async def test_a_channel_slack_could_not_be_asked_about_is_no_warning(
+    signoff: Harness, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    posting = {**BASE, "actions": [{"type": "notification", "channel": "#finanse", "to": ["C0NOPE"],
+                                    "message": "New {{ record.id }}"}]}
+    signoff.workspace.fail_next("conversations.list", status=503)
+    signoff.workspace.fail_next("conversations.info", status=503)
+    assert (await signoff.post("/api/v1/workflows", posting)).json()["warnings"] == [], "Slack was down"
+    signoff.workspace.add_channel("ops")
+    monkeypatch.setattr(channels, "MAX_LIST_PAGES", 1)
+    monkeypatch.setattr(channels, "PAGE_SIZE", 1)
+    made = await signoff.post("/api/v1/workflows", {**posting, "record_type": "bill"})
+    assert [w["channel"] for w in made.json()["warnings"]] == ["C0NOPE"], "a listing cut short proves nothing"

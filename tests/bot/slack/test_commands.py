@@ -363,3 +363,16 @@ async def test_the_workflow_saved_from_slack_warns_of_people_slack_cannot_ask_an
     assert "U0GHOST1" in note.all_text() and "not a user of this Slack workspace" in note.all_text(), note.all_text()
     assert "The reminder comes no sooner than the expiry" in note.all_text()
     assert validate_message(note.blocks, note.text) == []
+
+
+async def test_the_workflow_saved_from_slack_warns_of_a_channel_slack_would_refuse_posts_in(signoff: Harness) -> None:
+    signoff.workspace.conversation("#finance").is_archived = True
+    await run_modal(signoff, "new large-invoice-two-step-approval")
+    reply = await signoff.link.submit(ADMIN, {
+        "name": "Archived", "c0_value": "50000", "a0_s0_people": [ALICE], "a0_s0_groups": [], "a0_s0_min": "1",
+        "a0_s1_people": [BRUNO], "a0_s1_groups": [], "a0_escalate_u": "never", "a0_escalate_to": [],
+        "publish": "publish"})
+    assert reply.json() is None
+    [note] = await signoff.wait_for(lambda: signoff.dm(ADMIN))
+    assert "The channel `#finance` is archived: posts to it would fail." in note.all_text(), note.all_text()
+    assert validate_message(note.blocks, note.text) == []
