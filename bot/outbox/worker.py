@@ -49,6 +49,11 @@ YIELD_MAX_S = 1.0
 HOLD_BACK_MAX_S = 2.0
 CLICKING_CLAIM_EVERY_S = 0.1
 COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
+# What nothing can look up after a crash, unlike a Slack post (found again by its metadata): an e-mail, a webhook.
+# At most UNCHECKABLE_IN_FLIGHT are sent at once, each recorded sent as soon as it is delivered, so that a crash
+# sends again only those few, not the ones delivered since the last batch was recorded.
+UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, "webhook"})
+UNCHECKABLE_IN_FLIGHT = 4
 COMPACT_EVERY_S = 300.0
 TAKE_OVER_EVERY_S = 10.0
 GIVE_UP_AFTER = 3
@@ -69,6 +74,7 @@ class Deliverer:
         self._wake = asyncio.Event()
         self._drain_lock = asyncio.Lock()
         self._gate = Gate(MAX_IN_FLIGHT)
+        self._uncheckable_slots = asyncio.Semaphore(UNCHECKABLE_IN_FLIGHT)
         self._held: set[int] = set()
         self._lanes: dict[str, Lane] = {}
         self._progress = asyncio.Event()
@@ -326,6 +332,15 @@ class Deliverer:
             self._progress.set()
 
     async def _perform(self, entry: ClaimedItem, lane: Lane) -> None:
+        """Deliver an item; one nothing can look up after a crash is recorded sent before its slot is freed."""
+        if entry.item.kind not in UNCHECKABLE_KINDS:
+            await self._deliver(entry, lane)
+            return
+        async with self._uncheckable_slots:
+            await self._deliver(entry, lane)
+            await self._record_delivered()
+
+    async def _deliver(self, entry: ClaimedItem, lane: Lane) -> None:
         item = entry.item
         mark = Mark(outbox_key(item), entry.uncertain_since, lane.name, self.pacer, self._gate,
                     tuple(item.payload.get("covers") or ()))

@@ -23,8 +23,10 @@ from typing import Any
 
 import httpx
 import pytest
+from aiosmtpd.controller import Controller
 
 from bot.outbox.posts import METADATA_EVENT
+from bot.outbox.worker import UNCHECKABLE_IN_FLIGHT
 from bot.runtime import build_runtime
 from bot.sandbox.state.model import DEFAULT_TOKEN
 from bot.sandbox.webapi import WebApiServer, start_webapi
@@ -34,6 +36,7 @@ from engine.records import Record
 from storage.ports import Repository
 from tests.support.harness import API_TOKEN, SIGNING_SECRET, settings_for
 from tests.support.postgres import fresh_database
+from tests.support.smtp import Inbox
 
 REQUESTS = 500
 APPROVERS = [f"U0CR{i:03d}" for i in range(100)]
@@ -210,3 +213,62 @@ async def test_two_bots_on_one_database_never_perform_an_action_twice(tmp_path: 
         assert watched["performed"] == REQUESTS
         keys = reminder_keys(workspace)
         assert len(keys) == REQUESTS and set(keys.values()) == {1}
+
+
+CUSTOMERS = 120
+KILL_AT_MAIL = 30
+DUE = datetime(2026, 10, 27, 12, 0, tzinfo=UTC)
+
+
+class KillingInbox(Inbox):
+    """An SMTP server's inbox that SIGKILLs a process as it takes the `kill_at`-th message (not yet answered)."""
+
+    def __init__(self, port: int, kill_at: int) -> None:
+        super().__init__(port)
+        self.kill_at = kill_at
+        self.pid: int | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message; at the `kill_at`-th, kill the process before answering."""
+        answer = await super().handle_DATA(server, session, envelope)
+        if len(self.messages) == self.kill_at and self.pid is not None:
+            os.kill(self.pid, signal.SIGKILL)
+        return answer
+
+
+async def owe_reminders(bot: Bot) -> None:
+    """Store CUSTOMERS customers with an address, each with an open invoice due at DUE, and a reminder 3 days before."""
+    assert (await bot.api.post("/api/v1/clock", json={"now": (DUE - timedelta(days=7)).isoformat()})).status_code == 200
+    settings = {"enabled": True, "schedules": [{"offset_days": -3}]}
+    assert (await bot.api.put("/api/v1/settings/invoice-reminders", json=settings)).status_code == 200
+    for n in range(CUSTOMERS):
+        contact = {"name": f"Customer {n}", "email": f"ap{n}@example.com"}
+        assert (await bot.api.put(f"/api/v1/contacts/customer/C-{n}", json=contact)).status_code == 200
+        invoice = {"amount": "100.00", "customer": f"C-{n}", "due_date": DUE.date().isoformat(), "status": "sent",
+                   "created_by": "U0REQ"}
+        assert (await bot.api.put(f"/api/v1/records/invoice/INV-{n}", json=invoice)).status_code == 200
+
+
+async def test_a_bot_killed_mid_mail_burst_sends_again_only_the_mails_in_flight(tmp_path: Path, database: str) -> None:
+    inbox = KillingInbox(free_port(), KILL_AT_MAIL)
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    try:
+        async with await start_webapi(crash_workspace()) as webapi:
+            async with bot_process(database, webapi, tmp_path, SIGNOFF_SMTP_URL=inbox.url) as bot:
+                await owe_reminders(bot)
+                inbox.pid = bot.process.pid
+                with contextlib.suppress(httpx.HTTPError):
+                    await bot.tick_at(DUE - timedelta(days=3, hours=-1))
+                await bot.process.wait()
+            sent_before = len(inbox.messages)
+            async with bot_process(database, webapi, tmp_path, SIGNOFF_SMTP_URL=inbox.url) as bot:
+                await bot.tick_at(DUE - timedelta(days=3, hours=-2))
+                outbox = (await bot.api.get("/api/v1/outbox")).json()["counts"]
+    finally:
+        controller.stop()
+    copies = Counter(str(message["To"]) for message in inbox.parsed())
+    assert KILL_AT_MAIL <= sent_before < CUSTOMERS, "the bot died halfway through"
+    assert len(copies) == CUSTOMERS and set(outbox) == {"sent"}, "every customer was reminded"
+    sent_twice = sum(n - 1 for n in copies.values())
+    assert sent_twice <= 2 * UNCHECKABLE_IN_FLIGHT, f"{sent_twice} customers got the reminder twice"
