@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.core.deps import Deps
-from bot.senders.email import Email
+from bot.senders.email import SENDER, Email
 from bot.settings import SmtpConfig
 from engine.actions import Company, Planned, PostMessage, RemindPeople, SendEmail, SetField, Skipped, apply_fields
 from engine.planning import ActionKind, DueAction
@@ -168,7 +168,7 @@ class ActionRun:
             self.skipped_actions.add(item.action_index)
             self.entry(item.action_index, "skipped", to=item.to, reason=ALREADY_SENT)
             return
-        sender = self.company.name or "Signoff"
+        sender = self.company.name or SENDER
         email = Email(to=[item.to], subject=" ".join(subject.split()), body=body, cc=list(item.cc), sender_name=sender)
         await self.enqueue("email", item.to, email.to_json())
         self.entry(item.action_index, "queued", to=item.to, cc=list(item.cc), subject=email.subject)

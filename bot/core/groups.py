@@ -10,7 +10,7 @@ from bot.core.approvals import Approvals
 from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
-from bot.senders.email import Email
+from bot.senders.email import SENDER, Email
 from engine.actions import sample_contact_of
 from engine.conditions import Condition, EvalContext, Op
 from engine.echo import split_echo
@@ -236,7 +236,8 @@ class GroupsService:
             self._check_texts(group, {"subject": subject, "message": message})
             members = chosen_members(sorted((await repo.membership(group.id)).members()), to)
             contacts = [await repo.get_contact(group.kind.value, m) for m in members]
-            emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message)
+            emails, skipped = self._emails(group, [c for c in contacts if c is not None], subject, message,
+                                           await repo.company_name())
             for email in emails:
                 await repo.enqueue("email", email.to[0], email.to_json(), self.deps.clock.now())
             await repo.audit(self.deps.clock.now(), actor, "group_emailed", ("group", group.id), None, None,
@@ -245,7 +246,7 @@ class GroupsService:
         return {"queued": len(emails), "skipped": skipped, "recipients": members}
 
     def _emails(
-        self, group: Group, contacts: Sequence[Contact], subject: str, message: str
+        self, group: Group, contacts: Sequence[Contact], subject: str, message: str, company_name: str,
     ) -> tuple[list[Email], list[str]]:
         emails, skipped = [], []
         for contact in contacts:
@@ -255,7 +256,7 @@ class GroupsService:
                 continue
             context = {"contact": contact.model_dump(mode="json"), "group": {"name": group.name}}
             emails.append(Email(to=[address], subject=" ".join(self._render(subject, "subject", context).split()),
-                                body=self._render(message, "message", context)))
+                                body=self._render(message, "message", context), sender_name=company_name or SENDER))
         return emails, skipped
 
     def _check_texts(self, group: Group, sources: Mapping[str, str]) -> None:

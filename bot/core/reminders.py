@@ -16,7 +16,7 @@ from bot.clock import SystemClock
 from bot.core.service import Signoff
 from bot.core.template_checks import SAMPLE_COMPANY
 from bot.errors import Conflict, NotFound, Refused, SettingsError, Unprocessable
-from bot.senders.email import Email
+from bot.senders.email import SENDER, Email
 from bot.senders.slack import SlackOut, make_client
 from bot.settings import SmtpConfig, load_settings
 from engine.actions import record_context, sample_contact, sample_record
@@ -177,7 +177,8 @@ class InvoiceReminders:
                              payment_url=payment_url(record))
         subject = " ".join(non_blank(texts["subject"], "subject").split())[:300]
         non_blank(texts["body"], "message")
-        return Email(to=[contact.mail_address() or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact))
+        return Email(to=[contact.mail_address() or ""], subject=subject, body=body, cc=self._copy_to(schedule, contact),
+                     sender_name=company_name or SENDER)
 
     def _copy_to(self, schedule: ReminderSchedule, contact: Contact) -> list[str]:
         url = self.service.settings.smtp_url

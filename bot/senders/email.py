@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formataddr, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Any
 
 import aiosmtplib
 
 from bot.settings import SmtpConfig
 
+SENDER = "Signoff"  # the From name of an e-mail of no company (`PUT /api/v1/company` names it)
 # every character that ends a line somewhere (CR, LF, and the others str.splitlines knows)
 LINE_BREAKS = re.compile(r"[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")
 
@@ -30,7 +31,7 @@ class Email:
     body: str
     cc: list[str] = field(default_factory=list)
     reply_to: str | None = None
-    sender_name: str = "Signoff"
+    sender_name: str = SENDER
 
     def __post_init__(self) -> None:
         """Keep every header field on one line, whatever template or data it came from."""
@@ -63,6 +64,7 @@ def build_message(email: Email, config: SmtpConfig, ref: str | None = None) -> E
     if email.reply_to:
         message["Reply-To"] = email.reply_to
     message["Subject"] = email.subject
+    message["Date"] = formatdate(usegmt=True)
     domain = config.sender.rpartition("@")[2] or "localhost"
     message["Message-ID"] = f"<signoff.{ref}@{domain}>" if ref else make_msgid(domain=domain)
     message.set_content(email.body)

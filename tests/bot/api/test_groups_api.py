@@ -213,6 +213,7 @@ async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, 
                                 "unknown field 'balanse'")):
             misspelt = await signoff.post(f"/api/v1/groups/{group['id']}/email", texts)
             assert misspelt.status_code == 422 and problem in misspelt.json()["error"]["details"][0]["message"]
+        assert (await signoff.api.put("/api/v1/company", json={"name": "Acme Books"})).status_code == 200
         sent = await signoff.post(f"/api/v1/groups/{group['id']}/email",
                                   {"subject": "Hello {{ contact.name }}", "message": "Dear {{ contact.name }},"})
         assert sent.status_code == 202 and sent.json() == {"queued": 1, "skipped": ["C2"], "recipients": ["C1", "C2"]}
@@ -223,6 +224,7 @@ async def test_emailing_a_group_reaches_members_with_an_address(tmp_path: Path, 
         message = smtp.parsed()[0]
         assert len(smtp.messages) == 1  # none of the refused ones went
         assert message["To"] == "c1@example.com" and message["Subject"] == "Hello C1"
+        assert message["From"].startswith("Acme Books <") and message["Date"]
         assert "Dear C1," in message.get_payload(decode=True).decode()
 
 

@@ -116,10 +116,13 @@ async def test_scheduled_reminders_reach_the_customer_once_each(billing: Harness
     assert (await at(billing, datetime(2026, 10, 24, 18, 0, tzinfo=PARIS)))["invoice_reminder"] == 0
     first = (await mails(smtp, 1))[0]
     assert first["To"] == "ap@acme.example" and first["Cc"] is None
+    assert first["From"] == "Signoff <billing@signoff.example>" and first["Date"], "no company named yet"
     assert first["Subject"] == "Reminder: invoice INV-7 is due on Oct 27, 2026"
     assert "Dear Acme SAS," in body(first) and "€450.00" in body(first)
+    assert (await billing.api.put("/api/v1/company", json={"name": "Acme Books"})).status_code == 200
     assert (await at(billing, datetime(2026, 10, 27, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
     second = (await mails(smtp, 2))[1]
+    assert second["From"] == "Acme Books <billing@signoff.example>"
     assert second["Subject"] == "Pay INV-7 today" and second["Cc"] == "billing@signoff.example"
     assert body(second).startswith("Hello Acme SAS,\n\nPlease pay €450.00 today.")
     assert (await at(billing, datetime(2026, 11, 10, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 0
