@@ -67,6 +67,7 @@ class Page:
     error: str | None = None
     message: str | None = None
     reason: str = ""
+    forced: str | None = None  # why approving is a forced approval (`stale`), which takes a reason
 
     def status(self) -> int:
         """Return the HTTP status of the page."""
@@ -124,6 +125,9 @@ async def _page_of(service: Signoff, link: ApprovalLink | None, typed: str | Non
         return replace(page, state="refused", message=_refusal(service, "request_closed", params=params))
     if request.current_step != link.step_index or link.approver not in request.step().approvers:
         return replace(page, state="refused", message=_refusal(service, "not_an_approver"))
+    if link.decision == Decision.APPROVE.value:
+        kind = await service.approvals.force_needed(link.request_id, link.approver, None)
+        return replace(page, forced=kind.value if kind is not None else None)
     return page
 
 
@@ -192,16 +196,23 @@ def _clicked_from(request: Request) -> dict[str, str]:
 
 
 async def _decide(service: Signoff, token: str, page: Page, form: dict[str, str], clicked: dict[str, str]) -> Page:
-    reason = _reason(form) if page.decision == "reject" else None
-    if page.decision == "reject" and reason is None:
+    """Count the link's decision; a rejection and a forced approval (`page.forced`) take a reason."""
+    needs_reason = page.decision == "reject" or page.forced is not None
+    reason = _reason(form) if needs_reason else None
+    if needs_reason and reason is None:
         typed = form.get("reason", "")[:MAX_REASON_CHARS]
         return replace(page, error=_refusal(service, "reason_required"), reason=typed)
     async with service.db.read() as repo:
         link = await repo.approval_link(hash_link_token(token))
     assert link is not None
+    approvals = service.approvals
     try:
         with service.db.carrying(lambda repo: _use(service, repo, token, link, clicked)):
-            result = await service.approvals.decide(link.request_id, link.approver, Decision(link.decision), reason)
+            if page.forced is not None:
+                result = await approvals.force(link.request_id, link.approver, reason or "", None)
+            else:
+                result = await approvals.decide(link.request_id, link.approver, Decision(link.decision), reason,
+                                                unless_forced=True)
     except LinkUnusableError as exc:
         return replace(page, state=exc.problem.value)
     except VoteRefusedError as exc:

@@ -42,7 +42,7 @@ def spoofed_card() -> dict[str, Any]:
 def shown_everywhere() -> dict[str, str]:
     renderer, spoofed = Renderer(), spoofed_card()
     page = {"state": "form", "decision": "approve", "card": spoofed, "step_index": 0, "requester_name": SPOOF,
-            "reason": "", "lang": "en", "error": None, "message": None}
+            "reason": "", "lang": "en", "error": None, "message": None, "forced": None}
     return {
         "card": json.dumps(renderer.json("approval_request.json.j2", card=spoofed, viewer="U01AAA"),
                            ensure_ascii=False),

@@ -245,6 +245,8 @@ def _page_cases() -> Iterator[Case]:
         for decision in ("approve", "reject"):
             yield Case(f"approval_page:{state}:{decision}", "approval_page.html.j2", "page",
                        lambda r, big, s=state, d=decision: _page(r, s, d))
+    yield Case("approval_page:form:forced", "approval_page.html.j2", "page",
+               lambda r, big: _page(r, "form", "approve", forced="stale"))
 
 
 def resubmitted(big: bool) -> dict[str, Any]:
@@ -252,12 +254,13 @@ def resubmitted(big: bool) -> dict[str, Any]:
     return {**card(big), "earlier_rejection": {"by": "Jane Doe", "at": NOW, "reason": "Wrong VAT"}}
 
 
-def _page(renderer: Renderer, state: str, decision: str) -> str:
+def _page(renderer: Renderer, state: str, decision: str, forced: str | None = None) -> str:
     refused, missing = (renderer.text("refusal.txt.j2", code=c, detail="") for c in ("request_closed",
                                                                                     "reason_required"))
     page = {"state": state, "decision": decision, "card": None if state == "not_found" else resubmitted(False),
             "step_index": 0, "requester_name": "Jane Doe", "reason": "", "lang": renderer.locale,
-            "error": missing if decision == "reject" else None, "message": refused if state == "refused" else None}
+            "error": missing if decision == "reject" or forced else None, "forced": forced,
+            "message": refused if state == "refused" else None}
     return render_page("approval_page.html.j2", renderer.locale, renderer.timezone, page=page)
 
 

@@ -351,3 +351,26 @@ async def test_an_approver_named_by_e_mail_whom_slack_cannot_reach_gives_up_thei
         await signoff.wait_for(lambda: next(iter(signoff.dm("U0ADMIN")), None))
         step = (await approval(signoff))["approval"]["steps"][0]
         assert (step["approvers"], step["min_approvers"]) == (["U01AAA", "U0ADMIN"], 2)
+
+
+async def test_a_link_approving_a_document_its_workflow_no_longer_governs_is_a_forced_approval_with_a_reason(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await submitted(mailing, workflow([OUTSIDER]))
+    made = (await mailing.api.get("/api/v1/workflows")).json()
+    [workflow_id] = [w["id"] for w in made["workflows"] if w["name"] == "Invoices over 5000"]
+    assert (await mailing.post(f"/api/v1/workflows/{workflow_id}/disable")).status_code == 200
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    async with httpx.AsyncClient() as web:
+        shown = await web.get(links["approve"])
+        assert shown.status_code == 200 and 'id="forced"' in shown.text and 'name="reason"' in shown.text
+        bare = await web.post(links["approve"])
+        assert bare.status_code == 422 and 'id="error"' in bare.text
+        assert (await approval(mailing))["approval_status"] == "pending", "nothing is approved without a reason"
+        done = await web.post(links["approve"], data={"reason": "Signed off by the CFO by phone"})
+    assert done.status_code == 200 and "your approval was recorded" in done.text
+    assert (await approval(mailing))["approval_status"] == "approved"
+    runs = (await mailing.api.get(f"/api/v1/runs?workflow_id={workflow_id}")).json()["runs"]
+    [forced] = [r for r in runs if r["event"] == "approval_forced"]
+    assert (forced["actions"][0]["forced"], forced["reason"]) == ("stale", "Signed off by the CFO by phone")
+    assert "forced_approval" in await audit_actions(mailing)
