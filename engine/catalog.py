@@ -92,6 +92,9 @@ def _cond(name: str, op: str, value: Any = None) -> dict[str, Any]:
 
 
 OPEN_BALANCE = _cond("balance", "gt", "0")
+# A payment reminder goes as the invoice reminders do: for a finalised invoice, to a customer who takes reminders.
+REMINDABLE = [_cond("status", "in", ["open", "sent"]), _cond("customer.active", "eq", True),
+              _cond("customer.reminders", "eq", True)]
 
 _APPROVALS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
     ("invoice-approval", "Invoice approval",
@@ -236,7 +239,7 @@ _REMINDERS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
 _CUSTOMER_EMAILS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
     ("payment-due-reminder", "Payment due reminder",
      "E-mails customers whose invoice is due within 3 days and still has a balance.",
-     _scheduled("invoice", [_cond("due_date", "due_within_days", 3), OPEN_BALANCE], _send(
+     _scheduled("invoice", [_cond("due_date", "due_within_days", 3), OPEN_BALANCE, *REMINDABLE], _send(
          "Reminder: invoice {{ record.id }} is due {{ record.due_date | day }}",
          f"Hello {WHO},\n\nThis is a friendly reminder that invoice {{{{ record.id }}}} for {BALANCE} "
          "is due on {{ record.due_date | day }}.")), {"due_date": 2}),
@@ -249,7 +252,7 @@ _CUSTOMER_EMAILS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
          "due on {{ record.due_date | day }}.", copy_sender=True)), {"created_days_ago": 2}),
     ("overdue-invoice-customer-reminder", "Overdue invoice reminder",
      "E-mails customers whose invoice is a week or more overdue.",
-     _scheduled("invoice", [_cond("due_date", "overdue_by_days", 7), OPEN_BALANCE], _send(
+     _scheduled("invoice", [_cond("due_date", "overdue_by_days", 7), OPEN_BALANCE, *REMINDABLE], _send(
          "Invoice {{ record.id }} is overdue",
          f"Hello {WHO},\n\nOur records show that invoice {{{{ record.id }}}} for {BALANCE} was due on "
          "{{ record.due_date | day }}. Please let us know when we can expect payment.")), {"due_date": -10}),
@@ -271,7 +274,7 @@ _CUSTOMER_EMAILS: list[tuple[str, str, str, dict[str, Any], dict[str, Any]]] = [
                       "Do you have any questions, or shall we go ahead?")), {"txn_date": -8}),
     ("invoice-due-today-email", "Invoice due today",
      "On the due date, e-mails customers whose invoice still has a balance.",
-     _scheduled("invoice", [_cond("due_date", "is_today"), OPEN_BALANCE], _send(
+     _scheduled("invoice", [_cond("due_date", "is_today"), OPEN_BALANCE, *REMINDABLE], _send(
          "Invoice {{ record.id }} is due today",
          f"Hello {WHO},\n\nInvoice {{{{ record.id }}}} for {BALANCE} is due today. "
          "If you have already paid it, thank you and please ignore this message."), EVERY_DAY_9), {"due_date": 0}),

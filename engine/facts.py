@@ -41,6 +41,7 @@ CONTACT_FIELD_TYPES: dict[str, str] = {
     "country": "string",
     "city": "string",
     "active": "bool",
+    "reminders": "bool",
     "balance": "decimal",
 }
 

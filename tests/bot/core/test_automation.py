@@ -345,3 +345,29 @@ async def test_e_mail_gets_the_data_as_it_is_and_headers_on_one_line(tmp_path: P
         assert sent["Bcc"] is None and sent["Subject"].startswith("Invoice INV-1 Bcc: evil@x.example <@U01BBB>")
         for message in parsed.values():
             assert f"Memo: {MEMO}" in message.get_payload(decode=True).decode()
+
+
+async def test_the_catalog_payment_reminder_skips_drafts_and_customers_who_take_no_reminders(
+    tmp_path: Path, smtp: Inbox,
+) -> None:
+    async with running_signoff(tmp_path / "p.db", smtp_url=smtp.url) as signoff:
+        assert (await signoff.post("/api/v1/clock", {"now": "2027-02-02T10:00:00+00:00"})).status_code == 200
+        made = await signoff.post("/api/v1/templates/payment-due-reminder/create", {})
+        assert made.status_code == 201, made.text
+        assert (await signoff.post(f"/api/v1/workflows/{made.json()['id']}/enable")).status_code == 200
+        for contact_id, extra in (("C-OK", {}), ("C-PLAN", {"reminders": False}), ("C-GONE", {"active": False})):
+            contact = {"name": contact_id, "email": f"{contact_id.lower()}@example.com", **extra}
+            assert (await signoff.put(f"/api/v1/contacts/customer/{contact_id}", contact)).status_code == 200
+        for invoice_id, customer, status in (("W1", "C-OK", "sent"), ("W2", "C-OK", "draft"),
+                                             ("W3", "C-PLAN", "sent"), ("W4", "C-GONE", "open")):
+            invoice = {"amount": "100.00", "customer": customer, "due_date": "2027-02-04", "status": status,
+                       "created_by": "U0ADMIN"}
+            assert (await signoff.put(f"/api/v1/records/invoice/{invoice_id}", invoice)).status_code == 200
+        assert (await signoff.post("/api/v1/clock", {"now": "2027-02-03T09:00:01+00:00"})).status_code == 200
+        assert (await signoff.post("/api/v1/scheduler/tick")).status_code == 200
+        for _ in range(100):
+            if smtp.messages:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert [m["Subject"] for m in smtp.parsed()] == ["Reminder: invoice W1 is due Feb 4, 2027"]
