@@ -21,7 +21,7 @@ from bot.core.default_workflows import localize_defaults
 from bot.core.service import Signoff
 from bot.errors import SettingsError
 from bot.jobs.scheduler import Scheduler
-from bot.outbox.handlers import handler_table
+from bot.outbox.handlers import bookkeeping_table, handler_table
 from bot.outbox.posts import OutboxSlack
 from bot.outbox.worker import Deliverer
 from bot.senders.slack import make_client
@@ -176,7 +176,7 @@ async def build_runtime(settings: Settings, clock: SystemClock | None = None) ->
     commands = command_registry()
     bolt = build_bolt_app(service, client, commands)
     inbox = InboxWorker(Inbox(db, new_owner()), ClickProcessor(bolt))
-    deliverer = Deliverer(service, handler_table(service))
+    deliverer = Deliverer(service, handler_table(service), bookkeeping=bookkeeping_table(service))
     deliverer.yield_to = inbox.until_idle
     deliverer.is_clicking = inbox.is_busy
     inbox.on_idle = deliverer.kick

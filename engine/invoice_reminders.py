@@ -168,6 +168,15 @@ def manual_reminder_refusal(record: Record, contact: Contact | None) -> Reminder
     return None
 
 
+def stale_reminder_reason(record: Record | None) -> str | None:
+    """Return why a payment reminder queued earlier must not go out now (the invoice deleted, closed, back to draft,
+    held for approval or paid since), or None: it still may."""
+    if record is None:
+        return "the invoice is gone"
+    refusal = manual_reminder_refusal(record, None)
+    return None if refusal is None or refusal.code == "no_address" else refusal.message
+
+
 def manual_schedule(
     record: Record, settings: InvoiceReminderSettings, wanted: int | None, now: datetime, tz: ZoneInfo,
 ) -> tuple[ReminderSchedule, int | None]:

@@ -47,6 +47,9 @@ MAX_OWN_SUBJECT = 300
 MAX_OWN_MESSAGE = 20000
 
 
+PAYMENT_REMINDER_KIND = "payment_reminder"  # its outbox payload: email, invoice (id), actor, detail (for history)
+
+
 @dataclass(frozen=True)
 class OwnText:
     """A manual reminder's own subject and/or message (templates, like a schedule's), instead of the schedule's."""
@@ -189,14 +192,13 @@ class InvoiceReminders:
         self, repo: Repository, record: Record, contact: Contact, schedule: ReminderSchedule, key: str,
         actor: str | None, detail: dict[str, Any],
     ) -> Email:
-        """Queue one reminder e-mail and write `reminded` in the invoice's history, in the caller's transaction."""
+        """Queue one reminder e-mail, in the caller's transaction: once delivered, the invoice is stamped `reminded`
+        and its history says so (`bot.outbox.payment_reminders`)."""
         now = self.service.clock.now()
         email = self.compose(record, contact, schedule, now, await repo.company_name())
-        await repo.enqueue("email", email.to[0], email.to_json(), now, key=key)
-        stamped = await repo.mark_reminded(*record.key(), now)
-        await repo.audit(now, actor, "reminded", record.key(), None, None,
-                         {**detail, "to": email.to[0], "cc": email.cc, "subject": email.subject,
-                          "count": stamped.reminder_count if stamped else None})
+        told = {**detail, "to": email.to[0], "cc": email.cc, "subject": email.subject}
+        payload = {"email": email.to_json(), "invoice": record.id, "actor": actor, "detail": told}
+        await repo.enqueue(PAYMENT_REMINDER_KIND, email.to[0], payload, now, key=key)
         return email
 
     async def perform(self, repo: Repository, action: DueAction, settings: InvoiceReminderSettings) -> bool:

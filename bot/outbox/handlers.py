@@ -7,23 +7,39 @@ wait; any other exception is classified by the worker (`bot.outbox.errors.classi
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot.core.reminders import PAYMENT_REMINDER_KIND
 from bot.core.service import Signoff
 from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
 from bot.outbox.errors import UNREACHABLE_ERRORS, Permanent, slack_error
 from bot.outbox.nudges import Nudges
+from bot.outbox.payment_reminders import PaymentReminders
 from bot.outbox.webhooks import WebhookPoster
 from bot.senders.email import Email, send_email
 from bot.senders.slack import Posted
 from bot.settings import SmtpConfig
 from engine.notify import is_slack_user
 from storage.models import OutboxItem
+from storage.ports import Repository
 
 Handler = Callable[[OutboxItem], Awaitable[dict[str, Any] | None]]
+SentHook = Callable[[Repository, OutboxItem, dict[str, Any] | None, datetime], Awaitable[None]]
+DeadHook = Callable[[Repository, OutboxItem, str, datetime], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Bookkeeping:
+    """What recording an item of some kinds writes too, in the same transaction: once it is marked sent (with
+    what its handler returned), or dead-lettered (with the error)."""
+
+    sent: Mapping[str, SentHook] = field(default_factory=dict)
+    dead: Mapping[str, DeadHook] = field(default_factory=dict)
 
 
 def posted_json(posted: Posted) -> dict[str, Any]:
@@ -93,4 +109,11 @@ def handler_table(service: Signoff) -> dict[str, Handler]:
         "webhook": WebhookPoster(service.settings).deliver,
         LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send,
         "remind": nudges.remind, "remind_digest": nudges.remind_digest, "escalate": nudges.escalate,
+        PAYMENT_REMINDER_KIND: PaymentReminders(service).deliver,
     }
+
+
+def bookkeeping_table(service: Signoff) -> Bookkeeping:
+    """Return what recording an item writes too, by kind: a payment reminder stamps its invoice once delivered."""
+    reminders = PaymentReminders(service)
+    return Bookkeeping(sent={PAYMENT_REMINDER_KIND: reminders.sent}, dead={PAYMENT_REMINDER_KIND: reminders.dead})

@@ -25,10 +25,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.reminders import PAYMENT_REMINDER_KIND
 from bot.core.service import Signoff
 from bot.errors import log_failure
 from bot.outbox.errors import Permanent, Retry, Throttled, classify
-from bot.outbox.handlers import Handler
+from bot.outbox.handlers import Bookkeeping, Handler
 from bot.outbox.lanes import MAX_IN_FLIGHT, Gate, Lane, Pacer, lane_of
 from bot.outbox.posts import Mark, delivering, outbox_key
 from engine.notify import NoticeKind
@@ -52,7 +53,7 @@ COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 # What nothing can look up after a crash, unlike a Slack post (found again by its metadata): an e-mail, a webhook.
 # At most UNCHECKABLE_IN_FLIGHT are sent at once, each recorded sent as soon as it is delivered, so that a crash
 # sends again only those few, not the ones delivered since the last batch was recorded.
-UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, "webhook"})
+UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, PAYMENT_REMINDER_KIND, "webhook"})
 UNCHECKABLE_IN_FLIGHT = 4
 COMPACT_EVERY_S = 300.0
 TAKE_OVER_EVERY_S = 10.0
@@ -62,10 +63,13 @@ GIVE_UP_AFTER = 3
 class Deliverer:
     """Drains the outbox; one per process, woken when work is queued."""
 
-    def __init__(self, service: Signoff, handlers: Mapping[str, Handler], batch_size: int = BATCH_LIMIT) -> None:
+    def __init__(self, service: Signoff, handlers: Mapping[str, Handler], batch_size: int = BATCH_LIMIT,
+                 bookkeeping: Bookkeeping | None = None) -> None:
         self.service = service
         self.batch_size = batch_size
         self.handlers = dict(handlers)
+        self.bookkeeping = bookkeeping or Bookkeeping()
+        self._kept: dict[int, OutboxItem] = {}  # delivered items whose kind writes more when recorded sent
         self.pacer = Pacer()
         self.metrics: Any = None
         self.lease_s = LEASE_S
@@ -351,6 +355,8 @@ class Deliverer:
             await self._not_delivered(entry, lane, exc)
             return
         self._delivered.append((item.id, self.service.clock.now(), result))
+        if item.kind in self.bookkeeping.sent:
+            self._kept[item.id] = item
         self._sent_n += 1
         self._count("signoff_outbox_delivered_total")
 
@@ -374,8 +380,12 @@ class Deliverer:
         done, self._delivered = self._delivered, []
         if not done:
             return
+        kept = {item_id: self._kept.pop(item_id) for item_id, _, _ in done if item_id in self._kept}
         async with self.service.db.unit_of_work() as repo:
             lost = await repo.mark_sent_many(done, self.owner)
+            for item_id, at, result in done:
+                if item_id in kept and item_id not in lost:
+                    await self.bookkeeping.sent[kept[item_id].kind](repo, kept[item_id], result, at)
         self._held.difference_update(item_id for item_id, _, _ in done)
         if lost:
             log.warning("outbox items %s were delivered here after another process took them over", lost)
@@ -425,6 +435,8 @@ class Deliverer:
                 log.error("outbox item %s (%s to %s) dead-lettered after %d attempts: %s", item.id, item.kind,
                           item.target, item.attempts, error)
                 await repo.mark_dead(item.id, error, self.owner)
+                if (dead := self.bookkeeping.dead.get(item.kind)) is not None:
+                    await dead(repo, item, error, now)
                 self._count("signoff_outbox_dead_lettered_total")
             else:
                 wait_s = (verdict or Retry()).wait_s(item.attempts)

@@ -11,9 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
 
 from bot.cli.main import main as cli_main
 from bot.core.reminders import default_text
+from tests.bot.conftest import free_port
 from tests.support.harness import SIGNING_SECRET, Harness, running_signoff
 from tests.support.smtp import Inbox
 
@@ -323,3 +325,38 @@ async def test_cli_queues_a_reminder_the_running_bot_sends(
     assert len(await mails(smtp, 1)) == 1
     assert await asyncio.to_thread(cli_main, ["remind", "invoice", "NOPE"]) == 1
     assert "no invoice" in capsys.readouterr().err
+
+
+async def test_a_reminder_never_delivered_never_reads_as_sent_and_one_for_an_invoice_paid_since_is_not_sent(
+    tmp_path: Path,
+) -> None:
+    inbox = Inbox(free_port())
+    async with running_signoff(tmp_path / "down.db", timezone="Europe/Paris", smtp_url=inbox.url) as signoff:
+        await at(signoff, datetime(2026, 10, 20, 9, 0, tzinfo=PARIS))
+        assert (await signoff.put("/api/v1/contacts/customer/C-ACME", {"name": "Acme SAS",
+                                                                         "email": "ap@acme.example"})).status_code == 200
+        assert (await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)).status_code == 200
+        assert (await signoff.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)).status_code == 200
+        assert (await at(signoff, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1
+        shown = (await signoff.api.get("/api/v1/records/invoice/INV-7")).json()
+        assert (shown["reminded"], shown["reminder_count"]) == (False, 0), "the mail server is down: not sent"
+        await at(signoff, datetime(2026, 10, 25, 12, 0, tzinfo=PARIS))  # past the delivery horizon
+        [dead] = (await signoff.api.get("/api/v1/outbox?status=dead")).json()["items"]
+        actions = [e["action"] for e in (await signoff.api.get("/api/v1/records/invoice/INV-7/audit")).json()["events"]]
+        assert "reminder_failed" in actions and "reminded" not in actions
+        assert (await signoff.api.get("/api/v1/records?type=invoice&reminded=false")).json()["records"][0]["id"] == \
+            "INV-7"
+        paid = {**INVOICE, "status": "paid", "balance": "0"}
+        assert (await signoff.put("/api/v1/records/invoice/INV-7", paid)).status_code == 200
+        controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+        controller.start()
+        try:
+            assert (await signoff.api.post(f"/api/v1/outbox/{dead['id']}/retry")).status_code == 200
+            await signoff.runtime.deliverer.drain()
+        finally:
+            controller.stop()
+        assert inbox.messages == [], "the invoice was paid meanwhile: no reminder of a balance it no longer has"
+        events = (await signoff.api.get("/api/v1/records/invoice/INV-7/audit")).json()["events"]
+        [skipped] = [e for e in events if e["action"] == "reminder_skipped"]
+        assert skipped["detail"]["reason"] == "invoice INV-7 is paid: nothing to remind"
+        assert (await signoff.api.get("/api/v1/records/invoice/INV-7")).json()["reminded"] is False
