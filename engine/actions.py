@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -307,8 +307,11 @@ def plan_actions(
     sender: str | None = None,
     is_email_on: bool = True,
     reminder_states: Mapping[str, ReminderState] | None = None,
+    only: Collection[int] | None = None,
 ) -> list[Planned]:
-    """Return, in order, what each non-approval action of the workflow does to this record."""
+    """Return, in order, what each non-approval action of the workflow does to this record (`only`: those actions
+    alone, by index). An action sees the document as the actions before it left it (an `update`'s field, a `send`'s
+    `email_status`)."""
     context = template_context(record, contact, workflow, company, now)
     is_scheduled = workflow.trigger is Trigger.SCHEDULED
     planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on,
@@ -317,8 +320,13 @@ def plan_actions(
     planned: list[Planned] = []
     for index, action in enumerate(workflow.actions):
         step = _STEPS.get(type(action))
-        if step is not None:
-            planned += step(planner, index, action)
+        if step is None or (only is not None and index not in only):
+            continue
+        done = step(planner, index, action)
+        planned += done
+        if (changed := apply_fields(planner.record, done, now)) != planner.record:
+            planner = replace(planner, record=changed,
+                              context=template_context(changed, contact, workflow, company, now))
     return planned
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -193,11 +193,38 @@ _HOLD_REASONS = {
 }
 
 
+HOLD_PREFIX = "not approved: "
+RELEASED = "approved"  # the cause of the run that sends, once approved, what approval held
+
+
 def customer_hold(record: Record) -> str | None:
     """Return why nothing may be sent to the record's customer or vendor yet (None: it may be sent)."""
     if record.approval_status not in UNAPPROVED:
         return None
-    return f"not approved: {record.type.value} {record.id} {_HOLD_REASONS[record.approval_status]}"
+    return f"{HOLD_PREFIX}{record.type.value} {record.id} {_HOLD_REASONS[record.approval_status]}"
+
+
+@dataclass(frozen=True)
+class RunLine:
+    """What a run of a workflow's actions on a document says, as far as holding for approval goes."""
+
+    workflow_id: str
+    cause: str
+    at: datetime
+    actions: tuple[Mapping[str, Any], ...]
+
+
+def held_for_approval(runs: Iterable[RunLine], since: datetime | None) -> dict[str, tuple[int, ...]]:
+    """Return, by workflow, the `send` actions a document's runs (newest first) held until it was approved: those
+    since `since` (the end of its previous approval, if any) and after the last run that sent what was held."""
+    held: dict[str, set[int]] = {}
+    for run in runs:
+        if run.cause == RELEASED or (since is not None and run.at < since):
+            break
+        for action in run.actions:
+            if action.get("type") == "send" and str(action.get("reason", "")).startswith(HOLD_PREFIX):
+                held.setdefault(run.workflow_id, set()).add(int(action["index"]))
+    return {workflow_id: tuple(sorted(indexes)) for workflow_id, indexes in held.items()}
 
 
 def may_reach_contact(record: Record) -> bool:

@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from bot.core.action_run import ActionRun, ActionTexts
 from bot.core.deps import Deps
 from bot.core.webhooks import Webhooks
 from engine.actions import Company, Planned, has_side_actions, plan_actions
-from engine.approvals import Outcome
+from engine.approvals import ApprovalRequest, Outcome
 from engine.conditions import EvalContext, compile_conditions
+from engine.events import RecordApproved
 from engine.facts import facts_of
-from engine.lifecycle import changed_fields, is_triggered
+from engine.lifecycle import RELEASED, RunLine, changed_fields, held_for_approval, is_triggered
 from engine.records import Contact, Record
-from engine.workflows import ReminderAction, Workflow, WorkflowDefinition
+from engine.workflows import ReminderAction, Trigger, Workflow, WorkflowDefinition
+from storage.models import RunFilter
 from storage.ports import Repository
 
 SAVE_CAUSES = frozenset({"created", "updated"})
+MAX_RUNS_READ = 200  # a document's latest runs, read for the actions held until it is approved
 
 
 class Automation:
@@ -54,11 +57,34 @@ class Automation:
         return [w for w in workflows if compile_conditions(w.conditions, tz=ctx.tz)(facts, ctx)]
 
     async def on_outcome(self, repo: Repository, outcome: Outcome, now: datetime) -> None:
-        """Publish an approval outcome's events as webhooks."""
+        """Publish an approval outcome's events as webhooks; once a document is approved, send what was held."""
         await self.webhooks.on_outcome(repo, outcome, now)
+        if any(isinstance(event, RecordApproved) for event in outcome.events):
+            await self.release_held(repo, outcome.request, now)
+
+    async def release_held(self, repo: Repository, request: ApprovalRequest, now: datetime) -> None:
+        """Run, once, the `send` actions held until the document was approved: of each live workflow (not a
+        scheduled one: its next run sends) whose conditions still hold."""
+        record = await repo.get_record(request.record_type, request.record_id)
+        if record is None:
+            return
+        runs = await repo.list_runs(RunFilter(record_type=request.record_type, record_id=request.record_id,
+                                              limit=MAX_RUNS_READ))
+        lines = [RunLine(r.workflow_id, r.cause, r.at, tuple(r.actions)) for r in runs if r.event == "actions"]
+        held = held_for_approval(lines, await self._previous_end(repo, request))
+        workflows = [w for w in [await repo.get_workflow(w_id) for w_id in held] if w is not None and w.is_live()
+                     and w.trigger is not Trigger.SCHEDULED]
+        for workflow in await self.matching(repo, workflows, record, now) if workflows else []:
+            await self.run_workflow(repo, workflow, record, now, cause=RELEASED, only=held[workflow.id])
+
+    async def _previous_end(self, repo: Repository, request: ApprovalRequest) -> datetime | None:
+        """Return when the document's approval before this one ended (None: it is its first)."""
+        earlier = [r for r in await repo.requests_for_record(request.record_type, request.record_id)
+                   if r.id != request.id and r.decided_at is not None and r.created_at <= request.created_at]
+        return max((r.decided_at for r in earlier if r.decided_at is not None), default=None)
 
     async def run_workflow(self, repo: Repository, workflow: Workflow, record: Record, now: datetime, *,
-                           cause: str, digest: set[str] | None = None) -> str:
+                           cause: str, digest: set[str] | None = None, only: Collection[int] | None = None) -> str:
         """Perform a workflow's non-approval actions for one record in the caller's transaction; return the run id.
 
         With `digest`, people's reminders are not sent one by one: they are added to the set, to get one digest.
@@ -66,7 +92,7 @@ class Automation:
         current = await repo.get_record(record.type.value, record.id) or record
         company = Company(await repo.company_name(), self.deps.settings.timezone)
         run = ActionRun(self.texts, repo, f"run_{uuid.uuid4().hex[:16]}", workflow, current, now, company, digest)
-        for item in await self._plan(repo, run):
+        for item in await self._plan(repo, run, only):
             await run.perform(item)
         updated = await run.apply_fields()
         if updated is not None and cause not in SAVE_CAUSES:
@@ -75,13 +101,13 @@ class Automation:
         await repo.add_reminder_tasks(run.tasks)
         return run.run_id
 
-    async def _plan(self, repo: Repository, run: ActionRun) -> list[Planned]:
+    async def _plan(self, repo: Repository, run: ActionRun, only: Collection[int] | None = None) -> list[Planned]:
         contact = _primary_contact(run.record, await repo.contacts_of(run.record))
         states = await repo.reminder_states(run.workflow.id, *run.record.key()) if _reminds(run.workflow) else {}
         return plan_actions(run.workflow, run.record, contact, run.now, run.company,
                             people_groups=await repo.people_groups(),
                             fallback=tuple(sorted(self.deps.settings.admins)), sender=self.texts.sender_address(),
-                            is_email_on=self.texts.is_email_on, reminder_states=states)
+                            is_email_on=self.texts.is_email_on, reminder_states=states, only=only)
 
 
 def _primary_contact(record: Record, contacts: dict[str, Contact]) -> Contact | None:

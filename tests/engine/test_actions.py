@@ -257,3 +257,17 @@ def test_a_scheduled_email_is_keyed_by_the_values_its_conditions_read(
 
 def test_an_email_of_a_workflow_run_by_an_event_is_not_keyed() -> None:
     assert once_key(workflow(SEND), record()) is None
+
+
+def test_an_action_sees_the_document_as_the_actions_before_it_left_it() -> None:
+    wf = workflow({"type": "notification", "channel": "#finance", "message": "before {{ record.memo }}"},
+                  {"type": "update", "field": "memo", "value": "STAMPED"},
+                  {"type": "notification", "channel": "#finance", "message": "after {{ record.memo }}"})
+    posted = [item for item in plan(wf) if isinstance(item, PostMessage)]
+    assert [item.context["record"]["memo"] for item in posted] == ["hello", "STAMPED"]
+
+
+def test_only_the_actions_asked_for_are_planned() -> None:
+    wf = workflow({"type": "notification", "channel": "#finance", "message": "n"},
+                  {"type": "update", "field": "memo", "value": "X"})
+    assert [item.action_index for item in plan(wf, only={1})] == [1]

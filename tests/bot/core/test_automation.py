@@ -371,3 +371,26 @@ async def test_the_catalog_payment_reminder_skips_drafts_and_customers_who_take_
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
         assert [m["Subject"] for m in smtp.parsed()] == ["Reminder: invoice W1 is due Feb 4, 2027"]
+
+
+async def test_a_send_held_until_approval_goes_once_the_document_is_approved(tmp_path: Path, smtp: Inbox) -> None:
+    approval = {"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}
+    send = {"type": "send", "subject": "Invoice {{ record.id }} ({{ record.approval_status }})", "body": "Attached."}
+    async with running_signoff(tmp_path / "held.db", smtp_url=smtp.url) as signoff:
+        [wid] = await setup(signoff, workflow(approval, send))
+        assert (await put_invoice(signoff, source="app", created_by="U0REQ"))["approval_status"] == "pending"
+        [held] = [r for r in await runs(signoff, workflow_id=wid, record_id="INV-1") if r["event"] == "actions"]
+        assert held["actions"][0]["result"] == "skipped" and held["actions"][0]["reason"].startswith("not approved")
+        card = (await signoff.wait_for(lambda: signoff.dm("U01AAA")))[0]
+        await signoff.click("U01AAA", card, "approve")
+        for _ in range(200):
+            if smtp.messages:
+                break
+            await asyncio.sleep(0.05)
+        assert [m["Subject"] for m in smtp.parsed()] == ["Invoice INV-1 (approved)"]
+        released = [r for r in await runs(signoff, workflow_id=wid, record_id="INV-1") if r["cause"] == "approved"]
+        assert [(a["type"], a["result"]) for r in released for a in r["actions"]] == [("send", "queued")]
+        stored = (await signoff.api.get("/api/v1/records/invoice/INV-1")).json()
+        assert (stored["approval_status"], stored["email_status"]) == ("approved", "sent")
+        await put_invoice(signoff, source="app", created_by="U0REQ", memo="edited after approval")
+        assert len([r for r in await runs(signoff, workflow_id=wid) if r["cause"] == "approved"]) == 1

@@ -80,6 +80,8 @@ async def test_an_invoice_shows_reminded_and_the_list_filters_on_it(billing: Har
     assert (fresh["reminded"], fresh["reminder_count"], fresh["reminded_at"]) == (False, 0, None)
     assert (await billing.post("/api/v1/records/invoice/INV-7/remind", {})).status_code == 200
     assert (await billing.post("/api/v1/records/invoice/INV-7/remind", {})).status_code == 200
+    assert len(await mails(smtp, 2)) == 2
+    await billing.runtime.deliverer.drain()  # recorded sent, so stamped, once the mail server took them
     reminded = await record(billing, "INV-7")
     now = (await billing.post("/api/v1/clock", {"advance": "PT1S"})).json()["now"]
     assert reminded["reminded"] is True and reminded["reminder_count"] == 2
