@@ -18,6 +18,7 @@ UNTRACKED_CHANGES = frozenset({"source", "created_by"})
 DECIDED_FIELDS = frozenset({"amount", "currency", "customer", "vendor"})
 # What follows an approved document's life after its approval (sent, paid) rather than what was approved.
 BOOKKEEPING_FIELDS = frozenset({"status", "email_status", "balance"})
+DECIDED_AGAINST = frozenset({ApprovalStatus.REJECTED, ApprovalStatus.EXPIRED})
 
 
 class Plan(StrEnum):
@@ -128,8 +129,9 @@ def decide_on_save(
         return _voided(status)
     if status is ApprovalStatus.PENDING:
         return _while_pending(governing, changed, asked_under, is_new_requester=is_new_requester)
-    if status is ApprovalStatus.APPROVED and (after.source is Source.APP
-                                             or changed_fields(before, after) <= BOOKKEEPING_FIELDS):
+    if status is ApprovalStatus.APPROVED and (after.source is Source.APP or changed <= BOOKKEEPING_FIELDS):
+        return SaveDecision(status, Plan.NOTHING)
+    if status in DECIDED_AGAINST and changed <= BOOKKEEPING_FIELDS:  # marked sent or paid: nothing to ask again
         return SaveDecision(status, Plan.NOTHING)
     if governing is None:
         return SaveDecision(ApprovalStatus.NONE, Plan.NOTHING)

@@ -205,6 +205,13 @@ PENDING, APPROVED = ApprovalStatus.PENDING, ApprovalStatus.APPROVED
         ({"approval_status": "approval_required"}, {"status": "void"}, WF, False, ApprovalStatus.NONE, Plan.NOTHING),
         ({"approval_status": "approved"}, {"status": "void"}, WF, False, APPROVED, Plan.NOTHING),
         ({"approval_status": "rejected"}, {"status": "void"}, WF, False, ApprovalStatus.REJECTED, Plan.NOTHING),
+        ({"approval_status": "rejected", "source": "app"}, {"status": "sent", "email_status": "sent"}, WF, False,
+         ApprovalStatus.REJECTED, Plan.NOTHING),  # an integration marking it sent does not resubmit it
+        ({"approval_status": "expired", "source": "import"}, {"balance": "500"}, WF, False, ApprovalStatus.EXPIRED,
+         Plan.NOTHING),
+        ({"approval_status": "rejected", "source": "app"}, {"amount": "13000"}, WF, False, PENDING, Plan.START),
+        ({"approval_status": "rejected"}, {"memo": "fixed VAT"}, WF, False, ApprovalStatus.APPROVAL_REQUIRED,
+         Plan.NOTHING),
         (None, {"status": "void", "source": "import"}, WF, False, ApprovalStatus.NONE, Plan.NOTHING),
     ],
 )
