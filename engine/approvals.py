@@ -20,7 +20,7 @@ from engine.events import (
 )
 from engine.limits import clean_text, is_email
 from engine.records import Record
-from engine.workflows import ApprovalAction, Workflow
+from engine.workflows import ApprovalAction, Workflow, WorkflowDefinition
 
 MIN_REASON_CHARS = 3
 MAX_REASON_CHARS = 3000
@@ -141,6 +141,25 @@ def listed_on_step(workflow: Workflow, step_index: int, groups: Mapping[str, tup
     if action is None or step_index >= len(action.steps):
         return ()
     return resolve_step_approvers(action.steps[step_index].approvers, groups, None)
+
+
+def short_step_warnings(
+    definition: WorkflowDefinition, groups: Mapping[str, tuple[str, ...]],
+) -> list[dict[str, Any]]:
+    """Return a warning for each approval step whose people groups, as they are today, name fewer people than its
+    `min_approvers`: the escalation targets, then the admins, fill the missing seats (with too few of them too,
+    the quorum shrinks to who can decide)."""
+    found = []
+    for i, action in enumerate(definition.actions):
+        for k, step in enumerate(action.steps if isinstance(action, ApprovalAction) else ()):
+            people = resolve_step_approvers(step.approvers, groups, None)
+            if people and len(people) < step.min_approvers:
+                found.append({"path": f"actions[{i}].steps[{k}].min_approvers", "step": k + 1,
+                              "quorum": step.min_approvers, "people": len(people),
+                              "message": f"step {k + 1} asks for {step.min_approvers} approvals but names "
+                                         f"{len(people)} people today: escalate_to, then the admins, fill the "
+                                         "missing seats"})
+    return found
 
 
 def plan_approval(

@@ -68,14 +68,18 @@ class HistoryEntry:
         return [{"type": "approval", "result": result, **self.detail}]
 
 
-def started(request: ApprovalRequest, cause: str, actor: str | None, listed: Sequence[str] = ()) -> HistoryEntry:
+def started(request: ApprovalRequest, cause: str, actor: str | None, listed: Sequence[str] = (),
+            quorum_asked: int | None = None) -> HistoryEntry:
     """Return the line of an approval that starts: who is asked first, and how many must approve; with `listed`
-    (who the workflow names on the step), who was left out (the requester) and who stands in for them."""
+    (who the workflow names on the step), who was left out (the requester) and who stands in for them; with
+    `quorum_asked` (the workflow's `min_approvers`), what it asked for when fewer people could decide."""
     step = request.step()
     detail: dict[str, Any] = {"approvers": list(step.approvers), "min_approvers": step.min_approvers}
     left_out = [p for p in listed if p not in step.approvers]
     if left_out:
         detail |= {"left_out": left_out, "stand_ins": [p for p in step.approvers if p not in listed]}
+    if quorum_asked is not None and quorum_asked > step.min_approvers:
+        detail["min_approvers_asked"] = quorum_asked
     return HistoryEntry(HistoryEvent.STARTED, request, cause, actor, step=request.current_step, detail=detail)
 
 

@@ -135,7 +135,9 @@ class Approvals:
                          | ({"stated_by": stated_by} if stated_by else {}))
         person = stated_by or (actor if actor and is_person_ref(actor) else None) or record.created_by
         listed = listed_on_step(workflow, 0, groups)
-        await record_history(repo, [started(outcome.request, cause, person, listed),
+        action = workflow.approval()
+        asked = action.steps[0].min_approvers if action is not None else None
+        await record_history(repo, [started(outcome.request, cause, person, listed, asked),
                                     *(passed_over(outcome.request, other, workflow.name, cause, person)
                                       for other in others)], now)
         await self._enqueue(repo, outcome)

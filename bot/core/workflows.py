@@ -14,7 +14,7 @@ from bot.core.groups import check_condition_groups
 from bot.core.retry import retrying
 from bot.core.template_checks import check_templates
 from bot.errors import NotFound, Unprocessable
-from engine.approvals import ApprovalRequest, RequestStatus, close
+from engine.approvals import ApprovalRequest, RequestStatus, close, short_step_warnings
 from engine.echo import identity_problems, split_echo
 from engine.errors import InvalidDefinitionError
 from engine.notify import is_slack_user
@@ -112,10 +112,10 @@ class Workflows:
             raise NotFound.no("workflow", workflow_id)
         return workflow
 
-    async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, str]]:
-        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a person or a
-        channel Slack cannot reach, a reminder or an escalation that would come after the expiry, another approval
-        workflow a document could match as well)."""
+    async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, Any]]:
+        """Return what in a workflow will not work as written today (a `group:NAME` with no members, a step whose
+        groups name fewer people than its quorum, a person or a channel Slack cannot reach, a reminder or an
+        escalation that would come after the expiry, another approval workflow a document could match as well)."""
         async with self.deps.db.read() as repo:
             groups = await repo.people_groups()
             workflows = await repo.list_workflows()
@@ -123,8 +123,8 @@ class Workflows:
         channels = await channel_problems(self.deps.slack, [channel for _, channel in workflow.channel_paths()])
         own = workflow if isinstance(workflow, Workflow) else None
         return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
-                + unreachable_channel_warnings(workflow, channels) + timing_warnings(workflow)
-                + overlap_warnings(workflow, workflows, own))
+                + short_step_warnings(workflow, groups) + unreachable_channel_warnings(workflow, channels)
+                + timing_warnings(workflow) + overlap_warnings(workflow, workflows, own))
 
     async def _unreachable(
         self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],

@@ -148,7 +148,8 @@ def _run_view(run: WorkflowRun) -> dict[str, Any]:
             "channels": list(first.get("channels", []))[:10], "count": first.get("count", 0),
             "governed_by_name": str(first.get("governed_by_name", "")), "seat": str(first.get("seat", "")),
             "why": str(first.get("why", "")), "min_approvers": first.get("min_approvers", 0),
-            "left_out": list(first.get("left_out", []))[:10], "stand_ins": list(first.get("stand_ins", []))[:10]}
+            "left_out": list(first.get("left_out", []))[:10], "stand_ins": list(first.get("stand_ins", []))[:10],
+            "min_approvers_asked": first.get("min_approvers_asked", 0)}
 
 
 async def history_command(ctx: CommandContext, args: list[str]) -> Reply:

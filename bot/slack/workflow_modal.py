@@ -279,6 +279,7 @@ class WorkflowModalListeners:
                                           missing_groups=missing, overlaps=[w for w in warnings if "workflow_id" in w],
                                           unreachable=[w for w in warnings if "user" in w],
                                           channels=[w for w in warnings if "channel" in w],
+                                          short=[w for w in warnings if "quorum" in w],
                                           late=[w["delay"] for w in warnings if "delay" in w])
         await self.service.slack.dm(user, note)
 

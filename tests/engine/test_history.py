@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -18,15 +19,16 @@ def two_step() -> ApprovalRequest:
     return ApprovalRequest("AR-1", "invoice", "INV-1", "wf_1", "UR", steps, NOW, NOW)
 
 
-@pytest.mark.parametrize(("listed", "extra"), [
-    ((), {}),
-    (("UA", "UB"), {}),
-    (("UR", "UA"), {"left_out": ["UR"], "stand_ins": ["UB"]}),  # the requester left out, UB stands in
+@pytest.mark.parametrize(("listed", "asked", "extra"), [
+    ((), None, {}),
+    (("UA", "UB"), 1, {}),
+    (("UR", "UA"), None, {"left_out": ["UR"], "stand_ins": ["UB"]}),  # the requester left out, UB stands in
+    (("UA", "UB"), 3, {"min_approvers_asked": 3}),  # the workflow asked for more than could decide
 ])
 def test_a_start_names_who_is_asked_how_many_must_approve_and_who_stands_in(
-    listed: tuple[str, ...], extra: dict[str, list[str]],
+    listed: tuple[str, ...], asked: int | None, extra: dict[str, Any],
 ) -> None:
-    entry = started(two_step(), "created", "UR", listed)
+    entry = started(two_step(), "created", "UR", listed, asked)
     step = two_step().step()
     assert (entry.event, entry.outcome, entry.actions()) == (HistoryEvent.STARTED, "pending", [
         {"type": "approval", "result": "started", "approvers": ["UA", "UB"], "min_approvers": step.min_approvers,

@@ -71,7 +71,8 @@ def history_run(n: int, big: bool) -> dict[str, Any]:
             "escalated_to": ["U01DDD"], "channels": ["#finance"] * (10 if big else 1), "count": n,
             "seat": "c" * 200 + "@example.com" if big else "cara@example.com",
             "why": ["requester", "same_person", "unreachable"][n % 3], "min_approvers": 2,
-            "left_out": ["U01EEE"] if n % 2 else [], "stand_ins": ["U01DDD"] * (n % 3)}
+            "left_out": ["U01EEE"] if n % 2 else [], "stand_ins": ["U01DDD"] * (n % 3),
+            "min_approvers_asked": 3 if n % 4 == 1 else 0}
 
 
 @dataclass(frozen=True)
@@ -277,6 +278,8 @@ def cases() -> Iterator[Case]:
                                                  channels=[{"channel": "#" + "x" * 80 if big else "#finanse",
                                                             "problem": p} for p in
                                                            ("not_found", "archived", "no_public") * 4],
+                                                 short=[{"step": k + 1, "quorum": 3, "people": 1}
+                                                        for k in range(12 if big else 1)],
                                                  late=["remind_every", "escalate_after"]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))

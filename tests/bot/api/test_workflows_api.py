@@ -260,3 +260,22 @@ async def test_a_channel_slack_could_not_be_asked_about_is_no_warning(
     monkeypatch.setattr(channels, "PAGE_SIZE", 1)
     made = await signoff.post("/api/v1/workflows", {**posting, "record_type": "bill"})
     assert [w["channel"] for w in made.json()["warnings"]] == ["C0NOPE"], "a listing cut short proves nothing"
+
+
+async def test_a_step_whose_groups_name_fewer_people_than_its_quorum_is_a_warning(signoff: Harness) -> None:
+    made = await signoff.post("/api/v1/groups", {"name": "leads", "kind": "people", "members": ["U01AAA"]})
+    assert made.status_code == 201, made.text
+    short = {**BASE, "actions": [{"type": "approval", "steps": [{"approvers": ["group:leads"], "min_approvers": 2}]}]}
+    created = await signoff.post("/api/v1/workflows", short)
+    assert created.status_code == 201, created.text
+    assert [(w["path"], w["quorum"], w["people"]) for w in created.json()["warnings"]] == [
+        ("actions[0].steps[0].min_approvers", 2, 1)]
+    invoice = {"amount": "10.00", "customer": "C-1", "created_by": "U0ADMIN", "source": "app"}
+    assert (await signoff.put("/api/v1/records/invoice/INV-Q", invoice)).json()["approval_status"] == "pending"
+    [start] = [r for r in (await signoff.api.get("/api/v1/runs?record_id=INV-Q")).json()["runs"]
+               if r["event"] == "approval_started"]
+    assert (start["actions"][0]["min_approvers"], start["actions"][0]["min_approvers_asked"]) == (1, 2), \
+        "the only admin requested it: nobody stands in, and the history says the quorum shrank"
+    added = await signoff.post(f"/api/v1/groups/{made.json()['id']}/members", {"add": ["U01BBB"]})
+    assert added.status_code == 200, added.text
+    assert (await signoff.api.get(f"/api/v1/workflows/{created.json()['id']}")).json()["warnings"] == []
