@@ -418,6 +418,25 @@ UNREACHABLE = {"not_found": "is not a user of this Slack workspace", "deactivate
                "bot": "is a bot, not a person"}
 
 
+def approval_rule_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
+    """Return what an approval workflow says that it does not do: a `scheduled` or `updated` trigger (it holds
+    every document it matches whenever one is saved; the trigger only times its other actions), and an `update`
+    of a field its conditions read (the document would stop matching it, so approving it would need forcing)."""
+    if definition.approval() is None:
+        return []
+    found = []
+    if definition.trigger in (Trigger.SCHEDULED, Trigger.UPDATED):
+        found.append({"path": "trigger", "rule": "trigger", "message": f"an approval workflow holds every document "
+                      f"it matches, at creation and after every change: trigger {definition.trigger.value} only "
+                      "times its other actions"})
+    read = {c.field for c in definition.conditions}
+    found += [{"path": f"actions[{i}].field", "rule": "update_read", "field": a.field,
+               "message": f"this update sets {a.field}, which the conditions read: the document may stop matching "
+                          "the workflow, and approving it would then need forcing"}
+              for i, a in enumerate(definition.actions) if isinstance(a, UpdateAction) and a.field in read]
+    return found
+
+
 def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:
     """Return a warning for each reminder or escalation delay not shorter than the expiry: it would never happen."""
     found = []

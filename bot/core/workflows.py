@@ -23,6 +23,7 @@ from engine.workflows import (
     ECHOED,
     Workflow,
     WorkflowDefinition,
+    approval_rule_warnings,
     parse_definition,
     switched,
     timing_warnings,
@@ -124,7 +125,8 @@ class Workflows:
         own = workflow if isinstance(workflow, Workflow) else None
         return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
                 + short_step_warnings(workflow, groups) + unreachable_channel_warnings(workflow, channels)
-                + timing_warnings(workflow) + overlap_warnings(workflow, workflows, own))
+                + timing_warnings(workflow) + approval_rule_warnings(workflow)
+                + overlap_warnings(workflow, workflows, own))
 
     async def _unreachable(
         self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],

@@ -280,6 +280,7 @@ class WorkflowModalListeners:
                                           unreachable=[w for w in warnings if "user" in w],
                                           channels=[w for w in warnings if "channel" in w],
                                           short=[w for w in warnings if "quorum" in w],
+                                          rules=[w for w in warnings if "rule" in w],
                                           late=[w["delay"] for w in warnings if "delay" in w])
         await self.service.slack.dm(user, note)
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError
 from engine.groups import parse_group
 from engine.invoice_reminders import parse_reminder_settings
@@ -30,6 +31,7 @@ from engine.workflows import (
     STORED,
     Workflow,
     WorkflowDefinition,
+    approval_rule_warnings,
     parse_definition,
     unreachable_channel_warnings,
     unreachable_people_warnings,
@@ -341,3 +343,25 @@ def test_the_same_requester_in_other_letter_case_keeps_the_request() -> None:
     decision = decide_on_save(before, record(approval_status="pending", created_by="DAN@Example.com"), WF, False,
                               WF.id)
     assert decision.plan is Plan.NOTHING
+
+
+APPROVE = {"type": "approval", "steps": [{"approvers": ["U0AAA1"]}]}
+
+
+@pytest.mark.parametrize(("trigger", "actions", "rules"), [
+    ("created", [APPROVE], []),
+    ("created_or_updated", [APPROVE, {"type": "update", "field": "memo", "value": "x"}], []),
+    ("updated", [APPROVE], ["trigger"]),
+    ("created", [APPROVE, {"type": "update", "field": "department", "value": "Done"}], ["update_read"]),
+    ("updated", [{"type": "update", "field": "department", "value": "Done"}], []),  # no approval: stamps are fine
+])
+def test_what_an_approval_workflow_says_that_it_does_not_do_is_warned_of(
+    trigger: str, actions: list[dict[str, Any]], rules: list[str],
+) -> None:
+    definition = parse_definition({"name": "W", "record_type": "bill", "trigger": trigger, "actions": actions,
+                                   "conditions": [{"field": "department", "op": "eq", "value": "Ops"}]})
+    assert [w["rule"] for w in approval_rule_warnings(definition)] == rules
+
+
+def test_no_template_of_the_catalog_is_warned_of() -> None:
+    assert [t.slug for t in catalog() if approval_rule_warnings(t.definition)] == []

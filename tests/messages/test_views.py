@@ -280,6 +280,8 @@ def cases() -> Iterator[Case]:
                                                            ("not_found", "archived", "no_public") * 4],
                                                  short=[{"step": k + 1, "quorum": 3, "people": 1}
                                                         for k in range(12 if big else 1)],
+                                                 rules=[{"rule": "trigger"}, {"rule": "update_read",
+                                                                              "field": "customer.state"}] * 3,
                                                  late=["remind_every", "escalate_after"]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
