@@ -11,12 +11,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from engine.conditions import Condition, validate_condition
+from engine.conditions import MAX_CONDITIONS, Condition, validate_condition
 from engine.cron import CronSpec
 from engine.durations import parse_duration
 from engine.errors import DurationTooLongError, InvalidDefinitionError, InvalidDurationError
 from engine.facts import field_type
-from engine.limits import SLACK_ID, check_storable, is_email
+from engine.limits import MAX_FIELD_KEY_CHARS, SLACK_ID, check_storable, is_email
 from engine.records import RecordInput, RecordType
 
 MAX_APPROVERS_PER_STEP = 5
@@ -94,7 +94,7 @@ class ApprovalStep(_Strict):
 
     name: str | None = None
     approvers: list[str] = Field(min_length=1, max_length=MAX_APPROVERS_PER_STEP)
-    min_approvers: int = Field(default=1, ge=1)
+    min_approvers: int = Field(default=1, ge=1, strict=True)
 
     @field_validator("approvers")
     @classmethod
@@ -271,6 +271,27 @@ class WorkflowDefinition(_Strict):
             except InvalidDefinitionError as exc:
                 raise problem("schedule_invalid", exc.details[0]["message"] if exc.details else str(exc),
                               value=value) from None
+        return value
+
+    @field_validator("conditions")
+    @classmethod
+    def _sensible_conditions(cls, value: list[Condition], info: ValidationInfo) -> list[Condition]:
+        """Refuse more than MAX_CONDITIONS conditions, one given twice (it would count twice when workflows are
+        ranked), and a custom field whose name no document can have."""
+        if is_stored(info):
+            return value
+        if len(value) > MAX_CONDITIONS:
+            raise problem("too_many_conditions", f"at most {MAX_CONDITIONS} conditions", max=MAX_CONDITIONS)
+        seen: set[str] = set()
+        for condition in value:
+            key = repr((condition.field, condition.op, condition.value))
+            if key in seen:
+                raise problem("condition_twice", f"the condition {condition.field} {condition.op} is given twice",
+                              value=condition.field)
+            seen.add(key)
+            if len(condition.field.rpartition("fields.")[2]) > MAX_FIELD_KEY_CHARS:
+                raise problem("field_unknown", f"no document has a field named {condition.field!r}",
+                              value=condition.field)
         return value
 
     @field_validator("trigger_fields")

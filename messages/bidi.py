@@ -12,7 +12,7 @@ BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 def without_bidi_controls(value: Any) -> Any:
     """Return a printed value without bidirectional embedding, override and isolate controls (its own type kept)."""
-    if not isinstance(value, str) or not BIDI_CONTROLS.search(value):
+    if not isinstance(value, str) or value.isascii() or not BIDI_CONTROLS.search(value):
         return value
     return type(value)(BIDI_CONTROLS.sub("", value))
 

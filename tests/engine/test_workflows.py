@@ -268,7 +268,7 @@ def test_most_specific_approval_workflow_governs() -> None:
             **workflow().model_dump(),
             "id": "wf3",
             "enabled": False,
-            "conditions": [{"field": "amount", "op": "gt", "value": "1"}] * 2,
+            "conditions": [{"field": "amount", "op": "gt", "value": "1"}, {"field": "amount", "op": "lt", "value": "9"}],
         }
     )
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
@@ -365,3 +365,23 @@ def test_what_an_approval_workflow_says_that_it_does_not_do_is_warned_of(
 
 def test_no_template_of_the_catalog_is_warned_of() -> None:
     assert [t.slug for t in catalog() if approval_rule_warnings(t.definition)] == []
+
+
+@pytest.mark.parametrize(("changes", "path", "code"), [
+    ({"conditions": [{"field": "amount", "op": "gt", "value": "5"}] * 2}, "conditions", "condition_twice"),
+    ({"conditions": [{"field": "amount", "op": "gt", "value": str(i)} for i in range(101)]}, "conditions",
+     "too_many_conditions"),
+    ({"conditions": [{"field": "fields." + "x" * 65, "op": "eq", "value": "a"}]}, "conditions", "field_unknown"),
+    ({"actions": [{"type": "approval", "steps": [{"approvers": ["U0AAA1"], "min_approvers": "1"}]}]},
+     "actions[0].steps[0].min_approvers", "int_type"),
+])
+def test_conditions_no_ranking_or_document_can_use_and_a_quorum_as_text_are_refused(
+    changes: dict[str, Any], path: str, code: str,
+) -> None:
+    with pytest.raises(InvalidDefinitionError) as caught:
+        parse_definition({"name": "W", "record_type": "bill", "actions": [APPROVE], **changes})
+    assert [(d["path"], d["code"]) for d in caught.value.details] == [(path, code)]
+    stored = {"name": "W", "record_type": "bill", "actions": [APPROVE], "id": "wf1", "created_at": NOW,
+              "updated_at": NOW, **changes}
+    if path == "conditions":
+        assert Workflow.model_validate(stored, context=STORED).conditions, "stored under older rules: still read"
