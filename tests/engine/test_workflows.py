@@ -268,7 +268,8 @@ def test_most_specific_approval_workflow_governs() -> None:
             **workflow().model_dump(),
             "id": "wf3",
             "enabled": False,
-            "conditions": [{"field": "amount", "op": "gt", "value": "1"}, {"field": "amount", "op": "lt", "value": "9"}],
+            "conditions": [{"field": "amount", "op": "gt", "value": "1"},
+                           {"field": "amount", "op": "lt", "value": "9"}],
         }
     )
     chosen = approval_workflow_for(record(), [broad, narrow, disabled], lambda w: True)
