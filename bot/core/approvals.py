@@ -155,6 +155,22 @@ class Approvals:
                              held.approval_status.value, {"workflow_id": workflow.id, "reason": str(exc)})
             return held
 
+    async def withdraw(self, repo: Repository, request: ApprovalRequest) -> None:
+        """Cancel a request Slack showed, once asked, that nobody but its requester can decide (an approver who is
+        the requester under another name, and nobody to stand in): the document goes back to `approval_required`,
+        as a save would have left it, with why in its audit trail; the requester is told."""
+        step = request.step()
+        reason = str(NoApproverError(step.index, step.name))
+        record = await repo.get_record(request.record_type, request.record_id)
+        if record is None:
+            return
+        held = record.model_copy(update={"approval_status": ApprovalStatus.APPROVAL_REQUIRED,
+                                         "updated_at": self.deps.clock.now()})
+        await repo.save_record(held)
+        await self.cancel_open(repo, held, reason)
+        await repo.audit(self.deps.clock.now(), None, "not_submitted", record.key(), record.approval_status.value,
+                         held.approval_status.value, {"workflow_id": request.workflow_id, "reason": reason})
+
     async def asked_under(self, repo: Repository, record: Record | None) -> str | None:
         """Return the workflow a pending record's open request follows (None when it has none)."""
         if record is None or record.approval_status is not ApprovalStatus.PENDING:

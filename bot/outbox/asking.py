@@ -74,7 +74,9 @@ class Asking:
                 return {"skipped": "step no longer waits for this approver"}
             assert request is not None
             if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
-                await self.take_off(repo, request, approver, SeatRemoval.REQUESTER, now)
+                if not await self.take_off(repo, request, approver, SeatRemoval.REQUESTER, now):
+                    await self.approvals.withdraw(repo, request)
+                    return {"skipped": "the approver is the requester, and nobody else can decide"}
                 return {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
             twin = second_seat(request, approver, reach.slack_user, reach.email)
             if twin is not None:

@@ -374,3 +374,21 @@ async def test_a_link_approving_a_document_its_workflow_no_longer_governs_is_a_f
     [forced] = [r for r in runs if r["event"] == "approval_forced"]
     assert (forced["actions"][0]["forced"], forced["reason"]) == ("stale", "Signed off by the CFO by phone")
     assert "forced_approval" in await audit_actions(mailing)
+
+
+async def test_a_document_slack_shows_only_its_requester_could_decide_goes_back_to_waiting_for_submission(
+    signoff: Harness,
+) -> None:
+    assert (await signoff.post("/api/v1/workflows", workflow(["U0ADMIN"]))).status_code == 201
+    record = {**INVOICE, "created_by": "admin@example.com", "source": "app"}
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", record)).json()["approval_status"] == "pending"
+    for _ in range(200):
+        stored = await approval(signoff)
+        if stored["approval_status"] != "pending":
+            break
+        await asyncio.sleep(0.05)
+    assert stored["approval_status"] == "approval_required", "the only approver is the requester: nobody can decide"
+    assert stored["approval"]["status"] == "cancelled"
+    assert stored["approval"]["reason"].startswith("nobody but the requester can approve step 1")
+    assert "not_submitted" in await audit_actions(signoff)
+    assert not [m for m in signoff.dm("U0ADMIN") if "approve" in m.action_ids()], "never asked to approve their own"
