@@ -6,6 +6,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from engine.approvals import ApprovalRequest
 from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
@@ -17,9 +18,13 @@ from engine.workflows import DEFAULT_NOTIFY
 DIGEST_FROM = 4  # reminders of this many documents to one person at once make one message listing them
 
 
-def waited_s(action: DueAction, now: datetime) -> float:
-    """Return how long the step has waited, in seconds, when the action is carried out (late after an outage)."""
-    return (max(now, action.due_at) - datetime.fromisoformat(action.data["since"])).total_seconds()
+def waited_s(action: DueAction, now: datetime, tz: ZoneInfo | None = None) -> float:
+    """Return how long the step has waited, in seconds, when the action is carried out (late after an outage); with
+    `tz`, on the company's clocks, so that a day across a change of daylight saving time is a day, not 23 hours."""
+    since, at = datetime.fromisoformat(action.data["since"]), max(now, action.due_at)
+    if tz is None:
+        return (at - since).total_seconds()
+    return (at.astimezone(tz).replace(tzinfo=None) - since.astimezone(tz).replace(tzinfo=None)).total_seconds()
 
 
 def routes_for(
@@ -57,13 +62,14 @@ def is_mailed(recipient: Recipient, notify: Sequence[str]) -> bool:
 
 def reminder_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> list[Notice]:
     """Return a due reminder's messages, by the channels of the step's asks: a DM to each Slack approver (or
     delegate) the step DMs, a lookup for each e-mail and for each Slack approver who is e-mailed too (which only
     e-mails when the DM is queued here: so the DMs of many reminders at once can be grouped)."""
     data, notify = action.data, notify_of(action.data)
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "n": data["n"],
-               "waited_s": waited_s(action, now)}
+               "waited_s": waited_s(action, now, tz)}
     nudge = {**payload, "kind": NoticeKind.REMIND.value, "notify": notify}
     routes = routes_for(request, [p for p in data["to"] if is_slack_user(p)], delegations, now)
     direct = [p for p, r in routes.items() if not is_mailed(r, notify) or "dm" in notify]
@@ -92,11 +98,12 @@ def escalation_people(data: Mapping[str, Any]) -> list[str]:
 
 def escalation_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
+    tz: ZoneInfo | None = None,
 ) -> list[Notice]:
     """Return an escalation's messages (`request` as escalated): buttons to targets, notices to who did not act."""
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
-               "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action, now)}
+               "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action, now, tz)}
     targets, told, notify = escalation_targets(data), escalation_told(data), notify_of(data)
     routes = routes_for(request, [*targets, *told], delegations, now)
     kind = NoticeKind.ESCALATE

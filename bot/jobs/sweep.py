@@ -163,7 +163,7 @@ class Sweep:
         """Queue a reminder DM to every approver still to decide (their delegate while away), note it in the history."""
         delegations = await batch.repo.delegations_of(reminded_people(actions), batch.now)
         messages = [as_message(n) for n in digested([n for a in actions for n in reminder_notices(
-            a, batch.requests.get(a.data["request_id"]), delegations, batch.now)])]
+            a, batch.requests.get(a.data["request_id"]), delegations, batch.now, self.tz)])]
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 
@@ -176,7 +176,7 @@ class Sweep:
             batch.requests[request.id] = outcome.request
         data = action.data
         delegations = await batch.repo.delegations_of(escalation_people(data), batch.now)
-        notices = escalation_notices(action, batch.requests.get(request.id), delegations, batch.now)
+        notices = escalation_notices(action, batch.requests.get(request.id), delegations, batch.now, self.tz)
         await batch.repo.enqueue_many([as_message(n) for n in notices], batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))

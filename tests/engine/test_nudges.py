@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -192,3 +193,14 @@ def test_many_reminders_to_one_person_at_once_become_one_digest(counts: dict[str
         assert digest.payload["covers"] == covered, "the message names the reminders it stands for"
     keys = {n.key for n in sent if n.kind is NoticeKind.REMIND_DIGEST}
     assert {n.key for n in digested(notices[::-1]) if n.kind is NoticeKind.REMIND_DIGEST} == keys
+
+
+@pytest.mark.parametrize(("since", "due", "waited"), [
+    ("2028-03-11T15:00:00+00:00", "2028-03-12T14:00:00+00:00", 86400.0),  # New York springs forward: still a day
+    ("2028-11-04T14:00:00+00:00", "2028-11-05T15:00:00+00:00", 86400.0),  # and falls back: still a day
+    ("2028-06-01T14:00:00+00:00", "2028-06-02T16:00:00+00:00", 93600.0),
+])
+def test_a_wait_is_told_on_the_companys_clocks(since: str, due: str, waited: float) -> None:
+    action = DueAction(ActionKind.REMIND, "remind:AR-1:0:1", (SubjectKind.APPROVAL, "AR-1"),
+                       datetime.fromisoformat(due), {"since": since})
+    assert waited_s(action, datetime.fromisoformat(due), ZoneInfo("America/New_York")) == waited

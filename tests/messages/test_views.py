@@ -497,3 +497,13 @@ def test_a_foreign_amount_shows_the_rate_as_booked(rate: str, expected: str) -> 
     message = Renderer("en", "UTC", "USD").json("approval_request.json.j2", card=shown)
     assert expected in json.dumps(message["blocks"], ensure_ascii=False)
     assert foreign.model_dump(mode="json")["exchange_rate"] == rate
+
+
+@pytest.mark.parametrize(("votes", "line"), [
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW),), "Expired before every approval it needed came in"),
+    ((), "Expired: nobody decided in time"),
+])
+def test_an_expired_card_says_whether_anyone_approved(votes: tuple[Vote, ...], line: str) -> None:
+    expired = card(False, votes, status=RequestStatus.EXPIRED)
+    message = Renderer().json("approval_request.json.j2", card=expired, viewer="U01AAA")
+    assert line in json.dumps(message, ensure_ascii=False)
