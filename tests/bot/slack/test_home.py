@@ -149,8 +149,8 @@ async def test_batch_approval_of_twenty_with_one_forced_confirmation(signoff: Ha
     await pending_invoices(signoff, 19)
     [stale] = await pending_invoices(signoff, 1, prefix="TRIP-", amount="120.00", category="travel")
     assert (await signoff.post(f"/api/v1/workflows/{travel}/disable")).status_code == 200
-    home = await home_with(signoff, ALICE, lambda v: len(task_blocks(v)) == 20 and "no longer matches" in view_text(v))
-    assert view_text(home).count("no longer matches its workflow") == 1
+    home = await home_with(signoff, ALICE, lambda v: len(task_blocks(v)) == 20 and "no longer follows" in view_text(v))
+    assert view_text(home).count("no longer follows the workflow that asked for this approval") == 1
     tick_all(signoff, ALICE)
     await signoff.link.click_in_view(ALICE, "batch_approve")
     [modal] = await signoff.wait_for(lambda: signoff.workspace.open_modals(ALICE))
@@ -190,7 +190,7 @@ async def test_single_forced_approval_asks_for_a_confirmation_first(signoff: Har
     [trip] = await pending_invoices(signoff, 1, prefix="TRIP-", amount="120.00", category="travel")
     await signoff.put(f"/api/v1/workflows/{travel}", {**TRAVEL, "conditions": [
         {"field": "category", "op": "eq", "value": "hotel"}]})
-    await home_with(signoff, BRUNO, lambda v: "no longer matches" in view_text(v))
+    await home_with(signoff, BRUNO, lambda v: "no longer follows" in view_text(v))
     await signoff.link.click_in_view(BRUNO, "approve")
     await signoff.wait_for(lambda: signoff.workspace.open_modals(BRUNO))
     assert (await record_json(signoff, trip))["approval_status"] == "pending"
