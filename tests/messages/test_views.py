@@ -27,6 +27,8 @@ from bot.slack.workflow_words import workflow_view
 from engine.approvals import ApprovalRequest, Decision, ForceKind, RequestStatus, Step, Vote
 from engine.catalog import catalog
 from engine.delegation import Delegation, acted_by_steps
+from engine.errors import NoApproverError
+from engine.lifecycle import CHANGED, MOVED, NO_LONGER_MATCHES, REQUESTER_CHANGED, VOIDED
 from engine.records import ApprovalStatus, Contact, ContactKind, Record, RecordType
 from engine.workflows import Workflow, parse_definition
 from messages.cards import approval_card, record_view
@@ -507,3 +509,17 @@ def test_an_expired_card_says_whether_anyone_approved(votes: tuple[Vote, ...], l
     expired = card(False, votes, status=RequestStatus.EXPIRED)
     message = Renderer().json("approval_request.json.j2", card=expired, viewer="U01AAA")
     assert line in json.dumps(message, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("reason", [NO_LONGER_MATCHES, MOVED, CHANGED, REQUESTER_CHANGED, VOIDED,
+                                    "the workflow Large invoices was deleted",
+                                    str(NoApproverError(0, None))])
+def test_a_cancellation_is_told_in_the_readers_language_and_a_restart_as_one(reason: str) -> None:
+    cancelled = card(False, status=RequestStatus.CANCELLED, reason=reason)
+    outcome = Renderer("fr").json("approval_outcome.json.j2", card=cancelled, may_remind=False)
+    told = json.dumps(outcome, ensure_ascii=False)
+    assert reason not in told, "worded in French"
+    english = Renderer().json("approval_outcome.json.j2", card=cancelled, may_remind=False)["text"]
+    assert english.startswith("🔁" if reason.endswith("asked for approval again") else "🚫"), english
+    assert reason.split(":")[0] not in json.dumps(Renderer("fr").json("approval_request.json.j2", card=cancelled,
+                                                                       viewer="U01AAA"), ensure_ascii=False)
