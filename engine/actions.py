@@ -310,8 +310,7 @@ def plan_actions(
     only: Collection[int] | None = None,
 ) -> list[Planned]:
     """Return, in order, what each non-approval action of the workflow does to this record (`only`: those actions
-    alone, by index). An action sees the document as the actions before it left it (an `update`'s field, a `send`'s
-    `email_status`)."""
+    alone, by index). An action sees the document as the `update` actions before it left it."""
     context = template_context(record, contact, workflow, company, now)
     is_scheduled = workflow.trigger is Trigger.SCHEDULED
     planner = Planner(record, contact, context, now, people_groups or {}, fallback, sender, is_email_on,
@@ -324,10 +323,22 @@ def plan_actions(
             continue
         done = step(planner, index, action)
         planned += done
-        if (changed := apply_fields(planner.record, done, now)) != planner.record:
-            planner = replace(planner, record=changed,
-                              context=template_context(changed, contact, workflow, company, now))
+        if isinstance(action, UpdateAction):
+            planner = _after_update(planner, done, contact, workflow, company)
     return planned
+
+
+def _after_update(planner: Planner, done: Sequence[Planned], contact: Contact | None,
+                  workflow: Workflow | WorkflowDefinition, company: Company) -> Planner:
+    """Return the planner the next actions use: the document as the update left it (as it was, when a document
+    stored under older rules cannot take the new value: the run says so when it applies it)."""
+    try:
+        changed = apply_fields(planner.record, done, planner.now)
+    except ValueError:
+        return planner
+    if changed == planner.record:
+        return planner
+    return replace(planner, record=changed, context=template_context(changed, contact, workflow, company, planner.now))
 
 
 def apply_fields(record: Record, planned: Sequence[Planned], now: datetime) -> Record:

@@ -356,8 +356,9 @@ class Workflow(WorkflowDefinition):
     updated_at: datetime
 
     def definition(self) -> WorkflowDefinition:
-        """Return the definition part, as it is exported to YAML."""
-        return WorkflowDefinition.model_validate(self.model_dump(exclude={"id", "created_at", "updated_at"}))
+        """Return the definition part, as it is exported to YAML (read as stored: under the rules it was saved by)."""
+        return WorkflowDefinition.model_validate(self.model_dump(exclude={"id", "created_at", "updated_at"}),
+                                                 context=STORED)
 
 
 def _loc_to_path(loc: tuple[int | str, ...]) -> str:

@@ -167,7 +167,7 @@ class Approvals:
         held = record.model_copy(update={"approval_status": ApprovalStatus.APPROVAL_REQUIRED,
                                          "updated_at": self.deps.clock.now()})
         await repo.save_record(held)
-        await self.cancel_open(repo, held, reason)
+        await self.cancel_open(repo, held, reason, held.approval_status.value)
         await repo.audit(self.deps.clock.now(), None, "not_submitted", record.key(), record.approval_status.value,
                          held.approval_status.value, {"workflow_id": request.workflow_id, "reason": reason})
 
@@ -208,15 +208,15 @@ class Approvals:
                 await repo.save_record(record)
             await self.carry_out(repo, record, decision, cause="updated")
 
-    async def cancel_open(self, repo: Repository, record: Record, reason: str) -> None:
-        """Cancel the open approval request of a record, if any."""
+    async def cancel_open(self, repo: Repository, record: Record, reason: str, to_status: str = "none") -> None:
+        """Cancel the open approval request of a record, if any (`to_status`: the approval status it goes to)."""
         request = await repo.open_request_for(record.type.value, record.id)
         if request is None:
             return
         now = self.deps.clock.now()
         outcome = close(request, RequestStatus.CANCELLED, now, reason)
         await repo.update_request(outcome.request)
-        await repo.audit(now, None, "cancelled", record.key(), "pending", "none", {"reason": reason})
+        await repo.audit(now, None, "cancelled", record.key(), "pending", to_status, {"reason": reason})
         await record_history(repo, cancelled_or_decided(request, outcome, None), now)
         await self._enqueue(repo, outcome)
 

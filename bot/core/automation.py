@@ -10,18 +10,18 @@ from bot.core.action_run import ActionRun, ActionTexts
 from bot.core.deps import Deps
 from bot.core.webhooks import Webhooks
 from engine.actions import Company, Planned, has_side_actions, plan_actions
-from engine.approvals import ApprovalRequest, Outcome
+from engine.approvals import ApprovalRequest, Outcome, RequestStatus
 from engine.conditions import EvalContext, compile_conditions
 from engine.events import RecordApproved
 from engine.facts import facts_of
 from engine.lifecycle import RELEASED, RunLine, changed_fields, held_for_approval, is_triggered
-from engine.records import Contact, Record
-from engine.workflows import ReminderAction, Trigger, Workflow, WorkflowDefinition
+from engine.records import Contact, EmailStatus, Record
+from engine.workflows import ReminderAction, SendAction, Trigger, Workflow, WorkflowDefinition
 from storage.models import RunFilter
 from storage.ports import Repository
 
 SAVE_CAUSES = frozenset({"created", "updated"})
-MAX_RUNS_READ = 200  # a document's latest runs, read for the actions held until it is approved
+MAX_RUNS_READ = 500  # a document's latest runs, read for the actions held until it is approved
 
 
 class Automation:
@@ -66,22 +66,26 @@ class Automation:
         """Run, once, the `send` actions held until the document was approved: of each live workflow (not a
         scheduled one: its next run sends) whose conditions still hold."""
         record = await repo.get_record(request.record_type, request.record_id)
-        if record is None:
-            return
+        if record is None or record.email_status is EmailStatus.SENT:
+            return  # e-mailed already (by hand, or by another workflow): nothing held is owed
         runs = await repo.list_runs(RunFilter(record_type=request.record_type, record_id=request.record_id,
                                               limit=MAX_RUNS_READ))
         lines = [RunLine(r.workflow_id, r.cause, r.at, tuple(r.actions)) for r in runs if r.event == "actions"]
-        held = held_for_approval(lines, await self._previous_end(repo, request))
+        held = held_for_approval(lines, await self._last_approved(repo, request))
         workflows = [w for w in [await repo.get_workflow(w_id) for w_id in held] if w is not None and w.is_live()
                      and w.trigger is not Trigger.SCHEDULED]
         for workflow in await self.matching(repo, workflows, record, now) if workflows else []:
-            await self.run_workflow(repo, workflow, record, now, cause=RELEASED, only=held[workflow.id])
+            sends = [i for i in held[workflow.id] if i < len(workflow.actions)
+                     and isinstance(workflow.actions[i], SendAction)]  # the workflow may have changed since
+            if sends:
+                await self.run_workflow(repo, workflow, record, now, cause=RELEASED, only=sends)
 
-    async def _previous_end(self, repo: Repository, request: ApprovalRequest) -> datetime | None:
-        """Return when the document's approval before this one ended (None: it is its first)."""
-        earlier = [r for r in await repo.requests_for_record(request.record_type, request.record_id)
-                   if r.id != request.id and r.decided_at is not None and r.created_at <= request.created_at]
-        return max((r.decided_at for r in earlier if r.decided_at is not None), default=None)
+    async def _last_approved(self, repo: Repository, request: ApprovalRequest) -> datetime | None:
+        """Return when the document was last approved before this approval (None: never): what was held since then
+        was held for this one; restarts, rejections and cancellations in between hold it still."""
+        earlier = [r.decided_at for r in await repo.requests_for_record(request.record_type, request.record_id)
+                   if r.id != request.id and r.status is RequestStatus.APPROVED and r.decided_at is not None]
+        return max(earlier, default=None)
 
     async def run_workflow(self, repo: Repository, workflow: Workflow, record: Record, now: datetime, *,
                            cause: str, digest: set[str] | None = None, only: Collection[int] | None = None) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
+from weakref import WeakKeyDictionary
 
 from slack_sdk.errors import SlackApiError
 
@@ -13,6 +15,8 @@ log = logging.getLogger(__name__)
 MAX_CHANNEL_LOOKUPS = 20
 MAX_LIST_PAGES = 5
 PAGE_SIZE = 1000
+LISTING_KEPT_S = 60.0
+_LISTINGS: WeakKeyDictionary[SlackOut, tuple[float, dict[str, bool]]] = WeakKeyDictionary()  # when, what
 
 
 async def channel_problems(slack: SlackOut, channels: Sequence[str]) -> dict[str, str]:
@@ -45,8 +49,19 @@ async def _id_problem(slack: SlackOut, channel_id: str) -> str | None:
 
 
 async def public_channels(slack: SlackOut) -> dict[str, bool] | None:
-    """Return every public channel's name and whether it is archived; None when Slack could not list them all
-    within MAX_LIST_PAGES pages."""
+    """Return every public channel's name and whether it is archived, as Slack listed them within the last
+    LISTING_KEPT_S (conversations.list is rate-limited: showing workflows must not spend it); None when Slack
+    could not list them all within MAX_LIST_PAGES pages."""
+    kept = _LISTINGS.get(slack)
+    if kept is not None and time.monotonic() - kept[0] < LISTING_KEPT_S:
+        return kept[1]
+    listed = await _list_public_channels(slack)
+    if listed is not None:
+        _LISTINGS[slack] = (time.monotonic(), listed)
+    return listed
+
+
+async def _list_public_channels(slack: SlackOut) -> dict[str, bool] | None:
     listed: dict[str, bool] = {}
     cursor = ""
     for _ in range(MAX_LIST_PAGES):

@@ -21,6 +21,7 @@ from engine.notify import is_slack_user
 from engine.overlaps import overlap_warnings
 from engine.workflows import (
     ECHOED,
+    STORED,
     Workflow,
     WorkflowDefinition,
     approval_rule_warnings,
@@ -166,7 +167,8 @@ class Workflows:
                 raise NotFound.no("workflow", workflow_id)
             if problems := identity_problems(echoed or {}, {"id": current.id}):
                 raise Unprocessable("read-only keys differ from the workflow's", problems)
-            updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now})
+            # the changes were checked on their own; what is kept was stored under the rules of then
+            updated = Workflow.model_validate({**current.model_dump(), **changes, "updated_at": now}, context=STORED)
             await store_workflow(repo, updated, action, None, now, None)
         await self._changed()
         return updated

@@ -75,17 +75,26 @@ class Asking:
             assert request is not None
             if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
                 if not await self.take_off(repo, request, approver, SeatRemoval.REQUESTER, now):
-                    await self.approvals.withdraw(repo, request)
-                    return {"skipped": "the approver is the requester, and nobody else can decide"}
-                return {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
-            twin = second_seat(request, approver, reach.slack_user, reach.email)
-            if twin is not None:
-                await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, now)
-            if twin == approver:
-                return {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
-            await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
+                    await self.approvals.withdraw(repo, request)  # nobody else can decide: it waits for submission
+                skipped: dict[str, Any] | None = {"skipped": "the approver is the requester",
+                                                  "slack_user": reach.slack_user}
+            else:
+                skipped = await self._seat_or_ask(repo, item, request, reach, now)
         self.deps.wake_delivery()
-        return {"slack_user": reach.slack_user, "email": reach.email is not None}
+        return skipped or {"slack_user": reach.slack_user, "email": reach.email is not None}
+
+    async def _seat_or_ask(
+        self, repo: Repository, item: OutboxItem, request: ApprovalRequest, reach: Reach, now: datetime,
+    ) -> dict[str, Any] | None:
+        """Take off a second seat of the approver under another name, else queue their ask; say why not asked."""
+        approver = item.payload["approver"]
+        twin = second_seat(request, approver, reach.slack_user, reach.email)
+        if twin is not None:
+            await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, now)
+        if twin == approver:
+            return {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
+        await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
+        return None
 
     async def take_off(
         self, repo: Repository, request: ApprovalRequest, seat: str, why: SeatRemoval, now: datetime,

@@ -1,9 +1,9 @@
 """Delivering a customer's payment reminder: sent only while the invoice still owes it, stamped once delivered.
 
 The reminder was queued by the sweep or by hand (`bot.core.reminders`). When it goes out, the invoice is read
-again: one paid, voided, back to draft or held for approval since is not reminded (`reminder_skipped`). The
-invoice is stamped `reminded` in the transaction that records the e-mail sent, so a reminder never delivered
-(dead-lettered: `reminder_failed`) never reads as sent.
+again: one paid, voided, back to draft or held for approval since is not reminded (`reminder_skipped`), nor on
+schedule a customer who takes no reminders since. The invoice is stamped `reminded` in the transaction that
+records the e-mail sent, so a reminder never delivered (dead-lettered: `reminder_failed`) never reads as sent.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from bot.core.service import Signoff
 from bot.outbox.errors import Permanent
 from bot.senders.email import Email, send_email
 from bot.settings import SmtpConfig
-from engine.invoice_reminders import stale_reminder_reason
+from engine.invoice_reminders import automatic_reminder_hold, stale_reminder_reason
 from engine.records import RecordType
 from storage.models import OutboxItem
 from storage.ports import Repository
@@ -31,7 +31,10 @@ class PaymentReminders:
         """Send the reminder, unless the invoice no longer owes it."""
         async with self.service.db.read() as repo:
             record = await repo.get_record(RecordType.INVOICE.value, item.payload["invoice"])
+            contact = await repo.get_contact("customer", record.customer) if record and record.customer else None
         reason = stale_reminder_reason(record)
+        if reason is None and contact is not None and not item.payload["detail"].get("manual"):
+            reason = automatic_reminder_hold(contact)  # a payment plan or a dispute since: none on schedule
         if reason is not None:
             return {"skipped": reason}
         smtp_url = self.service.settings.smtp_url

@@ -55,6 +55,7 @@ COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 # sends again only those few, not the ones delivered since the last batch was recorded.
 UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, PAYMENT_REMINDER_KIND, "webhook"})
 UNCHECKABLE_IN_FLIGHT = 4
+UNKNOWN_KIND_WAIT_S = 60.0
 COMPACT_EVERY_S = 300.0
 TAKE_OVER_EVERY_S = 10.0
 GIVE_UP_AFTER = 3
@@ -362,8 +363,8 @@ class Deliverer:
 
     async def _handle(self, item: OutboxItem) -> dict[str, Any] | None:
         handler = self.handlers.get(item.kind)
-        if handler is None:
-            raise Permanent(f"no handler for outbox kind {item.kind!r}")
+        if handler is None:  # queued by a newer Signoff during a rolling deploy: one of its replicas delivers it
+            raise Retry(f"no handler for outbox kind {item.kind!r} in this version", defer_s=UNKNOWN_KIND_WAIT_S)
         return await handler(item)
 
     async def _not_delivered(self, entry: ClaimedItem, lane: Lane, exc: Exception) -> None:
@@ -376,19 +377,37 @@ class Deliverer:
             self._held.discard(entry.item.id)
 
     async def _record_delivered(self) -> None:
-        """Mark delivered items sent, in one transaction (a crash before it is covered by the history check)."""
+        """Mark delivered items sent, in one transaction (a crash before it is covered by the history check), with
+        what their kinds write too; a bookkeeping failure never keeps them unrecorded, and what could not be
+        recorded at all is kept for the next try (never dropped while its lease is renewed)."""
         done, self._delivered = self._delivered, []
         if not done:
             return
         kept = {item_id: self._kept.pop(item_id) for item_id, _, _ in done if item_id in self._kept}
+        try:
+            lost = await asyncio.shield(self._record(done, kept))
+        except Exception:
+            log.exception("the bookkeeping of outbox items %s failed; they are recorded sent without it",
+                          sorted(kept))
+            try:
+                lost = await asyncio.shield(self._record(done, {}))
+            except BaseException:
+                self._delivered[:0] = done
+                self._kept.update(kept)
+                raise
+        self._held.difference_update(item_id for item_id, _, _ in done)
+        if lost:
+            log.warning("outbox items %s were delivered here after another process took them over", lost)
+
+    async def _record(self, done: list[tuple[int, datetime, dict[str, Any] | None]],
+                      kept: Mapping[int, OutboxItem]) -> list[int]:
+        """Mark items sent and run their kinds' bookkeeping, in one transaction; return those taken over."""
         async with self.service.db.unit_of_work() as repo:
             lost = await repo.mark_sent_many(done, self.owner)
             for item_id, at, result in done:
                 if item_id in kept and item_id not in lost:
                     await self.bookkeeping.sent[kept[item_id].kind](repo, kept[item_id], result, at)
-        self._held.difference_update(item_id for item_id, _, _ in done)
-        if lost:
-            log.warning("outbox items %s were delivered here after another process took them over", lost)
+        return lost
 
     async def _renew(self) -> None:
         """Every third of a lease, extend the leases of the items in hand; drop those another process took over."""

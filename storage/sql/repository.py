@@ -233,10 +233,13 @@ class SqlRepository(
         return task_of(row) if row else None
 
     async def mark_reminded(self, record_type: str, record_id: str, now: datetime) -> Record | None:
-        """Stamp a document as reminded now (last time and count); return it, None when it is gone."""
-        record = await self.get_record(record_type, record_id)
-        if record is None:
+        """Stamp a document as reminded now (last time and count); return it, None when it is gone. Its row is
+        locked from the read (PostgreSQL), so that a save committed meanwhile is not written over."""
+        row = await self._one(f"SELECT {RECORD_COLUMNS} FROM records WHERE type=? AND id=?{self._lock_rows}",
+                              (record_type, record_id))
+        if row is None:
             return None
+        record = record_of(row)
         stamped = record.model_copy(update={"reminded_at": now, "reminder_count": record.reminder_count + 1})
         await self.save_record(stamped)
         return stamped

@@ -271,3 +271,10 @@ def test_only_the_actions_asked_for_are_planned() -> None:
     wf = workflow({"type": "notification", "channel": "#finance", "message": "n"},
                   {"type": "update", "field": "memo", "value": "X"})
     assert [item.action_index for item in plan(wf, only={1})] == [1]
+
+
+def test_a_document_stored_under_older_rules_is_planned_for_without_raising() -> None:
+    older = record().model_copy(update={"amount": Decimal("10.001"), "currency": "USD"})  # three decimals in USD
+    wf = workflow(SEND, {"type": "update", "field": "memo", "value": "X"},
+                  {"type": "notification", "channel": "#finance", "message": "m {{ record.memo }}"})
+    assert [type(item).__name__ for item in plan(wf, older, who=contact())][-1] == "PostMessage"

@@ -385,4 +385,5 @@ def test_conditions_no_ranking_or_document_can_use_and_a_quorum_as_text_are_refu
     stored = {"name": "W", "record_type": "bill", "actions": [APPROVE], "id": "wf1", "created_at": NOW,
               "updated_at": NOW, **changes}
     if path == "conditions":
-        assert Workflow.model_validate(stored, context=STORED).conditions, "stored under older rules: still read"
+        kept = Workflow.model_validate(stored, context=STORED)
+        assert kept.definition().conditions == kept.conditions, "stored under older rules: still read and exported"

@@ -333,8 +333,8 @@ async def test_a_reminder_never_delivered_never_reads_as_sent_and_one_for_an_inv
     inbox = Inbox(free_port())
     async with running_signoff(tmp_path / "down.db", timezone="Europe/Paris", smtp_url=inbox.url) as signoff:
         await at(signoff, datetime(2026, 10, 20, 9, 0, tzinfo=PARIS))
-        assert (await signoff.put("/api/v1/contacts/customer/C-ACME", {"name": "Acme SAS",
-                                                                         "email": "ap@acme.example"})).status_code == 200
+        acme = {"name": "Acme SAS", "email": "ap@acme.example"}
+        assert (await signoff.put("/api/v1/contacts/customer/C-ACME", acme)).status_code == 200
         assert (await signoff.put("/api/v1/records/invoice/INV-7", INVOICE)).status_code == 200
         assert (await signoff.api.put("/api/v1/settings/invoice-reminders", json=SETTINGS)).status_code == 200
         assert (await at(signoff, datetime(2026, 10, 24, 9, 30, tzinfo=PARIS)))["invoice_reminder"] == 1

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.outbox.errors import MAX_BACKOFF_S, backoff_s
+from bot.outbox.handlers import Bookkeeping
 from bot.outbox.lanes import Gate, Pacer, lane_of
 from bot.outbox.posts import METADATA_EVENT
 from bot.outbox.worker import CLICKING_CLAIM_EVERY_S
@@ -419,3 +420,27 @@ async def test_a_tick_waits_for_one_failure_to_be_retried(signoff: Harness) -> N
     signoff.workspace.fail_next("chat.postMessage", status=500)
     assert (await signoff.api.post("/api/v1/scheduler/tick")).status_code == 200
     assert posted_texts(signoff) == Counter(texts)
+
+
+async def test_a_failing_bookkeeping_never_leaves_a_delivered_item_unrecorded(
+    signoff: Harness, caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def failing(repo: Any, item: OutboxItem, result: Any, at: Any) -> None:
+        raise RuntimeError("a bug in the bookkeeping")
+
+    deliverer = signoff.runtime.deliverer
+    deliverer.bookkeeping = Bookkeeping(sent={"message": failing})
+    texts = await queue(signoff, ["U01AAA", "U01BBB"])
+    with caplog.at_level(logging.ERROR, logger="bot.outbox.worker"):
+        await deliverer.drain()
+    assert (await outbox(signoff))["counts"] == {"sent": 2}, "recorded sent without the bookkeeping"
+    assert posted_texts(signoff) == Counter(texts)
+    assert any("bookkeeping" in r.getMessage() for r in caplog.records)
+
+
+async def test_an_item_of_a_kind_this_version_does_not_know_waits_for_one_that_does(signoff: Harness) -> None:
+    async with signoff.db.unit_of_work() as repo:
+        await repo.enqueue("from_a_newer_version", "U01AAA", {}, signoff.runtime.service.clock.now(), key="new:1")
+    await signoff.runtime.deliverer.drain(wait_s=0)
+    [item] = (await outbox(signoff))["items"]
+    assert item["status"] == "queued" and "in this version" in item["last_error"], item
