@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import timedelta
 from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 from engine.approvals import Decision
 from engine.errors import VoteRefusedError
+from storage.models import SlackIdentity
 from tests.bot.conftest import free_port
 from tests.bot.slack.test_home import task_blocks
 from tests.support.harness import Harness, make_workspace, running_signoff
@@ -392,3 +394,15 @@ async def test_a_document_slack_shows_only_its_requester_could_decide_goes_back_
     assert stored["approval"]["reason"].startswith("nobody but the requester can approve step 1")
     assert "not_submitted" in await audit_actions(signoff)
     assert not [m for m in signoff.dm("U0ADMIN") if "approve" in m.action_ids()], "never asked to approve their own"
+
+
+async def test_an_admin_named_by_the_e_mail_slack_showed_is_an_admin_author(signoff: Harness) -> None:
+    assert (await signoff.post("/api/v1/workflows", workflow(["U01AAA"]))).status_code == 201
+    before = {**INVOICE, "created_by": "admin@example.com"}
+    assert (await signoff.put("/api/v1/records/invoice/INV-1", before)).json()["approval_status"] == \
+        "approval_required", "Signoff does not know yet whose address it is"
+    now = signoff.runtime.service.clock.now()
+    async with signoff.db.unit_of_work() as repo:
+        await repo.save_slack_identity(SlackIdentity("admin@example.com", "U0ADMIN", now, now + timedelta(days=1)))
+    assert (await signoff.put("/api/v1/records/invoice/INV-2", before)).json()["approval_status"] == "none", \
+        "an admin's own document needs no approval, however the admin is named"
