@@ -11,6 +11,7 @@ from bot.core.service import Signoff
 from bot.slack.home_pages import HomePages, page_count
 from engine.approvals import ApprovalRequest, ForceKind, force_kind
 from engine.delegation import Delegation, recipients_on_step, seat_for
+from engine.limits import is_email
 from engine.records import Contact, Record
 from storage.models import ReminderTask
 from storage.ports import Repository
@@ -70,7 +71,8 @@ async def open_tasks(repo: Repository, user: str, now: datetime) -> list[Task]:
     principals = await repo.principals_of(user, now)
     requests = await repo.open_requests_awaiting([user, *principals])
     covering = await repo.delegations_active_at(now, delegate=user)
-    seats = ((r, seat_for(r, user, principals)) for r in requests)
+    own_emails = {p.lower() for p in principals if is_email(p)}  # Slack's e-mails of the user: never their task
+    seats = ((r, seat_for(r, user, principals)) for r in requests if (r.requester or "").lower() not in own_emails)
     return [Task(r, seat, away_until=_away_until(r, seat, user, covering, now))
             for r, seat in seats if seat is not None]
 

@@ -8,6 +8,7 @@ import pytest
 
 from engine.approvals import Decision
 from engine.errors import VoteRefusedError
+from storage.models import SlackIdentity
 from tests.bot.slack.test_commands import run
 from tests.bot.slack.test_home import (
     ALICE,
@@ -214,3 +215,19 @@ async def test_an_away_period_that_runs_out_welcomes_the_principal_back_and_tell
     assert len(told) == 1
     assert [m for m in signoff.dm(CHLOE) if "Welcome back" in m.all_text()] == []
     assert len([m for m in signoff.dm(BRUNO) if f"<@{CHLOE}> is back" in m.all_text()]) == 1
+
+
+async def test_a_delegate_is_never_given_a_task_of_a_document_they_requested_by_their_e_mail(
+    signoff: Harness,
+) -> None:
+    await create_workflow(signoff, ALICE_INVOICES)
+    assert "You are away" in (await run(signoff, ALICE, f"away <@{BRUNO}> {day_after(signoff, 3)}")).all_text()
+    now = signoff.runtime.service.clock.now()
+    async with signoff.db.unit_of_work() as repo:
+        await repo.save_slack_identity(SlackIdentity("bruno@example.com", BRUNO, now, now + timedelta(days=1)))
+    for record_id, requester in (("INV-B", "bruno@example.com"), ("INV-R", REQ)):
+        invoice = {"amount": "9000.00", "customer": "C-1", "created_by": requester, "source": "app"}
+        assert (await signoff.put(f"/api/v1/records/invoice/{record_id}", invoice)).status_code == 200
+    await status_becomes(signoff, "INV-R", "pending")
+    home = await home_with(signoff, BRUNO, lambda v: "INV-R" in view_text(v))
+    assert "INV-B" not in view_text(home), "Bruno requested it: it is no task of his, for Alice or anyone"
