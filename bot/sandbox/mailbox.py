@@ -24,7 +24,7 @@ class Mail:
 
     id: int
     received_at: str
-    sender: str
+    sender: str  # the From header as a mail client shows it (name and address), else the envelope sender
     to: list[str]
     cc: list[str]
     subject: str
@@ -49,7 +49,7 @@ def parse_mail(mail_id: int, received_at: datetime, mail_from: str, rcpt_tos: li
     message = message_from_bytes(raw, policy=policy.default)
     assert isinstance(message, EmailMessage)
     return Mail(
-        id=mail_id, received_at=received_at.isoformat(), sender=mail_from,
+        id=mail_id, received_at=received_at.isoformat(), sender=str(message.get("From", "")) or mail_from,
         to=_addresses(message, "To") or list(rcpt_tos), cc=_addresses(message, "Cc"),
         subject=str(message.get("Subject", "")), body=_body(message), envelope_to=list(rcpt_tos),
     )

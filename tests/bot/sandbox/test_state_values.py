@@ -101,11 +101,12 @@ def test_typed_names_become_mentions(workspace: Workspace) -> None:
 
 
 def test_a_received_mail_is_parsed_for_the_mail_view() -> None:
-    raw = (b"From: signoff@sandbox.example\r\nTo: Ann <ann@x.example>\r\nCc: b@x.example\r\n"
+    raw = (b"From: Acme Books <signoff@sandbox.example>\r\nTo: Ann <ann@x.example>\r\nCc: b@x.example\r\n"
            b"Subject: Reminder\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nPlease pay.\r\n")
     mail = parse_mail(1, datetime(2026, 1, 1, tzinfo=UTC), "signoff@sandbox.example", ["ann@x.example"], raw)
     assert (mail.to, mail.cc, mail.subject, mail.body.strip()) == (["ann@x.example"], ["b@x.example"],
                                                                    "Reminder", "Please pay.")
+    assert mail.sender == "Acme Books <signoff@sandbox.example>", "as a mail client shows who it is from"
 
 
 async def test_the_catcher_keeps_what_an_smtp_client_sends() -> None:
