@@ -427,13 +427,21 @@ def _step_completed(request: ApprovalRequest, now: datetime, *recorded: Event) -
     return Outcome(nxt, (*recorded, done, ApprovalRequested(request.id, nxt.current_step, nxt.step().approvers, now)))
 
 
+def decided_other_step(request: ApprovalRequest, person: str) -> bool:
+    """Tell whether a person decided a step of the request other than its current one (for themselves or for
+    someone): escalation never makes them an approver of this one, so that each step is another person's."""
+    return any(person in (vote.approver, vote.acted_by) for vote in request.votes
+               if vote.step_index != request.current_step)
+
+
 def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outcome:
-    """Make the escalation targets approvers of the current step too; uncounted when nothing changes."""
+    """Make the escalation targets approvers of the current step too (not the requester, nor who decided another
+    step); uncounted when nothing changes."""
     if not request.is_open():
         return Outcome(request, (), is_counted=False)
     current = request.step()
-    added = tuple(p for p in dict.fromkeys(to)
-                  if p not in current.approvers and not is_same_person(p, request.requester))
+    added = tuple(p for p in dict.fromkeys(to) if p not in current.approvers
+                  and not is_same_person(p, request.requester) and not decided_other_step(request, p))
     if not added:
         return Outcome(request, (), is_counted=False)
     steps = tuple(replace(s, approvers=(*s.approvers, *added)) if s.index == current.index else s

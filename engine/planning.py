@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.approvals import ApprovalRequest, is_same_person, resolve_step_approvers
+from engine.approvals import ApprovalRequest, decided_other_step, is_same_person, resolve_step_approvers
 from engine.cron import CronSpec
 from engine.dates import add_calendar_days, local_date, require_aware
 from engine.delegation import Delegation
@@ -265,12 +265,14 @@ def escalated_to(
     request: ApprovalRequest, policy: ApprovalPolicy, people_groups: Mapping[str, tuple[str, ...]],
     admins: tuple[str, ...],
 ) -> tuple[str, ...]:
-    """Return who a step is escalated to: `escalate_to` without the requester; when that leaves nobody, the admins
-    who are neither the requester nor on the step already (as a step left empty goes to them)."""
-    targets = resolve_step_approvers(list(policy.escalate_to), people_groups, request.requester)
+    """Return who a step is escalated to: `escalate_to` without the requester or who decided another step; when that
+    leaves nobody, the admins who are none of those nor on the step already (as a step left empty goes to them)."""
+    targets = tuple(p for p in resolve_step_approvers(list(policy.escalate_to), people_groups, request.requester)
+                    if not decided_other_step(request, p))
     if targets or not policy.escalate_to:
         return targets
-    return tuple(p for p in admins if not is_same_person(p, request.requester) and p not in request.step().approvers)
+    return tuple(p for p in admins if not is_same_person(p, request.requester) and p not in request.step().approvers
+                 and not decided_other_step(request, p))
 
 
 def plan_request(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,7 @@ from engine.planning import (
     Period,
     SweepState,
     WorkflowState,
+    escalated_to,
     manual_reminder,
     plan_away_end,
     plan_invoice,
@@ -398,3 +400,18 @@ def test_a_reminder_asked_for_by_hand_goes_to_who_has_not_decided_under_a_key_of
     assert found is not None and found.data["to"] == to and found.data["notify"] == ["dm", "email"]
     assert found.key.startswith("remind:AR-1:0:by") and found.due_at == at(2)
     assert manual_reminder(asked, policy(), at(2, 0.0001)).key != found.key  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("escalate_to", "admins", "targets"), [
+    (("U7",), ("U0ADM",), ("U7",)),
+    (("U1",), ("U0ADM",), ("U0ADM",)),  # U1 decided step 1: the admins take their place on step 2
+    (("U1",), ("U1",), ()),  # nobody else: no escalation rather than one person deciding both steps
+    (("U1", "U7"), ("U0ADM",), ("U7",)),
+])
+def test_escalation_never_makes_a_step_the_decision_of_who_decided_another(
+    escalate_to: tuple[str, ...], admins: tuple[str, ...], targets: tuple[str, ...],
+) -> None:
+    voted = (Vote(0, "U1", Decision.APPROVE, START), Vote(0, "U2", Decision.APPROVE, START))
+    on_step_two = replace(request(votes=voted), current_step=1)
+    assert escalated_to(on_step_two, policy(escalate_to=escalate_to), {}, admins) == targets
+    assert escalate(on_step_two, ["U1"]).is_counted is False
