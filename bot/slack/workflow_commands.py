@@ -169,7 +169,7 @@ REMIND_USAGE = 'remind TYPE ID | remind invoice ID ["SUBJECT" ["MESSAGE"]]'
 async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Remind the approvers of a document waiting for approval now; for an invoice that is not, e-mail its customer a
     payment reminder now, with its own subject and message if given (quoted)."""
-    if not 2 <= len(args) <= 4:
+    if not 2 <= len(args) <= 4 or ctx.args_text.count('"') % 2:  # an unclosed quote is never sent to a customer
         return ctx.note("usage", usage=REMIND_USAGE)
     record_type = args[0].lower()
     if record_type not in RECORD_TYPES:

@@ -116,6 +116,11 @@ async def test_a_manual_reminder_carries_its_own_subject_and_message(billing: Ha
     second = (await mails(smtp, 2))[1]
     assert second["Subject"] == "Second notice" and "Settle INV-7" in body(second)
     assert "Second notice" in billing.workspace.ephemerals("U0ADMIN")[-1].all_text()
+    unclosed = await billing.link.command("U0ADMIN", "/signoff", 'remind invoice INV-7 "unterminated')
+    assert unclosed.status == 200 and 'remind invoice ID ["SUBJECT"' in billing.workspace.ephemerals(
+        "U0ADMIN")[-1].all_text(), "an unclosed quote is refused with the usage"
+    await billing.runtime.deliverer.drain()
+    assert len(smtp.messages) == 2, "nothing went to the customer"
     events = (await billing.api.get("/api/v1/records/invoice/INV-7/audit")).json()["events"]
     assert [e["detail"]["subject"] for e in events if e["action"] == "reminded"] == ["Payment for INV-7",
                                                                                      "Second notice"]
