@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.core.approvals import Approvals
+from bot.core.asking import person_problem
 from bot.core.deps import Deps
 from bot.core.prefill import PrefillStep, recompute_for_contacts
 from bot.errors import Conflict, NotFound, Unprocessable
@@ -28,10 +29,12 @@ from engine.groups import (
     parse_group,
 )
 from engine.records import Contact, ContactKind
+from engine.workflows import UNREACHABLE
 from messages.errors import TemplateInvalidError
 from messages.render import check_user_template, non_blank
 from storage.ports import Repository
 
+MAX_PEOPLE_LOOKUPS = 50  # the people added at once that Slack is asked about (one users.info each)
 MAX_SUBJECT = 300
 MAX_MESSAGE = 20000
 MAX_RECIPIENTS = 1000
@@ -102,6 +105,7 @@ class GroupsService:
         members = body.pop("members", []) if isinstance(body, dict) else []
         definition = self._parse_group(body)
         _raise_members(member_problems(definition.kind, members, "members"))
+        await self._check_people_in_slack(definition.kind, members, "members")
         now = self.deps.clock.now()
         async with self.deps.unit_of_work() as repo:
             await self._check_group_name_free(repo, definition.name, None)
@@ -200,10 +204,24 @@ class GroupsService:
             await repo.delete_group(group.id)
             await repo.audit(self.deps.clock.now(), actor, "group_deleted", ("group", group.id), group.kind.value, None)
 
+    async def _check_people_in_slack(self, kind: GroupKind, members: Any, path: str) -> None:
+        """Refuse (422) a people group member Slack says is no person who can approve: not in the workspace,
+        deactivated, or a bot (a lookup that fails is no evidence against them)."""
+        if kind is not GroupKind.PEOPLE or not isinstance(members, list):
+            return
+        problems = [{"path": f"{path}[{i}]", "message": f"{member} {UNREACHABLE[problem]}: Slack cannot ask them"}
+                    for i, member in enumerate(members[:MAX_PEOPLE_LOOKUPS])
+                    if (problem := await person_problem(self.deps.slack, member)) is not None]
+        _raise_members(problems)
+
     async def change_members(
         self, ref: str, add: Any, remove: Any, actor: str | None = None
     ) -> tuple[Group, Membership]:
         """Add and remove members by hand; a manual removal survives automatic updates."""
+        async with self.deps.db.read() as repo:
+            kind = (await self._group(repo, ref)).kind
+        if isinstance(add, list) and not member_problems(kind, add, "add"):
+            await self._check_people_in_slack(kind, add, "add")
         async with self.deps.unit_of_work() as repo:
             group = await self._group(repo, ref)
             add, remove = add or [], remove or []

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.tokens import create_token
+from bot.sandbox.state.model import BOT_USER_ID
 from engine.records import ApprovalStatus
 from tests.support.harness import Harness, running_signoff
 from tests.support.smtp import Inbox
@@ -371,3 +372,17 @@ async def test_a_group_or_a_contact_sent_back_as_get_returned_it_is_saved_and_it
         assert refused.status_code == 422, (changes, refused.text)
         assert [d["path"] for d in refused.json()["error"]["details"]] == [path], refused.text
     assert (await signoff.api.get("/api/v1/contacts/customer/C1")).json()["city"] == "Fresno"
+
+
+async def test_a_people_group_refuses_whom_slack_cannot_ask(signoff: Harness) -> None:
+    ghosts = {"name": "ghosts", "kind": "people", "members": ["U01AAA", "U0NOBODY"]}
+    refused = await signoff.post("/api/v1/groups", ghosts)
+    assert refused.status_code == 422, refused.text
+    assert [(d["path"], "not a user of this Slack workspace" in d["message"])
+            for d in refused.json()["error"]["details"]] == [("members[1]", True)]
+    made = await signoff.post("/api/v1/groups", {"name": "leads", "kind": "people", "members": ["U01AAA"]})
+    assert made.status_code == 201, made.text
+    bot = await signoff.post(f"/api/v1/groups/{made.json()['id']}/members", {"add": [BOT_USER_ID]})
+    assert bot.status_code == 422 and "a bot" in bot.json()["error"]["details"][0]["message"], bot.text
+    shown = (await signoff.api.get(f"/api/v1/groups/{made.json()['id']}")).json()
+    assert shown["members"] == ["U01AAA"], "nothing changed"
