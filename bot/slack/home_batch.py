@@ -26,13 +26,14 @@ class BatchResult:
     """How a batch of approvals went."""
 
     approved: int = 0
+    waiting: int = 0  # of those approved here, the documents that wait for more approvals or their next step
     forced: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
     def notice(self) -> dict[str, Any]:
         """Return the Home notice that reports this batch: how many were approved, which were skipped and why."""
-        return {"kind": "batch", "approved": self.approved, "forced": self.forced,
+        return {"kind": "batch", "approved": self.approved, "waiting": self.waiting, "forced": self.forced,
                 "refused": len(self.refused), "codes": sorted({code for _, code in self.refused}),
                 "skipped": self.skipped[:MAX_SKIPPED_SHOWN],
                 "skipped_hidden": max(0, len(self.refused) - MAX_SKIPPED_SHOWN)}
@@ -64,6 +65,7 @@ async def _approve_each(service: Signoff, actor: str, values: Sequence[str], rea
             else:
                 outcome = await service.approvals.decide(request_id, actor, Decision.APPROVE, on_behalf_of=seat)
             result.approved += outcome.is_counted
+            result.waiting += outcome.is_counted and outcome.request.is_open()
             result.refused += [] if outcome.is_counted else [(request_id, NOT_COUNTED)]
         except VoteRefusedError as exc:
             result.refused.append((request_id, exc.code))
@@ -90,6 +92,16 @@ def _decided_by(request: ApprovalRequest) -> str | None:
     decision = DECIDED.get(request.status)
     votes = [v for v in request.votes if v.decision is decision]
     return (votes[-1].acted_by or votes[-1].approver) if votes else None
+
+
+def ticked_gone(view: Any) -> int:
+    """Return how many tasks ticked in a Home view's state are no longer shown (decided meanwhile elsewhere, so the
+    Home was published again without them): the notice says so, rather than leave them out without a word."""
+    values, blocks = state_values(view) or {}, mapping(view).get("blocks")
+    shown = {mapping(b).get("block_id") for b in (blocks if isinstance(blocks, list) else [])}
+    ticked = [block_id for block_id in values if block_id.startswith(TASK_BLOCK)
+              and input_state(values, block_id, "task_select").get("selected_options")]
+    return sum(block_id not in shown for block_id in ticked)
 
 
 def selected_values(view: Any) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
@@ -523,3 +523,19 @@ def test_a_cancellation_is_told_in_the_readers_language_and_a_restart_as_one(rea
     assert english.startswith("🔁" if reason.endswith("asked for approval again") else "🚫"), english
     assert reason.split(":")[0] not in json.dumps(Renderer("fr").json("approval_request.json.j2", card=cancelled,
                                                                        viewer="U01AAA"), ensure_ascii=False)
+
+
+@pytest.mark.parametrize(("counts", "words"), [
+    ({"approved": 3, "waiting": 1}, ["2 documents approved.", "Your approval was counted on 1 document that now "
+                                     "waits for other approvers or its next step."]),
+    ({"approved": 1, "waiting": 0, "forced": 1}, ["1 document approved.", "It was a forced approval."]),
+    ({"approved": 0, "gone": 2}, ["No document was approved.", "2 ticked tasks were no longer waiting for you"]),
+])
+def test_a_batch_notice_tells_a_step_approved_from_a_document_approved(counts: dict[str, int],
+                                                                       words: list[str]) -> None:
+    notice = {"kind": "batch", "forced": 0, "refused": 0, "codes": [], "skipped": [], "skipped_hidden": 0, **counts}
+    data = replace(home_data(False), notice=notice)
+    view = home_view(service(Renderer("en", "UTC")), data)
+    [text] = [b["text"]["text"] for b in view["blocks"] if b.get("block_id") == "notice"]
+    assert all(w in text for w in words), text
+    assert "of them" not in text
