@@ -146,6 +146,13 @@ def acting_for(
     return next((p for p in principals if _may_sit_for(request, actor, p)), actor)
 
 
+def left_with_principal(requests: Iterable[ApprovalRequest], principal: str, delegate: str) -> int:
+    """Return how many of the approvals waiting on a principal their delegate may not take (the delegate decides
+    another step of them, decided one, or requested them): they stay with the principal."""
+    return sum(1 for r in requests if r.is_open() and principal in r.step().approvers and not r.has_voted(principal)
+               and (is_on_request(r, delegate) or is_same_person(delegate, r.requester)))
+
+
 def acted_by_steps(request: ApprovalRequest) -> dict[int, dict[str, str]]:
     """Return, per step, who cast each vote for an away approver: {step: {approver: delegate}}."""
     found: dict[int, dict[str, str]] = {}

@@ -17,6 +17,7 @@ from engine.delegation import (
     acting_for,
     delegation_problem,
     example_return_day,
+    left_with_principal,
     parse_until,
     plan_delegation,
 )
@@ -73,7 +74,9 @@ async def away_command(ctx: CommandContext, args: list[str]) -> Reply:
     delegation = plan_delegation(ctx.user, delegate, until, ctx.now)
     ended = await start_away(ctx.service.deps, ctx.user, delegation)
     await ctx.refresh_homes([ctx.user, delegate, *(d.delegate for d in ended)])
-    return ctx.note("away_set", delegate=delegate, until=delegation.end())
+    async with ctx.service.db.read() as repo:
+        kept = left_with_principal(await repo.open_requests_awaiting([ctx.user]), ctx.user, delegate)
+    return ctx.note("away_set", delegate=delegate, until=delegation.end(), kept=kept)
 
 
 async def acting_as(service: Signoff, request: ApprovalRequest, actor: str, seat: str | None) -> str:

@@ -17,6 +17,7 @@ from engine.delegation import (
     acting_for,
     delegation_problem,
     example_return_day,
+    left_with_principal,
     parse_until,
     plan_delegation,
     principals_of,
@@ -247,3 +248,12 @@ def test_recipients_on_a_step_never_seat_a_delegate_twice_or_on_their_own_reques
 )
 def test_the_usage_example_names_a_day_a_week_ahead_in_company_time(now: datetime, zone: str, example: str) -> None:
     assert example_return_day(now, ZoneInfo(zone)).isoformat() == example
+
+
+def test_the_approvals_a_delegate_may_not_take_stay_with_the_principal() -> None:
+    own = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "UREQ", (Step(0, ("UBOB",), 1),), NOW, NOW)
+    other_step = ApprovalRequest("AR-2", "invoice", "INV-2", "wf", "UREQ",
+                                 (Step(0, ("UBOB",), 1), Step(1, ("UCARA",), 1)), NOW, NOW)
+    requested = ApprovalRequest("AR-3", "invoice", "INV-3", "wf", "UCARA", (Step(0, ("UBOB",), 1),), NOW, NOW)
+    assert left_with_principal([own, other_step, requested], "UBOB", "UCARA") == 2
+    assert left_with_principal([own], "UBOB", "UDAN") == 0

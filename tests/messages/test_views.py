@@ -201,7 +201,7 @@ def note_details(big: bool) -> dict[str, Any]:
             "workflow": view, "source": view, "delegate": "U01BBB", "until": NOW, "problem": "in_past",
             "example": "2026-12-24", "record_type": "bill", "invoice": text, "to": text, "subject": text,
             "record_id": text, "approvers": ["U01AAA", "cfo@example.com"] * (15 if big else 1),
-            "types": ["bill", "invoice"], "kind": "group", "ref": text}
+            "types": ["bill", "invoice"], "kind": "group", "ref": text, "kept": 3 if big else 0}
 
 
 def cases() -> Iterator[Case]:
