@@ -157,8 +157,8 @@ def short_step_warnings(
                 found.append({"path": f"actions[{i}].steps[{k}].min_approvers", "step": k + 1,
                               "quorum": step.min_approvers, "people": len(people),
                               "message": f"step {k + 1} asks for {step.min_approvers} approvals but names "
-                                         f"{len(people)} people today: escalate_to, then the admins, fill the "
-                                         "missing seats"})
+                                         f"{len(people)} {'person' if len(people) == 1 else 'people'} today: "
+                                         "escalate_to, then the admins, fill the missing seats"})
     return found
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -50,6 +51,15 @@ def is_approver_ref(ref: str) -> bool:
 # The validation context of a workflow read back from storage: it was checked when saved, under the rules of then
 # (a later, stricter bound must not make it unreadable).
 STORED: dict[str, bool] = {"stored": True}
+
+
+def _same_value(value: Any) -> Any:
+    """Return a condition's value as compared for sameness: 500 and 500.00 are one amount."""
+    if isinstance(value, Decimal):
+        return value.normalize()
+    if isinstance(value, list | tuple):
+        return tuple(_same_value(v) for v in value)
+    return value
 
 
 def is_stored(info: ValidationInfo) -> bool:
@@ -284,14 +294,14 @@ class WorkflowDefinition(_Strict):
             raise problem("too_many_conditions", f"at most {MAX_CONDITIONS} conditions", max=MAX_CONDITIONS)
         seen: set[str] = set()
         for condition in value:
-            key = repr((condition.field, condition.op, condition.value))
+            key = repr((condition.field, condition.op, _same_value(condition.value)))
             if key in seen:
                 raise problem("condition_twice", f"the condition {condition.field} {condition.op} is given twice",
                               value=condition.field)
             seen.add(key)
             if len(condition.field.rpartition("fields.")[2]) > MAX_FIELD_KEY_CHARS:
-                raise problem("field_unknown", f"no document has a field named {condition.field!r}",
-                              value=condition.field)
+                shown = condition.field[:MAX_FIELD_KEY_CHARS + 7] + "…"
+                raise problem("field_unknown", f"no document has a field named {shown!r}", value=shown)
         return value
 
     @field_validator("trigger_fields")

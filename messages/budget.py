@@ -29,7 +29,7 @@ from messages.errors import TemplateBudgetError
 class Limits:
     """What one render of an admin-written template may spend."""
 
-    seconds: float = 0.05
+    seconds: float = 0.1  # of the render's own CPU time
     output_chars: int = 40_000
     size: int = 40_000
     bits: int = 4_096

@@ -370,6 +370,8 @@ def test_no_template_of_the_catalog_is_warned_of() -> None:
 
 @pytest.mark.parametrize(("changes", "path", "code"), [
     ({"conditions": [{"field": "amount", "op": "gt", "value": "5"}] * 2}, "conditions", "condition_twice"),
+    ({"conditions": [{"field": "amount", "op": "gt", "value": "500"},
+                     {"field": "amount", "op": "gt", "value": "500.00"}]}, "conditions", "condition_twice"),
     ({"conditions": [{"field": "amount", "op": "gt", "value": str(i)} for i in range(101)]}, "conditions",
      "too_many_conditions"),
     ({"conditions": [{"field": "fields." + "x" * 65, "op": "eq", "value": "a"}]}, "conditions", "field_unknown"),

@@ -220,16 +220,18 @@ async def test_another_approval_workflow_a_document_could_match_as_well_is_a_war
 
 
 async def test_a_person_slack_cannot_reach_is_a_warning(signoff: Harness) -> None:
-    made = await signoff.post("/api/v1/groups", {"name": "board", "kind": "people", "members": ["U01BBB", "U0GHOST2"]})
+    made = await signoff.post("/api/v1/groups", {"name": "board", "kind": "people", "members": ["U01BBB", "U01DDD"]})
     assert made.status_code == 201, made.text
+    signoff.workspace.user("U01DDD").deleted = True  # deactivated since they joined the group
     ghostly = {**BASE, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA", "U0GHOST1"]},
                                                                   {"approvers": ["group:board"]}]}]}
     created = await signoff.post("/api/v1/workflows", ghostly)
     assert created.status_code == 201, created.text
     warned = [(w["path"], w["user"]) for w in created.json()["warnings"]]
     assert warned == [("actions[0].steps[0].approvers[1]", "U0GHOST1"),
-                      ("actions[0].steps[1].approvers[0]", "U0GHOST2")]
-    assert "not a user of this Slack workspace" in created.json()["warnings"][1]["message"]
+                      ("actions[0].steps[1].approvers[0]", "U01DDD")]
+    assert "not a user of this Slack workspace" in created.json()["warnings"][0]["message"]
+    assert "deactivated" in created.json()["warnings"][1]["message"]
     assert "group:board" in created.json()["warnings"][1]["message"]
 
 

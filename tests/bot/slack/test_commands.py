@@ -88,7 +88,7 @@ async def test_workflow_show_renders_conditions_and_actions_readably(signoff: Ha
     text = (await run(signoff, ADMIN, f"workflow show {workflow_id}")).all_text()
     for line in ("Amount is greater than 5,000", "State of the customer is one of “CA”, “NY”",
                  "Due date is between today and 7 days from now", "Step 1 — 1 of: <@U01AAA>, <@U01BBB>",
-                 "Reminds every 1 day.", "Escalates to <@U01DDD> after 3 days.", "Also posted in #finance.",
+                 "Reminds every day.", "Escalates to <@U01DDD> after 3 days.", "Also posted in #finance.",
                  "*2. Notification* → #finance", "Rejected automatically after 30 days"):
         assert line in text
     short = (await run(signoff, ADMIN, f"workflow show {workflow_id[:8]}")).all_text()
@@ -234,7 +234,7 @@ async def test_remind_reminds_the_approvers_of_a_document_waiting_for_approval_n
     [record_id] = await pending_invoices(signoff, 1)
     asked = len(await signoff.wait_for(lambda: signoff.dm(ALICE)))
     answer = (await run(signoff, ADMIN, f"remind invoice {record_id}")).all_text()
-    assert f"<@{ALICE}>, <@{BRUNO}> reminded of Invoice {record_id}" in answer, answer
+    assert f"<@{ALICE}>, <@{BRUNO}> reminded of the invoice {record_id}" in answer, answer
     reminders = await signoff.wait_for(lambda: signoff.dm(ALICE)[asked:])
     assert "Reminder" in reminders[0].all_text() and "approve" in reminders[0].action_ids()
     by_api = await signoff.api.post(f"/api/v1/records/invoice/{record_id}/remind-approvers")
