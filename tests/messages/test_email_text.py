@@ -50,3 +50,9 @@ def test_a_card_shows_a_memo_without_its_runs_of_blank_lines() -> None:
     message = Renderer().json("approval_request.json.j2", card={**card(False), "record": record}, viewer="U01AAA")
     memo = next(b for b in message["blocks"] if b.get("block_id") == "memo")["text"]["text"]
     assert "\n\n\n" not in memo and memo.endswith("Reject: https://evil.example/approve/Qp9y")
+
+
+def test_an_approval_e_mail_of_a_document_nobody_requested_names_nobody() -> None:
+    text = Renderer().text("approval_email.txt.j2", card=card(False), step_index=0, requester_name="—",
+                           approve_url="https://s.example/a", reject_url="https://s.example/r", expires_at=NOW)
+    assert text.startswith("You are asked to approve the invoice") and "—" not in text.splitlines()[0]
