@@ -15,7 +15,7 @@ from bot.slack import workflow_checks as checks
 from bot.slack import workflow_draft as drafts
 from bot.slack import workflow_inputs as inputs
 from bot.slack.payload import first_action, mapping, private_metadata, state_values, text, trigger_id, user_id
-from bot.slack.workflow_words import sample_context, schedule_view, workflow_view
+from bot.slack.workflow_words import preview, sample_context, schedule_view, workflow_view
 from engine.actions import contact_kind_for
 from engine.catalog import CatalogTemplate, find_template
 from engine.groups import GroupKind
@@ -23,8 +23,6 @@ from engine.notify import is_slack_user
 from engine.records import RecordType
 from engine.workflows import Trigger, Workflow, WorkflowDefinition
 from messages.catalog_text import localized
-from messages.errors import TemplateInvalidError
-from messages.render import describe
 
 if TYPE_CHECKING:
     from bot.core.service import Signoff
@@ -33,7 +31,7 @@ log = logging.getLogger(__name__)
 
 CALLBACK = "workflow_builder"
 MAX_OPTIONS = 100
-PREVIEW_CHARS = 1200
+PREVIEW_CHARS = 1200  # a preview in the modal (its sections' limits)
 TIME_DAYS = ("daily", "weekdays", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "month_1", "month_15")
 
 
@@ -139,16 +137,8 @@ def _previews(draft: dict[str, Any], renderer: Any, now: datetime) -> dict[str, 
     for index, action in enumerate(draft["actions"]):
         for key in ("message", "subject", "body"):
             if isinstance(action.get(key), str):
-                shown[f"{index}.{key}"] = _render_preview(action[key], context, renderer)
+                shown[f"{index}.{key}"] = preview(action[key], context, renderer, PREVIEW_CHARS)
     return shown
-
-
-def _render_preview(source: str, context: dict[str, Any], renderer: Any) -> dict[str, Any]:
-    try:
-        rendered = renderer.slack_text(source, **context).strip()
-    except TemplateInvalidError as exc:
-        return {"ok": False, "text": describe(exc)[:300]}
-    return {"ok": bool(rendered), "text": rendered[:PREVIEW_CHARS]}
 
 
 def _schedule_choice(draft: dict[str, Any], timezone: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from engine.workflows import (
     WorkflowDefinition,
 )
 from messages.errors import TemplateInvalidError
-from messages.render import Renderer, describe
+from messages.render import RENDERS_NOTHING, Renderer, describe
 
 MAX_TIMES = 6
 ALL_WEEKDAYS = frozenset(range(7))
@@ -74,13 +74,20 @@ def previews(definition: WorkflowDefinition, renderer: Renderer, now: datetime) 
     context = sample_context(definition, renderer, now)
     shown: dict[str, dict[str, Any]] = {}
     for path, source in template_sources(definition):
-        try:
-            text = renderer.slack_text(source, **context).strip()
-        except TemplateInvalidError as exc:
-            shown[path] = {"ok": False, "text": describe(exc)[:300]}
-            continue
-        shown[path] = {"ok": bool(text), "text": text[:PREVIEW_CHARS]}
+        shown[path] = preview(source, context, renderer)
     return shown
+
+
+def preview(source: str, context: dict[str, Any], renderer: Renderer, limit: int = PREVIEW_CHARS) -> dict[str, Any]:
+    """Render one admin template on a sample: `{ok, text}`, the text being why when it fails or prints nothing (a
+    name or field it does not know, as saving would say)."""
+    try:
+        text = renderer.slack_text(source, **context).strip()
+    except TemplateInvalidError as exc:
+        return {"ok": False, "text": describe(exc)[:300]}
+    if not text:
+        return {"ok": False, "text": (renderer.strict_problem(source, context) or RENDERS_NOTHING)[:300]}
+    return {"ok": True, "text": text[:limit]}
 
 
 def with_previews(view: dict[str, Any], definition: WorkflowDefinition, renderer: Renderer,

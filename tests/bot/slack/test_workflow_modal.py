@@ -12,6 +12,7 @@ from bot.slack import workflow_checks as checks
 from bot.slack import workflow_draft as drafts
 from bot.slack import workflow_inputs as inputs
 from bot.slack.workflow_modal import Choices, render_modal
+from bot.slack.workflow_words import preview
 from engine.catalog import catalog
 from messages.render import Renderer
 from tests.bot.slack.test_home import (
@@ -318,3 +319,13 @@ async def test_a_template_escalating_to_a_group_saves_as_it_is(signoff: Harness)
     assert reply.json() is None, reply.text()
     saved = await named(signoff, "Two-step invoices")
     assert saved["actions"][0]["escalate_to"] == ["group:finance-leads"]
+
+
+@pytest.mark.parametrize(("source", "ok", "shown"), [
+    ("Invoice {{ record.id }}", True, "Invoice INV-1"),
+    ("{{ record.nope.deeper }}", False, "unknown field 'nope' (line 1)"),
+    ("{% if false %}x{% endif %}", False, "renders to nothing"),
+])
+def test_a_preview_says_why_a_message_prints_nothing(source: str, ok: bool, shown: str) -> None:
+    found = preview(source, {"record": {"id": "INV-1"}}, Renderer())
+    assert found["ok"] is ok and shown in found["text"], found
