@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,9 +19,26 @@ PER_PAGE = 10
 RETRY_ACTION = "outbox_retry"
 
 
+SLACK_ERROR = re.compile(r"'error': '([a-z_]{1,40})'")
+WORDED = frozenset({"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
+                    "cannot_dm_bot", "invalid_blocks", "msg_too_long"})
+
+
+def error_code(last_error: str | None) -> str | None:
+    """Return what an admin is told went wrong with a dead letter, as a code its template words: Slack's error, the
+    mail server, or e-mail turned off; None when only the raw error can say."""
+    text = last_error or ""
+    found = SLACK_ERROR.search(text)
+    if found and found.group(1) in WORDED:
+        return found.group(1)
+    if text.startswith("SMTP"):
+        return "smtp"
+    return "email_off" if "SIGNOFF_SMTP_URL is not set" in text else None
+
+
 def _item_view(item: OutboxItem) -> dict[str, Any]:
     return {"id": item.id, "kind": item.kind, "target": item.target, "attempts": item.attempts,
-            "created_at": item.created_at, "last_error": item.last_error}
+            "created_at": item.created_at, "last_error": item.last_error, "error_code": error_code(item.last_error)}
 
 
 async def outbox_command(ctx: CommandContext, args: list[str]) -> Reply:

@@ -261,7 +261,10 @@ def cases() -> Iterator[Case]:
     yield Case("outbox", "commands_outbox.json.j2", "message", lambda r, big: r.json(
         "commands_outbox.json.j2", pager=pager(big), counts={"dead": 12, "sent": 3, "queued": 1},
         items=[{"id": n, "kind": "message", "target": ID if big else "C0LATER", "attempts": n, "created_at": NOW,
-                "last_error": LONG if big else "channel_not_found"} for n in range(10)]))
+                "last_error": LONG if big else "channel_not_found",
+                "error_code": [None, "channel_not_found", "not_in_channel", "is_archived", "user_not_found",
+                               "user_disabled", "cannot_dm_bot", "msg_too_long", "smtp", "email_off"][n]}
+               for n in range(10)]))
     yield Case("pending", "commands_pending.json.j2", "message", lambda r, big: r.json(
         "commands_pending.json.j2", pager=pager(big, "pending"),
         tasks=[_task_view(t) for t in home_data(big).tasks[:8]]))

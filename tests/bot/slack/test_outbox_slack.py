@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.sandbox.blockkit.validation import validate_message
+from bot.slack.outbox import error_code
 from tests.support.harness import Harness
 
 ADMIN, MEMBER = "U0ADMIN", "U01CCC"
@@ -21,7 +22,8 @@ async def test_an_admin_sees_dead_letters_and_retries_one_from_slack(signoff: Ha
     assert (await signoff.link.command(ADMIN, "/signoff", "outbox")).status == 200
     listing = signoff.workspace.ephemerals(ADMIN)[-1]
     assert validate_message(listing.blocks, listing.text) == []
-    assert "C0LATER" in listing.all_text() and "channel_not_found" in listing.all_text()
+    assert "C0LATER" in listing.all_text() and "Slack knows no such channel" in listing.all_text()
+    assert "SlackApiError" not in listing.all_text(), "told in words, not as the exception"
     assert "outbox_retry" in listing.action_ids()
     signoff.workspace.add_channel("later", channel_id="C0LATER")
     await signoff.link.click(ADMIN, listing.channel, listing.ts, "outbox_retry")
@@ -40,3 +42,10 @@ async def test_outbox_is_for_admins_only(signoff: Harness) -> None:
 async def test_an_empty_outbox_says_everything_was_delivered(signoff: Harness) -> None:
     await signoff.link.command(ADMIN, "/signoff", "outbox")
     assert "Every message was delivered" in signoff.workspace.ephemerals(ADMIN)[-1].all_text()
+
+
+def test_a_dead_letters_error_is_worded_when_it_can_be() -> None:
+    raw = ("SlackApiError: The request to the Slack API failed. (url: http://127.0.0.1:1/api/chat.postMessage)\n"
+           "The server responded with: {'ok': False, 'error': 'channel_not_found'}")
+    assert [error_code(e) for e in (raw, "SMTPConnectError: Error connecting", "ValueError: boom", None)] == [
+        "channel_not_found", "smtp", None, None]
