@@ -94,7 +94,7 @@ def read_documents(text: str, file: str) -> list[Document]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark is not None else "(file)"
-        _raise([_problem(None, file, line, str(getattr(exc, "problem", None) or exc))])
+        _raise([_problem(None, file, line, str(getattr(exc, "problem", None) or exc).splitlines()[0])])
         return []
     items = raw[0] if len(raw) == 1 and isinstance(raw[0], list) else raw
     return [Document(file, number, data) for number, data in enumerate(items, start=1)]

@@ -198,7 +198,8 @@ def _definitions_from_yaml(text: str) -> list[RuleDefinition]:
     try:
         data = yaml_text.load(text)
     except yaml.YAMLError as exc:
-        raise Unprocessable(f"not valid YAML: {exc}", [{"path": "(yaml)", "message": str(exc)}]) from exc
+        problem = yaml_text.problem_of(exc)
+        raise Unprocessable(f"not valid YAML: {problem}", [{"path": "(yaml)", "message": problem}]) from exc
     items = data.get("rules") if isinstance(data, dict) and "rules" in data else data
     items = [items] if isinstance(items, dict) else items
     if not isinstance(items, list):

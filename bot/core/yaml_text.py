@@ -36,3 +36,10 @@ def load(text: str) -> Any:
 def load_all(text: str) -> list[Any]:
     """Read every YAML document of a text strictly; raise yaml.YAMLError."""
     return list(yaml.load_all(text, Loader=StrictLoader))
+
+
+def problem_of(exc: yaml.YAMLError) -> str:
+    """Return a YAML error as a person reads it: where (line and column) and what, without the parser's trace."""
+    mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + str(problem or exc).splitlines()[0]

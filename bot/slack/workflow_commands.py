@@ -118,11 +118,13 @@ def _draft(template: CatalogTemplate) -> Workflow:
 
 async def templates_command(ctx: CommandContext, args: list[str]) -> Reply:
     """List the ready-made workflows, one page at a time, each with a button to use it."""
+    categories = sorted({t.category for t in catalog()})
+    if args and args[0].lower() not in categories:
+        return ctx.note("unknown_category", category=args[0], categories=categories)
     entries = [t for t in catalog() if not args or t.category == args[0].lower()]
     pager = ctx.pager(len(entries), TEMPLATES_PER_PAGE)
     shown = [template_view(localized(t, ctx.service.settings.locale)) for t in pager.window(entries)]
-    return ctx.reply("commands_templates.json.j2", templates=shown, pager=pager.view(),
-                     categories=sorted({t.category for t in catalog()}))
+    return ctx.reply("commands_templates.json.j2", templates=shown, pager=pager.view(), categories=categories)
 
 
 async def new_command(ctx: CommandContext, args: list[str]) -> Reply | None:

@@ -43,8 +43,8 @@ LOCALES = ("en", "fr")
 SIZES = ("realistic", "oversized")
 NOTE_CODES = ("unknown_command", "admin_only", "usage", "not_found", "failed", "not_available", "workflow_enabled",
               "workflow_disabled", "workflow_copied", "workflow_deleted", "workflow_created", "away_set", "away_ended",
-              "away_none", "away_problem", "unknown_type", "reminded_approvers", "remind_nothing_waiting", "reminded",
-              "error")
+              "away_none", "away_problem", "unknown_type", "unknown_category", "reminded_approvers",
+              "remind_nothing_waiting", "reminded", "error")
 REFUSALS = ("not_an_approver", "own_record", "request_closed", "reason_required", "force_reason_required",
             "already_voted", "not_found", "not_a_delegate", "double_seat", "other_step", "needs_confirmation",
             "not_forced", "form_too_late", "other")
@@ -201,7 +201,8 @@ def note_details(big: bool) -> dict[str, Any]:
             "workflow": view, "source": view, "delegate": "U01BBB", "until": NOW, "problem": "in_past",
             "example": "2026-12-24", "record_type": "bill", "invoice": text, "to": text, "subject": text,
             "record_id": text, "approvers": ["U01AAA", "cfo@example.com"] * (15 if big else 1),
-            "types": ["bill", "invoice"], "kind": "group", "ref": text, "kept": 3 if big else 0}
+            "types": ["bill", "invoice"], "kind": "group", "ref": text, "kept": 3 if big else 0,
+            "category": text, "categories": ["approval", "reminders"]}
 
 
 def cases() -> Iterator[Case]:

@@ -42,3 +42,13 @@ def test_documents_are_read_one_by_one_and_python_tags_refused() -> None:
     assert yaml_text.load_all("a: 1\n---\na: 2\n") == [{"a": 1}, {"a": 2}]
     with pytest.raises(yaml.YAMLError):
         yaml_text.load("!!python/object/apply:os.system ['true']")
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("name: [", "line 1, column 8: expected the node content, but found '<stream end>'"),
+    ("a: 1\na: 2", "line 2, column 1: the key 'a' is given twice"),
+])
+def test_a_yaml_error_says_where_and_what_without_the_parsers_trace(text: str, said: str) -> None:
+    with pytest.raises(yaml.YAMLError) as caught:
+        yaml_text.load(text)
+    assert yaml_text.problem_of(caught.value) == said
