@@ -237,7 +237,9 @@ def unseat(request: ApprovalRequest, seat: str, stand_in: StandIns, now: datetim
     current = request.step()
     left = tuple(p for p in current.approvers if p != seat)
     short = len(left) < current.min_approvers
-    asked = tuple(p for p in stand_in.joining(left, current.min_approvers, seat)
+    free = StandIns(*(tuple(p for p in people if not decided_other_step(request, p))
+                      for people in (stand_in.targets, stand_in.admins)))  # each step another person's
+    asked = tuple(p for p in free.joining(left, current.min_approvers, seat)
                   if not is_same_person(p, request.requester)) if short else ()
     if not (left or asked):
         return Outcome(request, (), is_counted=False)
@@ -429,9 +431,10 @@ def _step_completed(request: ApprovalRequest, now: datetime, *recorded: Event) -
 
 def decided_other_step(request: ApprovalRequest, person: str) -> bool:
     """Tell whether a person decided a step of the request other than its current one (for themselves or for
-    someone): escalation never makes them an approver of this one, so that each step is another person's."""
-    return any(person in (vote.approver, vote.acted_by) for vote in request.votes
-               if vote.step_index != request.current_step)
+    someone) and is not an approver of this one: escalation and stand-ins never seat them here, so that each step is
+    another person's (a workflow that lists one person on two steps keeps them, as written)."""
+    return person not in request.step().approvers and any(
+        person in (vote.approver, vote.acted_by) for vote in request.votes if vote.step_index != request.current_step)
 
 
 def escalate(request: ApprovalRequest, to: tuple[str, ...] | list[str]) -> Outcome:

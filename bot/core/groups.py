@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -34,7 +35,8 @@ from messages.errors import TemplateInvalidError
 from messages.render import check_user_template, non_blank
 from storage.ports import Repository
 
-MAX_PEOPLE_LOOKUPS = 50  # the people added at once that Slack is asked about (one users.info each)
+MAX_PEOPLE_LOOKUPS = 50  # the people added at once that Slack is asked about (one users.info each, side by side)
+PEOPLE_LOOKUP_S = 2.0  # how long those lookups may take in all (a Slack modal must be answered within 3 s)
 MAX_SUBJECT = 300
 MAX_MESSAGE = 20000
 MAX_RECIPIENTS = 1000
@@ -209,10 +211,14 @@ class GroupsService:
         deactivated, or a bot (a lookup that fails is no evidence against them)."""
         if kind is not GroupKind.PEOPLE or not isinstance(members, list):
             return
-        problems = [{"path": f"{path}[{i}]", "message": f"{member} {UNREACHABLE[problem]}: Slack cannot ask them"}
-                    for i, member in enumerate(members[:MAX_PEOPLE_LOOKUPS])
-                    if (problem := await person_problem(self.deps.slack, member)) is not None]
-        _raise_members(problems)
+        asked = members[:MAX_PEOPLE_LOOKUPS]
+        try:
+            found = await asyncio.wait_for(asyncio.gather(*(person_problem(self.deps.slack, m) for m in asked)),
+                                           PEOPLE_LOOKUP_S)
+        except TimeoutError:  # Slack is slow: no evidence against anyone, and the answer must not wait
+            return
+        _raise_members([{"path": f"{path}[{i}]", "message": f"{member} {UNREACHABLE[problem]}: Slack cannot ask them"}
+                        for i, (member, problem) in enumerate(zip(asked, found, strict=True)) if problem is not None])
 
     async def change_members(
         self, ref: str, add: Any, remove: Any, actor: str | None = None

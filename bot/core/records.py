@@ -167,7 +167,7 @@ class Records:
         if not is_email(created_by):
             return False
         known = await repo.slack_identity(created_by) or await repo.slack_identity(created_by.lower())
-        return known is not None and known.expires_at > self.deps.clock.now() and self.deps.is_admin(known.user_id)
+        return known is not None and self.deps.is_admin(known.user_id)  # the answer named them: a user id stays
 
     async def _put_in(
         self, repo: Repository, record_type: RecordType, record_id: str, data: RecordInput, actor: str | None,

@@ -157,6 +157,15 @@ class CommandContext:
             await self.homes.refresh(users)
 
 
+def is_well_quoted(text: str) -> bool:
+    """Tell whether a command line's quotes are all closed (`split_args` falls back to spaces when they are not)."""
+    try:
+        shlex.split(text)
+    except ValueError:
+        return False
+    return True
+
+
 def split_args(text: str) -> list[str]:
     """Split a command line like a shell does, falling back to spaces on unbalanced quotes."""
     try:

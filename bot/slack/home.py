@@ -12,7 +12,7 @@ from bot.core.admin import dismiss_reminder
 from bot.core.service import Signoff
 from bot.slack import digests
 from bot.slack.command_kit import CommandContext, Reply, command
-from bot.slack.home_batch import MAX_BATCH, approve_many, confirm_view, selected_values, ticked_gone
+from bot.slack.home_batch import MAX_BATCH, approve_many, confirm_view, selected_values
 from bot.slack.home_pages import HomePages
 from bot.slack.home_refresh import HomeRefresher
 from bot.slack.home_render import task_view
@@ -84,17 +84,16 @@ class HomeListeners:
         """Approve selected (ticked on the page shown): confirm first when a forced approval is involved, else approve
         at once; then tell on the Home what was approved and what was skipped, and why."""
         await ack()
-        view = mapping(body).get("view")
-        user, values, gone = user_id(body), selected_values(view), ticked_gone(view)
+        user, values = user_id(body), selected_values(mapping(body).get("view"))
         if user is None:
             return
-        if not values and not gone:
+        if not values:
             await self.refresher.publish(user, {"kind": "nothing_selected"}, shown_pages(body))
             return
         if await self.ask_confirmation(body, values):
             return
         result = await approve_many(self.service, user, values)
-        await self.refresher.publish(user, {**result.notice(), "gone": gone}, shown_pages(body))
+        await self.refresher.publish(user, result.notice(), shown_pages(body))
 
     async def ask_confirmation(self, body: dict[str, Any], values: Sequence[str]) -> bool:
         """Open the forced-approval confirmation when needed; tell whether it was needed (opened if it could be)."""

@@ -94,16 +94,6 @@ def _decided_by(request: ApprovalRequest) -> str | None:
     return (votes[-1].acted_by or votes[-1].approver) if votes else None
 
 
-def ticked_gone(view: Any) -> int:
-    """Return how many tasks ticked in a Home view's state are no longer shown (decided meanwhile elsewhere, so the
-    Home was published again without them): the notice says so, rather than leave them out without a word."""
-    values, blocks = state_values(view) or {}, mapping(view).get("blocks")
-    shown = {mapping(b).get("block_id") for b in (blocks if isinstance(blocks, list) else [])}
-    ticked = [block_id for block_id in values if block_id.startswith(TASK_BLOCK)
-              and input_state(values, block_id, "task_select").get("selected_options")]
-    return sum(block_id not in shown for block_id in ticked)
-
-
 def selected_values(view: Any) -> list[str]:
     """Return the task values ticked in a Home view's checkboxes, in display order.
 

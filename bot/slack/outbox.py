@@ -12,6 +12,7 @@ from bot.core.service import Signoff
 from bot.errors import Refused
 from bot.slack.command_kit import CommandContext, CommandRegistry, Reply, command, run_command
 from bot.slack.payload import action_value, user_id
+from engine.notify import is_slack_user
 from storage.models import DEAD, OutboxItem
 
 DEAD_SHOWN = 200
@@ -19,26 +20,31 @@ PER_PAGE = 10
 RETRY_ACTION = "outbox_retry"
 
 
-SLACK_ERROR = re.compile(r"'error': '([a-z_]{1,40})'")
+SLACK_ERROR = re.compile(r"'error': '([a-z_]{1,40})'|^\w+: ([a-z_]{1,40})$")
 WORDED = frozenset({"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
                     "cannot_dm_bot", "invalid_blocks", "msg_too_long"})
+MAIL_KINDS = frozenset({"email", "approval_email", "payment_reminder"})
+MAIL_SERVER_ERRORS = ("SMTP", "ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "OSError")
 
 
-def error_code(last_error: str | None) -> str | None:
+def error_code(item: OutboxItem) -> str | None:
     """Return what an admin is told went wrong with a dead letter, as a code its template words: Slack's error, the
-    mail server, or e-mail turned off; None when only the raw error can say."""
-    text = last_error or ""
+    mail server's, or e-mail turned off; None when only the raw error can say."""
+    text = item.last_error or ""
     found = SLACK_ERROR.search(text)
-    if found and found.group(1) in WORDED:
-        return found.group(1)
-    if text.startswith("SMTP"):
-        return "smtp"
-    return "email_off" if "SIGNOFF_SMTP_URL is not set" in text else None
+    code = next((g for g in found.groups() if g), None) if found else None
+    if code in WORDED:
+        return "user_not_found" if code == "channel_not_found" and is_slack_user(item.target) else code
+    if "SIGNOFF_SMTP_URL is not set" in text:
+        return "email_off"
+    if item.kind in MAIL_KINDS and text.startswith(("SMTPRecipientsRefused", "SMTPRecipientRefused")):
+        return "recipient_refused"
+    return "smtp" if item.kind in MAIL_KINDS and text.startswith(MAIL_SERVER_ERRORS) else None
 
 
 def _item_view(item: OutboxItem) -> dict[str, Any]:
     return {"id": item.id, "kind": item.kind, "target": item.target, "attempts": item.attempts,
-            "created_at": item.created_at, "last_error": item.last_error, "error_code": error_code(item.last_error)}
+            "created_at": item.created_at, "last_error": item.last_error, "error_code": error_code(item)}
 
 
 async def outbox_command(ctx: CommandContext, args: list[str]) -> Reply:

@@ -10,7 +10,7 @@ from bot.core.reminders import InvoiceReminders, OwnText
 from bot.core.service import Signoff
 from bot.errors import NotFound
 from bot.slack import workflow_modal
-from bot.slack.command_kit import CommandContext, Reply, command
+from bot.slack.command_kit import CommandContext, Reply, command, is_well_quoted
 from bot.slack.workflow_words import with_previews, workflow_view
 from engine.catalog import CatalogTemplate, catalog, find_template
 from engine.records import RecordType
@@ -171,7 +171,7 @@ REMIND_USAGE = 'remind TYPE ID | remind invoice ID ["SUBJECT" ["MESSAGE"]]'
 async def remind_command(ctx: CommandContext, args: list[str]) -> Reply:
     """Remind the approvers of a document waiting for approval now; for an invoice that is not, e-mail its customer a
     payment reminder now, with its own subject and message if given (quoted)."""
-    if not 2 <= len(args) <= 4 or ctx.args_text.count('"') % 2:  # an unclosed quote is never sent to a customer
+    if not 2 <= len(args) <= 4 or not is_well_quoted(ctx.args_text):  # an unclosed quote never reaches a customer
         return ctx.note("usage", usage=REMIND_USAGE)
     record_type = args[0].lower()
     if record_type not in RECORD_TYPES:

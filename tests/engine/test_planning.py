@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote, escalate
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, StandIns, Step, Vote, escalate, unseat
 from engine.delegation import Delegation
 from engine.errors import InvalidDurationError
 from engine.invoice_reminders import InvoiceReminderSettings, ReminderSchedule
@@ -415,3 +415,17 @@ def test_escalation_never_makes_a_step_the_decision_of_who_decided_another(
     on_step_two = replace(request(votes=voted), current_step=1)
     assert escalated_to(on_step_two, policy(escalate_to=escalate_to), {}, admins) == targets
     assert escalate(on_step_two, ["U1"]).is_counted is False
+
+
+def test_a_person_a_workflow_lists_on_two_steps_is_still_escalated_to_on_the_second() -> None:
+    voted = (Vote(0, "U1", Decision.APPROVE, START), Vote(0, "U2", Decision.APPROVE, START))
+    both = replace(request(votes=voted), current_step=1,
+                   steps=(Step(0, ("U1", "U2"), 2), Step(1, ("U1", "U9"), 1)))
+    assert escalated_to(both, policy(escalate_to=("U1",)), {}, ("U0ADM",)) == ("U1",)
+
+
+def test_a_stand_in_is_never_who_decided_another_step() -> None:
+    voted = (Vote(0, "U1", Decision.APPROVE, START), Vote(0, "U2", Decision.APPROVE, START))
+    on_step_two = replace(request(votes=voted), current_step=1)
+    outcome = unseat(on_step_two, "U9", StandIns(("U1",), ("U0ADM",)), START)
+    assert outcome.request.step().approvers == ("U0ADM",)

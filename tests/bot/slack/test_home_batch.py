@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.sandbox.app_link.payloads import view_actions_payload
 from bot.sandbox.app_link.signing import interaction_request
-from bot.slack.home_batch import approve_many, selected_values, ticked_gone
+from bot.slack.home_batch import approve_many, selected_values
 from bot.slack.home_pages import HomePages
 from bot.slack.home_tasks import open_tasks, task_value
 from tests.bot.slack.test_home import (
@@ -134,11 +134,3 @@ async def test_a_batch_skips_and_reports_tasks_that_are_not_the_approver_s(signo
     for record_id in ("INV-000", "INV-001"):
         await status_becomes(signoff, record_id, "approved")
 
-
-def test_ticked_tasks_the_home_no_longer_shows_are_counted() -> None:
-    ticked = {"selected_options": [{"value": "AR-1"}]}
-    view = {"blocks": [{"block_id": "task:AR-2"}],
-            "state": {"values": {"task:AR-1": {"task_select": ticked},
-                                 "task:AR-2": {"task_select": {"selected_options": [{"value": "AR-2"}]}},
-                                 "task:AR-3": {"task_select": {"selected_options": []}}}}}
-    assert ticked_gone(view) == 1 and selected_values(view) == ["AR-2"]

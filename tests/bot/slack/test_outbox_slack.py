@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from bot.sandbox.blockkit.validation import validate_message
 from bot.slack.outbox import error_code
+from storage.models import OutboxItem
 from tests.support.harness import Harness
 
 ADMIN, MEMBER = "U0ADMIN", "U01CCC"
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 async def dead_letter(signoff: Harness) -> None:
@@ -47,5 +51,13 @@ async def test_an_empty_outbox_says_everything_was_delivered(signoff: Harness) -
 def test_a_dead_letters_error_is_worded_when_it_can_be() -> None:
     raw = ("SlackApiError: The request to the Slack API failed. (url: http://127.0.0.1:1/api/chat.postMessage)\n"
            "The server responded with: {'ok': False, 'error': 'channel_not_found'}")
-    assert [error_code(e) for e in (raw, "SMTPConnectError: Error connecting", "ValueError: boom", None)] == [
-        "channel_not_found", "smtp", None, None]
+    cases = [("message", "C0NOPE", raw, "channel_not_found"), ("message", "U0GONE", raw, "user_not_found"),
+             ("ask", "U0BOT", "Permanent: cannot_dm_bot", "cannot_dm_bot"),
+             ("email", "a@x.example", "SMTPConnectError: Error connecting", "smtp"),
+             ("payment_reminder", "a@x.example", "SMTPRecipientsRefused: {'a@x.example': (550, b'no')}",
+              "recipient_refused"),
+             ("email", "a@x.example", "Permanent: e-mail is off: SIGNOFF_SMTP_URL is not set", "email_off"),
+             ("message", "C0X", "ValueError: boom", None), ("message", "C0X", None, None)]
+    for kind, target, error, code in cases:
+        item = OutboxItem(1, "k", kind, target, {}, "dead", 4, NOW, NOW, error)
+        assert error_code(item) == code, (kind, error)
