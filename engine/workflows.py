@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -467,6 +468,22 @@ def approval_rule_warnings(definition: WorkflowDefinition) -> list[dict[str, str
                           "the workflow, and approving it would then need forcing"}
               for i, a in enumerate(definition.actions) if isinstance(a, UpdateAction) and a.field in read]
     return found
+
+
+def name_key(name: str) -> str:
+    """Return a workflow name as people tell names apart: case, accents' composition and spacing left out."""
+    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+
+
+def same_name_warnings(definition: WorkflowDefinition, workflows: Sequence[Workflow],
+                       own: Workflow | None = None) -> list[dict[str, str]]:
+    """Return a warning for each other workflow of the same name (case and spacing aside): lists, messages and the
+    history would not tell them apart."""
+    key = name_key(definition.name)
+    return [{"path": "name", "named_like": other.id, "other_name": other.name,
+             "message": f'another workflow, "{other.name}" ({other.id}), has this name: lists, messages and the '
+                        "history will not tell them apart"}
+            for other in workflows if (own is None or other.id != own.id) and name_key(other.name) == key]
 
 
 def timing_warnings(definition: WorkflowDefinition) -> list[dict[str, str]]:

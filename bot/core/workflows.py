@@ -26,6 +26,7 @@ from engine.workflows import (
     WorkflowDefinition,
     approval_rule_warnings,
     parse_definition,
+    same_name_warnings,
     switched,
     timing_warnings,
     unknown_group_warnings,
@@ -117,7 +118,8 @@ class Workflows:
     async def warnings(self, workflow: WorkflowDefinition) -> list[dict[str, Any]]:
         """Return what in a workflow will not work as written today (a `group:NAME` with no members, a step whose
         groups name fewer people than its quorum, a person or a channel Slack cannot reach, a reminder or an
-        escalation that would come after the expiry, another approval workflow a document could match as well)."""
+        escalation that would come after the expiry, another approval workflow a document could match as well, another
+        workflow of the same name)."""
         async with self.deps.db.read() as repo:
             groups = await repo.people_groups()
             workflows = await repo.list_workflows()
@@ -127,7 +129,7 @@ class Workflows:
         return (unknown_group_warnings(workflow, groups) + unreachable_people_warnings(workflow, groups, problems)
                 + short_step_warnings(workflow, groups) + unreachable_channel_warnings(workflow, channels)
                 + timing_warnings(workflow) + approval_rule_warnings(workflow)
-                + overlap_warnings(workflow, workflows, own))
+                + overlap_warnings(workflow, workflows, own) + same_name_warnings(workflow, workflows, own))
 
     async def _unreachable(
         self, workflow: WorkflowDefinition, groups: Mapping[str, Sequence[str]],

@@ -271,7 +271,8 @@ class WorkflowModalListeners:
                                           channels=[w for w in warnings if "channel" in w],
                                           short=[w for w in warnings if "quorum" in w],
                                           rules=[w for w in warnings if "rule" in w],
-                                          late=[w["delay"] for w in warnings if "delay" in w])
+                                          late=[w["delay"] for w in warnings if "delay" in w],
+                                          same_names=[w for w in warnings if "named_like" in w])
         await self.service.slack.dm(user, note)
 
     async def _is_changed_meanwhile(self, draft: dict[str, Any]) -> bool:

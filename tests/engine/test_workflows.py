@@ -32,7 +32,9 @@ from engine.workflows import (
     Workflow,
     WorkflowDefinition,
     approval_rule_warnings,
+    name_key,
     parse_definition,
+    same_name_warnings,
     unreachable_channel_warnings,
     unreachable_people_warnings,
 )
@@ -321,6 +323,27 @@ def test_channels_slack_would_refuse_posts_in_are_warned_of_where_the_workflow_n
                                                            ("actions[2].to[0]", "no_public")]
     assert "C0OLD is archived: posts to it would fail" in warned[1]["message"]
     assert unreachable_channel_warnings(definition, {}) == []
+
+
+@pytest.mark.parametrize(("name", "other", "is_same"), [
+    ("Large invoices", "Large invoices", True),
+    ("Large invoices", "  large   INVOICES ", True),
+    ("Factures validées", "FACTURES VALIDE\u0301ES", True),
+    ("Large invoices", "Large invoice", False),
+    ("Large invoices", "Large-invoices", False),
+])
+def test_a_workflow_named_like_another_is_warned_of_case_spacing_and_composition_aside(
+        name: str, other: str, is_same: bool) -> None:
+    assert (name_key(name) == name_key(other)) is is_same
+    saved = Workflow.model_validate({**parse_definition({"name": other, "record_type": "bill", "trigger": "created",
+                                                         "actions": [{"type": "notification", "to": ["U0AAA1"],
+                                                                      "message": "Hi"}]}).model_dump(),
+                                     "id": "wf_other", "created_at": NOW, "updated_at": NOW})
+    definition = parse_definition({"name": name, "record_type": "invoice", "trigger": "created",
+                                   "actions": [{"type": "notification", "to": ["U0AAA1"], "message": "Hi"}]})
+    warned = same_name_warnings(definition, [saved])
+    assert [(w["path"], w["named_like"]) for w in warned] == ([("name", "wf_other")] if is_same else [])
+    assert same_name_warnings(definition, [saved], own=saved) == []
 
 
 def test_the_audit_of_a_save_names_every_field_it_changed_its_requester_and_source_too() -> None:

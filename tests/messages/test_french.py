@@ -13,6 +13,7 @@ import pytest
 
 from bot.core.reminders import TEXT_PARTS, default_text, reminder_context
 from bot.slack.admin_forms import FormRow
+from bot.slack.app import command_registry
 from bot.slack.group_modals import GroupForm, group_modal
 from bot.slack.rule_modal import RuleForm, rule_modal
 from engine.actions import sample_contact, sample_record
@@ -441,3 +442,13 @@ def test_a_template_with_english_put_back_fails(tmp_path: Path, monkeypatch: pyt
     finally:
         render._shipped.cache_clear()
     assert english_in(shown) == ["your", "decision", "was"]
+
+
+def test_every_placeholder_of_the_help_reads_in_french() -> None:
+    usages = [c.usage for c in command_registry()]
+    shown = Renderer(FR, "Europe/Paris").text("help.txt.j2", is_admin=True, entries=[
+        {"usage": usage, "help_key": "help", "is_admin_only": False} for usage in usages])
+    placeholders = set(re.findall(r"\b[A-Z][A-Z-]{2,}\b", " ".join(usages))) - {"TYPE", "YAML", "MESSAGE"}
+    assert {"NAME", "TEMPLATE", "UNTIL"} <= placeholders
+    assert [p for p in sorted(placeholders) if re.search(rf"(?<![\w-]){p}(?![\w-])", shown)] == [], shown
+    assert "NOM-OU-ID" in shown and "@remplaçant" in shown

@@ -288,7 +288,9 @@ def cases() -> Iterator[Case]:
                                                         for k in range(12 if big else 1)],
                                                  rules=[{"rule": "trigger"}, {"rule": "update_read",
                                                                               "field": "customer.state"}] * 3,
-                                                 late=["remind_every", "escalate_after"]))
+                                                 late=["remind_every", "escalate_after"],
+                                                 same_names=[{"named_like": f"wf_{i}", "other_name": LONG if big
+                                                              else "Large invoices"} for i in range(6 if big else 1)]))
     yield Case("delegate_away_notice", "delegate_away_notice.json.j2", "message",
                lambda r, big: r.json("delegate_away_notice.json.j2", delegate="U01BBB", until=NOW, back=NOW))
     for started in (True, False):

@@ -197,7 +197,7 @@ async def test_a_reminder_or_escalation_after_the_expiry_is_a_warning(signoff: H
     assert created.status_code == 201, created.text
     assert [w["path"] for w in created.json()["warnings"]] == ["actions[0].remind_every", "actions[0].escalate_after"]
     assert "the request expires first" in created.json()["warnings"][0]["message"]
-    timely = {**late, "record_type": "bill",
+    timely = {**late, "record_type": "bill", "name": "Timely",
               "actions": [{**late["actions"][0], "remind_every": "P1D", "escalate_after": "PT36H"}]}
     assert (await signoff.post("/api/v1/workflows", timely)).json()["warnings"] == []
 
@@ -217,6 +217,21 @@ async def test_another_approval_workflow_a_document_could_match_as_well_is_a_war
     assert [(w["workflow_name"], w["follows"]) for w in shown["warnings"]] == [("Urgent", "other")]
     assert (await signoff.api.post(f"/api/v1/workflows/{made.json()['id']}/disable")).status_code == 200
     assert (await signoff.api.get(f"/api/v1/workflows/{first.json()['id']}")).json()["warnings"] == []
+
+
+async def test_a_workflow_named_like_another_is_saved_with_a_warning(signoff: Harness) -> None:
+    first = await signoff.post("/api/v1/workflows", {**BASE, "name": "Vendor bills"})
+    assert first.json()["warnings"] == []
+    second = await signoff.post("/api/v1/workflows", {**BASE, "name": "  vendor BILLS", "record_type": "bill"})
+    assert second.status_code == 201, second.text
+    assert [(w["path"], w["named_like"], w["other_name"]) for w in second.json()["warnings"]] == [
+        ("name", first.json()["id"], "Vendor bills")]
+    shown = (await signoff.api.get(f"/api/v1/workflows/{first.json()['id']}")).json()
+    assert [w["named_like"] for w in shown["warnings"]] == [second.json()["id"]]
+    renamed = await signoff.api.put(f"/api/v1/workflows/{second.json()['id']}",
+                                    json={**second.json(), "name": "Vendor bills (UK)"})
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json()["warnings"] == []
 
 
 async def test_a_person_slack_cannot_reach_is_a_warning(signoff: Harness) -> None:
@@ -260,7 +275,7 @@ async def test_a_channel_slack_could_not_be_asked_about_is_no_warning(
     signoff.workspace.add_channel("ops")
     monkeypatch.setattr(channels, "MAX_LIST_PAGES", 1)
     monkeypatch.setattr(channels, "PAGE_SIZE", 1)
-    made = await signoff.post("/api/v1/workflows", {**posting, "record_type": "bill"})
+    made = await signoff.post("/api/v1/workflows", {**posting, "record_type": "bill", "name": "Bills"})
     assert [w["channel"] for w in made.json()["warnings"]] == ["C0NOPE"], "a listing cut short proves nothing"
 
 
