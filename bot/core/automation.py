@@ -64,7 +64,11 @@ class Automation:
 
     async def release_held(self, repo: Repository, request: ApprovalRequest, now: datetime) -> None:
         """Run, once, the `send` actions held until the document was approved: of each live workflow (not a
-        scheduled one: its next run sends) whose conditions still hold."""
+        scheduled one: its next run sends) whose conditions still hold. Without such a workflow, nothing is read."""
+        senders = {w.id: w for w in await repo.list_workflows() if w.is_live() and w.trigger is not Trigger.SCHEDULED
+                   and any(isinstance(action, SendAction) for action in w.actions)}
+        if not senders:
+            return
         record = await repo.get_record(request.record_type, request.record_id)
         if record is None or record.email_status is EmailStatus.SENT:
             return  # e-mailed already (by hand, or by another workflow): nothing held is owed
@@ -72,8 +76,7 @@ class Automation:
                                               limit=MAX_RUNS_READ))
         lines = [RunLine(r.workflow_id, r.cause, r.at, tuple(r.actions)) for r in runs if r.event == "actions"]
         held = held_for_approval(lines, await self._last_approved(repo, request))
-        workflows = [w for w in [await repo.get_workflow(w_id) for w_id in held] if w is not None and w.is_live()
-                     and w.trigger is not Trigger.SCHEDULED]
+        workflows = [senders[w_id] for w_id in held if w_id in senders]
         for workflow in await self.matching(repo, workflows, record, now) if workflows else []:
             sends = [i for i in held[workflow.id] if i < len(workflow.actions)
                      and isinstance(workflow.actions[i], SendAction)]  # the workflow may have changed since
