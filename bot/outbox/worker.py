@@ -12,7 +12,8 @@ Clicks come first: while the inbox has Slack requests in hand, a lane waits (at 
 item) before its next delivery, and a refresh (which renders the request as it is when sent) stays queued
 for up to `HOLD_BACK_MAX_S` while any process counts clicks, so a burst of votes (spread over replicas or
 not) is counted before the messages it changes are refreshed, and the refreshes of one request coalesce
-into one. Meanwhile every commit wakes the worker, so it claims at most every `CLICKING_CLAIM_EVERY_S`.
+into one. Meanwhile every commit wakes the worker, and every lane that ends has it claim again, so it claims at
+most every `CLICKING_CLAIM_EVERY_S`.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class Deliverer:
                     handled += await self._claim()
                     if self._is_busy():
                         await self._await_progress()
+                        await self._paced()
                         continue
                     delay_s = await self._next_due_in_s()
                     is_down = self._failed_n - failed_from >= GIVE_UP_AFTER and self._sent_n == sent_from

@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "signoff_committed"
 WRITERS = 2
 READERS = 2
-TELL_EVERY_S = 0.1
-NOTIFY_EVERY_S = 0.1
+TELL_EVERY_S = 0.25
+NOTIFY_EVERY_S = 0.25
 LISTEN_AGAIN_S = 1.0
 LISTEN_AGAIN_MAX_S = 30.0
 

@@ -398,6 +398,32 @@ async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_te
     assert (min(gaps_s) >= 0.9 * CLICKING_CLAIM_EVERY_S) is is_clicking
 
 
+@pytest.mark.parametrize("is_clicking", [True, False])
+async def test_while_clicks_are_counted_lanes_ending_one_by_one_do_not_each_make_a_claim(
+    signoff: Harness, is_clicking: bool,
+) -> None:
+    deliverer, claims = signoff.runtime.deliverer, []
+    deliverer.is_clicking = lambda: is_clicking
+    claim = deliverer._claim
+
+    async def counted() -> int:
+        claims.append(time.monotonic())
+        return await claim()
+
+    deliverer._claim = counted  # type: ignore[method-assign]
+    channels = [signoff.workspace.add_channel(f"lane-{i}").id for i in range(30)]
+    texts = await queue(signoff, [FINANCE] * 4, prefix="busy")  # paced: keeps the drain going about two seconds
+    draining = asyncio.create_task(deliverer.drain(wait_s=0.0))
+    for i, channel in enumerate(channels):  # each its own lane, which ends as soon as its one post is answered
+        texts += await queue(signoff, [channel], prefix=f"lane{i}")
+        await asyncio.sleep(0.01)
+    await asyncio.wait_for(draining, timeout=10)
+    gaps_s = [b - a for a, b in itertools.pairwise(claims)]
+    await deliverer.drain(wait_s=0.0)
+    assert posted_texts(signoff) == Counter(texts)
+    assert (min(gaps_s) >= 0.9 * CLICKING_CLAIM_EVERY_S) is is_clicking, gaps_s
+
+
 async def test_a_tick_while_slack_is_down_does_not_wait_for_retries_and_the_first_tick_after_it_delivers_at_once(
     signoff: Harness,
 ) -> None:
