@@ -298,6 +298,14 @@ def is_waiting_on(request: ApprovalRequest | None, step_index: int, approver: st
             and approver in request.step().approvers and not request.has_voted(approver))
 
 
+def viewer_vote(request: ApprovalRequest, viewer: str | None) -> Vote | None:
+    """Return the vote that decided a viewer's own seat on the current step of an open request, or None (one who
+    decides a step never sits for anyone on it, so their copy has nothing left to decide)."""
+    if viewer is None or not request.is_open() or viewer not in request.step().approvers:
+        return None
+    return next((v for v in request.votes if v.step_index == request.current_step and v.approver == viewer), None)
+
+
 def is_on_step(request: ApprovalRequest | None, step_index: int) -> bool:
     """Tell whether a request is still open on this step (an escalation of it still applies)."""
     return request is not None and request.is_open() and request.current_step == step_index

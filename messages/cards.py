@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Vote, forced_votes
+from engine.approvals import ApprovalRequest, Decision, RequestStatus, Vote, forced_votes, viewer_vote
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, is_blank, prefill_choices, read_field, selected_option
 
@@ -84,9 +84,11 @@ def approval_card(
     record: Record, request: ApprovalRequest, contact: Contact | None,
     step_index: int | None = None, prefilled: frozenset[str] = frozenset(),
     prefills: Mapping[str, AppliedPrefill] | None = None, earlier_rejection: Vote | None = None,
+    viewer: str | None = None,
 ) -> dict[str, Any]:
     """Return everything an approval message, modal or outcome DM needs to render (`earlier_rejection`: the vote
-    that rejected the document before it was resubmitted)."""
+    that rejected the document before it was resubmitted; `viewer`: the approver whose DM shows it, whose copy
+    offers no buttons once their own seat on the current step is decided)."""
     steps = [
         {"number": s.index + 1, "name": s.name, "min_approvers": s.min_approvers,
          "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index),
@@ -94,12 +96,16 @@ def approval_card(
         for s in request.steps
     ]
     is_current = step_index is None or step_index == request.current_step
+    voted = viewer_vote(request, viewer) if is_current else None
+    outcome = _outcome(request, step_index) if voted is None else {
+        "status": "voted", "actors": [voted.acted_by or voted.approver], "reason": None}
     return {
         "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
-        "requester": request.requester, "steps": steps,
-        "is_actionable": request.is_open() and is_current, "is_shared_copy": step_index is None,
-        "outcome": _outcome(request, step_index), "earlier_rejection": _rejection(earlier_rejection),
+        "requester": request.requester, "steps": steps, "viewer": viewer,
+        "is_actionable": request.is_open() and is_current and voted is None, "is_shared_copy": step_index is None,
+        "outcome": outcome, "earlier_rejection": _rejection(earlier_rejection),
     }
+
 
 
 def _rejection(vote: Vote | None) -> dict[str, Any] | None:

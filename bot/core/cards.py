@@ -42,10 +42,11 @@ async def read_card_data(repo: Repository, request_id: str) -> CardData:
     return CardData(request, record, next(iter(contacts.values()), None), prefills, earlier)
 
 
-def card_of(data: CardData, step_index: int | None) -> dict[str, Any]:
-    """Return what the message of a request shows (to the approvers of `step_index`, or to a channel)."""
+def card_of(data: CardData, step_index: int | None, viewer: str | None = None) -> dict[str, Any]:
+    """Return what the message of a request shows (to the approvers of `step_index`, or to a channel; in
+    `viewer`'s DM, what they decided)."""
     card = approval_card(data.record, data.request, data.contact, step_index, prefilled_fields(data.prefills),
-                         data.prefills, data.earlier_rejection)
+                         data.prefills, data.earlier_rejection, viewer)
     return {**card, "acted_by": acted_by_steps(data.request)}
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from bot.core.cards import card_of, read_card_data, request_card
 from bot.core.deps import Deps
 from bot.senders.slack import Posted
-from engine.approvals import ApprovalRequest
+from engine.approvals import ApprovalRequest, viewer_vote
 from engine.notify import is_slack_user
 from storage.models import SlackMessageRef
 
@@ -45,13 +45,14 @@ class RequestMessages:
         async with self.deps.db.read() as repo:
             refs = await repo.messages_for(request_id)
             data = await read_card_data(repo, request_id) if refs else None
-        rendered: dict[int | None, Any] = {}
+        rendered: dict[tuple[int | None, str | None], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
-            if step_index not in rendered and data is not None:
-                card = card_of(data, step_index)
-                rendered[step_index] = self.deps.renderer.json("approval_request.json.j2", card=card)
-            await self.deps.slack.update(ref.channel, ref.ts, rendered[step_index])
+            viewer = ref.user_id if data is not None and viewer_vote(data.request, ref.user_id) else None
+            if (step_index, viewer) not in rendered and data is not None:
+                card = card_of(data, step_index, viewer)
+                rendered[step_index, viewer] = self.deps.renderer.json("approval_request.json.j2", card=card)
+            await self.deps.slack.update(ref.channel, ref.ts, rendered[step_index, viewer])
         for hook in self.after_refresh:
             await hook(request_id, data.request if data is not None else None)
 

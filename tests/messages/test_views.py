@@ -102,11 +102,11 @@ def request(big: bool, n: int = 0, votes: tuple[Vote, ...] = ()) -> ApprovalRequ
                            step_started_at=NOW - timedelta(days=n, hours=3), votes=votes)
 
 
-def card(big: bool, votes: tuple[Vote, ...] = (), **changes: Any) -> dict[str, Any]:
+def card(big: bool, votes: tuple[Vote, ...] = (), viewer: str | None = None, **changes: Any) -> dict[str, Any]:
     req = request(big, votes=votes)
     req = ApprovalRequest(**{**req.__dict__, **changes})
     contact = Contact(kind=ContactKind.CUSTOMER, id="C-ACME", name="Acme " * (40 if big else 1))
-    return {**approval_card(record(big), req, contact, 0), "acted_by": acted_by_steps(req)}
+    return {**approval_card(record(big), req, contact, 0, viewer=viewer), "acted_by": acted_by_steps(req)}
 
 
 @cache
@@ -203,6 +203,14 @@ def note_details(big: bool) -> dict[str, Any]:
             "record_id": text, "approvers": ["U01AAA", "cfo@example.com"] * (15 if big else 1),
             "types": ["bill", "invoice"], "kind": "group", "ref": text, "kept": 3 if big else 0,
             "category": text, "categories": ["approval", "reminders"]}
+
+
+def _voted_cases(for_you: tuple[Vote, ...]) -> Iterator[Case]:
+    """The copy of an approver whose seat is decided: by themselves, or by their delegate."""
+    own = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),)
+    for name, cast in (("own", own), ("for_you", for_you)):
+        yield Case(f"approval_request:voted:{name}", "approval_request.json.j2", "message",
+                   lambda r, big, c=cast: r.json("approval_request.json.j2", card=card(big, c, viewer="U01AAA")))
 
 
 def cases() -> Iterator[Case]:
@@ -309,6 +317,7 @@ def cases() -> Iterator[Case]:
         yield Case(f"approval_request:resubmitted:{by}", "approval_request.json.j2", "message",
                    lambda r, big, b=by: r.json("approval_request.json.j2", card={
                        **card(big), "earlier_rejection": {"by": b, "at": NOW, "reason": LONG if big else "Wrong VAT"}}))
+    yield from _voted_cases(votes[:1])
     forced = (Vote(0, "U0ADMIN", Decision.APPROVE, NOW, LONG, None),)
     yield Case("approval_request:forced", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, forced)))
@@ -442,6 +451,22 @@ def test_a_closed_request_says_so_in_its_notification_text_and_step_icon(
     message = Renderer().json("approval_request.json.j2", card=card(False, **changes))
     assert "needs your approval" not in message["text"] and words in message["text"]
     assert icon in str(message["blocks"])
+
+
+@pytest.mark.parametrize(("votes", "viewer", "line"), [
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), "U01AAA", "You approved it;"),
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U01EEE"),), "U01AAA", "<@U01EEE> approved it for you;"),
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), "U01BBB", None),
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), None, None),
+    ((), "U01AAA", None),
+])
+def test_an_approver_whose_seat_is_decided_gets_no_buttons_on_their_copy(
+        votes: tuple[Vote, ...], viewer: str | None, line: str | None) -> None:
+    message = Renderer().json("approval_request.json.j2", card=card(False, votes, viewer=viewer))
+    actions = [b for b in message["blocks"] if b["type"] == "actions"]
+    assert (actions == []) is (line is not None)
+    if line is not None:
+        assert line in message["text"] and "needs your approval" not in message["text"]
 
 
 def test_the_channel_copy_names_nobody_as_you_and_empty_fields_are_left_out() -> None:

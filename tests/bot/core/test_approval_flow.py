@@ -91,6 +91,20 @@ async def test_two_step_approval_end_to_end(signoff: Harness) -> None:
         assert copy.action_ids() == []
 
 
+async def test_an_approver_who_approved_sees_it_on_their_copy_while_the_others_keep_their_buttons(
+    signoff: Harness,
+) -> None:
+    await submitted_invoice(signoff)
+    dms = {u: await approval_dm(signoff, u) for u in ("U01AAA", "U01BBB")}
+    await signoff.click("U01AAA", dms["U01AAA"], "approve")
+    shown = {u: (lambda m=dm: signoff.workspace.message(m.channel, m.ts)) for u, dm in dms.items()}
+    await signoff.wait_for(lambda: "You approved it" in shown["U01AAA"]().all_text())
+    await signoff.wait_for(lambda: "1 of 2 approved" in shown["U01BBB"]().all_text())
+    assert shown["U01AAA"]().action_ids() == []
+    assert shown["U01BBB"]().action_ids() == ["approve", "reject"]
+    assert "You approved it" not in shown["U01BBB"]().all_text()
+
+
 async def test_an_admin_requester_may_send_a_reminder_from_the_outcome(signoff: Harness) -> None:
     one_step = {**WORKFLOW, "actions": [{"type": "approval", "steps": [{"approvers": ["U01AAA"]}]}]}
     assert (await signoff.post("/api/v1/workflows", one_step)).status_code == 201
