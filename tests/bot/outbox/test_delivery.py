@@ -376,10 +376,8 @@ async def test_refreshes_stay_queued_while_another_process_counts_clicks(signoff
     assert await refreshes_queued(signoff) == []
 
 
-@pytest.mark.parametrize("is_clicking", [True, False])
-async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_tenth_of_a_second(
-    signoff: Harness, is_clicking: bool,
-) -> None:
+def claims_counted(signoff: Harness, is_clicking: bool) -> list[float]:
+    """Have the worker see clicks counted (or not); return the list its claims note their moments in."""
     deliverer, claims = signoff.runtime.deliverer, []
     deliverer.is_clicking = lambda: is_clicking
     claim = deliverer._claim
@@ -389,6 +387,14 @@ async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_te
         return await claim()
 
     deliverer._claim = counted  # type: ignore[method-assign]
+    return claims
+
+
+@pytest.mark.parametrize("is_clicking", [True, False])
+async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_tenth_of_a_second(
+    signoff: Harness, is_clicking: bool,
+) -> None:
+    deliverer, claims = signoff.runtime.deliverer, claims_counted(signoff, is_clicking)
     until_s = time.monotonic() + 0.5
     while time.monotonic() < until_s:
         deliverer.kick()
@@ -402,15 +408,7 @@ async def test_while_clicks_are_counted_commits_wake_the_worker_at_most_every_te
 async def test_while_clicks_are_counted_lanes_ending_one_by_one_do_not_each_make_a_claim(
     signoff: Harness, is_clicking: bool,
 ) -> None:
-    deliverer, claims = signoff.runtime.deliverer, []
-    deliverer.is_clicking = lambda: is_clicking
-    claim = deliverer._claim
-
-    async def counted() -> int:
-        claims.append(time.monotonic())
-        return await claim()
-
-    deliverer._claim = counted  # type: ignore[method-assign]
+    deliverer, claims = signoff.runtime.deliverer, claims_counted(signoff, is_clicking)
     channels = [signoff.workspace.add_channel(f"lane-{i}").id for i in range(30)]
     texts = await queue(signoff, [FINANCE] * 4, prefix="busy")  # paced: keeps the drain going about two seconds
     draining = asyncio.create_task(deliverer.drain(wait_s=0.0))
