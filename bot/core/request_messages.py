@@ -48,11 +48,12 @@ class RequestMessages:
         rendered: dict[tuple[int | None, str | None], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
-            viewer = ref.user_id if data is not None and viewer_vote(data.request, ref.user_id) else None
-            if (step_index, viewer) not in rendered and data is not None:
-                card = card_of(data, step_index, viewer)
-                rendered[step_index, viewer] = self.deps.renderer.json("approval_request.json.j2", card=card)
-            await self.deps.slack.update(ref.channel, ref.ts, rendered[step_index, viewer])
+            vote = viewer_vote(data.request, ref.user_id) if data is not None else None
+            shown = (step_index, None if vote is None else vote.acted_by or "")  # every own vote reads the same
+            if shown not in rendered and data is not None:
+                card = card_of(data, step_index, ref.user_id if vote is not None else None)
+                rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card)
+            await self.deps.slack.update(ref.channel, ref.ts, rendered[shown])
         for hook in self.after_refresh:
             await hook(request_id, data.request if data is not None else None)
 
