@@ -415,6 +415,9 @@ DUE_WORK_STATEMENTS: list[tuple[str, Row]] = [
     ("UPDATE approval_requests SET step_started_at = ? WHERE id = ?", (T2, "r1")),
     ("UPDATE due_work SET next_due_at = ?, lease_owner = 'sweeper', lease_until = ? WHERE subject_id = ?",
      (T4, T4, "r1")),
+    ("UPDATE approval_requests SET version = version + 1 WHERE id = ?", ("r1",)),
+    ("UPDATE approval_requests SET steps = '[{}]' WHERE id = ?", ("r1",)),
+    ("UPDATE due_work SET next_due_at = ? WHERE subject_id = ?", (T4, "r1")),
     ("UPDATE approval_requests SET current_step = 1, step_started_at = ? WHERE id = ?", (T3, "r1")),
     ("UPDATE approval_requests SET status = 'pending' WHERE id = ?", ("r2",)),
     ("UPDATE approval_requests SET status = 'approved', decided_at = ? WHERE id = ?", (T3, "r1")),
@@ -443,6 +446,17 @@ async def test_due_work_follows_requests_and_invoices_as_in_sqlite(both: Both) -
     assert {(kind, subject) for kind, subject, *_ in seen} == {
         ("approval", "r1"), ("approval", "r2"), ("invoice", "i1"), ("invoice", "i2"), ("invoice", "i3"),
     }
+
+
+async def test_a_vote_that_leaves_the_step_open_does_not_plan_the_request_again(both: Both) -> None:
+    await both.run(REQUEST, ("r1", "pending", T1, T1))
+    await both.run("UPDATE due_work SET next_due_at = ? WHERE subject_id = ?", (T4, "r1"))
+    await both.run("UPDATE approval_requests SET version = version + 1, reason = NULL WHERE id = ?", ("r1",))
+    for rows in await both.rows("SELECT next_due_at FROM due_work WHERE subject_id = 'r1'"):
+        assert rows == [(T4,)]
+    await both.run("UPDATE approval_requests SET steps = '[{}]' WHERE id = ?", ("r1",))
+    for rows in await both.rows("SELECT next_due_at FROM due_work WHERE subject_id = 'r1'"):
+        assert rows == [(T1,)]
 
 
 async def test_a_clicks_payload_is_compressed_with_lz4_and_requests_update_in_place(
