@@ -299,11 +299,14 @@ def is_waiting_on(request: ApprovalRequest | None, step_index: int, approver: st
 
 
 def viewer_vote(request: ApprovalRequest, viewer: str | None) -> Vote | None:
-    """Return the vote that decided a viewer's own seat on the current step of an open request, or None (one who
-    decides a step never sits for anyone on it, so their copy has nothing left to decide)."""
-    if viewer is None or not request.is_open() or viewer not in request.step().approvers:
+    """Return the vote that settled a viewer's part in the current step of an open request, or None: their own
+    seat's, or the one they cast for someone away (a delegate who voted sits for nobody else on the request, and
+    one who decides a step never sits for anyone on it), so their copy has nothing left to decide."""
+    if viewer is None or not request.is_open():
         return None
-    return next((v for v in request.votes if v.step_index == request.current_step and v.approver == viewer), None)
+    is_seated = viewer in request.step().approvers
+    return next((v for v in request.votes if v.step_index == request.current_step
+                 and (v.approver == viewer if is_seated else v.acted_by == viewer)), None)
 
 
 def is_on_step(request: ApprovalRequest | None, step_index: int) -> bool:

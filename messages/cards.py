@@ -87,8 +87,8 @@ def approval_card(
     viewer: str | None = None,
 ) -> dict[str, Any]:
     """Return everything an approval message, modal or outcome DM needs to render (`earlier_rejection`: the vote
-    that rejected the document before it was resubmitted; `viewer`: the approver whose DM shows it, whose copy
-    offers no buttons once their own seat on the current step is decided)."""
+    that rejected the document before it was resubmitted; `viewer`: the approver or delegate whose DM shows it,
+    whose copy offers no buttons once their part in the current step is decided)."""
     steps = [
         {"number": s.index + 1, "name": s.name, "min_approvers": s.min_approvers,
          "approvals": list(request.approvals_on(s.index)), "icon": _step_icon(request, s.index),
@@ -98,7 +98,8 @@ def approval_card(
     is_current = step_index is None or step_index == request.current_step
     voted = viewer_vote(request, viewer) if is_current else None
     outcome = _outcome(request, step_index) if voted is None else {
-        "status": "voted", "actors": [voted.acted_by or voted.approver], "reason": None}
+        "status": "voted", "actors": [voted.acted_by or voted.approver], "reason": None,
+        "for_whom": None if voted.approver == viewer else voted.approver}
     return {
         "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
         "requester": request.requester, "steps": steps, "viewer": viewer,

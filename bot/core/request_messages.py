@@ -8,7 +8,7 @@ from typing import Any
 from bot.core.cards import card_of, read_card_data, request_card
 from bot.core.deps import Deps
 from bot.senders.slack import Posted
-from engine.approvals import ApprovalRequest, viewer_vote
+from engine.approvals import ApprovalRequest, Vote, viewer_vote
 from engine.notify import is_slack_user
 from storage.models import SlackMessageRef
 
@@ -45,11 +45,11 @@ class RequestMessages:
         async with self.deps.db.read() as repo:
             refs = await repo.messages_for(request_id)
             data = await read_card_data(repo, request_id) if refs else None
-        rendered: dict[tuple[int | None, str | None], Any] = {}
+        rendered: dict[tuple[int | None, tuple[str, str] | None], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
             vote = viewer_vote(data.request, ref.user_id) if data is not None else None
-            shown = (step_index, None if vote is None else vote.acted_by or "")  # every own vote reads the same
+            shown = (step_index, _reading(vote, ref.user_id))
             if shown not in rendered and data is not None:
                 card = card_of(data, step_index, ref.user_id if vote is not None else None)
                 rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card)
@@ -65,3 +65,12 @@ class RequestMessages:
         message = self.deps.renderer.json("approval_outcome.json.j2", card=card,
                                           may_remind=self.deps.is_admin(request.requester))
         return await self.deps.slack.dm(request.requester or "", message)
+
+
+def _reading(vote: Vote | None, viewer: str | None) -> tuple[str, str] | None:
+    """Return what a copy says of its viewer's vote: every own vote reads the same, so one rendering serves them."""
+    if vote is None:
+        return None
+    if vote.approver != viewer:
+        return "for", vote.approver
+    return "by", "" if vote.acted_by in (None, viewer) else str(vote.acted_by)

@@ -206,11 +206,14 @@ def note_details(big: bool) -> dict[str, Any]:
 
 
 def _voted_cases(for_you: tuple[Vote, ...]) -> Iterator[Case]:
-    """The copy of an approver whose seat is decided: by themselves, or by their delegate."""
+    """The copy of an approver whose seat is decided (by themselves, or by their delegate), and of a delegate who
+    decided for someone away."""
     own = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),)
-    for name, cast in (("own", own), ("for_you", for_you)):
+    for_them = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U02DEL"),)
+    for name, cast, viewer in (("own", own, "U01AAA"), ("for_you", for_you, "U01AAA"),
+                               ("for_them", for_them, "U02DEL")):
         yield Case(f"approval_request:voted:{name}", "approval_request.json.j2", "message",
-                   lambda r, big, c=cast: r.json("approval_request.json.j2", card=card(big, c, viewer="U01AAA")))
+                   lambda r, big, c=cast, v=viewer: r.json("approval_request.json.j2", card=card(big, c, viewer=v)))
 
 
 def cases() -> Iterator[Case]:
@@ -456,6 +459,8 @@ def test_a_closed_request_says_so_in_its_notification_text_and_step_icon(
 @pytest.mark.parametrize(("votes", "viewer", "line"), [
     ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), "U01AAA", "You approved it;"),
     ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U01EEE"),), "U01AAA", "<@U01EEE> approved it for you;"),
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U02DEL"),), "U02DEL", "You approved it for <@U01AAA>;"),
+    ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U02DEL"),), "U02OUT", None),
     ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), "U01BBB", None),
     ((Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),), None, None),
     ((), "U01AAA", None),

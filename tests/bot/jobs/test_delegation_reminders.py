@@ -108,3 +108,25 @@ async def test_reminders_escalations_and_tasks_of_the_away_go_to_their_delegate_
             assert told_back == [f"👋 <@{principal}> is back: you no longer approve in their place."]
         home = await home_with(signoff, BRUNO, lambda v: "who is away" not in view_text(v))
         assert task_blocks(home) == []
+
+
+async def test_a_delegate_who_approved_from_a_reminder_sees_it_there_without_buttons(tmp_path: Path) -> None:
+    both = {**WORKFLOW, "name": "Alice and Dimitri approve invoices",
+            "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}],
+                         "remind_every": "P1D"}]}
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", both)).status_code == 201
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).json()["approval_status"] == "pending"
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        assert await tick_at(signoff, paris(START + timedelta(days=1), 9, 30)) == {"remind": 1}
+        [reminder] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "Reminder" in m.text])
+        asked = (await signoff.wait_for(lambda: [m for m in signoff.dm(DIMITRI) if "approve" in m.action_ids()]))[0]
+        await signoff.click(BRUNO, reminder, "approve")
+        shown = {u: (lambda m=m: signoff.workspace.message(m.channel, m.ts)) for u, m in ((BRUNO, reminder),
+                                                                                       (DIMITRI, asked))}
+        await signoff.wait_for(lambda: f"You approved it for <@{ALICE}>" in shown[BRUNO]().all_text())
+        assert shown[BRUNO]().action_ids() == []
+        await signoff.wait_for(lambda: "1 of 2 approved" in shown[DIMITRI]().all_text())
+        assert shown[DIMITRI]().action_ids() == ["approve", "reject"]
+        assert await votes_of(signoff, "invoice", "INV-1") == [(ALICE, BRUNO, "approve")]
