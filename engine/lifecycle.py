@@ -36,6 +36,7 @@ MOVED = "the document now falls under another workflow: it is asked for approval
 CHANGED = "the document changed: it is asked for approval again"
 REQUESTER_CHANGED = "the document's requester changed: it is asked for approval again"
 VOIDED = "the document was voided"
+RESTARTS = frozenset({MOVED, CHANGED, REQUESTER_CHANGED})
 
 
 @dataclass(frozen=True)

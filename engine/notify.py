@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from engine.approvals import Outcome
+from engine.approvals import ApprovalRequest, Outcome, RequestStatus
 from engine.dates import require_aware
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
+from engine.lifecycle import RESTARTS
 from engine.limits import SLACK_ID, is_email
 from engine.workflows import DEFAULT_NOTIFY, Workflow
 
@@ -121,6 +122,7 @@ class NoticeKind(StrEnum):
     ASK = "ask"
     LOOKUP = "approver_lookup"
     APPROVAL_EMAIL = "approval_email"
+    CLOSED_EMAIL = "approval_closed_email"
     OUTCOME = "outcome"
     CHANNEL_COPY = "channel_copy"
     REMIND = "remind"
@@ -163,6 +165,32 @@ def ask_notices(ask: Ask | None, request_id: str, step_index: int) -> list[Notic
         notices.append(Notice(NoticeKind.APPROVAL_EMAIL, ask.email_to, {**payload, "approver": ask.approver},
                               f"mail:{request_id}:{step_index}:{ask.approver}"))
     return notices
+
+
+@dataclass(frozen=True)
+class EmailedSeat:
+    """A seat of a request's step that was e-mailed links (to `email`) it has not used."""
+
+    step_index: int
+    approver: str
+    email: str
+
+
+def is_told_settled(request: ApprovalRequest, seat: EmailedSeat) -> bool:
+    """Tell whether an e-mailed seat is told that its step was settled without its vote (its links then decide
+    nothing); not when the request was cancelled to be asked again at once: the new ask says enough."""
+    if request.status is RequestStatus.CANCELLED and request.reason in RESTARTS:
+        return False
+    is_settled = not request.is_open() or request.current_step > seat.step_index
+    return is_settled and not any(v.step_index == seat.step_index and v.approver == seat.approver
+                                  for v in request.votes)
+
+
+def closed_email_notice(request_id: str, seat: EmailedSeat) -> Notice:
+    """Return the e-mail telling a seat that its step was settled without it, once per seat and address."""
+    payload = {"request_id": request_id, "step_index": seat.step_index, "approver": seat.approver}
+    return Notice(NoticeKind.CLOSED_EMAIL, seat.email, payload,
+                  f"mail-closed:{request_id}:{seat.step_index}:{seat.approver}:{seat.email}")
 
 
 def lookup_notice(request_id: str, step_index: int, approver: str) -> Notice:

@@ -21,6 +21,7 @@ from engine.actions import ReminderState
 from engine.approvals import ApprovalRequest, Vote
 from engine.delegation import Delegation
 from engine.groups import Group, Membership
+from engine.notify import EmailedSeat
 from engine.planning import DueAction
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, Rule
@@ -930,6 +931,18 @@ class LinksRepo(Protocol):
 
         A seat is (request, step, approver): once any of its links is used, none of them can be.
         """
+        ...
+
+    async def untold_seats(self, request_id: str) -> list[EmailedSeat]:
+        """Return the (step, approver, e-mail) of a request's links never used nor told of, by step, approver, e-mail.
+
+        A seat e-mailed links twice at one address is returned once.
+        """
+        ...
+
+    async def mark_seat_told(self, request_id: str, seat: EmailedSeat, now: datetime) -> bool:
+        """Mark a seat's unused links at that address told at `now`; tell whether any were (compare-and-set: of two
+        callers at once, one gets True). A told seat is no longer returned by `untold_seats`."""
         ...
 
     async def slack_identity(self, email: str) -> SlackIdentity | None:

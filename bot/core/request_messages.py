@@ -7,9 +7,10 @@ from typing import Any
 
 from bot.core.cards import card_of, read_card_data, request_card
 from bot.core.deps import Deps
+from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
-from engine.notify import is_slack_user
+from engine.notify import closed_email_notice, is_slack_user, is_told_settled
 from storage.models import SlackMessageRef
 
 CHANNEL_COPY = -1
@@ -54,8 +55,25 @@ class RequestMessages:
                 card = card_of(data, step_index, ref.user_id if vote is not None else None)
                 rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card)
             await self.deps.slack.update(ref.channel, ref.ts, rendered[shown])
+        await self.tell_emailed(request_id, data.request if data is not None else None)
         for hook in self.after_refresh:
             await hook(request_id, data.request if data is not None else None)
+
+    async def tell_emailed(self, request_id: str, seen: ApprovalRequest | None = None) -> None:
+        """E-mail, once, each seat e-mailed links whose step was settled without it: the links decide nothing now.
+
+        `seen`: the request as just read; one still on its first step has settled none, and nothing is read.
+        """
+        if not self.deps.settings.smtp_url or (seen is not None and seen.is_open() and seen.current_step == 0):
+            return
+        now = self.deps.clock.now()
+        async with self.deps.unit_of_work() as repo:
+            request = await repo.get_request(request_id)
+            if request is None:
+                return
+            past = [seat for seat in await repo.untold_seats(request_id) if is_told_settled(request, seat)]
+            told = [seat for seat in past if await repo.mark_seat_told(request_id, seat, now)]
+            await enqueue_notices(repo, [closed_email_notice(request_id, seat) for seat in told], now)
 
     async def tell_requester(self, request_id: str) -> Posted | None:
         """DM the requester the outcome of their request."""

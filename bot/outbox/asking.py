@@ -47,6 +47,7 @@ from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
+CLOSED_EMAIL_KIND = NoticeKind.CLOSED_EMAIL.value
 
 
 def new_link_token() -> str:
@@ -166,6 +167,25 @@ class Asking:
         email = await self.compose(item, tokens)
         message_id = await send_email(email, SmtpConfig.from_url(smtp_url), item.lasting_ref())
         return {"message_id": message_id}
+
+    async def send_closed(self, item: OutboxItem) -> dict[str, Any]:
+        """E-mail a seat that the step it was asked for was settled without it (how, by whom): its links are void."""
+        smtp_url = self.deps.settings.smtp_url
+        if not smtp_url:
+            raise Permanent("e-mail is off: SIGNOFF_SMTP_URL is not set")
+        email = await self.compose_closed(item)
+        return {"message_id": await send_email(email, SmtpConfig.from_url(smtp_url), item.lasting_ref())}
+
+    async def compose_closed(self, item: OutboxItem) -> Email:
+        """Render the e-mail of a settled step: who approved that step, or who rejected the request and why."""
+        step_index = item.payload["step_index"]
+        _, card = await request_card(self.deps.db, item.payload["request_id"], step_index)
+        outcome = card["outcome"]
+        actors = outcome["actors"] if outcome["status"] == "rejected" else card["steps"][step_index]["approvals"]
+        context = {"card": card, "deciders": [await display_name(self.deps.slack, who) for who in actors]}
+        render = self.deps.renderer.text
+        return Email(to=[item.target], subject=render("approval_closed_email_subject.txt.j2", **context),
+                     body=render("approval_closed_email.txt.j2", **context))
 
     async def mint(self, item: OutboxItem) -> dict[str, str] | None:
         """Store new links for the item's seat (hashed) and return their tokens; None when the step moved on."""

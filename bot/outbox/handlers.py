@@ -16,7 +16,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.reminders import PAYMENT_REMINDER_KIND
 from bot.core.service import Signoff
-from bot.outbox.asking import EMAIL_KIND, LOOKUP_KIND, Asking
+from bot.outbox.asking import CLOSED_EMAIL_KIND, EMAIL_KIND, LOOKUP_KIND, Asking
 from bot.outbox.errors import UNREACHABLE_ERRORS, Permanent, slack_error
 from bot.outbox.nudges import Nudges
 from bot.outbox.payment_reminders import PaymentReminders
@@ -107,7 +107,7 @@ def handler_table(service: Signoff) -> dict[str, Handler]:
         "ask": messages.ask, "channel_copy": messages.channel_copy, "refresh": messages.refresh,
         "outcome": messages.outcome, "message": messages.message, "email": messages.email,
         "webhook": WebhookPoster(service.settings).deliver,
-        LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send,
+        LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send, CLOSED_EMAIL_KIND: asking.send_closed,
         "remind": nudges.remind, "remind_digest": nudges.remind_digest, "escalate": nudges.escalate,
         PAYMENT_REMINDER_KIND: PaymentReminders(service).deliver,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from engine.notify import EmailedSeat
 from storage.models import ApprovalLink, SlackIdentity
 from storage.sql.codec import parse_ts, ts
 from storage.sql.connection import Row, SqlConnection
@@ -47,6 +48,24 @@ class LinksQueries:
             "(SELECT request_id, step_index, approver FROM approval_links "
             " WHERE token_hash=? AND used_at IS NULL AND expires_at > ?)",
             (ts(now), token_hash, ts(now)),
+        )
+        return cursor.rowcount > 0
+
+    async def untold_seats(self, request_id: str) -> list[EmailedSeat]:
+        """Return the seats of a request e-mailed links they never used and not yet told of a settled step."""
+        rows = await self.conn.execute_fetchall(
+            "SELECT DISTINCT step_index, approver, email FROM approval_links "
+            "WHERE request_id=? AND used_at IS NULL AND told_at IS NULL ORDER BY step_index, approver, email",
+            (request_id,),
+        )
+        return [EmailedSeat(row["step_index"], row["approver"], row["email"]) for row in rows]
+
+    async def mark_seat_told(self, request_id: str, seat: EmailedSeat, now: datetime) -> bool:
+        """Note that a seat was told its step was settled; tell whether this call did (compare-and-set)."""
+        cursor = await self.conn.execute(
+            "UPDATE approval_links SET told_at=? WHERE request_id=? AND step_index=? AND approver=? AND email=? "
+            "AND used_at IS NULL AND told_at IS NULL",
+            (ts(now), request_id, seat.step_index, seat.approver, seat.email),
         )
         return cursor.rowcount > 0
 

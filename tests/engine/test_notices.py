@@ -7,13 +7,17 @@ from typing import Any
 
 import pytest
 
-from engine.approvals import ApprovalRequest, Outcome, RequestStatus, Step
+from engine.approvals import ApprovalRequest, Decision, Outcome, RequestStatus, Step, Vote
 from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+from engine.lifecycle import CHANGED, VOIDED
 from engine.notify import (
     Ask,
+    EmailedSeat,
     Notice,
     NoticeKind,
     ask_notices,
+    closed_email_notice,
+    is_told_settled,
     needs_workflow,
     notices_of,
     notify_options,
@@ -152,3 +156,37 @@ def test_a_nudge_whose_dm_was_queued_already_only_e_mails() -> None:
     queued = {**NUDGE, "is_dm_queued": True}
     assert [n.kind for n in nudge_notices(both, queued, "k")] == ["approval_email"]
     assert nudge_notices(Ask("U01AAA", dm_to="U01AAA"), queued, "k") == []
+
+
+SEAT = EmailedSeat(0, "a@x.example", "a@x.example")
+
+
+def two_steps(**changes: Any) -> ApprovalRequest:
+    request = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "U0REQ",
+                              (Step(0, ("a@x.example", "U01AAA"), 1), Step(1, ("U01BBB",), 1)), NOW, NOW)
+    return ApprovalRequest(**{**request.__dict__, **changes})
+
+
+def vote(step: int, approver: str, decision: Decision = Decision.APPROVE) -> Vote:
+    return Vote(step, approver, decision, NOW, None, None)
+
+
+@pytest.mark.parametrize(("request_", "is_told"), [
+    (two_steps(), False),  # the step still waits
+    (two_steps(current_step=1, votes=(vote(0, "U01AAA"),)), True),  # settled without the seat
+    (two_steps(current_step=1, votes=(vote(0, "a@x.example"),)), False),  # the seat decided it (from Slack)
+    (two_steps(status=RequestStatus.REJECTED, votes=(vote(0, "U01AAA", Decision.REJECT),)), True),
+    (two_steps(status=RequestStatus.EXPIRED), True),
+    (two_steps(status=RequestStatus.CANCELLED, reason=VOIDED), True),
+    (two_steps(status=RequestStatus.CANCELLED, reason=CHANGED), False),  # asked again at once: the new ask says so
+    (two_steps(current_step=1, status=RequestStatus.APPROVED, votes=(vote(0, "U01AAA"), vote(1, "U01BBB"))), True),
+])
+def test_an_emailed_seat_is_told_when_its_step_is_settled_without_it(request_: ApprovalRequest, is_told: bool) -> None:
+    assert is_told_settled(request_, SEAT) is is_told
+
+
+def test_the_settled_step_e_mail_is_keyed_by_seat_and_address() -> None:
+    notice = closed_email_notice("AR-1", SEAT)
+    assert (notice.kind, notice.target, notice.key) == (
+        NoticeKind.CLOSED_EMAIL, "a@x.example", "mail-closed:AR-1:0:a@x.example:a@x.example")
+    assert notice.payload == {"request_id": "AR-1", "step_index": 0, "approver": "a@x.example"}

@@ -17,6 +17,7 @@ from bot.slack.app import command_registry
 from bot.slack.group_modals import GroupForm, group_modal
 from bot.slack.rule_modal import RuleForm, rule_modal
 from engine.actions import sample_contact, sample_record
+from engine.approvals import RequestStatus
 from engine.catalog import catalog
 from engine.errors import InvalidDefinitionError
 from engine.records import RecordType
@@ -64,6 +65,20 @@ def english_in(shown: Any, allowed: tuple[str, ...] = ()) -> list[str]:
 # what test_views does not build: e-mails, the approval page, reminders, digests, every error and note
 
 
+def _closed_emails() -> Iterator[Case]:
+    """The e-mail telling a seat asked by e-mail that its step was settled without it, for each way it ends."""
+    endings: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("step_done", {"current_step": 1}), ("approved", {"status": RequestStatus.APPROVED}),
+        ("rejected", {"status": RequestStatus.REJECTED, "reason": "Wrong VAT"}),
+        ("expired", {"status": RequestStatus.EXPIRED}),
+        ("cancelled", {"status": RequestStatus.CANCELLED, "reason": "the workflow Tell finance was deleted"}))
+    for name, changes in endings:
+        yield Case(f"approval_closed_email:{name}", "approval_closed_email.txt.j2", "text", lambda r, big, c=changes:
+                   r.text("approval_closed_email.txt.j2", card=card(big, **c), deciders=["Jane Doe"]))
+    yield Case("approval_closed_email_subject", "approval_closed_email_subject.txt.j2", "text",
+               lambda r, big: r.text("approval_closed_email_subject.txt.j2", card=card(big)))
+
+
 def _renderer_cases() -> Iterator[Case]:
     yield Case("approval_email", "approval_email.txt.j2", "text", lambda r, big: r.text(
         "approval_email.txt.j2", card=card(big), step_index=0, requester_name="Jane Doe",
@@ -89,6 +104,7 @@ def _renderer_cases() -> Iterator[Case]:
     for is_admin in (True, False):
         yield Case(f"help_text:{is_admin}", "help.txt.j2", "text", lambda r, big, a=is_admin: r.text(
             "help.txt.j2", is_admin=a, entries=[{"usage": k, "help_key": k, "is_admin_only": a} for k in HELP_KEYS]))
+    yield from _closed_emails()
     yield Case("escalation_expired_reason", "escalation_expired_reason.txt.j2", "text", lambda r, big: r.text(
         "escalation_expired_reason.txt.j2", after={"days": 3, "hours": 1, "minutes": 0, "iso": "P3DT1H"}))
     yield from _approval_nudges()

@@ -130,6 +130,37 @@ async def test_post_approve_counts_the_vote_and_refreshes_every_copy(mailing: Ha
     assert (used["client"], used["user_agent"]) == ("127.0.0.1", "Finance-Browser/1.0")
 
 
+def body_of(mail: Any) -> str:
+    return str(mail.get_payload(decode=True).decode())
+
+
+async def test_an_outsider_is_told_once_when_their_step_is_settled_without_them(mailing: Harness, smtp: Inbox) -> None:
+    definition = workflow([OUTSIDER, "U01AAA"], 1)
+    definition["actions"][0]["steps"].append({"approvers": ["U01BBB"], "min_approvers": 1})
+    await submitted(mailing, definition)
+    links = links_of((await mail_to(smtp, OUTSIDER))[0])
+    await mailing.click("U01AAA", await mailing.wait_for(lambda: next(iter(mailing.dm("U01AAA")), None)), "approve")
+    told = (await mail_to(smtp, OUTSIDER, 2))[1]
+    assert "No longer needed: Invoice INV-1" in str(make_header(decode_header(told["Subject"])))
+    assert "no longer needed: Alice approved it." in body_of(told) and not LINK.search(body_of(told))
+    async with httpx.AsyncClient() as web:
+        assert "not an approver" in (await web.get(links["approve"])).text
+    await mailing.click("U01BBB", await mailing.wait_for(lambda: next(iter(mailing.dm("U01BBB")), None)), "approve")
+    await mailing.wait_for(lambda: mailing.dm("U0REQ"))
+    await mailing.runtime.deliverer.drain()
+    assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 2
+    assert (await approval(mailing))["approval_status"] == "approved"
+
+
+async def test_an_outsider_is_told_who_rejected_and_why(mailing: Harness, smtp: Inbox) -> None:
+    await submitted(mailing, workflow([OUTSIDER, "U01AAA"], 2))
+    await mail_to(smtp, OUTSIDER)
+    await mailing.runtime.service.approvals.decide(
+        (await approval(mailing))["approval"]["request_id"], "U01AAA", Decision.REJECT, reason="Wrong VAT rate")
+    told = body_of((await mail_to(smtp, OUTSIDER, 2))[1])
+    assert "no longer needed: Alice rejected it." in told and "> Wrong VAT rate" in told
+
+
 async def test_reject_needs_a_reason_of_three_characters(mailing: Harness, smtp: Inbox) -> None:
     await submitted(mailing, workflow([OUTSIDER]))
     links = links_of((await mail_to(smtp, OUTSIDER))[0])

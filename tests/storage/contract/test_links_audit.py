@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from engine.approvals import ApprovalRequest, Step
+from engine.notify import EmailedSeat
 from storage.models import ApprovalLink, AuditLine, SlackIdentity, hash_link_token
 from storage.ports import Store
 
@@ -43,6 +44,29 @@ async def test_a_link_decides_its_seat_once_and_only_before_it_expires(store: St
         assert await repo.approval_link(hash_link_token("unknown")) is None
     assert used == replace(a_link("reject"), used_at=NOW + timedelta(minutes=1))
     assert untouched == a_link("approve", "b@example.com") and hash_link_token("x") != hash_link_token("y")
+
+
+async def test_a_seat_with_unused_links_is_told_once_per_address(store: Store) -> None:
+    await stored_request(store)
+    async with store.unit_of_work() as repo:
+        for token, link in (("a1", a_link("approve")), ("a2", a_link("reject")), ("a3", a_link("approve")),
+                            ("b1", a_link("approve", "b@example.com")), ("c1", a_link("approve", "c@example.com", 1)),
+                            ("a4", replace(a_link("approve"), email="a.other@example.com"))):
+            await repo.add_approval_link(hash_link_token(token), link)
+        assert await repo.use_approval_link(hash_link_token("b1"), NOW)
+    seat_a, other_address = EmailedSeat(0, "a@example.com", "a@example.com"), \
+        EmailedSeat(0, "a@example.com", "a.other@example.com")
+    seat_c = EmailedSeat(1, "c@example.com", "c@example.com")
+    async with store.read() as repo:
+        assert await repo.untold_seats("AR-1") == [other_address, seat_a, seat_c]
+        assert await repo.untold_seats("AR-2") == []
+    async with store.unit_of_work() as repo:
+        assert await repo.mark_seat_told("AR-1", seat_a, NOW)
+        assert not await repo.mark_seat_told("AR-1", seat_a, NOW)
+        assert not await repo.mark_seat_told("AR-1", EmailedSeat(0, "b@example.com", "b@example.com"), NOW)
+    async with store.read() as repo:
+        assert await repo.untold_seats("AR-1") == [other_address, seat_c]
+        assert (await repo.approval_link(hash_link_token("a2"))) == a_link("reject")
 
 
 async def test_a_slack_identity_is_replaced_by_the_latest_answer(store: Store) -> None:
