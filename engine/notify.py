@@ -128,6 +128,7 @@ class NoticeKind(StrEnum):
     REMIND = "remind"
     REMIND_DIGEST = "remind_digest"
     ESCALATE = "escalate"
+    ESCALATE_DIGEST = "escalate_digest"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from engine.notify import Notice, NoticeKind, is_slack_user, nudge_lookup
 from engine.planning import DueAction
 from engine.workflows import DEFAULT_NOTIFY
 
-DIGEST_FROM = 4  # reminders of this many documents to one person at once make one message listing them
+DIGEST_FROM = 4  # reminders (or escalations) of this many documents to one person at once make one message
+DIGESTS = {NoticeKind.REMIND: NoticeKind.REMIND_DIGEST, NoticeKind.ESCALATE: NoticeKind.ESCALATE_DIGEST}
 
 
 def waited_s(action: DueAction, now: datetime, tz: ZoneInfo | None = None) -> float:
@@ -127,19 +128,22 @@ def reminded_seat(payload: Mapping[str, Any], target: str) -> str:
 
 
 def digested(notices: Sequence[Notice], digest_from: int = DIGEST_FROM) -> list[Notice]:
-    """Return reminders as they are sent: a person reminded of `digest_from` or more documents at once gets one
-    message listing them (keyed by the reminders it stands for) instead of one message each."""
-    by_person: dict[str, list[Notice]] = {}
+    """Return reminders and escalations as they are sent: a person told the same way (reminded, escalated to, told
+    of an escalation past them) of `digest_from` or more documents at once gets one message listing them (keyed by
+    the notices it stands for) instead of one message each."""
+    groups: dict[tuple[NoticeKind, str, str], list[Notice]] = {}
     for notice in notices:
-        if notice.kind is NoticeKind.REMIND:
-            by_person.setdefault(notice.target, []).append(notice)
-    many = {person: found for person, found in by_person.items() if len(found) >= digest_from}
-    kept = [n for n in notices if not (n.kind is NoticeKind.REMIND and n.target in many)]
-    return kept + [_digest(person, found) for person, found in many.items()]
+        if notice.kind in DIGESTS:
+            group = (NoticeKind(notice.kind), notice.target, str(notice.payload.get("role", "")))
+            groups.setdefault(group, []).append(notice)
+    many = {group: found for group, found in groups.items() if len(found) >= digest_from}
+    covered = {id(n) for found in many.values() for n in found}
+    return [n for n in notices if id(n) not in covered] + [_digest(*group, found) for group, found in many.items()]
 
 
-def _digest(person: str, reminders: Sequence[Notice]) -> Notice:
-    keys = sorted(str(n.key) for n in reminders)
-    key = "remind_digest:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
-    return Notice(NoticeKind.REMIND_DIGEST, person, {"items": [dict(n.payload) for n in reminders], "covers": keys},
-                  key)
+def _digest(kind: NoticeKind, person: str, role: str, notices: Sequence[Notice]) -> Notice:
+    keys = sorted(str(n.key) for n in notices)
+    digest = DIGESTS[kind]
+    key = f"{digest.value}:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
+    payload: dict[str, Any] = {"items": [dict(n.payload) for n in notices], "covers": keys}
+    return Notice(digest, person, {**payload, "role": role} if role else payload, key)

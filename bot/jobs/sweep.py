@@ -27,6 +27,7 @@ from bot.jobs.scheduled import ScheduledRuns
 from engine.approvals import ApprovalRequest, RequestStatus, close, escalate
 from engine.history import escalated
 from engine.invoice_reminders import InvoiceReminderSettings
+from engine.notify import Notice
 from engine.nudges import (
     digested,
     escalation_notices,
@@ -145,10 +146,12 @@ class Sweep:
                 for r in records.values()], settings
 
     async def _perform(self, batch: Batch, actions: Sequence[DueAction]) -> None:
-        """Perform the claimed actions; reminders last and together (a late sweep escalates before it reminds)."""
+        """Perform the claimed actions; escalations' messages together, then reminders' (a late sweep escalates
+        before it reminds): a person told of many documents at once gets one message listing them."""
+        escalated: list[Notice] = []
         for action in actions:
             if action.kind is ActionKind.ESCALATE:
-                await self._escalate(batch, action)
+                escalated += await self._escalate(batch, action)
             elif action.kind is ActionKind.EXPIRE:
                 await self._expire(batch, action)
             elif action.kind is ActionKind.INVOICE_REMINDER:
@@ -157,6 +160,7 @@ class Sweep:
                 await self.scheduled.fire(batch.repo, action, batch.now)
             elif action.kind is ActionKind.AWAY_ENDED:
                 await away_ended(self.service.deps, batch.repo, action.data)
+        await batch.repo.enqueue_many([as_message(n) for n in digested(escalated)], batch.now)
         await self._remind(batch, [a for a in actions if a.kind is ActionKind.REMIND])
 
     async def _remind(self, batch: Batch, actions: Sequence[DueAction]) -> None:
@@ -167,8 +171,9 @@ class Sweep:
         await batch.repo.enqueue_many(messages, batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "reminded", actions, ("step_index", "n", "to")))
 
-    async def _escalate(self, batch: Batch, action: DueAction) -> None:
-        """Add the escalation targets to the step, DM them why, and tell the approvers who did not act."""
+    async def _escalate(self, batch: Batch, action: DueAction) -> list[Notice]:
+        """Add the escalation targets to the step and note it; return the messages to its targets (why they may now
+        decide) and to the approvers who did not act."""
         request = batch.requests[action.data["request_id"]]
         outcome = escalate(request, action.data["to"])
         if outcome.is_counted:
@@ -177,11 +182,11 @@ class Sweep:
         data = action.data
         delegations = await batch.repo.delegations_of(escalation_people(data), batch.now)
         notices = escalation_notices(action, batch.requests.get(request.id), delegations, batch.now, self.tz)
-        await batch.repo.enqueue_many([as_message(n) for n in notices], batch.now)
         await batch.repo.audit_many(_audit_lines(batch.now, "escalated", [action],
                                                  ("step_index", "level", "to", "waiting_on")))
         await record_history(batch.repo, [escalated(batch.requests[request.id], data["to"], data["level"],
                                                     data["waiting_on"])], batch.now)
+        return notices
 
     async def _expire(self, batch: Batch, action: DueAction) -> None:
         """Reject the request as expired: everyone's copy is refreshed and the requester told."""

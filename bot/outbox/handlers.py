@@ -109,6 +109,7 @@ def handler_table(service: Signoff) -> dict[str, Handler]:
         "webhook": WebhookPoster(service.settings).deliver,
         LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send, CLOSED_EMAIL_KIND: asking.send_closed,
         "remind": nudges.remind, "remind_digest": nudges.remind_digest, "escalate": nudges.escalate,
+        "escalate_digest": nudges.escalate_digest,
         PAYMENT_REMINDER_KIND: PaymentReminders(service).deliver,
     }
 

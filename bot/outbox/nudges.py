@@ -58,6 +58,25 @@ class Nudges:
         card = await self.service.messages.card_for(p["request_id"])
         return {"record": card["record"], "waited": wait_parts(p["waited_s"]), "on_behalf_of": p.get("on_behalf_of")}
 
+    async def escalate_digest(self, item: OutboxItem) -> dict[str, Any]:
+        """DM one message listing the documents escalated to a person at once (or, to an approver passed over, past
+        them), those still on the escalated step."""
+        entries = [await self._still_escalated(p) for p in item.payload["items"]]
+        shown = [entry for entry in entries if entry is not None]
+        if not shown:
+            return {"skipped": "every document moved on"}
+        message = self.service.renderer.json("escalation_digest.json.j2", items=shown, role=item.payload["role"])
+        posted = await self.service.slack.dm(item.target, message)
+        return {"channel": posted.channel, "ts": posted.ts, "documents": len(shown)}
+
+    async def _still_escalated(self, p: dict[str, Any]) -> dict[str, Any] | None:
+        """Return one escalated document as the digest lists it, or None when its request moved on."""
+        if not is_on_step(await self.service.approvals.request(p["request_id"]), p["step_index"]):
+            return None
+        card = await self.service.messages.card_for(p["request_id"])
+        return {"record": card["record"], "waited": wait_parts(p["waited_s"]), "to": p["to"],
+                "on_behalf_of": p.get("on_behalf_of")}
+
     async def escalate(self, item: OutboxItem) -> dict[str, Any]:
         """DM an escalation (with the buttons) to a target, or the notice to an approver who did not act."""
         p = item.payload

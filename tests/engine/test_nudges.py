@@ -195,6 +195,25 @@ def test_many_reminders_to_one_person_at_once_become_one_digest(counts: dict[str
     assert {n.key for n in digested(notices[::-1]) if n.kind is NoticeKind.REMIND_DIGEST} == keys
 
 
+@pytest.mark.parametrize(("targets", "notices", "digests"), [
+    (4, 3, {"target": 4}),  # escalated to them: one message; told of escalations past them: one each
+    (3, 4, {"notice": 4}),
+    (5, 5, {"target": 5, "notice": 5}),
+    (3, 3, {}),
+])
+def test_many_escalations_to_one_person_at_once_become_one_digest_per_role(
+        targets: int, notices: int, digests: dict[str, int]) -> None:
+    escalations = [Notice(NoticeKind.ESCALATE, "UB", {"request_id": f"AR-{n}", "role": role}, f"escalate:{role}:{n}")
+                   for role, count in (("target", targets), ("notice", notices)) for n in range(count)]
+    sent = digested([*escalations, _reminder("UB", 0)])
+    found = {n.payload["role"]: len(n.payload["items"]) for n in sent if n.kind is NoticeKind.ESCALATE_DIGEST}
+    assert found == digests
+    assert all(str(n.key).startswith("escalate_digest:") for n in sent if n.kind is NoticeKind.ESCALATE_DIGEST)
+    singles = [n for n in sent if n.kind is NoticeKind.ESCALATE]
+    assert len(singles) == targets + notices - sum(digests.values())
+    assert sum(1 for n in sent if n.kind is NoticeKind.REMIND) == 1
+
+
 @pytest.mark.parametrize(("since", "due", "waited"), [
     ("2028-03-11T15:00:00+00:00", "2028-03-12T14:00:00+00:00", 86400.0),  # New York springs forward: still a day
     ("2028-11-04T14:00:00+00:00", "2028-11-05T15:00:00+00:00", 86400.0),  # and falls back: still a day

@@ -153,6 +153,11 @@ def _approval_nudges() -> Iterator[Case]:
                lambda r, big: r.json("approval_reminder_digest.json.j2", items=[
                    {"record": card(big)["record"], "waited": {"days": n, "hours": 5},
                     "on_behalf_of": "U01AAA" if n % 2 else None} for n in range(40 if big else 4)]))
+    for role in ("target", "notice"):
+        yield Case(f"escalation_digest:{role}", "escalation_digest.json.j2", "message",
+                   lambda r, big, role=role: r.json("escalation_digest.json.j2", role=role, items=[
+                       {"record": card(big)["record"], "waited": {"days": n, "hours": 5}, "to": ["U01DDD"],
+                        "on_behalf_of": "U01AAA" if n % 2 else None} for n in range(40 if big else 4)]))
 
 
 def _digests() -> Iterator[Case]:

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.outbox.lanes import Pacer
+from engine.approvals import Decision
 from tests.support.harness import Harness, running_signoff
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -165,6 +166,28 @@ async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path:
         assert "1 day" in listed and "/signoff pending" in listed
         events = (await signoff.api.get("/api/v1/records/invoice/INV-4/audit")).json()["events"]
         assert "reminded" in [e["action"] for e in events]
+
+
+async def test_escalations_of_many_documents_at_once_come_as_one_message_each_way(tmp_path: Path) -> None:
+    workflow = {**WORKFLOW, "actions": [{k: v for k, v in WORKFLOW["actions"][0].items() if k != "remind_every"}]}
+    async with running_signoff(tmp_path / "escalated.db", timezone="Europe/Paris") as signoff:
+        await pending_invoice(signoff, workflow)
+        for n in range(2, 6):
+            assert (await signoff.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+            assert (await signoff.post(f"/api/v1/records/invoice/INV-{n}/submit")).status_code == 200
+        await signoff.wait_for(lambda: [m for m in signoff.dm("U01AAA") if "INV-5" in m.all_text()])
+        assert await tick_at(signoff, paris(START + timedelta(days=3), 9, 30)) == {"escalate": 5}
+        [escalated] = [m for m in signoff.dm("U01DDD")]
+        assert escalated.text == ("🚨 Escalated to you: 5 documents have had no decision for too long. "
+                                  "You can now approve or reject them.")
+        assert all(f"INV-{n}" in escalated.all_text() for n in range(1, 6)) and "3 days" in escalated.all_text()
+        [passed_over] = [m for m in signoff.dm("U01AAA") if "escalated" in m.text]
+        assert passed_over.text.startswith("🚨 5 documents waiting for your decision were escalated.")
+        assert "escalated to <@U01DDD>" in passed_over.all_text()
+        async with signoff.db.read() as repo:
+            [request] = await repo.requests_for_record("invoice", "INV-3")
+        await signoff.runtime.service.approvals.decide(request.id, "U01DDD", Decision.APPROVE)
+        assert (await signoff.api.get("/api/v1/records/invoice/INV-3")).json()["approval_status"] == "approved"
 
 
 async def test_a_tick_told_not_to_drain_answers_after_the_sweep_and_the_worker_sends_the_reminder(
