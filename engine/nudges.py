@@ -101,25 +101,34 @@ def escalation_notices(
     action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
     tz: ZoneInfo | None = None,
 ) -> list[Notice]:
-    """Return an escalation's messages (`request` as escalated): buttons to targets, notices to who did not act."""
+    """Return an escalation's messages (`request` as escalated), by the channels of the step's asks as a reminder's:
+    buttons to its targets, notices to who did not act (a DM queued here, so that the DMs of many escalations at
+    once can be grouped; an e-mail through a lookup)."""
     data = action.data
     payload = {"request_id": data["request_id"], "step_index": data["step_index"], "level": data["level"],
                "to": list(data["to"]), "waiting_on": list(data["waiting_on"]), "waited_s": waited_s(action, now, tz)}
-    targets, told, notify = escalation_targets(data), escalation_told(data), notify_of(data)
-    routes = routes_for(request, [*targets, *told], delegations, now)
-    kind = NoticeKind.ESCALATE
-    notices = [Notice(kind, routes[p].person, {**payload, "role": "target", **behalf_of(routes[p])},
-                      f"{action.key}:{p}") for p in targets if not is_mailed(routes[p], notify)]
-    notices += [Notice(kind, routes[p].person, {**payload, "role": "notice", **behalf_of(routes[p])},
-                       f"{action.key}:notice:{p}") for p in told if not is_mailed(routes[p], notify)]
-    nudge = {**payload, "kind": kind.value, "notify": notify}
-    mailed_targets = [p for p in targets if is_mailed(routes[p], notify)]
-    mailed_told = [p for p in told if is_mailed(routes[p], notify)]
-    notices += [nudge_lookup(p, {**nudge, "role": "target"}, f"{action.key}:{p}")
-                for p in [*mailed_targets, *(p for p in data["to"] if is_email(p))]]
-    notices += [nudge_lookup(p, {**nudge, "role": "notice"}, f"{action.key}:notice:{p}")
-                for p in [*mailed_told, *(p for p in data["waiting_on"] if is_email(p) and p not in data["to"])]]
-    return notices
+    nudge = {**payload, "kind": NoticeKind.ESCALATE.value, "notify": notify_of(data)}
+    told = [p for p in data["waiting_on"] if p not in data["to"]]
+    return [*_escalated(action, request, delegations, now, nudge, "target", list(data["to"])),
+            *_escalated(action, request, delegations, now, nudge, "notice", told)]
+
+
+def _escalated(
+    action: DueAction, request: ApprovalRequest | None, delegations: Sequence[Delegation], now: datetime,
+    nudge: Mapping[str, Any], role: str, people: Sequence[str],
+) -> list[Notice]:
+    """Return one role's messages of an escalation: a DM to each Slack user the step DMs (or their delegate), a
+    lookup for each e-mail and for each Slack user who is e-mailed too."""
+    notify, prefix = nudge["notify"], f"{action.key}:" if role == "target" else f"{action.key}:notice:"
+    payload = {k: v for k, v in nudge.items() if k not in ("kind", "notify")}
+    routes = routes_for(request, [p for p in people if is_slack_user(p)], delegations, now)
+    direct = [p for p, r in routes.items() if not is_mailed(r, notify) or "dm" in notify]
+    notices = [Notice(NoticeKind.ESCALATE, routes[p].person, {**payload, "role": role, **behalf_of(routes[p])},
+                      f"{prefix}{p}") for p in direct]
+    mailed = [p for p, r in routes.items() if is_mailed(r, notify)]
+    return notices + [nudge_lookup(p, {**nudge, "role": role, "is_dm_queued": p in direct},
+                                   f"{prefix}{p}:mail" if p in direct else f"{prefix}{p}")
+                      for p in [*mailed, *(p for p in people if is_email(p))]]
 
 
 def reminded_seat(payload: Mapping[str, Any], target: str) -> str:

@@ -95,13 +95,20 @@ def test_a_reminder_follows_the_channels_of_the_ask(
     assert all(n.payload["nudge"]["is_dm_queued"] is (n.target in dms) for n in notices if n.kind == "approver_lookup")
 
 
-def test_an_escalation_follows_the_channels_of_the_ask() -> None:
+@pytest.mark.parametrize(("notify", "expected"), [
+    (["email"], [("approver_lookup", "U01EEE", "esc:U01EEE"), ("escalate", "U01DEL", "esc:notice:U01AAA"),
+                 ("approver_lookup", "a@x.example", "esc:notice:a@x.example")]),
+    (["dm", "email"], [("escalate", "U01EEE", "esc:U01EEE"), ("approver_lookup", "U01EEE", "esc:U01EEE:mail"),
+                       ("escalate", "U01DEL", "esc:notice:U01AAA"),
+                       ("approver_lookup", "a@x.example", "esc:notice:a@x.example")]),
+])
+def test_an_escalation_follows_the_channels_of_the_ask(notify: list[str], expected: list[tuple[str, str, str]]) -> None:
     action = escalate(("U01EEE",), ("U01AAA", "a@x.example"))
-    action = replace(action, data={**action.data, "notify": ["email"]})
+    action = replace(action, data={**action.data, "notify": notify})
     notices = escalation_notices(action, REQUEST, [AWAY], NOW)
-    assert [(n.kind, n.target, n.key) for n in notices] == [
-        ("escalate", "U01DEL", "esc:notice:U01AAA"), ("approver_lookup", "U01EEE", "esc:U01EEE"),
-        ("approver_lookup", "a@x.example", "esc:notice:a@x.example")]
+    assert [(n.kind, n.target, n.key) for n in notices] == expected
+    dms = {n.target for n in notices if n.kind == "escalate"}
+    assert all(n.payload["nudge"]["is_dm_queued"] is (n.target in dms) for n in notices if n.kind == "approver_lookup")
 
 
 @pytest.mark.parametrize(

@@ -168,8 +168,11 @@ async def test_reminders_of_many_documents_at_once_come_as_one_message(tmp_path:
         assert "reminded" in [e["action"] for e in events]
 
 
-async def test_escalations_of_many_documents_at_once_come_as_one_message_each_way(tmp_path: Path) -> None:
-    workflow = {**WORKFLOW, "actions": [{k: v for k, v in WORKFLOW["actions"][0].items() if k != "remind_every"}]}
+@pytest.mark.parametrize("notify", [["dm", "home"], ["dm", "home", "email"]])
+async def test_escalations_of_many_documents_at_once_come_as_one_message_each_way(
+        tmp_path: Path, notify: list[str]) -> None:
+    action = {k: v for k, v in WORKFLOW["actions"][0].items() if k != "remind_every"}
+    workflow = {**WORKFLOW, "actions": [{**action, "notify": notify}]}
     async with running_signoff(tmp_path / "escalated.db", timezone="Europe/Paris") as signoff:
         await pending_invoice(signoff, workflow)
         for n in range(2, 6):
