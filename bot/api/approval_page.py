@@ -123,6 +123,9 @@ async def _page_of(service: Signoff, link: ApprovalLink | None, typed: str | Non
         latest = await service.approvals.latest_request(request.record_type, request.record_id)
         params = await _named(service, closed_params(request, Decision(link.decision), typed, latest))
         return replace(page, state="refused", message=_refusal(service, "request_closed", params=params))
+    if request.current_step > link.step_index:
+        params = await _named(service, {"by": list(request.approvals_on(link.step_index))})
+        return replace(page, state="refused", message=_refusal(service, "step_moved_on", params=params))
     if request.current_step != link.step_index or link.approver not in request.step().approvers:
         return replace(page, state="refused", message=_refusal(service, "not_an_approver"))
     if link.decision == Decision.APPROVE.value:
