@@ -202,3 +202,16 @@ def recipients_on_step(
               *(v.acted_by or v.approver for v in request.votes)}
     cannot_sit = {*people, *([request.requester] if request.requester else [])}
     return {a: recipient_for(a, delegations, now, cannot_sit) for a in dict.fromkeys(approvers)}
+
+
+def stood_in_for(
+    request: ApprovalRequest, viewers: Iterable[str], delegations: Iterable[Delegation], now: datetime
+) -> dict[str, Recipient]:
+    """Return, of these viewers of a request's copies, each one standing in at `now` for an away approver its
+    current step still waits on, and for whom (their copy's buttons take that seat)."""
+    if not request.is_open():
+        return {}
+    waiting = [a for a in request.step().approvers if not request.has_voted(a)]
+    routes = recipients_on_step(request, waiting, delegations, now)
+    wanted = set(viewers)
+    return {r.person: r for r in routes.values() if r.on_behalf_of is not None and r.person in wanted}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -10,6 +10,7 @@ from typing import Any
 
 from engine.approvals import ApprovalRequest, Outcome, RequestStatus
 from engine.dates import require_aware
+from engine.delegation import Delegation, Recipient, recipients_on_step
 from engine.events import ApprovalRequested, RecordApproved, RecordRejected
 from engine.lifecycle import RESTARTS
 from engine.limits import SLACK_ID, is_email
@@ -213,9 +214,38 @@ def step_asks(event: ApprovalRequested, notify: Iterable[str], requester: str | 
     return notices
 
 
+def behalf_of(recipient: Recipient) -> dict[str, Any]:
+    """Return what a queued message keeps of whom its recipient stands in for (nothing for the approver)."""
+    if recipient.on_behalf_of is None or recipient.until is None:
+        return {}
+    return {"on_behalf_of": recipient.on_behalf_of, "until": recipient.until.isoformat()}
+
+
+def stand_in_asks(
+    event: ApprovalRequested, request: ApprovalRequest, delegations: Sequence[Delegation]
+) -> list[Notice]:
+    """Return the DMs asking, as a step starts, the delegates of its Slack approvers who are away: each with the
+    buttons that decide in the away approver's seat (one per delegate; the approver is asked too)."""
+    away = [a for a in event.approvers if is_slack_user(a) and a != request.requester]
+    routes = recipients_on_step(request, away, delegations, event.at) if delegations and away else {}
+    stand_ins: dict[str, Recipient] = {}
+    for recipient in routes.values():
+        if recipient.on_behalf_of is not None:
+            stand_ins.setdefault(recipient.person, recipient)
+    return [Notice(NoticeKind.ASK, person, {"request_id": event.request_id, "step_index": event.step_index,
+                                            "approver": r.seat(), **behalf_of(r)},
+                   f"ask:{event.request_id}:{event.step_index}:{person}") for person, r in stand_ins.items()]
+
+
 def needs_workflow(outcome: Outcome) -> bool:
     """Tell whether the notices of an outcome depend on its workflow (a step starts: how to ask, a channel copy)."""
     return any(isinstance(event, ApprovalRequested) for event in outcome.events)
+
+
+def asked_slack_users(outcome: Outcome) -> set[str]:
+    """Return the Slack users asked by the steps an outcome starts (whose delegations decide who else is asked)."""
+    return {a for event in outcome.events if isinstance(event, ApprovalRequested) for a in event.approvers
+            if is_slack_user(a)}
 
 
 def channel_copy(event: ApprovalRequested, workflow: Workflow | None) -> Notice | None:
@@ -235,12 +265,14 @@ def outcome_notice(outcome: Outcome, request_id: str) -> Notice | None:
     return Notice(NoticeKind.OUTCOME, requester or "", {"request_id": request_id}, f"outcome:{request_id}")
 
 
-def notices_of(outcome: Outcome, workflow: Workflow | None) -> list[Notice]:
-    """Return every message an outcome calls for, in order: the refresh, each step's asks and copy, the outcome."""
+def notices_of(outcome: Outcome, workflow: Workflow | None, delegations: Sequence[Delegation] = ()) -> list[Notice]:
+    """Return every message an outcome calls for, in order: the refresh, each step's asks (to the delegates of its
+    approvers who are away too: `delegations`, those of its Slack approvers) and copy, the outcome."""
     notices = [refresh_notice(outcome.request.id)] if outcome.events else []
     for event in outcome.events:
         if isinstance(event, ApprovalRequested):
             notices += step_asks(event, notify_options(workflow), outcome.request.requester)
+            notices += stand_in_asks(event, outcome.request, delegations)
             notices += [n for n in (channel_copy(event, workflow),) if n is not None]
         if isinstance(event, RecordApproved | RecordRejected):
             notices += [n for n in (outcome_notice(outcome, event.request_id),) if n is not None]

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from engine.approvals import ApprovalRequest
 from engine.delegation import Delegation, Recipient, recipient_for, recipients_on_step
 from engine.limits import is_email
-from engine.notify import Notice, NoticeKind, is_slack_user, nudge_lookup
+from engine.notify import Notice, NoticeKind, behalf_of, is_slack_user, nudge_lookup
 from engine.planning import DueAction
 from engine.workflows import DEFAULT_NOTIFY
 
@@ -35,13 +35,6 @@ def routes_for(
     if request is None:
         return {p: recipient_for(p, delegations, now) for p in people}
     return recipients_on_step(request, people, delegations, now)
-
-
-def behalf_of(recipient: Recipient) -> dict[str, Any]:
-    """Return what a queued message keeps of whom its recipient stands in for (nothing for the approver)."""
-    if recipient.on_behalf_of is None or recipient.until is None:
-        return {}
-    return {"on_behalf_of": recipient.on_behalf_of, "until": recipient.until.isoformat()}
 
 
 def reminded_people(actions: Iterable[DueAction]) -> set[str]:

@@ -36,7 +36,14 @@ from engine.facts import facts_of
 from engine.history import cancelled_or_decided, passed_over, started
 from engine.lifecycle import Plan, SaveDecision, approval_workflows_for, decide_on_reroute, is_approval_candidate
 from engine.limits import is_email, is_person_ref
-from engine.notify import identity_expiry, is_slack_user, needs_workflow, notices_of, refresh_notice
+from engine.notify import (
+    asked_slack_users,
+    identity_expiry,
+    is_slack_user,
+    needs_workflow,
+    notices_of,
+    refresh_notice,
+)
 from engine.records import ApprovalStatus, Contact, Record
 from engine.workflows import Workflow
 from storage.models import SlackIdentity
@@ -366,8 +373,12 @@ class Approvals:
         """Queue, in the deciding unit of work, every message the outcome calls for (as the engine says)."""
         now = self.deps.clock.now()
         await self.automation.on_outcome(repo, outcome, now)
-        workflow = await repo.get_workflow(outcome.request.workflow_id) if needs_workflow(outcome) else None
-        await enqueue_notices(repo, notices_of(outcome, workflow), now)
+        if not needs_workflow(outcome):
+            await enqueue_notices(repo, notices_of(outcome, None), now)
+            return
+        workflow = await repo.get_workflow(outcome.request.workflow_id)
+        delegations = await repo.delegations_of(asked_slack_users(outcome), now)
+        await enqueue_notices(repo, notices_of(outcome, workflow, delegations), now)
 
 
 class _VoterEmailUnknownError(Exception):

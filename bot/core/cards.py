@@ -9,7 +9,7 @@ from typing import Any
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Vote
 from engine.dates import utc_iso
-from engine.delegation import acted_by_steps
+from engine.delegation import Recipient, acted_by_steps
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, prefilled_fields
 from messages.cards import approval_card
@@ -48,6 +48,15 @@ def card_of(data: CardData, step_index: int | None, viewer: str | None = None) -
     card = approval_card(data.record, data.request, data.contact, step_index, prefilled_fields(data.prefills),
                          data.prefills, data.earlier_rejection, viewer)
     return {**card, "acted_by": acted_by_steps(data.request)}
+
+
+def behalf_view(request_id: str, recipient: Recipient | None) -> dict[str, Any]:
+    """Return what a copy shows of whom its recipient stands in for (`behalf`), and its buttons' value: the request,
+    with the away approver's seat (as bot.slack.home_tasks.task_value encodes a seat taken for someone away)."""
+    if recipient is None or recipient.on_behalf_of is None:
+        return {"behalf": None, "value": request_id}
+    return {"behalf": {"who": recipient.on_behalf_of, "until": recipient.until},
+            "value": f"{request_id}|{recipient.on_behalf_of}"}
 
 
 async def request_card(db: Store, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:

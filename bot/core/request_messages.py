@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from bot.core.cards import card_of, read_card_data, request_card
+from bot.core.cards import behalf_view, card_of, read_card_data, request_card
 from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
+from engine.delegation import Recipient, is_on_request, stood_in_for
 from engine.notify import closed_email_notice, is_slack_user, is_told_settled
 from storage.models import SlackMessageRef
+from storage.ports import Repository
 
 CHANNEL_COPY = -1
 
@@ -29,11 +31,13 @@ class RequestMessages:
         return (await request_card(self.deps.db, request_id, None))[1]
 
     async def post_request_copy(
-        self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None
+        self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None,
+        stand_in: Recipient | None = None,
     ) -> Posted:
-        """Post one copy of a request's message (a DM to an approver or a channel post) and remember it."""
+        """Post one copy of a request's message (a DM to an approver, or to the delegate `stand_in` of one away, or
+        a channel post) and remember it."""
         _, card = await request_card(self.deps.db, request_id, step_index)
-        message = self.deps.renderer.json("approval_request.json.j2", card=card)
+        message = self.deps.renderer.json("approval_request.json.j2", card=card, **behalf_view(request_id, stand_in))
         slack = self.deps.slack
         posted = await (slack.post(channel, message) if channel else slack.dm(user or "", message))
         ref_step = CHANNEL_COPY if step_index is None else step_index
@@ -46,18 +50,32 @@ class RequestMessages:
         async with self.deps.db.read() as repo:
             refs = await repo.messages_for(request_id)
             data = await read_card_data(repo, request_id) if refs else None
-        rendered: dict[tuple[int | None, tuple[str, str] | None], Any] = {}
+            stand_ins = await self._stand_ins(repo, data.request, refs) if data is not None else {}
+        rendered: dict[tuple[int | None, tuple[str, str] | None, str | None], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
             vote = viewer_vote(data.request, ref.user_id) if data is not None else None
-            shown = (step_index, _reading(vote, ref.user_id))
+            stand_in = stand_ins.get(ref.user_id or "") if vote is None else None
+            shown = (step_index, _reading(vote, ref.user_id), stand_in.seat() if stand_in else None)
             if shown not in rendered and data is not None:
                 card = card_of(data, step_index, ref.user_id if vote is not None else None)
-                rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card)
+                rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card,
+                                                          **behalf_view(request_id, stand_in))
             await self.deps.slack.update(ref.channel, ref.ts, rendered[shown])
         await self.tell_emailed(request_id, data.request if data is not None else None)
         for hook in self.after_refresh:
             await hook(request_id, data.request if data is not None else None)
+
+    async def _stand_ins(self, repo: Repository, request: ApprovalRequest,
+                         refs: Sequence[SlackMessageRef]) -> dict[str, Recipient]:
+        """Return who of the DMs' readers on the current step stands in for an away approver, and for whom (read
+        only when someone not on the request has a copy)."""
+        viewers = {ref.user_id for ref in refs if ref.user_id and ref.step_index == request.current_step
+                   and not is_on_request(request, ref.user_id)}
+        if not viewers or not request.is_open():
+            return {}
+        now = self.deps.clock.now()
+        return stood_in_for(request, viewers, await repo.delegations_of(request.step().approvers, now), now)
 
     async def tell_emailed(self, request_id: str, seen: ApprovalRequest | None = None) -> None:
         """E-mail, once, each seat e-mailed links whose step was settled without it: the links decide nothing now.

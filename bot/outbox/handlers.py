@@ -18,12 +18,14 @@ from bot.core.reminders import PAYMENT_REMINDER_KIND
 from bot.core.service import Signoff
 from bot.outbox.asking import CLOSED_EMAIL_KIND, EMAIL_KIND, LOOKUP_KIND, Asking
 from bot.outbox.errors import UNREACHABLE_ERRORS, Permanent, slack_error
-from bot.outbox.nudges import Nudges
+from bot.outbox.nudges import Nudges, stand_in_of
 from bot.outbox.payment_reminders import PaymentReminders
 from bot.outbox.webhooks import WebhookPoster
 from bot.senders.email import Email, send_email
 from bot.senders.slack import Posted
 from bot.settings import SmtpConfig
+from engine.approvals import is_waiting_on
+from engine.delegation import Recipient
 from engine.notify import is_slack_user
 from storage.models import OutboxItem
 from storage.ports import Repository
@@ -55,18 +57,29 @@ class Messages:
         self.asking = asking
 
     async def ask(self, item: OutboxItem) -> dict[str, Any]:
-        """DM an approver their copy of the request message; one Slack cannot DM (deactivated, a bot, gone) is
-        taken off the step instead, which gets stand-ins when it falls short of its quorum."""
-        payload = item.payload
-        messages = self.service.messages
+        """DM an approver their copy of the request message (or the delegate of one away a copy deciding in their
+        seat, unless they decided since); one Slack cannot DM (deactivated, a bot, gone) is taken off the step
+        instead, which gets stand-ins when it falls short of its quorum."""
+        payload, stand_in = item.payload, stand_in_of(item)
+        if stand_in is not None and not is_waiting_on(await self.service.approvals.request(payload["request_id"]),
+                                                      payload["step_index"], stand_in.seat()):
+            return {"skipped": "no longer waiting on the approver away"}
         try:
-            posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target)
+            posted = await self.service.messages.post_request_copy(
+                payload["request_id"], payload["step_index"], user=item.target, stand_in=stand_in)
         except SlackApiError as exc:
-            error = slack_error(exc)
-            if error is None or error not in UNREACHABLE_ERRORS:
-                raise
-            return await self.asking.unreachable(item, error)
+            return await self._unreachable(item, exc, stand_in)
         return posted_json(posted)
+
+    async def _unreachable(self, item: OutboxItem, exc: SlackApiError, stand_in: Recipient | None) -> dict[str, Any]:
+        """Take an approver Slack cannot DM off the step; the delegate of one away is only skipped (the approver
+        keeps their seat). Any other error is raised again, for the worker to classify."""
+        error = slack_error(exc)
+        if error is None or error not in UNREACHABLE_ERRORS:
+            raise exc
+        if stand_in is not None:
+            return {"skipped": f"the delegate cannot be reached: {error}"}
+        return await self.asking.unreachable(item, error)
 
     async def channel_copy(self, item: OutboxItem) -> dict[str, Any]:
         """Post the request message's copy to a channel."""

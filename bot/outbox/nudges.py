@@ -5,21 +5,25 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.core.cards import behalf_view
 from bot.core.service import Signoff
 from bot.senders.slack import Posted
 from engine.approvals import is_on_step, is_waiting_on
+from engine.delegation import Recipient
 from engine.durations import wait_parts
 from engine.nudges import reminded_seat
 from storage.models import OutboxItem, SlackMessageRef
 
 
+def stand_in_of(item: OutboxItem) -> Recipient | None:
+    """Return whom a queued DM's recipient stands in for while they are away, or None when it is for themselves."""
+    seat = item.payload.get("on_behalf_of")
+    return Recipient(item.target, seat, datetime.fromisoformat(item.payload["until"])) if seat else None
+
+
 def behalf_context(item: OutboxItem) -> dict[str, Any]:
     """Return the templates' `behalf` (whom the recipient stands in for) and the buttons' task value."""
-    p, seat = item.payload, item.payload.get("on_behalf_of")
-    if not seat:
-        return {"behalf": None, "value": p["request_id"]}
-    value = f"{p['request_id']}|{seat}"  # as bot.slack.home_tasks.task_value encodes a seat taken for someone away
-    return {"behalf": {"who": seat, "until": datetime.fromisoformat(p["until"])}, "value": value}
+    return behalf_view(item.payload["request_id"], stand_in_of(item))
 
 
 class Nudges:

@@ -24,6 +24,7 @@ from engine.delegation import (
     recipient_for,
     recipients_on_step,
     seat_for,
+    stood_in_for,
 )
 from engine.errors import VoteRefusedError
 
@@ -257,3 +258,23 @@ def test_the_approvals_a_delegate_may_not_take_stay_with_the_principal() -> None
     requested = ApprovalRequest("AR-3", "invoice", "INV-3", "wf", "UCARA", (Step(0, ("UBOB",), 1),), NOW, NOW)
     assert left_with_principal([own, other_step, requested], "UBOB", "UCARA") == 2
     assert left_with_principal([own], "UBOB", "UDAN") == 0
+
+
+@pytest.mark.parametrize(
+    ("req", "viewers", "expected"),
+    [
+        (request(), {"UB", "UX"}, {}),
+        (request(steps=(("UA", "UC"),)), {"UB", "UX"}, {"UB": Recipient("UB", "UA", UNTIL)}),
+        (request(steps=(("UA", "UC"),)), {"UX"}, {}),
+        (request(steps=(("UA", "UC"),), votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), {"UB"}, {}),
+        (request(steps=(("UA", "UC"),), status=RequestStatus.APPROVED), {"UB"}, {}),
+        (request(steps=(("UC",), ("UA",))), {"UB"}, {}),
+        (request(steps=(("UA", "UC"),), requester="UB"), {"UB"}, {}),
+    ],
+    ids=["delegate-on-step", "stands-in", "not-a-viewer", "principal-decided", "closed", "principal-on-later-step",
+         "delegate-requested-it"],
+)
+def test_who_reads_a_copy_for_an_away_approver_the_step_still_waits_on(
+    req: ApprovalRequest, viewers: set[str], expected: dict[str, Recipient],
+) -> None:
+    assert stood_in_for(req, viewers, [AWAY], NOW) == expected

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from engine.approvals import ApprovalRequest, Decision, Outcome, RequestStatus, Step, Vote
+from engine.delegation import Delegation
 from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected, StepApproved, VoteRecorded
 from engine.lifecycle import CHANGED, VOIDED
 from engine.notify import (
@@ -190,3 +191,50 @@ def test_the_settled_step_e_mail_is_keyed_by_seat_and_address() -> None:
     assert (notice.kind, notice.target, notice.key) == (
         NoticeKind.CLOSED_EMAIL, "a@x.example", "mail-closed:AR-1:0:a@x.example:a@x.example")
     assert notice.payload == {"request_id": "AR-1", "step_index": 0, "approver": "a@x.example"}
+
+
+UNTIL = NOW + timedelta(days=5)
+AWAY = Delegation("U01AAA", "U01DEL", NOW - timedelta(days=1), UNTIL)
+BEHALF = {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}
+STAND_IN = Notice("ask", "U01DEL", {**STEP0, "approver": "U01AAA", **BEHALF}, "ask:AR-1:0:U01DEL")
+
+
+def two_approvers(requester: str = "U0REQ", later: tuple[str, ...] = ()) -> Outcome:
+    steps = (Step(0, ("U01AAA", "U01BBB"), 2), *((Step(1, later, 1),) if later else ()))
+    request = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", requester, steps, NOW, NOW,
+                              status=RequestStatus.PENDING)
+    return Outcome(request, (asked(0, "U01AAA", "U01BBB"),))
+
+
+ASK_B = Notice("ask", "U01BBB", {**STEP0, "approver": "U01BBB"}, "ask:AR-1:0:U01BBB")
+
+
+@pytest.mark.parametrize(
+    ("result", "flow", "delegations", "expected"),
+    [
+        (two_approvers(), workflow(), [], [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(), workflow(), [AWAY], [REFRESH, ASK_A, ASK_B, STAND_IN]),
+        (two_approvers(), workflow(notify=["home"]), [AWAY], [REFRESH, STAND_IN]),
+        (two_approvers(), workflow(notify=["email"]), [AWAY],
+         [REFRESH, Notice("approver_lookup", "U01AAA", {**STEP0, "approver": "U01AAA"}, "lookup:AR-1:0:U01AAA"),
+          Notice("approver_lookup", "U01BBB", {**STEP0, "approver": "U01BBB"}, "lookup:AR-1:0:U01BBB"), STAND_IN]),
+        (two_approvers(), workflow(), [AWAY, Delegation("U01BBB", "U01DEL", NOW - timedelta(hours=1), UNTIL)],
+         [REFRESH, ASK_A, ASK_B, STAND_IN]),
+        (two_approvers(), workflow(), [Delegation("U01AAA", "U01DEL", NOW + timedelta(hours=1), UNTIL)],
+         [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(), workflow(), [Delegation("U01AAA", "U01DEL", NOW - timedelta(days=2), NOW)],
+         [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(requester="U01DEL"), workflow(), [AWAY], [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(requester="U01AAA"), workflow(), [AWAY], [REFRESH, ASK_B]),
+        (two_approvers(later=("U01DEL",)), workflow(), [AWAY], [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(), workflow(), [Delegation("U01AAA", "U01BBB", NOW - timedelta(days=1), UNTIL)],
+         [REFRESH, ASK_A, ASK_B]),
+    ],
+    ids=["nobody-away", "away", "home-only", "email-lookups", "one-delegate-for-two", "not-yet-away",
+         "back-at-the-ask", "delegate-requested-it", "away-approver-requested-it", "delegate-on-a-later-step",
+         "delegate-on-the-step"],
+)
+def test_the_delegate_of_an_approver_away_is_asked_too_as_the_step_starts(
+    result: Outcome, flow: Workflow, delegations: list[Delegation], expected: list[Notice],
+) -> None:
+    assert notices_of(result, flow, delegations) == expected

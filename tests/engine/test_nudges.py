@@ -11,9 +11,8 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Step
 from engine.delegation import Delegation, Recipient
-from engine.notify import Notice, NoticeKind
+from engine.notify import Notice, NoticeKind, behalf_of
 from engine.nudges import (
-    behalf_of,
     digested,
     escalation_notices,
     escalation_people,

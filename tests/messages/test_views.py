@@ -316,6 +316,9 @@ def cases() -> Iterator[Case]:
              Vote(0, "U01CCC", Decision.REJECT, NOW, LONG, None))
     yield Case("approval_request", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1])))
+    yield Case("approval_request:behalf", "approval_request.json.j2", "message",
+               lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1]), value="AR-1|U01AAA",
+                                     behalf={"who": "U01AAA", "until": NOW + timedelta(days=3)}))
     for by in ("U01CCC", "ap@example.com"):
         yield Case(f"approval_request:resubmitted:{by}", "approval_request.json.j2", "message",
                    lambda r, big, b=by: r.json("approval_request.json.j2", card={

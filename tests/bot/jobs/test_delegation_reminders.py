@@ -130,3 +130,47 @@ async def test_a_delegate_who_approved_from_a_reminder_sees_it_there_without_but
         await signoff.wait_for(lambda: "1 of 2 approved" in shown[DIMITRI]().all_text())
         assert shown[DIMITRI]().action_ids() == ["approve", "reject"]
         assert await votes_of(signoff, "invoice", "INV-1") == [(ALICE, BRUNO, "approve")]
+
+
+async def test_the_delegate_of_an_approver_away_is_asked_as_the_step_starts_and_decides_in_their_seat(
+    tmp_path: Path,
+) -> None:
+    both = {**WORKFLOW, "name": "Alice and Dimitri approve invoices",
+            "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}]}]}
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", both)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).json()["approval_status"] == "pending"
+        [ask] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "INV-1" in m.text])
+        assert ask.text == f"Invoice INV-1 for €12,500.00 needs approval for <@{ALICE}>, who is away"
+        assert f"For <@{ALICE}>, who is away until" in ask.all_text()
+        assert button_values(ask) == {f"{await request_id_of(signoff, 'INV-1')}|{ALICE}"}
+        assert validate_message(ask.blocks, ask.text) == []
+        await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "needs your approval" in m.text])
+        dimitri = (await signoff.wait_for(lambda: [m for m in signoff.dm(DIMITRI) if "approve" in m.action_ids()]))[0]
+
+        def shown() -> Message:
+            return signoff.workspace.message(ask.channel, ask.ts)
+
+        await signoff.click(DIMITRI, dimitri, "approve")
+        await signoff.wait_for(lambda: "1 of 2 approved" in shown().all_text())
+        assert f"For <@{ALICE}>, who is away until" in shown().all_text()
+        assert button_values(shown()) == {f"{await request_id_of(signoff, 'INV-1')}|{ALICE}"}
+        await signoff.click(BRUNO, shown(), "approve")
+        await status_becomes(signoff, "INV-1", "approved")
+        assert await votes_of(signoff, "invoice", "INV-1") == [(DIMITRI, None, "approve"), (ALICE, BRUNO, "approve")]
+        await signoff.wait_for(lambda: "who is away" not in shown().all_text() and not shown().action_ids())
+        assert len([m for m in signoff.dm(BRUNO) if "INV-1" in m.text]) == 1
+
+
+async def test_a_delegate_who_requested_the_document_is_not_asked_for_the_approver_away(tmp_path: Path) -> None:
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", WORKFLOW)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        created = await signoff.put("/api/v1/records/invoice/INV-1", {**INVOICE, "created_by": BRUNO})
+        assert created.json()["approval_status"] == "pending"
+        await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "needs your approval" in m.text])
+        await signoff.runtime.deliverer.drain()
+        assert [m for m in signoff.dm(BRUNO) if "needs approval for" in m.text] == []
