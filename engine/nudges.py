@@ -132,20 +132,54 @@ def reminded_seat(payload: Mapping[str, Any], target: str) -> str:
 def digested(notices: Sequence[Notice], digest_from: int = DIGEST_FROM) -> list[Notice]:
     """Return reminders and escalations as they are sent: a person told the same way (reminded, escalated to, told
     of an escalation past them) of `digest_from` or more documents at once gets one message listing them (keyed by
-    the notices it stands for) instead of one message each."""
-    groups: dict[tuple[NoticeKind, str, str], list[Notice]] = {}
+    the notices it stands for) instead of one message each. The lookups before e-mailed ones are grouped alike:
+    their e-mails then come as one (`mailed_together`)."""
+    groups: dict[tuple[str, str, str], list[Notice]] = {}
     for notice in notices:
-        if notice.kind in DIGESTS:
-            group = (NoticeKind(notice.kind), notice.target, str(notice.payload.get("role", "")))
+        group = _digest_group(notice)
+        if group is not None:
             groups.setdefault(group, []).append(notice)
     many = {group: found for group, found in groups.items() if len(found) >= digest_from}
     covered = {id(n) for found in many.values() for n in found}
     return [n for n in notices if id(n) not in covered] + [_digest(*group, found) for group, found in many.items()]
 
 
-def _digest(kind: NoticeKind, person: str, role: str, notices: Sequence[Notice]) -> Notice:
+def _digest_group(notice: Notice) -> tuple[str, str, str] | None:
+    """Return what a reminder or an escalation is grouped by (its digest's kind, its person, their role), or None."""
+    if notice.kind in DIGESTS:
+        return DIGESTS[NoticeKind(notice.kind)].value, notice.target, str(notice.payload.get("role", ""))
+    nudge = notice.payload.get("nudge") if notice.kind == NoticeKind.LOOKUP else None
+    if not nudge:
+        return None
+    return f"{NoticeKind.LOOKUP_DIGEST.value}:{nudge['kind']}", notice.target, str(nudge.get("role", ""))
+
+
+def _digest(kind: str, person: str, role: str, notices: Sequence[Notice]) -> Notice:
+    digest = NoticeKind(kind.partition(":")[0])
+    if digest is NoticeKind.LOOKUP_DIGEST:
+        return _keyed(digest, person, notices, {"items": [{**n.payload, "key": n.key} for n in notices]})
     keys = sorted(str(n.key) for n in notices)
-    digest = DIGESTS[kind]
-    key = f"{digest.value}:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32]
     payload: dict[str, Any] = {"items": [dict(n.payload) for n in notices], "covers": keys}
-    return Notice(digest, person, {**payload, "role": role} if role else payload, key)
+    return _keyed(digest, person, notices, {**payload, "role": role} if role else payload)
+
+
+def _keyed(kind: NoticeKind, person: str, notices: Sequence[Notice], payload: dict[str, Any]) -> Notice:
+    """Return the notice standing for several, keyed by theirs (so that queueing it again queues nothing)."""
+    keys = sorted(str(n.key) for n in notices)
+    return Notice(kind, person, payload, f"{kind.value}:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32])
+
+
+def mailed_together(notices: Sequence[Notice]) -> list[Notice]:
+    """Return the e-mails of reminders and escalations as they are sent: two or more of one kind to one address (as
+    a digest's lookup finds them) make one e-mail listing the documents, each with its links."""
+    groups: dict[tuple[str, str, str], list[Notice]] = {}
+    for notice in notices:
+        nudge = notice.payload.get("nudge") if notice.kind == NoticeKind.APPROVAL_EMAIL else None
+        if nudge:
+            groups.setdefault((notice.target, nudge["kind"], str(nudge.get("role", ""))), []).append(notice)
+    many = {group: found for group, found in groups.items() if len(found) >= 2}
+    covered = {id(n) for found in many.values() for n in found}
+    digests = [_keyed(NoticeKind.APPROVAL_EMAIL_DIGEST, address, found,
+                      {"items": [dict(n.payload) for n in found], "kind": kind, "role": role})
+               for (address, kind, role), found in many.items()]
+    return [n for n in notices if id(n) not in covered] + digests

@@ -41,12 +41,14 @@ from engine.notify import (
     plan_ask,
     plan_nudge,
 )
-from engine.nudges import notify_of
+from engine.nudges import mailed_together, notify_of
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
 from storage.ports import Repository
 
 LOOKUP_KIND = NoticeKind.LOOKUP.value
+LOOKUP_DIGEST_KIND = NoticeKind.LOOKUP_DIGEST.value
 EMAIL_KIND = NoticeKind.APPROVAL_EMAIL.value
+EMAIL_DIGEST_KIND = NoticeKind.APPROVAL_EMAIL_DIGEST.value
 CLOSED_EMAIL_KIND = NoticeKind.CLOSED_EMAIL.value
 
 
@@ -65,37 +67,54 @@ class Asking:
     async def lookup(self, item: OutboxItem) -> dict[str, Any]:
         """Find how to reach an approver, then queue what the engine decides for them (an approver Slack shows to
         be the requester, or to sit on the step under another name, is taken off the step instead)."""
-        request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
-                                            item.payload["approver"])
-        reach = await self.reach(approver)
-        now = self.deps.clock.now()
+        reach = await self.reach(item.payload["approver"])
         async with self.deps.db.unit_of_work() as repo:
-            request = await repo.get_request(request_id)
-            if not is_waiting_on(request, step_index, approver):
-                return {"skipped": "step no longer waits for this approver"}
-            assert request is not None
-            if is_requester(request, reach.slack_user or approver, (reach.email,) if reach.email else ()):
-                if not await self.take_off(repo, request, approver, SeatRemoval.REQUESTER, now):
-                    await self.approvals.withdraw(repo, request)  # nobody else can decide: it waits for submission
-                skipped: dict[str, Any] | None = {"skipped": "the approver is the requester",
-                                                  "slack_user": reach.slack_user}
-            else:
-                skipped = await self._seat_or_ask(repo, item, request, reach, now)
+            notices, skipped = await self._looked_up(repo, item.payload, item.key or f"outbox:{item.id}", reach)
+            await enqueue_notices(repo, notices, self.deps.clock.now())
         self.deps.wake_delivery()
         return skipped or {"slack_user": reach.slack_user, "email": reach.email is not None}
 
+    async def lookup_digest(self, item: OutboxItem) -> dict[str, Any]:
+        """Find how to reach an approver reminded (or told of escalations) of several documents at once, then queue
+        what the engine decides for each, its e-mails as one."""
+        reach = await self.reach(item.target)
+        notices: list[Notice] = []
+        skipped = 0
+        async with self.deps.db.unit_of_work() as repo:
+            for entry in item.payload["items"]:
+                found, why = await self._looked_up(repo, entry, str(entry["key"]), reach)
+                notices += found
+                skipped += why is not None
+            await enqueue_notices(repo, mailed_together(notices), self.deps.clock.now())
+        self.deps.wake_delivery()
+        return {"slack_user": reach.slack_user, "email": reach.email is not None, "skipped": skipped}
+
+    async def _looked_up(
+        self, repo: Repository, payload: dict[str, Any], key: str, reach: Reach,
+    ) -> tuple[list[Notice], dict[str, Any] | None]:
+        """Return what to queue for an approver now reached about one seat (`key`: the lookup's), or why nothing."""
+        request = await repo.get_request(payload["request_id"])
+        if not is_waiting_on(request, payload["step_index"], payload["approver"]):
+            return [], {"skipped": "step no longer waits for this approver"}
+        assert request is not None
+        if is_requester(request, reach.slack_user or payload["approver"], (reach.email,) if reach.email else ()):
+            if not await self.take_off(repo, request, payload["approver"], SeatRemoval.REQUESTER,
+                                       self.deps.clock.now()):
+                await self.approvals.withdraw(repo, request)  # nobody else can decide: it waits for submission
+            return [], {"skipped": "the approver is the requester", "slack_user": reach.slack_user}
+        return await self._seat_or_ask(repo, payload, key, request, reach)
+
     async def _seat_or_ask(
-        self, repo: Repository, item: OutboxItem, request: ApprovalRequest, reach: Reach, now: datetime,
-    ) -> dict[str, Any] | None:
-        """Take off a second seat of the approver under another name, else queue their ask; say why not asked."""
-        approver = item.payload["approver"]
+        self, repo: Repository, payload: dict[str, Any], key: str, request: ApprovalRequest, reach: Reach,
+    ) -> tuple[list[Notice], dict[str, Any] | None]:
+        """Take off a second seat of the approver under another name, else return their ask; say why not asked."""
+        approver = payload["approver"]
         twin = second_seat(request, approver, reach.slack_user, reach.email)
         if twin is not None:
-            await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, now)
+            await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, self.deps.clock.now())
         if twin == approver:
-            return {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
-        await enqueue_notices(repo, await _notices(repo, item, request, reach), now)
-        return None
+            return [], {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
+        return await _notices(repo, payload, key, request, reach), None
 
     async def take_off(
         self, repo: Repository, request: ApprovalRequest, seat: str, why: SeatRemoval, now: datetime,
@@ -189,22 +208,55 @@ class Asking:
 
     async def mint(self, item: OutboxItem) -> dict[str, str] | None:
         """Store new links for the item's seat (hashed) and return their tokens; None when the step moved on."""
-        request_id, step_index, approver = (item.payload["request_id"], item.payload["step_index"],
-                                            item.payload["approver"])
-        now = self.deps.clock.now()
         async with self.deps.db.unit_of_work() as repo:
-            request = await repo.get_request(request_id)
-            if not is_waiting_on(request, step_index, approver):
-                return None
-            assert request is not None
-            workflow = await repo.get_workflow(request.workflow_id)
-            action = workflow.approval() if workflow else None
-            expires = link_expiry(request.created_at, action.expire_after_s() if action else 0.0, now)
-            tokens = {decision: new_link_token() for decision in LINK_DECISIONS}
-            for decision, token in tokens.items():
-                link = ApprovalLink(request_id, step_index, approver, decision, item.target, now, expires)
-                await repo.add_approval_link(hash_link_token(token), link)
+            return await self._minted(repo, item.payload, item.target)
+
+    async def _minted(self, repo: Repository, payload: dict[str, Any], email: str) -> dict[str, str] | None:
+        """Store, in the caller's unit of work, new links for a seat e-mailed to `email`; return their tokens and
+        when they expire, or None when the step no longer waits for the seat."""
+        request_id, step_index, approver = payload["request_id"], payload["step_index"], payload["approver"]
+        request = await repo.get_request(request_id)
+        if not is_waiting_on(request, step_index, approver):
+            return None
+        assert request is not None
+        now = self.deps.clock.now()
+        workflow = await repo.get_workflow(request.workflow_id)
+        action = workflow.approval() if workflow else None
+        expires = link_expiry(request.created_at, action.expire_after_s() if action else 0.0, now)
+        tokens = {decision: new_link_token() for decision in LINK_DECISIONS}
+        for decision, token in tokens.items():
+            link = ApprovalLink(request_id, step_index, approver, decision, email, now, expires)
+            await repo.add_approval_link(hash_link_token(token), link)
         return {**tokens, "expires_at": expires.isoformat()}
+
+    async def send_digest(self, item: OutboxItem) -> dict[str, Any]:
+        """Mint fresh links for each document of a reminder (or escalation) e-mail listing several, those whose
+        step still waits for their seat, and send it."""
+        smtp_url = self.deps.settings.smtp_url
+        if not smtp_url:
+            raise Permanent("e-mail is off: SIGNOFF_SMTP_URL is not set")
+        async with self.deps.db.unit_of_work() as repo:
+            minted = [(entry, await self._minted(repo, entry, item.target)) for entry in item.payload["items"]]
+        waiting = [(entry, tokens) for entry, tokens in minted if tokens is not None]
+        if not waiting:
+            return {"skipped": "no step waits for this approver any more"}
+        email = await self.compose_digest(item, waiting)
+        message_id = await send_email(email, SmtpConfig.from_url(smtp_url), item.lasting_ref())
+        return {"message_id": message_id, "documents": len(waiting)}
+
+    async def compose_digest(self, item: OutboxItem, waiting: list[tuple[dict[str, Any], dict[str, str]]]) -> Email:
+        """Render the e-mail listing several documents, each with its approve and reject links."""
+        base, documents = self.deps.settings.public_url, []
+        for entry, tokens in waiting:
+            _, card = await request_card(self.deps.db, entry["request_id"], None)
+            documents.append({"record": card["record"], "waited": wait_parts(entry["nudge"].get("waited_s", 0)),
+                              "approve_url": f"{base}/approve/{tokens['approve']}",
+                              "reject_url": f"{base}/approve/{tokens['reject']}",
+                              "expires_at": datetime.fromisoformat(tokens["expires_at"])})
+        context = {"documents": documents, "kind": item.payload["kind"], "role": item.payload["role"]}
+        render = self.deps.renderer.text
+        return Email(to=[item.target], subject=render("approval_nudge_digest_email_subject.txt.j2", **context),
+                     body=render("approval_nudge_digest_email.txt.j2", **context))
 
     async def compose(self, item: OutboxItem, tokens: dict[str, str]) -> Email:
         """Render the approval e-mail: the document, who asked, the step, and the two links."""
@@ -226,12 +278,13 @@ class Asking:
         return Email(to=[item.target], subject=subject, body=body)
 
 
-async def _notices(repo: Repository, item: OutboxItem, request: ApprovalRequest, reach: Reach) -> list[Notice]:
+async def _notices(
+    repo: Repository, payload: dict[str, Any], key: str, request: ApprovalRequest, reach: Reach,
+) -> list[Notice]:
     """Return what the engine decides to send an approver it can now reach: a nudge, or the ask of their step."""
-    nudge = item.payload.get("nudge")
+    nudge = payload.get("nudge")
     if nudge:
-        return nudge_notices(plan_nudge(reach, notify_of(nudge)), nudge,
-                             item.key or f"outbox:{item.id}")
+        return nudge_notices(plan_nudge(reach, notify_of(nudge)), nudge, key)
     workflow = await repo.get_workflow(request.workflow_id)
     ask = plan_ask(reach, notify_options(workflow), request.requester)
-    return ask_notices(ask, item.payload["request_id"], item.payload["step_index"])
+    return ask_notices(ask, payload["request_id"], payload["step_index"])

@@ -16,7 +16,14 @@ from slack_sdk.errors import SlackApiError
 
 from bot.core.reminders import PAYMENT_REMINDER_KIND
 from bot.core.service import Signoff
-from bot.outbox.asking import CLOSED_EMAIL_KIND, EMAIL_KIND, LOOKUP_KIND, Asking
+from bot.outbox.asking import (
+    CLOSED_EMAIL_KIND,
+    EMAIL_DIGEST_KIND,
+    EMAIL_KIND,
+    LOOKUP_DIGEST_KIND,
+    LOOKUP_KIND,
+    Asking,
+)
 from bot.outbox.errors import UNREACHABLE_ERRORS, Permanent, slack_error
 from bot.outbox.nudges import Nudges, stand_in_of
 from bot.outbox.payment_reminders import PaymentReminders
@@ -121,6 +128,7 @@ def handler_table(service: Signoff) -> dict[str, Handler]:
         "outcome": messages.outcome, "message": messages.message, "email": messages.email,
         "webhook": WebhookPoster(service.settings).deliver,
         LOOKUP_KIND: asking.lookup, EMAIL_KIND: asking.send, CLOSED_EMAIL_KIND: asking.send_closed,
+        LOOKUP_DIGEST_KIND: asking.lookup_digest, EMAIL_DIGEST_KIND: asking.send_digest,
         "remind": nudges.remind, "remind_digest": nudges.remind_digest, "escalate": nudges.escalate,
         "escalate_digest": nudges.escalate_digest,
         PAYMENT_REMINDER_KIND: PaymentReminders(service).deliver,

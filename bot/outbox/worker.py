@@ -54,8 +54,8 @@ COALESCED_KINDS = frozenset({NoticeKind.REFRESH.value})
 # What nothing can look up after a crash, unlike a Slack post (found again by its metadata): an e-mail, a webhook.
 # At most UNCHECKABLE_IN_FLIGHT are sent at once, each recorded sent as soon as it is delivered, so that a crash
 # sends again only those few, not the ones delivered since the last batch was recorded.
-UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, NoticeKind.CLOSED_EMAIL.value,
-                               PAYMENT_REMINDER_KIND, "webhook"})
+UNCHECKABLE_KINDS = frozenset({"email", NoticeKind.APPROVAL_EMAIL.value, NoticeKind.APPROVAL_EMAIL_DIGEST.value,
+                               NoticeKind.CLOSED_EMAIL.value, PAYMENT_REMINDER_KIND, "webhook"})
 UNCHECKABLE_IN_FLIGHT = 4
 UNKNOWN_KIND_WAIT_S = 60.0
 COMPACT_EVERY_S = 300.0

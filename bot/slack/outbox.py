@@ -23,7 +23,8 @@ RETRY_ACTION = "outbox_retry"
 SLACK_ERROR = re.compile(r"'error': '([a-z_]{1,40})'|^\w+: ([a-z_]{1,40})$")
 WORDED = frozenset({"channel_not_found", "not_in_channel", "is_archived", "user_not_found", "user_disabled",
                     "cannot_dm_bot", "invalid_blocks", "msg_too_long"})
-MAIL_KINDS = frozenset({"email", "approval_email", "approval_closed_email", "payment_reminder"})
+MAIL_KINDS = frozenset({"email", "approval_email", "approval_email_digest", "approval_closed_email",
+                        "payment_reminder"})
 MAIL_SERVER_ERRORS = ("SMTP", "ConnectionRefusedError", "ConnectionResetError", "TimeoutError", "OSError")
 
 

@@ -11,11 +11,12 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Step
 from engine.delegation import Delegation, Recipient
-from engine.notify import Notice, NoticeKind, behalf_of
+from engine.notify import Notice, NoticeKind, behalf_of, nudge_lookup
 from engine.nudges import (
     digested,
     escalation_notices,
     escalation_people,
+    mailed_together,
     reminded_people,
     reminded_seat,
     reminder_notices,
@@ -218,6 +219,70 @@ def test_many_escalations_to_one_person_at_once_become_one_digest_per_role(
     singles = [n for n in sent if n.kind is NoticeKind.ESCALATE]
     assert len(singles) == targets + notices - sum(digests.values())
     assert sum(1 for n in sent if n.kind is NoticeKind.REMIND) == 1
+
+
+def _lookup(approver: str, n: int, kind: str = "remind", role: str | None = None) -> Notice:
+    nudge: dict[str, Any] = {"request_id": f"AR-{n}", "step_index": 0, "kind": kind, "n": 1}
+    if role:
+        nudge["role"] = role
+    return nudge_lookup(approver, nudge, f"{kind}:AR-{n}:0:1:{approver}")
+
+
+@pytest.mark.parametrize(("lookups", "digests", "singles"), [
+    ({"ext@x.example": 4}, {"ext@x.example": 4}, 0),
+    ({"ext@x.example": 3}, {}, 3),
+    ({"ext@x.example": 5, "U01AAA": 4, "other@x.example": 1}, {"ext@x.example": 5, "U01AAA": 4}, 1),
+])
+def test_many_reminders_looked_up_for_one_person_at_once_are_looked_up_together(
+        lookups: dict[str, int], digests: dict[str, int], singles: int) -> None:
+    notices = [_lookup(p, n) for p, count in lookups.items() for n in range(count)]
+    ask_lookup = Notice(NoticeKind.LOOKUP, "ext@x.example", {"request_id": "AR-9", "step_index": 0}, "lookup:AR-9")
+    sent = digested([*notices, ask_lookup])
+    found = {n.target: n.payload["items"] for n in sent if n.kind is NoticeKind.LOOKUP_DIGEST}
+    assert {person: len(items) for person, items in found.items()} == digests
+    assert sum(1 for n in sent if n.kind is NoticeKind.LOOKUP and n is not ask_lookup) == singles
+    assert ask_lookup in sent, "the lookup before an ask is never held for a digest"
+    for person, items in found.items():
+        assert sorted(i["key"] for i in items) == sorted(str(n.key) for n in notices if n.target == person)
+        assert all(i["nudge"]["kind"] == "remind" for i in items)
+    keys = {n.key for n in sent if n.kind is NoticeKind.LOOKUP_DIGEST}
+    assert {n.key for n in digested(notices[::-1]) if n.kind is NoticeKind.LOOKUP_DIGEST} == keys
+
+
+def test_lookups_of_reminders_and_escalations_are_grouped_apart() -> None:
+    notices = [*(_lookup("ext@x.example", n) for n in range(4)),
+               *(_lookup("ext@x.example", n, "escalate", "target") for n in range(4)),
+               *(_lookup("ext@x.example", n, "escalate", "notice") for n in range(3))]
+    sent = digested(notices)
+    assert sorted((n.payload["items"][0]["nudge"]["kind"], len(n.payload["items"])) for n in sent
+                  if n.kind is NoticeKind.LOOKUP_DIGEST) == [("escalate", 4), ("remind", 4)]
+    assert len([n for n in sent if n.kind is NoticeKind.LOOKUP]) == 3
+
+
+def _mail(address: str, n: int, kind: str = "remind", role: str = "") -> Notice:
+    nudge = {"request_id": f"AR-{n}", "step_index": 0, "kind": kind, "role": role}
+    return Notice(NoticeKind.APPROVAL_EMAIL, address, {"request_id": f"AR-{n}", "step_index": 0,
+                                                       "approver": address, "nudge": nudge}, f"{kind}:{n}:mail")
+
+
+@pytest.mark.parametrize(("mails", "together"), [
+    ([_mail("a@x.example", 1), _mail("a@x.example", 2)], {("a@x.example", "remind", ""): 2}),
+    ([_mail("a@x.example", 1)], {}),
+    ([_mail("a@x.example", 1), _mail("b@x.example", 2)], {}),
+    ([_mail("a@x.example", 1), _mail("a@x.example", 2, "escalate", "target"), _mail("a@x.example", 3, "escalate",
+                                                                                     "target")],
+     {("a@x.example", "escalate", "target"): 2}),
+])
+def test_the_emails_of_reminders_to_one_address_come_as_one(mails: list[Notice],
+                                                            together: dict[tuple[str, str, str], int]) -> None:
+    ask = Notice(NoticeKind.APPROVAL_EMAIL, "a@x.example", {"request_id": "AR-9", "step_index": 0}, "mail:AR-9")
+    dm = Notice(NoticeKind.REMIND, "U01AAA", {"request_id": "AR-8"}, "remind:AR-8:dm")
+    sent = mailed_together([*mails, ask, dm])
+    digests = [n for n in sent if n.kind is NoticeKind.APPROVAL_EMAIL_DIGEST]
+    assert {(n.target, n.payload["kind"], n.payload["role"]): len(n.payload["items"]) for n in digests} == together
+    assert ask in sent and dm in sent
+    assert len(sent) == len(mails) + 2 - sum(together.values()) + len(together)
+    assert all(str(n.key).startswith("approval_email_digest:") for n in digests)
 
 
 @pytest.mark.parametrize(("since", "due", "waited"), [

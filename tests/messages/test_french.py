@@ -95,6 +95,15 @@ def _renderer_cases() -> Iterator[Case]:
                 f"{t}.txt.j2", card=card(big), step_index=0, requester_name="Jane Doe",
                 approve_url="https://signoff.example/a/x", reject_url="https://signoff.example/r/x",
                 expires_at=NOW, nudge=n))
+    documents = [{"record": record_view(record(False, n), None), "waited": {"days": 2, "hours": n},
+                  "approve_url": f"https://signoff.example/approve/a{n}", "reject_url": f"https://signoff.example/approve/r{n}",
+                  "expires_at": NOW} for n in range(3)]
+    for kind, role in (("remind", ""), ("escalate", "target"), ("escalate", "notice")):
+        for name in ("approval_nudge_digest_email", "approval_nudge_digest_email_subject"):
+            for count in (1, 3):
+                yield Case(f"{name}:{kind}:{role}:{count}", f"{name}.txt.j2", "text",
+                           lambda r, big, k=kind, o=role, t=name, c=count: r.text(
+                               f"{t}.txt.j2", kind=k, role=o, documents=documents[:c]))
     for kind in ("notification", "reminder"):
         context = {"kind": kind, "record_type": "invoice", "record_id": "INV-1001", "workflow_name": "Tell finance"}
         yield Case(f"notification:{kind}", "notification.json.j2", "message",

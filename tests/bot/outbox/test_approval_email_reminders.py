@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import httpx
 from bot.outbox.lanes import Pacer
 from tests.bot.api.test_approval_email import (
     INVOICE,
+    LINK,
     OUTSIDER,
     approval,
     links_of,
@@ -119,3 +121,55 @@ async def test_a_slack_approver_asked_by_dm_and_e_mail_is_reminded_both_ways(mai
     assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 1
     await mail_to(smtp, "alice@example.com", 2)
     await mailing.wait_for(lambda: next((m for m in mailing.dm("U01AAA") if "Reminder" in m.text), None))
+
+
+def blocks_by_document(body: str) -> dict[str, str]:
+    """Return each document's part of an e-mail listing several, by document id."""
+    parts = re.split(r"\n(?=\d+\. )", body)
+    return {re.search(r"INV-\d+", part).group(0): part for part in parts[1:]}  # type: ignore[union-attr]
+
+
+async def test_an_outsider_reminded_of_many_documents_at_once_gets_one_e_mail_whose_links_decide_each(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
+    for n in range(2, 6):
+        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    asks = await mail_to(smtp, OUTSIDER, 5)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
+    [digest] = (await mail_to(smtp, OUTSIDER, 6))[5:]
+    await mailing.runtime.deliverer.drain()
+    assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 6
+    assert digest["Subject"] == "Reminder: 5 documents await your approval"
+    body = digest.get_payload(decode=True).decode()
+    assert body.startswith("⏰ Reminder: 5 documents are waiting for your decision.")
+    documents = blocks_by_document(body)
+    assert sorted(documents) == [f"INV-{n}" for n in range(1, 6)]
+    assert all("waiting for 1 day" in part and "The links expire on" in part for part in documents.values())
+    old_links = {link for mail in asks for link in links_of(mail).values()}
+    links = {record_id: [m[0] for m in LINK.findall(part)] for record_id, part in documents.items()}
+    assert all(len(found) == 2 for found in links.values())
+    assert not old_links & {link for pair in links.values() for link in pair}
+    async with httpx.AsyncClient() as web:
+        done = await web.post(links["INV-3"][0])
+    assert done.status_code == 200, done.text
+    assert (await approval(mailing, "INV-3"))["approval_status"] == "approved"
+    assert [(await approval(mailing, f"INV-{n}"))["approval_status"] for n in (1, 2, 4, 5)] == ["pending"] * 4
+
+
+async def test_a_slack_approver_asked_by_e_mail_is_reminded_of_many_documents_in_one_e_mail(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    alice_email = "alice@example.com"
+    await pending(mailing, workflow(["U01AAA"], remind_every="P1D", notify=["email"]))
+    for n in range(2, 6):
+        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    await mail_to(smtp, alice_email, 5)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
+    [digest] = (await mail_to(smtp, alice_email, 6))[5:]
+    await mailing.runtime.deliverer.drain()
+    assert len([m for m in smtp.parsed() if alice_email in m["To"]]) == 6
+    assert digest["Subject"] == "Reminder: 5 documents await your approval"
+    assert mailing.dm("U01AAA") == []
