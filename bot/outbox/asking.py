@@ -41,7 +41,7 @@ from engine.notify import (
     plan_ask,
     plan_nudge,
 )
-from engine.nudges import mailed_together, notify_of
+from engine.nudges import digested, mailed_together, notify_of
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
 from storage.ports import Repository
 
@@ -76,7 +76,7 @@ class Asking:
 
     async def lookup_digest(self, item: OutboxItem) -> dict[str, Any]:
         """Find how to reach an approver reminded (or told of escalations) of several documents at once, then queue
-        what the engine decides for each, its e-mails as one."""
+        what the engine decides for each: its e-mails as one, and its DMs as one when Slack knows the address."""
         reach = await self.reach(item.target)
         notices: list[Notice] = []
         skipped = 0
@@ -85,7 +85,7 @@ class Asking:
                 found, why = await self._looked_up(repo, entry, str(entry["key"]), reach)
                 notices += found
                 skipped += why is not None
-            await enqueue_notices(repo, mailed_together(notices), self.deps.clock.now())
+            await enqueue_notices(repo, digested(mailed_together(notices)), self.deps.clock.now())
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None, "skipped": skipped}
 

@@ -173,3 +173,19 @@ async def test_a_slack_approver_asked_by_e_mail_is_reminded_of_many_documents_in
     assert len([m for m in smtp.parsed() if alice_email in m["To"]]) == 6
     assert digest["Subject"] == "Reminder: 5 documents await your approval"
     assert mailing.dm("U01AAA") == []
+
+
+async def test_an_e_mail_approver_whom_slack_knows_is_reminded_of_many_documents_in_one_dm(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await pending(mailing, workflow([CHLOE_EMAIL], remind_every="P1D"))
+    for n in range(2, 6):
+        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    await mailing.wait_for(lambda: len(mailing.dm(CHLOE)) == 5)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
+    await mailing.runtime.deliverer.drain()
+    [reminder] = [m for m in mailing.dm(CHLOE) if "Reminder" in m.text]
+    assert reminder.text == "⏰ Reminder: 5 documents are waiting for your decision."
+    assert all(f"INV-{n}" in reminder.all_text() for n in range(1, 6))
+    assert [m["To"] for m in smtp.parsed() if CHLOE_EMAIL in m["To"]] == []
