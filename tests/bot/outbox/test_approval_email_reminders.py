@@ -123,6 +123,14 @@ async def test_a_slack_approver_asked_by_dm_and_e_mail_is_reminded_both_ways(mai
     await mailing.wait_for(lambda: next((m for m in mailing.dm("U01AAA") if "Reminder" in m.text), None))
 
 
+async def five_pending(h: Harness, definition: dict[str, Any]) -> None:
+    """Submit INV-1 to INV-5 under one workflow."""
+    await pending(h, definition)
+    for n in range(2, 6):
+        assert (await h.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
+        assert (await h.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+
+
 def blocks_by_document(body: str) -> dict[str, str]:
     """Return each document's part of an e-mail listing several, by document id."""
     parts = re.split(r"\n(?=\d+\. )", body)
@@ -132,10 +140,7 @@ def blocks_by_document(body: str) -> dict[str, str]:
 async def test_an_outsider_reminded_of_many_documents_at_once_gets_one_e_mail_whose_links_decide_each(
     mailing: Harness, smtp: Inbox,
 ) -> None:
-    await pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
-    for n in range(2, 6):
-        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
-        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    await five_pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
     asks = await mail_to(smtp, OUTSIDER, 5)
     assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
     [digest] = (await mail_to(smtp, OUTSIDER, 6))[5:]
@@ -162,10 +167,7 @@ async def test_a_slack_approver_asked_by_e_mail_is_reminded_of_many_documents_in
     mailing: Harness, smtp: Inbox,
 ) -> None:
     alice_email = "alice@example.com"
-    await pending(mailing, workflow(["U01AAA"], remind_every="P1D", notify=["email"]))
-    for n in range(2, 6):
-        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
-        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    await five_pending(mailing, workflow(["U01AAA"], remind_every="P1D", notify=["email"]))
     await mail_to(smtp, alice_email, 5)
     assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
     [digest] = (await mail_to(smtp, alice_email, 6))[5:]
@@ -178,10 +180,7 @@ async def test_a_slack_approver_asked_by_e_mail_is_reminded_of_many_documents_in
 async def test_an_e_mail_approver_whom_slack_knows_is_reminded_of_many_documents_in_one_dm(
     mailing: Harness, smtp: Inbox,
 ) -> None:
-    await pending(mailing, workflow([CHLOE_EMAIL], remind_every="P1D"))
-    for n in range(2, 6):
-        assert (await mailing.put(f"/api/v1/records/invoice/INV-{n}", INVOICE)).status_code == 200
-        assert (await mailing.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
+    await five_pending(mailing, workflow([CHLOE_EMAIL], remind_every="P1D"))
     await mailing.wait_for(lambda: len(mailing.dm(CHLOE)) == 5)
     assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
     await mailing.runtime.deliverer.drain()
