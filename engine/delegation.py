@@ -204,14 +204,41 @@ def recipients_on_step(
     return {a: recipient_for(a, delegations, now, cannot_sit) for a in dict.fromkeys(approvers)}
 
 
+class CopyStanding(StrEnum):
+    """Where the copy of a delegate who stood in for an approver of the current step stands."""
+
+    ACTING = "acting"
+    DECIDED = "decided"
+    BACK = "back"
+
+
+@dataclass(frozen=True)
+class StoodIn:
+    """A reader of a request's copy who stood in for an away approver of its current step, and where that stands."""
+
+    recipient: Recipient
+    standing: CopyStanding
+
+
 def stood_in_for(
-    request: ApprovalRequest, viewers: Iterable[str], delegations: Iterable[Delegation], now: datetime
-) -> dict[str, Recipient]:
-    """Return, of these viewers of a request's copies, each one standing in at `now` for an away approver its
-    current step still waits on, and for whom (their copy's buttons take that seat)."""
+    request: ApprovalRequest, readers: Iterable[str], latest: Iterable[Delegation], now: datetime
+) -> dict[str, StoodIn]:
+    """Return, of these readers of a request's copies, each one delegated by an approver of its current step (in
+    that approver's `latest` delegation), and whether they still decide in that seat, or it is no longer theirs:
+    the approver decided, or is back. The first such approver counts, as for their ask."""
     if not request.is_open():
         return {}
-    waiting = [a for a in request.step().approvers if not request.has_voted(a)]
-    routes = recipients_on_step(request, waiting, delegations, now)
-    wanted = set(viewers)
-    return {r.person: r for r in routes.values() if r.on_behalf_of is not None and r.person in wanted}
+    wanted, by_principal = set(readers), {d.principal: d for d in latest}
+    found: dict[str, StoodIn] = {}
+    for approver in request.step().approvers:
+        delegation = by_principal.get(approver)
+        if delegation is None or delegation.delegate not in wanted or delegation.delegate in found:
+            continue
+        if is_on_request(request, delegation.delegate) or is_same_person(delegation.delegate, request.requester):
+            continue
+        if now < delegation.starts_at:
+            continue
+        standing = (CopyStanding.BACK if not delegation.is_active(now) else
+                    CopyStanding.DECIDED if request.has_voted(approver) else CopyStanding.ACTING)
+        found[delegation.delegate] = StoodIn(Recipient(delegation.delegate, approver, delegation.end()), standing)
+    return found

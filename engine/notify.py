@@ -227,16 +227,20 @@ def stand_in_asks(
     event: ApprovalRequested, request: ApprovalRequest, delegations: Sequence[Delegation]
 ) -> list[Notice]:
     """Return the DMs asking, as a step starts, the delegates of its Slack approvers who are away: each with the
-    buttons that decide in the away approver's seat (one per delegate; the approver is asked too)."""
+    buttons that decide in the away approver's seat (one per delegate; the approver is asked too). None when the
+    requester is named by an e-mail: only a lookup tells whether an approver is them, and nobody decides for them."""
     away = [a for a in event.approvers if is_slack_user(a) and a != request.requester]
-    routes = recipients_on_step(request, away, delegations, event.at) if delegations and away else {}
+    if not delegations or not away or is_email(request.requester or ""):
+        return []
+    routes = recipients_on_step(request, away, delegations, event.at)
     stand_ins: dict[str, Recipient] = {}
     for recipient in routes.values():
         if recipient.on_behalf_of is not None:
             stand_ins.setdefault(recipient.person, recipient)
     return [Notice(NoticeKind.ASK, person, {"request_id": event.request_id, "step_index": event.step_index,
                                             "approver": r.seat(), **behalf_of(r)},
-                   f"ask:{event.request_id}:{event.step_index}:{person}") for person, r in stand_ins.items()]
+                   f"ask:{event.request_id}:{event.step_index}:{person}:for:{r.seat()}")
+            for person, r in stand_ins.items()]
 
 
 def needs_workflow(outcome: Outcome) -> bool:

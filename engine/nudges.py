@@ -133,7 +133,7 @@ def digested(notices: Sequence[Notice], digest_from: int = DIGEST_FROM) -> list[
     """Return reminders and escalations as they are sent: a person told the same way (reminded, escalated to, told
     of an escalation past them) of `digest_from` or more documents at once gets one message listing them (keyed by
     the notices it stands for) instead of one message each. The lookups before e-mailed ones are grouped alike:
-    their e-mails then come as one (`mailed_together`)."""
+    their e-mails and DMs then come as one each (`told_together`)."""
     groups: dict[tuple[str, str, str], list[Notice]] = {}
     for notice in notices:
         group = _digest_group(notice)
@@ -158,9 +158,7 @@ def _digest(kind: str, person: str, role: str, notices: Sequence[Notice]) -> Not
     digest = NoticeKind(kind.partition(":")[0])
     if digest is NoticeKind.LOOKUP_DIGEST:
         return _keyed(digest, person, notices, {"items": [{**n.payload, "key": n.key} for n in notices]})
-    keys = sorted(str(n.key) for n in notices)
-    payload: dict[str, Any] = {"items": [dict(n.payload) for n in notices], "covers": keys}
-    return _keyed(digest, person, notices, {**payload, "role": role} if role else payload)
+    return _keyed(digest, person, notices, _listed(notices, role))
 
 
 def _keyed(kind: NoticeKind, person: str, notices: Sequence[Notice], payload: dict[str, Any]) -> Notice:
@@ -169,17 +167,24 @@ def _keyed(kind: NoticeKind, person: str, notices: Sequence[Notice], payload: di
     return Notice(kind, person, payload, f"{kind.value}:" + hashlib.sha256("|".join(keys).encode()).hexdigest()[:32])
 
 
-def mailed_together(notices: Sequence[Notice]) -> list[Notice]:
-    """Return the e-mails of reminders and escalations as they are sent: two or more of one kind to one address (as
-    a digest's lookup finds them) make one e-mail listing the documents, each with its links."""
-    groups: dict[tuple[str, str, str], list[Notice]] = {}
-    for notice in notices:
-        nudge = notice.payload.get("nudge") if notice.kind == NoticeKind.APPROVAL_EMAIL else None
-        if nudge:
-            groups.setdefault((notice.target, nudge["kind"], str(nudge.get("role", ""))), []).append(notice)
-    many = {group: found for group, found in groups.items() if len(found) >= 2}
-    covered = {id(n) for found in many.values() for n in found}
-    digests = [_keyed(NoticeKind.APPROVAL_EMAIL_DIGEST, address, found,
-                      {"items": [dict(n.payload) for n in found], "kind": kind, "role": role})
-               for (address, kind, role), found in many.items()]
-    return [n for n in notices if id(n) not in covered] + digests
+def _listed(notices: Sequence[Notice], role: str) -> dict[str, Any]:
+    """Return the payload of a message listing the documents of these notices (and the keys it stands for)."""
+    keys = sorted(str(n.key) for n in notices)
+    payload: dict[str, Any] = {"items": [dict(n.payload) for n in notices], "covers": keys}
+    return {**payload, "role": role} if role else payload
+
+
+def told_together(notices: Sequence[Notice], key: str) -> list[Notice]:
+    """Return what the lookup of a digest found to send, as sent: its e-mails as one listing the documents, its DMs
+    as one; keyed by the digest's `key`, so that running it again, with fewer documents still waiting, adds nothing."""
+    mails = [n for n in notices if n.kind == NoticeKind.APPROVAL_EMAIL and n.payload.get("nudge")]
+    dms = [n for n in notices if n.kind in DIGESTS]
+    told = [n for n in notices if n not in mails and n not in dms]
+    if mails:
+        nudge = mails[0].payload["nudge"]
+        payload = {"items": [dict(n.payload) for n in mails], "kind": nudge["kind"], "role": nudge.get("role", "")}
+        told.append(Notice(NoticeKind.APPROVAL_EMAIL_DIGEST, mails[0].target, payload, f"{key}:mail"))
+    if dms:
+        digest = DIGESTS[NoticeKind(dms[0].kind)]
+        told.append(Notice(digest, dms[0].target, _listed(dms, str(dms[0].payload.get("role", ""))), f"{key}:dm"))
+    return told

@@ -9,7 +9,7 @@ from typing import Any
 from bot.errors import UndeliverableError
 from engine.approvals import ApprovalRequest, Vote
 from engine.dates import utc_iso
-from engine.delegation import Recipient, acted_by_steps
+from engine.delegation import CopyStanding, StoodIn, acted_by_steps
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, prefilled_fields
 from messages.cards import approval_card
@@ -50,13 +50,15 @@ def card_of(data: CardData, step_index: int | None, viewer: str | None = None) -
     return {**card, "acted_by": acted_by_steps(data.request)}
 
 
-def behalf_view(request_id: str, recipient: Recipient | None) -> dict[str, Any]:
-    """Return what a copy shows of whom its recipient stands in for (`behalf`), and its buttons' value: the request,
-    with the away approver's seat (as bot.slack.home_tasks.task_value encodes a seat taken for someone away)."""
-    if recipient is None or recipient.on_behalf_of is None:
+def behalf_view(request_id: str, stood: StoodIn | None) -> dict[str, Any]:
+    """Return what a delegate's copy shows of whom they stand in for (`behalf`), and its buttons' value: the request,
+    with the away approver's seat while it is theirs (as bot.slack.home_tasks.task_value encodes it)."""
+    if stood is None or stood.recipient.on_behalf_of is None:
         return {"behalf": None, "value": request_id}
-    return {"behalf": {"who": recipient.on_behalf_of, "until": recipient.until},
-            "value": f"{request_id}|{recipient.on_behalf_of}"}
+    who = stood.recipient.on_behalf_of
+    behalf = {"who": who, "until": stood.recipient.until, "standing": stood.standing.value}
+    is_acting = stood.standing is CopyStanding.ACTING
+    return {"behalf": behalf, "value": f"{request_id}|{who}" if is_acting else request_id}
 
 
 async def request_card(db: Store, request_id: str, step_index: int | None) -> tuple[ApprovalRequest, dict[str, Any]]:

@@ -10,7 +10,7 @@ from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
-from engine.delegation import Recipient, is_on_request, stood_in_for
+from engine.delegation import CopyStanding, StoodIn, is_on_request, stood_in_for
 from engine.notify import closed_email_notice, is_slack_user, is_told_settled
 from storage.models import SlackMessageRef
 from storage.ports import Repository
@@ -32,7 +32,7 @@ class RequestMessages:
 
     async def post_request_copy(
         self, request_id: str, step_index: int | None, user: str | None = None, channel: str | None = None,
-        stand_in: Recipient | None = None,
+        stand_in: StoodIn | None = None,
     ) -> Posted:
         """Post one copy of a request's message (a DM to an approver, or to the delegate `stand_in` of one away, or
         a channel post) and remember it."""
@@ -51,12 +51,12 @@ class RequestMessages:
             refs = await repo.messages_for(request_id)
             data = await read_card_data(repo, request_id) if refs else None
             stand_ins = await self._stand_ins(repo, data.request, refs) if data is not None else {}
-        rendered: dict[tuple[int | None, tuple[str, str] | None, str | None], Any] = {}
+        rendered: dict[tuple[int | None, tuple[str, str] | None, tuple[str, str] | None], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
             vote = viewer_vote(data.request, ref.user_id) if data is not None else None
             stand_in = stand_ins.get(ref.user_id or "") if vote is None else None
-            shown = (step_index, _reading(vote, ref.user_id), stand_in.seat() if stand_in else None)
+            shown = (step_index, _reading(vote, ref.user_id), _standing(stand_in))
             if shown not in rendered and data is not None:
                 card = card_of(data, step_index, ref.user_id if vote is not None else None)
                 rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card,
@@ -67,15 +67,28 @@ class RequestMessages:
             await hook(request_id, data.request if data is not None else None)
 
     async def _stand_ins(self, repo: Repository, request: ApprovalRequest,
-                         refs: Sequence[SlackMessageRef]) -> dict[str, Recipient]:
-        """Return who of the DMs' readers on the current step stands in for an away approver, and for whom (read
-        only when someone not on the request has a copy)."""
-        viewers = {ref.user_id for ref in refs if ref.user_id and ref.step_index == request.current_step
+                         refs: Sequence[SlackMessageRef]) -> dict[str, StoodIn]:
+        """Return who of the DMs' readers on the current step stood in for an away approver, for whom, and whether
+        they still do (read only when someone not on the request has a copy)."""
+        readers = {ref.user_id for ref in refs if ref.user_id and ref.step_index == request.current_step
                    and not is_on_request(request, ref.user_id)}
-        if not viewers or not request.is_open():
+        if not readers or not request.is_open():
             return {}
+        latest = await repo.latest_delegations(request.step().approvers)
+        return stood_in_for(request, readers, latest, self.deps.clock.now())
+
+    async def is_standing_in(self, request_id: str, step_index: int, stood: StoodIn) -> bool:
+        """Tell whether a delegate still decides, on this step, in the seat of the away approver they were asked for."""
+        async with self.deps.db.read() as repo:
+            request = await repo.get_request(request_id)
+            latest = await repo.latest_delegations([stood.recipient.seat()])
+        if request is None or request.current_step != step_index:
+            return False
         now = self.deps.clock.now()
-        return stood_in_for(request, viewers, await repo.delegations_of(request.step().approvers, now), now)
+        found = stood_in_for(request, [stood.recipient.person], latest, now).get(stood.recipient.person)
+        if found is None or found.standing is not CopyStanding.ACTING:
+            return False
+        return found.recipient.seat() == stood.recipient.seat()
 
     async def tell_emailed(self, request_id: str, seen: ApprovalRequest | None = None) -> None:
         """E-mail, once, each seat e-mailed links whose step was settled without it: the links decide nothing now.
@@ -101,6 +114,11 @@ class RequestMessages:
         message = self.deps.renderer.json("approval_outcome.json.j2", card=card,
                                           may_remind=self.deps.is_admin(request.requester))
         return await self.deps.slack.dm(request.requester or "", message)
+
+
+def _standing(stood: StoodIn | None) -> tuple[str, str] | None:
+    """Return what a delegate's copy says of the seat it stood in for: whose, and whether it still decides there."""
+    return None if stood is None else (stood.recipient.seat(), stood.standing.value)
 
 
 def _reading(vote: Vote | None, viewer: str | None) -> tuple[str, str] | None:

@@ -41,7 +41,7 @@ from engine.notify import (
     plan_ask,
     plan_nudge,
 )
-from engine.nudges import digested, mailed_together, notify_of
+from engine.nudges import notify_of, told_together
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
 from storage.ports import Repository
 
@@ -85,7 +85,7 @@ class Asking:
                 found, why = await self._looked_up(repo, entry, str(entry["key"]), reach)
                 notices += found
                 skipped += why is not None
-            await enqueue_notices(repo, digested(mailed_together(notices)), self.deps.clock.now())
+            await enqueue_notices(repo, told_together(notices, item.key or f"outbox:{item.id}"), self.deps.clock.now())
         self.deps.wake_delivery()
         return {"slack_user": reach.slack_user, "email": reach.email is not None, "skipped": skipped}
 
@@ -250,6 +250,7 @@ class Asking:
         for entry, tokens in waiting:
             _, card = await request_card(self.deps.db, entry["request_id"], None)
             documents.append({"record": card["record"], "waited": wait_parts(entry["nudge"].get("waited_s", 0)),
+                              "requester_name": await display_name(self.deps.slack, card.get("requester")),
                               "approve_url": f"{base}/approve/{tokens['approve']}",
                               "reject_url": f"{base}/approve/{tokens['reject']}",
                               "expires_at": datetime.fromisoformat(tokens["expires_at"])})

@@ -31,8 +31,7 @@ from bot.outbox.webhooks import WebhookPoster
 from bot.senders.email import Email, send_email
 from bot.senders.slack import Posted
 from bot.settings import SmtpConfig
-from engine.approvals import is_waiting_on
-from engine.delegation import Recipient
+from engine.delegation import StoodIn
 from engine.notify import is_slack_user
 from storage.models import OutboxItem
 from storage.ports import Repository
@@ -68,17 +67,18 @@ class Messages:
         seat, unless they decided since); one Slack cannot DM (deactivated, a bot, gone) is taken off the step
         instead, which gets stand-ins when it falls short of its quorum."""
         payload, stand_in = item.payload, stand_in_of(item)
-        if stand_in is not None and not is_waiting_on(await self.service.approvals.request(payload["request_id"]),
-                                                      payload["step_index"], stand_in.seat()):
-            return {"skipped": "no longer waiting on the approver away"}
+        messages = self.service.messages
+        if stand_in is not None and not await messages.is_standing_in(payload["request_id"], payload["step_index"],
+                                                                      stand_in):
+            return {"skipped": "the delegate no longer decides in the seat of the approver away"}
         try:
-            posted = await self.service.messages.post_request_copy(
-                payload["request_id"], payload["step_index"], user=item.target, stand_in=stand_in)
+            posted = await messages.post_request_copy(payload["request_id"], payload["step_index"], user=item.target,
+                                                      stand_in=stand_in)
         except SlackApiError as exc:
             return await self._unreachable(item, exc, stand_in)
         return posted_json(posted)
 
-    async def _unreachable(self, item: OutboxItem, exc: SlackApiError, stand_in: Recipient | None) -> dict[str, Any]:
+    async def _unreachable(self, item: OutboxItem, exc: SlackApiError, stand_in: StoodIn | None) -> dict[str, Any]:
         """Take an approver Slack cannot DM off the step; the delegate of one away is only skipped (the approver
         keeps their seat). Any other error is raised again, for the worker to classify."""
         error = slack_error(exc)

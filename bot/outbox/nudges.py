@@ -9,16 +9,18 @@ from bot.core.cards import behalf_view
 from bot.core.service import Signoff
 from bot.senders.slack import Posted
 from engine.approvals import is_on_step, is_waiting_on
-from engine.delegation import Recipient
+from engine.delegation import CopyStanding, Recipient, StoodIn
 from engine.durations import wait_parts
 from engine.nudges import reminded_seat
 from storage.models import OutboxItem, SlackMessageRef
 
 
-def stand_in_of(item: OutboxItem) -> Recipient | None:
+def stand_in_of(item: OutboxItem) -> StoodIn | None:
     """Return whom a queued DM's recipient stands in for while they are away, or None when it is for themselves."""
     seat = item.payload.get("on_behalf_of")
-    return Recipient(item.target, seat, datetime.fromisoformat(item.payload["until"])) if seat else None
+    if not seat:
+        return None
+    return StoodIn(Recipient(item.target, seat, datetime.fromisoformat(item.payload["until"])), CopyStanding.ACTING)
 
 
 def behalf_context(item: OutboxItem) -> dict[str, Any]:

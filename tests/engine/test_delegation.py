@@ -10,6 +10,7 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Decision, RequestStatus, Step, Vote, decide
 from engine.delegation import (
+    CopyStanding,
     Delegation,
     DelegationProblem,
     Recipient,
@@ -260,21 +261,31 @@ def test_the_approvals_a_delegate_may_not_take_stay_with_the_principal() -> None
     assert left_with_principal([own], "UBOB", "UDAN") == 0
 
 
+ENDED = replace(AWAY, ended_at=NOW - timedelta(hours=1))
+
+
 @pytest.mark.parametrize(
-    ("req", "viewers", "expected"),
+    ("req", "readers", "latest", "expected"),
     [
-        (request(), {"UB", "UX"}, {}),
-        (request(steps=(("UA", "UC"),)), {"UB", "UX"}, {"UB": Recipient("UB", "UA", UNTIL)}),
-        (request(steps=(("UA", "UC"),)), {"UX"}, {}),
-        (request(steps=(("UA", "UC"),), votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), {"UB"}, {}),
-        (request(steps=(("UA", "UC"),), status=RequestStatus.APPROVED), {"UB"}, {}),
-        (request(steps=(("UC",), ("UA",))), {"UB"}, {}),
-        (request(steps=(("UA", "UC"),), requester="UB"), {"UB"}, {}),
+        (request(), {"UB", "UX"}, [AWAY], {}),
+        (request(steps=(("UA", "UC"),)), {"UB", "UX"}, [AWAY], {"UB": CopyStanding.ACTING}),
+        (request(steps=(("UA", "UC"),)), {"UX"}, [AWAY], {}),
+        (request(steps=(("UA", "UC"),), votes=(Vote(0, "UA", Decision.APPROVE, NOW),)), {"UB"}, [AWAY],
+         {"UB": CopyStanding.DECIDED}),
+        (request(steps=(("UA", "UC"),)), {"UB"}, [ENDED], {"UB": CopyStanding.BACK}),
+        (request(steps=(("UA", "UC"),), status=RequestStatus.APPROVED), {"UB"}, [AWAY], {}),
+        (request(steps=(("UC",), ("UA",))), {"UB"}, [AWAY], {}),
+        (request(steps=(("UA", "UC"),), requester="UB"), {"UB"}, [AWAY], {}),
+        (request(steps=(("UA", "UC"),)), {"UB"}, [replace(AWAY, starts_at=NOW + timedelta(hours=1))], {}),
+        (request(steps=(("UA", "UC"),)), {"UB"}, [AWAY, Delegation("UC", "UB", NOW, UNTIL)],
+         {"UB": CopyStanding.ACTING}),
     ],
-    ids=["delegate-on-step", "stands-in", "not-a-viewer", "principal-decided", "closed", "principal-on-later-step",
-         "delegate-requested-it"],
+    ids=["delegate-on-step", "stands-in", "not-a-reader", "approver-decided", "approver-back", "closed",
+         "approver-on-later-step", "delegate-requested-it", "not-yet-away", "first-approver-counts"],
 )
-def test_who_reads_a_copy_for_an_away_approver_the_step_still_waits_on(
-    req: ApprovalRequest, viewers: set[str], expected: dict[str, Recipient],
+def test_where_the_copy_of_a_delegate_who_stood_in_for_an_approver_stands(
+    req: ApprovalRequest, readers: set[str], latest: list[Delegation], expected: dict[str, CopyStanding],
 ) -> None:
-    assert stood_in_for(req, viewers, [AWAY], NOW) == expected
+    found = stood_in_for(req, readers, latest, NOW)
+    assert {reader: stood.standing for reader, stood in found.items()} == expected
+    assert all(stood.recipient.seat() == "UA" and stood.recipient.person == reader for reader, stood in found.items())

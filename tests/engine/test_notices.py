@@ -196,7 +196,7 @@ def test_the_settled_step_e_mail_is_keyed_by_seat_and_address() -> None:
 UNTIL = NOW + timedelta(days=5)
 AWAY = Delegation("U01AAA", "U01DEL", NOW - timedelta(days=1), UNTIL)
 BEHALF = {"on_behalf_of": "U01AAA", "until": UNTIL.isoformat()}
-STAND_IN = Notice("ask", "U01DEL", {**STEP0, "approver": "U01AAA", **BEHALF}, "ask:AR-1:0:U01DEL")
+STAND_IN = Notice("ask", "U01DEL", {**STEP0, "approver": "U01AAA", **BEHALF}, "ask:AR-1:0:U01DEL:for:U01AAA")
 
 
 def two_approvers(requester: str = "U0REQ", later: tuple[str, ...] = ()) -> Outcome:
@@ -225,13 +225,17 @@ ASK_B = Notice("ask", "U01BBB", {**STEP0, "approver": "U01BBB"}, "ask:AR-1:0:U01
         (two_approvers(), workflow(), [Delegation("U01AAA", "U01DEL", NOW - timedelta(days=2), NOW)],
          [REFRESH, ASK_A, ASK_B]),
         (two_approvers(requester="U01DEL"), workflow(), [AWAY], [REFRESH, ASK_A, ASK_B]),
+        (two_approvers(requester="ap@corp.example"), workflow(), [AWAY],
+         [REFRESH, Notice("approver_lookup", "U01AAA", {**STEP0, "approver": "U01AAA"}, "lookup:AR-1:0:U01AAA"),
+          Notice("approver_lookup", "U01BBB", {**STEP0, "approver": "U01BBB"}, "lookup:AR-1:0:U01BBB")]),
         (two_approvers(requester="U01AAA"), workflow(), [AWAY], [REFRESH, ASK_B]),
         (two_approvers(later=("U01DEL",)), workflow(), [AWAY], [REFRESH, ASK_A, ASK_B]),
         (two_approvers(), workflow(), [Delegation("U01AAA", "U01BBB", NOW - timedelta(days=1), UNTIL)],
          [REFRESH, ASK_A, ASK_B]),
     ],
     ids=["nobody-away", "away", "home-only", "email-lookups", "one-delegate-for-two", "not-yet-away",
-         "back-at-the-ask", "delegate-requested-it", "away-approver-requested-it", "delegate-on-a-later-step",
+         "back-at-the-ask", "delegate-requested-it",
+         "requested-by-an-e-mail", "away-approver-requested-it", "delegate-on-a-later-step",
          "delegate-on-the-step"],
 )
 def test_the_delegate_of_an_approver_away_is_asked_too_as_the_step_starts(

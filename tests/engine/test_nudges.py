@@ -16,11 +16,11 @@ from engine.nudges import (
     digested,
     escalation_notices,
     escalation_people,
-    mailed_together,
     reminded_people,
     reminded_seat,
     reminder_notices,
     routes_for,
+    told_together,
     waited_s,
 )
 from engine.planning import ActionKind, DueAction, SubjectKind
@@ -265,24 +265,32 @@ def _mail(address: str, n: int, kind: str = "remind", role: str = "") -> Notice:
                                                        "approver": address, "nudge": nudge}, f"{kind}:{n}:mail")
 
 
-@pytest.mark.parametrize(("mails", "together"), [
-    ([_mail("a@x.example", 1), _mail("a@x.example", 2)], {("a@x.example", "remind", ""): 2}),
-    ([_mail("a@x.example", 1)], {}),
-    ([_mail("a@x.example", 1), _mail("b@x.example", 2)], {}),
-    ([_mail("a@x.example", 1), _mail("a@x.example", 2, "escalate", "target"), _mail("a@x.example", 3, "escalate",
-                                                                                     "target")],
-     {("a@x.example", "escalate", "target"): 2}),
+def _dm(user: str, n: int, kind: NoticeKind = NoticeKind.REMIND, role: str = "") -> Notice:
+    payload: dict[str, Any] = {"request_id": f"AR-{n}", "step_index": 0, "approver": user}
+    return Notice(kind, user, {**payload, "role": role} if role else payload, f"{kind.value}:{n}:dm")
+
+
+@pytest.mark.parametrize(("found", "expected"), [
+    ([_mail("a@x.example", 1), _mail("a@x.example", 2)],
+     [(NoticeKind.APPROVAL_EMAIL_DIGEST, "a@x.example", 2, "digest-key:mail")]),
+    ([_mail("a@x.example", 1)], [(NoticeKind.APPROVAL_EMAIL_DIGEST, "a@x.example", 1, "digest-key:mail")]),
+    ([_dm("U01AAA", n) for n in range(3)], [(NoticeKind.REMIND_DIGEST, "U01AAA", 3, "digest-key:dm")]),
+    ([_dm("U01AAA", 1, NoticeKind.ESCALATE, "target"), _mail("a@x.example", 1, "escalate", "target")],
+     [(NoticeKind.APPROVAL_EMAIL_DIGEST, "a@x.example", 1, "digest-key:mail"),
+      (NoticeKind.ESCALATE_DIGEST, "U01AAA", 1, "digest-key:dm")]),
+    ([], []),
 ])
-def test_the_emails_of_reminders_to_one_address_come_as_one(mails: list[Notice],
-                                                            together: dict[tuple[str, str, str], int]) -> None:
-    ask = Notice(NoticeKind.APPROVAL_EMAIL, "a@x.example", {"request_id": "AR-9", "step_index": 0}, "mail:AR-9")
-    dm = Notice(NoticeKind.REMIND, "U01AAA", {"request_id": "AR-8"}, "remind:AR-8:dm")
-    sent = mailed_together([*mails, ask, dm])
-    digests = [n for n in sent if n.kind is NoticeKind.APPROVAL_EMAIL_DIGEST]
-    assert {(n.target, n.payload["kind"], n.payload["role"]): len(n.payload["items"]) for n in digests} == together
-    assert ask in sent and dm in sent
-    assert len(sent) == len(mails) + 2 - sum(together.values()) + len(together)
-    assert all(str(n.key).startswith("approval_email_digest:") for n in digests)
+def test_what_a_digests_lookup_finds_is_sent_as_one_message_each_way_keyed_by_the_digest(
+        found: list[Notice], expected: list[tuple[NoticeKind, str, int, str]]) -> None:
+    sent = told_together(found, "digest-key")
+    assert [(n.kind, n.target, len(n.payload["items"]), n.key) for n in sent] == expected
+    for notice in sent:
+        assert [item["request_id"] for item in notice.payload["items"]] == [
+            n.payload["request_id"] for n in found if n.target == notice.target]
+    mails = [n for n in sent if n.kind is NoticeKind.APPROVAL_EMAIL_DIGEST]
+    assert all(n.payload["kind"] == found[-1].payload["nudge"]["kind"] for n in mails)
+    escalated = [n for n in sent if n.kind is NoticeKind.ESCALATE_DIGEST]
+    assert all(n.payload["role"] == "target" for n in escalated)
 
 
 @pytest.mark.parametrize(("since", "due", "waited"), [

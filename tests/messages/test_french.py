@@ -96,6 +96,7 @@ def _renderer_cases() -> Iterator[Case]:
                 approve_url="https://signoff.example/a/x", reject_url="https://signoff.example/r/x",
                 expires_at=NOW, nudge=n))
     documents = [{"record": record_view(record(False, n), None), "waited": {"days": 2, "hours": n},
+                  "requester_name": "Jane Doe",
                   "approve_url": f"https://signoff.example/approve/a{n}", "reject_url": f"https://signoff.example/approve/r{n}",
                   "expires_at": NOW} for n in range(3)]
     for kind, role in (("remind", ""), ("escalate", "target"), ("escalate", "notice")):

@@ -216,6 +216,15 @@ def _voted_cases(for_you: tuple[Vote, ...]) -> Iterator[Case]:
                    lambda r, big, c=cast, v=viewer: r.json("approval_request.json.j2", card=card(big, c, viewer=v)))
 
 
+def _behalf_cases(votes: tuple[Vote, ...]) -> Iterator[Case]:
+    """The copy of a delegate asked for an away approver: while it decides in their seat, and once it no longer does."""
+    for standing in ("acting", "decided", "back"):
+        yield Case(f"approval_request:behalf:{standing}", "approval_request.json.j2", "message",
+                   lambda r, big, s=standing: r.json(
+                       "approval_request.json.j2", card=card(big, votes), value="AR-1|U01AAA",
+                       behalf={"who": "U01AAA", "until": NOW + timedelta(days=3), "standing": s}))
+
+
 def cases() -> Iterator[Case]:
     yield Case("home", "home.json.j2", "view", lambda r, big: home_view(service(r), home_data(big)))
     yield Case("home_empty", "home.json.j2", "view",
@@ -316,9 +325,7 @@ def cases() -> Iterator[Case]:
              Vote(0, "U01CCC", Decision.REJECT, NOW, LONG, None))
     yield Case("approval_request", "approval_request.json.j2", "message",
                lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1])))
-    yield Case("approval_request:behalf", "approval_request.json.j2", "message",
-               lambda r, big: r.json("approval_request.json.j2", card=card(big, votes[:1]), value="AR-1|U01AAA",
-                                     behalf={"who": "U01AAA", "until": NOW + timedelta(days=3)}))
+    yield from _behalf_cases(votes[:1])
     for by in ("U01CCC", "ap@example.com"):
         yield Case(f"approval_request:resubmitted:{by}", "approval_request.json.j2", "message",
                    lambda r, big, b=by: r.json("approval_request.json.j2", card={

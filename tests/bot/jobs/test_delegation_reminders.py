@@ -174,3 +174,34 @@ async def test_a_delegate_who_requested_the_document_is_not_asked_for_the_approv
         await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "needs your approval" in m.text])
         await signoff.runtime.deliverer.drain()
         assert [m for m in signoff.dm(BRUNO) if "needs approval for" in m.text] == []
+
+
+async def test_a_delegates_ask_is_no_longer_theirs_once_the_approver_decides_or_is_back(tmp_path: Path) -> None:
+    both = {**WORKFLOW, "name": "Alice and Dimitri approve invoices",
+            "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}]}]}
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", both)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        for record_id in ("INV-1", "INV-2"):
+            assert (await signoff.put(f"/api/v1/records/invoice/{record_id}", INVOICE)).status_code == 200
+        asks = {r: (await signoff.wait_for(lambda r=r: [m for m in signoff.dm(BRUNO) if r in m.text]))[0]
+                for r in ("INV-1", "INV-2")}
+        mine = {r: (await signoff.wait_for(lambda r=r: [m for m in signoff.dm(ALICE) if r in m.text]))[0]
+                for r in ("INV-1", "INV-2")}
+
+        def shown(record_id: str) -> Message:
+            return signoff.workspace.message(asks[record_id].channel, asks[record_id].ts)
+
+        await signoff.click(ALICE, mine["INV-1"], "approve")
+        await signoff.wait_for(lambda: "approved it themselves" in shown("INV-1").all_text())
+        assert shown("INV-1").action_ids() == [] and "who is away" not in shown("INV-1").all_text()
+
+        await run(signoff, ALICE, "away off")
+        dimitri = (await signoff.wait_for(
+            lambda: [m for m in signoff.dm(DIMITRI) if "INV-2" in m.text and "approve" in m.action_ids()]))[0]
+        await signoff.click(DIMITRI, dimitri, "approve")
+        await signoff.wait_for(lambda: f"<@{ALICE}> is back" in shown("INV-2").all_text())
+        assert shown("INV-2").action_ids() == []
+        for record_id in ("INV-1", "INV-2"):
+            assert validate_message(shown(record_id).blocks, shown(record_id).text) == []
