@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +18,7 @@ from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from jinja2 import (
     ChainableUndefined,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     Template,
@@ -24,6 +26,7 @@ from jinja2 import (
     meta,
     pass_context,
 )
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -150,10 +153,37 @@ def _plainq(value: Any, limit: int = 3000) -> str:
     return json.dumps(truncate("" if value is None else value, limit), ensure_ascii=False)
 
 
+class QuietBytecodeCache(FileSystemBytecodeCache):
+    """Shipped templates compiled once per machine, kept for the next process (whose first message then renders at
+    once); a cache that cannot be read or written is only skipped: it never stops a message."""
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        """Load a compiled template when the cache has it."""
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        """Keep a compiled template for the next process, when the cache can be written."""
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+@lru_cache(maxsize=2)
+def _bytecode_cache(shown: bool) -> QuietBytecodeCache | None:
+    """Return the compiled-template cache of this user (in the temporary folder) for one kind of environment (how
+    values are printed is compiled in), or None when there can be none."""
+    try:
+        return QuietBytecodeCache(pattern=f"__signoff_{'shown' if shown else 'json'}_%s.cache")
+    except (OSError, RuntimeError):
+        return None
+
+
 def _environment(locale: str, tz: ZoneInfo, loader: FileSystemLoader | None, shown: bool) -> SandboxedEnvironment:
     """A shipped templates' environment; a `shown` one (plain text: e-mails, notes) prints every value without
-    bidirectional-text controls (Block Kit JSON drops them from its texts once parsed: ids in values stay whole)."""
-    env = SandboxedEnvironment(loader=loader, finalize=without_bidi_controls if shown else None, **_OPTIONS)
+    bidirectional-text controls (Block Kit JSON drops them from its texts once parsed: ids in values stay whole).
+    Shipped templates never change while the process runs: they are not checked again on each use."""
+    env = SandboxedEnvironment(loader=loader, finalize=without_bidi_controls if shown else None, auto_reload=False,
+                               bytecode_cache=_bytecode_cache(shown), **_OPTIONS)
     _install(env, locale, tz)
     return env
 
