@@ -188,3 +188,24 @@ async def test_an_e_mail_approver_whom_slack_knows_is_reminded_of_many_documents
     assert reminder.text == "⏰ Reminder: 5 documents are waiting for your decision."
     assert all(f"INV-{n}" in reminder.all_text() for n in range(1, 6))
     assert [m["To"] for m in smtp.parsed() if CHLOE_EMAIL in m["To"]] == []
+
+
+async def test_a_digest_looked_up_again_after_a_crash_queues_nothing_more_even_with_fewer_documents_waiting(
+    mailing: Harness, smtp: Inbox,
+) -> None:
+    await five_pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
+    asks = await mail_to(smtp, OUTSIDER, 5)
+    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
+    await mail_to(smtp, OUTSIDER, 6)
+    async with mailing.db.read() as repo:
+        [digest] = [i for i in await repo.outbox_items("sent", 500) if i.kind == "approver_lookup_digest"]
+        last_id = max(i.id for i in await repo.outbox_items(None, 500))
+    inv2 = links_of(next(m for m in asks if "INV-2" in m["Subject"]))
+    async with httpx.AsyncClient() as web:  # one document is decided meanwhile
+        assert (await web.post(inv2["approve"])).status_code == 200
+    handler = mailing.runtime.deliverer.handlers["approver_lookup_digest"]
+    assert (await handler(digest))["skipped"] == 1
+    await mailing.runtime.deliverer.drain()
+    async with mailing.db.read() as repo:  # INV-2's outcome only: no e-mail for the documents still waiting
+        assert sorted(i.kind for i in await repo.outbox_items(None, 500) if i.id > last_id) == ["outcome", "refresh"]
+    assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 6
