@@ -133,9 +133,10 @@ def acting_for(
     if on_behalf_of and on_behalf_of != actor:
         if on_behalf_of not in principals:
             raise VoteRefusedError("You no longer act for this person.", "not_a_delegate")
-        if request.is_open() and actor in request.step().approvers:
+        names = (actor, *(e for e in actor_emails if e != on_behalf_of))  # the actor under each of their names
+        if request.is_open() and any(name in request.step().approvers for name in names):
             raise VoteRefusedError("You decide on this step yourself, not for someone else.", "double_seat")
-        if request.is_open() and is_on_request(request, actor):
+        if request.is_open() and any(is_on_request(request, name) for name in names):
             raise VoteRefusedError("You decide on another step of this request, not for someone else.", "other_step")
         return on_behalf_of
     if is_eligible(request, actor):

@@ -184,6 +184,29 @@ def test_acting_for_refusals(req: ApprovalRequest, actor: str, principals: tuple
     assert caught.value.code == code
 
 
+@pytest.mark.parametrize(
+    ("req", "wanted", "expected"),
+    [
+        (request(steps=(("UA", "ud@x.example"),)), "UA", "double_seat"),
+        (request(votes=(Vote(0, "ud@x.example", Decision.APPROVE, NOW),)), "UA", "other_step"),
+        (request(steps=(("UA", "ud@x.example"),)), "ud@x.example", "ud@x.example"),
+        (request(steps=(("UA", "UB"), ("ud@x.example",))), "UA", "other_step"),
+        (request(steps=(("UA", "UB"),)), "UA", "UA"),
+    ],
+    ids=["own-e-mail-on-the-step", "voted-by-e-mail-link", "own-e-mail-seat", "own-e-mail-on-a-later-step",
+         "e-mail-nowhere"],
+)
+def test_a_delegate_known_by_an_e_mail_never_also_sits_for_someone_on_that_request(
+    req: ApprovalRequest, wanted: str, expected: str,
+) -> None:
+    principals, emails = ("ud@x.example", "UA"), ("ud@x.example",)
+    try:
+        assert acting_for(req, "UD", principals, wanted, emails) == expected
+    except VoteRefusedError as exc:
+        assert exc.code == expected
+
+
+
 def test_a_delegate_vote_counts_for_the_principal_and_names_the_delegate() -> None:
     voted = decide(request(), "UA", Decision.APPROVE, NOW, acted_by="UX").request
     assert voted.votes[0].approver == "UA" and voted.votes[0].acted_by == "UX"
