@@ -132,15 +132,24 @@ async def test_a_delegate_who_approved_from_a_reminder_sees_it_there_without_but
         assert await votes_of(signoff, "invoice", "INV-1") == [(ALICE, BRUNO, "approve")]
 
 
+BOTH: dict[str, Any] = {
+    **WORKFLOW, "name": "Alice and Dimitri approve invoices",
+    "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}]}],
+}
+
+
+async def alice_away_under_both(h: Harness) -> None:
+    """Have Alice and Dimitri approve invoices, and Alice away, Bruno approving in her place."""
+    await tick_at(h, paris(START, 9, 0))
+    assert (await h.post("/api/v1/workflows", BOTH)).status_code == 201
+    await run(h, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+
+
 async def test_the_delegate_of_an_approver_away_is_asked_as_the_step_starts_and_decides_in_their_seat(
     tmp_path: Path,
 ) -> None:
-    both = {**WORKFLOW, "name": "Alice and Dimitri approve invoices",
-            "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}]}]}
     async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
-        await tick_at(signoff, paris(START, 9, 0))
-        assert (await signoff.post("/api/v1/workflows", both)).status_code == 201
-        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        await alice_away_under_both(signoff)
         assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).json()["approval_status"] == "pending"
         [ask] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "INV-1" in m.text])
         assert ask.text == f"Invoice INV-1 for €12,500.00 needs approval for <@{ALICE}>, who is away"
@@ -177,12 +186,8 @@ async def test_a_delegate_who_requested_the_document_is_not_asked_for_the_approv
 
 
 async def test_a_delegates_ask_is_no_longer_theirs_once_the_approver_decides_or_is_back(tmp_path: Path) -> None:
-    both = {**WORKFLOW, "name": "Alice and Dimitri approve invoices",
-            "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI], "min_approvers": 2}]}]}
     async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
-        await tick_at(signoff, paris(START, 9, 0))
-        assert (await signoff.post("/api/v1/workflows", both)).status_code == 201
-        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        await alice_away_under_both(signoff)
         for record_id in ("INV-1", "INV-2"):
             assert (await signoff.put(f"/api/v1/records/invoice/{record_id}", INVOICE)).status_code == 200
         asks = {r: (await signoff.wait_for(lambda r=r: [m for m in signoff.dm(BRUNO) if r in m.text]))[0]

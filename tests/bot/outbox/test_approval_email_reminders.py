@@ -131,6 +131,14 @@ async def five_pending(h: Harness, definition: dict[str, Any]) -> None:
         assert (await h.post(f"/api/v1/records/invoice/INV-{n}/submit")).json()["approval_status"] == "pending"
 
 
+async def outsider_reminded_of_five(h: Harness, smtp: Inbox) -> tuple[list[Any], Any]:
+    """Ask the outsider about INV-1 to INV-5, remind them a day later; return the asks and the reminder e-mail."""
+    await five_pending(h, workflow([OUTSIDER], remind_every="P1D"))
+    asks = await mail_to(smtp, OUTSIDER, 5)
+    assert (await tick_at(h, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
+    return asks, (await mail_to(smtp, OUTSIDER, 6))[5]
+
+
 def blocks_by_document(body: str) -> dict[str, str]:
     """Return each document's part of an e-mail listing several, by document id."""
     parts = re.split(r"\n(?=\d+\. )", body)
@@ -140,10 +148,7 @@ def blocks_by_document(body: str) -> dict[str, str]:
 async def test_an_outsider_reminded_of_many_documents_at_once_gets_one_e_mail_whose_links_decide_each(
     mailing: Harness, smtp: Inbox,
 ) -> None:
-    await five_pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
-    asks = await mail_to(smtp, OUTSIDER, 5)
-    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
-    [digest] = (await mail_to(smtp, OUTSIDER, 6))[5:]
+    asks, digest = await outsider_reminded_of_five(mailing, smtp)
     await mailing.runtime.deliverer.drain()
     assert len([m for m in smtp.parsed() if OUTSIDER in m["To"]]) == 6
     assert digest["Subject"] == "Reminder: 5 documents await your approval"
@@ -193,10 +198,7 @@ async def test_an_e_mail_approver_whom_slack_knows_is_reminded_of_many_documents
 async def test_a_digest_looked_up_again_after_a_crash_queues_nothing_more_even_with_fewer_documents_waiting(
     mailing: Harness, smtp: Inbox,
 ) -> None:
-    await five_pending(mailing, workflow([OUTSIDER], remind_every="P1D"))
-    asks = await mail_to(smtp, OUTSIDER, 5)
-    assert (await tick_at(mailing, paris(START + timedelta(days=1), 9, 30))).get("remind") == 5
-    await mail_to(smtp, OUTSIDER, 6)
+    asks, _ = await outsider_reminded_of_five(mailing, smtp)
     async with mailing.db.read() as repo:
         [digest] = [i for i in await repo.outbox_items("sent", 500) if i.kind == "approver_lookup_digest"]
         last_id = max(i.id for i in await repo.outbox_items(None, 500))
