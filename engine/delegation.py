@@ -110,6 +110,12 @@ def is_on_request(request: ApprovalRequest, person: str) -> bool:
             or any(person in (vote.approver, vote.acted_by) for vote in request.votes))
 
 
+def is_on_request_as(request: ApprovalRequest, names: Iterable[str]) -> bool:
+    """Tell whether a person, under any of their names (Slack id, the e-mails Slack shows), decides or decided on
+    some step of a request."""
+    return any(is_on_request(request, name) for name in names)
+
+
 def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) -> str | None:
     """Return whose undecided seat a person would take on the current step, or None."""
     if not request.is_open() or is_same_person(actor, request.requester):
@@ -136,7 +142,7 @@ def acting_for(
         names = (actor, *(e for e in actor_emails if e != on_behalf_of))  # the actor under each of their names
         if request.is_open() and any(name in request.step().approvers for name in names):
             raise VoteRefusedError("You decide on this step yourself, not for someone else.", "double_seat")
-        if request.is_open() and any(is_on_request(request, name) for name in names):
+        if request.is_open() and is_on_request_as(request, names):
             raise VoteRefusedError("You decide on another step of this request, not for someone else.", "other_step")
         return on_behalf_of
     if is_eligible(request, actor):

@@ -10,7 +10,8 @@ from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
-from engine.delegation import CopyStanding, StoodIn, is_on_request, stood_in_for
+from engine.delegation import CopyStanding, StoodIn, is_on_request, is_on_request_as, stood_in_for
+from engine.limits import is_email
 from engine.notify import closed_email_notice, is_slack_user, is_told_settled
 from storage.models import SlackMessageRef
 from storage.ports import Repository
@@ -78,14 +79,16 @@ class RequestMessages:
         return stood_in_for(request, readers, latest, self.deps.clock.now())
 
     async def is_standing_in(self, request_id: str, step_index: int, stood: StoodIn) -> bool:
-        """Tell whether a delegate still decides, on this step, in the seat of the away approver they were asked for."""
+        """Tell whether a delegate still decides, on this step, in the seat of the away approver they were asked for
+        (not when the request lists them under an e-mail Slack shows is theirs: nobody holds two seats)."""
+        now, delegate = self.deps.clock.now(), stood.recipient.person
         async with self.deps.db.read() as repo:
             request = await repo.get_request(request_id)
             latest = await repo.latest_delegations([stood.recipient.seat()])
-        if request is None or request.current_step != step_index:
+            emails = [name for name in await repo.principals_of(delegate, now) if is_email(name)]
+        if request is None or request.current_step != step_index or is_on_request_as(request, emails):
             return False
-        now = self.deps.clock.now()
-        found = stood_in_for(request, [stood.recipient.person], latest, now).get(stood.recipient.person)
+        found = stood_in_for(request, [delegate], latest, now).get(delegate)
         if found is None or found.standing is not CopyStanding.ACTING:
             return False
         return found.recipient.seat() == stood.recipient.seat()

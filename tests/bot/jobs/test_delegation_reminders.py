@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.sandbox.blockkit.validation import validate_message
 from bot.sandbox.state.model import Message
+from storage.models import SlackIdentity
 from tests.bot.jobs.test_scheduler_clock import START, paris, tick_at
 from tests.bot.slack.test_commands import run
 from tests.bot.slack.test_delegation import task_value_of, votes_of
@@ -210,3 +211,21 @@ async def test_a_delegates_ask_is_no_longer_theirs_once_the_approver_decides_or_
         assert shown("INV-2").action_ids() == []
         for record_id in ("INV-1", "INV-2"):
             assert validate_message(shown(record_id).blocks, shown(record_id).text) == []
+
+
+async def test_a_delegate_the_step_lists_under_their_e_mail_is_asked_only_for_their_own_seat(tmp_path: Path) -> None:
+    listed = {**BOTH, "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, "bruno@example.com"],
+                                                                  "min_approvers": 2}]}]}
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        now = signoff.runtime.service.clock.now()
+        async with signoff.db.unit_of_work() as repo:
+            await repo.save_slack_identity(SlackIdentity("bruno@example.com", BRUNO, now, now + timedelta(days=7)))
+        assert (await signoff.post("/api/v1/workflows", listed)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).json()["approval_status"] == "pending"
+        [own] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "needs your approval" in m.text])
+        await signoff.runtime.deliverer.drain()
+        assert [m for m in signoff.dm(BRUNO) if "INV-1" in m.text] == [own]
+        await signoff.click(BRUNO, own, "approve")
+        assert await votes_of(signoff, "invoice", "INV-1") == [("bruno@example.com", BRUNO, "approve")]
