@@ -15,6 +15,7 @@ from engine.events import (
     Event,
     RecordApproved,
     RecordRejected,
+    SeatTakenOff,
     StepApproved,
     VoteRecorded,
 )
@@ -246,9 +247,10 @@ def unseat(request: ApprovalRequest, seat: str, stand_in: StandIns, now: datetim
     seats = (*left, *asked)
     step = replace(current, approvers=seats, min_approvers=max(1, min(current.min_approvers, len(seats))))
     changed = replace(request, steps=tuple(step if s.index == step.index else s for s in request.steps))
+    taken_off = SeatTakenOff(request.id, step.index, seat, now)
     if len(changed.approvals_on(step.index)) >= step.min_approvers:
-        return _step_completed(changed, now)
-    return Outcome(changed, (ApprovalRequested(request.id, step.index, asked, now),) if asked else ())
+        return _step_completed(changed, now, taken_off)
+    return Outcome(changed, (taken_off, *([ApprovalRequested(request.id, step.index, asked, now)] if asked else [])))
 
 
 def second_seat(request: ApprovalRequest, approver: str, slack_user: str | None, email: str | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -114,6 +114,18 @@ def is_on_request_as(request: ApprovalRequest, names: Iterable[str]) -> bool:
     """Tell whether a person, under any of their names (Slack id, the e-mails Slack shows), decides or decided on
     some step of a request."""
     return any(is_on_request(request, name) for name in names)
+
+
+def is_seatless(request: ApprovalRequest, reader: str, emails: Iterable[str] = ()) -> bool:
+    """Tell whether the reader of a copy of the open request's current step no longer decides there under their Slack
+    id or an e-mail Slack says is theirs (`emails`), nor decided there: its seat was taken off, and a click on it
+    would be refused (a delegate's copy is told apart before: see `stood_in_for`)."""
+    if not request.is_open():
+        return False
+    names = {reader, *emails}
+    step = request.step()
+    return names.isdisjoint(step.approvers) and not any(
+        v.step_index == step.index and not names.isdisjoint((v.approver, v.acted_by)) for v in request.votes)
 
 
 def seat_for(request: ApprovalRequest, actor: str, principals: Iterable[str]) -> str | None:
@@ -228,11 +240,13 @@ class StoodIn:
 
 
 def stood_in_for(
-    request: ApprovalRequest, readers: Iterable[str], latest: Iterable[Delegation], now: datetime
+    request: ApprovalRequest, readers: Iterable[str], latest: Iterable[Delegation], now: datetime,
+    emails: Mapping[str, Iterable[str]] | None = None,
 ) -> dict[str, StoodIn]:
     """Return, of these readers of a request's copies, each one delegated by an approver of its current step (in
     that approver's `latest` delegation), and whether they still decide in that seat, or it is no longer theirs:
-    the approver decided, or is back. The first such approver counts, as for their ask."""
+    the approver decided, or is back. The first such approver counts, as for their ask. A reader the request lists
+    under an e-mail Slack says is theirs (`emails`) sits in that seat only: nobody holds two."""
     if not request.is_open():
         return {}
     wanted, by_principal = set(readers), {d.principal: d for d in latest}
@@ -243,7 +257,7 @@ def stood_in_for(
             continue
         if is_on_request(request, delegation.delegate) or is_same_person(delegation.delegate, request.requester):
             continue
-        if now < delegation.starts_at:
+        if is_on_request_as(request, (emails or {}).get(delegation.delegate, ())) or now < delegation.starts_at:
             continue
         standing = (CopyStanding.BACK if not delegation.is_active(now) else
                     CopyStanding.DECIDED if request.has_voted(approver) else CopyStanding.ACTING)

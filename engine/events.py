@@ -29,6 +29,16 @@ class VoteRecorded:
 
 
 @dataclass(frozen=True)
+class SeatTakenOff:
+    """A seat was taken off the current step: its copies decide nothing now."""
+
+    request_id: str
+    step_index: int
+    seat: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class StepApproved:
     """A step reached its quorum."""
 
@@ -57,4 +67,4 @@ class RecordRejected:
     status: str = "rejected"
 
 
-Event = ApprovalRequested | VoteRecorded | StepApproved | RecordApproved | RecordRejected
+Event = ApprovalRequested | VoteRecorded | SeatTakenOff | StepApproved | RecordApproved | RecordRejected

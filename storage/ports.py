@@ -875,6 +875,11 @@ class DelegationsRepo(Protocol):
         """Return whom a person acts for: the e-mails Slack says are theirs, then the people away (no repeats)."""
         ...
 
+    async def emails_of(self, people: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Return the e-mails Slack said are each person's (the names an approval may list them under, as
+        `principals_of` reads them), oldest answer first; a person with none is left out."""
+        ...
+
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""
         ...

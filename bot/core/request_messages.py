@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.core.cards import behalf_view, card_of, read_card_data, request_card
@@ -10,8 +11,7 @@ from bot.core.deps import Deps
 from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
-from engine.delegation import CopyStanding, StoodIn, is_on_request, is_on_request_as, stood_in_for
-from engine.limits import is_email
+from engine.delegation import CopyStanding, StoodIn, is_seatless, stood_in_for
 from engine.notify import closed_email_notice, is_slack_user, is_told_settled
 from storage.models import SlackMessageRef
 from storage.ports import Repository
@@ -51,32 +51,38 @@ class RequestMessages:
         async with self.deps.db.read() as repo:
             refs = await repo.messages_for(request_id)
             data = await read_card_data(repo, request_id) if refs else None
-            stand_ins = await self._stand_ins(repo, data.request, refs) if data is not None else {}
-        rendered: dict[tuple[int | None, tuple[str, str] | None, tuple[str, str] | None], Any] = {}
+            standings = await self._standings(repo, data.request, refs) if data is not None else Standings()
+        rendered: dict[tuple[int | None, tuple[str, str] | None, tuple[str, str] | None, bool], Any] = {}
         for ref in refs:
             step_index = None if ref.step_index == CHANNEL_COPY else ref.step_index
             vote = viewer_vote(data.request, ref.user_id) if data is not None else None
-            stand_in = stand_ins.get(ref.user_id or "") if vote is None else None
-            shown = (step_index, _reading(vote, ref.user_id), _standing(stand_in))
+            stand_in = standings.stood.get(ref.user_id or "") if vote is None else None
+            is_lost = ref.step_index != CHANNEL_COPY and ref.user_id in standings.seatless
+            shown = (step_index, _reading(vote, ref.user_id), _standing(stand_in), is_lost)
             if shown not in rendered and data is not None:
                 card = card_of(data, step_index, ref.user_id if vote is not None else None)
-                rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card,
+                rendered[shown] = self.deps.renderer.json("approval_request.json.j2", card=card, seat_lost=is_lost,
                                                           **behalf_view(request_id, stand_in))
             await self.deps.slack.update(ref.channel, ref.ts, rendered[shown])
         await self.tell_emailed(request_id, data.request if data is not None else None)
         for hook in self.after_refresh:
             await hook(request_id, data.request if data is not None else None)
 
-    async def _stand_ins(self, repo: Repository, request: ApprovalRequest,
-                         refs: Sequence[SlackMessageRef]) -> dict[str, StoodIn]:
-        """Return who of the DMs' readers on the current step stood in for an away approver, for whom, and whether
-        they still do (read only when someone not on the request has a copy)."""
+    async def _standings(self, repo: Repository, request: ApprovalRequest,
+                         refs: Sequence[SlackMessageRef]) -> Standings:
+        """Return, of the DMs' readers on the open request's current step not seated there by their Slack id, who
+        stood in for an away approver (and whether they still do), and who no longer decides there at all (read only
+        when there are such readers). A reader the request lists under an e-mail Slack says is theirs decides in that
+        seat only, whatever their copy was sent for."""
         readers = {ref.user_id for ref in refs if ref.user_id and ref.step_index == request.current_step
-                   and not is_on_request(request, ref.user_id)}
-        if not readers or not request.is_open():
-            return {}
+                   and is_seatless(request, ref.user_id)}
+        if not readers:
+            return Standings()
+        emails = await repo.emails_of(readers)
         latest = await repo.latest_delegations(request.step().approvers)
-        return stood_in_for(request, readers, latest, self.deps.clock.now())
+        stood = stood_in_for(request, readers, latest, self.deps.clock.now(), emails)
+        lost = [r for r in readers - stood.keys() if is_seatless(request, r, emails.get(r, ()))]
+        return Standings(stood, frozenset(lost))
 
     async def is_standing_in(self, request_id: str, step_index: int, stood: StoodIn) -> bool:
         """Tell whether a delegate still decides, on this step, in the seat of the away approver they were asked for
@@ -85,10 +91,10 @@ class RequestMessages:
         async with self.deps.db.read() as repo:
             request = await repo.get_request(request_id)
             latest = await repo.latest_delegations([stood.recipient.seat()])
-            emails = [name for name in await repo.principals_of(delegate, now) if is_email(name)]
-        if request is None or request.current_step != step_index or is_on_request_as(request, emails):
+            emails = await repo.emails_of([delegate])
+        if request is None or request.current_step != step_index:
             return False
-        found = stood_in_for(request, [delegate], latest, now).get(delegate)
+        found = stood_in_for(request, [delegate], latest, now, emails).get(delegate)
         if found is None or found.standing is not CopyStanding.ACTING:
             return False
         return found.recipient.seat() == stood.recipient.seat()
@@ -117,6 +123,14 @@ class RequestMessages:
         message = self.deps.renderer.json("approval_outcome.json.j2", card=card,
                                           may_remind=self.deps.is_admin(request.requester))
         return await self.deps.slack.dm(request.requester or "", message)
+
+
+@dataclass(frozen=True)
+class Standings:
+    """Where the readers of a request's DMs on its current step stand who are not seated there by their Slack id."""
+
+    stood: dict[str, StoodIn] = field(default_factory=dict)
+    seatless: frozenset[str] = frozenset()
 
 
 def _standing(stood: StoodIn | None) -> tuple[str, str] | None:

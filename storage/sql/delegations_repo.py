@@ -79,6 +79,18 @@ class DelegationQueries:
         """Return whom a person acts for at `now`: the approver e-mails Slack says are theirs, then the people away."""
         return principals_from(*await self.conn.fetch_each(principals_queries(delegate, now)))
 
+    async def emails_of(self, people: Iterable[str]) -> dict[str, tuple[str, ...]]:
+        """Return the e-mails Slack said are each person's, oldest answer first (those with none left out)."""
+        found: dict[str, list[str]] = {}
+        for chunk in _chunks(sorted(set(people))):
+            async with self.conn.execute(
+                f"SELECT user_id, email FROM slack_identities WHERE user_id IN ({_marks(len(chunk))}) "
+                "ORDER BY checked_at, email", tuple(chunk),
+            ) as cursor:
+                for row in await cursor.fetchall():
+                    found.setdefault(str(row["user_id"]), []).append(str(row["email"]))
+        return {person: tuple(emails) for person, emails in found.items()}
+
     async def delegates_of(self, principals: Iterable[str], now: datetime) -> dict[str, str]:
         """Return the active delegate of each principal who has one."""
         return {d.principal: d.delegate for d in await self.delegations_of(principals, now)}

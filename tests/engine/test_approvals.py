@@ -27,7 +27,14 @@ from engine.approvals import (
 )
 from engine.delegation import acting_for
 from engine.errors import NoApproverError, VoteRefusedError
-from engine.events import ApprovalRequested, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+from engine.events import (
+    ApprovalRequested,
+    RecordApproved,
+    RecordRejected,
+    SeatTakenOff,
+    StepApproved,
+    VoteRecorded,
+)
 from engine.records import Record, RecordType
 from engine.workflows import Workflow
 
@@ -241,7 +248,8 @@ def test_a_seat_found_to_be_the_requesters_leaves_the_step(request_, stand_in, s
     outcome = unseat(request_, "app1@example.com", stand_in, NOW)
     changed = outcome.request.steps[0]
     assert outcome.is_counted and (changed.approvers, changed.min_approvers) == step
-    assert [type(e) for e in outcome.events] == events and outcome.request.current_step == current
+    assert [type(e) for e in outcome.events] == [SeatTakenOff, *events] and outcome.request.current_step == current
+    assert outcome.events[0] == SeatTakenOff("AR-1", 0, "app1@example.com", NOW)  # its copies are redrawn
 
 
 def test_nothing_changes_when_nobody_could_take_the_seat_or_it_is_not_on_the_step() -> None:

@@ -18,6 +18,7 @@ from engine.delegation import (
     acting_for,
     delegation_problem,
     example_return_day,
+    is_seatless,
     left_with_principal,
     parse_until,
     plan_delegation,
@@ -302,13 +303,33 @@ ENDED = replace(AWAY, ended_at=NOW - timedelta(hours=1))
         (request(steps=(("UA", "UC"),)), {"UB"}, [replace(AWAY, starts_at=NOW + timedelta(hours=1))], {}),
         (request(steps=(("UA", "UC"),)), {"UB"}, [AWAY, Delegation("UC", "UB", NOW, UNTIL)],
          {"UB": CopyStanding.ACTING}),
+        (request(steps=(("UA", "ub@example.com"),)), {"UB"}, [AWAY], {}),
+        (request(steps=(("UA",), ("ub@example.com",))), {"UB"}, [AWAY], {}),
+        (request(steps=(("UA", "uz@example.com"),)), {"UB"}, [AWAY], {"UB": CopyStanding.ACTING}),
     ],
     ids=["delegate-on-step", "stands-in", "not-a-reader", "approver-decided", "approver-back", "closed",
-         "approver-on-later-step", "delegate-requested-it", "not-yet-away", "first-approver-counts"],
+         "approver-on-later-step", "delegate-requested-it", "not-yet-away", "first-approver-counts",
+         "delegate-on-step-by-e-mail", "delegate-on-later-step-by-e-mail", "someone-else-by-e-mail"],
 )
 def test_where_the_copy_of_a_delegate_who_stood_in_for_an_approver_stands(
     req: ApprovalRequest, readers: set[str], latest: list[Delegation], expected: dict[str, CopyStanding],
 ) -> None:
-    found = stood_in_for(req, readers, latest, NOW)
+    found = stood_in_for(req, readers, latest, NOW, {"UB": ("ub@example.com",)})
     assert {reader: stood.standing for reader, stood in found.items()} == expected
     assert all(stood.recipient.seat() == "UA" and stood.recipient.person == reader for reader, stood in found.items())
+
+
+@pytest.mark.parametrize(("req", "reader", "emails", "expected"), [
+    (request(), "UA", (), False),  # seated by their Slack id
+    (request(), "UZ", (), True),  # never or no longer on the step
+    (request(steps=(("ua@example.com", "UB"),)), "UA", ("ua@example.com",), False),  # seated under their e-mail
+    (request(steps=(("ua@example.com", "UB"),)), "UA", (), True),  # an e-mail Slack does not say is theirs
+    (request(steps=(("UB",), ("UA",))), "UA", (), True),  # on a later step only
+    (request(steps=(("UB",),), votes=(Vote(0, "UA", Decision.APPROVE, NOW, None, None),)), "UA", (), False),
+    (request(steps=(("UB",),), votes=(Vote(0, "UC", Decision.APPROVE, NOW, None, "UA"),)), "UA", (), False),
+    (request(status=RequestStatus.APPROVED), "UZ", (), False),  # a closed request's copies decide nothing anyway
+])
+def test_whose_copy_of_the_current_step_no_longer_decides_anything(
+    req: ApprovalRequest, reader: str, emails: tuple[str, ...], expected: bool,
+) -> None:
+    assert is_seatless(req, reader, emails) is expected

@@ -223,6 +223,8 @@ def _behalf_cases(votes: tuple[Vote, ...]) -> Iterator[Case]:
                    lambda r, big, s=standing: r.json(
                        "approval_request.json.j2", card=card(big, votes), value="AR-1|U01AAA",
                        behalf={"who": "U01AAA", "until": NOW + timedelta(days=3), "standing": s}))
+    yield Case("approval_request:seat_lost", "approval_request.json.j2", "message",
+               lambda r, big: r.json("approval_request.json.j2", card=card(big, votes), seat_lost=True))
 
 
 def cases() -> Iterator[Case]:

@@ -6,9 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from bot.outbox.asking import Asking
 from bot.sandbox.blockkit.validation import validate_message
 from bot.sandbox.state.model import Message
-from storage.models import SlackIdentity
+from storage.models import SENT, SlackIdentity
 from tests.bot.jobs.test_scheduler_clock import START, paris, tick_at
 from tests.bot.slack.test_commands import run
 from tests.bot.slack.test_delegation import task_value_of, votes_of
@@ -227,5 +230,50 @@ async def test_a_delegate_the_step_lists_under_their_e_mail_is_asked_only_for_th
         [own] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "needs your approval" in m.text])
         await signoff.runtime.deliverer.drain()
         assert [m for m in signoff.dm(BRUNO) if "INV-1" in m.text] == [own]
-        await signoff.click(BRUNO, own, "approve")
-        assert await votes_of(signoff, "invoice", "INV-1") == [("bruno@example.com", BRUNO, "approve")]
+        alices = (await signoff.wait_for(lambda: [m for m in signoff.dm(ALICE) if "INV-1" in m.text]))[0]
+        await signoff.click(ALICE, alices, "approve")  # her copies' refresh leaves his as his own seat's
+        await signoff.wait_for(lambda: "1 of 2 approved" in signoff.workspace.message(own.channel, own.ts).all_text())
+        redrawn = signoff.workspace.message(own.channel, own.ts)
+        assert redrawn.action_ids() == ["approve", "reject"] and "themselves" not in redrawn.all_text()
+        await signoff.click(BRUNO, redrawn, "approve")
+        await status_becomes(signoff, "INV-1", "approved")
+        assert await votes_of(signoff, "invoice", "INV-1") == [(ALICE, None, "approve"),
+                                                               ("bruno@example.com", BRUNO, "approve")]
+
+
+THREE: dict[str, Any] = {
+    **WORKFLOW, "name": "Alice, Dimitri or Chloé approves invoices",
+    "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, DIMITRI, CHLOE], "min_approvers": 1}]}],
+}
+
+
+@pytest.mark.parametrize(("workflow", "stand_in"), [(BOTH, "U0ADMIN"), (THREE, None)], ids=["short", "enough-left"])
+async def test_the_copies_of_a_seat_taken_off_the_step_lose_their_buttons(
+    tmp_path: Path, workflow: dict[str, Any], stand_in: str | None,
+) -> None:
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", workflow)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).status_code == 200
+        copies = {user: (await signoff.wait_for(lambda u=user: [m for m in signoff.dm(u) if "INV-1" in m.text]))[0]
+                  for user in (ALICE, BRUNO, DIMITRI)}
+        await signoff.runtime.deliverer.drain()
+        signoff.workspace.user(ALICE).deleted = True  # she left: Slack refuses her DMs from now on
+        async with signoff.db.read() as repo:
+            [alices] = [i for i in await repo.outbox_items(SENT) if i.kind == "ask" and i.target == ALICE]
+        asking = Asking(signoff.runtime.service.deps, signoff.runtime.service.approvals)
+        assert "taken off the step" in (await asking.unreachable(alices, "user_disabled"))["skipped"]
+
+        def shown(user: str) -> Message:
+            return signoff.workspace.message(copies[user].channel, copies[user].ts)
+
+        for user in (ALICE, BRUNO):  # her own copy, and her delegate's, would only be refused now
+            await signoff.wait_for(lambda u=user: "You no longer decide on this step" in shown(u).all_text())
+            assert shown(user).action_ids() == [] and "who is away" not in shown(user).all_text()
+            assert validate_message(shown(user).blocks, shown(user).text) == []
+        await signoff.runtime.deliverer.drain()
+        assert shown(DIMITRI).action_ids() == ["approve", "reject"]
+        assert shown(DIMITRI).ts == copies[DIMITRI].ts and "no longer" not in shown(DIMITRI).all_text()
+        admin_asks = [m for m in signoff.dm("U0ADMIN") if "INV-1" in m.text]
+        assert bool(admin_asks) is (stand_in is not None)  # a step short of its quorum gets a stand-in

@@ -82,6 +82,20 @@ async def test_a_slack_identity_is_replaced_by_the_latest_answer(store: Store) -
         assert await repo.principals_of("U1", NOW) == ("a@example.com",)
 
 
+async def test_the_e_mails_of_people_are_what_slack_said_oldest_answer_first(store: Store) -> None:
+    answers = [SlackIdentity("z@example.com", "U1", NOW, NOW), SlackIdentity("a@example.com", "U1", NOW, NOW),
+               SlackIdentity("old@example.com", "U1", NOW - timedelta(days=9), NOW - timedelta(days=2)),
+               SlackIdentity("b@example.com", "U2", NOW, NOW), SlackIdentity("nobody@example.com", None, NOW, NOW)]
+    async with store.unit_of_work() as repo:
+        for answer in answers:
+            await repo.save_slack_identity(answer)
+    async with store.read() as repo:
+        assert await repo.emails_of(["U1", "U2", "U3", "U1"]) == {
+            "U1": ("old@example.com", "a@example.com", "z@example.com"), "U2": ("b@example.com",)}
+        assert await repo.emails_of([]) == {}
+        assert len(await repo.emails_of([f"U{n}" for n in range(2000)])) == 2  # more people than one statement takes
+
+
 async def test_the_audit_trail_keeps_the_order_entries_were_appended(store: Store) -> None:
     async with store.unit_of_work() as repo:
         await repo.audit(NOW + timedelta(hours=1), "U1", "created", ("invoice", "INV-1"), None, "none", {"n": 1})
