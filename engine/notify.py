@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -148,6 +148,12 @@ class Notice:
 def refresh_notice(request_id: str) -> Notice:
     """Return the (coalesced) refresh of every copy of a request's message."""
     return Notice(NoticeKind.REFRESH, request_id, {"request_id": request_id}, is_coalesced=True)
+
+
+def redrawn_for(request_id: str, slack_user: str | None, readers: Collection[str]) -> list[Notice]:
+    """Return the refresh a lookup calls for when it finds an e-mail seat to be a Slack user who already reads a
+    copy of the step (one sent to them as the delegate of someone away): it becomes a copy of their own seat."""
+    return [refresh_notice(request_id)] if slack_user is not None and slack_user in readers else []
 
 
 def notify_options(workflow: Workflow | None) -> list[str]:

@@ -40,6 +40,7 @@ from engine.notify import (
     nudge_notices,
     plan_ask,
     plan_nudge,
+    redrawn_for,
 )
 from engine.nudges import notify_of, told_together
 from storage.models import ApprovalLink, OutboxItem, SlackIdentity, hash_link_token
@@ -114,7 +115,10 @@ class Asking:
             await self.take_off(repo, request, twin, SeatRemoval.SAME_PERSON, self.deps.clock.now())
         if twin == approver:
             return [], {"skipped": "the approver sits on the step under another name", "slack_user": reach.slack_user}
-        return await _notices(repo, payload, key, request, reach), None
+        readers = [] if payload.get("nudge") or not is_email(approver) else [
+            ref.user_id for ref in await repo.messages_for(request.id) if ref.step_index == request.current_step]
+        redrawn = redrawn_for(request.id, reach.slack_user, {r for r in readers if r})
+        return [*await _notices(repo, payload, key, request, reach), *redrawn], None
 
     async def take_off(
         self, repo: Repository, request: ApprovalRequest, seat: str, why: SeatRemoval, now: datetime,

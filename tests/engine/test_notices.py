@@ -9,7 +9,15 @@ import pytest
 
 from engine.approvals import ApprovalRequest, Decision, Outcome, RequestStatus, Step, Vote
 from engine.delegation import Delegation
-from engine.events import ApprovalRequested, Event, RecordApproved, RecordRejected, StepApproved, VoteRecorded
+from engine.events import (
+    ApprovalRequested,
+    Event,
+    RecordApproved,
+    RecordRejected,
+    SeatTakenOff,
+    StepApproved,
+    VoteRecorded,
+)
 from engine.lifecycle import CHANGED, VOIDED
 from engine.notify import (
     Ask,
@@ -24,6 +32,7 @@ from engine.notify import (
     notify_options,
     nudge_lookup,
     nudge_notices,
+    redrawn_for,
     refresh_notice,
 )
 from engine.workflows import DEFAULT_NOTIFY, Workflow, parse_definition
@@ -242,3 +251,20 @@ def test_the_delegate_of_an_approver_away_is_asked_too_as_the_step_starts(
     result: Outcome, flow: Workflow, delegations: list[Delegation], expected: list[Notice],
 ) -> None:
     assert notices_of(result, flow, delegations) == expected
+
+
+@pytest.mark.parametrize(("slack_user", "readers", "is_redrawn"), [
+    ("U1", {"U1", "U2"}, True),  # a copy sent to them for someone away becomes one of their own seat
+    ("U1", {"U2"}, False),  # nothing of theirs to redraw
+    (None, {"U1"}, False),  # Slack does not know the e-mail
+])
+def test_a_lookup_redraws_the_copies_a_person_already_reads(
+    slack_user: str | None, readers: set[str], is_redrawn: bool,
+) -> None:
+    assert redrawn_for("AR-1", slack_user, readers) == ([refresh_notice("AR-1")] if is_redrawn else [])
+
+
+def test_a_seat_taken_off_the_step_redraws_the_copies_even_when_nobody_is_asked() -> None:
+    request = ApprovalRequest("AR-1", "invoice", "INV-1", "wf", "UREQ", (Step(0, ("U1", "U2"), 1),), NOW, NOW)
+    outcome = Outcome(request, (SeatTakenOff("AR-1", 0, "U3", NOW),))
+    assert notices_of(outcome, None) == [refresh_notice("AR-1")] and not needs_workflow(outcome)

@@ -277,3 +277,27 @@ async def test_the_copies_of_a_seat_taken_off_the_step_lose_their_buttons(
         assert shown(DIMITRI).ts == copies[DIMITRI].ts and "no longer" not in shown(DIMITRI).all_text()
         admin_asks = [m for m in signoff.dm("U0ADMIN") if "INV-1" in m.text]
         assert bool(admin_asks) is (stand_in is not None)  # a step short of its quorum gets a stand-in
+
+
+async def test_a_delegates_ask_sent_before_the_lookup_finds_their_e_mail_seat_becomes_their_own(
+    tmp_path: Path,
+) -> None:
+    listed = {**BOTH, "actions": [{"type": "approval", "steps": [{"approvers": [ALICE, "bruno@example.com"],
+                                                                  "min_approvers": 2}]}]}
+    async with running_signoff(tmp_path / "away.db", timezone="Europe/Paris") as signoff:
+        await tick_at(signoff, paris(START, 9, 0))
+        assert (await signoff.post("/api/v1/workflows", listed)).status_code == 201
+        await run(signoff, ALICE, f"away <@{BRUNO}> {BACK.isoformat()}")
+        signoff.workspace.fail_next("users.lookupByEmail", 503)  # Slack cannot tell yet whose the e-mail is
+        assert (await signoff.put("/api/v1/records/invoice/INV-1", INVOICE)).json()["approval_status"] == "pending"
+        [ask] = await signoff.wait_for(lambda: [m for m in signoff.dm(BRUNO) if "needs approval for" in m.text])
+        await signoff.runtime.deliverer.drain()
+        await signoff.wait_for(lambda: len([m for m in signoff.dm(BRUNO) if "INV-1" in m.text]) == 2)
+
+        def shown() -> Message:
+            return signoff.workspace.message(ask.channel, ask.ts)
+
+        await signoff.wait_for(lambda: "who is away" not in shown().all_text())
+        assert button_values(shown()) == {await request_id_of(signoff, "INV-1")}
+        await signoff.click(BRUNO, shown(), "approve")
+        assert await votes_of(signoff, "invoice", "INV-1") == [("bruno@example.com", BRUNO, "approve")]
