@@ -336,16 +336,21 @@ def _trips(found: dict[str, float]) -> str:
 def _votes_row(case: str, found: dict[str, float], kind: str, count: int, floor: dict[str, float] | None) -> Row:
     value = found["votes_per_s"]
     row: dict[str, Any] = {"benchmark": NAME, "case": f"{case}: votes/s", "value": round(value, 1), "unit": "votes/s",
-                           "ratio": f"{found['vs_one']:.2f}× one PostgreSQL replica"}
+                           "ratio": f"{found['vs_one']:.{_digits(kind, count, 2)}f}× one PostgreSQL replica"}
     if kind == "postgresql" and count == 2:
         row.update(target=f"≥ {TARGET_SCALE_2}× one replica", ok=found["vs_one"] >= TARGET_SCALE_2)
     if kind == "postgresql" and count == 3:
-        row.update(ratio=f"{row['ratio']}, {found['vs_two']:.2f}× two", target="no slower than two",
+        row.update(ratio=f"{row['ratio']}, {found['vs_two']:.3f}× two", target="no slower than two",
                    ok=found["vs_two"] >= 1.0)
     if kind == "postgresql" and count > 1 and floor is not None:
         vs = "vs_one" if count == 2 else "vs_two"
         row["ratio"] += f" (raw floor: {floor[vs]:.2f}× {'one' if count == 2 else 'two'})"
     return row
+
+
+def _digits(kind: str, count: int, targeted: int) -> int:
+    """Return the decimals a ratio is shown with: three where a target judges it (so that a miss never reads 1.00×)."""
+    return 3 if kind == "postgresql" and count == targeted else 2
 
 
 def _floor_row(count: int, found: dict[str, float]) -> Row:
