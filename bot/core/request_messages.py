@@ -12,7 +12,7 @@ from bot.core.notices import enqueue_notices
 from bot.senders.slack import Posted
 from engine.approvals import ApprovalRequest, Vote, viewer_vote
 from engine.delegation import CopyStanding, StoodIn, is_seatless, stood_in_for
-from engine.notify import closed_email_notice, is_slack_user, is_told_settled
+from engine.notify import closed_email_notice, is_slack_user, is_told_settled, refresh_notice
 from storage.models import SlackMessageRef
 from storage.ports import Repository
 
@@ -83,6 +83,11 @@ class RequestMessages:
         stood = stood_in_for(request, readers, latest, self.deps.clock.now(), emails)
         lost = [r for r in readers - stood.keys() if is_seatless(request, r, emails.get(r, ()))]
         return Standings(stood, frozenset(lost))
+
+    async def redraw(self, request_id: str) -> None:
+        """Queue the refresh of every copy of a request (one sent while its state changed may show the state before)."""
+        async with self.deps.unit_of_work() as repo:
+            await enqueue_notices(repo, [refresh_notice(request_id)], self.deps.clock.now())
 
     async def is_standing_in(self, request_id: str, step_index: int, stood: StoodIn) -> bool:
         """Tell whether a delegate still decides, on this step, in the seat of the away approver they were asked for

@@ -76,6 +76,9 @@ class Messages:
                                                       stand_in=stand_in)
         except SlackApiError as exc:
             return await self._unreachable(item, exc, stand_in)
+        if stand_in is not None and not await messages.is_standing_in(payload["request_id"], payload["step_index"],
+                                                                      stand_in):
+            await messages.redraw(payload["request_id"])  # what changed while it was posted missed this copy
         return posted_json(posted)
 
     async def _unreachable(self, item: OutboxItem, exc: SlackApiError, stand_in: StoodIn | None) -> dict[str, Any]:
