@@ -300,6 +300,15 @@ def is_waiting_on(request: ApprovalRequest | None, step_index: int, approver: st
             and approver in request.step().approvers and not request.has_voted(approver))
 
 
+def stood_in_seat(vote: Vote) -> str | None:
+    """Return the seat of the away approver a delegate cast a vote in, or None when the vote is the voter's own: in
+    their Slack id's seat, or in an e-mail seat (Slack says it is theirs, or its link was theirs), as delegates only
+    ever sit for Slack users."""
+    if vote.acted_by is None or vote.acted_by == vote.approver or is_email(vote.approver):
+        return None
+    return vote.approver
+
+
 def viewer_vote(request: ApprovalRequest, viewer: str | None) -> Vote | None:
     """Return the vote that settled a viewer's part in the current step of an open request, or None: their own
     seat's, or the one they cast for someone away (a delegate who voted sits for nobody else on the request, and

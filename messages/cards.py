@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.approvals import ApprovalRequest, Decision, RequestStatus, Vote, forced_votes, viewer_vote
+from engine.approvals import (
+    ApprovalRequest,
+    Decision,
+    RequestStatus,
+    Vote,
+    forced_votes,
+    stood_in_seat,
+    viewer_vote,
+)
 from engine.records import Contact, Record
 from engine.rules import AppliedPrefill, is_blank, prefill_choices, read_field, selected_option
 
@@ -99,7 +107,7 @@ def approval_card(
     voted = viewer_vote(request, viewer) if is_current else None
     outcome = _outcome(request, step_index) if voted is None else {
         "status": "voted", "actors": [voted.acted_by or voted.approver], "reason": None,
-        "for_whom": None if voted.approver == viewer else voted.approver}
+        "for_whom": None if voted.approver == viewer else stood_in_seat(voted)}
     return {
         "record": record_view(record, contact, prefilled, prefills), "request_id": request.id,
         "requester": request.requester, "steps": steps, "viewer": viewer,

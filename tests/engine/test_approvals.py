@@ -23,6 +23,7 @@ from engine.approvals import (
     plan_approval,
     resolve_step_approvers,
     second_seat,
+    stood_in_seat,
     unseat,
 )
 from engine.delegation import acting_for
@@ -357,3 +358,14 @@ def test_taking_off_a_second_seat_asks_a_stand_in_and_the_quorum_holds() -> None
     voted = decide(decide(TWINS, "U0CARA", A, NOW).request, "U0BOB", A, NOW)
     outcome = unseat(voted.request, "cara@example.com", StandIns((), ("U0ADMIN",)), NOW)
     assert outcome.request.is_open() and outcome.request.step().approvers == ("U0CARA", "U0BOB", "U0ADMIN")
+
+
+@pytest.mark.parametrize(("vote", "seat"), [
+    (Vote(0, "UA", Decision.APPROVE, NOW), None),  # their own, cast by themselves
+    (Vote(0, "UA", Decision.APPROVE, NOW, None, "UA"), None),
+    (Vote(0, "UA", Decision.APPROVE, NOW, None, "UB"), "UA"),  # a delegate for an approver away
+    (Vote(0, "ua@example.com", Decision.APPROVE, NOW, None, "UA"), None),  # an e-mail seat Slack says is theirs
+    (Vote(0, "ua@example.com", Decision.REJECT, NOW, "no"), None),  # by the seat's link
+])
+def test_a_vote_names_the_seat_stood_in_for_only_when_a_delegate_cast_it(vote: Vote, seat: str | None) -> None:
+    assert stood_in_seat(vote) == seat

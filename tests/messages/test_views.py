@@ -210,8 +210,9 @@ def _voted_cases(for_you: tuple[Vote, ...]) -> Iterator[Case]:
     decided for someone away."""
     own = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, None),)
     for_them = (Vote(0, "U01AAA", Decision.APPROVE, NOW, None, "U02DEL"),)
+    own_email = (Vote(0, "del@example.com", Decision.APPROVE, NOW, None, "U02DEL"),)
     for name, cast, viewer in (("own", own, "U01AAA"), ("for_you", for_you, "U01AAA"),
-                               ("for_them", for_them, "U02DEL")):
+                               ("for_them", for_them, "U02DEL"), ("own_email", own_email, "U02DEL")):
         yield Case(f"approval_request:voted:{name}", "approval_request.json.j2", "message",
                    lambda r, big, c=cast, v=viewer: r.json("approval_request.json.j2", card=card(big, c, viewer=v)))
 

@@ -301,3 +301,4 @@ async def test_a_delegates_ask_sent_before_the_lookup_finds_their_e_mail_seat_be
         assert button_values(shown()) == {await request_id_of(signoff, "INV-1")}
         await signoff.click(BRUNO, shown(), "approve")
         assert await votes_of(signoff, "invoice", "INV-1") == [("bruno@example.com", BRUNO, "approve")]
+        await signoff.wait_for(lambda: "You approved it; it waits" in shown().all_text())  # their own seat, not "for"
